@@ -1,0 +1,87 @@
+"""Process settings: environment (``OPENLINES_*``) over ``openlines.toml`` over defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Role = Literal["all", "router", "connectors", "console", "crm"]
+
+
+class Settings(BaseSettings):
+    """Everything a process of Openlines needs to start.
+
+    With nothing set, the hub runs on the embedded default: SQLite and a Redis server it starts
+    itself, both under ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPENLINES_", extra="forbid", toml_file=None, validate_default=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    """The address browsers use to reach the hub; printed on start. Empty: http://host:port."""
+    data_dir: Path = Path("var")
+    redis_url: str = ""
+    """An external Redis (``redis://…``). Empty: start the embedded Redis under data_dir."""
+    database_url: str = ""
+    """SQLAlchemy URL (``postgresql+asyncpg://…``). Empty: SQLite under data_dir."""
+    secret_key: SecretStr = SecretStr("")
+    """Signs visitor tokens. Empty: generated once and kept in data_dir/secret_key."""
+    admin_login: str = "admin"
+    admin_password: SecretStr = SecretStr("")
+    """The first admin's password. Empty: generated on first start and printed once."""
+    inbound_shards: int = Field(default=4, ge=1, le=256)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    max_deliveries: int = Field(default=5, ge=1)
+    stream_maxlen: int = Field(default=1_000_000, ge=1000)
+    redis_appendfsync: Literal["everysec", "always"] = "everysec"
+    session_hours: int = Field(default=12, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = os.environ.get("OPENLINES_CONFIG", "openlines.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(toml).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in data_dir."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'openlines.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Where browsers reach the hub."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``openlines.toml``; keyword overrides win."""
+    return Settings(**overrides)  # type: ignore[arg-type]

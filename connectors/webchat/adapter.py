@@ -1,0 +1,247 @@
+"""The web chat's I/O: the visitor websocket, the widget's pages, and live delivery to visitors.
+
+Inbound: a visitor frame is checked, put on its inbound shard, and acknowledged at once; the
+router stores it. Outbound: every hub process tails ``out.webchat`` and pushes to the visitors
+connected to it; a visitor who was not connected gets the messages from the database when they
+come back (``hello`` with ``after``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+
+from connectors.webchat.parse import FrameError, Hello, Ping, Typing, VisitorText, parse_frame
+from connectors.webchat.render import history_frame, outbound_frame
+from connectors.webchat.token import Visitor, check_token, issue_token
+from core import streams
+from core.bus import Bus
+from core.db import SessionMaker
+from core.db.schema import Channel, ClientIdentity, Dialog, LineOperator, Message, Operator
+from core.envelope import DialogClosedNotice, InboundMessage, Outbound, OutboundMessage
+from widget.assets import STATIC_DIR, render_page
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 200
+MAX_FRAME_BYTES = 64 * 1024
+RATE_WINDOW_S = 10.0
+RATE_MAX_MESSAGES = 20
+
+WEBCHAT_ROUTES = (
+    ("GET", "/widget/ws", "visitor_socket"),
+    ("GET", "/widget/widget.js", "widget_script"),
+    ("GET", "/chat/{key}", "chat_page"),
+    ("GET", "/demo", "demo_page"),
+)
+"""HTTP routes of the connector: (method, path, name of the handler method)."""
+
+
+class WebchatConnector:
+    """The web chat channel: widget socket in, live push out."""
+
+    kind = "webchat"
+
+    def __init__(self, bus: Bus, sessions: SessionMaker, secret: bytes, shards: int) -> None:
+        self.bus = bus
+        self.sessions = sessions
+        self.secret = secret
+        self.shards = shards
+        self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
+
+    def parse(self, raw: str) -> Any:
+        """Parse one visitor frame (pure)."""
+        return parse_frame(raw)
+
+    async def run(self) -> None:
+        """Push outbound entries to connected visitors until cancelled."""
+        async for _entry_id, payload in self.bus.tail(streams.outbound(self.kind)):
+            if isinstance(payload, OutboundMessage | DialogClosedNotice):
+                await self.send(payload)
+
+    async def send(self, outbound: Outbound) -> None:
+        """Push one outbound entry to the visitor's open sockets, if any."""
+        if isinstance(outbound, OutboundMessage):
+            frame = outbound_frame(outbound)
+        else:
+            frame = {"type": "closed", "dialog_id": outbound.dialog_id}
+        for ws in list(self.sockets.get((outbound.channel_id, outbound.external_user_id), ())):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_json(frame)
+
+    async def close(self) -> None:
+        """Close every visitor socket (they reconnect to another process or after restart)."""
+        for group in list(self.sockets.values()):
+            for ws in list(group):
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1001, message=b"server shutting down")
+
+    async def _channel(self, key: str) -> Channel | None:
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Channel).where(
+                    Channel.key == key, Channel.kind == self.kind, Channel.enabled.is_(True)
+                )
+            )
+
+    async def widget_script(self, request: web.Request) -> web.StreamResponse:
+        """The embeddable script."""
+        return web.FileResponse(
+            STATIC_DIR / "widget.js",
+            headers={
+                "Content-Type": "application/javascript; charset=utf-8",
+                "Cache-Control": "public, max-age=300",
+            },
+        )
+
+    async def chat_page(self, request: web.Request) -> web.Response:
+        """The public chat page of one channel."""
+        channel = await self._channel(request.match_info["key"])
+        if channel is None:
+            raise web.HTTPNotFound(text="unknown chat")
+        html = render_page("chat.html", channel_key=channel.key, title=channel.name)
+        return web.Response(text=html, content_type="text/html")
+
+    async def demo_page(self, request: web.Request) -> web.Response:
+        """A demo website with the widget of the first web-chat channel embedded."""
+        async with self.sessions() as session:
+            channel = await session.scalar(
+                select(Channel)
+                .where(Channel.kind == self.kind, Channel.enabled.is_(True))
+                .order_by(Channel.id)
+                .limit(1)
+            )
+        if channel is None:
+            raise web.HTTPNotFound(text="no web chat channel is configured")
+        html = render_page("demo.html", channel_key=channel.key, title=channel.name)
+        return web.Response(text=html, content_type="text/html")
+
+    async def visitor_socket(self, request: web.Request) -> web.StreamResponse:
+        """One visitor's websocket (docs/PROTOCOL.md)."""
+        key = request.query.get("channel", "")
+        channel = await self._channel(key)
+        if channel is None:
+            raise web.HTTPNotFound(text=f"channel: no web chat with key {key!r}")
+        ws = web.WebSocketResponse(heartbeat=30, compress=False, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        visitor: Visitor | None = None
+        sent: list[float] = []
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    if frame.type == WSMsgType.BINARY:
+                        await _error(ws, "bad_frame", "frames are JSON text")
+                    continue
+                parsed = parse_frame(frame.data)
+                if isinstance(parsed, FrameError):
+                    await _error(ws, parsed.code, parsed.reason)
+                elif isinstance(parsed, Hello):
+                    visitor = await self._hello(ws, channel, parsed, visitor)
+                elif visitor is None:
+                    await _error(ws, "not_ready", "send hello first")
+                elif isinstance(parsed, VisitorText):
+                    now = time.monotonic()
+                    sent[:] = [t for t in sent if now - t < RATE_WINDOW_S]
+                    if len(sent) >= RATE_MAX_MESSAGES:
+                        await _error(ws, "rate_limited", "too many messages; wait a few seconds")
+                        continue
+                    sent.append(now)
+                    await self._accept(ws, channel, visitor, parsed)
+                elif isinstance(parsed, Ping):
+                    await ws.send_json({"type": "pong"})
+                elif isinstance(parsed, Typing):
+                    pass  # operator-side typing indicators arrive with the console's typing work
+        finally:
+            if visitor is not None:
+                group = self.sockets.get((channel.id, visitor.visitor_id))
+                if group is not None:
+                    group.discard(ws)
+                    if not group:
+                        del self.sockets[(channel.id, visitor.visitor_id)]
+        return ws
+
+    async def _hello(
+        self, ws: web.WebSocketResponse, channel: Channel, hello: Hello, current: Visitor | None
+    ) -> Visitor | None:
+        if current is not None:
+            await _error(ws, "bad_frame", "hello was already sent")
+            return current
+        if hello.token:
+            visitor = check_token(self.secret, hello.token, channel.id)
+            if visitor is None:
+                await _error(ws, "bad_token", "the token is not valid for this chat")
+                return None
+            token = hello.token
+        else:
+            token, visitor = issue_token(self.secret, channel.id)
+        self.sockets[(channel.id, visitor.visitor_id)].add(ws)
+        history, online = await self._history(channel, visitor, hello.after)
+        await ws.send_json(
+            {
+                "type": "welcome",
+                "token": token,
+                "visitor_id": visitor.visitor_id,
+                "history": history,
+                "online": online,
+            }
+        )
+        return visitor
+
+    async def _history(
+        self, channel: Channel, visitor: Visitor, after: int | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        async with self.sessions() as session:
+            online = bool(
+                await session.scalar(
+                    select(Operator.id)
+                    .join(LineOperator, LineOperator.operator_id == Operator.id)
+                    .where(LineOperator.line_id == channel.line_id, Operator.status == "online")
+                    .limit(1)
+                )
+            )
+            identity = await session.scalar(
+                select(ClientIdentity).where(
+                    ClientIdentity.channel_id == channel.id,
+                    ClientIdentity.external_id == visitor.visitor_id,
+                )
+            )
+            if identity is None:
+                return [], online
+            query = (
+                select(Message)
+                .join(Dialog, Dialog.id == Message.dialog_id)
+                .where(Dialog.identity_id == identity.id)
+                .order_by(Message.id.desc())
+                .limit(HISTORY_LIMIT)
+            )
+            if after is not None:
+                query = query.where(Message.id > after)
+            rows = list(await session.scalars(query))
+        return [history_frame(m) for m in reversed(rows)], online
+
+    async def _accept(
+        self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, text: VisitorText
+    ) -> None:
+        envelope = InboundMessage(
+            channel_id=channel.id,
+            external_user_id=visitor.visitor_id,
+            # Scoped by visitor: one visitor's ids can never collide with another's.
+            external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
+            client_msg_id=text.client_msg_id,
+            text=text.text,
+            client_name=f"Visitor {visitor.visitor_id[:6]}",
+        )
+        shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
+        await self.bus.publish(streams.inbound(shard), envelope)
+        await ws.send_json({"type": "accepted", "client_msg_id": text.client_msg_id})
+
+
+async def _error(ws: web.WebSocketResponse, code: str, reason: str) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json({"type": "error", "code": code, "reason": reason})

@@ -1,0 +1,356 @@
+"""The Redis Streams bus: publish, consume in consumer groups, reclaim, dead-letter.
+
+The ack policy is explicit: a batch is acked in one XACK only after its handler returned, which
+means its effect is durable (the handler commits before returning). A batch whose handler fails is
+split and retried one entry at a time, so one poison entry cannot hold back its neighbours. An
+entry that keeps failing stays pending, is reclaimed with XAUTOCLAIM after ``claim_idle_ms`` (by
+this consumer or by any other in the group), and after ``max_deliveries`` failures it moves to the
+dead-letter stream ``dlq.<stream>`` together with its last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from core.envelope import ENVELOPE, Envelope, encode
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FIELD = "data"
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """How consumers read, retry and give up. Frozen: a retry policy is a value."""
+
+    batch_size: int = 100
+    block_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    claim_every_s: float = 5.0
+    max_deliveries: int = 5
+    maxlen: int = 1_000_000
+
+
+class Retry(Exception):
+    """Raised by a handler: try this entry again later (it stays pending)."""
+
+    def __init__(self, reason: str, after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class Permanent(Exception):
+    """Raised by a handler: this entry can never succeed; dead-letter it now."""
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[T]):
+    """One stream entry handed to a handler."""
+
+    stream: str
+    id: str
+    payload: T
+
+
+Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
+
+
+def dead_letter_stream(stream: str) -> str:
+    """The name of a stream's dead-letter stream."""
+    return f"dlq.{stream}"
+
+
+class Bus:
+    """Publishing and consuming on one Redis. Create one per process, under an app key."""
+
+    def __init__(self, redis: Redis, config: BusConfig | None = None) -> None:
+        self.redis = redis
+        self.config = config or BusConfig()
+        self.stopping = asyncio.Event()
+        """Set by ``close``: consumers and tails finish the batch in hand and return."""
+
+    def close(self) -> None:
+        """Ask every consumer and tail of this bus to stop after the batch in hand.
+
+        Stopping by flag rather than by cancelling a blocked XREADGROUP means a batch being
+        handled is finished and acked, and nothing depends on how a client library reacts to
+        a cancel that races its own read timeout.
+        """
+        self.stopping.set()
+
+    async def publish(self, stream: str, payload: BaseModel) -> str:
+        """Append one payload to a stream; returns the entry id."""
+        entry_id = await self.redis.xadd(
+            stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True
+        )
+        return _text(entry_id)
+
+    async def publish_many(self, items: Sequence[tuple[str, BaseModel]]) -> None:
+        """Append several payloads in one round trip (no transaction: order per stream holds)."""
+        if not items:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for stream, payload in items:
+            pipe.xadd(stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True)
+        await pipe.execute()
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        """Create a consumer group reading from the stream's start, if it is missing."""
+        try:
+            await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def consumer(
+        self,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler[T],
+        adapter: TypeAdapter[T],
+    ) -> Consumer[T]:
+        """A consumer of ``stream`` in ``group``; call ``run()`` in a task."""
+        return Consumer(self, stream, group, name, handler, adapter)
+
+    async def tail(self, stream: str, block_ms: int = 1000) -> AsyncIterator[tuple[str, Envelope]]:
+        """Every new entry of a stream until the bus closes, for fan-out readers that each
+        need all of them.
+
+        Malformed entries are logged and skipped: a fan-out reader has nothing to retry.
+        """
+        last = "$"
+        while not self.stopping.is_set():
+            reply: Any = await self.redis.xread(
+                {stream: last}, count=self.config.batch_size, block=block_ms
+            )
+            for _name, entries in reply or []:
+                for raw_id, fields in entries:
+                    last = _text(raw_id)
+                    try:
+                        yield last, ENVELOPE.validate_json(_field(fields))
+                    except (ValidationError, KeyError) as exc:
+                        log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+
+
+class Consumer(Generic[T]):
+    """Reads one stream in a consumer group and hands batches to a handler."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler[T],
+        adapter: TypeAdapter[T],
+    ) -> None:
+        self.bus = bus
+        self.stream = stream
+        self.group = group
+        self.name = name
+        self.handler = handler
+        self.adapter = adapter
+        self._failures_key = f"bus:failures:{stream}:{group}"
+        self._last_claim = 0.0
+
+    async def run(self) -> None:
+        """Consume until the bus closes. Entries in flight if the process dies stay pending and
+        are reclaimed by the next consumer."""
+        await self.bus.ensure_group(self.stream, self.group)
+        # Entries this consumer name read before a restart and never acked come first.
+        await self.step(pending_first=True)
+        while not self.bus.stopping.is_set():
+            await self.step()
+
+    async def step(self, pending_first: bool = False) -> int:
+        """Reclaim if due, read one batch, handle it. Returns how many entries were handled."""
+        handled = 0
+        if pending_first:
+            handled += await self._read_own_pending()
+        if time.monotonic() - self._last_claim >= self.bus.config.claim_every_s:
+            self._last_claim = time.monotonic()
+            handled += await self.reclaim()
+        cfg = self.bus.config
+        reply: Any = await self.bus.redis.xreadgroup(
+            self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=cfg.block_ms
+        )
+        for _stream, entries in reply or []:
+            handled += len(entries)
+            await self._handle(entries)
+        return handled
+
+    async def reclaim(self) -> int:
+        """Take over entries idle longer than ``claim_idle_ms`` from any consumer of the group."""
+        cfg = self.bus.config
+        start = "0-0"
+        total = 0
+        while True:
+            reply: Any = await self.bus.redis.xautoclaim(
+                self.stream, self.group, self.name, cfg.claim_idle_ms, start, count=cfg.batch_size
+            )
+            # Redis 7 lists the ids of entries deleted while pending as a third element. Redis
+            # 6.2 answers [cursor, entries] and shows such an entry as a nil with no id at all.
+            # Either way the entry can never be handled: ack it.
+            cursor, entries = reply[0], reply[1]
+            gone = list(reply[2]) if len(reply) > 2 else []
+            if any(i is None for i, _f in entries):
+                gone += await self._vanished()
+            if gone:
+                await self.bus.redis.xack(self.stream, self.group, *gone)
+            live = [(i, f) for i, f in entries if i is not None and f is not None]
+            total += len(live)
+            if live:
+                await self._handle(live)
+            start = _text(cursor)
+            if start == "0-0":
+                return total
+
+    async def _vanished(self) -> list[str]:
+        """Ids pending on this consumer whose entries no longer exist in the stream."""
+        pending: Any = await self.bus.redis.xpending_range(
+            self.stream, self.group, "-", "+", self.bus.config.batch_size * 10, self.name
+        )
+        ids = [_text(p["message_id"]) for p in pending]
+        pipe = self.bus.redis.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(self.stream, entry_id, entry_id)
+        found = await pipe.execute()
+        return [i for i, rows in zip(ids, found, strict=True) if not rows]
+
+    async def _read_own_pending(self) -> int:
+        total = 0
+        start = "0"
+        while True:
+            reply: Any = await self.bus.redis.xreadgroup(
+                self.group, self.name, {self.stream: start}, count=self.bus.config.batch_size
+            )
+            entries = [e for _s, batch in reply or [] for e in batch]
+            if not entries:
+                return total
+            total += len(entries)
+            await self._handle(entries)
+            start = _text(entries[-1][0])
+
+    async def _handle(self, entries: Sequence[tuple[Any, Any]]) -> None:
+        batch: list[Delivery[T]] = []
+        raw: dict[str, Any] = {}
+        vanished: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = _text(raw_id)
+            if fields is None:
+                vanished.append(entry_id)  # deleted from the stream while pending
+                continue
+            raw[entry_id] = fields
+            try:
+                payload = self.adapter.validate_json(_field(fields))
+            except (ValidationError, KeyError, UnicodeDecodeError) as exc:
+                await self._dead_letter(entry_id, fields, f"malformed entry: {exc}")
+                continue
+            batch.append(Delivery(self.stream, entry_id, payload))
+        await self._ack(vanished)
+        if not batch:
+            return
+        try:
+            await self.handler(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                await self._failed(batch[0], exc, raw[batch[0].id])
+                return
+            log.warning(
+                "batch of %d from %s failed (%s); retrying one by one", len(batch), self.stream, exc
+            )
+            for delivery in batch:
+                try:
+                    await self.handler([delivery])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as one_exc:
+                    await self._failed(delivery, one_exc, raw[delivery.id])
+                else:
+                    await self._ack([delivery.id])
+            return
+        await self._ack([d.id for d in batch])
+
+    async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, Permanent):
+            await self._dead_letter(delivery.id, fields, reason)
+            return
+        count = await self.bus.redis.hincrby(self._failures_key, delivery.id, 1)
+        if count >= self.bus.config.max_deliveries:
+            await self._dead_letter(delivery.id, fields, reason, deliveries=count)
+            return
+        if isinstance(exc, Retry):
+            log.info("entry %s of %s will be retried: %s", delivery.id, self.stream, reason)
+        else:
+            log.exception(
+                "entry %s of %s failed (%d/%d)",
+                delivery.id,
+                self.stream,
+                count,
+                self.bus.config.max_deliveries,
+                exc_info=exc,
+            )
+
+    async def _dead_letter(
+        self, entry_id: str, fields: Any, reason: str, deliveries: int = 1
+    ) -> None:
+        log.error(
+            "entry %s of %s goes to the dead-letter stream: %s", entry_id, self.stream, reason
+        )
+        data = _field_or_empty(fields)
+        pipe = self.bus.redis.pipeline(transaction=True)
+        pipe.xadd(
+            dead_letter_stream(self.stream),
+            {
+                FIELD: data,
+                "error": reason,
+                "stream": self.stream,
+                "id": entry_id,
+                "group": self.group,
+                "deliveries": str(deliveries),
+            },
+            maxlen=self.bus.config.maxlen,
+            approximate=True,
+        )
+        pipe.xack(self.stream, self.group, entry_id)
+        pipe.hdel(self._failures_key, entry_id)
+        await pipe.execute()
+
+    async def _ack(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        pipe = self.bus.redis.pipeline(transaction=False)
+        pipe.xack(self.stream, self.group, *ids)
+        pipe.hdel(self._failures_key, *ids)
+        await pipe.execute()
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _field(fields: Any) -> str:
+    value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
+    return _text(value)
+
+
+def _field_or_empty(fields: Any) -> str:
+    try:
+        return _field(fields)
+    except (KeyError, TypeError, UnicodeDecodeError):
+        return repr(fields)

@@ -1,0 +1,45 @@
+"""Database engine and sessions: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def is_sqlite(url: str) -> bool:
+    """True for an SQLite URL."""
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, echo: bool = False) -> AsyncEngine:
+    """An async engine for ``url``; SQLite connections get WAL and foreign keys."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets console readers go on while the router writes; NORMAL sync is safe in
+            # WAL mode (a power cut may lose the last commits, never corrupt the file).
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+    """Sessions that keep loaded attributes after commit (we publish from them afterwards)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

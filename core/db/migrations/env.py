@@ -1,0 +1,40 @@
+"""Alembic environment: uses the connection the application hands over, or the URL given."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.db.schema import Base
+
+target_metadata = Base.metadata
+
+
+def _migrate(conn: Connection) -> None:
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        render_as_batch=conn.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _migrate_url(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(_migrate)
+    await engine.dispose()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    _migrate(connection)
+else:
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("set sqlalchemy.url (openlines passes its DATABASE_URL)")
+    asyncio.run(_migrate_url(url))

@@ -1,0 +1,189 @@
+"""The tables every component shares. Alembic migrations create them; see ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from core.envelope import utcnow
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    SQLite keeps no offset and hands back naive values; reading them as UTC here keeps every
+    comparison in the code between aware datetimes, on SQLite and PostgreSQL alike.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the shared schema."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON}
+
+
+class Line(Base):
+    """An open line: a queue of operators serving one or more channels."""
+
+    __tablename__ = "lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    distribution: Mapped[str] = mapped_column(String(16), default="evenly")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Channel(Base):
+    """One channel account (a bot, a group, a mailbox, a web chat) attached to one line."""
+
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    """Public key: the web chat's ``data-channel``, a webhook path segment."""
+    name: Mapped[str] = mapped_column(String(255))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Operator(Base):
+    """A console user: operator, manager or admin."""
+
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    max_open_dialogs: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LineOperator(Base):
+    """An operator's place in a line's queue."""
+
+    __tablename__ = "line_operators"
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    max_open_dialogs: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class Client(Base):
+    """A person the business talks to, across all their channel identities."""
+
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientIdentity(Base):
+    """A client's account on one channel: (channel, external user id) is unique."""
+
+    __tablename__ = "client_identities"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id", name="uq_identity_channel_ext"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dialog(Base):
+    """One conversation of a client on a line, from first message to close."""
+
+    __tablename__ = "dialogs"
+    __table_args__ = (
+        Index("ix_dialogs_identity_status", "identity_id", "status"),
+        Index("ix_dialogs_operator_status", "operator_id", "status"),
+        Index("ix_dialogs_line_status", "line_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("client_identities.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    previous_dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    """A message in a dialog. (channel, platform message id) is unique, and so is
+    (dialog, client_msg_id) for messages whose sender retries with its own id."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id", name="uq_message_channel_ext"),
+        UniqueConstraint("dialog_id", "client_msg_id", name="uq_message_dialog_client_msg"),
+        Index("ix_messages_dialog_id", "dialog_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    author: Mapped[str] = mapped_column(String(16))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
+    author_name: Mapped[str] = mapped_column(String(255), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A logged-in console browser; the cookie holds a token whose SHA-256 is stored here."""
+
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,236 @@
+"""Every payload that travels on the bus, in one module.
+
+Each model has a literal ``type``, a version ``v`` and forbids unknown fields, so a producer and a
+consumer that disagree fail loudly at the edge instead of silently dropping data. Streams carry one
+JSON document per entry under the field ``data``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+MAX_TEXT = 4000
+"""Longest message text the hub accepts from any channel, in characters."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Attachment(_Model):
+    """A file that came with a message; ``url`` is where an operator can fetch it."""
+
+    kind: Literal["image", "file", "voice", "sticker", "video"]
+    url: str
+    name: str = ""
+    mime: str = ""
+    size: int = 0
+
+
+class InboundMessage(_Model):
+    """A client's message, normalised by a connector."""
+
+    type: Literal["inbound.message"] = "inbound.message"
+    v: Literal[1] = 1
+    channel_id: int
+    external_user_id: str = Field(min_length=1, max_length=255)
+    external_message_id: str = Field(min_length=1, max_length=255)
+    """The platform's own id of the message; (channel_id, external_message_id) is unique."""
+    client_msg_id: str | None = Field(default=None, max_length=64)
+    """The sender's own id for a message it may resend (the web chat); echoed back."""
+    text: str = Field(default="", max_length=MAX_TEXT)
+    attachments: tuple[Attachment, ...] = ()
+    client_name: str = Field(default="", max_length=255)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class OperatorReply(_Model):
+    """An operator's answer in a dialog, sent from the console."""
+
+    type: Literal["cmd.reply"] = "cmd.reply"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+    client_msg_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class CloseDialog(_Model):
+    """Close a dialog; ``operator_id`` is None when the client or a timer closes it."""
+
+    type: Literal["cmd.close"] = "cmd.close"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int | None = None
+
+
+class PresenceChange(_Model):
+    """An operator went online, away or offline."""
+
+    type: Literal["cmd.presence"] = "cmd.presence"
+    v: Literal[1] = 1
+    operator_id: int
+    status: Literal["online", "away", "offline"]
+
+
+Command = Annotated[OperatorReply | CloseDialog | PresenceChange, Field(discriminator="type")]
+"""What the console asks the router to do (stream ``cmd``)."""
+
+
+class OutboundMessage(_Model):
+    """A message the router stored, for a connector to deliver to the client's platform."""
+
+    type: Literal["outbound.message"] = "outbound.message"
+    v: Literal[1] = 1
+    message_id: int
+    """Our id of the message: the connector's idempotency key for the send."""
+    dialog_id: int
+    channel_id: int
+    external_user_id: str
+    author: Literal["operator", "system", "client"]
+    author_name: str = ""
+    text: str
+    client_msg_id: str | None = None
+    at: datetime
+
+
+class DialogClosedNotice(_Model):
+    """Tells the client's channel that the dialog was closed."""
+
+    type: Literal["outbound.closed"] = "outbound.closed"
+    v: Literal[1] = 1
+    dialog_id: int
+    channel_id: int
+    external_user_id: str
+
+
+Outbound = Annotated[OutboundMessage | DialogClosedNotice, Field(discriminator="type")]
+"""What a channel's outbound stream (``out.<kind>``) carries."""
+
+
+class MessageView(_Model):
+    """A stored message as the console shows it."""
+
+    id: int
+    dialog_id: int
+    author: Literal["client", "operator", "system"]
+    author_name: str
+    text: str
+    client_msg_id: str | None
+    at: datetime
+
+
+class DialogView(_Model):
+    """A dialog as the console lists it."""
+
+    id: int
+    line_id: int
+    line_name: str
+    channel_kind: str
+    client_name: str
+    operator_id: int | None
+    status: Literal["waiting", "open", "closed"]
+    opened_at: datetime
+    closed_at: datetime | None
+    last_message: MessageView | None
+
+
+class DialogEvent(_Model):
+    """A dialog appeared or changed; ``recipients`` are the operators who may see it."""
+
+    type: Literal["event.dialog"] = "event.dialog"
+    v: Literal[1] = 1
+    key: str
+    """Stable id of the event: consumers drop a key they have already delivered."""
+    recipients: tuple[int, ...]
+    dialog: DialogView
+
+
+class MessageEvent(_Model):
+    """A message was stored in a dialog."""
+
+    type: Literal["event.message"] = "event.message"
+    v: Literal[1] = 1
+    key: str
+    recipients: tuple[int, ...]
+    message: MessageView
+
+
+ConsoleEvent = Annotated[DialogEvent | MessageEvent, Field(discriminator="type")]
+"""What the console fans out to operator sockets (stream ``events``)."""
+
+
+class DialogClosedForCrm(_Model):
+    """A dialog closed: the CRM sink attaches its transcript."""
+
+    type: Literal["crm.dialog_closed"] = "crm.dialog_closed"
+    v: Literal[1] = 1
+    dialog_id: int
+    client_id: int
+
+
+class DialogOpenedForCrm(_Model):
+    """A dialog opened: the CRM sink finds or creates the client's record."""
+
+    type: Literal["crm.dialog_opened"] = "crm.dialog_opened"
+    v: Literal[1] = 1
+    dialog_id: int
+    client_id: int
+    line_id: int
+
+
+CrmEvent = Annotated[DialogOpenedForCrm | DialogClosedForCrm, Field(discriminator="type")]
+"""What the CRM sink consumes (stream ``crm``)."""
+
+
+class TimerFired(_Model):
+    """A timer came due; ``key`` names it, ``payload`` is what was scheduled."""
+
+    type: Literal["timer.fired"] = "timer.fired"
+    v: Literal[1] = 1
+    key: str
+    due_at: datetime
+    payload: dict[str, str | int | None]
+
+
+RouterInput = Annotated[
+    InboundMessage | OperatorReply | CloseDialog | PresenceChange | TimerFired,
+    Field(discriminator="type"),
+]
+"""Everything the router consumes: inbound shards, commands and fired timers."""
+
+Envelope = Annotated[
+    InboundMessage
+    | OperatorReply
+    | CloseDialog
+    | PresenceChange
+    | OutboundMessage
+    | DialogClosedNotice
+    | DialogEvent
+    | MessageEvent
+    | DialogOpenedForCrm
+    | DialogClosedForCrm
+    | TimerFired,
+    Field(discriminator="type"),
+]
+"""Any payload on any stream."""
+
+ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(Envelope)
+
+
+def encode(payload: BaseModel) -> str:
+    """Serialise a payload for a stream entry."""
+    return payload.model_dump_json()
+
+
+def decode(raw: str | bytes) -> Envelope:
+    """Parse a stream entry; raises pydantic.ValidationError on anything malformed."""
+    return ENVELOPE.validate_json(raw)

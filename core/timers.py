@@ -1,0 +1,104 @@
+"""Timers in a Redis sorted set: due time -> key, with the payload in a hash beside it.
+
+A timer fires by moving, in one Lua script, from the set onto a stream as a ``timer.fired``
+entry. The move is atomic, so two timer loops (two processes, or a restart racing the old one)
+can never fire the same timer twice, and a fired timer is as durable as any bus entry: the
+consumer of that stream acks it after handling. Nothing scans the dialogs on a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+DUE = "timers:due"
+PAYLOADS = "timers:payload"
+
+# KEYS: due zset, payload hash, target stream. ARGV: now (ms), max count, maxlen.
+# Payloads are stored already encoded as the timer.fired document, so the script only moves
+# strings and never parses them.
+_FIRE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, key in ipairs(due) do
+  local doc = redis.call('HGET', KEYS[2], key)
+  redis.call('ZREM', KEYS[1], key)
+  redis.call('HDEL', KEYS[2], key)
+  if doc then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'data', doc)
+  end
+end
+return #due
+"""
+
+Payload = Mapping[str, str | int | None]
+
+
+class Timers:
+    """Schedule, cancel and fire timers. Fired timers land on ``stream``."""
+
+    def __init__(self, redis: Redis, stream: str = "timers", maxlen: int = 1_000_000) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.maxlen = maxlen
+        self._fire = redis.register_script(_FIRE)
+
+    async def schedule(self, key: str, due_at: datetime, payload: Payload) -> None:
+        """Set timer ``key`` to fire at ``due_at``; scheduling an existing key moves it."""
+        doc = json.dumps(
+            {
+                "type": "timer.fired",
+                "v": 1,
+                "key": key,
+                "due_at": due_at.astimezone(UTC).isoformat(),
+                "payload": dict(payload),
+            }
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(PAYLOADS, key, doc)
+        pipe.zadd(DUE, {key: _ms(due_at)})
+        await pipe.execute()
+
+    async def cancel(self, key: str) -> bool:
+        """Cancel a timer; True when it was still pending."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(DUE, key)
+        pipe.hdel(PAYLOADS, key)
+        removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def due_at(self, key: str) -> datetime | None:
+        """When timer ``key`` is due, or None when it is not pending."""
+        score = await self.redis.zscore(DUE, key)
+        return None if score is None else datetime.fromtimestamp(score / 1000, UTC)
+
+    async def fire_due(self, now: datetime, limit: int = 500) -> int:
+        """Move every timer due at ``now`` onto the stream; returns how many fired."""
+        fired = await self._fire(
+            keys=[DUE, PAYLOADS, self.stream], args=[_ms(now), limit, self.maxlen]
+        )
+        return int(fired)
+
+    async def run(self, stopping: asyncio.Event, interval_s: float = 0.2) -> None:
+        """Fire due timers until ``stopping`` is set. Safe to run in several processes at once."""
+        while not stopping.is_set():
+            try:
+                while await self.fire_due(datetime.now(UTC)) > 0:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("firing timers failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval_s)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)

@@ -1,0 +1,43 @@
+"""How stored dialogs and messages look to the console: one mapping, used by the router's events
+and by the console's REST answers, so the two can never disagree."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from core.db.schema import Channel, Client, Dialog, Line, Message
+from core.envelope import DialogView, MessageView
+
+Author = Literal["client", "operator", "system"]
+Status = Literal["waiting", "open", "closed"]
+
+
+def message_view(message: Message) -> MessageView:
+    """The console's view of a stored message."""
+    return MessageView(
+        id=message.id,
+        dialog_id=message.dialog_id,
+        author=cast(Author, message.author),
+        author_name=message.author_name,
+        text=message.text,
+        client_msg_id=message.client_msg_id,
+        at=message.created_at,
+    )
+
+
+def dialog_view(
+    dialog: Dialog, line: Line, channel: Channel, client: Client, last: Message | None
+) -> DialogView:
+    """The console's view of a dialog with its last message."""
+    return DialogView(
+        id=dialog.id,
+        line_id=line.id,
+        line_name=line.name,
+        channel_kind=channel.kind,
+        client_name=client.name or f"Client #{client.id}",
+        operator_id=dialog.operator_id,
+        status=cast(Status, dialog.status),
+        opened_at=dialog.opened_at,
+        closed_at=dialog.closed_at,
+        last_message=message_view(last) if last is not None else None,
+    )

@@ -1,0 +1,192 @@
+"""Builds the hub's aiohttp application and starts the components of the chosen role.
+
+Everything shared lives under typed app keys and is created and torn down in ``cleanup_ctx``;
+background components run as tasks held by the application until shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from config.settings import Settings
+from connectors.webchat.adapter import WEBCHAT_ROUTES, WebchatConnector
+from core.bus import Bus, BusConfig
+from core.db import make_engine, make_sessionmaker, upgrade
+from core.redis_server import EmbeddedRedis
+from core.timers import Timers
+from operator_console import api, pages
+from operator_console.auth import require_session
+from operator_console.keys import BUS, FIRST_LOGIN, HUB, REDIS, SESSIONS, SETTINGS
+from operator_console.live import OperatorHub, operator_socket
+from operator_console.seed import do_seed
+from router.actions import Router
+from router.service import RouterService
+
+log = logging.getLogger(__name__)
+
+TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
+ROLE = web.AppKey("role", str)
+WEBCHAT = web.AppKey("webchat", WebchatConnector)
+
+
+def load_secret(settings: Settings) -> bytes:
+    """The key that signs visitor tokens: from settings, or kept in data_dir."""
+    if settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value().encode()
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir / "redis", settings.redis_appendfsync)
+        await embedded.start()
+        url = embedded.url
+    client = aioredis.from_url(url, decode_responses=True)
+    app[REDIS] = client
+    app[BUS] = Bus(
+        client,
+        BusConfig(
+            batch_size=settings.batch_size,
+            claim_idle_ms=settings.claim_idle_ms,
+            max_deliveries=settings.max_deliveries,
+            maxlen=settings.stream_maxlen,
+        ),
+    )
+    try:
+        yield
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    await upgrade(engine)
+    app[SESSIONS] = make_sessionmaker(engine)
+    password = await do_seed(
+        app[SESSIONS], settings.admin_login, settings.admin_password.get_secret_value()
+    )
+    if password is not None:
+        app[FIRST_LOGIN] = f"{settings.admin_login} / {password}  (shown once: keep it)"
+    else:
+        app[FIRST_LOGIN] = f"{settings.admin_login} (password set at first start)"
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _wire(app: web.Application) -> AsyncIterator[None]:
+    # Objects that need the bus and the database exist only once those are up.
+    app[HUB] = OperatorHub(app[BUS])
+    app[WEBCHAT] = WebchatConnector(
+        app[BUS], app[SESSIONS], load_secret(app[SETTINGS]), app[SETTINGS].inbound_shards
+    )
+    yield
+
+
+async def _components(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    bus = app[BUS]
+    role = app[ROLE]
+    name = f"{socket.gethostname()}-{role}"
+    jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+    if role in ("all", "router"):
+        service = RouterService(Router(app[SESSIONS], bus), bus, settings.inbound_shards, name)
+        jobs.append(("router", service.run))
+        timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
+        jobs.append(("timers", lambda: timers.run(bus.stopping)))
+    if role in ("all", "connectors"):
+        jobs.append(("webchat", app[WEBCHAT].run))
+    if role in ("all", "console"):
+        jobs.append(("console-events", app[HUB].run))
+    tasks = [asyncio.create_task(_supervised(label, job), name=label) for label, job in jobs]
+    app[TASKS] = tasks
+    try:
+        yield
+    finally:
+        # Components finish the batch in hand (it is acked) and return; one that does not
+        # within the grace period is cancelled, and what it held stays pending for reclaim.
+        bus.close()
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=bus.config.block_ms / 1000 + 8)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _supervised(label: str, job: Callable[[], Awaitable[None]]) -> None:
+    """Run a component forever; a crash is logged and the component restarted after a pause."""
+    while True:
+        try:
+            await job()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("component %s crashed; restarting in 1 s", label)
+            await asyncio.sleep(1)
+
+
+async def _shutdown_sockets(app: web.Application) -> None:
+    if HUB in app:
+        await app[HUB].close()
+    if WEBCHAT in app:
+        await app[WEBCHAT].close()
+
+
+def build_app(settings: Settings, role: str = "all") -> web.Application:
+    """The hub's web application for ``role`` (``all`` runs every component)."""
+    app = web.Application(middlewares=[require_session], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[ROLE] = role
+    app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_wire)
+    app.cleanup_ctx.append(_components)
+    app.on_shutdown.append(_shutdown_sockets)
+    app.router.add_routes(pages.routes())
+    if role in ("all", "console"):
+        app.router.add_routes(api.routes())
+        app.router.add_get("/api/ws", operator_socket)
+    if role in ("all", "connectors"):
+        app.router.add_routes(_webchat_routes())
+    return app
+
+
+def _webchat_routes() -> list[web.AbstractRouteDef]:
+    # The connector is created in cleanup_ctx, after routes are registered, so each route looks
+    # its handler up on the running application.
+    def route(method: str, path: str, attr: str) -> web.AbstractRouteDef:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            bound: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(
+                request.app[WEBCHAT], attr
+            )
+            return await bound(request)
+
+        return web.route(method, path, handler)
+
+    return [route(method, path, attr) for method, path, attr in WEBCHAT_ROUTES]

@@ -1,0 +1,97 @@
+"""The ``openlines`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from config.settings import Settings, load_settings
+from operator_console.app import build_app
+from operator_console.keys import FIRST_LOGIN
+
+ROLES = ("all", "router", "connectors", "console", "crm")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openlines", description="Omnichannel messaging hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the hub")
+    run.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="which components this process runs (default: all of them)",
+    )
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    run.add_argument("--data-dir", type=Path, help="where SQLite and the embedded Redis keep data")
+    run.add_argument("--config", type=Path, help="settings file (default ./openlines.toml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``openlines`` console script."""
+    args = _parser().parse_args(argv)
+    if args.config is not None:
+        if not args.config.is_file():
+            print(f"openlines: --config {args.config}: no such file", file=sys.stderr)
+            return 2
+        os.environ["OPENLINES_CONFIG"] = str(args.config)
+    overrides = {
+        k: v
+        for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        if v is not None
+    }
+    try:
+        settings = load_settings(**overrides)
+    except ValidationError as exc:
+        print(f"openlines: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, args.role))
+    return 0
+
+
+async def serve(settings: Settings, role: str) -> None:
+    """Run the hub until SIGINT or SIGTERM, then shut down cleanly."""
+    app = build_app(settings, role)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    base = settings.effective_public_url
+    print(
+        "\nOpenlines is running.\n"
+        f"  console:      {base}/\n"
+        f"  demo widget:  {base}/demo\n"
+        f"  admin login:  {app[FIRST_LOGIN]}\n"
+        f"  data:         {settings.data_dir}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        print("Stopping…", flush=True)
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Operator websockets: each connection has its own queue, monotonic event ids and a heartbeat.
+
+Every console process tails the ``events`` stream and pushes each event to the connected
+operators the producer listed as recipients. Delivery is at least once on the bus, so events
+carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed: the
+browser reconnects and reloads from the database, which is always the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, defaultdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from core import streams
+from core.bus import Bus
+from core.envelope import DialogEvent, MessageEvent
+from operator_console.api import operator_json
+from operator_console.keys import HUB, OPERATOR
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 1000
+HEARTBEAT_S = 20.0
+SEEN_KEYS = 50_000
+
+
+class Connection:
+    """One operator browser tab."""
+
+    def __init__(self, operator_id: int, ws: web.WebSocketResponse) -> None:
+        self.operator_id = operator_id
+        self.ws = ws
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.event_id = 0
+
+    def push(self, frame: dict[str, Any]) -> bool:
+        """Queue a frame; False when the queue is full (the connection must resync)."""
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def pump(self) -> None:
+        """Send queued frames with their event ids, and a heartbeat when idle."""
+        while True:
+            try:
+                frame = await asyncio.wait_for(self.queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                frame = {"type": "ping"}
+            self.event_id += 1
+            await self.ws.send_json({**frame, "event_id": self.event_id})
+
+
+class OperatorHub:
+    """The connected operators of this process, and the fan-out from the events stream."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.connections: dict[int, set[Connection]] = defaultdict(set)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def _first_time(self, key: str) -> bool:
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > SEEN_KEYS:
+            self._seen.popitem(last=False)
+        return True
+
+    def dispatch(self, event: DialogEvent | MessageEvent) -> int:
+        """Push one event to its connected recipients; returns how many frames were queued."""
+        if not self._first_time(event.key):
+            return 0
+        if isinstance(event, DialogEvent):
+            frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
+        else:
+            frame = {"type": "message", "message": event.message.model_dump(mode="json")}
+        queued = 0
+        for operator_id in event.recipients:
+            for conn in list(self.connections.get(operator_id, ())):
+                if conn.push(frame):
+                    queued += 1
+                else:
+                    log.warning(
+                        "operator %d's socket fell behind; closing it to resync", operator_id
+                    )
+                    asyncio.get_running_loop().create_task(
+                        conn.ws.close(code=4008, message=b"resync")
+                    )
+        return queued
+
+    async def run(self) -> None:
+        """Tail the events stream until cancelled."""
+        async for _entry_id, event in self.bus.tail(streams.EVENTS):
+            if isinstance(event, DialogEvent | MessageEvent):
+                self.dispatch(event)
+
+    async def close(self) -> None:
+        """Close every operator socket."""
+        for group in list(self.connections.values()):
+            for conn in list(group):
+                with contextlib.suppress(Exception):
+                    await conn.ws.close(code=1001, message=b"server shutting down")
+
+
+async def operator_socket(request: web.Request) -> web.StreamResponse:
+    """GET /api/ws: the operator's live feed (the session middleware has checked the cookie)."""
+    operator = request[OPERATOR]
+    hub = request.app[HUB]
+    ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
+    await ws.prepare(request)
+    conn = Connection(operator.id, ws)
+    conn.push({"type": "hello", "operator": operator_json(operator)})
+    hub.connections[operator.id].add(conn)
+    pump = asyncio.create_task(conn.pump())
+    try:
+        async for msg in ws:
+            # The browser only listens; anything it sends is ignored, and closing ends the loop.
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+        group = hub.connections.get(operator.id)
+        if group is not None:
+            group.discard(conn)
+            if not group:
+                del hub.connections[operator.id]
+    return ws

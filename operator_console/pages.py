@@ -1,0 +1,44 @@
+"""The console page, its static files, and the health check."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import text
+
+from operator_console.keys import REDIS, SESSIONS
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    """GET /: the console."""
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 when Redis and the database answer, else 503 with the reason."""
+    problems: list[str] = []
+    try:
+        await asyncio.wait_for(request.app[REDIS].ping(), 2)
+    except Exception as exc:
+        problems.append(f"redis: {type(exc).__name__}: {exc}")
+    try:
+        async with request.app[SESSIONS]() as session:
+            await asyncio.wait_for(session.execute(text("SELECT 1")), 2)
+    except Exception as exc:
+        problems.append(f"database: {type(exc).__name__}: {exc}")
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """Page routes."""
+    return [
+        web.get("/", index),
+        web.get("/healthz", healthz),
+        web.static("/static", STATIC),
+    ]

@@ -1,0 +1,116 @@
+"""What one batch of router work shares: its session, its clock, its caches and its effects.
+
+Effects are collected while the batch runs and published only after its transaction committed,
+so nothing ever announces a dialog or a message that a rollback took back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import streams
+from core.db.schema import Channel, Client, Dialog, Line, LineOperator, Message, Operator
+from core.envelope import DialogEvent, MessageEvent, OutboundMessage
+from core.views import Author, dialog_view, message_view
+
+SUPERVISOR_ROLES = ("admin", "manager")
+
+
+@dataclass
+class Batch:
+    """One transaction's worth of router work."""
+
+    session: AsyncSession
+    now: datetime
+    effects: list[tuple[str, BaseModel]] = field(default_factory=list)
+    _lines: dict[int, Line] = field(default_factory=dict)
+    _channels: dict[int, Channel | None] = field(default_factory=dict)
+    _supervisors: tuple[int, ...] | None = None
+
+    async def channel(self, channel_id: int) -> Channel | None:
+        """A channel by id, read once per batch."""
+        if channel_id not in self._channels:
+            self._channels[channel_id] = await self.session.get(Channel, channel_id)
+        return self._channels[channel_id]
+
+    async def line(self, line_id: int) -> Line:
+        """A line by id, read once per batch."""
+        if line_id not in self._lines:
+            line = await self.session.get(Line, line_id)
+            if line is None:
+                raise LookupError(f"line {line_id} does not exist")
+            self._lines[line_id] = line
+        return self._lines[line_id]
+
+    async def supervisors(self) -> tuple[int, ...]:
+        """Admins and managers: they see every dialog."""
+        if self._supervisors is None:
+            rows = await self.session.scalars(
+                select(Operator.id).where(Operator.role.in_(SUPERVISOR_ROLES))
+            )
+            self._supervisors = tuple(rows)
+        return self._supervisors
+
+    async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
+        """Who is told about a dialog: its operator, or the whole line while it waits."""
+        if dialog.operator_id is not None:
+            people = {dialog.operator_id}
+        else:
+            rows = await self.session.scalars(
+                select(LineOperator.operator_id).where(LineOperator.line_id == dialog.line_id)
+            )
+            people = set(rows)
+        people.update(await self.supervisors())
+        return tuple(sorted(people))
+
+    def emit(self, stream: str, payload: BaseModel) -> None:
+        """Publish ``payload`` on ``stream`` once the batch has committed."""
+        self.effects.append((stream, payload))
+
+    async def announce_dialog(self, dialog: Dialog, last: Message | None = None) -> None:
+        """Tell the console a dialog appeared or changed."""
+        channel = await self.channel(dialog.channel_id)
+        client = await self.session.get(Client, dialog.client_id)
+        assert channel is not None and client is not None
+        view = dialog_view(dialog, await self.line(dialog.line_id), channel, client, last)
+        key = f"dialog:{dialog.id}:{dialog.status}:{dialog.operator_id}"
+        self.emit(
+            streams.EVENTS,
+            DialogEvent(key=key, recipients=await self.recipients(dialog), dialog=view),
+        )
+
+    async def announce_message(self, dialog: Dialog, message: Message) -> None:
+        """Tell the console about a stored message."""
+        self.emit(
+            streams.EVENTS,
+            MessageEvent(
+                key=f"message:{message.id}",
+                recipients=await self.recipients(dialog),
+                message=message_view(message),
+            ),
+        )
+
+    async def deliver(self, dialog: Dialog, message: Message, external_user_id: str) -> None:
+        """Hand a stored message to its channel's connector."""
+        channel = await self.channel(dialog.channel_id)
+        assert channel is not None
+        self.emit(
+            streams.outbound(channel.kind),
+            OutboundMessage(
+                message_id=message.id,
+                dialog_id=dialog.id,
+                channel_id=channel.id,
+                external_user_id=external_user_id,
+                author=cast(Author, message.author),
+                author_name=message.author_name,
+                text=message.text,
+                client_msg_id=message.client_msg_id,
+                at=message.created_at,
+            ),
+        )

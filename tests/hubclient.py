@@ -1,0 +1,118 @@
+"""Test-side clients of a running hub: a visitor on the widget socket and an operator on the
+console. They speak the wire protocol of docs/PROTOCOL.md, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import aiohttp
+
+
+class VisitorClient:
+    """A browser-less visitor of a web-chat channel."""
+
+    def __init__(self, base: str, channel: str = "demo") -> None:
+        self.base = base
+        self.channel = channel
+        self.http = aiohttp.ClientSession()
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.token: str | None = None
+        self.welcome: dict[str, Any] = {}
+
+    async def connect(self, token: str | None = None, after: int | None = None) -> dict[str, Any]:
+        """Open the socket, say hello, and return the welcome frame."""
+        ws_url = self.base.replace("http", "ws", 1) + f"/widget/ws?channel={self.channel}"
+        self.ws = await self.http.ws_connect(ws_url)
+        hello: dict[str, Any] = {"type": "hello"}
+        if token or self.token:
+            hello["token"] = token or self.token
+        if after is not None:
+            hello["after"] = after
+        await self.ws.send_json(hello)
+        frame = await self.receive()
+        if frame["type"] == "welcome":
+            self.token = frame["token"]
+            self.welcome = frame
+        return frame
+
+    async def say(self, text: str, client_msg_id: str | None = None) -> str:
+        """Send a message; returns its client_msg_id."""
+        assert self.ws is not None
+        cid = client_msg_id or uuid.uuid4().hex
+        await self.ws.send_json({"type": "message", "client_msg_id": cid, "text": text})
+        return cid
+
+    async def send_raw(self, data: str) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(data)
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        assert self.ws is not None
+        msg = await self.ws.receive(timeout=timeout)
+        assert msg.type == aiohttp.WSMsgType.TEXT, f"socket closed: {msg}"
+        frame: dict[str, Any] = json.loads(msg.data)
+        return frame
+
+    async def receive_until(self, kind: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        """Skip frames until one of ``kind`` whose fields include ``match``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.receive()
+                if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                    return frame
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()
+
+
+class OperatorClient:
+    """A console user, through the REST API and the operator socket."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.frames: list[dict[str, Any]] = []
+
+    async def login(self, login: str, password: str) -> dict[str, Any]:
+        async with self.http.post(f"{self.base}/api/login",
+                                  json={"login": login, "password": password}) as resp:
+            body: dict[str, Any] = await resp.json()
+            assert resp.status == 200, body
+            return body
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.http.request(method, f"{self.base}{path}", json=body) as resp:
+            if resp.status == 204:
+                return resp.status, None
+            return resp.status, await resp.json()
+
+    async def open_socket(self) -> dict[str, Any]:
+        self.ws = await self.http.ws_connect(f"{self.base.replace('http', 'ws', 1)}/api/ws")
+        return await self.receive()
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        assert self.ws is not None
+        msg = await self.ws.receive(timeout=timeout)
+        assert msg.type == aiohttp.WSMsgType.TEXT, f"socket closed: {msg}"
+        frame: dict[str, Any] = json.loads(msg.data)
+        self.frames.append(frame)
+        return frame
+
+    async def receive_until(self, kind: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.receive()
+                body = frame.get(kind, {}) if kind in ("dialog", "message") else frame
+                if frame["type"] == kind and all(body.get(k) == v for k, v in match.items()):
+                    return frame
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()

@@ -1,0 +1,79 @@
+"""Migrations and constraints on both SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db import make_engine, make_sessionmaker, upgrade
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_migrations_create_the_schema_and_are_idempotent(engine: AsyncEngine) -> None:
+    await upgrade(engine)  # a second run is a no-op
+    async with engine.connect() as conn:
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    assert {"lines", "channels", "operators", "line_operators", "clients", "client_identities",
+            "dialogs", "messages", "console_sessions", "alembic_version"} <= tables
+
+
+async def _seed(engine: AsyncEngine) -> tuple[int, int]:
+    sessions = make_sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        line = Line(key="l", name="L")
+        s.add(line)
+        await s.flush()
+        channel = Channel(line_id=line.id, kind="webchat", key="c", name="C")
+        client = Client(name="Ann")
+        s.add_all([channel, client])
+        await s.flush()
+        s.add(ClientIdentity(client_id=client.id, channel_id=channel.id, external_id="u1"))
+    return channel.id, client.id
+
+
+async def test_identity_is_unique_per_channel_account_and_external_id(engine: AsyncEngine) -> None:
+    channel_id, client_id = await _seed(engine)
+    sessions = make_sessionmaker(engine)
+    with pytest.raises(IntegrityError):
+        async with sessions() as s, s.begin():
+            s.add(ClientIdentity(client_id=client_id, channel_id=channel_id, external_id="u1"))
+
+
+async def test_message_is_unique_per_channel_and_platform_id(engine: AsyncEngine) -> None:
+    channel_id, client_id = await _seed(engine)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        identity = await s.scalar(select(ClientIdentity))
+        assert identity is not None
+        dialog = Dialog(line_id=1, channel_id=channel_id, client_id=client_id,
+                        identity_id=identity.id)
+        s.add(dialog)
+        await s.flush()
+        s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="client", text="a",
+                      external_id="m1"))
+        # Messages without a platform id (operator replies) never collide with each other.
+        s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="operator", text="b"))
+        s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="operator", text="c"))
+    with pytest.raises(IntegrityError):
+        async with sessions() as s, s.begin():
+            s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="client", text="a",
+                          external_id="m1"))
+
+
+async def test_timestamps_come_back_timezone_aware(engine: AsyncEngine) -> None:
+    await _seed(engine)
+    async with make_sessionmaker(engine)() as s:
+        client = await s.scalar(select(Client))
+        assert client is not None and client.created_at.tzinfo is not None

@@ -1,0 +1,88 @@
+"""Timers in a real Redis: fire once, even with two loops racing; cancel; reschedule."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from core.envelope import TimerFired, decode
+from core.timers import Timers
+
+T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+async def fired(redis: aioredis.Redis) -> list[TimerFired]:
+    out = []
+    for _id, fields in await redis.xrange("timers"):
+        payload = decode(fields["data"])
+        assert isinstance(payload, TimerFired)
+        out.append(payload)
+    return out
+
+
+async def test_a_timer_fires_when_due_and_not_before(redis: aioredis.Redis) -> None:
+    timers = Timers(redis)
+    await timers.schedule("no-answer:7", T0 + timedelta(seconds=60), {"dialog_id": 7})
+    assert await timers.fire_due(T0 + timedelta(seconds=59)) == 0
+    assert await timers.fire_due(T0 + timedelta(seconds=60)) == 1
+    [timer] = await fired(redis)
+    assert timer.key == "no-answer:7"
+    assert timer.payload == {"dialog_id": 7}
+    assert timer.due_at == T0 + timedelta(seconds=60)
+    assert await timers.fire_due(T0 + timedelta(hours=1)) == 0
+    assert await timers.due_at("no-answer:7") is None
+
+
+async def test_two_timer_loops_fire_each_timer_exactly_once(redis_url: str) -> None:
+    clients = [aioredis.from_url(redis_url, decode_responses=True) for _ in range(2)]
+    loops = [Timers(c) for c in clients]
+    for n in range(300):
+        await loops[0].schedule(f"t{n}", T0 + timedelta(milliseconds=n), {"n": n})
+
+    async def race(timers: Timers) -> int:
+        total = 0
+        for step in range(0, 320, 7):
+            total += await timers.fire_due(T0 + timedelta(milliseconds=step), limit=5)
+            await asyncio.sleep(0)
+        return total
+
+    counts = await asyncio.gather(race(loops[0]), race(loops[1]))
+    assert sum(counts) == 300
+    assert all(c > 0 for c in counts)  # both loops really took part
+    keys = [t.key for t in await fired(clients[0])]
+    assert sorted(keys) == sorted(f"t{n}" for n in range(300))
+    for c in clients:
+        await c.aclose()
+
+
+async def test_cancel_and_reschedule(redis: aioredis.Redis) -> None:
+    timers = Timers(redis)
+    await timers.schedule("a", T0, {"x": "1"})
+    assert await timers.cancel("a") is True
+    assert await timers.cancel("a") is False
+    await timers.schedule("b", T0, {"x": "1"})
+    await timers.schedule("b", T0 + timedelta(minutes=5), {"x": "2"})  # moves it
+    assert await timers.fire_due(T0 + timedelta(minutes=1)) == 0
+    assert await timers.due_at("b") == T0 + timedelta(minutes=5)
+    assert await timers.fire_due(T0 + timedelta(minutes=5)) == 1
+    assert [t.payload for t in await fired(redis)] == [{"x": "2"}]
+
+
+async def test_timers_survive_a_new_client(redis_url: str) -> None:
+    first = aioredis.from_url(redis_url, decode_responses=True)
+    await Timers(first).schedule("close:1", T0, {"dialog_id": 1})
+    await first.aclose()
+    second = aioredis.from_url(redis_url, decode_responses=True)
+    assert await Timers(second).fire_due(T0) == 1
+    await second.aclose()

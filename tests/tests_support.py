@@ -1,0 +1,3 @@
+"""Constants shared by the test tiers."""
+
+ADMIN_PASSWORD = "admin-password-1"

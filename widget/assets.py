@@ -1,0 +1,37 @@
+"""The web chat's static assets and the two HTML pages the hub fills in per channel."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+
+STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
+"""Folder served under ``/widget/``: ``widget.js``, ``chat.html`` and ``demo.html``."""
+
+PAGES = frozenset({"chat.html", "demo.html"})
+"""The templates :func:`render_page` accepts; anything else is refused, never read from disk."""
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+@cache
+def _template(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def render_page(name: str, **values: str) -> str:
+    """Return the page ``name`` with every ``{{key}}`` replaced by ``html.escape(values[key])``.
+
+    The substitution is a single pass, so a value that itself contains ``{{...}}`` is inserted
+    as text and never expanded. A placeholder without a value raises ``KeyError``: a page with a
+    literal ``{{channel_key}}`` in it would load a chat for a channel that does not exist.
+    """
+    if name not in PAGES:
+        raise ValueError(f"unknown widget page: {name!r}")
+
+    def fill(match: re.Match[str]) -> str:
+        return html.escape(values[match.group(1)], quote=True)
+
+    return _PLACEHOLDER.sub(fill, _template(name))

@@ -1,0 +1,487 @@
+/* Openlines web chat: the visitor side of docs/PROTOCOL.md ("Web chat").
+ * Plain ES2020 with no build step, so a site embeds exactly this file. */
+(() => {
+  'use strict';
+  // currentScript is only set while this file first runs, so read it before anything async.
+  const script = document.currentScript ||
+    document.querySelector('script[data-channel][src*="/widget/widget.js"]');
+  const KEY = script && script.dataset.channel;
+  if (!KEY || window.Openlines) return;
+
+  const PAGE = script.dataset.mode === 'page';
+  const TITLE = script.dataset.title || 'Chat with us';
+  const src = new URL(script.src, document.baseURI);
+  // Keep any path prefix, so a hub behind a reverse proxy at /something/ still works.
+  const base = src.pathname.replace(/\/widget\/widget\.js$/, '');
+  const WS_URL = `${src.protocol === 'https:' ? 'wss' : 'ws'}://${src.host}${base}` +
+    `/widget/ws?channel=${encodeURIComponent(KEY)}`;
+  const [TOKEN_KEY, OUTBOX_KEY, OPEN_KEY] =
+    ['token', 'outbox', 'open'].map((k) => `openlines.${k}.${KEY}`);
+  const MAX_LEN = 4000;
+  const UNSENT = 'The message could not be sent';
+  const ERRORS = {
+    too_long: 'Message is too long',
+    rate_limited: 'Too many messages at once, retrying shortly',
+    bad_frame: UNSENT,
+    bad_json: UNSENT,
+  };
+
+  // Storage throws in some private modes and sandboxed frames; the chat must still work there.
+  const store = (area) => ({
+    get(k) { try { return area().getItem(k); } catch { return null; } },
+    set(k, v) { try { area().setItem(k, v); } catch { /* memory only */ } },
+    del(k) { try { area().removeItem(k); } catch { /* memory only */ } },
+  });
+  const local = store(() => localStorage);
+  const session = store(() => sessionStorage);
+
+  // randomUUID exists only in secure contexts; a shop on plain http still needs ids.
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() :
+    Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, '0')).join(''));
+
+  const validItem = (it) => it && typeof it.text === 'string' && it.text.length > 0 &&
+    it.text.length <= MAX_LEN && /^[A-Za-z0-9_-]{1,64}$/.test(it.client_msg_id);
+  let outbox = []; // {client_msg_id, text}: sent or not, until the hub echoes it with an id
+  try {
+    outbox = (JSON.parse(local.get(OUTBOX_KEY)) || []).filter(validItem);
+  } catch { /* a corrupt outbox is dropped rather than breaking the chat */ }
+  const saveOutbox = () => (outbox.length ? local.set(OUTBOX_KEY, JSON.stringify(outbox))
+    : local.del(OUTBOX_KEY));
+
+  const svg = (body, attrs) => `<svg viewBox="0 0 24 24" aria-hidden="true" ${attrs}>${body}</svg>`;
+  const ICON_CHAT = svg('<path d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4.5 21l3.9-2c1.1.3 2.3.5 3.6.5 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/>', 'class="ic" fill="currentColor"');
+  const ICON_CLOSE = svg('<path d="M6 6l12 12M18 6L6 18"/>', 'class="ix" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"');
+  const ICON_SEND = svg('<path d="M3.4 20.4l17.5-7.5a1 1 0 000-1.8L3.4 3.6a1 1 0 00-1.4 1.1L4 11l9 1-9 1-2 6.3a1 1 0 001.4 1.1z"/>', 'fill="currentColor"');
+
+  const STYLE = `
+:host{all:initial}
+*{box-sizing:border-box}
+.r{--a:#2563eb;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2329;-webkit-font-smoothing:antialiased}
+button{font:inherit;cursor:pointer;border:0;display:grid;place-items:center;flex:none}
+button:focus-visible{outline:3px solid rgba(37,99,235,.45);outline-offset:2px}
+svg{width:20px;height:20px}
+[hidden]{display:none!important}
+.l{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:60px;height:60px;border-radius:50%;background:var(--a);color:#fff;box-shadow:0 6px 24px rgba(15,23,42,.28);transition:transform .15s}
+.l:hover{transform:scale(1.06)}
+.l svg{width:27px;height:27px}
+.l .ix,.o .l .ic{display:none}
+.o .l .ix{display:block}
+.u{position:absolute;top:-3px;right:-3px;min-width:21px;height:21px;padding:0 6px;border-radius:11px;background:#e5484d;color:#fff;font-size:12px;font-weight:700;line-height:17px;text-align:center;border:2px solid #fff}
+.p{position:fixed;right:20px;bottom:92px;z-index:2147483000;width:370px;height:min(600px,calc(100vh - 112px));background:#fff;border-radius:16px;box-shadow:0 16px 48px rgba(15,23,42,.26);display:flex;flex-direction:column;overflow:hidden;animation:in .18s ease-out}
+@keyframes in{from{opacity:0;transform:translateY(12px)}}
+.hd{background:var(--a);color:#fff;padding:14px 16px;display:flex;align-items:center;gap:12px;flex:none}
+.hd>div{min-width:0}
+.t{font-weight:650;font-size:16px;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.s{font-size:12.5px;opacity:.92;display:flex;align-items:center;gap:6px}
+.s::before{content:"";width:8px;height:8px;border-radius:50%;background:#cbd5e1}
+.s[data-state=online]::before{background:#4ade80}
+.x{margin-left:auto;width:34px;height:34px;border-radius:50%;background:none;color:#fff}
+.x:hover{background:rgba(255,255,255,.16)}
+.lg{flex:1;overflow-y:auto;padding:16px 14px 8px;background:#f5f6f8;display:flex;flex-direction:column;gap:4px;overscroll-behavior:contain}
+.hi{align-self:center;text-align:center;color:#6b7280;font-size:13px;margin:4px 12px 12px}
+.m{max-width:82%;display:flex;flex-direction:column;align-items:flex-start;margin-top:4px}
+.m[data-author=visitor]{align-self:flex-end;align-items:flex-end}
+.m[data-author=system]{align-self:center;align-items:center;max-width:92%;text-align:center}
+.n{font-size:12px;color:#6b7280;margin:4px 10px 2px}
+.b{padding:8px 12px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere}
+[data-author=visitor] .b{background:var(--a);color:#fff;border-bottom-right-radius:6px}
+[data-author=operator] .b{background:#fff;border:1px solid #e5e7eb;border-bottom-left-radius:6px}
+[data-author=system] .b{color:#6b7280;font-size:12.5px;padding:2px 10px}
+[data-state=pending] .b{opacity:.6}
+[data-state=failed] .b{background:#fee2e2;color:#991b1b}
+.mt{font-size:11px;color:#9ca3af;margin:2px 8px 0}
+.ty{font-size:12.5px;color:#6b7280;font-style:italic;padding:4px 16px 6px;background:#f5f6f8}
+.f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;background:#fff}
+textarea{flex:1;min-width:0;resize:none;height:42px;max-height:140px;border:1px solid #d1d5db;border-radius:21px;padding:10px 14px;font:inherit;font-size:16px;line-height:20px;color:inherit;background:#fff;outline:none}
+textarea:focus{border-color:var(--a)}
+.sb{width:42px;height:42px;border-radius:50%;background:var(--a);color:#fff}
+.sb:disabled{opacity:.4;cursor:default}
+.pg .p{inset:0;width:auto;height:auto;border-radius:0;box-shadow:none;animation:none}
+.pg .lg,.pg .f,.pg .ty,.pg .hd{padding-left:max(14px,calc(50% - 380px));padding-right:max(14px,calc(50% - 380px))}
+.pg .hd{padding-top:max(14px,env(safe-area-inset-top))}
+.pg .f{padding-bottom:max(10px,env(safe-area-inset-bottom))}
+@media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0;animation:none}.o .l{display:none}.hd{padding-top:max(14px,env(safe-area-inset-top))}.f{padding-bottom:max(10px,env(safe-area-inset-bottom))}}
+@media (prefers-reduced-motion:reduce){.p{animation:none}.l{transition:none}}`;
+
+  const host = document.createElement('div');
+  host.setAttribute('data-openlines-widget', '');
+  const root = host.attachShadow({ mode: 'open' });
+  // Only constant markup goes through innerHTML; every text from people is set as textContent.
+  root.innerHTML = `<style>${STYLE}</style><div class="r${PAGE ? ' pg' : ''}">` +
+    (PAGE ? '' : `<button class="l" type="button" data-ol="launcher" aria-label="Open chat" aria-expanded="false">${ICON_CHAT}${ICON_CLOSE}<span class="u" data-ol="unread" hidden></span></button>`) +
+    `<section class="p" data-ol="panel" role="dialog"${PAGE ? '' : ' hidden'}>` +
+    '<div class="hd"><div><div class="t" data-ol="title"></div><div class="s" data-ol="status" data-state="connecting" aria-live="polite"></div></div>' +
+    (PAGE ? '' : `<button class="x" type="button" data-ol="close" aria-label="Close chat">${ICON_CLOSE}</button>`) + '</div>' +
+    '<div class="lg" data-ol="log" role="log" aria-live="polite"><div class="hi">Ask us anything — we will answer here.</div></div>' +
+    '<div class="ty" data-ol="typing" hidden></div>' +
+    `<div class="f"><textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
+    `<button class="sb" type="button" data-ol="send" aria-label="Send" disabled>${ICON_SEND}</button></div></section></div>`;
+  const $ = (hook) => root.querySelector(`[data-ol="${hook}"]`);
+  const wrap = root.firstElementChild.nextElementSibling;
+  const [launcher, badge, panel, statusLine, log, typingLine, input, sendButton] =
+    ['launcher', 'unread', 'panel', 'status', 'log', 'typing', 'input', 'send'].map($);
+  $('title').textContent = TITLE;
+  panel.setAttribute('aria-label', TITLE);
+
+  const byId = new Map();
+  const pending = new Map(); // client_msg_id -> element not yet echoed by the hub
+  const seenClientIds = new Set();
+  let lastId = 0;
+  let unread = 0;
+  let isOpen = PAGE;
+  let typingTimer = 0;
+
+  let token = local.get(TOKEN_KEY);
+  let ws = null;
+  let welcomed = false;
+  let seenWelcome = false;
+  let started = false;
+  let attempt = 0;
+  let skipBackoff = false;
+  let reconnectTimer = 0;
+  let pingTimer = 0;
+  let lastFrameAt = 0;
+  let lastPingAt = 0;
+  let lastTypingAt = 0;
+  let inflight = []; // client_msg_ids sent on this socket and not answered yet, oldest first
+
+
+  const clock = (at) => {
+    const d = new Date(at);
+    return Number.isNaN(d.getTime()) ? '' :
+      d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  };
+
+  function node(author, text, name, state) {
+    const el = document.createElement('div');
+    el.className = 'm';
+    Object.assign(el.dataset, { ol: 'message', author, state });
+    const prev = log.lastElementChild;
+    if (name) {
+      el.dataset.name = name;
+      if (author === 'operator' && !(prev && prev.dataset.author === 'operator' &&
+          prev.dataset.name === name)) el.append(div('n', name));
+    }
+    const b = div('b', text);
+    b.dataset.ol = 'text';
+    el.append(b, div('mt', ''));
+    return el;
+  }
+
+  function div(className, text) {
+    const el = document.createElement('div');
+    el.className = className;
+    el.textContent = text;
+    return el;
+  }
+
+  const setMeta = (el, text) => { el.lastElementChild.textContent = text; };
+  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  const toBottom = () => { log.scrollTop = log.scrollHeight; };
+  const unsent = (c) => c.dataset.state === 'pending' || c.dataset.state === 'failed';
+
+  // Delivered messages are ordered by id and unsent ones stay last; a local note stops the
+  // walk so that whatever the hub sends after "closed" appears below it.
+  function place(el, id) {
+    let c = log.lastElementChild;
+    while (c && c.dataset.ol === 'message' && (unsent(c) || Number(c.dataset.id) > id)) {
+      c = c.previousElementSibling;
+    }
+    c.after(el); // the greeting line is always first, so c is never null here
+  }
+
+  function note(text) {
+    const follow = nearBottom();
+    log.insertBefore(node('system', text, '', 'local'), [...log.children].find(unsent) || null);
+    if (follow) toBottom();
+  }
+
+  function setUnread(n) {
+    unread = n;
+    if (!badge) return;
+    badge.hidden = n === 0;
+    badge.textContent = n > 9 ? '9+' : String(n);
+  }
+
+  function addMessage(m, live) {
+    if (!m || !Number.isInteger(m.id) || typeof m.text !== 'string' || byId.has(m.id)) return;
+    const cid = typeof m.client_msg_id === 'string' ? m.client_msg_id : '';
+    const author = ['visitor', 'operator', 'system'].includes(m.author) ? m.author : 'system';
+    if (cid && author === 'visitor' && seenClientIds.has(cid)) return;
+    const follow = nearBottom();
+    let el = author === 'visitor' && cid && pending.get(cid);
+    if (el) {
+      pending.delete(cid);
+      outbox = outbox.filter((it) => it.client_msg_id !== cid);
+      saveOutbox();
+      el.remove();
+    } else {
+      const name = typeof m.author_name === 'string' ? m.author_name : '';
+      el = node(author, m.text, name, 'delivered');
+    }
+    if (cid) seenClientIds.add(cid);
+    inflight = inflight.filter((x) => x !== cid);
+    el.dataset.id = String(m.id);
+    el.dataset.state = 'delivered';
+    setMeta(el, clock(m.at) + (author === 'visitor' ? ' ✓' : ''));
+    byId.set(m.id, el);
+    lastId = Math.max(lastId, m.id);
+    place(el, m.id);
+    if (author === 'operator') showTyping('');
+    if (live && author !== 'visitor' && !isOpen) setUnread(unread + 1);
+    if (follow || author === 'visitor') toBottom();
+  }
+
+  function showPending(item) {
+    const el = node('visitor', item.text, '', 'pending');
+    setMeta(el, 'Sending…');
+    pending.set(item.client_msg_id, el);
+    log.append(el);
+    toBottom();
+  }
+
+  function showTyping(name) {
+    clearTimeout(typingTimer);
+    typingLine.hidden = !name;
+    typingLine.textContent = name ? `${name} is typing…` : '';
+    if (name) typingTimer = setTimeout(showTyping, 3000, '');
+  }
+
+  function setStatus(state) {
+    statusLine.dataset.state = state;
+    statusLine.textContent = state === 'online' ? 'We are online' :
+      state === 'offline' ? 'We are away — leave a message' : 'Connecting…';
+  }
+
+
+  const sendFrame = (frame) => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  function transmit(item) {
+    const { client_msg_id, text } = item;
+    if (welcomed && sendFrame({ type: 'message', client_msg_id, text })) inflight.push(client_msg_id);
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    if (ws) return;
+    welcomed = false;
+    inflight = [];
+    setStatus('connecting');
+    try { ws = new WebSocket(WS_URL); } catch { scheduleReconnect(); return; }
+    ws.onopen = () => {
+      lastFrameAt = Date.now();
+      const hello = { type: 'hello' };
+      if (token) hello.token = token;
+      if (lastId) hello.after = lastId;
+      sendFrame(hello);
+      clearInterval(pingTimer);
+      pingTimer = setInterval(ping, 25000);
+    };
+    ws.onmessage = (e) => {
+      lastFrameAt = Date.now();
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame && typeof frame.type === 'string') handle(frame);
+    };
+    ws.onclose = dropped;
+  }
+
+  // One path for a closed socket and for one that went silent, which browsers notice late.
+  function dropped() {
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try { ws.close(); } catch { /* already closing */ }
+    }
+    ws = null;
+    welcomed = false;
+    clearInterval(pingTimer);
+    showTyping('');
+    setStatus('connecting');
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    const step = Math.min(10000, 500 * 2 ** attempt++);
+    const delay = skipBackoff ? 0 : Math.min(10000, step * (0.8 + Math.random() * 0.4));
+    skipBackoff = false;
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function ping() {
+    if (lastPingAt > lastFrameAt) { dropped(); return; } // the last ping got no answer
+    lastPingAt = Date.now();
+    sendFrame({ type: 'ping' });
+  }
+
+  function handle(f) {
+    switch (f.type) {
+      case 'welcome':
+        welcomed = true;
+        attempt = 0;
+        if (typeof f.token === 'string' && f.token) local.set(TOKEN_KEY, token = f.token);
+        setStatus(f.online ? 'online' : 'offline');
+        // The first history after a page load is old news, not unread messages.
+        if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
+        seenWelcome = true;
+        outbox.forEach(transmit);
+        break;
+      case 'message':
+        // The table lists the frame's fields as "message object": accept it flat or nested.
+        addMessage(f.message && typeof f.message === 'object' ? f.message : f, true);
+        break;
+      case 'accepted':
+        inflight = inflight.filter((x) => x !== f.client_msg_id);
+        if (pending.has(f.client_msg_id)) setMeta(pending.get(f.client_msg_id), 'Sent');
+        break;
+      case 'typing':
+        showTyping(typeof f.author_name === 'string' && f.author_name ? f.author_name : 'Operator');
+        break;
+      case 'closed':
+        showTyping('');
+        note('The conversation was closed');
+        break;
+      case 'error':
+        onError(f);
+        break;
+      default: // pong, and frame types newer than this script
+    }
+  }
+
+  function onError(f) {
+    if (f.code === 'bad_token' && !welcomed) {
+      // The hub closes after this. Come back at once as a new visitor, and only once:
+      // a hello without a token cannot be refused for its token again.
+      if (token) {
+        token = null;
+        local.del(TOKEN_KEY);
+        lastId = 0;
+        skipBackoff = true;
+        dropped();
+      }
+      return;
+    }
+    // Frames are answered in order, so a refused message is the oldest one still unanswered;
+    // dropping it keeps one bad message from being resent after every reconnect.
+    if ((f.code === 'too_long' || f.code === 'bad_frame') && inflight.length) {
+      const cid = inflight.shift();
+      outbox = outbox.filter((it) => it.client_msg_id !== cid);
+      saveOutbox();
+      const el = pending.get(cid);
+      if (el) {
+        pending.delete(cid);
+        el.dataset.state = 'failed';
+        setMeta(el, 'Not sent');
+      }
+    }
+    if (f.code === 'rate_limited' && inflight.length) {
+      const again = inflight.splice(0);
+      setTimeout(() => outbox.filter((it) => again.includes(it.client_msg_id)).forEach(transmit),
+        3000);
+    }
+    note(ERRORS[f.code] || (typeof f.reason === 'string' && f.reason) || 'Something went wrong');
+  }
+
+  function start() {
+    if (!started) connect();
+    started = true;
+  }
+
+  // Come back at once when the network or the tab returns instead of sleeping out the backoff.
+  const wake = () => {
+    if (started && !ws && document.visibilityState !== 'hidden') {
+      attempt = 0;
+      connect();
+    }
+  };
+  window.addEventListener('online', wake);
+  document.addEventListener('visibilitychange', wake);
+
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight + 2, 140)}px`;
+    sendButton.disabled = !input.value.trim();
+  }
+
+  function submit() {
+    const text = input.value.trim();
+    if (!text) return;
+    if (text.length > MAX_LEN) { note(ERRORS.too_long); return; }
+    const item = { client_msg_id: newId(), text };
+    outbox.push(item);
+    saveOutbox();
+    showPending(item);
+    input.value = '';
+    autosize();
+    start();
+    transmit(item);
+  }
+
+  input.addEventListener('input', () => {
+    autosize();
+    if (welcomed && input.value && Date.now() - lastTypingAt >= 2000) {
+      lastTypingAt = Date.now();
+      sendFrame({ type: 'typing' });
+    }
+  });
+  input.addEventListener('keydown', (e) => {
+    // isComposing: Enter that confirms an IME candidate (Chinese, Japanese…) must not send.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  sendButton.addEventListener('click', () => { submit(); input.focus(); });
+
+  function toggle(show) {
+    if (PAGE) return;
+    isOpen = show;
+    panel.hidden = !show;
+    wrap.classList.toggle('o', show);
+    launcher.setAttribute('aria-expanded', String(show));
+    launcher.setAttribute('aria-label', show ? 'Close chat' : 'Open chat');
+    if (!show) { session.del(OPEN_KEY); return; }
+    setUnread(0);
+    session.set(OPEN_KEY, '1');
+    start();
+    toBottom();
+    // On touch screens focusing would throw the keyboard over the conversation.
+    if (matchMedia('(pointer: fine)').matches) input.focus();
+  }
+  const open = () => toggle(true);
+  const close = () => toggle(false);
+
+  if (!PAGE) {
+    launcher.addEventListener('click', () => toggle(!isOpen));
+    // Warm the socket up as the pointer approaches, so the panel is live by the click.
+    launcher.addEventListener('pointerenter', start);
+    launcher.addEventListener('focus', start);
+    $('close').addEventListener('click', () => { close(); launcher.focus(); });
+    panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
+    // Lets a site add its own "chat with us" links without inline scripts, which a CSP may forbid.
+    document.addEventListener('click', (e) => {
+      if (e.target instanceof Element && e.target.closest('[data-openlines-open]')) {
+        e.preventDefault();
+        open();
+      }
+    });
+  }
+
+  window.Openlines = { open, close };
+
+  function mount() {
+    document.body.append(host);
+    outbox.forEach(showPending);
+    setStatus('connecting');
+    // Anonymous page views open no socket; a visitor with a conversation gets live replies.
+    if (PAGE || token || outbox.length) start();
+    if (session.get(OPEN_KEY)) open();
+  }
+  if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+})();
