@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.settings import Settings
-from connectors.webchat.adapter import WEBCHAT_ROUTES, WebchatConnector
+from connectors.context import BUS_KEY, SECRET_KEY, SESSIONS_KEY, ConnectorContext
+from connectors.registry import CONNECTORS, RunningConnector
 from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.redis_server import EmbeddedRedis
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
 ROLE = web.AppKey("role", str)
-WEBCHAT = web.AppKey("webchat", WebchatConnector)
+CHANNELS = web.AppKey("channels", list[RunningConnector])
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -100,9 +101,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _wire(app: web.Application) -> AsyncIterator[None]:
     # Objects that need the bus and the database exist only once those are up.
     app[HUB] = OperatorHub(app[BUS])
-    app[WEBCHAT] = WebchatConnector(
-        app[BUS], app[SESSIONS], load_secret(app[SETTINGS]), app[SETTINGS].inbound_shards
-    )
+    app[BUS_KEY] = app[BUS]
+    app[SESSIONS_KEY] = app[SESSIONS]
+    app[SECRET_KEY] = load_secret(app[SETTINGS])
     yield
 
 
@@ -118,7 +119,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
         jobs.append(("timers", lambda: timers.run(bus.stopping)))
     if role in ("all", "connectors"):
-        jobs.append(("webchat", app[WEBCHAT].run))
+        jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):
         jobs.append(("console-events", app[HUB].run))
     tasks = [asyncio.create_task(_supervised(label, job), name=label) for label, job in jobs]
@@ -154,8 +155,8 @@ async def _supervised(label: str, job: Callable[[], Awaitable[None]]) -> None:
 async def _shutdown_sockets(app: web.Application) -> None:
     if HUB in app:
         await app[HUB].close()
-    if WEBCHAT in app:
-        await app[WEBCHAT].close()
+    for connector in app.get(CHANNELS, []):
+        await connector.close()
 
 
 def build_app(settings: Settings, role: str = "all") -> web.Application:
@@ -173,20 +174,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(api.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
-        app.router.add_routes(_webchat_routes())
+        context = ConnectorContext(app, settings)
+        app[CHANNELS] = [make(context) for make in CONNECTORS.values()]
+        for connector in app[CHANNELS]:
+            app.router.add_routes(connector.routes())
     return app
-
-
-def _webchat_routes() -> list[web.AbstractRouteDef]:
-    # The connector is created in cleanup_ctx, after routes are registered, so each route looks
-    # its handler up on the running application.
-    def route(method: str, path: str, attr: str) -> web.AbstractRouteDef:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            bound: Callable[[web.Request], Awaitable[web.StreamResponse]] = getattr(
-                request.app[WEBCHAT], attr
-            )
-            return await bound(request)
-
-        return web.route(method, path, handler)
-
-    return [route(method, path, attr) for method, path, attr in WEBCHAT_ROUTES]

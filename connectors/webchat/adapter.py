@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
+from connectors.context import ConnectorContext
 from connectors.webchat.parse import FrameError, Hello, Ping, Typing, VisitorText, parse_frame
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -34,26 +35,37 @@ MAX_FRAME_BYTES = 64 * 1024
 RATE_WINDOW_S = 10.0
 RATE_MAX_MESSAGES = 20
 
-WEBCHAT_ROUTES = (
-    ("GET", "/widget/ws", "visitor_socket"),
-    ("GET", "/widget/widget.js", "widget_script"),
-    ("GET", "/chat/{key}", "chat_page"),
-    ("GET", "/demo", "demo_page"),
-)
-"""HTTP routes of the connector: (method, path, name of the handler method)."""
-
 
 class WebchatConnector:
     """The web chat channel: widget socket in, live push out."""
 
     kind = "webchat"
 
-    def __init__(self, bus: Bus, sessions: SessionMaker, secret: bytes, shards: int) -> None:
-        self.bus = bus
-        self.sessions = sessions
-        self.secret = secret
-        self.shards = shards
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+        self.shards = context.settings.inbound_shards
         self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
+
+    @property
+    def bus(self) -> Bus:
+        return self.context.bus
+
+    @property
+    def sessions(self) -> SessionMaker:
+        return self.context.sessions
+
+    @property
+    def secret(self) -> bytes:
+        return self.context.secret
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The widget's socket, script and pages."""
+        return [
+            web.get("/widget/ws", self.visitor_socket),
+            web.get("/widget/widget.js", self.widget_script),
+            web.get("/chat/{key}", self.chat_page),
+            web.get("/demo", self.demo_page),
+        ]
 
     def parse(self, raw: str) -> Any:
         """Parse one visitor frame (pure)."""

@@ -176,6 +176,11 @@ class Message(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A colleague-only note: shown to operators, never sent to the client."""
+    delivery_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    """For our own messages: sent, delivered, seen or failed, as the platform reports."""
+    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
