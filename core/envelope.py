@@ -35,6 +35,25 @@ class Attachment(_Model):
     size: int = 0
 
 
+class ClientHints(_Model):
+    """What a channel tells us about who the client is, for the CRM sink to match on.
+
+    ``phone_verified`` is true only when the platform vouches that the phone is the sender's own
+    (Telegram's contact button with the sender's user id). ``email`` is the sender address of
+    an email dialog. ``site_identity`` is an id the website signed for the widget.
+    """
+
+    name: str = Field(default="", max_length=255)
+    phone: str | None = Field(default=None, max_length=64)
+    phone_verified: bool = False
+    email: str | None = Field(default=None, max_length=320)
+    site_identity: str | None = Field(default=None, max_length=255)
+
+    def is_empty(self) -> bool:
+        """True when the hints carry nothing beyond a display name."""
+        return not (self.phone or self.email or self.site_identity)
+
+
 class InboundMessage(_Model):
     """A client's message, normalised by a connector."""
 
@@ -49,6 +68,7 @@ class InboundMessage(_Model):
     text: str = Field(default="", max_length=MAX_TEXT)
     attachments: tuple[Attachment, ...] = ()
     client_name: str = Field(default="", max_length=255)
+    hints: ClientHints = ClientHints()
     sent_at: datetime = Field(default_factory=utcnow)
 
 
@@ -126,6 +146,10 @@ class MessageView(_Model):
     text: str
     client_msg_id: str | None
     at: datetime
+    attachments: tuple[Attachment, ...] = ()
+    hidden: bool = False
+    delivery_status: str | None = None
+    delivery_error: str | None = None
 
 
 class DialogView(_Model):
@@ -187,7 +211,21 @@ class DialogOpenedForCrm(_Model):
     line_id: int
 
 
-CrmEvent = Annotated[DialogOpenedForCrm | DialogClosedForCrm, Field(discriminator="type")]
+class ClientHintsForCrm(_Model):
+    """A channel said something about who a client is (a shared phone, an email address)."""
+
+    type: Literal["crm.client_hints"] = "crm.client_hints"
+    v: Literal[1] = 1
+    client_id: int
+    identity_id: int
+    channel_id: int
+    dialog_id: int
+    hints: ClientHints
+
+
+CrmEvent = Annotated[
+    DialogOpenedForCrm | DialogClosedForCrm | ClientHintsForCrm, Field(discriminator="type")
+]
 """What the CRM sink consumes (stream ``crm``)."""
 
 
@@ -218,6 +256,7 @@ Envelope = Annotated[
     | MessageEvent
     | DialogOpenedForCrm
     | DialogClosedForCrm
+    | ClientHintsForCrm
     | TimerFired,
     Field(discriminator="type"),
 ]

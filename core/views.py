@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, cast
 
 from core.db.schema import Channel, Client, Dialog, Line, Message
-from core.envelope import DialogView, MessageView
+from core.envelope import Attachment, DialogView, MessageView
 
 Author = Literal["client", "operator", "system"]
 Status = Literal["waiting", "open", "closed"]
@@ -22,6 +22,10 @@ def message_view(message: Message) -> MessageView:
         text=message.text,
         client_msg_id=message.client_msg_id,
         at=message.created_at,
+        attachments=tuple(Attachment.model_validate(a) for a in message.attachments or ()),
+        hidden=message.hidden,
+        delivery_status=message.delivery_status,
+        delivery_error=message.delivery_error,
     )
 
 

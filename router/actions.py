@@ -19,6 +19,7 @@ from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, LineOperator, Message, Operator
 from core.envelope import (
+    ClientHintsForCrm,
     CloseDialog,
     DialogClosedForCrm,
     DialogClosedNotice,
@@ -117,6 +118,17 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
     session.add(message)
     dialog.last_message_at = work.now
     await session.flush()
+    if not msg.hints.is_empty():
+        work.emit(
+            streams.CRM,
+            ClientHintsForCrm(
+                client_id=dialog.client_id,
+                identity_id=dialog.identity_id,
+                channel_id=channel.id,
+                dialog_id=dialog.id,
+                hints=msg.hints,
+            ),
+        )
     if opened:
         work.emit(
             streams.CRM,

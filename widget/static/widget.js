@@ -148,7 +148,8 @@ textarea:focus{border-color:var(--a)}
 
 
   const clock = (at) => {
-    const d = new Date(at);
+    // The protocol's times are UTC; a stamp without an offset would otherwise read as local.
+    const d = new Date(/(Z|[+-]\d\d:?\d\d)$/i.test(at) ? at : `${at}Z`);
     return Number.isNaN(d.getTime()) ? '' :
       d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   };
