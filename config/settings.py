@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)
+    lease_ttl_ms: int = Field(default=15_000, ge=500)
+    """How long a router keeps a stream after it stops renewing (a crash): the failover time."""
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)

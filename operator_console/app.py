@@ -114,7 +114,9 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     name = f"{socket.gethostname()}-{role}"
     jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     if role in ("all", "router"):
-        service = RouterService(Router(app[SESSIONS], bus), bus, settings.inbound_shards, name)
+        service = RouterService(
+            Router(app[SESSIONS], bus), bus, settings.inbound_shards, name, settings.lease_ttl_ms
+        )
         jobs.append(("router", service.run))
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
         jobs.append(("timers", lambda: timers.run(bus.stopping)))

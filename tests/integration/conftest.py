@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
+from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from operator_console.app import build_app
-
-from tests_support import ADMIN_PASSWORD
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from hubclient import OperatorClient, VisitorClient
-
 from tests_support import ADMIN_PASSWORD
 
 

@@ -1,0 +1,48 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TYPED := config core connectors router crm_sink operator_console widget bench
+
+.PHONY: run test install install-test test-deps lint unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Set everything up and start the hub on the embedded default (SQLite + its own Redis).
+run: install
+	$(BIN)/openlines run
+
+## System packages the tests start real servers from (apt; needs root or sudo).
+test-deps:
+	bash scripts/install-test-deps.sh
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(TYPED)
+
+## Install what the tests need and run the whole suite.
+test: test-deps install-test lint
+	$(BIN)/pytest -q
+
+unit: install-test
+	$(BIN)/pytest -q tests/unit
+
+bench: install-test
+	$(BIN)/python -m bench.e2e_webchat
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
