@@ -152,7 +152,7 @@ class WebchatConnector:
                     continue
                 parsed = parse_frame(frame.data)
                 if isinstance(parsed, FrameError):
-                    await _error(ws, parsed.code, parsed.reason)
+                    await _error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
                 elif isinstance(parsed, Hello):
                     visitor = await self._hello(ws, channel, parsed, visitor)
                 elif visitor is None:
@@ -161,7 +161,12 @@ class WebchatConnector:
                     now = time.monotonic()
                     sent[:] = [t for t in sent if now - t < RATE_WINDOW_S]
                     if len(sent) >= RATE_MAX_MESSAGES:
-                        await _error(ws, "rate_limited", "too many messages; wait a few seconds")
+                        await _error(
+                            ws,
+                            "rate_limited",
+                            "too many messages; wait a few seconds",
+                            parsed.client_msg_id,
+                        )
                         continue
                     sent.append(now)
                     await self._accept(ws, channel, visitor, parsed)
@@ -228,7 +233,7 @@ class WebchatConnector:
             query = (
                 select(Message)
                 .join(Dialog, Dialog.id == Message.dialog_id)
-                .where(Dialog.identity_id == identity.id)
+                .where(Dialog.identity_id == identity.id, Message.hidden.is_(False))
                 .order_by(Message.id.desc())
                 .limit(HISTORY_LIMIT)
             )
@@ -254,6 +259,11 @@ class WebchatConnector:
         await ws.send_json({"type": "accepted", "client_msg_id": text.client_msg_id})
 
 
-async def _error(ws: web.WebSocketResponse, code: str, reason: str) -> None:
+async def _error(
+    ws: web.WebSocketResponse, code: str, reason: str, client_msg_id: str | None = None
+) -> None:
+    frame = {"type": "error", "code": code, "reason": reason}
+    if client_msg_id is not None:
+        frame["client_msg_id"] = client_msg_id
     with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_json({"type": "error", "code": code, "reason": reason})
+        await ws.send_json(frame)

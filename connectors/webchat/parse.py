@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -51,10 +52,15 @@ _FRAME: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
 
 @dataclass(frozen=True)
 class FrameError:
-    """Why a frame was refused: an error code from PROTOCOL.md and a reason for people."""
+    """Why a frame was refused: an error code from PROTOCOL.md and a reason for people.
+
+    ``client_msg_id`` names the refused message when the frame carried a usable one, so the
+    widget knows which of its pending messages failed.
+    """
 
     code: str
     reason: str
+    client_msg_id: str | None = None
 
 
 def parse_frame(raw: str) -> VisitorFrame | FrameError:
@@ -65,6 +71,8 @@ def parse_frame(raw: str) -> VisitorFrame | FrameError:
         return FrameError("bad_json", f"not JSON: {exc.msg}")
     if not isinstance(data, dict):
         return FrameError("bad_frame", "a frame is a JSON object")
+    cid = data.get("client_msg_id")
+    cid = cid if isinstance(cid, str) and re.fullmatch(CLIENT_MSG_ID, cid) else None
     try:
         frame = _FRAME.validate_python(data)
     except ValidationError as exc:
@@ -72,12 +80,12 @@ def parse_frame(raw: str) -> VisitorFrame | FrameError:
         where = ".".join(str(p) for p in first["loc"]) or "frame"
         if first["type"] == "union_tag_invalid":
             return FrameError("bad_frame", f"unknown frame type {data.get('type')!r}")
-        return FrameError("bad_frame", f"{where}: {first['msg']}")
+        return FrameError("bad_frame", f"{where}: {first['msg']}", cid)
     if isinstance(frame, VisitorText):
         if len(frame.text) > MAX_TEXT:
             return FrameError(
-                "too_long", f"text is {len(frame.text)} characters; the limit is {MAX_TEXT}"
+                "too_long", f"text is {len(frame.text)} characters; the limit is {MAX_TEXT}", cid
             )
         if not frame.text.strip():
-            return FrameError("bad_frame", "text: empty message")
+            return FrameError("bad_frame", "text: empty message", cid)
     return frame
