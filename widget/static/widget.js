@@ -356,7 +356,7 @@ textarea:focus{border-color:var(--a)}
 
   function onError(f) {
     if (f.code === 'bad_token' && !welcomed) {
-      // The hub closes after this. Come back at once as a new visitor, and only once:
+      // Come back at once as a new visitor, and only once:
       // a hello without a token cannot be refused for its token again.
       if (token) {
         token = null;
@@ -367,10 +367,13 @@ textarea:focus{border-color:var(--a)}
       }
       return;
     }
-    // Frames are answered in order, so a refused message is the oldest one still unanswered;
-    // dropping it keeps one bad message from being resent after every reconnect.
+    // The hub names the refused message; dropping it keeps one bad message from being resent
+    // after every reconnect. Without a name, frames are answered in order, so it is the
+    // oldest one still unanswered.
     if ((f.code === 'too_long' || f.code === 'bad_frame') && inflight.length) {
-      const cid = inflight.shift();
+      const named = typeof f.client_msg_id === 'string' && inflight.includes(f.client_msg_id);
+      const cid = named ? f.client_msg_id : inflight[0];
+      inflight = inflight.filter((id) => id !== cid);
       outbox = outbox.filter((it) => it.client_msg_id !== cid);
       saveOutbox();
       const el = pending.get(cid);
