@@ -86,6 +86,12 @@ class OperatorClient:
             assert resp.status == 200, body
             return body
 
+    async def wait_status(self, status: str, timeout: float = 10) -> None:
+        """Wait until the router has recorded the operator's presence (login publishes it)."""
+        async with asyncio.timeout(timeout):
+            while (await self.call("GET", "/api/me"))[1]["operator"]["status"] != status:
+                await asyncio.sleep(0.05)
+
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async with self.http.request(method, f"{self.base}{path}", json=body) as resp:
             if resp.status == 204:

@@ -69,6 +69,7 @@ async def test_an_operator_sees_only_their_own_dialogs(hub: str, settings: Setti
     await add_operator(settings, "olga", on_line=False)
     admin = OperatorClient(hub)
     await admin.login("admin", ADMIN_PASSWORD)
+    await admin.wait_status("online")
     await admin.open_socket()
     visitor = VisitorClient(hub)
     await visitor.connect()

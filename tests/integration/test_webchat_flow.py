@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +13,7 @@ from tests_support import ADMIN_PASSWORD
 async def admin(hub: str) -> AsyncIterator[OperatorClient]:
     client = OperatorClient(hub)
     await client.login("admin", ADMIN_PASSWORD)
+    await client.wait_status("online")
     hello = await client.open_socket()
     assert hello["type"] == "hello" and hello["event_id"] == 1
     yield client
@@ -171,7 +171,7 @@ async def test_a_waiting_dialog_goes_out_when_an_operator_comes_online(
     await admin.open_socket()
     status, _ = await admin.call("POST", "/api/presence", {"status": "offline"})
     assert status == 202
-    await asyncio.sleep(0.3)
+    await admin.wait_status("offline")
     await visitor.connect()
     cid = await visitor.say("anyone?")
     await visitor.receive_until("message", client_msg_id=cid)
