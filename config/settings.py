@@ -46,12 +46,30 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)
+    redis_max_connections: int = Field(default=200, ge=10)
+    """Connections per process; past this, callers wait for one to come free."""
     lease_ttl_ms: int = Field(default=15_000, ge=500)
     """How long a router keeps a stream after it stops renewing (a crash): the failover time."""
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)
     log_level: str = "INFO"
+    crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
+    """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""
+    crm_bitrix24_url: str = ""
+    """Bitrix24 inbound webhook base (``https://portal.bitrix24.ru/rest/1/<token>/``)."""
+    crm_webhook_url: str = ""
+    """Outgoing CRM webhook: signed JSON POSTs, retried until a 2xx answer."""
+    crm_webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key of the outgoing CRM webhook's signature."""
+    crm_phone_region: str = ""
+    """ISO country (``RU``) to read phones typed without ``+``; empty: only ``+`` numbers."""
+    telegram_api_base: str = "https://api.telegram.org"
+    """Telegram Bot API server (tests point it at a local server)."""
+    vk_api_base: str = "https://api.vk.ru"
+    """VK API host; vk-api's own host is rewritten to this one."""
+    viber_api_base: str = "https://chatapi.viber.com/pa"
+    """Viber REST bot API."""
 
     @field_validator("data_dir")
     @classmethod

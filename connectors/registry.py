@@ -8,6 +8,10 @@ from typing import Protocol
 from aiohttp import web
 
 from connectors.context import ConnectorContext
+from connectors.email.adapter import EmailConnector
+from connectors.telegram.adapter import TelegramConnector
+from connectors.viber.adapter import ViberConnector
+from connectors.vk.adapter import VkConnector
 from connectors.webchat.adapter import WebchatConnector
 
 
@@ -31,4 +35,8 @@ class RunningConnector(Protocol):
 
 CONNECTORS: dict[str, Callable[[ConnectorContext], RunningConnector]] = {
     "webchat": WebchatConnector,
+    "telegram": TelegramConnector,
+    "viber": ViberConnector,
+    "vk": VkConnector,
+    "email": EmailConnector,
 }

@@ -8,7 +8,7 @@ JSON document per entry under the field ``data``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -70,6 +70,11 @@ class InboundMessage(_Model):
     client_name: str = Field(default="", max_length=255)
     hints: ClientHints = ClientHints()
     sent_at: datetime = Field(default_factory=utcnow)
+    thread_dialog_id: int | None = None
+    """The dialog this message answers, when the channel can tell (email In-Reply-To/References
+    or a ``[#D123]`` subject tag); used if that dialog is open and belongs to the same client."""
+    line_id: int | None = None
+    """The line a new dialog should open on, when the channel's routing rules chose one."""
 
 
 class OperatorReply(_Model):
@@ -101,7 +106,88 @@ class PresenceChange(_Model):
     status: Literal["online", "away", "offline"]
 
 
-Command = Annotated[OperatorReply | CloseDialog | PresenceChange, Field(discriminator="type")]
+class TakeOffer(_Model):
+    """An operator takes a dialog offered to them (or waiting on their line)."""
+
+    type: Literal["cmd.take"] = "cmd.take"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+
+
+class SkipOffer(_Model):
+    """An operator passes on a dialog offered or assigned to them and not yet answered."""
+
+    type: Literal["cmd.skip"] = "cmd.skip"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+
+
+class TransferDialog(_Model):
+    """Hand a dialog to another operator or to another line's queue, with an optional comment.
+
+    Exactly one of ``to_operator_id`` and ``to_line_id`` is set; a supervisor transferring to
+    themselves takes the dialog over.
+    """
+
+    type: Literal["cmd.transfer"] = "cmd.transfer"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+    to_operator_id: int | None = None
+    to_line_id: int | None = None
+    comment: str = Field(default="", max_length=1000)
+
+
+class InviteColleague(_Model):
+    """Bring a colleague into a dialog; a supervisor naming themselves joins it."""
+
+    type: Literal["cmd.invite"] = "cmd.invite"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+    colleague_id: int
+
+
+class LeaveDialog(_Model):
+    """An invited colleague or a joined supervisor leaves a dialog."""
+
+    type: Literal["cmd.leave"] = "cmd.leave"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+
+
+class HiddenNote(_Model):
+    """A message between colleagues in a dialog: stored and shown to operators, never sent to
+    the client."""
+
+    type: Literal["cmd.note"] = "cmd.note"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+    client_msg_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class RateDialog(_Model):
+    """The client rated a closed dialog (a channel with a native rating control sends this)."""
+
+    type: Literal["cmd.rate"] = "cmd.rate"
+    v: Literal[1] = 1
+    dialog_id: int
+    rating: int = Field(ge=1, le=5)
+
+
+RoutingCommand = (
+    TakeOffer | SkipOffer | TransferDialog | InviteColleague | LeaveDialog | HiddenNote | RateDialog
+)
+"""Operator commands of open-line routing (offers, transfers, colleagues, notes, ratings)."""
+
+Command = Annotated[
+    OperatorReply | CloseDialog | PresenceChange | RoutingCommand, Field(discriminator="type")
+]
 """What the console asks the router to do (stream ``cmd``)."""
 
 
@@ -120,6 +206,8 @@ class OutboundMessage(_Model):
     text: str
     client_msg_id: str | None = None
     at: datetime
+    attachments: tuple[Attachment, ...] = ()
+    """Images and files to send with (or instead of) the text; urls are /api/attachments/…."""
 
 
 class DialogClosedNotice(_Model):
@@ -165,6 +253,13 @@ class DialogView(_Model):
     opened_at: datetime
     closed_at: datetime | None
     last_message: MessageView | None
+    offered_to: tuple[int, ...] = ()
+    """Operators with a pending offer of this waiting dialog."""
+    participants: tuple[int, ...] = ()
+    """Colleagues invited into the dialog and supervisors who joined it."""
+    began_in_hours: bool | None = None
+    outcome: str | None = None
+    rating: int | None = None
 
 
 class DialogEvent(_Model):
@@ -239,8 +334,33 @@ class TimerFired(_Model):
     payload: dict[str, str | int | None]
 
 
+class PlatformUpdate(_Model):
+    """One raw update of a messaging platform, accepted at the edge and queued for its connector.
+
+    Webhooks and pollers only check and queue (stream ``raw.<kind>``); parsing, file downloads and
+    delivery receipts happen in the connector's consumer, off the request path.
+    """
+
+    type: Literal["connector.update"] = "connector.update"
+    v: Literal[1] = 1
+    channel_id: int
+    update_id: str = Field(min_length=1, max_length=255)
+    """The platform's own id of the update (update_id, event_id, message token): the dedupe key."""
+    body: dict[str, Any]
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class ChannelsChanged(_Model):
+    """An admin added, changed or disabled a channel account (stream ``channels``)."""
+
+    type: Literal["channels.changed"] = "channels.changed"
+    v: Literal[1] = 1
+    channel_id: int
+    kind: str
+
+
 RouterInput = Annotated[
-    InboundMessage | OperatorReply | CloseDialog | PresenceChange | TimerFired,
+    InboundMessage | OperatorReply | CloseDialog | PresenceChange | RoutingCommand | TimerFired,
     Field(discriminator="type"),
 ]
 """Everything the router consumes: inbound shards, commands and fired timers."""
@@ -257,7 +377,10 @@ Envelope = Annotated[
     | DialogOpenedForCrm
     | DialogClosedForCrm
     | ClientHintsForCrm
-    | TimerFired,
+    | TimerFired
+    | RoutingCommand
+    | PlatformUpdate
+    | ChannelsChanged,
     Field(discriminator="type"),
 ]
 """Any payload on any stream."""

@@ -30,9 +30,15 @@ def message_view(message: Message) -> MessageView:
 
 
 def dialog_view(
-    dialog: Dialog, line: Line, channel: Channel, client: Client, last: Message | None
+    dialog: Dialog,
+    line: Line,
+    channel: Channel,
+    client: Client,
+    last: Message | None,
+    offered_to: tuple[int, ...] = (),
+    participants: tuple[int, ...] = (),
 ) -> DialogView:
-    """The console's view of a dialog with its last message."""
+    """The console's view of a dialog with its last message, pending offers and colleagues."""
     return DialogView(
         id=dialog.id,
         line_id=line.id,
@@ -44,4 +50,9 @@ def dialog_view(
         opened_at=dialog.opened_at,
         closed_at=dialog.closed_at,
         last_message=message_view(last) if last is not None else None,
+        offered_to=offered_to,
+        participants=participants,
+        began_in_hours=dialog.began_in_hours,
+        outcome=dialog.outcome,
+        rating=dialog.rating,
     )

@@ -22,12 +22,11 @@ Rules of unmerge, precisely (they are what the property tests check):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 __all__ = [
     "CUSTOM_FIELD_PREFIX",
@@ -46,9 +45,8 @@ FieldValue = str | int | None
 # Custom fields appear in ``filled``/``conflicts`` as "custom:<key>"; the built-in single
 # fields (name, company, responsible_id) never start with it, so the names cannot collide.
 CUSTOM_FIELD_PREFIX = "custom:"
-_FORMAT_VERSION = 1
-_CONTACT_SETS = ("phones", "emails")
-_LINK_SETS = ("dialog_ids", "identity_ids", "lead_ids", "note_ids")
+CONTACT_SETS = ("phones", "emails")
+LINK_SETS = ("dialog_ids", "identity_ids", "lead_ids", "note_ids")
 _V = TypeVar("_V", str, int | None)
 
 
@@ -145,47 +143,18 @@ class MergeRecord:
 
     def to_json(self) -> str:
         """Serialise to a JSON document (sets as sorted lists, so the output is stable)."""
-        document = {
-            "version": _FORMAT_VERSION,
-            "main_before": _client_to_dict(self.main_before),
-            "dup_before": _client_to_dict(self.dup_before),
-            "merged": _client_to_dict(self.merged),
-            "moved": _sets_to_dict(self.moved),
-            "filled": [{"field": f.field, "value": f.value} for f in self.filled],
-            "conflicts": [
-                {"field": c.field, "main_value": c.main_value, "dup_value": c.dup_value}
-                for c in self.conflicts
-            ],
-        }
-        return json.dumps(document, ensure_ascii=False, sort_keys=True)
+        # Imported here: merge_record needs this module's classes, and the method keeps the
+        # record's own API in one place for callers.
+        from crm_sink.merge_record import record_to_json
+
+        return record_to_json(self)
 
     @classmethod
     def from_json(cls, text: str) -> MergeRecord:
         """Parse what ``to_json`` wrote; ValueError naming the path of any malformed part."""
-        document = _obj(json.loads(text), "record")
-        version = _int(document.get("version"), "version")
-        if version != _FORMAT_VERSION:
-            raise ValueError(f"merge record: unsupported version {version}")
-        filled = [
-            FilledField(_str(item.get("field"), path), _value(item.get("value"), path))
-            for path, item in _objs(document.get("filled"), "filled")
-        ]
-        conflicts = [
-            FieldConflict(
-                _str(item.get("field"), path),
-                _value(item.get("main_value"), path),
-                _value(item.get("dup_value"), path),
-            )
-            for path, item in _objs(document.get("conflicts"), "conflicts")
-        ]
-        return cls(
-            main_before=_client_from_dict(document.get("main_before"), "main_before"),
-            dup_before=_client_from_dict(document.get("dup_before"), "dup_before"),
-            merged=_client_from_dict(document.get("merged"), "merged"),
-            moved=MovedItems(**_sets_from_dict(_obj(document.get("moved"), "moved"), "moved")),
-            filled=tuple(filled),
-            conflicts=tuple(conflicts),
-        )
+        from crm_sink.merge_record import record_from_json
+
+        return record_from_json(text)
 
 
 def choose_main(a: MergeableClient, b: MergeableClient) -> tuple[MergeableClient, MergeableClient]:
@@ -217,7 +186,7 @@ def plan_merge(
     """
     if main.client_id == dup.client_id:
         raise ValueError(f"cannot merge client {main.client_id} with itself")
-    for kind in _LINK_SETS:
+    for kind in LINK_SETS:
         if getattr(main, kind) & getattr(dup, kind):
             raise ValueError(f"clients {main.client_id} and {dup.client_id} share {kind}")
     filled: list[FilledField] = []
@@ -343,90 +312,3 @@ def _pick(
         return theirs
     conflicts.append(FieldConflict(field_name, mine, theirs))
     return mine
-
-
-def _client_to_dict(client: MergeableClient) -> dict[str, object]:
-    return {
-        "client_id": client.client_id,
-        "name": client.name,
-        "company": client.company,
-        "responsible_id": client.responsible_id,
-        "custom_fields": dict(client.custom_fields),
-        "updated_at": client.updated_at.isoformat(),
-        **_sets_to_dict(client),
-    }
-
-
-def _client_from_dict(raw: object, path: str) -> MergeableClient:
-    data = _obj(raw, path)
-    custom = _obj(data.get("custom_fields"), f"{path}.custom_fields")
-    responsible = data.get("responsible_id")
-    try:
-        updated_at = datetime.fromisoformat(_str(data.get("updated_at"), f"{path}.updated_at"))
-    except ValueError as error:
-        raise ValueError(f"merge record: {path}.updated_at: {error}") from None
-    return MergeableClient(
-        client_id=_int(data.get("client_id"), f"{path}.client_id"),
-        name=_str(data.get("name"), f"{path}.name"),
-        company=_str(data.get("company"), f"{path}.company"),
-        responsible_id=None if responsible is None else _int(responsible, f"{path}.responsible_id"),
-        custom_fields={key: _str(value, f"{path}.custom_fields") for key, value in custom.items()},
-        updated_at=updated_at,
-        **_sets_from_dict(data, path),
-    )
-
-
-def _sets_to_dict(item: MergeableClient | MovedItems) -> dict[str, list[str] | list[int]]:
-    return {name: sorted(getattr(item, name)) for name in (*_CONTACT_SETS, *_LINK_SETS)}
-
-
-def _sets_from_dict(data: dict[str, object], path: str) -> dict[str, Any]:
-    # Any because the names are spread into a constructor; each value is checked here.
-    sets: dict[str, Any] = {}
-    for name in _CONTACT_SETS:
-        where = f"{path}.{name}"
-        sets[name] = frozenset(_str(item, where) for item in _list(data.get(name), where))
-    for name in _LINK_SETS:
-        where = f"{path}.{name}"
-        sets[name] = frozenset(_int(item, where) for item in _list(data.get(name), where))
-    return sets
-
-
-def _fail(path: str, expected: str, got: object) -> ValueError:
-    return ValueError(f"merge record: {path}: expected {expected}, got {type(got).__name__}")
-
-
-def _obj(raw: object, path: str) -> dict[str, object]:
-    if not isinstance(raw, dict):
-        raise _fail(path, "an object", raw)
-    return {str(key): value for key, value in raw.items()}
-
-
-def _list(raw: object, path: str) -> list[object]:
-    if not isinstance(raw, list):
-        raise _fail(path, "a list", raw)
-    return list(raw)
-
-
-def _objs(raw: object, path: str) -> list[tuple[str, dict[str, object]]]:
-    items = enumerate(_list(raw, path))
-    return [(f"{path}[{i}]", _obj(item, f"{path}[{i}]")) for i, item in items]
-
-
-def _str(raw: object, path: str) -> str:
-    if not isinstance(raw, str):
-        raise _fail(path, "a string", raw)
-    return raw
-
-
-def _int(raw: object, path: str) -> int:
-    # bool is an int in Python but never a valid id.
-    if not isinstance(raw, int) or isinstance(raw, bool):
-        raise _fail(path, "an integer", raw)
-    return raw
-
-
-def _value(raw: object, path: str) -> FieldValue:
-    if raw is None or isinstance(raw, str):
-        return raw
-    return _int(raw, path)

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
+from core.db.routing_schema import DialogParticipant
 from core.db.schema import Channel, Client, Dialog, Line, LineOperator, Message, Operator
 from core.envelope import MAX_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
 from core.views import dialog_view, message_view
@@ -23,6 +24,7 @@ from operator_console.auth import (
     http_error,
 )
 from operator_console.keys import BUS, OPERATOR, SESSIONS, SETTINGS
+from operator_console.routing_views import routing_extras
 
 LIST_LIMIT = 500
 
@@ -126,10 +128,14 @@ def _visible(query: DialogQuery, operator: Operator) -> DialogQuery:
     if operator.role in SUPERVISORS:
         return query
     my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
+    joined = select(DialogParticipant.dialog_id).where(
+        DialogParticipant.operator_id == operator.id
+    )
     return query.where(
         or_(
             Dialog.operator_id == operator.id,
             (Dialog.status == "waiting") & Dialog.line_id.in_(my_lines),
+            Dialog.id.in_(joined),
         )
     )
 
@@ -144,7 +150,11 @@ async def _views(session: AsyncSession, query: DialogQuery) -> list[DialogView]:
         m.dialog_id: m
         for m in await session.scalars(select(Message).where(Message.id.in_(last_ids)))
     }
-    return [dialog_view(d, line, ch, cl, last.get(d.id)) for d, line, ch, cl in rows]
+    offers, people = await routing_extras(session, ids)
+    return [
+        dialog_view(d, line, ch, cl, last.get(d.id), offers.get(d.id, ()), people.get(d.id, ()))
+        for d, line, ch, cl in rows
+    ]
 
 
 def _dialog_query() -> DialogQuery:

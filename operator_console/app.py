@@ -24,7 +24,8 @@ from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
-from operator_console import api, pages
+from crm_sink import CrmSink, make_adapter
+from operator_console import api, attachments_api, channels_api, crm_api, pages, routing_api
 from operator_console.auth import require_session
 from operator_console.keys import BUS, FIRST_LOGIN, HUB, REDIS, SESSIONS, SETTINGS
 from operator_console.live import OperatorHub, operator_socket
@@ -60,7 +61,12 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.data_dir / "redis", settings.redis_appendfsync)
         await embedded.start()
         url = embedded.url
-    client = aioredis.from_url(url, decode_responses=True)
+    # Blocking consumers hold a connection for up to block_ms each; a pool that waits for a free
+    # connection (instead of raising when all are busy) keeps a burst of visitors from failing.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=settings.redis_max_connections, timeout=10
+    )
+    client = aioredis.Redis(connection_pool=pool)
     app[REDIS] = client
     app[BUS] = Bus(
         client,
@@ -75,6 +81,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await client.aclose()
+        await pool.aclose()
         if embedded is not None:
             await embedded.stop()
 
@@ -124,6 +131,10 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):
         jobs.append(("console-events", app[HUB].run))
+    if role in ("all", "crm"):
+        adapter = make_adapter(settings, app[SESSIONS])
+        sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None)
+        jobs.append(("crm", lambda: sink.run(name)))
     tasks = [asyncio.create_task(_supervised(label, job), name=label) for label, job in jobs]
     app[TASKS] = tasks
     try:
@@ -174,6 +185,10 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     app.router.add_routes(pages.routes())
     if role in ("all", "console"):
         app.router.add_routes(api.routes())
+        app.router.add_routes(attachments_api.routes())
+        app.router.add_routes(crm_api.routes())
+        app.router.add_routes(routing_api.routes())
+        app.router.add_routes(channels_api.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)

@@ -17,22 +17,38 @@ from sqlalchemy import select
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
-from core.db.schema import ClientIdentity, Dialog, LineOperator, Message, Operator
+from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
     ClientHintsForCrm,
     CloseDialog,
-    DialogClosedForCrm,
-    DialogClosedNotice,
     DialogOpenedForCrm,
+    HiddenNote,
     InboundMessage,
+    InviteColleague,
+    LeaveDialog,
     OperatorReply,
     PresenceChange,
+    RateDialog,
     RouterInput,
+    SkipOffer,
+    TakeOffer,
     TimerFired,
+    TransferDialog,
     utcnow,
 )
-from router.assign import assign_waiting, do_open_dialog, try_assign
+from core.timers import Timers
+from router import commands
+from router.assign import do_open_dialog
 from router.batch import SUPERVISOR_ROLES, Batch
+from router.decide import decide_open, decide_take
+from router.intents import ClosedBy, SetTimer
+from router.lifecycle import (
+    decide_client_message,
+    decide_close,
+    decide_operator_message,
+    parse_rating,
+)
+from router.routing import do_apply, load_policy, operator_states, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +62,7 @@ class Router:
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
+        self.timers = Timers(bus.redis)
         # Consumers of several streams share this writer; one batch at a time per process keeps
         # capacity checks and assignments consistent (SQLite has a single writer anyway).
         self._lock = asyncio.Lock()
@@ -58,6 +75,16 @@ class Router:
                 for delivery in batch:
                     await self._dispatch(work, delivery.payload)
             await self.bus.publish_many(work.effects)
+            await self._set_timers(work)
+
+    async def _set_timers(self, work: Batch) -> None:
+        # After the commit, like every effect: a timer never fires for a rolled-back change.
+        # Each timer's payload names the round it belongs to, so one that fires late is ignored.
+        for op in work.timer_ops:
+            if isinstance(op, SetTimer):
+                await self.timers.schedule(op.key, op.due_at, dict(op.payload))
+            else:
+                await self.timers.cancel(op.key)
 
     async def _dispatch(self, work: Batch, payload: RouterInput) -> None:
         if isinstance(payload, InboundMessage):
@@ -69,7 +96,21 @@ class Router:
         elif isinstance(payload, PresenceChange):
             await do_presence(work, payload)
         elif isinstance(payload, TimerFired):
-            log.info("timer %s fired with no handler yet", payload.key)
+            await commands.do_timer(work, payload)
+        elif isinstance(payload, TakeOffer):
+            await commands.do_take(work, payload)
+        elif isinstance(payload, SkipOffer):
+            await commands.do_skip(work, payload)
+        elif isinstance(payload, TransferDialog):
+            await commands.do_transfer(work, payload)
+        elif isinstance(payload, InviteColleague):
+            await commands.do_invite(work, payload)
+        elif isinstance(payload, LeaveDialog):
+            await commands.do_leave(work, payload)
+        elif isinstance(payload, HiddenNote):
+            await commands.do_note(work, payload)
+        elif isinstance(payload, RateDialog):
+            await commands.do_rate(work, payload)
 
 
 async def do_inbound(work: Batch, msg: InboundMessage) -> None:
@@ -103,6 +144,8 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
         if channel.kind == "webchat":
             await work.deliver(dialog, seen, identity.external_id)
         return
+    if identity is not None and await _took_rating(work, channel.kind, identity, msg):
+        return
     dialog, opened = await do_open_dialog(work, channel, msg, identity)
     message = Message(
         dialog_id=dialog.id,
@@ -117,6 +160,7 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
     )
     session.add(message)
     dialog.last_message_at = work.now
+    dialog.client_messages += 1
     await session.flush()
     if not msg.hints.is_empty():
         work.emit(
@@ -136,8 +180,19 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
                 dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id
             ),
         )
-        await try_assign(work, dialog)
-        await work.announce_dialog(dialog, message)
+        policy = await load_policy(work, dialog.line_id)
+        states = await operator_states(work, dialog.line_id)
+        snap = await snapshot(work, dialog)
+        echo_to = msg.external_user_id if channel.kind == "webchat" else None
+        # The dialog (routed), then the client's own message, then the greeting.
+        await do_apply(work, decide_open(snap, policy, states, work.now), message, echo_to)
+        return
+    await do_apply(
+        work,
+        decide_client_message(
+            await snapshot(work, dialog), await load_policy(work, dialog.line_id)
+        ),
+    )
     await work.announce_message(dialog, message)
     if channel.kind == "webchat":
         # The web chat shows the visitor their own message once it is stored, with its id.
@@ -172,16 +227,20 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         log.warning("reply %s to closed dialog %d; dropped", cmd.client_msg_id, dialog.id)
         return
     is_supervisor = operator.role in SUPERVISOR_ROLES
-    if dialog.operator_id not in (None, operator.id) and not is_supervisor:
+    if not await commands.may_work_on(work, dialog, operator):
         log.warning("operator %d may not reply in dialog %d; dropped", operator.id, dialog.id)
         return
-    changed = False
     if dialog.operator_id is None:
-        # Answering a waiting dialog takes it.
-        dialog.operator_id = operator.id
-        dialog.status = "open"
-        dialog.assigned_at = work.now
-        changed = True
+        # Answering a waiting dialog takes it, by the same rules as taking it.
+        policy = await load_policy(work, dialog.line_id)
+        states = await operator_states(work, dialog.line_id)
+        snap = await snapshot(work, dialog)
+        await do_apply(work, decide_take(snap, policy, states, operator.id, work.now))
+        if dialog.operator_id != operator.id and not is_supervisor:
+            log.warning(
+                "operator %d could not take dialog %d to reply; dropped", operator.id, dialog.id
+            )
+            return
     message = Message(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
@@ -193,60 +252,77 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         created_at=work.now,
     )
     session.add(message)
-    if dialog.first_response_at is None:
+    first = dialog.first_response_at is None
+    if first:
         dialog.first_response_at = work.now
     dialog.last_message_at = work.now
+    dialog.operator_messages += 1
     await session.flush()
-    if changed:
+    if first:
         await work.announce_dialog(dialog, message)
     await work.announce_message(dialog, message)
     await work.deliver(dialog, message, identity.external_id)
+    policy = await load_policy(work, dialog.line_id)
+    await do_apply(work, decide_operator_message(await snapshot(work, dialog), policy, work.now))
 
 
 async def do_close(work: Batch, cmd: CloseDialog) -> None:
-    """Close a dialog, tell the client's channel and the CRM, and give out waiting dialogs."""
-    session = work.session
-    dialog = await session.get(Dialog, cmd.dialog_id)
+    """Close a dialog (by its operator, or the client where the channel allows); the line's
+    closing text, the rating request and the statistics outcome come from ``decide_close``."""
+    dialog = await work.session.get(Dialog, cmd.dialog_id)
     if dialog is None:
         log.error("close names dialog %d, which does not exist; dropped", cmd.dialog_id)
         return
-    if dialog.status == "closed":
-        return
-    dialog.status = "closed"
-    dialog.closed_at = work.now
-    dialog.closed_by = "operator" if cmd.operator_id is not None else "client"
-    await session.flush()
-    identity = await session.get(ClientIdentity, dialog.identity_id)
-    assert identity is not None
-    await work.announce_dialog(dialog)
-    channel = await work.channel(dialog.channel_id)
-    assert channel is not None
-    work.emit(
-        streams.outbound(channel.kind),
-        DialogClosedNotice(
-            dialog_id=dialog.id, channel_id=dialog.channel_id, external_user_id=identity.external_id
-        ),
-    )
-    work.emit(streams.CRM, DialogClosedForCrm(dialog_id=dialog.id, client_id=dialog.client_id))
-    # The operator has room for one more now.
-    await assign_waiting(work, dialog.line_id)
+    by: ClosedBy = "operator" if cmd.operator_id is not None else "client"
+    policy = await load_policy(work, dialog.line_id)
+    await do_apply(work, decide_close(await snapshot(work, dialog), policy, by))
 
 
 async def do_presence(work: Batch, cmd: PresenceChange) -> None:
-    """Record an operator's presence; one who comes online takes waiting dialogs."""
+    """Record an operator's presence; waiting dialogs go to one who comes online, and the
+    offers of one who leaves go on to others."""
     operator = await work.session.get(Operator, cmd.operator_id)
     if operator is None:
         log.error("presence names operator %d, which does not exist; dropped", cmd.operator_id)
         return
+    if operator.status == cmd.status:
+        return
     operator.status = cmd.status
     await work.session.flush()
-    if cmd.status == "online":
-        for line_id in await _lines_of(work, operator.id):
-            await assign_waiting(work, line_id)
+    await commands.do_presence_routing(work, operator)
 
 
-async def _lines_of(work: Batch, operator_id: int) -> list[int]:
-    rows = await work.session.scalars(
-        select(LineOperator.line_id).where(LineOperator.operator_id == operator_id)
+async def _took_rating(
+    work: Batch, kind: str, identity: ClientIdentity, msg: InboundMessage
+) -> bool:
+    """A rating answer to the last closed dialog's request is stored on it, not opening a new
+    dialog; any other text opens one as usual."""
+    last = await work.session.scalar(
+        select(Dialog).where(Dialog.identity_id == identity.id).order_by(Dialog.id.desc()).limit(1)
     )
-    return list(rows)
+    if last is None or last.status != "closed" or last.rating is not None:
+        return False
+    if last.rating_requested_at is None:
+        return False
+    policy = await load_policy(work, last.line_id)
+    rating = parse_rating(msg.text, policy.rating)
+    if rating is None:
+        return False
+    last.rating = rating
+    message = Message(
+        dialog_id=last.id,
+        channel_id=last.channel_id,
+        author="client",
+        author_name=msg.client_name,
+        text=msg.text,
+        external_id=msg.external_message_id,
+        client_msg_id=msg.client_msg_id,
+        created_at=work.now,
+    )
+    work.session.add(message)
+    await work.session.flush()
+    await work.announce_dialog(last)
+    await work.announce_message(last, message)
+    if kind == "webchat":
+        await work.deliver(last, message, identity.external_id)
+    return True

@@ -6,6 +6,7 @@ so nothing ever announces a dialog or a message that a rollback took back.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -15,9 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
+from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import Channel, Client, Dialog, Line, LineOperator, Message, Operator
 from core.envelope import DialogEvent, MessageEvent, OutboundMessage
 from core.views import Author, dialog_view, message_view
+from router.intents import CancelTimer, SetTimer
 
 SUPERVISOR_ROLES = ("admin", "manager")
 
@@ -29,6 +32,8 @@ class Batch:
     session: AsyncSession
     now: datetime
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
+    timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
+    """Timers to arm or disarm once the batch has committed, in order."""
     _lines: dict[int, Line] = field(default_factory=dict)
     _channels: dict[int, Channel | None] = field(default_factory=dict)
     _supervisors: tuple[int, ...] | None = None
@@ -58,7 +63,8 @@ class Batch:
         return self._supervisors
 
     async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
-        """Who is told about a dialog: its operator, or the whole line while it waits."""
+        """Who is told about a dialog: its operator and colleagues in it, or the whole line
+        while it waits."""
         if dialog.operator_id is not None:
             people = {dialog.operator_id}
         else:
@@ -66,8 +72,27 @@ class Batch:
                 select(LineOperator.operator_id).where(LineOperator.line_id == dialog.line_id)
             )
             people = set(rows)
+        people.update(await self.participants(dialog.id))
         people.update(await self.supervisors())
         return tuple(sorted(people))
+
+    async def participants(self, dialog_id: int) -> tuple[int, ...]:
+        """Colleagues invited into the dialog and supervisors who joined it."""
+        rows = await self.session.scalars(
+            select(DialogParticipant.operator_id)
+            .where(DialogParticipant.dialog_id == dialog_id)
+            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        )
+        return tuple(rows)
+
+    async def offered_to(self, dialog_id: int) -> tuple[int, ...]:
+        """Operators holding a pending offer of the dialog, in the order offered."""
+        rows = await self.session.scalars(
+            select(DialogOffer.operator_id)
+            .where(DialogOffer.dialog_id == dialog_id, DialogOffer.state == "pending")
+            .order_by(DialogOffer.id)
+        )
+        return tuple(rows)
 
     def emit(self, stream: str, payload: BaseModel) -> None:
         """Publish ``payload`` on ``stream`` once the batch has committed."""
@@ -78,8 +103,20 @@ class Batch:
         channel = await self.channel(dialog.channel_id)
         client = await self.session.get(Client, dialog.client_id)
         assert channel is not None and client is not None
-        view = dialog_view(dialog, await self.line(dialog.line_id), channel, client, last)
-        key = f"dialog:{dialog.id}:{dialog.status}:{dialog.operator_id}"
+        view = dialog_view(
+            dialog,
+            await self.line(dialog.line_id),
+            channel,
+            client,
+            last,
+            offered_to=await self.offered_to(dialog.id),
+            participants=await self.participants(dialog.id),
+        )
+        # The key names the state shown, so a redelivered batch repeats keys (dropped by the
+        # console) while every real change, an offer or a colleague joining, gets a new one.
+        state = view.model_dump_json(exclude={"last_message"}).encode()
+        digest = hashlib.sha256(state).hexdigest()[:20]
+        key = f"dialog:{dialog.id}:{dialog.offer_round}:{digest}"
         self.emit(
             streams.EVENTS,
             DialogEvent(key=key, recipients=await self.recipients(dialog), dialog=view),
@@ -97,7 +134,9 @@ class Batch:
         )
 
     async def deliver(self, dialog: Dialog, message: Message, external_user_id: str) -> None:
-        """Hand a stored message to its channel's connector."""
+        """Hand a stored message to its channel's connector; hidden notes never leave."""
+        if message.hidden:
+            return
         channel = await self.channel(dialog.channel_id)
         assert channel is not None
         self.emit(

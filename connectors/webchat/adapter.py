@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.context import ConnectorContext
@@ -255,7 +256,13 @@ class WebchatConnector:
             client_name=f"Visitor {visitor.visitor_id[:6]}",
         )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
-        await self.bus.publish(streams.inbound(shard), envelope)
+        try:
+            await self.bus.publish(streams.inbound(shard), envelope)
+        except (RedisError, OSError) as exc:
+            # Not accepted: the widget keeps the message in its outbox and sends it again.
+            log.error("could not queue a visitor message: %s", exc)
+            await _error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
+            return
         await ws.send_json({"type": "accepted", "client_msg_id": text.client_msg_id})
 
 

@@ -64,6 +64,8 @@ class Line(Base):
     distribution: Mapped[str] = mapped_column(String(16), default="evenly")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="console")
+    """``file``: defined in openlines.toml and read-only in the console; else ``console``."""
 
 
 class Channel(Base):
@@ -154,6 +156,20 @@ class Dialog(Base):
     closed_by: Mapped[str | None] = mapped_column(String(16), default=None)
     previous_dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    began_in_hours: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    """Whether the line was within its working hours when the dialog opened."""
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    """Set on close: answered, missed, out_of_hours or client_left."""
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    rating_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    client_messages: Mapped[int] = mapped_column(Integer, default=0)
+    operator_messages: Mapped[int] = mapped_column(Integer, default=0)
+    offer_round: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped on every distribution; a timer armed in an older round is stale."""
+    last_offered_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Whom a sequential line offered the dialog to last: the next offer starts after them."""
+    wait_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    """Why a waiting dialog is not offered to anyone: nobody_eligible or out_of_hours."""
 
 
 class Message(Base):

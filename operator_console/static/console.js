@@ -2,6 +2,11 @@
 // Contract: docs/PROTOCOL.md, section "Console". Data from the hub is only ever put into the
 // page through textContent / attributes, never parsed as HTML.
 
+import { initRouting } from "./routing.js";
+
+import { showClientCard } from "./crm.js";
+import { initChannels } from "./channels.js";
+
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
 // The hub pings every 20 s; two missed pings means the TCP connection is dead even if the
@@ -309,13 +314,20 @@ async function enterApp(operator) {
   setTab("open", { load: false });
   applyRoute();
   socket.start();
+  routing.refresh();
+  channels.refresh(); // channels.js: the admin's Channels view
   // The list is loaded here and again on every socket hello; this first load makes the page
   // useful even if the socket is blocked by a proxy.
   await loadDialogs();
 }
 
+let routing = null;
+let channels = null;
+
 async function boot() {
   wireEvents();
+  routing = initRouting({ api, state, el, toast });
+  channels = initChannels({ api, state, el, toast });
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);
@@ -434,6 +446,7 @@ function mayKeep(dialog) {
   // Non-admins only see their own dialogs; a frame for a dialog transferred to a colleague
   // tells us it left our list. Unassigned (waiting) dialogs offered to us stay.
   if (!state.me || state.me.role === "admin") return true;
+  if ((dialog.participants || []).includes(state.me.id)) return true; // invited or joined
   return dialog.operator_id === null || dialog.operator_id === undefined || dialog.operator_id === state.me.id;
 }
 
@@ -648,6 +661,7 @@ function openDialog(id) {
   renderList();
   renderConversation();
   loadThread({ scroll: "bottom" });
+  showClientCard(id, state.me);
   if (window.matchMedia("(min-width: 768px)").matches) $("reply").focus({ preventScroll: true });
 }
 
@@ -741,6 +755,7 @@ function renderConversation({ scroll } = {}) {
   $("composer-closed").hidden = !closed;
   $("reply").disabled = closed || !dialog;
   $("send").disabled = closed || !dialog;
+  if (routing) routing.render(dialog); // routing.js: offers, transfer, colleagues, notes, audit
 
   renderMessages(thread, scroll);
 }
@@ -816,7 +831,8 @@ function messageNode(message, grouped) {
     node.dataset.id = String(message.id);
     if (message.client_msg_id) node.dataset.clientMsgId = message.client_msg_id;
     delete node.dataset.pending;
-    node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}`;
+    node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}${message.hidden ? " msg--hidden" : ""}`;
+    node.dataset.hidden = message.hidden ? "true" : "false";
     if (unchanged(node, signature)) return;
     const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
     if (at) bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: timeFmt.format(at) }));

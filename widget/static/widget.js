@@ -22,6 +22,7 @@
   const ERRORS = {
     too_long: 'Message is too long',
     rate_limited: 'Too many messages at once, retrying shortly',
+    unavailable: 'The chat is busy, retrying shortly',
     bad_frame: UNSENT,
     bad_json: UNSENT,
   };
@@ -383,7 +384,7 @@ textarea:focus{border-color:var(--a)}
         setMeta(el, 'Not sent');
       }
     }
-    if (f.code === 'rate_limited' && inflight.length) {
+    if ((f.code === 'rate_limited' || f.code === 'unavailable') && inflight.length) {
       const again = inflight.splice(0);
       setTimeout(() => outbox.filter((it) => again.includes(it.client_msg_id)).forEach(transmit),
         3000);

@@ -8,6 +8,11 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.db import (
+    crm_schema,  # noqa: F401  (registers the CRM sink's tables)
+    email_schema,  # noqa: F401  (registers the email connector's tables)
+    routing_schema,  # noqa: F401  (registers the routing tables)
+)
 from core.db.schema import Base
 
 target_metadata = Base.metadata

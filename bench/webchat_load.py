@@ -1,0 +1,413 @@
+"""Simulated visitors and operators speaking the hub's wire protocols (docs/PROTOCOL.md).
+
+Visitors are closed-loop: each sends a message, waits for the operator's reply to it, then
+sends the next. Operators read their socket and answer every client message in the dialogs
+assigned to them at once, over the REST API. So the number of visitor messages in flight is
+at most the number of visitors, the hub is driven as fast as it answers, and a faster hub shows
+up as a higher rate rather than as an idle gap.
+
+Every instant is ``time.perf_counter()`` in this one process, so latencies between a visitor's
+send and an operator's receipt need no clock agreement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bench.stats import Latency, steady_rate
+
+# The visitor socket refuses more than RATE_MAX messages in RATE_WINDOW_S seconds; a visitor
+# who would exceed it waits, so the benchmark never measures refusals.
+from connectors.webchat.adapter import RATE_MAX_MESSAGES, RATE_WINDOW_S
+
+RATE_MARGIN_S = 0.05
+REPLY_PREFIX = "r-"
+
+
+@dataclass
+class Track:
+    """The instants of one visitor message and of the operator's reply to it."""
+
+    sent: float
+    accepted: float | None = None
+    """The visitor got ``accepted``: the message is on the bus."""
+    echoed: float | None = None
+    """The visitor got its own message back: it is stored."""
+    console: float | None = None
+    """The dialog's operator got the ``message`` frame on the console socket."""
+    reply_sent: float | None = None
+    """The operator started the POST of the reply."""
+    reply_posted: float | None = None
+    """The POST answered 202."""
+    reply_seen: float | None = None
+    """The visitor got the operator's reply."""
+
+
+@dataclass
+class Shared:
+    """State every simulated client writes to."""
+
+    tracks: dict[str, Track] = field(default_factory=dict)
+    owners: dict[int, int | None] = field(default_factory=dict)
+    """dialog id -> operator id, from the ``dialog`` frames."""
+    paced: int = 0
+    """How many sends waited for the visitor socket's rate limit."""
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: list[str] = field(default_factory=list)
+
+    def error(self, code: str, detail: str) -> None:
+        """Count an error and keep the first few details."""
+        self.errors[code] += 1
+        if len(self.error_samples) < 10:
+            self.error_samples.append(f"{code}: {detail}")
+
+
+def _ws_url(base: str, path: str) -> str:
+    return base.replace("http", "ws", 1) + path
+
+
+class Visitor:
+    """One browser tab with the widget open."""
+
+    def __init__(self, index: int, base: str, channel: str, http: aiohttp.ClientSession) -> None:
+        self.index = index
+        self.base = base
+        self.channel = channel
+        self.http = http
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def connect(self) -> None:
+        """Open the socket and say hello; returns after ``welcome``."""
+        self.ws = await self.http.ws_connect(
+            _ws_url(self.base, f"/widget/ws?channel={self.channel}"), compress=0, autoping=True
+        )
+        await self.ws.send_str(json.dumps({"type": "hello"}))
+        while True:
+            frame = await self._frame(30)
+            if frame.get("type") == "welcome":
+                return
+            if frame.get("type") == "error":
+                raise RuntimeError(f"visitor {self.index}: hello refused: {frame}")
+
+    async def converse(
+        self, messages: int, shared: Shared, timeout_s: float, start: asyncio.Event
+    ) -> None:
+        """Send ``messages`` messages, each after the reply to the previous one."""
+        assert self.ws is not None
+        await start.wait()
+        recent: deque[float] = deque(maxlen=RATE_MAX_MESSAGES)
+        for number in range(messages):
+            if await self._pace(recent):
+                shared.paced += 1
+            cid = f"v{self.index}-m{number}"
+            track = Track(sent=time.perf_counter())
+            shared.tracks[cid] = track
+            recent.append(track.sent)
+            await self.ws.send_str(
+                json.dumps(
+                    {"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"}
+                )
+            )
+            deadline = track.sent + timeout_s
+            while track.reply_seen is None:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    shared.error("lost", f"no reply to {cid} within {timeout_s:g} s")
+                    break
+                try:
+                    frame = await self._frame(left)
+                except TimeoutError:
+                    continue
+                except ConnectionError as exc:
+                    # The hub closed the socket: this visitor is done; the run goes on and
+                    # reports it (a browser would reconnect, which is not what is measured).
+                    shared.error("socket_closed", str(exc))
+                    return
+                self._note(frame, shared)
+
+    async def _pace(self, recent: deque[float]) -> bool:
+        # The hub counts the last RATE_MAX messages by when it read them, which is no earlier
+        # than we sent them and (closed loop) no later than we sent the message after them;
+        # so the (RATE_MAX-1)-th last send plus the window is a safe earliest instant.
+        if len(recent) < RATE_MAX_MESSAGES:
+            return False
+        earliest = recent[1] + RATE_WINDOW_S + RATE_MARGIN_S
+        wait = earliest - time.perf_counter()
+        if wait <= 0:
+            return False
+        await asyncio.sleep(wait)
+        return True
+
+    def _note(self, frame: dict[str, Any], shared: Shared) -> None:
+        now = time.perf_counter()
+        kind = frame.get("type")
+        cid = frame.get("client_msg_id")
+        if kind == "accepted" and isinstance(cid, str) and cid in shared.tracks:
+            shared.tracks[cid].accepted = now
+        elif kind == "message" and isinstance(cid, str):
+            if frame.get("author") == "visitor" and cid in shared.tracks:
+                shared.tracks[cid].echoed = now
+            elif frame.get("author") == "operator" and cid.startswith(REPLY_PREFIX):
+                track = shared.tracks.get(cid.removeprefix(REPLY_PREFIX))
+                if track is not None and track.reply_seen is None:
+                    track.reply_seen = now
+        elif kind == "error":
+            shared.error(str(frame.get("code")), f"visitor {self.index}: {frame.get('reason')}")
+
+    async def _frame(self, timeout_s: float) -> dict[str, Any]:
+        assert self.ws is not None
+        msg = await self.ws.receive(timeout=timeout_s)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise ConnectionError(f"visitor {self.index}: socket ended: {msg.type.name}")
+        frame: dict[str, Any] = json.loads(msg.data)
+        return frame
+
+    async def close(self) -> None:
+        """Close the socket."""
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class Operator:
+    """One console tab: REST API with a session cookie, plus the operator socket."""
+
+    def __init__(self, base: str, login: str, password: str) -> None:
+        self.base = base
+        self.login_name = login
+        self.password = password
+        # unsafe=True: keep cookies for an IP address host (127.0.0.1).
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            connector=aiohttp.TCPConnector(limit=0),
+        )
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.id = 0
+        self.supervisor = False
+        self._replies: set[asyncio.Task[None]] = set()
+
+    async def login(self, timeout_s: float = 30) -> None:
+        """Log in, wait until the router has marked us online, and open the socket."""
+        async with self.http.post(
+            f"{self.base}/api/login", json={"login": self.login_name, "password": self.password}
+        ) as answer:
+            body = await answer.json()
+            if answer.status != 200:
+                raise RuntimeError(f"login {self.login_name}: {answer.status} {body}")
+        self.id = int(body["operator"]["id"])
+        self.supervisor = body["operator"]["role"] in ("admin", "manager")
+        # Login publishes the presence change; dialogs go only to operators the router has
+        # already recorded as online, so start no visitor before that.
+        async with asyncio.timeout(timeout_s):
+            while True:
+                async with self.http.get(f"{self.base}/api/me") as answer:
+                    me = await answer.json()
+                if me["operator"]["status"] == "online":
+                    break
+                await asyncio.sleep(0.05)
+        self.ws = await self.http.ws_connect(_ws_url(self.base, "/api/ws"), compress=0)
+        hello = await self.ws.receive_json(timeout=30)
+        if hello.get("type") != "hello":
+            raise RuntimeError(f"operator socket: expected hello, got {hello}")
+
+    async def serve(self, shared: Shared) -> None:
+        """Read the socket until it closes; answer each client message in our dialogs."""
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            now = time.perf_counter()
+            frame = json.loads(msg.data)
+            kind = frame.get("type")
+            if kind == "dialog":
+                dialog = frame["dialog"]
+                shared.owners[int(dialog["id"])] = dialog.get("operator_id")
+            elif kind == "message":
+                self._on_message(frame["message"], now, shared)
+
+    def _on_message(self, message: dict[str, Any], now: float, shared: Shared) -> None:
+        if message.get("author") != "client":
+            return
+        dialog_id = int(message["dialog_id"])
+        owner = shared.owners.get(dialog_id)
+        # The dialog's operator answers; a dialog nobody took is answered by a supervisor,
+        # which takes it (as a person watching the queue would).
+        if owner != self.id and not (owner is None and self.supervisor):
+            return
+        cid = message.get("client_msg_id")
+        track = shared.tracks.get(cid) if isinstance(cid, str) else None
+        if track is None or track.console is not None:
+            return  # not ours, or a repeat after an at-least-once redelivery
+        track.console = now
+        task = asyncio.create_task(self._reply(dialog_id, str(cid), track, shared))
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    async def _reply(self, dialog_id: int, cid: str, track: Track, shared: Shared) -> None:
+        track.reply_sent = time.perf_counter()
+        body = {"text": f"Answer to {cid}", "client_msg_id": REPLY_PREFIX + cid}
+        try:
+            async with self.http.post(
+                f"{self.base}/api/dialogs/{dialog_id}/messages", json=body
+            ) as answer:
+                await answer.read()
+                if answer.status != 202:
+                    shared.error(f"http_{answer.status}", f"reply to {cid}")
+                    return
+            track.reply_posted = time.perf_counter()
+        except aiohttp.ClientError as exc:
+            shared.error("http_error", f"reply to {cid}: {exc!r}")
+
+    async def close(self) -> None:
+        """Finish replies in flight, close the socket and the session."""
+        if self._replies:
+            await asyncio.wait(set(self._replies), timeout=10)
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one end-to-end run measured."""
+
+    visitors: int
+    messages_per_visitor: int
+    operators: int
+    sent: int
+    delivered: int
+    replied: int
+    seconds: float
+    steady_msgs_per_s: float
+    """Visitor messages reaching their operator per second, 10th to 90th percentile."""
+    overall_msgs_per_s: float
+    """Visitor messages reaching their operator over the whole run (first send on)."""
+    steady_stored_per_s: float
+    """Stored messages (visitor messages and replies) per second, 10th to 90th percentile."""
+    paced: int
+    visitor_to_operator: Latency
+    operator_to_visitor: Latency
+    round_trip: Latency
+    accepted: Latency
+    stored_echo: Latency
+    reply_post: Latency
+    errors: dict[str, int]
+    error_samples: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            out[name] = value.as_dict() if isinstance(value, Latency) else value
+        return out
+
+
+async def run_load(
+    base: str,
+    channel: str,
+    visitors: int,
+    messages: int,
+    operators: list[tuple[str, str]],
+    msg_timeout_s: float,
+    total_timeout_s: float,
+    on_phase: Callable[[str], Awaitable[None]] | None = None,
+) -> LoadResult:
+    """Log the operators in, connect the visitors, then let every visitor talk at once.
+
+    ``on_phase`` is awaited with "start" just before the visitors start talking and "end" once
+    they are done, so the caller can take readings over exactly that window.
+    """
+    shared = Shared()
+    staff = [Operator(base, login, password) for login, password in operators]
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    crowd = [Visitor(i, base, channel, http) for i in range(visitors)]
+    serving: list[asyncio.Task[None]] = []
+    try:
+        for op in staff:
+            await op.login()
+        serving = [asyncio.create_task(op.serve(shared)) for op in staff]
+        # Connect in waves: a thousand simultaneous handshakes would measure the accept queue.
+        gate = asyncio.Semaphore(50)
+
+        async def connect(visitor: Visitor) -> None:
+            async with gate:
+                await visitor.connect()
+
+        await asyncio.gather(*(connect(v) for v in crowd))
+        start = asyncio.Event()
+        talks = [
+            asyncio.create_task(v.converse(messages, shared, msg_timeout_s, start)) for v in crowd
+        ]
+        if on_phase is not None:
+            await on_phase("start")
+        start.set()
+        try:
+            async with asyncio.timeout(total_timeout_s):
+                await asyncio.gather(*talks)
+        except TimeoutError:
+            shared.error("timeout", f"the run passed --max-seconds {total_timeout_s:g}")
+        finally:
+            if on_phase is not None:
+                await on_phase("end")
+            for task in talks:
+                task.cancel()
+            await asyncio.gather(*talks, return_exceptions=True)
+    finally:
+        for visitor in crowd:
+            with contextlib.suppress(Exception):
+                await visitor.close()
+        await http.close()
+        for op in staff:
+            with contextlib.suppress(Exception):
+                await op.close()
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
+    return _summarise(shared, visitors, messages, len(staff))
+
+
+def _summarise(shared: Shared, visitors: int, messages: int, operators: int) -> LoadResult:
+    tracks = list(shared.tracks.values())
+    delivered = [t for t in tracks if t.console is not None]
+    replied = [t for t in tracks if t.reply_seen is not None]
+    first = min((t.sent for t in tracks), default=0.0)
+    last = max((t.reply_seen or t.console or t.sent for t in tracks), default=0.0)
+    seconds = last - first
+    console_instants = [t.console for t in delivered if t.console is not None]
+    overall = len(delivered) / (max(console_instants) - first) if console_instants else 0.0
+
+    def gaps(pairs: list[tuple[float | None, float | None]]) -> list[float]:
+        return [b - a for a, b in pairs if a is not None and b is not None]
+
+    return LoadResult(
+        visitors=visitors,
+        messages_per_visitor=messages,
+        operators=operators,
+        sent=len(tracks),
+        delivered=len(delivered),
+        replied=len(replied),
+        seconds=seconds,
+        steady_msgs_per_s=steady_rate(console_instants),
+        overall_msgs_per_s=overall,
+        # A reply is stored before the visitor sees it, so reply_seen stands in for its store.
+        steady_stored_per_s=steady_rate(
+            console_instants + [t.reply_seen for t in replied if t.reply_seen is not None]
+        ),
+        paced=shared.paced,
+        visitor_to_operator=Latency.of(gaps([(t.sent, t.console) for t in tracks])),
+        operator_to_visitor=Latency.of(gaps([(t.reply_sent, t.reply_seen) for t in tracks])),
+        round_trip=Latency.of(gaps([(t.sent, t.reply_seen) for t in tracks])),
+        accepted=Latency.of(gaps([(t.sent, t.accepted) for t in tracks])),
+        stored_echo=Latency.of(gaps([(t.sent, t.echoed) for t in tracks])),
+        reply_post=Latency.of(gaps([(t.reply_sent, t.reply_posted) for t in tracks])),
+        errors=dict(shared.errors),
+        error_samples=list(shared.error_samples),
+    )

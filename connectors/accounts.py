@@ -1,0 +1,111 @@
+"""Channel accounts (bots, groups) held in memory, so webhooks answer without the database.
+
+The console's channel admin API publishes a ``channels.changed`` entry on the ``channels``
+stream after every change; each connector process reloads its accounts from the database when
+it sees one, and also every ``REFRESH_S`` as a safety net for a notice lost in a Redis failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from core.bus import Bus
+from core.db import SessionMaker
+from core.db.schema import Channel
+from core.envelope import ChannelsChanged
+
+log = logging.getLogger(__name__)
+
+CHANNELS_STREAM = "channels"
+"""Where channel account changes are announced."""
+REFRESH_S = 30.0
+
+
+@dataclass(frozen=True)
+class ChannelAccount:
+    """One enabled channel account as a connector needs it."""
+
+    id: int
+    key: str
+    kind: str
+    line_id: int
+    name: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def setting(self, name: str, default: str = "") -> str:
+        """A string setting of the account's config."""
+        value = self.config.get(name, default)
+        return str(value) if value is not None else default
+
+
+async def do_announce_change(bus: Bus, channel_id: int, kind: str) -> None:
+    """Tell every connector process that a channel account changed."""
+    await bus.publish(CHANNELS_STREAM, ChannelsChanged(channel_id=channel_id, kind=kind))
+
+
+class Accounts:
+    """The enabled accounts of one kind of channel, by id and by public key."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.by_id: dict[int, ChannelAccount] = {}
+        self.by_key: dict[str, ChannelAccount] = {}
+        self.loaded = asyncio.Event()
+
+    async def load(self, sessions: SessionMaker) -> None:
+        """Read the enabled accounts of this kind from the database."""
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(Channel).where(Channel.kind == self.kind, Channel.enabled.is_(True))
+            )
+            accounts = [
+                ChannelAccount(c.id, c.key, c.kind, c.line_id, c.name, dict(c.config or {}))
+                for c in rows
+            ]
+        # Swap whole dicts: a webhook running meanwhile sees the old or the new set, never half.
+        self.by_id = {a.id: a for a in accounts}
+        self.by_key = {a.key: a for a in accounts}
+        self.loaded.set()
+
+    async def watch(
+        self, bus: Bus, sessions: SessionMaker, on_change: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Reload on every change notice of this kind (and every REFRESH_S) until the bus stops."""
+        last = await _last_id(bus)
+        await self.load(sessions)
+        await on_change()
+        next_refresh = asyncio.get_running_loop().time() + REFRESH_S
+        while not bus.stopping.is_set():
+            reply: Any = await bus.redis.xread({CHANNELS_STREAM: last}, count=100, block=1000)
+            changed = False
+            for _name, entries in reply or []:
+                for raw_id, fields in entries:
+                    last = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+                    with contextlib.suppress(Exception):
+                        notice = ChannelsChanged.model_validate_json(
+                            fields.get("data") or fields.get(b"data")
+                        )
+                        changed = changed or notice.kind == self.kind
+            now = asyncio.get_running_loop().time()
+            if changed or now >= next_refresh:
+                next_refresh = now + REFRESH_S
+                try:
+                    await self.load(sessions)
+                    await on_change()
+                except Exception:
+                    log.exception("reloading %s accounts failed; keeping the old ones", self.kind)
+
+
+async def _last_id(bus: Bus) -> str:
+    rows: Any = await bus.redis.xrevrange(CHANNELS_STREAM, count=1)
+    if not rows:
+        return "0-0"
+    raw = rows[0][0]
+    return str(raw.decode() if isinstance(raw, bytes) else raw)

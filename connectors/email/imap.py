@@ -1,0 +1,198 @@
+"""Reading one IMAP folder: UID/UIDVALIDITY bookkeeping, IDLE with a poll fallback, reconnects.
+
+One task per (account, folder), so a slow or broken server never holds up another mailbox.
+The position is (folder, UIDVALIDITY, last UID) in the database, saved after each message is
+handed on, so a restart reads exactly what arrived while the hub was down, and nothing twice
+(the router's unique (channel, Message-ID) absorbs the one message a crash may repeat). When
+the server reports a new UIDVALIDITY the stored UIDs mean nothing any more: the folder is read
+again from the start and already-known Message-IDs are skipped by the ingest step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+import aioimaplib
+
+from connectors.email.config import EmailAccount
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_S = 60.0
+BACKOFF_MAX_S = 60.0
+_UID = re.compile(rb"UID (\d+)")
+
+Ingest = Callable[[bytes], Awaitable[None]]
+LoadState = Callable[[], Awaitable[tuple[int, int] | None]]
+SaveState = Callable[[int, int], Awaitable[None]]
+
+
+class ImapError(Exception):
+    """The server refused a command (the text says which and why)."""
+
+
+class MailboxClient:
+    """A thin, typed wrapper over aioimaplib for the few commands we use."""
+
+    def __init__(self, account: EmailAccount) -> None:
+        self.account = account
+        self.imap: aioimaplib.IMAP4 | None = None
+
+    async def connect(self) -> None:
+        """Connect and log in."""
+        a = self.account
+        if a.imap_tls == "ssl":
+            self.imap = aioimaplib.IMAP4_SSL(host=a.imap_host, port=a.imap_port, timeout=30)
+        else:
+            self.imap = aioimaplib.IMAP4(host=a.imap_host, port=a.imap_port, timeout=30)
+        await self.imap.wait_hello_from_server()
+        _ok(await self.imap.login(a.login, a.password.get_secret_value()), "LOGIN")
+
+    def _client(self) -> aioimaplib.IMAP4:
+        if self.imap is None:
+            raise ImapError("not connected")
+        return self.imap
+
+    async def select(self, mailbox: str) -> int:
+        """Open a folder; returns its UIDVALIDITY."""
+        response = await self._client().select(mailbox)
+        _ok(response, f"SELECT {mailbox}")
+        match = re.search(rb"UIDVALIDITY (\d+)", b" ".join(_lines(response)))
+        if match is None:
+            raise ImapError(f"SELECT {mailbox}: the server sent no UIDVALIDITY")
+        return int(match.group(1))
+
+    async def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs above ``last_uid``, ascending (``N:*`` also names the top message: filtered)."""
+        response = await self._client().uid_search(f"UID {last_uid + 1}:*", charset=None)
+        _ok(response, "UID SEARCH")
+        found: set[int] = set()
+        for line in _lines(response):
+            if line.startswith(b"SEARCH") or line[:1].isdigit():
+                found.update(int(x) for x in re.findall(rb"\d+", line.removeprefix(b"SEARCH")))
+        return sorted(uid for uid in found if uid > last_uid)
+
+    async def fetch(self, uid: int) -> bytes | None:
+        """The raw message of one UID (without setting \\Seen), None if it vanished."""
+        response = await asyncio.wait_for(
+            self._client().uid("fetch", str(uid), "(UID BODY.PEEK[])"), FETCH_TIMEOUT_S
+        )
+        _ok(response, "UID FETCH")
+        lines = response.lines
+        for i, line in enumerate(lines[:-1]):
+            if isinstance(line, bytes) and b"FETCH" in line and isinstance(lines[i + 1], bytearray):
+                after = lines[i + 2] if i + 2 < len(lines) else b""
+                uid_match = _UID.search(line) or _UID.search(bytes(after))
+                if uid_match is None or int(uid_match.group(1)) == uid:
+                    return bytes(lines[i + 1])
+        return None
+
+    @property
+    def can_idle(self) -> bool:
+        """True when the server announced IDLE."""
+        return self.imap is not None and self.imap.has_capability("IDLE")
+
+    async def wait_for_news(self, seconds: float) -> bool:
+        """IDLE for at most ``seconds``; True if the server pushed something meanwhile."""
+        imap = self._client()
+        idle = await imap.idle_start(timeout=seconds + 5)
+        try:
+            await imap.wait_server_push(timeout=seconds)
+            pushed = True
+        except TimeoutError:
+            pushed = False
+        finally:
+            if imap.has_pending_idle():
+                imap.idle_done()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(idle, 10)
+        return pushed
+
+    async def close(self) -> None:
+        """Log out, without letting a dead connection raise."""
+        if self.imap is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.imap.logout(), 5)
+        self.imap = None
+
+
+async def sync_folder(
+    client: MailboxClient, mailbox: str, load: LoadState, save: SaveState, ingest: Ingest
+) -> int:
+    """Select a folder and hand on every message above the saved UID; returns how many."""
+    uidvalidity = await client.select(mailbox)
+    state = await load()
+    last = 0
+    if state is not None and state[0] == uidvalidity:
+        last = state[1]
+    elif state is not None:
+        log.warning(
+            "%s: UIDVALIDITY changed %d -> %d; reading the folder again",
+            mailbox, state[0], uidvalidity,
+        )  # fmt: skip
+        await save(uidvalidity, 0)
+    count = 0
+    for uid in await client.uids_after(last):
+        raw = await client.fetch(uid)
+        if raw is not None:
+            await ingest(raw)
+            count += 1
+        await save(uidvalidity, uid)
+    if state is None and count == 0:
+        await save(uidvalidity, 0)  # remember the UIDVALIDITY of an empty folder too
+    return count
+
+
+async def watch_folder(
+    account: EmailAccount,
+    mailbox: str,
+    load: LoadState,
+    save: SaveState,
+    ingest: Ingest,
+    label: str,
+) -> None:
+    """Keep one folder read until cancelled: sync, then IDLE (or sleep) and sync again.
+
+    After every (re)connect the folder is synced first, because IDLE pushes that happened
+    while we were away are not replayed.
+    """
+    backoff = 1.0
+    while True:
+        client = MailboxClient(account)
+        try:
+            await client.connect()
+            backoff = 1.0
+            while True:
+                got = await sync_folder(client, mailbox, load, save, ingest)
+                if got:
+                    log.info("%s: %d new message(s)", label, got)
+                wait = min(account.poll_seconds, account.idle_seconds)
+                if account.idle and client.can_idle:
+                    await client.wait_for_news(wait)
+                else:
+                    await asyncio.sleep(account.poll_seconds)
+        except asyncio.CancelledError:
+            raise
+        except (OSError, TimeoutError, ImapError, aioimaplib.Abort, aioimaplib.Error) as exc:
+            log.warning("%s: %s; reconnecting in %.0f s", label, exc, backoff)
+        except Exception:
+            log.exception("%s: unexpected error; reconnecting in %.0f s", label, backoff)
+        finally:
+            await client.close()
+        await asyncio.sleep(backoff)
+        backoff = min(BACKOFF_MAX_S, backoff * 2)
+
+
+def _lines(response: aioimaplib.Response) -> list[bytes]:
+    return [bytes(x) for x in response.lines if isinstance(x, bytes | bytearray)]
+
+
+def _ok(response: aioimaplib.Response, what: str) -> None:
+    if response.result != "OK":
+        text = b" ".join(_lines(response)).decode(errors="replace")
+        raise ImapError(f"{what}: {response.result} {text}")

@@ -1,0 +1,51 @@
+"""Handing a reply to the account's SMTP server, with its answer sorted into retry or fail.
+
+A 4xx reply (greylisting, a full mailbox, a rate limit) and any network trouble mean "later":
+``SendLater``. A 5xx reply means the server will never take this message: ``SendError`` with
+the server's own words, which the operator sees next to the message.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from connectors.email.config import EmailAccount
+from connectors.outbound import SendError, SendLater
+
+SMTP_TIMEOUT_S = 30.0
+
+
+def _classify(code: int, text: str) -> Exception:
+    reason = f"SMTP {code} {' '.join(text.split())}".strip()
+    return SendError(reason) if 500 <= code < 600 else SendLater(reason)
+
+
+async def send_mail(account: EmailAccount, mail: EmailMessage) -> None:
+    """Send one message; raises SendLater or SendError when the server does not accept it."""
+    password = account.smtp_password or account.password
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=account.smtp_host,
+            port=account.smtp_port,
+            use_tls=account.smtp_tls == "ssl",
+            start_tls=account.smtp_tls == "starttls",
+            # Only an explicit SMTP login authenticates: many relays on a LAN take none.
+            username=account.smtp_login,
+            password=password.get_secret_value() if account.smtp_login else None,
+            # The default asks the resolver for our FQDN, which can stall for seconds.
+            local_hostname=account.from_address.rsplit("@", 1)[-1],
+            timeout=SMTP_TIMEOUT_S,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        # One recipient per reply: its refusal is the answer.
+        first = exc.recipients[0] if exc.recipients else None
+        if first is None:
+            raise SendLater("SMTP: recipient refused without a reason") from exc
+        raise _classify(first.code, first.message) from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise _classify(exc.code, exc.message) from exc
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        raise SendLater(f"SMTP: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,242 @@
+"""Telegram's I/O through aiogram 3: webhook or long polling in, Bot API sends out.
+
+The Bot API base URL is the ``telegram_api_base`` setting (``TelegramAPIServer.from_base``), so
+tests talk to a local server that follows the Bot API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import BufferedInputFile
+from aiohttp import web
+
+from connectors.accounts import ChannelAccount
+from connectors.outbound import SendError, SendLater, Sent
+from connectors.platform import Ingested, PlatformConnector, Poller
+from connectors.telegram.parse import Ignored, TelegramInbound, parse_update
+from connectors.telegram.render import TelegramCall, render
+from core.bus import Retry
+from core.envelope import (
+    Attachment,
+    DialogClosedNotice,
+    InboundMessage,
+    OutboundMessage,
+    PlatformUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1024 * 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024
+
+
+class TelegramConnector(PlatformConnector):
+    """Telegram bots, one per channel account."""
+
+    kind = "telegram"
+    idempotent_sends = False
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._bots: dict[int, tuple[str, Bot]] = {}
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """POST /hooks/telegram/{key}: the webhook of one bot."""
+        return [web.post("/hooks/telegram/{key}", self.webhook)]
+
+    def parse(self, raw: Any) -> TelegramInbound | Ignored:
+        """Parse one update (pure)."""
+        return parse_update(raw)
+
+    def bot(self, account: ChannelAccount) -> Bot:
+        """The aiogram Bot of an account, made once per token."""
+        token = account.setting("token")
+        known = self._bots.get(account.id)
+        if known is not None and known[0] == token:
+            return known[1]
+        api = TelegramAPIServer.from_base(self.context.settings.telegram_api_base)
+        bot = Bot(token, session=AiohttpSession(api=api))
+        self._bots[account.id] = (token, bot)
+        if known is not None:
+            asyncio.get_running_loop().create_task(known[1].session.close())
+        return bot
+
+    async def accounts_changed(self) -> None:
+        for account_id in [i for i in self._bots if i not in self.accounts.by_id]:
+            _token, bot = self._bots.pop(account_id)
+            await bot.session.close()
+
+    async def close(self) -> None:
+        await super().close()
+        for _token, bot in self._bots.values():
+            await bot.session.close()
+        self._bots.clear()
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Check the secret token, queue the update, answer at once (no database work)."""
+        account = self.account_for(request)
+        if account.setting("mode", "webhook") != "webhook":
+            raise web.HTTPNotFound(text="this bot uses long polling")
+        expected = account.setting("webhook_secret")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise web.HTTPUnauthorized(text="Unauthorized")
+        raw = await request.content.read(MAX_UPDATE_BYTES + 1)
+        if len(raw) > MAX_UPDATE_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_UPDATE_BYTES, len(raw))
+        try:
+            body = json.loads(raw)
+            update_id = int(body["update_id"])
+        except (ValueError, TypeError, KeyError):
+            raise web.HTTPBadRequest(
+                text="update_id: an update is a JSON object with an integer update_id"
+            ) from None
+        await self.queue_update(account, str(update_id), body)
+        return web.Response(text="ok")
+
+    def poller(self, account: ChannelAccount) -> Poller | None:
+        if account.setting("mode", "webhook") != "polling":
+            return None
+        return lambda: self._poll(account)
+
+    async def _poll(self, account: ChannelAccount) -> None:
+        """getUpdates with a durable offset: confirmed only after the updates are queued."""
+        bot = self.bot(account)
+        offset_key = f"telegram:offset:{account.id}"
+        timeout = int(account.config.get("poll_timeout", 25))
+        await bot.delete_webhook(drop_pending_updates=False)
+        while not self.bus.stopping.is_set():
+            stored = await self.bus.redis.get(offset_key)
+            offset = int(stored) if stored else None
+            try:
+                updates = await bot.get_updates(offset=offset, timeout=timeout, limit=100)
+            except TelegramRetryAfter as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                log.warning("telegram channel %d: getUpdates failed: %s", account.id, exc)
+                await asyncio.sleep(2)
+                continue
+            for update in updates:
+                body = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+                await self.queue_update(account, str(update.update_id), body)
+            if updates:
+                await self.bus.redis.set(offset_key, updates[-1].update_id + 1)
+            elif timeout == 0:
+                await asyncio.sleep(1)
+
+    async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
+        parsed = parse_update(update.body)
+        if isinstance(parsed, Ignored):
+            log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
+            return []
+        attachments: list[Attachment] = []
+        text = parsed.text
+        for ref in parsed.files:
+            if ref.size > MAX_DOWNLOAD:
+                text = (text + f"\n[{ref.name}: over the 20 MB a bot may download]").strip()
+                continue
+            try:
+                bot = self.bot(account)
+                file = await bot.get_file(ref.file_id)
+                if file.file_path is None:
+                    raise TelegramBadRequest(method=None, message="no file_path")  # type: ignore[arg-type]
+                data = await bot.download_file(file.file_path)
+            except TelegramBadRequest as exc:
+                text = (text + f"\n[{ref.name}: could not be downloaded: {exc.message}]").strip()
+                continue
+            except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+                raise Retry(f"download of {ref.file_id} failed: {exc}") from exc
+            assert data is not None
+            attachments.append(
+                await self.files.save(
+                    account.id, data.read(), kind=ref.kind, name=ref.name, mime=ref.mime
+                )
+            )
+        return [
+            InboundMessage(
+                channel_id=account.id,
+                external_user_id=str(parsed.chat_id),
+                external_message_id=parsed.message_id,
+                text=text[:4000],
+                attachments=tuple(attachments),
+                client_name=parsed.name[:255],
+                hints=parsed.hints,
+                sent_at=parsed.sent_at,
+            )
+        ]
+
+    async def deliver(self, message: OutboundMessage) -> Sent:
+        account = self.account_of(message.channel_id)
+        if account is None:
+            raise SendError("the Telegram channel is disabled")
+        bot = self.bot(account)
+        # Parts already sent by an earlier attempt are skipped, so a 429 on part 3 never
+        # resends parts 1 and 2.
+        progress = f"parts:{self.kind}:{message.message_id}"
+        state = await self.bus.redis.hgetall(progress)
+        done = int(state.get("done", 0))
+        first = str(state.get("first", ""))
+        for index, call in enumerate(render(message)):
+            if index < done:
+                continue
+            sent_id = await self._call(bot, int(message.external_user_id), call)
+            first = first or f"{message.external_user_id}:{sent_id}"
+            await self.bus.redis.hset(progress, mapping={"done": index + 1, "first": first})
+            await self.bus.redis.expire(progress, 7 * 24 * 3600)
+        if not first:
+            raise SendError("nothing to send: the message has no text and no files")
+        return Sent(first)
+
+    async def _call(self, bot: Bot, chat_id: int, call: TelegramCall) -> int:
+        try:
+            if call.method == "sendMessage":
+                return (await bot.send_message(chat_id, call.text)).message_id
+            stored = await self.files.read(call.attachment_url)
+            if stored is None:
+                raise SendError(f"attachment {call.name} is no longer stored")
+            upload = BufferedInputFile(stored[0], filename=call.name)
+            if call.method == "sendPhoto":
+                return (await bot.send_photo(chat_id, upload)).message_id
+            return (await bot.send_document(chat_id, upload)).message_id
+        except TelegramRetryAfter as exc:
+            raise SendLater(
+                f"Telegram: too many requests ({exc.message})", after=exc.retry_after
+            ) from exc
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise SendLater(f"Telegram: {exc.message}") from exc
+        except TelegramForbiddenError as exc:
+            raise SendError(f"Telegram refused: {exc.message} (the user blocked the bot?)") from exc
+        except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as exc:
+            raise SendError(f"Telegram refused: {exc.message}") from exc
+        except TelegramAPIError as exc:
+            raise SendLater(f"Telegram: {exc.message}") from exc
+
+    async def deliver_closed(self, notice: DialogClosedNotice) -> None:
+        account = self.account_of(notice.channel_id)
+        goodbye = account.setting("goodbye") if account else ""
+        if account is not None and goodbye:
+            await self._call(
+                self.bot(account),
+                int(notice.external_user_id),
+                TelegramCall("sendMessage", text=goodbye),
+            )

@@ -1,0 +1,199 @@
+"""Viber's I/O over its REST bot API with aiohttp: signed webhook in, send_message out.
+
+The API base URL is the ``viber_api_base`` setting; every call carries ``X-Viber-Auth-Token``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from connectors.accounts import ChannelAccount
+from connectors.outbound import Receipt, SendError, SendLater, Sent
+from connectors.platform import Ingested, PlatformConnector
+from connectors.viber.parse import (
+    Ignored,
+    ViberInbound,
+    ViberReceipt,
+    dedupe_id,
+    parse_callback,
+    signature_ok,
+)
+from connectors.viber.render import TEXT_LIMIT, render, sender
+from core.bus import Retry
+from core.envelope import (
+    Attachment,
+    DialogClosedNotice,
+    InboundMessage,
+    OutboundMessage,
+    PlatformUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+MAX_CALLBACK_BYTES = 256 * 1024
+MAX_DOWNLOAD = 50 * 1024 * 1024
+TOO_MANY_REQUESTS = 12
+UNREACHABLE = {5: "the user is not registered on Viber", 6: "the user is not subscribed to the bot"}
+THROTTLE_WAIT_S = 60.0
+
+
+class ViberConnector(PlatformConnector):
+    """Viber bots, one per channel account."""
+
+    kind = "viber"
+    idempotent_sends = False
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._http: aiohttp.ClientSession | None = None
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """POST /hooks/viber/{key}: the callback URL of one bot."""
+        return [web.post("/hooks/viber/{key}", self.webhook)]
+
+    def parse(self, raw: Any) -> ViberInbound | ViberReceipt | Ignored:
+        """Parse one callback (pure)."""
+        return parse_callback(raw)
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        return self._http
+
+    async def close(self) -> None:
+        await super().close()
+        if self._http is not None:
+            await self._http.close()
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Check the signature over the raw body, queue, answer at once (403 when forged)."""
+        account = self.account_for(request)
+        raw = await request.content.read(MAX_CALLBACK_BYTES + 1)
+        if len(raw) > MAX_CALLBACK_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_CALLBACK_BYTES, len(raw))
+        signature = request.headers.get(SIGNATURE_HEADER, "") or request.query.get("sig", "")
+        if not signature_ok(account.setting("token"), raw, signature):
+            raise web.HTTPForbidden(text="bad X-Viber-Content-Signature")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise web.HTTPBadRequest(text="body: not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+            raise web.HTTPBadRequest(text="event: a callback is an object with an event")
+        event = body["event"]
+        if event == "conversation_started":
+            # The welcome message is the answer to this callback; nothing is stored for it.
+            greeting = account.setting("greeting")
+            if not greeting:
+                return web.Response(text="")
+            return web.json_response(
+                {
+                    "sender": sender(
+                        account.setting("sender_name"), account.setting("sender_avatar")
+                    ),
+                    "type": "text",
+                    "text": greeting[:TEXT_LIMIT],
+                }
+            )
+        key = dedupe_id(body)
+        if key is not None and event in ("message", "delivered", "seen", "failed"):
+            await self.queue_update(account, key, body)
+        else:
+            log.info("viber channel %d: %s callback", account.id, event)
+        return web.Response(text="")
+
+    async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
+        parsed = parse_callback(update.body)
+        if isinstance(parsed, Ignored):
+            log.info("viber update %s ignored: %s", update.update_id, parsed.reason)
+            return []
+        if isinstance(parsed, ViberReceipt):
+            return [Receipt(account.id, parsed.message_token, parsed.status, parsed.error)]
+        attachments: list[Attachment] = []
+        text = parsed.text
+        for ref in parsed.media:
+            if ref.size > MAX_DOWNLOAD:
+                text = (text + f"\n[{ref.name}: too big to keep]").strip()
+                continue
+            try:
+                async with self.http.get(ref.url) as resp:
+                    if resp.status >= 500:
+                        raise Retry(f"media download answered {resp.status}")
+                    if resp.status != 200:
+                        text = (text + f"\n[{ref.name}: could not be downloaded]").strip()
+                        continue
+                    data = await resp.read()
+                    mime = resp.headers.get("Content-Type", "")
+            except aiohttp.ClientError as exc:
+                raise Retry(f"media download failed: {exc}") from exc
+            attachments.append(
+                await self.files.save(account.id, data, kind=ref.kind, name=ref.name, mime=mime)
+            )
+        return [
+            InboundMessage(
+                channel_id=account.id,
+                external_user_id=parsed.user_id,
+                external_message_id=parsed.message_id,
+                text=text[:4000],
+                attachments=tuple(attachments),
+                client_name=parsed.name,
+                hints=parsed.hints,
+            )
+        ]
+
+    async def _post(self, account: ChannelAccount, body: dict[str, Any]) -> str:
+        url = f"{self.context.settings.viber_api_base.rstrip('/')}/send_message"
+        headers = {"X-Viber-Auth-Token": account.setting("token")}
+        try:
+            async with self.http.post(url, json=body, headers=headers) as resp:
+                if resp.status >= 500 or resp.status == 429:
+                    raise SendLater(f"Viber answered HTTP {resp.status}")
+                answer = await resp.json(content_type=None)
+        except aiohttp.ClientError as exc:
+            raise SendLater(f"Viber unreachable: {exc}") from exc
+        status = int(answer.get("status", -1))
+        if status == 0:
+            return str(answer.get("message_token"))
+        reason = str(answer.get("status_message") or f"status {status}")
+        if status == TOO_MANY_REQUESTS:
+            raise SendLater(f"Viber: {reason}", after=THROTTLE_WAIT_S)
+        raise SendError(f"Viber refused: {UNREACHABLE.get(status, reason)}")
+
+    async def deliver(self, message: OutboundMessage) -> Sent:
+        account = self.account_of(message.channel_id)
+        if account is None:
+            raise SendError("the Viber channel is disabled")
+        progress = f"parts:{self.kind}:{message.message_id}"
+        state = await self.bus.redis.hgetall(progress)
+        done, first = int(state.get("done", 0)), str(state.get("first", ""))
+        bodies = render(message, account.setting("sender_name"), account.setting("sender_avatar"))
+        for index, body in enumerate(bodies):
+            if index < done:
+                continue
+            token = await self._post(account, body)
+            first = first or token
+            await self.bus.redis.hset(progress, mapping={"done": index + 1, "first": first})
+            await self.bus.redis.expire(progress, 7 * 24 * 3600)
+        if not first:
+            raise SendError("nothing to send")
+        return Sent(first)
+
+    async def deliver_closed(self, notice: DialogClosedNotice) -> None:
+        account = self.account_of(notice.channel_id)
+        if account is not None and account.setting("goodbye"):
+            await self._post(
+                account,
+                {
+                    "receiver": notice.external_user_id,
+                    "sender": sender(account.setting("sender_name")),
+                    "type": "text",
+                    "text": account.setting("goodbye")[:TEXT_LIMIT],
+                },
+            )

@@ -1,0 +1,291 @@
+"""VK communities through the vk_api library: Callback API or Bots Long Poll in,
+``messages.send`` out.
+
+vk_api is synchronous (requests), so every call runs in a thread, with one ``VkApiGroup`` per
+token. Its API host is hardcoded; ``ApiSession`` rewrites it to the ``vk_api_base`` setting, so
+tests reach a local server through the real library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiohttp
+import requests
+from aiohttp import web
+from vk_api import VkApiGroup  # type: ignore[import-untyped]
+from vk_api.bot_longpoll import VkBotLongPoll  # type: ignore[import-untyped]
+from vk_api.exceptions import ApiError, ApiHttpError, VkApiError  # type: ignore[import-untyped]
+
+from connectors.accounts import ChannelAccount
+from connectors.outbound import SendError, SendLater, Sent
+from connectors.platform import Ingested, PlatformConnector, Poller
+from connectors.vk.parse import API_VERSION, Ignored, VkInbound, event_key, parse_event
+from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, random_id, render
+from core.bus import Retry
+from core.envelope import (
+    Attachment,
+    DialogClosedNotice,
+    InboundMessage,
+    OutboundMessage,
+    PlatformUpdate,
+)
+
+log = logging.getLogger(__name__)
+
+VK_HOST = "https://api.vk.ru"
+MAX_EVENT_BYTES = 512 * 1024
+MAX_DOWNLOAD = 50 * 1024 * 1024
+HTTP_TIMEOUT_S = 30.0
+QUEUED_TYPES = frozenset({"message_new"})
+"""Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
+RETRY_LATER = {6: 1.0, 9: 10.0, 10: 5.0, 29: 600.0}
+"""VK error codes that mean "not now", with how long to wait: too many requests per second,
+flood control, an internal error, a rate limit."""
+REFUSED = {
+    900: "the user blacklisted the community",
+    901: "the user has not allowed messages from the community",
+    902: "the user's privacy settings forbid messages",
+}
+
+
+class ApiSession(requests.Session):
+    """A requests session that sends vk_api's calls to our base URL, with a timeout.
+
+    vk_api posts without any timeout, which could hold a thread forever on a dead connection.
+    """
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """Rewrite the host and default the timeout."""
+        target = url.decode() if isinstance(url, bytes) else url
+        if self.base != VK_HOST and target.startswith(VK_HOST):
+            target = self.base + target[len(VK_HOST) :]
+        kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
+        return super().request(method, target, *args, **kwargs)
+
+
+def _no_silent_retry(error: Any) -> None:
+    """Error 6 handler: vk_api would sleep and retry without limit inside its thread; returning
+    None makes it raise, and the outbound sender's bounded backoff takes over."""
+    return None
+
+
+class VkConnector(PlatformConnector):
+    """VK communities, one per channel account."""
+
+    kind = "vk"
+    idempotent_sends = True  # random_id makes VK drop a resend of the same message
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self._apis: dict[int, tuple[str, Any]] = {}
+        self._http: aiohttp.ClientSession | None = None
+        # Long polls hold a thread for up to ``poll_wait`` seconds each; their own pool keeps
+        # them from starving the default one that sends and file writes use.
+        self._poll_threads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vk-poll")
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """POST /hooks/vk/{key}: the Callback API server of one community."""
+        return [web.post("/hooks/vk/{key}", self.webhook)]
+
+    def parse(self, raw: Any, group_id: int = 0) -> VkInbound | Ignored:
+        """Parse one event (pure)."""
+        return parse_event(raw, group_id)
+
+    def api(self, account: ChannelAccount) -> Any:
+        """The ``VkApiGroup`` of an account, made once per token."""
+        token = account.setting("token")
+        known = self._apis.get(account.id)
+        if known is not None and known[0] == token:
+            return known[1]
+        vk = VkApiGroup(
+            token=token,
+            api_version=API_VERSION,
+            session=ApiSession(self.context.settings.vk_api_base),
+        )
+        vk.error_handlers[6] = _no_silent_retry
+        self._apis[account.id] = (token, vk)
+        return vk
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """Downloads of users' files."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self._http
+
+    async def accounts_changed(self) -> None:
+        for account_id in [i for i in self._apis if i not in self.accounts.by_id]:
+            del self._apis[account_id]
+
+    async def close(self) -> None:
+        await super().close()
+        if self._http is not None:
+            await self._http.close()
+        # A poll thread in flight ends by itself within poll_wait; nobody waits for it.
+        self._poll_threads.shutdown(wait=False, cancel_futures=True)
+
+    # --- in ----------------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Answer a confirmation, check the secret, queue the event, answer "ok" at once."""
+        account = self.account_for(request)
+        if account.setting("mode", "callback") != "callback":
+            raise web.HTTPNotFound(text="this community uses long polling")
+        raw = await request.content.read(MAX_EVENT_BYTES + 1)
+        if len(raw) > MAX_EVENT_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_EVENT_BYTES, len(raw))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise web.HTTPBadRequest(text="body: not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            raise web.HTTPBadRequest(text="type: an event is an object with a type")
+        if str(body.get("group_id")) != account.setting("group_id"):
+            raise web.HTTPForbidden(text="group_id: not this channel's community")
+        if body["type"] == "confirmation":
+            return web.Response(text=account.setting("confirmation"))
+        expected, given = account.setting("secret"), body.get("secret")
+        if not isinstance(given, str) or not hmac.compare_digest(
+            given.encode(), expected.encode()
+        ):
+            raise web.HTTPForbidden(text="secret: wrong or missing")
+        if body["type"] in QUEUED_TYPES:
+            await self.queue_update(account, event_key(body), body)
+        return web.Response(text="ok")
+
+    def poller(self, account: ChannelAccount) -> Poller | None:
+        if account.setting("mode", "callback") != "longpoll":
+            return None
+        return lambda: self._poll(account)
+
+    async def _poll(self, account: ChannelAccount) -> None:
+        """Bots Long Poll in a thread; the last ``ts`` is kept in Redis so a restart resumes."""
+        loop = asyncio.get_running_loop()
+        vk = self.api(account)
+        wait = int(account.config.get("poll_wait", 25))
+        group_id = int(account.setting("group_id"))
+        longpoll = await loop.run_in_executor(
+            self._poll_threads, lambda: VkBotLongPoll(vk, group_id, wait=wait)
+        )
+        ts_key = f"vk:ts:{account.id}"
+        stored = await self.bus.redis.get(ts_key)
+        if stored:
+            # An expired ts gets failed=1 and a fresh one, which vk_api applies.
+            longpoll.ts = stored
+        while not self.bus.stopping.is_set():
+            try:
+                events = await loop.run_in_executor(self._poll_threads, _check, longpoll)
+            except (requests.RequestException, ValueError) as exc:
+                log.warning("vk channel %d: long poll failed: %s", account.id, exc)
+                await asyncio.sleep(2)
+                continue
+            for body in events:
+                if body.get("type") in QUEUED_TYPES:
+                    await self.queue_update(account, event_key(body), body)
+            await self.bus.redis.set(ts_key, str(longpoll.ts))
+
+    async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
+        parsed = parse_event(update.body, int(account.setting("group_id") or 0))
+        if isinstance(parsed, Ignored):
+            log.info("vk event %s ignored: %s", update.update_id, parsed.reason)
+            return []
+        attachments: list[Attachment] = []
+        text = parsed.text
+        for ref in parsed.files:
+            if ref.size > MAX_DOWNLOAD:
+                text = (text + f"\n[{ref.name}: too big to keep]").strip()
+                continue
+            try:
+                async with self.http.get(ref.url) as resp:
+                    if resp.status >= 500:
+                        raise Retry(f"VK file download answered {resp.status}")
+                    if resp.status != 200:
+                        text = (text + f"\n[{ref.name}: could not be downloaded]").strip()
+                        continue
+                    data = await resp.content.read(MAX_DOWNLOAD + 1)
+                    mime = resp.headers.get("Content-Type", "")
+            except aiohttp.ClientError as exc:
+                raise Retry(f"VK file download failed: {exc}") from exc
+            if len(data) > MAX_DOWNLOAD:
+                text = (text + f"\n[{ref.name}: too big to keep]").strip()
+                continue
+            attachments.append(
+                await self.files.save(account.id, data, kind=ref.kind, name=ref.name, mime=mime)
+            )
+        return [
+            InboundMessage(
+                channel_id=account.id,
+                external_user_id=str(parsed.peer_id),
+                external_message_id=parsed.message_id,
+                text=text[:4000],
+                attachments=tuple(attachments),
+                client_name=f"VK id{parsed.peer_id}",
+                hints=parsed.hints,
+                sent_at=parsed.sent_at,
+            )
+        ]
+
+    # --- out ---------------------------------------------------------------------------------
+
+    async def deliver(self, message: OutboundMessage) -> Sent:
+        account = self.account_of(message.channel_id)
+        if account is None:
+            raise SendError("the VK channel is disabled")
+        calls = render(message)
+        if not calls:
+            raise SendError("nothing to send: the message has no text")
+        # A retry resends every part with the same random_id and VK drops the ones it has;
+        # the progress record only saves those calls.
+        progress = f"parts:{self.kind}:{message.message_id}"
+        state = await self.bus.redis.hgetall(progress)
+        done, first = int(state.get("done", 0)), str(state.get("first", ""))
+        for index, call in enumerate(calls):
+            if index < done:
+                continue
+            sent_id = await self._send(account, call)
+            first = first or sent_id
+            await self.bus.redis.hset(progress, mapping={"done": index + 1, "first": first})
+            await self.bus.redis.expire(progress, 7 * 24 * 3600)
+        return Sent(first)
+
+    async def _send(self, account: ChannelAccount, call: VkSend) -> str:
+        values = {"peer_id": call.peer_id, "message": call.message, "random_id": call.random_id}
+        vk = self.api(account)
+        try:
+            answer = await asyncio.to_thread(vk.method, "messages.send", values)
+        except ApiError as exc:
+            reason = str(exc.error.get("error_msg") or exc)
+            if exc.code in RETRY_LATER:
+                raise SendLater(f"VK: {reason}", after=RETRY_LATER[exc.code]) from exc
+            raise SendError(f"VK refused: {REFUSED.get(exc.code, reason)} ({reason})") from exc
+        except ApiHttpError as exc:
+            raise SendLater(f"VK answered HTTP {exc.response.status_code}") from exc
+        except requests.RequestException as exc:
+            raise SendLater(f"VK unreachable: {exc}") from exc
+        except VkApiError as exc:  # a captcha or an auth failure: no retry will fix it
+            raise SendError(f"VK refused: {exc}") from exc
+        return str(answer)
+
+    async def deliver_closed(self, notice: DialogClosedNotice) -> None:
+        account = self.account_of(notice.channel_id)
+        goodbye = account.setting("goodbye") if account else ""
+        if account is not None and goodbye:
+            # Keyed by the dialog, with a part number no message uses, so it is sent once.
+            rid = random_id(notice.dialog_id, GOODBYE_PART)
+            call = VkSend(int(notice.external_user_id), goodbye[:TEXT_LIMIT], rid)
+            await self._send(account, call)
+
+
+def _check(longpoll: Any) -> list[dict[str, Any]]:
+    """One long poll request (in a thread); vk_api itself handles failed=1/2/3."""
+    return [dict(event.raw) for event in longpoll.check()]

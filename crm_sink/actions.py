@@ -1,0 +1,379 @@
+"""The CRM sink's writer: recognising clients, leads, transcripts, merges and unmerges.
+
+Each ``do_*`` reads what it needs, asks a pure rule (``matching``, ``merge``, ``rules``) what to
+do, and writes in the caller's transaction. Handlers are idempotent because the bus delivers at
+least once: a repeated dialog-opened finds its link, a repeated close finds its transcript, and
+both queue their push again so an external adapter that missed it the first time gets it.
+
+Why the sink may move identities and dialogs between clients (tables the router writes): the
+router only ever *creates* clients and identities and copies an identity's client onto a new
+dialog; it never changes an existing row's client. The sink is the only code that does, so
+there is one writer of ownership. A dialog the router opens with an identity's old client in
+the same instant as a merge moves that identity is corrected when its dialog-opened event
+arrives here (``_attach_dialog`` re-reads the identity's client).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.crm_schema import (
+    CrmContact,
+    CrmDialogLink,
+    CrmLead,
+    CrmMerge,
+    CrmNotDuplicate,
+    CrmNote,
+    CrmProfile,
+)
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
+from core.envelope import ClientHintsForCrm, DialogClosedForCrm, DialogOpenedForCrm
+from crm_sink.matching import match_strong
+from crm_sink.merge import MergeRecord, apply_unmerge, choose_main, plan_merge
+from crm_sink.pushes import LeadPush, Push, TranscriptPush
+from crm_sink.rules import TranscriptLine, contact_hints, line_crm_settings, transcript_text
+from crm_sink.store import contacts_of, do_apply, do_strip, load_client, owners_of, profile_of
+
+log = logging.getLogger(__name__)
+
+
+class CrmConflict(Exception):
+    """A merge or unmerge that the current state does not allow (shown to the user as 409)."""
+
+
+@dataclass
+class CrmWork:
+    """One transaction of the sink: the session, the time, and pushes to send after commit."""
+
+    session: AsyncSession
+    now: datetime
+    phone_region: str | None = None
+    pushes: list[Push] = field(default_factory=list)
+
+
+async def responsible_of(session: AsyncSession, client_id: int) -> int | None:
+    """The client's CRM responsible operator, for routing a returning client to them.
+
+    The contact's responsible, else the responsible of the client's latest lead; None when
+    the CRM knows none. Follows a merge: a merged-away client answers for its main client.
+    """
+    profile = await session.get(CrmProfile, client_id)
+    if profile is not None and profile.merged_into_id is not None:
+        profile = await session.get(CrmProfile, profile.merged_into_id)
+    if profile is None:
+        return None
+    if profile.responsible_id is not None:
+        return profile.responsible_id
+    return await session.scalar(
+        select(CrmLead.responsible_id)
+        .where(CrmLead.client_id == profile.client_id, CrmLead.responsible_id.is_not(None))
+        .order_by(CrmLead.id.desc())
+        .limit(1)
+    )
+
+
+async def do_hints(work: CrmWork, event: ClientHintsForCrm) -> None:
+    """Store what a channel said about a client; on a verified strong key held by exactly one
+    other client, merge the two (recorded, so it can be undone)."""
+    session = work.session
+    identity = await session.get(ClientIdentity, event.identity_id)
+    channel = await session.get(Channel, event.channel_id)
+    if identity is None or channel is None:
+        log.error(
+            "hints name identity %d or channel %d that do not exist",
+            event.identity_id,
+            event.channel_id,
+        )
+        return
+    for hint in contact_hints(event.hints, channel.kind, channel.id, work.phone_region):
+        client_id = identity.client_id  # re-read: an earlier hint may have merged it
+        if hint.strong is not None:
+            owner = match_strong(hint.strong, await owners_of(session, hint.kind, hint.value))
+            if owner is not None and owner != client_id:
+                merge = await do_merge(work, owner, client_id, None, f"strong:{hint.strong.kind}")
+                client_id = merge.main_id
+        await _add_contact(
+            work,
+            client_id,
+            hint.kind,
+            hint.value,
+            hint.strong is not None,
+            identity.id if hint.kind == "site" else None,
+        )
+    client = await session.get(Client, identity.client_id)
+    if client is not None and not client.name.strip() and event.hints.name.strip():
+        client.name = event.hints.name.strip()[:255]
+
+
+async def _add_contact(
+    work: CrmWork, client_id: int, kind: str, value: str, verified: bool, identity_id: int | None
+) -> None:
+    session = work.session
+    row = await session.scalar(
+        select(CrmContact).where(
+            CrmContact.client_id == client_id, CrmContact.kind == kind, CrmContact.value == value
+        )
+    )
+    if row is None:
+        session.add(
+            CrmContact(
+                client_id=client_id,
+                kind=kind,
+                value=value,
+                verified=verified,
+                identity_id=identity_id,
+                created_at=work.now,
+            )
+        )
+        profile = await profile_of(session, client_id, work.now)
+        profile.updated_at = work.now
+    elif verified and not row.verified:
+        row.verified = True
+    await session.flush()
+
+
+async def do_dialog_opened(work: CrmWork, event: DialogOpenedForCrm) -> None:
+    """Attach a new dialog to the client's lead or contact; a first dialog of an unknown
+    client creates a lead when the line says so, with the operator as responsible."""
+    dialog = await work.session.get(Dialog, event.dialog_id)
+    if dialog is None:
+        log.error("dialog-opened names dialog %d, which does not exist", event.dialog_id)
+        return
+    link = await _attach_dialog(work, dialog)
+    await _follow_operator(work, dialog, link)
+    await _queue_lead_push(work, link, dialog)
+
+
+async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
+    session = work.session
+    link = await session.get(CrmDialogLink, dialog.id)
+    if link is not None:
+        return link
+    identity = await session.get(ClientIdentity, dialog.identity_id)
+    assert identity is not None
+    if dialog.client_id != identity.client_id:
+        dialog.client_id = identity.client_id  # moved by a merge while the router opened it
+    profile = await profile_of(session, dialog.client_id, work.now)
+    lead = await session.scalar(
+        select(CrmLead)
+        .where(CrmLead.client_id == dialog.client_id)
+        .order_by(CrmLead.id.desc())
+        .limit(1)
+    )
+    known = (
+        lead is not None
+        or await session.scalar(
+            select(CrmDialogLink.dialog_id)
+            .join(Dialog, Dialog.id == CrmDialogLink.dialog_id)
+            .where(Dialog.client_id == dialog.client_id)
+            .limit(1)
+        )
+        is not None
+    )
+    line = await session.get(Line, dialog.line_id)
+    assert line is not None
+    if lead is None and not known and line_crm_settings(line.settings).create_lead:
+        channel = await session.get(Channel, dialog.channel_id)
+        client = await session.get(Client, dialog.client_id)
+        assert channel is not None and client is not None
+        lead = CrmLead(
+            client_id=dialog.client_id,
+            source_dialog_id=dialog.id,
+            line_id=line.id,
+            channel_kind=channel.kind,
+            title=f"{channel.kind} · {line.name}: {client.name or 'new client'}"[:255],
+            responsible_id=dialog.operator_id,
+            created_at=work.now,
+            updated_at=work.now,
+        )
+        session.add(lead)
+        await session.flush()
+    link = CrmDialogLink(
+        dialog_id=dialog.id, lead_id=lead.id if lead else None, created_at=work.now
+    )
+    session.add(link)
+    if profile.responsible_id is None and dialog.operator_id is not None:
+        profile.responsible_id = dialog.operator_id
+    await session.flush()
+    return link
+
+
+async def _follow_operator(work: CrmWork, dialog: Dialog, link: CrmDialogLink) -> None:
+    """Give the lead a responsible, and move it to the dialog's current operator after a
+    transfer when the line says so."""
+    if dialog.operator_id is None or link.lead_id is None:
+        return
+    lead = await work.session.get(CrmLead, link.lead_id)
+    assert lead is not None
+    if lead.responsible_id == dialog.operator_id:
+        return
+    line = await work.session.get(Line, dialog.line_id)
+    assert line is not None
+    if lead.responsible_id is None or (
+        lead.source_dialog_id == dialog.id
+        and line_crm_settings(line.settings).change_responsible_on_transfer
+    ):
+        lead.responsible_id = dialog.operator_id
+        lead.updated_at = work.now
+        profile = await profile_of(work.session, lead.client_id, work.now)
+        profile.responsible_id = dialog.operator_id
+
+
+async def _queue_lead_push(work: CrmWork, link: CrmDialogLink, dialog: Dialog) -> None:
+    if link.lead_id is None:
+        return
+    lead = await work.session.get(CrmLead, link.lead_id)
+    assert lead is not None
+    if lead.source_dialog_id != dialog.id:
+        return
+    line = await work.session.get(Line, lead.line_id)
+    client = await work.session.get(Client, lead.client_id)
+    assert line is not None and client is not None
+    contacts = await contacts_of(work.session, lead.client_id)
+    work.pushes.append(
+        LeadPush(
+            key=f"lead:{lead.id}",
+            lead_id=lead.id,
+            client_id=lead.client_id,
+            title=lead.title,
+            client_name=client.name,
+            phones=tuple(c.value for c in contacts if c.kind == "phone"),
+            emails=tuple(c.value for c in contacts if c.kind == "email"),
+            channel_kind=lead.channel_kind,
+            line_id=line.id,
+            line_name=line.name,
+            responsible_id=lead.responsible_id,
+            created_at=lead.created_at,
+        )
+    )
+
+
+async def do_dialog_closed(work: CrmWork, event: DialogClosedForCrm) -> None:
+    """Attach the closed dialog's transcript to the client's record, once: client and operator
+    messages with attachments as links, colleagues' hidden messages left out."""
+    session = work.session
+    dialog = await session.get(Dialog, event.dialog_id)
+    if dialog is None:
+        log.error("dialog-closed names dialog %d, which does not exist", event.dialog_id)
+        return
+    link = await _attach_dialog(work, dialog)
+    await _follow_operator(work, dialog, link)
+    note = await session.scalar(select(CrmNote).where(CrmNote.dialog_id == dialog.id))
+    if note is None:
+        messages = await session.scalars(
+            select(Message)
+            .where(Message.dialog_id == dialog.id, Message.hidden.is_(False))
+            .order_by(Message.id)
+        )
+        lines = [
+            TranscriptLine(
+                m.author,
+                m.author_name,
+                m.created_at,
+                m.text,
+                tuple(str(a.get("url", "")) for a in m.attachments if a.get("url")),
+            )
+            for m in messages
+        ]
+        note = CrmNote(
+            client_id=dialog.client_id,
+            lead_id=link.lead_id,
+            kind="transcript",
+            dialog_id=dialog.id,
+            created_at=work.now,
+            body={
+                "text": transcript_text(lines),
+                "messages": [
+                    {
+                        "author": ln.author,
+                        "author_name": ln.author_name,
+                        "at": ln.at.isoformat(),
+                        "text": ln.text,
+                        "attachments": list(ln.attachments),
+                    }
+                    for ln in lines
+                ],
+            },
+        )
+        session.add(note)
+        await session.flush()
+    contacts = await contacts_of(session, note.client_id)
+    work.pushes.append(
+        TranscriptPush(
+            key=f"transcript:{dialog.id}",
+            dialog_id=dialog.id,
+            client_id=note.client_id,
+            lead_id=note.lead_id,
+            phones=tuple(c.value for c in contacts if c.kind == "phone"),
+            emails=tuple(c.value for c in contacts if c.kind == "email"),
+            text=str(note.body.get("text", "")),
+            messages=tuple(note.body.get("messages", [])),
+        )
+    )
+
+
+async def do_merge(
+    work: CrmWork, a_id: int, b_id: int, operator_id: int | None, reason: str
+) -> CrmMerge:
+    """Merge two clients by the rules of ``merge.py`` and store the record that undoes it."""
+    session = work.session
+    for cid in (a_id, b_id):
+        profile = await profile_of(session, cid, work.now)
+        if profile.merged_into_id is not None:
+            raise CrmConflict(f"client {cid} was merged into {profile.merged_into_id}")
+    main, dup = choose_main(
+        await load_client(session, a_id, work.now), await load_client(session, b_id, work.now)
+    )
+    record = plan_merge(main, dup, at=work.now)
+    await do_apply(session, record.merged, donors=[dup.client_id])
+    await do_strip(session, dup.client_id, into=main.client_id)
+    merge = CrmMerge(
+        main_id=main.client_id,
+        dup_id=dup.client_id,
+        reason=reason,
+        record=record.to_json(),
+        operator_id=operator_id,
+        created_at=work.now,
+    )
+    session.add(merge)
+    await session.flush()
+    log.info("client %d merged into %d (%s)", dup.client_id, main.client_id, reason)
+    return merge
+
+
+async def do_unmerge(work: CrmWork, merge_id: int, operator_id: int | None) -> CrmMerge:
+    """Undo a merge: both clients as they were, what was added to main since stays on main."""
+    session = work.session
+    merge = await session.get(CrmMerge, merge_id)
+    if merge is None:
+        raise LookupError(f"merge {merge_id} does not exist")
+    if merge.undone_at is not None:
+        raise CrmConflict("this merge was already undone")
+    main_profile = await profile_of(session, merge.main_id, work.now)
+    if main_profile.merged_into_id is not None:
+        raise CrmConflict(f"client {merge.main_id} was merged again since; undo that first")
+    record = MergeRecord.from_json(merge.record)
+    main, dup = apply_unmerge(record, await load_client(session, merge.main_id, work.now))
+    dup_profile = await profile_of(session, merge.dup_id, work.now)
+    dup_profile.merged_into_id = None
+    await do_apply(session, dup, donors=[main.client_id])
+    await do_apply(session, main)
+    merge.undone_at = work.now
+    merge.undone_by = operator_id
+    await session.flush()
+    return merge
+
+
+async def do_not_duplicate(work: CrmWork, a_id: int, b_id: int, operator_id: int | None) -> None:
+    """Remember that two clients are different people, so they are not suggested again."""
+    low, high = sorted((a_id, b_id))
+    if await work.session.get(CrmNotDuplicate, (low, high)) is None:
+        work.session.add(
+            CrmNotDuplicate(low_id=low, high_id=high, operator_id=operator_id, created_at=work.now)
+        )
+        await work.session.flush()

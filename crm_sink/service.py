@@ -1,0 +1,102 @@
+"""Runs the CRM sink: one consumer of the ``crm`` stream in group ``crm``.
+
+A batch is applied to the built-in CRM tables in one transaction; after the commit its pushes
+go to the external adapter, if one is configured. If the adapter cannot be reached the whole
+batch raises ``Retry`` and stays pending: on redelivery the table work finds itself already
+done and queues the same pushes again, which the adapter recognises by key. So the order is
+always "our tables first, the outside world after", and nothing is lost in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
+
+from config.settings import Settings
+from core import streams
+from core.bus import Bus, Delivery, Retry
+from core.db import SessionMaker
+from core.envelope import (
+    ClientHintsForCrm,
+    CrmEvent,
+    DialogClosedForCrm,
+    DialogOpenedForCrm,
+    utcnow,
+)
+from crm_sink.actions import CrmWork, do_dialog_closed, do_dialog_opened, do_hints
+from crm_sink.pushes import Adapter, ExternalRefs
+
+log = logging.getLogger(__name__)
+
+CRM_GROUP = "crm"
+CRM_EVENT: TypeAdapter[CrmEvent] = TypeAdapter(CrmEvent)
+
+
+def make_adapter(settings: Settings, sessions: SessionMaker) -> Adapter | None:
+    """The external adapter the settings choose, or None for the built-in CRM alone."""
+    if settings.crm_adapter == "webhook":
+        from crm_sink.webhook import WebhookAdapter
+
+        return WebhookAdapter(
+            settings.crm_webhook_url,
+            settings.crm_webhook_secret.get_secret_value().encode(),
+            ExternalRefs(sessions, "webhook"),
+        )
+    if settings.crm_adapter == "bitrix24":
+        from crm_sink.bitrix24 import Bitrix24Adapter
+
+        return Bitrix24Adapter(settings.crm_bitrix24_url, ExternalRefs(sessions, "bitrix24"))
+    return None
+
+
+class CrmSink:
+    """Applies CRM events to the built-in tables and forwards the results to an adapter."""
+
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        bus: Bus,
+        adapter: Adapter | None = None,
+        phone_region: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.adapter = adapter
+        self.phone_region = phone_region
+        self.clock = clock
+
+    async def handle(self, batch: Sequence[Delivery[CrmEvent]]) -> None:
+        """Apply a batch in one transaction, then push its results out."""
+        try:
+            async with self.sessions() as session, session.begin():
+                work = CrmWork(session, self.clock(), self.phone_region)
+                for delivery in batch:
+                    await self._dispatch(work, delivery.payload)
+        except IntegrityError as exc:
+            # Another sink process wrote the same row first; the retry finds it done.
+            raise Retry(f"concurrent write: {exc.orig}") from exc
+        if self.adapter is not None:
+            for push in work.pushes:
+                await self.adapter.push(push)
+
+    async def _dispatch(self, work: CrmWork, event: CrmEvent) -> None:
+        if isinstance(event, ClientHintsForCrm):
+            await do_hints(work, event)
+        elif isinstance(event, DialogOpenedForCrm):
+            await do_dialog_opened(work, event)
+        elif isinstance(event, DialogClosedForCrm):
+            await do_dialog_closed(work, event)
+
+    async def run(self, name: str) -> None:
+        """Consume the ``crm`` stream until the bus closes."""
+        consumer = self.bus.consumer(streams.CRM, CRM_GROUP, name, self.handle, CRM_EVENT)
+        try:
+            await consumer.run()
+        finally:
+            if self.adapter is not None:
+                await self.adapter.close()

@@ -1,0 +1,74 @@
+"""GET /api/attachments/{channel_id}/{sha256}: a client's file, for operators who may see it.
+
+The session middleware has already refused callers without a session (401). Supervisors may
+fetch any stored file; an operator only a file of a message in a dialog they may see (their own,
+or one waiting on their lines). Anything else is 404, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import String, cast, or_, select
+
+from connectors.attachments import AttachmentStore, attachment_url
+from core.db.schema import Dialog, LineOperator, Message
+from operator_console.auth import SUPERVISORS, http_error
+from operator_console.keys import OPERATOR, SESSIONS, SETTINGS
+
+
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    """Serve one stored file as a download (never rendered inline as HTML)."""
+    try:
+        channel_id = int(request.match_info["channel_id"])
+    except ValueError:
+        raise http_error(web.HTTPNotFound, "no such attachment") from None
+    sha = request.match_info["sha"]
+    stored = AttachmentStore(request.app[SETTINGS].data_dir).find(channel_id, sha)
+    if stored is None or not await _may_see(request, channel_id, sha):
+        raise http_error(web.HTTPNotFound, "no such attachment")
+    # Inline only for images and audio/video; everything else downloads, so a stored HTML or
+    # SVG file can never run script on the console's origin.
+    inline = stored.mime.split("/")[0] in ("image", "audio", "video") and "svg" not in stored.mime
+    disposition = "inline" if inline else "attachment"
+    return web.FileResponse(
+        stored.path,
+        headers={
+            "Content-Type": stored.mime,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{_quote(stored.name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+async def _may_see(request: web.Request, channel_id: int, sha: str) -> bool:
+    operator = request[OPERATOR]
+    if operator.role in SUPERVISORS:
+        return True
+    my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
+    query = (
+        select(Message.id)
+        .join(Dialog, Dialog.id == Message.dialog_id)
+        .where(
+            Message.channel_id == channel_id,
+            cast(Message.attachments, String).contains(attachment_url(channel_id, sha)),
+            or_(
+                Dialog.operator_id == operator.id,
+                (Dialog.status == "waiting") & Dialog.line_id.in_(my_lines),
+            ),
+        )
+        .limit(1)
+    )
+    async with request.app[SESSIONS]() as session:
+        return await session.scalar(query) is not None
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name or "file", safe="")
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The attachment route."""
+    return [web.get("/api/attachments/{channel_id}/{sha}", get_attachment)]

@@ -1,0 +1,285 @@
+"""The console's CRM endpoints (docs/PROTOCOL.md, "CRM"): the client card, duplicates, merges
+and unmerges, required fields, completeness checks and fill-in tasks.
+
+Reads come from ``crm_sink.views``; changes call the sink's ``do_*`` functions in one
+transaction per request. Every client-scoped endpoint first checks that the caller may see the
+client (``may_see_client``) and answers 404 otherwise, so ids of other operators' clients leak
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.crm_schema import CrmMerge, CrmRequiredFields
+from core.db.schema import Client, Line
+from core.envelope import utcnow
+from crm_sink.actions import CrmConflict, CrmWork, do_merge, do_not_duplicate, do_unmerge
+from crm_sink.completeness import (
+    BadField,
+    ClientEdit,
+    check_progress,
+    do_edit_client,
+    do_run_check,
+    points_by_operator,
+    tasks_of,
+)
+from crm_sink.rules import BUILTIN_FIELDS
+from crm_sink.views import (
+    SUPERVISORS,
+    client_card,
+    dialog_client,
+    duplicates_of,
+    may_see_client,
+    suggestion_json,
+)
+from operator_console.auth import http_error, require_role
+from operator_console.keys import OPERATOR, SESSIONS, SETTINGS
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EditBody(_Body):
+    name: str | None = Field(default=None, max_length=255)
+    company: str | None = Field(default=None, max_length=255)
+    add_phone: str | None = Field(default=None, max_length=64)
+    add_email: str | None = Field(default=None, max_length=320)
+    custom_fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class PairBody(_Body):
+    client_id: int
+    other_id: int
+
+
+class RequiredBody(_Body):
+    fields: dict[str, int] = Field(max_length=50)
+
+
+class CheckBody(_Body):
+    operator_ids: list[int] = Field(default_factory=list, max_length=500)
+
+
+B = TypeVar("B", bound=_Body)
+
+
+async def _body(request: web.Request, model: type[B]) -> B:
+    try:
+        return model.model_validate_json(await request.read() or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise http_error(web.HTTPBadRequest, f"{where}: {first['msg']}") from exc
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}") from None
+
+
+async def _visible(request: web.Request, session: AsyncSession, client_id: int) -> None:
+    exists = await session.get(Client, client_id)
+    if exists is None or not await may_see_client(session, request[OPERATOR], client_id):
+        raise http_error(web.HTTPNotFound, "no such client")
+
+
+def _work(request: web.Request, session: AsyncSession) -> CrmWork:
+    region = request.app[SETTINGS].crm_phone_region or None
+    return CrmWork(session, utcnow(), region)
+
+
+async def _card(session: AsyncSession, client_id: int) -> dict[str, Any]:
+    card = await client_card(session, client_id)
+    assert card is not None
+    suggestions = await duplicates_of(session, client_id)
+    names: dict[int, str] = {}
+    for suggestion in suggestions:
+        other = await session.get(Client, suggestion.other_id)
+        names[suggestion.other_id] = other.name if other else ""
+    card["duplicates"] = [suggestion_json(s, names) for s in suggestions]
+    return card
+
+
+async def get_client(request: web.Request) -> web.Response:
+    """GET /api/crm/clients/{client_id}."""
+    return await _client_response(request, _int(request, "client_id"))
+
+
+async def _client_response(request: web.Request, client_id: int) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        await _visible(request, session, client_id)
+        card = await _card(session, client_id)
+    if request[OPERATOR].role not in SUPERVISORS:
+        # Operators see only suggestions of clients they may see themselves.
+        async with request.app[SESSIONS]() as session:
+            card["duplicates"] = [
+                d
+                for d in card["duplicates"]
+                if await may_see_client(session, request[OPERATOR], d["other_id"])
+            ]
+    return web.json_response({"client": card})
+
+
+async def get_dialog_client(request: web.Request) -> web.Response:
+    """GET /api/crm/dialogs/{dialog_id}/client: the card of a dialog's client."""
+    dialog_id = _int(request, "dialog_id")
+    async with request.app[SESSIONS]() as session:
+        client_id = await dialog_client(session, dialog_id)
+    if client_id is None:
+        raise http_error(web.HTTPNotFound, "no such dialog")
+    return await _client_response(request, client_id)
+
+
+async def patch_client(request: web.Request) -> web.Response:
+    """PATCH /api/crm/clients/{client_id}: fill or change fields; earns completeness points."""
+    client_id = _int(request, "client_id")
+    body = await _body(request, EditBody)
+    edit = ClientEdit(body.name, body.company, body.add_phone, body.add_email, body.custom_fields)
+    async with request.app[SESSIONS]() as session, session.begin():
+        await _visible(request, session, client_id)
+        try:
+            earned = await do_edit_client(
+                _work(request, session), client_id, edit, request[OPERATOR].id
+            )
+        except BadField as exc:
+            raise http_error(web.HTTPBadRequest, str(exc)) from exc
+    async with request.app[SESSIONS]() as session:
+        card = await _card(session, client_id)
+    return web.json_response({"client": card, "points_earned": earned})
+
+
+async def merge_clients(request: web.Request) -> web.Response:
+    """POST /api/crm/merges: merge a pair (admins; operators for clients they may see)."""
+    body = await _body(request, PairBody)
+    if body.client_id == body.other_id:
+        raise http_error(web.HTTPBadRequest, "a client cannot be merged with itself")
+    async with request.app[SESSIONS]() as session, session.begin():
+        for cid in (body.client_id, body.other_id):
+            await _visible(request, session, cid)
+        try:
+            merge = await do_merge(
+                _work(request, session),
+                body.client_id,
+                body.other_id,
+                request[OPERATOR].id,
+                "manual",
+            )
+        except CrmConflict as exc:
+            raise http_error(web.HTTPConflict, str(exc)) from exc
+    return web.json_response(
+        {"merge": {"id": merge.id, "main_id": merge.main_id, "dup_id": merge.dup_id}}, status=201
+    )
+
+
+async def undo_merge(request: web.Request) -> web.Response:
+    """POST /api/crm/merges/{merge_id}/undo."""
+    merge_id = _int(request, "merge_id")
+    async with request.app[SESSIONS]() as session, session.begin():
+        merge = await session.get(CrmMerge, merge_id)
+        if merge is None:
+            raise http_error(web.HTTPNotFound, "no such merge")
+        await _visible(request, session, merge.main_id)
+        try:
+            await do_unmerge(_work(request, session), merge_id, request[OPERATOR].id)
+        except CrmConflict as exc:
+            raise http_error(web.HTTPConflict, str(exc)) from exc
+        main_id, dup_id = merge.main_id, merge.dup_id
+    return web.json_response({"merge": {"id": merge_id, "main_id": main_id, "dup_id": dup_id}})
+
+
+async def not_duplicate(request: web.Request) -> web.Response:
+    """POST /api/crm/not-duplicates: never suggest this pair again."""
+    body = await _body(request, PairBody)
+    async with request.app[SESSIONS]() as session, session.begin():
+        for cid in (body.client_id, body.other_id):
+            await _visible(request, session, cid)
+        await do_not_duplicate(
+            _work(request, session), body.client_id, body.other_id, request[OPERATOR].id
+        )
+    return web.Response(status=204)
+
+
+async def put_required(request: web.Request) -> web.Response:
+    """PUT /api/crm/lines/{line_id}/required: the required fields and their points (admins)."""
+    require_role(request, "admin")
+    line_id = _int(request, "line_id")
+    body = await _body(request, RequiredBody)
+    for name, points in body.fields.items():
+        if name not in BUILTIN_FIELDS and not (name.startswith("custom:") and len(name) > 7):
+            raise http_error(web.HTTPBadRequest, f"fields.{name}: not a field")
+        if not 0 <= points <= 1000:
+            raise http_error(web.HTTPBadRequest, f"fields.{name}: points must be 0..1000")
+    async with request.app[SESSIONS]() as session, session.begin():
+        if await session.get(Line, line_id) is None:
+            raise http_error(web.HTTPNotFound, "no such line")
+        rules = await session.get(CrmRequiredFields, line_id)
+        if rules is None:
+            session.add(CrmRequiredFields(line_id=line_id, points=dict(body.fields)))
+        else:
+            rules.points = dict(body.fields)
+    return web.json_response({"line_id": line_id, "fields": body.fields})
+
+
+async def run_check(request: web.Request) -> web.Response:
+    """POST /api/crm/lines/{line_id}/checks: a completeness check with fill-in tasks (admins)."""
+    operator = require_role(request, "admin")
+    line_id = _int(request, "line_id")
+    body = await _body(request, CheckBody)
+    async with request.app[SESSIONS]() as session, session.begin():
+        if await session.get(Line, line_id) is None:
+            raise http_error(web.HTTPNotFound, "no such line")
+        check = await do_run_check(_work(request, session), line_id, body.operator_ids, operator.id)
+        check_id = check.id
+    async with request.app[SESSIONS]() as session:
+        progress = await check_progress(session, check_id)
+    return web.json_response(progress, status=201)
+
+
+async def get_check(request: web.Request) -> web.Response:
+    """GET /api/crm/checks/{check_id}: per operator, how much is done (supervisors)."""
+    require_role(request, *SUPERVISORS)
+    async with request.app[SESSIONS]() as session:
+        return web.json_response(await check_progress(session, _int(request, "check_id")))
+
+
+async def my_tasks(request: web.Request) -> web.Response:
+    """GET /api/crm/tasks: the caller's incomplete fill-in tasks."""
+    async with request.app[SESSIONS]() as session:
+        return web.json_response({"tasks": await tasks_of(session, request[OPERATOR].id)})
+
+
+async def points(request: web.Request) -> web.Response:
+    """GET /api/crm/points: points per operator (supervisors see all, operators their own)."""
+    operator = request[OPERATOR]
+    async with request.app[SESSIONS]() as session:
+        totals = await points_by_operator(session)
+    if operator.role not in SUPERVISORS:
+        totals = {operator.id: totals.get(operator.id, 0)}
+    return web.json_response(
+        {"points": [{"operator_id": op, "points": p} for op, p in sorted(totals.items())]}
+    )
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The CRM routes."""
+    return [
+        web.get("/api/crm/clients/{client_id}", get_client),
+        web.patch("/api/crm/clients/{client_id}", patch_client),
+        web.get("/api/crm/dialogs/{dialog_id}/client", get_dialog_client),
+        web.post("/api/crm/merges", merge_clients),
+        web.post("/api/crm/merges/{merge_id}/undo", undo_merge),
+        web.post("/api/crm/not-duplicates", not_duplicate),
+        web.put("/api/crm/lines/{line_id}/required", put_required),
+        web.post("/api/crm/lines/{line_id}/checks", run_check),
+        web.get("/api/crm/checks/{check_id}", get_check),
+        web.get("/api/crm/tasks", my_tasks),
+        web.get("/api/crm/points", points),
+    ]

@@ -1,0 +1,171 @@
+"""The console's routing endpoints: take and skip offers, transfer, invite, join, leave,
+hidden notes, the routing audit, and the colleagues and lines to pick from.
+
+Like ``api``: reads come from the database, every change goes to the router as a command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+
+from core import streams
+from core.db.schema import Line, Operator
+from core.envelope import (
+    MAX_TEXT,
+    HiddenNote,
+    InviteColleague,
+    LeaveDialog,
+    SkipOffer,
+    TakeOffer,
+    TransferDialog,
+)
+from operator_console.api import _Body, _body, _visible_dialog, error, operator_json
+from operator_console.auth import SUPERVISORS
+from operator_console.keys import BUS, OPERATOR, SESSIONS
+from operator_console.routing_views import audit_of
+
+
+class TransferBody(_Body):
+    to_operator_id: int | None = None
+    to_line_id: int | None = None
+    comment: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferBody:
+        if (self.to_operator_id is None) == (self.to_line_id is None):
+            raise ValueError("give exactly one of to_operator_id and to_line_id")
+        return self
+
+
+class InviteBody(_Body):
+    colleague_id: int
+
+
+class NoteBody(_Body):
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    client_msg_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+async def _open_dialog_id(request: web.Request) -> int:
+    async with request.app[SESSIONS]() as session:
+        view = await _visible_dialog(request, session)
+    if view.status == "closed":
+        raise web.HTTPConflict(
+            text='{"error": "the dialog is closed"}', content_type="application/json"
+        )
+    return view.id
+
+
+async def _send(request: web.Request, command: BaseModel) -> web.Response:
+    await request.app[BUS].publish(streams.COMMANDS, command)
+    return web.json_response({"accepted": True}, status=202)
+
+
+async def take(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/take."""
+    dialog_id = await _open_dialog_id(request)
+    return await _send(request, TakeOffer(dialog_id=dialog_id, operator_id=request[OPERATOR].id))
+
+
+async def skip(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/skip."""
+    dialog_id = await _open_dialog_id(request)
+    return await _send(request, SkipOffer(dialog_id=dialog_id, operator_id=request[OPERATOR].id))
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/transfer."""
+    body = await _body(request, TransferBody)
+    dialog_id = await _open_dialog_id(request)
+    return await _send(
+        request,
+        TransferDialog(
+            dialog_id=dialog_id,
+            operator_id=request[OPERATOR].id,
+            to_operator_id=body.to_operator_id,
+            to_line_id=body.to_line_id,
+            comment=body.comment,
+        ),
+    )
+
+
+async def invite(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/invite."""
+    body = await _body(request, InviteBody)
+    dialog_id = await _open_dialog_id(request)
+    me = request[OPERATOR].id
+    command = InviteColleague(dialog_id=dialog_id, operator_id=me, colleague_id=body.colleague_id)
+    return await _send(request, command)
+
+
+async def join(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/join: a supervisor joins a dialog of their lines."""
+    operator = request[OPERATOR]
+    if operator.role not in SUPERVISORS:
+        return error(403, "only managers and admins join dialogs")
+    dialog_id = await _open_dialog_id(request)
+    return await _send(
+        request,
+        InviteColleague(dialog_id=dialog_id, operator_id=operator.id, colleague_id=operator.id),
+    )
+
+
+async def leave(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/leave."""
+    dialog_id = await _open_dialog_id(request)
+    return await _send(request, LeaveDialog(dialog_id=dialog_id, operator_id=request[OPERATOR].id))
+
+
+async def note(request: web.Request) -> web.Response:
+    """POST /api/dialogs/{id}/notes: a hidden message for colleagues."""
+    body = await _body(request, NoteBody)
+    dialog_id = await _open_dialog_id(request)
+    await request.app[BUS].publish(
+        streams.COMMANDS,
+        HiddenNote(
+            dialog_id=dialog_id,
+            operator_id=request[OPERATOR].id,
+            client_msg_id=body.client_msg_id,
+            text=body.text,
+        ),
+    )
+    return web.json_response({"client_msg_id": body.client_msg_id}, status=202)
+
+
+async def audit(request: web.Request) -> web.Response:
+    """GET /api/dialogs/{id}/audit: the dialog's routing audit, oldest first."""
+    async with request.app[SESSIONS]() as session:
+        view = await _visible_dialog(request, session)
+        records = await audit_of(session, view.id)
+    return web.json_response({"audit": records})
+
+
+async def colleagues(request: web.Request) -> web.Response:
+    """GET /api/colleagues: operators and lines to transfer to or invite."""
+    async with request.app[SESSIONS]() as session:
+        people = await session.scalars(select(Operator).order_by(Operator.name, Operator.id))
+        lines = await session.scalars(select(Line).order_by(Line.name, Line.id))
+        payload: dict[str, Any] = {
+            "operators": [operator_json(op) for op in people],
+            "lines": [{"id": line.id, "key": line.key, "name": line.name} for line in lines],
+        }
+    return web.json_response(payload)
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The routing routes."""
+    return [
+        web.post("/api/dialogs/{dialog_id}/take", take),
+        web.post("/api/dialogs/{dialog_id}/skip", skip),
+        web.post("/api/dialogs/{dialog_id}/transfer", transfer),
+        web.post("/api/dialogs/{dialog_id}/invite", invite),
+        web.post("/api/dialogs/{dialog_id}/join", join),
+        web.post("/api/dialogs/{dialog_id}/leave", leave),
+        web.post("/api/dialogs/{dialog_id}/notes", note),
+        web.get("/api/dialogs/{dialog_id}/audit", audit),
+        web.get("/api/colleagues", colleagues),
+    ]

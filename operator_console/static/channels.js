@@ -1,0 +1,209 @@
+// Admin view of the messaging accounts (Telegram bots, VK communities, Viber bots): list, add,
+// edit, disable and enable. Contract: docs/PROTOCOL.md, section "Admin: channels".
+// console.js calls initChannels once and refresh() after every login; the view exists for
+// admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
+
+const KIND_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber" };
+
+// The config fields of each kind, as the connectors' config models define them. Secrets come
+// back masked; a secret input left empty keeps the stored value.
+const FIELDS = {
+  telegram: [
+    { name: "token", label: "Bot token", secret: true },
+    { name: "mode", label: "Updates by", options: ["webhook", "polling"] },
+    { name: "webhook_secret", label: "Webhook secret", secret: true },
+    { name: "poll_timeout", label: "Long-poll timeout, s", number: true },
+    { name: "goodbye", label: "Goodbye text", long: true },
+  ],
+  vk: [
+    { name: "group_id", label: "Community id", number: true },
+    { name: "token", label: "Community token", secret: true },
+    { name: "mode", label: "Events by", options: ["callback", "longpoll"] },
+    { name: "confirmation", label: "Callback confirmation code" },
+    { name: "secret", label: "Callback secret key", secret: true },
+    { name: "poll_wait", label: "Long-poll wait, s", number: true },
+    { name: "goodbye", label: "Goodbye text", long: true },
+  ],
+  viber: [
+    { name: "token", label: "Auth token", secret: true },
+    { name: "sender_name", label: "Sender name" },
+    { name: "sender_avatar", label: "Sender avatar URL" },
+    { name: "greeting", label: "Greeting", long: true },
+    { name: "goodbye", label: "Goodbye text", long: true },
+  ],
+};
+
+// Styles live here so the console's own stylesheet stays untouched.
+const STYLE = `
+.channels-admin { position: fixed; inset: 0; z-index: 50; overflow: auto; padding: 16px; background: var(--bg, #f6f6f9); color: inherit; }
+.channels-head { display: flex; align-items: center; gap: 12px; margin-bottom: 12px; }
+.channels-head h2 { flex: 1; margin: 0; font-size: 18px; }
+.channels-list { width: 100%; border-collapse: collapse; font-size: 14px; }
+.channels-list th, .channels-list td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border, #e4e4ea); vertical-align: top; }
+.channels-off td { opacity: 0.55; }
+.channels-form { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px 12px; margin: 16px 0; padding: 12px; border: 1px solid var(--border, #e4e4ea); border-radius: 8px; }
+.channels-form label { display: flex; flex-direction: column; gap: 2px; font-size: 13px; }
+.channels-form input, .channels-form select, .channels-form textarea { font: inherit; padding: 4px 6px; }
+.channels-form .channels-actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
+.channels-error { color: #b42318; margin: 0; }
+`;
+
+export function initChannels({ api, state, el, toast }) {
+  document.head.append(el("style", { text: STYLE }));
+  const open = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channels-open" }, text: "Channels", hidden: true });
+  document.getElementById("logout").before(open);
+  const view = el("section", { class: "channels-admin", dataset: { ol: "channels" }, hidden: true });
+  view.setAttribute("aria-label", "Channels");
+  document.getElementById("app-view").append(view);
+  let data = { channels: [], lines: [], kinds: [] };
+
+  function isAdmin() {
+    return Boolean(state.me && state.me.role === "admin");
+  }
+
+  async function load() {
+    try {
+      data = await api("GET", "/api/admin/channels");
+      render(null);
+    } catch (err) {
+      toast(`Could not load channels: ${err.reason || err}`);
+    }
+  }
+
+  function close() {
+    view.hidden = true;
+    view.replaceChildren();
+  }
+
+  function render(editing) {
+    const add = el("button", { class: "btn btn--primary btn--sm", type: "button", dataset: { ol: "channels-add" }, text: "Add account", onclick: () => render({}) });
+    const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
+    const rows = data.channels.map((channel) => row(channel));
+    const table = el("table", { class: "channels-list", dataset: { ol: "channels-list" } },
+      el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Webhook", "State", ""].map((t) => el("th", { text: t })))),
+      el("tbody", {}, ...rows));
+    const empty = data.channels.length ? null : el("p", { text: "No Telegram, VK or Viber accounts yet." });
+    view.replaceChildren(
+      el("div", { class: "channels-head" }, el("h2", { text: "Channels" }), add, back),
+      editing ? form(editing) : null, table, empty);
+  }
+
+  function lineName(id) {
+    const line = data.lines.find((l) => l.id === id);
+    return line ? line.name : `#${id}`;
+  }
+
+  function row(channel) {
+    const toggle = el("button", {
+      class: "btn btn--secondary btn--sm", type: "button", dataset: { ol: "channel-toggle" },
+      text: channel.enabled ? "Disable" : "Enable",
+      onclick: () => write("POST", `/api/admin/channels/${channel.id}/${channel.enabled ? "disable" : "enable"}`),
+    });
+    const edit = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channel-edit" }, text: "Edit", onclick: () => render(channel) });
+    return el("tr", { class: channel.enabled ? "" : "channels-off", dataset: { channel: String(channel.id) } },
+      el("td", { text: KIND_LABELS[channel.kind] || channel.kind }),
+      el("td", { text: channel.name }),
+      el("td", { text: channel.key }),
+      el("td", { text: lineName(channel.line_id) }),
+      el("td", { text: channel.webhook_path }),
+      el("td", { text: channel.enabled ? "Enabled" : "Disabled" }),
+      el("td", {}, edit, " ", toggle));
+  }
+
+  function input(spec, value) {
+    if (spec.options) {
+      const select = el("select", { name: spec.name }, ...spec.options.map((o) => el("option", { value: o, text: o })));
+      if (value) select.value = value;
+      return select;
+    }
+    if (spec.long) {
+      const area = el("textarea", { name: spec.name, rows: 2 });
+      area.value = value || "";
+      return area;
+    }
+    const props = { name: spec.name, type: spec.number ? "number" : (spec.secret ? "password" : "text"), autocomplete: "off" };
+    const node = el("input", props);
+    // A stored secret is only shown masked, as a hint; the input itself stays empty.
+    if (spec.secret) node.placeholder = value ? `${value} (unchanged)` : "";
+    else node.value = value === undefined || value === null ? "" : String(value);
+    return node;
+  }
+
+  function form(channel) {
+    const creating = !channel.id;
+    const node = el("form", { class: "channels-form", dataset: { ol: "channel-form" }, novalidate: true });
+    const kind = el("select", { name: "kind", disabled: !creating }, ...data.kinds.map((k) => el("option", { value: k, text: KIND_LABELS[k] || k })));
+    kind.value = channel.kind || data.kinds[0] || "telegram";
+    const name = el("input", { name: "name", required: true });
+    name.value = channel.name || "";
+    const key = el("input", { name: "key", required: true, pattern: "[A-Za-z0-9_-]{1,64}" });
+    key.value = channel.key || "";
+    const line = el("select", { name: "line_id" }, ...data.lines.map((l) => el("option", { value: String(l.id), text: l.name })));
+    if (channel.line_id) line.value = String(channel.line_id);
+    const fields = el("div", { style: "display: contents" });
+    const error = el("p", { class: "channels-error", role: "alert", dataset: { ol: "channel-error" }, hidden: true });
+    const fillFields = () => {
+      const config = channel.config || {};
+      fields.replaceChildren(...(FIELDS[kind.value] || []).map((spec) => el("label", {}, el("span", { text: spec.label }), input(spec, config[spec.name]))));
+    };
+    kind.addEventListener("change", fillFields);
+    fillFields();
+    const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "channel-save" }, text: creating ? "Add" : "Save" });
+    const cancel = el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) });
+    node.append(
+      el("label", {}, el("span", { text: "Kind" }), kind),
+      el("label", {}, el("span", { text: "Name" }), name),
+      el("label", {}, el("span", { text: "Key (webhook path)" }), key),
+      el("label", {}, el("span", { text: "Line" }), line),
+      fields,
+      el("div", { class: "channels-actions" }, save, cancel, error));
+    node.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const config = {};
+      for (const spec of FIELDS[kind.value] || []) {
+        const value = node.elements[spec.name].value.trim();
+        if (spec.secret && !value && !creating) continue; // keep the stored secret
+        if (spec.number) {
+          if (value) config[spec.name] = Number(value);
+        } else if (value || !creating) config[spec.name] = value;
+      }
+      const body = { name: name.value.trim(), key: key.value.trim(), line_id: Number(line.value), config };
+      if (creating) body.kind = kind.value;
+      save.disabled = true;
+      error.hidden = true;
+      try {
+        await write(creating ? "POST" : "PATCH", creating ? "/api/admin/channels" : `/api/admin/channels/${channel.id}`, body, true);
+      } catch (err) {
+        error.textContent = err.reason || String(err);
+        error.hidden = false;
+      } finally {
+        save.disabled = false;
+      }
+    });
+    return node;
+  }
+
+  async function write(method, path, body, rethrow = false) {
+    try {
+      await api(method, path, body);
+      toast("Saved. Connectors pick the change up within seconds.");
+      await load();
+    } catch (err) {
+      if (rethrow) throw err;
+      toast(`Could not save: ${err.reason || err}`);
+    }
+  }
+
+  open.addEventListener("click", () => {
+    view.hidden = false;
+    load();
+  });
+
+  return {
+    // Called after every login and logout: the view is the admin's only.
+    refresh() {
+      open.hidden = !isAdmin();
+      if (!isAdmin()) close();
+    },
+  };
+}

@@ -1,0 +1,313 @@
+"""Handlers of the routing commands and timers: read, ask a pure decision, apply its intents."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, select
+
+from core.db.routing_schema import DialogOffer, DialogParticipant, RoutingAudit
+from core.db.schema import Dialog, LineOperator, Message, Operator
+from core.envelope import (
+    HiddenNote,
+    InviteColleague,
+    LeaveDialog,
+    RateDialog,
+    SkipOffer,
+    TakeOffer,
+    TimerFired,
+    TransferDialog,
+)
+from router.batch import SUPERVISOR_ROLES, Batch
+from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
+from router.decide import decide_offer_timeout, decide_skip, decide_take, decide_unavailable
+from router.intents import Note
+from router.lifecycle import decide_close, decide_no_answer
+from router.routing import do_apply, do_route_waiting, load_policy, operator_states, snapshot
+
+log = logging.getLogger(__name__)
+
+
+async def _dialog_and_operator(
+    work: Batch, dialog_id: int, operator_id: int, what: str
+) -> tuple[Dialog, Operator] | None:
+    dialog = await work.session.get(Dialog, dialog_id)
+    operator = await work.session.get(Operator, operator_id)
+    if dialog is None or operator is None:
+        log.error(
+            "%s names dialog %d or operator %d that does not exist; dropped",
+            what,
+            dialog_id,
+            operator_id,
+        )
+        return None
+    return dialog, operator
+
+
+async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
+    """Whether ``operator`` may write in the dialog: its holder, a colleague in it, a
+    supervisor, or (while it waits) a member of its line."""
+    if operator.role in SUPERVISOR_ROLES or dialog.operator_id == operator.id:
+        return True
+    if operator.id in await work.participants(dialog.id):
+        return True
+    if dialog.operator_id is None:
+        member = await work.session.get(LineOperator, (dialog.line_id, operator.id))
+        return member is not None
+    return False
+
+
+async def do_take(work: Batch, cmd: TakeOffer) -> None:
+    """An operator takes a waiting dialog."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "take")
+    if found is None:
+        return
+    dialog, _operator = found
+    policy = await load_policy(work, dialog.line_id)
+    states = await operator_states(work, dialog.line_id)
+    snap = await snapshot(work, dialog)
+    await do_apply(work, decide_take(snap, policy, states, cmd.operator_id, work.now))
+
+
+async def do_skip(work: Batch, cmd: SkipOffer) -> None:
+    """An operator passes on an offer or an unanswered dialog of theirs."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "skip")
+    if found is None:
+        return
+    dialog, _operator = found
+    line_id = dialog.line_id
+    policy = await load_policy(work, line_id)
+    states = await operator_states(work, line_id)
+    snap = await snapshot(work, dialog)
+    await do_apply(work, decide_skip(snap, policy, states, cmd.operator_id, work.now))
+    # The skipper has room again for the line's other waiting dialogs.
+    await do_route_waiting(work, line_id, "operator_freed")
+
+
+async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
+    """Hand a dialog to another operator or line; history stays with the dialog."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "transfer")
+    if found is None:
+        return
+    dialog, operator = found
+    if not await may_work_on(work, dialog, operator):
+        log.warning("operator %d may not transfer dialog %d; dropped", operator.id, dialog.id)
+        return
+    old_line, old_holder = dialog.line_id, dialog.operator_id
+    snap = await snapshot(work, dialog)
+    if cmd.to_operator_id is not None:
+        target = await work.session.get(Operator, cmd.to_operator_id)
+        if target is None:
+            log.error(
+                "transfer of dialog %d names unknown operator %d", dialog.id, cmd.to_operator_id
+            )
+            return
+        takeover = target.id == operator.id and operator.role in SUPERVISOR_ROLES
+        policy = await load_policy(work, dialog.line_id)
+        states = await operator_states(work, dialog.line_id)
+        intents = decide_transfer_to_operator(
+            snap, policy, states, target.id, work.now, takeover=takeover, comment=cmd.comment
+        )
+        where = target.name
+    elif cmd.to_line_id is not None:
+        try:
+            line = await work.line(cmd.to_line_id)
+        except LookupError:
+            log.error("transfer of dialog %d names unknown line %d", dialog.id, cmd.to_line_id)
+            return
+        policy = await load_policy(work, line.id)
+        states = await operator_states(work, line.id)
+        intents = decide_transfer_to_line(snap, policy, states, work.now, cmd.comment)
+        where = f"line {line.name}"
+    else:
+        log.error("transfer of dialog %d names no target; dropped", dialog.id)
+        return
+    if any(getattr(i, "event", "") == "transfer" for i in intents):
+        text = f"{operator.name} transferred the dialog to {where}"
+        intents.append(Note(dialog.id, f"{text}: {cmd.comment}" if cmd.comment else text))
+    await do_apply(work, intents)
+    if old_holder is not None and dialog.operator_id != old_holder:
+        await do_route_waiting(work, old_line, "operator_freed")
+
+
+async def do_invite(work: Batch, cmd: InviteColleague) -> None:
+    """Bring a colleague into a dialog (a supervisor naming themselves joins it)."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "invite")
+    if found is None:
+        return
+    dialog, operator = found
+    colleague = await work.session.get(Operator, cmd.colleague_id)
+    if colleague is None or dialog.status == "closed":
+        log.warning("invite into dialog %d refused: closed or unknown colleague", dialog.id)
+        return
+    joining = colleague.id == operator.id
+    allowed = (
+        (operator.role in SUPERVISOR_ROLES)
+        if joining
+        else await may_work_on(work, dialog, operator)
+    )
+    if not allowed or colleague.id == dialog.operator_id:
+        log.warning(
+            "operator %d may not invite %d into dialog %d", operator.id, colleague.id, dialog.id
+        )
+        return
+    if await work.session.get(DialogParticipant, (dialog.id, colleague.id)) is not None:
+        return  # already in: a redelivered command
+    work.session.add(
+        DialogParticipant(
+            dialog_id=dialog.id,
+            operator_id=colleague.id,
+            role="supervisor" if joining else "invited",
+            invited_by=operator.id,
+            joined_at=work.now,
+        )
+    )
+    event = "join" if joining else "invite"
+    text = (
+        f"{operator.name} joined the dialog"
+        if joining
+        else f"{operator.name} invited {colleague.name}"
+    )
+    await _record(work, dialog, event, colleague.id)
+    await do_apply(work, [Note(dialog.id, text)])
+
+
+async def do_leave(work: Batch, cmd: LeaveDialog) -> None:
+    """A colleague or supervisor leaves a dialog they were in."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "leave")
+    if found is None:
+        return
+    dialog, operator = found
+    result = await work.session.execute(
+        delete(DialogParticipant).where(
+            DialogParticipant.dialog_id == dialog.id, DialogParticipant.operator_id == operator.id
+        )
+    )
+    if not getattr(result, "rowcount", 0):
+        return
+    await _record(work, dialog, "leave", operator.id)
+    await do_apply(work, [Note(dialog.id, f"{operator.name} left the dialog")])
+
+
+async def do_note(work: Batch, cmd: HiddenNote) -> None:
+    """Store a hidden message between colleagues: operators see it, the client never does."""
+    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "note")
+    if found is None:
+        return
+    dialog, operator = found
+    seen = await work.session.scalar(
+        select(Message).where(
+            Message.dialog_id == dialog.id, Message.client_msg_id == cmd.client_msg_id
+        )
+    )
+    if seen is not None:
+        await work.announce_message(dialog, seen)
+        return
+    if not await may_work_on(work, dialog, operator):
+        log.warning("operator %d may not write in dialog %d; dropped", operator.id, dialog.id)
+        return
+    message = Message(
+        dialog_id=dialog.id,
+        channel_id=dialog.channel_id,
+        author="operator",
+        operator_id=operator.id,
+        author_name=operator.name,
+        text=cmd.text,
+        client_msg_id=cmd.client_msg_id,
+        hidden=True,
+        created_at=work.now,
+    )
+    work.session.add(message)
+    await work.session.flush()
+    await work.announce_message(dialog, message)
+
+
+async def do_rate(work: Batch, cmd: RateDialog) -> None:
+    """Store the client's rating of a closed dialog (the first one counts)."""
+    dialog = await work.session.get(Dialog, cmd.dialog_id)
+    if dialog is None or dialog.status != "closed" or dialog.rating is not None:
+        return
+    dialog.rating = cmd.rating
+    await work.session.flush()
+    await work.announce_dialog(dialog)
+
+
+async def do_presence_routing(work: Batch, operator: Operator) -> None:
+    """After a presence change: hand on the offers of someone who left, or give waiting
+    dialogs to someone who came online."""
+    lines = list(
+        await work.session.scalars(
+            select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
+        )
+    )
+    for line_id in lines:
+        if operator.status == "online":
+            await do_route_waiting(work, line_id, "operator_online")
+            continue
+        offered = (
+            await work.session.scalars(
+                select(Dialog)
+                .join(DialogOffer, DialogOffer.dialog_id == Dialog.id)
+                .where(
+                    Dialog.line_id == line_id,
+                    DialogOffer.operator_id == operator.id,
+                    DialogOffer.state == "pending",
+                )
+                .order_by(Dialog.opened_at, Dialog.id)
+            )
+        ).all()
+        if not offered:
+            continue
+        policy = await load_policy(work, line_id)
+        states = await operator_states(work, line_id)
+        snaps = [await snapshot(work, d) for d in offered]
+        await do_apply(
+            work,
+            decide_unavailable(snaps, policy, states, operator.id, operator.status, work.now),
+        )
+
+
+async def do_timer(work: Batch, fired: TimerFired) -> None:
+    """A routing timer came due."""
+    kind = fired.key.split(":", 1)[0]
+    payload = fired.payload
+    if kind == "opening":
+        await do_route_waiting(work, int(payload["line_id"] or 0), "line_opened")
+        return
+    dialog = await work.session.get(Dialog, int(payload.get("dialog_id") or 0))
+    if dialog is None:
+        log.info("timer %s names a dialog that is gone", fired.key)
+        return
+    policy = await load_policy(work, dialog.line_id)
+    snap = await snapshot(work, dialog)
+    if kind == "offer":
+        states = await operator_states(work, dialog.line_id)
+        intents = decide_offer_timeout(
+            snap,
+            policy,
+            states,
+            int(payload["operator_id"] or 0),
+            int(payload["round"] or 0),
+            work.now,
+        )
+    elif kind == "noanswer":
+        states = await operator_states(work, dialog.line_id)
+        intents = decide_no_answer(snap, policy, states, work.now)
+    elif kind == "autoclose":
+        intents = decide_close(snap, policy, "auto") if snap.status == "open" else []
+    else:
+        log.warning("timer %s has no handler", fired.key)
+        return
+    await do_apply(work, intents)
+
+
+async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:
+    work.session.add(
+        RoutingAudit(
+            dialog_id=dialog.id,
+            line_id=dialog.line_id,
+            at=work.now,
+            event=event,
+            operator_id=operator_id,
+        )
+    )

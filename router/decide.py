@@ -1,0 +1,386 @@
+"""Open-line routing decisions: pure functions from a snapshot and an instant to intents.
+
+Every function takes the dialog as a ``DialogSnapshot``, the line as a ``LinePolicy``, the
+line's operators as ``OperatorState``s (load counted from open dialogs and pending exclusive
+offers, never from history) and ``now``; it returns the ``Intent``s the writer carries out in
+order. Nothing here reads a clock, a database or Redis, so the rules are tested on plain data.
+
+Modes (``router.distribution``): ``evenly`` assigns at once; ``sequence`` offers the dialog to
+one operator at a time for ``offer_seconds``, then to the next in queue order, round and round;
+``all`` offers it to every eligible operator and the first to take it gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from router.distribution import LineRouting, Mode, OperatorState, decide_assignment, eligibility
+from router.intents import (
+    Assign,
+    Audit,
+    AuditCandidate,
+    AutoReply,
+    CancelTimer,
+    EndOffers,
+    Intent,
+    MarkHours,
+    Offer,
+    SetTimer,
+    Unassign,
+    Wait,
+    no_answer_timer,
+    offer_timer,
+    opening_timer,
+)
+from router.schedule import Schedule, is_open, next_opening
+
+Status = Literal["waiting", "open", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    """Auto-reply texts of a line; empty means not sent."""
+
+    greeting: str = ""
+    no_answer: str = ""
+    out_of_hours: str = ""
+    close: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinePolicy:
+    """Everything the routing rules need to know about a line."""
+
+    line_id: int
+    mode: Mode
+    queue: tuple[int, ...]
+    offer_seconds: int = 60
+    schedule: Schedule | None = None
+    out_of_hours: Literal["wait", "route"] = "wait"
+    returning: Literal["none", "last_operator"] = "none"
+    replies: Replies = Replies()
+    no_answer_seconds: int | None = None
+    no_answer_action: Literal["wait", "requeue", "nothing"] = "wait"
+    rating: Literal["none", "stars", "like"] = "none"
+    auto_close_minutes: int | None = None
+
+    @property
+    def routing(self) -> LineRouting:
+        """The distribution view of the line."""
+        return LineRouting(self.line_id, self.mode, self.queue, self.offer_seconds)
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the line is within working hours at ``now`` (no schedule: always)."""
+        return self.schedule is None or is_open(self.schedule, now)
+
+
+@dataclass(frozen=True, slots=True)
+class DialogSnapshot:
+    """A dialog as routing sees it."""
+
+    dialog_id: int
+    line_id: int
+    status: Status
+    operator_id: int | None
+    opened_at: datetime
+    answered: bool = False
+    offered_to: tuple[int, ...] = ()
+    """Operators with a pending offer, in the order they were offered it."""
+    offer_exclusive: bool = False
+    offer_round: int = 0
+    last_offered: int | None = None
+    skipped_by: frozenset[int] = frozenset()
+    """Operators who passed on this dialog: it is not offered to them again."""
+    previous_operator: int | None = None
+    """Who served the client's previous dialog on this line, for returning clients."""
+    began_in_hours: bool | None = None
+    wait_reason: str | None = None
+
+
+def audit(dialog: DialogSnapshot, event: str, reason: str = "", **fields: object) -> Audit:
+    """An audit record of ``dialog``."""
+    return Audit(dialog.dialog_id, dialog.line_id, event, reason, **fields)  # type: ignore[arg-type]
+
+
+def route(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    now: datetime,
+    *,
+    after: int | None = None,
+    exclude: Iterable[int] = (),
+    why: str = "new",
+) -> list[Intent]:
+    """Distribute a waiting dialog that has no pending offer.
+
+    ``after`` is the operator to rotate from (a sequential line's last offer); ``exclude``
+    adds operators who must not get it this time (besides those who skipped it).
+    """
+    excluded = frozenset(exclude) | dialog.skipped_by
+    if not line.is_open(now) and line.out_of_hours == "wait":
+        assert line.schedule is not None
+        candidates = tuple(AuditCandidate(op, "out_of_hours") for op in line.queue)
+        intents: list[Intent] = [
+            Wait(dialog.dialog_id, "out_of_hours"),
+            audit(dialog, "wait", "out_of_hours", mode=line.mode, candidates=candidates),
+        ]
+        opens = next_opening(line.schedule, now)
+        if opens is not None:
+            key = opening_timer(line.line_id)
+            intents.append(SetTimer(key, opens, (("line_id", line.line_id),)))
+        return intents
+    candidates_all = eligibility(line.routing, operators, now, excluded)
+    judged = tuple(AuditCandidate.of(c) for c in candidates_all)
+    if line.returning == "last_operator" and dialog.previous_operator is not None:
+        previous = next(
+            (c for c in candidates_all if c.operator_id == dialog.previous_operator), None
+        )
+        if previous is not None and previous.eligible:
+            return [
+                Assign(dialog.dialog_id, previous.operator_id),
+                audit(
+                    dialog,
+                    "assign",
+                    "returning_client",
+                    mode=line.mode,
+                    operator_id=previous.operator_id,
+                    candidates=judged,
+                ),
+            ]
+    decision = decide_assignment(line.routing, operators, now, after, excluded)
+    if decision.chosen is None:
+        return [
+            Wait(dialog.dialog_id, "nobody_eligible"),
+            audit(dialog, "wait", "nobody_eligible", mode=line.mode, candidates=judged),
+        ]
+    if line.mode == "evenly":
+        chosen = decision.chosen[0]
+        return [
+            Assign(dialog.dialog_id, chosen),
+            audit(dialog, "assign", why, mode="evenly", operator_id=chosen, candidates=judged),
+        ]
+    round_ = dialog.offer_round + 1
+    if line.mode == "sequence":
+        chosen = decision.chosen[0]
+        answer_by = now + timedelta(seconds=line.offer_seconds)
+        payload = (("dialog_id", dialog.dialog_id), ("round", round_), ("operator_id", chosen))
+        return [
+            Offer(dialog.dialog_id, (chosen,), True, round_, answer_by),
+            SetTimer(offer_timer(dialog.dialog_id), answer_by, payload),
+            audit(dialog, "offer", why, mode="sequence", operator_id=chosen, candidates=judged),
+        ]
+    return [
+        Offer(dialog.dialog_id, decision.chosen, False, round_, None),
+        audit(dialog, "offer", why, mode="all", candidates=judged),
+    ]
+
+
+def released(operators: Sequence[OperatorState], operator_id: int) -> list[OperatorState]:
+    """The snapshot after ``operator_id`` let go of one dialog of this line."""
+    return [
+        replace(
+            s,
+            open_dialogs_on_line=max(0, s.open_dialogs_on_line - 1),
+            open_dialogs_total=max(0, s.open_dialogs_total - 1),
+        )
+        if s.operator_id == operator_id
+        else s
+        for s in operators
+    ]
+
+
+def loaded(operators: Sequence[OperatorState], operator_id: int) -> list[OperatorState]:
+    """The snapshot after ``operator_id`` got one more dialog of this line."""
+    return [
+        replace(
+            s,
+            open_dialogs_on_line=s.open_dialogs_on_line + 1,
+            open_dialogs_total=s.open_dialogs_total + 1,
+        )
+        if s.operator_id == operator_id
+        else s
+        for s in operators
+    ]
+
+
+def decide_open(
+    dialog: DialogSnapshot, line: LinePolicy, operators: Sequence[OperatorState], now: datetime
+) -> list[Intent]:
+    """A new dialog: record working hours, greet or answer out of hours, arm timers, route."""
+    in_hours = line.is_open(now)
+    intents: list[Intent] = [MarkHours(dialog.dialog_id, in_hours)]
+    if in_hours and line.replies.greeting:
+        intents.append(AutoReply(dialog.dialog_id, "greeting", line.replies.greeting))
+    if not in_hours and line.replies.out_of_hours:
+        intents.append(AutoReply(dialog.dialog_id, "out_of_hours", line.replies.out_of_hours))
+    if line.no_answer_seconds is not None:
+        due = now + timedelta(seconds=line.no_answer_seconds)
+        intents.append(
+            SetTimer(no_answer_timer(dialog.dialog_id), due, (("dialog_id", dialog.dialog_id),))
+        )
+    intents.extend(route(dialog, line, operators, now))
+    return intents
+
+
+def decide_take(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    taker: int,
+    now: datetime,
+) -> list[Intent]:
+    """An operator takes a waiting dialog: they get it if it is still free and they have room."""
+    if dialog.status != "waiting" or dialog.operator_id is not None:
+        reason = "closed" if dialog.status == "closed" else "already_taken"
+        return [audit(dialog, "reject", reason, operator_id=taker)]
+    if dialog.offered_to and taker not in dialog.offered_to:
+        return [audit(dialog, "reject", "offered_to_someone_else", operator_id=taker)]
+    states = released(operators, taker) if dialog.offer_exclusive else list(operators)
+    judged = next(
+        (c for c in eligibility(line.routing, states, now) if c.operator_id == taker), None
+    )
+    refused = ("not_on_line", "at_capacity_line", "at_capacity_total", "offline")
+    if judged is None or judged.passed_over in refused:
+        reason = "not_on_line" if judged is None else str(judged.passed_over)
+        return [audit(dialog, "reject", reason, operator_id=taker)]
+    others = tuple(op for op in dialog.offered_to if op != taker)
+    intents: list[Intent] = []
+    if taker in dialog.offered_to:
+        intents.append(EndOffers(dialog.dialog_id, "taken", (taker,)))
+    if others:
+        intents.append(EndOffers(dialog.dialog_id, "withdrawn", others))
+    intents += [
+        CancelTimer(offer_timer(dialog.dialog_id)),
+        Assign(dialog.dialog_id, taker),
+        audit(dialog, "take", "taken", mode=line.mode, operator_id=taker),
+    ]
+    return intents
+
+
+def decide_skip(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    who: int,
+    now: datetime,
+) -> list[Intent]:
+    """An operator passes on an offer, or on a dialog given to them that they have not answered."""
+    later = replace(dialog, skipped_by=dialog.skipped_by | {who})
+    if dialog.status == "waiting" and who in dialog.offered_to:
+        intents: list[Intent] = [
+            EndOffers(dialog.dialog_id, "skipped", (who,)),
+            audit(dialog, "skip", "skipped", mode=line.mode, operator_id=who),
+        ]
+        if len(dialog.offered_to) > 1:
+            return intents
+        intents.append(CancelTimer(offer_timer(dialog.dialog_id)))
+        states = released(operators, who) if dialog.offer_exclusive else operators
+        return intents + route(later, line, states, now, after=who, why="skipped")
+    if dialog.status == "open" and dialog.operator_id == who and not dialog.answered:
+        waiting = replace(later, status="waiting", operator_id=None)
+        return [
+            Unassign(dialog.dialog_id),
+            audit(dialog, "skip", "skipped", mode=line.mode, operator_id=who),
+            *route(waiting, line, released(operators, who), now, after=who, why="skipped"),
+        ]
+    return [audit(dialog, "reject", "nothing_to_skip", operator_id=who)]
+
+
+def decide_offer_timeout(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    operator_id: int,
+    round_: int,
+    now: datetime,
+) -> list[Intent]:
+    """A sequential offer ran out: the next operator in the queue gets the offer."""
+    if (
+        dialog.status != "waiting"
+        or round_ != dialog.offer_round
+        or operator_id not in dialog.offered_to
+    ):
+        return []  # a stale timer: the dialog moved on since it was armed
+    return [
+        EndOffers(dialog.dialog_id, "timed_out", (operator_id,)),
+        audit(dialog, "timeout", "no_answer_in_time", mode=line.mode, operator_id=operator_id),
+        *route(
+            replace(dialog, offered_to=()),
+            line,
+            released(operators, operator_id),
+            now,
+            after=operator_id,
+            why="previous_offer_timed_out",
+        ),
+    ]
+
+
+def decide_unavailable(
+    dialogs: Sequence[DialogSnapshot],
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    operator_id: int,
+    status: str,
+    now: datetime,
+) -> list[Intent]:
+    """An operator went away or offline: their pending offers on this line go to others."""
+    intents: list[Intent] = []
+    states = list(operators)
+    for dialog in dialogs:
+        if dialog.status != "waiting" or operator_id not in dialog.offered_to:
+            continue
+        intents += [
+            EndOffers(dialog.dialog_id, "withdrawn", (operator_id,)),
+            audit(dialog, "withdraw", status, mode=line.mode, operator_id=operator_id),
+        ]
+        if len(dialog.offered_to) > 1:
+            continue
+        intents.append(CancelTimer(offer_timer(dialog.dialog_id)))
+        if dialog.offer_exclusive:
+            states = released(states, operator_id)
+        step = route(
+            replace(dialog, offered_to=()), line, states, now, after=operator_id, why=status
+        )
+        states = _after(states, step, now)
+        intents += step
+    return intents
+
+
+def route_waiting(
+    dialogs: Sequence[DialogSnapshot],
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    now: datetime,
+    why: str,
+) -> list[Intent]:
+    """Someone freed up or came online, or the line opened: give out the line's waiting
+    dialogs that nobody holds an offer for, oldest first."""
+    intents: list[Intent] = []
+    states = list(operators)
+    for dialog in sorted(dialogs, key=lambda d: (d.opened_at, d.dialog_id)):
+        if dialog.status != "waiting" or dialog.offered_to:
+            continue
+        step = route(dialog, line, states, now, after=dialog.last_offered, why=why)
+        if isinstance(step[0], Wait) and step[0].reason == dialog.wait_reason:
+            continue  # nothing changed for it: no repeated audit records
+        states = _after(states, step, now)
+        intents += step
+    return intents
+
+
+def _after(
+    states: list[OperatorState], step: Sequence[Intent], now: datetime
+) -> list[OperatorState]:
+    for intent in step:
+        if isinstance(intent, Assign):
+            states = [
+                replace(s, last_assigned_at=now) if s.operator_id == intent.operator_id else s
+                for s in loaded(states, intent.operator_id)
+            ]
+        elif isinstance(intent, Offer) and intent.exclusive:
+            states = loaded(states, intent.operator_ids[0])
+    return states

@@ -1,0 +1,33 @@
+"""Fixtures for connector tests.
+
+- ``start_hub`` (function): starts whole hubs (``connector_hub.Hub``) for given settings and
+  stops them after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from connector_hub import Hub
+
+from config.settings import Settings
+
+
+@pytest.fixture
+async def start_hub() -> AsyncIterator[Any]:
+    servers: list[TestServer] = []
+
+    async def start(settings: Settings) -> Hub:
+        from operator_console.app import build_app
+
+        server = TestServer(build_app(settings), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return Hub(server)
+
+    yield start
+    for server in servers:
+        await server.close()

@@ -1,0 +1,50 @@
+"""Session-wide Dovecot + Postfix for the email connector's tests, and mailbox helpers.
+
+Fixtures:
+
+- ``mail_peers`` (session): a running ``MailPeers`` (Dovecot IMAP/LMTP and Postfix delivering
+  into it), started once, on the first test that asks (~3.5 s), from the main thread.
+- ``mailboxes`` (function): the peers, after every folder of every test user was emptied, so
+  each test starts with empty mailboxes (UIDs keep growing, as on a real server).
+- ``account_config`` (function): a ``Channel.config`` for the support mailbox on these peers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mailpeers import PASSWORD, SUPPORT, Dovecot, MailPeers, Postfix
+
+
+@pytest.fixture(scope="session")
+def mail_peers() -> Iterator[MailPeers]:
+    """Dovecot and Postfix for the whole session (sync: started from the main thread)."""
+    with Dovecot() as dovecot, Postfix(dovecot.lmtp_port) as postfix:
+        yield MailPeers(dovecot, postfix)
+
+
+@pytest.fixture
+def mailboxes(mail_peers: MailPeers) -> MailPeers:
+    """The peers with every mailbox emptied."""
+    mail_peers.empty()
+    return mail_peers
+
+
+@pytest.fixture
+def account_config(mail_peers: MailPeers) -> dict[str, Any]:
+    """Channel.config of the support mailbox: plain IMAP/SMTP on loopback, fast polling."""
+    return {
+        "imap_host": "127.0.0.1",
+        "imap_port": mail_peers.imap_port,
+        "imap_tls": "none",
+        "login": SUPPORT,
+        "password": PASSWORD,
+        "poll_seconds": 2,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mail_peers.smtp_port,
+        "smtp_tls": "none",
+        "from_address": SUPPORT,
+        "from_name": "Support",
+    }

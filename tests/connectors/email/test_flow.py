@@ -1,0 +1,169 @@
+"""End to end through a whole hub: a client's mail reaches the console, the operator's reply
+reaches the client's real mailbox threaded, the client's answer joins the same dialog, and
+bounces and 5xx refusals are shown to the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from hubclient import OperatorClient
+from mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
+from sqlalchemy import select
+from tests_support import ADMIN_PASSWORD
+
+from config.settings import Settings
+from connectors.accounts import do_announce_change
+from core.db.schema import Channel, Line
+from operator_console.app import build_app
+from operator_console.keys import BUS, SESSIONS
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+async def hub(
+    redis_url: str, sqlite_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[str, web.Application]]:
+    settings = Settings(
+        redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,  # type: ignore[arg-type]
+    )  # fmt: skip
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/"), server.app
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def admin(hub: tuple[str, web.Application]) -> AsyncIterator[OperatorClient]:
+    client = OperatorClient(hub[0])
+    await client.login("admin", ADMIN_PASSWORD)
+    await client.open_socket()
+    yield client
+    await client.close()
+
+
+async def add_mailbox(app: web.Application, config: dict[str, Any]) -> int:
+    """Add an email channel while the hub runs and tell the connectors."""
+    async with app[SESSIONS]() as s, s.begin():
+        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
+        assert line is not None
+        channel = Channel(line_id=line.id, kind="email", key="support-mail", name="Support",
+                          config=config)  # fmt: skip
+        s.add(channel)
+        await s.flush()
+        channel_id = channel.id
+    await do_announce_change(app[BUS], channel_id, "email")
+    return channel_id
+
+
+def client_mail(subject: str, body: str, mid: str, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Клиент <{CLIENT}>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = subject
+    msg["Message-ID"] = mid
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body, charset="koi8-r")
+    msg.add_attachment(b"%PDF-1.4 test", maintype="application", subtype="pdf",
+                       filename="счёт.pdf")  # fmt: skip
+    return msg.as_bytes()
+
+
+async def wait_for_mail(peers: MailPeers, user: str, timeout: float = 15) -> EmailMessage:
+    """The newest message in a user's INBOX, waiting for one to arrive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = peers.doveadm("fetch", "-u", user, "text", "mailbox", "INBOX", "all")
+        if out.strip():
+            raw = out.split("text:\n")[-1].encode()
+            msg = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(msg, EmailMessage)
+            return msg
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no mail for {user}")
+
+
+async def test_mail_reaches_the_operator_and_the_reply_threads_back(
+    hub: tuple[str, web.Application],
+    admin: OperatorClient,
+    mailboxes: MailPeers,
+    account_config: dict[str, Any],
+) -> None:
+    await add_mailbox(hub[1], account_config)
+    mailboxes.deliver(client_mail("Счёт", "Пришлите счёт, пожалуйста.", "<q1@example.test>"))
+
+    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    assert dialog["channel_kind"] == "email"
+    message = (await admin.receive_until("message"))["message"]
+    assert "Пришлите счёт, пожалуйста." in message["text"]
+    [attachment] = message["attachments"]
+    assert attachment["name"] == "счёт.pdf"
+
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                 {"text": "Счёт во вложении.", "client_msg_id": "r1"})  # fmt: skip
+    assert status == 202
+    reply = await wait_for_mail(mailboxes, CLIENT)
+    assert reply["In-Reply-To"] == "<q1@example.test>"
+    assert "<q1@example.test>" in reply["References"]
+    assert f"[#D{dialog['id']}]" in reply["Subject"]
+    body = reply.get_body()
+    assert body is not None and "Счёт во вложении." in body.get_content()
+    sent = await admin.receive_until("message", timeout=15, delivery_status="sent")
+    assert sent["message"]["text"] == "Счёт во вложении."
+
+    # The client answers in their mail program: it threads into the same dialog.
+    refs = f"<q1@example.test> {reply['Message-ID']}"
+    mailboxes.deliver(client_mail(f"Re: {reply['Subject']}", "Спасибо, оплатим.",
+                                  "<q2@example.test>", In_Reply_To=reply["Message-ID"],
+                                  References=refs))  # fmt: skip
+    answer = await admin.receive_until("message", timeout=20, dialog_id=dialog["id"],
+                                       author="client", text="Спасибо, оплатим.")  # fmt: skip
+    assert answer["message"]["dialog_id"] == dialog["id"]
+    _, body_json = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
+    texts = [m["text"] for m in body_json["messages"]]
+    assert texts.count("Спасибо, оплатим.") == 1 and len(texts) == 3
+
+
+async def test_a_bounce_and_a_5xx_mark_replies_failed_with_the_reason(
+    hub: tuple[str, web.Application],
+    admin: OperatorClient,
+    mailboxes: MailPeers,
+    account_config: dict[str, Any],
+) -> None:
+    await add_mailbox(hub[1], account_config)
+    for n, sender in enumerate(("nobody@example.test", "someone@elsewhere.test")):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, SUPPORT, f"question {n}"
+        msg["Message-ID"] = f"<b{n}@example.test>"
+        msg.set_content("hello")
+        mailboxes.deliver(msg.as_bytes(), sender=sender)
+    dialogs = {}
+    for _ in range(2):
+        d = (await admin.receive_until("dialog", timeout=20))["dialog"]
+        dialogs[d["client_name"]] = d["id"]
+    for n, dialog_id in enumerate(dialogs.values()):
+        status, _ = await admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
+                                     {"text": f"answer {n}", "client_msg_id": f"a{n}"})  # fmt: skip
+        assert status == 202
+    refused = await admin.receive_until("message", timeout=20, delivery_status="failed",
+                                        dialog_id=dialogs["someone@elsewhere.test"])  # fmt: skip
+    assert "550" in refused["message"]["delivery_error"]
+    # Postfix accepts mail for an unknown local user, then sends a real DSN back to us.
+    bounced = await admin.receive_until("message", timeout=30, delivery_status="failed",
+                                        dialog_id=dialogs["nobody@example.test"])  # fmt: skip
+    assert "bounced" in bounced["message"]["delivery_error"]
+    assert "User doesn't exist" in bounced["message"]["delivery_error"]
+    assert PASSWORD  # the account logs in with the shared test password

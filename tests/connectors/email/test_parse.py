@@ -1,0 +1,134 @@
+"""Parsing real sample messages (connectors/email/fixtures) and rendering threaded replies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from connectors.email.config import EmailAccount, LineStyle, RoutingRule
+from connectors.email.htmltext import html_to_text
+from connectors.email.parse import MailParseError, parse_mail
+from connectors.email.quotes import trim_quotes
+from connectors.email.render import ReplyContext, render_reply, reply_subject
+
+FIXTURES = Path(__file__).resolve().parents[3] / "connectors" / "email" / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_koi8r_reply_decodes_subject_body_and_cyrillic_attachment_name() -> None:
+    mail = parse_mail(fixture("koi8r_reply_with_attachment.eml"))
+    assert mail.subject == "Re: Счёт за ноябрь [#D41]"
+    assert mail.subject_dialog() == 41
+    assert mail.sender == "ivan.petrov@example.test"  # normalised for the identity key
+    assert mail.sender_name == "Иван Петров"
+    assert mail.text.startswith("Здравствуйте!\n\nСчёт во вложении, оплатим до пятницы.")
+    assert "Пришлите" not in mail.text  # the quoted question is trimmed
+    [pdf] = mail.attachments
+    assert pdf.name == "счёт ноябрь.pdf" and pdf.mime == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
+    assert mail.thread_ids() == ("<ol.7.1@example.test>", "<first-question@example.test>")
+
+
+def test_windows_1251_quoted_printable_with_outlook_quote() -> None:
+    mail = parse_mail(fixture("cp1251_outlook_question.eml"))
+    assert mail.subject == "Вопрос по доставке"
+    assert mail.sender_name == "Ольга Смирнова"
+    assert mail.recipients == ("sales@example.test",)
+    assert mail.text == (
+        "Добрый день!\nПодскажите, когда будет доставка заказа 1842?\n\nС уважением,\nОльга"
+    )
+
+
+def test_gmail_alternative_prefers_plain_and_keeps_an_rfc2047_named_image() -> None:
+    mail = parse_mail(fixture("gmail_html_with_image.eml"))
+    assert "The kettle arrived *broken* & I want a refund." in mail.text
+    assert "wrote:" not in mail.text and "shipped" not in mail.text
+    [image] = mail.attachments
+    assert image.name == "фото чайника.png" and image.mime == "image/png"
+
+
+def test_html_only_mail_with_undeclared_cp1251_becomes_safe_text() -> None:
+    mail = parse_mail(fixture("html_only_undeclared_cp1251.eml"))
+    assert mail.text.splitlines()[0] == "Заказ № 77 оформлен"
+    assert "Строка 2 <b> не тег" in mail.text  # an escaped tag stays text, shown as text
+    assert "- чайник" in mail.text
+    assert "color:red" not in mail.text and "bad" not in mail.text
+    assert mail.message_id.endswith(".@openlines>")  # no Message-ID: a stable hash
+    assert parse_mail(fixture("html_only_undeclared_cp1251.eml")).message_id == mail.message_id
+
+
+def test_postfix_dsn_is_a_bounce_naming_the_original_message() -> None:
+    mail = parse_mail(fixture("postfix_dsn_bounce.eml"))
+    assert mail.bounce is not None and mail.auto_submitted
+    assert mail.bounce.original_ids == ("<orig-1@example.test>",)
+    assert mail.bounce.recipient == "nobody@example.test"
+    assert mail.bounce.status == "5.1.1"
+    assert "User doesn't exist" in mail.bounce.reason
+    assert mail.attachments == ()
+
+
+def test_html_to_text_drops_scripts_and_quotes() -> None:
+    html = "<p>Hi<script>evil()</script></p><blockquote>old</blockquote><p>a &lt; b</p>"
+    assert html_to_text(html) == "Hi\n\na < b"
+
+
+def test_trim_quotes_keeps_everything_when_the_mail_is_only_a_quote() -> None:
+    assert trim_quotes("> only quoted\n> text") == "> only quoted\n> text"
+    assert trim_quotes("Да.\n\nПн, 20 нояб. 2026 г. в 10:00, Поддержка <s@x>:\n") != ""
+    assert trim_quotes("Yes.\n\nOn Mon, Nov 23, 2026 Support wrote:\n> q") == "Yes."
+
+
+def test_mail_without_a_sender_is_refused_with_a_reason() -> None:
+    with pytest.raises(MailParseError, match="From"):
+        parse_mail(b"Subject: x\r\n\r\nbody\r\n")
+
+
+def test_reply_threads_with_headers_signature_and_subject_tag() -> None:
+    account = EmailAccount(
+        imap_host="h", login="l", password="p", smtp_host="h",  # type: ignore[arg-type]
+        from_address="support@example.test", from_name="Support",
+        lines={"3": LineStyle(signature="Sales team")},
+    )  # fmt: skip
+    ctx = ReplyContext(
+        dialog_id=41, line_id=3, to_address="ivan@example.test", to_name="Иван",
+        subject="Re: Счёт за ноябрь [#D41]", in_reply_to="<c2@x>",
+        references=("<root@x> <c1@x>", "<ours1@example.test>", "<c2@x>"),
+    )  # fmt: skip
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    raw = render_reply(account, ctx, "Спасибо!", "Anna", "<r@example.test>", at).as_bytes()
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Message-ID"] == "<r@example.test>"
+    assert msg["In-Reply-To"] == "<c2@x>"
+    assert msg["References"] == "<root@x> <c1@x> <ours1@example.test> <c2@x>"
+    assert msg["Subject"] == "Re: Счёт за ноябрь [#D41]"
+    body = msg.get_body()
+    assert body is not None
+    assert body.get_content() == "Спасибо!\n\n-- \nSales team\n"
+
+
+def test_reply_subject_never_stacks_prefixes_or_tags() -> None:
+    assert reply_subject("Re: $subject [#D$dialog_id]", "RE: Re: Fwd: Order [#D9]", 9) == (
+        "Re: Order [#D9]"
+    )
+    assert reply_subject("Re: $subject [#D$dialog_id]", "", 5) == "Re: Dialog 5 [#D5]"
+
+
+def test_routing_rules_pick_a_line_by_sender_recipient_and_subject() -> None:
+    account = EmailAccount(
+        imap_host="h", login="l", password="p", smtp_host="h",  # type: ignore[arg-type]
+        from_address="support@example.test",
+        rules=(
+            RoutingRule(line_id=7, recipient="sales@*"),
+            RoutingRule(line_id=8, sender="*@vip.example", subject="*invoice*"),
+        ),
+    )  # fmt: skip
+    assert account.route("a@b", ("sales@example.test",), "hi") == 7
+    assert account.route("x@vip.example", ("support@example.test",), "Your INVOICE") == 8
+    assert account.route("x@vip.example", ("support@example.test",), "hello") is None
+    assert "password" not in account.public() and account.public()["password_set"] is True

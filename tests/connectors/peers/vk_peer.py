@@ -1,0 +1,167 @@
+"""A local server that follows the VK API as the real vk_api library speaks it
+(dev.vk.com/method, /api/bots-long-poll, /api/callback):
+
+- ``POST /method/<name>`` with form values, answering ``{"response": …}`` or
+  ``{"error": {"error_code", "error_msg"}}``; ``messages.send`` drops a repeated ``random_id`` and
+  answers with the earlier message id, as VK does; errors can be injected per call;
+- ``groups.getLongPollServer`` names ``/lp`` on this server, where ``a_check`` holds the request
+  up to ``wait`` seconds for events, and injected ``failed`` answers can be given;
+- ``/files/<name>`` serves users' files; ``callback`` posts an event to a webhook like VK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ERRORS = {
+    5: "User authorization failed: invalid access_token",
+    6: "Too many requests per second",
+    9: "Flood control",
+    901: "Can't send messages for users without permission",
+}
+
+
+@dataclass
+class VkPeer:
+    token: str
+    group_id: int
+    secret: str = ""
+    calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    """Every method call, in order, with its form values."""
+    sent: list[dict[str, str]] = field(default_factory=list)
+    """messages.send calls that made a new message (a repeated random_id makes none)."""
+    errors: list[int] = field(default_factory=list)
+    """Error codes for the next messages.send calls, one per call."""
+    lp_failures: list[int] = field(default_factory=list)
+    """``failed`` values for the next a_check requests, one per request."""
+    checks: list[dict[str, str]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    server: TestServer | None = None
+    _events: list[dict[str, Any]] = field(default_factory=list)
+    _new_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _by_random_id: dict[str, int] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7001))
+    _keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _event_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    key: str = ""
+    acked: int = 0
+    """Events before this index were received; a new key or ts starts here (no loss)."""
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("")).rstrip("/")
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def method_calls(self, name: str) -> list[dict[str, str]]:
+        return [values for method, values in self.calls if method == name]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/method/{name}", self._method)
+        app.router.add_get("/lp", self._check)
+        app.router.add_get("/files/{name}", self._file)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+
+    async def stop(self) -> None:
+        self._new_event.set()
+        if self.server is not None:
+            await self.server.close()
+
+    # --- what VK sends us --------------------------------------------------------------------
+
+    def message_new(self, peer_id: int, cmid: int, text: str = "",
+                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A message_new event (API 5.199 shape) from user ``peer_id``."""
+        message = {"date": 1732330000, "from_id": peer_id, "id": 0, "out": 0,
+                   "attachments": attachments or [], "conversation_message_id": cmid,
+                   "fwd_messages": [], "important": False, "is_hidden": False,
+                   "peer_id": peer_id, "random_id": 0, "text": text}
+        return {"group_id": self.group_id, "type": "message_new", "v": "5.199",
+                "event_id": f"ev{next(self._event_ids):06d}{cmid}", "secret": self.secret,
+                "object": {"message": message, "client_info": {"keyboard": True, "lang_id": 0}}}
+
+    def push(self, event: dict[str, Any]) -> None:
+        """Make an event available to long polling."""
+        self._events.append(event)
+        self._new_event.set()
+
+    async def callback(self, webhook: str, body: dict[str, Any],
+                       retry: int | None = None) -> tuple[int, str]:
+        """POST an event the way the Callback API does."""
+        headers = {"Content-Type": "application/json"}
+        if retry is not None:
+            headers["X-Retry-Counter"] = str(retry)
+        async with aiohttp.ClientSession() as http, http.post(
+            webhook, data=json.dumps(body), headers=headers
+        ) as resp:
+            return resp.status, await resp.text()
+
+    # --- the API -----------------------------------------------------------------------------
+
+    async def _method(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        values = {k: str(v) for k, v in (await request.post()).items()}
+        self.calls.append((name, values))
+        if values.get("access_token") != self.token:
+            return self._error(5)
+        if name == "groups.getLongPollServer":
+            self.key = f"key{next(self._keys)}"
+            return web.json_response({"response": {
+                "key": self.key, "server": self.url("/lp"), "ts": str(self.acked)}})
+        if name == "messages.send":
+            return self._send(values)
+        return self._error(3)
+
+    def _send(self, values: dict[str, str]) -> web.Response:
+        if self.errors:
+            return self._error(self.errors.pop(0))
+        if len(values.get("message", "")) > 9000:
+            return self._error(914)
+        rid = values.get("random_id", "0")
+        if rid != "0" and rid in self._by_random_id:
+            return web.json_response({"response": self._by_random_id[rid]})
+        message_id = next(self._ids)
+        if rid != "0":
+            self._by_random_id[rid] = message_id
+        self.sent.append(values)
+        return web.json_response({"response": message_id})
+
+    def _error(self, code: int) -> web.Response:
+        return web.json_response({"error": {
+            "error_code": code, "error_msg": ERRORS.get(code, f"error {code}"),
+            "request_params": []}})
+
+    async def _check(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.checks.append(query)
+        if self.lp_failures:
+            failed = self.lp_failures.pop(0)
+            return web.json_response({"failed": failed, "ts": str(self.acked)})
+        if query.get("key") != self.key:
+            return web.json_response({"failed": 2})
+        ts = int(query.get("ts", "0"))
+        self.acked = max(self.acked, ts)  # asking from ts confirms every event before it
+        if ts >= len(self._events):
+            self._new_event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_event.wait(), float(query.get("wait", "1")))
+        return web.json_response({"ts": str(len(self._events)), "updates": self._events[ts:]})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["name"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="image/jpeg")

@@ -1,0 +1,135 @@
+"""Telegram against a local server that follows the Bot API, through a whole hub."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from connector_hub import Hub, make_settings
+from hubclient import OperatorClient
+from peers.telegram_peer import TelegramPeer
+from tests_support import ADMIN_PASSWORD
+
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
+SECRET = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[TelegramPeer]:
+    server = TelegramPeer(TOKEN)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def hub(start_hub: Any, peer: TelegramPeer, redis_url: str, tmp_path: Path) -> Hub:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+    return hub
+
+
+@pytest.fixture
+async def admin(hub: Hub) -> AsyncIterator[OperatorClient]:
+    client = OperatorClient(hub.base)
+    await client.login("admin", ADMIN_PASSWORD)
+    await client.open_socket()
+    yield client
+    await client.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
+    async with asyncio.timeout(timeout):
+        while not (result := check()):
+            await asyncio.sleep(0.05)
+    return result
+
+
+async def post_update(hub: Hub, update: dict[str, Any], secret: str) -> int:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{hub.base}/hooks/telegram/shop", json=update, headers={SECRET: secret}
+    ) as resp:
+        return resp.status
+
+
+async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegram(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    update = peer.user_message(4242, "Where is my order?")
+    assert await post_update(hub, update, "wrong") == 401
+    assert await post_update(hub, update, "s3cret-1") == 200
+    assert await post_update(hub, update, "s3cret-1") == 200  # Telegram's redelivery
+
+    dialog = (await admin.receive_until("dialog"))["dialog"]
+    assert dialog["channel_kind"] == "telegram" and dialog["client_name"] == "Ivan"
+    message = (await admin.receive_until("message", author="client"))["message"]
+    assert message["text"] == "Where is my order?"
+
+    long_reply = "It left the warehouse today. " * 100  # the console's limit is 4000
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                 {"text": long_reply, "client_msg_id": "r1"})
+    assert status == 202
+    sent = await eventually(lambda: peer.sent())
+    assert [(p["chat_id"], p["text"]) for p in sent] == [("4242", long_reply.strip())]
+    status_frame = await admin.receive_until("message", delivery_status="sent")
+    assert status_frame["message"]["client_msg_id"] == "r1"
+
+    _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
+    assert [m["author"] for m in body["messages"]] == ["client", "operator"]
+    assert body["messages"][1]["delivery_status"] == "sent"
+    await asyncio.sleep(0.3)
+    assert len(peer.sent()) == 1  # never sent twice
+
+
+async def test_polling_confirms_offsets_and_a_photo_is_downloaded(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    peer.add_file("PHOTO-1", b"\x89PNG fake image bytes", "photos/file_1.jpg")
+    peer.user_message(
+        555, caption="broken lid",
+        photo=[{"file_id": "PHOTO-1", "file_unique_id": "u", "width": 800, "height": 600}],
+    )
+    await hub.add_channel("telegram", "poll", {"token": TOKEN, "mode": "polling",
+                                               "poll_timeout": 1})
+    message = (await admin.receive_until("message", author="client"))["message"]
+    assert message["text"] == "broken lid"
+    [attachment] = message["attachments"]
+    assert attachment["kind"] == "image" and attachment["url"].startswith("/api/attachments/")
+    second = peer.user_message(555, "and the handle too")
+    await admin.receive_until("message", text="and the handle too")
+    # Each getUpdates after a batch confirms it with offset = last update_id + 1.
+    await eventually(lambda: second["update_id"] + 1 in peer.offsets)
+    assert peer.offsets[0] is None
+    assert peer.updates == []
+    # The operator fetches the file from the console; nobody else can.
+    async with admin.http.get(f"{hub.base}{attachment['url']}") as resp:
+        assert resp.status == 200 and await resp.read() == b"\x89PNG fake image bytes"
+    async with aiohttp.ClientSession() as anon, anon.get(f"{hub.base}{attachment['url']}") as r:
+        assert r.status == 401
+
+
+async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    assert await post_update(hub, peer.user_message(4242, "hello"), "s3cret-1") == 200
+    dialog = (await admin.receive_until("dialog"))["dialog"]
+    peer.throttle["sendMessage"] = [1]
+    await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                     {"text": "after the wait", "client_msg_id": "r1"})
+    await admin.receive_until("message", delivery_status="sent", timeout=15)
+    attempts = [p for name, p in peer.calls if name == "sendMessage"]
+    assert [p["text"] for p in attempts] == ["after the wait", "after the wait"]
+    assert len(peer.sent()) == 2  # the throttled call and the one that went through
+
+    assert await post_update(hub, peer.user_message(403, "then I block you"), "s3cret-1") == 200
+    blocked = (await admin.receive_until("dialog", status="open"))["dialog"]
+    await admin.call("POST", f"/api/dialogs/{blocked['id']}/messages",
+                     {"text": "are you there?", "client_msg_id": "r2"})
+    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    assert "blocked" in failed["delivery_error"]

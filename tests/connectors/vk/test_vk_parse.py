@@ -1,0 +1,115 @@
+"""VK events, settings and sends as pure data: captured-shape fixtures in, envelopes out."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.vk.parse import Ignored, VkConfig, VkInbound, event_key, parse_event
+from connectors.vk.render import TEXT_LIMIT, random_id, render
+from core.envelope import Attachment, OutboundMessage
+
+FIXTURES = Path(__file__).parents[3] / "connectors" / "vk" / "fixtures"
+GROUP = 218340211
+
+
+def fixture(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return body
+
+
+def inbound(name: str) -> VkInbound:
+    parsed = parse_event(fixture(name), GROUP)
+    assert isinstance(parsed, VkInbound), parsed
+    return parsed
+
+
+def test_text_message_is_keyed_by_conversation_and_local_id() -> None:
+    parsed = inbound("message_new_text")
+    assert parsed.peer_id == 51234567 and parsed.message_id == "51234567:11"
+    assert parsed.text == "Здравствуйте! Где мой заказ?" and parsed.files == ()
+    assert parsed.sent_at == datetime.fromisoformat("2024-11-23T02:46:51+00:00")
+
+
+def test_photo_takes_the_largest_size_and_keeps_the_caption() -> None:
+    parsed = inbound("message_new_photo")
+    assert parsed.text == "сломанная крышка"
+    [photo] = parsed.files
+    assert photo.kind == "image" and photo.url.endswith("photo_z.jpg")
+
+
+@pytest.mark.parametrize(("name", "kind", "file_name", "ends"), [
+    ("message_new_doc", "file", "invoice-2291.pdf", "dl=cd34"),
+    ("message_new_audio_message", "voice", "voice.ogg", "voice.ogg"),
+    ("message_new_sticker", "sticker", "sticker.png", "1-9012-512"),
+])
+def test_files_of_every_kind_are_found(name: str, kind: str, file_name: str, ends: str) -> None:
+    [ref] = inbound(name).files
+    assert (ref.kind, ref.name) == (kind, file_name) and ref.url.endswith(ends)
+
+
+def test_geo_becomes_a_location_line() -> None:
+    assert inbound("message_new_geo").text == (
+        "я здесь\nLocation: 55.751244, 37.618423 (Москва, Россия)")
+
+
+@pytest.mark.parametrize("name", ["message_reply", "message_allow", "message_event",
+                                  "confirmation"])
+def test_our_own_echo_and_service_events_are_not_ingested(name: str) -> None:
+    assert isinstance(parse_event(fixture(name), GROUP), Ignored)
+
+
+def test_a_message_from_the_community_itself_is_ignored() -> None:
+    body = fixture("message_new_text")
+    body["object"]["message"]["from_id"] = -GROUP
+    assert isinstance(parse_event(body, GROUP), Ignored)
+
+
+def test_event_id_is_the_dedupe_key() -> None:
+    assert event_key(fixture("message_new_text")) == "0a9f6c1e2b3d4f5a6b7c8d9e0f1a2b3c4d5e6f70"
+    without = fixture("message_new_text")
+    del without["event_id"]
+    assert event_key(without) == event_key(dict(without)) and event_key(without).startswith("sha:")
+
+
+def test_config_names_the_missing_callback_codes() -> None:
+    good = {"group_id": GROUP, "token": "vk1.a.abcdefghijklmnopqrstuvwxyz",
+            "confirmation": "a1b2c3d4", "secret": "Sh0pSecret"}
+    assert VkConfig.model_validate(good).mode == "callback"
+    with pytest.raises(ValidationError, match="secret is required"):
+        VkConfig.model_validate(good | {"secret": ""})
+    assert VkConfig.model_validate(
+        {"group_id": GROUP, "token": good["token"], "mode": "longpoll"}).poll_wait == 25
+    with pytest.raises(ValidationError, match="group_id"):
+        VkConfig.model_validate(good | {"group_id": 0})
+
+
+def outbound(message_id: int, text: str, **extra: Any) -> OutboundMessage:
+    return OutboundMessage(message_id=message_id, dialog_id=3, channel_id=1,
+                           external_user_id="51234567", author="operator", text=text,
+                           at=datetime.fromisoformat("2025-01-01T00:00:00+00:00"), **extra)
+
+
+def test_random_id_is_stable_distinct_and_never_zero() -> None:
+    assert random_id(401, 0) == random_id(401, 0)
+    ids = {random_id(m, p) for m in range(1, 2000) for p in range(3)}
+    assert len(ids) == 1999 * 3 and 0 not in ids and max(ids) < 2**31
+    assert random_id(2**31 - 1, 0) == 1  # the wrap never lands on 0
+
+
+def test_long_text_is_split_at_9000_with_one_random_id_per_part() -> None:
+    calls = render(outbound(7, "word " * 4000))
+    assert [len(c.message) <= TEXT_LIMIT for c in calls] == [True, True, True]
+    assert [c.random_id for c in calls] == [random_id(7, 0), random_id(7, 1), random_id(7, 2)]
+    assert {c.peer_id for c in calls} == {51234567}
+
+
+def test_attachments_are_named_in_the_text() -> None:
+    image = Attachment(kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg")
+    [call] = render(outbound(8, "see", attachments=(image,)))
+    assert call.message == "see\n[attachments: lid.jpg]"
