@@ -66,11 +66,12 @@ class ApiSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         """Rewrite the host and default the timeout."""
+        verb = method.decode() if isinstance(method, bytes) else method
         target = url.decode() if isinstance(url, bytes) else url
         if self.base != VK_HOST and target.startswith(VK_HOST):
             target = self.base + target[len(VK_HOST) :]
         kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
-        return super().request(method, target, *args, **kwargs)
+        return super().request(verb, target, *args, **kwargs)
 
 
 def _no_silent_retry(error: Any) -> None:
