@@ -130,7 +130,10 @@ class Bus:
 
         Malformed entries are logged and skipped: a fan-out reader has nothing to retry.
         """
-        last = "$"
+        # "$" means "after the newest entry at the time of this call", so repeating it after an
+        # empty read would skip whatever arrived between two reads. Pin it to a real id once.
+        newest: Any = await self.redis.xrevrange(stream, count=1)
+        last = _text(newest[0][0]) if newest else "0-0"
         while not self.stopping.is_set():
             reply: Any = await self.redis.xread(
                 {stream: last}, count=self.config.batch_size, block=block_ms

@@ -189,3 +189,37 @@ async def test_tail_sees_new_entries_and_skips_malformed(redis: aioredis.Redis) 
     await bus.publish("events", message(2))
     await asyncio.wait_for(task, 5)
     assert seen == ["1", "2"]
+
+
+async def test_tail_never_rereads_from_dollar(redis_url: str) -> None:
+    """A regression: the tail re-read with "$" after every empty read, so an entry added
+    between two reads was never seen, and the console missed the first event after a quiet
+    start. Redis's MONITOR shows the ids the tail really asks for."""
+    reader = aioredis.from_url(redis_url, decode_responses=True)
+    watcher = aioredis.from_url(redis_url, decode_responses=True)
+    bus = Bus(reader)
+    await bus.publish("events", message(0))
+    seen: list[str] = []
+
+    async def watch() -> None:
+        async with watcher.monitor() as monitor:
+            async for command in monitor.listen():
+                if command["command"].upper().startswith("XREAD "):
+                    seen.append(command["command"])
+
+    monitoring = asyncio.create_task(watch())
+    await asyncio.sleep(0.1)
+
+    async def read() -> None:
+        async for _id, _payload in bus.tail("events", block_ms=20):
+            return
+
+    tail = asyncio.create_task(read())
+    await asyncio.sleep(0.5)  # several empty reads
+    await bus.publish("events", message(1))
+    await asyncio.wait_for(tail, 5)
+    monitoring.cancel()
+    assert len(seen) >= 2
+    assert not [c for c in seen if c.endswith(" $")], seen
+    await reader.aclose()
+    await watcher.aclose()
