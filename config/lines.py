@@ -8,15 +8,36 @@ and its channel keys, as written in the config file.
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from router.distribution import NO_ANSWER_SECONDS_MAX, NO_ANSWER_SECONDS_MIN, Mode
 from router.schedule import Schedule, check_schedule
 
-__all__ = ["AutoReplies", "LineConfig", "LineSettings", "LinesFile"]
+__all__ = [
+    "GROUP_PREFIX",
+    "AutoReplies",
+    "LineConfig",
+    "LineCrm",
+    "LineSettings",
+    "LinesFile",
+    "load_lines_file",
+]
+
+
+GROUP_PREFIX = "group:"
+"""A queue entry starting with this names a group of operators instead of a login."""
 
 
 class _Strict(BaseModel):
@@ -32,6 +53,15 @@ class AutoReplies(_Strict):
     close: str = Field(default="", max_length=2000)
 
 
+class LineCrm(_Strict):
+    """What the CRM sink does for the line's dialogs (read by ``crm_sink.rules``)."""
+
+    create_lead: bool = True
+    """A first dialog of an unknown client creates a lead."""
+    change_responsible_on_transfer: bool = True
+    """A transfer makes the new operator the client's lead and contact responsible."""
+
+
 class LineSettings(_Strict):
     """Routing knobs of a line (the ``settings`` JSON of its row)."""
 
@@ -43,8 +73,9 @@ class LineSettings(_Strict):
     """Working hours: ``{"week": {...}, "holidays": [...]}``; the zone is the line's."""
     out_of_hours: Literal["wait", "route"] = "wait"
     """Outside working hours: wait for the next opening, or go to operators anyway."""
-    returning: Literal["none", "last_operator"] = "none"
-    """A returning client goes to the operator who served them last, when they can take it."""
+    returning: Literal["none", "last_operator", "crm_responsible"] = "none"
+    """A returning client goes to the operator who served them last (``last_operator``) or to
+    their responsible in the CRM (``crm_responsible``), when that operator can take it."""
     no_answer_seconds: int | None = Field(default=None, ge=10, le=86400)
     no_answer_action: Literal["wait", "requeue", "nothing"] = "wait"
     """After the no-answer text: keep waiting, return to the queue, or do nothing more."""
@@ -53,6 +84,7 @@ class LineSettings(_Strict):
     """On close ask for a rating: 1–5 stars, or like/dislike (stored as 5/1)."""
     auto_close_minutes: int | None = Field(default=None, ge=1, le=43200)
     """Close a dialog after the client stayed silent this long after an operator's answer."""
+    crm: LineCrm = LineCrm()
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -76,7 +108,8 @@ class LineConfig(LineSettings):
     timezone: str = "UTC"
     mode: Mode = "evenly"
     queue: list[str] = Field(default_factory=list)
-    """Operator logins in queue order."""
+    """Operator logins in queue order; ``group:NAME`` puts a group of operators (made in the
+    console) at that place, standing for whoever is in the group when a dialog is routed."""
     channels: list[str] = Field(default_factory=list)
     """Keys of the channels that belong to this line."""
 
@@ -84,6 +117,8 @@ class LineConfig(LineSettings):
     def _check(self) -> LineConfig:
         if len(set(self.queue)) != len(self.queue):
             raise ValueError("queue: an operator is listed twice")
+        if any(entry == GROUP_PREFIX for entry in self.queue):
+            raise ValueError(f"queue: {GROUP_PREFIX!r} needs a group name")
         try:
             self.build_schedule(self.timezone)
         except ValueError as error:
@@ -113,6 +148,28 @@ class LinesFile(_Strict):
         if len(set(channels)) != len(channels):
             raise ValueError("lines: a channel belongs to one line only")
         return self
+
+
+def load_lines_file(path: Path) -> LinesFile:
+    """The ``[[lines]]`` of a settings file (none when the file does not exist).
+
+    Raises ValueError naming the file and the first bad field (``lines[0].offer_seconds``),
+    so a hub with a bad file refuses to start with a message an admin can act on.
+    """
+    if not path.is_file():
+        return LinesFile()
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: {error}") from None
+    try:
+        return LinesFile.model_validate({"lines": raw.get("lines", [])})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"{path}: {where.lstrip('.') or 'lines'}: {message}") from None
 
 
 def _plain(raw: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -15,6 +15,22 @@ from pydantic_settings import (
 )
 
 Role = Literal["all", "router", "connectors", "console", "crm"]
+
+
+def config_path() -> Path:
+    """The settings file: ``OPENLINES_CONFIG``, else ``openlines.toml`` in the working dir."""
+    return Path(os.environ.get("OPENLINES_CONFIG", "openlines.toml"))
+
+
+class _TomlWithoutLines(TomlConfigSettingsSource):
+    """The TOML source minus its ``[[lines]]``: those are lines for the database
+    (``config.lines.LinesFile``), not process settings, and Settings stays strict about
+    every other unknown key."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        data.pop("lines", None)
+        return data
 
 
 class Settings(BaseSettings):
@@ -44,6 +60,8 @@ class Settings(BaseSettings):
     """The first admin's password. Empty: generated on first start and printed once."""
     inbound_shards: int = Field(default=4, ge=1, le=256)
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    bus_block_ms: int = Field(default=250, ge=10, le=10_000)
+    """How long a consumer's read waits for new entries; also how long a stop may take."""
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)
     redis_max_connections: int = Field(default=200, ge=10)
@@ -70,6 +88,10 @@ class Settings(BaseSettings):
     """VK API host; vk-api's own host is rewritten to this one."""
     viber_api_base: str = "https://chatapi.viber.com/pa"
     """Viber REST bot API."""
+    max_upload_mb: int = Field(default=20, ge=1, le=2048)
+    """Largest file an operator may attach to a reply, in MiB (larger uploads get 413)."""
+    file_link_hours: int = Field(default=168, ge=1)
+    """How long a public signed file link (``/files/…``, for visitors and Viber) stays valid."""
 
     @field_validator("data_dir")
     @classmethod
@@ -85,10 +107,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = os.environ.get("OPENLINES_CONFIG", "openlines.toml")
+        toml = config_path()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if Path(toml).is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        if toml.is_file():
+            sources.append(_TomlWithoutLines(settings_cls, toml_file=toml))
         return tuple(sources)
 
     @property

@@ -83,7 +83,9 @@ class Accounts:
         await on_change()
         next_refresh = asyncio.get_running_loop().time() + REFRESH_S
         while not bus.stopping.is_set():
-            reply: Any = await bus.redis.xread({CHANNELS_STREAM: last}, count=100, block=1000)
+            reply: Any = await bus.redis.xread(
+                {CHANNELS_STREAM: last}, count=100, block=bus.config.block_ms
+            )
             changed = False
             for _name, entries in reply or []:
                 for raw_id, fields in entries:

@@ -42,7 +42,8 @@ from sqlalchemy import select, update
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
-from core.db.schema import Dialog, LineOperator, Message, Operator
+from core.db.routing_schema import line_members
+from core.db.schema import Dialog, Message, Operator
 from core.envelope import DialogClosedNotice, MessageEvent, Outbound, OutboundMessage, encode
 from core.views import message_view
 
@@ -315,17 +316,13 @@ async def do_apply_receipt(sessions: SessionMaker, bus: Bus, receipt: Receipt) -
 
 
 async def _recipients(session: Any, dialog: Dialog) -> tuple[int, ...]:
-    # The same audience the router gives message events: the dialog's operator (or the line
-    # while it waits) plus every supervisor.
-    if dialog.operator_id is not None:
-        people = {dialog.operator_id}
-    else:
-        rows = await session.scalars(
-            select(LineOperator.operator_id).where(LineOperator.line_id == dialog.line_id)
-        )
-        people = set(rows)
-    supervisors = await session.scalars(
-        select(Operator.id).where(Operator.role.in_(("admin", "manager")))
+    # The same audience the router gives message events (Batch.recipients): the dialog's
+    # operator (or the line while it waits), every admin, and the managers on the line.
+    rows = await session.execute(line_members([dialog.line_id]))
+    members = {operator_id for _line, operator_id in rows}
+    people = {dialog.operator_id} if dialog.operator_id is not None else set(members)
+    supervisors = await session.execute(
+        select(Operator.id, Operator.role).where(Operator.role.in_(("admin", "manager")))
     )
-    people.update(supervisors)
+    people.update(op for op, role in supervisors if role == "admin" or op in members)
     return tuple(sorted(people))

@@ -124,7 +124,9 @@ class Bus:
         """A consumer of ``stream`` in ``group``; call ``run()`` in a task."""
         return Consumer(self, stream, group, name, handler, adapter)
 
-    async def tail(self, stream: str, block_ms: int = 1000) -> AsyncIterator[tuple[str, Envelope]]:
+    async def tail(
+        self, stream: str, block_ms: int | None = None
+    ) -> AsyncIterator[tuple[str, Envelope]]:
         """Every new entry of a stream until the bus closes, for fan-out readers that each
         need all of them.
 
@@ -136,7 +138,9 @@ class Bus:
         last = _text(newest[0][0]) if newest else "0-0"
         while not self.stopping.is_set():
             reply: Any = await self.redis.xread(
-                {stream: last}, count=self.config.batch_size, block=block_ms
+                {stream: last},
+                count=self.config.batch_size,
+                block=self.config.block_ms if block_ms is None else block_ms,
             )
             for _name, entries in reply or []:
                 for raw_id, fields in entries:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 MAX_TEXT = 4000
 """Longest message text the hub accepts from any channel, in characters."""
@@ -85,7 +85,16 @@ class OperatorReply(_Model):
     dialog_id: int
     operator_id: int
     client_msg_id: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    text: str = Field(max_length=MAX_TEXT)
+    attachments: tuple[Attachment, ...] = ()
+    """Files the operator uploaded for this reply (``/api/attachments/…`` urls)."""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> OperatorReply:
+        # A reply may be files alone, but never nothing at all.
+        if not self.text and not self.attachments:
+            raise ValueError("a reply needs text or attachments")
+        return self
 
 
 class CloseDialog(_Model):
@@ -218,6 +227,9 @@ class DialogClosedNotice(_Model):
     dialog_id: int
     channel_id: int
     external_user_id: str
+    rating: Literal["none", "stars", "like"] = "none"
+    """The rating the line asks for: a channel with its own controls (the web chat) shows
+    them and answers with the router's ``cmd.rate``."""
 
 
 Outbound = Annotated[OutboundMessage | DialogClosedNotice, Field(discriminator="type")]
@@ -318,8 +330,22 @@ class ClientHintsForCrm(_Model):
     hints: ClientHints
 
 
+class DialogTransferredForCrm(_Model):
+    """A transfer gave a dialog to another operator: the CRM sink may move the client's
+    responsible to them (the line's ``crm.change_responsible_on_transfer``)."""
+
+    type: Literal["crm.dialog_transferred"] = "crm.dialog_transferred"
+    v: Literal[1] = 1
+    dialog_id: int
+    client_id: int
+    line_id: int
+    from_operator_id: int | None
+    to_operator_id: int
+
+
 CrmEvent = Annotated[
-    DialogOpenedForCrm | DialogClosedForCrm | ClientHintsForCrm, Field(discriminator="type")
+    DialogOpenedForCrm | DialogClosedForCrm | ClientHintsForCrm | DialogTransferredForCrm,
+    Field(discriminator="type"),
 ]
 """What the CRM sink consumes (stream ``crm``)."""
 
@@ -380,7 +406,8 @@ Envelope = Annotated[
     | TimerFired
     | RoutingCommand
     | PlatformUpdate
-    | ChannelsChanged,
+    | ChannelsChanged
+    | DialogTransferredForCrm,
     Field(discriminator="type"),
 ]
 """Any payload on any stream."""

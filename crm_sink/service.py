@@ -25,10 +25,12 @@ from core.envelope import (
     CrmEvent,
     DialogClosedForCrm,
     DialogOpenedForCrm,
+    DialogTransferredForCrm,
     utcnow,
 )
 from crm_sink.actions import CrmWork, do_dialog_closed, do_dialog_opened, do_hints
 from crm_sink.pushes import Adapter, ExternalRefs
+from crm_sink.transfers import do_dialog_transferred
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ class CrmSink:
             await do_dialog_opened(work, event)
         elif isinstance(event, DialogClosedForCrm):
             await do_dialog_closed(work, event)
+        elif isinstance(event, DialogTransferredForCrm):
+            await do_dialog_transferred(work, event)
 
     async def run(self, name: str) -> None:
         """Consume the ``crm`` stream until the bus closes."""

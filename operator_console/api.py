@@ -3,67 +3,61 @@ dialog goes to the router as a command on the bus, so the router stays the only 
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, func, or_, select
+from pydantic import Field, model_validator
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.context import SECRET_KEY
 from core import streams
-from core.db.routing_schema import DialogParticipant
-from core.db.schema import Channel, Client, Dialog, Line, LineOperator, Message, Operator
+from core.db.routing_schema import DialogParticipant, member_lines
+from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import MAX_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
 from core.views import dialog_view, message_view
 from operator_console.auth import (
     COOKIE,
-    SUPERVISORS,
     check_password,
     do_create_session,
     do_end_session,
     http_error,
 )
+from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, OPERATOR, SESSIONS, SETTINGS
 from operator_console.routing_views import routing_extras
+from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
 
 LIST_LIMIT = 500
 
 DialogQuery = Select[Dialog, Line, Channel, Client]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LoginBody(_Body):
+class LoginBody(Body):
     login: str = Field(min_length=1, max_length=128)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class PresenceBody(_Body):
+class PresenceBody(Body):
     status: Literal["online", "away", "offline"]
 
 
-class ReplyBody(_Body):
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+class ReplyBody(Body):
+    text: str = Field(default="", max_length=MAX_TEXT)
     client_msg_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    attachments: list[UploadedFile] = Field(default=[], max_length=MAX_FILES)
+    """Files from ``POST /api/dialogs/{id}/files``, sent back as that answer gave them."""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ReplyBody:
+        if not self.text and not self.attachments:
+            raise ValueError("text: write something or attach a file")
+        return self
 
 
 def error(status: int, reason: str) -> web.Response:
     """A JSON error answer."""
     return web.json_response({"error": reason}, status=status)
-
-
-B = TypeVar("B", bound=_Body)
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    try:
-        return model.model_validate_json(await request.read() or b"{}")
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise http_error(web.HTTPBadRequest, f"{where}: {first['msg']}") from exc
 
 
 def operator_json(op: Operator) -> dict[str, Any]:
@@ -73,7 +67,7 @@ def operator_json(op: Operator) -> dict[str, Any]:
 
 async def login(request: web.Request) -> web.Response:
     """POST /api/login."""
-    body = await _body(request, LoginBody)
+    body = await read_body(request, LoginBody)
     sessions = request.app[SESSIONS]
     async with sessions() as session:
         operator = await session.scalar(select(Operator).where(Operator.login == body.login))
@@ -110,12 +104,16 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     """GET /api/me."""
-    return web.json_response({"operator": operator_json(request[OPERATOR])})
+    # The session cache may hold a few seconds' old row; presence changes through the router,
+    # so read the current one.
+    async with request.app[SESSIONS]() as session:
+        operator = await session.get(Operator, request[OPERATOR].id)
+    return web.json_response({"operator": operator_json(operator or request[OPERATOR])})
 
 
 async def presence(request: web.Request) -> web.Response:
     """POST /api/presence."""
-    body = await _body(request, PresenceBody)
+    body = await read_body(request, PresenceBody)
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=request[OPERATOR].id, status=body.status)
     )
@@ -123,21 +121,44 @@ async def presence(request: web.Request) -> web.Response:
 
 
 def _visible(query: DialogQuery, operator: Operator) -> DialogQuery:
-    """Limit a dialog query to what ``operator`` may see: supervisors see every dialog; an
-    operator sees their own and the ones waiting on their lines."""
-    if operator.role in SUPERVISORS:
-        return query
-    my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
-    joined = select(DialogParticipant.dialog_id).where(
-        DialogParticipant.operator_id == operator.id
-    )
-    return query.where(
-        or_(
-            Dialog.operator_id == operator.id,
-            (Dialog.status == "waiting") & Dialog.line_id.in_(my_lines),
-            Dialog.id.in_(joined),
-        )
-    )
+    """Limit a dialog query to what ``operator`` may see: admins see every dialog; a manager
+    sees every dialog of their lines; an operator sees the ones waiting on their lines. Both
+    also see their own dialogs and the ones they were invited into or joined."""
+    rule = _visibility(operator)
+    return query if rule is None else query.where(rule)
+
+
+def _visibility(operator: Operator) -> ColumnElement[bool] | None:
+    """The condition on ``Dialog`` of ``_visible``; None when every dialog is visible."""
+    if operator.role == "admin":
+        return None
+    # "Their lines": in the queue directly or through a group, as the router counts it.
+    my_lines = member_lines(operator.id)
+    joined = select(DialogParticipant.dialog_id).where(DialogParticipant.operator_id == operator.id)
+    on_my_lines: ColumnElement[bool] = Dialog.line_id.in_(my_lines)
+    if operator.role != "manager":
+        on_my_lines = (Dialog.status == "waiting") & on_my_lines
+    return or_(Dialog.operator_id == operator.id, on_my_lines, Dialog.id.in_(joined))
+
+
+class _Seen(NamedTuple):
+    id: int
+    status: str
+
+
+async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
+    """A visible dialog's id and status, in one narrow query: what a reply needs to know
+    (the router checks the reply again), without the view ``_visible_dialog`` builds."""
+    try:
+        dialog_id = int(request.match_info["dialog_id"])
+    except ValueError:
+        raise http_error(web.HTTPNotFound, "no such dialog") from None
+    query = select(Dialog.id, Dialog.status).where(Dialog.id == dialog_id)
+    rule = _visibility(request[OPERATOR])
+    row = (await session.execute(query if rule is None else query.where(rule))).first()
+    if row is None:
+        raise http_error(web.HTTPNotFound, "no such dialog")
+    return _Seen(row.id, row.status)
 
 
 async def _views(session: AsyncSession, query: DialogQuery) -> list[DialogView]:
@@ -208,9 +229,9 @@ async def get_dialog(request: web.Request) -> web.Response:
 
 async def post_message(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/messages."""
-    body = await _body(request, ReplyBody)
+    body = await read_body(request, ReplyBody)
     async with request.app[SESSIONS]() as session:
-        view = await _visible_dialog(request, session)
+        view = await _visible_status(request, session)
     if view.status == "closed":
         return error(409, "the dialog is closed")
     await request.app[BUS].publish(
@@ -220,6 +241,7 @@ async def post_message(request: web.Request) -> web.Response:
             operator_id=request[OPERATOR].id,
             client_msg_id=body.client_msg_id,
             text=body.text,
+            attachments=check_uploads(request.app[SECRET_KEY], view.id, body.attachments),
         ),
     )
     return web.json_response({"client_msg_id": body.client_msg_id}, status=202)

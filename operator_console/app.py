@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from config.settings import Settings
+from config.lines import load_lines_file
+from config.settings import Settings, config_path
 from connectors.context import BUS_KEY, SECRET_KEY, SESSIONS_KEY, ConnectorContext
 from connectors.registry import CONNECTORS, RunningConnector
 from core.bus import Bus, BusConfig
@@ -25,9 +26,19 @@ from core.db import make_engine, make_sessionmaker, upgrade
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
-from operator_console import api, attachments_api, channels_api, crm_api, pages, routing_api
+from operator_console import (
+    admin_api,
+    api,
+    attachments_api,
+    channels_api,
+    crm_api,
+    files_api,
+    pages,
+    routing_api,
+)
 from operator_console.auth import require_session
 from operator_console.keys import BUS, FIRST_LOGIN, HUB, REDIS, SESSIONS, SETTINGS
+from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import OperatorHub, operator_socket
 from operator_console.seed import do_seed
 from router.actions import Router
@@ -72,6 +83,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         client,
         BusConfig(
             batch_size=settings.batch_size,
+            block_ms=settings.bus_block_ms,
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,
@@ -95,6 +107,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     password = await do_seed(
         app[SESSIONS], settings.admin_login, settings.admin_password.get_secret_value()
     )
+    # [[lines]] of openlines.toml, every start; a bad file stops the start, naming the field.
+    await do_apply_lines_file(app[SESSIONS], load_lines_file(config_path()))
     if password is not None:
         app[FIRST_LOGIN] = f"{settings.admin_login} / {password}  (shown once: keep it)"
     else:
@@ -186,9 +200,11 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     if role in ("all", "console"):
         app.router.add_routes(api.routes())
         app.router.add_routes(attachments_api.routes())
+        app.router.add_routes(files_api.routes())
         app.router.add_routes(crm_api.routes())
         app.router.add_routes(routing_api.routes())
         app.router.add_routes(channels_api.routes())
+        app.router.add_routes(admin_api.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)

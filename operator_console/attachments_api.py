@@ -1,18 +1,19 @@
 """GET /api/attachments/{channel_id}/{sha256}: a client's file, for operators who may see it.
 
-The session middleware has already refused callers without a session (401). Supervisors may
-fetch any stored file; an operator only a file of a message in a dialog they may see (their own,
-or one waiting on their lines). Anything else is 404, so ids cannot be probed.
+The session middleware has already refused callers without a session (401). Admins may fetch
+any stored file; everyone else only a file of a message in a dialog they may see (the console's
+rule, ``operator_console.api._visibility``). Anything else is 404, so ids cannot be probed.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, select, true
 
 from connectors.attachments import AttachmentStore, attachment_url
-from core.db.schema import Dialog, LineOperator, Message
-from operator_console.auth import SUPERVISORS, http_error
+from core.db.schema import Dialog, Message
+from operator_console.api import _visibility
+from operator_console.auth import http_error
 from operator_console.keys import OPERATOR, SESSIONS, SETTINGS
 
 
@@ -42,20 +43,15 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
 
 
 async def _may_see(request: web.Request, channel_id: int, sha: str) -> bool:
-    operator = request[OPERATOR]
-    if operator.role in SUPERVISORS:
-        return True
-    my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
+    # The dialogs' own visibility rule, so a manager sees files of their lines only.
+    rule = _visibility(request[OPERATOR])
     query = (
         select(Message.id)
         .join(Dialog, Dialog.id == Message.dialog_id)
         .where(
             Message.channel_id == channel_id,
             cast(Message.attachments, String).contains(attachment_url(channel_id, sha)),
-            or_(
-                Dialog.operator_id == operator.id,
-                (Dialog.status == "waiting") & Dialog.line_id.in_(my_lines),
-            ),
+            true() if rule is None else rule,
         )
         .limit(1)
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from core.db import SessionMaker
 from core.db.schema import ConsoleSession, Operator
@@ -23,6 +26,15 @@ PUBLIC_API = frozenset({"/api/login"})
 SUPERVISORS = ("admin", "manager")
 
 _hasher = PasswordHasher()
+
+CACHE_SECONDS = 5.0
+CACHE_SIZE = 4096
+"""Every console request reads its session's operator; the console asks several times a second
+per operator, so the answer is kept this long (this process only: a cache is no shared state).
+Logging out here forgets the token; a change to the operator's row in this process (role,
+password, disabling) forgets the operator; elsewhere a change shows within CACHE_SECONDS."""
+
+_cache: OrderedDict[tuple[int, str], tuple[float, Operator]] = OrderedDict()
 
 
 def hash_password(password: str) -> str:
@@ -61,6 +73,7 @@ async def do_create_session(sessions: SessionMaker, operator_id: int, hours: int
 
 async def do_end_session(sessions: SessionMaker, token: str) -> None:
     """Log a session out."""
+    _cache.pop((id(sessions), _digest(token)), None)
     async with sessions() as session, session.begin():
         await session.execute(
             delete(ConsoleSession).where(ConsoleSession.token_hash == _digest(token))
@@ -69,15 +82,44 @@ async def do_end_session(sessions: SessionMaker, token: str) -> None:
 
 async def session_operator(sessions: SessionMaker, token: str) -> Operator | None:
     """The operator a live session token belongs to."""
+    # Keyed by the database too: tests run several apps in one process.
+    key = (id(sessions), _digest(token))
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    now = utcnow()
     async with sessions() as session:
-        row = await session.execute(
-            select(Operator)
-            .join(ConsoleSession, ConsoleSession.operator_id == Operator.id)
-            .where(
-                ConsoleSession.token_hash == _digest(token), ConsoleSession.expires_at > utcnow()
+        row = (
+            await session.execute(
+                select(Operator, ConsoleSession.expires_at)
+                .join(ConsoleSession, ConsoleSession.operator_id == Operator.id)
+                .where(ConsoleSession.token_hash == key[1], ConsoleSession.expires_at > now)
             )
-        )
-        return row.scalar_one_or_none()
+        ).first()
+    if row is None:
+        _cache.pop(key, None)
+        return None
+    operator, expires_at = row
+    # Never past the session's own end.
+    ttl = min(CACHE_SECONDS, (expires_at - now).total_seconds())
+    _cache[key] = (time.monotonic() + ttl, operator)
+    _cache.move_to_end(key)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return operator
+
+
+def forget_operator(operator_id: int) -> None:
+    """Drop the cached sessions of an operator, so the next request reads the row again."""
+    for key in [k for k, (_until, op) in _cache.items() if op.id == operator_id]:
+        del _cache[key]
+
+
+@event.listens_for(Operator, "after_update")
+@event.listens_for(Operator, "after_delete")
+def _operator_changed(_mapper: Any, _connection: Any, target: Operator) -> None:
+    # A role changed or an account disabled (admin_api) must not wait for the cache.
+    forget_operator(target.id)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -14,7 +14,8 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
-from config.settings import Settings, load_settings
+from config.lines import load_lines_file
+from config.settings import Settings, config_path, load_settings
 from operator_console.app import build_app
 from operator_console.keys import FIRST_LOGIN
 
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(**overrides)
     except ValidationError as exc:
         print(f"openlines: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        load_lines_file(config_path())  # checked again at start; here for a clean message
+    except ValueError as exc:
+        print(f"openlines: bad [[lines]]: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from core import streams
-from core.db.schema import Line, Operator
+from core.db.routing_schema import member_lines
+from core.db.schema import Dialog, Line, Operator
 from core.envelope import (
     MAX_TEXT,
     HiddenNote,
@@ -23,13 +24,14 @@ from core.envelope import (
     TakeOffer,
     TransferDialog,
 )
-from operator_console.api import _Body, _body, _visible_dialog, error, operator_json
+from operator_console.api import _visible_dialog, error, operator_json
 from operator_console.auth import SUPERVISORS
+from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, OPERATOR, SESSIONS
 from operator_console.routing_views import audit_of
 
 
-class TransferBody(_Body):
+class TransferBody(Body):
     to_operator_id: int | None = None
     to_line_id: int | None = None
     comment: str = Field(default="", max_length=1000)
@@ -41,11 +43,11 @@ class TransferBody(_Body):
         return self
 
 
-class InviteBody(_Body):
+class InviteBody(Body):
     colleague_id: int
 
 
-class NoteBody(_Body):
+class NoteBody(Body):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     client_msg_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -77,10 +79,32 @@ async def skip(request: web.Request) -> web.Response:
     return await _send(request, SkipOffer(dialog_id=dialog_id, operator_id=request[OPERATOR].id))
 
 
+async def _may_supervise(request: web.Request, dialog_id: int) -> bool:
+    """Whether the operator supervises the dialog: an admin any, a manager those of their lines
+    (in the queue directly or through a group); seeing a dialog they were invited into is not
+    enough to join or take over."""
+    operator = request[OPERATOR]
+    if operator.role == "admin":
+        return True
+    if operator.role not in SUPERVISORS:
+        return False
+    async with request.app[SESSIONS]() as session:
+        found = await session.scalar(
+            select(Dialog.id).where(
+                Dialog.id == dialog_id, Dialog.line_id.in_(member_lines(operator.id))
+            )
+        )
+    return found is not None
+
+
 async def transfer(request: web.Request) -> web.Response:
-    """POST /api/dialogs/{id}/transfer."""
-    body = await _body(request, TransferBody)
+    """POST /api/dialogs/{id}/transfer; to oneself by a supervisor: a takeover."""
+    body = await read_body(request, TransferBody)
     dialog_id = await _open_dialog_id(request)
+    operator = request[OPERATOR]
+    takeover = body.to_operator_id == operator.id and operator.role in SUPERVISORS
+    if takeover and not await _may_supervise(request, dialog_id):
+        return error(403, "managers take over dialogs of their own lines only")
     return await _send(
         request,
         TransferDialog(
@@ -95,7 +119,7 @@ async def transfer(request: web.Request) -> web.Response:
 
 async def invite(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/invite."""
-    body = await _body(request, InviteBody)
+    body = await read_body(request, InviteBody)
     dialog_id = await _open_dialog_id(request)
     me = request[OPERATOR].id
     command = InviteColleague(dialog_id=dialog_id, operator_id=me, colleague_id=body.colleague_id)
@@ -108,6 +132,8 @@ async def join(request: web.Request) -> web.Response:
     if operator.role not in SUPERVISORS:
         return error(403, "only managers and admins join dialogs")
     dialog_id = await _open_dialog_id(request)
+    if not await _may_supervise(request, dialog_id):
+        return error(403, "managers join dialogs of their own lines only")
     return await _send(
         request,
         InviteColleague(dialog_id=dialog_id, operator_id=operator.id, colleague_id=operator.id),
@@ -122,7 +148,7 @@ async def leave(request: web.Request) -> web.Response:
 
 async def note(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/notes: a hidden message for colleagues."""
-    body = await _body(request, NoteBody)
+    body = await read_body(request, NoteBody)
     dialog_id = await _open_dialog_id(request)
     await request.app[BUS].publish(
         streams.COMMANDS,

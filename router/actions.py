@@ -43,11 +43,11 @@ from router.batch import SUPERVISOR_ROLES, Batch
 from router.decide import decide_open, decide_take
 from router.intents import ClosedBy, SetTimer
 from router.lifecycle import (
-    decide_client_message,
     decide_close,
     decide_operator_message,
     parse_rating,
 )
+from router.prefetch import InboundRun
 from router.routing import do_apply, load_policy, operator_states, snapshot
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,15 @@ class Router:
         async with self._lock:
             async with self.sessions() as session, session.begin():
                 work = Batch(session, self.clock())
+                run: list[InboundMessage] = []
                 for delivery in batch:
+                    if isinstance(delivery.payload, InboundMessage):
+                        run.append(delivery.payload)
+                        continue
+                    await do_inbound_run(work, run)
+                    run = []
                     await self._dispatch(work, delivery.payload)
+                await do_inbound_run(work, run)
             await self.bus.publish_many(work.effects)
             await self._set_timers(work)
 
@@ -88,7 +95,7 @@ class Router:
 
     async def _dispatch(self, work: Batch, payload: RouterInput) -> None:
         if isinstance(payload, InboundMessage):
-            await do_inbound(work, payload)
+            await do_inbound_run(work, [payload])
         elif isinstance(payload, OperatorReply):
             await do_reply(work, payload)
         elif isinstance(payload, CloseDialog):
@@ -113,8 +120,21 @@ class Router:
             await commands.do_rate(work, payload)
 
 
-async def do_inbound(work: Batch, msg: InboundMessage) -> None:
-    """Store a client's message in their open dialog, opening and assigning one if needed."""
+async def do_inbound_run(work: Batch, msgs: Sequence[InboundMessage]) -> None:
+    """Handle consecutive inbound messages in order, with their reads done set-wise."""
+    if not msgs:
+        return
+    run = await InboundRun.load(work, msgs)
+    for msg in msgs:
+        await do_inbound(work, msg, run)
+    await run.drain()
+
+
+async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
+    """Store a client's message in their open dialog, opening and assigning one if needed.
+
+    A message for a dialog already open waits in ``run`` to be flushed with the others; every
+    other case first drains the run, so effects keep the order of the messages."""
     session = work.session
     channel = await work.channel(msg.channel_id)
     if channel is None or not channel.enabled:
@@ -124,18 +144,13 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
             msg.channel_id,
         )
         return
-    seen = await session.scalar(
-        select(Message).where(
-            Message.channel_id == channel.id, Message.external_id == msg.external_message_id
-        )
-    )
-    identity = await session.scalar(
-        select(ClientIdentity).where(
-            ClientIdentity.channel_id == channel.id,
-            ClientIdentity.external_id == msg.external_user_id,
-        )
-    )
+    seen = await run.stored(channel.id, msg.external_message_id)
+    identity = await run.identity(channel.id, msg.external_user_id)
     if seen is not None and identity is not None:
+        await run.drain()
+        # A repeat within the run: drain stored the first one, so read its row now.
+        seen = await run.stored(channel.id, msg.external_message_id)
+        assert seen is not None
         # Delivered again (a retry, or a crash between commit and ack): store nothing, but
         # announce again in case the first announcement never left. Consumers drop repeats.
         dialog = await session.get(Dialog, seen.dialog_id)
@@ -144,9 +159,15 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
         if channel.kind == "webchat":
             await work.deliver(dialog, seen, identity.external_id)
         return
-    if identity is not None and await _took_rating(work, channel.kind, identity, msg):
+    if identity is not None and await _took_rating(work, channel.kind, identity, msg, run):
         return
-    dialog, opened = await do_open_dialog(work, channel, msg, identity)
+    dialog = None
+    if identity is not None and msg.thread_dialog_id is None and run.known(identity):
+        dialog = run.open_dialog(identity)  # what do_open_dialog would find, without a SELECT
+    opened = False
+    if dialog is None:
+        await run.drain()
+        dialog, opened = await do_open_dialog(work, channel, msg, identity)
     message = Message(
         dialog_id=dialog.id,
         channel_id=channel.id,
@@ -158,9 +179,14 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
         client_msg_id=msg.client_msg_id,
         created_at=work.now,
     )
-    session.add(message)
     dialog.last_message_at = work.now
     dialog.client_messages += 1
+    await run.remember(msg, dialog, message)
+    if not opened:
+        # Its INSERT, hints, routing and announcements are drain's, in this same order.
+        run.defer(msg, dialog, message, channel.kind == "webchat")
+        return
+    session.add(message)
     await session.flush()
     if not msg.hints.is_empty():
         work.emit(
@@ -173,30 +199,16 @@ async def do_inbound(work: Batch, msg: InboundMessage) -> None:
                 hints=msg.hints,
             ),
         )
-    if opened:
-        work.emit(
-            streams.CRM,
-            DialogOpenedForCrm(
-                dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id
-            ),
-        )
-        policy = await load_policy(work, dialog.line_id)
-        states = await operator_states(work, dialog.line_id)
-        snap = await snapshot(work, dialog)
-        echo_to = msg.external_user_id if channel.kind == "webchat" else None
-        # The dialog (routed), then the client's own message, then the greeting.
-        await do_apply(work, decide_open(snap, policy, states, work.now), message, echo_to)
-        return
-    await do_apply(
-        work,
-        decide_client_message(
-            await snapshot(work, dialog), await load_policy(work, dialog.line_id)
-        ),
+    work.emit(
+        streams.CRM,
+        DialogOpenedForCrm(dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id),
     )
-    await work.announce_message(dialog, message)
-    if channel.kind == "webchat":
-        # The web chat shows the visitor their own message once it is stored, with its id.
-        await work.deliver(dialog, message, msg.external_user_id)
+    policy = await run.policy(dialog.line_id)
+    states = await operator_states(work, dialog.line_id)
+    snap = await snapshot(work, dialog)
+    echo_to = msg.external_user_id if channel.kind == "webchat" else None
+    # The dialog (routed), then the client's own message, then the greeting.
+    await do_apply(work, decide_open(snap, policy, states, work.now), message, echo_to)
 
 
 async def do_reply(work: Batch, cmd: OperatorReply) -> None:
@@ -248,6 +260,7 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         operator_id=operator.id,
         author_name=operator.name,
         text=cmd.text,
+        attachments=[a.model_dump() for a in cmd.attachments],
         client_msg_id=cmd.client_msg_id,
         created_at=work.now,
     )
@@ -293,21 +306,28 @@ async def do_presence(work: Batch, cmd: PresenceChange) -> None:
 
 
 async def _took_rating(
-    work: Batch, kind: str, identity: ClientIdentity, msg: InboundMessage
+    work: Batch, kind: str, identity: ClientIdentity, msg: InboundMessage, run: InboundRun
 ) -> bool:
     """A rating answer to the last closed dialog's request is stored on it, not opening a new
     dialog; any other text opens one as usual."""
-    last = await work.session.scalar(
-        select(Dialog).where(Dialog.identity_id == identity.id).order_by(Dialog.id.desc()).limit(1)
-    )
+    if run.known(identity):
+        last = run.latest_dialog(identity)
+    else:
+        last = await work.session.scalar(
+            select(Dialog)
+            .where(Dialog.identity_id == identity.id)
+            .order_by(Dialog.id.desc())
+            .limit(1)
+        )
     if last is None or last.status != "closed" or last.rating is not None:
         return False
     if last.rating_requested_at is None:
         return False
-    policy = await load_policy(work, last.line_id)
+    policy = await run.policy(last.line_id)
     rating = parse_rating(msg.text, policy.rating)
     if rating is None:
         return False
+    await run.drain()
     last.rating = rating
     message = Message(
         dialog_id=last.id,
@@ -321,6 +341,7 @@ async def _took_rating(
     )
     work.session.add(message)
     await work.session.flush()
+    await run.remember(msg, last, message)
     await work.announce_dialog(last)
     await work.announce_message(last, message)
     if kind == "webchat":

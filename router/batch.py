@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
-from core.db.routing_schema import DialogOffer, DialogParticipant
-from core.db.schema import Channel, Client, Dialog, Line, LineOperator, Message, Operator
-from core.envelope import DialogEvent, MessageEvent, OutboundMessage
+from core.db.routing_schema import DialogOffer, DialogParticipant, line_members
+from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
+from core.envelope import Attachment, DialogEvent, MessageEvent, OutboundMessage
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, SetTimer
 
@@ -36,7 +36,11 @@ class Batch:
     """Timers to arm or disarm once the batch has committed, in order."""
     _lines: dict[int, Line] = field(default_factory=dict)
     _channels: dict[int, Channel | None] = field(default_factory=dict)
-    _supervisors: tuple[int, ...] | None = None
+    _supervisors: tuple[tuple[int, str], ...] | None = None
+    _line_managers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    participants_known: dict[int, tuple[int, ...]] | None = None
+    line_members_known: dict[int, tuple[int, ...]] | None = None
+    """Read set-wise by router/prefetch.py for a stretch of work that changes neither."""
 
     async def channel(self, channel_id: int) -> Channel | None:
         """A channel by id, read once per batch."""
@@ -53,31 +57,42 @@ class Batch:
             self._lines[line_id] = line
         return self._lines[line_id]
 
-    async def supervisors(self) -> tuple[int, ...]:
-        """Admins and managers: they see every dialog."""
+    async def supervisors(self, line_id: int) -> tuple[int, ...]:
+        """Who supervises a line's dialogs: every admin, and the managers on that line
+        (directly or through a group), as the console's visibility rule has it."""
         if self._supervisors is None:
-            rows = await self.session.scalars(
-                select(Operator.id).where(Operator.role.in_(SUPERVISOR_ROLES))
+            rows = await self.session.execute(
+                select(Operator.id, Operator.role).where(Operator.role.in_(SUPERVISOR_ROLES))
             )
-            self._supervisors = tuple(rows)
-        return self._supervisors
+            self._supervisors = tuple((op_id, role) for op_id, role in rows)
+        admins = tuple(op_id for op_id, role in self._supervisors if role == "admin")
+        managers = {op_id for op_id, role in self._supervisors if role != "admin"}
+        if not managers:
+            # No extra read in the common case of a hub without managers.
+            return admins
+        if line_id not in self._line_managers:
+            on_line = await self.session.execute(line_members([line_id]))
+            self._line_managers[line_id] = tuple(op for _l, op in on_line if op in managers)
+        return admins + self._line_managers[line_id]
 
     async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
         """Who is told about a dialog: its operator and colleagues in it, or the whole line
         while it waits."""
         if dialog.operator_id is not None:
             people = {dialog.operator_id}
+        elif self.line_members_known and dialog.line_id in self.line_members_known:
+            people = set(self.line_members_known[dialog.line_id])
         else:
-            rows = await self.session.scalars(
-                select(LineOperator.operator_id).where(LineOperator.line_id == dialog.line_id)
-            )
-            people = set(rows)
+            rows = await self.session.execute(line_members([dialog.line_id]))
+            people = {operator_id for _line, operator_id in rows}
         people.update(await self.participants(dialog.id))
-        people.update(await self.supervisors())
+        people.update(await self.supervisors(dialog.line_id))
         return tuple(sorted(people))
 
     async def participants(self, dialog_id: int) -> tuple[int, ...]:
         """Colleagues invited into the dialog and supervisors who joined it."""
+        if self.participants_known and dialog_id in self.participants_known:
+            return self.participants_known[dialog_id]
         rows = await self.session.scalars(
             select(DialogParticipant.operator_id)
             .where(DialogParticipant.dialog_id == dialog_id)
@@ -151,5 +166,6 @@ class Batch:
                 text=message.text,
                 client_msg_id=message.client_msg_id,
                 at=message.created_at,
+                attachments=tuple(Attachment.model_validate(a) for a in message.attachments or ()),
             ),
         )

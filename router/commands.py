@@ -6,9 +6,11 @@ import logging
 
 from sqlalchemy import delete, select
 
-from core.db.routing_schema import DialogOffer, DialogParticipant, RoutingAudit
-from core.db.schema import Dialog, LineOperator, Message, Operator
+from core import streams
+from core.db.routing_schema import DialogOffer, DialogParticipant, RoutingAudit, member_lines
+from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
+    DialogTransferredForCrm,
     HiddenNote,
     InviteColleague,
     LeaveDialog,
@@ -52,8 +54,8 @@ async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
     if operator.id in await work.participants(dialog.id):
         return True
     if dialog.operator_id is None:
-        member = await work.session.get(LineOperator, (dialog.line_id, operator.id))
-        return member is not None
+        # A member directly or through a group: the same queue the router offers from.
+        return dialog.line_id in set(await work.session.scalars(member_lines(operator.id)))
     return False
 
 
@@ -126,6 +128,18 @@ async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
         text = f"{operator.name} transferred the dialog to {where}"
         intents.append(Note(dialog.id, f"{text}: {cmd.comment}" if cmd.comment else text))
     await do_apply(work, intents)
+    if dialog.operator_id is not None and dialog.operator_id != old_holder:
+        # Published with the batch's other effects, so only after the transfer committed.
+        work.emit(
+            streams.CRM,
+            DialogTransferredForCrm(
+                dialog_id=dialog.id,
+                client_id=dialog.client_id,
+                line_id=dialog.line_id,
+                from_operator_id=old_holder,
+                to_operator_id=dialog.operator_id,
+            ),
+        )
     if old_holder is not None and dialog.operator_id != old_holder:
         await do_route_waiting(work, old_line, "operator_freed")
 
@@ -235,11 +249,8 @@ async def do_rate(work: Batch, cmd: RateDialog) -> None:
 async def do_presence_routing(work: Batch, operator: Operator) -> None:
     """After a presence change: hand on the offers of someone who left, or give waiting
     dialogs to someone who came online."""
-    lines = list(
-        await work.session.scalars(
-            select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
-        )
-    )
+    # Sorted: the union behind member_lines has no order, and the batch should not depend on it.
+    lines = sorted(await work.session.scalars(member_lines(operator.id)))
     for line_id in lines:
         if operator.status == "online":
             await do_route_waiting(work, line_id, "operator_online")

@@ -60,7 +60,7 @@ class LinePolicy:
     offer_seconds: int = 60
     schedule: Schedule | None = None
     out_of_hours: Literal["wait", "route"] = "wait"
-    returning: Literal["none", "last_operator"] = "none"
+    returning: Literal["none", "last_operator", "crm_responsible"] = "none"
     replies: Replies = Replies()
     no_answer_seconds: int | None = None
     no_answer_action: Literal["wait", "requeue", "nothing"] = "wait"
@@ -96,6 +96,8 @@ class DialogSnapshot:
     """Operators who passed on this dialog: it is not offered to them again."""
     previous_operator: int | None = None
     """Who served the client's previous dialog on this line, for returning clients."""
+    crm_responsible: int | None = None
+    """The client's responsible operator in the CRM, for lines that return clients to them."""
     began_in_hours: bool | None = None
     wait_reason: str | None = None
 
@@ -135,33 +137,46 @@ def route(
         return intents
     candidates_all = eligibility(line.routing, operators, now, excluded)
     judged = tuple(AuditCandidate.of(c) for c in candidates_all)
-    if line.returning == "last_operator" and dialog.previous_operator is not None:
-        previous = next(
-            (c for c in candidates_all if c.operator_id == dialog.previous_operator), None
-        )
+    preferred, reason = _returning_to(dialog, line)
+    detail = ""
+    if preferred is not None:
+        previous = next((c for c in candidates_all if c.operator_id == preferred), None)
         if previous is not None and previous.eligible:
             return [
                 Assign(dialog.dialog_id, previous.operator_id),
                 audit(
                     dialog,
                     "assign",
-                    "returning_client",
+                    reason,
                     mode=line.mode,
                     operator_id=previous.operator_id,
                     candidates=judged,
                 ),
             ]
+        # Say why the client's own operator did not get it, beside the normal distribution.
+        passed = "not_on_line" if previous is None else previous.passed_over
+        detail = f"{reason} {preferred} passed over: {passed}"
     decision = decide_assignment(line.routing, operators, now, after, excluded)
     if decision.chosen is None:
         return [
             Wait(dialog.dialog_id, "nobody_eligible"),
-            audit(dialog, "wait", "nobody_eligible", mode=line.mode, candidates=judged),
+            audit(
+                dialog, "wait", "nobody_eligible", mode=line.mode, candidates=judged, detail=detail
+            ),
         ]
     if line.mode == "evenly":
         chosen = decision.chosen[0]
         return [
             Assign(dialog.dialog_id, chosen),
-            audit(dialog, "assign", why, mode="evenly", operator_id=chosen, candidates=judged),
+            audit(
+                dialog,
+                "assign",
+                why,
+                mode="evenly",
+                operator_id=chosen,
+                candidates=judged,
+                detail=detail,
+            ),
         ]
     round_ = dialog.offer_round + 1
     if line.mode == "sequence":
@@ -171,12 +186,29 @@ def route(
         return [
             Offer(dialog.dialog_id, (chosen,), True, round_, answer_by),
             SetTimer(offer_timer(dialog.dialog_id), answer_by, payload),
-            audit(dialog, "offer", why, mode="sequence", operator_id=chosen, candidates=judged),
+            audit(
+                dialog,
+                "offer",
+                why,
+                mode="sequence",
+                operator_id=chosen,
+                candidates=judged,
+                detail=detail,
+            ),
         ]
     return [
         Offer(dialog.dialog_id, decision.chosen, False, round_, None),
-        audit(dialog, "offer", why, mode="all", candidates=judged),
+        audit(dialog, "offer", why, mode="all", candidates=judged, detail=detail),
     ]
+
+
+def _returning_to(dialog: DialogSnapshot, line: LinePolicy) -> tuple[int | None, str]:
+    """The operator a returning client goes back to on this line, and the audit reason."""
+    if line.returning == "last_operator" and dialog.previous_operator is not None:
+        return dialog.previous_operator, "returning_client"
+    if line.returning == "crm_responsible" and dialog.crm_responsible is not None:
+        return dialog.crm_responsible, "crm_responsible"
+    return None, ""
 
 
 def released(operators: Sequence[OperatorState], operator_id: int) -> list[OperatorState]:

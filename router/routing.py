@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, func, literal, select, union_all, update
 
 from config.lines import LineSettings
 from core import streams
-from core.db.routing_schema import DialogOffer, RoutingAudit
+from core.db.crm_schema import CrmLead, CrmProfile
+from core.db.routing_schema import DialogOffer, LineGroup, OperatorGroupMember, RoutingAudit
 from core.db.schema import ClientIdentity, Dialog, Line, LineOperator, Message, Operator
 from core.envelope import DialogClosedForCrm, DialogClosedNotice
 from router.batch import Batch
@@ -35,6 +36,7 @@ from router.intents import (
     Unassign,
     Wait,
 )
+from router.queue_groups import QueueEntry, QueueMember, expand_queue
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,7 @@ async def load_policy(work: Batch, line_id: int) -> LinePolicy:
     """The routing policy of a line, from its row and its queue."""
     line = await work.line(line_id)
     settings = line_settings(line)
-    queue = await work.session.scalars(
-        select(LineOperator.operator_id)
-        .where(LineOperator.line_id == line_id)
-        .order_by(LineOperator.position, LineOperator.operator_id)
-    )
+    queue = [member.operator_id for member, _op in await line_queue(work, line_id)]
     mode = line.distribution if line.distribution in ("evenly", "sequence", "all") else "evenly"
     replies = settings.auto_replies
     try:
@@ -82,21 +80,51 @@ async def load_policy(work: Batch, line_id: int) -> LinePolicy:
     )
 
 
+async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Operator]]:
+    """The line's queue with its groups expanded into their current members, in order, each
+    with their operator row: one statement, as the queue cost before groups existed."""
+    direct = select(
+        LineOperator.position,
+        LineOperator.operator_id,
+        literal(None, Integer).label("group_id"),
+        LineOperator.max_open_dialogs,
+    ).where(LineOperator.line_id == line_id)
+    grouped = (
+        select(
+            LineGroup.position,
+            OperatorGroupMember.operator_id,
+            LineGroup.group_id,
+            LineGroup.max_open_dialogs,
+        )
+        .join(OperatorGroupMember, OperatorGroupMember.group_id == LineGroup.group_id)
+        .where(LineGroup.line_id == line_id)
+    )
+    rows = union_all(direct, grouped).subquery()
+    result = await work.session.execute(
+        select(rows, Operator).join(Operator, Operator.id == rows.c.operator_id)
+    )
+    entries: dict[tuple[int, int], QueueEntry] = {}
+    members: dict[int, list[int]] = {}
+    people: dict[int, Operator] = {}
+    for position, operator_id, group_id, limit, operator in result:
+        people[operator_id] = operator
+        if group_id is None:
+            entries[(0, operator_id)] = QueueEntry(position, operator_id, None, limit)
+        else:
+            # An empty group has no row here, which expands to nobody either way.
+            entries[(1, group_id)] = QueueEntry(position, None, group_id, limit)
+            members.setdefault(group_id, []).append(operator_id)
+    return [(m, people[m.operator_id]) for m in expand_queue(entries.values(), members)]
+
+
 async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     """The line's operators with presence and load: open dialogs held plus pending exclusive
     offers, counted now from the live rows (never from history)."""
     session = work.session
     line = await work.line(line_id)
     default_max = line_settings(line).max_per_operator
-    members = (
-        await session.execute(
-            select(LineOperator, Operator)
-            .join(Operator, Operator.id == LineOperator.operator_id)
-            .where(LineOperator.line_id == line_id)
-            .order_by(LineOperator.position, Operator.id)
-        )
-    ).all()
-    ids = [op.id for _m, op in members]
+    members = await line_queue(work, line_id)
+    ids = [op.id for _member, op in members]
     on_line: dict[int, int] = {}
     total: dict[int, int] = {}
     held = await session.execute(
@@ -135,20 +163,29 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     ]
 
 
-async def snapshot(work: Batch, dialog: Dialog) -> DialogSnapshot:
-    """The routing view of a dialog."""
+async def snapshot(
+    work: Batch, dialog: Dialog, offers: Sequence[DialogOffer] | None = None
+) -> DialogSnapshot:
+    """The routing view of a dialog; ``offers`` are its offers in id order when the caller
+    already read them set-wise (router/prefetch.py)."""
     session = work.session
-    offers = (
-        await session.scalars(
-            select(DialogOffer).where(DialogOffer.dialog_id == dialog.id).order_by(DialogOffer.id)
-        )
-    ).all()
+    if offers is None:
+        offers = (
+            await session.scalars(
+                select(DialogOffer)
+                .where(DialogOffer.dialog_id == dialog.id)
+                .order_by(DialogOffer.id)
+            )
+        ).all()
     pending = [o for o in offers if o.state == "pending"]
     previous_operator = None
     if dialog.previous_dialog_id is not None:
         previous = await session.get(Dialog, dialog.previous_dialog_id)
         if previous is not None and previous.line_id == dialog.line_id:
             previous_operator = previous.operator_id
+    responsible = None
+    if line_settings(await work.line(dialog.line_id)).returning == "crm_responsible":
+        responsible = await crm_responsible(work, dialog.client_id)
     return DialogSnapshot(
         dialog_id=dialog.id,
         line_id=dialog.line_id,
@@ -162,8 +199,28 @@ async def snapshot(work: Batch, dialog: Dialog) -> DialogSnapshot:
         last_offered=dialog.last_offered_id,
         skipped_by=frozenset(o.operator_id for o in offers if o.state == "skipped"),
         previous_operator=previous_operator,
+        crm_responsible=responsible,
         began_in_hours=dialog.began_in_hours,
         wait_reason=dialog.wait_reason,
+    )
+
+
+async def crm_responsible(work: Batch, client_id: int) -> int | None:
+    """The client's responsible operator in the built-in CRM: the contact's, else that of the
+    client's latest lead. Read from the tables directly (the router never imports the sink);
+    a client merged into another answers for the main one."""
+    session = work.session
+    profile = await session.get(CrmProfile, client_id)
+    if profile is not None and profile.merged_into_id is not None:
+        client_id = profile.merged_into_id
+        profile = await session.get(CrmProfile, client_id)
+    if profile is not None and profile.responsible_id is not None:
+        return profile.responsible_id
+    return await session.scalar(
+        select(CrmLead.responsible_id)
+        .where(CrmLead.client_id == client_id, CrmLead.responsible_id.is_not(None))
+        .order_by(CrmLead.id.desc())
+        .limit(1)
     )
 
 
@@ -333,7 +390,12 @@ async def _close(work: Batch, dialog: Dialog, intent: Close) -> None:
     work.emit(
         streams.outbound(channel.kind),
         DialogClosedNotice(
-            dialog_id=dialog.id, channel_id=dialog.channel_id, external_user_id=identity.external_id
+            dialog_id=dialog.id,
+            channel_id=dialog.channel_id,
+            external_user_id=identity.external_id,
+            rating=line_settings(await work.line(dialog.line_id)).rating
+            if intent.ask_rating
+            else "none",
         ),
     )
     work.emit(streams.CRM, DialogClosedForCrm(dialog_id=dialog.id, client_id=dialog.client_id))

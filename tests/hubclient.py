@@ -22,8 +22,14 @@ class VisitorClient:
         self.token: str | None = None
         self.welcome: dict[str, Any] = {}
 
-    async def connect(self, token: str | None = None, after: int | None = None) -> dict[str, Any]:
-        """Open the socket, say hello, and return the welcome frame."""
+    async def connect(
+        self,
+        token: str | None = None,
+        after: int | None = None,
+        identity: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Open the socket, say hello (with the site's signed ``identity``, if given), and
+        return the welcome frame."""
         ws_url = self.base.replace("http", "ws", 1) + f"/widget/ws?channel={self.channel}"
         self.ws = await self.http.ws_connect(ws_url)
         hello: dict[str, Any] = {"type": "hello"}
@@ -31,6 +37,8 @@ class VisitorClient:
             hello["token"] = token or self.token
         if after is not None:
             hello["after"] = after
+        if identity is not None:
+            hello["identity"] = identity
         await self.ws.send_json(hello)
         frame = await self.receive()
         if frame["type"] == "welcome":

@@ -25,7 +25,7 @@ from connectors.email import store
 from connectors.email.config import EmailAccount, load_account
 from connectors.email.imap import watch_folder
 from connectors.email.parse import MailParseError, ParsedMail, normalise_address, parse_mail
-from connectors.email.render import our_message_id, render_reply
+from connectors.email.render import MailFile, our_message_id, render_reply
 from connectors.email.smtp import send_mail
 from connectors.outbound import OutboundSender, SendError, Sent, do_record_status
 from core import streams
@@ -202,9 +202,19 @@ class EmailConnector:
             raise SendError("the dialog no longer exists")
         domain = settings.from_address.rsplit("@", 1)[-1]
         mid = our_message_id(message.message_id, message.channel_id, message.at, domain)
-        mail = render_reply(settings, ctx, message.text, message.author_name, mid, message.at)
+        files = [await self._mail_file(att) for att in message.attachments]
+        mail = render_reply(
+            settings, ctx, message.text, message.author_name, mid, message.at, files
+        )
         await send_mail(settings, mail)
         return Sent(external_id=mid)
+
+    async def _mail_file(self, att: Attachment) -> MailFile:
+        stored = await self.files.read(att.url)
+        if stored is None:
+            raise SendError(f"attachment {att.name or 'file'} is no longer stored")
+        data, meta = stored
+        return MailFile(att.name or meta.name or "file", meta.mime, data)
 
     async def deliver_closed(self, notice: DialogClosedNotice) -> None:
         """Email says no goodbye: a closed dialog reopens with the client's next mail."""

@@ -8,6 +8,7 @@ subject carries the ``[#D123]`` tag, the fallback when a client's program drops 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -18,6 +19,15 @@ from connectors.email.parse import SUBJECT_TAG, message_ids
 
 MAX_REFERENCES = 20
 _RE_PREFIX = re.compile(r"^\s*((re|fwd?|aw|ответ|отв)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """A stored file to attach to a reply."""
+
+    name: str
+    mime: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,9 @@ def render_reply(
     operator: str,
     message_id: str,
     at: datetime,
+    files: Sequence[MailFile] = (),
 ) -> EmailMessage:
-    """The mail for one operator reply."""
+    """The mail for one operator reply, with the operator's files as MIME attachments."""
     style = account.style(ctx.line_id)
     body = fill(
         style.reply_template,
@@ -85,4 +96,9 @@ def render_reply(
     msg["Auto-Submitted"] = "no"
     msg["X-Openlines-Dialog"] = str(ctx.dialog_id)
     msg.set_content(body.strip() + "\n")
+    for file in files:
+        maintype, _, subtype = file.mime.partition("/")
+        if not subtype:
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.name)
     return msg

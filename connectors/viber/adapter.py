@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from connectors.accounts import ChannelAccount
+from connectors.filelinks import FileLinks
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector
 from connectors.viber.parse import (
@@ -173,7 +174,16 @@ class ViberConnector(PlatformConnector):
         progress = f"parts:{self.kind}:{message.message_id}"
         state = await self.bus.redis.hgetall(progress)
         done, first = int(state.get("done", 0)), str(state.get("first", ""))
-        bodies = render(message, account.setting("sender_name"), account.setting("sender_avatar"))
+        settings = self.context.settings
+        links = FileLinks(
+            self.context.secret, settings.effective_public_url, settings.file_link_hours * 3600
+        )
+        bodies = render(
+            message,
+            account.setting("sender_name"),
+            account.setting("sender_avatar"),
+            links.absolute,
+        )
         for index, body in enumerate(bodies):
             if index < done:
                 continue

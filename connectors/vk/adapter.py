@@ -3,7 +3,9 @@
 
 vk_api is synchronous (requests), so every call runs in a thread, with one ``VkApiGroup`` per
 token. Its API host is hardcoded; ``ApiSession`` rewrites it to the ``vk_api_base`` setting, so
-tests reach a local server through the real library.
+tests reach a local server through the real library. Operators' files are uploaded first
+(photos or documents for messages; the upload POST goes through aiohttp) and sent as the
+``attachment`` of ``messages.send``; ``message_read`` events become ``seen`` receipts.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from typing import Any
 import aiohttp
 import requests
 from aiohttp import web
+from sqlalchemy import select
 from vk_api import VkApiGroup  # type: ignore[import-untyped]
 from vk_api.bot_longpoll import VkBotLongPoll  # type: ignore[import-untyped]
 from vk_api.exceptions import ApiError, ApiHttpError, VkApiError  # type: ignore[import-untyped]
 
 from connectors.accounts import ChannelAccount
-from connectors.outbound import SendError, SendLater, Sent
+from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
-from connectors.vk.parse import API_VERSION, Ignored, VkInbound, event_key, parse_event
-from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, random_id, render
+from connectors.vk.parse import API_VERSION, Ignored, VkInbound, VkRead, event_key, parse_event
+from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, as_photo, random_id, render
 from core.bus import Retry
+from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import (
     Attachment,
     DialogClosedNotice,
@@ -42,8 +46,10 @@ VK_HOST = "https://api.vk.ru"
 MAX_EVENT_BYTES = 512 * 1024
 MAX_DOWNLOAD = 50 * 1024 * 1024
 HTTP_TIMEOUT_S = 30.0
-QUEUED_TYPES = frozenset({"message_new"})
+QUEUED_TYPES = frozenset({"message_new", "message_read"})
 """Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
+UNSEEN = ("sent", "delivered")
+"""Delivery statuses a ``message_read`` moves to ``seen``."""
 RETRY_LATER = {6: 1.0, 9: 10.0, 10: 5.0, 29: 600.0}
 """VK error codes that mean "not now", with how long to wait: too many requests per second,
 flood control, an internal error, a rate limit."""
@@ -98,7 +104,7 @@ class VkConnector(PlatformConnector):
         """POST /hooks/vk/{key}: the Callback API server of one community."""
         return [web.post("/hooks/vk/{key}", self.webhook)]
 
-    def parse(self, raw: Any, group_id: int = 0) -> VkInbound | Ignored:
+    def parse(self, raw: Any, group_id: int = 0) -> VkInbound | VkRead | Ignored:
         """Parse one event (pure)."""
         return parse_event(raw, group_id)
 
@@ -200,6 +206,8 @@ class VkConnector(PlatformConnector):
         if isinstance(parsed, Ignored):
             log.info("vk event %s ignored: %s", update.update_id, parsed.reason)
             return []
+        if isinstance(parsed, VkRead):
+            return list(await self._read_receipts(account, parsed))
         attachments: list[Attachment] = []
         text = parsed.text
         for ref in parsed.files:
@@ -236,6 +244,33 @@ class VkConnector(PlatformConnector):
             )
         ]
 
+    async def _read_receipts(self, account: ChannelAccount, read: VkRead) -> list[Receipt]:
+        """``seen`` receipts for our messages to this user that VK numbers up to the one read.
+
+        VK reports only the last message read, so every earlier one still marked sent (or
+        delivered) is seen too; the sender's receipt handling never moves a status backwards.
+        """
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Message.external_id)
+                .join(Dialog, Dialog.id == Message.dialog_id)
+                .join(ClientIdentity, ClientIdentity.id == Dialog.identity_id)
+                .where(
+                    ClientIdentity.channel_id == account.id,
+                    ClientIdentity.external_id == str(read.peer_id),
+                    Message.channel_id == account.id,
+                    Message.author != "client",
+                    Message.external_id.is_not(None),
+                    Message.delivery_status.in_(UNSEEN),
+                )
+            )
+            external_ids = [str(row[0]) for row in rows]
+        return [
+            Receipt(account.id, external_id, "seen")
+            for external_id in external_ids
+            if external_id.isdigit() and int(external_id) <= read.read_message_id
+        ]
+
     # --- out ---------------------------------------------------------------------------------
 
     async def deliver(self, message: OutboundMessage) -> Sent:
@@ -244,7 +279,7 @@ class VkConnector(PlatformConnector):
             raise SendError("the VK channel is disabled")
         calls = render(message)
         if not calls:
-            raise SendError("nothing to send: the message has no text")
+            raise SendError("nothing to send: the message has no text and no files")
         # A retry resends every part with the same random_id and VK drops the ones it has;
         # the progress record only saves those calls.
         progress = f"parts:{self.kind}:{message.message_id}"
@@ -260,10 +295,87 @@ class VkConnector(PlatformConnector):
         return Sent(first)
 
     async def _send(self, account: ChannelAccount, call: VkSend) -> str:
-        values = {"peer_id": call.peer_id, "message": call.message, "random_id": call.random_id}
+        """One ``messages.send``, after uploading its files (again, on a retry: the same
+        ``random_id`` still makes VK drop a resend, whatever the attachment ids)."""
+        values: dict[str, Any] = {
+            "peer_id": call.peer_id,
+            "message": call.message,
+            "random_id": call.random_id,
+        }
+        if call.files:
+            uploaded = [await self._upload(account, call.peer_id, file) for file in call.files]
+            values["attachment"] = ",".join(uploaded)
+        return str(await self._method(account, "messages.send", values))
+
+    async def _upload(self, account: ChannelAccount, peer_id: int, file: Attachment) -> str:
+        """Upload one stored file for a message to ``peer_id``; its ``attachment`` string.
+
+        Images VK shows inline (JPEG, PNG, GIF) take the photo route, everything else the
+        document one: get an upload url, POST the file there, save what the upload answered.
+        """
+        stored = await self.files.read(file.url)
+        if stored is None:
+            raise SendError(f"attachment {file.name or file.kind} is no longer stored")
+        data, meta = stored
+        name = file.name or meta.name or ("photo.jpg" if as_photo(file) else "file")
+        if as_photo(file):
+            server = await self._method(
+                account, "photos.getMessagesUploadServer", {"peer_id": peer_id}
+            )
+            answer = await self._post_file(server, "photo", name, data, meta.mime)
+            if not answer.get("photo") or answer.get("photo") == "[]":
+                raise SendError(f"VK refused the image {name}: {_upload_reason(answer)}")
+            saved = await self._method(
+                account,
+                "photos.saveMessagesPhoto",
+                {
+                    "photo": answer["photo"],
+                    "server": answer.get("server"),
+                    "hash": answer.get("hash"),
+                },
+            )
+            photo = saved[0] if isinstance(saved, list) and saved else saved
+            return _attachment_id("photo", photo)
+        server = await self._method(
+            account, "docs.getMessagesUploadServer", {"peer_id": peer_id, "type": "doc"}
+        )
+        answer = await self._post_file(server, "file", name, data, meta.mime)
+        if not answer.get("file"):
+            raise SendError(f"VK refused the file {name}: {_upload_reason(answer)}")
+        saved = await self._method(account, "docs.save", {"file": answer["file"], "title": name})
+        # API 5.199 answers {"type": "doc", "doc": {…}}; older versions a list of documents.
+        doc = saved.get("doc") if isinstance(saved, dict) else saved[0] if saved else None
+        return _attachment_id("doc", doc)
+
+    async def _post_file(
+        self, server: Any, field: str, name: str, data: bytes, mime: str
+    ) -> dict[str, Any]:
+        """POST a file as multipart ``field`` to the upload url an API method gave."""
+        url = server.get("upload_url") if isinstance(server, dict) else None
+        if not isinstance(url, str) or not url:
+            raise SendLater("VK gave no upload url")
+        form = aiohttp.FormData()
+        form.add_field(field, data, filename=name, content_type=mime or "application/octet-stream")
+        try:
+            async with self.http.post(url, data=form) as resp:
+                if resp.status >= 500 or resp.status == 429:
+                    raise SendLater(f"VK upload answered HTTP {resp.status}")
+                if resp.status != 200:
+                    raise SendError(f"VK refused the upload of {name}: HTTP {resp.status}")
+                answer = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendLater(f"VK upload failed: {exc}") from exc
+        except ValueError as exc:
+            raise SendLater(f"VK upload answered no JSON: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise SendLater("VK upload answered no object")
+        return answer
+
+    async def _method(self, account: ChannelAccount, name: str, values: dict[str, Any]) -> Any:
+        """One API call in a thread, its errors turned into SendLater or SendError."""
         vk = self.api(account)
         try:
-            answer = await asyncio.to_thread(vk.method, "messages.send", values)
+            return await asyncio.to_thread(vk.method, name, values)
         except ApiError as exc:
             reason = str(exc.error.get("error_msg") or exc)
             if exc.code in RETRY_LATER:
@@ -275,7 +387,6 @@ class VkConnector(PlatformConnector):
             raise SendLater(f"VK unreachable: {exc}") from exc
         except VkApiError as exc:  # a captcha or an auth failure: no retry will fix it
             raise SendError(f"VK refused: {exc}") from exc
-        return str(answer)
 
     async def deliver_closed(self, notice: DialogClosedNotice) -> None:
         account = self.account_of(notice.channel_id)
@@ -285,6 +396,19 @@ class VkConnector(PlatformConnector):
             rid = random_id(notice.dialog_id, GOODBYE_PART)
             call = VkSend(int(notice.external_user_id), goodbye[:TEXT_LIMIT], rid)
             await self._send(account, call)
+
+
+def _upload_reason(answer: dict[str, Any]) -> str:
+    return str(answer.get("error_descr") or answer.get("error") or "empty upload answer")
+
+
+def _attachment_id(kind: str, saved: Any) -> str:
+    """``photo<owner>_<id>`` or ``doc<owner>_<id>`` (with ``_<access_key>`` when VK gave one)."""
+    if not isinstance(saved, dict) or "owner_id" not in saved or "id" not in saved:
+        raise SendError(f"VK saved the {kind} without an id")
+    ident = f"{kind}{int(saved['owner_id'])}_{int(saved['id'])}"
+    key = saved.get("access_key")
+    return f"{ident}_{key}" if isinstance(key, str) and key else ident
 
 
 def _check(longpoll: Any) -> list[dict[str, Any]]:

@@ -69,6 +69,15 @@ class VkInbound:
 
 
 @dataclass(frozen=True)
+class VkRead:
+    """A ``message_read`` event: the user of ``peer_id`` read our messages up to
+    ``read_message_id`` (the id ``messages.send`` answered for them)."""
+
+    peer_id: int
+    read_message_id: int
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An event that needs no action, and why."""
 
@@ -84,11 +93,14 @@ def event_key(body: dict[str, Any]) -> str:
     return f"sha:{digest}"
 
 
-def parse_event(body: Any, group_id: int) -> VkInbound | Ignored:
-    """Parse one event of community ``group_id``; only a user's new message becomes one."""
+def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
+    """Parse one event of community ``group_id``: a user's new message, or a user having read
+    our messages."""
     if not isinstance(body, dict):
         return Ignored("not a JSON object")
     kind = body.get("type")
+    if kind == "message_read":
+        return _read(body.get("object"))
     if kind == "message_reply":
         return Ignored("our own reply echoed back")  # never ingest what we sent
     if kind != "message_new":
@@ -135,6 +147,19 @@ def parse_event(body: Any, group_id: int) -> VkInbound | Ignored:
         hints=ClientHints(),
         sent_at=sent_at,
     )
+
+
+def _read(obj: Any) -> VkRead | Ignored:
+    if not isinstance(obj, dict):
+        return Ignored("message_read without an object")
+    try:
+        peer_id = int(obj.get("peer_id") or obj["from_id"])
+        read_id = int(obj["read_message_id"])
+    except (KeyError, TypeError, ValueError):
+        return Ignored("message_read without peer_id or read_message_id")
+    if peer_id <= 0 or read_id <= 0:
+        return Ignored("message_read of no user message")
+    return VkRead(peer_id, read_id)
 
 
 def _attachment(item: Any) -> tuple[FileRef | None, str]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.textsplit import split_text
-from core.envelope import OutboundMessage
+from core.envelope import Attachment, OutboundMessage
 
 TEXT_LIMIT = 9000
 """``messages.send``'s ``message`` limit, in characters (longer ones fail with error 914)."""
 PARTS_PER_MESSAGE = 16
+ATTACHMENTS_PER_SEND = 10
+"""``messages.send``'s ``attachment`` takes at most 10 items."""
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+"""What ``photos.getMessagesUploadServer`` takes; other images go out as documents."""
 GOODBYE_PART = PARTS_PER_MESSAGE - 1
 """The part number a goodbye uses with its dialog's id; no message part uses it."""
 _INT31 = 2**31 - 1
@@ -22,6 +26,13 @@ class VkSend:
     peer_id: int
     message: str
     random_id: int
+    files: tuple[Attachment, ...] = ()
+    """Stored files to upload first and send as this call's ``attachment``."""
+
+
+def as_photo(file: Attachment) -> bool:
+    """True when a file goes through the photo upload (shown inline), not the document one."""
+    return file.kind == "image" and file.mime.lower() in PHOTO_TYPES
 
 
 def random_id(message_id: int, part: int) -> int:
@@ -38,15 +49,24 @@ def random_id(message_id: int, part: int) -> int:
 
 
 def render(message: OutboundMessage) -> list[VkSend]:
-    """The calls that deliver ``message``: its text in parts of at most 9000 characters.
+    """The calls that deliver ``message``: its text in parts of at most 9000 characters, the
+    first part carrying up to 10 files; further files follow in sends of their own.
 
-    Sending a file to VK means uploading it to VK first; until that is built, attachments are
-    named in the text so the client knows something was meant to come with it.
+    Parts beyond the 15 a message may use (the 16th number is the goodbye's) are dropped.
     """
-    text = message.text
-    if message.attachments:
-        names = ", ".join(a.name or a.kind for a in message.attachments)
-        text = f"{text}\n[attachments: {names}]".strip()
-    parts = split_text(text, TEXT_LIMIT)[:GOODBYE_PART]
+    texts = [t for t in split_text(message.text, TEXT_LIMIT) if t]
+    files = message.attachments
+    groups = [
+        tuple(files[i : i + ATTACHMENTS_PER_SEND])
+        for i in range(0, len(files), ATTACHMENTS_PER_SEND)
+    ]
+    bodies: list[tuple[str, tuple[Attachment, ...]]] = []
+    if texts or groups:
+        bodies.append((texts[0] if texts else "", groups[0] if groups else ()))
+    bodies += [(text, ()) for text in texts[1:]]
+    bodies += [("", group) for group in groups[1:]]
     peer = int(message.external_user_id)
-    return [VkSend(peer, part, random_id(message.message_id, i)) for i, part in enumerate(parts)]
+    return [
+        VkSend(peer, text, random_id(message.message_id, i), group)
+        for i, (text, group) in enumerate(bodies[:GOODBYE_PART])
+    ]

@@ -8,6 +8,7 @@ come back (``hello`` with ``after``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -16,17 +17,39 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from connectors.accounts import Accounts
 from connectors.context import ConnectorContext
-from connectors.webchat.parse import FrameError, Hello, Ping, Typing, VisitorText, parse_frame
+from connectors.filelinks import FileLinks
+from connectors.webchat import identity as site_identity
+from connectors.webchat.parse import (
+    IDENTITY_ERROR,
+    FrameError,
+    Hello,
+    Identify,
+    Ping,
+    Rate,
+    Typing,
+    VisitorText,
+    parse_frame,
+    parse_identity,
+)
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.token import Visitor, check_token, issue_token
 from core import streams
 from core.bus import Bus
 from core.db import SessionMaker
+from core.db.routing_schema import LineGroup, OperatorGroupMember
 from core.db.schema import Channel, ClientIdentity, Dialog, LineOperator, Message, Operator
-from core.envelope import DialogClosedNotice, InboundMessage, Outbound, OutboundMessage
+from core.envelope import (
+    ClientHints,
+    DialogClosedNotice,
+    InboundMessage,
+    Outbound,
+    OutboundMessage,
+    RateDialog,
+)
 from widget.assets import STATIC_DIR, render_page
 
 log = logging.getLogger(__name__)
@@ -35,6 +58,9 @@ HISTORY_LIMIT = 200
 MAX_FRAME_BYTES = 64 * 1024
 RATE_WINDOW_S = 10.0
 RATE_MAX_MESSAGES = 20
+DISABLED_REASON = "this chat is disabled"
+DISABLED_CLOSE = 4403
+"""The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
 
 
 class WebchatConnector:
@@ -46,6 +72,8 @@ class WebchatConnector:
         self.context = context
         self.shards = context.settings.inbound_shards
         self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
+        self.enabled = Accounts(self.kind)
+        """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
 
     @property
     def bus(self) -> Bus:
@@ -58,6 +86,12 @@ class WebchatConnector:
     @property
     def secret(self) -> bytes:
         return self.context.secret
+
+    @property
+    def links(self) -> FileLinks:
+        """Signs the links through which visitors fetch operators' files (``/files/…``)."""
+        ttl = self.context.settings.file_link_hours * 3600
+        return FileLinks(self.secret, self.context.settings.effective_public_url, ttl)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The widget's socket, script and pages."""
@@ -74,16 +108,43 @@ class WebchatConnector:
 
     async def run(self) -> None:
         """Push outbound entries to connected visitors until cancelled."""
-        async for _entry_id, payload in self.bus.tail(streams.outbound(self.kind)):
-            if isinstance(payload, OutboundMessage | DialogClosedNotice):
-                await self.send(payload)
+        watcher = asyncio.create_task(
+            self.enabled.watch(self.bus, self.sessions, self._drop_disabled)
+        )
+        try:
+            async for _entry_id, payload in self.bus.tail(streams.outbound(self.kind)):
+                if isinstance(payload, OutboundMessage | DialogClosedNotice):
+                    await self.send(payload)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+
+    async def _drop_disabled(self) -> None:
+        """Refuse the open sockets of chats an admin disabled (or deleted) since they opened."""
+        suspects = {cid for cid, _v in self.sockets if cid not in self.enabled.by_id}
+        if not suspects:
+            return
+        # The account list may predate a chat created a moment ago: ask the database itself.
+        async with self.sessions() as session:
+            alive = set(await session.scalars(
+                select(Channel.id).where(Channel.id.in_(suspects), Channel.enabled.is_(True))
+            ))  # fmt: skip
+        for (channel_id, _visitor), group in list(self.sockets.items()):
+            if channel_id in suspects and channel_id not in alive:
+                for ws in list(group):
+                    await _refuse(ws)
 
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
         if isinstance(outbound, OutboundMessage):
-            frame = outbound_frame(outbound)
+            frame = outbound_frame(outbound, self.links)
         else:
-            frame = {"type": "closed", "dialog_id": outbound.dialog_id}
+            frame = {
+                "type": "closed",
+                "dialog_id": outbound.dialog_id,
+                "rating": outbound.rating,
+            }
         for ws in list(self.sockets.get((outbound.channel_id, outbound.external_user_id), ())):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json(frame)
@@ -95,13 +156,12 @@ class WebchatConnector:
                 with contextlib.suppress(Exception):
                     await ws.close(code=1001, message=b"server shutting down")
 
-    async def _channel(self, key: str) -> Channel | None:
+    async def _channel(self, key: str, *, enabled_only: bool = True) -> Channel | None:
+        query = select(Channel).where(Channel.key == key, Channel.kind == self.kind)
+        if enabled_only:
+            query = query.where(Channel.enabled.is_(True))
         async with self.sessions() as session:
-            return await session.scalar(
-                select(Channel).where(
-                    Channel.key == key, Channel.kind == self.kind, Channel.enabled.is_(True)
-                )
-            )
+            return await session.scalar(query)
 
     async def widget_script(self, request: web.Request) -> web.StreamResponse:
         """The embeddable script."""
@@ -138,12 +198,18 @@ class WebchatConnector:
     async def visitor_socket(self, request: web.Request) -> web.StreamResponse:
         """One visitor's websocket (docs/PROTOCOL.md)."""
         key = request.query.get("channel", "")
-        channel = await self._channel(key)
+        channel = await self._channel(key, enabled_only=False)
         if channel is None:
             raise web.HTTPNotFound(text=f"channel: no web chat with key {key!r}")
         ws = web.WebSocketResponse(heartbeat=30, compress=False, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
+        if not channel.enabled:
+            # Upgraded only to say why: a browser never sees the body of a refused handshake.
+            await _refuse(ws)
+            return ws
         visitor: Visitor | None = None
+        hints: ClientHints | None = None
+        """Who the site says this socket's visitor is, once its signature checked out."""
         sent: list[float] = []
         try:
             async for frame in ws:
@@ -155,7 +221,10 @@ class WebchatConnector:
                 if isinstance(parsed, FrameError):
                     await _error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
                 elif isinstance(parsed, Hello):
+                    first = visitor is None
                     visitor = await self._hello(ws, channel, parsed, visitor)
+                    if first and visitor is not None and parsed.identity is not None:
+                        hints = await self._identify(ws, channel, parsed.identity, hints)
                 elif visitor is None:
                     await _error(ws, "not_ready", "send hello first")
                 elif isinstance(parsed, VisitorText):
@@ -170,7 +239,11 @@ class WebchatConnector:
                         )
                         continue
                     sent.append(now)
-                    await self._accept(ws, channel, visitor, parsed)
+                    await self._accept(ws, channel, visitor, parsed, hints)
+                elif isinstance(parsed, Identify):
+                    hints = await self._identify(ws, channel, parsed.identity, hints)
+                elif isinstance(parsed, Rate):
+                    await self._rate(ws, channel, visitor, parsed)
                 elif isinstance(parsed, Ping):
                     await ws.send_json({"type": "pong"})
                 elif isinstance(parsed, Typing):
@@ -211,15 +284,47 @@ class WebchatConnector:
         )
         return visitor
 
+    async def _identify(
+        self, ws: web.WebSocketResponse, channel: Channel, raw: Any, current: ClientHints | None
+    ) -> ClientHints | None:
+        """The socket's hints after the site's identity is checked: the new ones when it is
+        valid, else ``current`` with a ``bad_identity`` error (the chat goes on without it)."""
+        checked = parse_identity(raw)
+        if isinstance(checked, FrameError):
+            await _error(ws, checked.code, checked.reason)
+            return current
+        secret = (channel.config or {}).get("site_secret")
+        reason = site_identity.verify(secret if isinstance(secret, str) else None, checked,
+                                      time.time())  # fmt: skip
+        if reason is None and current is not None and current.site_identity != checked.id:
+            # One visitor identity on two site users would make the CRM merge both users'
+            # clients into one; a different user must come as a new visitor (no token).
+            reason = "this conversation is already identified as another user"
+        if reason is not None:
+            log.info("web chat %s: identity refused: %s", channel.key, reason)
+            await _error(ws, IDENTITY_ERROR, reason)
+            return current
+        await ws.send_json({"type": "identified", "id": checked.id})
+        return site_identity.hints_of(checked)
+
     async def _history(
         self, channel: Channel, visitor: Visitor, after: int | None
     ) -> tuple[list[dict[str, Any]], bool]:
         async with self.sessions() as session:
+            # The line's operators are its direct queue entries and the members of its groups.
+            via_groups = (
+                select(OperatorGroupMember.operator_id)
+                .join(LineGroup, LineGroup.group_id == OperatorGroupMember.group_id)
+                .where(LineGroup.line_id == channel.line_id)
+            )
+            direct = select(LineOperator.operator_id).where(LineOperator.line_id == channel.line_id)
             online = bool(
                 await session.scalar(
                     select(Operator.id)
-                    .join(LineOperator, LineOperator.operator_id == Operator.id)
-                    .where(LineOperator.line_id == channel.line_id, Operator.status == "online")
+                    .where(
+                        Operator.status == "online",
+                        or_(Operator.id.in_(direct), Operator.id.in_(via_groups)),
+                    )
                     .limit(1)
                 )
             )
@@ -241,10 +346,16 @@ class WebchatConnector:
             if after is not None:
                 query = query.where(Message.id > after)
             rows = list(await session.scalars(query))
-        return [history_frame(m) for m in reversed(rows)], online
+        links = self.links
+        return [history_frame(m, links) for m in reversed(rows)], online
 
     async def _accept(
-        self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, text: VisitorText
+        self,
+        ws: web.WebSocketResponse,
+        channel: Channel,
+        visitor: Visitor,
+        text: VisitorText,
+        hints: ClientHints | None = None,
     ) -> None:
         envelope = InboundMessage(
             channel_id=channel.id,
@@ -253,7 +364,10 @@ class WebchatConnector:
             external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
             client_msg_id=text.client_msg_id,
             text=text.text,
-            client_name=f"Visitor {visitor.visitor_id[:6]}",
+            client_name=(hints and hints.name) or f"Visitor {visitor.visitor_id[:6]}",
+            # Every message carries them (the CRM's handling is idempotent): an identity that
+            # arrives mid-dialog (``identify``) reaches the CRM with the next message.
+            hints=hints or ClientHints(),
         )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
@@ -264,6 +378,36 @@ class WebchatConnector:
             await _error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
             return
         await ws.send_json({"type": "accepted", "client_msg_id": text.client_msg_id})
+
+    async def _rate(
+        self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, rate: Rate
+    ) -> None:
+        # Only the visitor's own dialog: a dialog id alone must not let anyone rate any dialog.
+        async with self.sessions() as session:
+            own = await session.scalar(
+                select(Dialog.id)
+                .join(ClientIdentity, ClientIdentity.id == Dialog.identity_id)
+                .where(
+                    Dialog.id == rate.dialog_id,
+                    ClientIdentity.channel_id == channel.id,
+                    ClientIdentity.external_id == visitor.visitor_id,
+                )
+            )
+        if own is None:
+            await _error(ws, "bad_frame", "dialog_id: not a dialog of yours")
+            return
+        # The router keeps the first rating of a closed dialog and ignores the rest.
+        await self.bus.publish(
+            streams.COMMANDS, RateDialog(dialog_id=rate.dialog_id, rating=rate.value)
+        )
+        await ws.send_json({"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value})
+
+
+async def _refuse(ws: web.WebSocketResponse) -> None:
+    """Tell the widget its chat is disabled, then close with ``DISABLED_CLOSE``."""
+    await _error(ws, "chat_disabled", DISABLED_REASON)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=DISABLED_CLOSE, message=DISABLED_REASON.encode())
 
 
 async def _error(

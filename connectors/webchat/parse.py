@@ -5,25 +5,50 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.envelope import MAX_TEXT
 
 CLIENT_MSG_ID = r"^[A-Za-z0-9_-]{1,64}$"
+NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
+"""Identity fields are joined with newlines before signing: no control characters in them."""
 
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SiteIdentity(_Frame):
+    """The website's logged-in user, signed with the chat's site secret (see identity.py)."""
+
+    id: str = Field(min_length=1, max_length=255, pattern=NO_CONTROLS)
+    ts: int = Field(ge=0)
+    """Unix seconds when the site signed; old signatures expire."""
+    name: str = Field(default="", max_length=255, pattern=NO_CONTROLS)
+    email: str = Field(default="", max_length=320, pattern=NO_CONTROLS)
+    signature: str = Field(pattern=r"^[0-9A-Fa-f]{64}$")
+    """Hex HMAC-SHA256."""
+
+
 class Hello(_Frame):
-    """The first frame: resume with a token, or ask for one."""
+    """The first frame: resume with a token, or ask for one; optionally say who the site
+    says the visitor is."""
 
     type: Literal["hello"]
     token: str | None = Field(default=None, max_length=512)
     after: int | None = Field(default=None, ge=0)
+    identity: Any = None
+    """Checked on its own by ``parse_identity``: a bad identity must not cost the visitor
+    the chat, only the identification."""
+
+
+class Identify(_Frame):
+    """The site identified the visitor after the socket opened (``Openlines.identify``)."""
+
+    type: Literal["identify"]
+    identity: Any
 
 
 class VisitorText(_Frame):
@@ -46,8 +71,19 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-VisitorFrame = Annotated[Hello | VisitorText | Typing | Ping, Field(discriminator="type")]
+class Rate(_Frame):
+    """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1."""
+
+    type: Literal["rate"]
+    dialog_id: int = Field(ge=1)
+    value: int = Field(ge=1, le=5)
+
+
+VisitorFrame = Annotated[
+    Hello | VisitorText | Typing | Ping | Rate | Identify, Field(discriminator="type")
+]
 _FRAME: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
+IDENTITY_ERROR = "bad_identity"
 
 
 @dataclass(frozen=True)
@@ -89,3 +125,13 @@ def parse_frame(raw: str) -> VisitorFrame | FrameError:
         if not frame.text.strip():
             return FrameError("bad_frame", "text: empty message", cid)
     return frame
+
+
+def parse_identity(data: Any) -> SiteIdentity | FrameError:
+    """The shape of an identity from ``hello`` or ``identify``; the signature is checked later."""
+    try:
+        return SiteIdentity.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in ("identity", *first["loc"]))
+        return FrameError(IDENTITY_ERROR, f"{where}: {first['msg']}")

@@ -1,4 +1,5 @@
-"""Tables of the router's open-line routing: offers, colleagues in a dialog, and the audit.
+"""Tables of the router's open-line routing: offers, colleagues in a dialog, the audit, and
+groups of operators that a line's queue may hold.
 
 They live beside ``schema`` on the same declarative base, so one Alembic environment and one
 ``compare_metadata`` check cover them.
@@ -6,13 +7,14 @@ They live beside ``schema`` on the same declarative base, so one Alembic environ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Select, String, Text, select, union
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.schema import Base
+from core.db.schema import Base, LineOperator
 from core.envelope import utcnow
 
 
@@ -65,3 +67,65 @@ class RoutingAudit(Base):
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """Every operator considered, with why each was passed over (null when eligible)."""
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class OperatorGroup(Base):
+    """A named group of operators (a department in Bitrix24 terms) that a line's queue may
+    hold as one entry: whoever is in the group when a dialog is routed is in the queue."""
+
+    __tablename__ = "operator_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class OperatorGroupMember(Base):
+    """An operator in a group."""
+
+    __tablename__ = "operator_group_members"
+    __table_args__ = (Index("ix_operator_group_members_operator", "operator_id"),)
+    group_id: Mapped[int] = mapped_column(ForeignKey("operator_groups.id"), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+
+
+class LineGroup(Base):
+    """A group's place in a line's queue.
+
+    ``position`` shares one order with ``line_operators.position``; ``max_open_dialogs``
+    applies to each member reached through this entry, like a direct entry's limit.
+    """
+
+    __tablename__ = "line_groups"
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("operator_groups.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    max_open_dialogs: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+def line_members(line_ids: Sequence[int]) -> Select[int, int]:
+    """``(line_id, operator_id)`` for everyone in the queues of these lines, directly or
+    through a group, in one query: who is told about a line's waiting dialogs."""
+    direct = select(LineOperator.line_id, LineOperator.operator_id).where(
+        LineOperator.line_id.in_(line_ids)
+    )
+    grouped = (
+        select(LineGroup.line_id, OperatorGroupMember.operator_id)
+        .join(OperatorGroupMember, OperatorGroupMember.group_id == LineGroup.group_id)
+        .where(LineGroup.line_id.in_(line_ids))
+    )
+    both = union(direct, grouped).subquery()
+    return select(both.c.line_id, both.c.operator_id)
+
+
+def member_lines(operator_id: int) -> Select[int]:
+    """The ids of the lines whose queue holds the operator, directly or through a group.
+
+    A select (not a list) so callers can use it as a subquery in one round trip; the router,
+    the console's visibility rule and the manager checks all mean the same membership.
+    """
+    direct = select(LineOperator.line_id).where(LineOperator.operator_id == operator_id)
+    grouped = (
+        select(LineGroup.line_id)
+        .join(OperatorGroupMember, OperatorGroupMember.group_id == LineGroup.group_id)
+        .where(OperatorGroupMember.operator_id == operator_id)
+    )
+    return select(union(direct, grouped).subquery().c.line_id)

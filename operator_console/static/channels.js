@@ -1,12 +1,14 @@
-// Admin view of the messaging accounts (Telegram bots, VK communities, Viber bots): list, add,
-// edit, disable and enable. Contract: docs/PROTOCOL.md, section "Admin: channels".
+// Admin view of the channel accounts (Telegram bots, VK communities, Viber bots, mailboxes and
+// web chats): list, add, edit, disable and enable. Contract: docs/PROTOCOL.md, section "Admin: channels".
 // console.js calls initChannels once and refresh() after every login; the view exists for
 // admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
 
-const KIND_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber" };
+const KIND_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber", email: "Email", webchat: "Web chat" };
 
 // The config fields of each kind, as the connectors' config models define them. Secrets come
-// back masked; a secret input left empty keeps the stored value.
+// back masked; a secret input left empty keeps the stored value. Besides text: `number`,
+// `options` (a select; `bool` turns "true"/"false" into booleans), `list` (comma-separated),
+// `json` (objects and arrays, e.g. email routing rules) and `nullable` (empty sends null).
 const FIELDS = {
   telegram: [
     { name: "token", label: "Bot token", secret: true },
@@ -31,6 +33,31 @@ const FIELDS = {
     { name: "greeting", label: "Greeting", long: true },
     { name: "goodbye", label: "Goodbye text", long: true },
   ],
+  email: [
+    { name: "imap_host", label: "IMAP host" },
+    { name: "imap_port", label: "IMAP port", number: true },
+    { name: "imap_tls", label: "IMAP TLS", options: ["ssl", "none"] },
+    { name: "login", label: "IMAP login" },
+    { name: "password", label: "IMAP password", secret: true },
+    { name: "mailboxes", label: "Folders (comma-separated)", list: true },
+    { name: "idle", label: "Use IMAP IDLE", options: ["true", "false"], bool: true },
+    { name: "idle_seconds", label: "IDLE re-issue, s", number: true },
+    { name: "poll_seconds", label: "Poll every, s", number: true },
+    { name: "smtp_host", label: "SMTP host" },
+    { name: "smtp_port", label: "SMTP port", number: true },
+    { name: "smtp_tls", label: "SMTP TLS", options: ["starttls", "ssl", "none"] },
+    { name: "smtp_login", label: "SMTP login (empty: none)", nullable: true },
+    { name: "smtp_password", label: "SMTP password (empty: IMAP's)", secret: true },
+    { name: "from_address", label: "From address" },
+    { name: "from_name", label: "From name" },
+    { name: "signature", label: "Signature", long: true },
+    { name: "rules", label: "Routing rules (JSON list)", json: true },
+    { name: "lines", label: "Per-line styles (JSON by line id)", json: true },
+  ],
+  webchat: [
+    // Lets the site vouch for its logged-in users (docs/PROTOCOL.md, "Signed site identity").
+    { name: "site_secret", label: "Site secret (signs user identities)", secret: true },
+  ],
 };
 
 // Styles live here so the console's own stylesheet stays untouched.
@@ -46,6 +73,7 @@ const STYLE = `
 .channels-form input, .channels-form select, .channels-form textarea { font: inherit; padding: 4px 6px; }
 .channels-form .channels-actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
 .channels-error { color: #b42318; margin: 0; }
+.channels-embed { display: block; max-width: 420px; margin-top: 4px; font-size: 12px; white-space: pre-wrap; word-break: break-all; user-select: all; }
 `;
 
 export function initChannels({ api, state, el, toast }) {
@@ -80,9 +108,9 @@ export function initChannels({ api, state, el, toast }) {
     const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
     const rows = data.channels.map((channel) => row(channel));
     const table = el("table", { class: "channels-list", dataset: { ol: "channels-list" } },
-      el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Webhook", "State", ""].map((t) => el("th", { text: t })))),
+      el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Address", "State", ""].map((t) => el("th", { text: t })))),
       el("tbody", {}, ...rows));
-    const empty = data.channels.length ? null : el("p", { text: "No Telegram, VK or Viber accounts yet." });
+    const empty = data.channels.length ? null : el("p", { text: "No channel accounts yet." });
     view.replaceChildren(
       el("div", { class: "channels-head" }, el("h2", { text: "Channels" }), add, back),
       editing ? form(editing) : null, table, empty);
@@ -105,27 +133,67 @@ export function initChannels({ api, state, el, toast }) {
       el("td", { text: channel.name }),
       el("td", { text: channel.key }),
       el("td", { text: lineName(channel.line_id) }),
-      el("td", { text: channel.webhook_path }),
+      el("td", {}, ...address(channel)),
       el("td", { text: channel.enabled ? "Enabled" : "Disabled" }),
       el("td", {}, edit, " ", toggle));
+  }
+
+  // Where the channel is reached: a webhook path, a mailbox, or a web chat's page and snippet.
+  function address(channel) {
+    if (channel.kind === "webchat") {
+      return [
+        el("a", { href: channel.chat_url, target: "_blank", rel: "noopener", dataset: { ol: "channel-chat-link" }, text: channel.chat_url }),
+        el("code", { class: "channels-embed", dataset: { ol: "channel-embed" }, title: "Paste into the site's HTML", text: channel.embed }),
+      ];
+    }
+    if (channel.kind === "email") return [channel.config.from_address || ""];
+    return [channel.webhook_path || ""];
+  }
+
+  // A stored value as its input shows it.
+  function shown(spec, value) {
+    if (value === undefined || value === null) return "";
+    if (spec.list) return value.join(", ");
+    if (spec.json) return JSON.stringify(value, null, 2);
+    return String(value);
+  }
+
+  // An input's text as the config wants it; undefined leaves the field out of the body.
+  function parsed(spec, value, creating) {
+    if (spec.number) return value ? Number(value) : undefined;
+    if (spec.bool) return value === "true";
+    if (spec.list) {
+      const items = value.split(",").map((v) => v.trim()).filter(Boolean);
+      return items.length || !creating ? items : undefined;
+    }
+    if (spec.json) {
+      if (!value) return creating ? undefined : (spec.name === "lines" ? {} : []);
+      try {
+        return JSON.parse(value);
+      } catch {
+        throw new Error(`config.${spec.name}: not valid JSON`);
+      }
+    }
+    if (spec.nullable && !value) return null;
+    return value || !creating ? value : undefined;
   }
 
   function input(spec, value) {
     if (spec.options) {
       const select = el("select", { name: spec.name }, ...spec.options.map((o) => el("option", { value: o, text: o })));
-      if (value) select.value = value;
+      if (value !== undefined && value !== null) select.value = String(value);
       return select;
     }
-    if (spec.long) {
-      const area = el("textarea", { name: spec.name, rows: 2 });
-      area.value = value || "";
+    if (spec.long || spec.json) {
+      const area = el("textarea", { name: spec.name, rows: spec.json ? 3 : 2 });
+      area.value = shown(spec, value);
       return area;
     }
     const props = { name: spec.name, type: spec.number ? "number" : (spec.secret ? "password" : "text"), autocomplete: "off" };
     const node = el("input", props);
     // A stored secret is only shown masked, as a hint; the input itself stays empty.
     if (spec.secret) node.placeholder = value ? `${value} (unchanged)` : "";
-    else node.value = value === undefined || value === null ? "" : String(value);
+    else node.value = shown(spec, value);
     return node;
   }
 
@@ -145,6 +213,7 @@ export function initChannels({ api, state, el, toast }) {
     const fillFields = () => {
       const config = channel.config || {};
       fields.replaceChildren(...(FIELDS[kind.value] || []).map((spec) => el("label", {}, el("span", { text: spec.label }), input(spec, config[spec.name]))));
+      if (channel.embed) fields.append(el("label", {}, el("span", { text: "Embed snippet" }), el("code", { class: "channels-embed", text: channel.embed })));
     };
     kind.addEventListener("change", fillFields);
     fillFields();
@@ -153,28 +222,27 @@ export function initChannels({ api, state, el, toast }) {
     node.append(
       el("label", {}, el("span", { text: "Kind" }), kind),
       el("label", {}, el("span", { text: "Name" }), name),
-      el("label", {}, el("span", { text: "Key (webhook path)" }), key),
+      el("label", {}, el("span", { text: "Key (webhook path, chat address)" }), key),
       el("label", {}, el("span", { text: "Line" }), line),
       fields,
       el("div", { class: "channels-actions" }, save, cancel, error));
     node.addEventListener("submit", async (event) => {
       event.preventDefault();
       const config = {};
-      for (const spec of FIELDS[kind.value] || []) {
-        const value = node.elements[spec.name].value.trim();
-        if (spec.secret && !value && !creating) continue; // keep the stored secret
-        if (spec.number) {
-          if (value) config[spec.name] = Number(value);
-        } else if (value || !creating) config[spec.name] = value;
-      }
-      const body = { name: name.value.trim(), key: key.value.trim(), line_id: Number(line.value), config };
-      if (creating) body.kind = kind.value;
       save.disabled = true;
       error.hidden = true;
       try {
+        for (const spec of FIELDS[kind.value] || []) {
+          const value = node.elements[spec.name].value.trim();
+          if (spec.secret && !value && !creating) continue; // keep the stored secret
+          const out = parsed(spec, value, creating);
+          if (out !== undefined) config[spec.name] = out;
+        }
+        const body = { name: name.value.trim(), key: key.value.trim(), line_id: Number(line.value), config };
+        if (creating) body.kind = kind.value;
         await write(creating ? "POST" : "PATCH", creating ? "/api/admin/channels" : `/api/admin/channels/${channel.id}`, body, true);
       } catch (err) {
-        error.textContent = err.reason || String(err);
+        error.textContent = err.reason || err.message || String(err);
         error.hidden = false;
       } finally {
         save.disabled = false;

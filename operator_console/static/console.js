@@ -6,6 +6,8 @@ import { initRouting } from "./routing.js";
 
 import { showClientCard } from "./crm.js";
 import { initChannels } from "./channels.js";
+import { initAdmin } from "./admin.js";
+import { attachmentNodes, clearAttachments, initFiles, readyAttachments, showChips } from "./files.js";
 
 const RECONNECT_MIN_MS = 1000;
 const RECONNECT_MAX_MS = 15000;
@@ -316,6 +318,7 @@ async function enterApp(operator) {
   socket.start();
   routing.refresh();
   channels.refresh(); // channels.js: the admin's Channels view
+  admin.refresh(); // admin.js: Lines and Operators views
   // The list is loaded here and again on every socket hello; this first load makes the page
   // useful even if the socket is blocked by a proxy.
   await loadDialogs();
@@ -323,11 +326,14 @@ async function enterApp(operator) {
 
 let routing = null;
 let channels = null;
+let admin = null;
 
 async function boot() {
   wireEvents();
   routing = initRouting({ api, state, el, toast });
   channels = initChannels({ api, state, el, toast });
+  admin = initAdmin({ api, state, el, toast });
+  initFiles({ el, selectedId: () => state.selectedId });
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);
@@ -648,6 +654,7 @@ function openDialog(id) {
   hideSendError();
   reply.value = (id !== null && state.drafts.get(id)) || "";
   autosize();
+  showChips();
   if (id === null) {
     state.thread = null;
     renderList();
@@ -835,6 +842,7 @@ function messageNode(message, grouped) {
     node.dataset.hidden = message.hidden ? "true" : "false";
     if (unchanged(node, signature)) return;
     const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
+    bubble.append(...attachmentNodes(el, message.attachments));
     if (at) bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: timeFmt.format(at) }));
     node.replaceChildren(...parts);
   });
@@ -884,7 +892,12 @@ function sendReply() {
   if (!dialog) return;
   const input = $("reply");
   const text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
-  if (!text.trim()) return;
+  const upload = readyAttachments(id);
+  if (upload.busy) {
+    showSendError("Wait until the files have uploaded.");
+    return;
+  }
+  if (!text.trim() && !upload.files.length) return;
   if (text.length > MAX_TEXT) {
     showSendError(`The reply is too long (${text.length} of ${MAX_TEXT} characters).`);
     return;
@@ -902,7 +915,9 @@ function sendReply() {
     at: new Date().toISOString(),
     state: "sending",
     error: null,
+    attachments: upload.files,
   };
+  clearAttachments(id);
   pendingFor(id, true).set(p.client_msg_id, p);
   state.drafts.delete(id);
   input.value = "";
@@ -914,7 +929,7 @@ function sendReply() {
 
 async function postPending(p) {
   try {
-    await api("POST", `/api/dialogs/${p.dialog_id}/messages`, { text: p.text, client_msg_id: p.client_msg_id });
+    await api("POST", `/api/dialogs/${p.dialog_id}/messages`, { text: p.text, client_msg_id: p.client_msg_id, attachments: p.attachments || [] });
     // Accepted by the bus; the bubble stays "Sending…" until the stored copy comes back.
     p.state = "sent";
   } catch (err) {

@@ -50,7 +50,8 @@ async def test_admin_adds_and_disables_a_vk_community_and_an_operator_sees_no_ch
     await expect(form.locator('[data-ol="channel-error"]')).to_contain_text("secret is required")
     await form.locator('input[name="secret"]').fill("Sh0pSecret")
     await form.locator('[data-ol="channel-save"]').click()
-    row = page.locator('[data-ol="channels-list"] tbody tr')
+    # Filtered by kind: the seeded demo web chat is listed too.
+    row = page.locator('[data-ol="channels-list"] tbody tr', has_text="VK")
     await expect(row).to_have_count(1)
     await expect(row).to_contain_text("Shop VK")
     await expect(row).to_contain_text("/hooks/vk/club")
@@ -64,6 +65,12 @@ async def test_admin_adds_and_disables_a_vk_community_and_an_operator_sees_no_ch
     await expect(row).to_contain_text("Shop (VK)")
     await row.locator('[data-ol="channel-toggle"]').click()
     await expect(row).to_contain_text("Disabled")
+    # The seeded web chat shows its public page and the snippet to paste into a website.
+    chat = page.locator('[data-ol="channels-list"] tbody tr', has_text="Web chat")
+    await expect(chat.locator('[data-ol="channel-chat-link"]')).to_have_attribute(
+        "href", f"{hub}/chat/demo")
+    await expect(chat.locator('[data-ol="channel-embed"]')).to_have_text(
+        f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>')
 
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():

@@ -75,7 +75,7 @@ async def test_only_admins_manage_channels_bad_fields_are_named_and_secrets_mask
                                       {"config": {"mode": "sideways"}})
     assert status == 400 and answer["error"].startswith("config.mode: ")
     _s, listed = await admin.call("GET", "/api/admin/channels")
-    [row] = listed["channels"]
+    [row] = [c for c in listed["channels"] if c["kind"] == "vk"]  # the seed adds a web chat
     assert row["name"] == "Shop (VK)" and row["config"]["token"] == "••••cdef"
     assert "Sh0pSecret" not in str(listed) and VK["token"] not in str(listed)
 

@@ -51,11 +51,9 @@ async def test_two_timer_loops_fire_each_timer_exactly_once(redis_url: str) -> N
         await loops[0].schedule(f"t{n}", T0 + timedelta(milliseconds=n), {"n": n})
 
     async def race(timers: Timers) -> int:
+        # Both loops work the same backlog at once, a few timers per call, as two hub
+        # processes would after a restart.
         total = 0
-        for step in range(0, 320, 7):
-            total += await timers.fire_due(T0 + timedelta(milliseconds=step), limit=5)
-            await asyncio.sleep(0)
-        # Then both drain what is still due, still racing each other.
         while fired := await timers.fire_due(T0 + timedelta(seconds=1), limit=5):
             total += fired
             await asyncio.sleep(0)
@@ -63,7 +61,7 @@ async def test_two_timer_loops_fire_each_timer_exactly_once(redis_url: str) -> N
 
     counts = await asyncio.gather(race(loops[0]), race(loops[1]))
     assert sum(counts) == 300
-    assert all(c > 0 for c in counts)  # both loops really took part
+    assert min(counts) > 0  # both loops really took part
     keys = [t.key for t in await fired(clients[0])]
     assert sorted(keys) == sorted(f"t{n}" for n in range(300))
     for c in clients:

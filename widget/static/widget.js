@@ -103,7 +103,8 @@ textarea:focus{border-color:var(--a)}
 .pg .hd{padding-top:max(14px,env(safe-area-inset-top))}
 .pg .f{padding-bottom:max(10px,env(safe-area-inset-bottom))}
 @media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0;animation:none}.o .l{display:none}.hd{padding-top:max(14px,env(safe-area-inset-top))}.f{padding-bottom:max(10px,env(safe-area-inset-bottom))}}
-@media (prefers-reduced-motion:reduce){.p{animation:none}.l{transition:none}}`;
+@media (prefers-reduced-motion:reduce){.p{animation:none}.l{transition:none}}
+.fs a{display:block;margin-top:4px;color:inherit;word-break:break-all}.fs img{display:block;max-width:100%;max-height:220px;border-radius:8px}`;
 
   const host = document.createElement('div');
   host.setAttribute('data-openlines-widget', '');
@@ -142,6 +143,35 @@ textarea:focus{border-color:var(--a)}
   let skipBackoff = false;
   let reconnectTimer = 0;
   let pingTimer = 0;
+
+  // The site's logged-in user, signed by the site's server (docs/PROTOCOL.md, "Signed site
+  // identity"): from data-user-* on the script tag, or later from Openlines.identify().
+  const WHO_KEY = `openlines.who.${KEY}`;
+  let identity = null;
+  // True when the stored conversation was someone else's and has been dropped; null when
+  // `u` is not an identity at all.
+  function setIdentity(u) {
+    if (!u || typeof u.id !== 'string' || !u.id || typeof u.signature !== 'string') return null;
+    identity = { id: u.id, ts: Number(u.ts), signature: u.signature };
+    if (u.name) identity.name = String(u.name);
+    if (u.email) identity.email = String(u.email);
+    const who = local.get(WHO_KEY);
+    local.set(WHO_KEY, identity.id);
+    // One conversation belongs to one site user: keeping it for another user on this browser
+    // would show them its history and make the CRM merge the two users' clients.
+    if (who === null || who === identity.id || !token) return false;
+    token = null;
+    local.del(TOKEN_KEY);
+    lastId = 0;
+    outbox = [];
+    saveOutbox();
+    return true;
+  }
+  const userData = script.dataset;
+  if (userData.userId) {
+    setIdentity({ id: userData.userId, ts: userData.userTs, name: userData.userName,
+      email: userData.userEmail, signature: userData.userSignature });
+  }
   let lastFrameAt = 0;
   let lastPingAt = 0;
   let lastTypingAt = 0;
@@ -193,6 +223,34 @@ textarea:focus{border-color:var(--a)}
     c.after(el); // the greeting line is always first, so c is never null here
   }
 
+  // The line asks for a rating on close: 1–5 stars, or 👍/👎 sent as 5/1. One click sends
+  // {"type":"rate"} (docs/PROTOCOL.md) and the buttons give way to a thank-you.
+  function askRating(dialogId, kind) {
+    const box = div('mt', kind === 'like' ? 'Did we help you?' : 'Please rate the conversation');
+    box.dataset.ol = 'rating';
+    box.style.fontSize = '13px';
+    const choices = kind === 'like' ? [['👍', 5, 'Yes'], ['👎', 1, 'No']]
+      : [1, 2, 3, 4, 5].map((v) => [`${v}★`, v, `${v} of 5`]);
+    const row = document.createElement('div');
+    for (const [label, value, aria] of choices) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.setAttribute('aria-label', aria);
+      b.dataset.rating = String(value);
+      b.style.cssText = 'margin:6px 6px 0 0;padding:4px 10px;border:1px solid #ccc;border-radius:8px;background:#fff;color:#222;cursor:pointer;font:inherit';
+      b.addEventListener('click', () => {
+        if (sendFrame({ type: 'rate', dialog_id: dialogId, value })) {
+          box.replaceChildren(document.createTextNode('Thank you for your rating!'));
+        }
+      });
+      row.append(b);
+    }
+    box.append(row);
+    log.insertBefore(box, [...log.children].find(unsent) || null);
+    toBottom();
+  }
+
   function note(text) {
     const follow = nearBottom();
     log.insertBefore(node('system', text, '', 'local'), [...log.children].find(unsent) || null);
@@ -221,6 +279,7 @@ textarea:focus{border-color:var(--a)}
     } else {
       const name = typeof m.author_name === 'string' ? m.author_name : '';
       el = node(author, m.text, name, 'delivered');
+      addFiles(el, m.attachments);
     }
     if (cid) seenClientIds.add(cid);
     inflight = inflight.filter((x) => x !== cid);
@@ -233,6 +292,37 @@ textarea:focus{border-color:var(--a)}
     if (author === 'operator') showTyping('');
     if (live && author !== 'visitor' && !isOpen) setUnread(unread + 1);
     if (follow || author === 'visitor') toBottom();
+  }
+
+  // Operators' files arrive as signed /files/… links on the hub; images show inline, other
+  // files as download links. Elements and attributes only: a file name is never markup.
+  function addFiles(el, files) {
+    if (!Array.isArray(files) || !files.length) return;
+    const box = document.createElement('div');
+    box.className = 'fs';
+    box.dataset.ol = 'files';
+    for (const f of files) {
+      if (!f || typeof f.url !== 'string' || !f.url.startsWith('/files/')) continue;
+      const name = typeof f.name === 'string' && f.name ? f.name : 'file';
+      const a = document.createElement('a');
+      a.href = `${src.protocol}//${src.host}${base}${f.url}`;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      if (f.kind === 'image') {
+        const img = document.createElement('img');
+        img.src = a.href;
+        img.alt = name;
+        img.loading = 'lazy';
+        a.append(img);
+      } else {
+        a.textContent = `📎 ${name}`;
+        a.setAttribute('download', name);
+      }
+      box.append(a);
+    }
+    const text = el.querySelector('[data-ol="text"]');
+    if (!text.textContent) text.hidden = true; // a files-only reply has no empty bubble
+    el.insertBefore(box, el.lastElementChild);
   }
 
   function showPending(item) {
@@ -280,6 +370,7 @@ textarea:focus{border-color:var(--a)}
       const hello = { type: 'hello' };
       if (token) hello.token = token;
       if (lastId) hello.after = lastId;
+      if (identity) hello.identity = identity;
       sendFrame(hello);
       clearInterval(pingTimer);
       pingTimer = setInterval(ping, 25000);
@@ -347,6 +438,7 @@ textarea:focus{border-color:var(--a)}
       case 'closed':
         showTyping('');
         note('The conversation was closed');
+        if (f.rating === 'stars' || f.rating === 'like') askRating(f.dialog_id, f.rating);
         break;
       case 'error':
         onError(f);
@@ -356,6 +448,12 @@ textarea:focus{border-color:var(--a)}
   }
 
   function onError(f) {
+    if (f.code === 'bad_identity') {
+      // A site's mistake, not the visitor's: they chat on anonymously and see nothing of it.
+      identity = null;
+      console.warn(`Openlines: identity refused: ${f.reason}`);
+      return;
+    }
     if (f.code === 'bad_token' && !welcomed) {
       // Come back at once as a new visitor, and only once:
       // a hello without a token cannot be refused for its token again.
@@ -478,7 +576,20 @@ textarea:focus{border-color:var(--a)}
     });
   }
 
-  window.Openlines = { open, close };
+  // For sites that learn who the user is after the page loads (a single-page app's login).
+  function identify(user) {
+    const reset = setIdentity(user);
+    if (reset === null) return false;
+    if (reset && ws) {
+      skipBackoff = true;
+      dropped(); // reconnect as a new visitor, whose hello carries the identity
+    } else if (identity && welcomed) {
+      sendFrame({ type: 'identify', identity });
+    }
+    return true;
+  }
+
+  window.Openlines = { open, close, identify };
 
   function mount() {
     document.body.append(host);

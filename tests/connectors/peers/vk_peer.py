@@ -6,7 +6,12 @@
   answers with the earlier message id, as VK does; errors can be injected per call;
 - ``groups.getLongPollServer`` names ``/lp`` on this server, where ``a_check`` holds the request
   up to ``wait`` seconds for events, and injected ``failed`` answers can be given;
-- ``/files/<name>`` serves users' files; ``callback`` posts an event to a webhook like VK.
+- ``/files/<name>`` serves users' files; ``callback`` posts an event to a webhook like VK;
+- files for messages: ``photos.getMessagesUploadServer`` / ``docs.getMessagesUploadServer`` name
+  ``/upload/photo`` / ``/upload/doc`` here, which take a multipart ``photo`` / ``file`` field and
+  answer ``{server, photo, hash}`` / ``{file}``; ``photos.saveMessagesPhoto`` and ``docs.save``
+  turn those into saved objects, whose ``photo<owner>_<id>`` / ``doc<owner>_<id>`` strings
+  ``messages.send`` accepts as ``attachment`` (an unknown one is error 100).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from aiohttp.test_utils import TestServer
 
 ERRORS = {
     5: "User authorization failed: invalid access_token",
+    100: "One of the parameters specified was missing or invalid",
     6: "Too many requests per second",
     9: "Flood control",
     901: "Can't send messages for users without permission",
@@ -44,6 +50,19 @@ class VkPeer:
     lp_failures: list[int] = field(default_factory=list)
     """``failed`` values for the next a_check requests, one per request."""
     checks: list[dict[str, str]] = field(default_factory=list)
+    method_errors: dict[str, list[int]] = field(default_factory=dict)
+    """Error codes for the next calls of other methods, by method name, one per call."""
+    lost_replies: int = 0
+    """The next this-many messages.send calls make their message but answer HTTP 502, as when
+    VK took a message and the answer got lost."""
+    uploads: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+    """Every file posted to an upload url: (photo|doc, form field, file name, bytes)."""
+    upload_errors: list[int] = field(default_factory=list)
+    """HTTP statuses for the next upload posts, one per post."""
+    saved: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    """Saved photos and documents by attachment string: (file name, bytes)."""
+    _pending: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    _media_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(457239001))
     files: dict[str, bytes] = field(default_factory=dict)
     server: TestServer | None = None
     _events: list[dict[str, Any]] = field(default_factory=list)
@@ -72,6 +91,7 @@ class VkPeer:
         app.router.add_post("/method/{name}", self._method)
         app.router.add_get("/lp", self._check)
         app.router.add_get("/files/{name}", self._file)
+        app.router.add_post("/upload/{kind}", self._upload)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -92,6 +112,23 @@ class VkPeer:
         return {"group_id": self.group_id, "type": "message_new", "v": "5.199",
                 "event_id": f"ev{next(self._event_ids):06d}{cmid}", "secret": self.secret,
                 "object": {"message": message, "client_info": {"keyboard": True, "lang_id": 0}}}
+
+    def message_read(self, peer_id: int, read_message_id: int) -> dict[str, Any]:
+        """A message_read event: user ``peer_id`` read our messages up to ``read_message_id``."""
+        return {"group_id": self.group_id, "type": "message_read", "v": "5.199",
+                "event_id": f"rd{next(self._event_ids):06d}{read_message_id}",
+                "secret": self.secret,
+                "object": {"from_id": peer_id, "peer_id": peer_id,
+                           "read_message_id": read_message_id}}
+
+    def id_of(self, values: dict[str, str]) -> int:
+        """The VK message id a messages.send call made (or was answered with)."""
+        return self._by_random_id[values["random_id"]]
+
+    def attachments_sent(self) -> list[list[tuple[str, bytes]]]:
+        """For each new message, the (file name, bytes) of its attachments, in order."""
+        return [[self.saved[a] for a in values["attachment"].split(",")]
+                for values in self.sent if values.get("attachment")]
 
     def push(self, event: dict[str, Any]) -> None:
         """Make an event available to long polling."""
@@ -123,13 +160,61 @@ class VkPeer:
                 "key": self.key, "server": self.url("/lp"), "ts": str(self.acked)}})
         if name == "messages.send":
             return self._send(values)
+        if self.method_errors.get(name):
+            return self._error(self.method_errors[name].pop(0))
+        if name == "photos.getMessagesUploadServer":
+            return web.json_response({"response": {
+                "album_id": -64, "upload_url": self.url("/upload/photo"), "user_id": 0,
+                "group_id": self.group_id}})
+        if name == "docs.getMessagesUploadServer":
+            if values.get("type", "doc") != "doc" or "peer_id" not in values:
+                return self._error(100)
+            return web.json_response({"response": {"upload_url": self.url("/upload/doc")}})
+        if name == "photos.saveMessagesPhoto":
+            return self._save("photo", values.get("photo", ""), values)
+        if name == "docs.save":
+            return self._save("doc", values.get("file", ""), values)
         return self._error(3)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        if self.upload_errors:
+            return web.Response(status=self.upload_errors.pop(0), text="upload failed")
+        form = await request.post()
+        part = form.get("photo" if kind == "photo" else "file")
+        if not isinstance(part, web.FileField):
+            return web.json_response({"error": "no file"})
+        data = part.file.read()
+        self.uploads.append((kind, part.name, part.filename, data))
+        token = f"{kind}-upload-{len(self.uploads)}"
+        self._pending[token] = (kind, part.filename, data)
+        if kind == "photo":
+            return web.json_response({"server": 852136, "photo": token, "hash": f"h{token}"})
+        return web.json_response({"file": token})
+
+    def _save(self, kind: str, token: str, values: dict[str, str]) -> web.Response:
+        pending = self._pending.pop(token, None)
+        if pending is None or pending[0] != kind:
+            return self._error(100)
+        if kind == "photo" and values.get("hash") != f"h{token}":
+            return self._error(100)
+        media_id, owner = next(self._media_ids), -self.group_id
+        self.saved[f"{kind}{owner}_{media_id}"] = (pending[1], pending[2])
+        item = {"id": media_id, "owner_id": owner, "date": 1732330000}
+        if kind == "photo":
+            return web.json_response({"response": [item | {"album_id": -64, "sizes": []}]})
+        doc = item | {"title": values.get("title") or pending[1], "size": len(pending[2])}
+        return web.json_response({"response": {"type": "doc", "doc": doc}})
 
     def _send(self, values: dict[str, str]) -> web.Response:
         if self.errors:
             return self._error(self.errors.pop(0))
         if len(values.get("message", "")) > 9000:
             return self._error(914)
+        if not values.get("message") and not values.get("attachment"):
+            return self._error(100)
+        if any(a not in self.saved for a in values.get("attachment", "").split(",") if a):
+            return self._error(100)
         rid = values.get("random_id", "0")
         if rid != "0" and rid in self._by_random_id:
             return web.json_response({"response": self._by_random_id[rid]})
@@ -137,6 +222,9 @@ class VkPeer:
         if rid != "0":
             self._by_random_id[rid] = message_id
         self.sent.append(values)
+        if self.lost_replies:
+            self.lost_replies -= 1
+            return web.Response(status=502, text="Bad Gateway")
         return web.json_response({"response": message_id})
 
     def _error(self, code: int) -> web.Response:

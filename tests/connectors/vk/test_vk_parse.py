@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.vk.parse import Ignored, VkConfig, VkInbound, event_key, parse_event
-from connectors.vk.render import TEXT_LIMIT, random_id, render
+from connectors.vk.parse import Ignored, VkConfig, VkInbound, VkRead, event_key, parse_event
+from connectors.vk.render import TEXT_LIMIT, as_photo, random_id, render
 from core.envelope import Attachment, OutboundMessage
 
 FIXTURES = Path(__file__).parents[3] / "connectors" / "vk" / "fixtures"
@@ -109,7 +109,30 @@ def test_long_text_is_split_at_9000_with_one_random_id_per_part() -> None:
     assert {c.peer_id for c in calls} == {51234567}
 
 
-def test_attachments_are_named_in_the_text() -> None:
-    image = Attachment(kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg")
+def test_files_ride_on_the_first_part_ten_per_send() -> None:
+    def file(n: int) -> Attachment:
+        return Attachment(kind="file", url=f"/api/attachments/1/{n:064x}", name=f"f{n}.pdf")
+
+    image = Attachment(kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg",
+                       mime="image/jpeg")
     [call] = render(outbound(8, "see", attachments=(image,)))
-    assert call.message == "see\n[attachments: lid.jpg]"
+    assert (call.message, call.files, call.random_id) == ("see", (image,), random_id(8, 0))
+    assert as_photo(image) and not as_photo(file(1))
+    assert not as_photo(image.model_copy(update={"mime": "image/webp"}))  # a document then
+
+    files = tuple(file(n) for n in range(12))
+    calls = render(outbound(9, "word " * 2000, attachments=files))
+    assert [(len(c.message) > 0, len(c.files)) for c in calls] == [(True, 10), (True, 0),
+                                                                   (False, 2)]
+    assert [c.random_id for c in calls] == [random_id(9, i) for i in range(3)]
+    [alone] = render(outbound(10, "", attachments=(image,)))
+    assert (alone.message, alone.files) == ("", (image,))
+    assert render(outbound(11, "")) == []
+
+
+def test_message_read_names_the_user_and_the_last_read_id() -> None:
+    body = {"type": "message_read", "group_id": GROUP, "event_id": "e1", "v": "5.199",
+            "object": {"from_id": 51234567, "peer_id": 51234567, "read_message_id": 7002}}
+    assert parse_event(body, GROUP) == VkRead(51234567, 7002)
+    body["object"] = {"peer_id": 51234567}
+    assert isinstance(parse_event(body, GROUP), Ignored)

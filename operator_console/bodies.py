@@ -1,0 +1,34 @@
+"""Request bodies of the console's API: strict models, and one way to say what is wrong."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from operator_console.auth import http_error
+
+
+class Body(BaseModel):
+    """A JSON request body; unknown fields are refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+B = TypeVar("B", bound=Body)
+
+
+def bad_request(exc: ValidationError, where: str = "") -> web.HTTPException:
+    """A 400 naming the first field that is wrong, e.g. ``config.group_id: Field required``."""
+    first = exc.errors()[0]
+    path = ".".join(str(p) for p in (where, *first["loc"]) if p != "")
+    return http_error(web.HTTPBadRequest, f"{path or 'body'}: {first['msg']}")
+
+
+async def read_body(request: web.Request, model: type[B]) -> B:
+    """The request's JSON body as ``model``, or a 400 that names what is wrong."""
+    try:
+        return model.model_validate_json(await request.read() or b"{}")
+    except ValidationError as exc:
+        raise bad_request(exc) from exc

@@ -1,0 +1,97 @@
+"""Admin endpoints for groups of operators (docs/PROTOCOL.md, "Admin: groups of operators").
+
+A group is a named set of operators that a line's queue may hold as one entry
+(``PUT /api/admin/lines/{id}/queue`` with ``{"group_id": …}``). The router expands a group
+into its members whenever it routes, so a change of members applies to the next routing
+decision without any notice on the bus. Admins write; managers may read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.routing_schema import OperatorGroup, OperatorGroupMember
+from core.db.schema import Operator
+from operator_console.auth import SUPERVISORS, http_error, require_role
+from operator_console.bodies import Body, read_body
+from operator_console.keys import SESSIONS
+
+
+class GroupBody(Body):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class MembersBody(Body):
+    operator_ids: list[int] = Field(max_length=1000)
+
+
+async def _group_json(session: AsyncSession, group: OperatorGroup) -> dict[str, Any]:
+    members = await session.scalars(
+        select(OperatorGroupMember.operator_id)
+        .where(OperatorGroupMember.group_id == group.id)
+        .order_by(OperatorGroupMember.operator_id)
+    )
+    return {"id": group.id, "name": group.name, "members": list(members)}
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """GET /api/admin/groups: every group with its members' ids."""
+    require_role(request, *SUPERVISORS)
+    async with request.app[SESSIONS]() as session:
+        groups = (await session.scalars(select(OperatorGroup).order_by(OperatorGroup.name))).all()
+        return web.json_response({"groups": [await _group_json(session, g) for g in groups]})
+
+
+async def create_group(request: web.Request) -> web.Response:
+    """POST /api/admin/groups."""
+    require_role(request, "admin")
+    body = await read_body(request, GroupBody)
+    async with request.app[SESSIONS]() as session, session.begin():
+        if await session.scalar(select(OperatorGroup.id).where(OperatorGroup.name == body.name)):
+            raise http_error(web.HTTPConflict, "name: another group uses this name")
+        group = OperatorGroup(name=body.name)
+        session.add(group)
+        await session.flush()
+        view = await _group_json(session, group)
+    return web.json_response({"group": view}, status=201)
+
+
+async def set_members(request: web.Request) -> web.Response:
+    """PUT /api/admin/groups/{id}/members: the whole membership."""
+    require_role(request, "admin")
+    body = await read_body(request, MembersBody)
+    ids = body.operator_ids
+    if len(set(ids)) != len(ids):
+        raise http_error(web.HTTPBadRequest, "operator_ids: an operator is listed twice")
+    async with request.app[SESSIONS]() as session, session.begin():
+        try:
+            group = await session.get(OperatorGroup, int(request.match_info["group_id"]))
+        except ValueError:
+            group = None
+        if group is None:
+            raise http_error(web.HTTPNotFound, "no such group")
+        known = set(await session.scalars(select(Operator.id).where(Operator.id.in_(ids))))
+        for index, operator_id in enumerate(ids):
+            if operator_id not in known:
+                raise http_error(web.HTTPBadRequest, f"operator_ids.{index}: no such operator")
+        await session.execute(
+            delete(OperatorGroupMember).where(OperatorGroupMember.group_id == group.id)
+        )
+        session.add_all(OperatorGroupMember(group_id=group.id, operator_id=i) for i in ids)
+        await session.flush()
+        view = await _group_json(session, group)
+    return web.json_response({"group": view})
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The group admin routes (registered with the line admin routes)."""
+    return [
+        web.get("/api/admin/groups", list_groups),
+        web.post("/api/admin/groups", create_group),
+        web.put("/api/admin/groups/{group_id}/members", set_members),
+    ]

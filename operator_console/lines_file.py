@@ -1,0 +1,84 @@
+"""Applies the ``[[lines]]`` of openlines.toml to the database at every start.
+
+A line in the file is upserted by key and marked ``source = "file"``, which makes it read-only
+in the console (the next start would undo any edit there). Its queue is written from operator
+logins and ``group:NAME`` entries (groups are made in the console) and its channels are moved
+onto it by channel key. Lines created in the console are never touched. A login, group or
+channel key that does not exist yet is skipped with a warning rather than refusing to start:
+operators, groups and channels are created in the console after the first start, and the next
+start picks them up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import delete, select
+
+from config.lines import GROUP_PREFIX, LineConfig, LinesFile
+from core.db import SessionMaker
+from core.db.routing_schema import LineGroup, OperatorGroup
+from core.db.schema import Channel, Line, LineOperator, Operator
+
+log = logging.getLogger(__name__)
+
+
+async def do_apply_lines_file(sessions: SessionMaker, file: LinesFile) -> None:
+    """Upsert every line of ``file`` with its queue and channels, in one transaction."""
+    if not file.lines:
+        return
+    async with sessions() as session, session.begin():
+        logins = {
+            login: op_id
+            for login, op_id in await session.execute(select(Operator.login, Operator.id))
+        }
+        groups = {
+            name: group_id
+            for name, group_id in await session.execute(
+                select(OperatorGroup.name, OperatorGroup.id)
+            )
+        }
+        for index, config in enumerate(file.lines):
+            line = await session.scalar(select(Line).where(Line.key == config.key))
+            if line is None:
+                line = Line(key=config.key)
+                session.add(line)
+            _copy(line, config)
+            await session.flush()
+            await session.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
+            await session.execute(delete(LineGroup).where(LineGroup.line_id == line.id))
+            position = 0
+            for login in config.queue:
+                if login.startswith(GROUP_PREFIX):
+                    name = login.removeprefix(GROUP_PREFIX)
+                    if name not in groups:
+                        log.warning("lines[%d].queue: no group named %r yet", index, name)
+                        continue
+                    group_id = groups[name]
+                    session.add(LineGroup(line_id=line.id, group_id=group_id, position=position))
+                    position += 1
+                    continue
+                if login not in logins:
+                    log.warning("lines[%d].queue: no operator with login %r yet", index, login)
+                    continue
+                session.add(
+                    LineOperator(line_id=line.id, operator_id=logins[login], position=position)
+                )
+                position += 1
+            for key in config.channels:
+                channel = await session.scalar(select(Channel).where(Channel.key == key))
+                if channel is None:
+                    log.warning("lines[%d].channels: no channel with key %r yet", index, key)
+                    continue
+                channel.line_id = line.id
+        await session.flush()
+    log.info("applied %d line(s) from the settings file", len(file.lines))
+
+
+def _copy(line: Line, config: LineConfig) -> None:
+    line.name = config.name
+    line.language = config.language
+    line.timezone = config.timezone
+    line.distribution = config.mode
+    line.settings = config.settings_json()
+    line.source = "file"

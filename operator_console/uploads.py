@@ -1,0 +1,65 @@
+"""Upload tokens: a reply may carry only files uploaded to its own dialog, unchanged.
+
+The upload answers each file with a token, an HMAC over the dialog id and every field of the
+attachment. The reply sends the descriptors back; without a matching token an operator could
+point a reply at another client's stored file (urls are predictable from a file's sha256) or
+rename or re-type a file after it was checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.envelope import Attachment
+from operator_console.auth import http_error
+
+MAX_FILES = 10
+"""Files in one upload and in one reply."""
+
+
+class UploadedFile(BaseModel):
+    """A file as the upload answered it and the reply sends it back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["image", "file"]
+    url: str = Field(max_length=200)
+    name: str = Field(max_length=255)
+    mime: str = Field(max_length=255)
+    size: int = Field(ge=1)
+    token: str = Field(max_length=100)
+
+    def attachment(self) -> Attachment:
+        """The attachment the reply carries (without the token)."""
+        return Attachment(
+            kind=self.kind, url=self.url, name=self.name, mime=self.mime, size=self.size
+        )
+
+
+def upload_token(secret: bytes, dialog_id: int, att: Attachment) -> str:
+    """The token that lets a reply in ``dialog_id`` carry ``att`` exactly as uploaded."""
+    body = "\0".join(
+        ("upload", str(dialog_id), att.kind, att.url, att.name, att.mime, str(att.size))
+    )
+    return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+
+
+def check_uploads(
+    secret: bytes, dialog_id: int, files: list[UploadedFile]
+) -> tuple[Attachment, ...]:
+    """The attachments of a reply; 400 when any was not uploaded to this dialog as it is."""
+    attachments = []
+    for file in files:
+        att = file.attachment()
+        if not hmac.compare_digest(upload_token(secret, dialog_id, att), file.token):
+            raise http_error(
+                web.HTTPBadRequest,
+                f"attachments: {file.name!r} was not uploaded to this dialog",
+            )
+        attachments.append(att)
+    return tuple(attachments)

@@ -1,0 +1,60 @@
+"""An operator's uploaded files reach the Telegram client as sendPhoto and sendDocument."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from connector_hub import Hub, eventually, make_settings
+from hubclient import OperatorClient
+from operator_files import PDF, PNG, reply_with_files
+from peers.telegram_peer import TelegramPeer
+from tests_support import ADMIN_PASSWORD
+
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
+WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[TelegramPeer]:
+    server = TelegramPeer(TOKEN)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def uploaded(params: dict[str, Any], field: str) -> bytes:
+    """The bytes of a file a call uploaded (aiogram names its part ``attach://<part>``)."""
+    value = params[field]
+    part = value.removeprefix("attach://") if isinstance(value, str) else None
+    data: bytes = params[part] if part else value
+    return data
+
+
+async def test_operator_upload_goes_out_as_photo_and_document(
+    start_hub: Any, peer: TelegramPeer, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    admin = OperatorClient(hub.base)
+    await admin.login("admin", ADMIN_PASSWORD)
+    await admin.open_socket()
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{hub.base}/hooks/telegram/shop", json=peer.user_message(77, "prices?"),
+        headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
+    ) as resp:
+        assert resp.status == 200
+    dialog = (await admin.receive_until("dialog"))["dialog"]
+
+    await reply_with_files(admin, dialog["id"], "Here you go", ("lid.png", PNG),
+                           ("prices.pdf", PDF))
+    await eventually(lambda: peer.sent("sendDocument"))
+    assert [p["text"] for p in peer.sent()] == ["Here you go"]
+    assert [uploaded(p, "photo") for p in peer.sent("sendPhoto")] == [PNG]
+    assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [PDF]
+    sent = await admin.receive_until("message", delivery_status="sent")
+    assert [a["name"] for a in sent["message"]["attachments"]] == ["lid.png", "prices.pdf"]
+    await admin.close()

@@ -1,0 +1,159 @@
+"""An operator's files reach VK through the upload flow, and VK's read events mark replies
+seen: a whole hub against the fake VK server that the real vk_api library talks to."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from connector_hub import Hub, eventually, make_settings
+from hubclient import OperatorClient
+from operator_files import PDF, PNG, reply_with_files
+from peers.vk_peer import VkPeer
+from tests_support import ADMIN_PASSWORD
+
+from connectors.vk.render import random_id
+
+TOKEN = "vk1.a.community-token-0123456789abcdef"
+GROUP = 218340211
+CALLBACK = {"group_id": GROUP, "token": TOKEN, "mode": "callback", "confirmation": "c0nf1rm42",
+            "secret": "Sh0pSecret"}
+LONGPOLL = {"group_id": GROUP, "token": TOKEN, "mode": "longpoll", "poll_wait": 1}
+USER = 51234567
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[VkPeer]:
+    server = VkPeer(TOKEN, GROUP, secret="Sh0pSecret")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def hub(start_hub: Any, peer: VkPeer, redis_url: str, tmp_path: Path) -> Hub:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, vk_api_base=peer.base))
+    return hub
+
+
+@pytest.fixture
+async def admin(hub: Hub) -> AsyncIterator[OperatorClient]:
+    client = OperatorClient(hub.base)
+    await client.login("admin", ADMIN_PASSWORD)
+    await client.open_socket()
+    yield client
+    await client.close()
+
+
+async def open_dialog(hub: Hub, peer: VkPeer, admin: OperatorClient) -> int:
+    await hub.add_channel("vk", "club", CALLBACK)
+    assert await peer.callback(f"{hub.base}/hooks/vk/club",
+                               peer.message_new(USER, 1, "прайс?")) == (200, "ok")
+    dialog_id: int = (await admin.receive_until("dialog"))["dialog"]["id"]
+    return dialog_id
+
+
+async def reply(admin: OperatorClient, dialog_id: int, text: str, cid: str) -> int:
+    status, body = await admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
+                                    {"text": text, "client_msg_id": cid})
+    assert status == 202, body
+    frame = await admin.receive_until("message", text=text, delivery_status="sent")
+    message_id: int = frame["message"]["id"]
+    return message_id
+
+
+async def statuses(admin: OperatorClient, dialog_id: int, *ids: int) -> list[str | None]:
+    _s, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+    by_id = {m["id"]: m["delivery_status"] for m in body["messages"]}
+    return [by_id[i] for i in ids]
+
+
+async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    dialog_id = await open_dialog(hub, peer, admin)
+    await reply_with_files(admin, dialog_id, "Вот прайс", ("lid.png", PNG), ("prices.pdf", PDF))
+    frame = await admin.receive_until("message", delivery_status="sent")
+
+    [sent] = peer.sent
+    assert sent["peer_id"] == str(USER) and sent["message"] == "Вот прайс"
+    assert sent["random_id"] == str(random_id(frame["message"]["id"], 0))
+    photo, doc = sent["attachment"].split(",")
+    assert photo.startswith(f"photo-{GROUP}_") and doc.startswith(f"doc-{GROUP}_")
+    # The bytes themselves reached the upload urls, each through its own route.
+    assert peer.uploads == [("photo", "photo", "lid.png", PNG), ("doc", "file", "prices.pdf", PDF)]
+    assert peer.attachments_sent() == [[("lid.png", PNG), ("prices.pdf", PDF)]]
+    assert [v["peer_id"] for v in peer.method_calls("photos.getMessagesUploadServer")] == [
+        str(USER)]
+    assert [(v["peer_id"], v["type"]) for v in peer.method_calls("docs.getMessagesUploadServer")] \
+        == [(str(USER), "doc")]
+    assert [a["name"] for a in frame["message"]["attachments"]] == ["lid.png", "prices.pdf"]
+
+
+async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    dialog_id = await open_dialog(hub, peer, admin)
+    peer.upload_errors = [503]  # the first try fails at the upload
+    peer.lost_replies = 1  # the second makes the message but its answer is lost
+    await reply_with_files(admin, dialog_id, "", ("prices.pdf", PDF))
+    frame = await admin.receive_until("message", delivery_status="sent")
+
+    attempts = peer.method_calls("messages.send")
+    assert len(attempts) == 2
+    assert attempts[0]["random_id"] == attempts[1]["random_id"] == str(
+        random_id(frame["message"]["id"], 0))
+    assert len(peer.sent) == 1 and peer.sent[0]["message"] == ""
+    assert peer.attachments_sent() == [[("prices.pdf", PDF)]]
+    assert [u[3] for u in peer.uploads] == [PDF, PDF]  # re-uploaded on the retry, sent once
+
+
+async def test_a_refused_upload_marks_the_message_failed_with_vks_reason(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    dialog_id = await open_dialog(hub, peer, admin)
+    peer.method_errors["photos.saveMessagesPhoto"] = [100]
+    await reply_with_files(admin, dialog_id, "фото", ("lid.png", PNG))
+    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    assert "One of the parameters specified was missing or invalid" in failed["delivery_error"]
+    assert peer.sent == []
+
+
+async def test_message_read_marks_replies_up_to_the_read_one_seen(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    dialog_id = await open_dialog(hub, peer, admin)
+    first = await reply(admin, dialog_id, "первый", "r1")
+    second = await reply(admin, dialog_id, "второй", "r2")
+    first_vk, second_vk = (peer.id_of(values) for values in peer.sent)
+    webhook = f"{hub.base}/hooks/vk/club"
+
+    assert await peer.callback(webhook, peer.message_read(USER, first_vk)) == (200, "ok")
+    seen = await admin.receive_until("message", delivery_status="seen")
+    assert seen["message"]["id"] == first
+    assert await statuses(admin, dialog_id, first, second) == ["seen", "sent"]
+    assert await peer.callback(webhook, peer.message_read(USER, second_vk)) == (200, "ok")
+    seen = await admin.receive_until("message", delivery_status="seen")
+    assert seen["message"]["id"] == second
+    # Another user's read touches nothing; an older read never moves a status back.
+    await peer.callback(webhook, peer.message_read(USER + 1, second_vk + 10))
+    await peer.callback(webhook, peer.message_read(USER, first_vk))
+    # Raw events are consumed in order: once this message is in, both reads were handled.
+    await peer.callback(webhook, peer.message_new(USER, 2, "спасибо"))
+    await admin.receive_until("message", text="спасибо")
+    assert await statuses(admin, dialog_id, first, second) == ["seen", "seen"]
+
+
+async def test_message_read_arrives_by_long_poll_too(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    peer.push(peer.message_new(USER, 1, "алло"))
+    await hub.add_channel("vk", "lp", LONGPOLL)
+    dialog_id = (await admin.receive_until("dialog"))["dialog"]["id"]
+    message_id = await reply(admin, dialog_id, "слушаю", "r1")
+    [sent] = await eventually(lambda: peer.sent)
+    peer.push(peer.message_read(USER, peer.id_of(sent)))
+    seen = await admin.receive_until("message", delivery_status="seen")
+    assert seen["message"]["id"] == message_id

@@ -1,0 +1,22 @@
+"""The web chat's rating frame: parsed when well-formed, refused naming the field otherwise."""
+
+from __future__ import annotations
+
+import json
+
+from connectors.webchat.parse import FrameError, Rate, parse_frame
+
+
+def test_a_star_rating_is_parsed() -> None:
+    frame = parse_frame(json.dumps({"type": "rate", "dialog_id": 7, "value": 5}))
+    assert frame == Rate(type="rate", dialog_id=7, value=5)
+
+
+def test_a_rating_outside_one_to_five_is_refused_naming_the_value() -> None:
+    frame = parse_frame(json.dumps({"type": "rate", "dialog_id": 7, "value": 6}))
+    assert isinstance(frame, FrameError) and frame.reason.startswith("rate.value:")
+
+
+def test_a_rating_without_its_dialog_is_refused() -> None:
+    frame = parse_frame(json.dumps({"type": "rate", "value": 1}))
+    assert isinstance(frame, FrameError) and frame.reason.startswith("rate.dialog_id:")
