@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -35,7 +36,6 @@ from core.db import SessionMaker
 from core.envelope import (
     DialogClosedNotice,
     InboundMessage,
-    Outbound,
     OutboundMessage,
     PlatformUpdate,
     encode,
@@ -66,8 +66,11 @@ def raw_stream(kind: str) -> str:
     return f"raw.{kind}"
 
 
-class PlatformConnector:
-    """Base of a platform connector; subclasses provide routes, ingest, deliver and pollers."""
+class PlatformConnector(ABC):
+    """What the Telegram, VK and Viber connectors inherit: a ``Connector`` (connectors.base)
+    and a ``Platform`` for the outbound sender, once each subclass says how to ``ingest`` one
+    raw update and ``deliver`` one message. Routes, pollers, a goodbye and per-account clients
+    are optional."""
 
     kind = ""
     idempotent_sends = False
@@ -96,28 +99,23 @@ class PlatformConnector:
         """A long-poll loop for an account that does not use a webhook."""
         return None
 
+    @abstractmethod
     async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
         """Turn one raw update into envelopes and receipts (may download files)."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def deliver(self, message: OutboundMessage) -> Sent:
         """Send one outbound message (see connectors.outbound)."""
-        raise NotImplementedError
 
     async def deliver_closed(self, notice: DialogClosedNotice) -> None:
         """Say goodbye when the account has a goodbye text configured."""
+        return None
 
     async def accounts_changed(self) -> None:
         """Drop per-account clients whose settings changed."""
+        return None
 
     # --- shared machinery ----------------------------------------------------------------
-
-    async def send(self, outbound: Outbound) -> None:
-        """The Connector protocol's send: one entry, without the sender's bookkeeping."""
-        if isinstance(outbound, OutboundMessage):
-            await self.deliver(outbound)
-        else:
-            await self.deliver_closed(outbound)
 
     def account_for(self, request: web.Request) -> ChannelAccount:
         """The account a webhook path names; 503 before the first load so the platform retries."""

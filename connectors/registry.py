@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from connectors import email, telegram, viber, vk, webchat
+from connectors.base import ChannelKind
 
-from aiohttp import web
-
-from connectors.context import ConnectorContext
-from connectors.email.adapter import EmailConnector
-from connectors.telegram.adapter import TelegramConnector
-from connectors.viber.adapter import ViberConnector
-from connectors.vk.adapter import VkConnector
-from connectors.webchat.adapter import WebchatConnector
-
-
-class RunningConnector(Protocol):
-    """What the hub needs from a connector to host it."""
-
-    kind: str
-
-    def routes(self) -> Sequence[web.AbstractRouteDef]:
-        """HTTP routes (webhooks, pages) served on the hub's port."""
-        ...
-
-    async def run(self) -> None:
-        """Work until ``context.bus.stopping`` is set."""
-        ...
-
-    async def close(self) -> None:
-        """Release sockets and sessions."""
-        ...
-
-
-CONNECTORS: dict[str, Callable[[ConnectorContext], RunningConnector]] = {
-    "webchat": WebchatConnector,
-    "telegram": TelegramConnector,
-    "viber": ViberConnector,
-    "vk": VkConnector,
-    "email": EmailConnector,
+KINDS: dict[str, ChannelKind] = {
+    kind.kind: kind
+    for kind in (
+        webchat.KIND,
+        telegram.KIND,
+        viber.KIND,
+        vk.KIND,
+        email.KIND,
+    )
 }
+"""The kinds of channel, by name, in the order their connectors start."""

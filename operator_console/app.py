@@ -19,8 +19,9 @@ from aiohttp import web
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path
+from connectors.base import Connector
 from connectors.context import BUS_KEY, SECRET_KEY, SESSIONS_KEY, ConnectorContext
-from connectors.registry import CONNECTORS, RunningConnector
+from connectors.registry import KINDS
 from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.redis_server import EmbeddedRedis
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
 ROLE = web.AppKey("role", str)
-CHANNELS = web.AppKey("channels", list[RunningConnector])
+CHANNELS = web.AppKey("channels", list[Connector])
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -208,7 +209,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)
-        app[CHANNELS] = [make(context) for make in CONNECTORS.values()]
+        app[CHANNELS] = [kind.make(context) for kind in KINDS.values()]
         for connector in app[CHANNELS]:
             app.router.add_routes(connector.routes())
     return app

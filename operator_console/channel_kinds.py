@@ -1,57 +1,24 @@
-"""The channel kinds the console's channel admin manages, and what each needs (PROTOCOL.md).
+"""The channel kinds the console's channel admin manages, as the registry describes them.
 
-Each kind is checked with its connector's own config model, so the console accepts exactly what
-the connector can run. This module knows per kind: the model, the secret fields (masked on the
-way out, kept on a PATCH that sends the mask back), the lines a config refers to, and the extra
-addresses an admin needs (a webhook path, a web chat's page and embed snippet).
+Each kind's package (``connectors/<kind>``) says what its accounts need: the config model the
+connector runs with, the secret fields (masked on the way out, kept on a PATCH that sends the
+mask back), the lines a config refers to, and the extra addresses an admin needs (a webhook
+path, a web chat's page and embed snippet). This module applies them; it knows no kind by name.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from connectors.email.config import EmailAccount
-from connectors.telegram.parse import TelegramConfig
-from connectors.viber.parse import ViberConfig
-from connectors.vk.parse import VkConfig
+from connectors.base import ChannelKind
+from connectors.registry import KINDS
 from core.db.schema import Channel
 
-
-class WebchatConfig(BaseModel):
-    """A web chat's settings; key, name and line say the rest."""
-
-    model_config = ConfigDict(extra="forbid")
-    site_secret: SecretStr | None = Field(default=None, min_length=16, max_length=256)
-    """The key the website signs its logged-in users with (connectors/webchat/identity.py).
-    Unset, the chat refuses site identities. At least 16 characters: it guards a strong CRM
-    key that merges clients automatically."""
-
-
-CONFIGS: dict[str, type[BaseModel]] = {
-    "telegram": TelegramConfig,
-    "vk": VkConfig,
-    "viber": ViberConfig,
-    "email": EmailAccount,
-    "webchat": WebchatConfig,
-}
-"""The kinds managed here, each with the connector's own config model."""
-
-SECRETS: dict[str, frozenset[str]] = {
-    "telegram": frozenset({"token", "webhook_secret"}),
-    "vk": frozenset({"token", "secret"}),
-    "viber": frozenset({"token"}),
-    "email": frozenset({"password", "smtp_password"}),
-    "webchat": frozenset({"site_secret"}),
-}
-"""Config fields that are never sent back in full."""
-
-WEBHOOK_KINDS = frozenset({"telegram", "vk", "viber"})
-"""Kinds reached by the platform at ``/hooks/<kind>/<key>``; mail is fetched, web chat is ours."""
-
 MASK = "••••"
-KIND_PATTERN = "^(" + "|".join(CONFIGS) + ")$"
+KIND_PATTERN = "^(" + "|".join(KINDS) + ")$"
 
 
 class ConfigError(Exception):
@@ -66,7 +33,7 @@ class ConfigError(Exception):
 def check_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     """The config as the connector will read it (defaults filled), or ConfigError."""
     try:
-        model = CONFIGS[kind].model_validate(config)
+        model = KINDS[kind].config.model_validate(config)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in ("config", *first["loc"]))
@@ -90,12 +57,7 @@ def line_refs(kind: str, config: dict[str, Any]) -> dict[str, str]:
     An email account routes mail to other lines by its rules and styles replies per line; a
     typo there would surface only when a mail arrives, so the admin API checks them up front.
     """
-    if kind != "email":
-        return {}
-    refs = {f"config.rules.{n}.line_id": str(rule["line_id"])
-            for n, rule in enumerate(config.get("rules") or [])}  # fmt: skip
-    refs.update({f"config.lines.{key}": key for key in config.get("lines") or {}})
-    return refs
+    return KINDS[kind].line_refs(config)
 
 
 def mask(value: Any) -> str | None:
@@ -117,10 +79,25 @@ def keep_masked(changes: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in changes.items() if not (isinstance(v, str) and v.startswith(MASK))}
 
 
+def kind_json(kind: ChannelKind) -> dict[str, Any]:
+    """What the console shows of a kind: its label and capabilities, its secret fields, and
+    whether the platform reaches it by webhook."""
+    return {
+        **asdict(kind.capabilities),
+        "secret_fields": sorted(kind.secrets),
+        "webhook": kind.webhook,
+    }
+
+
+def kinds_json() -> dict[str, dict[str, Any]]:
+    """Every registered kind's ``kind_json``, by kind."""
+    return {name: kind_json(kind) for name, kind in KINDS.items()}
+
+
 def channel_json(channel: Channel, public_url: str) -> dict[str, Any]:
     """The admin view of an account: secrets masked, plus the addresses the admin needs."""
-    hidden = SECRETS.get(channel.kind, frozenset())
-    config = {k: mask(v) if k in hidden else v for k, v in (channel.config or {}).items()}
+    kind = KINDS[channel.kind]
+    config = {k: mask(v) if k in kind.secrets else v for k, v in (channel.config or {}).items()}
     view: dict[str, Any] = {
         "id": channel.id,
         "kind": channel.kind,
@@ -129,15 +106,8 @@ def channel_json(channel: Channel, public_url: str) -> dict[str, Any]:
         "line_id": channel.line_id,
         "enabled": channel.enabled,
         "config": config,
-        "secret_fields": sorted(hidden),
-        "webhook_path": (
-            f"/hooks/{channel.kind}/{channel.key}" if channel.kind in WEBHOOK_KINDS else None
-        ),
+        "secret_fields": sorted(kind.secrets),
+        "webhook_path": f"/hooks/{channel.kind}/{channel.key}" if kind.webhook else None,
     }
-    if channel.kind == "webchat":
-        view["chat_url"] = f"{public_url}/chat/{channel.key}"
-        view["embed"] = (
-            f'<script src="{public_url}/widget/widget.js" data-channel="{channel.key}" '
-            "async></script>"
-        )
+    view.update(kind.links(channel.key, public_url))
     return view

@@ -2,7 +2,7 @@
 
 Telegram bots, VK communities, Viber bots, email mailboxes and web chats are added, edited,
 disabled and enabled here. A config is checked with the connector's own model (see
-``operator_console.channel_kinds``), so the console accepts exactly what the connector can run.
+``connectors.registry``), so the console accepts exactly what the connector can run.
 Secrets leave the hub masked. Every write is followed by a ``channels.changed`` notice, so
 running connectors load the change without a restart.
 """
@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.accounts import do_announce_change
+from connectors.registry import KINDS
 from core.db.schema import Channel, Line
 from operator_console import channel_kinds
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, read_body
-from operator_console.channel_kinds import CONFIGS, KIND_PATTERN, ConfigError
+from operator_console.channel_kinds import KIND_PATTERN, ConfigError
 from operator_console.keys import BUS, SESSIONS, SETTINGS
 
 KEY = r"^[A-Za-z0-9_-]{1,64}$"
@@ -86,7 +87,7 @@ async def _managed(session: AsyncSession, request: web.Request) -> Channel:
     except ValueError:
         raise http_error(web.HTTPNotFound, "no such channel") from None
     channel = await session.get(Channel, channel_id)
-    if channel is None or channel.kind not in CONFIGS:
+    if channel is None or channel.kind not in KINDS:
         raise http_error(web.HTTPNotFound, "no such channel")
     return channel
 
@@ -96,16 +97,23 @@ async def list_channels(request: web.Request) -> web.Response:
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session:
         rows = await session.scalars(
-            select(Channel).where(Channel.kind.in_(CONFIGS)).order_by(Channel.id)
+            select(Channel).where(Channel.kind.in_(KINDS)).order_by(Channel.id)
         )
         lines = await session.execute(select(Line.id, Line.name).order_by(Line.id))
         return web.json_response(
             {
                 "channels": [channel_json(request, c) for c in rows],
                 "lines": [{"id": i, "name": n} for i, n in lines],
-                "kinds": sorted(CONFIGS),
+                "kinds": sorted(KINDS),
+                "kind_info": channel_kinds.kinds_json(),
             }
         )
+
+
+async def list_kinds(request: web.Request) -> web.Response:
+    """GET /api/channel-kinds: every kind's label and capabilities, for any signed-in user
+    (the console names a dialog's channel with them)."""
+    return web.json_response({"kinds": channel_kinds.kinds_json()})
 
 
 async def create_channel(request: web.Request) -> web.Response:
@@ -181,6 +189,7 @@ async def enable_channel(request: web.Request) -> web.Response:
 def routes() -> list[web.AbstractRouteDef]:
     """The channel admin routes."""
     return [
+        web.get("/api/channel-kinds", list_kinds),
         web.get("/api/admin/channels", list_channels),
         web.post("/api/admin/channels", create_channel),
         web.patch("/api/admin/channels/{channel_id}", edit_channel),

@@ -37,7 +37,6 @@ from core.envelope import (
     ClientHints,
     DialogClosedNotice,
     InboundMessage,
-    Outbound,
     OutboundMessage,
 )
 
@@ -70,13 +69,6 @@ class EmailConnector:
     def routes(self) -> list[web.AbstractRouteDef]:
         """Email has no webhooks."""
         return []
-
-    def parse(self, raw: bytes) -> ParsedMail | MailParseError:
-        """Parse one raw message (pure)."""
-        try:
-            return parse_mail(raw)
-        except MailParseError as exc:
-            return exc
 
     async def run(self) -> None:
         """Watch accounts, read mailboxes and send replies until the bus stops."""
@@ -218,11 +210,6 @@ class EmailConnector:
 
     async def deliver_closed(self, notice: DialogClosedNotice) -> None:
         """Email says no goodbye: a closed dialog reopens with the client's next mail."""
-
-    async def send(self, outbound: Outbound) -> None:
-        """The Connector protocol's send: one entry, without the sender's bookkeeping."""
-        if isinstance(outbound, OutboundMessage):
-            await self.deliver(outbound)
 
 
 def _external_id(message_id: str) -> str:

@@ -7,8 +7,9 @@ mail, and per-line signatures and templates for replies.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from string import Template
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -114,3 +115,15 @@ def fill(template: str, **values: str) -> str:
 
 def _glob(value: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def line_refs(config: Mapping[str, Any]) -> dict[str, str]:
+    """Line ids a checked config names, by the config path that names them.
+
+    An account routes mail to other lines by its rules and styles replies per line; a typo there
+    would surface only when a mail arrives, so the admin API checks them up front.
+    """
+    refs = {f"config.rules.{n}.line_id": str(rule["line_id"])
+            for n, rule in enumerate(config.get("rules") or [])}  # fmt: skip
+    refs.update({f"config.lines.{key}": key for key in config.get("lines") or {}})
+    return refs

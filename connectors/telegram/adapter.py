@@ -31,7 +31,7 @@ from aiohttp import web
 from connectors.accounts import ChannelAccount
 from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
-from connectors.telegram.parse import Ignored, TelegramInbound, parse_update
+from connectors.telegram.parse import Ignored, parse_update
 from connectors.telegram.render import TelegramCall, render
 from core.bus import Retry
 from core.envelope import (
@@ -62,10 +62,6 @@ class TelegramConnector(PlatformConnector):
     def routes(self) -> list[web.AbstractRouteDef]:
         """POST /hooks/telegram/{key}: the webhook of one bot."""
         return [web.post("/hooks/telegram/{key}", self.webhook)]
-
-    def parse(self, raw: Any) -> TelegramInbound | Ignored:
-        """Parse one update (pure)."""
-        return parse_update(raw)
 
     def bot(self, account: ChannelAccount) -> Bot:
         """The aiogram Bot of an account, made once per token."""

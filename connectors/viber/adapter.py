@@ -18,7 +18,6 @@ from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector
 from connectors.viber.parse import (
     Ignored,
-    ViberInbound,
     ViberReceipt,
     dedupe_id,
     parse_callback,
@@ -57,10 +56,6 @@ class ViberConnector(PlatformConnector):
     def routes(self) -> list[web.AbstractRouteDef]:
         """POST /hooks/viber/{key}: the callback URL of one bot."""
         return [web.post("/hooks/viber/{key}", self.webhook)]
-
-    def parse(self, raw: Any) -> ViberInbound | ViberReceipt | Ignored:
-        """Parse one callback (pure)."""
-        return parse_callback(raw)
 
     @property
     def http(self) -> aiohttp.ClientSession:

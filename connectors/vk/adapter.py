@@ -28,7 +28,7 @@ from vk_api.exceptions import ApiError, ApiHttpError, VkApiError  # type: ignore
 from connectors.accounts import ChannelAccount
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
-from connectors.vk.parse import API_VERSION, Ignored, VkInbound, VkRead, event_key, parse_event
+from connectors.vk.parse import API_VERSION, Ignored, VkRead, event_key, parse_event
 from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, as_photo, random_id, render
 from core.bus import Retry
 from core.db.schema import ClientIdentity, Dialog, Message
@@ -103,10 +103,6 @@ class VkConnector(PlatformConnector):
     def routes(self) -> list[web.AbstractRouteDef]:
         """POST /hooks/vk/{key}: the Callback API server of one community."""
         return [web.post("/hooks/vk/{key}", self.webhook)]
-
-    def parse(self, raw: Any, group_id: int = 0) -> VkInbound | VkRead | Ignored:
-        """Parse one event (pure)."""
-        return parse_event(raw, group_id)
 
     def api(self, account: ChannelAccount) -> Any:
         """The ``VkApiGroup`` of an account, made once per token."""

@@ -99,6 +99,31 @@ async def until_status(hub: str, key: str, update: dict[str, Any], wanted: int) 
             await asyncio.sleep(0.05)
 
 
+async def test_every_signed_in_user_reads_the_kinds_labels_and_capabilities(
+    hub: str, settings: Settings
+) -> None:
+    async with aiohttp.ClientSession() as anon, anon.get(f"{hub}/api/channel-kinds") as resp:
+        assert resp.status == 401
+    await add_operator(settings, "oleg", "operator")
+    operator = OperatorClient(hub)
+    await operator.login("oleg", "pw-oleg")
+    status, answer = await operator.call("GET", "/api/channel-kinds")
+    await operator.close()
+    assert status == 200
+    kinds = answer["kinds"]
+    assert set(kinds) == {"telegram", "vk", "viber", "email", "webchat"}
+    assert kinds["webchat"]["label"] == "Web chat" and kinds["webchat"]["echo"] is True
+    assert kinds["telegram"]["max_text"] == 4096 and kinds["telegram"]["webhook"] is True
+    assert kinds["email"]["max_text"] is None and kinds["email"]["webhook"] is False
+    assert kinds["vk"]["secret_fields"] == ["secret", "token"]
+
+    admin = await as_admin(hub)
+    status, listing = await admin.call("GET", "/api/admin/channels")
+    await admin.close()
+    assert status == 200 and listing["kind_info"] == kinds
+    assert listing["kinds"] == sorted(kinds)
+
+
 async def test_a_telegram_bot_added_in_the_console_receives_at_once_and_stops_when_disabled(
     hub: str,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connectors.registry import KINDS
 from connectors.webchat.identity import MAX_AGE_S, MAX_SKEW_S, hints_of, sign, verify
 from connectors.webchat.parse import (
     FrameError,
@@ -21,7 +22,6 @@ from connectors.webchat.parse import (
 from core.db.schema import Channel
 from operator_console.channel_kinds import (
     MASK,
-    SECRETS,
     ConfigError,
     channel_json,
     check_config,
@@ -131,7 +131,7 @@ def test_a_malformed_identity_is_a_bad_identity_naming_the_field(identity: Any, 
 
 
 def test_the_site_secret_is_a_masked_webchat_setting() -> None:
-    assert "site_secret" in SECRETS["webchat"]
+    assert "site_secret" in KINDS["webchat"].secrets
     assert check_config("webchat", {}) == {"site_secret": None}
     assert check_config("webchat", {"site_secret": SECRET}) == {"site_secret": SECRET}
     with pytest.raises(ConfigError) as short:

@@ -1,0 +1,30 @@
+"""A web chat's settings as kept in ``Channel.config`` (kind ``webchat``), validated."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.base import Capabilities
+
+CAPABILITIES = Capabilities(label="Web chat", files=True, echo=True)
+"""A visitor's other tabs show the visitor's own messages; texts are not split."""
+
+
+class WebchatConfig(BaseModel):
+    """A web chat's settings; key, name and line say the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+    site_secret: SecretStr | None = Field(default=None, min_length=16, max_length=256)
+    """The key the website signs its logged-in users with (connectors/webchat/identity.py).
+    Unset, the chat refuses site identities. At least 16 characters: it guards a strong CRM
+    key that merges clients automatically."""
+
+
+def admin_links(key: str, public_url: str) -> dict[str, str]:
+    """The chat's own page and the snippet that embeds the widget in a website."""
+    return {
+        "chat_url": f"{public_url}/chat/{key}",
+        "embed": (
+            f'<script src="{public_url}/widget/widget.js" data-channel="{key}" async></script>'
+        ),
+    }
