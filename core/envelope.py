@@ -75,6 +75,9 @@ class InboundMessage(_Model):
     or a ``[#D123]`` subject tag); used if that dialog is open and belongs to the same client."""
     line_id: int | None = None
     """The line a new dialog should open on, when the channel's routing rules chose one."""
+    echo: bool = False
+    """The channel shows the client's own messages back to the client (a web chat's other
+    tabs), so the router delivers this message to the client too."""
 
 
 class OperatorReply(_Model):

@@ -156,7 +156,7 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
         dialog = await session.get(Dialog, seen.dialog_id)
         assert dialog is not None
         await work.announce_message(dialog, seen)
-        if channel.kind == "webchat":
+        if msg.echo:
             await work.deliver(dialog, seen, identity.external_id)
         return
     if identity is not None and await _took_rating(work, channel.kind, identity, msg, run):
@@ -184,7 +184,7 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
     await run.remember(msg, dialog, message)
     if not opened:
         # Its INSERT, hints, routing and announcements are drain's, in this same order.
-        run.defer(msg, dialog, message, channel.kind == "webchat")
+        run.defer(msg, dialog, message, msg.echo)
         return
     session.add(message)
     await session.flush()
@@ -206,7 +206,7 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
     policy = await run.policy(dialog.line_id)
     states = await operator_states(work, dialog.line_id)
     snap = await snapshot(work, dialog)
-    echo_to = msg.external_user_id if channel.kind == "webchat" else None
+    echo_to = msg.external_user_id if msg.echo else None
     # The dialog (routed), then the client's own message, then the greeting.
     await do_apply(work, decide_open(snap, policy, states, work.now), message, echo_to)
 
@@ -344,6 +344,6 @@ async def _took_rating(
     await run.remember(msg, last, message)
     await work.announce_dialog(last)
     await work.announce_message(last, message)
-    if kind == "webchat":
+    if msg.echo:
         await work.deliver(last, message, identity.external_id)
     return True

@@ -23,6 +23,7 @@ from connectors.accounts import Accounts
 from connectors.context import ConnectorContext
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
+from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
     FrameError,
@@ -101,10 +102,6 @@ class WebchatConnector:
             web.get("/chat/{key}", self.chat_page),
             web.get("/demo", self.demo_page),
         ]
-
-    def parse(self, raw: str) -> Any:
-        """Parse one visitor frame (pure)."""
-        return parse_frame(raw)
 
     async def run(self) -> None:
         """Push outbound entries to connected visitors until cancelled."""
@@ -368,6 +365,7 @@ class WebchatConnector:
             # Every message carries them (the CRM's handling is idempotent): an identity that
             # arrives mid-dialog (``identify``) reaches the CRM with the next message.
             hints=hints or ClientHints(),
+            echo=CAPABILITIES.echo,
         )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
