@@ -78,36 +78,35 @@ class Accounts:
         self, bus: Bus, sessions: SessionMaker, on_change: Callable[[], Awaitable[None]]
     ) -> None:
         """Reload on every change notice of this kind (and every REFRESH_S) until the bus stops."""
-        last = await _last_id(bus)
-        await self.load(sessions)
-        await on_change()
-        next_refresh = asyncio.get_running_loop().time() + REFRESH_S
-        while not bus.stopping.is_set():
-            reply: Any = await bus.redis.xread(
-                {CHANNELS_STREAM: last}, count=100, block=bus.config.block_ms
-            )
-            changed = False
-            for _name, entries in reply or []:
-                for raw_id, fields in entries:
-                    last = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
-                    with contextlib.suppress(Exception):
-                        notice = ChannelsChanged.model_validate_json(
-                            fields.get("data") or fields.get(b"data")
-                        )
-                        changed = changed or notice.kind == self.kind
-            now = asyncio.get_running_loop().time()
-            if changed or now >= next_refresh:
-                next_refresh = now + REFRESH_S
+        changed = asyncio.Event()
+        listener = asyncio.create_task(self._listen(bus, changed))
+        # The listener ends when the bus stops (or its read fails): wake the watch then too.
+        listener.add_done_callback(lambda _task: changed.set())
+        # One turn for the listener to pin the stream's newest entry before the first load,
+        # so a change saved meanwhile is either in that load or announced after the pin.
+        await asyncio.sleep(0)
+        try:
+            await self.load(sessions)
+            await on_change()
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REFRESH_S):
+                        await changed.wait()
+                if listener.done():
+                    listener.result()  # a failed read ends the watch, as the run loop expects
+                    return
+                changed.clear()
                 try:
                     await self.load(sessions)
                     await on_change()
                 except Exception:
                     log.exception("reloading %s accounts failed; keeping the old ones", self.kind)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
 
-
-async def _last_id(bus: Bus) -> str:
-    rows: Any = await bus.redis.xrevrange(CHANNELS_STREAM, count=1)
-    if not rows:
-        return "0-0"
-    raw = rows[0][0]
-    return str(raw.decode() if isinstance(raw, bytes) else raw)
+    async def _listen(self, bus: Bus, changed: asyncio.Event) -> None:
+        async for _entry_id, notice in bus.tail(CHANNELS_STREAM):
+            if isinstance(notice, ChannelsChanged) and notice.kind == self.kind:
+                changed.set()
