@@ -108,7 +108,8 @@ async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
     bus = Bus(redis)
 
     message = InboundMessage(channel_id=1, external_user_id="visitor-1",
-                             external_message_id="m-1", text="survive the crash")
+                             external_message_id="m-1", text="survive the crash",
+                             echo=True)  # as the demo web chat stamps it
     shard = streams.inbound(streams.shard_of(1, "visitor-1", SHARDS))
     await bus.publish(shard, message)
 
@@ -136,7 +137,8 @@ async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
     # A second message on the same shard marks the end: the router handles a shard in order,
     # so any repeat of the first message would reach the console before this one.
     await bus.publish(shard, InboundMessage(channel_id=1, external_user_id="visitor-1",
-                                            external_message_id="m-2", text="sentinel"))
+                                            external_message_id="m-2", text="sentinel",
+                                            echo=True))
     await operator.receive_until("message", text="sentinel", timeout=20)
     texts = [f["message"]["text"] for f in operator.frames if f["type"] == "message"]
     assert texts == ["survive the crash", "sentinel"], operator.frames

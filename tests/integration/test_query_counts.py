@@ -71,6 +71,7 @@ def inbound(hub: Hub, client: int, n: int) -> Delivery[RouterInput]:
         external_message_id=f"m-{client}-{n}",
         client_msg_id=f"c{n}",
         text=f"message {n}",
+        echo=True,  # the demo channel is a web chat, whose connector stamps this
     )
     return Delivery(streams.inbound(0), f"{client}-{n}", msg)
 
