@@ -82,8 +82,8 @@ class Accounts:
         listener = asyncio.create_task(self._listen(bus, changed))
         # The listener ends when the bus stops (or its read fails): wake the watch then too.
         listener.add_done_callback(lambda _task: changed.set())
-        # One turn for the listener to pin the stream's newest entry before the first load,
-        # so a change saved meanwhile is either in that load or announced after the pin.
+        # A turn for the listener to start pinning the stream's newest entry before the first
+        # load, so a change saved meanwhile is in that load or heard; the refresh backs it up.
         await asyncio.sleep(0)
         try:
             await self.load(sessions)
