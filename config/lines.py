@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from router.distribution import NO_ANSWER_SECONDS_MAX, NO_ANSWER_SECONDS_MIN, Mode
-from router.schedule import Schedule, check_schedule
+from config.modes import NO_ANSWER_SECONDS_MAX, NO_ANSWER_SECONDS_MIN, Mode
+from config.schedule import Schedule, check_schedule
 
 __all__ = [
     "GROUP_PREFIX",

@@ -19,6 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.lines import LineSettings
+from config.modes import Mode
+from config.schedule import check_schedule
 from core import streams
 from core.db.routing_schema import LineGroup, OperatorGroup
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
@@ -28,8 +30,6 @@ from operator_console.api import operator_json
 from operator_console.auth import SUPERVISORS, hash_password, http_error, require_role
 from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, SESSIONS
-from router.distribution import Mode
-from router.schedule import check_schedule
 
 KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DISABLED = "disabled:"

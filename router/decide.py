@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from config.schedule import Schedule, is_open, next_opening
 from router.distribution import LineRouting, Mode, OperatorState, decide_assignment, eligibility
 from router.intents import (
     Assign,
@@ -35,7 +36,6 @@ from router.intents import (
     offer_timer,
     opening_timer,
 )
-from router.schedule import Schedule, is_open, next_opening
 
 Status = Literal["waiting", "open", "closed"]
 

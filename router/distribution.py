@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
+from config.modes import NO_ANSWER_SECONDS_MAX, NO_ANSWER_SECONDS_MIN, Mode
+
 __all__ = [
     "NO_ANSWER_SECONDS_MAX",
     "NO_ANSWER_SECONDS_MIN",
@@ -45,9 +47,6 @@ __all__ = [
 Status = Literal["online", "away", "offline"]
 """An operator's presence: only ``online`` operators get new dialogs."""
 
-Mode = Literal["evenly", "sequence", "all"]
-"""How a line distributes new dialogs among its queue."""
-
 PassedOver = Literal[
     "not_on_line",
     "offline",
@@ -57,9 +56,6 @@ PassedOver = Literal[
     "already_offered",
 ]
 """Why an operator cannot get the dialog; checked in this order, the first that holds wins."""
-
-NO_ANSWER_SECONDS_MIN = 60
-NO_ANSWER_SECONDS_MAX = 43200
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from config.schedule import check_schedule
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import (
     DialogSnapshot,
@@ -42,7 +43,6 @@ from router.lifecycle import (
     outcome,
     parse_rating,
 )
-from router.schedule import check_schedule
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.schedule import (
+from config.schedule import (
     DateRange,
     Interval,
     Schedule,

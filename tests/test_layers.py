@@ -1,0 +1,97 @@
+"""The layer rules of the design, checked on every module's imports.
+
+``core`` and ``config`` sit at the bottom and import none of the packages above them;
+``connectors``, ``router`` and ``crm_sink`` meet only through the bus and the database, so
+none imports another; ``operator_console`` is on top and nothing below imports it; nothing
+imports ``simulator``. Function-local imports count: a cycle hidden in a function body is
+still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PACKAGES = ("config", "core", "connectors", "router", "crm_sink", "operator_console", "widget")
+"""The application's packages (``simulator`` too once it exists)."""
+
+UPPER = ("connectors", "router", "crm_sink", "operator_console", "simulator", "bench")
+"""Packages above ``core`` and ``config``."""
+
+OUTSIDE = ("bench",)
+"""Tools beside the application: they may import any of it, and nothing imports them."""
+
+FORBIDDEN: dict[str, frozenset[str]] = {
+    "core": frozenset(UPPER),
+    "config": frozenset(UPPER),
+    "connectors": frozenset({"router", "crm_sink", "operator_console", "simulator", "bench"}),
+    "router": frozenset({"connectors", "crm_sink", "operator_console", "simulator", "bench"}),
+    "crm_sink": frozenset({"connectors", "router", "operator_console", "simulator", "bench"}),
+    "operator_console": frozenset({"simulator", "bench"}),
+    "widget": frozenset({"operator_console", "simulator", "bench"}),
+}
+"""For each package, the top-level packages its modules must not import."""
+
+
+def _modules() -> Iterator[tuple[str, Path]]:
+    for package in (*PACKAGES, "simulator"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield package, path
+
+
+def _imported_packages(path: Path) -> Iterator[tuple[int, str]]:
+    """Top-level package names ``path`` imports, with their line numbers."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.partition(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.partition(".")[0]
+
+
+def _violations() -> list[str]:
+    found = []
+    for package, path in _modules():
+        forbidden = FORBIDDEN.get(package, frozenset())
+        for line, imported in _imported_packages(path):
+            if imported in forbidden:
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {imported}")
+    return found
+
+
+def test_every_package_is_checked() -> None:
+    """A new top-level package must be given its place in the layers here."""
+    on_disk = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    placed = {*PACKAGES, *OUTSIDE, "simulator"}
+    assert on_disk <= placed, on_disk - placed
+
+
+def test_imports_flow_one_way() -> None:
+    assert _violations() == []
+
+
+@pytest.mark.parametrize(
+    ("package", "source", "expected"),
+    [
+        ("config", "import router.schedule\n", ["config/x.py:1 imports router"]),
+        ("core", "def f():\n    from crm_sink import rules\n", ["core/x.py:2 imports crm_sink"]),
+        ("router", "from connectors.base import Connector\n", ["router/x.py:1 imports connectors"]),
+        ("operator_console", "from router import decide\n", []),
+        ("router", "from . import decide\n", []),
+    ],
+)
+def test_the_check_sees_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str, source: str, expected: list[str]
+) -> None:
+    """The checker itself: top-level and function-local imports are both seen."""
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "x.py").write_text(source, encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _violations() == expected
