@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core import streams
 from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import Channel
@@ -23,8 +24,6 @@ from core.envelope import ChannelsChanged
 
 log = logging.getLogger(__name__)
 
-CHANNELS_STREAM = "channels"
-"""Where channel account changes are announced."""
 REFRESH_S = 30.0
 
 
@@ -47,7 +46,7 @@ class ChannelAccount:
 
 async def do_announce_change(bus: Bus, channel_id: int, kind: str) -> None:
     """Tell every connector process that a channel account changed."""
-    await bus.publish(CHANNELS_STREAM, ChannelsChanged(channel_id=channel_id, kind=kind))
+    await bus.publish(streams.CHANNELS, ChannelsChanged(channel_id=channel_id, kind=kind))
 
 
 class Accounts:
@@ -107,6 +106,6 @@ class Accounts:
                 await listener
 
     async def _listen(self, bus: Bus, changed: asyncio.Event) -> None:
-        async for _entry_id, notice in bus.tail(CHANNELS_STREAM):
+        async for _entry_id, notice in bus.tail(streams.CHANNELS):
             if isinstance(notice, ChannelsChanged) and notice.kind == self.kind:
                 changed.set()

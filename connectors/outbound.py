@@ -49,7 +49,6 @@ from core.views import message_view
 
 log = logging.getLogger(__name__)
 
-GROUP = "connectors"
 SENT_TTL_S = 60 * 24 * 3600
 MARKER_TTL_S = 7 * 24 * 3600
 UNKNOWN = "delivery unknown: the hub stopped while sending; not resent to avoid a double"
@@ -155,11 +154,13 @@ class OutboundSender:
         self.bus.stopping = bus.stopping
         self.name = name
         self.stream = streams.outbound(self.kind)
-        self.delayed_key = f"outbound:delayed:{self.kind}"
+        self.delayed_key = streams.outbound_delayed(self.kind)
 
     async def run(self) -> None:
         """Consume and requeue parked entries until the bus stops."""
-        consumer = self.bus.consumer(self.stream, GROUP, self.name, self.handle, WORK)
+        consumer = self.bus.consumer(
+            self.stream, streams.CONNECTORS_GROUP, self.name, self.handle, WORK
+        )
         mover = asyncio.create_task(self._requeue_loop())
         try:
             await consumer.run()
@@ -246,7 +247,7 @@ class OutboundSender:
 
     async def _park(self, message: OutboundMessage, wait: float, reason: str, marker: str) -> None:
         redis = self.bus.redis
-        count = await redis.incr(f"outbound:parked:{self.kind}:{message.message_id}")
+        count = await redis.incr(streams.outbound_parked(self.kind, message.message_id))
         await redis.delete(marker)  # the platform did not take it: a later try is no double
         if count > self.policy.give_up_after:
             await self.record(message.message_id, "failed", error=f"gave up: {reason}")

@@ -24,7 +24,6 @@ from connectors.accounts import Accounts, ChannelAccount
 from connectors.attachments import AttachmentStore
 from connectors.context import ConnectorContext
 from connectors.outbound import (
-    GROUP,
     OutboundSender,
     Receipt,
     Sent,
@@ -59,11 +58,6 @@ return 0
 UPDATE: TypeAdapter[PlatformUpdate] = TypeAdapter(PlatformUpdate)
 Ingested = InboundMessage | Receipt
 Poller = Callable[[], Awaitable[None]]
-
-
-def raw_stream(kind: str) -> str:
-    """The stream of one kind's raw platform updates."""
-    return f"raw.{kind}"
 
 
 class PlatformConnector(ABC):
@@ -137,7 +131,7 @@ class PlatformConnector(ABC):
             _QUEUE_ONCE,
             2,
             f"seen:{self.kind}:{account.id}:{update_id}",
-            raw_stream(self.kind),
+            streams.raw(self.kind),
             SEEN_TTL_S,
             self.bus.config.maxlen,
             encode(update),
@@ -148,7 +142,9 @@ class PlatformConnector(ABC):
         """Watch accounts, run pollers, consume raw updates and send, until the bus stops."""
         name = f"{socket.gethostname()}-{self.kind}"
         sender = OutboundSender(self, self.bus, self.sessions, name)
-        raw = self.bus.consumer(raw_stream(self.kind), GROUP, name, self._handle_raw, UPDATE)
+        raw = self.bus.consumer(
+            streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE
+        )
         tasks = [
             asyncio.create_task(self.accounts.watch(self.bus, self.sessions, self._sync)),
             asyncio.create_task(raw.run()),

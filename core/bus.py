@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from core import streams
 from core.envelope import ENVELOPE, Envelope, encode
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,6 @@ class Delivery(Generic[T]):
 
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
-
-
-def dead_letter_stream(stream: str) -> str:
-    """The name of a stream's dead-letter stream."""
-    return f"dlq.{stream}"
 
 
 class Bus:
@@ -322,7 +318,7 @@ class Consumer(Generic[T]):
         data = _field_or_empty(fields)
         pipe = self.bus.redis.pipeline(transaction=True)
         pipe.xadd(
-            dead_letter_stream(self.stream),
+            streams.dead_letter(self.stream),
             {
                 FIELD: data,
                 "error": reason,

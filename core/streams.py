@@ -1,4 +1,9 @@
-"""Stream names, and the sharding of inbound messages by client."""
+"""Every stream, consumer group and Redis key name of the hub, and the sharding of inbound
+messages by client.
+
+One module, so that a newcomer finds in one place what flows where, and two components can
+never disagree about a name.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,20 @@ CRM = "crm"
 """Dialog lifecycle events for the CRM sink."""
 TIMERS = "timers"
 """Timers that came due."""
+CHANNELS = "channels"
+"""Where channel account changes are announced."""
+
 ROUTER_GROUP = "router"
+"""The router's consumer group on the inbound shards, commands and timers."""
+CONNECTORS_GROUP = "connectors"
+"""The connectors' consumer group on their outbound and raw update streams."""
+CRM_GROUP = "crm"
+"""The CRM sink's consumer group on ``CRM``."""
+
+TIMERS_DUE = "timers:due"
+"""Sorted set of pending timer keys by due time (ms)."""
+TIMER_PAYLOADS = "timers:payload"
+"""Hash of pending timer keys to the encoded document they fire."""
 
 
 def inbound(shard: int) -> str:
@@ -23,6 +41,26 @@ def inbound(shard: int) -> str:
 def outbound(channel_kind: str) -> str:
     """The outbound stream of one kind of channel."""
     return f"out.{channel_kind}"
+
+
+def raw(channel_kind: str) -> str:
+    """The stream of one kind of channel's accepted, not yet parsed platform updates."""
+    return f"raw.{channel_kind}"
+
+
+def dead_letter(stream: str) -> str:
+    """The dead-letter stream of ``stream``: entries that failed too often, with their error."""
+    return f"dlq.{stream}"
+
+
+def outbound_delayed(channel_kind: str) -> str:
+    """Sorted set of outbound messages of one kind waiting to be sent again, by due time."""
+    return f"outbound:delayed:{channel_kind}"
+
+
+def outbound_parked(channel_kind: str, message_id: int | str) -> str:
+    """Counter of how often one outbound message was put off."""
+    return f"outbound:parked:{channel_kind}:{message_id}"
 
 
 def shard_of(channel_id: int, external_user_id: str, shards: int) -> int:

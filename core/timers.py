@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-log = logging.getLogger(__name__)
+from core import streams
 
-DUE = "timers:due"
-PAYLOADS = "timers:payload"
+log = logging.getLogger(__name__)
 
 # KEYS: due zset, payload hash, target stream. ARGV: now (ms), max count, maxlen.
 # Payloads are stored already encoded as the timer.fired document, so the script only moves
@@ -44,7 +43,7 @@ Payload = Mapping[str, str | int | None]
 class Timers:
     """Schedule, cancel and fire timers. Fired timers land on ``stream``."""
 
-    def __init__(self, redis: Redis, stream: str = "timers", maxlen: int = 1_000_000) -> None:
+    def __init__(self, redis: Redis, stream: str = streams.TIMERS, maxlen: int = 1_000_000) -> None:
         self.redis = redis
         self.stream = stream
         self.maxlen = maxlen
@@ -62,27 +61,28 @@ class Timers:
             }
         )
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(PAYLOADS, key, doc)
-        pipe.zadd(DUE, {key: _ms(due_at)})
+        pipe.hset(streams.TIMER_PAYLOADS, key, doc)
+        pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)})
         await pipe.execute()
 
     async def cancel(self, key: str) -> bool:
         """Cancel a timer; True when it was still pending."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(DUE, key)
-        pipe.hdel(PAYLOADS, key)
+        pipe.zrem(streams.TIMERS_DUE, key)
+        pipe.hdel(streams.TIMER_PAYLOADS, key)
         removed, _ = await pipe.execute()
         return bool(removed)
 
     async def due_at(self, key: str) -> datetime | None:
         """When timer ``key`` is due, or None when it is not pending."""
-        score = await self.redis.zscore(DUE, key)
+        score = await self.redis.zscore(streams.TIMERS_DUE, key)
         return None if score is None else datetime.fromtimestamp(score / 1000, UTC)
 
     async def fire_due(self, now: datetime, limit: int = 500) -> int:
         """Move every timer due at ``now`` onto the stream; returns how many fired."""
         fired = await self._fire(
-            keys=[DUE, PAYLOADS, self.stream], args=[_ms(now), limit, self.maxlen]
+            keys=[streams.TIMERS_DUE, streams.TIMER_PAYLOADS, self.stream],
+            args=[_ms(now), limit, self.maxlen],
         )
         return int(fired)
 

@@ -34,7 +34,6 @@ from crm_sink.transfers import do_dialog_transferred
 
 log = logging.getLogger(__name__)
 
-CRM_GROUP = "crm"
 CRM_EVENT: TypeAdapter[CrmEvent] = TypeAdapter(CrmEvent)
 
 
@@ -98,7 +97,7 @@ class CrmSink:
 
     async def run(self, name: str) -> None:
         """Consume the ``crm`` stream until the bus closes."""
-        consumer = self.bus.consumer(streams.CRM, CRM_GROUP, name, self.handle, CRM_EVENT)
+        consumer = self.bus.consumer(streams.CRM, streams.CRM_GROUP, name, self.handle, CRM_EVENT)
         try:
             await consumer.run()
         finally:

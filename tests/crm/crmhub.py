@@ -22,7 +22,7 @@ from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line, LineOperator, Operator
 from core.envelope import ClientHints, InboundMessage
 from crm_sink.pushes import Adapter
-from crm_sink.service import CRM_EVENT, CRM_GROUP, CrmSink
+from crm_sink.service import CRM_EVENT, CrmSink
 from router.actions import Router
 from router.service import ROUTER_INPUT
 
@@ -121,7 +121,7 @@ async def crm_hub(
     consumers: list[Consumer[Any]] = [
         bus.consumer(streams.inbound(0), streams.ROUTER_GROUP, "t", router.handle, ROUTER_INPUT),
         bus.consumer(streams.COMMANDS, streams.ROUTER_GROUP, "t", router.handle, ROUTER_INPUT),
-        bus.consumer(streams.CRM, CRM_GROUP, "t", sink.handle, CRM_EVENT),
+        bus.consumer(streams.CRM, streams.CRM_GROUP, "t", sink.handle, CRM_EVENT),
     ]
     for c in consumers:
         await bus.ensure_group(c.stream, c.group)

@@ -9,7 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 
-from core.bus import Bus, BusConfig, Delivery, Permanent, dead_letter_stream
+from core import streams
+from core.bus import Bus, BusConfig, Delivery, Permanent
 from core.envelope import InboundMessage
 
 ADAPTER: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
@@ -85,7 +86,7 @@ async def test_poison_entry_does_not_block_its_neighbours_and_is_dead_lettered(
     for _ in range(6):
         await consumer.step()
     assert sorted(rec.handled) == ["0", "1", "3", "4"]
-    dead = await redis.xrange(dead_letter_stream("s"))
+    dead = await redis.xrange(streams.dead_letter("s"))
     assert len(dead) == 1
     fields = dead[0][1]
     assert '"external_message_id":"2"' in fields["data"]
@@ -100,7 +101,7 @@ async def test_permanent_error_is_dead_lettered_at_once(redis: aioredis.Redis) -
     await bus.publish("s", message(7))
     consumer = bus.consumer("s", "g", "c1", Recorder(frozenset({"7"}), permanent=True), ADAPTER)
     await consumer.step()
-    assert await redis.xlen(dead_letter_stream("s")) == 1
+    assert await redis.xlen(streams.dead_letter("s")) == 1
     assert (await redis.xpending("s", "g"))["pending"] == 0
 
 
@@ -116,7 +117,7 @@ async def test_malformed_entry_goes_to_dead_letters_and_the_rest_is_handled(
     rec = Recorder()
     await bus.consumer("s", "g", "c1", rec, ADAPTER).step()
     assert rec.handled == ["1", "2"]
-    dead = await redis.xrange(dead_letter_stream("s"))
+    dead = await redis.xrange(streams.dead_letter("s"))
     assert [d[1]["error"].split(":")[0] for d in dead] == ["malformed entry", "malformed entry"]
     assert "channel_id" in dead[0][1]["error"]
 

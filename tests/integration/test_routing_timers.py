@@ -18,9 +18,9 @@ from hubclient import OperatorClient, VisitorClient
 from sqlalchemy import delete, select
 
 from config.settings import Settings
+from core import streams
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Dialog, Line, LineOperator, Operator
-from core.timers import DUE
 from operator_console.auth import hash_password
 
 PASSWORD = "operator-password-1"
@@ -84,8 +84,8 @@ async def fire_now(redis_url: str, key: str) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         for _ in range(100):
-            if await client.zscore(DUE, key) is not None:
-                await client.zadd(DUE, {key: 0})
+            if await client.zscore(streams.TIMERS_DUE, key) is not None:
+                await client.zadd(streams.TIMERS_DUE, {key: 0})
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"timer {key} is not armed")
