@@ -45,6 +45,7 @@ from core.db import SessionMaker
 from core.db.routing_schema import line_members
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import DialogClosedNotice, MessageEvent, Outbound, OutboundMessage, encode
+from core.roles import SUPERVISOR_ROLES
 from core.views import message_view
 
 log = logging.getLogger(__name__)
@@ -323,7 +324,7 @@ async def _recipients(session: Any, dialog: Dialog) -> tuple[int, ...]:
     members = {operator_id for _line, operator_id in rows}
     people = {dialog.operator_id} if dialog.operator_id is not None else set(members)
     supervisors = await session.execute(
-        select(Operator.id, Operator.role).where(Operator.role.in_(("admin", "manager")))
+        select(Operator.id, Operator.role).where(Operator.role.in_(SUPERVISOR_ROLES))
     )
     people.update(op for op, role in supervisors if role == "admin" or op in members)
     return tuple(sorted(people))

@@ -19,19 +19,19 @@ from core.db.crm_schema import (
     CrmRequiredFields,
 )
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, LineOperator, Operator
+from core.roles import SUPERVISOR_ROLES
 from crm_sink.contacts import normalize_name
 from crm_sink.matching import DuplicateSuggestion, find_duplicates
 from crm_sink.rules import missing_fields
 from crm_sink.store import EMAIL, PHONE, record_of
 
-SUPERVISORS = ("admin", "manager")
 CANDIDATE_LIMIT = 200
 
 
 async def may_see_client(session: AsyncSession, operator: Operator, client_id: int) -> bool:
     """Supervisors see every client; an operator sees the clients of dialogs they may see
     (their own, or waiting on their lines) and the clients they are responsible for."""
-    if operator.role in SUPERVISORS:
+    if operator.role in SUPERVISOR_ROLES:
         return True
     my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
     dialog = await session.scalar(

@@ -11,7 +11,7 @@ message without any notice on the bus.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import Field, ValidationError, model_validator
@@ -25,9 +25,10 @@ from core import streams
 from core.db.routing_schema import LineGroup, OperatorGroup
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
+from core.roles import SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
 from operator_console.api import operator_json
-from operator_console.auth import SUPERVISORS, hash_password, http_error, require_role
+from operator_console.auth import hash_password, http_error, require_role
 from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, SESSIONS
 
@@ -77,14 +78,14 @@ class QueueBody(Body):
 class OperatorBody(Body):
     login: str = Field(min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=255)
-    role: Literal["operator", "manager", "admin"] = "operator"
+    role: OperatorRole = "operator"
     password: str = Field(min_length=8, max_length=1024)
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
 
 
 class OperatorEditBody(Body):
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    role: Literal["operator", "manager", "admin"] | None = None
+    role: OperatorRole | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
     clear_max_open_dialogs: bool = False
@@ -182,7 +183,7 @@ async def _key_free(session: AsyncSession, key: str, line_id: int | None = None)
 async def list_lines(request: web.Request) -> web.Response:
     """GET /api/admin/lines: every line with its queue and channels, every operator, and
     every group (to name the group entries of queues)."""
-    require_role(request, *SUPERVISORS)
+    require_role(request, *SUPERVISOR_ROLES)
     async with request.app[SESSIONS]() as session:
         lines = (await session.scalars(select(Line).order_by(Line.id))).all()
         operators = await session.scalars(select(Operator).order_by(Operator.id))
@@ -293,7 +294,7 @@ async def set_queue(request: web.Request) -> web.Response:
 
 async def list_operators(request: web.Request) -> web.Response:
     """GET /api/admin/operators."""
-    require_role(request, *SUPERVISORS)
+    require_role(request, *SUPERVISOR_ROLES)
     async with request.app[SESSIONS]() as session:
         rows = await session.scalars(select(Operator).order_by(Operator.id))
         return web.json_response({"operators": [admin_operator_json(op) for op in rows]})

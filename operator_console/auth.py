@@ -23,7 +23,6 @@ from operator_console.keys import OPERATOR, SESSIONS
 
 COOKIE = "openlines_session"
 PUBLIC_API = frozenset({"/api/login"})
-SUPERVISORS = ("admin", "manager")
 
 _hasher = PasswordHasher()
 

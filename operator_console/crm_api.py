@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.crm_schema import CrmMerge, CrmRequiredFields
 from core.db.schema import Client, Line
 from core.envelope import utcnow
+from core.roles import SUPERVISOR_ROLES
 from crm_sink.actions import CrmConflict, CrmWork, do_merge, do_not_duplicate, do_unmerge
 from crm_sink.completeness import (
     BadField,
@@ -30,7 +31,6 @@ from crm_sink.completeness import (
 )
 from crm_sink.rules import BUILTIN_FIELDS
 from crm_sink.views import (
-    SUPERVISORS,
     client_card,
     dialog_client,
     duplicates_of,
@@ -117,7 +117,7 @@ async def _client_response(request: web.Request, client_id: int) -> web.Response
     async with request.app[SESSIONS]() as session:
         await _visible(request, session, client_id)
         card = await _card(session, client_id)
-    if request[OPERATOR].role not in SUPERVISORS:
+    if request[OPERATOR].role not in SUPERVISOR_ROLES:
         # Operators see only suggestions of clients they may see themselves.
         async with request.app[SESSIONS]() as session:
             card["duplicates"] = [
@@ -245,7 +245,7 @@ async def run_check(request: web.Request) -> web.Response:
 
 async def get_check(request: web.Request) -> web.Response:
     """GET /api/crm/checks/{check_id}: per operator, how much is done (supervisors)."""
-    require_role(request, *SUPERVISORS)
+    require_role(request, *SUPERVISOR_ROLES)
     async with request.app[SESSIONS]() as session:
         return web.json_response(await check_progress(session, _int(request, "check_id")))
 
@@ -261,7 +261,7 @@ async def points(request: web.Request) -> web.Response:
     operator = request[OPERATOR]
     async with request.app[SESSIONS]() as session:
         totals = await points_by_operator(session)
-    if operator.role not in SUPERVISORS:
+    if operator.role not in SUPERVISOR_ROLES:
         totals = {operator.id: totals.get(operator.id, 0)}
     return web.json_response(
         {"points": [{"operator_id": op, "points": p} for op, p in sorted(totals.items())]}

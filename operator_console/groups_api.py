@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
-from operator_console.auth import SUPERVISORS, http_error, require_role
+from core.roles import SUPERVISOR_ROLES
+from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, read_body
 from operator_console.keys import SESSIONS
 
@@ -41,7 +42,7 @@ async def _group_json(session: AsyncSession, group: OperatorGroup) -> dict[str, 
 
 async def list_groups(request: web.Request) -> web.Response:
     """GET /api/admin/groups: every group with its members' ids."""
-    require_role(request, *SUPERVISORS)
+    require_role(request, *SUPERVISOR_ROLES)
     async with request.app[SESSIONS]() as session:
         groups = (await session.scalars(select(OperatorGroup).order_by(OperatorGroup.name))).all()
         return web.json_response({"groups": [await _group_json(session, g) for g in groups]})

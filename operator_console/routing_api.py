@@ -24,8 +24,8 @@ from core.envelope import (
     TakeOffer,
     TransferDialog,
 )
+from core.roles import SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error, operator_json
-from operator_console.auth import SUPERVISORS
 from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, OPERATOR, SESSIONS
 from operator_console.routing_views import audit_of
@@ -86,7 +86,7 @@ async def _may_supervise(request: web.Request, dialog_id: int) -> bool:
     operator = request[OPERATOR]
     if operator.role == "admin":
         return True
-    if operator.role not in SUPERVISORS:
+    if operator.role not in SUPERVISOR_ROLES:
         return False
     async with request.app[SESSIONS]() as session:
         found = await session.scalar(
@@ -102,7 +102,7 @@ async def transfer(request: web.Request) -> web.Response:
     body = await read_body(request, TransferBody)
     dialog_id = await _open_dialog_id(request)
     operator = request[OPERATOR]
-    takeover = body.to_operator_id == operator.id and operator.role in SUPERVISORS
+    takeover = body.to_operator_id == operator.id and operator.role in SUPERVISOR_ROLES
     if takeover and not await _may_supervise(request, dialog_id):
         return error(403, "managers take over dialogs of their own lines only")
     return await _send(
@@ -129,7 +129,7 @@ async def invite(request: web.Request) -> web.Response:
 async def join(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/join: a supervisor joins a dialog of their lines."""
     operator = request[OPERATOR]
-    if operator.role not in SUPERVISORS:
+    if operator.role not in SUPERVISOR_ROLES:
         return error(403, "only managers and admins join dialogs")
     dialog_id = await _open_dialog_id(request)
     if not await _may_supervise(request, dialog_id):

@@ -36,10 +36,11 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
+from core.roles import SUPERVISOR_ROLES
 from core.timers import Timers
 from router import commands
 from router.assign import do_open_dialog
-from router.batch import SUPERVISOR_ROLES, Batch
+from router.batch import Batch
 from router.decide import decide_open, decide_take
 from router.intents import ClosedBy, SetTimer
 from router.lifecycle import (

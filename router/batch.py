@@ -19,10 +19,9 @@ from core import streams
 from core.db.routing_schema import DialogOffer, DialogParticipant, line_members
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import Attachment, DialogEvent, MessageEvent, OutboundMessage
+from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, SetTimer
-
-SUPERVISOR_ROLES = ("admin", "manager")
 
 
 @dataclass

@@ -20,7 +20,8 @@ from core.envelope import (
     TimerFired,
     TransferDialog,
 )
-from router.batch import SUPERVISOR_ROLES, Batch
+from core.roles import SUPERVISOR_ROLES
+from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take, decide_unavailable
 from router.intents import Note
