@@ -27,10 +27,10 @@ from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
 from core.roles import SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
-from operator_console.api import operator_json
 from operator_console.auth import hash_password, http_error, require_role
 from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, SESSIONS
+from operator_console.views import operator_json
 
 KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DISABLED = "disabled:"

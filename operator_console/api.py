@@ -3,7 +3,7 @@ dialog goes to the router as a command on the bus, so the router stays the only 
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from aiohttp import web
 from pydantic import Field, model_validator
@@ -27,6 +27,7 @@ from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, OPERATOR, SESSIONS, SETTINGS
 from operator_console.routing_views import routing_extras
 from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
+from operator_console.views import operator_json
 
 LIST_LIMIT = 500
 
@@ -58,11 +59,6 @@ class ReplyBody(Body):
 def error(status: int, reason: str) -> web.Response:
     """A JSON error answer."""
     return web.json_response({"error": reason}, status=status)
-
-
-def operator_json(op: Operator) -> dict[str, Any]:
-    """The console's view of an operator."""
-    return {"id": op.id, "login": op.login, "name": op.name, "role": op.role, "status": op.status}
 
 
 async def login(request: web.Request) -> web.Response:

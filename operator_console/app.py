@@ -38,9 +38,9 @@ from operator_console import (
     routing_api,
 )
 from operator_console.auth import require_session
-from operator_console.keys import BUS, FIRST_LOGIN, HUB, REDIS, SESSIONS, SETTINGS
+from operator_console.keys import BUS, FIRST_LOGIN, REDIS, SESSIONS, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
-from operator_console.live import OperatorHub, operator_socket
+from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.seed import do_seed
 from router.actions import Router
 from router.service import RouterService

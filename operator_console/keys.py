@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -12,14 +10,10 @@ from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import Operator
 
-if TYPE_CHECKING:
-    from operator_console.live import OperatorHub
-
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 BUS = web.AppKey("bus", Bus)
 SESSIONS = web.AppKey("sessions", SessionMaker)
-HUB: web.AppKey[OperatorHub] = web.AppKey("hub")
 FIRST_LOGIN = web.AppKey("first_login", str)
 """What to print about the first admin's login on this start."""
 OPERATOR = web.RequestKey("operator", Operator)

@@ -19,8 +19,8 @@ from aiohttp import WSMsgType, web
 from core import streams
 from core.bus import Bus
 from core.envelope import DialogEvent, MessageEvent
-from operator_console.api import operator_json
-from operator_console.keys import HUB, OPERATOR
+from operator_console.keys import OPERATOR
+from operator_console.views import operator_json
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,10 @@ class OperatorHub:
             for conn in list(group):
                 with contextlib.suppress(Exception):
                     await conn.ws.close(code=1001, message=b"server shutting down")
+
+
+HUB = web.AppKey("hub", OperatorHub)
+"""The console's live fan-out of this process."""
 
 
 async def operator_socket(request: web.Request) -> web.StreamResponse:

@@ -25,10 +25,11 @@ from core.envelope import (
     TransferDialog,
 )
 from core.roles import SUPERVISOR_ROLES
-from operator_console.api import _visible_dialog, error, operator_json
+from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
 from operator_console.keys import BUS, OPERATOR, SESSIONS
 from operator_console.routing_views import audit_of
+from operator_console.views import operator_json
 
 
 class TransferBody(Body):
