@@ -12,12 +12,9 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.bus import Bus
 from core.db import SessionMaker
-
-BUS_KEY = web.AppKey("connector_bus", Bus)
-SESSIONS_KEY = web.AppKey("connector_sessions", SessionMaker)
-SECRET_KEY = web.AppKey("connector_secret", bytes)
 
 
 @dataclass(frozen=True)
@@ -30,12 +27,12 @@ class ConnectorContext:
     @property
     def bus(self) -> Bus:
         """The bus (available once the application started)."""
-        return self.app[BUS_KEY]
+        return self.app[BUS]
 
     @property
     def sessions(self) -> SessionMaker:
         """Database sessions (available once the application started)."""
-        return self.app[SESSIONS_KEY]
+        return self.app[SESSIONS]
 
     @property
     def secret(self) -> bytes:

@@ -22,6 +22,7 @@ from config.lines import LineSettings
 from config.modes import Mode
 from config.schedule import check_schedule
 from core import streams
+from core.app_keys import BUS, SESSIONS
 from core.db.routing_schema import LineGroup, OperatorGroup
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
@@ -29,7 +30,6 @@ from core.roles import SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
 from operator_console.auth import hash_password, http_error, require_role
 from operator_console.bodies import Body, read_body
-from operator_console.keys import BUS, SESSIONS
 from operator_console.views import operator_json
 
 KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"

@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.context import SECRET_KEY
 from core import streams
+from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.db.routing_schema import DialogParticipant, member_lines
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import MAX_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
@@ -24,7 +24,7 @@ from operator_console.auth import (
     http_error,
 )
 from operator_console.bodies import Body, read_body
-from operator_console.keys import BUS, OPERATOR, SESSIONS, SETTINGS
+from operator_console.keys import OPERATOR, SETTINGS
 from operator_console.routing_views import routing_extras
 from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
 from operator_console.views import operator_json

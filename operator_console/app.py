@@ -20,8 +20,9 @@ from aiohttp import web
 from config.lines import load_lines_file
 from config.settings import Settings, config_path
 from connectors.base import Connector
-from connectors.context import BUS_KEY, SECRET_KEY, SESSIONS_KEY, ConnectorContext
+from connectors.context import ConnectorContext
 from connectors.registry import KINDS
+from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.redis_server import EmbeddedRedis
@@ -38,7 +39,7 @@ from operator_console import (
     routing_api,
 )
 from operator_console.auth import require_session
-from operator_console.keys import BUS, FIRST_LOGIN, REDIS, SESSIONS, SETTINGS
+from operator_console.keys import FIRST_LOGIN, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.seed import do_seed
@@ -123,8 +124,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _wire(app: web.Application) -> AsyncIterator[None]:
     # Objects that need the bus and the database exist only once those are up.
     app[HUB] = OperatorHub(app[BUS])
-    app[BUS_KEY] = app[BUS]
-    app[SESSIONS_KEY] = app[SESSIONS]
     app[SECRET_KEY] = load_secret(app[SETTINGS])
     yield
 

@@ -11,10 +11,11 @@ from aiohttp import web
 from sqlalchemy import String, cast, select, true
 
 from connectors.attachments import AttachmentStore, attachment_url
+from core.app_keys import SESSIONS
 from core.db.schema import Dialog, Message
 from operator_console.api import _visibility
 from operator_console.auth import http_error
-from operator_console.keys import OPERATOR, SESSIONS, SETTINGS
+from operator_console.keys import OPERATOR, SETTINGS
 
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:

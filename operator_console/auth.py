@@ -16,10 +16,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, event, select
 
+from core.app_keys import SESSIONS
 from core.db import SessionMaker
 from core.db.schema import ConsoleSession, Operator
 from core.envelope import utcnow
-from operator_console.keys import OPERATOR, SESSIONS
+from operator_console.keys import OPERATOR
 
 COOKIE = "openlines_session"
 PUBLIC_API = frozenset({"/api/login"})

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.accounts import do_announce_change
 from connectors.registry import KINDS
+from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
 from operator_console import channel_kinds
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, read_body
 from operator_console.channel_kinds import KIND_PATTERN, ConfigError
-from operator_console.keys import BUS, SESSIONS, SETTINGS
+from operator_console.keys import SETTINGS
 
 KEY = r"^[A-Za-z0-9_-]{1,64}$"
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmMerge, CrmRequiredFields
 from core.db.schema import Client, Line
 from core.envelope import utcnow
@@ -38,7 +39,7 @@ from crm_sink.views import (
     suggestion_json,
 )
 from operator_console.auth import http_error, require_role
-from operator_console.keys import OPERATOR, SESSIONS, SETTINGS
+from operator_console.keys import OPERATOR, SETTINGS
 
 
 class _Body(BaseModel):

@@ -19,13 +19,13 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
 from connectors.attachments import AttachmentStore
-from connectors.context import SECRET_KEY
 from connectors.filelinks import PATH_PREFIX, check_token
+from core.app_keys import SECRET_KEY, SESSIONS
 from core.db.schema import Dialog
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
 from operator_console.filetypes import Refused, clean_name, sniff
-from operator_console.keys import SESSIONS, SETTINGS
+from operator_console.keys import SETTINGS
 from operator_console.uploads import MAX_FILES, upload_token
 
 CHUNK = 64 * 1024

@@ -15,12 +15,12 @@ from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.app_keys import SESSIONS
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
 from core.roles import SUPERVISOR_ROLES
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, read_body
-from operator_console.keys import SESSIONS
 
 
 class GroupBody(Body):

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import text
 
-from operator_console.keys import REDIS, SESSIONS
+from core.app_keys import REDIS, SESSIONS
 
 STATIC = Path(__file__).resolve().parent / "static"
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from core import streams
+from core.app_keys import BUS, SESSIONS
 from core.db.routing_schema import member_lines
 from core.db.schema import Dialog, Line, Operator
 from core.envelope import (
@@ -27,7 +28,7 @@ from core.envelope import (
 from core.roles import SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
-from operator_console.keys import BUS, OPERATOR, SESSIONS
+from operator_console.keys import OPERATOR
 from operator_console.routing_views import audit_of
 from operator_console.views import operator_json
 

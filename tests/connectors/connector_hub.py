@@ -30,8 +30,8 @@ class Hub:
         return str(self.server.make_url("")).rstrip("/")
 
     async def add_channel(self, kind: str, key: str, config: dict[str, Any]) -> int:
+        from core.app_keys import BUS, SESSIONS
         from operator_console.app import CHANNELS
-        from operator_console.keys import BUS, SESSIONS
 
         app = self.server.app
         async with app[SESSIONS]() as session, session.begin():

@@ -22,9 +22,9 @@ from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from connectors.accounts import do_announce_change
+from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
 from operator_console.app import build_app
-from operator_console.keys import BUS, SESSIONS
 
 pytestmark = pytest.mark.timeout(90)
 
