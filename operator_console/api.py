@@ -18,6 +18,7 @@ from core.envelope import MAX_TEXT, CloseDialog, DialogView, OperatorReply, Pres
 from core.views import dialog_view, message_view
 from operator_console.auth import (
     COOKIE,
+    SESSION_CACHE,
     check_password,
     do_create_session,
     do_end_session,
@@ -89,7 +90,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     """POST /api/logout."""
-    await do_end_session(request.app[SESSIONS], request.cookies.get(COOKIE, ""))
+    await do_end_session(request.app[SESSION_CACHE], request.cookies.get(COOKIE, ""))
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=request[OPERATOR].id, status="offline")
     )

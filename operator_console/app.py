@@ -38,7 +38,7 @@ from operator_console import (
     pages,
     routing_api,
 )
-from operator_console.auth import require_session
+from operator_console.auth import require_session, session_cache
 from operator_console.keys import FIRST_LOGIN, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
@@ -193,6 +193,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     app[ROLE] = role
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(session_cache)
     app.cleanup_ctx.append(_wire)
     app.cleanup_ctx.append(_components)
     app.on_shutdown.append(_shutdown_sockets)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,13 +29,9 @@ PUBLIC_API = frozenset({"/api/login"})
 _hasher = PasswordHasher()
 
 CACHE_SECONDS = 5.0
+"""How long the operator of a console session is kept (see ``SessionCache``)."""
 CACHE_SIZE = 4096
-"""Every console request reads its session's operator; the console asks several times a second
-per operator, so the answer is kept this long (this process only: a cache is no shared state).
-Logging out here forgets the token; a change to the operator's row in this process (role,
-password, disabling) forgets the operator; elsewhere a change shows within CACHE_SECONDS."""
-
-_cache: OrderedDict[tuple[int, str], tuple[float, Operator]] = OrderedDict()
+"""How many sessions are kept at most."""
 
 
 def hash_password(password: str) -> str:
@@ -71,55 +68,97 @@ async def do_create_session(sessions: SessionMaker, operator_id: int, hours: int
     return token
 
 
-async def do_end_session(sessions: SessionMaker, token: str) -> None:
-    """Log a session out."""
-    _cache.pop((id(sessions), _digest(token)), None)
-    async with sessions() as session, session.begin():
+class SessionCache:
+    """The operators of live console sessions, each kept for a few seconds.
+
+    Every console request reads its session's operator, and the console asks several times a
+    second per operator, so the answer is kept ``seconds`` (this process only: a cache is no
+    shared state). Logging out here forgets the token; a change to the operator's row in this
+    process (role, password, disabling) forgets the operator while ``watching_operators``;
+    elsewhere a change shows within ``seconds``.
+    """
+
+    def __init__(
+        self, sessions: SessionMaker, seconds: float = CACHE_SECONDS, size: int = CACHE_SIZE
+    ) -> None:
+        self.sessions = sessions
+        self.seconds = seconds
+        self.size = size
+        self._known: OrderedDict[str, tuple[float, Operator]] = OrderedDict()
+
+    async def operator(self, token: str) -> Operator | None:
+        """The operator a live session token belongs to."""
+        digest = _digest(token)
+        hit = self._known.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        now = utcnow()
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Operator, ConsoleSession.expires_at)
+                    .join(ConsoleSession, ConsoleSession.operator_id == Operator.id)
+                    .where(ConsoleSession.token_hash == digest, ConsoleSession.expires_at > now)
+                )
+            ).first()
+        if row is None:
+            self._known.pop(digest, None)
+            return None
+        operator, expires_at = row
+        # Never past the session's own end.
+        ttl = min(self.seconds, (expires_at - now).total_seconds())
+        self._known[digest] = (time.monotonic() + ttl, operator)
+        self._known.move_to_end(digest)
+        while len(self._known) > self.size:
+            self._known.popitem(last=False)
+        return operator
+
+    def forget_token(self, token: str) -> None:
+        """Drop one session, so its next request reads the database again."""
+        self._known.pop(_digest(token), None)
+
+    def forget_operator(self, operator_id: int) -> None:
+        """Drop the sessions of an operator, so the next request reads the row again."""
+        for key in [k for k, (_until, op) in self._known.items() if op.id == operator_id]:
+            del self._known[key]
+
+    @contextlib.contextmanager
+    def watching_operators(self) -> Iterator[None]:
+        """Forget an operator whenever their row is updated or deleted in this process."""
+        for change in _ROW_CHANGES:
+            event.listen(Operator, change, self._operator_changed)
+        try:
+            yield
+        finally:
+            for change in _ROW_CHANGES:
+                event.remove(Operator, change, self._operator_changed)
+
+    def _operator_changed(self, _mapper: Any, _connection: Any, target: Operator) -> None:
+        # A role changed or an account disabled (admin_api) must not wait for the cache.
+        self.forget_operator(target.id)
+
+
+_ROW_CHANGES = ("after_update", "after_delete")
+
+SESSION_CACHE = web.AppKey("session_cache", SessionCache)
+"""The session cache of this application."""
+
+
+async def session_cache(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx`` step: the application's session cache, watching operator rows."""
+    cache = SessionCache(app[SESSIONS])
+    app[SESSION_CACHE] = cache
+    with cache.watching_operators():
+        yield
+
+
+async def do_end_session(cache: SessionCache, token: str) -> None:
+    """Log a session out: forgotten at once here, and deleted from the database."""
+    cache.forget_token(token)
+    async with cache.sessions() as session, session.begin():
         await session.execute(
             delete(ConsoleSession).where(ConsoleSession.token_hash == _digest(token))
         )
-
-
-async def session_operator(sessions: SessionMaker, token: str) -> Operator | None:
-    """The operator a live session token belongs to."""
-    # Keyed by the database too: tests run several apps in one process.
-    key = (id(sessions), _digest(token))
-    hit = _cache.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    now = utcnow()
-    async with sessions() as session:
-        row = (
-            await session.execute(
-                select(Operator, ConsoleSession.expires_at)
-                .join(ConsoleSession, ConsoleSession.operator_id == Operator.id)
-                .where(ConsoleSession.token_hash == key[1], ConsoleSession.expires_at > now)
-            )
-        ).first()
-    if row is None:
-        _cache.pop(key, None)
-        return None
-    operator, expires_at = row
-    # Never past the session's own end.
-    ttl = min(CACHE_SECONDS, (expires_at - now).total_seconds())
-    _cache[key] = (time.monotonic() + ttl, operator)
-    _cache.move_to_end(key)
-    while len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
-    return operator
-
-
-def forget_operator(operator_id: int) -> None:
-    """Drop the cached sessions of an operator, so the next request reads the row again."""
-    for key in [k for k, (_until, op) in _cache.items() if op.id == operator_id]:
-        del _cache[key]
-
-
-@event.listens_for(Operator, "after_update")
-@event.listens_for(Operator, "after_delete")
-def _operator_changed(_mapper: Any, _connection: Any, target: Operator) -> None:
-    # A role changed or an account disabled (admin_api) must not wait for the cache.
-    forget_operator(target.id)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -130,7 +169,7 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
     """Every /api endpoint but login needs a valid session cookie."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_API:
         token = request.cookies.get(COOKIE, "")
-        operator = await session_operator(request.app[SESSIONS], token) if token else None
+        operator = await request.app[SESSION_CACHE].operator(token) if token else None
         if operator is None:
             return web.json_response({"error": "not logged in"}, status=401)
         request[OPERATOR] = operator

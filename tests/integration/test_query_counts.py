@@ -20,7 +20,7 @@ from core.db import SessionMaker, make_engine, make_sessionmaker
 from core.db.migrate import upgrade
 from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import InboundMessage, OperatorReply, PresenceChange, RouterInput
-from operator_console.auth import do_create_session, do_end_session, session_operator
+from operator_console.auth import SessionCache, do_create_session, do_end_session
 from operator_console.seed import do_seed
 from router.actions import Router
 
@@ -136,10 +136,11 @@ async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) 
 
 async def test_the_console_reads_a_session_once_until_it_ends(hub: Hub) -> None:
     token = await do_create_session(hub.sessions, hub.admin_id, hours=1)
+    cache = SessionCache(hub.sessions)
     with count_queries(hub.engine) as seen:
-        first = await session_operator(hub.sessions, token)
-        again = await session_operator(hub.sessions, token)
+        first = await cache.operator(token)
+        again = await cache.operator(token)
     assert first is not None and again is first
     assert len(seen) == 1, seen.report()
-    await do_end_session(hub.sessions, token)
-    assert await session_operator(hub.sessions, token) is None  # logout is seen at once
+    await do_end_session(cache, token)
+    assert await cache.operator(token) is None  # logout is seen at once
