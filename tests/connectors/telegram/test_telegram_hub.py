@@ -141,7 +141,7 @@ async def test_a_20000_character_reply_reaches_telegram_as_five_parts(
     await hub.add_channel("telegram", "shop", WEBHOOK)
     assert await post_update(hub, peer.user_message(4242, "Tell me everything"), "s3cret-1") == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
-    words = (f"word{i:04d} " for i in range(2222))
+    words = (f"word{i:04d} " for i in range(2223))
     reply = "".join(words)[:20_000]
     assert len(reply) == 20_000
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
