@@ -70,7 +70,7 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     message = (await admin.receive_until("message", author="client"))["message"]
     assert message["text"] == "Where is my order?"
 
-    long_reply = "It left the warehouse today. " * 100  # the console's limit is 4000
+    long_reply = "It left the warehouse today. " * 100  # under 4096: one part
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
                                  {"text": long_reply, "client_msg_id": "r1"})
     assert status == 202
