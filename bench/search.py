@@ -36,6 +36,7 @@ LINES = 4
 OPERATORS_PER_LINE = 5
 MESSAGES_PER_DIALOG = 40
 BATCH = 20_000
+NOW = "2026-01-01 00:00:00"
 COMMON = ["привет", "заказ", "доставка", "hello", "order", "delivery", "спасибо", "thanks"]
 SYLLABLES = ["ка", "ро", "ми", "ла", "то", "ne", "sa", "ri", "ko", "lu", "ва", "де", "ps", "zo"]
 
@@ -65,38 +66,13 @@ def fill(path: Path, messages: int, seed: int) -> float:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    now = "2026-01-01 00:00:00"
-    for line in range(1, LINES + 1):
-        db.execute("INSERT INTO lines (id, key, name, language, timezone, distribution, settings,"
-                   " created_at, source) VALUES (?, ?, ?, 'en', 'UTC', 'evenly', '{}', ?, 'bench')",
-                   (line, f"l{line}", f"Line {line}", now))
-        db.execute("INSERT INTO channels (id, line_id, kind, key, name, config, enabled, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, '{}', 0, ?)",
-                   (line, line, ["webchat", "telegram", "vk", "email"][line - 1], f"c{line}",
-                    f"C{line}", now))
-    for op in range(1, LINES * OPERATORS_PER_LINE + 1):
-        db.execute("INSERT INTO operators (id, login, name, password_hash, role, status, "
-                   "created_at) VALUES (?, ?, ?, '-', 'operator', 'offline', ?)",
-                   (op, f"op{op}", f"Operator {op}", now))
-        db.execute("INSERT INTO line_operators (line_id, operator_id, position) VALUES (?, ?, 0)",
-                   ((op - 1) // OPERATORS_PER_LINE + 1, op))
-    for d in range(1, dialogs + 1):
-        line, name = (d % LINES) + 1, " ".join(rng.choices(words[8:200], k=2)).title()
-        db.execute("INSERT INTO clients (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                   (d, name, now, now))
-        db.execute("INSERT INTO client_identities (id, client_id, channel_id, external_id, "
-                   "display_name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   (d, d, line, f"u{d}", name, now))
-        db.execute("INSERT INTO dialogs (id, line_id, channel_id, client_id, identity_id, "
-                   "operator_id, status, opened_at, last_message_at, client_messages, "
-                   "operator_messages, offer_round) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0)",
-                   (d, line, line, d, d, (line - 1) * OPERATORS_PER_LINE + 1 + d % 5,
-                    "closed" if d % 3 else "open", now, now))
+    _people(db)
+    _dialogs(db, rng, words, dialogs)
     db.commit()
     rows: list[tuple[Any, ...]] = []
     for i, text in enumerate(texts(rng, words, messages), start=1):
-        d = (i - 1) // MESSAGES_PER_DIALOG + 1
-        rows.append((i, min(d, dialogs), (min(d, dialogs) % LINES) + 1, text, now))
+        d = min((i - 1) // MESSAGES_PER_DIALOG + 1, dialogs)
+        rows.append((i, d, (d % LINES) + 1, text, NOW))
         if len(rows) == BATCH:
             _insert(db, rows)
             rows = []
@@ -106,10 +82,77 @@ def fill(path: Path, messages: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def _people(db: sqlite3.Connection) -> None:
+    """The lines, one channel each, and their operators."""
+    now = NOW
+    for line in range(1, LINES + 1):
+        db.execute(
+            "INSERT INTO lines (id, key, name, language, timezone, distribution, settings,"
+            " created_at, source) VALUES (?, ?, ?, 'en', 'UTC', 'evenly', '{}', ?, 'bench')",
+            (line, f"l{line}", f"Line {line}", now),
+        )
+        db.execute(
+            "INSERT INTO channels (id, line_id, kind, key, name, config, enabled, "
+            "created_at) VALUES (?, ?, ?, ?, ?, '{}', 0, ?)",
+            (
+                line,
+                line,
+                ["webchat", "telegram", "vk", "email"][line - 1],
+                f"c{line}",
+                f"C{line}",
+                now,
+            ),
+        )
+    for op in range(1, LINES * OPERATORS_PER_LINE + 1):
+        db.execute(
+            "INSERT INTO operators (id, login, name, password_hash, role, status, "
+            "created_at) VALUES (?, ?, ?, '-', 'operator', 'offline', ?)",
+            (op, f"op{op}", f"Operator {op}", now),
+        )
+        db.execute(
+            "INSERT INTO line_operators (line_id, operator_id, position) VALUES (?, ?, 0)",
+            ((op - 1) // OPERATORS_PER_LINE + 1, op),
+        )
+
+
+def _dialogs(db: sqlite3.Connection, rng: random.Random, words: list[str], dialogs: int) -> None:
+    """One client per dialog; dialogs spread over the lines, a third of them open."""
+    now = NOW
+    for d in range(1, dialogs + 1):
+        line, name = (d % LINES) + 1, " ".join(rng.choices(words[8:200], k=2)).title()
+        db.execute(
+            "INSERT INTO clients (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (d, name, now, now),
+        )
+        db.execute(
+            "INSERT INTO client_identities (id, client_id, channel_id, external_id, "
+            "display_name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (d, d, line, f"u{d}", name, now),
+        )
+        db.execute(
+            "INSERT INTO dialogs (id, line_id, channel_id, client_id, identity_id, "
+            "operator_id, status, opened_at, last_message_at, client_messages, "
+            "operator_messages, offer_round) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0)",
+            (
+                d,
+                line,
+                line,
+                d,
+                d,
+                (line - 1) * OPERATORS_PER_LINE + 1 + d % 5,
+                "closed" if d % 3 else "open",
+                now,
+                now,
+            ),
+        )
+
+
 def _insert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    db.executemany("INSERT INTO messages (id, dialog_id, channel_id, author, author_name, text, "
-                   "attachments, hidden, created_at) VALUES (?, ?, ?, 'client', '', ?, '[]', 0, ?)",
-                   rows)
+    db.executemany(
+        "INSERT INTO messages (id, dialog_id, channel_id, author, author_name, text, "
+        "attachments, hidden, created_at) VALUES (?, ?, ?, 'client', '', ?, '[]', 0, ?)",
+        rows,
+    )
     db.commit()
 
 
@@ -168,9 +211,11 @@ def main(argv: list[str] | None = None) -> int:
             engine = make_engine(url)
             asyncio.run(_migrate(engine))
             seconds = fill(path, args.messages, args.seed)
-            print(f"filled {args.messages} messages in {seconds:.1f} s "
-                  f"({args.messages / seconds:,.0f} rows/s, FTS triggers included); "
-                  f"file {path.stat().st_size / 2**20:.0f} MiB")
+            print(
+                f"filled {args.messages} messages in {seconds:.1f} s "
+                f"({args.messages / seconds:,.0f} rows/s, FTS triggers included); "
+                f"file {path.stat().st_size / 2**20:.0f} MiB"
+            )
         rare = vocabulary(random.Random(args.seed))[5000]
         print(f"{'query (page of 20)':34} {'median ms':>10} {'p95 ms':>8} {'rows':>5}")
         timed = asyncio.run(time_queries(url, args.repeats, rare, args.messages // 2))

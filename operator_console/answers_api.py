@@ -205,7 +205,6 @@ async def render_for_dialog(request: web.Request) -> web.Response:
     return web.json_response({"answer_id": answer.id, "dialog_id": view.id, "text": text})
 
 
-
 def routes() -> list[web.AbstractRouteDef]:
     """The quick answers' routes (the CSV ones are in ``answers_csv``)."""
     return [

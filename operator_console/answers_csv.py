@@ -72,8 +72,15 @@ async def import_answers(request: web.Request) -> web.Response:
         for row in rows:
             answer = existing.get(row.title.casefold())
             if answer is None:
-                session.add(QuickAnswer(line_id=line_id, title=row.title, text=row.text,
-                                        created_at=now, updated_at=now))
+                session.add(
+                    QuickAnswer(
+                        line_id=line_id,
+                        title=row.title,
+                        text=row.text,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 created += 1
             elif answer.text != row.text or answer.title != row.title:
                 answer.title, answer.text, answer.updated_at = row.title, row.text, now

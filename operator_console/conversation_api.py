@@ -12,9 +12,7 @@ import math
 from aiohttp import web
 from sqlalchemy import select
 
-from connectors.telegram.render import TEXT_LIMIT as TELEGRAM_LIMIT
-from connectors.viber.render import TEXT_LIMIT as VIBER_LIMIT
-from connectors.vk.render import TEXT_LIMIT as VK_LIMIT
+from connectors.registry import KINDS
 from core.db.schema import Message
 from core.envelope import MAX_REPLY_TEXT
 from core.views import message_view
@@ -25,20 +23,17 @@ from operator_console.keys import SESSIONS
 PAGE = 50
 MAX_PAGE = 200
 
-PART_LIMITS: dict[str, int | None] = {
-    "telegram": TELEGRAM_LIMIT,
-    "viber": VIBER_LIMIT,
-    "vk": VK_LIMIT,
-    "webchat": None,
-    "email": None,
-}
-"""The longest text one platform message holds, per channel kind; None: never split."""
+
+def max_text(kind: str) -> int | None:
+    """The longest text one platform message of ``kind`` holds; None: never split."""
+    known = KINDS.get(kind)
+    return known.capabilities.max_text if known is not None else None
 
 
 def parts_for(kind: str, length: int) -> int:
     """How many messages a reply of ``length`` characters makes on a channel of ``kind``, at
     least: a cut falls on whitespace, so text with long words may take one more."""
-    limit = PART_LIMITS.get(kind)
+    limit = max_text(kind)
     if length <= 0:
         return 0
     return 1 if limit is None else math.ceil(length / limit)
@@ -82,8 +77,10 @@ async def dialog_messages(request: web.Request) -> web.Response:
     if around is not None and all(m.id != around for m in messages):
         raise http_error(web.HTTPNotFound, "around: no such message in this dialog")
     return web.json_response(
-        {"dialog_id": view.id,
-         "messages": [message_view(m).model_dump(mode="json") for m in messages]}
+        {
+            "dialog_id": view.id,
+            "messages": [message_view(m).model_dump(mode="json") for m in messages],
+        }
     )
 
 
@@ -97,7 +94,7 @@ async def reply_parts(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "channel_kind": view.channel_kind,
-            "max_text": PART_LIMITS.get(view.channel_kind),
+            "max_text": max_text(view.channel_kind),
             "max_reply": MAX_REPLY_TEXT,
             "length": length,
             "parts": parts_for(view.channel_kind, length),

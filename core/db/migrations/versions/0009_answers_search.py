@@ -32,8 +32,7 @@ def _sqlite_fts(fts: str, table: str, column: str) -> list[str]:
         "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
         f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN {new} END",
         f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN {old} END",
-        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} "
-        f"BEGIN {old} {new} END",
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {column} ON {table} BEGIN {old} {new} END",
         f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
     ]
 
