@@ -15,19 +15,28 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.crm_schema import CrmContact
 from core.db.schema import Channel, Client, Dialog, Message, Operator
 from core.db.search_schema import TS_CONFIG
 from operator_console.api import _visibility
 from operator_console.auth import http_error
 from operator_console.keys import OPERATOR, SESSIONS
-from operator_console.search_text import fts5_match, parse_bound, query_words, snippet, tsquery
+from operator_console.search_text import (
+    contact_needle,
+    fts5_match,
+    parse_bound,
+    query_words,
+    snippet,
+    tsquery,
+)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 CLIENT_LIMIT = 10
+MAX_QUERY = 200
 STATUSES = ("waiting", "open", "closed")
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -48,6 +57,8 @@ class SearchQuery:
     """Conditions on ``Dialog`` and ``Channel`` from the filter parameters."""
     period: list[ColumnElement[bool]]
     """Conditions on ``Message.created_at``: messages only (a client has no date)."""
+    contact: str | None = None
+    """A phone's digits or an email to find among clients' contacts."""
 
 
 def _int(raw: str, name: str) -> int:
@@ -60,8 +71,8 @@ def _int(raw: str, name: str) -> int:
 def check_search(params: Any) -> SearchQuery:
     """The query parameters of ``GET /api/search``, or a 400 naming the one that is wrong."""
     words = query_words(params.get("q", ""))
-    if not words:
-        raise http_error(web.HTTPBadRequest, "q: give at least one word")
+    if not words or len(params["q"]) > MAX_QUERY:
+        raise http_error(web.HTTPBadRequest, f"q: give 1 to {MAX_QUERY} characters with a word")
     limit = _int(params.get("limit", str(DEFAULT_LIMIT)), "limit")
     if not 1 <= limit <= MAX_LIMIT:
         raise http_error(web.HTTPBadRequest, f"limit: between 1 and {MAX_LIMIT}")
@@ -85,7 +96,7 @@ def check_search(params: Any) -> SearchQuery:
             period.append(Message.created_at < parse_bound(params["to"], "to", end=True))
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, str(exc)) from None
-    return SearchQuery(words, limit, cursor, filters, period)
+    return SearchQuery(words, limit, cursor, filters, period, contact_needle(params["q"]))
 
 
 def _scoped(query: AnySelect, operator: Operator, search: SearchQuery) -> AnySelect:
@@ -130,6 +141,15 @@ def _client_hits(sqlite: bool, search: SearchQuery) -> AnySelect:
     else:
         matching = func.to_tsvector(_REGCONFIG, Client.name).op("@@")(
             func.to_tsquery(_REGCONFIG, tsquery(search.words))
+        )
+    if search.contact is not None:
+        matching = or_(
+            matching,
+            Client.id.in_(
+                select(CrmContact.client_id).where(
+                    CrmContact.value.contains(search.contact, autoescape=True)
+                )
+            ),
         )
     return (
         select(Client.id, Client.name, func.max(Dialog.id).label("dialog_id"))

@@ -11,6 +11,8 @@ MAX_WORD = 64
 SNIPPET_AROUND = 70
 
 _WORD = re.compile(r"\w+")
+_PHONE_LIKE = re.compile(r"^[\d\s()+.-]+$")
+MIN_PHONE_DIGITS = 5
 _SPACE = re.compile(r"\s+")
 
 
@@ -18,6 +20,19 @@ def query_words(q: str) -> list[str]:
     """The words of a search box, lowercased; punctuation and FTS syntax are dropped, so a
     query can never be a syntax error."""
     return [w[:MAX_WORD].lower() for w in _WORD.findall(q)][:MAX_WORDS]
+
+
+def contact_needle(q: str) -> str | None:
+    """What to look for in clients' stored contacts: the digits of something typed like a
+    phone number (contacts keep phones as digits with a leading "+"), or an email address
+    (or part of one) as typed; None for anything else."""
+    q = q.strip()
+    digits = re.sub(r"\D", "", q)
+    if _PHONE_LIKE.match(q) and len(digits) >= MIN_PHONE_DIGITS:
+        return digits
+    if "@" in q and " " not in q:
+        return q.lower()
+    return None
 
 
 def fts5_match(words: list[str]) -> str:

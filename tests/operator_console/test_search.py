@@ -51,6 +51,29 @@ async def test_an_operator_finds_nothing_on_a_line_they_are_not_on(
     await mara.close()
 
 
+async def test_clients_are_found_by_phone_and_email(
+    hub: str, world: World, db: SessionMaker
+) -> None:
+    from sqlalchemy import select
+
+    from core.db.crm_schema import CrmContact
+    from core.db.schema import Dialog
+
+    async with db() as s, s.begin():
+        ivan = await s.scalar(select(Dialog.client_id).where(Dialog.id == world.dialogs["petr"]))
+        assert ivan is not None
+        s.add_all([CrmContact(client_id=ivan, kind="phone", value="+79991234567"),
+                   CrmContact(client_id=ivan, kind="email", value="ivan@example.com")])
+    admin, olga = await logged_in(hub, "admin"), await logged_in(hub, "olga")
+    for q in ("+7 (999) 123-45", "IVAN@example", "999%20123"):
+        _s, body = await admin.call("GET", "/api/search?q=" + q.replace("+", "%2B"))
+        assert [c["dialog_id"] for c in body["clients"]] == [world.dialogs["petr"]], q
+        _s, body = await olga.call("GET", "/api/search?q=" + q.replace("+", "%2B"))
+        assert body["clients"] == [], q
+    await admin.close()
+    await olga.close()
+
+
 async def test_filters_narrow_the_hits(hub: str, world: World) -> None:
     admin = await logged_in(hub, "admin")
 
