@@ -164,3 +164,19 @@ async def test_a_bad_csv_row_is_refused_naming_row_and_field(hub: str, world: Wo
     # Nothing of a refused file was imported.
     assert await _titles(admin) == []
     await admin.close()
+
+
+async def test_every_answers_search_and_parts_endpoint_needs_a_session(hub: str) -> None:
+    import aiohttp
+
+    endpoints = [
+        ("GET", "/api/answers"), ("POST", "/api/answers"), ("PATCH", "/api/answers/1"),
+        ("DELETE", "/api/answers/1"), ("GET", "/api/dialogs/1/answers/1"),
+        ("GET", "/api/lines/1/answers.csv"), ("POST", "/api/lines/1/answers.csv"),
+        ("GET", "/api/search?q=a"), ("GET", "/api/dialogs/1/messages?around=1"),
+        ("GET", "/api/dialogs/1/parts?length=5"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for method, path in endpoints:
+            async with http.request(method, hub + path) as resp:
+                assert (resp.status, await resp.json()) == (401, {"error": "not logged in"}), path

@@ -123,6 +123,11 @@ async def test_pages_follow_the_cursor_and_open_the_dialog_at_the_hit(
     assert [m["id"] for m in body["messages"]] == ids[:3]
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog}/messages?after={ids[20]}")
     assert [m["id"] for m in body["messages"]] == ids[21:]
+    _s, body = await admin.call("GET", f"/api/dialogs/{dialog}/messages?limit=5")
+    assert [m["id"] for m in body["messages"]] == ids[-5:]
+    status, body = await admin.call(
+        "GET", f"/api/dialogs/{dialog}/messages?around={ids[3]}&before={ids[4]}")
+    assert status == 400 and body["error"].startswith("around:")
     status, _ = await admin.call(
         "GET", f"/api/dialogs/{dialog}/messages?around={world.messages['olga_hello']}")
     assert status == 404
