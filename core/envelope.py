@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 MAX_TEXT = 4000
 """Longest message text the hub accepts from any channel, in characters."""
 
+MAX_REPLY_TEXT = 20_000
+"""Longest reply an operator may send, in characters; each connector splits it at its
+platform's own limit."""
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
@@ -88,7 +92,7 @@ class OperatorReply(_Model):
     dialog_id: int
     operator_id: int
     client_msg_id: str = Field(min_length=1, max_length=64)
-    text: str = Field(max_length=MAX_TEXT)
+    text: str = Field(max_length=MAX_REPLY_TEXT)
     attachments: tuple[Attachment, ...] = ()
     """Files the operator uploaded for this reply (``/api/attachments/…`` urls)."""
 

@@ -14,7 +14,7 @@ from core import streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.db.routing_schema import DialogParticipant, member_lines
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
-from core.envelope import MAX_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
+from core.envelope import MAX_REPLY_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
 from core.views import dialog_view, message_view
 from operator_console.auth import (
     COOKIE,
@@ -45,7 +45,7 @@ class PresenceBody(Body):
 
 
 class ReplyBody(Body):
-    text: str = Field(default="", max_length=MAX_TEXT)
+    text: str = Field(default="", max_length=MAX_REPLY_TEXT)
     client_msg_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     attachments: list[UploadedFile] = Field(default=[], max_length=MAX_FILES)
     """Files from ``POST /api/dialogs/{id}/files``, sent back as that answer gave them."""

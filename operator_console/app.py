@@ -30,13 +30,17 @@ from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
 from operator_console import (
     admin_api,
+    answers_api,
+    answers_csv,
     api,
     attachments_api,
     channels_api,
+    conversation_api,
     crm_api,
     files_api,
     pages,
     routing_api,
+    search_api,
 )
 from operator_console.auth import require_session, session_cache
 from operator_console.keys import FIRST_LOGIN, SETTINGS
@@ -206,6 +210,10 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(routing_api.routes())
         app.router.add_routes(channels_api.routes())
         app.router.add_routes(admin_api.routes())
+        app.router.add_routes(answers_api.routes())
+        app.router.add_routes(answers_csv.routes())
+        app.router.add_routes(search_api.routes())
+        app.router.add_routes(conversation_api.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)

@@ -85,9 +85,12 @@ async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
     from alembic.migration import MigrationContext
 
     from core.db.schema import Base
+    from core.db.search_schema import include_object
 
     def diff(conn: object) -> list[object]:
-        context = MigrationContext.configure(conn)  # type: ignore[arg-type]
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object}  # type: ignore[arg-type]
+        )
         return list(compare_metadata(context, Base.metadata))
 
     async with engine.connect() as conn:

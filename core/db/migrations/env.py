@@ -9,11 +9,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.db import (
+    answers_schema,  # noqa: F401  (registers the quick answers table)
     crm_schema,  # noqa: F401  (registers the CRM sink's tables)
     email_schema,  # noqa: F401  (registers the email connector's tables)
     routing_schema,  # noqa: F401  (registers the routing tables)
 )
 from core.db.schema import Base
+from core.db.search_schema import include_object
 
 target_metadata = Base.metadata
 
@@ -23,6 +25,7 @@ def _migrate(conn: Connection) -> None:
         connection=conn,
         target_metadata=target_metadata,
         render_as_batch=conn.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -70,7 +70,7 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     message = (await admin.receive_until("message", author="client"))["message"]
     assert message["text"] == "Where is my order?"
 
-    long_reply = "It left the warehouse today. " * 100  # the console's limit is 4000
+    long_reply = "It left the warehouse today. " * 100  # under 4096: one part
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
                                  {"text": long_reply, "client_msg_id": "r1"})
     assert status == 202
@@ -133,3 +133,23 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
                      {"text": "are you there?", "client_msg_id": "r2"})
     failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
     assert "blocked" in failed["delivery_error"]
+
+
+async def test_a_20000_character_reply_reaches_telegram_as_five_parts(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    assert await post_update(hub, peer.user_message(4242, "Tell me everything"), "s3cret-1") == 200
+    dialog = (await admin.receive_until("dialog"))["dialog"]
+    words = (f"word{i:04d} " for i in range(2223))
+    reply = "".join(words)[:20_000]
+    assert len(reply) == 20_000
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                 {"text": reply, "client_msg_id": "long"})
+    assert status == 202
+    sent = await eventually(lambda: len(peer.sent()) >= 5 and peer.sent())
+    assert len(sent) == 5
+    assert all(len(p["text"]) <= 4096 for p in sent)
+    assert " ".join(p["text"] for p in sent) == reply.strip()
+    await asyncio.sleep(0.3)
+    assert len(peer.sent()) == 5  # no part sent twice
