@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.app_keys import SESSIONS
 from core.db.answers_schema import MAX_ANSWER_TEXT, MAX_ANSWER_TITLE, QuickAnswer
 from core.db.routing_schema import member_lines
 from core.db.schema import Line, Operator
@@ -23,7 +24,7 @@ from operator_console.answers_text import MIN_SCORE, fuzzy_score, render_answer
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
 from operator_console.bodies import Body, read_body
-from operator_console.keys import OPERATOR, SESSIONS
+from operator_console.keys import OPERATOR
 
 LIST_LIMIT = 200
 

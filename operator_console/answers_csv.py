@@ -11,12 +11,13 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from core.app_keys import SESSIONS
 from core.db.answers_schema import QuickAnswer
 from core.envelope import utcnow
 from operator_console.answers_api import manages_line
 from operator_console.answers_text import CsvError, answers_csv, check_csv
 from operator_console.auth import http_error
-from operator_console.keys import OPERATOR, SESSIONS
+from operator_console.keys import OPERATOR
 
 
 def _line_id(request: web.Request) -> int:

@@ -13,12 +13,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from connectors.registry import KINDS
+from core.app_keys import SESSIONS
 from core.db.schema import Message
 from core.envelope import MAX_REPLY_TEXT
 from core.views import message_view
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
-from operator_console.keys import SESSIONS
 
 PAGE = 50
 MAX_PAGE = 200

@@ -18,12 +18,13 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, Select, column, func, literal_column, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmContact
 from core.db.schema import Channel, Client, Dialog, Message, Operator
 from core.db.search_schema import TS_CONFIG
 from operator_console.api import _visibility
 from operator_console.auth import http_error
-from operator_console.keys import OPERATOR, SESSIONS
+from operator_console.keys import OPERATOR
 from operator_console.search_text import (
     contact_needle,
     fts5_match,
