@@ -1,34 +1,29 @@
 // Admin views of lines and operators: lines with their routing settings and queue order,
 // operators with roles, limits and disabling. Contract: docs/PROTOCOL.md, "Admin: lines and
-// operators". console.js calls initAdmin once and refresh() after every login; managers see
-// the views read-only. Every text is set with textContent; nothing is parsed as HTML.
+// operators". console.js calls initAdmin once and refreshAdmin() after every login; managers
+// see the views read-only. Every text is set with textContent; nothing is parsed as HTML.
+
+import { api } from "./api.js";
+import { $, add, el, fill, toast } from "./dom.js";
+import { state } from "./state.js";
+import { showScreen } from "./topbar.js";
 
 const MODES = ["evenly", "sequence", "all"];
 const RATINGS = ["none", "stars", "like"];
 const ROLES = ["operator", "manager", "admin"];
 const REPLIES = ["greeting", "no_answer", "out_of_hours", "close"];
 
-const STYLE = `
-.admin-view { position: fixed; inset: 0; z-index: 50; overflow: auto; padding: 16px; background: var(--bg, #f6f6f9); color: inherit; }
-.admin-head { display: flex; align-items: center; gap: 12px; margin-bottom: 12px; }
-.admin-head h2 { flex: 1; margin: 0; font-size: 18px; }
-.admin-list { width: 100%; border-collapse: collapse; font-size: 14px; }
-.admin-list th, .admin-list td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border, #e4e4ea); vertical-align: top; }
-.admin-form { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px 12px; margin: 16px 0; padding: 12px; border: 1px solid var(--border, #e4e4ea); border-radius: 8px; }
-.admin-form label { display: flex; flex-direction: column; gap: 2px; font-size: 13px; }
-.admin-form input, .admin-form select, .admin-form textarea { font: inherit; padding: 4px 6px; }
-.admin-wide { grid-column: 1 / -1; }
-.admin-queue li { display: flex; gap: 6px; align-items: center; margin: 2px 0; }
-.admin-error { color: #b42318; margin: 0; }
-`;
+let refresh = () => {};
 
-export function initAdmin({ api, state, el, toast }) {
-  document.head.append(el("style", { text: STYLE }));
-  const buttons = ["Lines", "Operators"].map((label) =>
-    el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: `admin-${label.toLowerCase()}` }, text: label, hidden: true }));
-  document.getElementById("logout").before(...buttons);
-  const view = el("section", { class: "admin-view", dataset: { ol: "admin" }, hidden: true });
-  document.getElementById("app-view").append(view);
+/** Show the Lines and Operators buttons to admins (editing) and managers (reading). */
+export function refreshAdmin() {
+  refresh();
+}
+
+/** Wire the Lines and Operators screens to their navigation buttons. */
+export function initAdmin() {
+  const buttons = [$("nav-lines"), $("nav-operators")];
+  const view = $("admin-screen");
   let data = { lines: [], operators: [] };
   let showing = "lines";
 
@@ -71,8 +66,7 @@ export function initAdmin({ api, state, el, toast }) {
   }
 
   function close() {
-    view.hidden = true;
-    view.replaceChildren();
+    if (!view.hidden) showScreen(null);
   }
 
   function render(editing) {
@@ -81,12 +75,13 @@ export function initAdmin({ api, state, el, toast }) {
     const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
     const body = showing === "lines" ? linesTable() : operatorsTable();
     const form = editing ? (showing === "lines" ? lineForm(editing) : operatorForm(editing)) : null;
-    view.replaceChildren(el("div", { class: "admin-head" }, el("h2", { text: title }), add, back), form, body);
+    view.dataset.screen = showing;
+    fill(view, el("div", { class: "screen-head" }, el("h2", { text: title }), add, back), form, body);
   }
 
   function table(heads, rows) {
-    return el("table", { class: "admin-list" },
-      el("thead", {}, el("tr", {}, ...heads.map((t) => el("th", { text: t })))), el("tbody", {}, ...rows));
+    return el("div", { class: "table-scroll" }, el("table", { class: "admin-list" },
+      el("thead", {}, el("tr", {}, ...heads.map((t) => el("th", { text: t })))), el("tbody", {}, ...rows)));
   }
 
   function linesTable() {
@@ -161,7 +156,7 @@ export function initAdmin({ api, state, el, toast }) {
     const readOnly = line.read_only || !isAdmin();
     if (line.read_only) error.textContent = "Defined in openlines.toml: change it in the file.", error.hidden = false;
     const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "line-save" }, text: creating ? "Add" : "Save", hidden: readOnly });
-    node.append(field("Name", f.name), field("Key", f.key), field("Language", f.language), field("Time zone", f.timezone),
+    add(node, field("Name", f.name), field("Key", f.key), field("Language", f.language), field("Time zone", f.timezone),
       field("Distribution", f.distribution), field("Offer time, s (sequence)", f.offer_seconds), field("Max open per operator", f.max_per_operator),
       field("Rating on close", f.rating), field("Auto-close after client silence, min", f.auto_close_minutes),
       field("Working hours (JSON; empty: always open)", f.schedule, true),
@@ -205,7 +200,7 @@ export function initAdmin({ api, state, el, toast }) {
     f.login.disabled = !creating;
     f.password.placeholder = creating ? "at least 8 characters" : "unchanged";
     const error = el("p", { class: "admin-error", role: "alert", dataset: { ol: "operator-error" }, hidden: true });
-    node.append(field("Login", f.login), field("Name", f.name), field("Role", f.role), field("Password", f.password), field("Max open dialogs (all lines)", f.max_open_dialogs),
+    add(node, field("Login", f.login), field("Name", f.name), field("Role", f.role), field("Password", f.password), field("Max open dialogs (all lines)", f.max_open_dialogs),
       el("div", { class: "admin-wide" }, el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "operator-save" }, text: creating ? "Add" : "Save" }), " ",
         el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) }), error));
     node.addEventListener("submit", async (event) => {
@@ -239,16 +234,15 @@ export function initAdmin({ api, state, el, toast }) {
 
   buttons.forEach((button, i) => button.addEventListener("click", () => {
     showing = i === 0 ? "lines" : "operators";
-    view.hidden = false;
+    view.dataset.screen = showing;
+    showScreen(view);
     load();
   }));
 
-  return {
-    // Called after every login and logout: admins edit, managers read, operators see nothing.
-    refresh() {
-      const allowed = role() === "admin" || role() === "manager";
-      buttons.forEach((b) => { b.hidden = !allowed; });
-      if (!allowed) close();
-    },
+  // Called after every login and logout: admins edit, managers read, operators see nothing.
+  refresh = () => {
+    const allowed = role() === "admin" || role() === "manager";
+    buttons.forEach((b) => { b.hidden = !allowed; });
+    if (!allowed) close();
   };
 }

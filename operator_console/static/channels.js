@@ -1,7 +1,12 @@
 // Admin view of the channel accounts (Telegram bots, VK communities, Viber bots, mailboxes and
 // web chats): list, add, edit, disable and enable. Contract: docs/PROTOCOL.md, section "Admin: channels".
-// console.js calls initChannels once and refresh() after every login; the view exists for
-// admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
+// console.js calls initChannels once and refreshChannels() after every login; the view exists
+// for admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
+
+import { api } from "./api.js";
+import { $, add, el, fill, toast } from "./dom.js";
+import { state } from "./state.js";
+import { showScreen } from "./topbar.js";
 
 const KIND_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber", email: "Email", webchat: "Web chat" };
 
@@ -60,29 +65,18 @@ const FIELDS = {
   ],
 };
 
-// Styles live here so the console's own stylesheet stays untouched.
-const STYLE = `
-.channels-admin { position: fixed; inset: 0; z-index: 50; overflow: auto; padding: 16px; background: var(--bg, #f6f6f9); color: inherit; }
-.channels-head { display: flex; align-items: center; gap: 12px; margin-bottom: 12px; }
-.channels-head h2 { flex: 1; margin: 0; font-size: 18px; }
-.channels-list { width: 100%; border-collapse: collapse; font-size: 14px; }
-.channels-list th, .channels-list td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border, #e4e4ea); vertical-align: top; }
-.channels-off td { opacity: 0.55; }
-.channels-form { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px 12px; margin: 16px 0; padding: 12px; border: 1px solid var(--border, #e4e4ea); border-radius: 8px; }
-.channels-form label { display: flex; flex-direction: column; gap: 2px; font-size: 13px; }
-.channels-form input, .channels-form select, .channels-form textarea { font: inherit; padding: 4px 6px; }
-.channels-form .channels-actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
-.channels-error { color: #b42318; margin: 0; }
-.channels-embed { display: block; max-width: 420px; margin-top: 4px; font-size: 12px; white-space: pre-wrap; word-break: break-all; user-select: all; }
-`;
 
-export function initChannels({ api, state, el, toast }) {
-  document.head.append(el("style", { text: STYLE }));
-  const open = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channels-open" }, text: "Channels", hidden: true });
-  document.getElementById("logout").before(open);
-  const view = el("section", { class: "channels-admin", dataset: { ol: "channels" }, hidden: true });
-  view.setAttribute("aria-label", "Channels");
-  document.getElementById("app-view").append(view);
+let refresh = () => {};
+
+/** Show the Channels button to admins only. */
+export function refreshChannels() {
+  refresh();
+}
+
+/** Wire the Channels screen to its navigation button. */
+export function initChannels() {
+  const open = $("nav-channels");
+  const view = $("channels-screen");
   let data = { channels: [], lines: [], kinds: [] };
 
   function isAdmin() {
@@ -99,8 +93,7 @@ export function initChannels({ api, state, el, toast }) {
   }
 
   function close() {
-    view.hidden = true;
-    view.replaceChildren();
+    if (!view.hidden) showScreen(null);
   }
 
   function render(editing) {
@@ -111,9 +104,9 @@ export function initChannels({ api, state, el, toast }) {
       el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Address", "State", ""].map((t) => el("th", { text: t })))),
       el("tbody", {}, ...rows));
     const empty = data.channels.length ? null : el("p", { text: "No channel accounts yet." });
-    view.replaceChildren(
-      el("div", { class: "channels-head" }, el("h2", { text: "Channels" }), add, back),
-      editing ? form(editing) : null, table, empty);
+    fill(view,
+      el("div", { class: "screen-head" }, el("h2", { text: "Channels" }), add, back),
+      editing ? form(editing) : null, el("div", { class: "table-scroll" }, table), empty);
   }
 
   function lineName(id) {
@@ -146,7 +139,7 @@ export function initChannels({ api, state, el, toast }) {
         el("code", { class: "channels-embed", dataset: { ol: "channel-embed" }, title: "Paste into the site's HTML", text: channel.embed }),
       ];
     }
-    if (channel.kind === "email") return [channel.config.from_address || ""];
+    if (channel.kind === "email") return [(channel.config && channel.config.from_address) || ""];
     return [channel.webhook_path || ""];
   }
 
@@ -208,18 +201,18 @@ export function initChannels({ api, state, el, toast }) {
     key.value = channel.key || "";
     const line = el("select", { name: "line_id" }, ...data.lines.map((l) => el("option", { value: String(l.id), text: l.name })));
     if (channel.line_id) line.value = String(channel.line_id);
-    const fields = el("div", { style: "display: contents" });
+    const fields = el("div", { class: "form-contents" });
     const error = el("p", { class: "channels-error", role: "alert", dataset: { ol: "channel-error" }, hidden: true });
     const fillFields = () => {
       const config = channel.config || {};
       fields.replaceChildren(...(FIELDS[kind.value] || []).map((spec) => el("label", {}, el("span", { text: spec.label }), input(spec, config[spec.name]))));
-      if (channel.embed) fields.append(el("label", {}, el("span", { text: "Embed snippet" }), el("code", { class: "channels-embed", text: channel.embed })));
+      if (channel.embed) add(fields, el("label", {}, el("span", { text: "Embed snippet" }), el("code", { class: "channels-embed", text: channel.embed })));
     };
     kind.addEventListener("change", fillFields);
     fillFields();
     const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "channel-save" }, text: creating ? "Add" : "Save" });
     const cancel = el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) });
-    node.append(
+    add(node,
       el("label", {}, el("span", { text: "Kind" }), kind),
       el("label", {}, el("span", { text: "Name" }), name),
       el("label", {}, el("span", { text: "Key (webhook path, chat address)" }), key),
@@ -263,15 +256,13 @@ export function initChannels({ api, state, el, toast }) {
   }
 
   open.addEventListener("click", () => {
-    view.hidden = false;
+    showScreen(view);
     load();
   });
 
-  return {
-    // Called after every login and logout: the view is the admin's only.
-    refresh() {
-      open.hidden = !isAdmin();
-      if (!isAdmin()) close();
-    },
+  // Called after every login and logout: the view is the admin's only.
+  refresh = () => {
+    open.hidden = !isAdmin();
+    if (!isAdmin()) close();
   };
 }
