@@ -122,7 +122,7 @@ export function initAdmin() {
     const draw = () => list.replaceChildren(...items.map((q, i) => {
       const cap = input("cap", q.max_open_dialogs, "number");
       cap.placeholder = "max open";
-      cap.style.width = "90px";
+      cap.classList.add("admin-cap");
       cap.addEventListener("change", () => { q.max_open_dialogs = cap.value ? Number(cap.value) : null; });
       const move = (d) => { const j = i + d; if (j < 0 || j >= items.length) return; [items[i], items[j]] = [items[j], items[i]]; draw(); };
       const btn = (text, fn) => el("button", { class: "btn btn--ghost btn--sm", type: "button", text, disabled: !isAdmin(), onclick: fn });

@@ -17,7 +17,7 @@ import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./naviga
 import { wireReplyBox } from "./reply_box.js";
 import { initRouting, refreshRouting } from "./routing.js";
 import { dropHeldFrames, state } from "./state.js";
-import { changePresence, renderMe, showScreen } from "./topbar.js";
+import { changePresence, renderMe, showScreen, wireNavigation } from "./topbar.js";
 
 function showView(name) {
   $("boot").hidden = name !== "boot";
@@ -129,11 +129,18 @@ async function logout() {
   showLogin("");
 }
 
+// The hint fits in the placeholder where the reply box is wide; a phone has no Enter habit.
+function replyPlaceholder() {
+  if (window.matchMedia("(min-width: 768px)").matches) $("reply").placeholder = "Write a reply… (Enter sends, Shift+Enter adds a line)";
+}
+
 function wireEvents() {
+  replyPlaceholder();
   $("login-form").addEventListener("submit", submitLogin);
   $("logout").addEventListener("click", logout);
   $("presence").addEventListener("change", changePresence);
   $("nav-dialogs").addEventListener("click", () => showScreen(null));
+  wireNavigation();
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => { if (tab.dataset.tab !== state.tab) setTab(tab.dataset.tab); });
   }

@@ -33,9 +33,11 @@ function buildBar() {
   const join = button("Join", "join");
   const leave = button("Leave", "leave");
   const toolsToggle = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "routing-tools-toggle" },
-    "aria-expanded": "false", "aria-controls": "routing-tools" }, "Transfer / invite", icon("more", 16));
+    "aria-expanded": "false", "aria-controls": "routing-tools" },
+    el("span", { class: "label-long", text: "Transfer / invite" }), el("span", { class: "label-short", text: "Transfer" }), icon("more", 16));
   const auditToggle = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "audit-toggle" },
-    "aria-expanded": "false", "aria-controls": "routing-audit", text: "Routing audit" });
+    "aria-expanded": "false", "aria-controls": "routing-audit" },
+    el("span", { class: "label-long", text: "Routing audit" }), el("span", { class: "label-short", text: "Audit" }));
   const bar = el("div", { class: "routing-bar", dataset: { ol: "routing-bar" } },
     offer, rating, people, el("span", { class: "routing-spacer" }), join, leave, toolsToggle, auditToggle);
   return { bar, offer, offerText, take, skip, rating, people, join, leave, toolsToggle, auditToggle };
@@ -43,7 +45,7 @@ function buildBar() {
 
 function buildTools() {
   const target = el("select", { class: "routing-select", dataset: { ol: "transfer-target" }, "aria-label": "Transfer to" });
-  const comment = el("input", { class: "routing-input", type: "text", maxlength: "1000", placeholder: "Comment (optional)", dataset: { ol: "transfer-comment" }, "aria-label": "Transfer comment" });
+  const comment = el("input", { class: "routing-input", type: "text", maxlength: "1000", placeholder: "Comment", dataset: { ol: "transfer-comment" }, "aria-label": "Transfer comment" });
   const transfer = button("Transfer", "transfer", "primary");
   const colleague = el("select", { class: "routing-select", dataset: { ol: "invite-target" }, "aria-label": "Invite colleague" });
   const invite = button("Invite", "invite");
@@ -62,7 +64,7 @@ function buildAudit() {
 }
 
 function buildNote() {
-  const noteInput = el("textarea", { class: "routing-note-input", rows: "1", maxlength: "4000", placeholder: "Hidden note for colleagues — the client never sees it", dataset: { ol: "note-input" }, "aria-label": "Hidden note" });
+  const noteInput = el("textarea", { class: "routing-note-input", rows: "1", maxlength: "4000", placeholder: "Hidden note for colleagues", dataset: { ol: "note-input" }, "aria-label": "Hidden note" });
   const noteSend = el("button", { class: "btn btn--sm routing-note-send", type: "button", dataset: { ol: "note-send" }, text: "Add note" });
   return { note: el("div", { class: "routing-note" }, noteInput, noteSend), noteInput, noteSend };
 }
@@ -211,8 +213,13 @@ function wire() {
     if (!current || !ui.colleague.value) return;
     if (await send(`/api/dialogs/${current.id}/invite`, { colleague_id: Number(ui.colleague.value) }, "Could not invite")) toast("Colleague invited");
   });
-  ui.toolsToggle.addEventListener("click", () => showOverlay(ui.tools, ui.toolsToggle, ui.tools.hidden));
+  // One overlay at a time: the one opened last would hide the other's controls.
+  ui.toolsToggle.addEventListener("click", () => {
+    showOverlay(ui.audit, ui.auditToggle, false);
+    showOverlay(ui.tools, ui.toolsToggle, ui.tools.hidden);
+  });
   ui.auditToggle.addEventListener("click", () => {
+    showOverlay(ui.tools, ui.toolsToggle, false);
     showOverlay(ui.audit, ui.auditToggle, ui.audit.hidden);
     if (!ui.audit.hidden) loadAudit();
   });

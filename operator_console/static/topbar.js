@@ -63,5 +63,19 @@ export function showScreen(view) {
   const current = view ? view.dataset.screen : "dialogs";
   for (const button of document.querySelectorAll("#topnav [data-screen]")) {
     button.setAttribute("aria-current", button.dataset.screen === current ? "page" : "false");
+    if (button.dataset.screen === current) $("nav-current").textContent = button.textContent;
   }
+  showMenu(false);
+}
+
+// On a phone the navigation is a menu under the top bar, opened by the current screen's name.
+function showMenu(open) {
+  $("topnav").dataset.open = String(open);
+  $("nav-toggle").setAttribute("aria-expanded", String(open));
+}
+
+/** Wire the phone's navigation menu. */
+export function wireNavigation() {
+  $("nav-toggle").addEventListener("click", () => showMenu($("topnav").dataset.open !== "true"));
+  $("topnav").addEventListener("keydown", (event) => { if (event.key === "Escape") showMenu(false); });
 }
