@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import FloatRect, Locator, Page, expect
 from tests_support import ADMIN_PASSWORD
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -21,7 +19,7 @@ async def sign_in(page: Page, hub: str) -> None:
     await expect(page.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
 
 
-async def box(locator: Locator) -> dict[str, float]:
+async def box(locator: Locator) -> FloatRect:
     """The element's bounding box; it must be rendered."""
     found = await locator.bounding_box()
     assert found is not None, f"{locator} is not rendered"
@@ -92,7 +90,7 @@ async def low_contrast_text(page: Page) -> list[str]:
     return found
 
 
-def inside(inner: dict[str, Any], viewport: dict[str, int]) -> bool:
+def inside(inner: FloatRect, viewport: dict[str, int]) -> bool:
     """Whether a box lies wholly inside the viewport."""
     return (
         inner["x"] >= 0

@@ -57,10 +57,11 @@ async def open_overlays(page: Page) -> None:
     await expect(page.locator('[data-ol="audit-item"]').first).to_be_visible()
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_desktop_shows_three_panes_and_keeps_the_messages_readable(
-    hub: str, new_page: NewPage, visitor: VisitorClient
+    hub: str, new_page: NewPage, visitor: VisitorClient, scheme: str
 ) -> None:
-    page = await new_page("desktop", viewport=DESKTOP)
+    page = await new_page("desktop", viewport=DESKTOP, color_scheme=scheme)
     await sign_in(page, hub)
     await open_first_dialog(page)
     await open_overlays(page)
