@@ -131,7 +131,7 @@ async function logout() {
 
 // The hint fits in the placeholder where the reply box is wide; a phone has no Enter habit.
 function replyPlaceholder() {
-  if (window.matchMedia("(min-width: 768px)").matches) $("reply").placeholder = "Write a reply… (Enter sends, Shift+Enter adds a line)";
+  if (window.matchMedia("(min-width: 1024px)").matches) $("reply").placeholder = "Write a reply… (Enter sends, Shift+Enter adds a line)";
 }
 
 function wireEvents() {
