@@ -163,12 +163,17 @@ async def test_admin_screens_keep_the_top_bar_and_never_print_null(
     await sign_in(page, hub)
     topbar = page.locator(".topbar")
     screens = [
-        ("admin-lines", '[data-ol="line-edit"]', '[data-ol="line-form"]'),
-        ("admin-operators", '[data-ol="operator-edit"]', '[data-ol="operator-form"]'),
-        ("channels-open", '[data-ol="channel-edit"]', '[data-ol="channel-form"]'),
+        ("admin-lines", '[data-ol="line-edit"]', '[data-ol="line-form"]', "line-save"),
+        (
+            "admin-operators",
+            '[data-ol="operator-edit"]',
+            '[data-ol="operator-form"]',
+            "operator-save",
+        ),
+        ("channels-open", '[data-ol="channel-edit"]', '[data-ol="channel-form"]', "channel-save"),
     ]
     menu = page.locator('[data-ol="nav-toggle"]')
-    for nav, edit, form in screens:
+    for nav, edit, form, save in screens:
         # A phone keeps the navigation in a menu under the top bar.
         if viewport == PHONE:
             await menu.click()
@@ -182,6 +187,10 @@ async def test_admin_screens_keep_the_top_bar_and_never_print_null(
         await expect(page.locator(f'[data-ol="{nav}"]')).to_be_visible(visible=viewport == DESKTOP)
         assert await bad_text_nodes(page) == [], nav
         assert await low_contrast_text(page) == [], nav
+        # The form saves unchanged values and goes back to the list.
+        await page.locator(f'[data-ol="{save}"]').click()
+        await expect(page.locator('[data-ol="toast"]')).to_contain_text("Saved.")
+        await expect(page.locator(form)).to_have_count(0)
     if viewport == PHONE:
         await menu.click()
     await page.locator('[data-ol="nav-dialogs"]').click()
