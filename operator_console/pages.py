@@ -9,13 +9,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from core.app_keys import REDIS, SESSIONS
+from operator_console.static_files import StaticFiles
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-async def index(request: web.Request) -> web.FileResponse:
-    """GET /: the console."""
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -36,9 +32,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    """Page routes."""
+    """Page routes: the console page, its static files (gzip-compressed) and the health check."""
+    files = StaticFiles(STATIC)
+
+    async def index(request: web.Request) -> web.Response:
+        """GET /: the console."""
+        return await files.respond(request, "index.html")
+
     return [
         web.get("/", index),
         web.get("/healthz", healthz),
-        web.static("/static", STATIC),
+        web.get("/static/{path:.+}", files.handle),
     ]

@@ -14,6 +14,8 @@ Fixtures (the application's own fixtures live in the conftest files of its test 
 - ``db_url`` (function): ``sqlite_url`` or ``postgres_url``, parametrised (ids ``sqlite``,
   ``postgres``), for code that must work on both databases.
 
+Browser fixtures (``browser``, ``hub``, ``new_page``) come from browser_fixtures.py.
+
 Every server is stopped at session end by its fixture's teardown, whether tests passed or not.
 """
 
@@ -25,6 +27,14 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
+from browser_fixtures import (  # noqa: F401  (fixtures and a hook, found here by pytest)
+    browser,
+    hub,
+    new_page,
+    playwright,
+    pytest_runtest_makereport,
+    settings,
+)
 from servers import PostgresCluster, RedisServer
 
 REDIS_VERSIONS = ["6.2", "7"]

@@ -1,7 +1,12 @@
 // Admin view of the channel accounts (Telegram bots, VK communities, Viber bots, mailboxes and
 // web chats): list, add, edit, disable and enable. Contract: docs/PROTOCOL.md, section "Admin: channels".
-// console.js calls initChannels once and refresh() after every login; the view exists for
-// admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
+// console.js calls initChannels once and refreshChannels() after every login; the view exists
+// for admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
+
+import { api } from "./api.js";
+import { $, add, el, fill, toast } from "./dom.js";
+import { state } from "./state.js";
+import { showScreen } from "./topbar.js";
 
 const KIND_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber", email: "Email", webchat: "Web chat" };
 
@@ -60,218 +65,203 @@ const FIELDS = {
   ],
 };
 
-// Styles live here so the console's own stylesheet stays untouched.
-const STYLE = `
-.channels-admin { position: fixed; inset: 0; z-index: 50; overflow: auto; padding: 16px; background: var(--bg, #f6f6f9); color: inherit; }
-.channels-head { display: flex; align-items: center; gap: 12px; margin-bottom: 12px; }
-.channels-head h2 { flex: 1; margin: 0; font-size: 18px; }
-.channels-list { width: 100%; border-collapse: collapse; font-size: 14px; }
-.channels-list th, .channels-list td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--border, #e4e4ea); vertical-align: top; }
-.channels-off td { opacity: 0.55; }
-.channels-form { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px 12px; margin: 16px 0; padding: 12px; border: 1px solid var(--border, #e4e4ea); border-radius: 8px; }
-.channels-form label { display: flex; flex-direction: column; gap: 2px; font-size: 13px; }
-.channels-form input, .channels-form select, .channels-form textarea { font: inherit; padding: 4px 6px; }
-.channels-form .channels-actions { grid-column: 1 / -1; display: flex; gap: 8px; align-items: center; }
-.channels-error { color: #b42318; margin: 0; }
-.channels-embed { display: block; max-width: 420px; margin-top: 4px; font-size: 12px; white-space: pre-wrap; word-break: break-all; user-select: all; }
-`;
 
-export function initChannels({ api, state, el, toast }) {
-  document.head.append(el("style", { text: STYLE }));
-  const open = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channels-open" }, text: "Channels", hidden: true });
-  document.getElementById("logout").before(open);
-  const view = el("section", { class: "channels-admin", dataset: { ol: "channels" }, hidden: true });
-  view.setAttribute("aria-label", "Channels");
-  document.getElementById("app-view").append(view);
-  let data = { channels: [], lines: [], kinds: [] };
+// The screen's section and the accounts, lines and kinds it shows.
+const view = () => $("channels-screen");
+let data = { channels: [], lines: [], kinds: [] };
 
-  function isAdmin() {
-    return Boolean(state.me && state.me.role === "admin");
-  }
-
-  async function load() {
-    try {
-      data = await api("GET", "/api/admin/channels");
-      render(null);
-    } catch (err) {
-      toast(`Could not load channels: ${err.reason || err}`);
-    }
-  }
-
-  function close() {
-    view.hidden = true;
-    view.replaceChildren();
-  }
-
-  function render(editing) {
-    const add = el("button", { class: "btn btn--primary btn--sm", type: "button", dataset: { ol: "channels-add" }, text: "Add account", onclick: () => render({}) });
-    const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
-    const rows = data.channels.map((channel) => row(channel));
-    const table = el("table", { class: "channels-list", dataset: { ol: "channels-list" } },
-      el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Address", "State", ""].map((t) => el("th", { text: t })))),
-      el("tbody", {}, ...rows));
-    const empty = data.channels.length ? null : el("p", { text: "No channel accounts yet." });
-    view.replaceChildren(
-      el("div", { class: "channels-head" }, el("h2", { text: "Channels" }), add, back),
-      editing ? form(editing) : null, table, empty);
-  }
-
-  function lineName(id) {
-    const line = data.lines.find((l) => l.id === id);
-    return line ? line.name : `#${id}`;
-  }
-
-  function row(channel) {
-    const toggle = el("button", {
-      class: "btn btn--secondary btn--sm", type: "button", dataset: { ol: "channel-toggle" },
-      text: channel.enabled ? "Disable" : "Enable",
-      onclick: () => write("POST", `/api/admin/channels/${channel.id}/${channel.enabled ? "disable" : "enable"}`),
-    });
-    const edit = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channel-edit" }, text: "Edit", onclick: () => render(channel) });
-    return el("tr", { class: channel.enabled ? "" : "channels-off", dataset: { channel: String(channel.id) } },
-      el("td", { text: KIND_LABELS[channel.kind] || channel.kind }),
-      el("td", { text: channel.name }),
-      el("td", { text: channel.key }),
-      el("td", { text: lineName(channel.line_id) }),
-      el("td", {}, ...address(channel)),
-      el("td", { text: channel.enabled ? "Enabled" : "Disabled" }),
-      el("td", {}, edit, " ", toggle));
-  }
-
-  // Where the channel is reached: a webhook path, a mailbox, or a web chat's page and snippet.
-  function address(channel) {
-    if (channel.kind === "webchat") {
-      return [
-        el("a", { href: channel.chat_url, target: "_blank", rel: "noopener", dataset: { ol: "channel-chat-link" }, text: channel.chat_url }),
-        el("code", { class: "channels-embed", dataset: { ol: "channel-embed" }, title: "Paste into the site's HTML", text: channel.embed }),
-      ];
-    }
-    if (channel.kind === "email") return [channel.config.from_address || ""];
-    return [channel.webhook_path || ""];
-  }
-
-  // A stored value as its input shows it.
-  function shown(spec, value) {
-    if (value === undefined || value === null) return "";
-    if (spec.list) return value.join(", ");
-    if (spec.json) return JSON.stringify(value, null, 2);
-    return String(value);
-  }
-
-  // An input's text as the config wants it; undefined leaves the field out of the body.
-  function parsed(spec, value, creating) {
-    if (spec.number) return value ? Number(value) : undefined;
-    if (spec.bool) return value === "true";
-    if (spec.list) {
-      const items = value.split(",").map((v) => v.trim()).filter(Boolean);
-      return items.length || !creating ? items : undefined;
-    }
-    if (spec.json) {
-      if (!value) return creating ? undefined : (spec.name === "lines" ? {} : []);
-      try {
-        return JSON.parse(value);
-      } catch {
-        throw new Error(`config.${spec.name}: not valid JSON`);
-      }
-    }
-    if (spec.nullable && !value) return null;
-    return value || !creating ? value : undefined;
-  }
-
-  function input(spec, value) {
-    if (spec.options) {
-      const select = el("select", { name: spec.name }, ...spec.options.map((o) => el("option", { value: o, text: o })));
-      if (value !== undefined && value !== null) select.value = String(value);
-      return select;
-    }
-    if (spec.long || spec.json) {
-      const area = el("textarea", { name: spec.name, rows: spec.json ? 3 : 2 });
-      area.value = shown(spec, value);
-      return area;
-    }
-    const props = { name: spec.name, type: spec.number ? "number" : (spec.secret ? "password" : "text"), autocomplete: "off" };
-    const node = el("input", props);
-    // A stored secret is only shown masked, as a hint; the input itself stays empty.
-    if (spec.secret) node.placeholder = value ? `${value} (unchanged)` : "";
-    else node.value = shown(spec, value);
-    return node;
-  }
-
-  function form(channel) {
-    const creating = !channel.id;
-    const node = el("form", { class: "channels-form", dataset: { ol: "channel-form" }, novalidate: true });
-    const kind = el("select", { name: "kind", disabled: !creating }, ...data.kinds.map((k) => el("option", { value: k, text: KIND_LABELS[k] || k })));
-    kind.value = channel.kind || data.kinds[0] || "telegram";
-    const name = el("input", { name: "name", required: true });
-    name.value = channel.name || "";
-    const key = el("input", { name: "key", required: true, pattern: "[A-Za-z0-9_-]{1,64}" });
-    key.value = channel.key || "";
-    const line = el("select", { name: "line_id" }, ...data.lines.map((l) => el("option", { value: String(l.id), text: l.name })));
-    if (channel.line_id) line.value = String(channel.line_id);
-    const fields = el("div", { style: "display: contents" });
-    const error = el("p", { class: "channels-error", role: "alert", dataset: { ol: "channel-error" }, hidden: true });
-    const fillFields = () => {
-      const config = channel.config || {};
-      fields.replaceChildren(...(FIELDS[kind.value] || []).map((spec) => el("label", {}, el("span", { text: spec.label }), input(spec, config[spec.name]))));
-      if (channel.embed) fields.append(el("label", {}, el("span", { text: "Embed snippet" }), el("code", { class: "channels-embed", text: channel.embed })));
-    };
-    kind.addEventListener("change", fillFields);
-    fillFields();
-    const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "channel-save" }, text: creating ? "Add" : "Save" });
-    const cancel = el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) });
-    node.append(
-      el("label", {}, el("span", { text: "Kind" }), kind),
-      el("label", {}, el("span", { text: "Name" }), name),
-      el("label", {}, el("span", { text: "Key (webhook path, chat address)" }), key),
-      el("label", {}, el("span", { text: "Line" }), line),
-      fields,
-      el("div", { class: "channels-actions" }, save, cancel, error));
-    node.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const config = {};
-      save.disabled = true;
-      error.hidden = true;
-      try {
-        for (const spec of FIELDS[kind.value] || []) {
-          const value = node.elements[spec.name].value.trim();
-          if (spec.secret && !value && !creating) continue; // keep the stored secret
-          const out = parsed(spec, value, creating);
-          if (out !== undefined) config[spec.name] = out;
-        }
-        const body = { name: name.value.trim(), key: key.value.trim(), line_id: Number(line.value), config };
-        if (creating) body.kind = kind.value;
-        await write(creating ? "POST" : "PATCH", creating ? "/api/admin/channels" : `/api/admin/channels/${channel.id}`, body, true);
-      } catch (err) {
-        error.textContent = err.reason || err.message || String(err);
-        error.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
-    });
-    return node;
-  }
-
-  async function write(method, path, body, rethrow = false) {
-    try {
-      await api(method, path, body);
-      toast("Saved. Connectors pick the change up within seconds.");
-      await load();
-    } catch (err) {
-      if (rethrow) throw err;
-      toast(`Could not save: ${err.reason || err}`);
-    }
-  }
-
-  open.addEventListener("click", () => {
-    view.hidden = false;
+/** Wire the Channels screen to its navigation button. */
+export function initChannels() {
+  $("nav-channels").addEventListener("click", () => {
+    showScreen(view());
     load();
   });
+}
 
-  return {
-    // Called after every login and logout: the view is the admin's only.
-    refresh() {
-      open.hidden = !isAdmin();
-      if (!isAdmin()) close();
-    },
+/** Called after every login and logout: the view is the admin's only. */
+export function refreshChannels() {
+  $("nav-channels").hidden = !isAdmin();
+  if (!isAdmin()) close();
+}
+
+function isAdmin() {
+  return Boolean(state.me && state.me.role === "admin");
+}
+
+async function load() {
+  try {
+    data = await api("GET", "/api/admin/channels");
+    render(null);
+  } catch (err) {
+    toast(`Could not load channels: ${err.reason || err}`);
+  }
+}
+
+function close() {
+  if (!view().hidden) showScreen(null);
+}
+
+function render(editing) {
+  const add = el("button", { class: "btn btn--primary btn--sm", type: "button", dataset: { ol: "channels-add" }, text: "Add account", onclick: () => render({}) });
+  const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
+  const rows = data.channels.map((channel) => row(channel));
+  const table = el("table", { class: "channels-list", dataset: { ol: "channels-list" } },
+    el("thead", {}, el("tr", {}, ...["Kind", "Name", "Key", "Line", "Address", "State", ""].map((t) => el("th", { text: t })))),
+    el("tbody", {}, ...rows));
+  const empty = data.channels.length ? null : el("p", { text: "No channel accounts yet." });
+  fill(view(),
+    el("div", { class: "screen-head" }, el("h2", { text: "Channels" }), add, back),
+    editing ? form(editing) : null, el("div", { class: "table-scroll" }, table), empty);
+}
+
+function lineName(id) {
+  const line = data.lines.find((l) => l.id === id);
+  return line ? line.name : `#${id}`;
+}
+
+function row(channel) {
+  const toggle = el("button", {
+    class: "btn btn--secondary btn--sm", type: "button", dataset: { ol: "channel-toggle" },
+    text: channel.enabled ? "Disable" : "Enable",
+    onclick: () => write("POST", `/api/admin/channels/${channel.id}/${channel.enabled ? "disable" : "enable"}`),
+  });
+  const edit = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channel-edit" }, text: "Edit", onclick: () => render(channel) });
+  return el("tr", { class: channel.enabled ? "" : "channels-off", dataset: { channel: String(channel.id) } },
+    el("td", { text: KIND_LABELS[channel.kind] || channel.kind }),
+    el("td", { text: channel.name }),
+    el("td", { text: channel.key }),
+    el("td", { text: lineName(channel.line_id) }),
+    el("td", {}, ...address(channel)),
+    el("td", { text: channel.enabled ? "Enabled" : "Disabled" }),
+    el("td", {}, edit, " ", toggle));
+}
+
+// Where the channel is reached: a webhook path, a mailbox, or a web chat's page and snippet.
+function address(channel) {
+  if (channel.kind === "webchat") {
+    return [
+      el("a", { href: channel.chat_url, target: "_blank", rel: "noopener", dataset: { ol: "channel-chat-link" }, text: channel.chat_url }),
+      el("code", { class: "channels-embed", dataset: { ol: "channel-embed" }, title: "Paste into the site's HTML", text: channel.embed }),
+    ];
+  }
+  if (channel.kind === "email") return [(channel.config && channel.config.from_address) || ""];
+  return [channel.webhook_path || ""];
+}
+
+// A stored value as its input shows it.
+function shown(spec, value) {
+  if (value === undefined || value === null) return "";
+  if (spec.list) return value.join(", ");
+  if (spec.json) return JSON.stringify(value, null, 2);
+  return String(value);
+}
+
+// An input's text as the config wants it; undefined leaves the field out of the body.
+function parsed(spec, value, creating) {
+  if (spec.number) return value ? Number(value) : undefined;
+  if (spec.bool) return value === "true";
+  if (spec.list) {
+    const items = value.split(",").map((v) => v.trim()).filter(Boolean);
+    return items.length || !creating ? items : undefined;
+  }
+  if (spec.json) {
+    if (!value) return creating ? undefined : (spec.name === "lines" ? {} : []);
+    try {
+      return JSON.parse(value);
+    } catch {
+      throw new Error(`config.${spec.name}: not valid JSON`);
+    }
+  }
+  if (spec.nullable && !value) return null;
+  return value || !creating ? value : undefined;
+}
+
+function input(spec, value) {
+  if (spec.options) {
+    const select = el("select", { name: spec.name }, ...spec.options.map((o) => el("option", { value: o, text: o })));
+    if (value !== undefined && value !== null) select.value = String(value);
+    return select;
+  }
+  if (spec.long || spec.json) {
+    const area = el("textarea", { name: spec.name, rows: spec.json ? 3 : 2 });
+    area.value = shown(spec, value);
+    return area;
+  }
+  const props = { name: spec.name, type: spec.number ? "number" : (spec.secret ? "password" : "text"), autocomplete: "off" };
+  const node = el("input", props);
+  // A stored secret is only shown masked, as a hint; the input itself stays empty.
+  if (spec.secret) node.placeholder = value ? `${value} (unchanged)` : "";
+  else node.value = shown(spec, value);
+  return node;
+}
+
+function form(channel) {
+  const creating = !channel.id;
+  const node = el("form", { class: "channels-form", dataset: { ol: "channel-form" }, novalidate: true });
+  const kind = el("select", { name: "kind", disabled: !creating }, ...data.kinds.map((k) => el("option", { value: k, text: KIND_LABELS[k] || k })));
+  kind.value = channel.kind || data.kinds[0] || "telegram";
+  const name = el("input", { name: "name", required: true });
+  name.value = channel.name || "";
+  const key = el("input", { name: "key", required: true, pattern: "[A-Za-z0-9_-]{1,64}" });
+  key.value = channel.key || "";
+  const line = el("select", { name: "line_id" }, ...data.lines.map((l) => el("option", { value: String(l.id), text: l.name })));
+  if (channel.line_id) line.value = String(channel.line_id);
+  const fields = el("div", { class: "form-contents" });
+  const error = el("p", { class: "channels-error", role: "alert", dataset: { ol: "channel-error" }, hidden: true });
+  const fillFields = () => {
+    const config = channel.config || {};
+    fields.replaceChildren(...(FIELDS[kind.value] || []).map((spec) => el("label", {}, el("span", { text: spec.label }), input(spec, config[spec.name]))));
+    if (channel.embed) add(fields, el("label", {}, el("span", { text: "Embed snippet" }), el("code", { class: "channels-embed", text: channel.embed })));
   };
+  kind.addEventListener("change", fillFields);
+  fillFields();
+  const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "channel-save" }, text: creating ? "Add" : "Save" });
+  const cancel = el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) });
+  add(node,
+    el("label", {}, el("span", { text: "Kind" }), kind),
+    el("label", {}, el("span", { text: "Name" }), name),
+    el("label", {}, el("span", { text: "Key (webhook path, chat address)" }), key),
+    el("label", {}, el("span", { text: "Line" }), line),
+    fields,
+    el("div", { class: "channels-actions" }, save, cancel, error));
+  node.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveChannel(channel, node, { kind, name, key, line, save, error });
+  });
+  return node;
+}
+
+// The form's config fields as the connector's config wants them; errors show on the form.
+async function saveChannel(channel, node, { kind, name, key, line, save, error }) {
+  const creating = !channel.id;
+  const config = {};
+  save.disabled = true;
+  error.hidden = true;
+  try {
+    for (const spec of FIELDS[kind.value] || []) {
+      const value = node.elements[spec.name].value.trim();
+      if (spec.secret && !value && !creating) continue; // keep the stored secret
+      const out = parsed(spec, value, creating);
+      if (out !== undefined) config[spec.name] = out;
+    }
+    const body = { name: name.value.trim(), key: key.value.trim(), line_id: Number(line.value), config };
+    if (creating) body.kind = kind.value;
+    await write(creating ? "POST" : "PATCH", creating ? "/api/admin/channels" : `/api/admin/channels/${channel.id}`, body, true);
+  } catch (err) {
+    error.textContent = err.reason || err.message || String(err);
+    error.hidden = false;
+  } finally {
+    save.disabled = false;
+  }
+}
+
+async function write(method, path, body, rethrow = false) {
+  try {
+    await api(method, path, body);
+    toast("Saved. Connectors pick the change up within seconds.");
+    await load();
+  } catch (err) {
+    if (rethrow) throw err;
+    toast(`Could not save: ${err.reason || err}`);
+  }
 }

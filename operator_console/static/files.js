@@ -2,6 +2,9 @@
 // Contract: docs/PROTOCOL.md, "Operator files". Names from people go in as textContent or
 // attributes only, never as HTML.
 
+import { el, fill, icon } from "./dom.js";
+import { state } from "./state.js";
+
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 // dialogId -> [{ id, name, state: "uploading"|"done"|"failed", progress, file, error }]
@@ -9,26 +12,24 @@ const attached = new Map();
 let ui = null;
 
 // Builds the attach button, the hidden file picker and the chip row beside the reply box.
-// `selectedId()` names the open dialog; `el` is the console's element helper.
-export function initFiles({ el, selectedId }) {
+export function initFiles() {
   const row = document.querySelector("#composer .composer-row");
   if (!row || ui) return;
   const picker = el("input", { type: "file", multiple: true, hidden: true, dataset: { ol: "file-picker" } });
   const button = el("button", {
-    type: "button", class: "btn btn--secondary", dataset: { ol: "attach" },
-    "aria-label": "Attach files", title: "Attach files", text: "📎",
-  });
+    type: "button", class: "btn btn--icon composer-attach", dataset: { ol: "attach" },
+    "aria-label": "Attach files", title: "Attach files",
+  }, icon("attach"));
   const chips = el("div", { class: "file-chips", dataset: { ol: "file-chips" } });
-  chips.style.cssText = "display:flex;flex-wrap:wrap;gap:6px;margin-bottom:6px";
   row.before(chips);
   row.prepend(button, picker);
   button.addEventListener("click", () => picker.click());
   picker.addEventListener("change", () => {
-    const id = selectedId();
+    const id = state.selectedId;
     if (id !== null) for (const file of picker.files) upload(id, file);
     picker.value = ""; // choosing the same file again still fires "change"
   });
-  ui = { el, chips, button, selectedId };
+  ui = { chips, button };
   showChips();
 }
 
@@ -51,14 +52,13 @@ export function clearAttachments(dialogId) {
 // Redraw the chips for the open dialog (call when the selection changes).
 export function showChips() {
   if (!ui) return;
-  const id = ui.selectedId();
+  const id = state.selectedId;
   const list = (id !== null && attached.get(id)) || [];
   ui.chips.hidden = list.length === 0;
-  ui.chips.replaceChildren(...list.map((f) => chip(f, id)));
+  fill(ui.chips, list.map((f) => chip(f, id)));
 }
 
 function chip(f, dialogId) {
-  const { el } = ui;
   const label = f.state === "uploading" ? `${f.name} — ${f.progress}%` :
     f.state === "failed" ? `${f.name} — ${f.error}` : f.name;
   const remove = el("button", {
@@ -68,11 +68,8 @@ function chip(f, dialogId) {
       showChips();
     },
   });
-  const node = el("span", { class: "file-chip", dataset: { ol: "file-chip", state: f.state } },
+  return el("span", { class: "file-chip", dataset: { ol: "file-chip", state: f.state } },
     el("span", { text: label }), remove);
-  node.style.cssText = "display:inline-flex;gap:6px;align-items:center;padding:2px 8px;" +
-    "border:1px solid var(--border-strong);border-radius:12px;font-size:13px";
-  return node;
 }
 
 let nextId = 1;
@@ -113,20 +110,18 @@ function upload(dialogId, file) {
 
 // The nodes that show a message's files: images as thumbnails, other files as links. Urls are
 // the console's own /api/attachments/… (they need the operator's session).
-export function attachmentNodes(el, attachments) {
+export function attachmentNodes(attachments) {
   if (!Array.isArray(attachments) || attachments.length === 0) return [];
   const box = el("div", { class: "msg-files", dataset: { ol: "msg-files" } });
-  box.style.cssText = "display:flex;flex-direction:column;gap:4px;margin-top:4px";
   for (const a of attachments) {
     if (!a || typeof a.url !== "string" || !a.url.startsWith("/api/attachments/")) continue;
     const name = typeof a.name === "string" && a.name ? a.name : a.kind || "file";
     const link = el("a", { href: a.url, target: "_blank", rel: "noopener", title: name });
     if (a.kind === "image" && (!a.mime || IMAGE_TYPES.includes(a.mime))) {
-      const img = el("img", { src: a.url, alt: name, loading: "lazy", dataset: { ol: "msg-image" } });
-      img.style.cssText = "display:block;max-width:240px;max-height:180px;border-radius:6px";
-      link.append(img);
+      link.append(el("img", { class: "msg-image", src: a.url, alt: name, loading: "lazy", dataset: { ol: "msg-image" } }));
     } else {
-      link.textContent = `📎 ${name}`;
+      fill(link, icon("file", 16), el("span", { text: name }));
+      link.className = "msg-file";
       link.dataset.ol = "msg-file";
     }
     box.append(link);

@@ -113,7 +113,9 @@ async def test_offer_take_skip_note_invite_audit_transfer_and_presence(
         reply = await second.receive_until("message", author="operator")
         assert reply["text"] == "Looking into it"
 
-        # Invite Bob: the console lists him in the dialog.
+        # Invite Bob: the console lists him in the dialog. Transfer and invite open over the
+        # messages from the routing bar.
+        await page.locator('[data-ol="routing-tools-toggle"]').click()
         await page.locator('[data-ol="invite-target"]').select_option(str(ids["bob"]))
         await page.locator('[data-ol="invite"]').click()
         await expect(page.locator('[data-ol="participants"]')).to_have_text("With: Bob")
@@ -126,6 +128,7 @@ async def test_offer_take_skip_note_invite_audit_transfer_and_presence(
         await expect(page.locator('[data-ol="audit-item"][data-event="invite"]')).to_have_count(1)
 
         # Transfer to Bob with a comment: Bob holds it now.
+        await page.locator('[data-ol="routing-tools-toggle"]').click()
         await page.locator('[data-ol="transfer-target"]').select_option(f"op:{ids['bob']}")
         await page.locator('[data-ol="transfer-comment"]').fill("VIP, be nice")
         await page.locator('[data-ol="transfer"]').click()

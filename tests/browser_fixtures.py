@@ -1,4 +1,6 @@
-"""Fixtures for end-to-end tests in a real browser: Debian's Chromium driven by Playwright.
+"""Fixtures for tests in a real browser: Debian's Chromium driven by Playwright.
+
+Shared by tests/e2e and tests/operator_console through tests/conftest.py.
 
 - ``browser`` (session): one headless Chromium for the whole session (``/usr/bin/chromium``;
   Playwright's own browser download is never used).

@@ -1,0 +1,231 @@
+// The conversation pane: the header of the open dialog and its messages, stored and pending.
+// Message nodes are keyed and reused, so a reply being sent turns into the stored one in place.
+
+import { api } from "./api.js";
+import { showClientCard } from "./client_panel.js";
+import { renderList, upsertDialog } from "./dialog_list.js";
+import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
+import { attachmentNodes, showChips } from "./files.js";
+import { STATUS_LABELS, channelLabel, clientName, dayKey, dayLabel, fullFmt, paintAvatar, parseTime, timeFmt } from "./format.js";
+import { autosize, discardPending, hideSendError, retryPending } from "./reply_box.js";
+import { renderRouting } from "./routing.js";
+import { pendingFor, snapshot, state } from "./state.js";
+
+const messageNodes = new Map(); // render key -> element
+
+/** Open dialog `id` (null: none), keeping the draft of the one left. */
+export function openDialog(id) {
+  const reply = $("reply");
+  if (state.selectedId !== null) {
+    if (reply.value) state.drafts.set(state.selectedId, reply.value);
+    else state.drafts.delete(state.selectedId);
+  }
+  state.selectedId = id;
+  state.threadGen += 1;
+  hideSendError();
+  reply.value = (id !== null && state.drafts.get(id)) || "";
+  autosize();
+  showChips();
+  showClientCard(id);
+  if (id === null) {
+    state.thread = null;
+    renderList();
+    renderConversation();
+    return;
+  }
+  state.unread.delete(id);
+  state.thread = { dialogId: id, messages: new Map(), loaded: false, error: null };
+  resetMessages();
+  renderList();
+  renderConversation();
+  loadThread({ scroll: "bottom" });
+  if (window.matchMedia("(min-width: 768px)").matches) reply.focus({ preventScroll: true });
+}
+
+/** Reload the open thread from the hub. */
+export function loadThread(options) {
+  return snapshot(() => fetchThread(options));
+}
+
+async function fetchThread({ scroll } = {}) {
+  const thread = state.thread;
+  if (!thread) return;
+  const gen = state.threadGen;
+  try {
+    const data = await api("GET", `/api/dialogs/${thread.dialogId}`);
+    if (gen !== state.threadGen) return;
+    upsertDialog(data.dialog);
+    for (const m of data.messages || []) addThreadMessage(m);
+    thread.loaded = true;
+    thread.error = null;
+  } catch (err) {
+    if (gen !== state.threadGen) return;
+    thread.error = err.status === 404 ? "This dialog is not available to you." : err.reason || String(err);
+  }
+  renderList();
+  renderConversation({ scroll });
+}
+
+/** Add a stored message to the open thread; false when it is not of it or known already. */
+export function addThreadMessage(message) {
+  const thread = state.thread;
+  if (!thread || message.dialog_id !== thread.dialogId) return false;
+  if (thread.messages.has(message.id)) return false;
+  thread.messages.set(message.id, message);
+  settlePending(message);
+  return true;
+}
+
+/** A stored message settles the pending reply that carried its client_msg_id. */
+export function settlePending(message) {
+  if (!message.client_msg_id) return;
+  const map = pendingFor(message.dialog_id);
+  if (map && map.delete(message.client_msg_id) && map.size === 0) state.pending.delete(message.dialog_id);
+}
+
+/** Forget the message nodes (another dialog, or a new session). */
+export function resetMessages() {
+  messageNodes.clear();
+  $("messages").replaceChildren();
+}
+
+/** Draw the open dialog: header, reply box state, routing controls and messages. */
+export function renderConversation({ scroll } = {}) {
+  const id = state.selectedId;
+  const dialog = id === null ? null : state.dialogs.get(id);
+  $("conv-empty").hidden = id !== null;
+  $("conv").hidden = id === null;
+  if (id === null) {
+    renderRouting(null);
+    return;
+  }
+  renderHeader(id, dialog);
+  const closed = dialog ? dialog.status === "closed" : false;
+  const closeButton = $("close-dialog");
+  const closing = state.closing.has(id);
+  closeButton.hidden = closed;
+  closeButton.disabled = closing || !dialog;
+  closeButton.textContent = closing ? "Closing…" : "Close dialog";
+  $("composer-closed").hidden = !closed;
+  $("reply").disabled = closed || !dialog;
+  $("send").disabled = closed || !dialog;
+  renderRouting(dialog);
+  renderMessages(state.thread, scroll);
+}
+
+function renderHeader(id, dialog) {
+  const name = dialog ? clientName(dialog) : `Dialog #${id}`;
+  $("conv-name").textContent = name;
+  $("conv-client").href = `#/dialogs/${id}/client`;
+  paintAvatar($("conv-avatar"), name, `client-${id}`);
+  fill($("conv-meta"), dialog && [
+    el("span", { class: "badge badge--channel", dataset: { kind: String(dialog.channel_kind || "") }, text: channelLabel(dialog.channel_kind) }),
+    el("span", { class: "conv-line", text: dialog.line_name || "" }),
+    el("span", { class: `status status--${dialog.status}`, dataset: { ol: "conv-status" }, text: STATUS_LABELS[dialog.status] || dialog.status }),
+  ]);
+  $("conv").dataset.status = dialog ? dialog.status : "";
+}
+
+// Stored messages that carry a client_msg_id share the render key of their pending copy, so the
+// bubble the operator watched being sent turns into the stored one in place.
+function messageKey(message) {
+  return message.client_msg_id ? `c:${message.client_msg_id}` : `m:${message.id}`;
+}
+
+function threadState(thread) {
+  if (thread && thread.error) {
+    return keyed("state:error", () => el("div", { class: "thread-state thread-state--error" }), (n) => { n.textContent = thread.error; });
+  }
+  if (thread && !thread.loaded && thread.messages.size === 0) {
+    return keyed("state:loading", () => el("div", { class: "thread-state", text: "Loading messages…" }));
+  }
+  return null;
+}
+
+function renderMessages(thread, scroll) {
+  const box = $("messages");
+  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const nodes = [threadState(thread)].filter(Boolean);
+  const messages = thread ? [...thread.messages.values()].sort((a, b) => a.id - b.id) : [];
+  const pending = thread ? [...(pendingFor(thread.dialogId) || new Map()).values()] : [];
+  let lastDay = null;
+  let previous = null;
+  const push = (item, isPending) => {
+    const at = parseTime(item.at) || new Date();
+    const dk = dayKey(at);
+    if (dk !== lastDay) {
+      lastDay = dk;
+      nodes.push(keyed(`day:${dk}`, () => el("div", { class: "day-sep", role: "separator" }, el("span", { text: dayLabel(at) }))));
+      previous = null;
+    }
+    const grouped = Boolean(previous && previous.author === item.author && previous.author_name === item.author_name &&
+      at - (parseTime(previous.at) || at) < 5 * 60000);
+    nodes.push(isPending ? pendingNode(item, grouped) : messageNode(item, grouped));
+    previous = item;
+  };
+  for (const m of messages) push(m, false);
+  for (const p of pending) push(p, true);
+  if (thread && thread.loaded && messages.length === 0 && pending.length === 0) {
+    nodes.push(keyed("state:empty", () => el("div", { class: "thread-state", text: "No messages in this dialog yet." })));
+  }
+  const live = new Set(nodes);
+  for (const [key, node] of messageNodes) if (!live.has(node)) messageNodes.delete(key);
+  reconcileChildren(box, nodes);
+  if (scroll === "bottom" || nearBottom) box.scrollTop = box.scrollHeight;
+}
+
+function keyed(key, create, update) {
+  let node = messageNodes.get(key);
+  if (!node) {
+    node = create();
+    messageNodes.set(key, node);
+  }
+  if (update) update(node);
+  return node;
+}
+
+function bubbleParts(author, authorName, text, grouped) {
+  const showName = author !== "system" && !grouped;
+  const bubble = el("div", { class: "msg-bubble" }, el("div", { class: "msg-text", text }));
+  const name = showName ? el("div", { class: "msg-author", text: authorName || (author === "client" ? "Client" : "Operator") }) : null;
+  return { parts: [name, bubble], bubble };
+}
+
+function messageNode(message, grouped) {
+  return keyed(messageKey(message), () => el("div", { class: "msg" }), (node) => {
+    const author = ["client", "operator", "system"].includes(message.author) ? message.author : "system";
+    const at = parseTime(message.at);
+    node.dataset.ol = "message";
+    node.dataset.author = author;
+    node.dataset.id = String(message.id);
+    if (message.client_msg_id) node.dataset.clientMsgId = message.client_msg_id;
+    delete node.dataset.pending;
+    node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}${message.hidden ? " msg--hidden" : ""}`;
+    node.dataset.hidden = message.hidden ? "true" : "false";
+    if (unchanged(node, `${message.id}|${grouped}`)) return;
+    const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
+    bubble.append(...attachmentNodes(message.attachments));
+    if (at) bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: timeFmt.format(at) }));
+    fill(node, parts);
+  });
+}
+
+function pendingNode(p, grouped) {
+  return keyed(`c:${p.client_msg_id}`, () => el("div", { class: "msg" }), (node) => {
+    node.dataset.ol = "message";
+    node.dataset.author = "operator";
+    node.dataset.pending = p.state;
+    node.dataset.clientMsgId = p.client_msg_id;
+    delete node.dataset.id;
+    node.className = `msg msg--operator msg--pending${p.state === "failed" ? " msg--failed" : ""}${grouped ? " msg--grouped" : ""}`;
+    if (unchanged(node, `pending|${p.state}|${p.error || ""}|${grouped}`)) return;
+    const { parts, bubble } = bubbleParts("operator", p.author_name, p.text, grouped);
+    bubble.append(el("span", { class: "msg-time msg-time--pending", text: p.state === "failed" ? "Not sent" : "Sending…" }));
+    const failure = p.state === "failed" ? el("div", { class: "msg-failure" },
+      el("span", { text: p.error || "Not sent." }),
+      el("button", { type: "button", class: "link-button", dataset: { ol: "retry" }, onclick: () => retryPending(p.dialog_id, p.client_msg_id), text: "Retry" }),
+      el("button", { type: "button", class: "link-button", dataset: { ol: "discard" }, onclick: () => discardPending(p.dialog_id, p.client_msg_id), text: "Discard" }),
+    ) : null;
+    fill(node, parts, failure);
+  });
+}

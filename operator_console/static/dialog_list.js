@@ -1,0 +1,206 @@
+// The dialog list: Open and Closed tabs, one item per dialog with its preview, channel, line,
+// status and unread count. Items are reused between renders, so scroll and focus survive.
+
+import { api } from "./api.js";
+import { renderConversation } from "./conversation.js";
+import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
+import { STATUS_LABELS, channelLabel, clientName, listTime, paintAvatar, parseTime, previewText } from "./format.js";
+import { selectDialog } from "./navigation.js";
+import { snapshot, state } from "./state.js";
+
+const OPEN_STATUSES = new Set(["waiting", "open"]);
+const listItems = new Map(); // dialog id -> <li>
+let listGen = 0;
+let latestListLoad = Promise.resolve();
+
+function dialogActivity(dialog) {
+  const at = parseTime(dialog.last_message && dialog.last_message.at) || parseTime(dialog.opened_at);
+  return at ? at.getTime() : 0;
+}
+
+function inTab(dialog, tab) {
+  return tab === "closed" ? dialog.status === "closed" : OPEN_STATUSES.has(dialog.status);
+}
+
+/**
+ * Merges a dialog from the hub into the cache. last_message only moves forward: a dialog frame
+ * or list snapshot may be older than a message frame already applied.
+ */
+export function upsertDialog(incoming) {
+  const current = state.dialogs.get(incoming.id);
+  const merged = { ...incoming };
+  if (current && current.last_message && (!merged.last_message || merged.last_message.id < current.last_message.id)) {
+    merged.last_message = current.last_message;
+  }
+  state.dialogs.set(merged.id, merged);
+  return { previous: current, dialog: merged };
+}
+
+/** Whether this operator's list keeps `dialog`. */
+export function mayKeep(dialog) {
+  // Non-admins only see their own dialogs; a frame for a dialog transferred to a colleague
+  // tells us it left our list. Unassigned (waiting) dialogs offered to us stay.
+  if (!state.me || state.me.role === "admin") return true;
+  if ((dialog.participants || []).includes(state.me.id)) return true; // invited or joined
+  return dialog.operator_id === null || dialog.operator_id === undefined || dialog.operator_id === state.me.id;
+}
+
+/** Reload the list of the current tab from the hub. */
+export function loadDialogs() {
+  latestListLoad = snapshot(() => fetchDialogs(++listGen));
+  return latestListLoad;
+}
+
+async function fetchDialogs(gen) {
+  // The Open count in the tab bar needs the open list even while Closed is shown.
+  const tabs = state.tab === "closed" ? ["open", "closed"] : ["open"];
+  state.listLoading = true;
+  state.listError = null;
+  renderList();
+  try {
+    const results = await Promise.all(tabs.map((t) => api("GET", `/api/dialogs?status=${t}`)));
+    // Superseded (tab switch, reconnect): whoever waits on us should wait for the newer load.
+    if (gen !== listGen) return latestListLoad;
+    tabs.forEach((tab, i) => applySnapshot(tab, results[i].dialogs || []));
+    state.listError = null;
+  } catch (err) {
+    if (gen !== listGen) return latestListLoad;
+    state.listError = err.reason || String(err);
+  } finally {
+    if (gen === listGen) {
+      state.listLoading = false;
+      renderList();
+      renderConversation();
+    }
+  }
+  return undefined;
+}
+
+function applySnapshot(tab, dialogs) {
+  const seen = new Set();
+  for (const incoming of dialogs) {
+    seen.add(incoming.id);
+    const { previous, dialog } = upsertDialog(incoming);
+    // Messages that arrived while the socket was down were never counted; one is the honest
+    // lower bound when the snapshot shows a newer client message.
+    if (previous && previous.last_message && dialog.last_message && dialog.last_message.id > previous.last_message.id &&
+        dialog.last_message.author === "client" && dialog.id !== state.selectedId) {
+      state.unread.set(dialog.id, (state.unread.get(dialog.id) || 0) + 1);
+    }
+  }
+  for (const [id, dialog] of state.dialogs) {
+    if (!seen.has(id) && inTab(dialog, tab) && id !== state.selectedId) {
+      state.dialogs.delete(id);
+      state.unread.delete(id);
+    }
+  }
+}
+
+function visibleDialogs() {
+  const out = [];
+  for (const dialog of state.dialogs.values()) {
+    // The selected dialog stays in view after it is closed so the operator keeps their place.
+    if (inTab(dialog, state.tab) || dialog.id === state.selectedId) out.push(dialog);
+  }
+  out.sort((a, b) => dialogActivity(b) - dialogActivity(a) || b.id - a.id);
+  return out;
+}
+
+/** Draw the list from the state. */
+export function renderList() {
+  const dialogs = visibleDialogs();
+  const nodes = dialogs.map((dialog) => {
+    let item = listItems.get(dialog.id);
+    if (!item) {
+      item = createListItem(dialog.id);
+      listItems.set(dialog.id, item);
+    }
+    fillListItem(item, dialog);
+    return item;
+  });
+  for (const [id, item] of listItems) {
+    if (!state.dialogs.has(id)) {
+      listItems.delete(id);
+      item.remove();
+    }
+  }
+  reconcileChildren($("dialog-list"), nodes);
+  let openCount = 0;
+  for (const d of state.dialogs.values()) if (OPEN_STATUSES.has(d.status)) openCount += 1;
+  $("open-count").textContent = openCount ? String(openCount) : "";
+  renderEmpty(dialogs.length === 0);
+  updateTitle();
+}
+
+function renderEmpty(isEmpty) {
+  const empty = $("list-empty");
+  empty.hidden = !isEmpty;
+  if (!isEmpty) return;
+  empty.classList.toggle("list-empty--error", Boolean(state.listError));
+  if (state.listError) empty.textContent = `Could not load dialogs: ${state.listError}`;
+  else if (state.listLoading) empty.textContent = "Loading dialogs…";
+  else empty.textContent = state.tab === "closed" ? "No closed dialogs." : "No open dialogs. New conversations will appear here.";
+}
+
+function createListItem(id) {
+  const button = el("button", { type: "button", class: "dialog-item-button", onclick: () => selectDialog(id) });
+  return el("li", { class: "dialog-item", dataset: { ol: "dialog", dialogId: String(id) } }, button);
+}
+
+function fillListItem(item, dialog) {
+  const unread = state.unread.get(dialog.id) || 0;
+  const selected = dialog.id === state.selectedId;
+  const lm = dialog.last_message;
+  const when = listTime((lm && lm.at) || dialog.opened_at);
+  // Every live frame re-renders the list; only items whose visible content changed are rebuilt.
+  const signature = JSON.stringify([dialog.status, unread, selected, dialog.client_name, dialog.channel_kind,
+    dialog.line_name, lm ? lm.id : null, when]);
+  if (unchanged(item, signature)) return;
+  item.dataset.status = dialog.status;
+  item.dataset.unread = String(unread);
+  item.classList.toggle("is-selected", selected);
+  item.classList.toggle("is-waiting", dialog.status === "waiting");
+  item.classList.toggle("has-unread", unread > 0);
+  const button = item.firstElementChild;
+  button.setAttribute("aria-current", selected ? "true" : "false");
+  const avatar = el("span", { class: "avatar", "aria-hidden": "true" });
+  paintAvatar(avatar, clientName(dialog), `client-${dialog.id}`);
+  const unreadBadge = unread > 0
+    ? el("span", { class: "unread", dataset: { ol: "unread" }, "aria-label": `${unread} unread`, text: unread > 99 ? "99+" : String(unread) })
+    : null;
+  fill(button, avatar, el("span", { class: "dialog-body" },
+    el("span", { class: "dialog-row" },
+      el("span", { class: "dialog-name", text: clientName(dialog) }),
+      el("time", { class: "dialog-time", text: when })),
+    el("span", { class: "dialog-row" },
+      el("span", { class: "dialog-preview", dataset: { ol: "preview" }, text: previewText(lm) }), unreadBadge),
+    el("span", { class: "dialog-row dialog-row--meta" },
+      el("span", { class: "badge badge--channel", dataset: { kind: String(dialog.channel_kind || "") }, text: channelLabel(dialog.channel_kind) }),
+      el("span", { class: "dialog-line", text: dialog.line_name || "" }),
+      el("span", { class: `status status--${dialog.status}`, text: STATUS_LABELS[dialog.status] || dialog.status })),
+  ));
+}
+
+/** Show the Open or Closed tab, loading it unless told not to. */
+export function setTab(tab, { load = true } = {}) {
+  state.tab = tab;
+  for (const button of document.querySelectorAll(".tab")) {
+    button.setAttribute("aria-selected", button.dataset.tab === tab ? "true" : "false");
+  }
+  renderList();
+  if (load) loadDialogs();
+}
+
+/** The page title counts unread client messages. */
+export function updateTitle() {
+  let total = 0;
+  for (const n of state.unread.values()) total += n;
+  document.title = total ? `(${total}) Openlines` : "Openlines";
+}
+
+/** Forget the items of the previous session; answers to its requests are dropped. */
+export function resetList() {
+  listGen += 1;
+  listItems.clear();
+  $("dialog-list").replaceChildren();
+}

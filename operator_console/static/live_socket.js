@@ -1,0 +1,217 @@
+// The operator socket: live dialog and message frames from the hub, with a watchdog, backoff
+// and a resync from the database after every (re)connect or gap in event ids.
+
+import { api } from "./api.js";
+import { addThreadMessage, loadThread, renderConversation, settlePending } from "./conversation.js";
+import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
+import { pendingFor, deliverFrame, setFrameSink, snapshot, state } from "./state.js";
+import { renderMe, setConn } from "./topbar.js";
+
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 15000;
+// The hub pings every 20 s; two missed pings means the TCP connection is dead even if the
+// browser has not noticed yet (laptops waking from sleep, NAT timeouts).
+const SOCKET_SILENCE_MS = 45000;
+// The backoff starts over only once a connection has lasted a little; a hub that greets and then
+// drops us at once (crash loop, proxy limits) keeps getting slower retries.
+const STABLE_CONNECTION_MS = 3000;
+
+function detach(ws, code, reason) {
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  try { ws.close(code, reason); } catch (err) { /* already closed */ }
+}
+
+/** The console's one socket to the hub. */
+export const socket = {
+  ws: null,
+  running: false,
+  delay: RECONNECT_MIN_MS,
+  timer: null,
+  watchdog: null,
+  lastEventId: null,
+  greetedAt: 0,
+  resyncing: false,
+  gotHello: false,
+
+  start() {
+    this.running = true;
+    this.delay = RECONNECT_MIN_MS;
+    this.connect();
+  },
+
+  stop() {
+    this.running = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
+    this.timer = null;
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      detach(ws, 1000, "logout");
+    }
+    setConn("offline", "Offline");
+  },
+
+  connect() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.running) return;
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws`;
+    setConn("offline", "Connecting…");
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (err) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    this.gotHello = false;
+    this.lastEventId = null;
+    ws.onmessage = (event) => this.onMessage(ws, event);
+    ws.onclose = () => this.onClose(ws);
+    ws.onerror = () => { /* onclose follows and does the work */ };
+    this.kick();
+  },
+
+  onMessage(ws, event) {
+    if (ws !== this.ws) return;
+    this.kick();
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (err) {
+      return;
+    }
+    if (frame && typeof frame === "object") this.onFrame(frame);
+  },
+
+  onClose(ws) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    clearTimeout(this.watchdog);
+    if (this.gotHello && Date.now() - this.greetedAt >= STABLE_CONNECTION_MS) this.delay = RECONNECT_MIN_MS;
+    this.scheduleReconnect();
+    // A close or a refused upgrade says nothing about why; asking /api/me tells an ended
+    // session (→ login screen, via the 401 handler) from a network problem (→ keep retrying).
+    api("GET", "/api/me").catch(() => {});
+  },
+
+  kick() {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      if (!this.ws) return;
+      const ws = this.ws;
+      this.ws = null;
+      detach(ws, 4000, "silent");
+      this.scheduleReconnect();
+    }, SOCKET_SILENCE_MS);
+  },
+
+  scheduleReconnect() {
+    if (!this.running || this.timer) return;
+    const delay = this.delay;
+    this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    setConn("offline", `Reconnecting in ${Math.round(delay / 1000)} s`);
+    this.timer = setTimeout(() => this.connect(), delay);
+  },
+
+  // Skip the wait when the browser tells us the network is back or the tab is looked at again.
+  nudge() {
+    if (!this.running || this.ws) return;
+    this.delay = RECONNECT_MIN_MS;
+    this.connect();
+  },
+
+  onFrame(frame) {
+    if (frame.type === "hello") {
+      this.gotHello = true;
+      this.greetedAt = Date.now();
+      this.lastEventId = Number.isInteger(frame.event_id) ? frame.event_id : null;
+      if (frame.operator && state.me && frame.operator.id === state.me.id) {
+        state.me = { ...state.me, ...frame.operator };
+        renderMe();
+      }
+      setConn("online", "Live");
+      this.resync();
+      return;
+    }
+    if (Number.isInteger(frame.event_id)) {
+      // Event ids grow by one per frame; a gap means frames were lost, so the snapshot is
+      // the only trustworthy state.
+      const gap = this.lastEventId !== null && frame.event_id !== this.lastEventId + 1;
+      this.lastEventId = frame.event_id;
+      if (gap && !this.resyncing) this.resync();
+    }
+    deliverFrame(frame);
+  },
+
+  async resync() {
+    this.resyncing = true;
+    try {
+      await snapshot(() => Promise.all([loadDialogs(), state.thread ? loadThread() : null]));
+    } finally {
+      this.resyncing = false;
+    }
+  },
+};
+
+function applyFrame(frame) {
+  if (!state.me) return;
+  if (frame.type === "dialog" && frame.dialog && Number.isInteger(frame.dialog.id)) {
+    applyDialogFrame(frame.dialog);
+  } else if (frame.type === "message" && frame.message && Number.isInteger(frame.message.id)) {
+    applyMessageFrame(frame.message);
+  }
+  // `ping` needs nothing beyond resetting the watchdog, done on receipt.
+}
+
+setFrameSink(applyFrame);
+
+function applyDialogFrame(incoming) {
+  if (!mayKeep(incoming) && incoming.id !== state.selectedId) {
+    state.dialogs.delete(incoming.id);
+    state.unread.delete(incoming.id);
+    renderList();
+    return;
+  }
+  const { dialog } = upsertDialog(incoming);
+  if (dialog.status === "closed") state.closing.delete(dialog.id);
+  renderList();
+  if (dialog.id === state.selectedId) renderConversation();
+}
+
+const fetchingUnknown = new Set();
+
+// A message for a dialog we have not heard of (its dialog frame was lost): fetch the dialog.
+function fetchUnknownDialog(id) {
+  if (fetchingUnknown.has(id)) return;
+  fetchingUnknown.add(id);
+  api("GET", `/api/dialogs/${id}`)
+    .then((data) => { if (mayKeep(data.dialog)) { upsertDialog(data.dialog); renderList(); } })
+    .catch(() => {})
+    .finally(() => fetchingUnknown.delete(id));
+}
+
+function applyMessageFrame(message) {
+  const dialog = state.dialogs.get(message.dialog_id);
+  const isNewest = !dialog || !dialog.last_message || message.id > dialog.last_message.id;
+  if (dialog && isNewest) dialog.last_message = message;
+  if (!dialog) fetchUnknownDialog(message.dialog_id);
+  let scroll;
+  const selected = message.dialog_id === state.selectedId;
+  if (selected && state.thread) {
+    const hadPending = Boolean(message.client_msg_id && (pendingFor(message.dialog_id) || new Map()).has(message.client_msg_id));
+    addThreadMessage(message);
+    if (hadPending) scroll = "bottom";
+  } else {
+    settlePending(message);
+  }
+  // The open dialog counts as read only while someone can actually see it.
+  const readNow = selected && document.visibilityState === "visible";
+  if (isNewest && message.author === "client" && !readNow) {
+    state.unread.set(message.dialog_id, (state.unread.get(message.dialog_id) || 0) + 1);
+  }
+  renderList();
+  if (selected) renderConversation({ scroll });
+}

@@ -1,0 +1,165 @@
+// The reply box: sending a reply (shown as pending until the stored copy comes back), retry and
+// discard of a failed one, and closing the dialog.
+
+import { api } from "./api.js";
+import { addThreadMessage, renderConversation } from "./conversation.js";
+import { renderList, upsertDialog } from "./dialog_list.js";
+import { $ } from "./dom.js";
+import { clearAttachments, readyAttachments } from "./files.js";
+import { newClientMsgId } from "./format.js";
+import { pendingFor, snapshot, state } from "./state.js";
+
+const MAX_TEXT = 4000;
+const CLOSE_FALLBACK_MS = 4000;
+
+/** Show why the reply (or the close) failed, above the reply box. */
+export function showSendError(text) {
+  const line = $("send-error");
+  line.textContent = text;
+  line.hidden = false;
+}
+
+/** Hide the reply box's error line. */
+export function hideSendError() {
+  $("send-error").hidden = true;
+  $("send-error").textContent = "";
+}
+
+/** Grow the reply box with its text, up to 200 px. */
+export function autosize() {
+  const input = $("reply");
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+}
+
+function replyProblem(dialog, text, upload) {
+  if (upload.busy) return "Wait until the files have uploaded.";
+  if (text.length > MAX_TEXT) return `The reply is too long (${text.length} of ${MAX_TEXT} characters).`;
+  if (dialog.status === "closed") return "This dialog is closed.";
+  return null;
+}
+
+/** Send the reply box's text and ready files to the open dialog. */
+export function sendReply() {
+  const id = state.selectedId;
+  const dialog = id === null ? null : state.dialogs.get(id);
+  if (!dialog) return;
+  const input = $("reply");
+  const text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
+  const upload = readyAttachments(id);
+  if (!upload.busy && !text.trim() && !upload.files.length) return;
+  const problem = replyProblem(dialog, text, upload);
+  if (problem) {
+    showSendError(problem);
+    return;
+  }
+  const p = {
+    client_msg_id: newClientMsgId(), dialog_id: id, text, author: "operator",
+    author_name: state.me.name || state.me.login, at: new Date().toISOString(),
+    state: "sending", error: null, attachments: upload.files,
+  };
+  clearAttachments(id);
+  pendingFor(id, true).set(p.client_msg_id, p);
+  state.drafts.delete(id);
+  input.value = "";
+  autosize();
+  hideSendError();
+  renderConversation({ scroll: "bottom" });
+  postPending(p);
+}
+
+async function postPending(p) {
+  try {
+    await api("POST", `/api/dialogs/${p.dialog_id}/messages`, { text: p.text, client_msg_id: p.client_msg_id, attachments: p.attachments || [] });
+    // Accepted by the bus; the bubble stays "Sending…" until the stored copy comes back.
+    p.state = "sent";
+  } catch (err) {
+    p.state = "failed";
+    p.error = `Not sent: ${err.reason}`;
+    // A 409 almost always means the dialog was closed under us; fetch the truth.
+    if (err.status === 409) refreshDialog(p.dialog_id);
+    if (state.selectedId === p.dialog_id) showSendError(p.error);
+  }
+  if (state.selectedId === p.dialog_id) renderConversation();
+}
+
+/** Send a failed reply again, with the same client_msg_id so it is never stored twice. */
+export function retryPending(dialogId, cmid) {
+  const p = (pendingFor(dialogId) || new Map()).get(cmid);
+  if (!p) return;
+  p.state = "sending";
+  p.error = null;
+  hideSendError();
+  renderConversation();
+  postPending(p);
+}
+
+/** Drop a failed reply. */
+export function discardPending(dialogId, cmid) {
+  const map = pendingFor(dialogId);
+  if (map) map.delete(cmid);
+  hideSendError();
+  renderConversation();
+}
+
+function refreshDialog(id) {
+  return snapshot(() => fetchDialogInto(id));
+}
+
+async function fetchDialogInto(id) {
+  try {
+    const data = await api("GET", `/api/dialogs/${id}`);
+    if (!state.me) return;
+    upsertDialog(data.dialog);
+    if (state.thread && state.thread.dialogId === id) for (const m of data.messages || []) addThreadMessage(m);
+    renderList();
+    if (state.selectedId === id) renderConversation();
+  } catch (err) {
+    // Nothing better to show than what we have; the next socket event or reconnect will fix it.
+  }
+}
+
+/** Ask the hub to close the open dialog. */
+export async function closeDialog() {
+  const id = state.selectedId;
+  if (id === null || state.closing.has(id)) return;
+  state.closing.add(id);
+  hideSendError();
+  renderConversation();
+  try {
+    await api("POST", `/api/dialogs/${id}/close`);
+    // 202: the router closes it and a dialog frame follows; if the frame is lost (socket down),
+    // ask the database instead of waiting forever.
+    setTimeout(() => {
+      const d = state.dialogs.get(id);
+      if (state.closing.has(id) && d && d.status !== "closed") refreshDialog(id).then(() => finishClosing(id));
+      else finishClosing(id);
+    }, CLOSE_FALLBACK_MS);
+  } catch (err) {
+    state.closing.delete(id);
+    if (state.selectedId === id) {
+      showSendError(`Could not close the dialog: ${err.reason}`);
+      renderConversation();
+    }
+  }
+}
+
+function finishClosing(id) {
+  if (!state.closing.delete(id)) return;
+  if (state.selectedId === id) renderConversation();
+}
+
+/** Enter sends (Shift+Enter is a new line); typing hides the last error. */
+export function wireReplyBox() {
+  const reply = $("reply");
+  $("send").addEventListener("click", () => { sendReply(); reply.focus(); });
+  $("close-dialog").addEventListener("click", closeDialog);
+  reply.addEventListener("keydown", (event) => {
+    // isComposing: Enter confirms an IME candidate (Chinese, Japanese…) and must not send.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      sendReply();
+    }
+  });
+  reply.addEventListener("input", () => { autosize(); if (!$("send-error").hidden) hideSendError(); });
+}
