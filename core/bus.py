@@ -6,6 +6,13 @@ split and retried one entry at a time, so one poison entry cannot hold back its 
 entry that keeps failing stays pending, is reclaimed with XAUTOCLAIM after ``claim_idle_ms`` (by
 this consumer or by any other in the group), and after ``max_deliveries`` failures it moves to the
 dead-letter stream ``dlq.<stream>`` together with its last error.
+
+A retry is a value: a handler that raises ``Retry(after=…)`` has its entry acked and parked in
+the bus's delayed set (``core.bus_delayed``) until the wait is over, then put back on the stream.
+A consumer given an ``ordering`` key parks later entries of a parked key behind it, so one
+client's entries keep their order. ``Retry()`` without ``after`` takes the same path with the
+wait from ``BusConfig.retry_backoff``: the order holds for it too, and its wait is a setting
+instead of a side effect of the reclaim cadence. Retries count towards ``max_deliveries``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from core import streams
+from core.backoff import Backoff
+from core.bus_delayed import DelayedRetries, Parked
 from core.envelope import ENVELOPE, Envelope, encode
 
 log = logging.getLogger(__name__)
@@ -29,6 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIELD = "data"
+
+RETRY_BACKOFF = Backoff(first_s=1.0, factor=3.0, max_s=30.0)
+"""The bus's default wait before a ``Retry()`` that names none: 1 s, 3 s, 9 s, 27 s, 30 s."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,18 @@ class BusConfig:
     claim_every_s: float = 5.0
     max_deliveries: int = 5
     maxlen: int = 1_000_000
+    retry_backoff: Backoff = RETRY_BACKOFF
+    """The wait after ``Retry()`` without ``after``, by the entry's failed deliveries so far."""
 
 
 class Retry(Exception):
-    """Raised by a handler: try this entry again later (it stays pending)."""
+    """Raised by a handler: try this entry again in ``after`` seconds.
 
-    def __init__(self, reason: str, after: float = 0.0) -> None:
+    Without ``after`` the bus's ``retry_backoff`` chooses the wait; ``after=0`` means as soon as
+    the consumer has caught up with its stream.
+    """
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
         self.after = after
 
@@ -62,9 +80,15 @@ class Delivery(Generic[T]):
     stream: str
     id: str
     payload: T
+    deliveries: int = 0
+    """How many times this entry failed before (retries included)."""
 
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
+
+OrderingKey = Callable[[T], str | None]
+"""The key whose entries a consumer keeps in order across retries (a client, a dialog), or None
+for a payload that may be handled whenever it is due."""
 
 
 class Bus:
@@ -116,9 +140,14 @@ class Bus:
         name: str,
         handler: Handler[T],
         adapter: TypeAdapter[T],
+        ordering: OrderingKey[T] | None = None,
     ) -> Consumer[T]:
-        """A consumer of ``stream`` in ``group``; call ``run()`` in a task."""
-        return Consumer(self, stream, group, name, handler, adapter)
+        """A consumer of ``stream`` in ``group``; call ``run()`` in a task.
+
+        ``ordering`` names the key whose entries stay in order when one of them is retried;
+        without it every entry is retried on its own.
+        """
+        return Consumer(self, stream, group, name, handler, adapter, ordering)
 
     async def tail(
         self, stream: str, block_ms: int | None = None
@@ -158,6 +187,7 @@ class Consumer(Generic[T]):
         name: str,
         handler: Handler[T],
         adapter: TypeAdapter[T],
+        ordering: OrderingKey[T] | None = None,
     ) -> None:
         self.bus = bus
         self.stream = stream
@@ -165,8 +195,11 @@ class Consumer(Generic[T]):
         self.name = name
         self.handler = handler
         self.adapter = adapter
+        self.ordering = ordering
         self._failures_key = f"bus:failures:{stream}:{group}"
+        self.delayed = DelayedRetries(bus.redis, stream, group, self._failures_key)
         self._last_claim = 0.0
+        self._last_requeue = 0.0
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
@@ -186,13 +219,22 @@ class Consumer(Generic[T]):
             self._last_claim = time.monotonic()
             handled += await self.reclaim()
         cfg = self.bus.config
+        block = self.delayed.wait_ms(cfg.block_ms)
         reply: Any = await self.bus.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=cfg.block_ms
+            self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block
         )
         for _stream, entries in reply or []:
             handled += len(entries)
             await self._handle(entries)
+        await self._requeue_if_due()
         return handled
+
+    async def _requeue_if_due(self) -> None:
+        # Keys parked by other consumers of the group are looked for at the reclaim cadence.
+        now = time.monotonic()
+        if self.delayed.is_due() or now - self._last_requeue >= self.bus.config.claim_every_s:
+            self._last_requeue = now
+            await self.delayed.requeue(self.bus.config.maxlen)
 
     async def reclaim(self) -> int:
         """Take over entries idle longer than ``claim_idle_ms`` from any consumer of the group."""
@@ -249,11 +291,11 @@ class Consumer(Generic[T]):
     async def _handle(self, entries: Sequence[tuple[Any, Any]]) -> None:
         batch: list[Delivery[T]] = []
         raw: dict[str, Any] = {}
-        vanished: list[str] = []
+        skipped: list[str] = []
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
-            if fields is None:
-                vanished.append(entry_id)  # deleted from the stream while pending
+            if fields is None or _requeued_for_other_group(fields, self.group):
+                skipped.append(entry_id)  # deleted while pending, or another group's retry
                 continue
             raw[entry_id] = fields
             try:
@@ -261,8 +303,9 @@ class Consumer(Generic[T]):
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
                 await self._dead_letter(entry_id, fields, f"malformed entry: {exc}")
                 continue
-            batch.append(Delivery(self.stream, entry_id, payload))
-        await self._ack(vanished)
+            batch.append(Delivery(self.stream, entry_id, payload, _deliveries(fields)))
+        await self._ack(skipped)
+        batch = await self._behind_parked(batch)
         if not batch:
             return
         try:
@@ -277,6 +320,8 @@ class Consumer(Generic[T]):
                 "batch of %d from %s failed (%s); retrying one by one", len(batch), self.stream, exc
             )
             for delivery in batch:
+                if not await self._behind_parked([delivery]):
+                    continue  # an earlier entry of its key was just parked
                 try:
                     await self.handler([delivery])
                 except asyncio.CancelledError:
@@ -288,17 +333,39 @@ class Consumer(Generic[T]):
             return
         await self._ack([d.id for d in batch])
 
+    def _parked(self, delivery: Delivery[T], deliveries: int) -> Parked:
+        key = self.ordering(delivery.payload) if self.ordering is not None else None
+        # An entry without a key is a key of its own: it holds back nothing else.
+        token = f"e:{delivery.id}" if key is None else f"k:{key}"
+        data = self.adapter.dump_json(delivery.payload).decode()
+        return Parked(token, delivery.id, data, deliveries)
+
+    async def _behind_parked(self, batch: list[Delivery[T]]) -> list[Delivery[T]]:
+        """The batch without the entries parked behind an earlier entry of their key."""
+        if self.ordering is None or not batch:
+            return batch
+        parked = await self.delayed.follow([self._parked(d, d.deliveries) for d in batch])
+        for i in sorted(parked):
+            log.info("entry %s of %s waits behind its key's retry", batch[i].id, self.stream)
+        return [d for i, d in enumerate(batch) if i not in parked]
+
     async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, Permanent):
             await self._dead_letter(delivery.id, fields, reason)
             return
-        count = await self.bus.redis.hincrby(self._failures_key, delivery.id, 1)
+        failures = await self.bus.redis.hincrby(self._failures_key, delivery.id, 1)
+        count = delivery.deliveries + failures
         if count >= self.bus.config.max_deliveries:
             await self._dead_letter(delivery.id, fields, reason, deliveries=count)
             return
         if isinstance(exc, Retry):
-            log.info("entry %s of %s will be retried: %s", delivery.id, self.stream, reason)
+            wait = self.bus.config.retry_backoff.delay(count, exc.after)
+            await self.delayed.park(self._parked(delivery, count), wait)
+            log.info(
+                "entry %s of %s will be retried in %.1f s: %s", delivery.id, self.stream, wait,
+                reason,
+            )
         else:
             log.exception(
                 "entry %s of %s failed (%d/%d)",
@@ -350,6 +417,17 @@ def _text(value: str | bytes) -> str:
 def _field(fields: Any) -> str:
     value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
     return _text(value)
+
+
+def _requeued_for_other_group(fields: Any, group: str) -> bool:
+    # A retry goes back onto the shared stream; only the group that asked for it handles it.
+    value = fields.get("group", fields.get(b"group"))
+    return value is not None and _text(value) != group
+
+
+def _deliveries(fields: Any) -> int:
+    value = fields.get("deliveries", fields.get(b"deliveries"))
+    return int(_text(value)) if value is not None else 0
 
 
 def _field_or_empty(fields: Any) -> str:
