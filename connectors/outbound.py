@@ -12,9 +12,10 @@ For each operator or system message it:
    ``delivery_status='sent'``, sets ``sent:…``, drops the marker and publishes a
    ``MessageEvent`` so the operator sees the status;
 4. on ``SendLater`` (a 429 ``retry_after``, VK errors 6/9, Viber status 12, a network error)
-   it waits inline when the wait is short, otherwise it drops the marker and parks the entry in
-   the sorted set ``outbound:delayed:<kind>``, from which it returns to the stream when due —
-   so a long ``retry_after`` neither blocks the consumer nor burns the bus's delivery count;
+   it waits inline when the wait is short, otherwise it drops the marker, notes the platform's
+   "not before" time (``outbound:wait:<kind>:<message id>``) and raises ``Retry(after=…)``: the
+   bus parks the entry, and the dialog's later messages behind it, until the wait is over —
+   so a long ``retry_after`` neither blocks the consumer nor reorders a dialog;
 5. on ``SendError`` (the platform refused for good: blocked by the user, bad request) it writes
    ``delivery_status='failed'`` and the platform's reason, shown to the operator.
 
@@ -33,18 +34,19 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pydantic import TypeAdapter
 from sqlalchemy import select, update
 
 from core import streams
-from core.bus import Bus, Delivery
+from core.backoff import Backoff
+from core.bus import Bus, Delivery, Retry
 from core.db import SessionMaker
 from core.db.routing_schema import line_members
 from core.db.schema import Dialog, Message, Operator
-from core.envelope import DialogClosedNotice, MessageEvent, Outbound, OutboundMessage, encode
+from core.envelope import DialogClosedNotice, MessageEvent, Outbound, OutboundMessage
 from core.roles import SUPERVISOR_ROLES
 from core.views import message_view
 
@@ -57,16 +59,10 @@ UNKNOWN = "delivery unknown: the hub stopped while sending; not resent to avoid 
 Work = Outbound
 WORK: TypeAdapter[Outbound] = TypeAdapter(Outbound)
 
-# KEYS: delayed zset, stream. ARGV: now (ms), max count, maxlen. Moves due entries atomically,
-# so two processes never requeue the same entry twice.
-_REQUEUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, doc in ipairs(due) do
-  redis.call('ZREM', KEYS[1], doc)
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'data', doc)
-end
-return #due
-"""
+
+def dialog_of(work: Work) -> str:
+    """The ordering key of outbound work: one dialog's messages reach the client in order."""
+    return str(work.dialog_id)
 
 Status = Literal["sent", "delivered", "seen", "failed"]
 _RANK = {None: 0, "sent": 1, "delivered": 2, "seen": 3, "failed": 4}
@@ -121,9 +117,8 @@ class Platform(Protocol):
 class OutboundPolicy:
     """Retry policy of the sender. Frozen: a retry policy is a value."""
 
-    attempts: int = 3
-    backoff_s: float = 0.5
-    backoff_max_s: float = 30.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(attempts=3, first_s=0.5, max_s=30))
+    """Tries in place, and the waits between them when the platform names none."""
     inline_wait_s: float = 5.0
     """Waits up to this long happen in place; longer ones park the entry."""
     batch_budget_s: float = 10.0
@@ -150,37 +145,23 @@ class OutboundSender:
         self.policy = policy or OutboundPolicy()
         # A smaller batch than the router's: sends are slow, and a batch must finish well
         # before another consumer may reclaim it. The stop flag is the hub's own.
-        config = dataclasses.replace(bus.config, batch_size=self.policy.batch_size)
+        # Parkings are retries to the bus: the sender's own give-up comes before the dead letter.
+        config = dataclasses.replace(
+            bus.config,
+            batch_size=self.policy.batch_size,
+            max_deliveries=bus.config.max_deliveries + self.policy.give_up_after,
+        )
         self.bus = Bus(bus.redis, config)
         self.bus.stopping = bus.stopping
         self.name = name
         self.stream = streams.outbound(self.kind)
-        self.delayed_key = streams.outbound_delayed(self.kind)
 
     async def run(self) -> None:
-        """Consume and requeue parked entries until the bus stops."""
+        """Consume until the bus stops; parked entries come back through the bus."""
         consumer = self.bus.consumer(
-            self.stream, streams.CONNECTORS_GROUP, self.name, self.handle, WORK
+            self.stream, streams.CONNECTORS_GROUP, self.name, self.handle, WORK, ordering=dialog_of
         )
-        mover = asyncio.create_task(self._requeue_loop())
-        try:
-            await consumer.run()
-        finally:
-            mover.cancel()
-            await asyncio.gather(mover, return_exceptions=True)
-
-    async def _requeue_loop(self) -> None:
-        while not self.bus.stopping.is_set():
-            await self.requeue_due()
-            await asyncio.sleep(0.2)
-
-    async def requeue_due(self) -> int:
-        """Move parked entries that came due back onto the stream."""
-        now_ms = int(time.time() * 1000)
-        moved: Any = await self.bus.redis.eval(
-            _REQUEUE, 2, self.delayed_key, self.stream, now_ms, 100, self.bus.config.maxlen
-        )
-        return int(moved)
+        await consumer.run()
 
     async def handle(self, batch: Sequence[Delivery[Work]]) -> None:
         """Handle one batch; every outcome is recorded before the batch is acked."""
@@ -214,12 +195,13 @@ class OutboundSender:
             row = await session.get(Message, message.message_id)
             if row is None or row.delivery_status is not None or row.hidden:
                 return
+        await self._check_not_before(message.message_id)
         marker = f"sending:{self.kind}:{message.message_id}"
         taken = await redis.set(marker, self.name, nx=True, ex=MARKER_TTL_S)
         if not taken and not self.platform.idempotent_sends:
             await self.record(message.message_id, "failed", error=UNKNOWN)
             return
-        for attempt in range(self.policy.attempts):
+        for attempt in range(self.policy.backoff.attempts):
             try:
                 sent = await self.platform.deliver(message)
             except SendError as exc:
@@ -239,12 +221,18 @@ class OutboundSender:
             await redis.set(sent_key, "sent", ex=SENT_TTL_S)
             await redis.delete(marker)
             return
-        await self._park(message, self._wait(None, self.policy.attempts), "retries", marker)
+        await self._park(message, self._wait(None, self.policy.backoff.attempts), "retries", marker)
 
     def _wait(self, exc: BaseException | None, attempt: int) -> float:
-        if isinstance(exc, SendLater) and exc.after is not None:
-            return max(0.0, exc.after)
-        return float(min(self.policy.backoff_max_s, self.policy.backoff_s * 2**attempt))
+        retry_after = exc.after if isinstance(exc, SendLater) else None
+        return self.policy.backoff.delay(attempt + 1, retry_after)
+
+    async def _check_not_before(self, message_id: int) -> None:
+        # A message parked in a batch is tried again at once when the bus splits the batch;
+        # the platform's wait still holds then, so the retry is only handed back to the bus.
+        left_ms = await self.bus.redis.pttl(streams.outbound_wait(self.kind, message_id))
+        if left_ms > 0:
+            raise Retry(f"send {message_id}: the platform asked to wait", after=left_ms / 1000)
 
     async def _park(self, message: OutboundMessage, wait: float, reason: str, marker: str) -> None:
         redis = self.bus.redis
@@ -253,9 +241,10 @@ class OutboundSender:
         if count > self.policy.give_up_after:
             await self.record(message.message_id, "failed", error=f"gave up: {reason}")
             return
-        due_ms = int((time.time() + wait) * 1000)
-        await redis.zadd(self.delayed_key, {encode(message): due_ms})
+        wait_key = streams.outbound_wait(self.kind, message.message_id)
+        await redis.set(wait_key, "1", px=max(1, int(wait * 1000)))
         log.info("send %d parked for %.1f s: %s", message.message_id, wait, reason)
+        raise Retry(f"send {message.message_id}: {reason}", after=wait)
 
     async def record(
         self,

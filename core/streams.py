@@ -53,9 +53,9 @@ def dead_letter(stream: str) -> str:
     return f"dlq.{stream}"
 
 
-def outbound_delayed(channel_kind: str) -> str:
-    """Sorted set of outbound messages of one kind waiting to be sent again, by due time."""
-    return f"outbound:delayed:{channel_kind}"
+def outbound_wait(channel_kind: str, message_id: int | str) -> str:
+    """Set, with the platform's wait as its time to live, while a message may not be resent."""
+    return f"outbound:wait:{channel_kind}:{message_id}"
 
 
 def outbound_parked(channel_kind: str, message_id: int | str) -> str:

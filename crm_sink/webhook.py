@@ -15,28 +15,18 @@ import hmac
 import json
 import logging
 import time
-from dataclasses import dataclass
 
 import aiohttp
 
+from core.backoff import Backoff
 from core.bus import Permanent, Retry
 from crm_sink.pushes import ExternalRefs, LeadPush, Push
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Retries inside one delivery; after them the bus redelivers the event later."""
-
-    attempts: int = 4
-    first_s: float = 0.2
-    factor: float = 3.0
-    max_s: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based)."""
-        return float(min(self.max_s, self.first_s * self.factor ** (attempt - 1)))
+WEBHOOK_BACKOFF = Backoff(attempts=4, first_s=0.2, factor=3.0, max_s=5.0)
+"""Retries inside one delivery; after them the bus redelivers the event later."""
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -68,7 +58,7 @@ class WebhookAdapter:
         self.url = url
         self.secret = secret
         self.refs = refs
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or WEBHOOK_BACKOFF
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._http: aiohttp.ClientSession | None = None
 

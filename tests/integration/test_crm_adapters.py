@@ -8,12 +8,13 @@ from crm.peers import TOKEN, Bitrix24Peer, WebhookReceiver, serve
 from sqlalchemy import delete, select
 
 from core import streams
+from core.backoff import Backoff
 from core.db.crm_schema import CrmExternalRef
 from core.db.schema import Dialog
 from core.envelope import ClientHints, CloseDialog, DialogOpenedForCrm
 from crm_sink.bitrix24 import Bitrix24Adapter
 from crm_sink.pushes import ExternalRefs
-from crm_sink.webhook import Backoff, WebhookAdapter
+from crm_sink.webhook import WebhookAdapter
 
 PHONE = "+79161234567"
 

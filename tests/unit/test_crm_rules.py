@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.backoff import Backoff
 from core.envelope import ClientHints
 from crm_sink.merge import MergeableClient, plan_merge
 from crm_sink.merge_record import record_from_json, record_to_json
@@ -20,7 +21,7 @@ from crm_sink.rules import (
     missing_fields,
     transcript_text,
 )
-from crm_sink.webhook import Backoff, check_signature, sign
+from crm_sink.webhook import check_signature, sign
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

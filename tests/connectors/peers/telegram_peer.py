@@ -26,6 +26,8 @@ class TelegramPeer:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    call_times: list[float] = field(default_factory=list)
+    """When each of ``calls`` arrived (``time.monotonic()``), in the same order."""
     offsets: list[int | None] = field(default_factory=list)
     throttle: dict[str, list[int]] = field(default_factory=dict)
     """method -> retry_after values to answer the next calls with, one per call."""
@@ -73,17 +75,24 @@ class TelegramPeer:
     def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
 
+    def times(self, method: str = "sendMessage") -> list[float]:
+        """When each call of ``method`` arrived, in order."""
+        return [t for (name, _p), t in zip(self.calls, self.call_times, strict=True)
+                if name == method]
+
     async def _method(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
         method = request.match_info["method"]
+        arrived = time.monotonic()
         form = await request.post()
         params: dict[str, Any] = {}
         for key, value in form.items():
             params[key] = value.file.read() if isinstance(value, web.FileField) else value
         self.calls.append((method, params))
+        self.call_times.append(arrived)
         waits = self.throttle.get(method)
         if waits:
             after = waits.pop(0)

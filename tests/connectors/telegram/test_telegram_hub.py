@@ -126,6 +126,9 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
     attempts = [p for name, p in peer.calls if name == "sendMessage"]
     assert [p["text"] for p in attempts] == ["after the wait", "after the wait"]
     assert len(peer.sent()) == 2  # the throttled call and the one that went through
+    throttled, accepted = peer.times()
+    # Not before the second Telegram asked for, and not parked far beyond it either.
+    assert 1.0 <= accepted - throttled < 3.0
 
     assert await post_update(hub, peer.user_message(403, "then I block you"), "s3cret-1") == 200
     blocked = (await admin.receive_until("dialog", status="open"))["dialog"]
