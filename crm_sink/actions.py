@@ -34,7 +34,8 @@ from core.db.crm_schema import (
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
 from core.envelope import ClientHintsForCrm, DialogClosedForCrm, DialogOpenedForCrm
 from crm_sink.matching import match_strong
-from crm_sink.merge import MergeRecord, apply_unmerge, choose_main, plan_merge
+from crm_sink.merge import apply_unmerge, choose_main, plan_merge
+from crm_sink.merge_record import record_from_json, record_to_json
 from crm_sink.pushes import LeadPush, Push, TranscriptPush
 from crm_sink.rules import TranscriptLine, contact_hints, line_crm_settings, transcript_text
 from crm_sink.store import contacts_of, do_apply, do_strip, load_client, owners_of, profile_of
@@ -336,7 +337,7 @@ async def do_merge(
         main_id=main.client_id,
         dup_id=dup.client_id,
         reason=reason,
-        record=record.to_json(),
+        record=record_to_json(record),
         operator_id=operator_id,
         created_at=work.now,
     )
@@ -357,7 +358,7 @@ async def do_unmerge(work: CrmWork, merge_id: int, operator_id: int | None) -> C
     main_profile = await profile_of(session, merge.main_id, work.now)
     if main_profile.merged_into_id is not None:
         raise CrmConflict(f"client {merge.main_id} was merged again since; undo that first")
-    record = MergeRecord.from_json(merge.record)
+    record = record_from_json(merge.record)
     main, dup = apply_unmerge(record, await load_client(session, merge.main_id, work.now))
     dup_profile = await profile_of(session, merge.dup_id, work.now)
     dup_profile.merged_into_id = None

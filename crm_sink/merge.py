@@ -2,8 +2,9 @@
 
 ``choose_main`` decides which record survives, ``plan_merge`` describes the whole merge as a
 ``MergeRecord`` (stored as JSON), and ``apply_unmerge`` computes both clients back from that
-record and the main client's current state. The action layer carries the result out in one
-transaction; nothing here reads a clock or a database.
+record and the main client's current state. ``crm_sink.merge_record`` stores a record as JSON
+and reads it back; it depends on this module, never the other way round. The action layer
+carries the result out in one transaction; nothing here reads a clock or a database.
 
 Rules of unmerge, precisely (they are what the property tests check):
 
@@ -140,21 +141,6 @@ class MergeRecord:
     moved: MovedItems
     filled: tuple[FilledField, ...]
     conflicts: tuple[FieldConflict, ...]
-
-    def to_json(self) -> str:
-        """Serialise to a JSON document (sets as sorted lists, so the output is stable)."""
-        # Imported here: merge_record needs this module's classes, and the method keeps the
-        # record's own API in one place for callers.
-        from crm_sink.merge_record import record_to_json
-
-        return record_to_json(self)
-
-    @classmethod
-    def from_json(cls, text: str) -> MergeRecord:
-        """Parse what ``to_json`` wrote; ValueError naming the path of any malformed part."""
-        from crm_sink.merge_record import record_from_json
-
-        return record_from_json(text)
 
 
 def choose_main(a: MergeableClient, b: MergeableClient) -> tuple[MergeableClient, MergeableClient]:

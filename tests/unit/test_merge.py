@@ -15,11 +15,11 @@ from crm_sink.merge import (
     FieldConflict,
     FilledField,
     MergeableClient,
-    MergeRecord,
     apply_unmerge,
     choose_main,
     plan_merge,
 )
+from crm_sink.merge_record import record_from_json, record_to_json
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 LINKS = ("dialog_ids", "identity_ids", "lead_ids", "note_ids")
@@ -238,9 +238,9 @@ def test_unmerge_refuses_another_clients_state() -> None:
 
 def test_record_round_trips_through_json() -> None:
     record = plan_merge(TELEGRAM_IVAN, EMAIL_IVAN, at=T0 + timedelta(days=3))
-    text = record.to_json()
-    assert MergeRecord.from_json(text) == record
-    assert MergeRecord.from_json(text).to_json() == text
+    text = record_to_json(record)
+    assert record_from_json(text) == record
+    assert record_to_json(record_from_json(text)) == text
     assert "Ромашка" in text  # stored readable, not \\u-escaped
     assert json.loads(text)["moved"]["dialog_ids"] == [102]
 
@@ -249,13 +249,13 @@ def test_record_keeps_a_non_utc_offset() -> None:
     moscow = timezone(timedelta(hours=3))
     main = replace(TELEGRAM_IVAN, updated_at=datetime(2025, 3, 1, 12, 0, tzinfo=moscow))
     record = plan_merge(main, EMAIL_IVAN)
-    assert MergeRecord.from_json(record.to_json()).main_before.updated_at.utcoffset() == (
+    assert record_from_json(record_to_json(record)).main_before.updated_at.utcoffset() == (
         timedelta(hours=3)
     )
 
 
 def _broken(path: tuple[str | int, ...], value: object) -> str:
-    document = json.loads(plan_merge(TELEGRAM_IVAN, EMAIL_IVAN).to_json())
+    document = json.loads(record_to_json(plan_merge(TELEGRAM_IVAN, EMAIL_IVAN)))
     target = document
     for key in path[:-1]:
         target = target[key]
@@ -281,12 +281,12 @@ def test_malformed_record_is_rejected_with_the_path(
     path: tuple[str | int, ...], value: object, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        MergeRecord.from_json(_broken(path, value))
+        record_from_json(_broken(path, value))
 
 
 def test_record_that_is_not_json_is_rejected() -> None:
     with pytest.raises(ValueError):
-        MergeRecord.from_json("{not json")
+        record_from_json("{not json")
 
 
 # --- properties -----------------------------------------------------------------------
@@ -341,7 +341,7 @@ def test_merge_then_unmerge_restores_both_clients_exactly(
     main, dup = choose_main(*pair)
     record = plan_merge(main, dup, at=at)
     assert apply_unmerge(record, record.merged) == (main, dup)
-    stored = MergeRecord.from_json(record.to_json())
+    stored = record_from_json(record_to_json(record))
     assert stored == record
     assert apply_unmerge(stored, stored.merged) == (main, dup)
 
