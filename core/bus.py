@@ -30,7 +30,7 @@ from redis.exceptions import ResponseError
 
 from core import streams
 from core.backoff import Backoff
-from core.bus_delayed import DelayedRetries, Parked
+from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.envelope import ENVELOPE, Envelope, encode
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,6 @@ class Delivery(Generic[T]):
 
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
-
-OrderingKey = Callable[[T], str | None]
-"""The key whose entries a consumer keeps in order across retries (a client, a dialog), or None
-for a payload that may be handled whenever it is due."""
 
 
 class Bus:
@@ -197,9 +193,10 @@ class Consumer(Generic[T]):
         self.adapter = adapter
         self.ordering = ordering
         self._failures_key = f"bus:failures:{stream}:{group}"
-        self.delayed = DelayedRetries(bus.redis, stream, group, self._failures_key)
+        self.delayed = DelayedRetries(
+            bus.redis, stream, group, self._failures_key, ordering, self._dump
+        )
         self._last_claim = 0.0
-        self._last_requeue = 0.0
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
@@ -226,15 +223,11 @@ class Consumer(Generic[T]):
         for _stream, entries in reply or []:
             handled += len(entries)
             await self._handle(entries)
-        await self._requeue_if_due()
+        await self.delayed.requeue_if_due(cfg.maxlen, cfg.claim_every_s)
         return handled
 
-    async def _requeue_if_due(self) -> None:
-        # Keys parked by other consumers of the group are looked for at the reclaim cadence.
-        now = time.monotonic()
-        if self.delayed.is_due() or now - self._last_requeue >= self.bus.config.claim_every_s:
-            self._last_requeue = now
-            await self.delayed.requeue(self.bus.config.maxlen)
+    def _dump(self, payload: T) -> str:
+        return self.adapter.dump_json(payload).decode()
 
     async def reclaim(self) -> int:
         """Take over entries idle longer than ``claim_idle_ms`` from any consumer of the group."""
@@ -294,7 +287,7 @@ class Consumer(Generic[T]):
         skipped: list[str] = []
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
-            if fields is None or _requeued_for_other_group(fields, self.group):
+            if fields is None or for_other_group(fields, self.group):
                 skipped.append(entry_id)  # deleted while pending, or another group's retry
                 continue
             raw[entry_id] = fields
@@ -303,9 +296,9 @@ class Consumer(Generic[T]):
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
                 await self._dead_letter(entry_id, fields, f"malformed entry: {exc}")
                 continue
-            batch.append(Delivery(self.stream, entry_id, payload, _deliveries(fields)))
+            batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
         await self._ack(skipped)
-        batch = await self._behind_parked(batch)
+        batch = await self.delayed.behind_parked(batch)
         if not batch:
             return
         try:
@@ -320,7 +313,7 @@ class Consumer(Generic[T]):
                 "batch of %d from %s failed (%s); retrying one by one", len(batch), self.stream, exc
             )
             for delivery in batch:
-                if not await self._behind_parked([delivery]):
+                if not await self.delayed.behind_parked([delivery]):
                     continue  # an earlier entry of its key was just parked
                 try:
                     await self.handler([delivery])
@@ -332,22 +325,6 @@ class Consumer(Generic[T]):
                     await self._ack([delivery.id])
             return
         await self._ack([d.id for d in batch])
-
-    def _parked(self, delivery: Delivery[T], deliveries: int) -> Parked:
-        key = self.ordering(delivery.payload) if self.ordering is not None else None
-        # An entry without a key is a key of its own: it holds back nothing else.
-        token = f"e:{delivery.id}" if key is None else f"k:{key}"
-        data = self.adapter.dump_json(delivery.payload).decode()
-        return Parked(token, delivery.id, data, deliveries)
-
-    async def _behind_parked(self, batch: list[Delivery[T]]) -> list[Delivery[T]]:
-        """The batch without the entries parked behind an earlier entry of their key."""
-        if self.ordering is None or not batch:
-            return batch
-        parked = await self.delayed.follow([self._parked(d, d.deliveries) for d in batch])
-        for i in sorted(parked):
-            log.info("entry %s of %s waits behind its key's retry", batch[i].id, self.stream)
-        return [d for i, d in enumerate(batch) if i not in parked]
 
     async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
         reason = f"{type(exc).__name__}: {exc}"
@@ -361,7 +338,7 @@ class Consumer(Generic[T]):
             return
         if isinstance(exc, Retry):
             wait = self.bus.config.retry_backoff.delay(count, exc.after)
-            await self.delayed.park(self._parked(delivery, count), wait)
+            await self.delayed.park(self.delayed.entry(delivery, count), wait)
             log.info(
                 "entry %s of %s will be retried in %.1f s: %s", delivery.id, self.stream, wait,
                 reason,
@@ -417,17 +394,6 @@ def _text(value: str | bytes) -> str:
 def _field(fields: Any) -> str:
     value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
     return _text(value)
-
-
-def _requeued_for_other_group(fields: Any, group: str) -> bool:
-    # A retry goes back onto the shared stream; only the group that asked for it handles it.
-    value = fields.get("group", fields.get(b"group"))
-    return value is not None and _text(value) != group
-
-
-def _deliveries(fields: Any) -> int:
-    value = fields.get("deliveries", fields.get(b"deliveries"))
-    return int(_text(value)) if value is not None else 0
 
 
 def _field_or_empty(fields: Any) -> str:

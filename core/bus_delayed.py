@@ -18,12 +18,24 @@ set) and ``bus:parked:<stream>:<group>:<key>`` (one list per parked key).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from core.bus import Delivery
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+OrderingKey = Callable[[T], str | None]
+"""The key whose entries a consumer keeps in order across retries (a client, a dialog), or None
+for a payload that may be handled whenever it is due."""
 
 # KEYS: delayed zset, stream, failures hash. ARGV: group, list prefix, then (token, id, doc)
 # triples. Parks every entry whose token is already parked, acking it; returns their positions.
@@ -114,11 +126,41 @@ class Parked:
         return f"{self.deliveries}:{self.data}"
 
 
-class DelayedRetries:
-    """The delayed set of one stream and consumer group."""
+def for_other_group(fields: Any, group: str) -> bool:
+    """True for a retry another consumer group put back onto a stream they share."""
+    value = fields.get("group", fields.get(b"group"))
+    return value is not None and _text(value) != group
 
-    def __init__(self, redis: Redis, stream: str, group: str, failures_key: str) -> None:
+
+def deliveries_of(fields: Any) -> int:
+    """How many times a stream entry failed before it was put back (0 for a new entry)."""
+    value = fields.get("deliveries", fields.get(b"deliveries"))
+    return int(_text(value)) if value is not None else 0
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class DelayedRetries(Generic[T]):
+    """The delayed set of one stream and consumer group.
+
+    ``ordering`` gives an entry's key; ``dump`` writes a payload back as the stream's text.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        stream: str,
+        group: str,
+        failures_key: str,
+        ordering: OrderingKey[T] | None,
+        dump: Callable[[T], str],
+    ) -> None:
         self.redis = redis
+        self.ordering = ordering
+        self.dump = dump
+        self._last_requeue = 0.0
         self.stream = stream
         self.group = group
         self.failures_key = failures_key
@@ -129,6 +171,30 @@ class DelayedRetries:
         self._follow = redis.register_script(_FOLLOW)
         self._park = redis.register_script(_PARK)
         self._requeue = redis.register_script(_REQUEUE)
+
+    def entry(self, delivery: Delivery[T], deliveries: int) -> Parked:
+        """What parking a delivery stores."""
+        key = self.ordering(delivery.payload) if self.ordering is not None else None
+        # An entry without a key is a key of its own: it holds back nothing else.
+        token = f"e:{delivery.id}" if key is None else f"k:{key}"
+        return Parked(token, delivery.id, self.dump(delivery.payload), deliveries)
+
+    async def behind_parked(self, batch: list[Delivery[T]]) -> list[Delivery[T]]:
+        """The batch without the entries just parked behind an earlier entry of their key."""
+        if self.ordering is None or not batch:
+            return batch
+        parked = await self.follow([self.entry(d, d.deliveries) for d in batch])
+        for i in sorted(parked):
+            log.info("entry %s of %s waits behind its key's retry", batch[i].id, self.stream)
+        return [d for i, d in enumerate(batch) if i not in parked]
+
+    async def requeue_if_due(self, maxlen: int, every_s: float) -> None:
+        """Requeue when a key this consumer knows of came due, or every ``every_s`` (for keys
+        parked by other consumers of the group)."""
+        now = time.monotonic()
+        if self.is_due() or now - self._last_requeue >= every_s:
+            self._last_requeue = now
+            await self.requeue(maxlen)
 
     async def follow(self, entries: Sequence[Parked]) -> set[int]:
         """Park (and ack) the entries whose key is parked already; returns their positions."""

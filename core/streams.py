@@ -63,6 +63,11 @@ def outbound_parked(channel_kind: str, message_id: int | str) -> str:
     return f"outbound:parked:{channel_kind}:{message_id}"
 
 
+def client_key(channel_id: int, external_user_id: str) -> str:
+    """The key of one client of one channel: what its shard and its order are kept by."""
+    return f"{channel_id}:{external_user_id}"
+
+
 def shard_of(channel_id: int, external_user_id: str, shards: int) -> int:
     """The shard of a client: all messages of one client land on one shard, in order."""
-    return zlib.crc32(f"{channel_id}:{external_user_id}".encode()) % shards
+    return zlib.crc32(client_key(channel_id, external_user_id).encode()) % shards

@@ -16,13 +16,20 @@ from pydantic import TypeAdapter
 
 from core import streams
 from core.bus import Bus
-from core.envelope import RouterInput
+from core.envelope import InboundMessage, RouterInput
 from core.lease import Lease
 from router.actions import Router
 
 log = logging.getLogger(__name__)
 
 ROUTER_INPUT: TypeAdapter[RouterInput] = TypeAdapter(RouterInput)
+
+
+def client_of(payload: RouterInput) -> str | None:
+    """The ordering key of router input: a client's messages stay in order across retries."""
+    if isinstance(payload, InboundMessage):
+        return streams.client_key(payload.channel_id, payload.external_user_id)
+    return None
 
 
 def router_streams(shards: int) -> list[str]:
@@ -79,6 +86,11 @@ class RouterService:
                     del self.tasks[stream]
             elif await lease.acquire():
                 consumer = self.bus.consumer(
-                    stream, streams.ROUTER_GROUP, self.name, self.router.handle, ROUTER_INPUT
+                    stream,
+                    streams.ROUTER_GROUP,
+                    self.name,
+                    self.router.handle,
+                    ROUTER_INPUT,
+                    ordering=client_of,
                 )
                 self.tasks[stream] = asyncio.create_task(consumer.run(), name=f"router:{stream}")

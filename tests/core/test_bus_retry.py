@@ -11,7 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 
-from core.bus import Bus, BusConfig, Consumer, Delivery, Retry, dead_letter_stream
+from core import streams
+from core.bus import Bus, BusConfig, Consumer, Delivery, Retry
 from core.envelope import InboundMessage
 
 ADAPTER: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
@@ -124,7 +125,7 @@ async def test_an_entry_that_retries_forever_reaches_the_dead_letter_stream(
     await run_until([consumer], lambda: rec.handled)
     assert 1_000 - rec.retry["1"] == 3  # asked three times, then dead-lettered
     assert rec.order == ["2"]
-    [(_id, dead)] = await redis.xrange(dead_letter_stream("s"))
+    [(_id, dead)] = await redis.xrange(streams.dead_letter("s"))
     assert dead["deliveries"] == "3" and "1 not now" in dead["error"]
     assert ADAPTER.validate_json(dead["data"]).external_message_id == "1"
     assert await redis.zcard("bus:delayed:s:g") == 0
