@@ -156,3 +156,19 @@ async def test_a_20000_character_reply_reaches_telegram_as_five_parts(
     assert " ".join(p["text"] for p in sent) == reply.strip()
     await asyncio.sleep(0.3)
     assert len(peer.sent()) == 5  # no part sent twice
+
+
+async def test_a_long_retry_after_parks_the_reply_and_the_dialogs_next_reply_waits_behind_it(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    assert await post_update(hub, peer.user_message(4343, "hello"), "s3cret-1") == 200
+    dialog = (await admin.receive_until("dialog"))["dialog"]
+    peer.throttle["sendMessage"] = [6]  # longer than the sender waits in place
+    for n, text in enumerate(("first", "second")):
+        await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                         {"text": text, "client_msg_id": f"p{n}"})
+    await eventually(lambda: len(peer.sent()) >= 3, timeout=20)
+    assert [p["text"] for p in peer.sent()] == ["first", "first", "second"]
+    throttled, accepted, _second = peer.times()
+    assert 6.0 <= accepted - throttled < 9.0
