@@ -31,6 +31,7 @@ from redis.exceptions import ResponseError
 from core import streams
 from core.backoff import Backoff
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
+from core.delivery import Delivery as Delivery
 from core.envelope import ENVELOPE, Envelope, encode
 
 log = logging.getLogger(__name__)
@@ -71,17 +72,6 @@ class Retry(Exception):
 
 class Permanent(Exception):
     """Raised by a handler: this entry can never succeed; dead-letter it now."""
-
-
-@dataclass(frozen=True)
-class Delivery(Generic[T]):
-    """One stream entry handed to a handler."""
-
-    stream: str
-    id: str
-    payload: T
-    deliveries: int = 0
-    """How many times this entry failed before (retries included)."""
 
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
@@ -340,7 +330,10 @@ class Consumer(Generic[T]):
             wait = self.bus.config.retry_backoff.delay(count, exc.after)
             await self.delayed.park(self.delayed.entry(delivery, count), wait)
             log.info(
-                "entry %s of %s will be retried in %.1f s: %s", delivery.id, self.stream, wait,
+                "entry %s of %s will be retried in %.1f s: %s",
+                delivery.id,
+                self.stream,
+                wait,
                 reason,
             )
         else:

@@ -22,12 +22,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
-if TYPE_CHECKING:
-    from core.bus import Delivery
+from core.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
