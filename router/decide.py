@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from config.schedule import Schedule, is_open, next_opening
-from router.distribution import LineRouting, Mode, OperatorState, decide_assignment, eligibility
+from router.distribution import (
+    Candidate,
+    LineRouting,
+    Mode,
+    OperatorState,
+    decide_assignment,
+    eligibility,
+)
 from router.intents import (
     Assign,
     Audit,
@@ -124,38 +131,12 @@ def route(
     """
     excluded = frozenset(exclude) | dialog.skipped_by
     if not line.is_open(now) and line.out_of_hours == "wait":
-        assert line.schedule is not None
-        candidates = tuple(AuditCandidate(op, "out_of_hours") for op in line.queue)
-        intents: list[Intent] = [
-            Wait(dialog.dialog_id, "out_of_hours"),
-            audit(dialog, "wait", "out_of_hours", mode=line.mode, candidates=candidates),
-        ]
-        opens = next_opening(line.schedule, now)
-        if opens is not None:
-            key = opening_timer(line.line_id)
-            intents.append(SetTimer(key, opens, (("line_id", line.line_id),)))
-        return intents
+        return _wait_for_opening(dialog, line, now)
     candidates_all = eligibility(line.routing, operators, now, excluded)
     judged = tuple(AuditCandidate.of(c) for c in candidates_all)
-    preferred, reason = _returning_to(dialog, line)
-    detail = ""
-    if preferred is not None:
-        previous = next((c for c in candidates_all if c.operator_id == preferred), None)
-        if previous is not None and previous.eligible:
-            return [
-                Assign(dialog.dialog_id, previous.operator_id),
-                audit(
-                    dialog,
-                    "assign",
-                    reason,
-                    mode=line.mode,
-                    operator_id=previous.operator_id,
-                    candidates=judged,
-                ),
-            ]
-        # Say why the client's own operator did not get it, beside the normal distribution.
-        passed = "not_on_line" if previous is None else previous.passed_over
-        detail = f"{reason} {preferred} passed over: {passed}"
+    returned, detail = _return_to_own(dialog, line, candidates_all, judged)
+    if returned:
+        return returned
     decision = decide_assignment(line.routing, operators, now, after, excluded)
     if decision.chosen is None:
         return [
@@ -164,40 +145,95 @@ def route(
                 dialog, "wait", "nobody_eligible", mode=line.mode, candidates=judged, detail=detail
             ),
         ]
-    if line.mode == "evenly":
-        chosen = decision.chosen[0]
+    return _give_out(dialog, line, decision.chosen, now, why, judged, detail)
+
+
+def _wait_for_opening(dialog: DialogSnapshot, line: LinePolicy, now: datetime) -> list[Intent]:
+    """A closed line that holds its dialogs: wait, and wake the line when it opens."""
+    assert line.schedule is not None
+    candidates = tuple(AuditCandidate(op, "out_of_hours") for op in line.queue)
+    intents: list[Intent] = [
+        Wait(dialog.dialog_id, "out_of_hours"),
+        audit(dialog, "wait", "out_of_hours", mode=line.mode, candidates=candidates),
+    ]
+    opens = next_opening(line.schedule, now)
+    if opens is not None:
+        key = opening_timer(line.line_id)
+        intents.append(SetTimer(key, opens, (("line_id", line.line_id),)))
+    return intents
+
+
+def _return_to_own(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    candidates_all: Sequence[Candidate],
+    judged: tuple[AuditCandidate, ...],
+) -> tuple[list[Intent], str]:
+    """A returning client's own operator gets the dialog when eligible; otherwise no intents
+    and the audit detail that says why they did not get it."""
+    preferred, reason = _returning_to(dialog, line)
+    if preferred is None:
+        return [], ""
+    previous = next((c for c in candidates_all if c.operator_id == preferred), None)
+    if previous is not None and previous.eligible:
         return [
-            Assign(dialog.dialog_id, chosen),
+            Assign(dialog.dialog_id, previous.operator_id),
+            audit(
+                dialog,
+                "assign",
+                reason,
+                mode=line.mode,
+                operator_id=previous.operator_id,
+                candidates=judged,
+            ),
+        ], ""
+    # Say why the client's own operator did not get it, beside the normal distribution.
+    passed = "not_on_line" if previous is None else previous.passed_over
+    return [], f"{reason} {preferred} passed over: {passed}"
+
+
+def _give_out(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    chosen: tuple[int, ...],
+    now: datetime,
+    why: str,
+    judged: tuple[AuditCandidate, ...],
+    detail: str,
+) -> list[Intent]:
+    """Assign or offer the dialog to the chosen operators, as the line's mode has it."""
+    if line.mode == "evenly":
+        return [
+            Assign(dialog.dialog_id, chosen[0]),
             audit(
                 dialog,
                 "assign",
                 why,
                 mode="evenly",
-                operator_id=chosen,
+                operator_id=chosen[0],
                 candidates=judged,
                 detail=detail,
             ),
         ]
     round_ = dialog.offer_round + 1
     if line.mode == "sequence":
-        chosen = decision.chosen[0]
         answer_by = now + timedelta(seconds=line.offer_seconds)
-        payload = (("dialog_id", dialog.dialog_id), ("round", round_), ("operator_id", chosen))
+        payload = (("dialog_id", dialog.dialog_id), ("round", round_), ("operator_id", chosen[0]))
         return [
-            Offer(dialog.dialog_id, (chosen,), True, round_, answer_by),
+            Offer(dialog.dialog_id, (chosen[0],), True, round_, answer_by),
             SetTimer(offer_timer(dialog.dialog_id), answer_by, payload),
             audit(
                 dialog,
                 "offer",
                 why,
                 mode="sequence",
-                operator_id=chosen,
+                operator_id=chosen[0],
                 candidates=judged,
                 detail=detail,
             ),
         ]
     return [
-        Offer(dialog.dialog_id, decision.chosen, False, round_, None),
+        Offer(dialog.dialog_id, chosen, False, round_, None),
         audit(dialog, "offer", why, mode="all", candidates=judged, detail=detail),
     ]
 
