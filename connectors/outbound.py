@@ -8,16 +8,19 @@ For each operator or system message it:
 1. skips it when it was already sent (``sent:<kind>:<message id>`` in Redis, or a delivery
    status on the row — either proves a finished send);
 2. takes the send marker ``sending:<kind>:<message id>`` with SET NX;
-3. calls the platform's ``deliver``; on success it writes ``Message.external_id`` and
-   ``delivery_status='sent'``, sets ``sent:…``, drops the marker and publishes a
-   ``MessageEvent`` so the operator sees the status;
+3. calls the platform's ``deliver``; on success it reports a ``DeliveryOutcome`` (status
+   ``sent`` and the platform's id) to the router, which records it on the message and tells
+   the operator; then it sets ``sent:…`` and drops the marker;
 4. on ``SendLater`` (a 429 ``retry_after``, VK errors 6/9, Viber status 12, a network error)
    it waits inline when the wait is short, otherwise it drops the marker, notes the platform's
    "not before" time (``outbound:wait:<kind>:<message id>``) and raises ``Retry(after=…)``: the
    bus parks the entry, and the dialog's later messages behind it, until the wait is over —
    so a long ``retry_after`` neither blocks the consumer nor reorders a dialog;
-5. on ``SendError`` (the platform refused for good: blocked by the user, bad request) it writes
-   ``delivery_status='failed'`` and the platform's reason, shown to the operator.
+5. on ``SendError`` (the platform refused for good: blocked by the user, bad request) it reports
+   the outcome ``failed`` with the platform's reason, shown to the operator.
+
+Platform receipts (delivered, seen, failed) travel the same way, as ``DeliveryReceipt``s
+(``report_receipt``): the router is the only writer of messages.
 
 The remaining double-send window: if the process dies after the platform accepted a message but
 before ``sent:…`` is written, the marker is still there when the entry is reclaimed. Platforms
@@ -35,20 +38,23 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
 from pydantic import TypeAdapter
-from sqlalchemy import select, update
 
 from core import streams
 from core.backoff import Backoff
 from core.bus import Bus, Delivery, Retry
 from core.db import SessionMaker
-from core.db.routing_schema import line_members
-from core.db.schema import Dialog, Message, Operator
-from core.envelope import DialogClosedNotice, MessageEvent, Outbound, OutboundMessage
-from core.roles import SUPERVISOR_ROLES
-from core.views import message_view
+from core.db.schema import Message
+from core.envelope import (
+    DeliveryOutcome,
+    DeliveryReceipt,
+    DeliveryStatus,
+    DialogClosedNotice,
+    Outbound,
+    OutboundMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +70,7 @@ def dialog_of(work: Work) -> str:
     """The ordering key of outbound work: one dialog's messages reach the client in order."""
     return str(work.dialog_id)
 
-Status = Literal["sent", "delivered", "seen", "failed"]
-_RANK = {None: 0, "sent": 1, "delivered": 2, "seen": 3, "failed": 4}
+Status = DeliveryStatus
 
 
 class SendLater(Exception):
@@ -253,67 +258,32 @@ class OutboundSender:
         external_id: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Write a delivery outcome and tell the console."""
-        await do_record_status(
-            self.sessions, self.bus, message_id, status, external_id=external_id, error=error
-        )
+        """Report a delivery outcome to the router, which records it and tells the console."""
+        await report_outcome(self.bus, message_id, status, external_id=external_id, error=error)
 
 
-async def do_record_status(
-    sessions: SessionMaker,
+async def report_outcome(
     bus: Bus,
     message_id: int,
     status: Status,
     external_id: str | None = None,
     error: str | None = None,
-) -> bool:
-    """Set a message's delivery status (never backwards: seen stays seen) and announce it."""
-    async with sessions() as session, session.begin():
-        row = await session.get(Message, message_id)
-        if row is None:
-            return False
-        values: dict[str, Any] = {}
-        if _RANK[status] > _RANK.get(row.delivery_status, 0):
-            values = {"delivery_status": status, "delivery_error": error}
-        if external_id is not None:
-            values["external_id"] = external_id
-        if not values:
-            return False
-        await session.execute(update(Message).where(Message.id == message_id).values(**values))
-        await session.refresh(row)
-        dialog = await session.get(Dialog, row.dialog_id)
-        assert dialog is not None
-        recipients = await _recipients(session, dialog)
-        view = message_view(row)
-    event = MessageEvent(
-        key=f"message:{message_id}:{row.delivery_status}", recipients=recipients, message=view
+) -> None:
+    """Publish what became of a send for the router, the only writer of messages."""
+    outcome = DeliveryOutcome(
+        message_id=message_id, status=status, external_id=external_id, error=error
     )
-    await bus.publish(streams.EVENTS, event)
-    return True
+    await bus.publish(streams.COMMANDS, outcome)
 
 
-async def do_apply_receipt(sessions: SessionMaker, bus: Bus, receipt: Receipt) -> bool:
-    """Apply a platform's delivery report to the message it names; False when none matches."""
-    async with sessions() as session:
-        message_id = await session.scalar(
-            select(Message.id).where(
-                Message.channel_id == receipt.channel_id,
-                Message.external_id == receipt.external_id,
-            )
-        )
-    if message_id is None:
-        return False
-    return await do_record_status(sessions, bus, message_id, receipt.status, error=receipt.error)
-
-
-async def _recipients(session: Any, dialog: Dialog) -> tuple[int, ...]:
-    # The same audience the router gives message events (Batch.recipients): the dialog's
-    # operator (or the line while it waits), every admin, and the managers on the line.
-    rows = await session.execute(line_members([dialog.line_id]))
-    members = {operator_id for _line, operator_id in rows}
-    people = {dialog.operator_id} if dialog.operator_id is not None else set(members)
-    supervisors = await session.execute(
-        select(Operator.id, Operator.role).where(Operator.role.in_(SUPERVISOR_ROLES))
+async def report_receipt(bus: Bus, receipt: Receipt) -> None:
+    """Publish a platform's delivery report for the router to apply to the message it names."""
+    await bus.publish(
+        streams.COMMANDS,
+        DeliveryReceipt(
+            channel_id=receipt.channel_id,
+            external_id=receipt.external_id,
+            status=receipt.status,
+            error=receipt.error,
+        ),
     )
-    people.update(op for op, role in supervisors if role == "admin" or op in members)
-    return tuple(sorted(people))

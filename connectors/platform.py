@@ -27,7 +27,7 @@ from connectors.outbound import (
     OutboundSender,
     Receipt,
     Sent,
-    do_apply_receipt,
+    report_receipt,
 )
 from core import streams
 from core.bus import Bus, Delivery
@@ -199,7 +199,7 @@ class PlatformConnector(ABC):
                 continue
             for item in await self.ingest(account, update):
                 if isinstance(item, Receipt):
-                    await do_apply_receipt(self.sessions, self.bus, item)
+                    await report_receipt(self.bus, item)
                     continue
                 shard = streams.shard_of(
                     item.channel_id, item.external_user_id, self.context.settings.inbound_shards

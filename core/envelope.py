@@ -243,6 +243,36 @@ Outbound = Annotated[OutboundMessage | DialogClosedNotice, Field(discriminator="
 """What a channel's outbound stream (``out.<kind>``) carries."""
 
 
+DeliveryStatus = Literal["sent", "delivered", "seen", "failed"]
+"""How far a message of ours got; it only moves forward: sent, delivered, seen (or failed)."""
+
+
+class DeliveryOutcome(_Model):
+    """What became of a connector's send of one of our messages (stream ``cmd``): the router
+    records it on the message and tells the operators who see the dialog."""
+
+    type: Literal["delivery.outcome"] = "delivery.outcome"
+    v: Literal[1] = 1
+    message_id: int
+    status: DeliveryStatus
+    external_id: str | None = Field(default=None, max_length=255)
+    """The platform's id of the message, when the platform took it."""
+    error: str | None = None
+    """Why it failed, in words shown to the operator."""
+
+
+class DeliveryReceipt(_Model):
+    """A platform's report about one of our messages, named by its id on the platform
+    (stream ``cmd``); the router applies it like an outcome."""
+
+    type: Literal["delivery.receipt"] = "delivery.receipt"
+    v: Literal[1] = 1
+    channel_id: int
+    external_id: str = Field(min_length=1, max_length=255)
+    status: DeliveryStatus
+    error: str | None = None
+
+
 class MessageView(_Model):
     """A stored message as the console shows it."""
 
@@ -393,10 +423,18 @@ class ChannelsChanged(_Model):
 
 
 RouterInput = Annotated[
-    InboundMessage | OperatorReply | CloseDialog | PresenceChange | RoutingCommand | TimerFired,
+    InboundMessage
+    | OperatorReply
+    | CloseDialog
+    | PresenceChange
+    | RoutingCommand
+    | TimerFired
+    | DeliveryOutcome
+    | DeliveryReceipt,
     Field(discriminator="type"),
 ]
-"""Everything the router consumes: inbound shards, commands and fired timers."""
+"""Everything the router consumes: inbound shards, commands, delivery reports and fired
+timers."""
 
 Envelope = Annotated[
     InboundMessage
@@ -414,7 +452,9 @@ Envelope = Annotated[
     | RoutingCommand
     | PlatformUpdate
     | ChannelsChanged
-    | DialogTransferredForCrm,
+    | DialogTransferredForCrm
+    | DeliveryOutcome
+    | DeliveryReceipt,
     Field(discriminator="type"),
 ]
 """Any payload on any stream."""

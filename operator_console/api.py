@@ -7,12 +7,12 @@ from typing import Literal, NamedTuple
 
 from aiohttp import web
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
-from core.db.routing_schema import DialogParticipant, member_lines
+from core.audience import visible_dialogs
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import MAX_REPLY_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
 from core.views import dialog_view, message_view
@@ -118,24 +118,15 @@ async def presence(request: web.Request) -> web.Response:
 
 
 def _visible(query: DialogQuery, operator: Operator) -> DialogQuery:
-    """Limit a dialog query to what ``operator`` may see: admins see every dialog; a manager
-    sees every dialog of their lines; an operator sees the ones waiting on their lines. Both
-    also see their own dialogs and the ones they were invited into or joined."""
+    """Limit a dialog query to what ``operator`` may see (``core.audience``, the rule the
+    router's live events follow)."""
     rule = _visibility(operator)
     return query if rule is None else query.where(rule)
 
 
 def _visibility(operator: Operator) -> ColumnElement[bool] | None:
     """The condition on ``Dialog`` of ``_visible``; None when every dialog is visible."""
-    if operator.role == "admin":
-        return None
-    # "Their lines": in the queue directly or through a group, as the router counts it.
-    my_lines = member_lines(operator.id)
-    joined = select(DialogParticipant.dialog_id).where(DialogParticipant.operator_id == operator.id)
-    on_my_lines: ColumnElement[bool] = Dialog.line_id.in_(my_lines)
-    if operator.role != "manager":
-        on_my_lines = (Dialog.status == "waiting") & on_my_lines
-    return or_(Dialog.operator_id == operator.id, on_my_lines, Dialog.id.in_(joined))
+    return visible_dialogs(operator.id, operator.role)
 
 
 class _Seen(NamedTuple):

@@ -47,8 +47,7 @@ from operator_console.keys import FIRST_LOGIN, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.seed import do_seed
-from router.actions import Router
-from router.service import RouterService
+from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
 

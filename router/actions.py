@@ -1,215 +1,52 @@
 """The router's writer: the only code that changes dialogs and messages.
 
-Each handler reads what it needs, asks a pure decision function what to do, writes, and queues
-its effects on the batch; ``Router.handle`` commits the batch in one transaction and publishes the
-effects after the commit. Every handler is idempotent, because the bus delivers at least once.
+Each ``do_*`` reads what it needs (``router.reads``), asks a pure decision function what to
+do, and writes; ``do_intents`` carries the decided intents out. Effects are queued on the batch
+(``router.batch``), which the worker commits in one transaction and publishes after the commit.
+Every handler is idempotent, because the bus delivers at least once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import streams
-from core.bus import Bus, Delivery
-from core.db import SessionMaker
+from core.db.routing_schema import DialogOffer, RoutingAudit, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
-    ClientHintsForCrm,
     CloseDialog,
-    DialogOpenedForCrm,
-    HiddenNote,
-    InboundMessage,
-    InviteColleague,
-    LeaveDialog,
+    DialogClosedForCrm,
+    DialogClosedNotice,
     OperatorReply,
     PresenceChange,
-    RateDialog,
-    RouterInput,
-    SkipOffer,
-    TakeOffer,
-    TimerFired,
-    TransferDialog,
-    utcnow,
 )
 from core.roles import SUPERVISOR_ROLES
-from core.timers import Timers
-from router import commands
-from router.assign import do_open_dialog
 from router.batch import Batch
-from router.decide import decide_open, decide_take
-from router.intents import ClosedBy, SetTimer
-from router.lifecycle import (
-    decide_close,
-    decide_operator_message,
-    parse_rating,
+from router.decide import decide_take, decide_unavailable, route_waiting
+from router.intents import (
+    Assign,
+    Audit,
+    AutoReply,
+    CancelTimer,
+    Close,
+    ClosedBy,
+    EndOffers,
+    Intent,
+    MarkHours,
+    MoveToLine,
+    Note,
+    Offer,
+    SetTimer,
+    Unassign,
+    Wait,
 )
-from router.prefetch import InboundRun
-from router.routing import do_apply, load_policy, operator_states, snapshot
+from router.lifecycle import decide_close, decide_operator_message
+from router.reads import line_settings, load_policy, may_work_on, operator_states, snapshot
 
 log = logging.getLogger(__name__)
-
-
-class Router:
-    """Handles batches from the inbound shards, the command stream and the timer stream."""
-
-    def __init__(
-        self, sessions: SessionMaker, bus: Bus, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.sessions = sessions
-        self.bus = bus
-        self.clock = clock
-        self.timers = Timers(bus.redis)
-        # Consumers of several streams share this writer; one batch at a time per process keeps
-        # capacity checks and assignments consistent (SQLite has a single writer anyway).
-        self._lock = asyncio.Lock()
-
-    async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
-        """Apply a batch in one transaction, then publish its effects."""
-        async with self._lock:
-            async with self.sessions() as session, session.begin():
-                work = Batch(session, self.clock())
-                run: list[InboundMessage] = []
-                for delivery in batch:
-                    if isinstance(delivery.payload, InboundMessage):
-                        run.append(delivery.payload)
-                        continue
-                    await do_inbound_run(work, run)
-                    run = []
-                    await self._dispatch(work, delivery.payload)
-                await do_inbound_run(work, run)
-            await self.bus.publish_many(work.effects)
-            await self._set_timers(work)
-
-    async def _set_timers(self, work: Batch) -> None:
-        # After the commit, like every effect: a timer never fires for a rolled-back change.
-        # Each timer's payload names the round it belongs to, so one that fires late is ignored.
-        for op in work.timer_ops:
-            if isinstance(op, SetTimer):
-                await self.timers.schedule(op.key, op.due_at, dict(op.payload))
-            else:
-                await self.timers.cancel(op.key)
-
-    async def _dispatch(self, work: Batch, payload: RouterInput) -> None:
-        if isinstance(payload, InboundMessage):
-            await do_inbound_run(work, [payload])
-        elif isinstance(payload, OperatorReply):
-            await do_reply(work, payload)
-        elif isinstance(payload, CloseDialog):
-            await do_close(work, payload)
-        elif isinstance(payload, PresenceChange):
-            await do_presence(work, payload)
-        elif isinstance(payload, TimerFired):
-            await commands.do_timer(work, payload)
-        elif isinstance(payload, TakeOffer):
-            await commands.do_take(work, payload)
-        elif isinstance(payload, SkipOffer):
-            await commands.do_skip(work, payload)
-        elif isinstance(payload, TransferDialog):
-            await commands.do_transfer(work, payload)
-        elif isinstance(payload, InviteColleague):
-            await commands.do_invite(work, payload)
-        elif isinstance(payload, LeaveDialog):
-            await commands.do_leave(work, payload)
-        elif isinstance(payload, HiddenNote):
-            await commands.do_note(work, payload)
-        elif isinstance(payload, RateDialog):
-            await commands.do_rate(work, payload)
-
-
-async def do_inbound_run(work: Batch, msgs: Sequence[InboundMessage]) -> None:
-    """Handle consecutive inbound messages in order, with their reads done set-wise."""
-    if not msgs:
-        return
-    run = await InboundRun.load(work, msgs)
-    for msg in msgs:
-        await do_inbound(work, msg, run)
-    await run.drain()
-
-
-async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
-    """Store a client's message in their open dialog, opening and assigning one if needed.
-
-    A message for a dialog already open waits in ``run`` to be flushed with the others; every
-    other case first drains the run, so effects keep the order of the messages."""
-    session = work.session
-    channel = await work.channel(msg.channel_id)
-    if channel is None or not channel.enabled:
-        log.error(
-            "inbound message %s names channel_id %d, which is unknown or disabled; dropped",
-            msg.external_message_id,
-            msg.channel_id,
-        )
-        return
-    seen = await run.stored(channel.id, msg.external_message_id)
-    identity = await run.identity(channel.id, msg.external_user_id)
-    if seen is not None and identity is not None:
-        await run.drain()
-        # A repeat within the run: drain stored the first one, so read its row now.
-        seen = await run.stored(channel.id, msg.external_message_id)
-        assert seen is not None
-        # Delivered again (a retry, or a crash between commit and ack): store nothing, but
-        # announce again in case the first announcement never left. Consumers drop repeats.
-        dialog = await session.get(Dialog, seen.dialog_id)
-        assert dialog is not None
-        await work.announce_message(dialog, seen)
-        if msg.echo:
-            await work.deliver(dialog, seen, identity.external_id)
-        return
-    if identity is not None and await _took_rating(work, channel.kind, identity, msg, run):
-        return
-    dialog = None
-    if identity is not None and msg.thread_dialog_id is None and run.known(identity):
-        dialog = run.open_dialog(identity)  # what do_open_dialog would find, without a SELECT
-    opened = False
-    if dialog is None:
-        await run.drain()
-        dialog, opened = await do_open_dialog(work, channel, msg, identity)
-    message = Message(
-        dialog_id=dialog.id,
-        channel_id=channel.id,
-        author="client",
-        author_name=msg.client_name,
-        text=msg.text,
-        attachments=[a.model_dump() for a in msg.attachments],
-        external_id=msg.external_message_id,
-        client_msg_id=msg.client_msg_id,
-        created_at=work.now,
-    )
-    dialog.last_message_at = work.now
-    dialog.client_messages += 1
-    await run.remember(msg, dialog, message)
-    if not opened:
-        # Its INSERT, hints, routing and announcements are drain's, in this same order.
-        run.defer(msg, dialog, message, msg.echo)
-        return
-    session.add(message)
-    await session.flush()
-    if not msg.hints.is_empty():
-        work.emit(
-            streams.CRM,
-            ClientHintsForCrm(
-                client_id=dialog.client_id,
-                identity_id=dialog.identity_id,
-                channel_id=channel.id,
-                dialog_id=dialog.id,
-                hints=msg.hints,
-            ),
-        )
-    work.emit(
-        streams.CRM,
-        DialogOpenedForCrm(dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id),
-    )
-    policy = await run.policy(dialog.line_id)
-    states = await operator_states(work, dialog.line_id)
-    snap = await snapshot(work, dialog)
-    echo_to = msg.external_user_id if msg.echo else None
-    # The dialog (routed), then the client's own message, then the greeting.
-    await do_apply(work, decide_open(snap, policy, states, work.now), message, echo_to)
 
 
 async def do_reply(work: Batch, cmd: OperatorReply) -> None:
@@ -236,24 +73,42 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         await work.announce_message(dialog, seen)
         await work.deliver(dialog, seen, identity.external_id)
         return
+    if not await _may_reply(work, dialog, operator, cmd):
+        return
+    first = dialog.first_response_at is None
+    message = _store_reply(work, dialog, operator, cmd)
+    await session.flush()
+    if first:
+        await work.announce_dialog(dialog, message)
+    await work.announce_message(dialog, message)
+    await work.deliver(dialog, message, identity.external_id)
+    policy = await load_policy(work, dialog.line_id)
+    await do_intents(work, decide_operator_message(await snapshot(work, dialog), policy, work.now))
+
+
+async def _may_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> bool:
+    """Whether the reply may be stored; answering a waiting dialog takes it first, by the same
+    rules as taking it."""
     if dialog.status == "closed":
         log.warning("reply %s to closed dialog %d; dropped", cmd.client_msg_id, dialog.id)
-        return
-    is_supervisor = operator.role in SUPERVISOR_ROLES
-    if not await commands.may_work_on(work, dialog, operator):
+        return False
+    if not await may_work_on(work, dialog, operator):
         log.warning("operator %d may not reply in dialog %d; dropped", operator.id, dialog.id)
-        return
+        return False
     if dialog.operator_id is None:
-        # Answering a waiting dialog takes it, by the same rules as taking it.
         policy = await load_policy(work, dialog.line_id)
         states = await operator_states(work, dialog.line_id)
         snap = await snapshot(work, dialog)
-        await do_apply(work, decide_take(snap, policy, states, operator.id, work.now))
-        if dialog.operator_id != operator.id and not is_supervisor:
+        await do_intents(work, decide_take(snap, policy, states, operator.id, work.now))
+        if dialog.operator_id != operator.id and operator.role not in SUPERVISOR_ROLES:
             log.warning(
                 "operator %d could not take dialog %d to reply; dropped", operator.id, dialog.id
             )
-            return
+            return False
+    return True
+
+
+def _store_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> Message:
     message = Message(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
@@ -265,19 +120,12 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         client_msg_id=cmd.client_msg_id,
         created_at=work.now,
     )
-    session.add(message)
-    first = dialog.first_response_at is None
-    if first:
+    work.session.add(message)
+    if dialog.first_response_at is None:
         dialog.first_response_at = work.now
     dialog.last_message_at = work.now
     dialog.operator_messages += 1
-    await session.flush()
-    if first:
-        await work.announce_dialog(dialog, message)
-    await work.announce_message(dialog, message)
-    await work.deliver(dialog, message, identity.external_id)
-    policy = await load_policy(work, dialog.line_id)
-    await do_apply(work, decide_operator_message(await snapshot(work, dialog), policy, work.now))
+    return message
 
 
 async def do_close(work: Batch, cmd: CloseDialog) -> None:
@@ -289,7 +137,7 @@ async def do_close(work: Batch, cmd: CloseDialog) -> None:
         return
     by: ClosedBy = "operator" if cmd.operator_id is not None else "client"
     policy = await load_policy(work, dialog.line_id)
-    await do_apply(work, decide_close(await snapshot(work, dialog), policy, by))
+    await do_intents(work, decide_close(await snapshot(work, dialog), policy, by))
 
 
 async def do_presence(work: Batch, cmd: PresenceChange) -> None:
@@ -303,48 +151,233 @@ async def do_presence(work: Batch, cmd: PresenceChange) -> None:
         return
     operator.status = cmd.status
     await work.session.flush()
-    await commands.do_presence_routing(work, operator)
+    # Sorted: the union behind member_lines has no order, and the batch should not depend on it.
+    for line_id in sorted(await work.session.scalars(member_lines(operator.id))):
+        if operator.status == "online":
+            await do_route_waiting(work, line_id, "operator_online")
+        else:
+            await _pass_offers_on(work, line_id, operator)
 
 
-async def _took_rating(
-    work: Batch, kind: str, identity: ClientIdentity, msg: InboundMessage, run: InboundRun
-) -> bool:
-    """A rating answer to the last closed dialog's request is stored on it, not opening a new
-    dialog; any other text opens one as usual."""
-    if run.known(identity):
-        last = run.latest_dialog(identity)
-    else:
-        last = await work.session.scalar(
+async def _pass_offers_on(work: Batch, line_id: int, operator: Operator) -> None:
+    """Hand the line's pending offers of an operator who left on to others."""
+    offered = (
+        await work.session.scalars(
             select(Dialog)
-            .where(Dialog.identity_id == identity.id)
-            .order_by(Dialog.id.desc())
-            .limit(1)
+            .join(DialogOffer, DialogOffer.dialog_id == Dialog.id)
+            .where(
+                Dialog.line_id == line_id,
+                DialogOffer.operator_id == operator.id,
+                DialogOffer.state == "pending",
+            )
+            .order_by(Dialog.opened_at, Dialog.id)
         )
-    if last is None or last.status != "closed" or last.rating is not None:
-        return False
-    if last.rating_requested_at is None:
-        return False
-    policy = await run.policy(last.line_id)
-    rating = parse_rating(msg.text, policy.rating)
-    if rating is None:
-        return False
-    await run.drain()
-    last.rating = rating
+    ).all()
+    if not offered:
+        return
+    policy = await load_policy(work, line_id)
+    states = await operator_states(work, line_id)
+    snaps = [await snapshot(work, d) for d in offered]
+    await do_intents(
+        work, decide_unavailable(snaps, policy, states, operator.id, operator.status, work.now)
+    )
+
+
+async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
+    """Give out the line's waiting dialogs (someone freed up, came online, or the line opened)."""
+    waiting = (
+        await work.session.scalars(
+            select(Dialog)
+            .where(Dialog.line_id == line_id, Dialog.status == "waiting")
+            .order_by(Dialog.opened_at, Dialog.id)
+            .limit(200)
+        )
+    ).all()
+    if not waiting:
+        return
+    policy = await load_policy(work, line_id)
+    states = await operator_states(work, line_id)
+    snapshots = [await snapshot(work, d) for d in waiting]
+    await do_intents(work, route_waiting(snapshots, policy, states, work.now, why))
+
+
+async def do_intents(
+    work: Batch,
+    intents: Sequence[Intent],
+    lead: Message | None = None,
+    echo_to: str | None = None,
+) -> None:
+    """Carry out decided intents in order.
+
+    Dialogs that changed are announced once, after; then ``lead`` (the client message that
+    caused this, echoed to ``echo_to`` on channels that show the sender their own message),
+    then the auto-replies and notes written, so every reader sees them in that order.
+    """
+    changed: dict[int, Dialog] = {}
+    freed_lines: set[int] = set()
+    written: list[tuple[Dialog, Message]] = []
+    for intent in intents:
+        if isinstance(intent, SetTimer | CancelTimer):
+            work.timer_ops.append(intent)
+            continue
+        if isinstance(intent, Audit):
+            _audit(work, intent)
+            continue
+        dialog = changed.get(intent.dialog_id) or await work.session.get(Dialog, intent.dialog_id)
+        if dialog is None:
+            log.error("intent %r names a dialog that does not exist", intent)
+            continue
+        changed[dialog.id] = dialog
+        message = await _apply_one(work, dialog, intent, freed_lines)
+        if message is not None:
+            written.append((dialog, message))
+    await work.session.flush()
+    await _announce(work, changed, lead, echo_to, written)
+    for line_id in freed_lines:
+        await do_route_waiting(work, line_id, "operator_freed")
+
+
+def _audit(work: Batch, intent: Audit) -> None:
+    work.session.add(
+        RoutingAudit(
+            dialog_id=intent.dialog_id,
+            line_id=intent.line_id,
+            at=work.now,
+            event=intent.event,
+            mode=intent.mode,
+            operator_id=intent.operator_id,
+            reason=intent.reason,
+            candidates=[
+                {"operator_id": c.operator_id, "passed_over": c.passed_over}
+                for c in intent.candidates
+            ],
+            detail=intent.detail,
+        )
+    )
+
+
+async def _announce(
+    work: Batch,
+    changed: dict[int, Dialog],
+    lead: Message | None,
+    echo_to: str | None,
+    written: list[tuple[Dialog, Message]],
+) -> None:
+    """The changed dialogs, then the lead message, then the messages written, in that order."""
+    for dialog in changed.values():
+        await work.announce_dialog(dialog, lead if lead and lead.dialog_id == dialog.id else None)
+    if lead is not None:
+        home = changed.get(lead.dialog_id) or await work.session.get(Dialog, lead.dialog_id)
+        assert home is not None
+        await work.announce_message(home, lead)
+        if echo_to is not None:
+            await work.deliver(home, lead, echo_to)
+    for dialog, message in written:
+        await work.announce_message(dialog, message)
+        if not message.hidden:
+            identity = await work.session.get(ClientIdentity, dialog.identity_id)
+            assert identity is not None
+            await work.deliver(dialog, message, identity.external_id)
+
+
+async def _apply_one(
+    work: Batch, dialog: Dialog, intent: Intent, freed: set[int]
+) -> Message | None:
+    session = work.session
+    if isinstance(intent, Assign):
+        operator = await session.get(Operator, intent.operator_id)
+        assert operator is not None
+        dialog.operator_id = operator.id
+        dialog.status = "open"
+        dialog.assigned_at = work.now
+        dialog.wait_reason = None
+        operator.last_assigned_at = work.now
+    elif isinstance(intent, Offer):
+        _offer(work, dialog, intent)
+    elif isinstance(intent, EndOffers):
+        await _end_offers(work, dialog, intent)
+    elif isinstance(intent, Unassign):
+        dialog.operator_id = None
+        dialog.status = "waiting"
+        dialog.assigned_at = None
+    elif isinstance(intent, Wait):
+        dialog.wait_reason = intent.reason
+    elif isinstance(intent, MoveToLine):
+        dialog.line_id = intent.line_id
+    elif isinstance(intent, MarkHours):
+        dialog.began_in_hours = intent.in_hours
+    elif isinstance(intent, AutoReply | Note):
+        return await _system_message(work, dialog, intent)
+    elif isinstance(intent, Close):
+        await _close(work, dialog, intent)
+        freed.add(dialog.line_id)
+    return None
+
+
+def _offer(work: Batch, dialog: Dialog, intent: Offer) -> None:
+    dialog.offer_round = intent.round
+    dialog.wait_reason = None
+    if intent.exclusive:
+        dialog.last_offered_id = intent.operator_ids[0]
+    work.session.add_all(
+        DialogOffer(
+            dialog_id=dialog.id,
+            operator_id=op,
+            round=intent.round,
+            exclusive=intent.exclusive,
+            offered_at=work.now,
+            answer_by=intent.answer_by,
+        )
+        for op in intent.operator_ids
+    )
+
+
+async def _end_offers(work: Batch, dialog: Dialog, intent: EndOffers) -> None:
+    await work.session.flush()
+    query = update(DialogOffer).where(
+        DialogOffer.dialog_id == dialog.id, DialogOffer.state == "pending"
+    )
+    if intent.operator_ids:
+        query = query.where(DialogOffer.operator_id.in_(intent.operator_ids))
+    await work.session.execute(query.values(state=intent.state, ended_at=work.now))
+
+
+async def _system_message(work: Batch, dialog: Dialog, intent: AutoReply | Note) -> Message:
+    hidden = isinstance(intent, Note)
+    line = await work.line(dialog.line_id)
     message = Message(
-        dialog_id=last.id,
-        channel_id=last.channel_id,
-        author="client",
-        author_name=msg.client_name,
-        text=msg.text,
-        external_id=msg.external_message_id,
-        client_msg_id=msg.client_msg_id,
+        dialog_id=dialog.id,
+        channel_id=dialog.channel_id,
+        author="system",
+        author_name=line.name,
+        text=intent.text,
+        hidden=hidden,
         created_at=work.now,
     )
     work.session.add(message)
     await work.session.flush()
-    await run.remember(msg, last, message)
-    await work.announce_dialog(last)
-    await work.announce_message(last, message)
-    if msg.echo:
-        await work.deliver(last, message, identity.external_id)
-    return True
+    return message
+
+
+async def _close(work: Batch, dialog: Dialog, intent: Close) -> None:
+    dialog.status = "closed"
+    dialog.closed_at = work.now
+    dialog.closed_by = intent.by
+    dialog.outcome = intent.outcome
+    if intent.ask_rating:
+        dialog.rating_requested_at = work.now
+    identity = await work.session.get(ClientIdentity, dialog.identity_id)
+    channel = await work.channel(dialog.channel_id)
+    assert identity is not None and channel is not None
+    work.emit(
+        streams.outbound(channel.kind),
+        DialogClosedNotice(
+            dialog_id=dialog.id,
+            channel_id=dialog.channel_id,
+            external_user_id=identity.external_id,
+            rating=line_settings(await work.line(dialog.line_id)).rating
+            if intent.ask_rating
+            else "none",
+        ),
+    )
+    work.emit(streams.CRM, DialogClosedForCrm(dialog_id=dialog.id, client_id=dialog.client_id))

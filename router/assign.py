@@ -1,6 +1,6 @@
 """Opening dialogs: the client's open dialog, or a new one linked to their previous one.
 
-Giving dialogs to operators is ``router.routing`` (the writer) over ``router.decide``."""
+Giving dialogs to operators is ``router.actions`` (the writer) over ``router.decide``."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
+from core.audience import dialog_audience
 from core.db.routing_schema import DialogOffer, DialogParticipant, line_members
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import Attachment, DialogEvent, MessageEvent, OutboundMessage
@@ -39,7 +40,7 @@ class Batch:
     _line_managers: dict[int, tuple[int, ...]] = field(default_factory=dict)
     participants_known: dict[int, tuple[int, ...]] | None = None
     line_members_known: dict[int, tuple[int, ...]] | None = None
-    """Read set-wise by router/prefetch.py for a stretch of work that changes neither."""
+    """Read set-wise by router/inbound.py for a stretch of work that changes neither."""
 
     async def channel(self, channel_id: int) -> Channel | None:
         """A channel by id, read once per batch."""
@@ -56,9 +57,8 @@ class Batch:
             self._lines[line_id] = line
         return self._lines[line_id]
 
-    async def supervisors(self, line_id: int) -> tuple[int, ...]:
-        """Who supervises a line's dialogs: every admin, and the managers on that line
-        (directly or through a group), as the console's visibility rule has it."""
+    async def supervisors(self, line_id: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Every admin, and the managers on the line (directly or through a group)."""
         if self._supervisors is None:
             rows = await self.session.execute(
                 select(Operator.id, Operator.role).where(Operator.role.in_(SUPERVISOR_ROLES))
@@ -68,25 +68,26 @@ class Batch:
         managers = {op_id for op_id, role in self._supervisors if role != "admin"}
         if not managers:
             # No extra read in the common case of a hub without managers.
-            return admins
+            return admins, ()
         if line_id not in self._line_managers:
             on_line = await self.session.execute(line_members([line_id]))
             self._line_managers[line_id] = tuple(op for _l, op in on_line if op in managers)
-        return admins + self._line_managers[line_id]
+        return admins, self._line_managers[line_id]
 
     async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
-        """Who is told about a dialog: its operator and colleagues in it, or the whole line
-        while it waits."""
-        if dialog.operator_id is not None:
-            people = {dialog.operator_id}
-        elif self.line_members_known and dialog.line_id in self.line_members_known:
-            people = set(self.line_members_known[dialog.line_id])
-        else:
-            rows = await self.session.execute(line_members([dialog.line_id]))
-            people = {operator_id for _line, operator_id in rows}
-        people.update(await self.participants(dialog.id))
-        people.update(await self.supervisors(dialog.line_id))
-        return tuple(sorted(people))
+        """Who is told about a dialog: who sees it, by ``core.audience``."""
+        members: tuple[int, ...] = ()
+        if dialog.operator_id is None:
+            # The line's members see a dialog only while it has no operator.
+            if self.line_members_known and dialog.line_id in self.line_members_known:
+                members = self.line_members_known[dialog.line_id]
+            else:
+                rows = await self.session.execute(line_members([dialog.line_id]))
+                members = tuple(operator_id for _line, operator_id in rows)
+        admins, managers = await self.supervisors(dialog.line_id)
+        return dialog_audience(
+            dialog.operator_id, members, await self.participants(dialog.id), admins, managers
+        )
 
     async def participants(self, dialog_id: int) -> tuple[int, ...]:
         """Colleagues invited into the dialog and supervisors who joined it."""

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy import delete, select
 
 from core import streams
-from core.db.routing_schema import DialogOffer, DialogParticipant, RoutingAudit, member_lines
+from core.db.routing_schema import DialogParticipant, RoutingAudit
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
     DialogTransferredForCrm,
@@ -21,12 +21,13 @@ from core.envelope import (
     TransferDialog,
 )
 from core.roles import SUPERVISOR_ROLES
+from router.actions import do_intents, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
-from router.decide import decide_offer_timeout, decide_skip, decide_take, decide_unavailable
+from router.decide import decide_offer_timeout, decide_skip, decide_take
 from router.intents import Note
 from router.lifecycle import decide_close, decide_no_answer
-from router.routing import do_apply, do_route_waiting, load_policy, operator_states, snapshot
+from router.reads import load_policy, may_work_on, operator_states, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,6 @@ async def _dialog_and_operator(
     return dialog, operator
 
 
-async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
-    """Whether ``operator`` may write in the dialog: its holder, a colleague in it, a
-    supervisor, or (while it waits) a member of its line."""
-    if operator.role in SUPERVISOR_ROLES or dialog.operator_id == operator.id:
-        return True
-    if operator.id in await work.participants(dialog.id):
-        return True
-    if dialog.operator_id is None:
-        # A member directly or through a group: the same queue the router offers from.
-        return dialog.line_id in set(await work.session.scalars(member_lines(operator.id)))
-    return False
-
-
 async def do_take(work: Batch, cmd: TakeOffer) -> None:
     """An operator takes a waiting dialog."""
     found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "take")
@@ -69,7 +57,7 @@ async def do_take(work: Batch, cmd: TakeOffer) -> None:
     policy = await load_policy(work, dialog.line_id)
     states = await operator_states(work, dialog.line_id)
     snap = await snapshot(work, dialog)
-    await do_apply(work, decide_take(snap, policy, states, cmd.operator_id, work.now))
+    await do_intents(work, decide_take(snap, policy, states, cmd.operator_id, work.now))
 
 
 async def do_skip(work: Batch, cmd: SkipOffer) -> None:
@@ -82,7 +70,7 @@ async def do_skip(work: Batch, cmd: SkipOffer) -> None:
     policy = await load_policy(work, line_id)
     states = await operator_states(work, line_id)
     snap = await snapshot(work, dialog)
-    await do_apply(work, decide_skip(snap, policy, states, cmd.operator_id, work.now))
+    await do_intents(work, decide_skip(snap, policy, states, cmd.operator_id, work.now))
     # The skipper has room again for the line's other waiting dialogs.
     await do_route_waiting(work, line_id, "operator_freed")
 
@@ -128,7 +116,7 @@ async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
     if any(getattr(i, "event", "") == "transfer" for i in intents):
         text = f"{operator.name} transferred the dialog to {where}"
         intents.append(Note(dialog.id, f"{text}: {cmd.comment}" if cmd.comment else text))
-    await do_apply(work, intents)
+    await do_intents(work, intents)
     if dialog.operator_id is not None and dialog.operator_id != old_holder:
         # Published with the batch's other effects, so only after the transfer committed.
         work.emit(
@@ -184,7 +172,7 @@ async def do_invite(work: Batch, cmd: InviteColleague) -> None:
         else f"{operator.name} invited {colleague.name}"
     )
     await _record(work, dialog, event, colleague.id)
-    await do_apply(work, [Note(dialog.id, text)])
+    await do_intents(work, [Note(dialog.id, text)])
 
 
 async def do_leave(work: Batch, cmd: LeaveDialog) -> None:
@@ -201,7 +189,7 @@ async def do_leave(work: Batch, cmd: LeaveDialog) -> None:
     if not getattr(result, "rowcount", 0):
         return
     await _record(work, dialog, "leave", operator.id)
-    await do_apply(work, [Note(dialog.id, f"{operator.name} left the dialog")])
+    await do_intents(work, [Note(dialog.id, f"{operator.name} left the dialog")])
 
 
 async def do_note(work: Batch, cmd: HiddenNote) -> None:
@@ -247,38 +235,6 @@ async def do_rate(work: Batch, cmd: RateDialog) -> None:
     await work.announce_dialog(dialog)
 
 
-async def do_presence_routing(work: Batch, operator: Operator) -> None:
-    """After a presence change: hand on the offers of someone who left, or give waiting
-    dialogs to someone who came online."""
-    # Sorted: the union behind member_lines has no order, and the batch should not depend on it.
-    lines = sorted(await work.session.scalars(member_lines(operator.id)))
-    for line_id in lines:
-        if operator.status == "online":
-            await do_route_waiting(work, line_id, "operator_online")
-            continue
-        offered = (
-            await work.session.scalars(
-                select(Dialog)
-                .join(DialogOffer, DialogOffer.dialog_id == Dialog.id)
-                .where(
-                    Dialog.line_id == line_id,
-                    DialogOffer.operator_id == operator.id,
-                    DialogOffer.state == "pending",
-                )
-                .order_by(Dialog.opened_at, Dialog.id)
-            )
-        ).all()
-        if not offered:
-            continue
-        policy = await load_policy(work, line_id)
-        states = await operator_states(work, line_id)
-        snaps = [await snapshot(work, d) for d in offered]
-        await do_apply(
-            work,
-            decide_unavailable(snaps, policy, states, operator.id, operator.status, work.now),
-        )
-
-
 async def do_timer(work: Batch, fired: TimerFired) -> None:
     """A routing timer came due."""
     kind = fired.key.split(":", 1)[0]
@@ -310,7 +266,7 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
     else:
         log.warning("timer %s has no handler", fired.key)
         return
-    await do_apply(work, intents)
+    await do_intents(work, intents)
 
 
 async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:

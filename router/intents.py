@@ -1,4 +1,4 @@
-"""What the routing decisions ask for: plain values the writer (``router.routing``) carries out.
+"""What the routing decisions ask for: plain values ``router.actions.do_intents`` carries out.
 
 Decisions never touch the database, Redis or the clock; they return a list of these, in the
 order the writer must apply them.

@@ -1,7 +1,7 @@
 """A line's queue as the router sees it: direct operator entries and group entries merged into
 one ordered list of operators.
 
-Pure: the shell reads the rows (``router.routing.line_queue``) and this decides the order.
+Pure: the shell reads the rows (``router.reads.line_queue``) and this decides the order.
 A group entry stands for its members at the group's position, read at routing time, so an
 operator added to a group is in every queue holding that group at once.
 """

@@ -27,7 +27,7 @@ from connectors.email.imap import watch_folder
 from connectors.email.parse import MailParseError, ParsedMail, normalise_address, parse_mail
 from connectors.email.render import MailFile, our_message_id, render_reply
 from connectors.email.smtp import send_mail
-from connectors.outbound import OutboundSender, SendError, Sent, do_record_status
+from connectors.outbound import OutboundSender, SendError, Sent, report_outcome
 from core import streams
 from core.bus import Bus
 from core.db import SessionMaker
@@ -179,7 +179,7 @@ class EmailConnector:
         if bounce.recipient and bounce.recipient not in reason:
             reason += f" ({bounce.recipient})"
         for message_id in ours:
-            await do_record_status(self.sessions, self.bus, message_id, "failed", error=reason)
+            await report_outcome(self.bus, message_id, "failed", error=reason)
 
     async def deliver(self, message: OutboundMessage) -> Sent:
         """Send one reply by SMTP (called by the shared sender)."""

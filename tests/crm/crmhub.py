@@ -23,8 +23,7 @@ from core.db.schema import Channel, Line, LineOperator, Operator
 from core.envelope import ClientHints, InboundMessage
 from crm_sink.pushes import Adapter
 from crm_sink.service import CRM_EVENT, CrmSink
-from router.actions import Router
-from router.service import ROUTER_INPUT
+from router.worker import ROUTER_INPUT, Router
 
 
 @dataclass

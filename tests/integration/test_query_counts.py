@@ -22,13 +22,13 @@ from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import InboundMessage, OperatorReply, PresenceChange, RouterInput
 from operator_console.auth import SessionCache, do_create_session, do_end_session
 from operator_console.seed import do_seed
-from router.actions import Router
+from router.worker import Router
 
 BATCH_STATEMENTS = 12
 """A batch of client messages to dialogs already open, whatever its size: 4 reads of what the
 batch needs (channel, stored ids, identities, dialogs), the line's policy (2), supervisors,
 one INSERT of every message and one UPDATE of every dialog, offers, participants and line
-members set-wise. It was ~9 per message before router/prefetch.py."""
+members set-wise. It was ~9 per message before the set-wise reads of router/reads.py."""
 
 REPLY_STATEMENTS = 12
 """An operator's reply in a dialog they hold, in the router."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core import streams
 from core.envelope import CloseDialog, InboundMessage
-from router.service import client_of
+from router.worker import client_of
 
 
 def test_an_inbound_message_is_ordered_by_the_client_key_that_also_picks_its_shard() -> None:

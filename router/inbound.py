@@ -1,0 +1,269 @@
+"""A client's messages: stored in their open dialog, or opening and routing a new one.
+
+Consecutive inbound messages are handled as a run whose reads are done set-wise
+(``router.reads.InboundReads``). A message that goes to a dialog already open, the common case,
+is then stored without any statement of its own: it waits in ``pending`` until the run ends or a
+message that needs more (a new dialog, a repeat, a rating) comes, and ``drain`` flushes all
+waiting rows at once and announces them in their order. Whatever drains first keeps every
+effect in the order the one-at-a-time code produced it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select
+
+from core import streams
+from core.db.schema import Channel, ClientIdentity, Dialog, Message
+from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
+from router.actions import do_intents
+from router.assign import do_open_dialog
+from router.batch import Batch
+from router.decide import decide_open
+from router.lifecycle import decide_client_message, parse_rating
+from router.reads import InboundReads, operator_states, routing_rows, snapshot
+
+log = logging.getLogger(__name__)
+
+
+async def do_inbound_run(work: Batch, msgs: Sequence[InboundMessage]) -> None:
+    """Handle consecutive inbound messages in order, with their reads done set-wise."""
+    if not msgs:
+        return
+    run = await InboundRun.load(work, msgs)
+    for msg in msgs:
+        await do_inbound(work, msg, run)
+    await run.drain()
+
+
+async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
+    """Store a client's message in their open dialog, opening and assigning one if needed.
+
+    A message for a dialog already open waits in ``run`` to be flushed with the others; every
+    other case first drains the run, so effects keep the order of the messages."""
+    channel = await work.channel(msg.channel_id)
+    if channel is None or not channel.enabled:
+        log.error(
+            "inbound message %s names channel_id %d, which is unknown or disabled; dropped",
+            msg.external_message_id,
+            msg.channel_id,
+        )
+        return
+    identity = await run.identity(channel.id, msg.external_user_id)
+    if identity is not None and await _repeated(work, run, channel, identity, msg):
+        return
+    if identity is not None and await _took_rating(work, identity, msg, run):
+        return
+    dialog = None
+    if identity is not None and msg.thread_dialog_id is None and run.known(identity):
+        dialog = run.open_dialog(identity)  # what do_open_dialog would find, without a SELECT
+    opened = False
+    if dialog is None:
+        await run.drain()
+        dialog, opened = await do_open_dialog(work, channel, msg, identity)
+    message = _client_message(work, dialog, msg)
+    dialog.last_message_at = work.now
+    dialog.client_messages += 1
+    await run.remember(msg, dialog, message)
+    if opened:
+        await _route_opened(work, run, channel, msg, dialog, message)
+    else:
+        # Its INSERT, hints, routing and announcements are drain's, in this same order.
+        run.defer(msg, dialog, message)
+
+
+async def _repeated(
+    work: Batch, run: InboundRun, channel: Channel, identity: ClientIdentity, msg: InboundMessage
+) -> bool:
+    """A message delivered again (a retry, or a crash between commit and ack): store nothing,
+    but announce it again in case the first announcement never left. Consumers drop repeats."""
+    if await run.stored(channel.id, msg.external_message_id) is None:
+        return False
+    await run.drain()
+    # A repeat within the run: drain stored the first one, so read its row now.
+    seen = await run.stored(channel.id, msg.external_message_id)
+    assert seen is not None
+    dialog = await work.session.get(Dialog, seen.dialog_id)
+    assert dialog is not None
+    await work.announce_message(dialog, seen)
+    if msg.echo:
+        await work.deliver(dialog, seen, identity.external_id)
+    return True
+
+
+def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> Message:
+    return Message(
+        dialog_id=dialog.id,
+        channel_id=msg.channel_id,
+        author="client",
+        author_name=msg.client_name,
+        text=msg.text,
+        attachments=[a.model_dump() for a in msg.attachments],
+        external_id=msg.external_message_id,
+        client_msg_id=msg.client_msg_id,
+        created_at=work.now,
+    )
+
+
+async def _route_opened(
+    work: Batch,
+    run: InboundRun,
+    channel: Channel,
+    msg: InboundMessage,
+    dialog: Dialog,
+    message: Message,
+) -> None:
+    """Store the first message of a new dialog, tell the CRM, and route the dialog."""
+    work.session.add(message)
+    await work.session.flush()
+    _tell_hints(work, dialog, msg)
+    work.emit(
+        streams.CRM,
+        DialogOpenedForCrm(dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id),
+    )
+    policy = await run.policy(dialog.line_id)
+    states = await operator_states(work, dialog.line_id)
+    snap = await snapshot(work, dialog)
+    echo_to = msg.external_user_id if msg.echo else None
+    # The dialog (routed), then the client's own message, then the greeting.
+    await do_intents(work, decide_open(snap, policy, states, work.now), message, echo_to)
+
+
+def _tell_hints(work: Batch, dialog: Dialog, msg: InboundMessage) -> None:
+    """Pass what the channel said about who the client is on to the CRM sink."""
+    if msg.hints.is_empty():
+        return
+    work.emit(
+        streams.CRM,
+        ClientHintsForCrm(
+            client_id=dialog.client_id,
+            identity_id=dialog.identity_id,
+            channel_id=msg.channel_id,
+            dialog_id=dialog.id,
+            hints=msg.hints,
+        ),
+    )
+
+
+async def _took_rating(
+    work: Batch, identity: ClientIdentity, msg: InboundMessage, run: InboundRun
+) -> bool:
+    """A rating answer to the last closed dialog's request is stored on it, not opening a new
+    dialog; any other text opens one as usual."""
+    if run.known(identity):
+        last = run.latest_dialog(identity)
+    else:
+        last = await work.session.scalar(
+            select(Dialog)
+            .where(Dialog.identity_id == identity.id)
+            .order_by(Dialog.id.desc())
+            .limit(1)
+        )
+    if last is None or last.status != "closed" or last.rating is not None:
+        return False
+    if last.rating_requested_at is None:
+        return False
+    rating = parse_rating(msg.text, (await run.policy(last.line_id)).rating)
+    if rating is None:
+        return False
+    await run.drain()
+    last.rating = rating
+    message = Message(
+        dialog_id=last.id,
+        channel_id=last.channel_id,
+        author="client",
+        author_name=msg.client_name,
+        text=msg.text,
+        external_id=msg.external_message_id,
+        client_msg_id=msg.client_msg_id,
+        created_at=work.now,
+    )
+    work.session.add(message)
+    await work.session.flush()
+    await run.remember(msg, last, message)
+    await work.announce_dialog(last)
+    await work.announce_message(last, message)
+    if msg.echo:
+        await work.deliver(last, message, identity.external_id)
+    return True
+
+
+@dataclass
+class Pending:
+    """A client message whose row and effects wait for ``drain``; ``message`` is not in the
+    session until then (drain replaces it with the stored row)."""
+
+    msg: InboundMessage
+    dialog: Dialog
+    message: Message
+
+
+@dataclass
+class InboundRun(InboundReads):
+    """A run's reads, and the client messages for open dialogs that wait to be stored."""
+
+    pending: list[Pending] = field(default_factory=list)
+
+    def defer(self, msg: InboundMessage, dialog: Dialog, message: Message) -> None:
+        """Keep a message for an open dialog, not added to the session, for ``drain``."""
+        self.pending.append(Pending(msg, dialog, message))
+
+    async def drain(self) -> None:
+        """Flush the waiting messages in one go, then give each the effects ``do_inbound``
+        gives a message for an open dialog, in their order."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        work = self.work
+        await work.session.flush()  # the dialogs' counters, one executemany
+        await self._insert(pending)
+        dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
+        # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only
+        # weakly, and snapshot's get of a dialog's previous one costs no statement while held.
+        offers, people, members, previous = await routing_rows(work, dialogs)
+        # Nothing below writes offers or participants, so what was read stays true.
+        work.participants_known = people
+        work.line_members_known = members
+        try:
+            for p in pending:
+                _tell_hints(work, p.dialog, p.msg)
+                snap = await snapshot(work, p.dialog, offers.get(p.dialog.id, []))
+                policy = await self.policy(p.dialog.line_id)
+                await do_intents(work, decide_client_message(snap, policy))
+                await work.announce_message(p.dialog, p.message)
+                if p.msg.echo:
+                    # The channel shows the client their own message once it is stored.
+                    await work.deliver(p.dialog, p.message, p.msg.external_user_id)
+        finally:
+            del previous
+            work.participants_known = None
+            work.line_members_known = None
+
+    async def _insert(self, pending: list[Pending]) -> None:
+        """One INSERT … RETURNING for every waiting message. The ORM would send one INSERT
+        per row here: on SQLite it cannot match returned ids to objects by order (no insert
+        sentinel), so the rows come back as objects and are matched by their unique
+        (channel, external id) instead."""
+        rows = [{column: getattr(p.message, column) for column in _INSERTED} for p in pending]
+        stored = await self.work.session.scalars(insert(Message).returning(Message), rows)
+        by_key = {(m.channel_id, m.external_id or ""): m for m in stored}
+        for p in pending:
+            p.message = by_key[(p.message.channel_id, p.msg.external_message_id)]
+            self.messages[(p.message.channel_id, p.msg.external_message_id)] = p.message
+
+
+_INSERTED = (
+    "dialog_id",
+    "channel_id",
+    "author",
+    "author_name",
+    "text",
+    "attachments",
+    "external_id",
+    "client_msg_id",
+    "created_at",
+)
+"""The columns do_inbound sets on a client message; the rest take their defaults."""

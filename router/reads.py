@@ -1,0 +1,422 @@
+"""What the router reads: the routing view of a line and of a dialog for the pure decisions,
+and the set-wise reads of a run of inbound messages.
+
+A statement through SQLAlchemy async costs about half a millisecond of Python, whatever it reads
+(docs/BENCHMARKS.md), so the router reads what a run of consecutive inbound messages needs with
+one statement per kind instead of several per message: the messages already stored, the
+identities, their open and latest dialogs, and the lines' policies. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Self, TypeVar
+
+from sqlalchemy import Integer, func, literal, or_, select, union_all
+
+from config.lines import LineSettings
+from core.db.crm_schema import CrmLead, CrmProfile
+from core.db.routing_schema import (
+    DialogOffer,
+    DialogParticipant,
+    LineGroup,
+    OperatorGroupMember,
+    line_members,
+    member_lines,
+)
+from core.db.schema import ClientIdentity, Dialog, Line, LineOperator, Message, Operator
+from core.envelope import InboundMessage
+from core.roles import SUPERVISOR_ROLES
+from router.assign import OPEN_STATUSES
+from router.batch import Batch
+from router.decide import DialogSnapshot, LinePolicy, Replies
+from router.distribution import OperatorState
+from router.queue_groups import QueueEntry, QueueMember, expand_queue
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("waiting", "open")
+
+Key = tuple[int, str]
+"""(channel id, external id) of a message or of a client's identity."""
+
+T = TypeVar("T")
+
+CHUNK = 400
+"""Keys per ``IN (…)``: under every database's limit of bound parameters."""
+
+
+def line_settings(line: Line) -> LineSettings:
+    """A line's routing settings; a row with settings this version cannot read gets defaults."""
+    try:
+        return LineSettings.model_validate(line.settings or {})
+    except ValueError:
+        log.exception("line %d has invalid settings; routing it with defaults", line.id)
+        return LineSettings()
+
+
+async def load_policy(work: Batch, line_id: int) -> LinePolicy:
+    """The routing policy of a line, from its row and its queue."""
+    line = await work.line(line_id)
+    settings = line_settings(line)
+    queue = [member.operator_id for member, _op in await line_queue(work, line_id)]
+    mode = line.distribution if line.distribution in ("evenly", "sequence", "all") else "evenly"
+    replies = settings.auto_replies
+    try:
+        schedule = settings.build_schedule(line.timezone)
+    except ValueError:
+        log.exception("line %d has an invalid schedule; treating it as always open", line.id)
+        schedule = None
+    return LinePolicy(
+        line_id=line.id,
+        mode=mode,  # type: ignore[arg-type]
+        queue=tuple(queue),
+        offer_seconds=settings.offer_seconds,
+        schedule=schedule,
+        out_of_hours=settings.out_of_hours,
+        returning=settings.returning,
+        replies=Replies(replies.greeting, replies.no_answer, replies.out_of_hours, replies.close),
+        no_answer_seconds=settings.no_answer_seconds,
+        no_answer_action=settings.no_answer_action,
+        rating=settings.rating,
+        auto_close_minutes=settings.auto_close_minutes,
+    )
+
+
+async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Operator]]:
+    """The line's queue with its groups expanded into their current members, in order, each
+    with their operator row: one statement, as the queue cost before groups existed."""
+    direct = select(
+        LineOperator.position,
+        LineOperator.operator_id,
+        literal(None, Integer).label("group_id"),
+        LineOperator.max_open_dialogs,
+    ).where(LineOperator.line_id == line_id)
+    grouped = (
+        select(
+            LineGroup.position,
+            OperatorGroupMember.operator_id,
+            LineGroup.group_id,
+            LineGroup.max_open_dialogs,
+        )
+        .join(OperatorGroupMember, OperatorGroupMember.group_id == LineGroup.group_id)
+        .where(LineGroup.line_id == line_id)
+    )
+    rows = union_all(direct, grouped).subquery()
+    result = await work.session.execute(
+        select(rows, Operator).join(Operator, Operator.id == rows.c.operator_id)
+    )
+    entries: dict[tuple[int, int], QueueEntry] = {}
+    members: dict[int, list[int]] = {}
+    people: dict[int, Operator] = {}
+    for position, operator_id, group_id, limit, operator in result:
+        people[operator_id] = operator
+        if group_id is None:
+            entries[(0, operator_id)] = QueueEntry(position, operator_id, None, limit)
+        else:
+            # An empty group has no row here, which expands to nobody either way.
+            entries[(1, group_id)] = QueueEntry(position, None, group_id, limit)
+            members.setdefault(group_id, []).append(operator_id)
+    return [(m, people[m.operator_id]) for m in expand_queue(entries.values(), members)]
+
+
+async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
+    """The line's operators with presence and load: open dialogs held plus pending exclusive
+    offers, counted now from the live rows (never from history)."""
+    session = work.session
+    line = await work.line(line_id)
+    default_max = line_settings(line).max_per_operator
+    members = await line_queue(work, line_id)
+    ids = [op.id for _member, op in members]
+    on_line: dict[int, int] = {}
+    total: dict[int, int] = {}
+    held = await session.execute(
+        select(Dialog.operator_id, Dialog.line_id, func.count())
+        .where(Dialog.operator_id.in_(ids), Dialog.status.in_(ACTIVE))
+        .group_by(Dialog.operator_id, Dialog.line_id)
+    )
+    offered = await session.execute(
+        select(DialogOffer.operator_id, Dialog.line_id, func.count())
+        .join(Dialog, Dialog.id == DialogOffer.dialog_id)
+        .where(
+            DialogOffer.operator_id.in_(ids),
+            DialogOffer.state == "pending",
+            DialogOffer.exclusive.is_(True),
+        )
+        .group_by(DialogOffer.operator_id, Dialog.line_id)
+    )
+    for operator_id, dialog_line, count in [*held.all(), *offered.all()]:
+        if operator_id is None:
+            continue
+        total[operator_id] = total.get(operator_id, 0) + count
+        if dialog_line == line_id:
+            on_line[operator_id] = on_line.get(operator_id, 0) + count
+    return [
+        OperatorState(
+            operator_id=op.id,
+            status=op.status if op.status in ("online", "away") else "offline",  # type: ignore[arg-type]
+            open_dialogs_on_line=on_line.get(op.id, 0),
+            open_dialogs_total=total.get(op.id, 0),
+            max_on_line=member.max_open_dialogs or default_max,
+            max_total=op.max_open_dialogs,
+            last_assigned_at=op.last_assigned_at,
+            on_line=True,
+        )
+        for member, op in members
+    ]
+
+
+async def snapshot(
+    work: Batch, dialog: Dialog, offers: Sequence[DialogOffer] | None = None
+) -> DialogSnapshot:
+    """The routing view of a dialog; ``offers`` are its offers in id order when the caller
+    already read them set-wise (router/reads.py)."""
+    session = work.session
+    if offers is None:
+        offers = (
+            await session.scalars(
+                select(DialogOffer)
+                .where(DialogOffer.dialog_id == dialog.id)
+                .order_by(DialogOffer.id)
+            )
+        ).all()
+    pending = [o for o in offers if o.state == "pending"]
+    previous_operator = None
+    if dialog.previous_dialog_id is not None:
+        previous = await session.get(Dialog, dialog.previous_dialog_id)
+        if previous is not None and previous.line_id == dialog.line_id:
+            previous_operator = previous.operator_id
+    responsible = None
+    if line_settings(await work.line(dialog.line_id)).returning == "crm_responsible":
+        responsible = await crm_responsible(work, dialog.client_id)
+    return DialogSnapshot(
+        dialog_id=dialog.id,
+        line_id=dialog.line_id,
+        status=dialog.status,  # type: ignore[arg-type]
+        operator_id=dialog.operator_id,
+        opened_at=dialog.opened_at,
+        answered=dialog.first_response_at is not None,
+        offered_to=tuple(o.operator_id for o in pending),
+        offer_exclusive=any(o.exclusive for o in pending),
+        offer_round=dialog.offer_round,
+        last_offered=dialog.last_offered_id,
+        skipped_by=frozenset(o.operator_id for o in offers if o.state == "skipped"),
+        previous_operator=previous_operator,
+        crm_responsible=responsible,
+        began_in_hours=dialog.began_in_hours,
+        wait_reason=dialog.wait_reason,
+    )
+
+
+async def crm_responsible(work: Batch, client_id: int) -> int | None:
+    """The client's responsible operator in the built-in CRM: the contact's, else that of the
+    client's latest lead. Read from the tables directly (the router never imports the sink);
+    a client merged into another answers for the main one."""
+    session = work.session
+    profile = await session.get(CrmProfile, client_id)
+    if profile is not None and profile.merged_into_id is not None:
+        client_id = profile.merged_into_id
+        profile = await session.get(CrmProfile, client_id)
+    if profile is not None and profile.responsible_id is not None:
+        return profile.responsible_id
+    return await session.scalar(
+        select(CrmLead.responsible_id)
+        .where(CrmLead.client_id == client_id, CrmLead.responsible_id.is_not(None))
+        .order_by(CrmLead.id.desc())
+        .limit(1)
+    )
+
+
+async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
+    """Whether ``operator`` may write in the dialog: its holder, a colleague in it, a
+    supervisor, or (while it waits) a member of its line."""
+    if operator.role in SUPERVISOR_ROLES or dialog.operator_id == operator.id:
+        return True
+    if operator.id in await work.participants(dialog.id):
+        return True
+    if dialog.operator_id is None:
+        # A member directly or through a group: the same queue the router offers from.
+        return dialog.line_id in set(await work.session.scalars(member_lines(operator.id)))
+    return False
+
+
+@dataclass
+class InboundReads:
+    """What a run of consecutive inbound messages read, kept up to date as the run writes."""
+
+    work: Batch
+    messages: dict[Key, Message | None] = field(default_factory=dict)
+    identities: dict[Key, ClientIdentity | None] = field(default_factory=dict)
+    dialogs: dict[int, list[Dialog]] = field(default_factory=dict)
+    """Per identity id: its dialogs that were open when read, its latest, and the new ones."""
+    policies: dict[int, LinePolicy] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, work: Batch, msgs: Sequence[InboundMessage]) -> Self:
+        """Read, one statement per kind and channel, what ``msgs`` will look up."""
+        run = cls(work)
+        by_channel: dict[int, list[InboundMessage]] = defaultdict(list)
+        for msg in msgs:
+            by_channel[msg.channel_id].append(msg)
+        for channel_id, group in by_channel.items():
+            channel = await work.channel(channel_id)
+            if channel is None or not channel.enabled:
+                continue  # do_inbound drops these before any lookup
+            await run._read_channel(channel_id, group)
+        await run._read_dialogs([i.id for i in run.identities.values() if i is not None])
+        return run
+
+    async def _read_channel(self, channel_id: int, group: Sequence[InboundMessage]) -> None:
+        """The stored messages and the identities that one channel's messages name."""
+        session = self.work.session
+        ext_ids = {m.external_message_id for m in group}
+        self.messages.update({(channel_id, e): None for e in ext_ids})
+        for chunk in chunks(ext_ids):
+            for message in await session.scalars(
+                select(Message).where(
+                    Message.channel_id == channel_id, Message.external_id.in_(chunk)
+                )
+            ):
+                self.messages[(channel_id, message.external_id or "")] = message
+        users = {m.external_user_id for m in group}
+        self.identities.update({(channel_id, u): None for u in users})
+        for chunk in chunks(users):
+            for identity in await session.scalars(
+                select(ClientIdentity).where(
+                    ClientIdentity.channel_id == channel_id,
+                    ClientIdentity.external_id.in_(chunk),
+                )
+            ):
+                self.identities[(channel_id, identity.external_id)] = identity
+
+    async def _read_dialogs(self, found: list[int]) -> None:
+        """The open and the latest dialogs of the identities found."""
+        for identity_id in found:
+            self.dialogs[identity_id] = []
+        for ids in chunks(found):
+            latest = (select(func.max(Dialog.id)).where(Dialog.identity_id.in_(ids))).group_by(
+                Dialog.identity_id
+            )
+            for dialog in await self.work.session.scalars(
+                select(Dialog).where(
+                    Dialog.identity_id.in_(ids),
+                    or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest)),
+                )
+            ):
+                self.dialogs[dialog.identity_id].append(dialog)
+
+    async def stored(self, channel_id: int, external_id: str) -> Message | None:
+        """The message already stored under this channel's id for it."""
+        key = (channel_id, external_id)
+        if key not in self.messages:  # not part of the run when it was read
+            self.messages[key] = await self.work.session.scalar(
+                select(Message).where(
+                    Message.channel_id == channel_id, Message.external_id == external_id
+                )
+            )
+        return self.messages[key]
+
+    async def identity(self, channel_id: int, external_id: str) -> ClientIdentity | None:
+        """The client's identity on this channel."""
+        key = (channel_id, external_id)
+        if key not in self.identities:
+            self.identities[key] = await self.work.session.scalar(
+                select(ClientIdentity).where(
+                    ClientIdentity.channel_id == channel_id,
+                    ClientIdentity.external_id == external_id,
+                )
+            )
+        return self.identities[key]
+
+    def known(self, identity: ClientIdentity) -> bool:
+        """True when the run read this identity's dialogs (else the caller queries itself)."""
+        return identity.id in self.dialogs
+
+    def latest_dialog(self, identity: ClientIdentity) -> Dialog | None:
+        """The identity's newest dialog in any status; only for a ``known`` identity."""
+        return max(self.dialogs[identity.id], key=_id, default=None)
+
+    def open_dialog(self, identity: ClientIdentity) -> Dialog | None:
+        """The identity's newest waiting or open dialog, as ``do_open_dialog`` picks it;
+        statuses are read from the live rows, so a dialog closed in this run is not open."""
+        live = [d for d in self.dialogs[identity.id] if d.status in OPEN_STATUSES]
+        return max(live, key=_id, default=None)
+
+    async def remember(self, msg: InboundMessage, dialog: Dialog, message: Message | None) -> None:
+        """Record what the run wrote for ``msg``: its message, and the identity and dialog
+        ``do_open_dialog`` may have created, so later messages of the run find them."""
+        if message is not None:
+            self.messages[(msg.channel_id, msg.external_message_id)] = message
+        key = (msg.channel_id, msg.external_user_id)
+        if self.identities.get(key) is None:
+            # do_open_dialog made it in this session, so the identity map has it (no SQL).
+            identity = await self.work.session.get(ClientIdentity, dialog.identity_id)
+            if identity is not None:
+                self.identities[key] = identity
+                self.dialogs.setdefault(identity.id, [])
+        known = self.dialogs.get(dialog.identity_id)
+        if known is not None and all(d is not dialog for d in known):
+            known.append(dialog)
+
+    async def policy(self, line_id: int) -> LinePolicy:
+        """A line's policy, read once per run: the router never writes lines or their queues."""
+        if line_id not in self.policies:
+            self.policies[line_id] = await load_policy(self.work, line_id)
+        return self.policies[line_id]
+
+
+async def routing_rows(
+    work: Batch, dialogs: Sequence[Dialog]
+) -> tuple[
+    dict[int, list[DialogOffer]],
+    dict[int, tuple[int, ...]],
+    dict[int, tuple[int, ...]],
+    dict[int, Dialog],
+]:
+    """Offers, participants, waiting dialogs' line members and previous dialogs, set-wise."""
+    session = work.session
+    ids = [d.id for d in dialogs]
+    offers: dict[int, list[DialogOffer]] = defaultdict(list)
+    joined: dict[int, list[int]] = {i: [] for i in ids}
+    for chunk in chunks(ids):
+        for offer in await session.scalars(
+            select(DialogOffer).where(DialogOffer.dialog_id.in_(chunk)).order_by(DialogOffer.id)
+        ):
+            offers[offer.dialog_id].append(offer)
+        rows = await session.execute(
+            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+            .where(DialogParticipant.dialog_id.in_(chunk))
+            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        )
+        for dialog_id, operator_id in rows:
+            joined[dialog_id].append(operator_id)
+    lines = {d.line_id for d in dialogs if d.operator_id is None}
+    members: dict[int, list[int]] = {line_id: [] for line_id in lines}
+    if lines:
+        # Group members too: the same audience as Batch.recipients reads one dialog at a time.
+        rows = await session.execute(line_members(list(lines)))
+        for line_id, operator_id in rows:
+            members[line_id].append(operator_id)
+    before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
+    previous: dict[int, Dialog] = {}
+    for chunk in chunks(before):
+        found = await session.scalars(select(Dialog).where(Dialog.id.in_(chunk)))
+        previous.update({d.id: d for d in found})
+    return (
+        offers,
+        {k: tuple(v) for k, v in joined.items()},
+        {k: tuple(v) for k, v in members.items()},
+        previous,
+    )
+
+
+def chunks(items: Iterable[T]) -> list[list[T]]:
+    values = list(items)
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+def _id(dialog: Dialog) -> int:
+    return dialog.id

@@ -1,0 +1,199 @@
+"""The router's consumer: which streams it owns, and what each kind of input is handed to.
+
+Messages of one client must be handled in order, so each inbound shard (and the command stream)
+has one consumer at a time across all router processes: whoever holds the stream's lease. A
+process that dies stops renewing; another takes the lease within its TTL and reclaims the dead
+consumer's pending entries with XAUTOCLAIM.
+
+A batch read from a stream is handled in one transaction (``Router.handle``): consecutive
+inbound messages go to ``router.inbound`` as one run, everything else to its ``do_*``. The
+effects the batch queued are published, and its timers armed, only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import TypeAdapter
+
+from core import streams
+from core.bus import Bus, Delivery
+from core.db import SessionMaker
+from core.envelope import (
+    CloseDialog,
+    DeliveryOutcome,
+    DeliveryReceipt,
+    HiddenNote,
+    InboundMessage,
+    InviteColleague,
+    LeaveDialog,
+    OperatorReply,
+    PresenceChange,
+    RateDialog,
+    RouterInput,
+    SkipOffer,
+    TakeOffer,
+    TimerFired,
+    TransferDialog,
+    utcnow,
+)
+from core.lease import Lease
+from core.timers import Timers
+from router import commands
+from router.actions import do_close, do_presence, do_reply
+from router.batch import Batch
+from router.delivery import do_delivery_outcome, do_delivery_receipt
+from router.inbound import do_inbound_run
+from router.intents import SetTimer
+
+log = logging.getLogger(__name__)
+
+ROUTER_INPUT: TypeAdapter[RouterInput] = TypeAdapter(RouterInput)
+
+
+def client_of(payload: RouterInput) -> str | None:
+    """The ordering key of router input: a client's messages stay in order across retries."""
+    if isinstance(payload, InboundMessage):
+        return streams.client_key(payload.channel_id, payload.external_user_id)
+    return None
+
+
+def router_streams(shards: int) -> list[str]:
+    """Every stream the router consumes."""
+    return [streams.inbound(i) for i in range(shards)] + [streams.COMMANDS, streams.TIMERS]
+
+
+class Router:
+    """Handles batches from the inbound shards, the command stream and the timer stream."""
+
+    def __init__(
+        self, sessions: SessionMaker, bus: Bus, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.timers = Timers(bus.redis)
+        # Consumers of several streams share this writer; one batch at a time per process keeps
+        # capacity checks and assignments consistent (SQLite has a single writer anyway).
+        self._lock = asyncio.Lock()
+
+    async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
+        """Apply a batch in one transaction, then publish its effects."""
+        async with self._lock:
+            async with self.sessions() as session, session.begin():
+                work = Batch(session, self.clock())
+                run: list[InboundMessage] = []
+                for delivery in batch:
+                    if isinstance(delivery.payload, InboundMessage):
+                        run.append(delivery.payload)
+                        continue
+                    await do_inbound_run(work, run)
+                    run = []
+                    await dispatch(work, delivery.payload)
+                await do_inbound_run(work, run)
+            await self.bus.publish_many(work.effects)
+            await self._set_timers(work)
+
+    async def _set_timers(self, work: Batch) -> None:
+        # After the commit, like every effect: a timer never fires for a rolled-back change.
+        # Each timer's payload names the round it belongs to, so one that fires late is ignored.
+        for op in work.timer_ops:
+            if isinstance(op, SetTimer):
+                await self.timers.schedule(op.key, op.due_at, dict(op.payload))
+            else:
+                await self.timers.cancel(op.key)
+
+
+async def dispatch(work: Batch, payload: RouterInput) -> None:
+    """Hand one input to the ``do_*`` of its kind."""
+    if isinstance(payload, InboundMessage):
+        await do_inbound_run(work, [payload])
+    elif isinstance(payload, OperatorReply):
+        await do_reply(work, payload)
+    elif isinstance(payload, CloseDialog):
+        await do_close(work, payload)
+    elif isinstance(payload, PresenceChange):
+        await do_presence(work, payload)
+    elif isinstance(payload, DeliveryOutcome):
+        await do_delivery_outcome(work, payload)
+    elif isinstance(payload, DeliveryReceipt):
+        await do_delivery_receipt(work, payload)
+    elif isinstance(payload, TimerFired):
+        await commands.do_timer(work, payload)
+    elif isinstance(payload, TakeOffer):
+        await commands.do_take(work, payload)
+    elif isinstance(payload, SkipOffer):
+        await commands.do_skip(work, payload)
+    elif isinstance(payload, TransferDialog):
+        await commands.do_transfer(work, payload)
+    elif isinstance(payload, InviteColleague):
+        await commands.do_invite(work, payload)
+    elif isinstance(payload, LeaveDialog):
+        await commands.do_leave(work, payload)
+    elif isinstance(payload, HiddenNote):
+        await commands.do_note(work, payload)
+    elif isinstance(payload, RateDialog):
+        await commands.do_rate(work, payload)
+
+
+class RouterService:
+    """Holds leases on the router's streams and runs a consumer for each one it holds."""
+
+    def __init__(
+        self, router: Router, bus: Bus, shards: int, name: str, lease_ttl_ms: int = 15_000
+    ) -> None:
+        self.router = router
+        self.bus = bus
+        self.name = name
+        self.leases = {
+            s: Lease(bus.redis, f"router:{s}", name, lease_ttl_ms) for s in router_streams(shards)
+        }
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.lease_ttl_ms = lease_ttl_ms
+
+    async def run(self) -> None:
+        """Keep leases and consumers going until the bus closes; then release the leases."""
+        stopping = self.bus.stopping
+        try:
+            while not stopping.is_set():
+                await self._tend()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.lease_ttl_ms / 3000)
+        finally:
+            tasks = list(self.tasks.values())
+            if tasks:
+                # Consumers see the closed bus after their current read (block_ms at most).
+                _done, late = await asyncio.wait(tasks, timeout=self.bus.config.block_ms / 1000 + 5)
+                for task in late:
+                    task.cancel()
+            for stream in list(self.tasks):
+                with contextlib.suppress(Exception):
+                    await self.leases[stream].release()
+
+    async def _tend(self) -> None:
+        for stream, lease in self.leases.items():
+            task = self.tasks.get(stream)
+            if task is not None and task.done():
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("consumer of %s stopped: %r; restarting", stream, task.exception())
+                del self.tasks[stream]
+                task = None
+            if task is not None:
+                if not await lease.renew():
+                    log.warning("lost the lease on %s; stopping its consumer", stream)
+                    task.cancel()
+                    del self.tasks[stream]
+            elif await lease.acquire():
+                consumer = self.bus.consumer(
+                    stream,
+                    streams.ROUTER_GROUP,
+                    self.name,
+                    self.router.handle,
+                    ROUTER_INPUT,
+                    ordering=client_of,
+                )
+                self.tasks[stream] = asyncio.create_task(consumer.run(), name=f"router:{stream}")
