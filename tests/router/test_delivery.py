@@ -1,0 +1,144 @@
+"""Delivery reports reach the router as envelopes on the command stream: it records them on the
+message (never moving a status back) and tells everyone who sees the dialog, invited
+colleagues included."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import pytest
+import redis.asyncio
+from sqlalchemy import select
+
+from core import streams
+from core.bus import Bus, Delivery
+from core.db import SessionMaker, make_engine, make_sessionmaker
+from core.db.migrate import upgrade
+from core.db.schema import Channel, Dialog, Message, Operator
+from core.envelope import (
+    DeliveryOutcome,
+    DeliveryReceipt,
+    InboundMessage,
+    InviteColleague,
+    MessageEvent,
+    OperatorReply,
+    PresenceChange,
+    RouterInput,
+    decode,
+)
+from operator_console.seed import do_seed
+from router.worker import Router
+
+
+@dataclass
+class Scene:
+    """A dialog held by the admin, a colleague invited into it, an operator who is not, and
+    the admin's reply in it."""
+
+    sessions: SessionMaker
+    redis: redis.asyncio.Redis
+    router: Router
+    channel_id: int
+    message_id: int
+    colleague_id: int
+    outsider_id: int
+
+
+def command(payload: RouterInput) -> Delivery[RouterInput]:
+    return Delivery(streams.COMMANDS, "0-1", payload)
+
+
+@pytest.fixture
+async def scene(db_url: str, redis_url: str) -> AsyncIterator[Scene]:
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    await do_seed(sessions, "admin", "admin-password-1")
+    async with sessions() as session, session.begin():
+        channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
+        admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
+        colleague = Operator(login="colleague", name="Colleague", password_hash="-")
+        outsider = Operator(login="outsider", name="Outsider", password_hash="-")
+        session.add_all([colleague, outsider])
+        await session.flush()
+        colleague_id, outsider_id = colleague.id, outsider.id
+    assert channel_id is not None and admin_id is not None
+    client = redis.asyncio.Redis.from_url(redis_url)
+    await client.delete(streams.EVENTS)
+    clock = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+    router = Router(sessions, Bus(client), lambda: clock)
+    await router.handle([command(PresenceChange(operator_id=admin_id, status="online"))])
+    hello = InboundMessage(
+        channel_id=channel_id, external_user_id="visitor", external_message_id="m-1", text="hi"
+    )
+    await router.handle([Delivery(streams.inbound(0), "0-1", hello)])
+    async with sessions() as session:
+        dialog = await session.scalar(select(Dialog))
+    assert dialog is not None and dialog.operator_id == admin_id
+    invite = InviteColleague(dialog_id=dialog.id, operator_id=admin_id, colleague_id=colleague_id)
+    reply = OperatorReply(dialog_id=dialog.id, operator_id=admin_id, client_msg_id="r1", text="ok")
+    await router.handle([command(invite), command(reply)])
+    async with sessions() as session:
+        message_id = await session.scalar(select(Message.id).where(Message.client_msg_id == "r1"))
+    assert message_id is not None
+    try:
+        yield Scene(sessions, client, router, channel_id, message_id, colleague_id, outsider_id)
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+async def status_events(scene: Scene) -> list[MessageEvent]:
+    """The events that announced a delivery status of the reply, in order."""
+    raw = await scene.redis.xrange(streams.EVENTS)
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], raw)
+    events = [decode(data[b"data"]) for _id, data in entries]
+    return [
+        e
+        for e in events
+        if isinstance(e, MessageEvent)
+        and e.message.id == scene.message_id
+        and e.message.delivery_status is not None
+    ]
+
+
+async def stored(scene: Scene) -> Message:
+    async with scene.sessions() as session:
+        message = await session.get(Message, scene.message_id)
+    assert message is not None
+    return message
+
+
+async def test_an_invited_colleague_is_told_the_delivery_status(scene: Scene) -> None:
+    sent = DeliveryOutcome(message_id=scene.message_id, status="sent", external_id="p-77")
+    await scene.router.handle([command(sent)])
+    [event] = await status_events(scene)
+    assert event.message.delivery_status == "sent"
+    assert scene.colleague_id in event.recipients
+    assert scene.outsider_id not in event.recipients
+    message = await stored(scene)
+    assert (message.delivery_status, message.external_id) == ("sent", "p-77")
+
+
+async def test_a_stale_receipt_does_not_move_a_seen_message_back(scene: Scene) -> None:
+    sent = DeliveryOutcome(message_id=scene.message_id, status="sent", external_id="p-77")
+    seen = DeliveryReceipt(channel_id=scene.channel_id, external_id="p-77", status="seen")
+    late = DeliveryReceipt(channel_id=scene.channel_id, external_id="p-77", status="delivered")
+    await scene.router.handle([command(sent), command(seen)])
+    await scene.router.handle([command(late)])
+    assert (await stored(scene)).delivery_status == "seen"
+    statuses = [e.message.delivery_status for e in await status_events(scene)]
+    assert statuses == ["sent", "seen"]
+    assert all(scene.colleague_id in e.recipients for e in await status_events(scene))
+
+
+async def test_a_failure_carries_its_reason(scene: Scene) -> None:
+    failed = DeliveryOutcome(message_id=scene.message_id, status="failed", error="blocked")
+    await scene.router.handle([command(failed)])
+    message = await stored(scene)
+    assert (message.delivery_status, message.delivery_error) == ("failed", "blocked")
+    [event] = await status_events(scene)
+    assert event.message.delivery_error == "blocked"
