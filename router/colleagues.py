@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from router.decide import DialogSnapshot, LinePolicy, audit, released, route
+from router.decide import released, route
 from router.distribution import OperatorState, eligibility
 from router.intents import Assign, CancelTimer, EndOffers, Intent, MoveToLine, Unassign, offer_timer
+from router.snapshots import DialogSnapshot, LinePolicy, audit
 
 REFUSED = frozenset({"offline", "at_capacity_line", "at_capacity_total"})
 """Why a transfer to an operator is refused: they could not work on it, or have no room."""

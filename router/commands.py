@@ -25,7 +25,7 @@ from router.actions import do_intents, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
-from router.intents import Note
+from router.intents import Intent, Note
 from router.lifecycle import decide_close, decide_no_answer
 from router.reads import load_policy, may_work_on, operator_states, snapshot
 
@@ -85,34 +85,10 @@ async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
         log.warning("operator %d may not transfer dialog %d; dropped", operator.id, dialog.id)
         return
     old_line, old_holder = dialog.line_id, dialog.operator_id
-    snap = await snapshot(work, dialog)
-    if cmd.to_operator_id is not None:
-        target = await work.session.get(Operator, cmd.to_operator_id)
-        if target is None:
-            log.error(
-                "transfer of dialog %d names unknown operator %d", dialog.id, cmd.to_operator_id
-            )
-            return
-        takeover = target.id == operator.id and operator.role in SUPERVISOR_ROLES
-        policy = await load_policy(work, dialog.line_id)
-        states = await operator_states(work, dialog.line_id)
-        intents = decide_transfer_to_operator(
-            snap, policy, states, target.id, work.now, takeover=takeover, comment=cmd.comment
-        )
-        where = target.name
-    elif cmd.to_line_id is not None:
-        try:
-            line = await work.line(cmd.to_line_id)
-        except LookupError:
-            log.error("transfer of dialog %d names unknown line %d", dialog.id, cmd.to_line_id)
-            return
-        policy = await load_policy(work, line.id)
-        states = await operator_states(work, line.id)
-        intents = decide_transfer_to_line(snap, policy, states, work.now, cmd.comment)
-        where = f"line {line.name}"
-    else:
-        log.error("transfer of dialog %d names no target; dropped", dialog.id)
+    decided = await _decide_transfer(work, dialog, operator, cmd)
+    if decided is None:
         return
+    intents, where = decided
     if any(getattr(i, "event", "") == "transfer" for i in intents):
         text = f"{operator.name} transferred the dialog to {where}"
         intents.append(Note(dialog.id, f"{text}: {cmd.comment}" if cmd.comment else text))
@@ -131,6 +107,40 @@ async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
         )
     if old_holder is not None and dialog.operator_id != old_holder:
         await do_route_waiting(work, old_line, "operator_freed")
+
+
+async def _decide_transfer(
+    work: Batch, dialog: Dialog, operator: Operator, cmd: TransferDialog
+) -> tuple[list[Intent], str] | None:
+    """The transfer's intents and the words naming where it goes; None when the target is
+    unknown or missing."""
+    snap = await snapshot(work, dialog)
+    if cmd.to_operator_id is not None:
+        target = await work.session.get(Operator, cmd.to_operator_id)
+        if target is None:
+            log.error(
+                "transfer of dialog %d names unknown operator %d", dialog.id, cmd.to_operator_id
+            )
+            return None
+        takeover = target.id == operator.id and operator.role in SUPERVISOR_ROLES
+        policy = await load_policy(work, dialog.line_id)
+        states = await operator_states(work, dialog.line_id)
+        intents = decide_transfer_to_operator(
+            snap, policy, states, target.id, work.now, takeover=takeover, comment=cmd.comment
+        )
+        return intents, target.name
+    if cmd.to_line_id is not None:
+        try:
+            line = await work.line(cmd.to_line_id)
+        except LookupError:
+            log.error("transfer of dialog %d names unknown line %d", dialog.id, cmd.to_line_id)
+            return None
+        policy = await load_policy(work, line.id)
+        states = await operator_states(work, line.id)
+        intents = decide_transfer_to_line(snap, policy, states, work.now, cmd.comment)
+        return intents, f"line {line.name}"
+    log.error("transfer of dialog %d names no target; dropped", dialog.id)
+    return None
 
 
 async def do_invite(work: Batch, cmd: InviteColleague) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from router.decide import DialogSnapshot, LinePolicy, audit, released, route
+from router.decide import released, route
 from router.distribution import OperatorState
 from router.intents import (
     AutoReply,
@@ -25,6 +25,7 @@ from router.intents import (
     no_answer_timer,
     offer_timer,
 )
+from router.snapshots import DialogSnapshot, LinePolicy, audit
 
 
 def decide_no_answer(

@@ -32,9 +32,9 @@ from core.envelope import InboundMessage
 from core.roles import SUPERVISOR_ROLES
 from router.assign import OPEN_STATUSES
 from router.batch import Batch
-from router.decide import DialogSnapshot, LinePolicy, Replies
 from router.distribution import OperatorState
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
+from router.snapshots import DialogSnapshot, LinePolicy, Replies
 
 log = logging.getLogger(__name__)
 

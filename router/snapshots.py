@@ -1,0 +1,82 @@
+"""What the pure routing decisions take: a line's policy and a dialog's snapshot, plain values
+read by ``router.reads`` and never by the decisions themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from config.modes import Mode
+from config.schedule import Schedule, is_open
+from router.distribution import LineRouting
+from router.intents import Audit
+
+Status = Literal["waiting", "open", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    """Auto-reply texts of a line; empty means not sent."""
+
+    greeting: str = ""
+    no_answer: str = ""
+    out_of_hours: str = ""
+    close: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinePolicy:
+    """Everything the routing rules need to know about a line."""
+
+    line_id: int
+    mode: Mode
+    queue: tuple[int, ...]
+    offer_seconds: int = 60
+    schedule: Schedule | None = None
+    out_of_hours: Literal["wait", "route"] = "wait"
+    returning: Literal["none", "last_operator", "crm_responsible"] = "none"
+    replies: Replies = Replies()
+    no_answer_seconds: int | None = None
+    no_answer_action: Literal["wait", "requeue", "nothing"] = "wait"
+    rating: Literal["none", "stars", "like"] = "none"
+    auto_close_minutes: int | None = None
+
+    @property
+    def routing(self) -> LineRouting:
+        """The distribution view of the line."""
+        return LineRouting(self.line_id, self.mode, self.queue, self.offer_seconds)
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the line is within working hours at ``now`` (no schedule: always)."""
+        return self.schedule is None or is_open(self.schedule, now)
+
+
+@dataclass(frozen=True, slots=True)
+class DialogSnapshot:
+    """A dialog as routing sees it."""
+
+    dialog_id: int
+    line_id: int
+    status: Status
+    operator_id: int | None
+    opened_at: datetime
+    answered: bool = False
+    offered_to: tuple[int, ...] = ()
+    """Operators with a pending offer, in the order they were offered it."""
+    offer_exclusive: bool = False
+    offer_round: int = 0
+    last_offered: int | None = None
+    skipped_by: frozenset[int] = frozenset()
+    """Operators who passed on this dialog: it is not offered to them again."""
+    previous_operator: int | None = None
+    """Who served the client's previous dialog on this line, for returning clients."""
+    crm_responsible: int | None = None
+    """The client's responsible operator in the CRM, for lines that return clients to them."""
+    began_in_hours: bool | None = None
+    wait_reason: str | None = None
+
+
+def audit(dialog: DialogSnapshot, event: str, reason: str = "", **fields: object) -> Audit:
+    """An audit record of ``dialog``."""
+    return Audit(dialog.dialog_id, dialog.line_id, event, reason, **fields)  # type: ignore[arg-type]
