@@ -2,7 +2,8 @@
 
 The session middleware has already refused callers without a session (401). Admins may fetch
 any stored file; everyone else only a file of a message in a dialog they may see (the console's
-rule, ``operator_console.api._visibility``). Anything else is 404, so ids cannot be probed.
+rule, ``core.audience.visible_dialogs`` via ``operator_console.api._visibility``). Anything
+else is 404, so ids cannot be probed.
 """
 
 from __future__ import annotations
