@@ -6,10 +6,12 @@ const REQUEST_TIMEOUT_MS = 20000;
 
 /** A failed request: `status` is 0 when the hub was not reached, `reason` is for people. */
 export class ApiError extends Error {
-  constructor(status, reason) {
+  constructor(status, reason, data = null) {
     super(reason);
     this.status = status;
     this.reason = reason;
+    // The whole error answer, for endpoints that say more than `error` (a CSV row and field).
+    this.data = data;
   }
 }
 
@@ -30,12 +32,15 @@ async function readJson(response) {
   }
 }
 
-/** `method` `path` with an optional JSON `body`; resolves to the decoded answer or null. */
-export async function api(method, path, body) {
+/**
+ * `method` `path` with an optional JSON `body`; resolves to the decoded answer or null. With
+ * `contentType`, a string `body` is sent as it is (a CSV upload).
+ */
+export async function api(method, path, body, contentType) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = contentType || "application/json";
+    init.body = contentType ? body : JSON.stringify(body);
   }
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
@@ -53,7 +58,7 @@ export async function api(method, path, body) {
   if (!response.ok) {
     const reason = (data && typeof data.error === "string" && data.error) || `${response.status} ${response.statusText || "error"}`.trim();
     if (response.status === 401 && path !== "/api/login") onUnauthorized();
-    throw new ApiError(response.status, reason);
+    throw new ApiError(response.status, reason, data);
   }
   return data;
 }

@@ -5,6 +5,7 @@
 // page through textContent / attributes, never parsed as HTML.
 
 import { initAdmin, refreshAdmin } from "./admin.js";
+import { initAnswers } from "./answers_screen.js";
 import { ApiError, api, whenUnauthorized } from "./api.js";
 import { initChannels, refreshChannels } from "./channels.js";
 import { initClientPanel } from "./client_panel.js";
@@ -12,10 +13,12 @@ import { openDialog, resetMessages } from "./conversation.js";
 import { loadDialogs, renderList, resetList, setTab, updateTitle } from "./dialog_list.js";
 import { $ } from "./dom.js";
 import { initFiles } from "./files.js";
+import { applySendKey, initKeyboard } from "./keyboard.js";
 import { socket } from "./live_socket.js";
 import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./navigation.js";
 import { wireReplyBox } from "./reply_box.js";
 import { initRouting, refreshRouting } from "./routing.js";
+import { initSearch, resetSearch } from "./search.js";
 import { dropHeldFrames, state } from "./state.js";
 import { changePresence, renderMe, showScreen, wireNavigation } from "./topbar.js";
 
@@ -47,6 +50,7 @@ function resetSession() {
   resetList();
   resetMessages();
   showScreen(null);
+  resetSearch();
   $("reply").value = "";
   updateTitle();
 }
@@ -63,6 +67,7 @@ async function enterApp(operator) {
   sessionLost = false;
   state.me = operator;
   renderMe();
+  applySendKey();
   showView("app");
   setTab("open", { load: false });
   applyRoute();
@@ -166,6 +171,9 @@ async function boot() {
   initAdmin();
   initFiles();
   initClientPanel();
+  initSearch();
+  initKeyboard();
+  initAnswers();
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);

@@ -7,7 +7,7 @@ import { renderList, upsertDialog } from "./dialog_list.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
 import { attachmentNodes, showChips } from "./files.js";
 import { STATUS_LABELS, channelLabel, clientName, dayKey, dayLabel, fullFmt, paintAvatar, parseTime, timeFmt } from "./format.js";
-import { autosize, discardPending, hideSendError, retryPending } from "./reply_box.js";
+import { discardPending, hideSendError, replyReset, retryPending } from "./reply_box.js";
 import { renderRouting } from "./routing.js";
 import { pendingFor, snapshot, state } from "./state.js";
 
@@ -24,7 +24,7 @@ export function openDialog(id) {
   state.threadGen += 1;
   hideSendError();
   reply.value = (id !== null && state.drafts.get(id)) || "";
-  autosize();
+  replyReset();
   showChips();
   showClientCard(id);
   if (id === null) {

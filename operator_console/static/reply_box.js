@@ -1,5 +1,5 @@
 // The reply box: sending a reply (shown as pending until the stored copy comes back), retry and
-// discard of a failed one, and closing the dialog.
+// discard of a failed one, closing the dialog, the quick answers picker and the parts count.
 
 import { api } from "./api.js";
 import { addThreadMessage, renderConversation } from "./conversation.js";
@@ -7,9 +7,13 @@ import { renderList, upsertDialog } from "./dialog_list.js";
 import { $ } from "./dom.js";
 import { clearAttachments, readyAttachments } from "./files.js";
 import { newClientMsgId } from "./format.js";
+import { sendsOnCtrlEnter } from "./keyboard.js";
+import { closePicker, followReply, initQuickAnswers, pickerKey } from "./quick_answers.js";
+import { renderParts } from "./reply_parts.js";
 import { pendingFor, snapshot, state } from "./state.js";
 
-const MAX_TEXT = 4000;
+// The API's limit; each channel splits a longer reply at its own limit (see reply_parts.js).
+const MAX_TEXT = 20000;
 const CLOSE_FALLBACK_MS = 4000;
 
 /** Show why the reply (or the close) failed, above the reply box. */
@@ -63,6 +67,8 @@ export function sendReply() {
   state.drafts.delete(id);
   input.value = "";
   autosize();
+  closePicker();
+  renderParts();
   hideSendError();
   renderConversation({ scroll: "bottom" });
   postPending(p);
@@ -149,17 +155,40 @@ function finishClosing(id) {
   if (state.selectedId === id) renderConversation();
 }
 
-/** Enter sends (Shift+Enter is a new line); typing hides the last error. */
+/** Whether this Enter sends: plain Enter, or Ctrl+Enter when the operator chose that. */
+export function isSendKey(event, ctrlEnter) {
+  // isComposing: Enter confirms an IME candidate (Chinese, Japanese…) and must not send.
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return false;
+  const withCtrl = event.ctrlKey || event.metaKey;
+  return ctrlEnter ? withCtrl : !event.altKey;
+}
+
+/** The reply box got another dialog's draft: no picker, its own height and parts count. */
+export function replyReset() {
+  closePicker();
+  autosize();
+  renderParts();
+}
+
+/** Show the reply box's text as it now is: its height, the parts count, the picker. */
+export function replyChanged() {
+  autosize();
+  renderParts();
+  followReply();
+}
+
+/** Enter (or Ctrl+Enter, as chosen) sends; typing hides the last error. */
 export function wireReplyBox() {
   const reply = $("reply");
+  initQuickAnswers();
   $("send").addEventListener("click", () => { sendReply(); reply.focus(); });
   $("close-dialog").addEventListener("click", closeDialog);
   reply.addEventListener("keydown", (event) => {
-    // isComposing: Enter confirms an IME candidate (Chinese, Japanese…) and must not send.
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+    if (pickerKey(event)) return;
+    if (isSendKey(event, sendsOnCtrlEnter())) {
       event.preventDefault();
       sendReply();
     }
   });
-  reply.addEventListener("input", () => { autosize(); if (!$("send-error").hidden) hideSendError(); });
+  reply.addEventListener("input", () => { replyChanged(); if (!$("send-error").hidden) hideSendError(); });
 }
