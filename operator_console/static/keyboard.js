@@ -71,6 +71,8 @@ function showLayer(layer, open, focusTarget) {
     const back = returnFocus && returnFocus.isConnected && returnFocus.offsetParent !== null ? returnFocus : null;
     returnFocus = null;
     if (back) back.focus();
+    // Where focus came from cannot take it back (the page itself): it must not stay hidden.
+    if (layer.contains(document.activeElement)) document.activeElement.blur();
   }
 }
 

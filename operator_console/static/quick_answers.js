@@ -151,7 +151,7 @@ export function pickerKey(event) {
 /** Build the picker above the reply box. */
 export function initQuickAnswers() {
   const box = el("div", { class: "picker", id: "answers-picker", dataset: { ol: "answers-picker" }, hidden: true },
-    el("div", { class: "picker-head", text: "Quick answers · ↑↓ to choose, Enter to insert, Esc to close" }),
+    el("div", { class: "picker-head" }, "Quick answers", el("span", { class: "picker-keys", text: " · ↑↓ to choose, Enter to insert, Esc to close" })),
     el("ul", { class: "picker-list", role: "listbox", id: "answers-list", "aria-label": "Quick answers" }),
     el("p", { class: "picker-note", hidden: true }));
   $("composer").prepend(box);

@@ -29,11 +29,13 @@ export function hideSendError() {
   $("send-error").textContent = "";
 }
 
-/** Grow the reply box with its text, up to 200 px. */
+/** Grow the reply box with its text, up to 200 px and a quarter of the window. */
 export function autosize() {
   const input = $("reply");
   input.style.height = "auto";
-  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  // A long reply must not push the conversation out of a phone's window.
+  const most = Math.max(40, Math.min(200, Math.round(window.innerHeight / 4)));
+  input.style.height = `${Math.min(input.scrollHeight, most)}px`;
 }
 
 function replyProblem(dialog, text, upload) {

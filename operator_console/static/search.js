@@ -80,7 +80,7 @@ async function runSearch({ more = false } = {}) {
 function hitNode(hit) {
   return el("li", { class: "search-hit" }, el("button", {
     type: "button", class: "search-hit-button", dataset: { ol: "search-hit", dialogId: String(hit.dialog_id), messageId: String(hit.message_id) },
-    onclick: () => openAtMessage(hit.dialog_id, hit.message_id),
+    onclick: (event) => { markChosen(event.currentTarget); openAtMessage(hit.dialog_id, hit.message_id); },
   },
   el("span", { class: "dialog-row" },
     el("span", { class: "dialog-name", text: hit.client_name || `Dialog #${hit.dialog_id}` }),
@@ -95,11 +95,17 @@ function hitNode(hit) {
 function clientNode(client) {
   return el("li", { class: "search-hit" }, el("button", {
     type: "button", class: "search-hit-button", dataset: { ol: "search-client", dialogId: String(client.dialog_id) },
-    onclick: () => selectDialog(client.dialog_id),
+    onclick: (event) => { markChosen(event.currentTarget); selectDialog(client.dialog_id); },
   },
   el("span", { class: "dialog-row" },
     el("span", { class: "dialog-name", text: client.client_name || `Client #${client.client_id}` }),
     el("span", { class: "badge badge--channel", dataset: { kind: String(client.channel_kind || "") }, text: channelLabel(client.channel_kind) }))));
+}
+
+// The result last opened stays marked, so the operator sees where they are in the list.
+function markChosen(button) {
+  for (const other of ui.list.querySelectorAll('[aria-current="true"]')) other.setAttribute("aria-current", "false");
+  button.setAttribute("aria-current", "true");
 }
 
 function renderResults() {
@@ -198,7 +204,7 @@ function onInputKey(event) {
 export function initSearch() {
   ui.input = el("input", {
     type: "search", class: "input search-input", id: "search-input", dataset: { ol: "search" },
-    placeholder: "Search messages and clients", "aria-label": "Search messages and clients", "aria-keyshortcuts": "Control+K",
+    placeholder: "Search (Ctrl+K)", "aria-label": "Search messages and clients", "aria-keyshortcuts": "Control+K",
     autocomplete: "off", spellcheck: "false",
   });
   ui.toggle = el("button", {

@@ -301,9 +301,7 @@ async def test_answers_screen_manages_answers_and_shows_a_csv_error_by_its_contr
 
     line = page.locator(f'[data-ol="answers-line"][data-line-id="{world.sales_line}"]')
     await line.locator('[data-ol="answers-import"]').set_input_files(
-        files=[
-            {"name": "a.csv", "mimeType": "text/csv", "buffer": b"title,text\n,no title\n"}
-        ]
+        files=[{"name": "a.csv", "mimeType": "text/csv", "buffer": b"title,text\n,no title\n"}]
     )
     error = line.locator('[data-ol="answers-import-error"]')
     await expect(error).to_contain_text("Row 2")
@@ -316,3 +314,65 @@ async def test_answers_screen_manages_answers_and_shows_a_csv_error_by_its_contr
     await expect(line.locator('[data-ol="answer"]')).to_have_count(1)
     await expect(error).to_have_count(0)
     assert await bad_text_nodes(page) == []
+
+
+# The focused element's name and whether a ring of 3:1 or more against the background behind
+# it shows: its own outline or box-shadow, or its wrapper's (a select inside a styled label).
+_FOCUS_RING = """() => {
+  const a = document.activeElement;
+  const rgb = (s) => (s.match(/[\\d.]+/g) || [0, 0, 0]).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (x, y) => {
+    const [hi, lo] = [lum(x), lum(y)].sort((p, q) => q - p);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const background = (node) => {
+    for (let n = node; n; n = n.parentElement) {
+      const bg = getComputedStyle(n).backgroundColor;
+      const parts = bg.match(/[\\d.]+/g) || [];
+      if (parts.length === 3 || (parts.length === 4 && Number(parts[3]) > 0.99)) return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  const ring = (node) => {
+    const cs = getComputedStyle(node);
+    if (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) >= 2) return rgb(cs.outlineColor);
+    const colors = cs.boxShadow.match(/rgba?\\([^)]*\\)/g);
+    return colors ? rgb(colors[colors.length - 1]) : null;
+  };
+  const holder = a.closest("[data-ol]");
+  const name = a.dataset.ol || (holder && holder.dataset.ol) || a.id || a.tagName;
+  for (const node of [a, a.parentElement]) {
+    const color = node && ring(node);
+    const behind = background(node.parentElement || node);
+    if (color && ratio(color, behind) >= 3) return { name, ok: true };
+  }
+  return { name, ok: false };
+}"""
+
+
+@SIZES
+async def test_every_control_is_reached_by_tab_and_visibly_focused(
+    hub: str, world: World, new_page: NewPage, viewport: dict[str, int]
+) -> None:
+    page = await open_page(new_page, hub, viewport)
+    await open_dialog(page, world.dialogs["olga"])
+    await page.locator('[data-ol="conv-name"]').click()
+    seen: list[str] = []
+    for _ in range(45):
+        await page.keyboard.press("Tab")
+        focus = await page.evaluate(_FOCUS_RING)
+        if focus["name"] == "BODY":  # past the last control: the next Tab starts again
+            continue
+        assert focus["ok"], f"no visible focus ring on {focus['name']} after {seen}"
+        seen.append(focus["name"])
+    wanted = {"settings-open", "logout", "reply", "send", "close-dialog", "presence"}
+    if viewport == DESKTOP:
+        wanted |= {"search", "search-filters-toggle", "dialog", "nav-answers"}
+    assert wanted <= set(seen), seen
