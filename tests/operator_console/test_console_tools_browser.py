@@ -179,6 +179,11 @@ async def test_alt_arrows_move_through_the_list_and_question_mark_lists_the_shor
     await page.keyboard.press("Escape")
     await expect(overlay).to_be_hidden()
     assert await focused(page) in {"BODY", "conv-name"}
+    # "/" outside a text field starts a quick answer in the reply box.
+    await page.keyboard.press("Slash")
+    assert await focused(page) == "reply"
+    await expect(page.locator('[data-ol="reply"]')).to_have_value("/")
+    await expect(page.locator('[data-ol="answers-picker"]')).to_be_visible()
 
 
 def inside_viewport(found: Any, viewport: dict[str, int]) -> bool:
@@ -306,6 +311,10 @@ async def test_answers_screen_manages_answers_and_shows_a_csv_error_by_its_contr
     error = line.locator('[data-ol="answers-import-error"]')
     await expect(error).to_contain_text("Row 2")
     await expect(error).to_contain_text("title")
+    # Next to the control it is about: just under the Import button, within the section.
+    control = await box(line.locator("label.answers-import"))
+    shown = await box(error)
+    assert 0 <= shown["y"] - (control["y"] + control["height"]) <= 40, (control, shown)
     await line.locator('[data-ol="answers-import"]').set_input_files(
         files=[
             {"name": "a.csv", "mimeType": "text/csv", "buffer": "title,text\nHi,Привет!\n".encode()}
