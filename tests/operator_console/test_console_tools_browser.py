@@ -385,3 +385,33 @@ async def test_every_control_is_reached_by_tab_and_visibly_focused(
     if viewport == DESKTOP:
         wanted |= {"search", "search-filters-toggle", "dialog", "nav-answers"}
     assert wanted <= set(seen), seen
+
+
+async def test_reply_box_reads_the_slash_word_and_the_chosen_send_key(
+    hub: str, new_page: NewPage
+) -> None:
+    page = await open_page(new_page, hub, DESKTOP)
+    found = await page.evaluate(
+        """async () => {
+          const { slashWordAt } = await import("/static/quick_answers.js");
+          const { isSendKey } = await import("/static/reply_box.js");
+          const key = (init) => new KeyboardEvent("keydown", { key: "Enter", ...init });
+          return {
+            words: [slashWordAt("Hi /gre", 7), slashWordAt("/", 1), slashWordAt("Hi /greet you", 5),
+                    slashWordAt("a/b", 3), slashWordAt("http://x", 8)],
+            enter: [isSendKey(key({}), false), isSendKey(key({ shiftKey: true }), false),
+                    isSendKey(key({ ctrlKey: true }), false)],
+            ctrlEnter: [isSendKey(key({}), true), isSendKey(key({ ctrlKey: true }), true),
+                        isSendKey(key({ metaKey: true }), true)],
+          };
+        }"""
+    )
+    assert found["words"] == [
+        {"start": 3, "end": 7, "query": "gre"},
+        {"start": 0, "end": 1, "query": ""},
+        {"start": 3, "end": 9, "query": "greet"},
+        None,
+        None,
+    ]
+    assert found["enter"] == [True, False, True]
+    assert found["ctrlEnter"] == [False, True, True]
