@@ -125,6 +125,8 @@ function onKey(event) {
   if (mod && !event.altKey && event.key.toLowerCase() === "k") focusSearch();
   else if (event.altKey && !mod && (event.key === "ArrowDown" || event.key === "ArrowUp")) moveSelection(event.key === "ArrowDown" ? 1 : -1);
   else if (event.key === "Escape") used = closeTopmost(event);
+  // The shortcuts window is modal: Tab stays on its one control.
+  else if (event.key === "Tab" && !$("shortcuts").hidden) $("shortcuts-close").focus();
   else if (mod || event.altKey || isTextField(event.target)) used = false;
   else if (event.key === "?") showShortcuts($("shortcuts").hidden);
   else if (event.key === "/") used = startQuickAnswer();

@@ -175,6 +175,8 @@ async def test_alt_arrows_move_through_the_list_and_question_mark_lists_the_shor
             overlay.locator('[data-ol="shortcut"] kbd', has_text=keys).first
         ).to_be_visible()
     assert await focused(page) == "shortcuts-close"
+    await page.keyboard.press("Tab")  # modal: focus stays inside
+    assert await focused(page) == "shortcuts-close"
     assert inside_viewport(await box(overlay.locator('[role="dialog"]')), viewport)
     await page.keyboard.press("Escape")
     await expect(overlay).to_be_hidden()
