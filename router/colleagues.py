@@ -7,12 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from router.decide import released, route
-from router.distribution import OperatorState, eligibility
+from router.distribution import OperatorState, refusal_by_hand
 from router.intents import Assign, CancelTimer, EndOffers, Intent, MoveToLine, Unassign, offer_timer
 from router.snapshots import DialogSnapshot, LinePolicy, audit
-
-REFUSED = frozenset({"offline", "at_capacity_line", "at_capacity_total"})
-"""Why a transfer to an operator is refused: they could not work on it, or have no room."""
 
 
 def decide_transfer_to_operator(
@@ -34,13 +31,8 @@ def decide_transfer_to_operator(
     states = list(operators)
     if dialog.operator_id is not None:
         states = released(states, dialog.operator_id)
-    if not takeover:
-        judged = next(
-            (c for c in eligibility(line.routing, states, now) if c.operator_id == target), None
-        )
-        reason = "not_on_line" if judged is None else judged.passed_over
-        if reason == "not_on_line" or reason in REFUSED:
-            return [audit(dialog, "reject", str(reason), operator_id=target, detail=comment)]
+    if not takeover and (refusal := refusal_by_hand(line.routing, states, target, now)):
+        return [audit(dialog, "reject", refusal, operator_id=target, detail=comment)]
     intents: list[Intent] = []
     if dialog.offered_to:
         intents.append(EndOffers(dialog.dialog_id, "withdrawn"))

@@ -22,6 +22,7 @@ from router.distribution import (
     OperatorState,
     decide_assignment,
     eligibility,
+    refusal_by_hand,
 )
 from router.intents import (
     Assign,
@@ -251,14 +252,14 @@ def decide_take(
         return [audit(dialog, "reject", reason, operator_id=taker)]
     if dialog.offered_to and taker not in dialog.offered_to:
         return [audit(dialog, "reject", "offered_to_someone_else", operator_id=taker)]
+    # Capacity bounds takes as well as automatic assignment, for away operators too: as in
+    # Rocket.Chat, where taking a queued chat past "max simultaneous chats" is refused. The
+    # limit is what a manager set so nobody serves more clients than they can answer; a take
+    # that ignored it would let the busiest operator hoard the queue. An exclusive offer to the
+    # taker already counts as their load, so it is released before the room is measured.
     states = released(operators, taker) if dialog.offer_exclusive else list(operators)
-    judged = next(
-        (c for c in eligibility(line.routing, states, now) if c.operator_id == taker), None
-    )
-    refused = ("not_on_line", "at_capacity_line", "at_capacity_total", "offline")
-    if judged is None or judged.passed_over in refused:
-        reason = "not_on_line" if judged is None else str(judged.passed_over)
-        return [audit(dialog, "reject", reason, operator_id=taker)]
+    if refusal := refusal_by_hand(line.routing, states, taker, now):
+        return [audit(dialog, "reject", refusal, operator_id=taker)]
     others = tuple(op for op in dialog.offered_to if op != taker)
     intents: list[Intent] = []
     if taker in dialog.offered_to:

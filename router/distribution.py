@@ -42,6 +42,8 @@ __all__ = [
     "decide_assignment",
     "eligibility",
     "next_in_sequence",
+    "no_room",
+    "refusal_by_hand",
 ]
 
 Status = Literal["online", "away", "offline"]
@@ -243,6 +245,34 @@ def decide_assignment(
     )
 
 
+def no_room(state: OperatorState) -> PassedOver | None:
+    """Which limit the operator has reached, the line's first; None while they have room."""
+    if state.max_on_line is not None and state.open_dialogs_on_line >= state.max_on_line:
+        return "at_capacity_line"
+    if state.max_total is not None and state.open_dialogs_total >= state.max_total:
+        return "at_capacity_total"
+    return None
+
+
+def refusal_by_hand(
+    line: LineRouting, operators: Sequence[OperatorState], operator_id: int, now: datetime
+) -> PassedOver | None:
+    """Why ``operator_id`` may not be handed a dialog of the line by a person (a take or a
+    transfer): not on the line, offline, or no room; None if they may.
+
+    Away is no refusal: someone away still works when they choose to. Their limits hold all
+    the same, though ``eligibility`` reports them as ``away`` and not ``at_capacity_*``: the
+    limits are checked here on their own, so an away operator cannot take past them.
+    """
+    judged = next(
+        (c for c in eligibility(line, operators, now) if c.operator_id == operator_id), None
+    )
+    if judged is None or judged.passed_over in ("not_on_line", "offline"):
+        return "not_on_line" if judged is None else judged.passed_over
+    state = next(s for s in operators if s.operator_id == operator_id)
+    return no_room(state)
+
+
 def _passed_over(state: OperatorState, excluded: frozenset[int]) -> PassedOver | None:
     # Membership and presence before load: the audit should say "away", not "at capacity",
     # for someone who is both, since coming back is what would make them eligible first.
@@ -250,10 +280,8 @@ def _passed_over(state: OperatorState, excluded: frozenset[int]) -> PassedOver |
         return "not_on_line"
     if state.status != "online":
         return state.status
-    if state.max_on_line is not None and state.open_dialogs_on_line >= state.max_on_line:
-        return "at_capacity_line"
-    if state.max_total is not None and state.open_dialogs_total >= state.max_total:
-        return "at_capacity_total"
+    if full := no_room(state):
+        return full
     if state.operator_id in excluded:
         return "already_offered"
     return None

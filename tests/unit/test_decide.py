@@ -140,6 +140,28 @@ def test_take_is_refused_at_capacity_but_an_exclusive_offer_does_not_count_twice
     assert Assign(1, 1) in decide_take(mine, line("sequence", queue=(1,)), full, 1, NOW)
 
 
+def test_an_away_operator_may_take_a_dialog_but_not_past_their_limits() -> None:
+    # Presence is judged before load for the audit, so "away" once hid a full operator's
+    # limit and let them take a second dialog on a line that allows one.
+    free, full_line = op(1, "away"), op(1, "away", cap=1, load=1)
+    full_total = OperatorState(1, "away", 0, 2, None, 2, None, True)
+    assert Assign(1, 1) in decide_take(waiting(), line(queue=(1,)), [free], 1, NOW)
+    for state, reason in ((full_line, "at_capacity_line"), (full_total, "at_capacity_total")):
+        refused = decide_take(waiting(), line(queue=(1,)), [state], 1, NOW)
+        assert [(a.event, a.reason) for a in audits(refused)] == [("reject", reason)]
+        assert len(refused) == 1  # nothing but the refusal: no Assign
+
+
+def test_a_transfer_to_an_away_operator_respects_their_limit() -> None:
+    held = waiting(status="open", operator_id=2)
+    ops = [op(1, "away", cap=1, load=1), op(2)]
+    refused = decide_transfer_to_operator(held, line(queue=(1, 2)), ops, 1, NOW)
+    assert [(a.event, a.reason) for a in audits(refused)] == [("reject", "at_capacity_line")]
+    assert len(refused) == 1
+    roomy = [op(1, "away", cap=2, load=1), op(2)]
+    assert Assign(1, 1) in decide_transfer_to_operator(held, line(queue=(1, 2)), roomy, 1, NOW)
+
+
 def test_capacity_and_presence_leave_a_dialog_waiting_with_reasons() -> None:
     ops = [op(1, "away"), op(2, cap=2, load=2), op(3, "offline")]
     intents = route(waiting(), line(), ops, NOW)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from router.decide import (
@@ -164,6 +164,8 @@ class World:
         )
 
     def check(self) -> None:
+        # Limits bound takes and transfers by hand as well as automatic assignment: nobody,
+        # away or online, ever holds more dialogs than their limit allows.
         for state in self.states():
             if state.max_on_line is not None:
                 assert state.open_dialogs_on_line <= state.max_on_line, state
@@ -251,6 +253,13 @@ events = st.one_of(
 
 
 @settings(max_examples=150, deadline=None)
+@example(  # an away operator at their line's limit took a second dialog by hand
+    mode="evenly",
+    caps=[None, None, 1, None],
+    statuses=["away"] * 4,
+    requeue=False,
+    steps=[("new",), ("new",), ("take", 3, 0), ("take", 3, 1)],
+)
 @given(
     mode=st.sampled_from(("evenly", "sequence", "all")),
     caps=st.lists(st.one_of(st.none(), st.integers(1, 3)), min_size=4, max_size=4),
