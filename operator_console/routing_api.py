@@ -24,6 +24,7 @@ from core.envelope import (
     SkipOffer,
     TakeOffer,
     TransferDialog,
+    utcnow,
 )
 from core.roles import SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
@@ -31,6 +32,7 @@ from operator_console.bodies import Body, read_body
 from operator_console.keys import OPERATOR
 from operator_console.routing_views import audit_of
 from operator_console.views import operator_json
+from router.commands import take_refusal
 
 
 class TransferBody(Body):
@@ -69,10 +71,31 @@ async def _send(request: web.Request, command: BaseModel) -> web.Response:
     return web.json_response({"accepted": True}, status=202)
 
 
+TAKE_REFUSED = {
+    "closed": "the dialog is closed",
+    "already_taken": "another operator has already taken it",
+    "offered_to_someone_else": "it is offered to another operator",
+    "not_on_line": "you are not in this line's queue",
+    "offline": "you are offline; go online or away to take dialogs",
+    "at_capacity_line": (
+        "you already have as many open dialogs on this line as it allows you; close one first"
+    ),
+    "at_capacity_total": (
+        "you already have as many open dialogs as you may have in all; close one first"
+    ),
+}
+"""What the operator is told when the router would refuse their take, by audit reason."""
+
+
 async def take(request: web.Request) -> web.Response:
-    """POST /api/dialogs/{id}/take."""
+    """POST /api/dialogs/{id}/take; 409 with the reason when the take would be refused."""
     dialog_id = await _open_dialog_id(request)
-    return await _send(request, TakeOffer(dialog_id=dialog_id, operator_id=request[OPERATOR].id))
+    operator_id = request[OPERATOR].id
+    async with request.app[SESSIONS]() as session:
+        refusal = await take_refusal(session, dialog_id, operator_id, utcnow())
+    if refusal is not None:
+        return error(409, TAKE_REFUSED.get(refusal, refusal.replace("_", " ")))
+    return await _send(request, TakeOffer(dialog_id=dialog_id, operator_id=operator_id))
 
 
 async def skip(request: web.Request) -> web.Response:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.db.routing_schema import DialogParticipant, RoutingAudit
@@ -25,7 +27,7 @@ from router.actions import do_intents, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
-from router.intents import Intent, Note
+from router.intents import Audit, Intent, Note
 from router.lifecycle import decide_close, decide_no_answer
 from router.reads import load_policy, may_work_on, operator_states, snapshot
 
@@ -54,10 +56,32 @@ async def do_take(work: Batch, cmd: TakeOffer) -> None:
     if found is None:
         return
     dialog, _operator = found
+    await do_intents(work, await _decide_take(work, dialog, cmd.operator_id))
+
+
+async def take_refusal(
+    session: AsyncSession, dialog_id: int, operator_id: int, now: datetime
+) -> str | None:
+    """Why a take of the dialog by ``operator_id`` would be refused now (the audit reason),
+    None if it would go through.
+
+    Read only: the console asks before it sends ``TakeOffer`` so the operator hears at once
+    why a take fails instead of seeing nothing happen; the router decides again when the
+    command arrives, which settles two takes racing for one dialog.
+    """
+    work = Batch(session, now)
+    dialog = await session.get(Dialog, dialog_id)
+    if dialog is None:
+        return "closed"
+    intents = await _decide_take(work, dialog, operator_id)
+    return next((i.reason for i in intents if isinstance(i, Audit) and i.event == "reject"), None)
+
+
+async def _decide_take(work: Batch, dialog: Dialog, operator_id: int) -> list[Intent]:
     policy = await load_policy(work, dialog.line_id)
     states = await operator_states(work, dialog.line_id)
     snap = await snapshot(work, dialog)
-    await do_intents(work, decide_take(snap, policy, states, cmd.operator_id, work.now))
+    return decide_take(snap, policy, states, operator_id, work.now)
 
 
 async def do_skip(work: Batch, cmd: SkipOffer) -> None:

@@ -104,9 +104,9 @@ async def test_sequence_offer_times_out_to_the_next_operator_who_takes_it(
         assert offered["status"] == "waiting"
         await fire_now(redis_url, f"offer:{offered['id']}")
         await dialog_where(bob, offered_to=[ids["bob"]])
-        # Alice's offer is gone: her take is refused; Bob's goes through.
-        status, _ = await alice.call("POST", f"/api/dialogs/{offered['id']}/take")
-        assert status == 202
+        # Alice's offer is gone: her take is refused, and she is told why; Bob's goes through.
+        status, body = await alice.call("POST", f"/api/dialogs/{offered['id']}/take")
+        assert (status, body) == (409, {"error": "it is offered to another operator"})
         status, _ = await bob.call("POST", f"/api/dialogs/{offered['id']}/take")
         assert status == 202
         taken = await dialog_where(bob, status="open")
@@ -117,7 +117,6 @@ async def test_sequence_offer_times_out_to_the_next_operator_who_takes_it(
             ("offer", ids["alice"]),
             ("timeout", ids["alice"]),
             ("offer", ids["bob"]),
-            ("reject", ids["alice"]),
             ("take", ids["bob"]),
         ]
         first = body["audit"][0]
@@ -148,6 +147,11 @@ async def test_capacity_queues_a_dialog_until_the_operator_frees_up(
         assert record["event"] == "wait" and record["candidates"] == [
             {"operator_id": ids["carol"], "passed_over": "at_capacity_line"}
         ]
+        # Away, she may still take dialogs by hand, but not past her limit on the line.
+        await carol.call("POST", "/api/presence", {"status": "away"})
+        status, body = await carol.call("POST", f"/api/dialogs/{waiting['id']}/take")
+        assert status == 409 and "as many open dialogs on this line" in body["error"]
+        await carol.call("POST", "/api/presence", {"status": "online"})
         await carol.call("POST", f"/api/dialogs/{mine['id']}/close")
         freed = await dialog_where(carol, id=waiting["id"], status="open")
         assert freed["operator_id"] == ids["carol"]
