@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.crm_schema import CrmCheck, CrmContact, CrmFillTask, CrmPoints, CrmProfile
@@ -20,18 +20,76 @@ from crm_sink.views import missing_of, required_for
 
 
 class BadField(ValueError):
-    """A value an operator typed that is not a phone or an email."""
+    """A value an operator typed that is not a phone or an email: ``field`` names the input
+    and ``sentence`` says what is wrong in words the operator reads next to it."""
+
+    def __init__(self, field: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.field = field
+        self.sentence = sentence
+
+
+BAD_PHONE = (
+    "This is not a phone number we can call. Write it with the country code, like +7 916 123-45-67."
+)
+BAD_EMAIL = "This is not an email address. Write it like name@example.com."
 
 
 @dataclass(frozen=True)
 class ClientEdit:
-    """What an operator changes on a client card; None leaves a field as it is."""
+    """What an operator changes on a client card; None leaves a field as it is. A phone or
+    email in ``remove_*`` is taken off the card; replacing one is a removal plus an addition."""
 
     name: str | None = None
     company: str | None = None
     add_phone: str | None = None
     add_email: str | None = None
     custom_fields: dict[str, str] = field(default_factory=dict)
+    remove_phone: str | None = None
+    remove_email: str | None = None
+
+
+def check_contacts(edit: ClientEdit, phone_region: str | None) -> dict[str, str]:
+    """The normalised phone and email an edit adds, by kind; BadField when one is not valid."""
+    found: dict[str, str] = {}
+    if edit.add_phone and edit.add_phone.strip():
+        phone = normalize_phone(edit.add_phone, phone_region)
+        if phone is None:
+            raise BadField(PHONE, BAD_PHONE)
+        found[PHONE] = phone
+    if edit.add_email and edit.add_email.strip():
+        email = normalize_email(edit.add_email)
+        if email is None:
+            raise BadField(EMAIL, BAD_EMAIL)
+        found[EMAIL] = email
+    return found
+
+
+async def _do_contacts(work: CrmWork, client_id: int, edit: ClientEdit) -> None:
+    session = work.session
+    added = check_contacts(edit, work.phone_region)
+    for kind, raw in ((PHONE, edit.remove_phone), (EMAIL, edit.remove_email)):
+        if raw and raw not in added.values():
+            await session.execute(
+                delete(CrmContact).where(
+                    CrmContact.client_id == client_id,
+                    CrmContact.kind == kind,
+                    CrmContact.value == raw,
+                )
+            )
+    for kind, value in added.items():
+        exists = await session.scalar(
+            select(CrmContact.id).where(
+                CrmContact.client_id == client_id,
+                CrmContact.kind == kind,
+                CrmContact.value == value,
+            )
+        )
+        if exists is None:
+            # Typed by an operator: a contact, but never a key that matches automatically.
+            session.add(
+                CrmContact(client_id=client_id, kind=kind, value=value, created_at=work.now)
+            )
 
 
 async def do_edit_client(work: CrmWork, client_id: int, edit: ClientEdit, operator_id: int) -> int:
@@ -49,27 +107,15 @@ async def do_edit_client(work: CrmWork, client_id: int, edit: ClientEdit, operat
         profile.company = edit.company.strip()[:255]
     if edit.custom_fields:
         profile.custom_fields = {**profile.custom_fields, **edit.custom_fields}
-    for kind, raw in ((PHONE, edit.add_phone), (EMAIL, edit.add_email)):
-        if not raw:
-            continue
-        value = normalize_phone(raw, work.phone_region) if kind == PHONE else normalize_email(raw)
-        if value is None:
-            raise BadField(f"{kind}: not a valid {kind}")
-        exists = await session.scalar(
-            select(CrmContact.id).where(
-                CrmContact.client_id == client_id,
-                CrmContact.kind == kind,
-                CrmContact.value == value,
-            )
-        )
-        if exists is None:
-            # Typed by an operator: a contact, but never a key that matches automatically.
-            session.add(
-                CrmContact(client_id=client_id, kind=kind, value=value, created_at=work.now)
-            )
+    await _do_contacts(work, client_id, edit)
     profile.updated_at = work.now
     await session.flush()
     filled = before - set(await missing_of(session, client_id, required))
+    return await _do_award(work, client_id, operator_id, {f: required[f] for f in filled})
+
+
+async def _do_award(work: CrmWork, client_id: int, operator_id: int, filled: dict[str, int]) -> int:
+    session = work.session
     earned = 0
     for name in sorted(filled):
         taken = await session.scalar(
@@ -81,11 +127,11 @@ async def do_edit_client(work: CrmWork, client_id: int, edit: ClientEdit, operat
                     operator_id=operator_id,
                     client_id=client_id,
                     field=name,
-                    points=required[name],
+                    points=filled[name],
                     created_at=work.now,
                 )
             )
-            earned += required[name]
+            earned += filled[name]
     await session.flush()
     return earned
 

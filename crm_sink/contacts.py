@@ -7,11 +7,12 @@ compared. They are pure: no I/O, no clock, no settings read inside.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import phonenumbers
 
-__all__ = ["normalize_email", "normalize_name", "normalize_phone"]
+__all__ = ["is_generated_name", "normalize_email", "normalize_name", "normalize_phone"]
 
 # RFC 5321 limits; a longer string is not a deliverable address whatever it looks like.
 _MAX_LOCAL = 64
@@ -23,6 +24,9 @@ _LOCAL_FORBIDDEN = frozenset('"(),:;<>[\\]')
 # Apostrophes join a name ("O'Brien" ~ "OBrien"); other punctuation separates words
 # ("Римский-Корсаков" ~ "Римский Корсаков"), so they are treated differently.
 _APOSTROPHES = frozenset("'’‘ʼʹ`´")
+# Names the hub makes up when a client gave none: the web chat's "Visitor <6 characters of the
+# visitor id>", the console's "Client #<id>" and VK's "VK id<peer id>".
+_GENERATED_NAME = re.compile(r"(Visitor [A-Za-z0-9_-]{6}|Client #\d+|VK id\d+)")
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
@@ -96,6 +100,13 @@ def normalize_name(raw: str) -> str:
             continue
         kept.append(" " if category[0] in "PSZC" else char)
     return " ".join("".join(kept).split())
+
+
+def is_generated_name(name: str) -> bool:
+    """True for a name the hub made up, or none at all: it says nothing about the person, so
+    a required name it stands in for is still missing."""
+    text = name.strip()
+    return not text or _GENERATED_NAME.fullmatch(text) is not None
 
 
 def _is_local_part(local: str) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from core.envelope import ClientHints
-from crm_sink.contacts import normalize_email, normalize_phone
+from crm_sink.contacts import is_generated_name, normalize_email, normalize_phone
 from crm_sink.matching import StrongKey
 
 __all__ = [
@@ -129,9 +129,10 @@ def missing_fields(
     emails: frozenset[str] | set[str],
     custom_fields: Mapping[str, Any],
 ) -> list[str]:
-    """The required fields a client leaves empty, in the admin's order."""
+    """The required fields a client leaves empty, in the admin's order; a name the hub made
+    up ("Visitor J3tCnX", "Client #12") is no name."""
     filled = {
-        "name": bool(name.strip()),
+        "name": not is_generated_name(name),
         "company": bool(company.strip()),
         "phone": bool(phones),
         "email": bool(emails),

@@ -18,29 +18,55 @@ from core.db.crm_schema import (
     CrmProfile,
     CrmRequiredFields,
 )
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, LineOperator, Operator
+from core.db.routing_schema import DialogParticipant, member_lines
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Operator
 from core.roles import SUPERVISOR_ROLES
-from crm_sink.contacts import normalize_name
+from crm_sink.contacts import is_generated_name, normalize_name
 from crm_sink.matching import DuplicateSuggestion, find_duplicates
 from crm_sink.rules import missing_fields
 from crm_sink.store import EMAIL, PHONE, record_of
 
 CANDIDATE_LIMIT = 200
+# How a person names each channel kind; an unknown kind shows as it is stored.
+_KIND_NAMES = {
+    "telegram": "Telegram",
+    "vk": "VK",
+    "viber": "Viber",
+    "webchat": "web chat",
+    "email": "email",
+}
+
+
+def identity_label(kind: str, display_name: str, external_id: str) -> str:
+    """An identity as a person reads it: "Telegram Ivan", "email a@b.ru", "web chat".
+
+    An email identity is its address; a web chat visitor has no name worth showing beyond the
+    made-up one; other channels show the name the platform gave, when there is a real one.
+    """
+    kind_name = _KIND_NAMES.get(kind, kind)
+    if kind == "email":
+        return f"{kind_name} {external_id}".strip()
+    name = display_name.strip()
+    if kind == "webchat" or is_generated_name(name):
+        return kind_name
+    return f"{kind_name} {name}"
 
 
 async def may_see_client(session: AsyncSession, operator: Operator, client_id: int) -> bool:
-    """Supervisors see every client; an operator sees the clients of dialogs they may see
-    (their own, or waiting on their lines) and the clients they are responsible for."""
+    """Supervisors see every client; an operator sees the clients of dialogs they may see in
+    their list (their own, waiting on their lines, or one they were invited into or joined)
+    and the clients they are responsible for."""
     if operator.role in SUPERVISOR_ROLES:
         return True
-    my_lines = select(LineOperator.line_id).where(LineOperator.operator_id == operator.id)
+    joined = select(DialogParticipant.dialog_id).where(DialogParticipant.operator_id == operator.id)
     dialog = await session.scalar(
         select(Dialog.id)
         .where(
             Dialog.client_id == client_id,
             or_(
                 Dialog.operator_id == operator.id,
-                (Dialog.status == "waiting") & Dialog.line_id.in_(my_lines),
+                (Dialog.status == "waiting") & Dialog.line_id.in_(member_lines(operator.id)),
+                Dialog.id.in_(joined),
             ),
         )
         .limit(1)
@@ -182,6 +208,7 @@ async def client_card(session: AsyncSession, client_id: int) -> dict[str, Any] |
     return {
         "id": client.id,
         "name": client.name,
+        "name_generated": is_generated_name(client.name),
         "company": profile.company if profile else "",
         "custom_fields": dict(profile.custom_fields) if profile else {},
         "responsible_id": profile.responsible_id if profile else None,
@@ -189,7 +216,13 @@ async def client_card(session: AsyncSession, client_id: int) -> dict[str, Any] |
         "phones": [{"value": c.value, "verified": c.verified} for c in contacts if c.kind == PHONE],
         "emails": [{"value": c.value, "verified": c.verified} for c in contacts if c.kind == EMAIL],
         "identities": [
-            {"id": i.id, "channel_kind": ch.kind, "channel": ch.name, "name": i.display_name}
+            {
+                "id": i.id,
+                "channel_kind": ch.kind,
+                "channel": ch.name,
+                "name": i.display_name,
+                "label": identity_label(ch.kind, i.display_name, i.external_id),
+            }
             for i, ch in identities
         ],
         "leads": [

@@ -35,6 +35,7 @@ from operator_console import (
     api,
     attachments_api,
     channels_api,
+    client_history_api,
     conversation_api,
     crm_api,
     files_api,
@@ -206,6 +207,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(attachments_api.routes())
         app.router.add_routes(files_api.routes())
         app.router.add_routes(crm_api.routes())
+        app.router.add_routes(client_history_api.routes())
         app.router.add_routes(routing_api.routes())
         app.router.add_routes(channels_api.routes())
         app.router.add_routes(admin_api.routes())

@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -51,7 +52,19 @@ class EditBody(_Body):
     company: str | None = Field(default=None, max_length=255)
     add_phone: str | None = Field(default=None, max_length=64)
     add_email: str | None = Field(default=None, max_length=320)
+    remove_phone: str | None = Field(default=None, max_length=64)
+    remove_email: str | None = Field(default=None, max_length=320)
     custom_fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+# The card field each body field is typed into, so a refusal can sit next to it.
+_CARD_FIELD = {
+    "add_phone": "phone",
+    "remove_phone": "phone",
+    "add_email": "email",
+    "remove_email": "email",
+    "custom_fields": "custom",
+}
 
 
 class PairBody(_Body):
@@ -86,7 +99,8 @@ def _int(request: web.Request, name: str) -> int:
         raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}") from None
 
 
-async def _visible(request: web.Request, session: AsyncSession, client_id: int) -> None:
+async def check_visible_client(request: web.Request, session: AsyncSession, client_id: int) -> None:
+    """404 unless the client exists and the caller may see it (``may_see_client``)."""
     exists = await session.get(Client, client_id)
     if exists is None or not await may_see_client(session, request[OPERATOR], client_id):
         raise http_error(web.HTTPNotFound, "no such client")
@@ -116,7 +130,7 @@ async def get_client(request: web.Request) -> web.Response:
 
 async def _client_response(request: web.Request, client_id: int) -> web.Response:
     async with request.app[SESSIONS]() as session:
-        await _visible(request, session, client_id)
+        await check_visible_client(request, session, client_id)
         card = await _card(session, client_id)
     if request[OPERATOR].role not in SUPERVISOR_ROLES:
         # Operators see only suggestions of clients they may see themselves.
@@ -139,19 +153,41 @@ async def get_dialog_client(request: web.Request) -> web.Response:
     return await _client_response(request, client_id)
 
 
+def _field_error(field: str, sentence: str) -> web.HTTPException:
+    """A 400 whose reason is a sentence for the operator and whose ``field`` names the card
+    field it belongs next to."""
+    body = json.dumps({"error": sentence, "field": field})
+    return web.HTTPBadRequest(text=body, content_type="application/json")
+
+
+async def _edit_body(request: web.Request) -> EditBody:
+    try:
+        return EditBody.model_validate_json(await request.read() or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else ""
+        field = _CARD_FIELD.get(name, name)
+        if first["type"] == "string_too_long":
+            raise _field_error(field, "This is too long.") from exc
+        raise _field_error(field or "body", "This cannot be saved: it is not text.") from exc
+
+
 async def patch_client(request: web.Request) -> web.Response:
-    """PATCH /api/crm/clients/{client_id}: fill or change fields; earns completeness points."""
+    """PATCH /api/crm/clients/{client_id}: fill or change fields; earns completeness points.
+
+    A phone or email that is not one answers 400 with ``{"error": sentence, "field": kind}``.
+    """
     client_id = _int(request, "client_id")
-    body = await _body(request, EditBody)
-    edit = ClientEdit(body.name, body.company, body.add_phone, body.add_email, body.custom_fields)
+    body = await _edit_body(request)
+    edit = ClientEdit(**body.model_dump())
     async with request.app[SESSIONS]() as session, session.begin():
-        await _visible(request, session, client_id)
+        await check_visible_client(request, session, client_id)
         try:
             earned = await do_edit_client(
                 _work(request, session), client_id, edit, request[OPERATOR].id
             )
         except BadField as exc:
-            raise http_error(web.HTTPBadRequest, str(exc)) from exc
+            raise _field_error(exc.field, exc.sentence) from exc
     async with request.app[SESSIONS]() as session:
         card = await _card(session, client_id)
     return web.json_response({"client": card, "points_earned": earned})
@@ -164,7 +200,7 @@ async def merge_clients(request: web.Request) -> web.Response:
         raise http_error(web.HTTPBadRequest, "a client cannot be merged with itself")
     async with request.app[SESSIONS]() as session, session.begin():
         for cid in (body.client_id, body.other_id):
-            await _visible(request, session, cid)
+            await check_visible_client(request, session, cid)
         try:
             merge = await do_merge(
                 _work(request, session),
@@ -187,7 +223,7 @@ async def undo_merge(request: web.Request) -> web.Response:
         merge = await session.get(CrmMerge, merge_id)
         if merge is None:
             raise http_error(web.HTTPNotFound, "no such merge")
-        await _visible(request, session, merge.main_id)
+        await check_visible_client(request, session, merge.main_id)
         try:
             await do_unmerge(_work(request, session), merge_id, request[OPERATOR].id)
         except CrmConflict as exc:
@@ -201,7 +237,7 @@ async def not_duplicate(request: web.Request) -> web.Response:
     body = await _body(request, PairBody)
     async with request.app[SESSIONS]() as session, session.begin():
         for cid in (body.client_id, body.other_id):
-            await _visible(request, session, cid)
+            await check_visible_client(request, session, cid)
         await do_not_duplicate(
             _work(request, session), body.client_id, body.other_id, request[OPERATOR].id
         )
