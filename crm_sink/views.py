@@ -32,13 +32,13 @@ _KIND_NAMES = {
     "telegram": "Telegram",
     "vk": "VK",
     "viber": "Viber",
-    "webchat": "web chat",
-    "email": "email",
+    "webchat": "Web chat",
+    "email": "Email",
 }
 
 
 def identity_label(kind: str, display_name: str, external_id: str) -> str:
-    """An identity as a person reads it: "Telegram Ivan", "email a@b.ru", "web chat".
+    """An identity as a person reads it: "Telegram Ivan", "Email a@b.ru", "Web chat".
 
     An email identity is its address; a web chat visitor has no name worth showing beyond the
     made-up one; other channels show the name the platform gave, when there is a real one.
@@ -80,7 +80,10 @@ async def may_see_client(session: AsyncSession, operator: Operator, client_id: i
 async def required_for(session: AsyncSession, client_id: int) -> dict[str, int]:
     """Required fields and their points on the line of the client's latest dialog."""
     line_id = await session.scalar(
-        select(Dialog.line_id).where(Dialog.client_id == client_id).order_by(Dialog.id.desc())
+        select(Dialog.line_id)
+        .where(Dialog.client_id == client_id)
+        .order_by(Dialog.opened_at.desc(), Dialog.id.desc())
+        .limit(1)
     )
     if line_id is None:
         return {}

@@ -8,6 +8,7 @@ import pytest
 from crm_sink.completeness import BAD_EMAIL, BAD_PHONE, BadField, ClientEdit, check_contacts
 from crm_sink.contacts import is_generated_name
 from crm_sink.rules import missing_fields
+from crm_sink.views import identity_label
 
 REQUIRED = {"name": 5, "phone": 10}
 
@@ -43,3 +44,18 @@ def test_contacts_are_normalised_or_refused_with_a_sentence() -> None:
     with pytest.raises(BadField) as bad_email:
         check_contacts(ClientEdit(add_email="ivan@"), None)
     assert (bad_email.value.field, bad_email.value.sentence) == ("email", BAD_EMAIL)
+
+
+@pytest.mark.parametrize(
+    ("kind", "display_name", "external_id", "label"),
+    [
+        ("telegram", "Anna P", "4242", "Telegram Anna P"),
+        ("email", "Anna", "anna@example.com", "Email anna@example.com"),
+        ("webchat", "Visitor J3tCnX", "J3tCnXabc", "Web chat"),
+        ("vk", "VK id42", "42", "VK"),
+    ],
+)
+def test_an_identity_reads_as_its_channel_and_a_real_name(
+    kind: str, display_name: str, external_id: str, label: str
+) -> None:
+    assert identity_label(kind, display_name, external_id) == label

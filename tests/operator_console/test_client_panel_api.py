@@ -22,23 +22,51 @@ async def _client_of(client: OperatorClient, dialog_id: int) -> dict:
 
 
 async def add_earlier_dialog(
-    db: SessionMaker, client_id: int, channel_id: int, line_id: int, texts: list[str],
-    at: datetime, *, external_id: str, display_name: str, operator_id: int | None = None,
+    db: SessionMaker,
+    client_id: int,
+    channel_id: int,
+    line_id: int,
+    texts: list[str],
+    at: datetime,
+    *,
+    external_id: str,
+    display_name: str,
+    operator_id: int | None = None,
 ) -> int:
     """A closed dialog of an existing client on another channel, under a new identity."""
     async with db() as s, s.begin():
-        identity = ClientIdentity(client_id=client_id, channel_id=channel_id,
-                                  external_id=external_id, display_name=display_name)
+        identity = ClientIdentity(
+            client_id=client_id,
+            channel_id=channel_id,
+            external_id=external_id,
+            display_name=display_name,
+        )
         s.add(identity)
         await s.flush()
-        dialog = Dialog(line_id=line_id, channel_id=channel_id, client_id=client_id,
-                        identity_id=identity.id, operator_id=operator_id, status="closed",
-                        opened_at=at, last_message_at=at, closed_at=at + timedelta(hours=1))
+        dialog = Dialog(
+            line_id=line_id,
+            channel_id=channel_id,
+            client_id=client_id,
+            identity_id=identity.id,
+            operator_id=operator_id,
+            status="closed",
+            opened_at=at,
+            last_message_at=at,
+            closed_at=at + timedelta(hours=1),
+        )
         s.add(dialog)
         await s.flush()
-        s.add_all(Message(dialog_id=dialog.id, channel_id=channel_id, author="client",
-                          author_name=display_name, text=t, created_at=at + timedelta(minutes=i))
-                  for i, t in enumerate(texts))
+        s.add_all(
+            Message(
+                dialog_id=dialog.id,
+                channel_id=channel_id,
+                author="client",
+                author_name=display_name,
+                text=t,
+                created_at=at + timedelta(minutes=i),
+            )
+            for i, t in enumerate(texts)
+        )
     return dialog.id
 
 
@@ -58,23 +86,27 @@ async def test_bad_contacts_get_a_sentence_for_their_field_and_good_ones_are_nor
     status, body = await olga.call("PATCH", path, {"name": 5})
     assert status == 400 and body["field"] == "name" and "name." not in body["error"]
 
-    status, body = await olga.call("PATCH", path, {"add_phone": "+7 (916) 123-45-67",
-                                                   "add_email": "Anna@Example.COM"})
+    status, body = await olga.call(
+        "PATCH", path, {"add_phone": "+7 (916) 123-45-67", "add_email": "Anna@Example.COM"}
+    )
     assert status == 200, body
     assert [p["value"] for p in body["client"]["phones"]] == ["+79161234567"]
     assert [e["value"] for e in body["client"]["emails"]] == ["anna@example.com"]
 
     # Changing a phone is one request: the old number goes, the new one comes.
-    status, body = await olga.call("PATCH", path, {"remove_phone": "+79161234567",
-                                                   "add_phone": "+7 903 000-11-22"})
+    status, body = await olga.call(
+        "PATCH", path, {"remove_phone": "+79161234567", "add_phone": "+7 903 000-11-22"}
+    )
     assert status == 200, body
     assert [p["value"] for p in body["client"]["phones"]] == ["+79030001122"]
     # A refused change keeps the old number.
-    status, _ = await olga.call("PATCH", path, {"remove_phone": "+79030001122",
-                                                "add_phone": "not a phone"})
+    status, _ = await olga.call(
+        "PATCH", path, {"remove_phone": "+79030001122", "add_phone": "not a phone"}
+    )
     assert status == 400
     assert [p["value"] for p in (await _client_of(olga, world.dialogs["olga"]))["phones"]] == [
-        "+79030001122"]
+        "+79030001122"
+    ]
 
 
 async def test_earlier_dialogs_are_listed_across_channels_newest_first_and_read_only(
@@ -83,17 +115,34 @@ async def test_earlier_dialogs_are_listed_across_channels_newest_first_and_read_
     olga = await logged_in(hub, "olga")
     card = await _client_of(olga, world.dialogs["olga"])
     earlier = await add_earlier_dialog(
-        db, card["id"], world.ids["sales_tg"], world.sales_line, ["Where is my order?"],
-        utcnow() - timedelta(days=3), external_id="tg-anna", display_name="Anna P")
+        db,
+        card["id"],
+        world.ids["sales_tg"],
+        world.sales_line,
+        ["Where is my order?"],
+        utcnow() - timedelta(days=3),
+        external_id="tg-anna",
+        display_name="Anna P",
+    )
     oldest = await add_earlier_dialog(
-        db, card["id"], world.ids["sales_tg"], world.sales_line, ["first time here"],
-        utcnow() - timedelta(days=9), external_id="tg-anna-2", display_name="Anna P")
+        db,
+        card["id"],
+        world.ids["sales_tg"],
+        world.sales_line,
+        ["first time here"],
+        utcnow() - timedelta(days=9),
+        external_id="tg-anna-2",
+        display_name="Anna P",
+    )
 
     status, body = await olga.call("GET", f"/api/crm/clients/{card['id']}/dialogs")
     assert status == 200, body
     listed = [(d["id"], d["channel_kind"], d["status"]) for d in body["dialogs"]]
-    assert listed == [(world.dialogs["olga"], "webchat", "open"), (earlier, "telegram", "closed"),
-                      (oldest, "telegram", "closed")]
+    assert listed == [
+        (world.dialogs["olga"], "webchat", "open"),
+        (earlier, "telegram", "closed"),
+        (oldest, "telegram", "closed"),
+    ]
     assert body["dialogs"][1]["line_name"] == "Sales" and body["dialogs"][1]["messages"] == 1
 
     status, body = await olga.call("GET", f"/api/crm/clients/{card['id']}/dialogs/{earlier}")
@@ -102,7 +151,7 @@ async def test_earlier_dialogs_are_listed_across_channels_newest_first_and_read_
     assert [m["text"] for m in body["messages"]] == ["Where is my order?"]
 
     labels = [i["label"] for i in (await _client_of(olga, world.dialogs["olga"]))["identities"]]
-    assert labels == ["web chat", "Telegram Anna P", "Telegram Anna P"]
+    assert labels == ["Web chat", "Telegram Anna P", "Telegram Anna P"]
 
 
 async def test_an_operator_cannot_read_or_edit_a_client_of_a_dialog_they_cannot_see(
@@ -113,11 +162,20 @@ async def test_an_operator_cannot_read_or_edit_a_client_of_a_dialog_they_cannot_
     ivan = (await _client_of(petr, world.dialogs["petr"]))["id"]
     # Anna once wrote to Sales, and nobody took it: that is not Petr's dialog to see.
     on_sales = await add_earlier_dialog(
-        db, anna, world.ids["sales_tg"], world.sales_line, ["hello sales"],
-        utcnow() - timedelta(days=2), external_id="tg-anna", display_name="Anna")
+        db,
+        anna,
+        world.ids["sales_tg"],
+        world.sales_line,
+        ["hello sales"],
+        utcnow() - timedelta(days=2),
+        external_id="tg-anna",
+        display_name="Anna",
+    )
 
-    for stranger, client_id, dialog_id in ((olga, ivan, world.dialogs["petr"]),
-                                           (petr, anna, on_sales)):
+    for stranger, client_id, dialog_id in (
+        (olga, ivan, world.dialogs["petr"]),
+        (petr, anna, on_sales),
+    ):
         for method, path, edit in (
             ("GET", f"/api/crm/clients/{client_id}", None),
             ("PATCH", f"/api/crm/clients/{client_id}", {"add_phone": "+79161234567"}),
