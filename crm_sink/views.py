@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audience import visible_dialogs
 from core.db.crm_schema import (
     CrmContact,
     CrmDialogLink,
@@ -18,7 +19,6 @@ from core.db.crm_schema import (
     CrmProfile,
     CrmRequiredFields,
 )
-from core.db.routing_schema import DialogParticipant, member_lines
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Operator
 from core.roles import SUPERVISOR_ROLES
 from crm_sink.contacts import is_generated_name, normalize_name
@@ -54,23 +54,12 @@ def identity_label(kind: str, display_name: str, external_id: str) -> str:
 
 async def may_see_client(session: AsyncSession, operator: Operator, client_id: int) -> bool:
     """Supervisors see every client; an operator sees the clients of dialogs they may see in
-    their list (their own, waiting on their lines, or one they were invited into or joined)
-    and the clients they are responsible for."""
+    their list (``core.audience.visible_dialogs``) and the clients they are responsible for."""
     if operator.role in SUPERVISOR_ROLES:
         return True
-    joined = select(DialogParticipant.dialog_id).where(DialogParticipant.operator_id == operator.id)
-    dialog = await session.scalar(
-        select(Dialog.id)
-        .where(
-            Dialog.client_id == client_id,
-            or_(
-                Dialog.operator_id == operator.id,
-                (Dialog.status == "waiting") & Dialog.line_id.in_(member_lines(operator.id)),
-                Dialog.id.in_(joined),
-            ),
-        )
-        .limit(1)
-    )
+    query = select(Dialog.id).where(Dialog.client_id == client_id)
+    rule = visible_dialogs(operator.id, operator.role)
+    dialog = await session.scalar((query if rule is None else query.where(rule)).limit(1))
     if dialog is not None:
         return True
     profile = await session.get(CrmProfile, client_id)

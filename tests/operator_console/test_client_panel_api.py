@@ -10,6 +10,7 @@ from console_world import World, logged_in
 from hubclient import OperatorClient
 
 from core.db import SessionMaker
+from core.db.routing_schema import DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import utcnow
 from crm_sink.completeness import BAD_EMAIL, BAD_PHONE
@@ -160,7 +161,7 @@ async def test_an_operator_cannot_read_or_edit_a_client_of_a_dialog_they_cannot_
     olga, petr = await logged_in(hub, "olga"), await logged_in(hub, "petr")
     anna = (await _client_of(olga, world.dialogs["olga"]))["id"]
     ivan = (await _client_of(petr, world.dialogs["petr"]))["id"]
-    # Anna once wrote to Sales, and nobody took it: that is not Petr's dialog to see.
+    # Anna once wrote to Sales and Mara answered her: that is not Petr's dialog to see.
     on_sales = await add_earlier_dialog(
         db,
         anna,
@@ -170,6 +171,7 @@ async def test_an_operator_cannot_read_or_edit_a_client_of_a_dialog_they_cannot_
         utcnow() - timedelta(days=2),
         external_id="tg-anna",
         display_name="Anna",
+        operator_id=world.ids["mara"],
     )
 
     for stranger, client_id, dialog_id in (
@@ -190,3 +192,11 @@ async def test_an_operator_cannot_read_or_edit_a_client_of_a_dialog_they_cannot_
     assert status == 404
     status, body = await petr.call("GET", f"/api/crm/clients/{ivan}")
     assert status == 200 and body["client"]["phones"] == []
+
+    # Invited into Olga's dialog, Petr sees Anna's card and may edit it, as his list shows it.
+    async with db() as s, s.begin():
+        s.add(DialogParticipant(dialog_id=world.dialogs["olga"], operator_id=world.ids["petr"]))
+    status, body = await petr.call("PATCH", f"/api/crm/clients/{anna}", {"company": "Acme"})
+    assert status == 200 and body["client"]["company"] == "Acme"
+    status, body = await petr.call("GET", f"/api/crm/clients/{anna}/dialogs/{on_sales}")
+    assert status == 200 and [m["text"] for m in body["messages"]] == ["hello sales"]
