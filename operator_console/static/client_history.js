@@ -4,11 +4,14 @@
 
 import { api } from "./api.js";
 import { el, fill, icon } from "./dom.js";
-import { STATUS_LABELS, channelLabel, fullFmt, listTime, parseTime, timeFmt } from "./format.js";
+import { STATUS_LABELS, channelLabel, fullFmt, parseTime } from "./format.js";
+
+// History reaches back months: a full date reads better there than "Fri".
+const dateFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
 
 function when(iso) {
   const d = parseTime(iso);
-  return d ? listTime(iso) : "";
+  return d ? dateFmt.format(d) : "";
 }
 
 function countLabel(n) {
@@ -48,7 +51,7 @@ function messageItem(m) {
   return el("li", { class: `crm-read-msg crm-read-msg--${m.author}${m.hidden ? " crm-read-msg--hidden" : ""}`, dataset: { ol: "crm-history-message" } },
     el("span", { class: "crm-read-head" },
       author ? el("span", { class: "crm-read-author", text: author }) : null,
-      at ? el("time", { datetime: m.at, title: fullFmt.format(at), text: `${listTime(m.at)} ${timeFmt.format(at)}`.trim() }) : null),
+      at ? el("time", { datetime: m.at, text: fullFmt.format(at) }) : null),
     m.text ? el("span", { class: "crm-read-text", text: m.text }) : null,
     attachments);
 }
