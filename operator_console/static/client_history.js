@@ -65,7 +65,13 @@ export async function showReadOnlyDialog(body, clientId, summary, back, stillSho
   const backButton = el("button", { class: "btn btn--ghost btn--sm crm-read-back", type: "button", dataset: { ol: "crm-history-back" }, onclick: back },
     icon("back", 16), "Back to the client");
   const list = el("ol", { class: "crm-read-list", "aria-label": "Messages" }, el("li", { class: "crm-empty", text: "Loading the dialog…" }));
-  fill(body, el("section", { class: "crm-read", dataset: { ol: "crm-history-view" }, "aria-label": `${dialogTitle(summary)}, read only` },
+  // Esc leaves the earlier dialog first; the next Esc is the console's (it closes the panel).
+  const onkeydown = (event) => {
+    if (event.key !== "Escape") return;
+    event.stopPropagation();
+    back();
+  };
+  fill(body, el("section", { class: "crm-read", dataset: { ol: "crm-history-view" }, "aria-label": `${dialogTitle(summary)}, read only`, onkeydown },
     backButton,
     el("h3", { class: "crm-read-title", text: dialogTitle(summary) }),
     el("p", { class: "crm-read-meta" },

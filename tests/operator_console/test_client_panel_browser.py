@@ -187,5 +187,10 @@ async def test_client_panel_edits_contacts_lists_what_is_missing_and_opens_histo
     assert await bad_text_nodes(page) == []
     assert await low_contrast_text(page) == []
 
+    # Esc leaves the earlier dialog for the card, and the panel stays where it was.
+    await page.keyboard.press("Escape")
+    await expect(card.locator('[data-ol="crm-contacts"]')).to_be_visible()
+    await expect(panel).to_be_visible()
+    await earlier.click()
     await view.locator('[data-ol="crm-history-back"]').click()
     await expect(card.locator('[data-ol="crm-contacts"]')).to_be_visible()
