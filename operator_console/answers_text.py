@@ -14,24 +14,18 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from core.db.answers_schema import MAX_ANSWER_TEXT, MAX_ANSWER_TITLE
+from crm_sink.contacts import is_generated_name
 
 PLACEHOLDERS = ("{client_name}", "{operator_name}", "{line}")
 CSV_COLUMNS = ("title", "text")
 MAX_CSV_ROWS = 2000
 MIN_SCORE = 60.0
 
-# Names the hub makes up when a client gave none: the web chat's "Visitor <6 chars of the
-# visitor id>" and the console's "Client #<id>". Greeting someone by them reads as a bug.
-_GENERATED_NAME = re.compile(r"^(Visitor [A-Za-z0-9_-]{6}|Client #\d+)$")
 # An empty client name must not leave "Hello, !" behind: drop the comma or space before it.
 _EMPTY_NAME_SPOT = re.compile(r"[ \t]*,?[ \t]*\{client_name\}(?=[ \t]*[!?.,;:])")
 
 
-def is_generated_name(name: str) -> bool:
-    """True for a name the hub made up (or none at all), which is no real name."""
-    return not name.strip() or _GENERATED_NAME.match(name.strip()) is not None
-
-
+# Greeting someone by a name the hub made up reads as a bug, so such a name renders as nothing.
 def render_answer(text: str, client_name: str, operator_name: str, line_name: str) -> str:
     """The answer's text with its placeholders filled in; a generated client name renders as
     nothing, and the punctuation around it closes up ("Hello, {client_name}!" -> "Hello!")."""
