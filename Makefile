@@ -38,8 +38,9 @@ lint: install-test
 test: test-deps install-test lint
 	$(BIN)/pytest -q
 
+## The tests that start no server (marked `pure` by tests/conftest.py).
 unit: install-test
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -m pure
 
 bench: install-test
 	$(BIN)/python -m bench.e2e_webchat

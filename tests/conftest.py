@@ -1,6 +1,6 @@
 """Session-wide test servers: real Redis (6.2 and 7), PostgreSQL and SQLite.
 
-Fixtures (the application's own fixtures live in the conftest files of its test tiers):
+Fixtures (fixtures of one package's tests live in the conftest of its folder):
 
 - ``redis_server`` (session): a running ``servers.RedisServer``, parametrised over the two
   Redis versions production may run (ids ``redis6.2``, ``redis7``), so every test that uses
@@ -13,8 +13,11 @@ Fixtures (the application's own fixtures live in the conftest files of its test 
 - ``sqlite_url`` (function): SQLAlchemy URL of a new SQLite file under ``tmp_path``.
 - ``db_url`` (function): ``sqlite_url`` or ``postgres_url``, parametrised (ids ``sqlite``,
   ``postgres``), for code that must work on both databases.
+- ``settings`` / ``hub`` (function): a whole hub on a loopback port against ``redis_url``
+  and ``db_url`` (so once per Redis version and database backend).
 
-Browser fixtures (``browser``, ``hub``, ``new_page``) come from browser_fixtures.py.
+Browser fixtures (``browser``, ``new_page``) come from support/browser_fixtures.py; browser
+tests take its SQLite-only ``settings`` and ``hub`` by importing them.
 
 Every server is stopped at session end by its fixture's teardown, whether tests passed or not.
 """
@@ -27,15 +30,18 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
-from browser_fixtures import (  # noqa: F401  (fixtures and a hook, found here by pytest)
+from aiohttp.test_utils import TestServer
+
+from config.settings import Settings
+from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.browser_fixtures import (  # noqa: F401  (fixtures and a hook, found here by pytest)
     browser,
-    hub,
     new_page,
     playwright,
     pytest_runtest_makereport,
-    settings,
 )
-from servers import PostgresCluster, RedisServer
+from tests.support.servers import PostgresCluster, RedisServer
 
 REDIS_VERSIONS = ["6.2", "7"]
 
@@ -95,3 +101,42 @@ def db_url(request: pytest.FixtureRequest) -> str:
     # cannot happen from inside a coroutine already running on that loop.
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+@pytest.fixture
+def settings(redis_url: str, db_url: str, tmp_path: Path) -> Settings:
+    """Settings of a hub on the session's Redis and an empty database of each backend."""
+    return Settings(
+        redis_url=redis_url,
+        database_url=db_url,
+        data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        inbound_shards=2,
+        claim_idle_ms=500,
+    )
+
+
+@pytest.fixture
+async def hub(settings: Settings) -> AsyncIterator[str]:
+    """The base URL of a running hub with every component."""
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+SERVER_FIXTURES = frozenset(
+    {"redis_server", "pg_cluster", "db_url", "postgres_url", "mail_peers", "browser"}
+)
+"""Fixtures that start a server (``db_url`` asks for PostgreSQL at run time); a test that needs
+none of them, and is not marked ``servers``, is marked ``pure``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start no server ``pure``: ``make unit`` runs just those."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not fixtures & SERVER_FIXTURES and item.get_closest_marker("servers") is None:
+            item.add_marker(pytest.mark.pure)

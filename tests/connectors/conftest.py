@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from connector_hub import Hub
 
 from config.settings import Settings
+from tests.support.connector_hub import Hub
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from console_world import World, add_dialog, logged_in
-from hubclient import OperatorClient
-
 from core.db import SessionMaker
+from tests.support.console_world import World, add_dialog, logged_in
+from tests.support.hubclient import OperatorClient
 
 
 async def _create(client: OperatorClient, title: str, text: str,

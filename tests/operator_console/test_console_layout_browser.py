@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from console_page import (
+from playwright.async_api import Page, Response, expect
+
+from tests.support.console_page import (
     DESKTOP,
     PHONE,
     bad_text_nodes,
@@ -18,8 +20,7 @@ from console_page import (
     low_contrast_text,
     sign_in,
 )
-from hubclient import VisitorClient
-from playwright.async_api import Page, Response, expect
+from tests.support.hubclient import VisitorClient
 
 NewPage = Callable[..., Awaitable[Page]]
 

@@ -3,8 +3,8 @@ whole, and the console learns how many parts each channel will make."""
 
 from __future__ import annotations
 
-from console_world import World, logged_in
-from hubclient import VisitorClient
+from tests.support.console_world import World, logged_in
+from tests.support.hubclient import VisitorClient
 
 LONG = ("Подробный ответ по заказу. " * 800)[:20_000]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from console_world import World, add_dialog, logged_in
-
 from core.db import SessionMaker
 from core.envelope import utcnow
+from tests.support.console_world import World, add_dialog, logged_in
 
 
 async def test_cyrillic_search_ignores_case_and_finds_across_channels(

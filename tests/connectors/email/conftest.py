@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mailpeers import PASSWORD, SUPPORT, Dovecot, MailPeers, Postfix
+
+from tests.support.mailpeers import PASSWORD, SUPPORT, Dovecot, MailPeers, Postfix
 
 
 @pytest.fixture(scope="session")

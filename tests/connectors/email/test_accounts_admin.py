@@ -1,8 +1,6 @@
 """Admins manage mailboxes from the console against real Dovecot and Postfix: a mailbox added
 through the channels API is read at once, a PATCH that sends the masked password back keeps it,
 and a disabled mailbox is no longer fetched (its mail waits on the server until it is enabled).
-
-Lives here rather than in tests/integration because the mail peers are this folder's fixtures.
 """
 
 from __future__ import annotations
@@ -16,12 +14,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from hubclient import OperatorClient
-from mailpeers import SUPPORT, MailPeers
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.hubclient import OperatorClient
+from tests.support.mailpeers import SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from hubclient import OperatorClient
-from mailpeers import CLIENT, MailPeers
-from operator_files import PDF, PNG, reply_with_files
 from test_flow import add_mailbox, client_mail, wait_for_mail
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.hubclient import OperatorClient
+from tests.support.mailpeers import CLIENT, MailPeers
+from tests.support.operator_files import PDF, PNG, reply_with_files
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from hubclient import OperatorClient
-from mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
 from sqlalchemy import select
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from connectors.accounts import do_announce_change
 from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
 from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.hubclient import OperatorClient
+from tests.support.mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -8,7 +8,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from mailpeers import SUPPORT, MailPeers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.email import store
@@ -17,6 +16,7 @@ from connectors.email.imap import MailboxClient, sync_folder, watch_folder
 from connectors.email.parse import parse_mail
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line
+from tests.support.mailpeers import SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,11 +6,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from mailpeers import BUSY, SUPPORT, MailPeers
 
 from connectors.email.config import EmailAccount
 from connectors.email.smtp import send_mail
 from connectors.outbound import SendError, SendLater
+from tests.support.mailpeers import BUSY, SUPPORT, MailPeers
 
 
 def reply(to: str) -> EmailMessage:

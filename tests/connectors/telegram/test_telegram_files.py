@@ -8,11 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from connector_hub import Hub, eventually, make_settings
-from hubclient import OperatorClient
-from operator_files import PDF, PNG, reply_with_files
-from peers.telegram_peer import TelegramPeer
-from tests_support import ADMIN_PASSWORD
+
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.hubclient import OperatorClient
+from tests.support.operator_files import PDF, PNG, reply_with_files
+from tests.support.telegram_peer import TelegramPeer
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}

@@ -9,10 +9,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from connector_hub import Hub, make_settings
-from hubclient import OperatorClient
-from peers.telegram_peer import TelegramPeer
-from tests_support import ADMIN_PASSWORD
+
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub, make_settings
+from tests.support.hubclient import OperatorClient
+from tests.support.telegram_peer import TelegramPeer
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 SECRET = "X-Telegram-Bot-Api-Secret-Token"

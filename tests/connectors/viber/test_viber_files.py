@@ -8,11 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from connector_hub import Hub, eventually, make_settings
-from hubclient import OperatorClient
-from operator_files import PDF, PNG, reply_with_files
-from peers.viber_peer import ViberPeer
-from tests_support import ADMIN_PASSWORD
+
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.hubclient import OperatorClient
+from tests.support.operator_files import PDF, PNG, reply_with_files
+from tests.support.viber_peer import ViberPeer
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support"}

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_hub import Hub, eventually, make_settings
-from hubclient import OperatorClient
-from peers.vk_peer import VkPeer
-from tests_support import ADMIN_PASSWORD
 
 from connectors.vk.render import random_id
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.hubclient import OperatorClient
+from tests.support.vk_peer import VkPeer
 
 TOKEN = "vk1.a.community-token-0123456789abcdef"
 GROUP = 218340211

@@ -1,0 +1,146 @@
+"""Query counts of the message path: what a batch of client messages and an operator's reply
+cost in SQL statements. docs/BENCHMARKS.md explains why the count is what matters: each
+statement costs about half a millisecond of Python, whatever it reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import redis.asyncio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import streams
+from core.bus import Bus, Delivery
+from core.db import SessionMaker, make_engine, make_sessionmaker
+from core.db.migrate import upgrade
+from core.db.schema import Channel, Dialog, Message, Operator
+from core.envelope import InboundMessage, OperatorReply, PresenceChange, RouterInput
+from operator_console.auth import SessionCache, do_create_session, do_end_session
+from operator_console.seed import do_seed
+from router.worker import Router
+from tests.support.querycount import count_queries
+
+BATCH_STATEMENTS = 12
+"""A batch of client messages to dialogs already open, whatever its size: 4 reads of what the
+batch needs (channel, stored ids, identities, dialogs), the line's policy (2), supervisors,
+one INSERT of every message and one UPDATE of every dialog, offers, participants and line
+members set-wise. It was ~9 per message before the set-wise reads of router/reads.py."""
+
+REPLY_STATEMENTS = 12
+"""An operator's reply in a dialog they hold, in the router."""
+
+
+@dataclass
+class Hub:
+    engine: AsyncEngine
+    sessions: SessionMaker
+    router: Router
+    channel_id: int
+    admin_id: int
+
+
+@pytest.fixture
+async def hub(db_url: str, redis_url: str) -> AsyncIterator[Hub]:
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    await do_seed(sessions, "admin", "admin-password-1")
+    async with sessions() as session:
+        channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
+        admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
+    assert channel_id is not None and admin_id is not None
+    client = redis.asyncio.Redis.from_url(redis_url)
+    clock = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # a Monday noon: every schedule is open
+    try:
+        yield Hub(
+            engine, sessions, Router(sessions, Bus(client), lambda: clock), channel_id, admin_id
+        )
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+def inbound(hub: Hub, client: int, n: int) -> Delivery[RouterInput]:
+    msg = InboundMessage(
+        channel_id=hub.channel_id,
+        external_user_id=f"visitor-{client}",
+        external_message_id=f"m-{client}-{n}",
+        client_msg_id=f"c{n}",
+        text=f"message {n}",
+        echo=True,  # the demo channel is a web chat, whose connector stamps this
+    )
+    return Delivery(streams.inbound(0), f"{client}-{n}", msg)
+
+
+async def send_round(hub: Hub, clients: int, per_client: int, first: int) -> int:
+    """One batch: ``per_client`` messages from each client, interleaved; its statement count."""
+    batch = [inbound(hub, c, first + k) for k in range(per_client) for c in range(clients)]
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle(batch)
+    return len(seen)
+
+
+async def test_a_batch_of_client_messages_costs_a_bounded_number_of_statements(hub: Hub) -> None:
+    await send_round(hub, clients=10, per_client=1, first=0)  # opens the ten dialogs
+    small = await send_round(hub, clients=10, per_client=1, first=1)
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle([inbound(hub, c, 2 + k) for k in range(4) for c in range(10)])
+    assert len(seen) <= BATCH_STATEMENTS, seen.report()
+    assert len(seen) == small, "the count must not grow with the batch:\n" + seen.report()
+    async with hub.sessions() as session:
+        stored = (await session.scalars(select(Message).order_by(Message.id))).all()
+        dialogs = (await session.scalars(select(Dialog))).all()
+    assert len(stored) == 60 and len(dialogs) == 10
+    mine = [m.external_id for m in stored if m.external_id and m.external_id.startswith("m-3-")]
+    assert mine == [f"m-3-{n}" for n in range(6)]  # one client's messages in their order
+    assert {d.client_messages for d in dialogs} == {6}
+
+
+async def test_a_repeated_batch_stores_nothing_again(hub: Hub) -> None:
+    await send_round(hub, clients=5, per_client=1, first=0)
+    batch = [inbound(hub, c, 1) for c in range(5)]
+    await hub.router.handle(batch)
+    await hub.router.handle(batch)  # the bus delivers at least once
+    await hub.router.handle([*batch, *batch])  # and a batch may hold a repeat
+    async with hub.sessions() as session:
+        count = len((await session.scalars(select(Message))).all())
+    assert count == 10
+
+
+async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    await send_round(hub, clients=1, per_client=1, first=0)  # assigned to the admin at once
+    async with hub.sessions() as session:
+        dialog = await session.scalar(select(Dialog))
+    assert dialog is not None
+    replies = [
+        Delivery(
+            streams.COMMANDS,
+            f"r{n}",
+            OperatorReply(
+                dialog_id=dialog.id, operator_id=hub.admin_id, client_msg_id=f"r{n}", text="hi"
+            ),
+        )
+        for n in range(3)
+    ]
+    await hub.router.handle(replies[:1])
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle(replies[1:2])
+    assert len(seen) <= REPLY_STATEMENTS, seen.report()
+
+
+async def test_the_console_reads_a_session_once_until_it_ends(hub: Hub) -> None:
+    token = await do_create_session(hub.sessions, hub.admin_id, hours=1)
+    cache = SessionCache(hub.sessions)
+    with count_queries(hub.engine) as seen:
+        first = await cache.operator(token)
+        again = await cache.operator(token)
+    assert first is not None and again is first
+    assert len(seen) == 1, seen.report()
+    await do_end_session(cache, token)
+    assert await cache.operator(token) is None  # logout is seen at once

@@ -1,0 +1,70 @@
+"""Helpers of the connector tests: a whole hub (real Redis, SQLite) and its channel accounts.
+
+``Hub.add_channel(kind, key, config)`` adds a channel account the way the admin API does (a row,
+then a ``channels.changed`` notice) and waits until the running connector has loaded it.
+(A module of its own: every test tier has a ``conftest`` module, so that name is ambiguous.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from config.settings import Settings
+from connectors.accounts import do_announce_change
+from core.db.schema import Channel, Line
+from tests.support.admin import ADMIN_PASSWORD
+
+
+@dataclass
+class Hub:
+    server: TestServer
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def add_channel(self, kind: str, key: str, config: dict[str, Any]) -> int:
+        from core.app_keys import BUS, SESSIONS
+        from operator_console.app import CHANNELS
+
+        app = self.server.app
+        async with app[SESSIONS]() as session, session.begin():
+            line = await session.scalar(select(Line).order_by(Line.id).limit(1))
+            assert line is not None
+            channel = Channel(line_id=line.id, kind=kind, key=key, name=f"{kind} {key}",
+                              config=config)
+            session.add(channel)
+            await session.flush()
+            channel_id = channel.id
+        await do_announce_change(app[BUS], channel_id, kind)
+        connector = next(c for c in app[CHANNELS] if c.kind == kind)
+        async with asyncio.timeout(10):
+            while channel_id not in connector.accounts.by_id:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.05)
+        return channel_id
+
+
+def make_settings(redis_url: str, tmp_path: Path, **extra: Any) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'openlines.db'}",
+        data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        inbound_shards=2,
+        claim_idle_ms=500,
+        **extra,
+    )
+
+
+async def eventually(check: Any, timeout: float = 10) -> Any:
+    """Poll ``check()`` until it returns something truthy."""
+    async with asyncio.timeout(timeout):
+        while not (result := check()):
+            await asyncio.sleep(0.05)
+    return result
