@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TYPED := config core connectors router crm_sink operator_console widget $(wildcard bench)
+TYPED := config core connectors router crm_sink operator_console widget tests $(wildcard bench)
 
 .PHONY: run test install install-test test-deps lint unit bench clean
 

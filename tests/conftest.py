@@ -110,7 +110,7 @@ def settings(redis_url: str, db_url: str, tmp_path: Path) -> Settings:
         redis_url=redis_url,
         database_url=db_url,
         data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         inbound_shards=2,
         claim_idle_ms=500,
     )

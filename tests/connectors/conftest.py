@@ -7,17 +7,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
-from tests.support.connector_hub import Hub
+from tests.support.connector_hub import Hub, StartHub
 
 
 @pytest.fixture
-async def start_hub() -> AsyncIterator[Any]:
+async def start_hub() -> AsyncIterator[StartHub]:
     servers: list[TestServer] = []
 
     async def start(settings: Settings) -> Hub:

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from core import streams
 from core.bus import Bus, BusConfig, Delivery, Permanent
 from core.envelope import InboundMessage
+from tests.support.stream_entries import stream_entries
 
 ADAPTER: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
 
@@ -86,7 +87,7 @@ async def test_poison_entry_does_not_block_its_neighbours_and_is_dead_lettered(
     for _ in range(6):
         await consumer.step()
     assert sorted(rec.handled) == ["0", "1", "3", "4"]
-    dead = await redis.xrange(streams.dead_letter("s"))
+    dead = await stream_entries(redis, streams.dead_letter("s"))
     assert len(dead) == 1
     fields = dead[0][1]
     assert '"external_message_id":"2"' in fields["data"]
@@ -117,7 +118,7 @@ async def test_malformed_entry_goes_to_dead_letters_and_the_rest_is_handled(
     rec = Recorder()
     await bus.consumer("s", "g", "c1", rec, ADAPTER).step()
     assert rec.handled == ["1", "2"]
-    dead = await redis.xrange(streams.dead_letter("s"))
+    dead = await stream_entries(redis, streams.dead_letter("s"))
     assert [d[1]["error"].split(":")[0] for d in dead] == ["malformed entry", "malformed entry"]
     assert "channel_id" in dead[0][1]["error"]
 

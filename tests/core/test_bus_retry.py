@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from core import streams
 from core.bus import Bus, BusConfig, Consumer, Delivery, Retry
 from core.envelope import InboundMessage
+from tests.support.stream_entries import stream_entries
 
 ADAPTER: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
 
@@ -125,7 +126,7 @@ async def test_an_entry_that_retries_forever_reaches_the_dead_letter_stream(
     await run_until([consumer], lambda: rec.handled)
     assert 1_000 - rec.retry["1"] == 3  # asked three times, then dead-lettered
     assert rec.order == ["2"]
-    [(_id, dead)] = await redis.xrange(streams.dead_letter("s"))
+    [(_id, dead)] = await stream_entries(redis, streams.dead_letter("s"))
     assert dead["deliveries"] == "3" and "1 not now" in dead["error"]
     assert ADAPTER.validate_json(dead["data"]).external_message_id == "1"
     assert await redis.zcard("bus:delayed:s:g") == 0

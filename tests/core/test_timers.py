@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from core.envelope import TimerFired, decode
 from core.timers import Timers
+from tests.support.stream_entries import stream_entries
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
@@ -24,7 +25,7 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 async def fired(redis: aioredis.Redis) -> list[TimerFired]:
     out = []
-    for _id, fields in await redis.xrange("timers"):
+    for _id, fields in await stream_entries(redis, "timers"):
         payload = decode(fields["data"])
         assert isinstance(payload, TimerFired)
         out.append(payload)

@@ -16,8 +16,8 @@ from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
 
 TG_TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
-VK = {"group_id": 218340211, "token": "vk1.a.community-token-0123456789abcdef",
-      "confirmation": "c0nf1rm42", "secret": "Sh0pSecret"}
+VK: dict[str, Any] = {"group_id": 218340211, "token": "vk1.a.community-token-0123456789abcdef",
+                      "confirmation": "c0nf1rm42", "secret": "Sh0pSecret"}
 
 
 async def add_operator(settings: Settings, login: str, role: str) -> None:

@@ -112,7 +112,7 @@ async def fragile_hub(tmp_path: Path) -> AsyncIterator[tuple[str, RedisServer]]:
     """A hub on a Redis server of its own, which the test may stop."""
     redis = RedisServer("7").start()
     settings = Settings(redis_url=redis.url, data_dir=tmp_path / "var",
-                        admin_password=ADMIN_PASSWORD)  # type: ignore[arg-type]
+                        admin_password=ADMIN_PASSWORD)
     server = TestServer(build_app(settings, role="console"), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/"), redis

@@ -144,7 +144,7 @@ async def test_upload_refuses_bad_files_with_reasons(hub: str) -> None:
 def settings(redis_url: str, db_url: str, tmp_path: Any) -> Settings:
     # One megabyte, so the oversize case stays quick.
     return Settings(redis_url=redis_url, database_url=db_url, data_dir=tmp_path / "var",
-                    admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+                    admin_password=ADMIN_PASSWORD,
                     inbound_shards=2, claim_idle_ms=500, max_upload_mb=1)
 
 

@@ -3,6 +3,8 @@ whole, and the console learns how many parts each channel will make."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.support.console_world import World, logged_in
 from tests.support.hubclient import VisitorClient
 
@@ -33,7 +35,7 @@ async def test_the_console_learns_how_many_parts_a_reply_makes(hub: str, world: 
     admin = await logged_in(hub, "admin")
     telegram, webchat = world.dialogs["petr"], world.dialogs["olga"]
 
-    async def parts(dialog: int, length: int) -> tuple[int, dict[str, object]]:
+    async def parts(dialog: int, length: int) -> tuple[int, dict[str, Any]]:
         status, body = await admin.call("GET", f"/api/dialogs/{dialog}/parts?length={length}")
         return status, body
 

@@ -68,7 +68,8 @@ async def login(page: Page, hub: str, who: str) -> None:
 
 
 async def frame_where(client: OperatorClient, **match: Any) -> dict[str, Any]:
-    return (await client.receive_until("dialog", **match))["dialog"]
+    dialog: dict[str, Any] = (await client.receive_until("dialog", **match))["dialog"]
+    return dialog
 
 
 async def test_offer_take_skip_note_invite_audit_transfer_and_presence(

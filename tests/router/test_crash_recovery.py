@@ -58,7 +58,7 @@ async def console(env: dict[str, str]) -> AsyncIterator[str]:
         redis_url=env["OPENLINES_REDIS_URL"],
         database_url=env["OPENLINES_DATABASE_URL"],
         data_dir=Path(env["OPENLINES_DATA_DIR"]),
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         inbound_shards=SHARDS,
     )
     server = TestServer(build_app(settings, role="console"), host="127.0.0.1")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from config.modes import Mode
 from router.decide import (
     DialogSnapshot,
     LinePolicy,
@@ -25,6 +26,7 @@ from router.decide import (
     route_waiting,
 )
 from router.distribution import OperatorState
+from router.distribution import Status as OperatorStatus
 from router.intents import (
     Assign,
     AutoReply,
@@ -38,15 +40,27 @@ from router.intents import (
     Unassign,
 )
 from router.lifecycle import decide_close, decide_no_answer
+from router.snapshots import Status as DialogStatus
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+TimerValue = str | int | None
+"""A value of a timer's payload, as ``router.intents`` carries it."""
+
+
+def number(payload: dict[str, TimerValue], key: str) -> int:
+    """An integer of a timer's payload (0 when absent, as the router reads a missing id)."""
+    value = payload.get(key, 0)
+    assert isinstance(value, int), (key, value)
+    return value
 
 
 @dataclass
 class Dlg:
     id: int
     opened_at: datetime
-    status: str = "waiting"
+    status: DialogStatus = "waiting"
     operator_id: int | None = None
     offers: dict[int, bool] = field(default_factory=dict)  # operator -> exclusive
     round: int = 0
@@ -60,11 +74,11 @@ class Dlg:
 class World:
     line: LinePolicy
     caps: dict[int, int | None]
-    status: dict[int, str]
+    status: dict[int, OperatorStatus]
     now: datetime = START
     last: dict[int, datetime | None] = field(default_factory=dict)
     dialogs: dict[int, Dlg] = field(default_factory=dict)
-    timers: dict[str, tuple[datetime, dict[str, object]]] = field(default_factory=dict)
+    timers: dict[str, tuple[datetime, dict[str, TimerValue]]] = field(default_factory=dict)
     sent_to_client: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
     offers_made: list[tuple[int, int]] = field(default_factory=list)
@@ -84,7 +98,7 @@ class World:
                     load,
                     load,
                     self.caps[op],
-                    None,  # type: ignore[arg-type]
+                    None,
                     self.last.get(op),
                     True,
                 )
@@ -97,7 +111,7 @@ class World:
             self.line.line_id,
             d.status,
             d.operator_id,
-            d.opened_at,  # type: ignore[arg-type]
+            d.opened_at,
             answered=d.answered,
             offered_to=tuple(d.offers),
             offer_exclusive=any(d.offers.values()),
@@ -200,7 +214,7 @@ class World:
         if d := self._pick(n):
             self.apply(decide_close(self.snap(d), self.line, "operator"))
 
-    def presence(self, op: int, status: str) -> None:
+    def presence(self, op: int, status: OperatorStatus) -> None:
         if self.status[op] == status:
             return
         self.status[op] = status
@@ -216,7 +230,7 @@ class World:
             if due > self.now or key not in self.timers:
                 continue
             del self.timers[key]
-            d = self.dialogs.get(int(payload.get("dialog_id", 0)))  # type: ignore[arg-type]
+            d = self.dialogs.get(number(payload, "dialog_id"))
             if d is None:
                 continue
             if key.startswith("offer:"):
@@ -225,11 +239,11 @@ class World:
                         self.snap(d),
                         self.line,
                         self.states(),
-                        int(payload["operator_id"]),  # type: ignore[arg-type]
-                        int(payload["round"]),
+                        number(payload, "operator_id"),
+                        number(payload, "round"),
                         self.now,
                     )
-                )  # type: ignore[arg-type]
+                )
             elif key.startswith("noanswer:"):
                 self.apply(decide_no_answer(self.snap(d), self.line, self.states(), self.now))
 
@@ -268,9 +282,9 @@ events = st.one_of(
     steps=st.lists(events, max_size=60),
 )
 def test_random_event_sequences_keep_the_routing_invariants(
-    mode: str,
+    mode: Mode,
     caps: list[int | None],
-    statuses: list[str],
+    statuses: list[OperatorStatus],
     requeue: bool,
     steps: list[tuple[object, ...]],
 ) -> None:
@@ -279,7 +293,7 @@ def test_random_event_sequences_keep_the_routing_invariants(
         mode,
         OPS,
         offer_seconds=60,
-        no_answer_seconds=90,  # type: ignore[arg-type]
+        no_answer_seconds=90,
         no_answer_action="requeue" if requeue else "wait",
     )
     world = World(line, dict(zip(OPS, caps, strict=True)), dict(zip(OPS, statuses, strict=True)))
@@ -298,7 +312,9 @@ def test_sequence_offers_follow_queue_order_and_reach_everyone(
     n: int, rounds: int, away: set[int]
 ) -> None:
     queue = tuple(range(1, n + 1))
-    status = {op: ("away" if op - 1 in away else "online") for op in queue}
+    status: dict[int, OperatorStatus] = {
+        op: ("away" if op - 1 in away else "online") for op in queue
+    }
     eligible = [op for op in queue if status[op] == "online"]
     world = World(LinePolicy(1, "sequence", queue), dict.fromkeys(queue), status)
     world.new_dialog()
@@ -322,7 +338,9 @@ def test_evenly_starves_no_eligible_operator(n: int, history: list[int]) -> None
     for _ in range(n):
         world.tick(1)
         world.new_dialog()
-        got.append(world.dialogs[len(world.dialogs)].operator_id)
+        operator = world.dialogs[len(world.dialogs)].operator_id
+        assert operator is not None
+        got.append(operator)
     assert sorted(got) == list(queue)  # n new dialogs reach all n operators
 
 

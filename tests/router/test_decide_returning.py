@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from router.decide import DialogSnapshot, LinePolicy, decide_open
@@ -20,7 +21,7 @@ def dialog(responsible: int | None) -> DialogSnapshot:
     return DialogSnapshot(1, 1, "waiting", None, NOW, crm_responsible=responsible)
 
 
-def assigned(intents: list[object]) -> tuple[int, str, str]:
+def assigned(intents: Sequence[object]) -> tuple[int, str, str]:
     (assign,) = [i for i in intents if isinstance(i, Assign)]
     (audit,) = [i for i in intents if isinstance(i, Audit)]
     return assign.operator_id, audit.reason, audit.detail

@@ -118,7 +118,7 @@ async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) 
     async with hub.sessions() as session:
         dialog = await session.scalar(select(Dialog))
     assert dialog is not None
-    replies = [
+    replies: list[Delivery[RouterInput]] = [
         Delivery(
             streams.COMMANDS,
             f"r{n}",

@@ -82,7 +82,9 @@ async def operator(hub: str, login: str, password: str = PASSWORD) -> OperatorCl
 
 
 async def dialog_where(client: OperatorClient, timeout: float = 10, **match: Any) -> dict[str, Any]:
-    return (await client.receive_until("dialog", timeout=timeout, **match))["dialog"]
+    frame = await client.receive_until("dialog", timeout=timeout, **match)
+    dialog: dict[str, Any] = frame["dialog"]
+    return dialog
 
 
 @pytest.fixture

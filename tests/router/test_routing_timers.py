@@ -102,7 +102,8 @@ async def operator(hub: str, login: str) -> OperatorClient:
 
 
 async def dialog_where(client: OperatorClient, **match: Any) -> dict[str, Any]:
-    return (await client.receive_until("dialog", timeout=10, **match))["dialog"]
+    dialog: dict[str, Any] = (await client.receive_until("dialog", timeout=10, **match))["dialog"]
+    return dialog
 
 
 @pytest.fixture

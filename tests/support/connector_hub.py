@@ -8,6 +8,7 @@ then a ``channels.changed`` notice) and waits until the running connector has lo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def make_settings(redis_url: str, tmp_path: Path, **extra: Any) -> Settings:
         redis_url=redis_url,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'openlines.db'}",
         data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         inbound_shards=2,
         claim_idle_ms=500,
         **extra,
@@ -68,3 +69,7 @@ async def eventually(check: Any, timeout: float = 10) -> Any:
         while not (result := check()):
             await asyncio.sleep(0.05)
     return result
+
+
+StartHub = Callable[[Settings], Awaitable[Hub]]
+"""The ``start_hub`` fixture: ``await start_hub(settings)`` runs a whole hub until the test ends."""

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.timeout(90)
 async def hub(redis_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator[str]:
     settings = Settings(
         redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
     )  # fmt: skip
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_flow import add_mailbox, client_mail, wait_for_mail
 
 from config.settings import Settings
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
+from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
 from tests.support.mailpeers import CLIENT, MailPeers
 from tests.support.operator_files import PDF, PNG, reply_with_files
 
@@ -27,7 +27,7 @@ async def hub(
 ) -> AsyncIterator[tuple[str, web.Application]]:
     settings = Settings(
         redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
     )  # fmt: skip
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()

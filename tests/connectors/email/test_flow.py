@@ -4,10 +4,7 @@ bounces and 5xx refusals are shown to the operator."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,15 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
 
 from config.settings import Settings
-from connectors.accounts import do_announce_change
-from core.app_keys import BUS, SESSIONS
-from core.db.schema import Channel, Line
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
+from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
 from tests.support.mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
@@ -35,7 +29,7 @@ async def hub(
 ) -> AsyncIterator[tuple[str, web.Application]]:
     settings = Settings(
         redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
     )  # fmt: skip
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
@@ -52,48 +46,6 @@ async def admin(hub: tuple[str, web.Application]) -> AsyncIterator[OperatorClien
     await client.open_socket()
     yield client
     await client.close()
-
-
-async def add_mailbox(app: web.Application, config: dict[str, Any]) -> int:
-    """Add an email channel while the hub runs and tell the connectors."""
-    async with app[SESSIONS]() as s, s.begin():
-        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
-        assert line is not None
-        channel = Channel(line_id=line.id, kind="email", key="support-mail", name="Support",
-                          config=config)  # fmt: skip
-        s.add(channel)
-        await s.flush()
-        channel_id = channel.id
-    await do_announce_change(app[BUS], channel_id, "email")
-    return channel_id
-
-
-def client_mail(subject: str, body: str, mid: str, **headers: str) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"Клиент <{CLIENT}>"
-    msg["To"] = SUPPORT
-    msg["Subject"] = subject
-    msg["Message-ID"] = mid
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body, charset="koi8-r")
-    msg.add_attachment(b"%PDF-1.4 test", maintype="application", subtype="pdf",
-                       filename="счёт.pdf")  # fmt: skip
-    return msg.as_bytes()
-
-
-async def wait_for_mail(peers: MailPeers, user: str, timeout: float = 15) -> EmailMessage:
-    """The newest message in a user's INBOX, waiting for one to arrive."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = peers.doveadm("fetch", "-u", user, "text", "mailbox", "INBOX", "all")
-        if out.strip():
-            raw = out.split("text:\n")[-1].encode()
-            msg = message_from_bytes(raw, policy=policy.default)
-            assert isinstance(msg, EmailMessage)
-            return msg
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no mail for {user}")
 
 
 async def test_mail_reaches_the_operator_and_the_reply_threads_back(

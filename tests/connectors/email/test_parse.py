@@ -91,7 +91,7 @@ def test_mail_without_a_sender_is_refused_with_a_reason() -> None:
 
 def test_reply_threads_with_headers_signature_and_subject_tag() -> None:
     account = EmailAccount(
-        imap_host="h", login="l", password="p", smtp_host="h",  # type: ignore[arg-type]
+        imap_host="h", login="l", password="p", smtp_host="h",
         from_address="support@example.test", from_name="Support",
         lines={"3": LineStyle(signature="Sales team")},
     )  # fmt: skip
@@ -121,7 +121,7 @@ def test_reply_subject_never_stacks_prefixes_or_tags() -> None:
 
 def test_routing_rules_pick_a_line_by_sender_recipient_and_subject() -> None:
     account = EmailAccount(
-        imap_host="h", login="l", password="p", smtp_host="h",  # type: ignore[arg-type]
+        imap_host="h", login="l", password="p", smtp_host="h",
         from_address="support@example.test",
         rules=(
             RoutingRule(line_id=7, recipient="sales@*"),

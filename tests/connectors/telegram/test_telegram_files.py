@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
 from tests.support.telegram_peer import TelegramPeer
@@ -36,7 +36,7 @@ def uploaded(params: dict[str, Any], field: str) -> bytes:
 
 
 async def test_operator_upload_goes_out_as_photo_and_document(
-    start_hub: Any, peer: TelegramPeer, redis_url: str, tmp_path: Path
+    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
 ) -> None:
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
     await hub.add_channel("telegram", "shop", WEBHOOK)

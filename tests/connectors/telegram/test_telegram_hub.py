@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, make_settings
+from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.telegram_peer import TelegramPeer
 
@@ -29,7 +29,7 @@ async def peer() -> AsyncIterator[TelegramPeer]:
 
 
 @pytest.fixture
-async def hub(start_hub: Any, peer: TelegramPeer, redis_url: str, tmp_path: Path) -> Hub:
+async def hub(start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path) -> Hub:
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
     return hub
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
 from tests.support.viber_peer import ViberPeer
@@ -28,7 +27,7 @@ async def peer() -> AsyncIterator[ViberPeer]:
 
 
 async def test_picture_and_file_messages_carry_fetchable_signed_urls(
-    start_hub: Any, peer: ViberPeer, redis_url: str, tmp_path: Path
+    start_hub: StartHub, peer: ViberPeer, redis_url: str, tmp_path: Path
 ) -> None:
     # The public address is only known once the hub listens: it is the test server's own.
     settings = make_settings(redis_url, tmp_path, viber_api_base=peer.base)

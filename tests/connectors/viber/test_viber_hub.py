@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.viber_peer import ViberPeer
 
@@ -27,7 +27,7 @@ async def peer() -> AsyncIterator[ViberPeer]:
 
 
 @pytest.fixture
-async def hub(start_hub: Any, peer: ViberPeer, redis_url: str, tmp_path: Path) -> Hub:
+async def hub(start_hub: StartHub, peer: ViberPeer, redis_url: str, tmp_path: Path) -> Hub:
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path, viber_api_base=peer.base))
     return hub
 

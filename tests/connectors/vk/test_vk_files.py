@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from connectors.vk.render import random_id
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, eventually, make_settings
+from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
 from tests.support.vk_peer import VkPeer
@@ -33,7 +32,7 @@ async def peer() -> AsyncIterator[VkPeer]:
 
 
 @pytest.fixture
-async def hub(start_hub: Any, peer: VkPeer, redis_url: str, tmp_path: Path) -> Hub:
+async def hub(start_hub: StartHub, peer: VkPeer, redis_url: str, tmp_path: Path) -> Hub:
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path, vk_api_base=peer.base))
     return hub
 

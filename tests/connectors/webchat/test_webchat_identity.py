@@ -22,7 +22,7 @@ from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient, VisitorClient
 
 SECRET = "shop-site-secret-0123456789abcdef"
-SHOP = {"kind": "webchat", "key": "shop-chat", "name": "Shop", "line_id": 1}
+SHOP: dict[str, Any] = {"kind": "webchat", "key": "shop-chat", "name": "Shop", "line_id": 1}
 
 
 def identity(user_id: str, secret: str = SECRET, **extra: str) -> dict[str, Any]:
@@ -42,7 +42,7 @@ async def chats(hub: str) -> AsyncIterator[dict[str, int]]:
     """Two chats made by an admin: ``shop-chat`` with a site secret, ``plain-chat`` without."""
     admin = OperatorClient(hub)
     await admin.login("admin", ADMIN_PASSWORD)
-    ids = {}
+    ids: dict[str, int] = {}
     for body in (SHOP | {"config": {"site_secret": SECRET}}, SHOP | {"key": "plain-chat"}):
         status, answer = await admin.call("POST", "/api/admin/channels", body)
         assert status == 201, answer

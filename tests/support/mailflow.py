@@ -1,0 +1,60 @@
+"""A hub's mail as a client sees it: add a mailbox to a running hub, write a client's mail,
+and wait for mail to arrive in a user's INBOX on the local Dovecot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from connectors.accounts import do_announce_change
+from core.app_keys import BUS, SESSIONS
+from core.db.schema import Channel, Line
+from tests.support.mailpeers import CLIENT, SUPPORT, MailPeers
+
+
+async def add_mailbox(app: web.Application, config: dict[str, Any]) -> int:
+    """Add an email channel while the hub runs and tell the connectors."""
+    async with app[SESSIONS]() as s, s.begin():
+        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
+        assert line is not None
+        channel = Channel(line_id=line.id, kind="email", key="support-mail", name="Support",
+                          config=config)  # fmt: skip
+        s.add(channel)
+        await s.flush()
+        channel_id = channel.id
+    await do_announce_change(app[BUS], channel_id, "email")
+    return channel_id
+
+
+def client_mail(subject: str, body: str, mid: str, **headers: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Клиент <{CLIENT}>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = subject
+    msg["Message-ID"] = mid
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body, charset="koi8-r")
+    msg.add_attachment(b"%PDF-1.4 test", maintype="application", subtype="pdf",
+                       filename="счёт.pdf")  # fmt: skip
+    return msg.as_bytes()
+
+
+async def wait_for_mail(peers: MailPeers, user: str, timeout: float = 15) -> EmailMessage:
+    """The newest message in a user's INBOX, waiting for one to arrive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = peers.doveadm("fetch", "-u", user, "text", "mailbox", "INBOX", "all")
+        if out.strip():
+            raw = out.split("text:\n")[-1].encode()
+            msg = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(msg, EmailMessage)
+            return msg
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no mail for {user}")
