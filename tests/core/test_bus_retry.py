@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -61,12 +61,12 @@ class Retrier:
         return [i for i, _t in self.handled]
 
 
-async def run_until(consumers: Sequence[Consumer[InboundMessage]], done: object,
+async def run_until(consumers: Sequence[Consumer[InboundMessage]], done: Callable[[], object],
                     timeout: float = 10) -> None:
     tasks = [asyncio.create_task(c.run()) for c in consumers]
     try:
         async with asyncio.timeout(timeout):
-            while not done():  # type: ignore[operator]
+            while not done():
                 await asyncio.sleep(0.01)
     finally:
         consumers[0].bus.close()

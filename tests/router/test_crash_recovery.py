@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,9 +84,9 @@ def start_router(env: dict[str, str], started: list[subprocess.Popen[bytes]]) ->
                                     stderr=subprocess.DEVNULL))
 
 
-async def wait_for(check: object, timeout: float = 20.0) -> None:
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
-        while not await check():  # type: ignore[operator]
+        while not await check():
             await asyncio.sleep(0.05)
 
 
