@@ -4,71 +4,22 @@ reads and edits only the clients of dialogs they can see."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from console_world import World, logged_in
-from hubclient import OperatorClient
+from datetime import timedelta
+from typing import Any
 
 from core.db import SessionMaker
 from core.db.routing_schema import DialogParticipant
-from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import utcnow
 from crm_sink.completeness import BAD_EMAIL, BAD_PHONE
+from tests.support.console_world import World, add_earlier_dialog, logged_in
+from tests.support.hubclient import OperatorClient
 
 
-async def _client_of(client: OperatorClient, dialog_id: int) -> dict:
+async def _client_of(client: OperatorClient, dialog_id: int) -> dict[str, Any]:
     status, body = await client.call("GET", f"/api/crm/dialogs/{dialog_id}/client")
     assert status == 200, body
-    return body["client"]
-
-
-async def add_earlier_dialog(
-    db: SessionMaker,
-    client_id: int,
-    channel_id: int,
-    line_id: int,
-    texts: list[str],
-    at: datetime,
-    *,
-    external_id: str,
-    display_name: str,
-    operator_id: int | None = None,
-) -> int:
-    """A closed dialog of an existing client on another channel, under a new identity."""
-    async with db() as s, s.begin():
-        identity = ClientIdentity(
-            client_id=client_id,
-            channel_id=channel_id,
-            external_id=external_id,
-            display_name=display_name,
-        )
-        s.add(identity)
-        await s.flush()
-        dialog = Dialog(
-            line_id=line_id,
-            channel_id=channel_id,
-            client_id=client_id,
-            identity_id=identity.id,
-            operator_id=operator_id,
-            status="closed",
-            opened_at=at,
-            last_message_at=at,
-            closed_at=at + timedelta(hours=1),
-        )
-        s.add(dialog)
-        await s.flush()
-        s.add_all(
-            Message(
-                dialog_id=dialog.id,
-                channel_id=channel_id,
-                author="client",
-                author_name=display_name,
-                text=t,
-                created_at=at + timedelta(minutes=i),
-            )
-            for i, t in enumerate(texts)
-        )
-    return dialog.id
+    found: dict[str, Any] = body["client"]
+    return found
 
 
 async def test_bad_contacts_get_a_sentence_for_their_field_and_good_ones_are_normalised(

@@ -10,16 +10,23 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from console_page import DESKTOP, PHONE, bad_text_nodes, box, low_contrast_text, sign_in
 from playwright.async_api import Page, expect
 from sqlalchemy import select
-from test_client_panel_api import add_earlier_dialog
 
 from core.db import SessionMaker
 from core.db.crm_schema import CrmLead, CrmRequiredFields
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message, Operator
 from core.envelope import utcnow
 from crm_sink.completeness import BAD_PHONE
+from tests.support.console_page import (
+    DESKTOP,
+    PHONE,
+    bad_text_nodes,
+    box,
+    low_contrast_text,
+    sign_in,
+)
+from tests.support.console_world import add_earlier_dialog
 
 NewPage = Callable[..., Awaitable[Page]]
 

@@ -10,13 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from console_page import DESKTOP, PHONE, bad_text_nodes, box, sign_in
-from console_world import World, add_dialog, logged_in
-from hubclient import VisitorClient
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from core.db import SessionMaker
 from core.envelope import utcnow
+from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, sign_in
+from tests.support.console_world import World, add_dialog, logged_in
+from tests.support.hubclient import VisitorClient
 
 NewPage = Callable[..., Awaitable[Page]]
 
@@ -308,7 +308,7 @@ async def test_answers_screen_manages_answers_and_shows_a_csv_error_by_its_contr
 
     line = page.locator(f'[data-ol="answers-line"][data-line-id="{world.sales_line}"]')
     await line.locator('[data-ol="answers-import"]').set_input_files(
-        files=[{"name": "a.csv", "mimeType": "text/csv", "buffer": b"title,text\n,no title\n"}]
+        files=[FilePayload(name="a.csv", mimeType="text/csv", buffer=b"title,text\n,no title\n")]
     )
     error = line.locator('[data-ol="answers-import-error"]')
     await expect(error).to_contain_text("Row 2")
@@ -319,7 +319,9 @@ async def test_answers_screen_manages_answers_and_shows_a_csv_error_by_its_contr
     assert 0 <= shown["y"] - (control["y"] + control["height"]) <= 40, (control, shown)
     await line.locator('[data-ol="answers-import"]').set_input_files(
         files=[
-            {"name": "a.csv", "mimeType": "text/csv", "buffer": "title,text\nHi,Привет!\n".encode()}
+            FilePayload(
+                name="a.csv", mimeType="text/csv", buffer="title,text\nHi,Привет!\n".encode()
+            )
         ]
     )
     await expect(line.locator('[data-ol="answer"]')).to_have_count(1)

@@ -105,3 +105,52 @@ async def logged_in(hub: str, login: str) -> OperatorClient:
     client = OperatorClient(hub)
     await client.login(login, ADMIN_PASSWORD if login == "admin" else "pw-" + login)
     return client
+
+
+async def add_earlier_dialog(
+    db: SessionMaker,
+    client_id: int,
+    channel_id: int,
+    line_id: int,
+    texts: list[str],
+    at: datetime,
+    *,
+    external_id: str,
+    display_name: str,
+    operator_id: int | None = None,
+) -> int:
+    """A closed dialog of an existing client on another channel, under a new identity."""
+    async with db() as s, s.begin():
+        identity = ClientIdentity(
+            client_id=client_id,
+            channel_id=channel_id,
+            external_id=external_id,
+            display_name=display_name,
+        )
+        s.add(identity)
+        await s.flush()
+        dialog = Dialog(
+            line_id=line_id,
+            channel_id=channel_id,
+            client_id=client_id,
+            identity_id=identity.id,
+            operator_id=operator_id,
+            status="closed",
+            opened_at=at,
+            last_message_at=at,
+            closed_at=at + timedelta(hours=1),
+        )
+        s.add(dialog)
+        await s.flush()
+        s.add_all(
+            Message(
+                dialog_id=dialog.id,
+                channel_id=channel_id,
+                author="client",
+                author_name=display_name,
+                text=t,
+                created_at=at + timedelta(minutes=i),
+            )
+            for i, t in enumerate(texts)
+        )
+    return dialog.id
