@@ -11,7 +11,8 @@ import redis.asyncio
 
 from core.lease import Lease
 
-TTL_MS = 300
+TTL_MS = 1_000
+"""Long enough that a loaded machine still renews in time, short enough to wait out."""
 
 
 @pytest.fixture
