@@ -27,6 +27,9 @@ OPERATOR_TYPING = "typing:operator"
 client (for the channel's connector)."""
 THROTTLE_S = 2.0
 SHOWN_S = 5.0
+RELAY_GUARD_S = 1.5
+"""The hub's own limit on what it relays: a little under ``THROTTLE_S``, so the frames of a
+sender that keeps to it are never dropped for network jitter, while a flood still is."""
 
 Signal = dict[str, Any]
 
@@ -38,6 +41,10 @@ class Throttle:
         self.interval_s = interval_s
         self.size = size
         self._last: OrderedDict[Hashable, float] = OrderedDict()
+
+    def forget(self, key: Hashable) -> None:
+        """Let the next signal for ``key`` through (the last one went nowhere)."""
+        self._last.pop(key, None)
 
     def allow(self, key: Hashable, now: float) -> bool:
         """Whether a signal for ``key`` at ``now`` (monotonic seconds) may go out."""

@@ -27,7 +27,7 @@ from operator_console.api import _visible_status
 from operator_console.keys import OPERATOR
 from operator_console.live import OperatorHub
 
-_THROTTLE = typing_signals.Throttle()
+_THROTTLE = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
 """Per operator and dialog, for this process (a second process lets one more signal through)."""
 
 

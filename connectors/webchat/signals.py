@@ -38,7 +38,7 @@ class VisitorSignals:
         self.context = context
         self.sockets = sockets
         """The connector's open visitor sockets, shared with it."""
-        self.throttle = typing_signals.Throttle()
+        self.throttle = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
 
     @property
     def bus(self) -> Bus:
@@ -56,11 +56,14 @@ class VisitorSignals:
 
     async def visitor_typing(self, channel_id: int, visitor_id: str) -> None:
         """The visitor types: tell the consoles, at most once per throttle interval."""
-        if not self.throttle.allow((channel_id, visitor_id), time.monotonic()):
+        key = (channel_id, visitor_id)
+        if not self.throttle.allow(key, time.monotonic()):
             return
         dialog_id = await self._open_dialog(channel_id, visitor_id)
         if dialog_id is None:
-            return  # nobody to show it to before the first message opens a dialog
+            # Nobody to show it to before the first message opens a dialog: the next one may.
+            self.throttle.forget(key)
+            return
         try:
             await typing_signals.publish(
                 self.bus.redis, typing_signals.VISITOR_TYPING, {"dialog_id": dialog_id}

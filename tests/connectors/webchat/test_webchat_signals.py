@@ -124,3 +124,5 @@ def test_the_throttle_lets_one_signal_through_per_interval() -> None:
     assert not throttle.allow("a", 11.9)
     assert throttle.allow("b", 11.9)
     assert throttle.allow("a", 12.0)
+    throttle.forget("a")
+    assert throttle.allow("a", 12.1)
