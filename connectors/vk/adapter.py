@@ -158,7 +158,9 @@ class VkConnector(PlatformConnector):
         if body["type"] == "confirmation":
             return web.Response(text=account.setting("confirmation"))
         expected, given = account.setting("secret"), body.get("secret")
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not isinstance(given, str) or not hmac.compare_digest(
+            given.encode(), expected.encode()
+        ):
             raise web.HTTPForbidden(text="secret: wrong or missing")
         if body["type"] in QUEUED_TYPES:
             await self.queue_update(account, event_key(body), body)
