@@ -17,6 +17,8 @@ const DEFAULTS = { sound: true, desktop: true, dialog: true, offer: true, messag
 const BASE_TITLE = "Openlines";
 
 let audio = null;
+// The message a new dialog was announced with: its own message frame follows and is not news.
+const announcedWith = new Map(); // dialog id -> message id
 
 function settingsKey() {
   return `openlines.notify.${state.me ? state.me.id : 0}`;
@@ -114,10 +116,12 @@ export function notifyFrame(frame) {
     } else if (!known && incoming.status !== "closed") {
       notify("dialog", "New dialog", clientName(incoming), incoming.id);
     }
+    if (!known && incoming.last_message) announcedWith.set(incoming.id, incoming.last_message.id);
   } else if (frame.type === "message" && frame.message) {
     const m = frame.message;
     const open = m.dialog_id === state.selectedId && document.visibilityState === "visible";
-    const fresh = !(state.thread && state.thread.messages.has(m.id));
+    const fresh = !(state.thread && state.thread.messages.has(m.id)) && announcedWith.get(m.dialog_id) !== m.id;
+    announcedWith.delete(m.dialog_id);
     if (m.author === "client" && !open && fresh && state.dialogs.has(m.dialog_id)) {
       notify("message", clientName(state.dialogs.get(m.dialog_id)), String(m.text || "").slice(0, 120), m.dialog_id);
     }

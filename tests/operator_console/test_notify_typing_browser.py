@@ -109,10 +109,30 @@ async def test_typing_both_ways_and_a_seen_reply(
     await shot(console, f"console-notify-panel-{tag}")
 
 
+# The console as if the operator had granted notifications and looked at another window: every
+# desktop notification is recorded instead of shown.
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push(title + ": " + ((options || {}).body || "")); }
+  close() {}
+};
+window.Notification.permission = "granted";
+window.Notification.requestPermission = () => Promise.resolve("granted");
+document.hasFocus = () => false;
+"""
+
+
+async def notes(page: Page) -> list[str]:
+    shown: list[str] = await page.evaluate("window.__notes")
+    return shown
+
+
 async def test_the_title_counts_dialogs_with_unread_messages(
     hub: str, new_page: NewPage, others: list[VisitorClient]
 ) -> None:
     console = await new_page("console", viewport=DESKTOP)
+    await console.add_init_script(FAKE_NOTIFICATIONS)
     await sign_in(console, hub)
     await visitor_asks(new_page, hub, DESKTOP, "First question")
     await open_the_dialog(console)
@@ -126,6 +146,9 @@ async def test_the_title_counts_dialogs_with_unread_messages(
     await expect(dialogs).to_have_count(2)
     await second.say("and one more")
     await expect(console).to_have_title("(1) Openlines")
+    shown = await notes(console)
+    assert any(n.startswith("New dialog:") for n in shown), shown
+    assert any(n.endswith(": and one more") for n in shown), shown
     await second.say("still waiting")  # the same dialog: still one dialog unread
     await expect(console.locator('[data-ol="dialog"]', has_text="still waiting")).to_have_count(1)
     await expect(console).to_have_title("(1) Openlines")
@@ -152,3 +175,7 @@ async def test_the_title_counts_dialogs_with_unread_messages(
     await expect(console.locator('[data-ol="notify-panel"]')).to_contain_text(
         "Messages in other dialogs"
     )
+    # Switched off: a message in another dialog no longer notifies; the title still counts.
+    await third.say("Hello again")
+    await expect(console.locator('[data-ol="dialog"]', has_text="Hello again")).to_have_count(1)
+    assert not any(n.endswith(": Hello again") for n in await notes(console))
