@@ -147,7 +147,24 @@ function settingsPanel() {
 
 const BELL = '<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true"><path d="M10 3a4.5 4.5 0 0 0-4.5 4.5V11L4 13.5h12L14.5 11V7.5A4.5 4.5 0 0 0 10 3zM8 15.5a2 2 0 0 0 4 0" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linejoin="round"/></svg>';
 
-/** Put the notification switches in the top bar and listen for the first gesture. */
+const PHONE = "(max-width: 480px)";
+
+function togglePanel(button, wrap) {
+  const old = $("notify-panel");
+  if (old) { old.remove(); button.setAttribute("aria-expanded", "false"); return; }
+  const panel = settingsPanel();
+  panel.hidden = false;
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { panel.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); }
+  });
+  // On a phone the top bar has no room for a bell: the switches open from the screens menu,
+  // as a sheet under the top bar.
+  (window.matchMedia(PHONE).matches ? document.body : wrap).append(panel);
+  button.setAttribute("aria-expanded", "true");
+}
+
+/** Put the notification switches in the top bar (the screens menu on a phone) and listen for
+ * the first gesture. */
 export function wireNotifications() {
   document.addEventListener("pointerdown", onFirstGesture, true);
   document.addEventListener("keydown", onFirstGesture, true);
@@ -157,18 +174,15 @@ export function wireNotifications() {
   button.innerHTML = BELL; // a constant icon, no data from the hub
   button.append(el("span", { class: "sr-only", text: "Notifications" }));
   const wrap = el("div", { class: "notify" }, button);
-  button.addEventListener("click", () => {
-    const old = $("notify-panel");
-    if (old) { old.remove(); button.setAttribute("aria-expanded", "false"); return; }
-    const panel = settingsPanel();
-    panel.hidden = false;
-    wrap.append(panel);
-    button.setAttribute("aria-expanded", "true");
-  });
-  wrap.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && $("notify-panel")) { $("notify-panel").remove(); button.setAttribute("aria-expanded", "false"); button.focus(); }
-  });
+  button.addEventListener("click", () => togglePanel(button, wrap));
   $("presence-wrap").before(wrap);
+  const item = el("button", { class: "nav-button notify-nav", type: "button", dataset: { ol: "notify-nav" },
+    "aria-controls": "notify-panel", text: "Notifications" });
+  item.addEventListener("click", () => {
+    if ($("topnav").dataset.open === "true") $("nav-toggle").click();
+    togglePanel(item, wrap);
+  });
+  $("topnav").append(item);
 }
 
 wireNotifications();

@@ -99,8 +99,14 @@ async def test_typing_both_ways_and_a_seen_reply(
     await shot(console, f"console-seen-{tag}")
     assert await bad_text_nodes(console) == []
 
-    # The notification switches fit on the screen.
-    await console.locator('[data-ol="notify-toggle"]').click()
+    # The bell leaves room for the rest of the top bar, and its switches fit on the screen.
+    logout = await console.locator('[data-ol="logout"]').bounding_box()
+    assert logout is not None and logout["x"] + logout["width"] <= size["width"], logout
+    if size == PHONE:
+        await console.locator('[data-ol="nav-toggle"]').click()
+        await console.locator('[data-ol="notify-nav"]').click()
+    else:
+        await console.locator('[data-ol="notify-toggle"]').click()
     panel = console.locator('[data-ol="notify-panel"]')
     await expect(panel).to_contain_text("Desktop notifications")
     found = await panel.bounding_box()
