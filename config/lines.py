@@ -84,7 +84,18 @@ class LineSettings(_Strict):
     """On close ask for a rating: 1–5 stars, or like/dislike (stored as 5/1)."""
     auto_close_minutes: int | None = Field(default=None, ge=1, le=43200)
     """Close a dialog after the client stayed silent this long after an operator's answer."""
+    remind_operator_minutes: int | None = Field(default=5, ge=1, le=1440)
+    """A client left this long without an answer reminds the dialog's operator (None: never)."""
+    remind_manager_minutes: int | None = Field(default=15, ge=1, le=1440)
+    """A client left this long without an answer reminds the line's managers (None: never)."""
     crm: LineCrm = LineCrm()
+
+    @model_validator(mode="after")
+    def _reminders_in_order(self) -> LineSettings:
+        first, second = self.remind_operator_minutes, self.remind_manager_minutes
+        if first is not None and second is not None and second <= first:
+            raise ValueError("remind_manager_minutes must be later than remind_operator_minutes")
+        return self
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -332,7 +332,21 @@ class MessageEvent(_Model):
     message: MessageView
 
 
-ConsoleEvent = Annotated[DialogEvent | MessageEvent, Field(discriminator="type")]
+class ReminderEvent(_Model):
+    """A client has waited ``waited_minutes`` without an answer: a reminder to the operator
+    of the dialog (``stage`` operator) or to the managers of its line (``stage`` manager)."""
+
+    type: Literal["event.reminder"] = "event.reminder"
+    v: Literal[1] = 1
+    key: str
+    recipients: tuple[int, ...]
+    dialog_id: int
+    stage: Literal["operator", "manager"]
+    waited_minutes: int
+    client_name: str = ""
+
+
+ConsoleEvent = Annotated[DialogEvent | MessageEvent | ReminderEvent, Field(discriminator="type")]
 """What the console fans out to operator sockets (stream ``events``)."""
 
 
@@ -445,6 +459,7 @@ Envelope = Annotated[
     | DialogClosedNotice
     | DialogEvent
     | MessageEvent
+    | ReminderEvent
     | DialogOpenedForCrm
     | DialogClosedForCrm
     | ClientHintsForCrm

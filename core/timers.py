@@ -49,8 +49,11 @@ class Timers:
         self.maxlen = maxlen
         self._fire = redis.register_script(_FIRE)
 
-    async def schedule(self, key: str, due_at: datetime, payload: Payload) -> None:
-        """Set timer ``key`` to fire at ``due_at``; scheduling an existing key moves it."""
+    async def schedule(
+        self, key: str, due_at: datetime, payload: Payload, *, if_absent: bool = False
+    ) -> None:
+        """Set timer ``key`` to fire at ``due_at``; scheduling an existing key moves it, unless
+        ``if_absent``, which leaves a pending timer as it is."""
         doc = json.dumps(
             {
                 "type": "timer.fired",
@@ -61,8 +64,14 @@ class Timers:
             }
         )
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(streams.TIMER_PAYLOADS, key, doc)
-        pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)})
+        if if_absent:
+            # Both halves of a timer are always written and removed together, so either both
+            # exist or neither does.
+            pipe.hsetnx(streams.TIMER_PAYLOADS, key, doc)
+            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)}, nx=True)
+        else:
+            pipe.hset(streams.TIMER_PAYLOADS, key, doc)
+            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)})
         await pipe.execute()
 
     async def cancel(self, key: str) -> bool:

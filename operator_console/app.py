@@ -42,6 +42,7 @@ from operator_console import (
     pages,
     routing_api,
     search_api,
+    typing_api,
 )
 from operator_console.auth import require_session, session_cache
 from operator_console.keys import FIRST_LOGIN, SETTINGS
@@ -149,6 +150,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):
         jobs.append(("console-events", app[HUB].run))
+        jobs.append(("console-typing", typing_api.VisitorTypingRelay(app[HUB], app[SESSIONS]).run))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
         sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None)
@@ -213,6 +215,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(admin_api.routes())
         app.router.add_routes(answers_api.routes())
         app.router.add_routes(answers_csv.routes())
+        app.router.add_routes(typing_api.routes())
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
         app.router.add_get("/api/ws", operator_socket)

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 from core import streams
 from core.bus import Bus
-from core.envelope import DialogEvent, MessageEvent
+from core.envelope import DialogEvent, MessageEvent, ReminderEvent
 from operator_console.keys import OPERATOR
 from operator_console.views import operator_json
 
@@ -73,12 +73,15 @@ class OperatorHub:
             self._seen.popitem(last=False)
         return True
 
-    def dispatch(self, event: DialogEvent | MessageEvent) -> int:
+    def dispatch(self, event: DialogEvent | MessageEvent | ReminderEvent) -> int:
         """Push one event to its connected recipients; returns how many frames were queued."""
         if not self._first_time(event.key):
             return 0
+        frame: dict[str, Any]
         if isinstance(event, DialogEvent):
             frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
+        elif isinstance(event, ReminderEvent):
+            frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
         else:
             frame = {"type": "message", "message": event.message.model_dump(mode="json")}
         queued = 0
@@ -98,7 +101,7 @@ class OperatorHub:
     async def run(self) -> None:
         """Tail the events stream until cancelled."""
         async for _entry_id, event in self.bus.tail(streams.EVENTS):
-            if isinstance(event, DialogEvent | MessageEvent):
+            if isinstance(event, DialogEvent | MessageEvent | ReminderEvent):
                 self.dispatch(event)
 
     async def close(self) -> None:

@@ -39,6 +39,7 @@ from router.intents import (
     MoveToLine,
     Note,
     Offer,
+    Remind,
     SetTimer,
     Unassign,
     Wait,
@@ -222,6 +223,9 @@ async def do_intents(
             continue
         if isinstance(intent, Audit):
             _audit(work, intent)
+            continue
+        if isinstance(intent, Remind):
+            await work.announce_reminder(intent.dialog_id, intent.stage, intent.waited_minutes)
             continue
         dialog = changed.get(intent.dialog_id) or await work.session.get(Dialog, intent.dialog_id)
         if dialog is None:

@@ -19,10 +19,16 @@ from core import streams
 from core.audience import dialog_audience
 from core.db.routing_schema import DialogOffer, DialogParticipant, line_members
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
-from core.envelope import Attachment, DialogEvent, MessageEvent, OutboundMessage
+from core.envelope import (
+    Attachment,
+    DialogEvent,
+    MessageEvent,
+    OutboundMessage,
+    ReminderEvent,
+)
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
-from router.intents import CancelTimer, SetTimer
+from router.intents import CancelTimer, ReminderStage, SetTimer
 
 
 @dataclass
@@ -145,6 +151,33 @@ class Batch:
                 key=f"message:{message.id}",
                 recipients=await self.recipients(dialog),
                 message=message_view(message),
+            ),
+        )
+
+    async def announce_reminder(self, dialog_id: int, stage: ReminderStage, waited: int) -> None:
+        """Remind the dialog's operator (or, while it has none, whoever sees it), or at the
+        manager stage the line's managers, that its client still waits for an answer."""
+        dialog = await self.session.get(Dialog, dialog_id)
+        if dialog is None:
+            return
+        if stage == "manager":
+            _admins, recipients = await self.supervisors(dialog.line_id)
+        elif dialog.operator_id is not None:
+            recipients = (dialog.operator_id,)
+        else:
+            recipients = await self.recipients(dialog)
+        if not recipients:
+            return
+        client = await self.session.get(Client, dialog.client_id)
+        self.emit(
+            streams.EVENTS,
+            ReminderEvent(
+                key=f"reminder:{dialog.id}:{stage}:{dialog.operator_messages}",
+                recipients=recipients,
+                dialog_id=dialog.id,
+                stage=stage,
+                waited_minutes=waited,
+                client_name=client.name if client is not None else "",
             ),
         )
 

@@ -27,9 +27,10 @@ from router.actions import do_intents, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
-from router.intents import Audit, Intent, Note
+from router.intents import Audit, Intent, Note, ReminderStage
 from router.lifecycle import decide_close, decide_no_answer
 from router.reads import load_policy, may_work_on, operator_states, snapshot
+from router.reminders import decide_reminder
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +296,10 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
     elif kind == "noanswer":
         states = await operator_states(work, dialog.line_id)
         intents = decide_no_answer(snap, policy, states, work.now)
+    elif kind == "remind":
+        stage: ReminderStage = "manager" if payload.get("stage") == "manager" else "operator"
+        answers = int(payload.get("answers") or 0)
+        intents = decide_reminder(snap, policy, stage, answers, dialog.operator_messages, work.now)
     elif kind == "autoclose":
         intents = decide_close(snap, policy, "auto") if snap.status == "open" else []
     else:

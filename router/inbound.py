@@ -25,6 +25,7 @@ from router.batch import Batch
 from router.decide import decide_open
 from router.lifecycle import decide_client_message, parse_rating
 from router.reads import InboundReads, operator_states, routing_rows, snapshot
+from router.reminders import arm_reminder
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,9 @@ async def _route_opened(
     snap = await snapshot(work, dialog)
     echo_to = msg.external_user_id if msg.echo else None
     # The dialog (routed), then the client's own message, then the greeting.
-    await do_intents(work, decide_open(snap, policy, states, work.now), message, echo_to)
+    opened = decide_open(snap, policy, states, work.now)
+    opened += arm_reminder(snap, policy, dialog.operator_messages, work.now)
+    await do_intents(work, opened, message, echo_to)
 
 
 def _tell_hints(work: Batch, dialog: Dialog, msg: InboundMessage) -> None:
@@ -232,7 +235,8 @@ class InboundRun(InboundReads):
                 _tell_hints(work, p.dialog, p.msg)
                 snap = await snapshot(work, p.dialog, offers.get(p.dialog.id, []))
                 policy = await self.policy(p.dialog.line_id)
-                await do_intents(work, decide_client_message(snap, policy))
+                reminder = arm_reminder(snap, policy, p.dialog.operator_messages, work.now)
+                await do_intents(work, decide_client_message(snap, policy) + reminder)
                 await work.announce_message(p.dialog, p.message)
                 if p.msg.echo:
                     # The channel shows the client their own message once it is stored.

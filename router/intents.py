@@ -17,6 +17,7 @@ WaitReason = Literal["nobody_eligible", "out_of_hours"]
 ReplyKind = Literal["greeting", "no_answer", "out_of_hours", "close"]
 Outcome = Literal["answered", "missed", "out_of_hours", "client_left"]
 ClosedBy = Literal["operator", "client", "auto"]
+ReminderStage = Literal["operator", "manager"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,8 @@ class SetTimer:
     key: str
     due_at: datetime
     payload: tuple[tuple[str, str | int | None], ...]
+    if_absent: bool = False
+    """Leave a pending timer of this key as it is (a reminder counts from the first message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,16 @@ class CancelTimer:
     """Disarm timer ``key`` if it is pending."""
 
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Remind:
+    """Tell people a client has waited too long for an answer: the dialog's operator (or,
+    without one, whoever sees it), or at the ``manager`` stage the line's managers."""
+
+    dialog_id: int
+    stage: ReminderStage
+    waited_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +175,7 @@ Intent = (
     | CancelTimer
     | Close
     | Audit
+    | Remind
 )
 """Anything a decision may ask the writer to do."""
 
@@ -184,3 +198,8 @@ def auto_close_timer(dialog_id: int) -> str:
 def opening_timer(line_id: int) -> str:
     """Key of a line's next-opening timer (dialogs waiting for working hours go out then)."""
     return f"opening:{line_id}"
+
+
+def reminder_timer(dialog_id: int) -> str:
+    """Key of a dialog's unanswered-client reminder timer (one stage pending at a time)."""
+    return f"remind:{dialog_id}"

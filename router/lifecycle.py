@@ -24,6 +24,7 @@ from router.intents import (
     auto_close_timer,
     no_answer_timer,
     offer_timer,
+    reminder_timer,
 )
 from router.snapshots import DialogSnapshot, LinePolicy, audit
 
@@ -60,7 +61,10 @@ def decide_operator_message(
     dialog: DialogSnapshot, line: LinePolicy, now: datetime
 ) -> list[Intent]:
     """An operator answered: the client's silence from now on may auto-close the dialog."""
-    intents: list[Intent] = [CancelTimer(no_answer_timer(dialog.dialog_id))]
+    intents: list[Intent] = [
+        CancelTimer(no_answer_timer(dialog.dialog_id)),
+        CancelTimer(reminder_timer(dialog.dialog_id)),
+    ]
     if line.auto_close_minutes is not None:
         due = now + timedelta(minutes=line.auto_close_minutes)
         intents.append(

@@ -83,6 +83,8 @@ async def load_policy(work: Batch, line_id: int) -> LinePolicy:
         no_answer_action=settings.no_answer_action,
         rating=settings.rating,
         auto_close_minutes=settings.auto_close_minutes,
+        remind_operator_minutes=settings.remind_operator_minutes,
+        remind_manager_minutes=settings.remind_manager_minutes,
     )
 
 

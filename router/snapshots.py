@@ -41,6 +41,8 @@ class LinePolicy:
     no_answer_action: Literal["wait", "requeue", "nothing"] = "wait"
     rating: Literal["none", "stars", "like"] = "none"
     auto_close_minutes: int | None = None
+    remind_operator_minutes: int | None = None
+    remind_manager_minutes: int | None = None
 
     @property
     def routing(self) -> LineRouting:

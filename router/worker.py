@@ -103,7 +103,9 @@ class Router:
         # Each timer's payload names the round it belongs to, so one that fires late is ignored.
         for op in work.timer_ops:
             if isinstance(op, SetTimer):
-                await self.timers.schedule(op.key, op.due_at, dict(op.payload))
+                await self.timers.schedule(
+                    op.key, op.due_at, dict(op.payload), if_absent=op.if_absent
+                )
             else:
                 await self.timers.cancel(op.key)
 

@@ -31,12 +31,14 @@ from connectors.webchat.parse import (
     Identify,
     Ping,
     Rate,
+    Read,
     Typing,
     VisitorText,
     parse_frame,
     parse_identity,
 )
 from connectors.webchat.render import history_frame, outbound_frame
+from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
 from core import streams
 from core.bus import Bus
@@ -73,6 +75,8 @@ class WebchatConnector:
         self.context = context
         self.shards = context.settings.inbound_shards
         self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
+        self.signals = VisitorSignals(context, self.sockets)
+        """Typing both ways and read receipts."""
         self.enabled = Accounts(self.kind)
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
 
@@ -105,17 +109,19 @@ class WebchatConnector:
 
     async def run(self) -> None:
         """Push outbound entries to connected visitors until cancelled."""
-        watcher = asyncio.create_task(
-            self.enabled.watch(self.bus, self.sessions, self._drop_disabled)
-        )
+        watchers = [
+            asyncio.create_task(self.enabled.watch(self.bus, self.sessions, self._drop_disabled)),
+            asyncio.create_task(self.signals.run()),
+        ]
         try:
             async for _entry_id, payload in self.bus.tail(streams.outbound(self.kind)):
                 if isinstance(payload, OutboundMessage | DialogClosedNotice):
                     await self.send(payload)
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watcher
+            for watcher in watchers:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watcher
 
     async def _drop_disabled(self) -> None:
         """Refuse the open sockets of chats an admin disabled (or deleted) since they opened."""
@@ -142,9 +148,13 @@ class WebchatConnector:
                 "dialog_id": outbound.dialog_id,
                 "rating": outbound.rating,
             }
+        reached = False
         for ws in list(self.sockets.get((outbound.channel_id, outbound.external_user_id), ())):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json(frame)
+                reached = True
+        if reached and isinstance(outbound, OutboundMessage) and outbound.author == "operator":
+            await self.signals.delivered(outbound.message_id)
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
@@ -244,7 +254,9 @@ class WebchatConnector:
                 elif isinstance(parsed, Ping):
                     await ws.send_json({"type": "pong"})
                 elif isinstance(parsed, Typing):
-                    pass  # operator-side typing indicators arrive with the console's typing work
+                    await self.signals.visitor_typing(channel.id, visitor.visitor_id)
+                elif isinstance(parsed, Read):
+                    await self.signals.seen(channel.id, visitor.visitor_id, parsed.up_to)
         finally:
             if visitor is not None:
                 group = self.sockets.get((channel.id, visitor.visitor_id))

@@ -65,6 +65,13 @@ class Typing(_Frame):
     type: Literal["typing"]
 
 
+class Read(_Frame):
+    """The visitor's widget shows the operator messages up to ``up_to`` (a message id)."""
+
+    type: Literal["read"]
+    up_to: int = Field(ge=1)
+
+
 class Ping(_Frame):
     """Keep-alive."""
 
@@ -80,7 +87,7 @@ class Rate(_Frame):
 
 
 VisitorFrame = Annotated[
-    Hello | VisitorText | Typing | Ping | Rate | Identify, Field(discriminator="type")
+    Hello | VisitorText | Typing | Read | Ping | Rate | Identify, Field(discriminator="type")
 ]
 _FRAME: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
 IDENTITY_ERROR = "bad_identity"

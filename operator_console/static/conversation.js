@@ -13,6 +13,16 @@ import { pendingFor, snapshot, state } from "./state.js";
 
 const messageNodes = new Map(); // render key -> element
 
+// A delivery status only moves forward: a slow snapshot never takes a live "Seen" back.
+const RECEIPT_RANK = { sent: 1, delivered: 2, seen: 3, failed: 4 };
+const RECEIPT_LABELS = { sent: "Sent", delivered: "Delivered", seen: "Seen", failed: "Failed" };
+// The widget sends at most one typing frame per 2 s; 5 s without one means the visitor stopped.
+const TYPING_SHOWN_MS = 5000;
+const TYPING_EVERY_MS = 2000;
+const typingUntil = new Map(); // dialog id -> when its "typing" line goes away
+let typingTimer = null;
+let typingSent = { dialogId: null, at: 0 };
+
 /** Open dialog `id` (null: none), keeping the draft of the one left. */
 export function openDialog(id) {
   const reply = $("reply");
@@ -70,8 +80,15 @@ async function fetchThread({ scroll } = {}) {
 export function addThreadMessage(message) {
   const thread = state.thread;
   if (!thread || message.dialog_id !== thread.dialogId) return false;
-  if (thread.messages.has(message.id)) return false;
+  const known = thread.messages.get(message.id);
+  if (known) {
+    // The same message again: only a newer delivery status changes it.
+    if ((RECEIPT_RANK[message.delivery_status] || 0) <= (RECEIPT_RANK[known.delivery_status] || 0)) return false;
+    thread.messages.set(message.id, { ...known, delivery_status: message.delivery_status, delivery_error: message.delivery_error });
+    return true;
+  }
   thread.messages.set(message.id, message);
+  if (message.author === "client") typingUntil.delete(message.dialog_id);
   settlePending(message);
   return true;
 }
@@ -111,6 +128,37 @@ export function renderConversation({ scroll } = {}) {
   $("send").disabled = closed || !dialog;
   renderRouting(dialog);
   renderMessages(state.thread, scroll);
+  renderTyping();
+}
+
+/** The visitor of dialog `dialogId` is typing: say so under its messages for a few seconds. */
+export function showVisitorTyping(dialogId) {
+  typingUntil.set(dialogId, Date.now() + TYPING_SHOWN_MS);
+  if (dialogId === state.selectedId) renderTyping();
+}
+
+function renderTyping() {
+  let line = $("typing-line");
+  if (!line) {
+    line = el("div", { class: "typing-line", id: "typing-line", dataset: { ol: "typing" }, role: "status", hidden: true });
+    $("thread").append(line);
+  }
+  const left = (typingUntil.get(state.selectedId) || 0) - Date.now();
+  line.hidden = left <= 0;
+  line.textContent = left > 0 ? "Visitor is typing…" : "";
+  clearTimeout(typingTimer);
+  if (left > 0) typingTimer = setTimeout(renderTyping, left + 50);
+  else typingUntil.delete(state.selectedId);
+}
+
+/** The operator types in the open dialog: tell the client's widget, once per 2 s at most. */
+export function noteOperatorTyping() {
+  const id = state.selectedId;
+  const now = Date.now();
+  if (id === null || !$("reply").value) return;
+  if (typingSent.dialogId === id && now - typingSent.at < TYPING_EVERY_MS) return;
+  typingSent = { dialogId: id, at: now };
+  api("POST", `/api/dialogs/${id}/typing`).catch(() => {});
 }
 
 function renderHeader(id, dialog) {
@@ -202,12 +250,20 @@ function messageNode(message, grouped) {
     delete node.dataset.pending;
     node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}${message.hidden ? " msg--hidden" : ""}`;
     node.dataset.hidden = message.hidden ? "true" : "false";
-    if (unchanged(node, `${message.id}|${grouped}`)) return;
+    if (unchanged(node, `${message.id}|${grouped}|${message.delivery_status}|${message.delivery_error}`)) return;
     const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
     bubble.append(...attachmentNodes(message.attachments));
     if (at) bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: timeFmt.format(at) }));
-    fill(node, parts);
+    fill(node, parts, receiptNode(message));
   });
+}
+
+// Whether the channel took an operator's message, delivered it, showed it, or failed (and why).
+function receiptNode(message) {
+  const status = message.delivery_status;
+  if (message.author !== "operator" || message.hidden || !RECEIPT_LABELS[status]) return null;
+  const text = status === "failed" ? `Failed: ${message.delivery_error || "not delivered"}` : RECEIPT_LABELS[status];
+  return el("div", { class: `msg-receipt msg-receipt--${status}`, dataset: { ol: "receipt", status }, text });
 }
 
 function pendingNode(p, grouped) {

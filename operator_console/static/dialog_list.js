@@ -6,6 +6,7 @@ import { renderConversation } from "./conversation.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
 import { STATUS_LABELS, channelLabel, clientName, listTime, paintAvatar, parseTime, previewText } from "./format.js";
 import { selectDialog } from "./navigation.js";
+import { unreadTitle } from "./notifications.js";
 import { snapshot, state } from "./state.js";
 
 const OPEN_STATUSES = new Set(["waiting", "open"]);
@@ -191,11 +192,9 @@ export function setTab(tab, { load = true } = {}) {
   if (load) loadDialogs();
 }
 
-/** The page title counts unread client messages. */
+/** The page title counts the dialogs with unread client messages. */
 export function updateTitle() {
-  let total = 0;
-  for (const n of state.unread.values()) total += n;
-  document.title = total ? `(${total}) Openlines` : "Openlines";
+  document.title = unreadTitle();
 }
 
 /** Forget the items of the previous session; answers to its requests are dropped. */

@@ -2,7 +2,8 @@
 // and a resync from the database after every (re)connect or gap in event ids.
 
 import { api } from "./api.js";
-import { addThreadMessage, loadThread, renderConversation, settlePending } from "./conversation.js";
+import { addThreadMessage, loadThread, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
+import { notifyFrame } from "./notifications.js";
 import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
 import { pendingFor, deliverFrame, setFrameSink, snapshot, state } from "./state.js";
 import { renderMe, setConn } from "./topbar.js";
@@ -158,7 +159,9 @@ export const socket = {
 
 function applyFrame(frame) {
   if (!state.me) return;
-  if (frame.type === "dialog" && frame.dialog && Number.isInteger(frame.dialog.id)) {
+  notifyFrame(frame);
+  if (frame.type === "typing" && Number.isInteger(frame.dialog_id)) showVisitorTyping(frame.dialog_id);
+  else if (frame.type === "dialog" && frame.dialog && Number.isInteger(frame.dialog.id)) {
     applyDialogFrame(frame.dialog);
   } else if (frame.type === "message" && frame.message && Number.isInteger(frame.message.id)) {
     applyMessageFrame(frame.message);

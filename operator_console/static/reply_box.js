@@ -2,7 +2,7 @@
 // discard of a failed one, closing the dialog, the quick answers picker and the parts count.
 
 import { api } from "./api.js";
-import { addThreadMessage, renderConversation } from "./conversation.js";
+import { addThreadMessage, noteOperatorTyping, renderConversation } from "./conversation.js";
 import { renderList, upsertDialog } from "./dialog_list.js";
 import { $ } from "./dom.js";
 import { clearAttachments, readyAttachments } from "./files.js";
@@ -192,5 +192,5 @@ export function wireReplyBox() {
       sendReply();
     }
   });
-  reply.addEventListener("input", () => { replyChanged(); if (!$("send-error").hidden) hideSendError(); });
+  reply.addEventListener("input", () => { replyChanged(); if (!$("send-error").hidden) hideSendError(); noteOperatorTyping(); });
 }

@@ -289,7 +289,7 @@ textarea:focus{border-color:var(--a)}
     byId.set(m.id, el);
     lastId = Math.max(lastId, m.id);
     place(el, m.id);
-    if (author === 'operator') showTyping('');
+    if (author === 'operator') { showTyping(''); if (seenObserver) seenObserver.observe(el); }
     if (live && author !== 'visitor' && !isOpen) setUnread(unread + 1);
     if (follow || author === 'visitor') toBottom();
   }
@@ -337,8 +337,28 @@ textarea:focus{border-color:var(--a)}
     clearTimeout(typingTimer);
     typingLine.hidden = !name;
     typingLine.textContent = name ? `${name} is typing…` : '';
-    if (name) typingTimer = setTimeout(showTyping, 3000, '');
+    // Operators' consoles send at most one typing frame per 2 s: 5 s of silence means stopped.
+    if (name) typingTimer = setTimeout(showTyping, 5000, '');
   }
+
+  // Read receipts: an operator's message counts as seen once half of it is on screen in the open
+  // panel of a visible page; the hub is told the newest such id (it marks the older ones too).
+  const shownIds = new Set();
+  let readUpTo = 0;
+  const seenObserver = 'IntersectionObserver' in window ? new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const id = Number(e.target.dataset.id);
+      if (e.isIntersecting) shownIds.add(id); else shownIds.delete(id);
+    }
+    reportRead();
+  }, { root: log, threshold: 0.5 }) : null;
+
+  function reportRead() {
+    if (!welcomed || document.visibilityState !== 'visible' || (!isOpen && !PAGE)) return;
+    const top = Math.max(0, ...shownIds);
+    if (top > readUpTo && sendFrame({ type: 'read', up_to: top })) readUpTo = top;
+  }
+  document.addEventListener('visibilitychange', () => reportRead());
 
   function setStatus(state) {
     statusLine.dataset.state = state;
@@ -423,6 +443,7 @@ textarea:focus{border-color:var(--a)}
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
         outbox.forEach(transmit);
+        reportRead();
         break;
       case 'message':
         // The table lists the frame's fields as "message object": accept it flat or nested.

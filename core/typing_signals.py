@@ -1,0 +1,90 @@
+"""Typing indicators between visitors and operators: throttled, relayed, never stored.
+
+The visitor's socket and the operator's may live in different processes, so a typing signal
+goes through Redis pub/sub: fire and forget, nothing kept. A signal is worth one frame per
+``THROTTLE_S`` per side; the receiving screen hides the indicator when no new frame came for
+``SHOWN_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+
+VISITOR_TYPING = "typing:visitor"
+"""Pub/sub channel: ``{"dialog_id"}``, a visitor types in that dialog (for the console)."""
+OPERATOR_TYPING = "typing:operator"
+"""Pub/sub channel: ``{"channel_id", "external_user_id", "name"}``, an operator types to that
+client (for the channel's connector)."""
+THROTTLE_S = 2.0
+SHOWN_S = 5.0
+RELAY_GUARD_S = 1.5
+"""The hub's own limit on what it relays: a little under ``THROTTLE_S``, so the frames of a
+sender that keeps to it are never dropped for network jitter, while a flood still is."""
+
+Signal = dict[str, Any]
+
+
+class Throttle:
+    """At most one signal per key every ``interval_s`` (keys kept: the most recent ``size``)."""
+
+    def __init__(self, interval_s: float = THROTTLE_S, size: int = 10_000) -> None:
+        self.interval_s = interval_s
+        self.size = size
+        self._last: OrderedDict[Hashable, float] = OrderedDict()
+
+    def forget(self, key: Hashable) -> None:
+        """Let the next signal for ``key`` through (the last one went nowhere)."""
+        self._last.pop(key, None)
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        """Whether a signal for ``key`` at ``now`` (monotonic seconds) may go out."""
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            return False
+        self._last[key] = now
+        self._last.move_to_end(key)
+        if len(self._last) > self.size:
+            self._last.popitem(last=False)
+        return True
+
+
+async def publish(redis: Redis, channel: str, signal: Signal) -> None:
+    """Send one signal; a lost one only means an indicator that does not show."""
+    await redis.publish(channel, json.dumps(signal))
+
+
+async def listen(
+    redis: Redis,
+    channel: str,
+    handle: Callable[[Signal], Awaitable[None]],
+    stopping: asyncio.Event,
+) -> None:
+    """Hand every signal on ``channel`` to ``handle`` until ``stopping`` is set."""
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel)
+    try:
+        while not stopping.is_set():
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                signal = json.loads(message["data"])
+            except ValueError:
+                log.warning("typing signal on %s is not JSON; ignored", channel)
+                continue
+            if isinstance(signal, dict):
+                await handle(signal)
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.unsubscribe(channel)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

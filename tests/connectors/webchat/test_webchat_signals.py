@@ -1,0 +1,128 @@
+"""The web chat's signals beside messages, through a whole hub: typing both ways (throttled,
+never stored) and an operator's message marked delivered, then seen when the widget shows it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from hubclient import OperatorClient, VisitorClient
+from tests_support import ADMIN_PASSWORD
+
+from config.settings import Settings
+from core.typing_signals import Throttle
+from operator_console.app import build_app
+
+
+@pytest.fixture
+async def hub(redis_url: str, db_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    settings = Settings(
+        redis_url=redis_url,
+        database_url=db_url,
+        data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        inbound_shards=2,
+    )
+    server = TestServer(build_app(settings), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def admin(hub: str) -> AsyncIterator[OperatorClient]:
+    client = OperatorClient(hub)
+    await client.login("admin", ADMIN_PASSWORD)
+    await client.wait_status("online")
+    await client.open_socket()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
+    client = VisitorClient(hub)
+    await client.connect()
+    yield client
+    await client.close()
+
+
+async def open_dialog(admin: OperatorClient, visitor: VisitorClient) -> int:
+    cid = await visitor.say("Is the kettle in stock?")
+    await visitor.receive_until("message", client_msg_id=cid)
+    dialog_id: int = (await admin.receive_until("message", author="client"))["message"]["dialog_id"]
+    return dialog_id
+
+
+async def test_visitor_typing_reaches_the_console_once_per_interval(
+    admin: OperatorClient, visitor: VisitorClient
+) -> None:
+    dialog_id = await open_dialog(admin, visitor)
+    for _ in range(3):
+        await visitor.send_raw('{"type": "typing"}')
+    frame = await admin.receive_until("typing")
+    assert frame == {**frame, "dialog_id": dialog_id, "author": "visitor"}
+    await asyncio.sleep(0.5)
+    cid = await visitor.say("still there?")
+    await admin.receive_until("message", client_msg_id=cid)
+    assert [f["type"] for f in admin.frames].count("typing") == 1
+
+
+async def test_operator_typing_reaches_the_widget(
+    admin: OperatorClient, visitor: VisitorClient
+) -> None:
+    dialog_id = await open_dialog(admin, visitor)
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog_id}/typing")
+    assert status == 204
+    frame = await visitor.receive_until("typing")
+    assert frame["author_name"] == "Administrator"
+    status, _ = await admin.call("POST", "/api/dialogs/999999/typing")
+    assert status == 404
+
+
+async def test_a_reply_is_delivered_then_seen_when_the_widget_shows_it(
+    hub: str, admin: OperatorClient, visitor: VisitorClient
+) -> None:
+    dialog_id = await open_dialog(admin, visitor)
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{dialog_id}/messages", {"text": "Yes.", "client_msg_id": "r1"}
+    )
+    assert status == 202, body
+    reply = await visitor.receive_until("message", author="operator")
+    await admin.receive_until("message", id=reply["id"], delivery_status="delivered")
+
+    # Another visitor cannot mark it seen.
+    stranger = VisitorClient(hub)
+    await stranger.connect()
+    await stranger.send_raw(f'{{"type": "read", "up_to": {reply["id"]}}}')
+    await stranger.send_raw('{"type": "ping"}')
+    await stranger.receive_until("pong")
+    await stranger.close()
+    await asyncio.sleep(0.5)
+    status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+    assert [m.get("delivery_status") for m in body["messages"] if m["text"] == "Yes."] == [
+        "delivered"
+    ]
+
+    await visitor.send_raw(f'{{"type": "read", "up_to": {reply["id"]}}}')
+    seen = await admin.receive_until("message", id=reply["id"], delivery_status="seen")
+    assert seen["message"]["text"] == "Yes."
+    status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+    statuses: dict[str, Any] = {m["text"]: m.get("delivery_status") for m in body["messages"]}
+    assert statuses["Yes."] == "seen"
+
+
+def test_the_throttle_lets_one_signal_through_per_interval() -> None:
+    throttle = Throttle(interval_s=2.0)
+    assert throttle.allow("a", 10.0)
+    assert not throttle.allow("a", 11.9)
+    assert throttle.allow("b", 11.9)
+    assert throttle.allow("a", 12.0)
+    throttle.forget("a")
+    assert throttle.allow("a", 12.1)

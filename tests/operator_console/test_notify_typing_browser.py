@@ -1,0 +1,187 @@
+"""Typing indicators, read receipts and the unread title as people see them: a visitor in the
+widget and an operator in the console, in one real Chromium against a whole hub.
+
+Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set (for looking at them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
+from hubclient import VisitorClient
+from playwright.async_api import Locator, Page, expect
+
+NewPage = Callable[..., Awaitable[Page]]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.parametrize("redis_server", ["7"], indirect=True),
+    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
+    pytest.mark.timeout(120),
+]
+
+
+async def shot(page: Page, name: str) -> None:
+    where = os.environ.get("OPENLINES_SHOTS")
+    if where:
+        await page.screenshot(path=str(Path(where) / f"{name}.png"))
+
+
+def widget(page: Page) -> Locator:
+    return page.locator("[data-openlines-widget]")
+
+
+@pytest.fixture
+async def others(hub: str) -> AsyncIterator[list[VisitorClient]]:
+    """More visitors, writing without a browser."""
+    clients: list[VisitorClient] = []
+    yield clients
+    for client in clients:
+        await client.close()
+
+
+async def visitor_asks(new_page: NewPage, hub: str, size: dict[str, int], text: str) -> Page:
+    visitor = await new_page("visitor", viewport=size)
+    await visitor.goto(f"{hub}/demo")
+    await widget(visitor).locator('[data-ol="launcher"]').click()
+    await widget(visitor).locator('[data-ol="input"]').fill(text)
+    await widget(visitor).locator('[data-ol="send"]').click()
+    mine = widget(visitor).locator('[data-ol="message"][data-author="visitor"]')
+    await expect(mine).to_have_attribute("data-state", "delivered")
+    return visitor
+
+
+async def open_the_dialog(console: Page) -> None:
+    dialogs = console.locator('[data-ol="dialog-list"] [data-ol="dialog"]')
+    await expect(dialogs).to_have_count(1)
+    await dialogs.first.locator("button").first.click()
+    await expect(console.locator('[data-ol="messages"] [data-ol="message"]').first).to_be_visible()
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280x800", "375x667"])
+async def test_typing_both_ways_and_a_seen_reply(
+    hub: str, new_page: NewPage, size: dict[str, int]
+) -> None:
+    tag = f"{size['width']}x{size['height']}"
+    console = await new_page("console", viewport=size)
+    await sign_in(console, hub)
+    visitor = await visitor_asks(new_page, hub, size, "Do you ship to Oslo?")
+    await open_the_dialog(console)
+
+    # The visitor types: the open conversation says so, then forgets it after ~5 s.
+    typing = console.locator('[data-ol="typing"]')
+    # Typed for a little over the widget's 2 s between typing frames, like a person would.
+    await (
+        widget(visitor)
+        .locator('[data-ol="input"]')
+        .press_sequentially("Also, how long?", delay=170)
+    )
+    await expect(typing).to_have_text("Visitor is typing…")
+    await shot(console, f"console-visitor-typing-{tag}")
+    await expect(typing).to_be_hidden(timeout=9000)
+
+    # The operator types: the widget says who.
+    reply = console.locator('[data-ol="reply"]')
+    await reply.press_sequentially("Yes, in three days", delay=20)
+    widget_typing = widget(visitor).locator('[data-ol="typing"]')
+    await expect(widget_typing).to_have_text("Administrator is typing…")
+    await shot(visitor, f"widget-operator-typing-{tag}")
+
+    # The reply reaches the open widget: delivered, then seen once the widget shows it.
+    await console.locator('[data-ol="send"]').click()
+    await expect(widget_typing).to_be_hidden()
+    mine = console.locator('[data-ol="message"][data-author="operator"]')
+    await expect(mine.locator('[data-ol="receipt"]')).to_have_text("Seen")
+    await shot(console, f"console-seen-{tag}")
+    assert await bad_text_nodes(console) == []
+
+    # The bell leaves room for the rest of the top bar, and its switches fit on the screen.
+    logout = await console.locator('[data-ol="logout"]').bounding_box()
+    assert logout is not None and logout["x"] + logout["width"] <= size["width"], logout
+    if size == PHONE:
+        await console.locator('[data-ol="nav-toggle"]').click()
+        await console.locator('[data-ol="notify-nav"]').click()
+    else:
+        await console.locator('[data-ol="notify-toggle"]').click()
+    panel = console.locator('[data-ol="notify-panel"]')
+    await expect(panel).to_contain_text("Desktop notifications")
+    found = await panel.bounding_box()
+    assert found is not None
+    assert found["x"] >= 0 and found["x"] + found["width"] <= size["width"], found
+    await shot(console, f"console-notify-panel-{tag}")
+
+
+# The console as if the operator had granted notifications and looked at another window: every
+# desktop notification is recorded instead of shown.
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push(title + ": " + ((options || {}).body || "")); }
+  close() {}
+};
+window.Notification.permission = "granted";
+window.Notification.requestPermission = () => Promise.resolve("granted");
+document.hasFocus = () => false;
+"""
+
+
+async def notes(page: Page) -> list[str]:
+    shown: list[str] = await page.evaluate("window.__notes")
+    return shown
+
+
+async def test_the_title_counts_dialogs_with_unread_messages(
+    hub: str, new_page: NewPage, others: list[VisitorClient]
+) -> None:
+    console = await new_page("console", viewport=DESKTOP)
+    await console.add_init_script(FAKE_NOTIFICATIONS)
+    await sign_in(console, hub)
+    await visitor_asks(new_page, hub, DESKTOP, "First question")
+    await open_the_dialog(console)
+    await expect(console).to_have_title("Openlines")
+
+    dialogs = console.locator('[data-ol="dialog-list"] [data-ol="dialog"]')
+    second = VisitorClient(hub)
+    others.append(second)
+    await second.connect()
+    await second.say("A question in another dialog")
+    await expect(dialogs).to_have_count(2)
+    await second.say("and one more")
+    await expect(console).to_have_title("(1) Openlines")
+    shown = await notes(console)
+    assert any(n.startswith("New dialog:") for n in shown), shown
+    assert any(n.endswith(": and one more") for n in shown), shown
+    await second.say("still waiting")  # the same dialog: still one dialog unread
+    await expect(console.locator('[data-ol="dialog"]', has_text="still waiting")).to_have_count(1)
+    await expect(console).to_have_title("(1) Openlines")
+
+    third = VisitorClient(hub)
+    others.append(third)
+    await third.connect()
+    await third.say("Hello from a third visitor")
+    await expect(dialogs).to_have_count(3)
+    await third.say("Anyone there?")
+    await expect(console).to_have_title("(2) Openlines")
+    await shot(console, "console-unread-title-1280x800")
+
+    # The switches: each kind of notification can be turned off, and stays off.
+    await console.locator('[data-ol="notify-toggle"]').click()
+    sound = console.locator('[data-ol="notify-message"]')
+    await expect(sound).to_be_checked()
+    await shot(console, "console-notify-panel-1280x800")
+    await sound.uncheck()
+    await console.reload()
+    await expect(console.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
+    await console.locator('[data-ol="notify-toggle"]').click()
+    await expect(console.locator('[data-ol="notify-message"]')).not_to_be_checked()
+    await expect(console.locator('[data-ol="notify-panel"]')).to_contain_text(
+        "Messages in other dialogs"
+    )
+    # Switched off: a message in another dialog no longer notifies; the title still counts.
+    await third.say("Hello again")
+    await expect(console.locator('[data-ol="dialog"]', has_text="Hello again")).to_have_count(1)
+    assert not any(n.endswith(": Hello again") for n in await notes(console))
