@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
-from hubclient import VisitorClient
 from playwright.async_api import Locator, Page, expect
+
+from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
+from tests.support.hubclient import VisitorClient
 
 NewPage = Callable[..., Awaitable[Page]]
 

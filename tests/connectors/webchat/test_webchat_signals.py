@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from hubclient import OperatorClient, VisitorClient
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from core.typing_signals import Throttle
 from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.hubclient import OperatorClient, VisitorClient
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ async def hub(redis_url: str, db_url: str, tmp_path: Path) -> AsyncIterator[str]
         redis_url=redis_url,
         database_url=db_url,
         data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         inbound_shards=2,
     )
     server = TestServer(build_app(settings), host="127.0.0.1")
