@@ -57,6 +57,8 @@ class Accounts:
         self.by_id: dict[int, ChannelAccount] = {}
         self.by_key: dict[str, ChannelAccount] = {}
         self.loaded = asyncio.Event()
+        self.last_notice_id: str | None = None
+        """The last change notice heard: a restarted watch reads on from it."""
 
     async def load(self, sessions: SessionMaker) -> None:
         """Read the enabled accounts of this kind from the database."""
@@ -106,6 +108,7 @@ class Accounts:
                 await listener
 
     async def _listen(self, bus: Bus, changed: asyncio.Event) -> None:
-        async for _entry_id, notice in bus.tail(streams.CHANNELS):
+        async for entry_id, notice in bus.tail(streams.CHANNELS, after=self.last_notice_id):
             if isinstance(notice, ChannelsChanged) and notice.kind == self.kind:
                 changed.set()
+            self.last_notice_id = entry_id

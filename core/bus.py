@@ -33,6 +33,7 @@ from core.backoff import Backoff
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.delivery import Delivery as Delivery
 from core.envelope import ENVELOPE, Envelope, encode
+from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -136,23 +137,41 @@ class Bus:
         return Consumer(self, stream, group, name, handler, adapter, ordering)
 
     async def tail(
-        self, stream: str, block_ms: int | None = None
+        self, stream: str, block_ms: int | None = None, after: str | None = None
     ) -> AsyncIterator[tuple[str, Envelope]]:
         """Every new entry of a stream until the bus closes, for fan-out readers that each
         need all of them.
 
+        ``after`` is the id of the last entry the reader handled (entries after it come
+        first); without it the tail starts after the newest entry. A lost connection never
+        moves the position: the tail waits with ``TAIL_BACKOFF`` and reads on from the last
+        entry it yielded, so entries added during an outage are delivered once Redis is back.
         Malformed entries are logged and skipped: a fan-out reader has nothing to retry.
         """
-        # "$" means "after the newest entry at the time of this call", so repeating it after an
-        # empty read would skip whatever arrived between two reads. Pin it to a real id once.
-        newest: Any = await self.redis.xrevrange(stream, count=1)
-        last = _text(newest[0][0]) if newest else "0-0"
+        outage = Outage(stream)
+        last = after
+        while last is None:
+            # "$" means "after the newest entry at the time of this call", so repeating it after
+            # an empty read would skip whatever arrived between two reads. Pin it to a real id.
+            try:
+                newest: Any = await self.redis.xrevrange(stream, count=1)
+            except REDIS_DOWN as exc:
+                await outage.wait(exc, self.stopping)
+                if self.stopping.is_set():
+                    return
+                continue
+            last = _text(newest[0][0]) if newest else "0-0"
         while not self.stopping.is_set():
-            reply: Any = await self.redis.xread(
-                {stream: last},
-                count=self.config.batch_size,
-                block=self.config.block_ms if block_ms is None else block_ms,
-            )
+            try:
+                reply: Any = await self.redis.xread(
+                    {stream: last},
+                    count=self.config.batch_size,
+                    block=self.config.block_ms if block_ms is None else block_ms,
+                )
+            except REDIS_DOWN as exc:
+                await outage.wait(exc, self.stopping)
+                continue
+            outage.over()
             for _name, entries in reply or []:
                 for raw_id, fields in entries:
                     last = _text(raw_id)

@@ -64,6 +64,8 @@ class OperatorHub:
         self.bus = bus
         self.connections: dict[int, set[Connection]] = defaultdict(set)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self.last_id: str | None = None
+        """The last events entry handled: a restarted ``run`` reads on from it."""
 
     def _first_time(self, key: str) -> bool:
         if key in self._seen:
@@ -73,17 +75,17 @@ class OperatorHub:
             self._seen.popitem(last=False)
         return True
 
-    def dispatch(self, event: DialogEvent | MessageEvent | ReminderEvent) -> int:
-        """Push one event to its connected recipients; returns how many frames were queued."""
+    def dispatch(
+        self, event: DialogEvent | MessageEvent | ReminderEvent, entry_id: str | None = None
+    ) -> int:
+        """Push one event to its connected recipients; returns how many frames were queued.
+
+        ``entry_id`` is the event's id in the events stream: frames carry it as ``stream_id``
+        so that a reconnecting browser can ask for what came after it.
+        """
         if not self._first_time(event.key):
             return 0
-        frame: dict[str, Any]
-        if isinstance(event, DialogEvent):
-            frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
-        elif isinstance(event, ReminderEvent):
-            frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
-        else:
-            frame = {"type": "message", "message": event.message.model_dump(mode="json")}
+        frame = event_frame(event, entry_id)
         queued = 0
         for operator_id in event.recipients:
             for conn in list(self.connections.get(operator_id, ())):
@@ -100,9 +102,10 @@ class OperatorHub:
 
     async def run(self) -> None:
         """Tail the events stream until cancelled."""
-        async for _entry_id, event in self.bus.tail(streams.EVENTS):
+        async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
             if isinstance(event, DialogEvent | MessageEvent | ReminderEvent):
-                self.dispatch(event)
+                self.dispatch(event, entry_id)
+            self.last_id = entry_id
 
     async def close(self) -> None:
         """Close every operator socket."""
@@ -110,6 +113,22 @@ class OperatorHub:
             for conn in list(group):
                 with contextlib.suppress(Exception):
                     await conn.ws.close(code=1001, message=b"server shutting down")
+
+
+def event_frame(
+    event: DialogEvent | MessageEvent | ReminderEvent, entry_id: str | None
+) -> dict[str, Any]:
+    """The socket frame of one event."""
+    frame: dict[str, Any]
+    if isinstance(event, DialogEvent):
+        frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
+    elif isinstance(event, ReminderEvent):
+        frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
+    else:
+        frame = {"type": "message", "message": event.message.model_dump(mode="json")}
+    if entry_id is not None:
+        frame["stream_id"] = entry_id
+    return frame
 
 
 HUB = web.AppKey("hub", OperatorHub)

@@ -79,6 +79,8 @@ class WebchatConnector:
         """Typing both ways and read receipts."""
         self.enabled = Accounts(self.kind)
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
+        self.last_entry_id: str | None = None
+        """The last outbound entry handled: a restarted ``run`` reads on from it."""
 
     @property
     def bus(self) -> Bus:
@@ -114,9 +116,11 @@ class WebchatConnector:
             asyncio.create_task(self.signals.run()),
         ]
         try:
-            async for _entry_id, payload in self.bus.tail(streams.outbound(self.kind)):
+            stream = streams.outbound(self.kind)
+            async for entry_id, payload in self.bus.tail(stream, after=self.last_entry_id):
                 if isinstance(payload, OutboundMessage | DialogClosedNotice):
                     await self.send(payload)
+                self.last_entry_id = entry_id
         finally:
             for watcher in watchers:
                 watcher.cancel()
