@@ -48,6 +48,7 @@ from operator_console.auth import require_session, session_cache
 from operator_console.keys import FIRST_LOGIN, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
 from router.worker import Router, RouterService
 
@@ -194,7 +195,9 @@ async def _shutdown_sockets(app: web.Application) -> None:
 
 def build_app(settings: Settings, role: str = "all") -> web.Application:
     """The hub's web application for ``role`` (``all`` runs every component)."""
-    app = web.Application(middlewares=[require_session], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[redis_unavailable, require_session], client_max_size=1024 * 1024
+    )
     app[SETTINGS] = settings
     app[ROLE] = role
     app.cleanup_ctx.append(_redis)
