@@ -107,6 +107,27 @@ class OperatorHub:
                 self.dispatch(event, entry_id)
             self.last_id = entry_id
 
+    async def catch_up(self, conn: Connection, after: str) -> bool:
+        """Queue the operator's events of the stream after ``after``, up to what this hub has
+        dispatched; False when some are gone from the stream (the client reloads from the
+        database, which it does after every reconnect anyway).
+
+        The caller registers the connection right after, with no await in between, so the
+        events dispatched from then on are the ones after those queued here.
+        """
+        oldest: Any = await self.bus.redis.xrange(streams.EVENTS, count=1)
+        # Entries older than the stream's oldest may have been trimmed: resumed only if not.
+        complete = bool(oldest) and _id_key(_text(oldest[0][0])) <= _id_key(after)
+        while self.last_id is not None and _id_key(self.last_id) > _id_key(after):
+            upto = self.last_id
+            async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
+                if not isinstance(event, DialogEvent | MessageEvent | ReminderEvent):
+                    continue
+                if conn.operator_id in event.recipients:
+                    conn.push(event_frame(event, entry_id))
+            after = upto
+        return complete
+
     async def close(self) -> None:
         """Close every operator socket."""
         for group in list(self.connections.values()):
@@ -131,6 +152,25 @@ def event_frame(
     return frame
 
 
+def stream_id(text: str) -> str | None:
+    """A stream entry id (``ms-seq``, each part within 64 bits) from a client, else None."""
+    ms, dash, seq = text.partition("-")
+    if not (dash and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
+        return None
+    if int(ms) >= 2**64 or int(seq) >= 2**64:
+        return None
+    return f"{int(ms)}-{int(seq)}"
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _dash, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 HUB = web.AppKey("hub", OperatorHub)
 """The console's live fan-out of this process."""
 
@@ -142,7 +182,10 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
     await ws.prepare(request)
     conn = Connection(operator.id, ws)
-    conn.push({"type": "hello", "operator": operator_json(operator)})
+    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(operator)}
+    conn.push(hello)
+    after = stream_id(request.query.get("after", ""))
+    hello["resumed"] = await hub.catch_up(conn, after) if after else False
     hub.connections[operator.id].add(conn)
     pump = asyncio.create_task(conn.pump())
     try:

@@ -57,7 +57,9 @@ export const socket = {
     clearTimeout(this.timer);
     this.timer = null;
     if (!this.running) return;
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws`;
+    // The last events-stream id seen lets the hub replay what this tab missed while away.
+    const after = this.lastStreamId ? `?after=${encodeURIComponent(this.lastStreamId)}` : "";
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws${after}`;
     setConn("offline", "Connecting…");
     let ws;
     try {
@@ -137,6 +139,7 @@ export const socket = {
       this.resync();
       return;
     }
+    if (typeof frame.stream_id === "string") this.lastStreamId = frame.stream_id;
     if (Number.isInteger(frame.event_id)) {
       // Event ids grow by one per frame; a gap means frames were lost, so the snapshot is
       // the only trustworthy state.
