@@ -30,6 +30,8 @@ async def redis_unavailable(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except REDIS_DOWN as exc:
+        if request.writer.output_size:
+            raise  # a response (a websocket) has started: too late for a status line
         now = time.monotonic()
         if now - _last_logged >= LOG_EVERY_S:
             _last_logged = now
