@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from servers import free_port
-
 from core.redis_server import PID_FILE, EmbeddedRedis, redis_binary
+from tests.support.servers import free_port
 
 
 def alive(pid: int) -> bool:

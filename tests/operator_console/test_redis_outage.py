@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from console_world import World, logged_in
 
 from core.redis_server import EmbeddedRedis
+from tests.support.console_world import World, logged_in
 
 
 @pytest.fixture

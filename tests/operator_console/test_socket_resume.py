@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from console_world import logged_in
-from hubclient import VisitorClient
+from tests.support.console_world import logged_in
+from tests.support.hubclient import VisitorClient
 
 
 async def test_a_reconnecting_socket_gets_what_it_missed(hub: str) -> None:
