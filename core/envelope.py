@@ -346,7 +346,20 @@ class ReminderEvent(_Model):
     client_name: str = ""
 
 
-ConsoleEvent = Annotated[DialogEvent | MessageEvent | ReminderEvent, Field(discriminator="type")]
+class PresenceEvent(_Model):
+    """The router changed an operator's presence; their consoles show it at once."""
+
+    type: Literal["event.presence"] = "event.presence"
+    v: Literal[1] = 1
+    key: str
+    recipients: tuple[int, ...]
+    operator_id: int
+    status: Literal["online", "away", "offline"]
+
+
+ConsoleEvent = Annotated[
+    DialogEvent | MessageEvent | ReminderEvent | PresenceEvent, Field(discriminator="type")
+]
 """What the console fans out to operator sockets (stream ``events``)."""
 
 
@@ -460,6 +473,7 @@ Envelope = Annotated[
     | DialogEvent
     | MessageEvent
     | ReminderEvent
+    | PresenceEvent
     | DialogOpenedForCrm
     | DialogClosedForCrm
     | ClientHintsForCrm

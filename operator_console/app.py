@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -128,7 +129,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _wire(app: web.Application) -> AsyncIterator[None]:
     # Objects that need the bus and the database exist only once those are up.
-    app[HUB] = OperatorHub(app[BUS])
+    app[HUB] = OperatorHub(app[BUS], grace=timedelta(seconds=app[SETTINGS].presence_grace_s))
     app[SECRET_KEY] = load_secret(app[SETTINGS])
     yield
 

@@ -26,6 +26,7 @@ from core.envelope import (
     OutboundMessage,
     ReminderEvent,
 )
+from core.presence import ConsoleSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, ReminderStage, SetTimer
@@ -40,6 +41,8 @@ class Batch:
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
     timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
     """Timers to arm or disarm once the batch has committed, in order."""
+    sockets: ConsoleSockets | None = None
+    """The operators' live console sockets, for presence timers (None: nobody counts them)."""
     _lines: dict[int, Line] = field(default_factory=dict)
     _channels: dict[int, Channel | None] = field(default_factory=dict)
     _supervisors: tuple[tuple[int, str], ...] | None = None
