@@ -309,6 +309,8 @@ class DialogView(_Model):
     began_in_hours: bool | None = None
     outcome: str | None = None
     rating: int | None = None
+    answered: bool = False
+    """An operator has replied: an assigned dialog can no longer be skipped back to the queue."""
 
 
 class DialogEvent(_Model):
@@ -320,6 +322,9 @@ class DialogEvent(_Model):
     """Stable id of the event: consumers drop a key they have already delivered."""
     recipients: tuple[int, ...]
     dialog: DialogView
+    leaving: tuple[int, ...] = ()
+    """Recipients who no longer see the dialog after this change (taken, transferred away):
+    their consoles drop it from the list."""
 
 
 class MessageEvent(_Model):

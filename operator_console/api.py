@@ -169,8 +169,11 @@ async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
 async def _views(session: AsyncSession, query: DialogQuery) -> list[DialogView]:
     rows = (await session.execute(query)).all()
     ids = [d.id for d, *_ in rows]
+    # The preview is the conversation, not the line's automatic greeting or notices.
     last_ids = (
-        select(func.max(Message.id)).where(Message.dialog_id.in_(ids)).group_by(Message.dialog_id)
+        select(func.max(Message.id))
+        .where(Message.dialog_id.in_(ids), Message.author != "system")
+        .group_by(Message.dialog_id)
     )
     last = {
         m.dialog_id: m

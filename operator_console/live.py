@@ -18,7 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -138,14 +138,22 @@ class OperatorHub:
         frame: dict[str, Any]
         if isinstance(event, DialogEvent):
             frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
+            if event.leaving:
+                # Those who just lost sight of the dialog are told so, to drop it from the list.
+                staying = [op for op in event.recipients if op not in event.leaving]
+                gone = self._push_all(event.leaving, {**frame, "gone": True})
+                return gone + self._push_all(staying, frame)
         elif isinstance(event, ReminderEvent):
             frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
         elif isinstance(event, PresenceEvent):
             frame = {"type": "presence", "operator_id": event.operator_id, "status": event.status}
         else:
             frame = {"type": "message", "message": event.message.model_dump(mode="json")}
+        return self._push_all(event.recipients, frame)
+
+    def _push_all(self, recipients: Iterable[int], frame: dict[str, Any]) -> int:
         queued = 0
-        for operator_id in event.recipients:
+        for operator_id in recipients:
             for conn in list(self.connections.get(operator_id, ())):
                 if conn.push(frame):
                     queued += 1

@@ -50,6 +50,7 @@ async def _dialog_and_operator(
             operator_id,
         )
         return None
+    await work.remember_audience(dialog)
     return dialog, operator
 
 
