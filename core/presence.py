@@ -38,6 +38,12 @@ def status_after_grace(status: str, live_sockets: int) -> Status | None:
     return "offline"
 
 
+def status_after_idle(status: str) -> Status | None:
+    """The presence an operator falls to when their auto-away timer fires: away from online;
+    None (no change) when they are already away or offline."""
+    return "away" if status == "online" else None
+
+
 class ConsoleSockets:
     """The live console sockets of every operator, shared by all console processes."""
 
@@ -94,3 +100,8 @@ class ConsoleSockets:
 async def arm_grace(timers: Timers, operator_id: int, due_at: datetime) -> None:
     """Set (or move) the operator's presence timer; when it fires the router counts sockets."""
     await timers.schedule(streams.presence_timer(operator_id), due_at, {"operator_id": operator_id})
+
+
+async def arm_auto_away(timers: Timers, operator_id: int, due_at: datetime) -> None:
+    """Set (or move) the operator's auto-away timer: each report of activity pushes it on."""
+    await timers.schedule(streams.away_timer(operator_id), due_at, {"operator_id": operator_id})

@@ -86,3 +86,8 @@ def presence_choice(operator_id: int) -> str:
 def presence_timer(operator_id: int) -> str:
     """The key of an operator's presence timer: when it fires, the router checks the sockets."""
     return f"presence:{operator_id}"
+
+
+def away_timer(operator_id: int) -> str:
+    """The key of an operator's auto-away timer, pushed on by every report of activity."""
+    return f"away:{operator_id}"

@@ -36,7 +36,7 @@ from core.envelope import (
     ReminderEvent,
     utcnow,
 )
-from core.presence import ConsoleSockets, arm_grace
+from core.presence import ConsoleSockets, arm_auto_away, arm_grace
 from core.timers import Timers
 from operator_console.keys import OPERATOR
 from operator_console.views import operator_json
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
 HEARTBEAT_S = 20.0
 SEEN_KEYS = 50_000
+ACTIVITY_FRAME = '{"type":"activity"}'
+"""What the browser sends, at most once a minute, while the operator is using the console."""
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
@@ -94,9 +96,15 @@ class Connection:
 class OperatorHub:
     """The connected operators of this process, and the fan-out from the events stream."""
 
-    def __init__(self, bus: Bus, grace: timedelta = timedelta(seconds=60)) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        grace: timedelta = timedelta(seconds=60),
+        auto_away: timedelta | None = None,
+    ) -> None:
         self.bus = bus
         self.grace = grace
+        self.auto_away = auto_away
         self.sockets = ConsoleSockets(bus.redis, SOCKET_TTL)
         self.timers = Timers(bus.redis)
         self.connections: dict[int, set[Connection]] = defaultdict(set)
@@ -112,7 +120,21 @@ class OperatorHub:
         """Count a new socket and bring back the presence its operator chose: an operator the
         grace took offline is online again as soon as a console of theirs reconnects."""
         await self.do_socket_alive(conn)
+        if self.auto_away is not None:
+            await arm_auto_away(self.timers, conn.operator_id, utcnow() + self.auto_away)
         choice = await self.sockets.choice(conn.operator_id)
+        await self.bus.publish(
+            streams.COMMANDS, PresenceChange(operator_id=conn.operator_id, status=choice)
+        )
+
+    async def do_activity(self, conn: Connection) -> None:
+        """The operator used the console (the browser reports it, throttled): the auto-away
+        timer starts over, and one whom it had made away gets the presence they chose back."""
+        if self.auto_away is None:
+            return
+        await arm_auto_away(self.timers, conn.operator_id, utcnow() + self.auto_away)
+        choice = await self.sockets.choice(conn.operator_id)
+        # The router ignores a presence the operator already has, so repeating it is harmless.
         await self.bus.publish(
             streams.COMMANDS, PresenceChange(operator_id=conn.operator_id, status=choice)
         )
@@ -202,9 +224,12 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     pump = asyncio.create_task(conn.pump())
     try:
         async for msg in ws:
-            # The browser only listens; anything it sends is ignored, and closing ends the loop.
+            # The browser only reports activity (for auto-away); anything else is ignored, and
+            # closing ends the loop.
             if msg.type == WSMsgType.ERROR:
                 break
+            if msg.type == WSMsgType.TEXT and msg.data == ACTIVITY_FRAME:
+                await hub.do_activity(conn)
     finally:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

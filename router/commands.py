@@ -23,7 +23,7 @@ from core.envelope import (
     TimerFired,
     TransferDialog,
 )
-from core.presence import status_after_grace
+from core.presence import status_after_grace, status_after_idle
 from core.roles import SUPERVISOR_ROLES
 from router.actions import do_intents, do_presence, do_route_waiting
 from router.batch import Batch
@@ -283,6 +283,9 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
     if kind == "presence":
         await do_presence_timer(work, int(payload.get("operator_id") or 0))
         return
+    if kind == "away":
+        await do_away_timer(work, int(payload.get("operator_id") or 0))
+        return
     dialog = await work.session.get(Dialog, int(payload.get("dialog_id") or 0))
     if dialog is None:
         log.info("timer %s names a dialog that is gone", fired.key)
@@ -329,6 +332,17 @@ async def do_presence_timer(work: Batch, operator_id: int) -> None:
     status = status_after_grace(operator.status, live)
     if status is not None:
         log.info("operator %d has no console open after the grace: %s", operator_id, status)
+        await do_presence(work, PresenceChange(operator_id=operator_id, status=status))
+
+
+async def do_away_timer(work: Batch, operator_id: int) -> None:
+    """An operator did nothing in the console for the auto-away time: online becomes away,
+    through the same path as choosing it (their pending offers pass on)."""
+    operator = await work.session.get(Operator, operator_id)
+    if operator is None:
+        return
+    status = status_after_idle(operator.status)
+    if status is not None:
         await do_presence(work, PresenceChange(operator_id=operator_id, status=status))
 
 

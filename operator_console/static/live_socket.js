@@ -18,6 +18,8 @@ const SOCKET_SILENCE_MS = 45000;
 // The backoff starts over only once a connection has lasted a little; a hub that greets and then
 // drops us at once (crash loop, proxy limits) keeps getting slower retries.
 const STABLE_CONNECTION_MS = 3000;
+// Activity (for the hub's auto-away) is reported at most this often: presence changes in minutes.
+const ACTIVITY_EVERY_MS = 60000;
 
 function detach(ws, code, reason) {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -35,6 +37,16 @@ export const socket = {
   greetedAt: 0,
   resyncing: false,
   gotHello: false,
+
+  lastActivity: 0,
+
+  /** Tell the hub the operator is using the console (throttled). */
+  reportActivity() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || Date.now() - this.lastActivity < ACTIVITY_EVERY_MS) return;
+    this.lastActivity = Date.now();
+    ws.send(JSON.stringify({ type: "activity" }));
+  },
 
   start() {
     this.running = true;
@@ -136,6 +148,7 @@ export const socket = {
         renderMe();
       }
       setConn("online", "Live");
+      this.lastActivity = 0;
       this.resync();
       return;
     }
@@ -176,6 +189,10 @@ function applyFrame(frame) {
 }
 
 setFrameSink(applyFrame);
+
+for (const type of ["keydown", "pointerdown"]) {
+  document.addEventListener(type, () => socket.reportActivity(), { passive: true, capture: true });
+}
 
 function applyDialogFrame(incoming, gone) {
   if (gone || !mayKeep(incoming)) {
