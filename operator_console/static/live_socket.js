@@ -217,6 +217,9 @@ function applyDialogFrame(incoming, gone) {
   if (!previous && dialog.status !== "closed" && lm && lm.author === "client" && dialog.id !== state.selectedId) {
     state.unread.set(dialog.id, Math.max(state.unread.get(dialog.id) || 0, 1));
   }
+  // Frames about a change (a transfer, an offer passed on) carry no message; a dialog new to
+  // this list needs its preview from the database.
+  if (!previous && !lm) fetchUnknownDialog(dialog.id);
   renderList();
   if (dialog.id === state.selectedId) renderConversation();
 }
