@@ -97,10 +97,14 @@ def items(page: Page) -> Locator:
 
 async def shot(page: Page, name: str) -> None:
     folder = os.environ.get("OPENLINES_SHOTS")
-    if folder:
-        size = page.viewport_size or DESKTOP
+    if not folder:
+        return
+    was = page.viewport_size or DESKTOP
+    for size in (DESKTOP, PHONE):
+        await page.set_viewport_size(size)
         # Playwright creates the folder.
         await page.screenshot(path=Path(folder) / f"{name}-{size['width']}x{size['height']}.png")
+    await page.set_viewport_size(was)
 
 
 async def selected_presence(page: Page) -> str:
@@ -183,6 +187,10 @@ async def test_a_transfer_moves_the_dialog_from_one_list_to_the_other_live(
     # Alice holds it now: it leaves Bob's list live.
     await expect(items(bob)).to_have_count(0)
 
+    await alice.locator('[data-ol="reply"]').fill("Yes, one moment please.")
+    await alice.locator('[data-ol="reply"]').press("Enter")
+    await visitor.receive_until("message", text="Yes, one moment please.")
+
     await alice.locator('[data-ol="routing-tools-toggle"]').click()
     target = alice.locator('[data-ol="transfer-target"]')
     options = [t.strip() for t in await target.locator("option").all_text_contents()]
@@ -198,7 +206,9 @@ async def test_a_transfer_moves_the_dialog_from_one_list_to_the_other_live(
     )
     await expect(items(bob)).to_have_count(1)
     bob_item = items(bob).first
-    await expect(bob_item).to_contain_text("Can I change my delivery address?")
+    await expect(bob_item.locator('[data-ol="preview"]')).to_have_text(
+        "Alice: Yes, one moment please."
+    )
     sidebar = await box(bob.locator(".sidebar"))
     item_box = await box(bob_item)
     assert sidebar["x"] <= item_box["x"] and item_box["x"] + item_box["width"] <= (
@@ -207,8 +217,12 @@ async def test_a_transfer_moves_the_dialog_from_one_list_to_the_other_live(
     await shot(alice, "transfer-sender")
     await shot(bob, "transfer-receiver")
 
-    # The Closed tab does not show the dialog Bob has selected while it is open.
+    # Answered before the transfer, it is Bob's to keep: nothing to take or skip.
     await bob_item.locator("button").click()
+    await expect(bob.locator('[data-ol="conv-status"]')).to_have_text("Open")
+    await expect(bob.locator('[data-ol="skip"]')).to_be_hidden()
+    await expect(bob.locator('[data-ol="take"]')).to_be_hidden()
+    # The Closed tab does not show the dialog Bob has selected while it is open.
     await bob.locator('[data-ol="tab-closed"]').click()
     await expect(items(bob)).to_have_count(0)
     assert await bad_text_nodes(bob) == []
