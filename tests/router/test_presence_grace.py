@@ -23,8 +23,15 @@ from core.db import SessionMaker, make_engine, make_sessionmaker
 from core.db.migrate import upgrade
 from core.db.routing_schema import DialogOffer
 from core.db.schema import Channel, Line, LineOperator, Operator
-from core.envelope import InboundMessage, PresenceChange, PresenceEvent, RouterInput
-from core.presence import ConsoleSockets, arm_grace, status_after_grace
+from core.envelope import (
+    DialogEvent,
+    InboundMessage,
+    PresenceChange,
+    PresenceEvent,
+    RouterInput,
+    TakeOffer,
+)
+from core.presence import ConsoleSockets, arm_auto_away, arm_grace, status_after_grace
 from core.timers import Timers
 from operator_console.seed import do_seed
 from router.worker import ROUTER_INPUT, Router
@@ -186,3 +193,31 @@ def test_the_grace_decision_only_ever_goes_to_offline_with_no_socket_left() -> N
     assert status_after_grace("away", 0) == "offline"
     assert status_after_grace("online", 1) is None
     assert status_after_grace("offline", 0) is None
+
+
+async def test_auto_away_makes_an_idle_operator_away_and_passes_the_offer_on(desk: Desk) -> None:
+    alice, bob = desk.ids["alice"], desk.ids["bob"]
+    await arm_auto_away(desk.timers, alice, START + timedelta(minutes=5))
+
+    await desk.fire_presence_timer(START + timedelta(minutes=5))
+
+    assert await desk.status("alice") == "away"
+    assert await desk.offers() == [(alice, "withdrawn"), (bob, "pending")]
+
+
+async def test_a_take_tells_the_colleagues_who_no_longer_see_the_dialog(desk: Desk) -> None:
+    alice, bob = desk.ids["alice"], desk.ids["bob"]
+    async with desk.sessions() as session:
+        dialog_id = await session.scalar(select(DialogOffer.dialog_id))
+    assert dialog_id is not None
+    before: Any = await desk.redis.xrevrange(streams.EVENTS, count=1)
+    await desk.router.handle([command(TakeOffer(dialog_id=dialog_id, operator_id=alice), 9)])
+    entries: Any = await desk.redis.xrange(streams.EVENTS, f"({before[0][0].decode()}", "+")
+    told = [
+        DialogEvent.model_validate_json(fields[b"data"])
+        for _id, fields in entries
+        if b'"event.dialog"' in fields[b"data"]
+    ]
+    # Bob saw it waiting on the line; the event that it is Alice's reaches him, marked as gone.
+    assert told and told[-1].dialog.operator_id == alice
+    assert bob in told[-1].recipients and told[-1].leaving == (bob,)
