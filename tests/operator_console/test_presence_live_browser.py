@@ -13,15 +13,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from console_page import DESKTOP, PHONE, bad_text_nodes, box
-from hubclient import VisitorClient
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, ViewportSize, expect
 from sqlalchemy import delete, select
 
 from config.settings import Settings
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Line, LineOperator, Operator
 from operator_console.auth import hash_password
+from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box
+from tests.support.hubclient import VisitorClient
 
 NewPage = Callable[..., Awaitable[Page]]
 PASSWORD = "operator-password-1"
@@ -30,9 +31,8 @@ GREETING = "Hello! An operator will be with you shortly."
 
 pytestmark = [
     pytest.mark.e2e,
+    ON_SQLITE,
     pytest.mark.parametrize("redis_server", ["7"], indirect=True),
-    # Presence and fan-out do not depend on the database; one backend keeps the browser runs short.
-    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
     pytest.mark.timeout(90),
 ]
 
@@ -99,11 +99,11 @@ async def shot(page: Page, name: str) -> None:
     folder = os.environ.get("OPENLINES_SHOTS")
     if not folder:
         return
-    was = page.viewport_size or DESKTOP
-    for size in (DESKTOP, PHONE):
-        await page.set_viewport_size(size)
+    was = page.viewport_size or ViewportSize(width=DESKTOP["width"], height=DESKTOP["height"])
+    for width, height in ((DESKTOP["width"], DESKTOP["height"]), (PHONE["width"], PHONE["height"])):
+        await page.set_viewport_size(ViewportSize(width=width, height=height))
         # Playwright creates the folder.
-        await page.screenshot(path=Path(folder) / f"{name}-{size['width']}x{size['height']}.png")
+        await page.screenshot(path=Path(folder) / f"{name}-{width}x{height}.png")
     await page.set_viewport_size(was)
 
 

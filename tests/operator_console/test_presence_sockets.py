@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 from aiohttp.test_utils import TestServer
-from console_world import World, logged_in
 
 from config.settings import Settings
 from core.envelope import utcnow
 from core.presence import ConsoleSockets
 from operator_console.app import build_app
 from operator_console.live import SOCKET_TTL
+from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.console_world import World, logged_in
 
 GRACE_S = 0.6
 
@@ -37,7 +38,7 @@ async def second_console(settings: Settings, hub: str) -> AsyncIterator[str]:
         await server.close()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@ON_SQLITE
 async def test_the_last_socket_in_any_console_process_keeps_the_operator_online(
     hub: str, second_console: str, world: World, redis_url: str
 ) -> None:

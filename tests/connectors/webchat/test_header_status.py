@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from hubclient import OperatorClient, VisitorClient
 from sqlalchemy import select
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Line
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.hubclient import OperatorClient, VisitorClient
+
+pytestmark = [ON_SQLITE]
 
 
 @pytest.fixture
