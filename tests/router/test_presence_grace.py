@@ -197,9 +197,9 @@ def test_the_grace_decision_only_ever_goes_to_offline_with_no_socket_left() -> N
 
 async def test_auto_away_makes_an_idle_operator_away_and_passes_the_offer_on(desk: Desk) -> None:
     alice, bob = desk.ids["alice"], desk.ids["bob"]
-    await arm_auto_away(desk.timers, alice, START + timedelta(minutes=5))
+    await arm_auto_away(desk.timers, alice, START + timedelta(minutes=3))
 
-    await desk.fire_presence_timer(START + timedelta(minutes=5))
+    await desk.fire_presence_timer(START + timedelta(minutes=3))
 
     assert await desk.status("alice") == "away"
     assert await desk.offers() == [(alice, "withdrawn"), (bob, "pending")]
