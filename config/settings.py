@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)
+    presence_grace_s: float = Field(default=60.0, gt=0, le=3600)
+    """How long an operator stays online after their last console socket closed."""
+    auto_away_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    """Minutes without activity in the console after which an online operator becomes away;
+    0 turns auto-away off."""
     log_level: str = "INFO"
     crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
     """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""

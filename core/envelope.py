@@ -309,6 +309,8 @@ class DialogView(_Model):
     began_in_hours: bool | None = None
     outcome: str | None = None
     rating: int | None = None
+    answered: bool = False
+    """An operator has replied: an assigned dialog can no longer be skipped back to the queue."""
 
 
 class DialogEvent(_Model):
@@ -320,6 +322,9 @@ class DialogEvent(_Model):
     """Stable id of the event: consumers drop a key they have already delivered."""
     recipients: tuple[int, ...]
     dialog: DialogView
+    leaving: tuple[int, ...] = ()
+    """Recipients who no longer see the dialog after this change (taken, transferred away):
+    their consoles drop it from the list."""
 
 
 class MessageEvent(_Model):
@@ -346,7 +351,20 @@ class ReminderEvent(_Model):
     client_name: str = ""
 
 
-ConsoleEvent = Annotated[DialogEvent | MessageEvent | ReminderEvent, Field(discriminator="type")]
+class PresenceEvent(_Model):
+    """The router changed an operator's presence; their consoles show it at once."""
+
+    type: Literal["event.presence"] = "event.presence"
+    v: Literal[1] = 1
+    key: str
+    recipients: tuple[int, ...]
+    operator_id: int
+    status: Literal["online", "away", "offline"]
+
+
+ConsoleEvent = Annotated[
+    DialogEvent | MessageEvent | ReminderEvent | PresenceEvent, Field(discriminator="type")
+]
 """What the console fans out to operator sockets (stream ``events``)."""
 
 
@@ -460,6 +478,7 @@ Envelope = Annotated[
     | DialogEvent
     | MessageEvent
     | ReminderEvent
+    | PresenceEvent
     | DialogOpenedForCrm
     | DialogClosedForCrm
     | ClientHintsForCrm

@@ -71,3 +71,23 @@ def client_key(channel_id: int, external_user_id: str) -> str:
 def shard_of(channel_id: int, external_user_id: str, shards: int) -> int:
     """The shard of a client: all messages of one client land on one shard, in order."""
     return zlib.crc32(client_key(channel_id, external_user_id).encode()) % shards
+
+
+def console_sockets(operator_id: int) -> str:
+    """Sorted set of an operator's live console socket ids, scored by when each expires (ms)."""
+    return f"presence:sockets:{operator_id}"
+
+
+def presence_choice(operator_id: int) -> str:
+    """The presence an operator last chose ("online", "away", "offline") while signed in."""
+    return f"presence:choice:{operator_id}"
+
+
+def presence_timer(operator_id: int) -> str:
+    """The key of an operator's presence timer: when it fires, the router checks the sockets."""
+    return f"presence:{operator_id}"
+
+
+def away_timer(operator_id: int) -> str:
+    """The key of an operator's auto-away timer, pushed on by every report of activity."""
+    return f"away:{operator_id}"

@@ -55,4 +55,5 @@ def dialog_view(
         began_in_hours=dialog.began_in_hours,
         outcome=dialog.outcome,
         rating=dialog.rating,
+        answered=dialog.first_response_at is not None,
     )

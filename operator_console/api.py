@@ -14,7 +14,15 @@ from core import streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.audience import visible_dialogs
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
-from core.envelope import MAX_REPLY_TEXT, CloseDialog, DialogView, OperatorReply, PresenceChange
+from core.envelope import (
+    MAX_REPLY_TEXT,
+    CloseDialog,
+    DialogView,
+    OperatorReply,
+    PresenceChange,
+    utcnow,
+)
+from core.presence import arm_grace
 from core.views import dialog_view, message_view
 from operator_console.auth import (
     COOKIE,
@@ -26,6 +34,7 @@ from operator_console.auth import (
 )
 from operator_console.bodies import Body, read_body
 from operator_console.keys import OPERATOR, SETTINGS
+from operator_console.live import HUB
 from operator_console.routing_views import routing_extras
 from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
 from operator_console.views import operator_json
@@ -71,9 +80,14 @@ async def login(request: web.Request) -> web.Response:
     if operator is None or not check_password(operator.password_hash, body.password):
         return error(401, "wrong login or password")
     token = await do_create_session(sessions, operator.id, request.app[SETTINGS].session_hours)
+    hub = request.app[HUB]
+    await hub.sockets.choose(operator.id, "online")
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=operator.id, status="online")
     )
+    # A sign-in without a console socket is not presence: unless a console connects within the
+    # grace, the router takes the operator offline again.
+    await arm_grace(hub.timers, operator.id, utcnow() + hub.grace)
     operator.status = "online"
     response = web.json_response({"operator": operator_json(operator)})
     response.set_cookie(
@@ -91,6 +105,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """POST /api/logout."""
     await do_end_session(request.app[SESSION_CACHE], request.cookies.get(COOKIE, ""))
+    await request.app[HUB].sockets.choose(request[OPERATOR].id, None)
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=request[OPERATOR].id, status="offline")
     )
@@ -111,6 +126,8 @@ async def me(request: web.Request) -> web.Response:
 async def presence(request: web.Request) -> web.Response:
     """POST /api/presence."""
     body = await read_body(request, PresenceBody)
+    # Remembered for the operator's next console socket: a reconnect restores this choice.
+    await request.app[HUB].sockets.choose(request[OPERATOR].id, body.status)
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=request[OPERATOR].id, status=body.status)
     )
@@ -152,8 +169,11 @@ async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
 async def _views(session: AsyncSession, query: DialogQuery) -> list[DialogView]:
     rows = (await session.execute(query)).all()
     ids = [d.id for d, *_ in rows]
+    # The preview is the conversation, not the line's automatic greeting or notices.
     last_ids = (
-        select(func.max(Message.id)).where(Message.dialog_id.in_(ids)).group_by(Message.dialog_id)
+        select(func.max(Message.id))
+        .where(Message.dialog_id.in_(ids), Message.author != "system")
+        .group_by(Message.dialog_id)
     )
     last = {
         m.dialog_id: m

@@ -13,6 +13,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -129,7 +130,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _wire(app: web.Application) -> AsyncIterator[None]:
     # Objects that need the bus and the database exist only once those are up.
-    app[HUB] = OperatorHub(app[BUS])
+    settings = app[SETTINGS]
+    app[HUB] = OperatorHub(
+        app[BUS],
+        grace=timedelta(seconds=settings.presence_grace_s),
+        auto_away=timedelta(minutes=settings.auto_away_minutes)
+        if settings.auto_away_minutes
+        else None,
+    )
     app[SECRET_KEY] = load_secret(app[SETTINGS])
     yield
 

@@ -4,6 +4,11 @@ Every console process tails the ``events`` stream and pushes each event to the c
 operators the producer listed as recipients. Delivery is at least once on the bus, so events
 carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed: the
 browser reconnects and reloads from the database, which is always the truth.
+
+Each socket also counts towards its operator's presence (``core.presence``): it is touched in
+Redis on open and on every heartbeat, and released on close; the presence timer is re-armed
+each time, so the router takes the operator offline once the last socket has been gone for the
+grace period, even when this process dies without closing anything.
 """
 
 from __future__ import annotations
@@ -11,22 +16,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from core import streams
+from core.app_keys import SESSIONS
 from core.bus import Bus
-from core.envelope import DialogEvent, MessageEvent, ReminderEvent
+from core.db.schema import Operator
+from core.envelope import (
+    DialogEvent,
+    MessageEvent,
+    PresenceChange,
+    PresenceEvent,
+    ReminderEvent,
+    utcnow,
+)
+from core.presence import ConsoleSockets, arm_auto_away, arm_grace
+from core.timers import Timers
 from operator_console.keys import OPERATOR
 from operator_console.views import operator_json
 
 log = logging.getLogger(__name__)
 
+LiveEvent = DialogEvent | MessageEvent | ReminderEvent | PresenceEvent
+LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent)
+"""What the events stream carries to operator sockets."""
+
 QUEUE_LIMIT = 1000
 HEARTBEAT_S = 20.0
 SEEN_KEYS = 50_000
+ACTIVITY_FRAME = '{"type":"activity"}'
+"""What the browser sends, at most once a minute, while the operator is using the console."""
+SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
+"""How long a socket counts as live after its last heartbeat: a console process that died is
+noticed within this, plus the grace."""
 
 
 class Connection:
@@ -35,8 +63,11 @@ class Connection:
     def __init__(self, operator_id: int, ws: web.WebSocketResponse) -> None:
         self.operator_id = operator_id
         self.ws = ws
+        self.socket_id = uuid.uuid4().hex
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.event_id = 0
+        self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
+        """Called once per heartbeat period: keeps the socket counted as live."""
 
     def push(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False when the queue is full (the connection must resync)."""
@@ -47,12 +78,21 @@ class Connection:
         return True
 
     async def pump(self) -> None:
-        """Send queued frames with their event ids, and a heartbeat when idle."""
+        """Send queued frames with their event ids, a ping when idle, and keep the socket
+        counted as live once per heartbeat, busy or not."""
+        loop = asyncio.get_running_loop()
+        refreshed = loop.time()
         while True:
             try:
                 frame = await asyncio.wait_for(self.queue.get(), HEARTBEAT_S)
             except TimeoutError:
                 frame = {"type": "ping"}
+            if self.on_heartbeat is not None and loop.time() - refreshed >= HEARTBEAT_S:
+                refreshed = loop.time()
+                try:
+                    await self.on_heartbeat()
+                except Exception:
+                    log.exception("could not refresh operator %d's socket", self.operator_id)
             self.event_id += 1
             await self.ws.send_json({**frame, "event_id": self.event_id})
 
@@ -60,12 +100,56 @@ class Connection:
 class OperatorHub:
     """The connected operators of this process, and the fan-out from the events stream."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        grace: timedelta = timedelta(seconds=60),
+        auto_away: timedelta | None = None,
+    ) -> None:
         self.bus = bus
+        self.grace = grace
+        self.auto_away = auto_away
+        self.sockets = ConsoleSockets(bus.redis, SOCKET_TTL)
+        self.timers = Timers(bus.redis)
         self.connections: dict[int, set[Connection]] = defaultdict(set)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.last_id: str | None = None
         """The last events entry handled: a restarted ``run`` reads on from it."""
+
+    async def do_socket_alive(self, conn: Connection) -> None:
+        """Count the socket as live for another ttl, and move the grace past its expiry."""
+        now = utcnow()
+        await self.sockets.touch(conn.operator_id, conn.socket_id, now)
+        await arm_grace(self.timers, conn.operator_id, now + SOCKET_TTL + self.grace)
+
+    async def do_socket_open(self, conn: Connection) -> None:
+        """Count a new socket and bring back the presence its operator chose: an operator the
+        grace took offline is online again as soon as a console of theirs reconnects."""
+        await self.do_socket_alive(conn)
+        if self.auto_away is not None:
+            await arm_auto_away(self.timers, conn.operator_id, utcnow() + self.auto_away)
+        choice = await self.sockets.choice(conn.operator_id)
+        await self.bus.publish(
+            streams.COMMANDS, PresenceChange(operator_id=conn.operator_id, status=choice)
+        )
+
+    async def do_activity(self, conn: Connection) -> None:
+        """The operator used the console (the browser reports it, throttled): the auto-away
+        timer starts over, and one whom it had made away gets the presence they chose back."""
+        if self.auto_away is None:
+            return
+        await arm_auto_away(self.timers, conn.operator_id, utcnow() + self.auto_away)
+        choice = await self.sockets.choice(conn.operator_id)
+        # The router ignores a presence the operator already has, so repeating it is harmless.
+        await self.bus.publish(
+            streams.COMMANDS, PresenceChange(operator_id=conn.operator_id, status=choice)
+        )
+
+    async def do_socket_closed(self, conn: Connection) -> None:
+        """Forget a closed socket; the grace starts now (the router decides when it ends)."""
+        now = utcnow()
+        await self.sockets.release(conn.operator_id, conn.socket_id, now)
+        await arm_grace(self.timers, conn.operator_id, now + self.grace)
 
     def _first_time(self, key: str) -> bool:
         if key in self._seen:
@@ -75,9 +159,7 @@ class OperatorHub:
             self._seen.popitem(last=False)
         return True
 
-    def dispatch(
-        self, event: DialogEvent | MessageEvent | ReminderEvent, entry_id: str | None = None
-    ) -> int:
+    def dispatch(self, event: LiveEvent, entry_id: str | None = None) -> int:
         """Push one event to its connected recipients; returns how many frames were queued.
 
         ``entry_id`` is the event's id in the events stream: frames carry it as ``stream_id``
@@ -86,8 +168,16 @@ class OperatorHub:
         if not self._first_time(event.key):
             return 0
         frame = event_frame(event, entry_id)
+        if isinstance(event, DialogEvent) and event.leaving:
+            # Those who just lost sight of the dialog are told so, to drop it from the list.
+            staying = [op for op in event.recipients if op not in event.leaving]
+            gone = self._push_all(event.leaving, {**frame, "gone": True})
+            return gone + self._push_all(staying, frame)
+        return self._push_all(event.recipients, frame)
+
+    def _push_all(self, recipients: Iterable[int], frame: dict[str, Any]) -> int:
         queued = 0
-        for operator_id in event.recipients:
+        for operator_id in recipients:
             for conn in list(self.connections.get(operator_id, ())):
                 if conn.push(frame):
                     queued += 1
@@ -103,7 +193,7 @@ class OperatorHub:
     async def run(self) -> None:
         """Tail the events stream until cancelled."""
         async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
-            if isinstance(event, DialogEvent | MessageEvent | ReminderEvent):
+            if isinstance(event, LIVE_EVENTS):
                 self.dispatch(event, entry_id)
             self.last_id = entry_id
 
@@ -121,12 +211,16 @@ class OperatorHub:
         while self.last_id is not None and _id_key(self.last_id) > _id_key(after):
             upto = self.last_id
             async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
-                if not isinstance(event, DialogEvent | MessageEvent | ReminderEvent):
+                if not isinstance(event, LIVE_EVENTS):
                     continue
+                frame = event_frame(event, entry_id)
                 if conn.operator_id in event.recipients:
-                    conn.push(event_frame(event, entry_id))
+                    conn.push(frame)
+                elif isinstance(event, DialogEvent) and conn.operator_id in event.leaving:
+                    conn.push({**frame, "gone": True})
             after = upto
         return complete
+
 
     async def close(self) -> None:
         """Close every operator socket."""
@@ -136,15 +230,15 @@ class OperatorHub:
                     await conn.ws.close(code=1001, message=b"server shutting down")
 
 
-def event_frame(
-    event: DialogEvent | MessageEvent | ReminderEvent, entry_id: str | None
-) -> dict[str, Any]:
+def event_frame(event: LiveEvent, entry_id: str | None) -> dict[str, Any]:
     """The socket frame of one event."""
     frame: dict[str, Any]
     if isinstance(event, DialogEvent):
         frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
     elif isinstance(event, ReminderEvent):
         frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
+    elif isinstance(event, PresenceEvent):
+        frame = {"type": "presence", "operator_id": event.operator_id, "status": event.status}
     else:
         frame = {"type": "message", "message": event.message.model_dump(mode="json")}
     if entry_id is not None:
@@ -182,17 +276,27 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
     await ws.prepare(request)
     conn = Connection(operator.id, ws)
-    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(operator)}
+    # The session cache may hold an old row; the hello shows the presence the router holds now.
+    async with request.app[SESSIONS]() as session:
+        current = await session.get(Operator, operator.id)
+    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(current or operator)}
     conn.push(hello)
     after = stream_id(request.query.get("after", ""))
     hello["resumed"] = await hub.catch_up(conn, after) if after else False
+    # Registered right after the catch-up with no await between, so the events dispatched from
+    # now on follow those queued by it; the presence this socket brings back then arrives live.
     hub.connections[operator.id].add(conn)
+    conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
+    await hub.do_socket_open(conn)
     pump = asyncio.create_task(conn.pump())
     try:
         async for msg in ws:
-            # The browser only listens; anything it sends is ignored, and closing ends the loop.
+            # The browser only reports activity (for auto-away); anything else is ignored, and
+            # closing ends the loop.
             if msg.type == WSMsgType.ERROR:
                 break
+            if msg.type == WSMsgType.TEXT and msg.data == ACTIVITY_FRAME:
+                await hub.do_activity(conn)
     finally:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -202,4 +306,9 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
             group.discard(conn)
             if not group:
                 del hub.connections[operator.id]
+        try:
+            await hub.do_socket_closed(conn)
+        except Exception:
+            # Redis is away: the socket expires on its own and the heartbeat's timer still fires.
+            log.exception("could not release operator %d's socket", operator.id)
     return ws

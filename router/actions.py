@@ -22,6 +22,7 @@ from core.envelope import (
     DialogClosedNotice,
     OperatorReply,
     PresenceChange,
+    PresenceEvent,
 )
 from core.roles import SUPERVISOR_ROLES
 from router.batch import Batch
@@ -152,6 +153,17 @@ async def do_presence(work: Batch, cmd: PresenceChange) -> None:
         return
     operator.status = cmd.status
     await work.session.flush()
+    # The operator's own consoles show what the router decided, not what they asked for: a
+    # grace that ran out, or an admin taking them offline, changes the selector too.
+    work.emit(
+        streams.EVENTS,
+        PresenceEvent(
+            key=f"presence:{operator.id}:{cmd.status}:{work.now.isoformat()}",
+            recipients=(operator.id,),
+            operator_id=operator.id,
+            status=cmd.status,
+        ),
+    )
     # Sorted: the union behind member_lines has no order, and the batch should not depend on it.
     for line_id in sorted(await work.session.scalars(member_lines(operator.id))):
         if operator.status == "online":

@@ -26,6 +26,7 @@ from core.envelope import (
     OutboundMessage,
     ReminderEvent,
 )
+from core.presence import ConsoleSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, ReminderStage, SetTimer
@@ -40,10 +41,13 @@ class Batch:
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
     timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
     """Timers to arm or disarm once the batch has committed, in order."""
+    sockets: ConsoleSockets | None = None
+    """The operators' live console sockets, for presence timers (None: nobody counts them)."""
     _lines: dict[int, Line] = field(default_factory=dict)
     _channels: dict[int, Channel | None] = field(default_factory=dict)
     _supervisors: tuple[tuple[int, str], ...] | None = None
     _line_managers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    _audience_before: dict[int, tuple[int, ...]] = field(default_factory=dict)
     participants_known: dict[int, tuple[int, ...]] | None = None
     line_members_known: dict[int, tuple[int, ...]] | None = None
     """Read set-wise by router/inbound.py for a stretch of work that changes neither."""
@@ -95,6 +99,12 @@ class Batch:
             dialog.operator_id, members, await self.participants(dialog.id), admins, managers
         )
 
+    async def remember_audience(self, dialog: Dialog) -> None:
+        """Note who sees the dialog before this batch changes it: a take, a transfer or a skip
+        moves it out of some lists, and only an event to the old audience removes it there."""
+        if dialog.id not in self._audience_before:
+            self._audience_before[dialog.id] = await self.recipients(dialog)
+
     async def participants(self, dialog_id: int) -> tuple[int, ...]:
         """Colleagues invited into the dialog and supervisors who joined it."""
         if self.participants_known and dialog_id in self.participants_known:
@@ -138,9 +148,12 @@ class Batch:
         state = view.model_dump_json(exclude={"last_message"}).encode()
         digest = hashlib.sha256(state).hexdigest()[:20]
         key = f"dialog:{dialog.id}:{dialog.offer_round}:{digest}"
+        now_seen = await self.recipients(dialog)
+        leaving = tuple(sorted(set(self._audience_before.get(dialog.id, ())) - set(now_seen)))
+        everyone = tuple(sorted({*now_seen, *leaving}))
         self.emit(
             streams.EVENTS,
-            DialogEvent(key=key, recipients=await self.recipients(dialog), dialog=view),
+            DialogEvent(key=key, recipients=everyone, dialog=view, leaving=leaving),
         )
 
     async def announce_message(self, dialog: Dialog, message: Message) -> None:

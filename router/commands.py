@@ -16,14 +16,16 @@ from core.envelope import (
     HiddenNote,
     InviteColleague,
     LeaveDialog,
+    PresenceChange,
     RateDialog,
     SkipOffer,
     TakeOffer,
     TimerFired,
     TransferDialog,
 )
+from core.presence import status_after_grace, status_after_idle
 from core.roles import SUPERVISOR_ROLES
-from router.actions import do_intents, do_route_waiting
+from router.actions import do_intents, do_presence, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
@@ -48,6 +50,7 @@ async def _dialog_and_operator(
             operator_id,
         )
         return None
+    await work.remember_audience(dialog)
     return dialog, operator
 
 
@@ -277,6 +280,12 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
     if kind == "opening":
         await do_route_waiting(work, int(payload["line_id"] or 0), "line_opened")
         return
+    if kind == "presence":
+        await do_presence_timer(work, int(payload.get("operator_id") or 0))
+        return
+    if kind == "away":
+        await do_away_timer(work, int(payload.get("operator_id") or 0))
+        return
     dialog = await work.session.get(Dialog, int(payload.get("dialog_id") or 0))
     if dialog is None:
         log.info("timer %s names a dialog that is gone", fired.key)
@@ -306,6 +315,35 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
         log.warning("timer %s has no handler", fired.key)
         return
     await do_intents(work, intents)
+
+
+async def do_presence_timer(work: Batch, operator_id: int) -> None:
+    """An operator's presence grace ran out: offline if no console socket of theirs is live.
+
+    The timer is only a prompt to look: it is re-armed on every heartbeat and close, so it may
+    fire while a socket is live (then nothing changes) and fires once more after the last one
+    ends. Going offline takes the same path as the operator choosing it, so their pending
+    offers pass on exactly as they would then.
+    """
+    operator = await work.session.get(Operator, operator_id)
+    if operator is None or work.sockets is None:
+        return
+    live = await work.sockets.live(operator_id, work.now)
+    status = status_after_grace(operator.status, live)
+    if status is not None:
+        log.info("operator %d has no console open after the grace: %s", operator_id, status)
+        await do_presence(work, PresenceChange(operator_id=operator_id, status=status))
+
+
+async def do_away_timer(work: Batch, operator_id: int) -> None:
+    """An operator did nothing in the console for the auto-away time: online becomes away,
+    through the same path as choosing it (their pending offers pass on)."""
+    operator = await work.session.get(Operator, operator_id)
+    if operator is None:
+        return
+    status = status_after_idle(operator.status)
+    if status is not None:
+        await do_presence(work, PresenceChange(operator_id=operator_id, status=status))
 
 
 async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
 
@@ -42,6 +42,7 @@ from core.envelope import (
     utcnow,
 )
 from core.lease import Lease
+from core.presence import ConsoleSockets
 from core.timers import Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
@@ -77,6 +78,8 @@ class Router:
         self.bus = bus
         self.clock = clock
         self.timers = Timers(bus.redis)
+        # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
+        self.sockets = ConsoleSockets(bus.redis, timedelta(0))
         # Consumers of several streams share this writer; one batch at a time per process keeps
         # capacity checks and assignments consistent (SQLite has a single writer anyway).
         self._lock = asyncio.Lock()
@@ -85,7 +88,7 @@ class Router:
         """Apply a batch in one transaction, then publish its effects."""
         async with self._lock:
             async with self.sessions() as session, session.begin():
-                work = Batch(session, self.clock())
+                work = Batch(session, self.clock(), sockets=self.sockets)
                 run: list[InboundMessage] = []
                 for delivery in batch:
                     if isinstance(delivery.payload, InboundMessage):

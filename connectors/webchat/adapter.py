@@ -17,12 +17,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from connectors.accounts import Accounts
 from connectors.context import ConnectorContext
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
+from connectors.webchat.availability import line_answering
 from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
@@ -43,8 +44,7 @@ from connectors.webchat.token import Visitor, check_token, issue_token
 from core import streams
 from core.bus import Bus
 from core.db import SessionMaker
-from core.db.routing_schema import LineGroup, OperatorGroupMember
-from core.db.schema import Channel, ClientIdentity, Dialog, LineOperator, Message, Operator
+from core.db.schema import Channel, ClientIdentity, Dialog, Message
 from core.envelope import (
     ClientHints,
     DialogClosedNotice,
@@ -52,6 +52,7 @@ from core.envelope import (
     Outbound,
     OutboundMessage,
     RateDialog,
+    utcnow,
 )
 from widget.assets import STATIC_DIR, render_page
 
@@ -256,7 +257,11 @@ class WebchatConnector:
                 elif isinstance(parsed, Rate):
                     await self._rate(ws, channel, visitor, parsed)
                 elif isinstance(parsed, Ping):
-                    await ws.send_json({"type": "pong"})
+                    # The header's status is checked again with every keep-alive, so it
+                    # follows working hours and operators' presence without a reload.
+                    async with self.sessions() as session:
+                        online = await line_answering(session, channel.line_id, utcnow())
+                    await ws.send_json({"type": "pong", "online": online})
                 elif isinstance(parsed, Typing):
                     await self.signals.visitor_typing(channel.id, visitor.visitor_id)
                 elif isinstance(parsed, Read):
@@ -324,23 +329,7 @@ class WebchatConnector:
         self, channel: Channel, visitor: Visitor, after: int | None
     ) -> tuple[list[dict[str, Any]], bool]:
         async with self.sessions() as session:
-            # The line's operators are its direct queue entries and the members of its groups.
-            via_groups = (
-                select(OperatorGroupMember.operator_id)
-                .join(LineGroup, LineGroup.group_id == OperatorGroupMember.group_id)
-                .where(LineGroup.line_id == channel.line_id)
-            )
-            direct = select(LineOperator.operator_id).where(LineOperator.line_id == channel.line_id)
-            online = bool(
-                await session.scalar(
-                    select(Operator.id)
-                    .where(
-                        Operator.status == "online",
-                        or_(Operator.id.in_(direct), Operator.id.in_(via_groups)),
-                    )
-                    .limit(1)
-                )
-            )
+            online = await line_answering(session, channel.line_id, utcnow())
             identity = await session.scalar(
                 select(ClientIdentity).where(
                     ClientIdentity.channel_id == channel.id,

@@ -100,8 +100,10 @@ function applySnapshot(tab, dialogs) {
 function visibleDialogs() {
   const out = [];
   for (const dialog of state.dialogs.values()) {
-    // The selected dialog stays in view after it is closed so the operator keeps their place.
-    if (inTab(dialog, state.tab) || dialog.id === state.selectedId) out.push(dialog);
+    // The selected dialog stays in the Open tab after it is closed so the operator keeps their
+    // place; the Closed tab shows only closed dialogs.
+    const keptInPlace = dialog.id === state.selectedId && state.tab === "open" && dialog.status === "closed";
+    if (inTab(dialog, state.tab) || keptInPlace) out.push(dialog);
   }
   out.sort((a, b) => dialogActivity(b) - dialogActivity(a) || b.id - a.id);
   return out;
@@ -174,7 +176,7 @@ function fillListItem(item, dialog) {
       el("span", { class: "dialog-name", text: clientName(dialog) }),
       el("time", { class: "dialog-time", text: when })),
     el("span", { class: "dialog-row" },
-      el("span", { class: "dialog-preview", dataset: { ol: "preview" }, text: previewText(lm) }), unreadBadge),
+      el("span", { class: "dialog-preview", dataset: { ol: "preview" }, text: previewText(lm, state.me ? state.me.name || state.me.login : null) }), unreadBadge),
     el("span", { class: "dialog-row dialog-row--meta" },
       el("span", { class: "badge badge--channel", dataset: { kind: String(dialog.channel_kind || "") }, text: channelLabel(dialog.channel_kind) }),
       el("span", { class: "dialog-line", text: dialog.line_name || "" }),

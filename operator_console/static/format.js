@@ -86,11 +86,13 @@ export function channelLabel(kind) {
 }
 
 /** One line of a message for the dialog list. */
-export function previewText(message) {
+export function previewText(message, myName = null) {
   if (!message) return "No messages yet";
   const text = String(message.text || "").replace(/\s+/g, " ").trim();
-  if (message.author === "operator") return `You: ${text}`.trim();
-  return text;
+  if (message.author !== "operator") return text;
+  // A colleague's reply (before a transfer, or by an invited colleague) is theirs, not yours.
+  const who = myName === null || message.author_name === myName ? "You" : message.author_name;
+  return `${who}: ${text}`.trim();
 }
 
 // crypto.randomUUID only exists in secure contexts; a console reached over plain http on a LAN

@@ -5,6 +5,8 @@ import { api } from "./api.js";
 import { addThreadMessage, loadThread, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
 import { notifyFrame } from "./notifications.js";
 import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
+import { toast } from "./dom.js";
+import { clearRoute } from "./navigation.js";
 import { pendingFor, deliverFrame, setFrameSink, snapshot, state } from "./state.js";
 import { renderMe, setConn } from "./topbar.js";
 
@@ -16,6 +18,8 @@ const SOCKET_SILENCE_MS = 45000;
 // The backoff starts over only once a connection has lasted a little; a hub that greets and then
 // drops us at once (crash loop, proxy limits) keeps getting slower retries.
 const STABLE_CONNECTION_MS = 3000;
+// Activity (for the hub's auto-away) is reported at most this often: presence changes in minutes.
+const ACTIVITY_EVERY_MS = 60000;
 
 function detach(ws, code, reason) {
   ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -33,6 +37,16 @@ export const socket = {
   greetedAt: 0,
   resyncing: false,
   gotHello: false,
+
+  lastActivity: 0,
+
+  /** Tell the hub the operator is using the console (throttled). */
+  reportActivity() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || Date.now() - this.lastActivity < ACTIVITY_EVERY_MS) return;
+    this.lastActivity = Date.now();
+    ws.send(JSON.stringify({ type: "activity" }));
+  },
 
   start() {
     this.running = true;
@@ -136,6 +150,7 @@ export const socket = {
         renderMe();
       }
       setConn("online", "Live");
+      this.lastActivity = 0;
       this.resync();
       return;
     }
@@ -165,24 +180,49 @@ function applyFrame(frame) {
   notifyFrame(frame);
   if (frame.type === "typing" && Number.isInteger(frame.dialog_id)) showVisitorTyping(frame.dialog_id);
   else if (frame.type === "dialog" && frame.dialog && Number.isInteger(frame.dialog.id)) {
-    applyDialogFrame(frame.dialog);
+    applyDialogFrame(frame.dialog, frame.gone === true);
   } else if (frame.type === "message" && frame.message && Number.isInteger(frame.message.id)) {
     applyMessageFrame(frame.message);
+  } else if (frame.type === "presence" && frame.operator_id === state.me.id) {
+    // The router's decision (a grace that ran out, an admin, another tab), not our wish.
+    state.me = { ...state.me, status: frame.status };
+    renderMe();
   }
   // `ping` needs nothing beyond resetting the watchdog, done on receipt.
 }
 
 setFrameSink(applyFrame);
 
-function applyDialogFrame(incoming) {
-  if (!mayKeep(incoming) && incoming.id !== state.selectedId) {
+for (const type of ["keydown", "pointerdown"]) {
+  document.addEventListener(type, () => socket.reportActivity(), { passive: true, capture: true });
+}
+
+function applyDialogFrame(incoming, gone) {
+  if (gone || !mayKeep(incoming)) {
+    // Transferred or taken by a colleague: it leaves this list, and if it was open here the
+    // console goes back to the list (replying to it would be refused anyway).
     state.dialogs.delete(incoming.id);
     state.unread.delete(incoming.id);
     renderList();
+    if (incoming.id === state.selectedId) {
+      toast(`${incoming.client_name || "The dialog"} went to a colleague`);
+      clearRoute();
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    }
     return;
   }
-  const { dialog } = upsertDialog(incoming);
+  const { previous, dialog } = upsertDialog(incoming);
   if (dialog.status === "closed") state.closing.delete(dialog.id);
+  // A dialog new to this list (a new client, an offer, a transfer to us) waits on a client
+  // message nobody here has read: it counts in the badges until it is opened. The message frame
+  // that follows names the same message, so it is counted once.
+  const lm = dialog.last_message;
+  if (!previous && dialog.status !== "closed" && lm && lm.author === "client" && dialog.id !== state.selectedId) {
+    state.unread.set(dialog.id, Math.max(state.unread.get(dialog.id) || 0, 1));
+  }
+  // Frames about a change (a transfer, an offer passed on) carry no message; a dialog new to
+  // this list needs its preview from the database.
+  if (!previous && !lm) fetchUnknownDialog(dialog.id);
   renderList();
   if (dialog.id === state.selectedId) renderConversation();
 }
@@ -202,7 +242,9 @@ function fetchUnknownDialog(id) {
 function applyMessageFrame(message) {
   const dialog = state.dialogs.get(message.dialog_id);
   const isNewest = !dialog || !dialog.last_message || message.id > dialog.last_message.id;
-  if (dialog && isNewest) dialog.last_message = message;
+  // The preview shows the conversation: the line's greeting after the client's question is
+  // not what the operator needs to see in the list.
+  if (dialog && isNewest && message.author !== "system") dialog.last_message = message;
   if (!dialog) fetchUnknownDialog(message.dialog_id);
   let scroll;
   const selected = message.dialog_id === state.selectedId;

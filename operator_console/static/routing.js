@@ -114,11 +114,13 @@ async function send(path, body, failure) {
 function renderOffer(dialog, me) {
   const offeredToMe = dialog.status === "waiting" && (dialog.offered_to || []).includes(me.id);
   const free = dialog.status === "waiting" && (dialog.offered_to || []).length === 0;
-  const mine = dialog.status === "open" && dialog.operator_id === me.id;
-  ui.offer.hidden = !(offeredToMe || free || mine);
+  // The router lets an operator skip a dialog given to them only until someone answered it
+  // (a dialog transferred after a reply is theirs to keep or transfer on).
+  const mayReturn = dialog.status === "open" && dialog.operator_id === me.id && !dialog.answered;
+  ui.offer.hidden = !(offeredToMe || free || mayReturn);
   ui.offerText.textContent = offeredToMe ? "This dialog is offered to you." : free ? "Waiting for an operator." : "";
   ui.take.hidden = !(offeredToMe || free);
-  ui.skip.hidden = !(offeredToMe || mine);
+  ui.skip.hidden = !(offeredToMe || mayReturn);
 }
 
 /** Show the controls that fit `dialog` (null hides them). */
@@ -142,12 +144,13 @@ export function renderRouting(dialog) {
   const inside = dialog.participants || [];
   ui.people.hidden = inside.length === 0;
   ui.people.textContent = inside.length ? `With: ${inside.map(nameOf).join(", ")}` : "";
-  const others = colleagues.operators.filter((o) => o.id !== dialog.operator_id);
+  // Never yourself: a transfer goes to someone else.
+  const others = colleagues.operators.filter((o) => o.id !== dialog.operator_id && o.id !== me.id);
   fillSelect(ui.target, [
     ...others.map((o) => [`op:${o.id}`, `${o.name} (${o.status})`]),
     ...colleagues.lines.filter((l) => l.id !== dialog.line_id).map((l) => [`line:${l.id}`, `Line: ${l.name}`]),
   ], "Transfer to…");
-  fillSelect(ui.colleague, others.filter((o) => o.id !== me.id && !inside.includes(o.id)).map((o) => [String(o.id), o.name]), "Invite…");
+  fillSelect(ui.colleague, others.filter((o) => !inside.includes(o.id)).map((o) => [String(o.id), o.name]), "Invite…");
   ui.toolsToggle.hidden = !open;
   if (!open) showOverlay(ui.tools, ui.toolsToggle, false);
   ui.join.hidden = !open || !SUPERVISORS.has(me.role) || inside.includes(me.id) || dialog.operator_id === me.id;

@@ -464,7 +464,11 @@ textarea:focus{border-color:var(--a)}
       case 'error':
         onError(f);
         break;
-      default: // pong, and frame types newer than this script
+      case 'pong':
+        // Every keep-alive checks again whether the line is answering (hours and presence).
+        if (typeof f.online === 'boolean') setStatus(f.online ? 'online' : 'offline');
+        break;
+      default: // frame types newer than this script
     }
   }
 
