@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
+from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.viber_peer import ViberPeer
+from tests.support.viber_peer import TOKEN, ViberPeer
 
-TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support", "greeting": "Hi! Ask away."}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[ViberPeer]:
-    server = ViberPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub(start_hub: StartHub, peer: ViberPeer, redis_url: str, tmp_path: Path) -> Hub:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, viber_api_base=peer.base))
-    return hub
 
 
 def message(token: int, text: str, **extra: Any) -> dict[str, Any]:
