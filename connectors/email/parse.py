@@ -29,7 +29,8 @@ _GUESS_CHARSETS = ("utf_8", "cp1251", "koi8_r", "cp866", "iso8859_5", "cp1252", 
 
 @dataclass(frozen=True)
 class MailFile:
-    """An attachment as it came, decoded from its transfer encoding."""
+    """A file of a mail: an attachment as it came (decoded from its transfer encoding), or a
+    stored file to attach to a reply."""
 
     name: str
     mime: str

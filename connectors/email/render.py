@@ -15,19 +15,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 from connectors.email.config import EmailAccount, fill
-from connectors.email.parse import SUBJECT_TAG, message_ids
+from connectors.email.parse import SUBJECT_TAG, MailFile, message_ids
 
 MAX_REFERENCES = 20
 _RE_PREFIX = re.compile(r"^\s*((re|fwd?|aw|ответ|отв)\s*(\[\d+\])?\s*:\s*)+", re.I)
-
-
-@dataclass(frozen=True)
-class MailFile:
-    """A stored file to attach to a reply."""
-
-    name: str
-    mime: str
-    data: bytes
 
 
 @dataclass(frozen=True)

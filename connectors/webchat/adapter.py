@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.accounts import Accounts
-from connectors.context import ConnectorContext
+from connectors.context import ConnectorContext, ContextConnector
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
 from connectors.webchat.availability import line_answering
@@ -42,8 +42,6 @@ from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
 from core import streams
-from core.bus import Bus
-from core.db import SessionMaker
 from core.db.schema import Channel, ClientIdentity, Dialog, Message
 from core.envelope import (
     ClientHints,
@@ -67,13 +65,13 @@ DISABLED_CLOSE = 4403
 """The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
 
 
-class WebchatConnector:
+class WebchatConnector(ContextConnector):
     """The web chat channel: widget socket in, live push out."""
 
     kind = "webchat"
 
     def __init__(self, context: ConnectorContext) -> None:
-        self.context = context
+        super().__init__(context)
         self.shards = context.settings.inbound_shards
         self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
         self.signals = VisitorSignals(context, self.sockets)
@@ -82,14 +80,6 @@ class WebchatConnector:
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
-
-    @property
-    def bus(self) -> Bus:
-        return self.context.bus
-
-    @property
-    def sessions(self) -> SessionMaker:
-        return self.context.sessions
 
     @property
     def secret(self) -> bytes:

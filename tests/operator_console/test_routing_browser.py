@@ -12,17 +12,13 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
-from sqlalchemy import delete, select
 
 from config.settings import Settings
-from core.db import make_engine, make_sessionmaker
-from core.db.schema import Line, LineOperator, Operator
-from operator_console.auth import hash_password
 from tests.support.browser_fixtures import ON_SQLITE
 from tests.support.hubclient import OperatorClient, VisitorClient
+from tests.support.routing_world import PASSWORD, configure
 
 NewPage = Callable[..., Awaitable[Page]]
-PASSWORD = "operator-password-1"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -30,33 +26,6 @@ pytestmark = [
     pytest.mark.parametrize("redis_server", ["7"], indirect=True),
     pytest.mark.timeout(90),
 ]
-
-
-async def configure(settings: Settings, mode: str, logins: list[str]) -> dict[str, int]:
-    """The demo line routes by ``mode`` to these new operators, in this queue order."""
-    engine = make_engine(settings.effective_database_url)
-    ids: dict[str, int] = {}
-    try:
-        async with make_sessionmaker(engine)() as s, s.begin():
-            line = await s.scalar(select(Line).where(Line.key == "demo"))
-            assert line is not None
-            line.distribution = mode
-            line.settings = {"offer_seconds": 600}
-            await s.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
-            for position, login in enumerate(logins):
-                op = Operator(
-                    login=login,
-                    name=login.title(),
-                    role="operator",
-                    password_hash=hash_password(PASSWORD),
-                )
-                s.add(op)
-                await s.flush()
-                s.add(LineOperator(line_id=line.id, operator_id=op.id, position=position))
-                ids[login] = op.id
-    finally:
-        await engine.dispose()
-    return ids
 
 
 async def login(page: Page, hub: str, who: str) -> None:
@@ -75,7 +44,7 @@ async def frame_where(client: OperatorClient, **match: Any) -> dict[str, Any]:
 async def test_offer_take_skip_note_invite_audit_transfer_and_presence(
     hub: str, settings: Settings, new_page: NewPage
 ) -> None:
-    ids = await configure(settings, "sequence", ["alice", "bob"])
+    ids = await configure(settings, "sequence", ["alice", "bob"], offer_seconds=600)
     page = await new_page("alice")
     await login(page, hub, "alice")
     bob = OperatorClient(hub)

@@ -11,8 +11,6 @@ from sqlalchemy import select
 from core import streams
 from core.audience import visible_dialogs
 from core.bus import Bus, Delivery
-from core.db import make_engine, make_sessionmaker
-from core.db.migrate import upgrade
 from core.db.schema import Channel, Dialog, Line, LineOperator, Operator
 from core.envelope import (
     CloseDialog,
@@ -21,9 +19,9 @@ from core.envelope import (
     PresenceChange,
     RouterInput,
 )
-from operator_console.seed import do_seed
 from router.batch import Batch
 from router.worker import Router
+from tests.support.router_db import command, seeded_database
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 
@@ -38,17 +36,10 @@ def hello(channel_id: int, n: int) -> Delivery[RouterInput]:
     return Delivery(streams.inbound(0), f"0-{n}", msg)
 
 
-def command(payload: RouterInput) -> Delivery[RouterInput]:
-    return Delivery(streams.COMMANDS, "0-1", payload)
-
-
 async def test_live_events_and_console_lists_name_the_same_people(
     db_url: str, redis_url: str
 ) -> None:
-    engine = make_engine(db_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    await do_seed(sessions, "admin", "admin-password-1")
+    engine, sessions = await seeded_database(db_url)
     async with sessions() as session, session.begin():
         channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
         line_id = await session.scalar(select(Line.id).where(Line.key == "demo"))

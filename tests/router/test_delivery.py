@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from core import streams
 from core.bus import Bus, Delivery
-from core.db import SessionMaker, make_engine, make_sessionmaker
-from core.db.migrate import upgrade
+from core.db import SessionMaker
 from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import (
     DeliveryOutcome,
@@ -26,11 +25,10 @@ from core.envelope import (
     MessageEvent,
     OperatorReply,
     PresenceChange,
-    RouterInput,
     decode,
 )
-from operator_console.seed import do_seed
 from router.worker import Router
+from tests.support.router_db import command, seeded_database
 
 
 @dataclass
@@ -47,16 +45,9 @@ class Scene:
     outsider_id: int
 
 
-def command(payload: RouterInput) -> Delivery[RouterInput]:
-    return Delivery(streams.COMMANDS, "0-1", payload)
-
-
 @pytest.fixture
 async def scene(db_url: str, redis_url: str) -> AsyncIterator[Scene]:
-    engine = make_engine(db_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    await do_seed(sessions, "admin", "admin-password-1")
+    engine, sessions = await seeded_database(db_url)
     async with sessions() as session, session.begin():
         channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
         admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))

@@ -15,14 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import streams
 from core.bus import Bus, Delivery
-from core.db import SessionMaker, make_engine, make_sessionmaker
-from core.db.migrate import upgrade
+from core.db import SessionMaker
 from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import InboundMessage, OperatorReply, PresenceChange, RouterInput
 from operator_console.auth import SessionCache, do_create_session, do_end_session
-from operator_console.seed import do_seed
 from router.worker import Router
 from tests.support.querycount import count_queries
+from tests.support.router_db import seeded_database
 
 BATCH_STATEMENTS = 12
 """A batch of client messages to dialogs already open, whatever its size: 4 reads of what the
@@ -45,10 +44,7 @@ class Hub:
 
 @pytest.fixture
 async def hub(db_url: str, redis_url: str) -> AsyncIterator[Hub]:
-    engine = make_engine(db_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    await do_seed(sessions, "admin", "admin-password-1")
+    engine, sessions = await seeded_database(db_url)
     async with sessions() as session:
         channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
         admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))

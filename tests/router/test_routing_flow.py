@@ -6,93 +6,17 @@ armed timer's due time to the past, which is what the clock reaching it looks li
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
-import pytest
 import redis.asyncio
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from config.settings import Settings
-from core import streams
 from core.db import make_engine, make_sessionmaker
-from core.db.schema import Dialog, Line, LineOperator, Operator
-from operator_console.auth import hash_password
+from core.db.schema import Dialog
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.hubclient import OperatorClient, VisitorClient
-
-PASSWORD = "operator-password-1"
-
-
-async def configure(
-    settings: Settings, mode: str, people: list[tuple[str, int | None]], **line_settings: Any
-) -> dict[str, int]:
-    """Make the demo line route by ``mode`` to these operators (login, capacity), in order."""
-    engine = make_engine(settings.effective_database_url)
-    ids: dict[str, int] = {}
-    try:
-        async with make_sessionmaker(engine)() as s, s.begin():
-            line = await s.scalar(select(Line).where(Line.key == "demo"))
-            assert line is not None
-            line.distribution = mode
-            line.settings = line_settings
-            await s.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
-            for position, (login, cap) in enumerate(people):
-                op = Operator(
-                    login=login,
-                    name=login.title(),
-                    role="operator",
-                    password_hash=hash_password(PASSWORD),
-                )
-                s.add(op)
-                await s.flush()
-                s.add(
-                    LineOperator(
-                        line_id=line.id, operator_id=op.id, position=position, max_open_dialogs=cap
-                    )
-                )
-                ids[login] = op.id
-            ids["line"] = line.id
-    finally:
-        await engine.dispose()
-    return ids
-
-
-async def fire_now(redis_url: str, key: str) -> None:
-    """Make timer ``key`` due now; fails if it is not armed."""
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        for _ in range(100):
-            if await client.zscore(streams.TIMERS_DUE, key) is not None:
-                await client.zadd(streams.TIMERS_DUE, {key: 0})
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timer {key} is not armed")
-    finally:
-        await client.aclose()
-
-
-async def operator(hub: str, login: str, password: str = PASSWORD) -> OperatorClient:
-    client = OperatorClient(hub)
-    await client.login(login, password)
-    await client.open_socket()
-    return client
-
-
-async def dialog_where(client: OperatorClient, timeout: float = 10, **match: Any) -> dict[str, Any]:
-    frame = await client.receive_until("dialog", timeout=timeout, **match)
-    dialog: dict[str, Any] = frame["dialog"]
-    return dialog
-
-
-@pytest.fixture
-async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub)
-    await client.connect()
-    yield client
-    await client.close()
+from tests.support.hubclient import VisitorClient
+from tests.support.routing_world import configure, dialog_where, fire_now, operator
 
 
 async def test_sequence_offer_times_out_to_the_next_operator_who_takes_it(

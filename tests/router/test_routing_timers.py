@@ -7,54 +7,19 @@ looks like to the timer loop, and the router handles the fired timer as in produ
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-import redis.asyncio
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from config.settings import Settings
-from core import streams
 from core.db import make_engine, make_sessionmaker
-from core.db.schema import Dialog, Line, LineOperator, Operator
-from operator_console.auth import hash_password
+from core.db.schema import Dialog, Line
 from tests.support.hubclient import OperatorClient, VisitorClient
+from tests.support.routing_world import configure, dialog_where, fire_now
+from tests.support.routing_world import operator as sign_in
 
-PASSWORD = "operator-password-1"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-async def configure(
-    settings: Settings, mode: str, logins: list[str], **line_settings: Any
-) -> dict[str, int]:
-    """Route the demo line by ``mode`` to new operators ``logins``, in queue order."""
-    engine = make_engine(settings.effective_database_url)
-    ids: dict[str, int] = {}
-    try:
-        async with make_sessionmaker(engine)() as s, s.begin():
-            line = await s.scalar(select(Line).where(Line.key == "demo"))
-            assert line is not None
-            line.distribution = mode
-            line.settings = line_settings
-            await s.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
-            for position, login in enumerate(logins):
-                op = Operator(
-                    login=login,
-                    name=login.title(),
-                    role="operator",
-                    password_hash=hash_password(PASSWORD),
-                )
-                s.add(op)
-                await s.flush()
-                s.add(LineOperator(line_id=line.id, operator_id=op.id, position=position))
-                ids[login] = op.id
-            ids["line"] = line.id
-    finally:
-        await engine.dispose()
-    return ids
 
 
 async def set_line_settings(settings: Settings, **line_settings: Any) -> None:
@@ -79,39 +44,11 @@ async def dialog_row(settings: Settings, dialog_id: int) -> Dialog:
         await engine.dispose()
 
 
-async def fire_now(redis_url: str, key: str) -> None:
-    """Make timer ``key`` due now; fails if it is not armed within a few seconds."""
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        for _ in range(100):
-            if await client.zscore(streams.TIMERS_DUE, key) is not None:
-                await client.zadd(streams.TIMERS_DUE, {key: 0})
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timer {key} is not armed")
-    finally:
-        await client.aclose()
-
-
 async def operator(hub: str, login: str) -> OperatorClient:
-    client = OperatorClient(hub)
-    await client.login(login, PASSWORD)
-    await client.open_socket()
+    """An operator signed in and shown online, so the router offers them dialogs."""
+    client = await sign_in(hub, login)
     await client.wait_status("online")
     return client
-
-
-async def dialog_where(client: OperatorClient, **match: Any) -> dict[str, Any]:
-    dialog: dict[str, Any] = (await client.receive_until("dialog", timeout=10, **match))["dialog"]
-    return dialog
-
-
-@pytest.fixture
-async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub)
-    await client.connect()
-    yield client
-    await client.close()
 
 
 async def test_sequence_offers_go_round_the_queue_as_each_times_out(

@@ -16,6 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 BOT_ID = 777000111
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
+WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
+"""The test bot's channel config in webhook mode."""
 
 
 @dataclass

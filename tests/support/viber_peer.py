@@ -15,6 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from viberbot import Api, BotConfiguration
 
+TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+"""The test bot's authentication token."""
+
 
 @dataclass
 class ViberPeer:

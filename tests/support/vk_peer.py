@@ -27,6 +27,17 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+TOKEN = "vk1.a.community-token-0123456789abcdef"
+GROUP = 218340211
+SECRET = "Sh0pSecret"
+CALLBACK = {"group_id": GROUP, "token": TOKEN, "mode": "callback", "confirmation": "c0nf1rm42",
+            "secret": SECRET}
+"""The test community's channel config in callback mode (``TOKEN``, ``GROUP``, ``SECRET``)."""
+LONGPOLL = {"group_id": GROUP, "token": TOKEN, "mode": "longpoll", "poll_wait": 1}
+"""The same community's channel config in long-poll mode."""
+USER = 51234567
+"""The VK user who writes to the community."""
+
 ERRORS = {
     5: "User authorization failed: invalid access_token",
     100: "One of the parameters specified was missing or invalid",

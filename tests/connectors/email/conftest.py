@@ -7,15 +7,19 @@ Fixtures:
 - ``mailboxes`` (function): the peers, after every folder of every test user was emptied, so
   each test starts with empty mailboxes (UIDs keep growing, as on a real server).
 - ``account_config`` (function): a ``Channel.config`` for the support mailbox on these peers.
+- ``hub`` (function): a whole hub (``connector_hub.Hub``) on SQLite; ``admin`` comes from the
+  connectors' conftest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.mailpeers import PASSWORD, SUPPORT, Dovecot, MailPeers, Postfix
 
 
@@ -49,3 +53,10 @@ def account_config(mail_peers: MailPeers) -> dict[str, Any]:
         "from_address": SUPPORT,
         "from_name": "Support",
     }
+
+
+@pytest.fixture
+async def hub(start_hub: StartHub, redis_url: str, tmp_path: Path) -> Hub:
+    """A whole hub; mailboxes are added per test (``mailflow.add_mailbox``)."""
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path))
+    return hub

@@ -7,44 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from config.settings import Settings
-from operator_console.app import build_app
-from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
 from tests.support.mailpeers import SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-async def hub(redis_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator[str]:
-    settings = Settings(
-        redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
-    )  # fmt: skip
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-async def admin(hub: str) -> AsyncIterator[OperatorClient]:
-    client = OperatorClient(hub)
-    await client.login("admin", ADMIN_PASSWORD)
-    await client.open_socket()
-    yield client
-    await client.close()
 
 
 def mail(sender: str, subject: str, body: str) -> bytes:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from config.settings import Settings
-from operator_console.app import build_app
-from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient
 from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
 from tests.support.mailpeers import CLIENT, MailPeers
@@ -21,30 +15,10 @@ from tests.support.operator_files import PDF, PNG, reply_with_files
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-async def hub(
-    redis_url: str, sqlite_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[str, web.Application]]:
-    settings = Settings(
-        redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
-    )  # fmt: skip
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/"), server.app
-    finally:
-        await server.close()
-
-
 async def test_reply_files_arrive_as_mime_attachments(
-    hub: tuple[str, web.Application], mailboxes: MailPeers, account_config: dict[str, Any]
+    hub: Hub, admin: OperatorClient, mailboxes: MailPeers, account_config: dict[str, Any]
 ) -> None:
-    base, app = hub
-    admin = OperatorClient(base)
-    await admin.login("admin", ADMIN_PASSWORD)
-    await admin.open_socket()
-    await add_mailbox(app, account_config)
+    await add_mailbox(hub.server.app, account_config)
     mailboxes.deliver(client_mail("Price list", "Please send the price list.", "<p1@example.test>"))
     dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
 
@@ -57,4 +31,3 @@ async def test_reply_files_arrive_as_mime_attachments(
              for part in reply.iter_attachments()}
     assert files == {"lid.png": ("image/png", PNG), "prices.pdf": ("application/pdf", PDF)}
     await admin.receive_until("message", timeout=15, delivery_status="sent")
-    await admin.close()

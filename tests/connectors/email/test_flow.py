@@ -4,18 +4,12 @@ bounces and 5xx refusals are shown to the operator."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from config.settings import Settings
-from operator_console.app import build_app
-from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient
 from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
 from tests.support.mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
@@ -23,38 +17,13 @@ from tests.support.mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-async def hub(
-    redis_url: str, sqlite_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[str, web.Application]]:
-    settings = Settings(
-        redis_url=redis_url, database_url=sqlite_url, data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD, inbound_shards=2, claim_idle_ms=500,
-    )  # fmt: skip
-    server = TestServer(build_app(settings), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/"), server.app
-    finally:
-        await server.close()
-
-
-@pytest.fixture
-async def admin(hub: tuple[str, web.Application]) -> AsyncIterator[OperatorClient]:
-    client = OperatorClient(hub[0])
-    await client.login("admin", ADMIN_PASSWORD)
-    await client.open_socket()
-    yield client
-    await client.close()
-
-
 async def test_mail_reaches_the_operator_and_the_reply_threads_back(
-    hub: tuple[str, web.Application],
+    hub: Hub,
     admin: OperatorClient,
     mailboxes: MailPeers,
     account_config: dict[str, Any],
 ) -> None:
-    await add_mailbox(hub[1], account_config)
+    await add_mailbox(hub.server.app, account_config)
     mailboxes.deliver(client_mail("Счёт", "Пришлите счёт, пожалуйста.", "<q1@example.test>"))
 
     dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
@@ -90,12 +59,12 @@ async def test_mail_reaches_the_operator_and_the_reply_threads_back(
 
 
 async def test_a_bounce_and_a_5xx_mark_replies_failed_with_the_reason(
-    hub: tuple[str, web.Application],
+    hub: Hub,
     admin: OperatorClient,
     mailboxes: MailPeers,
     account_config: dict[str, Any],
 ) -> None:
-    await add_mailbox(hub[1], account_config)
+    await add_mailbox(hub.server.app, account_config)
     for n, sender in enumerate(("nobody@example.test", "someone@elsewhere.test")):
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = sender, SUPPORT, f"question {n}"

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
-from tests.support.telegram_peer import TelegramPeer
-
-TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
-WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[TelegramPeer]:
-    server = TelegramPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
+from tests.support.telegram_peer import WEBHOOK, TelegramPeer
 
 
 def uploaded(params: dict[str, Any], field: str) -> bytes:

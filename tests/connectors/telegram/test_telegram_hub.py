@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.telegram_peer import TelegramPeer
+from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
 
-TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 SECRET = "X-Telegram-Bot-Api-Secret-Token"
-WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[TelegramPeer]:
-    server = TelegramPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub(start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path) -> Hub:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
-    return hub
-
-
-@pytest.fixture
-async def admin(hub: Hub) -> AsyncIterator[OperatorClient]:
-    client = OperatorClient(hub.base)
-    await client.login("admin", ADMIN_PASSWORD)
-    await client.open_socket()
-    yield client
-    await client.close()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (result := check()):
-            await asyncio.sleep(0.05)
-    return result
 
 
 async def post_update(hub: Hub, update: dict[str, Any], secret: str) -> int:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
-from tests.support.viber_peer import ViberPeer
+from tests.support.viber_peer import TOKEN, ViberPeer
 
-TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support"}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[ViberPeer]:
-    server = ViberPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_picture_and_file_messages_carry_fetchable_signed_urls(

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
+from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.viber_peer import ViberPeer
+from tests.support.viber_peer import TOKEN, ViberPeer
 
-TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support", "greeting": "Hi! Ask away."}
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[ViberPeer]:
-    server = ViberPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub(start_hub: StartHub, peer: ViberPeer, redis_url: str, tmp_path: Path) -> Hub:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, viber_api_base=peer.base))
-    return hub
 
 
 def message(token: int, text: str, **extra: Any) -> dict[str, Any]:
@@ -39,12 +19,9 @@ def message(token: int, text: str, **extra: Any) -> dict[str, Any]:
 
 
 async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts(
-    hub: Hub, peer: ViberPeer
+    hub: Hub, peer: ViberPeer, admin: OperatorClient
 ) -> None:
     await hub.add_channel("viber", "vb", CONFIG)
-    admin = OperatorClient(hub.base)
-    await admin.login("admin", ADMIN_PASSWORD)
-    await admin.open_socket()
     webhook = f"{hub.base}/hooks/viber/vb"
     first = message(4912661846655238145, "Is the kettle 220V?")
     assert (await peer.callback(webhook, first, signature="0" * 64))[0] == 403
@@ -76,16 +53,12 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
     assert seen["message"]["id"] == reply["id"]
     _s, stored = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     assert [m["text"] for m in stored["messages"]] == ["Is the kettle 220V?", "Yes, 220-240V."]
-    await admin.close()
 
 
 async def test_unsubscribed_receiver_is_shown_to_the_operator_and_too_many_is_retried(
-    hub: Hub, peer: ViberPeer
+    hub: Hub, peer: ViberPeer, admin: OperatorClient
 ) -> None:
     await hub.add_channel("viber", "vb", CONFIG)
-    admin = OperatorClient(hub.base)
-    await admin.login("admin", ADMIN_PASSWORD)
-    await admin.open_socket()
     peer.media["lid.jpg"] = b"jpeg bytes"
     await peer.callback(f"{hub.base}/hooks/viber/vb",
                         message(1, "photo", media=peer.url("/media/lid.jpg")) | {
@@ -99,4 +72,3 @@ async def test_unsubscribed_receiver_is_shown_to_the_operator_and_too_many_is_re
                      {"text": "hello?", "client_msg_id": "r1"})
     failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
     assert failed["delivery_error"] == "Viber refused: the user is not subscribed to the bot"
-    await admin.close()

@@ -2,46 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from connectors.vk.render import random_id
-from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
+from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.vk_peer import VkPeer
-
-TOKEN = "vk1.a.community-token-0123456789abcdef"
-GROUP = 218340211
-CALLBACK = {"group_id": GROUP, "token": TOKEN, "mode": "callback", "confirmation": "c0nf1rm42",
-            "secret": "Sh0pSecret"}
-LONGPOLL = {"group_id": GROUP, "token": TOKEN, "mode": "longpoll", "poll_wait": 1}
-USER = 51234567
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[VkPeer]:
-    server = VkPeer(TOKEN, GROUP, secret="Sh0pSecret")
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub(start_hub: StartHub, peer: VkPeer, redis_url: str, tmp_path: Path) -> Hub:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, vk_api_base=peer.base))
-    return hub
-
-
-@pytest.fixture
-async def admin(hub: Hub) -> AsyncIterator[OperatorClient]:
-    client = OperatorClient(hub.base)
-    await client.login("admin", ADMIN_PASSWORD)
-    await client.open_socket()
-    yield client
-    await client.close()
+from tests.support.vk_peer import CALLBACK, GROUP, LONGPOLL, USER, VkPeer
 
 
 async def reply(admin: OperatorClient, dialog_id: int, text: str, cid: str) -> None:

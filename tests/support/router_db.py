@@ -1,0 +1,28 @@
+"""A seeded database and bus deliveries for the tests that drive the router directly."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import streams
+from core.bus import Delivery
+from core.db import SessionMaker, make_engine, make_sessionmaker
+from core.db.migrate import upgrade
+from core.envelope import RouterInput
+from operator_console.seed import do_seed
+from tests.support.admin import ADMIN_PASSWORD
+
+
+async def seeded_database(db_url: str) -> tuple[AsyncEngine, SessionMaker]:
+    """The migrated database at ``db_url`` with the demo seed (the admin, the demo line and its
+    web chat channel). The caller disposes of the engine."""
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    await do_seed(sessions, "admin", ADMIN_PASSWORD)
+    return engine, sessions
+
+
+def command(payload: RouterInput) -> Delivery[RouterInput]:
+    """``payload`` as the router reads it from the commands stream."""
+    return Delivery(streams.COMMANDS, "0-1", payload)
