@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)
+    login_max_failures: int = Field(default=10, ge=1)
+    """Wrong passwords in a row that lock a login for ``login_lock_seconds``."""
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    """Wrong passwords from one address that lock it for ``login_lock_seconds``."""
+    login_lock_seconds: int = Field(default=900, ge=1)
+    """How long a locked login or address is refused (429 with ``Retry-After``)."""
     log_level: str = "INFO"
     crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
     """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""

@@ -45,9 +45,11 @@ from operator_console import (
     typing_api,
 )
 from operator_console.auth import require_session, session_cache
-from operator_console.keys import FIRST_LOGIN, SETTINGS
+from operator_console.csrf import refuse_cross_site
+from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
 from router.worker import Router, RouterService
@@ -131,6 +133,11 @@ async def _wire(app: web.Application) -> AsyncIterator[None]:
     # Objects that need the bus and the database exist only once those are up.
     app[HUB] = OperatorHub(app[BUS])
     app[SECRET_KEY] = load_secret(app[SETTINGS])
+    settings = app[SETTINGS]
+    limits = LoginLimits(
+        settings.login_max_failures, settings.login_max_failures_per_ip, settings.login_lock_seconds
+    )
+    app[LOGIN_GUARD] = LoginGuard(app[REDIS], limits)
     yield
 
 
@@ -196,7 +203,8 @@ async def _shutdown_sockets(app: web.Application) -> None:
 def build_app(settings: Settings, role: str = "all") -> web.Application:
     """The hub's web application for ``role`` (``all`` runs every component)."""
     app = web.Application(
-        middlewares=[redis_unavailable, require_session], client_max_size=1024 * 1024
+        middlewares=[redis_unavailable, require_session, refuse_cross_site],
+        client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
     app[ROLE] = role
