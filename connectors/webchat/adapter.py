@@ -37,6 +37,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
+from connectors.webchat.rate import MAX_PER_VISITOR, WINDOW_S, VisitorRate
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -59,8 +60,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
 MAX_FRAME_BYTES = 64 * 1024
-RATE_WINDOW_S = 10.0
-RATE_MAX_MESSAGES = 20
+RATE_WINDOW_S = float(WINDOW_S)
+RATE_MAX_MESSAGES = MAX_PER_VISITOR
 DISABLED_REASON = "this chat is disabled"
 DISABLED_CLOSE = 4403
 """The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
@@ -85,6 +86,11 @@ class WebchatConnector:
     @property
     def bus(self) -> Bus:
         return self.context.bus
+
+    @property
+    def rate(self) -> VisitorRate:
+        """The visitors' message budget, shared by every socket and process through Redis."""
+        return VisitorRate(self.bus.redis)
 
     @property
     def sessions(self) -> SessionMaker:
@@ -221,7 +227,7 @@ class WebchatConnector:
         visitor: Visitor | None = None
         hints: ClientHints | None = None
         """Who the site says this socket's visitor is, once its signature checked out."""
-        sent: list[float] = []
+        address = request.remote or "unknown"
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -239,9 +245,7 @@ class WebchatConnector:
                 elif visitor is None:
                     await _error(ws, "not_ready", "send hello first")
                 elif isinstance(parsed, VisitorText):
-                    now = time.monotonic()
-                    sent[:] = [t for t in sent if now - t < RATE_WINDOW_S]
-                    if len(sent) >= RATE_MAX_MESSAGES:
+                    if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
                         await _error(
                             ws,
                             "rate_limited",
@@ -249,7 +253,6 @@ class WebchatConnector:
                             parsed.client_msg_id,
                         )
                         continue
-                    sent.append(now)
                     await self._accept(ws, channel, visitor, parsed, hints)
                 elif isinstance(parsed, Identify):
                     hints = await self._identify(ws, channel, parsed.identity, hints)
