@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)
+    max_open_sockets: int = Field(default=0, ge=0)
+    """Websockets this process keeps open at most (503 past it); 0: what the open-file limit
+    leaves after the Redis pool and a margin."""
     login_max_failures: int = Field(default=10, ge=1)
     """Wrong passwords in a row that lock a login for ``login_lock_seconds``."""
     login_max_failures_per_ip: int = Field(default=50, ge=1)

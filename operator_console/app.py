@@ -52,6 +52,7 @@ from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
+from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
 from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
@@ -202,8 +203,12 @@ async def _shutdown_sockets(app: web.Application) -> None:
 
 def build_app(settings: Settings, role: str = "all") -> web.Application:
     """The hub's web application for ``role`` (``all`` runs every component)."""
+    budget = SocketBudget(
+        settings.max_open_sockets
+        or socket_allowance(raise_open_file_limit(), settings.redis_max_connections)
+    )
     app = web.Application(
-        middlewares=[redis_unavailable, require_session, refuse_cross_site],
+        middlewares=[budget.middleware, redis_unavailable, require_session, refuse_cross_site],
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
