@@ -1,9 +1,10 @@
 """Login throttling, kept in Redis so every console process sees the same count.
 
-Failures are counted per login name and per client address. After a few failures every further
-attempt waits an exponentially growing delay, and after ``max_failures`` the login (or the
-address, after ``max_failures_per_ip``) is locked for ``lock_seconds``. A locked attempt is
-refused before its password is checked, so a lock says nothing about whether the login exists.
+Failures are counted per login name and per client address. Past half the limit every further
+attempt waits an exponentially growing delay (1 s, 2 s, 4 s, …), and at ``max_failures`` the
+login (or the address, at ``max_failures_per_ip``) is locked for ``lock_seconds``. A locked
+attempt is refused before its password is checked, so a lock says nothing about whether the
+login exists.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
-
-FREE_FAILURES = 2
-"""Typos forgiven before any delay."""
-
 
 @dataclass(frozen=True)
 class LoginLimits:
@@ -33,9 +30,11 @@ def delay_after(failures: int, limit: int, lock_seconds: int) -> float:
     """Seconds before the next attempt after ``failures`` in a row (the lock at ``limit``)."""
     if failures >= limit:
         return float(lock_seconds)
-    if failures <= FREE_FAILURES:
+    # Half the limit is forgiven: typos, or colleagues behind one address.
+    free = limit // 2
+    if failures <= free:
         return 0.0
-    return float(min(2 ** (failures - FREE_FAILURES - 1), lock_seconds))
+    return float(min(2 ** (failures - free - 1), lock_seconds))
 
 
 class LoginGuard:
