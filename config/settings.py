@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
     redis_appendfsync: Literal["everysec", "always"] = "everysec"
     session_hours: int = Field(default=12, ge=1)
+    webchat_max_per_address: int = Field(default=1000, ge=0)
+    """Widget messages one client address may send in 10 s, over all its visitors (each visitor
+    has 20 of their own); 0: no ceiling. Behind one NAT or proxy address, raise it."""
     max_open_sockets: int = Field(default=0, ge=0)
     """Websockets this process keeps open at most (503 past it); 0: what the open-file limit
     leaves after the Redis pool and a margin."""

@@ -37,7 +37,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
-from connectors.webchat.rate import MAX_PER_VISITOR, WINDOW_S, VisitorRate
+from connectors.webchat.rate import MAX_PER_VISITOR, WINDOW_S, RateBudget, VisitorRate
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -90,7 +90,8 @@ class WebchatConnector:
     @property
     def rate(self) -> VisitorRate:
         """The visitors' message budget, shared by every socket and process through Redis."""
-        return VisitorRate(self.bus.redis)
+        per_address = self.context.settings.webchat_max_per_address
+        return VisitorRate(self.bus.redis, RateBudget(per_address=per_address))
 
     @property
     def sessions(self) -> SessionMaker:
