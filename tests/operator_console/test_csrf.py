@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import aiohttp
-from console_world import World, logged_in
 from sqlalchemy import func, select
 
 from core.db import SessionMaker
 from core.db.schema import Message
+from tests.support.console_world import World, logged_in
 
 
 async def test_json_from_our_own_origin_changes_presence(hub: str, world: World) -> None:

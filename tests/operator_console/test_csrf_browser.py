@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from console_page import DESKTOP
-from console_world import World
 from playwright.async_api import Page, expect
 from sqlalchemy import func, select
 
 from core.db import SessionMaker
 from core.db.schema import Message, Operator
+from tests.support.console_page import DESKTOP
+from tests.support.console_world import World
 
 NewPage = Callable[..., Awaitable[Page]]
 

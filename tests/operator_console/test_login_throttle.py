@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from console_world import World
 
 from config.settings import Settings
 from operator_console.app import build_app
+from tests.support.console_world import World
 
 StartHub = Callable[..., Awaitable[str]]
 

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from hubclient import VisitorClient
 
 from config.settings import Settings
 from operator_console.app import build_app
+from tests.support.hubclient import VisitorClient
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
-from connector_hub import Hub, make_settings
-from hubclient import VisitorClient
 
 from connectors.webchat.rate import MAX_PER_VISITOR, RateBudget, VisitorRate
+from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.hubclient import VisitorClient
 
 
 async def answer_to(visitor: VisitorClient, client_msg_id: str) -> str:
@@ -21,7 +20,7 @@ async def answer_to(visitor: VisitorClient, client_msg_id: str) -> str:
 
 
 async def test_ten_sockets_of_one_visitor_share_one_budget(
-    start_hub: Any, redis_url: str, tmp_path: Path
+    start_hub: StartHub, redis_url: str, tmp_path: Path
 ) -> None:
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path))
     first = VisitorClient(hub.base)
