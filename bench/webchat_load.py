@@ -188,6 +188,8 @@ class Operator:
         self.http = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             connector=aiohttp.TCPConnector(limit=0),
+            # The console refuses state changes that do not come from its own origin.
+            headers={"Origin": base},
         )
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.id = 0

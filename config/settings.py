@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     auto_away_minutes: int = Field(default=0, ge=0, le=24 * 60)
     """Minutes without activity in the console after which an online operator becomes away;
     0 turns auto-away off."""
+    webchat_max_per_address: int = Field(default=1000, ge=0)
+    """Widget messages one client address may send in 10 s, over all its visitors (each visitor
+    has 20 of their own); 0: no ceiling. Behind one NAT or proxy address, raise it."""
+    max_open_sockets: int = Field(default=0, ge=0)
+    """Websockets this process keeps open at most (503 past it); 0: what the open-file limit
+    leaves after the Redis pool and a margin."""
+    login_max_failures: int = Field(default=10, ge=1)
+    """Wrong passwords in a row that lock a login for ``login_lock_seconds``."""
+    login_max_failures_per_ip: int = Field(default=50, ge=1)
+    """Wrong passwords from one address that lock it for ``login_lock_seconds``."""
+    login_lock_seconds: int = Field(default=900, ge=1)
+    """How long a locked login or address is refused (429 with ``Retry-After``)."""
     log_level: str = "INFO"
     crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
     """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""

@@ -28,12 +28,13 @@ from operator_console.auth import (
     COOKIE,
     SESSION_CACHE,
     check_password,
+    check_password_of_unknown,
     do_create_session,
     do_end_session,
     http_error,
 )
 from operator_console.bodies import Body, read_body
-from operator_console.keys import OPERATOR, SETTINGS
+from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
 from operator_console.routing_views import routing_extras
 from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
@@ -74,11 +75,23 @@ def error(status: int, reason: str) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     """POST /api/login."""
     body = await read_body(request, LoginBody)
+    guard, ip = request.app[LOGIN_GUARD], request.remote or "unknown"
+    wait = await guard.retry_after(body.login, ip)
+    if wait:
+        response = error(429, f"too many failed logins; try again in {wait} s")
+        response.headers["Retry-After"] = str(wait)
+        return response
     sessions = request.app[SESSIONS]
     async with sessions() as session:
         operator = await session.scalar(select(Operator).where(Operator.login == body.login))
-    if operator is None or not check_password(operator.password_hash, body.password):
+    if operator is None:
+        right = check_password_of_unknown(body.password)
+    else:
+        right = check_password(operator.password_hash, body.password)
+    if operator is None or not right:
+        await guard.do_record_failure(body.login, ip)
         return error(401, "wrong login or password")
+    await guard.do_record_success(body.login)
     token = await do_create_session(sessions, operator.id, request.app[SETTINGS].session_hours)
     hub = request.app[HUB]
     await hub.sockets.choose(operator.id, "online")
@@ -94,7 +107,7 @@ async def login(request: web.Request) -> web.Response:
         COOKIE,
         token,
         httponly=True,
-        samesite="Lax",
+        samesite="Strict",
         path="/",
         max_age=request.app[SETTINGS].session_hours * 3600,
         secure=request.secure,

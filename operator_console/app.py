@@ -46,11 +46,14 @@ from operator_console import (
     typing_api,
 )
 from operator_console.auth import require_session, session_cache
-from operator_console.keys import FIRST_LOGIN, SETTINGS
+from operator_console.csrf import refuse_cross_site
+from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
+from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
 from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
@@ -139,6 +142,11 @@ async def _wire(app: web.Application) -> AsyncIterator[None]:
         else None,
     )
     app[SECRET_KEY] = load_secret(app[SETTINGS])
+    settings = app[SETTINGS]
+    limits = LoginLimits(
+        settings.login_max_failures, settings.login_max_failures_per_ip, settings.login_lock_seconds
+    )
+    app[LOGIN_GUARD] = LoginGuard(app[REDIS], limits)
     yield
 
 
@@ -203,8 +211,13 @@ async def _shutdown_sockets(app: web.Application) -> None:
 
 def build_app(settings: Settings, role: str = "all") -> web.Application:
     """The hub's web application for ``role`` (``all`` runs every component)."""
+    budget = SocketBudget(
+        settings.max_open_sockets
+        or socket_allowance(raise_open_file_limit(), settings.redis_max_connections)
+    )
     app = web.Application(
-        middlewares=[redis_unavailable, require_session], client_max_size=1024 * 1024
+        middlewares=[budget.middleware, redis_unavailable, require_session, refuse_cross_site],
+        client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
     app[ROLE] = role

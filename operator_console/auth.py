@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import secrets
@@ -37,6 +38,17 @@ CACHE_SIZE = 4096
 def hash_password(password: str) -> str:
     """An argon2id hash of a password."""
     return _hasher.hash(password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def check_password_of_unknown(password: str) -> bool:
+    """Spend the time of a real check, so an unknown login cannot be told apart by timing."""
+    check_password(_dummy_hash(), password)
+    return False
 
 
 def check_password(stored_hash: str, password: str) -> bool:

@@ -6,9 +6,12 @@ from aiohttp import web
 
 from config.settings import Settings
 from core.db.schema import Operator
+from operator_console.login_guard import LoginGuard
 
 SETTINGS = web.AppKey("settings", Settings)
 FIRST_LOGIN = web.AppKey("first_login", str)
 """What to print about the first admin's login on this start."""
 OPERATOR = web.RequestKey("operator", Operator)
 """The logged-in caller of an /api request."""
+LOGIN_GUARD = web.AppKey("login_guard", LoginGuard)
+"""Failed-login counts and locks, shared by every console process through Redis."""

@@ -38,6 +38,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
+from connectors.webchat.rate import MAX_PER_VISITOR, WINDOW_S, RateBudget, VisitorRate
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -58,8 +59,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
 MAX_FRAME_BYTES = 64 * 1024
-RATE_WINDOW_S = 10.0
-RATE_MAX_MESSAGES = 20
+RATE_WINDOW_S = float(WINDOW_S)
+RATE_MAX_MESSAGES = MAX_PER_VISITOR
 DISABLED_REASON = "this chat is disabled"
 DISABLED_CLOSE = 4403
 """The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
@@ -80,6 +81,12 @@ class WebchatConnector(ContextConnector):
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
+
+    @property
+    def rate(self) -> VisitorRate:
+        """The visitors' message budget, shared by every socket and process through Redis."""
+        per_address = self.context.settings.webchat_max_per_address
+        return VisitorRate(self.bus.redis, RateBudget(per_address=per_address))
 
     @property
     def secret(self) -> bytes:
@@ -212,7 +219,7 @@ class WebchatConnector(ContextConnector):
         visitor: Visitor | None = None
         hints: ClientHints | None = None
         """Who the site says this socket's visitor is, once its signature checked out."""
-        sent: list[float] = []
+        address = request.remote or "unknown"
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -230,9 +237,7 @@ class WebchatConnector(ContextConnector):
                 elif visitor is None:
                     await _error(ws, "not_ready", "send hello first")
                 elif isinstance(parsed, VisitorText):
-                    now = time.monotonic()
-                    sent[:] = [t for t in sent if now - t < RATE_WINDOW_S]
-                    if len(sent) >= RATE_MAX_MESSAGES:
+                    if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
                         await _error(
                             ws,
                             "rate_limited",
@@ -240,7 +245,6 @@ class WebchatConnector(ContextConnector):
                             parsed.client_msg_id,
                         )
                         continue
-                    sent.append(now)
                     await self._accept(ws, channel, visitor, parsed, hints)
                 elif isinstance(parsed, Identify):
                     hints = await self._identify(ws, channel, parsed.identity, hints)

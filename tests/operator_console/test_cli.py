@@ -68,7 +68,7 @@ async def test_run_on_the_embedded_default_and_stop_with_ctrl_c(tmp_path: Path) 
     assert f"console:      http://127.0.0.1:{port}/" in banner
     assert f"demo widget:  http://127.0.0.1:{port}/demo" in banner
 
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers={"Origin": f"http://127.0.0.1:{port}"}) as http:
         async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
             assert resp.status == 200
         async with http.post(f"http://127.0.0.1:{port}/api/login",

@@ -51,13 +51,14 @@ async def test_every_endpoint_needs_a_session(hub: str, method: str, path: str) 
 
 
 async def test_login_refuses_wrong_passwords_and_names_bad_fields(hub: str) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers={"Origin": hub}) as http:
         async with http.post(f"{hub}/api/login", json={"login": "admin", "password": "no"}) as r:
             assert r.status == 401 and await r.json() == {"error": "wrong login or password"}
         async with http.post(f"{hub}/api/login", json={"login": "admin"}) as r:
             assert r.status == 400
             assert (await r.json())["error"].startswith("password:")
-        async with http.post(f"{hub}/api/login", data=b"{oops") as r:
+        async with http.post(f"{hub}/api/login", data=b"{oops",
+                             headers={"Content-Type": "application/json"}) as r:
             assert r.status == 400
         # A forged cookie is no session.
         http.cookie_jar.update_cookies({"openlines_session": "forged"})

@@ -83,7 +83,9 @@ class OperatorClient:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": base}
+        )
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.frames: list[dict[str, Any]] = []
 

@@ -1,0 +1,58 @@
+"""The widget's message budget is one per visitor, whatever number of sockets they open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from connectors.webchat.rate import MAX_PER_VISITOR, RateBudget, VisitorRate
+from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.hubclient import VisitorClient
+
+
+async def answer_to(visitor: VisitorClient, client_msg_id: str) -> str:
+    """``accepted`` or the error code of the visitor's message ``client_msg_id``."""
+    while True:
+        frame = await visitor.receive()
+        if frame.get("client_msg_id") == client_msg_id:
+            return str(frame["code"] if frame["type"] == "error" else frame["type"])
+
+
+async def test_ten_sockets_of_one_visitor_share_one_budget(
+    start_hub: StartHub, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path))
+    first = VisitorClient(hub.base)
+    await first.connect()
+    sockets = [first]
+    for _ in range(9):
+        tab = VisitorClient(hub.base)
+        await tab.connect(token=first.token)
+        sockets.append(tab)
+    answers: list[str] = []
+    try:
+        for n in range(3 * MAX_PER_VISITOR):
+            tab = sockets[n % len(sockets)]
+            answers.append(await answer_to(tab, await tab.say(f"flood {n}")))
+        assert answers.count("accepted") == MAX_PER_VISITOR
+        assert answers[MAX_PER_VISITOR:] == ["rate_limited"] * (2 * MAX_PER_VISITOR)
+        # Another visitor on the same machine still has a budget of their own.
+        neighbour = VisitorClient(hub.base)
+        await neighbour.connect()
+        sockets.append(neighbour)
+        assert await answer_to(neighbour, await neighbour.say("hello")) == "accepted"
+    finally:
+        for tab in sockets:
+            await tab.close()
+
+
+async def test_many_visitors_from_one_address_meet_its_ceiling(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=3, per_address=5))
+    try:
+        allowed = [await rate.check_allowed(1, f"v{n}", "203.0.113.7") for n in range(8)]
+        assert allowed == [True] * 5 + [False] * 3
+        assert await rate.check_allowed(1, "v-elsewhere", "198.51.100.2")
+    finally:
+        await client.aclose()
