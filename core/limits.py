@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import re
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -26,6 +27,10 @@ MAX_JSON_DEPTH = 64
 
 MAX_JSON_BYTES = 1 << 20
 """The default size limit of one JSON document (1 MiB)."""
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""JSON may escape half of a UTF-16 pair; such a string cannot be encoded to UTF-8."""
 
 
 class InputError(ValueError):
@@ -77,6 +82,17 @@ def _no_constant(text: str) -> Any:
     raise InputError(f"not a JSON number: {text}")
 
 
+def _whole_characters(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_characters(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+    return value
+
+
 def loads_limited(
     raw: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
 ) -> Any:
@@ -84,7 +100,8 @@ def loads_limited(
 
     The depth is measured by a bracket scan before parsing, so a deep document never reaches
     the recursive parser. ``NaN``, ``Infinity`` and numbers like ``1e400`` are refused: no
-    field we read means them, and they overflow where an integer is expected.
+    field we read means them, and they overflow where an integer is expected. A lone
+    surrogate (``"\\ud800"``) becomes U+FFFD, so the text can be stored and sent as UTF-8.
     """
     if len(raw) > max_bytes:
         raise InputError(f"document is {len(raw)} bytes; the limit is {max_bytes}")
@@ -96,12 +113,14 @@ def loads_limited(
     if text.count("[") + text.count("{") > max_depth and _nesting_depth(text) > max_depth:
         raise InputError(f"document nests deeper than {max_depth} levels")
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"not JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:
         # Integers with thousands of digits; the depth scan should have caught recursion.
         raise InputError(str(exc) or "not acceptable JSON") from None
+    # Only an escape can make a lone surrogate: skip the walk when there is none.
+    return _whole_characters(value) if "\\u" in text else value
 
 
 def signature_matches(expected: str | bytes, given: str | bytes | None) -> bool:
