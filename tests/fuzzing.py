@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,3 +97,12 @@ def _redis_fault(record: logging.LogRecord) -> bool:
     if record.exc_info and isinstance(record.exc_info[1], RedisError):
         return True
     return record.name == "router.worker" and "network:" in record.getMessage()
+
+
+async def post_raw(url: str, raw: bytes | str, headers: dict[str, str] | None = None) -> int:
+    """POST ``raw`` as a JSON body; the answer's status."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    async with aiohttp.ClientSession() as http, http.post(url, data=data, headers=sent) as resp:
+        await resp.read()
+        return resp.status
