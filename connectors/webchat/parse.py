@@ -69,7 +69,7 @@ class Read(_Frame):
     """The visitor's widget shows the operator messages up to ``up_to`` (a message id)."""
 
     type: Literal["read"]
-    up_to: int = Field(ge=1)
+    up_to: int = Field(ge=1, le=MAX_ID)
 
 
 class Ping(_Frame):
