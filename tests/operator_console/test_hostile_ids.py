@@ -7,13 +7,20 @@ import re
 from typing import Any
 
 import pytest
-from fuzzing import HUGE_IDS, JSON_VALUES, assert_no_tracebacks, examples, nested, objects_with
-from hubclient import OperatorClient
 from hypothesis import strategies as st
-from tests_support import ADMIN_PASSWORD
 
 from config.settings import Settings
 from operator_console.app import build_app
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.fuzzing import (
+    HUGE_IDS,
+    JSON_VALUES,
+    assert_no_tracebacks,
+    examples,
+    nested,
+    objects_with,
+)
+from tests.support.hubclient import OperatorClient
 
 HOSTILE_PATH_IDS = ["9223372036854775808", "18446744073709551616", "٣", "²", "0", "1" * 40]
 ID_FIELDS = ["id", "operator_id", "group_id", "line_id", "client_id", "other_id",

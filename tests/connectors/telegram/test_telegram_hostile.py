@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_hub import Hub, make_settings
-from fuzzing import (
+from hypothesis import strategies as st
+
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.connector_hub import Hub, make_settings
+from tests.support.fuzzing import (
     HUGE_IDS,
     JSON_VALUES,
     RAW_TEXTS,
@@ -19,10 +22,8 @@ from fuzzing import (
     objects_with,
     post_raw,
 )
-from hubclient import OperatorClient
-from hypothesis import strategies as st
-from peers.telegram_peer import TelegramPeer
-from tests_support import ADMIN_PASSWORD
+from tests.support.hubclient import OperatorClient
+from tests.support.telegram_peer import TelegramPeer
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

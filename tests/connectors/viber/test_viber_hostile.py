@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_hub import Hub, make_settings
-from fuzzing import (
+from hypothesis import strategies as st
+
+from tests.support.connector_hub import Hub, make_settings
+from tests.support.fuzzing import (
     HUGE_IDS,
     JSON_VALUES,
     RAW_TEXTS,
@@ -22,8 +24,7 @@ from fuzzing import (
     objects_with,
     post_raw,
 )
-from hypothesis import strategies as st
-from peers.viber_peer import ViberPeer
+from tests.support.viber_peer import ViberPeer
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support", "greeting": "Hi! Ask away."}

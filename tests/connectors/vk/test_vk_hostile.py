@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_hub import Hub, make_settings
-from fuzzing import (
+from hypothesis import strategies as st
+
+from tests.support.connector_hub import Hub, make_settings
+from tests.support.fuzzing import (
     HUGE_IDS,
     JSON_VALUES,
     RAW_TEXTS,
@@ -19,8 +21,7 @@ from fuzzing import (
     objects_with,
     post_raw,
 )
-from hypothesis import strategies as st
-from peers.vk_peer import VkPeer
+from tests.support.vk_peer import VkPeer
 
 TOKEN = "vk1.a.community-token-0123456789abcdef"
 GROUP = 218340211

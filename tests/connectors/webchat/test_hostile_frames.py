@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connector_hub import Hub, make_settings
-from fuzzing import (
+from hypothesis import strategies as st
+
+from tests.support.connector_hub import Hub, make_settings
+from tests.support.fuzzing import (
     HUGE_IDS,
     JSON_VALUES,
     RAW_TEXTS,
@@ -17,8 +19,7 @@ from fuzzing import (
     nested,
     objects_with,
 )
-from hubclient import VisitorClient
-from hypothesis import strategies as st
+from tests.support.hubclient import VisitorClient
 
 FRAMES = st.one_of(
     RAW_TEXTS,
