@@ -20,6 +20,7 @@ import aiohttp
 
 from core.backoff import Backoff
 from core.bus import Permanent, Retry
+from core.limits import signature_matches
 from crm_sink.pushes import ExternalRefs, LeadPush, Push
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 def check_signature(secret: bytes, timestamp: str, body: bytes, header: str) -> bool:
     """True when ``header`` signs ``body`` at ``timestamp`` (for receivers and tests)."""
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
+    return signature_matches(sign(secret, timestamp, body), header)
 
 
 class WebhookAdapter:

@@ -26,10 +26,11 @@ from core.app_keys import BUS, SESSIONS
 from core.db.routing_schema import LineGroup, OperatorGroup
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
+from core.limits import Id
 from core.roles import SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
 from operator_console.auth import hash_password, http_error, require_role
-from operator_console.bodies import Body, read_body
+from operator_console.bodies import Body, path_id, read_body
 from operator_console.views import operator_json
 
 KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -58,8 +59,8 @@ class LineEditBody(Body):
 
 
 class QueueEntry(Body):
-    operator_id: int | None = None
-    group_id: int | None = None
+    operator_id: Id | None = None
+    group_id: Id | None = None
     """A group of operators (operator_console/groups_api.py) instead of one operator."""
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
 
@@ -159,10 +160,7 @@ async def _line_json(session: AsyncSession, line: Line) -> dict[str, Any]:
 
 
 async def _editable_line(session: AsyncSession, request: web.Request) -> Line:
-    try:
-        line = await session.get(Line, int(request.match_info["line_id"]))
-    except ValueError:
-        line = None
+    line = await session.get(Line, path_id(request, "line_id"))
     if line is None:
         raise http_error(web.HTTPNotFound, "no such line")
     if line.source == "file":
@@ -301,10 +299,7 @@ async def list_operators(request: web.Request) -> web.Response:
 
 
 async def _operator(session: AsyncSession, request: web.Request) -> Operator:
-    try:
-        operator = await session.get(Operator, int(request.match_info["operator_id"]))
-    except ValueError:
-        operator = None
+    operator = await session.get(Operator, path_id(request, "operator_id"))
     if operator is None:
         raise http_error(web.HTTPNotFound, "no such operator")
     return operator

@@ -20,10 +20,11 @@ from core.db.answers_schema import MAX_ANSWER_TEXT, MAX_ANSWER_TITLE, QuickAnswe
 from core.db.routing_schema import member_lines
 from core.db.schema import Line, Operator
 from core.envelope import utcnow
+from core.limits import Id
 from operator_console.answers_text import MIN_SCORE, fuzzy_score, render_answer
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
-from operator_console.bodies import Body, read_body
+from operator_console.bodies import Body, path_id, query_id, read_body
 from operator_console.keys import OPERATOR
 
 LIST_LIMIT = 200
@@ -41,7 +42,7 @@ class _AnswerFields(Body):
 class AnswerBody(_AnswerFields):
     title: str = Field(min_length=1, max_length=MAX_ANSWER_TITLE)
     text: str = Field(min_length=1, max_length=MAX_ANSWER_TEXT)
-    line_id: int | None = None
+    line_id: Id | None = None
     """A line makes the answer shared on it; none makes it personal."""
 
 
@@ -91,13 +92,7 @@ async def _may_write(session: AsyncSession, operator: Operator, answer: QuickAns
 
 
 def _int_query(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name, "")
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise http_error(web.HTTPBadRequest, f"{name}: not a number") from None
+    return query_id(request, name)
 
 
 async def list_answers(request: web.Request) -> web.Response:
@@ -155,10 +150,7 @@ async def create_answer(request: web.Request) -> web.Response:
 
 async def _writable(request: web.Request, session: AsyncSession) -> QuickAnswer:
     """The answer of the path, or 404 when the caller cannot read it, 403 when only read."""
-    try:
-        answer_id = int(request.match_info["answer_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such answer") from None
+    answer_id = path_id(request, "answer_id")
     operator = request[OPERATOR]
     answer = await session.scalar(
         select(QuickAnswer).where(QuickAnswer.id == answer_id, readable(operator))
@@ -191,10 +183,7 @@ async def delete_answer(request: web.Request) -> web.Response:
 async def render_for_dialog(request: web.Request) -> web.Response:
     """GET /api/dialogs/{dialog_id}/answers/{answer_id}: the answer ready to send."""
     operator = request[OPERATOR]
-    try:
-        answer_id = int(request.match_info["answer_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such answer") from None
+    answer_id = path_id(request, "answer_id")
     async with request.app[SESSIONS]() as session:
         view = await _visible_dialog(request, session)
         answer = await session.scalar(

@@ -17,14 +17,12 @@ from core.envelope import utcnow
 from operator_console.answers_api import manages_line
 from operator_console.answers_text import CsvError, answers_csv, check_csv
 from operator_console.auth import http_error
+from operator_console.bodies import path_id
 from operator_console.keys import OPERATOR
 
 
 def _line_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["line_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such line") from None
+    return path_id(request, "line_id")
 
 
 async def export_answers(request: web.Request) -> web.Response:

@@ -33,7 +33,7 @@ from operator_console.auth import (
     do_end_session,
     http_error,
 )
-from operator_console.bodies import Body, read_body
+from operator_console.bodies import Body, path_id, read_body
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
 from operator_console.routing_views import routing_extras
@@ -167,10 +167,7 @@ class _Seen(NamedTuple):
 async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
     """A visible dialog's id and status, in one narrow query: what a reply needs to know
     (the router checks the reply again), without the view ``_visible_dialog`` builds."""
-    try:
-        dialog_id = int(request.match_info["dialog_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such dialog") from None
+    dialog_id = path_id(request, "dialog_id")
     query = select(Dialog.id, Dialog.status).where(Dialog.id == dialog_id)
     rule = _visibility(request[OPERATOR])
     row = (await session.execute(query if rule is None else query.where(rule))).first()
@@ -225,10 +222,7 @@ async def list_dialogs(request: web.Request) -> web.Response:
 
 
 async def _visible_dialog(request: web.Request, session: AsyncSession) -> DialogView:
-    try:
-        dialog_id = int(request.match_info["dialog_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such dialog") from None
+    dialog_id = path_id(request, "dialog_id")
     views = await _views(
         session, _visible(_dialog_query().where(Dialog.id == dialog_id), request[OPERATOR])
     )

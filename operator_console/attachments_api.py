@@ -14,6 +14,7 @@ from sqlalchemy import String, cast, select, true
 from connectors.attachments import AttachmentStore, attachment_url
 from core.app_keys import SESSIONS
 from core.db.schema import Dialog, Message
+from core.limits import parse_id
 from operator_console.api import _visibility
 from operator_console.auth import http_error
 from operator_console.keys import OPERATOR, SETTINGS
@@ -21,10 +22,9 @@ from operator_console.keys import OPERATOR, SETTINGS
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:
     """Serve one stored file as a download (never rendered inline as HTML)."""
-    try:
-        channel_id = int(request.match_info["channel_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such attachment") from None
+    channel_id = parse_id(request.match_info["channel_id"])
+    if channel_id is None:
+        raise http_error(web.HTTPNotFound, "no such attachment")
     sha = request.match_info["sha"]
     stored = AttachmentStore(request.app[SETTINGS].data_dir).find(channel_id, sha)
     if stored is None or not await _may_see(request, channel_id, sha):

@@ -7,6 +7,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.limits import InputError, loads_limited, parse_id
 from operator_console.auth import http_error
 
 
@@ -29,6 +30,27 @@ def bad_request(exc: ValidationError, where: str = "") -> web.HTTPException:
 async def read_body(request: web.Request, model: type[B]) -> B:
     """The request's JSON body as ``model``, or a 400 that names what is wrong."""
     try:
-        return model.model_validate_json(await request.read() or b"{}")
+        return model.model_validate(loads_limited(await request.read() or b"{}"))
+    except InputError as exc:
+        raise http_error(web.HTTPBadRequest, f"body: {exc}") from None
     except ValidationError as exc:
         raise bad_request(exc) from exc
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The id in the path's ``name`` part; 404 naming the thing when no row can have it."""
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}")
+    return value
+
+
+def query_id(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """An integer query parameter within 64 bits; 400 naming it when it is not one."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    value = parse_id(raw)
+    if value is None:
+        raise http_error(web.HTTPBadRequest, f"{name}: not a number within 64 bits")
+    return value

@@ -20,9 +20,10 @@ from connectors.accounts import do_announce_change
 from connectors.registry import KINDS
 from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
+from core.limits import Id, parse_id
 from operator_console import channel_kinds
 from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, read_body
+from operator_console.bodies import Body, path_id, read_body
 from operator_console.channel_kinds import KIND_PATTERN, ConfigError
 from operator_console.keys import SETTINGS
 
@@ -33,7 +34,7 @@ class CreateBody(Body):
     kind: str = Field(pattern=KIND_PATTERN)
     key: str = Field(pattern=KEY)
     name: str = Field(min_length=1, max_length=255)
-    line_id: int
+    line_id: Id
     config: dict[str, Any] = Field(default_factory=dict)
     """Optional only for kinds whose model needs nothing (a web chat)."""
 
@@ -41,7 +42,7 @@ class CreateBody(Body):
 class EditBody(Body):
     key: str | None = Field(default=None, pattern=KEY)
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    line_id: int | None = None
+    line_id: Id | None = None
     config: dict[str, Any] | None = None
     """Fields to change; a field left out keeps its value (so secrets need not be resent)."""
 
@@ -78,15 +79,13 @@ async def _check_refs(
 async def _check_lines(session: AsyncSession, kind: str, config: dict[str, Any]) -> None:
     """400 for a line a config names (an email routing rule, a per-line style) that is gone."""
     for path, ref in channel_kinds.line_refs(kind, config).items():
-        if not ref.isdigit() or await session.get(Line, int(ref)) is None:
+        line_id = parse_id(ref)
+        if line_id is None or await session.get(Line, line_id) is None:
             raise http_error(web.HTTPBadRequest, f"{path}: no such line")
 
 
 async def _managed(session: AsyncSession, request: web.Request) -> Channel:
-    try:
-        channel_id = int(request.match_info["channel_id"])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, "no such channel") from None
+    channel_id = path_id(request, "channel_id")
     channel = await session.get(Channel, channel_id)
     if channel is None or channel.kind not in KINDS:
         raise http_error(web.HTTPNotFound, "no such channel")

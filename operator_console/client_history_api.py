@@ -18,6 +18,7 @@ from core.app_keys import SESSIONS
 from core.db.schema import Channel, Dialog, Line, Message, Operator
 from core.views import message_view
 from operator_console.auth import http_error
+from operator_console.bodies import path_id
 from operator_console.crm_api import check_visible_client
 
 HISTORY_LIMIT = 100
@@ -27,10 +28,7 @@ MESSAGE_LIMIT = 500
 
 
 def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}") from None
+    return path_id(request, name)
 
 
 def _history_query(client_id: int) -> Any:

@@ -19,6 +19,7 @@ from core.envelope import MAX_REPLY_TEXT
 from core.views import message_view
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
+from operator_console.bodies import query_id
 
 PAGE = 50
 MAX_PAGE = 200
@@ -40,13 +41,7 @@ def parts_for(kind: str, length: int) -> int:
 
 
 def _query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise http_error(web.HTTPBadRequest, f"{name}: not a number") from None
+    return query_id(request, name, default)
 
 
 async def dialog_messages(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmMerge, CrmRequiredFields
 from core.db.schema import Client, Line
 from core.envelope import utcnow
+from core.limits import Id, InputError, loads_limited
 from core.roles import SUPERVISOR_ROLES
 from crm_sink.actions import CrmConflict, CrmWork, do_merge, do_not_duplicate, do_unmerge
 from crm_sink.completeness import (
@@ -40,6 +41,7 @@ from crm_sink.views import (
     suggestion_json,
 )
 from operator_console.auth import http_error, require_role
+from operator_console.bodies import path_id
 from operator_console.keys import OPERATOR, SETTINGS
 
 
@@ -68,8 +70,8 @@ _CARD_FIELD = {
 
 
 class PairBody(_Body):
-    client_id: int
-    other_id: int
+    client_id: Id
+    other_id: Id
 
 
 class RequiredBody(_Body):
@@ -77,7 +79,7 @@ class RequiredBody(_Body):
 
 
 class CheckBody(_Body):
-    operator_ids: list[int] = Field(default_factory=list, max_length=500)
+    operator_ids: list[Id] = Field(default_factory=list, max_length=500)
 
 
 B = TypeVar("B", bound=_Body)
@@ -85,7 +87,9 @@ B = TypeVar("B", bound=_Body)
 
 async def _body(request: web.Request, model: type[B]) -> B:
     try:
-        return model.model_validate_json(await request.read() or b"{}")
+        return model.model_validate(loads_limited(await request.read() or b"{}"))
+    except InputError as exc:
+        raise http_error(web.HTTPBadRequest, f"body: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
@@ -93,10 +97,7 @@ async def _body(request: web.Request, model: type[B]) -> B:
 
 
 def _int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}") from None
+    return path_id(request, name)
 
 
 async def check_visible_client(request: web.Request, session: AsyncSession, client_id: int) -> None:
@@ -162,7 +163,9 @@ def _field_error(field: str, sentence: str) -> web.HTTPException:
 
 async def _edit_body(request: web.Request) -> EditBody:
     try:
-        return EditBody.model_validate_json(await request.read() or b"{}")
+        return EditBody.model_validate(loads_limited(await request.read() or b"{}"))
+    except InputError as exc:
+        raise _field_error("body", f"This cannot be saved: {exc}.") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else ""

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.app_keys import SESSIONS
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
+from core.limits import Id
 from core.roles import SUPERVISOR_ROLES
 from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, read_body
+from operator_console.bodies import Body, path_id, read_body
 
 
 class GroupBody(Body):
@@ -28,7 +29,7 @@ class GroupBody(Body):
 
 
 class MembersBody(Body):
-    operator_ids: list[int] = Field(max_length=1000)
+    operator_ids: list[Id] = Field(max_length=1000)
 
 
 async def _group_json(session: AsyncSession, group: OperatorGroup) -> dict[str, Any]:
@@ -70,10 +71,7 @@ async def set_members(request: web.Request) -> web.Response:
     if len(set(ids)) != len(ids):
         raise http_error(web.HTTPBadRequest, "operator_ids: an operator is listed twice")
     async with request.app[SESSIONS]() as session, session.begin():
-        try:
-            group = await session.get(OperatorGroup, int(request.match_info["group_id"]))
-        except ValueError:
-            group = None
+        group = await session.get(OperatorGroup, path_id(request, "group_id"))
         if group is None:
             raise http_error(web.HTTPNotFound, "no such group")
         known = set(await session.scalars(select(Operator.id).where(Operator.id.in_(ids))))

@@ -26,6 +26,7 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
+from core.limits import Id
 from core.roles import SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
@@ -36,8 +37,8 @@ from router.commands import take_refusal
 
 
 class TransferBody(Body):
-    to_operator_id: int | None = None
-    to_line_id: int | None = None
+    to_operator_id: Id | None = None
+    to_line_id: Id | None = None
     comment: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
@@ -48,7 +49,7 @@ class TransferBody(Body):
 
 
 class InviteBody(Body):
-    colleague_id: int
+    colleague_id: Id
 
 
 class NoteBody(Body):

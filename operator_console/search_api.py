@@ -22,6 +22,7 @@ from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmContact
 from core.db.schema import Channel, Client, Dialog, Message, Operator
 from core.db.search_schema import TS_CONFIG
+from core.limits import parse_id
 from operator_console.api import _visibility
 from operator_console.auth import http_error
 from operator_console.keys import OPERATOR
@@ -63,10 +64,10 @@ class SearchQuery:
 
 
 def _int(raw: str, name: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise http_error(web.HTTPBadRequest, f"{name}: not a number") from None
+    value = parse_id(raw)
+    if value is None:
+        raise http_error(web.HTTPBadRequest, f"{name}: not a number within 64 bits")
+    return value
 
 
 def check_search(params: Any) -> SearchQuery:

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.envelope import Attachment
+from core.limits import signature_matches
 from operator_console.auth import http_error
 
 MAX_FILES = 10
@@ -56,7 +57,7 @@ def check_uploads(
     attachments = []
     for file in files:
         att = file.attachment()
-        if not hmac.compare_digest(upload_token(secret, dialog_id, att), file.token):
+        if not signature_matches(upload_token(secret, dialog_id, att), file.token):
             raise http_error(
                 web.HTTPBadRequest,
                 f"attachments: {file.name!r} was not uploaded to this dialog",

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 FETCH_TIMEOUT_S = 60.0
 BACKOFF_MAX_S = 60.0
 _UID = re.compile(rb"UID (\d+)")
+MAX_UID = 2**32 - 1
+"""UIDs and UIDVALIDITY are 32-bit numbers (RFC 3501)."""
+UID_DIGITS = len(str(MAX_UID))
 
 Ingest = Callable[[bytes], Awaitable[None]]
 LoadState = Callable[[], Awaitable[tuple[int, int] | None]]
@@ -64,6 +67,8 @@ class MailboxClient:
         match = re.search(rb"UIDVALIDITY (\d+)", b" ".join(_lines(response)))
         if match is None:
             raise ImapError(f"SELECT {mailbox}: the server sent no UIDVALIDITY")
+        if len(match.group(1)) > UID_DIGITS:
+            raise ImapError(f"SELECT {mailbox}: UIDVALIDITY is not a 32-bit number")
         return int(match.group(1))
 
     async def uids_after(self, last_uid: int) -> list[int]:
@@ -74,7 +79,8 @@ class MailboxClient:
         for line in _lines(response):
             if line.startswith(b"SEARCH") or line[:1].isdigit():
                 found.update(int(x) for x in re.findall(rb"\d+", line.removeprefix(b"SEARCH")))
-        return sorted(uid for uid in found if uid > last_uid)
+        # UIDs are 32-bit (RFC 3501); a bigger one from a broken server is skipped.
+        return sorted(uid for uid in found if last_uid < uid <= MAX_UID)
 
     async def fetch(self, uid: int) -> bytes | None:
         """The raw message of one UID (without setting \\Seen), None if it vanished."""

@@ -19,6 +19,7 @@ from charset_normalizer import from_bytes
 
 from connectors.email.htmltext import html_to_text
 from connectors.email.quotes import trim_quotes
+from core.limits import parse_id
 
 MAX_ATTACHMENTS = 20
 SUBJECT_TAG = re.compile(r"\[#D(\d{1,12})\]")
@@ -78,7 +79,8 @@ class ParsedMail:
     def subject_dialog(self) -> int | None:
         """The dialog id of a ``[#D123]`` tag in the subject, if any."""
         match = SUBJECT_TAG.search(self.subject)
-        return int(match.group(1)) if match else None
+        # A tag with an id no row can have (past 64 bits) names no dialog.
+        return parse_id(match.group(1)) if match else None
 
 
 class MailParseError(ValueError):

@@ -7,8 +7,6 @@ tests talk to a local server that follows the Bot API.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from typing import Any
 
@@ -31,8 +29,9 @@ from aiohttp import web
 from connectors.accounts import ChannelAccount
 from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
-from connectors.telegram.parse import Ignored, parse_update
+from connectors.telegram.parse import Ignored, UpdateHead, parse_update
 from connectors.telegram.render import TelegramCall, render
+from connectors.webhook_body import read_payload
 from core.bus import Retry
 from core.envelope import (
     Attachment,
@@ -41,6 +40,7 @@ from core.envelope import (
     OutboundMessage,
     PlatformUpdate,
 )
+from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +94,13 @@ class TelegramConnector(PlatformConnector):
             raise web.HTTPNotFound(text="this bot uses long polling")
         expected = account.setting("webhook_secret")
         given = request.headers.get(SECRET_HEADER, "")
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not expected or not signature_matches(expected, given):
             raise web.HTTPUnauthorized(text="Unauthorized")
         raw = await request.content.read(MAX_UPDATE_BYTES + 1)
         if len(raw) > MAX_UPDATE_BYTES:
             raise web.HTTPRequestEntityTooLarge(MAX_UPDATE_BYTES, len(raw))
-        try:
-            body = json.loads(raw)
-            update_id = int(body["update_id"])
-        except (ValueError, TypeError, KeyError):
-            raise web.HTTPBadRequest(
-                text="update_id: an update is a JSON object with an integer update_id"
-            ) from None
-        await self.queue_update(account, str(update_id), body)
+        body, head = read_payload(raw, UpdateHead)
+        await self.queue_update(account, str(head.update_id), body)
         return web.Response(text="ok")
 
     def poller(self, account: ChannelAccount) -> Poller | None:

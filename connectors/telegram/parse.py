@@ -9,7 +9,9 @@ from typing import Any, Literal
 from aiogram.types import Message, Update
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
+from core.limits import Id
 
 TOKEN = r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$"
 SECRET = r"^[A-Za-z0-9_-]{1,256}$"
@@ -30,6 +32,12 @@ class TelegramConfig(BaseModel):
         if self.mode == "webhook" and not self.webhook_secret:
             raise ValueError("webhook_secret is required in webhook mode")
         return self
+
+
+class UpdateHead(WebhookHead):
+    """What the webhook reads of an update: its id, the key that drops a repeat."""
+
+    update_id: Id
 
 
 @dataclass(frozen=True)

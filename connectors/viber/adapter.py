@@ -5,7 +5,6 @@ The API base URL is the ``viber_api_base`` setting; every call carries ``X-Viber
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from connectors.filelinks import FileLinks
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector
 from connectors.viber.parse import (
+    CallbackHead,
     Ignored,
     ViberReceipt,
     dedupe_id,
@@ -24,6 +24,7 @@ from connectors.viber.parse import (
     signature_ok,
 )
 from connectors.viber.render import TEXT_LIMIT, render, sender
+from connectors.webhook_body import read_payload
 from core.bus import Retry
 from core.envelope import (
     Attachment,
@@ -77,13 +78,8 @@ class ViberConnector(PlatformConnector):
         signature = request.headers.get(SIGNATURE_HEADER, "") or request.query.get("sig", "")
         if not signature_ok(account.setting("token"), raw, signature):
             raise web.HTTPForbidden(text="bad X-Viber-Content-Signature")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise web.HTTPBadRequest(text="body: not JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("event"), str):
-            raise web.HTTPBadRequest(text="event: a callback is an object with an event")
-        event = body["event"]
+        body, head = read_payload(raw, CallbackHead)
+        event = head.event
         if event == "conversation_started":
             # The welcome message is the answer to this callback; nothing is stored for it.
             greeting = account.setting("greeting")
@@ -98,7 +94,7 @@ class ViberConnector(PlatformConnector):
                     "text": greeting[:TEXT_LIMIT],
                 }
             )
-        key = dedupe_id(body)
+        key = dedupe_id(head)
         if key is not None and event in ("message", "delivered", "seen", "failed"):
             await self.queue_update(account, key, body)
         else:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.outbound import Status
+from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
+from core.limits import Id, signature_matches
 
 SENDER_NAME_MAX = 28
 
@@ -29,7 +31,7 @@ class ViberConfig(BaseModel):
 def signature_ok(token: str, body: bytes, signature: str) -> bool:
     """X-Viber-Content-Signature: hex HMAC-SHA256 of the raw body keyed with the auth token."""
     expected = hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return signature_matches(expected, signature.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -70,18 +72,30 @@ class Ignored:
     reason: str
 
 
-def dedupe_id(body: dict[str, Any]) -> str | None:
+_Short = Annotated[str, Field(max_length=200)]
+
+
+class _User(WebhookHead):
+    id: _Short | Id = ""
+
+
+class CallbackHead(WebhookHead):
+    """What the webhook reads of a callback: what the event is, and what makes it unique."""
+
+    event: str = Field(max_length=100)
+    message_token: Id | _Short | None = None
+    user_id: _Short | None = None
+    sender: _User | None = None
+    user: _User | None = None
+
+
+def dedupe_id(head: CallbackHead) -> str | None:
     """(event, message_token, user id): receipts reuse our message's token, so the token alone
     is not unique across events."""
-    event, token = body.get("event"), body.get("message_token")
-    if not isinstance(event, str) or token is None:
+    if head.message_token is None:
         return None
-    user = (
-        body.get("user_id")
-        or (body.get("sender") or {}).get("id")
-        or (body.get("user") or {}).get("id", "")
-    )
-    return f"{event}:{token}:{user}"
+    user = head.user_id or (head.sender and head.sender.id) or (head.user and head.user.id) or ""
+    return f"{head.event}:{head.message_token}:{user}"
 
 
 def parse_callback(body: Any) -> ViberInbound | ViberReceipt | Ignored:

@@ -11,8 +11,6 @@ tests reach a local server through the real library. Operators' files are upload
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,8 +26,16 @@ from vk_api.exceptions import ApiError, ApiHttpError, VkApiError  # type: ignore
 from connectors.accounts import ChannelAccount
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
-from connectors.vk.parse import API_VERSION, Ignored, VkRead, event_key, parse_event
+from connectors.vk.parse import (
+    API_VERSION,
+    EventHead,
+    Ignored,
+    VkRead,
+    event_key,
+    parse_event,
+)
 from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, as_photo, random_id, render
+from connectors.webhook_body import read_payload
 from core.bus import Retry
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import (
@@ -39,6 +45,7 @@ from core.envelope import (
     OutboundMessage,
     PlatformUpdate,
 )
+from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
 
@@ -147,22 +154,15 @@ class VkConnector(PlatformConnector):
         raw = await request.content.read(MAX_EVENT_BYTES + 1)
         if len(raw) > MAX_EVENT_BYTES:
             raise web.HTTPRequestEntityTooLarge(MAX_EVENT_BYTES, len(raw))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise web.HTTPBadRequest(text="body: not JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            raise web.HTTPBadRequest(text="type: an event is an object with a type")
-        if str(body.get("group_id")) != account.setting("group_id"):
+        # VK's secret is a field of the JSON: the body is parsed (within limits) to find it.
+        body, head = read_payload(raw, EventHead)
+        if str(head.group_id) != account.setting("group_id"):
             raise web.HTTPForbidden(text="group_id: not this channel's community")
-        if body["type"] == "confirmation":
+        if head.type == "confirmation":
             return web.Response(text=account.setting("confirmation"))
-        expected, given = account.setting("secret"), body.get("secret")
-        if not isinstance(given, str) or not hmac.compare_digest(
-            given.encode(), expected.encode()
-        ):
+        if not signature_matches(account.setting("secret"), head.secret):
             raise web.HTTPForbidden(text="secret: wrong or missing")
-        if body["type"] in QUEUED_TYPES:
+        if head.type in QUEUED_TYPES:
             await self.queue_update(account, event_key(body), body)
         return web.Response(text="ok")
 

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
+from core.limits import Id
 
 API_VERSION = "5.199"
 """The VK API version we speak; vk_api's own default (5.92) predates the message object."""
@@ -82,6 +84,14 @@ class Ignored:
     """An event that needs no action, and why."""
 
     reason: str
+
+
+class EventHead(WebhookHead):
+    """What the webhook reads of a callback event before queueing it."""
+
+    type: str = Field(max_length=100)
+    group_id: Id | str | None = None
+    secret: str | None = None
 
 
 def event_key(body: dict[str, Any]) -> str:

@@ -226,40 +226,16 @@ class WebchatConnector(ContextConnector):
                     if frame.type == WSMsgType.BINARY:
                         await _error(ws, "bad_frame", "frames are JSON text")
                     continue
-                parsed = parse_frame(frame.data)
-                if isinstance(parsed, FrameError):
-                    await _error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
-                elif isinstance(parsed, Hello):
-                    first = visitor is None
-                    visitor = await self._hello(ws, channel, parsed, visitor)
-                    if first and visitor is not None and parsed.identity is not None:
-                        hints = await self._identify(ws, channel, parsed.identity, hints)
-                elif visitor is None:
-                    await _error(ws, "not_ready", "send hello first")
-                elif isinstance(parsed, VisitorText):
-                    if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
-                        await _error(
-                            ws,
-                            "rate_limited",
-                            "too many messages; wait a few seconds",
-                            parsed.client_msg_id,
-                        )
-                        continue
-                    await self._accept(ws, channel, visitor, parsed, hints)
-                elif isinstance(parsed, Identify):
-                    hints = await self._identify(ws, channel, parsed.identity, hints)
-                elif isinstance(parsed, Rate):
-                    await self._rate(ws, channel, visitor, parsed)
-                elif isinstance(parsed, Ping):
-                    # The header's status is checked again with every keep-alive, so it
-                    # follows working hours and operators' presence without a reload.
-                    async with self.sessions() as session:
-                        online = await line_answering(session, channel.line_id, utcnow())
-                    await ws.send_json({"type": "pong", "online": online})
-                elif isinstance(parsed, Typing):
-                    await self.signals.visitor_typing(channel.id, visitor.visitor_id)
-                elif isinstance(parsed, Read):
-                    await self.signals.seen(channel.id, visitor.visitor_id, parsed.up_to)
+                try:
+                    visitor, hints = await self._on_frame(
+                        ws, channel, frame.data, visitor, hints, address
+                    )
+                except (RedisError, OSError, ConnectionError):
+                    raise
+                except Exception:
+                    # A bug must cost one frame, not the visitor's socket.
+                    log.exception("web chat frame failed on channel %s", channel.id)
+                    await _error(ws, "server_error", "this frame could not be handled")
         finally:
             if visitor is not None:
                 group = self.sockets.get((channel.id, visitor.visitor_id))
@@ -268,6 +244,52 @@ class WebchatConnector(ContextConnector):
                     if not group:
                         del self.sockets[(channel.id, visitor.visitor_id)]
         return ws
+
+    async def _on_frame(
+        self,
+        ws: web.WebSocketResponse,
+        channel: Channel,
+        data: str,
+        visitor: Visitor | None,
+        hints: ClientHints | None,
+        address: str,
+    ) -> tuple[Visitor | None, ClientHints | None]:
+        """Handle one text frame; the socket's visitor and site hints after it."""
+        parsed = parse_frame(data)
+        if isinstance(parsed, FrameError):
+            await _error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
+        elif isinstance(parsed, Hello):
+            first = visitor is None
+            visitor = await self._hello(ws, channel, parsed, visitor)
+            if first and visitor is not None and parsed.identity is not None:
+                hints = await self._identify(ws, channel, parsed.identity, hints)
+        elif visitor is None:
+            await _error(ws, "not_ready", "send hello first")
+        elif isinstance(parsed, VisitorText):
+            if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
+                await _error(
+                    ws,
+                    "rate_limited",
+                    "too many messages; wait a few seconds",
+                    parsed.client_msg_id,
+                )
+                return visitor, hints
+            await self._accept(ws, channel, visitor, parsed, hints)
+        elif isinstance(parsed, Identify):
+            hints = await self._identify(ws, channel, parsed.identity, hints)
+        elif isinstance(parsed, Rate):
+            await self._rate(ws, channel, visitor, parsed)
+        elif isinstance(parsed, Ping):
+            # The header's status is checked again with every keep-alive, so it follows
+            # working hours and operators' presence without a reload.
+            async with self.sessions() as session:
+                online = await line_answering(session, channel.line_id, utcnow())
+            await ws.send_json({"type": "pong", "online": online})
+        elif isinstance(parsed, Typing):
+            await self.signals.visitor_typing(channel.id, visitor.visitor_id)
+        elif isinstance(parsed, Read):
+            await self.signals.seen(channel.id, visitor.visitor_id, parsed.up_to)
+        return visitor, hints
 
     async def _hello(
         self, ws: web.WebSocketResponse, channel: Channel, hello: Hello, current: Visitor | None

@@ -13,6 +13,7 @@ import hmac
 from typing import TYPE_CHECKING
 
 from core.envelope import ClientHints
+from core.limits import signature_matches
 
 if TYPE_CHECKING:
     from connectors.webchat.parse import SiteIdentity
@@ -45,7 +46,7 @@ def verify(secret: str | None, identity: SiteIdentity, now: float) -> str | None
     if identity.ts < now - MAX_AGE_S:
         return f"the signature has expired (ts older than {MAX_AGE_S} s); sign it again"
     expected = sign(secret, identity.id, identity.ts, identity.name, identity.email)
-    if not hmac.compare_digest(expected, identity.signature.lower()):
+    if not signature_matches(expected, identity.signature.lower()):
         return "the signature does not match"
     return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -10,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from core.envelope import MAX_TEXT
+from core.limits import MAX_ID, InputError, loads_limited
 
 CLIENT_MSG_ID = r"^[A-Za-z0-9_-]{1,64}$"
 NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
@@ -24,7 +24,7 @@ class SiteIdentity(_Frame):
     """The website's logged-in user, signed with the chat's site secret (see identity.py)."""
 
     id: str = Field(min_length=1, max_length=255, pattern=NO_CONTROLS)
-    ts: int = Field(ge=0)
+    ts: int = Field(ge=0, le=MAX_ID)
     """Unix seconds when the site signed; old signatures expire."""
     name: str = Field(default="", max_length=255, pattern=NO_CONTROLS)
     email: str = Field(default="", max_length=320, pattern=NO_CONTROLS)
@@ -38,7 +38,7 @@ class Hello(_Frame):
 
     type: Literal["hello"]
     token: str | None = Field(default=None, max_length=512)
-    after: int | None = Field(default=None, ge=0)
+    after: int | None = Field(default=None, ge=0, le=MAX_ID)
     identity: Any = None
     """Checked on its own by ``parse_identity``: a bad identity must not cost the visitor
     the chat, only the identification."""
@@ -69,7 +69,7 @@ class Read(_Frame):
     """The visitor's widget shows the operator messages up to ``up_to`` (a message id)."""
 
     type: Literal["read"]
-    up_to: int = Field(ge=1)
+    up_to: int = Field(ge=1, le=MAX_ID)
 
 
 class Ping(_Frame):
@@ -82,7 +82,7 @@ class Rate(_Frame):
     """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1."""
 
     type: Literal["rate"]
-    dialog_id: int = Field(ge=1)
+    dialog_id: int = Field(ge=1, le=MAX_ID)
     value: int = Field(ge=1, le=5)
 
 
@@ -109,9 +109,9 @@ class FrameError:
 def parse_frame(raw: str) -> VisitorFrame | FrameError:
     """Parse one text frame from a visitor."""
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return FrameError("bad_json", f"not JSON: {exc.msg}")
+        data = loads_limited(raw)
+    except InputError as exc:
+        return FrameError("bad_json", str(exc))
     if not isinstance(data, dict):
         return FrameError("bad_frame", "a frame is a JSON object")
     cid = data.get("client_msg_id")

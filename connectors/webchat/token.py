@@ -12,6 +12,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from core.limits import parse_id, signature_matches
+
 VERSION = "v1"
 
 
@@ -32,12 +34,13 @@ def issue_token(secret: bytes, channel_id: int) -> tuple[str, Visitor]:
 def check_token(secret: bytes, token: str, channel_id: int) -> Visitor | None:
     """The visitor a token names, or None when it is forged, malformed or for another channel."""
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != VERSION or not parts[2].isdigit():
+    if len(parts) != 4 or parts[0] != VERSION:
         return None
-    visitor = Visitor(parts[1], int(parts[2]))
-    if visitor.channel_id != channel_id or not visitor.visitor_id:
+    token_channel = parse_id(parts[2])
+    if token_channel != channel_id or not parts[1]:
         return None
-    if not hmac.compare_digest(_sign(secret, visitor), token):
+    visitor = Visitor(parts[1], channel_id)
+    if not signature_matches(_sign(secret, visitor), token):
         return None
     return visitor
 

@@ -9,6 +9,7 @@ from typing import Any
 from viberbot import Api, BotConfiguration
 
 from connectors.viber.parse import (
+    CallbackHead,
     Ignored,
     ViberInbound,
     ViberReceipt,
@@ -45,7 +46,8 @@ def test_receipts_and_other_events() -> None:
     assert parse_callback(load("failed")).error == "failure description"  # type: ignore[union-attr]
     assert isinstance(parse_callback(load("conversation_started")), Ignored)
     # Receipts reuse the token of our message: the event is part of the dedupe key.
-    assert dedupe_id(load("delivered")) != dedupe_id(load("seen"))
+    delivered, seen = (CallbackHead.model_validate(load(n)) for n in ("delivered", "seen"))
+    assert dedupe_id(delivered) != dedupe_id(seen)
 
 
 def test_our_signature_check_agrees_with_the_official_sdk() -> None:

@@ -1,0 +1,39 @@
+"""The one way a webhook turns a platform's raw body into JSON: bounded, and checked by a model.
+
+The model names only the fields the webhook itself reads (the rest is parsed later, by the
+channel's ``parse``); a body that does not fit is a 400 naming the field, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from core.limits import InputError, loads_limited
+
+
+class WebhookHead(BaseModel):
+    """The fields of a platform's callback that the webhook reads before queueing it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+H = TypeVar("H", bound=WebhookHead)
+
+
+def read_payload(raw: bytes, head: type[H]) -> tuple[dict[str, Any], H]:
+    """The body as a JSON object and its checked head, or a 400 that says what is wrong."""
+    try:
+        body = loads_limited(raw)
+    except InputError as exc:
+        raise web.HTTPBadRequest(text=f"body: {exc}") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body: a callback is a JSON object")
+    try:
+        return body, head.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise web.HTTPBadRequest(text=f"{where}: {first['msg']}") from None
