@@ -25,9 +25,10 @@ import aiohttp
 
 from bench.stats import Latency, steady_rate
 
-# The visitor socket refuses more than RATE_MAX messages in RATE_WINDOW_S seconds; a visitor
+# The visitor socket refuses more than MAX_PER_VISITOR messages in WINDOW_S seconds; a visitor
 # who would exceed it waits, so the benchmark never measures refusals.
-from connectors.webchat.adapter import RATE_MAX_MESSAGES, RATE_WINDOW_S
+from connectors.webchat.rate import MAX_PER_VISITOR as RATE_MAX_MESSAGES
+from connectors.webchat.rate import WINDOW_S as RATE_WINDOW_S
 
 RATE_MARGIN_S = 0.05
 REPLY_PREFIX = "r-"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -38,7 +39,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
-from connectors.webchat.rate import MAX_PER_VISITOR, WINDOW_S, RateBudget, VisitorRate
+from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -59,8 +60,6 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
 MAX_FRAME_BYTES = 64 * 1024
-RATE_WINDOW_S = float(WINDOW_S)
-RATE_MAX_MESSAGES = MAX_PER_VISITOR
 DISABLED_REASON = "this chat is disabled"
 DISABLED_CLOSE = 4403
 """The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
@@ -82,7 +81,7 @@ class WebchatConnector(ContextConnector):
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
 
-    @property
+    @functools.cached_property
     def rate(self) -> VisitorRate:
         """The visitors' message budget, shared by every socket and process through Redis."""
         per_address = self.context.settings.webchat_max_per_address
