@@ -239,7 +239,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(admin_api.routes())
         app.router.add_routes(answers_api.routes())
         app.router.add_routes(answers_csv.routes())
-        app.router.add_routes(typing_api.routes())
+        typing_api.install(app)
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
         app.router.add_get("/api/ws", operator_socket)

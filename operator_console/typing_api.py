@@ -27,8 +27,8 @@ from operator_console.api import _visible_status
 from operator_console.keys import OPERATOR
 from operator_console.live import OperatorHub
 
-_THROTTLE = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
-"""Per operator and dialog, for this process (a second process lets one more signal through)."""
+TYPING_THROTTLE = web.AppKey("typing_throttle", typing_signals.Throttle)
+"""Per operator and dialog, for this app (a second process lets one more signal through)."""
 
 
 async def operator_typing(request: web.Request) -> web.Response:
@@ -45,16 +45,17 @@ async def operator_typing(request: web.Request) -> web.Response:
         ).first()
     if row is None or seen.status == "closed":
         return web.Response(status=204)
-    if _THROTTLE.allow((operator.id, seen.id), time.monotonic()):
+    if request.app[TYPING_THROTTLE].allow((operator.id, seen.id), time.monotonic()):
         signal = {"channel_id": row.channel_id, "external_user_id": row.external_id,
                   "name": operator.name}  # fmt: skip
         await typing_signals.publish(request.app[BUS].redis, typing_signals.OPERATOR_TYPING, signal)
     return web.Response(status=204)
 
 
-def routes() -> list[web.AbstractRouteDef]:
-    """The typing endpoint."""
-    return [web.post("/api/dialogs/{dialog_id}/typing", operator_typing)]
+def install(app: web.Application) -> None:
+    """The typing endpoint, with its own throttle: one hub's counts never hold back another's."""
+    app[TYPING_THROTTLE] = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
+    app.router.add_post("/api/dialogs/{dialog_id}/typing", operator_typing)
 
 
 class VisitorTypingRelay:
