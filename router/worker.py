@@ -2,8 +2,10 @@
 
 Messages of one client must be handled in order, so each inbound shard (and the command stream)
 has one consumer at a time across all router processes: whoever holds the stream's lease. A
-process that dies stops renewing; another takes the lease within its TTL and reclaims the dead
-consumer's pending entries with XAUTOCLAIM.
+process that dies stops renewing; another takes the lease within its TTL and first takes over
+every entry the dead consumer left pending (XAUTOCLAIM at idle 0), then reads new ones. Each
+process has a consumer name of its own (``streams.consumer_name``), which is also its name as a
+lease holder.
 
 A batch read from a stream is handled in one transaction (``Router.handle``): consecutive
 inbound messages go to ``router.inbound`` as one run, everything else to its ``do_*``. The
@@ -193,12 +195,30 @@ class RouterService:
                     task.cancel()
                     del self.tasks[stream]
             elif await lease.acquire():
-                consumer = self.bus.consumer(
-                    stream,
-                    streams.ROUTER_GROUP,
-                    self.name,
-                    self.router.handle,
-                    ROUTER_INPUT,
-                    ordering=client_of,
+                self.tasks[stream] = asyncio.create_task(
+                    self._take_over(stream), name=f"router:{stream}"
                 )
-                self.tasks[stream] = asyncio.create_task(consumer.run(), name=f"router:{stream}")
+
+    async def _take_over(self, stream: str) -> None:
+        """Consume a stream whose lease was just gained: first every entry still pending on
+        any consumer of the group (a dead holder's, in stream order), then new ones.
+
+        Reading new entries first would put a client's later messages before the ones the
+        previous holder had read but not finished; waiting for ``claim_idle_ms`` to reclaim
+        them would do the same. Only the lease holder reads the stream, so nobody else is
+        working on those entries and they can be taken at idle 0.
+        """
+        consumer = self.bus.consumer(
+            stream,
+            streams.ROUTER_GROUP,
+            self.name,
+            self.router.handle,
+            ROUTER_INPUT,
+            ordering=client_of,
+        )
+        await self.bus.ensure_group(stream, streams.ROUTER_GROUP)
+        taken = await consumer.reclaim(min_idle_ms=0)
+        if taken:
+            log.info("took over %d pending entries of %s", taken, stream)
+        await self.bus.forget_idle_consumers(stream, streams.ROUTER_GROUP, self.name)
+        await consumer.run()
