@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import DBAPIError
 
 from core import streams
 from core.bus import Bus, Delivery
@@ -52,8 +54,12 @@ from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_receipt
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
+from router.locks import is_write_conflict
 
 log = logging.getLogger(__name__)
+
+CONFLICT_ATTEMPTS = 5
+"""Runs of one batch that meets deadlocks before its entries go the bus's way of failures."""
 
 ROUTER_INPUT: TypeAdapter[RouterInput] = TypeAdapter(RouterInput)
 
@@ -82,26 +88,43 @@ class Router:
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
-        # Consumers of several streams share this writer; one batch at a time per process keeps
-        # capacity checks and assignments consistent (SQLite has a single writer anyway).
+        # Consumers of several streams share this writer; one batch at a time per process saves
+        # them from waiting on each other's row locks. Across processes, the row locks of
+        # router/locks.py keep capacity checks and assignments consistent.
         self._lock = asyncio.Lock()
 
     async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
-        """Apply a batch in one transaction, then publish its effects."""
+        """Apply a batch in one transaction, then publish its effects.
+
+        A batch that lost a deadlock or a serialization conflict to another router process was
+        rolled back whole, with nothing published: it is run again from the start.
+        """
         async with self._lock:
-            async with self.sessions() as session, session.begin():
-                work = Batch(session, self.clock(), sockets=self.sockets)
-                run: list[InboundMessage] = []
-                for delivery in batch:
-                    if isinstance(delivery.payload, InboundMessage):
-                        run.append(delivery.payload)
-                        continue
-                    await do_inbound_run(work, run)
-                    run = []
-                    await dispatch(work, delivery.payload)
-                await do_inbound_run(work, run)
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                try:
+                    work = await self._apply(batch)
+                    break
+                except DBAPIError as exc:
+                    if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                        raise
+                    log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
+                    await asyncio.sleep(random.uniform(0, 0.05 * attempt))
             await self.bus.publish_many(work.effects)
             await self._set_timers(work)
+
+    async def _apply(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
+        async with self.sessions() as session, session.begin():
+            work = Batch(session, self.clock(), sockets=self.sockets, writer=True)
+            run: list[InboundMessage] = []
+            for delivery in batch:
+                if isinstance(delivery.payload, InboundMessage):
+                    run.append(delivery.payload)
+                    continue
+                await do_inbound_run(work, run)
+                run = []
+                await dispatch(work, delivery.payload)
+            await do_inbound_run(work, run)
+        return work
 
     async def _set_timers(self, work: Batch) -> None:
         # After the commit, like every effect: a timer never fires for a rolled-back change.
