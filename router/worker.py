@@ -45,7 +45,7 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
-from core.lease import Lease
+from core.lease import Lease, Members
 from core.presence import ConsoleSockets
 from core.timers import Timers
 from router import commands
@@ -171,7 +171,14 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
 
 
 class RouterService:
-    """Holds leases on the router's streams and runs a consumer for each one it holds."""
+    """Holds leases on the router's streams and runs a consumer for each one it holds.
+
+    The streams are shared out among the live router processes (``core.lease.Members``): each
+    takes at most its fair share, and one holding more than that (it started first, or another
+    joined since) hands the extra streams back after the batch in hand, so several routers
+    really do work side by side. A handed-back stream's lease is released at once, and the
+    router taking it over reads the entries left pending first (``_take_over``).
+    """
 
     def __init__(
         self, router: Router, bus: Bus, shards: int, name: str, lease_ttl_ms: int = 15_000
@@ -182,7 +189,10 @@ class RouterService:
         self.leases = {
             s: Lease(bus.redis, f"router:{s}", name, lease_ttl_ms) for s in router_streams(shards)
         }
+        self.members = Members(bus.redis, "router", name, lease_ttl_ms)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stops: dict[str, asyncio.Event] = {}
+        """Per held stream: set to have its consumer return after the batch in hand."""
         self.lease_ttl_ms = lease_ttl_ms
 
     async def run(self) -> None:
@@ -194,44 +204,58 @@ class RouterService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.lease_ttl_ms / 3000)
         finally:
+            for stop in self.stops.values():
+                stop.set()
             tasks = list(self.tasks.values())
             if tasks:
-                # Consumers see the closed bus after their current read (block_ms at most).
+                # Consumers stop after their current read (block_ms at most).
                 _done, late = await asyncio.wait(tasks, timeout=self.bus.config.block_ms / 1000 + 5)
                 for task in late:
                     task.cancel()
+            with contextlib.suppress(Exception):
+                await self.members.leave()
             for stream in list(self.tasks):
                 with contextlib.suppress(Exception):
                     await self.leases[stream].release()
 
     async def _tend(self) -> None:
-        for stream, lease in self.leases.items():
-            task = self.tasks.get(stream)
-            if task is not None and task.done():
+        share = -(-len(self.leases) // max(await self.members.beat(), 1))
+        for stream in list(self.tasks):
+            task = self.tasks[stream]
+            if task.done():
                 if not task.cancelled() and task.exception() is not None:
                     log.error("consumer of %s stopped: %r; restarting", stream, task.exception())
                 del self.tasks[stream]
-                task = None
-            if task is not None:
-                if not await lease.renew():
-                    log.warning("lost the lease on %s; stopping its consumer", stream)
-                    task.cancel()
-                    del self.tasks[stream]
-            elif await lease.acquire():
+            elif not await self.leases[stream].renew():
+                log.warning("lost the lease on %s; stopping its consumer", stream)
+                task.cancel()
+                del self.tasks[stream]
+        kept = [s for s in self.tasks if not self.stops[s].is_set()]
+        for stream in kept[share:]:
+            log.info("handing %s to another router: %d streams each at most", stream, share)
+            self.stops[stream].set()
+        for stream, lease in self.leases.items():
+            if len(self.tasks) >= share:
+                break
+            if stream not in self.tasks and await lease.acquire():
+                self.stops[stream] = asyncio.Event()
                 self.tasks[stream] = asyncio.create_task(
-                    self._take_over(stream), name=f"router:{stream}"
+                    self._take_over(stream, self.stops[stream]), name=f"router:{stream}"
                 )
 
-    async def _take_over(self, stream: str) -> None:
+    async def _take_over(self, stream: str, stop: asyncio.Event) -> None:
         """Consume a stream whose lease was just gained: first every entry still pending on
-        any consumer of the group (a dead holder's, in stream order), then new ones.
+        any consumer of the group (a dead holder's, in stream order), then new ones, until
+        ``stop`` is set; then give the lease back.
 
         Reading new entries first would put a client's later messages before the ones the
         previous holder had read but not finished; waiting for ``claim_idle_ms`` to reclaim
         them would do the same. Only the lease holder reads the stream, so nobody else is
         working on those entries and they can be taken at idle 0.
         """
-        consumer = self.bus.consumer(
+        bus = Bus(self.bus.redis, self.bus.config)
+        bus.stopping = stop  # this stream's consumer alone stops when it is handed back
+        consumer = bus.consumer(
             stream,
             streams.ROUTER_GROUP,
             self.name,
@@ -239,9 +263,11 @@ class RouterService:
             ROUTER_INPUT,
             ordering=client_of,
         )
-        await self.bus.ensure_group(stream, streams.ROUTER_GROUP)
+        await bus.ensure_group(stream, streams.ROUTER_GROUP)
         taken = await consumer.reclaim(min_idle_ms=0)
         if taken:
             log.info("took over %d pending entries of %s", taken, stream)
-        await self.bus.forget_idle_consumers(stream, streams.ROUTER_GROUP, self.name)
+        await bus.forget_idle_consumers(stream, streams.ROUTER_GROUP, self.name)
         await consumer.run()
+        # Returned after its last batch was acked: the next holder may start at once.
+        await self.leases[stream].release()
