@@ -127,6 +127,6 @@ class Deployment:
             child.process.send_signal(signal.SIGTERM)
         for child in running:
             try:
-                child.process.wait(10)
+                child.process.wait(5)
             except subprocess.TimeoutExpired:
                 child.kill()
