@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -128,7 +127,7 @@ class PlatformConnector(AccountConnector, ABC):
 
     async def run(self) -> None:
         """Watch accounts, run pollers, consume raw updates and send, until the bus stops."""
-        name = f"{socket.gethostname()}-{self.kind}"
+        name = streams.consumer_name(self.kind)
         sender = OutboundSender(self, self.bus, self.sessions, name)
         raw = self.bus.consumer(
             streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE

@@ -201,6 +201,21 @@ class Bus:
             if len(entries) < self.config.batch_size:
                 return
 
+    async def forget_idle_consumers(self, stream: str, group: str, keep: str) -> int:
+        """Remove the group's consumers other than ``keep`` that hold no pending entry.
+
+        For a stream read by one lease holder at a time, after the holder took every pending
+        entry over: consumer names are unique per process, so each restart leaves a name
+        behind. A consumer removed while it still runs is recreated by its next read.
+        """
+        consumers: Any = await self.redis.xinfo_consumers(stream, group)
+        gone = [
+            _text(c["name"]) for c in consumers if _text(c["name"]) != keep and not c["pending"]
+        ]
+        for name in gone:
+            await self.redis.xgroup_delconsumer(stream, group, name)
+        return len(gone)
+
 
 class Consumer(Generic[T]):
     """Reads one stream in a consumer group and hands batches to a handler."""
@@ -259,14 +274,21 @@ class Consumer(Generic[T]):
     def _dump(self, payload: T) -> str:
         return self.adapter.dump_json(payload).decode()
 
-    async def reclaim(self) -> int:
-        """Take over entries idle longer than ``claim_idle_ms`` from any consumer of the group."""
+    async def reclaim(self, min_idle_ms: int | None = None) -> int:
+        """Take over entries idle longer than ``min_idle_ms`` (default ``claim_idle_ms``) from
+        any consumer of the group, and handle them in stream order.
+
+        ``min_idle_ms=0`` takes over every pending entry: what the only reader of a stream (the
+        holder of its lease) does before reading new entries, so that a dead holder's entries
+        are handled before the ones that came after them.
+        """
         cfg = self.bus.config
+        idle = cfg.claim_idle_ms if min_idle_ms is None else min_idle_ms
         start = "0-0"
         total = 0
         while True:
             reply: Any = await self.bus.redis.xautoclaim(
-                self.stream, self.group, self.name, cfg.claim_idle_ms, start, count=cfg.batch_size
+                self.stream, self.group, self.name, idle, start, count=cfg.batch_size
             )
             # Redis 7 lists the ids of entries deleted while pending as a third element. Redis
             # 6.2 answers [cursor, entries] and shows such an entry as a nil with no id at all.

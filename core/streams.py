@@ -7,6 +7,9 @@ never disagree about a name.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import zlib
 
 COMMANDS = "cmd"
@@ -31,6 +34,19 @@ TIMERS_DUE = "timers:due"
 """Sorted set of pending timer keys by due time (ms)."""
 TIMER_PAYLOADS = "timers:payload"
 """Hash of pending timer keys to the encoded document they fire."""
+
+
+def consumer_name(role: str) -> str:
+    """A consumer name of its own for this process: host, role, pid and a random suffix.
+
+    Two processes on one host must never share a name. Entries pending on a name belong to
+    whoever reads with it, so a shared name would let one process re-handle entries another is
+    still working on, and the router's leases (held by this name) would count both processes as
+    one holder, so both would consume every shard. The random part keeps a restarted process
+    that got an old pid apart from its dead predecessor, whose pending entries are taken over
+    explicitly (``XAUTOCLAIM``), never inherited by name.
+    """
+    return f"{socket.gethostname()}-{role}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def inbound(shard: int) -> str:

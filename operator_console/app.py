@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from config.settings import Settings, config_path
 from connectors.base import Connector
 from connectors.context import ConnectorContext
 from connectors.registry import KINDS
+from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
@@ -154,7 +154,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     bus = app[BUS]
     role = app[ROLE]
-    name = f"{socket.gethostname()}-{role}"
+    name = streams.consumer_name(role)
     jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     if role in ("all", "router"):
         service = RouterService(

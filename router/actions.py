@@ -46,6 +46,7 @@ from router.intents import (
     Wait,
 )
 from router.lifecycle import decide_close, decide_operator_message
+from router.locks import lock_dialogs
 from router.reads import line_settings, load_policy, may_work_on, operator_states, snapshot
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ async def _may_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: Opera
     if dialog.operator_id is None:
         policy = await load_policy(work, dialog.line_id)
         states = await operator_states(work, dialog.line_id)
+        await lock_dialogs(work, [dialog])
         snap = await snapshot(work, dialog)
         await do_intents(work, decide_take(snap, policy, states, operator.id, work.now))
         if dialog.operator_id != operator.id and operator.role not in SUPERVISOR_ROLES:
@@ -190,6 +192,7 @@ async def _pass_offers_on(work: Batch, line_id: int, operator: Operator) -> None
         return
     policy = await load_policy(work, line_id)
     states = await operator_states(work, line_id)
+    await lock_dialogs(work, offered)
     snaps = [await snapshot(work, d) for d in offered]
     await do_intents(
         work, decide_unavailable(snaps, policy, states, operator.id, operator.status, work.now)
@@ -210,6 +213,8 @@ async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
         return
     policy = await load_policy(work, line_id)
     states = await operator_states(work, line_id)
+    # Read before the operators were locked: another router may have given some out since.
+    await lock_dialogs(work, waiting)
     snapshots = [await snapshot(work, d) for d in waiting]
     await do_intents(work, route_waiting(snapshots, policy, states, work.now, why))
 

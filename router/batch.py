@@ -43,6 +43,10 @@ class Batch:
     """Timers to arm or disarm once the batch has committed, in order."""
     sockets: ConsoleSockets | None = None
     """The operators' live console sockets, for presence timers (None: nobody counts them)."""
+    writer: bool = False
+    """True in the router's writer transaction: reads that decide on an operator's load lock
+    the rows they decide on (``router.locks``). A read-only caller (the console asking whether
+    a take would go through) locks nothing."""
     _lines: dict[int, Line] = field(default_factory=dict)
     _channels: dict[int, Channel | None] = field(default_factory=dict)
     _supervisors: tuple[tuple[int, str], ...] | None = None

@@ -31,8 +31,10 @@ from router.colleagues import decide_transfer_to_line, decide_transfer_to_operat
 from router.decide import decide_offer_timeout, decide_skip, decide_take
 from router.intents import Audit, Intent, Note, ReminderStage
 from router.lifecycle import decide_close, decide_no_answer
+from router.locks import lock_dialogs
 from router.reads import load_policy, may_work_on, operator_states, snapshot
 from router.reminders import decide_reminder
+from router.snapshots import DialogSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ async def take_refusal(
 async def _decide_take(work: Batch, dialog: Dialog, operator_id: int) -> list[Intent]:
     policy = await load_policy(work, dialog.line_id)
     states = await operator_states(work, dialog.line_id)
+    await lock_dialogs(work, [dialog])
     snap = await snapshot(work, dialog)
     return decide_take(snap, policy, states, operator_id, work.now)
 
@@ -97,6 +100,7 @@ async def do_skip(work: Batch, cmd: SkipOffer) -> None:
     line_id = dialog.line_id
     policy = await load_policy(work, line_id)
     states = await operator_states(work, line_id)
+    await lock_dialogs(work, [dialog])
     snap = await snapshot(work, dialog)
     await do_intents(work, decide_skip(snap, policy, states, cmd.operator_id, work.now))
     # The skipper has room again for the line's other waiting dialogs.
@@ -142,7 +146,6 @@ async def _decide_transfer(
 ) -> tuple[list[Intent], str] | None:
     """The transfer's intents and the words naming where it goes; None when the target is
     unknown or missing."""
-    snap = await snapshot(work, dialog)
     if cmd.to_operator_id is not None:
         target = await work.session.get(Operator, cmd.to_operator_id)
         if target is None:
@@ -153,6 +156,7 @@ async def _decide_transfer(
         takeover = target.id == operator.id and operator.role in SUPERVISOR_ROLES
         policy = await load_policy(work, dialog.line_id)
         states = await operator_states(work, dialog.line_id)
+        snap = await _locked_snapshot(work, dialog)
         intents = decide_transfer_to_operator(
             snap, policy, states, target.id, work.now, takeover=takeover, comment=cmd.comment
         )
@@ -165,10 +169,17 @@ async def _decide_transfer(
             return None
         policy = await load_policy(work, line.id)
         states = await operator_states(work, line.id)
+        snap = await _locked_snapshot(work, dialog)
         intents = decide_transfer_to_line(snap, policy, states, work.now, cmd.comment)
         return intents, f"line {line.name}"
     log.error("transfer of dialog %d names no target; dropped", dialog.id)
     return None
+
+
+async def _locked_snapshot(work: Batch, dialog: Dialog) -> DialogSnapshot:
+    """The routing view of a dialog re-read under its row lock (after its line's operators)."""
+    await lock_dialogs(work, [dialog])
+    return await snapshot(work, dialog)
 
 
 async def do_invite(work: Batch, cmd: InviteColleague) -> None:
@@ -291,9 +302,11 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
         log.info("timer %s names a dialog that is gone", fired.key)
         return
     policy = await load_policy(work, dialog.line_id)
-    snap = await snapshot(work, dialog)
+    # Operators first, then the dialog: the order every routing path locks in (router/locks.py).
+    routes = kind in ("offer", "noanswer")
+    states = await operator_states(work, dialog.line_id) if routes else []
+    snap = await _locked_snapshot(work, dialog)
     if kind == "offer":
-        states = await operator_states(work, dialog.line_id)
         intents = decide_offer_timeout(
             snap,
             policy,
@@ -303,7 +316,6 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
             work.now,
         )
     elif kind == "noanswer":
-        states = await operator_states(work, dialog.line_id)
         intents = decide_no_answer(snap, policy, states, work.now)
     elif kind == "remind":
         stage: ReminderStage = "manager" if payload.get("stage") == "manager" else "operator"

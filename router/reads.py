@@ -33,6 +33,7 @@ from core.roles import SUPERVISOR_ROLES
 from router.assign import OPEN_STATUSES
 from router.batch import Batch
 from router.distribution import OperatorState
+from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.snapshots import DialogSnapshot, LinePolicy, Replies
 
@@ -133,6 +134,9 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     default_max = line_settings(line).max_per_operator
     members = await line_queue(work, line_id)
     ids = [op.id for _member, op in members]
+    # Held until the commit: the load read below and the assignment written from it are one
+    # step for every router process (router/locks.py).
+    await lock_operators(work, ids)
     on_line: dict[int, int] = {}
     total: dict[int, int] = {}
     held = await session.execute(

@@ -2,8 +2,10 @@
 
 Messages of one client must be handled in order, so each inbound shard (and the command stream)
 has one consumer at a time across all router processes: whoever holds the stream's lease. A
-process that dies stops renewing; another takes the lease within its TTL and reclaims the dead
-consumer's pending entries with XAUTOCLAIM.
+process that dies stops renewing; another takes the lease within its TTL and first takes over
+every entry the dead consumer left pending (XAUTOCLAIM at idle 0), then reads new ones. Each
+process has a consumer name of its own (``streams.consumer_name``), which is also its name as a
+lease holder.
 
 A batch read from a stream is handled in one transaction (``Router.handle``): consecutive
 inbound messages go to ``router.inbound`` as one run, everything else to its ``do_*``. The
@@ -15,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import DBAPIError
 
 from core import streams
 from core.bus import Bus, Delivery
@@ -41,7 +45,7 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
-from core.lease import Lease
+from core.lease import Lease, Members
 from core.presence import ConsoleSockets
 from core.timers import Timers
 from router import commands
@@ -50,8 +54,12 @@ from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_receipt
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
+from router.locks import is_write_conflict
 
 log = logging.getLogger(__name__)
+
+CONFLICT_ATTEMPTS = 5
+"""Runs of one batch that meets deadlocks before its entries go the bus's way of failures."""
 
 ROUTER_INPUT: TypeAdapter[RouterInput] = TypeAdapter(RouterInput)
 
@@ -80,26 +88,43 @@ class Router:
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
-        # Consumers of several streams share this writer; one batch at a time per process keeps
-        # capacity checks and assignments consistent (SQLite has a single writer anyway).
+        # Consumers of several streams share this writer; one batch at a time per process saves
+        # them from waiting on each other's row locks. Across processes, the row locks of
+        # router/locks.py keep capacity checks and assignments consistent.
         self._lock = asyncio.Lock()
 
     async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
-        """Apply a batch in one transaction, then publish its effects."""
+        """Apply a batch in one transaction, then publish its effects.
+
+        A batch that lost a deadlock or a serialization conflict to another router process was
+        rolled back whole, with nothing published: it is run again from the start.
+        """
         async with self._lock:
-            async with self.sessions() as session, session.begin():
-                work = Batch(session, self.clock(), sockets=self.sockets)
-                run: list[InboundMessage] = []
-                for delivery in batch:
-                    if isinstance(delivery.payload, InboundMessage):
-                        run.append(delivery.payload)
-                        continue
-                    await do_inbound_run(work, run)
-                    run = []
-                    await dispatch(work, delivery.payload)
-                await do_inbound_run(work, run)
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                try:
+                    work = await self._apply(batch)
+                    break
+                except DBAPIError as exc:
+                    if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                        raise
+                    log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
+                    await asyncio.sleep(random.uniform(0, 0.05 * attempt))
             await self.bus.publish_many(work.effects)
             await self._set_timers(work)
+
+    async def _apply(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
+        async with self.sessions() as session, session.begin():
+            work = Batch(session, self.clock(), sockets=self.sockets, writer=True)
+            run: list[InboundMessage] = []
+            for delivery in batch:
+                if isinstance(delivery.payload, InboundMessage):
+                    run.append(delivery.payload)
+                    continue
+                await do_inbound_run(work, run)
+                run = []
+                await dispatch(work, delivery.payload)
+            await do_inbound_run(work, run)
+        return work
 
     async def _set_timers(self, work: Batch) -> None:
         # After the commit, like every effect: a timer never fires for a rolled-back change.
@@ -146,7 +171,14 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
 
 
 class RouterService:
-    """Holds leases on the router's streams and runs a consumer for each one it holds."""
+    """Holds leases on the router's streams and runs a consumer for each one it holds.
+
+    The streams are shared out among the live router processes (``core.lease.Members``): each
+    takes at most its fair share, and one holding more than that (it started first, or another
+    joined since) hands the extra streams back after the batch in hand, so several routers
+    really do work side by side. A handed-back stream's lease is released at once, and the
+    router taking it over reads the entries left pending first (``_take_over``).
+    """
 
     def __init__(
         self, router: Router, bus: Bus, shards: int, name: str, lease_ttl_ms: int = 15_000
@@ -157,7 +189,10 @@ class RouterService:
         self.leases = {
             s: Lease(bus.redis, f"router:{s}", name, lease_ttl_ms) for s in router_streams(shards)
         }
+        self.members = Members(bus.redis, "router", name, lease_ttl_ms)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stops: dict[str, asyncio.Event] = {}
+        """Per held stream: set to have its consumer return after the batch in hand."""
         self.lease_ttl_ms = lease_ttl_ms
 
     async def run(self) -> None:
@@ -169,36 +204,70 @@ class RouterService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.lease_ttl_ms / 3000)
         finally:
+            for stop in self.stops.values():
+                stop.set()
             tasks = list(self.tasks.values())
             if tasks:
-                # Consumers see the closed bus after their current read (block_ms at most).
+                # Consumers stop after their current read (block_ms at most).
                 _done, late = await asyncio.wait(tasks, timeout=self.bus.config.block_ms / 1000 + 5)
                 for task in late:
                     task.cancel()
+            with contextlib.suppress(Exception):
+                await self.members.leave()
             for stream in list(self.tasks):
                 with contextlib.suppress(Exception):
                     await self.leases[stream].release()
 
     async def _tend(self) -> None:
-        for stream, lease in self.leases.items():
-            task = self.tasks.get(stream)
-            if task is not None and task.done():
+        share = -(-len(self.leases) // max(await self.members.beat(), 1))
+        for stream in list(self.tasks):
+            task = self.tasks[stream]
+            if task.done():
                 if not task.cancelled() and task.exception() is not None:
                     log.error("consumer of %s stopped: %r; restarting", stream, task.exception())
                 del self.tasks[stream]
-                task = None
-            if task is not None:
-                if not await lease.renew():
-                    log.warning("lost the lease on %s; stopping its consumer", stream)
-                    task.cancel()
-                    del self.tasks[stream]
-            elif await lease.acquire():
-                consumer = self.bus.consumer(
-                    stream,
-                    streams.ROUTER_GROUP,
-                    self.name,
-                    self.router.handle,
-                    ROUTER_INPUT,
-                    ordering=client_of,
+            elif not await self.leases[stream].renew():
+                log.warning("lost the lease on %s; stopping its consumer", stream)
+                task.cancel()
+                del self.tasks[stream]
+        kept = [s for s in self.tasks if not self.stops[s].is_set()]
+        for stream in kept[share:]:
+            log.info("handing %s to another router: %d streams each at most", stream, share)
+            self.stops[stream].set()
+        for stream, lease in self.leases.items():
+            if len(self.tasks) >= share:
+                break
+            if stream not in self.tasks and await lease.acquire():
+                self.stops[stream] = asyncio.Event()
+                self.tasks[stream] = asyncio.create_task(
+                    self._take_over(stream, self.stops[stream]), name=f"router:{stream}"
                 )
-                self.tasks[stream] = asyncio.create_task(consumer.run(), name=f"router:{stream}")
+
+    async def _take_over(self, stream: str, stop: asyncio.Event) -> None:
+        """Consume a stream whose lease was just gained: first every entry still pending on
+        any consumer of the group (a dead holder's, in stream order), then new ones, until
+        ``stop`` is set; then give the lease back.
+
+        Reading new entries first would put a client's later messages before the ones the
+        previous holder had read but not finished; waiting for ``claim_idle_ms`` to reclaim
+        them would do the same. Only the lease holder reads the stream, so nobody else is
+        working on those entries and they can be taken at idle 0.
+        """
+        bus = Bus(self.bus.redis, self.bus.config)
+        bus.stopping = stop  # this stream's consumer alone stops when it is handed back
+        consumer = bus.consumer(
+            stream,
+            streams.ROUTER_GROUP,
+            self.name,
+            self.router.handle,
+            ROUTER_INPUT,
+            ordering=client_of,
+        )
+        await bus.ensure_group(stream, streams.ROUTER_GROUP)
+        taken = await consumer.reclaim(min_idle_ms=0)
+        if taken:
+            log.info("took over %d pending entries of %s", taken, stream)
+        await bus.forget_idle_consumers(stream, streams.ROUTER_GROUP, self.name)
+        await consumer.run()
+        # Returned after its last batch was acked: the next holder may start at once.
+        await self.leases[stream].release()

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import socket
 from functools import partial
 
 from aiohttp import web
@@ -65,7 +64,7 @@ class EmailConnector(AccountConnector):
 
     async def run(self) -> None:
         """Watch accounts, read mailboxes and send replies until the bus stops."""
-        name = f"{socket.gethostname()}-{self.kind}"
+        name = streams.consumer_name(self.kind)
         sender = OutboundSender(self, self.bus, self.sessions, name)
         tasks = [
             asyncio.create_task(self.accounts.watch(self.bus, self.sessions, self._sync)),

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from core.lease import Lease
+from core.lease import Lease, Members
 
 TTL_MS = 1_000
 """Long enough that a loaded machine still renews in time, short enough to wait out."""
@@ -67,3 +67,21 @@ async def test_a_released_lease_is_free_at_once(redis_client: redis.asyncio.Redi
     await first.release()
     assert await second.acquire()
     assert not await first.renew()
+
+
+async def test_members_count_the_live_routers_and_drop_one_that_stops_beating(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    first, second = (Members(redis_client, "router", n, ttl_ms=TTL_MS) for n in ("a", "b"))
+    assert await first.beat() == 1
+    assert await second.beat() == 2
+    await asyncio.sleep(TTL_MS * 1.5 / 1000)  # the first dies: it beats no more
+    assert await second.beat() == 1
+
+
+async def test_a_member_that_leaves_is_gone_at_once(redis_client: redis.asyncio.Redis) -> None:
+    first, second = (Members(redis_client, "router", n, ttl_ms=TTL_MS) for n in ("a", "b"))
+    await first.beat()
+    await second.beat()
+    await first.leave()
+    assert await second.beat() == 1
