@@ -91,7 +91,7 @@ async def holders(redis_url: str) -> dict[str, str]:
         values = await client.mget(names)
     finally:
         await client.aclose()
-    return {n: v for n, v in zip(router_stream_names(), values, strict=True) if v}
+    return {n: str(v) for n, v in zip(router_stream_names(), values, strict=True) if v}
 
 
 def router_stream_names() -> list[str]:
