@@ -84,7 +84,8 @@ def start_router(env: dict[str, str], started: list[subprocess.Popen[bytes]]) ->
                                     stderr=subprocess.DEVNULL))
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    # Generous: a fresh router process spends seconds on imports alone on a busy 2-core box.
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
@@ -139,7 +140,7 @@ async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
     await bus.publish(shard, InboundMessage(channel_id=1, external_user_id="visitor-1",
                                             external_message_id="m-2", text="sentinel",
                                             echo=True))
-    await operator.receive_until("message", text="sentinel", timeout=20)
+    await operator.receive_until("message", text="sentinel", timeout=60)
     texts = [f["message"]["text"] for f in operator.frames if f["type"] == "message"]
     assert texts == ["survive the crash", "sentinel"], operator.frames
     assert stored(db_file, "m-1") == 1
