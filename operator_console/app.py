@@ -41,6 +41,7 @@ from operator_console import (
     crm_api,
     files_api,
     pages,
+    reopen_api,
     routing_api,
     search_api,
     typing_api,
@@ -235,6 +236,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(crm_api.routes())
         app.router.add_routes(client_history_api.routes())
         app.router.add_routes(routing_api.routes())
+        app.router.add_routes(reopen_api.routes())
         app.router.add_routes(channels_api.routes())
         app.router.add_routes(admin_api.routes())
         app.router.add_routes(answers_api.routes())

@@ -38,6 +38,7 @@ from core.envelope import (
     OperatorReply,
     PresenceChange,
     RateDialog,
+    ReopenDialog,
     RouterInput,
     SkipOffer,
     TakeOffer,
@@ -168,6 +169,8 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
         await commands.do_note(work, payload)
     elif isinstance(payload, RateDialog):
         await commands.do_rate(work, payload)
+    elif isinstance(payload, ReopenDialog):
+        await commands.do_reopen(work, payload)
 
 
 class RouterService:
