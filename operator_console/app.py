@@ -46,7 +46,7 @@ from operator_console import (
     search_api,
     typing_api,
 )
-from operator_console.auth import require_session, session_cache
+from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
 from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
@@ -217,7 +217,13 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         or socket_allowance(raise_open_file_limit(), settings.redis_max_connections)
     )
     app = web.Application(
-        middlewares=[budget.middleware, redis_unavailable, require_session, refuse_cross_site],
+        middlewares=[
+            budget.middleware,
+            redis_unavailable,
+            require_session,
+            refuse_read_only,
+            refuse_cross_site,
+        ],
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings

@@ -10,7 +10,7 @@ import { showScreen } from "./topbar.js";
 
 const MODES = ["evenly", "sequence", "all"];
 const RATINGS = ["none", "stars", "like"];
-const ROLES = ["operator", "manager", "admin"];
+const ROLES = ["operator", "analyst", "manager", "admin"];
 const REPLIES = ["greeting", "no_answer", "out_of_hours", "close"];
 
 // The screen's section, what it shows ("lines" or "operators") and the data it shows.
