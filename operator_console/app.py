@@ -51,6 +51,8 @@ from operator_console.csrf import refuse_cross_site
 from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.load import LOAD_PUSHER, LoadPusher
+from operator_console.load import api as load_api
 from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
@@ -142,6 +144,7 @@ async def _wire(app: web.Application) -> AsyncIterator[None]:
         if settings.auto_away_minutes
         else None,
     )
+    app[LOAD_PUSHER] = LoadPusher(app[HUB], app[SESSIONS])
     app[SECRET_KEY] = load_secret(app[SETTINGS])
     settings = app[SETTINGS]
     limits = LoginLimits(
@@ -168,6 +171,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):
         jobs.append(("console-events", app[HUB].run))
+        jobs.append(("console-load", app[LOAD_PUSHER].run))
         jobs.append(("console-typing", typing_api.VisitorTypingRelay(app[HUB], app[SESSIONS]).run))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
@@ -243,6 +247,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(client_history_api.routes())
         app.router.add_routes(routing_api.routes())
         app.router.add_routes(reopen_api.routes())
+        app.router.add_routes(load_api.routes())
         app.router.add_routes(channels_api.routes())
         app.router.add_routes(admin_api.routes())
         app.router.add_routes(answers_api.routes())
