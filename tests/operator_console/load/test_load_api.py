@@ -9,11 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from core.db import SessionMaker
+from config.settings import Settings
+from core.db import SessionMaker, make_engine, make_sessionmaker
 from core.db.schema import Line, LineOperator, Operator
 from core.envelope import utcnow
 from operator_console.auth import hash_password
+from operator_console.load import read_load
+from operator_console.stats.scope import EVERYTHING
 from tests.support.console_world import World, add_dialog, logged_in
+from tests.support.querycount import count_queries
 
 pytestmark = pytest.mark.parametrize("redis_server", ["7"], indirect=True)
 
@@ -98,6 +102,29 @@ async def test_analysts_see_what_admins_see_managers_their_lines_and_operators_n
     assert {op["id"] for op in load["operators"]} == {world.ids["petr"], world.ids["mara"]}
     status, body = await _load(hub, "olga")
     assert status == 403 and "admins, analysts and managers" in body["error"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_load_costs_the_same_statements_however_many_dialogs_wait(
+    hub: str, settings: Settings, world: World, db: SessionMaker
+) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session:
+            with count_queries(engine) as few:
+                await read_load(session, utcnow(), EVERYTHING)
+        await _busy_sales(db, world)
+        for n in range(5):
+            await add_dialog(db, 1, world.demo_line, f"Client {n}", ["hi"], operator_id=None,
+                             status="waiting", at=utcnow() - timedelta(minutes=n))
+        async with sessions() as session:
+            with count_queries(engine) as many:
+                load = await read_load(session, utcnow(), EVERYTHING)
+    finally:
+        await engine.dispose()
+    assert next(q.waiting for q in load.lines if q.id == world.demo_line) == 6
+    assert len(many) == len(few) == 8, many.report()
 
 
 async def _steady(hub: str, login: str) -> tuple[int, Any]:
