@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from config.settings import Settings
-from core.db import SessionMaker, make_engine, make_sessionmaker
+from core.db import SessionMaker
 from core.db.schema import Line, LineOperator, Operator
 from core.envelope import utcnow
 from operator_console.auth import hash_password
@@ -18,8 +17,9 @@ from operator_console.load import read_load
 from operator_console.stats.scope import EVERYTHING
 from tests.support.console_world import World, add_dialog, logged_in
 from tests.support.querycount import count_queries
+from tests.support.router_db import seeded_database
 
-pytestmark = pytest.mark.parametrize("redis_server", ["7"], indirect=True)
+REDIS_7 = pytest.mark.parametrize("redis_server", ["7"], indirect=True)
 
 
 async def _busy_sales(db: SessionMaker, world: World) -> None:
@@ -63,6 +63,7 @@ async def _load(hub: str, login: str) -> tuple[int, Any]:
         await client.close()
 
 
+@REDIS_7
 async def test_an_admin_sees_every_line_and_operator_with_load_capacity_and_long_waits(
     hub: str, db: SessionMaker, world: World
 ) -> None:
@@ -90,6 +91,7 @@ async def test_an_admin_sees_every_line_and_operator_with_load_capacity_and_long
     assert people[world.ids["mara"]]["capacity"] == 3
 
 
+@REDIS_7
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_analysts_see_what_admins_see_managers_their_lines_and_operators_nothing(
     hub: str, db: SessionMaker, world: World
@@ -104,26 +106,26 @@ async def test_analysts_see_what_admins_see_managers_their_lines_and_operators_n
     assert status == 403 and "admins, analysts and managers" in body["error"]
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_the_load_costs_the_same_statements_however_many_dialogs_wait(
-    hub: str, settings: Settings, world: World, db: SessionMaker
+    sqlite_url: str,
 ) -> None:
-    engine = make_engine(settings.effective_database_url)
+    engine, sessions = await seeded_database(sqlite_url)
     try:
-        sessions = make_sessionmaker(engine)
         async with sessions() as session:
             with count_queries(engine) as few:
                 await read_load(session, utcnow(), EVERYTHING)
-        await _busy_sales(db, world)
         for n in range(5):
-            await add_dialog(db, 1, world.demo_line, f"Client {n}", ["hi"], operator_id=None,
-                             status="waiting", at=utcnow() - timedelta(minutes=n))
+            await add_dialog(sessions, 1, 1, f"Client {n}", ["hi"], operator_id=None,
+                             status="waiting", at=utcnow() - timedelta(minutes=n, seconds=30))
+        await add_dialog(sessions, 1, 1, "Held", ["hi"], operator_id=1)
         async with sessions() as session:
             with count_queries(engine) as many:
                 load = await read_load(session, utcnow(), EVERYTHING)
     finally:
         await engine.dispose()
-    assert next(q.waiting for q in load.lines if q.id == world.demo_line) == 6
+    (demo,) = load.lines
+    assert (demo.waiting, demo.long_waits, len(demo.longest)) == (5, 3, 3)
+    assert [(op.id, op.open) for op in load.operators] == [(1, 1)]
     assert len(many) == len(few) == 8, many.report()
 
 
