@@ -12,6 +12,7 @@ change too, with no event behind it: the pusher wakes for it by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -31,7 +32,6 @@ from operator_console.stats.scope import EVERYTHING, StatsScope, stats_scope
 
 log = logging.getLogger(__name__)
 
-NOTHING = StatsScope(line_ids=frozenset(), operator_ids=frozenset())
 
 VIEWER_ROLES = frozenset({*STATS_READER_ROLES, *SUPERVISOR_ROLES})
 """Who is sent load frames: admins, analysts and managers."""
@@ -55,10 +55,8 @@ class LoadPusher:
         self.sessions = sessions
         self.interval = interval
         self.clock = clock
-        self.pushes = 0
-        """Snapshots read and sent so far (what the debounce saves shows here)."""
         self._stale = asyncio.Event()
-        self._scopes: dict[int, tuple[float, StatsScope]] = {}
+        self._scopes: dict[int, tuple[float, StatsScope | None]] = {}
         hub.listeners.append(self.note)
 
     def note(self, event: LiveEvent) -> None:
@@ -94,7 +92,8 @@ class LoadPusher:
                 except Exception:
                     log.exception("could not push the live load; trying again on the next change")
             # The debounce: whatever arrives meanwhile is one more push, after this pause.
-            await _first_of(stopping, stopping, self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.interval)
 
     async def do_push(self) -> datetime | None:
         """Read the load once and send every viewer their part; returns when the next long
@@ -103,15 +102,18 @@ class LoadPusher:
             snapshot = await read_load(session, self.clock(), EVERYTHING)
             viewers = self.viewers()
             scopes = {conn.operator_id: await self._scope(session, conn) for conn in viewers}
-        self.pushes += 1
         frames: dict[int, dict[str, Any]] = {}
         for conn in viewers:
+            scope = scopes[conn.operator_id]
+            if scope is None:
+                continue
             if conn.operator_id not in frames:
-                frames[conn.operator_id] = load_frame(narrow(snapshot, scopes[conn.operator_id]))
+                frames[conn.operator_id] = load_frame(narrow(snapshot, scope))
             conn.push(frames[conn.operator_id])
         return snapshot.next_long_wait_at
 
-    async def _scope(self, session: AsyncSession, conn: Connection) -> StatsScope:
+    async def _scope(self, session: AsyncSession, conn: Connection) -> StatsScope | None:
+        """What a viewer may see; None when they may no longer see the load at all."""
         if conn.role in STATS_READER_ROLES:
             return EVERYTHING
         cached = self._scopes.get(conn.operator_id)
@@ -119,8 +121,10 @@ class LoadPusher:
         if cached is not None and now - cached[0] < SCOPE_TTL_S:
             return cached[1]
         operator = await session.get(Operator, conn.operator_id)
-        # An account removed while its socket is open sees nothing more.
-        scope = NOTHING if operator is None else await stats_scope(session, operator)
+        scope = None
+        # A manager removed or made an operator while their socket is open gets no more frames.
+        if operator is not None and operator.role in VIEWER_ROLES:
+            scope = await stats_scope(session, operator)
         self._scopes[conn.operator_id] = (now, scope)
         return scope
 
