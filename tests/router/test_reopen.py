@@ -96,6 +96,16 @@ async def test_a_supervisor_reopens_a_closed_dialog_to_its_operator_or_the_queue
         assert (await mia.call("POST", path))[0] == 403
         assert (await admin.call("POST", "/api/dialogs/999999/reopen"))[0] == 404
 
+        # The client wrote again: a new dialog holds them, so the old one stays closed.
+        await visitor.say("One more thing")
+        newer = await dialog_where(alice, status="open")
+        assert newer["id"] != dialog["id"]
+        assert await admin.call("POST", path) == (
+            409, {"error": f"the client has an active dialog (#{newer['id']})"}
+        )
+        await alice.call("POST", f"/api/dialogs/{newer['id']}/close")
+        await dialog_where(alice, status="closed", id=newer["id"])
+
         assert await admin.call("POST", path) == (202, {"dialog_id": dialog["id"]})
         reopened = await dialog_where(alice, status="open")
         assert reopened["operator_id"] == ids["alice"] and reopened["closed_at"] is None
