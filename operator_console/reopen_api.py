@@ -8,7 +8,6 @@ of seeing nothing happen. The router checks the same rules again when the comman
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
 from core import streams
 from core.app_keys import BUS, SESSIONS
@@ -17,8 +16,7 @@ from core.envelope import ReopenDialog
 from operator_console.api import error
 from operator_console.bodies import path_id
 from operator_console.keys import OPERATOR
-from router.assign import OPEN_STATUSES
-from router.commands import may_reopen
+from router.reopen import active_dialog, may_reopen
 
 
 async def reopen_dialog(request: web.Request) -> web.Response:
@@ -35,11 +33,7 @@ async def reopen_dialog(request: web.Request) -> web.Response:
             return error(403, "only admins and the line's managers may reopen a dialog")
         if dialog.status != "closed":
             return error(409, "the dialog is not closed")
-        active = await session.scalar(
-            select(Dialog.id).where(
-                Dialog.identity_id == dialog.identity_id, Dialog.status.in_(OPEN_STATUSES)
-            )
-        )
+        active = await active_dialog(session, dialog)
     if active is not None:
         return error(409, f"the client has an active dialog (#{active})")
     await request.app[BUS].publish(

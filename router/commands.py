@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
-from core.db.routing_schema import DialogParticipant, RoutingAudit, member_lines
+from core.db.routing_schema import DialogParticipant, RoutingAudit
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
     DialogTransferredForCrm,
@@ -18,7 +18,6 @@ from core.envelope import (
     LeaveDialog,
     PresenceChange,
     RateDialog,
-    ReopenDialog,
     SkipOffer,
     TakeOffer,
     TimerFired,
@@ -27,12 +26,11 @@ from core.envelope import (
 from core.presence import status_after_grace, status_after_idle
 from core.roles import SUPERVISOR_ROLES
 from router.actions import do_intents, do_presence, do_route_waiting
-from router.assign import OPEN_STATUSES
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
 from router.intents import Audit, Intent, Note, ReminderStage
-from router.lifecycle import decide_close, decide_no_answer, decide_reopen
+from router.lifecycle import decide_close, decide_no_answer
 from router.locks import lock_dialogs
 from router.reads import load_policy, may_work_on, operator_states, snapshot
 from router.reminders import decide_reminder
@@ -284,42 +282,6 @@ async def do_rate(work: Batch, cmd: RateDialog) -> None:
     dialog.rating = cmd.rating
     await work.session.flush()
     await work.announce_dialog(dialog)
-
-
-async def do_reopen(work: Batch, cmd: ReopenDialog) -> None:
-    """An admin, or a manager of the dialog's line, reopens a closed dialog."""
-    found = await _dialog_and_operator(work, cmd.dialog_id, cmd.operator_id, "reopen")
-    if found is None:
-        return
-    dialog, operator = found
-    if not await may_reopen(work.session, dialog, operator):
-        log.warning("operator %d may not reopen dialog %d; dropped", operator.id, dialog.id)
-        return
-    if await work.session.scalar(
-        select(Dialog.id).where(
-            Dialog.identity_id == dialog.identity_id, Dialog.status.in_(OPEN_STATUSES)
-        )
-    ):
-        # New messages of the client go to their active dialog: two would split them.
-        log.warning("dialog %d not reopened: its client has an active dialog", dialog.id)
-        return
-    policy = await load_policy(work, dialog.line_id)
-    states = await operator_states(work, dialog.line_id)
-    await lock_dialogs(work, [dialog])
-    intents = decide_reopen(await snapshot(work, dialog), policy, states, work.now, operator.id)
-    if intents:
-        intents.append(Note(dialog.id, f"{operator.name} reopened the dialog"))
-    await do_intents(work, intents)
-
-
-async def may_reopen(session: AsyncSession, dialog: Dialog, operator: Operator) -> bool:
-    """Whether ``operator`` may reopen the dialog: an admin, or a manager of its line (in its
-    queue directly or through a group)."""
-    if operator.role == "admin":
-        return True
-    if operator.role != "manager":
-        return False
-    return dialog.line_id in set(await session.scalars(member_lines(operator.id)))
 
 
 async def do_timer(work: Batch, fired: TimerFired) -> None:
