@@ -1,6 +1,6 @@
 """The live load screen as an admin watches it: queue cards and operator rows at 1280×800, a
 new client appearing in the queue without a reload, the oldest wait ticking, a long wait
-highlighted, and the same screen on a 375×667 phone.
+highlighted, text at 4.5:1 in both colour schemes, and the same screen on a 375×667 phone.
 
 Screenshots go to ``OPENLINES_SHOTS`` when it is set.
 """
@@ -102,6 +102,11 @@ async def test_the_load_screen_shows_a_new_waiting_client_live_and_fits_a_phone(
         assert await bad_text_nodes(page) == []
         assert await low_contrast_text(page) == []
         await shot(page, "load")
+        # Without motion the colours switch at once: no contrast is read mid-transition.
+        await page.emulate_media(color_scheme="dark", reduced_motion="reduce")
+        assert await low_contrast_text(page) == []
+        await shot(page, "load-dark")
+        await page.emulate_media(color_scheme="light", reduced_motion="reduce")
 
         await page.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
         phone_demo, phone_sales = await box(demo), await box(sales)
