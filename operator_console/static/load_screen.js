@@ -141,7 +141,7 @@ function operatorRow(op) {
   const bar = el("span", { class: `load-bar${full ? " load-bar--full" : ""}${unlimited ? " load-bar--none" : ""}`, role: "meter",
     "aria-label": "Dialogs against capacity", "aria-valuemin": "0", "aria-valuenow": String(op.load), "aria-valuemax": String(op.capacity ?? op.load) },
   el("span", { class: "load-bar-fill" }));
-  bar.firstChild.style.width = `${unlimited ? 0 : Math.round(share * 100)}%`;
+  bar.firstChild.style.width = `${unlimited ? 0 : full ? 100 : Math.round(share * 100)}%`;
   const offers = op.offers === 1 ? "1 offer" : `${op.offers} offers`;
   return el("li", { class: "load-op", dataset: { ol: "load-operator", operatorId: String(op.id), status: op.status } },
     el("span", { class: "load-op-who" },
