@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
@@ -32,10 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.lines import LineSettings
 from core.db.routing_schema import DialogOffer, LineGroup, OperatorGroupMember
 from core.db.schema import Client, Dialog, Line, LineOperator, Operator
+from operator_console.admin_api import DISABLED
 from operator_console.stats.scope import StatsScope
 from router.queue_groups import QueueEntry, expand_queue
 from router.reads import ACTIVE, line_settings
 
+ANSWERING_ROLES = ("operator", "manager")
+"""Accounts a scope of everyone always shows, in a queue or not."""
 LONG_WAITS_SHOWN = 20
 """Long waits listed per line, oldest first; ``long_waits`` counts them all."""
 
@@ -117,18 +121,26 @@ async def read_load(session: AsyncSession, now: datetime, scope: StatsScope) -> 
     offers = await _counts(session, _offers_query(exclusive=False))
     exclusive = await _counts(session, _offers_query(exclusive=True))
     shown = [i for i in lines if scope.may_read_line(i)]
-    wanted = scope.operator_ids
-    if wanted is None:
-        wanted = frozenset(op for op, _line in (*limits, *held, *offers))
-    operators = (
-        await session.scalars(select(Operator).where(Operator.id.in_(sorted(wanted))))
-    ).all()
+    operators = (await session.scalars(_operators_query(scope, limits, held, offers))).all()
     loads = [
         _operator_load(op, limits, held, offers, exclusive, set(shown))
         for op in sorted(operators, key=lambda o: (o.name.casefold(), o.id))
     ]
     queues, next_at = await _queues(session, now, {i: lines[i] for i in shown}, settings)
     return LoadSnapshot(at=now, operators=tuple(loads), lines=queues, next_long_wait_at=next_at)
+
+
+def _operators_query(
+    scope: StatsScope, *counted: dict[Key, int] | dict[Key, int | None]
+) -> Select[Operator]:
+    """The operators shown: those of the scope; for a scope of everyone, every account that
+    answers dialogs (operators and managers, not disabled) and anyone else in a queue or
+    holding dialogs (an admin who took one over)."""
+    if scope.operator_ids is not None:
+        return select(Operator).where(Operator.id.in_(sorted(scope.operator_ids)))
+    busy = sorted({op for keys in counted for op, _line in keys})
+    answering = Operator.role.in_(ANSWERING_ROLES) & ~Operator.password_hash.startswith(DISABLED)
+    return select(Operator).where(or_(Operator.id.in_(busy), answering))
 
 
 def narrow(snapshot: LoadSnapshot, scope: StatsScope) -> LoadSnapshot:

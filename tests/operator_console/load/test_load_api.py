@@ -26,7 +26,8 @@ async def _busy_sales(db: SessionMaker, world: World) -> None:
     """Sales: petr holds one open dialog (limit 3 on the line, 2 in all); two clients wait,
     one for ten minutes (past the line's 60 s threshold), one for ten seconds. Demo: a client
     has waited five minutes (past the default 120 s), and the admin is off its queue so that
-    signing in does not give them that client. An analyst signs in."""
+    signing in does not give them that client. An analyst signs in; Otto is in no queue yet,
+    Gone is disabled."""
     now = utcnow()
     async with db() as s, s.begin():
         await s.execute(delete(LineOperator).where(LineOperator.operator_id == 1))
@@ -45,6 +46,8 @@ async def _busy_sales(db: SessionMaker, world: World) -> None:
         )
         s.add(Operator(login="ana", name="Ana", role="analyst",
                        password_hash=hash_password("pw-ana")))
+        s.add(Operator(login="otto", name="Otto", role="operator", password_hash="x"))
+        s.add(Operator(login="gone", name="Gone", role="operator", password_hash="disabled:x"))
     tg = world.ids["sales_tg"]
     await add_dialog(db, tg, world.sales_line, "Held", ["hi"], operator_id=world.ids["petr"])
     await add_dialog(db, tg, world.sales_line, "Long Waiter", ["hello?"], operator_id=None,
@@ -79,16 +82,17 @@ async def test_an_admin_sees_every_line_and_operator_with_load_capacity_and_long
     demo = lines[world.demo_line]
     assert (demo["waiting"], demo["long_waits"], demo["long_wait_s"]) == (1, 1, 120)
 
-    people = {op["id"]: op for op in load["operators"]}
-    assert set(people) == {world.ids[n] for n in ("olga", "petr", "mara")}
-    petr = people[world.ids["petr"]]
+    people = {op["name"]: op for op in load["operators"]}
+    assert set(people) == {"Olga", "Petr", "Mara", "Otto"}
+    assert (people["Otto"]["capacity"], people["Otto"]["lines"]) == (None, [])
+    petr = people["Petr"]
     # Three on the line, but two in all: the router stops at two.
     assert (petr["open"], petr["load"], petr["offers"], petr["capacity"]) == (1, 1, 0, 2)
     assert petr["lines"] == [{"line_id": world.sales_line, "load": 1, "capacity": 3}]
-    olga = people[world.ids["olga"]]
+    olga = people["Olga"]
     assert (olga["open"], olga["capacity"], olga["status"]) == (1, 4, "offline")
     # The manager is in the queue too: the line's limit is hers.
-    assert people[world.ids["mara"]]["capacity"] == 3
+    assert people["Mara"]["capacity"] == 3
 
 
 @REDIS_7
