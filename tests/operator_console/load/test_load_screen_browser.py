@@ -116,6 +116,5 @@ async def test_the_load_screen_shows_a_new_waiting_client_live_and_fits_a_phone(
         await shot(page, "load")
         await page.locator('[data-ol="load-operators"]').scroll_into_view_if_needed()
         assert inside(await box(olga.locator('[data-ol="load-count"]')), PHONE)
-        await shot(page, "load-operators")
     finally:
         await visitor.close()
