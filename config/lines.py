@@ -88,6 +88,9 @@ class LineSettings(_Strict):
     """A client left this long without an answer reminds the dialog's operator (None: never)."""
     remind_manager_minutes: int | None = Field(default=15, ge=1, le=1440)
     """A client left this long without an answer reminds the line's managers (None: never)."""
+    long_wait_seconds: int = Field(default=120, ge=10, le=86400)
+    """A client waiting in the queue longer than this is a long wait: the live load screen
+    highlights it."""
     crm: LineCrm = LineCrm()
 
     @model_validator(mode="after")

@@ -196,10 +196,28 @@ class RateDialog(_Model):
     rating: int = Field(ge=1, le=5)
 
 
+class ReopenDialog(_Model):
+    """A supervisor reopens a closed dialog: back to its operator while they are still on the
+    line, else to the line's queue."""
+
+    type: Literal["cmd.reopen"] = "cmd.reopen"
+    v: Literal[1] = 1
+    dialog_id: int
+    operator_id: int
+
+
 RoutingCommand = (
-    TakeOffer | SkipOffer | TransferDialog | InviteColleague | LeaveDialog | HiddenNote | RateDialog
+    TakeOffer
+    | SkipOffer
+    | TransferDialog
+    | InviteColleague
+    | LeaveDialog
+    | HiddenNote
+    | RateDialog
+    | ReopenDialog
 )
-"""Operator commands of open-line routing (offers, transfers, colleagues, notes, ratings)."""
+"""Operator commands of open-line routing (offers, transfers, colleagues, notes, ratings,
+reopening)."""
 
 Command = Annotated[
     OperatorReply | CloseDialog | PresenceChange | RoutingCommand, Field(discriminator="type")

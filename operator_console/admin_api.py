@@ -23,11 +23,11 @@ from config.modes import Mode
 from config.schedule import check_schedule
 from core import streams
 from core.app_keys import BUS, SESSIONS
-from core.db.routing_schema import LineGroup, OperatorGroup
+from core.db.routing_schema import LineGroup, OperatorGroup, OperatorGroupMember
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
 from core.limits import Id
-from core.roles import SUPERVISOR_ROLES, OperatorRole
+from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
 from operator_console.auth import hash_password, http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
@@ -254,13 +254,22 @@ async def set_queue(request: web.Request) -> web.Response:
         raise http_error(web.HTTPBadRequest, "queue: a group is listed twice")
     async with request.app[SESSIONS]() as session, session.begin():
         line = await _editable_line(session, request)
-        known = set(await session.scalars(select(Operator.id).where(Operator.id.in_(ids))))
+        roles: dict[int, str] = {
+            op_id: role
+            for op_id, role in await session.execute(
+                select(Operator.id, Operator.role).where(Operator.id.in_(ids))
+            )
+        }
         known_groups = set(
             await session.scalars(select(OperatorGroup.id).where(OperatorGroup.id.in_(group_ids)))
         )
         for index, entry in enumerate(body.queue):
-            if entry.operator_id is not None and entry.operator_id not in known:
+            if entry.operator_id is not None and entry.operator_id not in roles:
                 raise http_error(web.HTTPBadRequest, f"queue.{index}.operator_id: no such operator")
+            if entry.operator_id is not None and roles[entry.operator_id] in READ_ONLY_ROLES:
+                raise http_error(
+                    web.HTTPBadRequest, f"queue.{index}.operator_id: an analyst is never on a line"
+                )
             if entry.group_id is not None and entry.group_id not in known_groups:
                 raise http_error(web.HTTPBadRequest, f"queue.{index}.group_id: no such group")
         await session.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
@@ -336,6 +345,8 @@ async def edit_operator(request: web.Request) -> web.Response:
         if body.name is not None:
             operator.name = body.name
         if body.role is not None:
+            if body.role in READ_ONLY_ROLES and body.role != operator.role:
+                await _check_off_every_queue(session, operator.id)
             operator.role = body.role
         if body.password is not None:
             prefix = DISABLED if operator.password_hash.startswith(DISABLED) else ""
@@ -347,6 +358,25 @@ async def edit_operator(request: web.Request) -> web.Response:
         await session.flush()
         view = admin_operator_json(operator)
     return web.json_response({"operator": view})
+
+
+async def _check_off_every_queue(session: AsyncSession, operator_id: int) -> None:
+    """409 when the operator is in a line's queue or an operator group: an analyst never
+    gets dialogs, so they must leave those first (nothing is removed behind the admin's back)."""
+    on_line = await session.scalar(
+        select(LineOperator.line_id).where(LineOperator.operator_id == operator_id).limit(1)
+    )
+    in_group = await session.scalar(
+        select(OperatorGroupMember.group_id)
+        .where(OperatorGroupMember.operator_id == operator_id)
+        .limit(1)
+    )
+    if on_line is not None or in_group is not None:
+        raise http_error(
+            web.HTTPConflict,
+            "role: an analyst is never on a line; take them out of every line queue and "
+            "operator group first",
+        )
 
 
 async def disable_operator(request: web.Request) -> web.Response:

@@ -41,15 +41,18 @@ from operator_console import (
     crm_api,
     files_api,
     pages,
+    reopen_api,
     routing_api,
     search_api,
     typing_api,
 )
-from operator_console.auth import require_session, session_cache
+from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
 from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.load import LOAD_PUSHER, LoadPusher
+from operator_console.load import api as load_api
 from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
@@ -141,6 +144,7 @@ async def _wire(app: web.Application) -> AsyncIterator[None]:
         if settings.auto_away_minutes
         else None,
     )
+    app[LOAD_PUSHER] = LoadPusher(app[HUB], app[SESSIONS])
     app[SECRET_KEY] = load_secret(app[SETTINGS])
     settings = app[SETTINGS]
     limits = LoginLimits(
@@ -167,6 +171,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):
         jobs.append(("console-events", app[HUB].run))
+        jobs.append(("console-load", app[LOAD_PUSHER].run))
         jobs.append(("console-typing", typing_api.VisitorTypingRelay(app[HUB], app[SESSIONS]).run))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
@@ -216,7 +221,13 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         or socket_allowance(raise_open_file_limit(), settings.redis_max_connections)
     )
     app = web.Application(
-        middlewares=[budget.middleware, redis_unavailable, require_session, refuse_cross_site],
+        middlewares=[
+            budget.middleware,
+            redis_unavailable,
+            require_session,
+            refuse_read_only,
+            refuse_cross_site,
+        ],
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
@@ -235,6 +246,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(crm_api.routes())
         app.router.add_routes(client_history_api.routes())
         app.router.add_routes(routing_api.routes())
+        app.router.add_routes(reopen_api.routes())
+        app.router.add_routes(load_api.routes())
         app.router.add_routes(channels_api.routes())
         app.router.add_routes(admin_api.routes())
         app.router.add_routes(answers_api.routes())

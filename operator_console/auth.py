@@ -22,10 +22,14 @@ from core.app_keys import SESSIONS
 from core.db import SessionMaker
 from core.db.schema import ConsoleSession, Operator
 from core.envelope import utcnow
+from core.roles import READ_ONLY_ROLES
 from operator_console.keys import OPERATOR
 
 COOKIE = "openlines_session"
 PUBLIC_API = frozenset({"/api/login"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_ONLY_MAY = frozenset({"/api/logout"})
+"""State-changing endpoints a read-only role may still call: ending their own session."""
 
 _hasher = PasswordHasher()
 
@@ -185,6 +189,26 @@ async def require_session(request: web.Request, handler: Handler) -> web.StreamR
         if operator is None:
             return web.json_response({"error": "not logged in"}, status=401)
         request[OPERATOR] = operator
+    return await handler(request)
+
+
+@web.middleware
+async def refuse_read_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A read-only role (an analyst) gets 403 from every state-changing /api endpoint.
+
+    One rule at the edge rather than a check in each handler, so an endpoint added later is
+    closed to them too.
+    """
+    operator = request.get(OPERATOR)
+    if (
+        operator is not None
+        and operator.role in READ_ONLY_ROLES
+        and request.method not in SAFE_METHODS
+        and request.path not in READ_ONLY_MAY
+    ):
+        return web.json_response(
+            {"error": "your role reads statistics and changes nothing"}, status=403
+        )
     return await handler(request)
 
 

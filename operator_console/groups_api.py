@@ -19,7 +19,7 @@ from core.app_keys import SESSIONS
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
 from core.limits import Id
-from core.roles import SUPERVISOR_ROLES
+from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
 
@@ -74,10 +74,20 @@ async def set_members(request: web.Request) -> web.Response:
         group = await session.get(OperatorGroup, path_id(request, "group_id"))
         if group is None:
             raise http_error(web.HTTPNotFound, "no such group")
-        known = set(await session.scalars(select(Operator.id).where(Operator.id.in_(ids))))
+        roles: dict[int, str] = {
+            op_id: role
+            for op_id, role in await session.execute(
+                select(Operator.id, Operator.role).where(Operator.id.in_(ids))
+            )
+        }
         for index, operator_id in enumerate(ids):
-            if operator_id not in known:
+            if operator_id not in roles:
                 raise http_error(web.HTTPBadRequest, f"operator_ids.{index}: no such operator")
+            if roles[operator_id] in READ_ONLY_ROLES:
+                # A group is a queue entry: its members get dialogs, an analyst never does.
+                raise http_error(
+                    web.HTTPBadRequest, f"operator_ids.{index}: an analyst is never on a line"
+                )
         await session.execute(
             delete(OperatorGroupMember).where(OperatorGroupMember.group_id == group.id)
         )

@@ -19,6 +19,7 @@ from config.lines import GROUP_PREFIX, LineConfig, LinesFile
 from core.db import SessionMaker
 from core.db.routing_schema import LineGroup, OperatorGroup
 from core.db.schema import Channel, Line, LineOperator, Operator
+from core.roles import READ_ONLY_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,12 @@ async def do_apply_lines_file(sessions: SessionMaker, file: LinesFile) -> None:
     if not file.lines:
         return
     async with sessions() as session, session.begin():
+        # An analyst is never on a line: their login counts as unknown to a queue.
         logins = {
             login: op_id
-            for login, op_id in await session.execute(select(Operator.login, Operator.id))
+            for login, op_id in await session.execute(
+                select(Operator.login, Operator.id).where(Operator.role.not_in(READ_ONLY_ROLES))
+            )
         }
         groups = {
             name: group_id

@@ -60,8 +60,10 @@ noticed within this, plus the grace."""
 class Connection:
     """One operator browser tab."""
 
-    def __init__(self, operator_id: int, ws: web.WebSocketResponse) -> None:
+    def __init__(self, operator_id: int, ws: web.WebSocketResponse, role: str = "operator") -> None:
         self.operator_id = operator_id
+        self.role = role
+        """The operator's role when the socket opened: who gets the supervisors' frames."""
         self.ws = ws
         self.socket_id = uuid.uuid4().hex
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
@@ -115,6 +117,8 @@ class OperatorHub:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.last_id: str | None = None
         """The last events entry handled: a restarted ``run`` reads on from it."""
+        self.listeners: list[Callable[[LiveEvent], None]] = []
+        """Told of every event after it is dispatched (the live load notes what changes it)."""
 
     async def do_socket_alive(self, conn: Connection) -> None:
         """Count the socket as live for another ttl, and move the grace past its expiry."""
@@ -195,6 +199,8 @@ class OperatorHub:
         async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
             if isinstance(event, LIVE_EVENTS):
                 self.dispatch(event, entry_id)
+                for listener in self.listeners:
+                    listener(event)
             self.last_id = entry_id
 
     async def catch_up(self, conn: Connection, after: str) -> bool:
@@ -275,7 +281,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
     await ws.prepare(request)
-    conn = Connection(operator.id, ws)
+    conn = Connection(operator.id, ws, operator.role)
     # The session cache may hold an old row; the hello shows the presence the router holds now.
     async with request.app[SESSIONS]() as session:
         current = await session.get(Operator, operator.id)

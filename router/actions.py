@@ -41,6 +41,7 @@ from router.intents import (
     Note,
     Offer,
     Remind,
+    Reopen,
     SetTimer,
     Unassign,
     Wait,
@@ -317,10 +318,16 @@ async def _apply_one(
         _offer(work, dialog, intent)
     elif isinstance(intent, EndOffers):
         await _end_offers(work, dialog, intent)
-    elif isinstance(intent, Unassign):
+    elif isinstance(intent, Unassign | Reopen):
         dialog.operator_id = None
         dialog.status = "waiting"
         dialog.assigned_at = None
+        if isinstance(intent, Reopen):
+            dialog.closed_at = dialog.closed_by = dialog.outcome = None
+            dialog.rating_requested_at = None
+            # A new round: the dialog's live event keys name it, and a state it had before
+            # the close must reach the consoles again.
+            dialog.offer_round += 1
     elif isinstance(intent, Wait):
         dialog.wait_reason = intent.reason
     elif isinstance(intent, MoveToLine):

@@ -69,6 +69,14 @@ class Unassign:
 
 
 @dataclass(frozen=True, slots=True)
+class Reopen:
+    """A closed dialog is active again: its closing is undone and it waits with no operator
+    (an ``Assign`` or the line's distribution follows)."""
+
+    dialog_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Wait:
     """Nobody gets the dialog now; it waits in the line's queue."""
 
@@ -166,6 +174,7 @@ Intent = (
     | Offer
     | EndOffers
     | Unassign
+    | Reopen
     | Wait
     | MoveToLine
     | MarkHours

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from router.decide import released, route
 from router.distribution import OperatorState
 from router.intents import (
+    Assign,
     AutoReply,
     CancelTimer,
     Close,
@@ -19,6 +20,7 @@ from router.intents import (
     EndOffers,
     Intent,
     Outcome,
+    Reopen,
     SetTimer,
     Unassign,
     auto_close_timer,
@@ -123,6 +125,30 @@ def decide_close(dialog: DialogSnapshot, line: LinePolicy, by: ClosedBy) -> list
         audit(dialog, "close", by),
     ]
     return intents
+
+
+def decide_reopen(
+    dialog: DialogSnapshot,
+    line: LinePolicy,
+    operators: Sequence[OperatorState],
+    now: datetime,
+    by: int,
+) -> list[Intent]:
+    """A supervisor (``by``) reopens a closed dialog: it is open again with its operator while
+    they are still on the line, whatever their presence or load (the client's conversation
+    goes on with the same person); otherwise it waits and the line distributes it."""
+    if dialog.status != "closed":
+        return []
+    intents: list[Intent] = [Reopen(dialog.dialog_id), audit(dialog, "reopen", operator_id=by)]
+    holder = dialog.operator_id
+    if holder is not None and any(s.operator_id == holder for s in operators):
+        return [
+            *intents,
+            Assign(dialog.dialog_id, holder),
+            audit(dialog, "assign", "reopen", mode=line.mode, operator_id=holder),
+        ]
+    waiting = replace(dialog, status="waiting", operator_id=None, offered_to=())
+    return [*intents, *route(waiting, line, operators, now, why="reopen")]
 
 
 _LIKES = {"👍": 5, "like": 5, "+": 5, "👎": 1, "dislike": 1, "-": 1}

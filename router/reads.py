@@ -29,7 +29,7 @@ from core.db.routing_schema import (
 )
 from core.db.schema import ClientIdentity, Dialog, Line, LineOperator, Message, Operator
 from core.envelope import InboundMessage
-from core.roles import SUPERVISOR_ROLES
+from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.assign import OPEN_STATUSES
 from router.batch import Batch
 from router.distribution import OperatorState
@@ -109,8 +109,11 @@ async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Opera
         .where(LineGroup.line_id == line_id)
     )
     rows = union_all(direct, grouped).subquery()
+    # An analyst never gets dialogs, even if a queue or group still names them.
     result = await work.session.execute(
-        select(rows, Operator).join(Operator, Operator.id == rows.c.operator_id)
+        select(rows, Operator)
+        .join(Operator, Operator.id == rows.c.operator_id)
+        .where(Operator.role.not_in(READ_ONLY_ROLES))
     )
     entries: dict[tuple[int, int], QueueEntry] = {}
     members: dict[int, list[int]] = {}

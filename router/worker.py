@@ -38,6 +38,7 @@ from core.envelope import (
     OperatorReply,
     PresenceChange,
     RateDialog,
+    ReopenDialog,
     RouterInput,
     SkipOffer,
     TakeOffer,
@@ -55,6 +56,7 @@ from router.delivery import do_delivery_outcome, do_delivery_receipt
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
+from router.reopen import do_reopen
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,8 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
         await commands.do_note(work, payload)
     elif isinstance(payload, RateDialog):
         await commands.do_rate(work, payload)
+    elif isinstance(payload, ReopenDialog):
+        await do_reopen(work, payload)
 
 
 class RouterService:

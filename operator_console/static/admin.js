@@ -10,7 +10,7 @@ import { showScreen } from "./topbar.js";
 
 const MODES = ["evenly", "sequence", "all"];
 const RATINGS = ["none", "stars", "like"];
-const ROLES = ["operator", "manager", "admin"];
+const ROLES = ["operator", "analyst", "manager", "admin"];
 const REPLIES = ["greeting", "no_answer", "out_of_hours", "close"];
 
 // The screen's section, what it shows ("lines" or "operators") and the data it shows.
@@ -156,6 +156,7 @@ function lineForm(line) {
     timezone: input("timezone", line.timezone || "UTC"), distribution: select("distribution", MODES, line.distribution || "evenly"),
     offer_seconds: input("offer_seconds", s.offer_seconds ?? 60, "number"), max_per_operator: input("max_per_operator", s.max_per_operator, "number"),
     rating: select("rating", RATINGS, s.rating || "none"), auto_close_minutes: input("auto_close_minutes", s.auto_close_minutes, "number"),
+    long_wait_seconds: input("long_wait_seconds", s.long_wait_seconds ?? 120, "number"),
     schedule: area("schedule", s.schedule ? JSON.stringify(s.schedule, null, 2) : ""),
   };
   f.schedule.placeholder = '{"week": {"mon": ["09:00-18:00"]}, "holidays": ["01.01"]}';
@@ -168,6 +169,7 @@ function lineForm(line) {
   add(node, field("Name", f.name), field("Key", f.key), field("Language", f.language), field("Time zone", f.timezone),
     field("Distribution", f.distribution), field("Offer time, s (sequence)", f.offer_seconds), field("Max open per operator", f.max_per_operator),
     field("Rating on close", f.rating), field("Auto-close after client silence, min", f.auto_close_minutes),
+    field("Long wait in the queue after, s", f.long_wait_seconds),
     field("Working hours (JSON; empty: always open)", f.schedule, true),
     ...REPLIES.map((k) => field(`Auto-reply: ${k.replace(/_/g, " ")}`, texts[k])),
     queue ? queue.node : null,
@@ -183,7 +185,7 @@ function lineForm(line) {
 async function saveLine(line, { s, f, texts, queue, error }) {
   const creating = !line.id;
   const num = (x) => (x.value.trim() ? Number(x.value) : null);
-  const settings = { ...s, offer_seconds: num(f.offer_seconds) ?? 60, max_per_operator: num(f.max_per_operator), rating: f.rating.value, auto_close_minutes: num(f.auto_close_minutes), auto_replies: Object.fromEntries(REPLIES.map((k) => [k, texts[k].value])) };
+  const settings = { ...s, offer_seconds: num(f.offer_seconds) ?? 60, max_per_operator: num(f.max_per_operator), rating: f.rating.value, auto_close_minutes: num(f.auto_close_minutes), long_wait_seconds: num(f.long_wait_seconds) ?? 120, auto_replies: Object.fromEntries(REPLIES.map((k) => [k, texts[k].value])) };
   try {
     settings.schedule = f.schedule.value.trim() ? JSON.parse(f.schedule.value) : null;
   } catch (err) {

@@ -1,6 +1,6 @@
 // Operator console: native ES modules, no build step. This module signs the operator in and
 // out and wires the screens together: dialog list, conversation, reply box, client panel,
-// routing controls, files and the admin screens.
+// routing controls, files, the admin screens and the live load.
 // Contract: docs/PROTOCOL.md, section "Console". Data from the hub is only ever put into the
 // page through textContent / attributes, never parsed as HTML.
 
@@ -14,6 +14,7 @@ import { loadDialogs, renderList, resetList, setTab, updateTitle } from "./dialo
 import { $ } from "./dom.js";
 import { initFiles } from "./files.js";
 import { applySendKey, initKeyboard } from "./keyboard.js";
+import { initLoad, refreshLoad } from "./load_screen.js";
 import { socket } from "./live_socket.js";
 import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./navigation.js";
 import { wireReplyBox } from "./reply_box.js";
@@ -75,6 +76,7 @@ async function enterApp(operator) {
   refreshRouting();
   refreshChannels();
   refreshAdmin();
+  refreshLoad();
   // The list is loaded here and again on every socket hello; this first load makes the page
   // useful even if the socket is blocked by a proxy.
   await loadDialogs();
@@ -174,6 +176,7 @@ async function boot() {
   initSearch();
   initKeyboard();
   initAnswers();
+  initLoad();
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);

@@ -124,6 +124,8 @@ export function renderConversation({ scroll } = {}) {
   closeButton.disabled = closing || !dialog;
   closeButton.textContent = closing ? "Closing…" : "Close dialog";
   $("composer-closed").hidden = !closed;
+  // Admins and managers may reopen; the hub says so if this manager is not on its line.
+  $("reopen-dialog").hidden = !closed || !state.me || !["admin", "manager"].includes(state.me.role);
   $("reply").disabled = closed || !dialog;
   $("send").disabled = closed || !dialog;
   renderRouting(dialog);

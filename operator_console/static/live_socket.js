@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { addThreadMessage, loadThread, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
+import { applyLoadFrame, resyncLoad } from "./load_screen.js";
 import { notifyFrame } from "./notifications.js";
 import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
 import { toast } from "./dom.js";
@@ -168,6 +169,7 @@ export const socket = {
   async resync() {
     this.resyncing = true;
     try {
+      resyncLoad();
       await snapshot(() => Promise.all([loadDialogs(), state.thread ? loadThread() : null]));
     } finally {
       this.resyncing = false;
@@ -183,6 +185,8 @@ function applyFrame(frame) {
     applyDialogFrame(frame.dialog, frame.gone === true);
   } else if (frame.type === "message" && frame.message && Number.isInteger(frame.message.id)) {
     applyMessageFrame(frame.message);
+  } else if (frame.type === "load") {
+    applyLoadFrame(frame);
   } else if (frame.type === "presence" && frame.operator_id === state.me.id) {
     // The router's decision (a grace that ran out, an admin, another tab), not our wish.
     state.me = { ...state.me, status: frame.status };

@@ -152,6 +152,22 @@ export async function closeDialog() {
   }
 }
 
+/** Ask the hub to reopen the open (closed) dialog; its dialog frame shows the result. */
+export async function reopenDialog() {
+  const id = state.selectedId;
+  if (id === null) return;
+  const button = $("reopen-dialog");
+  button.disabled = true;
+  hideSendError();
+  try {
+    await api("POST", `/api/dialogs/${id}/reopen`);
+  } catch (err) {
+    if (state.selectedId === id) showSendError(`Could not reopen the dialog: ${err.reason}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function finishClosing(id) {
   if (!state.closing.delete(id)) return;
   if (state.selectedId === id) renderConversation();
@@ -185,6 +201,7 @@ export function wireReplyBox() {
   initQuickAnswers();
   $("send").addEventListener("click", () => { sendReply(); reply.focus(); });
   $("close-dialog").addEventListener("click", closeDialog);
+  $("reopen-dialog").addEventListener("click", reopenDialog);
   reply.addEventListener("keydown", (event) => {
     if (pickerKey(event)) return;
     if (isSendKey(event, sendsOnCtrlEnter())) {
