@@ -90,16 +90,18 @@ async def test_admin_and_analyst_read_every_line(people: People) -> None:
 
 async def test_manager_reads_the_lines_they_are_on_directly(people: People) -> None:
     scope = await _scope(people, "mara")
-    assert scope.line_ids == {people.lines["b"]}
-    assert scope.operator_ids == {people.ids["petr"], people.ids["mara"]}
+    assert scope.line_ids == frozenset({people.lines["b"]})
+    assert scope.operator_ids == frozenset({people.ids["petr"], people.ids["mara"]})
     assert not scope.own_dialogs
 
 
 async def test_manager_reads_lines_and_members_through_their_group(people: People) -> None:
     scope = await _scope(people, "gleb")
-    assert scope.line_ids == {people.lines["c"]}
+    assert scope.line_ids == frozenset({people.lines["c"]})
     # ivan serves line c directly; lena is in gleb's group.
-    assert scope.operator_ids == {people.ids["gleb"], people.ids["ivan"], people.ids["lena"]}
+    assert scope.operator_ids == frozenset(
+        {people.ids["gleb"], people.ids["ivan"], people.ids["lena"]}
+    )
 
 
 async def test_operator_reads_their_own_dialogs_only(people: People) -> None:
