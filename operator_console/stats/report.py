@@ -54,8 +54,9 @@ ROW_KEYS = (
 )
 """The columns of a report row, in order (the CSV header)."""
 
-LAST = 2**62
-"""Stand-in for a missing number, above every real one (sorted last when ascending)."""
+LAST = 2**31 - 1
+"""Stand-in for a missing number, above every real one (sorted last when ascending): 68
+years of seconds, and within a 32-bit integer, which PostgreSQL compares the columns as."""
 
 
 def _sort_column(
@@ -176,8 +177,8 @@ def _read_cursor(query: ReportQuery) -> tuple[Any, int]:
             value = datetime.fromisoformat(value)
             if value.tzinfo is None:
                 raise ValueError("naive instant")
-        elif not isinstance(value, int):
-            raise ValueError("not a number")
+        elif not isinstance(value, int) or not -1 <= value <= LAST:
+            raise ValueError("not a figure of this sort")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise http_error(web.HTTPBadRequest, "after: not a cursor of this sort and order") from None
     return value, dialog_id

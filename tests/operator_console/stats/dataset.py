@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from config.lines import LineSettings
 from core.db import SessionMaker
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
+from operator_console.auth import hash_password
 from tests.operator_console.stats.reference import PlainDialog, PlainLine
 
 BERLIN_WEEK = {
@@ -44,7 +45,8 @@ class Places:
 
 
 async def make_places(db: SessionMaker) -> Places:
-    """Two lines with two channels each, two operators and one client."""
+    """Two lines with two channels each, two operators (password ``pw-<login>``) and one
+    client."""
     settings = {"schedule": {"week": BERLIN_WEEK}}
     async with db() as s, s.begin():
         berlin = Line(key="berlin", name="Berlin", timezone="Europe/Berlin", settings=settings)
@@ -57,8 +59,10 @@ async def make_places(db: SessionMaker) -> Places:
             Channel(line_id=newyork.id, kind="telegram", key="n-tg", name="NY bot"),
             Channel(line_id=newyork.id, kind="email", key="n-mail", name="NY mail"),
         ]
-        olga = Operator(login="olga", name="Olga", role="operator", password_hash="x")
-        petr = Operator(login="petr", name="Petr", role="operator", password_hash="x")
+        olga, petr = (
+            Operator(login=login, name=login.title(), password_hash=hash_password("pw-" + login))
+            for login in ("olga", "petr")
+        )
         client = Client(name="=Eve")
         s.add_all([*made, olga, petr, client])
         await s.flush()
