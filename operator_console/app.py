@@ -40,6 +40,7 @@ from operator_console import (
     conversation_api,
     crm_api,
     files_api,
+    openapi,
     pages,
     reopen_api,
     routing_api,
@@ -257,6 +258,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
         app.router.add_routes(stats_routes.routes())
+        app.router.add_routes(openapi.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)

@@ -3,6 +3,7 @@ each reads the caller's scope and applies it in SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,15 +18,6 @@ from operator_console.stats.filters import ReportQuery, StatsFilters, SummaryQue
 from operator_console.stats.report import report_page
 from operator_console.stats.scope import stats_scope
 from operator_console.stats.summary import summary
-
-QUERY_MODELS: dict[str, type[BaseModel]] = {
-    "/api/stats/dialogs": ReportQuery,
-    "/api/stats/dialogs.csv": ReportQuery,
-    "/api/stats/summary": SummaryQuery,
-    "/api/stats/daily": StatsFilters,
-    "/api/stats/heatmap": StatsFilters,
-}
-"""The model that validates each endpoint's query string (the OpenAPI document reads it)."""
 
 
 async def _selection(request: web.Request, filters: StatsFilters, session: Any) -> Selection:
@@ -71,6 +63,16 @@ async def heatmap_view(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         selection = await _selection(request, query, session)
         return web.json_response(await heatmap(session, selection))
+
+
+QUERY_MODELS: dict[Callable[..., Any], type[BaseModel]] = {
+    report: ReportQuery,
+    report_csv: ReportQuery,
+    summary_view: SummaryQuery,
+    daily_view: StatsFilters,
+    heatmap_view: StatsFilters,
+}
+"""The model that validates each handler's query string (read by operator_console/openapi)."""
 
 
 def routes() -> list[web.AbstractRouteDef]:

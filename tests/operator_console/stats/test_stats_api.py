@@ -234,5 +234,7 @@ async def _check_bad_filters(console: Console) -> None:
         assert status == 400 and body["error"].startswith("group_by:")
         status, body = await client.call("GET", "/api/stats/heatmap?sort=rating")
         assert status == 400 and body["error"].startswith("sort:")
+        status, document = await client.call("GET", "/api/openapi.json")
+        assert status == 200 and "/api/stats/heatmap" in document["paths"]
     finally:
         await client.close()
