@@ -63,7 +63,7 @@ def api_groups(shown: dict[str, Any]) -> dict[Any, dict[str, Any]]:
 @settings(
     derandomize=True,
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
-    max_examples=30,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
