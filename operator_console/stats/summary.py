@@ -59,10 +59,13 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 async def figures_by(
-    session: AsyncSession, selection: Selection, key: Key, business_time: bool
+    session: AsyncSession,
+    selection: Selection,
+    key: Key,
+    business_frt: dict[Hashable, list[int | None]] | None = None,
 ) -> dict[Hashable, dict[str, Any]]:
-    """The figures of the selected dialogs per value of ``key``: two queries, or one query
-    and a pass over the first responses in Python for business time."""
+    """The figures of the selected dialogs per value of ``key``: two queries, or one when
+    the first response percentiles come in ``business_frt`` (see ``business_frt``)."""
     dialect = selection.dialect
     stmt = select(
         key,
@@ -89,8 +92,8 @@ async def figures_by(
             "rating_counts": {star: int(n) for star, n in zip(STARS, row[8:], strict=True)},
             "csat_pct": round(100 * int(row[7]) / rated, 1) if rated else None,
         }
-    if business_time:
-        frt = await _business_frt(session, selection, key)
+    if business_frt is not None:
+        frt = business_frt
     else:
         answered = select(key, first_response_s(dialect)).select_from(Dialog)
         answered = await selection.apply(session, answered)
@@ -101,37 +104,43 @@ async def figures_by(
     return out
 
 
-async def _business_frt(
-    session: AsyncSession, selection: Selection, key: Key
-) -> dict[Hashable, list[int | None]]:
-    """First response percentiles in working seconds, per key, computed here: SQL cannot
-    walk a line's schedule. Only the dialogs with a first response are read."""
-    stmt = select(key, Dialog.line_id, Dialog.opened_at, Dialog.first_response_at).select_from(
-        Dialog
-    )
-    stmt = (await selection.apply(session, stmt)).where(Dialog.first_response_at.is_not(None))
-    values: dict[Hashable, list[int]] = {}
-    async for group, line_id, opened, answered in await session.stream(stmt):
+async def business_frt(
+    session: AsyncSession, selection: Selection, keys: list[Key]
+) -> list[dict[Hashable, list[int | None]]]:
+    """First response percentiles in working seconds, per value of each of ``keys``,
+    computed here in one pass: SQL cannot walk a line's schedule. Only the dialogs with a
+    first response are read, and each one's working seconds are counted once."""
+    stmt = select(*keys, Dialog.line_id, Dialog.opened_at, Dialog.first_response_at)
+    stmt = await selection.apply(session, stmt.select_from(Dialog))
+    stmt = stmt.where(Dialog.first_response_at.is_not(None))
+    values: list[dict[Hashable, list[int]]] = [{} for _ in keys]
+    async for row in await session.stream(stmt):
+        line_id, opened, answered = row[-3:]
         clock = selection.lines.get(line_id)
         if clock is None or clock.schedule is None:
             seconds = (answered - opened).total_seconds()
         else:
             seconds = working_seconds(clock.schedule, opened, answered)
-        values.setdefault(group, []).append(int(seconds // 1))
-    return {
-        group: [nearest_rank(sorted(found), p) for p in PERCENTS] for group, found in values.items()
-    }
+        for per_key, group in zip(values, row[: len(keys)], strict=True):
+            per_key.setdefault(group, []).append(int(seconds // 1))
+    return [
+        {group: [nearest_rank(sorted(found), p) for p in PERCENTS] for group, found in v.items()}
+        for v in values
+    ]
 
 
 async def summary(
     session: AsyncSession, selection: Selection, query: SummaryQuery
 ) -> dict[str, Any]:
     """``{"total", "in_hours", "out_of_hours", "groups"}`` as the API shows it."""
-    business = query.business_time
-    total = await figures_by(session, selection, literal(0, Integer), business)
-    hours = await figures_by(session, selection, Dialog.began_in_hours, business)
     column, labels = _grouping(query)
-    groups = await figures_by(session, selection, column, business)
+    keys: list[Key] = [literal(0, Integer), Dialog.began_in_hours, column]
+    frt: list[dict[Hashable, list[int | None]] | None] = [None, None, None]
+    if query.business_time:
+        frt = list(await business_frt(session, selection, keys))
+    total = await figures_by(session, selection, keys[0], frt[0])
+    hours = await figures_by(session, selection, keys[1], frt[1])
+    groups = await figures_by(session, selection, keys[2], frt[2])
     names = await _labels(session, labels, [k for k in groups if k is not None])
     return {
         "total": total.get(0, empty_figures()),
