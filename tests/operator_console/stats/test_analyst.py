@@ -87,5 +87,9 @@ async def test_admin_cannot_put_an_analyst_on_a_line_or_in_a_group(console: Cons
         assert status == 201 and body["operator"]["role"] == "analyst"
         async with console.db() as s:
             assert await s.scalar(select(OperatorGroup.id)) == group
+        # Nobody can transfer a dialog to an analyst or invite one: they are not offered.
+        status, body = await admin.call("GET", "/api/colleagues")
+        offered = {op["id"] for op in body["operators"]}
+        assert status == 200 and ann not in offered and olga not in offered and offered
     finally:
         await admin.close()
