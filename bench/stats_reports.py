@@ -279,7 +279,7 @@ async def _export_rate(sessions: Any) -> str:
     started = time.perf_counter()
     async with sessions() as session:
         selection = await select_dialogs(session, query, EVERYTHING)
-        stmt, _column = await sorted_select(session, selection, query)
+        stmt = await sorted_select(session, selection, query)
         result = await session.stream(stmt.execution_options(yield_per=2000))
         async for batch in result.partitions(2000):
             csv_lines(row_json(row) for row in batch)

@@ -51,9 +51,7 @@ async def stream_csv(
     request: web.Request, session: AsyncSession, selection: Selection, query: ReportQuery
 ) -> web.StreamResponse:
     """Write the whole report to the client as ``text/csv``, batch by batch."""
-    stmt, _column = await sorted_select(
-        session, selection, query.model_copy(update={"after": None})
-    )
+    stmt = await sorted_select(session, selection, query.model_copy(update={"after": None}))
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",

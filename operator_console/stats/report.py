@@ -132,8 +132,8 @@ def row_json(row: Row[Any] | Sequence[Any]) -> dict[str, Any]:
 
 async def sorted_select(
     session: AsyncSession, selection: Selection, query: ReportQuery
-) -> tuple[AnySelect, Any]:
-    """The report's rows in the query's order, after its cursor; and the sort column."""
+) -> AnySelect:
+    """The report's rows in the query's order, after its cursor; the sort value last."""
     ascending = query.order == "asc"
     column = _sort_column(query.sort, ascending, selection.dialect)
     stmt = await selection.apply(session, report_select(selection).add_columns(column))
@@ -144,14 +144,14 @@ async def sorted_select(
         next_id = Dialog.id > last_id if ascending else Dialog.id < last_id
         stmt = stmt.where(or_(later, and_(same, next_id)))
     order = (column.asc(), Dialog.id.asc()) if ascending else (column.desc(), Dialog.id.desc())
-    return stmt.order_by(*order), column
+    return stmt.order_by(*order)
 
 
 async def report_page(
     session: AsyncSession, selection: Selection, query: ReportQuery
 ) -> dict[str, Any]:
     """One page of the report: ``{"rows": [...], "next": cursor | None}``."""
-    stmt, _column = await sorted_select(session, selection, query)
+    stmt = await sorted_select(session, selection, query)
     rows = (await session.execute(stmt.limit(query.limit + 1))).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]

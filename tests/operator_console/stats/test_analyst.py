@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.db.routing_schema import OperatorGroup
 from tests.operator_console.stats.conftest import Console
+from tests.operator_console.stats.world import add_client_dialog
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
 
@@ -43,6 +44,10 @@ async def test_every_state_changing_endpoint_refuses_an_analyst(console: Console
             assert status == 403, (method, path, status, body)
         status, me = await ann.call("GET", "/api/me")
         assert status == 200 and me["operator"]["role"] == "analyst"
+        # A row of the dialog report opens the dialog's history, on any line.
+        dialog_id = await add_client_dialog(console.db, 1, 1, operator_id=None)
+        status, body = await ann.call("GET", f"/api/dialogs/{dialog_id}")
+        assert status == 200 and body["dialog"]["id"] == dialog_id
         assert (await ann.call("POST", "/api/logout", {}))[0] in (200, 204)
     finally:
         await ann.close()
