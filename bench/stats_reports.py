@@ -41,7 +41,7 @@ from operator_console.stats.charts import daily, heatmap
 from operator_console.stats.dialogs import select_dialogs
 from operator_console.stats.export import csv_lines
 from operator_console.stats.filters import ReportQuery, StatsFilters, SummaryQuery
-from operator_console.stats.report import report_page, row_json, sorted_select
+from operator_console.stats.report import report_page, sorted_select
 from operator_console.stats.scope import EVERYTHING
 from operator_console.stats.summary import summary
 
@@ -282,7 +282,7 @@ async def _export_rate(sessions: Any) -> str:
         stmt = await sorted_select(session, selection, query)
         result = await session.stream(stmt.execution_options(yield_per=2000))
         async for batch in result.partitions(2000):
-            csv_lines(row_json(row) for row in batch)
+            csv_lines(batch)
             rows += len(batch)
     seconds = time.perf_counter() - started
     return f"{rows / seconds:10,.0f} rows/s ({rows} rows in {seconds:.1f} s)"

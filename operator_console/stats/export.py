@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from operator_console.stats.dialogs import Selection
 from operator_console.stats.filters import ReportQuery
-from operator_console.stats.report import ROW_KEYS, row_json, sorted_select
+from operator_console.stats.report import ROW_KEYS, iso_utc, sorted_select
 
 BATCH = 2000
 """Rows read and written at a time."""
@@ -37,13 +37,49 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def csv_lines(rows: Iterable[dict[str, Any]], header: bool = False) -> bytes:
-    """Rows (report JSON) as CSV bytes, with the header row first when asked."""
+_TEXT = tuple(
+    i
+    for i, key in enumerate(ROW_KEYS)
+    if key
+    in (
+        "channel_kind",
+        "channel_name",
+        "line_name",
+        "status",
+        "client_name",
+        "crm",
+        "operator_name",
+        "outcome",
+        "closed_by",
+    )
+)
+_FLAG = ROW_KEYS.index("in_hours")
+_TIMES = (ROW_KEYS.index("started_at"), ROW_KEYS.index("last_activity_at"))
+
+
+def row_cells(row: Sequence[Any]) -> list[Any]:
+    """A report row as it comes from the database, as CSV cells: ``csv_cell`` of each value
+    of its JSON form, column by column (the writer prints None as empty, numbers as digits)."""
+    cells = list(row[: len(ROW_KEYS)])
+    for i in _TEXT:
+        text = cells[i]
+        if text and text.startswith(FORMULA_STARTS):
+            cells[i] = "'" + text
+    flag = cells[_FLAG]
+    if flag is not None:
+        cells[_FLAG] = "true" if flag else "false"
+    for i in _TIMES:
+        cells[i] = iso_utc(cells[i])
+    return cells
+
+
+def csv_lines(rows: Iterable[Sequence[Any]], header: bool = False) -> bytes:
+    """Report rows (from the database) as CSV bytes, with the header row first when asked."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
         writer.writerow(ROW_KEYS)
-    writer.writerows([csv_cell(row[key]) for key in ROW_KEYS] for row in rows)
+    writer.writerows(row_cells(row) for row in rows)
     return buffer.getvalue().encode()
 
 
@@ -64,6 +100,6 @@ async def stream_csv(
     await response.write(csv_lines((), header=True))
     result = await session.stream(stmt.execution_options(yield_per=BATCH))
     async for batch in result.partitions(BATCH):
-        await response.write(csv_lines(row_json(row) for row in batch))
+        await response.write(csv_lines(batch))
     await response.write_eof()
     return response
