@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TYPED := config core connectors router crm_sink operator_console widget tests $(wildcard bench)
 
-.PHONY: run test install install-test test-deps lint unit bench clean
+.PHONY: run test install install-test test-deps lint unit bench bench-stats clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ unit: install-test
 
 bench: install-test
 	$(BIN)/python -m bench.e2e_webchat
+
+# 1 M dialogs and 10 M messages on SQLite and PostgreSQL; DIALOGS=20000 for a smaller run.
+DIALOGS ?= 1000000
+bench-stats: install-test
+	$(BIN)/python -m bench.stats_reports --dialogs $(DIALOGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

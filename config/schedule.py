@@ -43,6 +43,7 @@ __all__ = [
     "is_holiday",
     "is_open",
     "next_opening",
+    "working_seconds",
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -165,6 +166,33 @@ def next_opening(schedule: Schedule, at: datetime) -> datetime | None:
         if starts:
             return min(starts)
     return None
+
+
+def working_seconds(schedule: Schedule, start: datetime, end: datetime) -> float:
+    """How many seconds of ``[start, end)`` the line is open (0 when ``end <= start``).
+
+    Business time: a first response given at 09:10 to a message of 18:55 the evening before
+    on a 09:00-19:00 line took fifteen minutes, not fourteen hours.
+    """
+    start, end = _as_utc(start), _as_utc(end)
+    if end <= start:
+        return 0.0
+    zone = schedule.zone
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    spans = sorted(
+        (max(opens, start), min(closes, end))
+        for offset in range(-1, (last - first).days + 2)
+        for opens, closes in _spans_starting_on(schedule, first + timedelta(days=offset))
+        if opens < end and closes > start
+    )
+    # Intervals of one date never overlap, but a night shift may run into the next morning's.
+    total = 0.0
+    reached = start
+    for opens, closes in spans:
+        if closes > reached:
+            total += (closes - max(opens, reached)).total_seconds()
+            reached = closes
+    return total
 
 
 def _spans_starting_on(schedule: Schedule, day: date) -> Iterator[tuple[datetime, datetime]]:

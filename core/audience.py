@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, or_, select
 
 from core.db.routing_schema import DialogParticipant, member_lines
 from core.db.schema import Dialog
+from core.roles import STATS_READER_ROLES
 
 
 def dialog_audience(
@@ -35,9 +36,10 @@ def dialog_audience(
 
 def visible_dialogs(operator_id: int, role: str) -> ColumnElement[bool] | None:
     """The dialogs an operator sees, as a condition on ``Dialog``; None when they see all
-    (an admin). A manager sees every dialog of their lines; anyone else the ones of their
-    lines that have no operator."""
-    if role == "admin":
+    (an admin, or an analyst, who reads every dialog behind the statistics and changes
+    nothing). A manager sees every dialog of their lines; anyone else the ones of their lines
+    that have no operator."""
+    if role in STATS_READER_ROLES:
         return None
     on_my_lines: ColumnElement[bool] = Dialog.line_id.in_(member_lines(operator_id))
     if role != "manager":

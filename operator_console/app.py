@@ -40,6 +40,7 @@ from operator_console import (
     conversation_api,
     crm_api,
     files_api,
+    openapi,
     pages,
     reopen_api,
     routing_api,
@@ -57,6 +58,7 @@ from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
 from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
+from operator_console.stats import routes as stats_routes
 from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
@@ -255,6 +257,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         typing_api.install(app)
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
+        app.router.add_routes(stats_routes.routes())
+        app.router.add_routes(openapi.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):
         context = ConnectorContext(app, settings)

@@ -27,7 +27,7 @@ from core.envelope import (
     utcnow,
 )
 from core.limits import Id
-from core.roles import SUPERVISOR_ROLES
+from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
 from operator_console.keys import OPERATOR
@@ -199,7 +199,12 @@ async def audit(request: web.Request) -> web.Response:
 async def colleagues(request: web.Request) -> web.Response:
     """GET /api/colleagues: operators and lines to transfer to or invite."""
     async with request.app[SESSIONS]() as session:
-        people = await session.scalars(select(Operator).order_by(Operator.name, Operator.id))
+        # An analyst never gets dialogs: nobody to transfer to or invite.
+        people = await session.scalars(
+            select(Operator)
+            .where(Operator.role.not_in(READ_ONLY_ROLES))
+            .order_by(Operator.name, Operator.id)
+        )
         lines = await session.scalars(select(Line).order_by(Line.name, Line.id))
         payload: dict[str, Any] = {
             "operators": [operator_json(op) for op in people],

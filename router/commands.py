@@ -24,7 +24,7 @@ from core.envelope import (
     TransferDialog,
 )
 from core.presence import status_after_grace, status_after_idle
-from core.roles import SUPERVISOR_ROLES
+from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.actions import do_intents, do_presence, do_route_waiting
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
@@ -148,9 +148,11 @@ async def _decide_transfer(
     unknown or missing."""
     if cmd.to_operator_id is not None:
         target = await work.session.get(Operator, cmd.to_operator_id)
-        if target is None:
+        if target is None or target.role in READ_ONLY_ROLES:
             log.error(
-                "transfer of dialog %d names unknown operator %d", dialog.id, cmd.to_operator_id
+                "transfer of dialog %d names operator %d, unknown or an analyst",
+                dialog.id,
+                cmd.to_operator_id,
             )
             return None
         takeover = target.id == operator.id and operator.role in SUPERVISOR_ROLES
@@ -189,8 +191,10 @@ async def do_invite(work: Batch, cmd: InviteColleague) -> None:
         return
     dialog, operator = found
     colleague = await work.session.get(Operator, cmd.colleague_id)
-    if colleague is None or dialog.status == "closed":
-        log.warning("invite into dialog %d refused: closed or unknown colleague", dialog.id)
+    if colleague is None or colleague.role in READ_ONLY_ROLES or dialog.status == "closed":
+        log.warning(
+            "invite into dialog %d refused: closed, or unknown colleague or analyst", dialog.id
+        )
         return
     joining = colleague.id == operator.id
     allowed = (

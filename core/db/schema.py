@@ -141,6 +141,12 @@ class Dialog(Base):
         Index("ix_dialogs_identity_status", "identity_id", "status"),
         Index("ix_dialogs_operator_status", "operator_id", "status"),
         Index("ix_dialogs_line_status", "line_id", "status"),
+        # The statistics' date ranges and sorts (migration 0010).
+        Index("ix_dialogs_opened_at", "opened_at", "id"),
+        Index("ix_dialogs_last_message_at", "last_message_at", "id"),
+        Index("ix_dialogs_line_opened", "line_id", "opened_at"),
+        Index("ix_dialogs_channel_opened", "channel_id", "opened_at"),
+        Index("ix_dialogs_operator_opened", "operator_id", "opened_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))

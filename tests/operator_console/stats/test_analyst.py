@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.db.routing_schema import OperatorGroup
 from tests.operator_console.stats.conftest import Console
+from tests.operator_console.stats.world import add_client_dialog
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
 
@@ -43,6 +44,10 @@ async def test_every_state_changing_endpoint_refuses_an_analyst(console: Console
             assert status == 403, (method, path, status, body)
         status, me = await ann.call("GET", "/api/me")
         assert status == 200 and me["operator"]["role"] == "analyst"
+        # A row of the dialog report opens the dialog's history, on any line.
+        dialog_id = await add_client_dialog(console.db, 1, 1, operator_id=None)
+        status, body = await ann.call("GET", f"/api/dialogs/{dialog_id}")
+        assert status == 200 and body["dialog"]["id"] == dialog_id
         assert (await ann.call("POST", "/api/logout", {}))[0] in (200, 204)
     finally:
         await ann.close()
@@ -87,5 +92,9 @@ async def test_admin_cannot_put_an_analyst_on_a_line_or_in_a_group(console: Cons
         assert status == 201 and body["operator"]["role"] == "analyst"
         async with console.db() as s:
             assert await s.scalar(select(OperatorGroup.id)) == group
+        # Nobody can transfer a dialog to an analyst or invite one: they are not offered.
+        status, body = await admin.call("GET", "/api/colleagues")
+        offered = {op["id"] for op in body["operators"]}
+        assert status == 200 and ann not in offered and olga not in offered and offered
     finally:
         await admin.close()

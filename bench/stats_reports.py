@@ -1,0 +1,348 @@
+"""Statistics on SQLite and PostgreSQL: fill N dialogs, then time every statistics query.
+
+```sh
+.venv/bin/python -m bench.stats_reports                      # 1 000 000 dialogs, 10 M messages
+.venv/bin/python -m bench.stats_reports --dialogs 20000      # a smaller run
+.venv/bin/python -m bench.stats_reports --only sqlite        # one database
+.venv/bin/python -m bench.stats_reports --postgres-url postgresql+asyncpg://u:p@host/db
+```
+
+The data: 50 operators, 10 lines in five time zones (half of them with Monday-to-Friday
+working hours) and one channel on each line, of five channel kinds; N dialogs spread over
+the year before 2026-11-01, ten messages each. Dialogs get a first response, a close, a rating
+and an outcome in the proportions a busy help desk sees. The schema is made by the real
+migrations (with the statistics indexes of 0010), rows are written in bulk (``executemany``
+on SQLite, ``COPY`` on PostgreSQL), then ``ANALYZE``.
+
+Timed, with the code the endpoints run (``operator_console.stats``) and an admin's scope: the
+dialog report's first page with each filter, the summary of one month and of one year, the
+daily chart of a month, the heatmap of the year, and a full CSV export (rows per second). Each
+query runs ``--repeats`` times; the median is printed. Without ``--postgres-url`` a throwaway
+PostgreSQL cluster is started (the test suite's, so the server binaries must be installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core.db import make_engine, make_sessionmaker, upgrade
+from operator_console.stats.charts import daily, heatmap
+from operator_console.stats.dialogs import select_dialogs
+from operator_console.stats.export import csv_lines
+from operator_console.stats.filters import ReportQuery, StatsFilters, SummaryQuery
+from operator_console.stats.report import report_page, sorted_select
+from operator_console.stats.scope import EVERYTHING
+from operator_console.stats.summary import summary
+
+LINES, OPERATORS, MESSAGES_PER_DIALOG = 10, 50, 10
+KINDS = ("telegram", "vk", "viber", "webchat", "email")
+ZONES = ("Europe/Berlin", "UTC", "America/New_York", "Asia/Tokyo", "Europe/Moscow")
+END = datetime(2026, 11, 1, tzinfo=UTC)
+YEAR = timedelta(days=365)
+BATCH = 20_000
+WEEKDAYS = {"schedule": {"week": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}}
+
+FILTERS: list[tuple[str, dict[str, Any]]] = [
+    ("no filter", {}),
+    ("line", {"line_id": 3}),
+    ("channel", {"channel_id": 4}),
+    ("operator", {"operator_id": 17}),
+    ("status", {"status": "open"}),
+    ("in hours", {"in_hours": "false"}),
+    ("outcome", {"outcome": "missed"}),
+    ("rating range", {"rating_min": 1, "rating_max": 2}),
+    ("one month", {"from": "2026-09-01", "to": "2026-09-30"}),
+    ("sort by first response", {"sort": "first_response_s"}),
+    ("sort by rating, ascending", {"sort": "rating", "order": "asc"}),
+]
+MONTH = {"from": "2026-09-01", "to": "2026-09-30"}
+WHOLE_YEAR = {"from": "2025-11-01", "to": "2026-10-31"}
+
+
+def people() -> dict[str, list[tuple[Any, ...]]]:
+    """Lines, channels, operators and queue places."""
+    now = END
+    lines = [
+        (
+            n,
+            f"l{n}",
+            f"Line {n}",
+            "en",
+            ZONES[n % 5],
+            "evenly",
+            WEEKDAYS if n % 2 else {},
+            now,
+            "bench",
+        )
+        for n in range(1, LINES + 1)
+    ]
+    channels: list[tuple[Any, ...]] = [
+        (n, n, KINDS[n % 5], f"c{n}", f"Channel {n}", {}, False, now) for n in range(1, LINES + 1)
+    ]
+    operators = [
+        (n, f"op{n}", f"Operator {n}", "-", "operator", "offline", now)
+        for n in range(1, OPERATORS + 1)
+    ]
+    places = [((n - 1) % LINES + 1, n, 0) for n in range(1, OPERATORS + 1)]
+    return {"lines": lines, "channels": channels, "operators": operators, "line_operators": places}
+
+
+COLUMNS = {
+    "lines": "id, key, name, language, timezone, distribution, settings, created_at, source",
+    "channels": "id, line_id, kind, key, name, config, enabled, created_at",
+    "operators": "id, login, name, password_hash, role, status, created_at",
+    "line_operators": "line_id, operator_id, position",
+    "clients": "id, name, created_at, updated_at",
+    "client_identities": "id, client_id, channel_id, external_id, display_name, created_at",
+    "dialogs": "id, line_id, channel_id, client_id, identity_id, operator_id, status, opened_at,"
+    " first_response_at, closed_at, closed_by, last_message_at, began_in_hours, outcome, rating,"
+    " client_messages, operator_messages, offer_round",
+    "messages": "id, dialog_id, channel_id, author, author_name, text, attachments, hidden,"
+    " created_at",
+}
+
+
+def dialog_rows(count: int, seed: int) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
+    """Batches of clients, identities, dialogs and messages."""
+    rng = random.Random(seed)
+    batch: dict[str, list[tuple[Any, ...]]] = {
+        k: [] for k in ("clients", "client_identities", "dialogs", "messages")
+    }
+    message_id = 0
+    for d in range(1, count + 1):
+        line = rng.randint(1, LINES)
+        opened = END - YEAR * rng.random()
+        answered = rng.random() < 0.85
+        first = opened + timedelta(seconds=rng.expovariate(1 / 120)) if answered else None
+        closed = (
+            opened + timedelta(seconds=rng.expovariate(1 / 1800)) if rng.random() < 0.9 else None
+        )
+        status = "closed" if closed else rng.choice(["open", "waiting"])
+        outcome = (
+            ("answered" if answered else rng.choice(["missed", "client_left", "out_of_hours"]))
+            if closed
+            else None
+        )
+        rating = rng.choice([None, None, 1, 2, 3, 4, 5, 5]) if closed else None
+        operator = None if not answered else line + LINES * rng.randint(0, OPERATORS // LINES - 1)
+        last = closed or first or opened
+        batch["clients"].append((d, f"Client {d}", opened, opened))
+        batch["client_identities"].append((d, d, line, f"u{d}", f"Client {d}", opened))
+        batch["dialogs"].append(
+            (
+                d,
+                line,
+                line,
+                d,
+                d,
+                operator,
+                status,
+                opened,
+                first,
+                closed,
+                rng.choice(["client", "operator", "auto"]) if closed else None,
+                last,
+                rng.random() < 0.7,
+                outcome,
+                rating,
+                6,
+                4,
+                0,
+            )
+        )
+        for m in range(MESSAGES_PER_DIALOG):
+            message_id += 1
+            author = "client" if m % 2 == 0 else "operator"
+            batch["messages"].append(
+                (
+                    message_id,
+                    d,
+                    line,
+                    author,
+                    "",
+                    f"message {m}",
+                    [],
+                    False,
+                    opened + timedelta(seconds=30 * m),
+                )
+            )
+        if len(batch["messages"]) >= BATCH:
+            yield batch
+            batch = {k: [] for k in batch}
+    yield batch
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value
+
+
+def fill_sqlite(path: Path, count: int, seed: int) -> None:
+    """Write the data set into the migrated SQLite file."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    for batch in (people(), *dialog_rows(count, seed)):
+        for table, rows in batch.items():
+            marks = ", ".join("?" * len(COLUMNS[table].split(",")))
+            sql = f"INSERT INTO {table} ({COLUMNS[table]}) VALUES ({marks})"
+            db.executemany(sql, [tuple(_sqlite_value(v) for v in row) for row in rows])
+        db.commit()
+    db.execute("ANALYZE")
+    db.close()
+
+
+async def fill_postgres(url: str, count: int, seed: int) -> None:
+    """Write the data set into the migrated PostgreSQL database with COPY."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            conn: Any = raw.driver_connection  # asyncpg's connection, for COPY
+            for batch in (people(), *dialog_rows(count, seed)):
+                for table, rows in batch.items():
+                    columns = [c.strip() for c in COLUMNS[table].split(",")]
+                    records = [tuple(_copy_value(v) for v in row) for row in rows]
+                    await conn.copy_records_to_table(table, records=records, columns=columns)
+            for table in ("clients", "client_identities", "dialogs", "messages"):
+                highest = f"(SELECT max(id) FROM {table})"
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {highest})"
+                )
+            await conn.execute("ANALYZE")
+    finally:
+        await engine.dispose()
+
+
+def _copy_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+async def _median(repeats: int, run: Callable[[], Awaitable[Any]]) -> float:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+async def time_queries(url: str, repeats: int) -> list[tuple[str, str]]:
+    """(what, median) for every statistics query, and the CSV export's rate."""
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    out: list[tuple[str, str]] = []
+
+    async def timed(label: str, model: type[StatsFilters], raw: dict[str, Any], act: Any) -> None:
+        query = model.model_validate(raw)
+
+        async def run() -> None:
+            async with sessions() as session:
+                await act(session, await select_dialogs(session, query, EVERYTHING), query)
+
+        out.append((label, f"{await _median(repeats, run) * 1000:10.1f} ms"))
+
+    try:
+        for label, raw in FILTERS:
+            await timed(f"report page 1: {label}", ReportQuery, raw, report_page)
+        for label, raw in (("month", MONTH), ("year", WHOLE_YEAR)):
+            await timed(f"summary of a {label}", SummaryQuery, raw, summary)
+            business = {**raw, "business_time": "true"}
+            await timed(f"summary of a {label}, business time", SummaryQuery, business, summary)
+        await timed("daily chart of a month", StatsFilters, MONTH, lambda s, sel, q: daily(s, sel))
+        await timed(
+            "heatmap of the year", StatsFilters, WHOLE_YEAR, lambda s, sel, q: heatmap(s, sel)
+        )
+        out.append(("CSV export, every row", await _export_rate(sessions)))
+    finally:
+        await engine.dispose()
+    return out
+
+
+async def _export_rate(sessions: Any) -> str:
+    query = ReportQuery.model_validate({})
+    rows = 0
+    started = time.perf_counter()
+    async with sessions() as session:
+        selection = await select_dialogs(session, query, EVERYTHING)
+        stmt = await sorted_select(session, selection, query)
+        result = await session.stream(stmt.execution_options(yield_per=2000))
+        async for batch in result.partitions(2000):
+            csv_lines(batch)
+            rows += len(batch)
+    seconds = time.perf_counter() - started
+    return f"{rows / seconds:10,.0f} rows/s ({rows} rows in {seconds:.1f} s)"
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+
+
+def run_sqlite(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
+    path = tmp / "stats.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_migrate(url))
+    started = time.perf_counter()
+    fill_sqlite(path, args.dialogs, args.seed)
+    print(f"sqlite: filled {args.dialogs} dialogs in {time.perf_counter() - started:.1f} s")
+    return asyncio.run(time_queries(url, args.repeats))
+
+
+def run_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
+    if args.postgres_url:
+        return _postgres_at(args.postgres_url, args)
+    from tests.support.servers import PostgresCluster
+
+    with PostgresCluster() as cluster:
+        url = asyncio.run(cluster.create_database("bench_stats"))
+        return _postgres_at(url, args)
+
+
+def _postgres_at(url: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    asyncio.run(_migrate(url))
+    started = time.perf_counter()
+    asyncio.run(fill_postgres(url, args.dialogs, args.seed))
+    print(f"postgresql: filled {args.dialogs} dialogs in {time.perf_counter() - started:.1f} s")
+    return asyncio.run(time_queries(url, args.repeats))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fill, time, print a table per database."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dialogs", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--postgres-url", help="an empty PostgreSQL database (asyncpg URL)")
+    args = parser.parse_args(argv)
+    results: dict[str, list[tuple[str, str]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.only in (None, "sqlite"):
+            results["sqlite"] = run_sqlite(args, Path(tmp))
+    if args.only in (None, "postgresql"):
+        results["postgresql"] = run_postgres(args)
+    for database, rows in results.items():
+        print(f"\n{database}, {args.dialogs} dialogs, median of {args.repeats}")
+        for label, figure in rows:
+            print(f"  {label:44} {figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""The data of the charts: dialogs per local day by channel kind with first response
+percentiles per day, and incoming dialogs by local weekday and hour. Days, weekdays and hours
+are those of each dialog's line (``clock``)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.schema import Channel, Dialog
+from operator_console.stats.dialogs import Selection, first_response_s
+from operator_console.stats.percentiles import percentiles
+
+
+async def daily(session: AsyncSession, selection: Selection) -> dict[str, Any]:
+    """``{"days", "by_channel", "frt_p50_s", "frt_p90_s"}``: every date from ``from`` to
+    ``to`` (else from the first to the last date with a dialog), counts per channel kind."""
+    clock = await selection.clock(session)
+    day = clock.day()
+    counts = select(day, Channel.kind, func.count()).select_from(Dialog)
+    counts = counts.join(Channel, Channel.id == Dialog.channel_id)
+    counts = (await selection.apply(session, counts, clock)).group_by(day, Channel.kind)
+    per_kind: dict[str, dict[str, int]] = {}
+    for shown, kind, count in (await session.execute(counts)).all():
+        per_kind.setdefault(kind, {})[str(shown)] = int(count)
+    answered = select(day, first_response_s(selection.dialect)).select_from(Dialog)
+    answered = await selection.apply(session, answered, clock)
+    frt = await percentiles(session, answered.where(Dialog.first_response_at.is_not(None)))
+    frt_days = {str(k): v for k, v in frt.items()}
+    days = _days(selection, {d for found in per_kind.values() for d in found})
+    return {
+        "days": days,
+        "by_channel": {
+            kind: [found.get(d, 0) for d in days] for kind, found in sorted(per_kind.items())
+        },
+        "frt_p50_s": [frt_days.get(d, [None, None])[0] for d in days],
+        "frt_p90_s": [frt_days.get(d, [None, None])[1] for d in days],
+    }
+
+
+def _days(selection: Selection, seen: set[str]) -> list[str]:
+    first, last = selection.filters.days()
+    if first is None or last is None:
+        if not seen:
+            return []
+        first = first or date.fromisoformat(min(seen))
+        last = last or date.fromisoformat(max(seen))
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+async def heatmap(session: AsyncSession, selection: Selection) -> dict[str, Any]:
+    """``{"cells": [[count per hour 0..23] per weekday, Monday first]}``."""
+    clock = await selection.clock(session)
+    weekday, hour = clock.weekday(), clock.hour()
+    stmt = select(weekday, hour, func.count()).select_from(Dialog)
+    stmt = (await selection.apply(session, stmt, clock)).group_by(weekday, hour)
+    cells = [[0] * 24 for _ in range(7)]
+    for day, at, count in (await session.execute(stmt)).all():
+        cells[int(day)][int(at)] = int(count)
+    return {"cells": cells}
