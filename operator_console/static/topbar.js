@@ -13,6 +13,9 @@ export function renderMe() {
   $("me-role").textContent = ROLE_LABELS[me.role] || me.role || "";
   paintAvatar($("me-avatar"), me.name || me.login, me.login);
   renderPresence(me.status);
+  // An analyst reads statistics and is never offered dialogs: no dialog screens, no presence.
+  const reader = me.role === "analyst";
+  for (const id of ["nav-dialogs", "nav-answers", "presence-wrap"]) $(id).hidden = reader;
 }
 
 function renderPresence(status) {
