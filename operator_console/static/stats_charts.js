@@ -180,8 +180,10 @@ export function operatorChartHeight(n) {
   return Math.max(180, 30 * n + 70);
 }
 
-function operatorChart(Chart, canvas, groups, drill) {
+function operatorChart(Chart, canvas, summaryGroups, drill) {
   const c = colours();
+  // Dialogs nobody took have no operator to filter by: the chart is of operators only.
+  const groups = summaryGroups.filter((g) => g.key !== null && g.key !== undefined).sort((a, b) => (b.dialogs || 0) - (a.dialogs || 0));
   draw(Chart, "operators", canvas, {
     type: "bar",
     data: {

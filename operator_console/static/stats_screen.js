@@ -127,7 +127,7 @@ async function loadChoices() {
   if (key === choicesFor) return;
   choicesFor = key;
   const dates = queryOf({ from: filters.from, to: filters.to });
-  const groups = (by) => api("GET", `/api/stats/summary?${dates}&group_by=${by}`).then((s) => (s.groups || []).map((g) => ({ id: g.key, label: g.label || `#${g.key}` })));
+  const groups = (by) => api("GET", `/api/stats/summary?${dates}&group_by=${by}`).then((s) => (s.groups || []).filter((g) => g.key !== null).map((g) => ({ id: g.key, label: g.label || `#${g.key}` })));
   try {
     const [lines, channels, operators] = await Promise.all([groups("line"), groups("channel"), groups("operator")]);
     if (key === choicesFor && ui.setChoices) ui.setChoices({ lines, channels, operators });
@@ -173,7 +173,7 @@ async function reloadSummary() {
 }
 
 async function paintCharts() {
-  const operators = ((data.summary && data.summary.groups) || []).length;
+  const operators = ((data.summary && data.summary.groups) || []).filter((g) => g.key !== null).length;
   ui.operatorsBox.style.height = `${operatorChartHeight(operators)}px`;
   await drawCharts(ui, data, drillTo);
 }

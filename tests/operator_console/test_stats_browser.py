@@ -15,7 +15,16 @@ import pytest
 from playwright.async_api import Page, expect
 
 from core.db import SessionMaker
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, LineOperator, Message
+from core.db.schema import (
+    Channel,
+    Client,
+    ClientIdentity,
+    Dialog,
+    Line,
+    LineOperator,
+    Message,
+    Operator,
+)
 from core.envelope import utcnow
 from operator_console.auth import hash_password
 from tests.support.browser_fixtures import ON_SQLITE
@@ -34,8 +43,6 @@ CHARTS = ("daily", "response", "heatmap", "operators")
 
 
 async def _person(db: SessionMaker, login: str, role: str, line_id: int | None) -> int:
-    from core.db.schema import Operator
-
     async with db() as s, s.begin():
         person = Operator(
             login=login, name=login.title(), role=role, password_hash=hash_password("pw-" + login)
@@ -63,33 +70,58 @@ async def _dialog(
         await s.flush()
         answered = opened + timedelta(seconds=answer_s) if answer_s is not None else None
         dialog = Dialog(
-            line_id=line_id, channel_id=channel_id, client_id=person.id,
-            identity_id=identity.id, status="closed", opened_at=opened,
-            first_response_at=answered, closed_at=opened + timedelta(minutes=30),
-            last_message_at=opened + timedelta(minutes=20), began_in_hours=True,
-            client_messages=1, operator_messages=1 if answered else 0, **fields,
+            line_id=line_id,
+            channel_id=channel_id,
+            client_id=person.id,
+            identity_id=identity.id,
+            status="closed",
+            opened_at=opened,
+            first_response_at=answered,
+            closed_at=opened + timedelta(minutes=30),
+            last_message_at=opened + timedelta(minutes=20),
+            began_in_hours=True,
+            client_messages=1,
+            operator_messages=1 if answered else 0,
+            **fields,
         )
         s.add(dialog)
         await s.flush()
-        s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="client",
-                      author_name=client, text=f"Question from {client}", created_at=opened))
+        s.add(
+            Message(
+                dialog_id=dialog.id,
+                channel_id=channel_id,
+                author="client",
+                author_name=client,
+                text=f"Question from {client}",
+                created_at=opened,
+            )
+        )
         if answered is not None:
-            s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="operator",
-                          operator_id=fields.get("operator_id"), author_name="Operator",
-                          text="Here is the answer", created_at=answered))
+            s.add(
+                Message(
+                    dialog_id=dialog.id,
+                    channel_id=channel_id,
+                    author="operator",
+                    operator_id=fields.get("operator_id"),
+                    author_name="Operator",
+                    text="Here is the answer",
+                    created_at=answered,
+                )
+            )
         return dialog.id
 
 
 async def _seed(db: SessionMaker) -> dict[str, int]:
     """The demo line (web chat) with operator olga and three dialogs, one missed; the Sales
     line (Telegram) with operator petr, manager mara and two dialogs, one missed; and an
-    analyst, ana. Every dialog began two days ago at 10:00 UTC, a Wednesday or not."""
+    analyst, ana. The dialogs began two days ago, from 10:00 UTC; the missed ones at 13:00."""
     async with db() as s, s.begin():
         sales = Line(key="sales", name="Sales", settings={})
         s.add(sales)
         await s.flush()
-        tg = Channel(line_id=sales.id, kind="telegram", key="sales-tg", name="Sales bot",
-                     enabled=False)
+        tg = Channel(
+            line_id=sales.id, kind="telegram", key="sales-tg", name="Sales bot", enabled=False
+        )
         s.add(tg)
         await s.flush()
         sales_id, tg_id = sales.id, tg.id
@@ -101,17 +133,22 @@ async def _seed(db: SessionMaker) -> dict[str, int]:
     }
     day = (utcnow() - timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     olga, petr = ids["olga"], ids["petr"]
-    await _dialog(db, 1, 1, "Anna Demo", day, operator_id=olga, answer_s=60,
-                  outcome="answered", closed_by="operator", rating=5)
-    await _dialog(db, 1, 1, "Boris Demo", day + timedelta(minutes=5), operator_id=olga,
-                  answer_s=120, outcome="answered", closed_by="client", rating=4)
-    await _dialog(db, 1, 1, "Vera Demo", day + timedelta(hours=3), operator_id=None,
-                  outcome="missed", closed_by="auto")
-    await _dialog(db, sales_id, tg_id, "Ivan Sales", day + timedelta(minutes=10),
-                  operator_id=petr, answer_s=300, outcome="answered", closed_by="operator",
-                  rating=2)
-    await _dialog(db, sales_id, tg_id, "Olga Sales", day + timedelta(hours=3, minutes=5),
-                  operator_id=None, outcome="missed", closed_by="auto")
+    answered = {"outcome": "answered", "closed_by": "operator"}
+    missed = {"outcome": "missed", "closed_by": "auto", "operator_id": None}
+    for line, channel, client, minutes, fields in (
+        (1, 1, "Anna Demo", 0, {**answered, "operator_id": olga, "answer_s": 60, "rating": 5}),
+        (1, 1, "Boris Demo", 5, {**answered, "operator_id": olga, "answer_s": 120, "rating": 4}),
+        (1, 1, "Vera Demo", 180, missed),
+        (
+            sales_id,
+            tg_id,
+            "Ivan Sales",
+            10,
+            {**answered, "operator_id": petr, "answer_s": 300, "rating": 2},
+        ),
+        (sales_id, tg_id, "Olga Sales", 185, missed),
+    ):
+        await _dialog(db, line, channel, client, day + timedelta(minutes=minutes), **fields)
     ids["sales"] = sales_id
     return ids
 
@@ -187,7 +224,7 @@ async def test_analyst_lands_on_statistics_and_drills_into_every_figure(
     hub: str, new_page: NewPage, db: SessionMaker
 ) -> None:
     ids = await _seed(db)
-    page = await new_page("analyst", viewport=DESKTOP)
+    page = await new_page("analyst", viewport=DESKTOP, reduced_motion="reduce")
     await _sign_in(page, hub, "ana")
     screen = page.locator('[data-ol="stats"]')
     await expect(screen).to_be_visible()
@@ -208,7 +245,7 @@ async def test_analyst_lands_on_statistics_and_drills_into_every_figure(
     await page.locator('[data-ol="stats-filter-line_id"]').select_option(str(ids["sales"]))
     await expect(rows).to_have_count(2)
     query = await _csv_query(page)
-    assert (query["sort"], query["order"]) == ("started_at", "desc")
+    assert (query["sort"], query["order"]) == ("rating", "desc")
     assert _shown_filters(query) == await _on_screen_filters(page)
     assert query["line_id"] == str(ids["sales"])
     await page.locator('[data-ol="stats-reset"]').click()
@@ -220,12 +257,16 @@ async def test_analyst_lands_on_statistics_and_drills_into_every_figure(
     assert (await _csv_query(page))["missed"] == "true"
     await page.locator('[data-ol="stats-drill-clear"]').click()
     await expect(rows).to_have_count(5)
+    title = page.locator('[data-ol="stats-table"] h3')
     await _click_point(page, "operators", 0, 0)
-    await expect(page.locator('[data-ol="stats-table"] h3')).to_contain_text("Dialogs of")
+    await expect(title).to_have_text("Dialogs of Olga")
     await expect(rows).to_have_count(2)
+    await expect(rows).to_contain_text(["Boris Demo", "Anna Demo"])
+    assert (await _csv_query(page))["operator_id"] == str(ids["olga"])
     cell = 24 * ((utcnow() - timedelta(days=2)).weekday()) + 13
     await _click_point(page, "heatmap", 0, cell)
-    await expect(rows).to_have_count(2)
+    await expect(title).to_contain_text("Dialogs started")
+    await expect(rows).to_contain_text(["Olga Sales", "Vera Demo"])
     query = await _csv_query(page)
     assert (query["hour"], query["weekday"]) == ("13", str(cell // 24))
 
@@ -246,7 +287,9 @@ async def test_manager_on_a_phone_sees_only_their_line(
     hub: str, new_page: NewPage, db: SessionMaker
 ) -> None:
     await _seed(db)
-    page = await new_page("manager", viewport=PHONE, is_mobile=True, has_touch=True)
+    page = await new_page(
+        "manager", viewport=PHONE, is_mobile=True, has_touch=True, reduced_motion="reduce"
+    )
     await _sign_in(page, hub, "mara")
     await expect(page.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
     await page.locator('[data-ol="nav-toggle"]').click()
@@ -255,6 +298,8 @@ async def test_manager_on_a_phone_sees_only_their_line(
     await expect(_card(page, "dialogs")).to_have_text("2")
     await expect(_card(page, "missed")).to_have_text("1")
     await expect(_card(page, "rating")).to_have_text("2.0")
+    lines = page.locator('[data-ol="stats-filter-line_id"] option')
+    await expect(lines).to_have_text(["Every line", "Sales"])
     rows = page.locator('[data-ol="stats-row"]')
     await expect(rows).to_have_count(2)
     await expect(rows).to_contain_text(["Sales", "Sales"])
@@ -268,10 +313,17 @@ async def test_manager_on_a_phone_sees_only_their_line(
              .map((n) => n.className || n.tagName)"""
     )
     assert wide == []
-    await _click_point(page, "daily", 0, (await page.evaluate(
-        """() => Chart.getChart(document.querySelector('[data-ol="stats-chart-daily"]'))
+    await _click_point(
+        page,
+        "daily",
+        0,
+        (
+            await page.evaluate(
+                """() => Chart.getChart(document.querySelector('[data-ol="stats-chart-daily"]'))
              .data.datasets[0].data.findIndex((v) => v > 0)"""
-    )))
+            )
+        ),
+    )
     await expect(page.locator('[data-ol="stats-table"] h3')).to_contain_text("Dialogs of")
     assert "day" in await _csv_query(page)
     await expect(rows).to_have_count(2)
