@@ -7,7 +7,7 @@ import { el } from "./dom.js";
 import { STATUS_LABELS } from "./format.js";
 import { OUTCOME_LABELS, presetOf, presetRange } from "./stats_query.js";
 
-const PRESETS = [["today", "Today"], ["7d", "7 days"], ["30d", "30 days"], ["month", "This month"]];
+const PRESETS = [["today", "Today"], ["7d", "7 days"], ["30d", "30 days"], ["month", "This month", "Month"]];
 const CHOICE_FILTERS = { line_id: "lines", channel_id: "channels", operator_id: "operators" };
 
 /** The filters a new screen starts with: the last 30 days, nothing else. */
@@ -39,10 +39,10 @@ function ratingOptions(anyLabel) {
  */
 export function filterBar(filters, changed) {
   const controls = {};
-  const presetButtons = PRESETS.map(([preset, label]) => el("button", {
-    type: "button", class: "stats-preset", dataset: { ol: `stats-preset-${preset}`, preset }, text: label,
+  const presetButtons = PRESETS.map(([preset, label, short]) => el("button", {
+    type: "button", class: "stats-preset", dataset: { ol: `stats-preset-${preset}`, preset },
     onclick: () => { Object.assign(filters, presetRange(preset)); sync(); changed(); },
-  }));
+  }, short ? [el("span", { class: "label-long", text: label }), el("span", { class: "label-short", text: short })] : label));
   const onEdit = (name) => () => {
     filters[name] = controls[name].value;
     if (filters.from && filters.to && filters.from > filters.to) [filters.from, filters.to] = [filters.to, filters.from];
@@ -66,7 +66,7 @@ export function filterBar(filters, changed) {
     field("Channel", select("channel_id", "Every channel")),
     field("Operator", select("operator_id", "Everyone")),
     field("Status", select("status", "Any status", Object.entries(STATUS_LABELS))),
-    field("Hours", select("in_hours", "In and out of hours", [["true", "In working hours"], ["false", "Out of hours"]])),
+    field("Hours", select("in_hours", "All hours", [["true", "In working hours"], ["false", "Out of hours"]])),
     field("Outcome", select("outcome", "Any outcome", Object.entries(OUTCOME_LABELS))),
     el("div", { class: "stats-field stats-field--range", role: "group", "aria-label": "Rating" },
       el("span", { class: "stats-field-label", text: "Rating" }),

@@ -66,7 +66,8 @@ export function showScreen(view) {
   const current = view ? view.dataset.screen : "dialogs";
   for (const button of document.querySelectorAll("#topnav [data-screen]")) {
     button.setAttribute("aria-current", button.dataset.screen === current ? "page" : "false");
-    if (button.dataset.screen === current) $("nav-current").textContent = button.textContent;
+    // The phone's menu button names the screen in a word where the full name is long.
+    if (button.dataset.screen === current) $("nav-current").textContent = button.dataset.short || button.textContent;
   }
   showMenu(false);
 }

@@ -305,9 +305,10 @@ async def test_manager_on_a_phone_sees_only_their_line(
     await expect(rows).to_contain_text(["Sales", "Sales"])
     await expect(page.locator('[data-ol="stats-table"]')).not_to_contain_text("Demo")
     await _charts_drawn(page)
-    # Nothing of the screen is wider than the phone, but the table, which scrolls by itself.
+    # Nothing of the top bar or the screen is wider than the phone, but the table, which
+    # scrolls by itself.
     wide: list[str] = await page.evaluate(
-        """() => [...document.querySelectorAll('#stats-screen *')]
+        """() => [...document.querySelectorAll('.topbar > *, #stats-screen *')]
              .filter((n) => !n.closest('.table-scroll'))
              .filter((n) => n.getBoundingClientRect().right > innerWidth + 1)
              .map((n) => n.className || n.tagName)"""
