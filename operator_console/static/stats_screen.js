@@ -2,8 +2,8 @@
 // /api/stats/* (the hub scopes every answer to what the signed-in person may see: an admin or
 // analyst every line, a manager their lines, an operator their own dialogs). Every figure
 // drills down into the table; a row opens the dialog's history read only beside it, and from
-// there, for those who work dialogs, in the conversation pane. Contract: docs/PROTOCOL.md,
-// section "Statistics".
+// there, for those who work dialogs, in the conversation pane. The endpoints and their query
+// strings are in the console's OpenAPI document, /api/openapi.json.
 
 import { api } from "./api.js";
 import { showReadOnlyDialog } from "./client_history.js";

@@ -330,3 +330,12 @@ async def test_manager_on_a_phone_sees_only_their_line(
     await expect(rows).to_have_count(2)
     assert await bad_text_nodes(page) == []
     assert await low_contrast_text(page) == []
+
+    # A manager goes on from the history to the conversation itself.
+    await rows.filter(has_text="Ivan Sales").locator('[data-ol="stats-open"]').click()
+    history = page.locator('[data-ol="stats-history"]')
+    await expect(history.locator('[data-ol="crm-history-message"]')).to_have_count(2)
+    await history.locator('[data-ol="stats-open-dialog"]').click()
+    await expect(page.locator('[data-ol="conv-name"]')).to_have_text("Ivan Sales")
+    await expect(page.locator('[data-ol="messages"]')).to_contain_text("Here is the answer")
+    await expect(page.locator('[data-ol="stats"]')).to_be_hidden()
