@@ -111,7 +111,9 @@ function showProblem(text) {
 
 function renderFigures() {
   fill(ui.figures, figureCards(figures, filters, data.summary, {
-    toggled: (refetch) => (refetch ? reloadSummary() : renderFigures()),
+    // Business time changes the figures: everything is asked again, so no answer of the
+    // other setting can land after it.
+    toggled: (refetch) => (refetch ? reload({ withTable: false }) : renderFigures()),
     drill: drillTo,
   }));
 }
@@ -136,12 +138,12 @@ async function loadChoices() {
   }
 }
 
-/** Load every figure, chart and the table for the current filters. */
-async function reload() {
+/** Load every figure and chart, and the table unless told not to, for the current filters. */
+async function reload({ withTable = true } = {}) {
   const mine = ++gen;
   showProblem("");
   loadChoices();
-  loadTable(false);
+  if (withTable) loadTable(false);
   data = { summary: null, daily: null, heatmap: null };
   renderFigures();
   const query = queryOf(filters);
@@ -157,18 +159,6 @@ async function reload() {
     await paintCharts();
   } catch (err) {
     if (mine === gen) showProblem(`Could not load the statistics: ${err.reason || err.message || err}`);
-  }
-}
-
-async function reloadSummary() {
-  const mine = ++gen;
-  try {
-    const summary = await api("GET", `/api/stats/summary?${summaryQuery({ group_by: "operator", business_time: String(figures.businessTime) })}`);
-    if (mine !== gen) return;
-    data = { ...data, summary };
-    renderFigures();
-  } catch (err) {
-    if (mine === gen) showProblem(`Could not load the figures: ${err.reason || err}`);
   }
 }
 

@@ -239,6 +239,16 @@ async def test_analyst_lands_on_statistics_and_drills_into_every_figure(
     rows = page.locator('[data-ol="stats-row"]')
     await expect(rows).to_have_count(5)
 
+    # Every dialog began in working hours; business time asks the figures again.
+    await page.locator('[data-ol="stats-part-out_of_hours"]').click()
+    await expect(_card(page, "dialogs")).to_have_text("0")
+    await page.locator('[data-ol="stats-part-in_hours"]').click()
+    await expect(_card(page, "dialogs")).to_have_text("5")
+    async with page.expect_response(lambda r: "business_time=true" in r.url):
+        await page.locator('[data-ol="stats-business-time"]').check()
+    await expect(_card(page, "frt_p90")).to_have_text("5 min")
+    await page.locator('[data-ol="stats-part-total"]').click()
+
     # The CSV asks for what the screen shows, after a sort and a filter too.
     assert _shown_filters(await _csv_query(page)) == await _on_screen_filters(page)
     await page.locator('[data-ol="stats-sort"][data-sort="rating"]').click()
