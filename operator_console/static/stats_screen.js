@@ -30,6 +30,7 @@ let data = { summary: null, daily: null, heatmap: null };
 let table = { rows: [], next: null, loading: false, error: null };
 let problem = "";
 let choicesFor = "";
+let choices = null;
 let gen = 0;
 let tableGen = 0;
 let historyId = null;
@@ -52,6 +53,7 @@ export function resetStats() {
   table = { rows: [], next: null, loading: false, error: null };
   problem = "";
   choicesFor = "";
+  choices = null;
   gen += 1;
   tableGen += 1;
   destroyCharts();
@@ -67,7 +69,8 @@ export function openStats() {
 
 function chartPanel(name, title, height) {
   const canvas = el("canvas", { dataset: { ol: `stats-chart-${name}` }, role: "img", "aria-label": title });
-  const box = el("div", { class: "stats-chart-box", style: `height: ${height}px` }, canvas);
+  const box = el("div", { class: "stats-chart-box" }, canvas);
+  box.style.height = `${height}px`;
   ui[name] = canvas;
   ui[`${name}Box`] = box;
   return el("section", { class: "stats-panel stats-chart", dataset: { ol: "stats-chart", chart: name } },
@@ -77,6 +80,7 @@ function chartPanel(name, title, height) {
 function build() {
   const bar = filterBar(filters, () => { drill = null; reload(); });
   ui.setChoices = bar.setChoices;
+  if (choices) bar.setChoices(choices);
   ui.problem = el("p", { class: "stats-note stats-note--error", role: "alert", dataset: { ol: "stats-problem" }, hidden: true });
   ui.figures = el("div", { class: "stats-figures-slot" });
   ui.table = el("div", { class: "stats-table-slot" });
@@ -132,7 +136,9 @@ async function loadChoices() {
   const groups = (by) => api("GET", `/api/stats/summary?${dates}&group_by=${by}`).then((s) => (s.groups || []).filter((g) => g.key !== null).map((g) => ({ id: g.key, label: g.label || `#${g.key}` })));
   try {
     const [lines, channels, operators] = await Promise.all([groups("line"), groups("channel"), groups("operator")]);
-    if (key === choicesFor && ui.setChoices) ui.setChoices({ lines, channels, operators });
+    if (key !== choicesFor) return;
+    choices = { lines, channels, operators };
+    ui.setChoices(choices);
   } catch (err) {
     choicesFor = "";
   }

@@ -349,3 +349,9 @@ async def test_manager_on_a_phone_sees_only_their_line(
     await expect(page.locator('[data-ol="conv-name"]')).to_have_text("Ivan Sales")
     await expect(page.locator('[data-ol="messages"]')).to_contain_text("Here is the answer")
     await expect(page.locator('[data-ol="stats"]')).to_be_hidden()
+
+    # Back on the statistics, the filters still offer the manager's line.
+    await page.locator('[data-ol="nav-toggle"]').click()
+    await page.locator('[data-ol="nav-stats"]').click()
+    await expect(_card(page, "dialogs")).to_have_text("2")
+    await expect(lines).to_have_text(["Every line", "Sales"])
