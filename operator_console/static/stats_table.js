@@ -48,9 +48,25 @@ function heading(column, sort, sortBy) {
       onclick: () => sortBy(column.sort, current && sort.order === "desc" ? "asc" : "desc") }, column.label, arrow));
 }
 
+// A phone shows each row as a card: every cell names its column itself (data-label).
 function row(r, open) {
   return el("tr", { dataset: { ol: "stats-row", dialogId: String(r.dialog_id) }, onclick: () => open(r) },
-    COLUMNS.map((column) => el("td", { class: column.numeric ? "stats-num" : null }, column.cell(r, open))));
+    COLUMNS.map((column) => el("td", { class: column.numeric ? "stats-num" : null, dataset: { label: column.label } }, column.cell(r, open))));
+}
+
+const SORT_WORDS = { started_at: ["newest", "oldest"], last_activity_at: ["newest", "oldest"], rating: ["highest", "lowest"] };
+
+// Where there is no room for the headings (a phone), the sort is a list of its own.
+function sortSelect(sort, sortBy) {
+  const choices = COLUMNS.filter((c) => c.sort).flatMap((c) => {
+    const [desc, asc] = SORT_WORDS[c.sort] || ["longest", "shortest"];
+    return [[`${c.sort}:desc`, `${c.label}, ${desc} first`], [`${c.sort}:asc`, `${c.label}, ${asc} first`]];
+  });
+  const select = el("select", { class: "stats-input stats-sort-select", "aria-label": "Sort by", dataset: { ol: "stats-sort-select" },
+    onchange: (event) => { const [by, order] = event.target.value.split(":"); sortBy(by, order); } },
+  choices.map(([value, text]) => el("option", { value, text })));
+  select.value = `${sort.by}:${sort.order}`;
+  return select;
 }
 
 function caption(table) {
@@ -71,6 +87,7 @@ export function dialogTable(table, { sortBy, more, clearDrill, open }) {
       el("h3", { class: "stats-panel-title", text: table.drill ? table.drill.label : "Dialogs" }),
       table.drill ? el("button", { type: "button", class: "btn btn--ghost btn--sm", dataset: { ol: "stats-drill-clear" }, text: "Show all", onclick: clearDrill }) : null,
       el("span", { class: "stats-table-count", dataset: { ol: "stats-table-count" }, text: table.rows.length ? shown : "" }),
+      table.rows.length ? sortSelect(table.sort, sortBy) : null,
       el("a", { class: "btn btn--secondary btn--sm", href: table.csv, download: "dialogs.csv", dataset: { ol: "stats-csv" }, text: "Export CSV" })),
     caption(table),
     table.rows.length ? el("div", { class: "table-scroll stats-table-scroll" },
