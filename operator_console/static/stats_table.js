@@ -6,12 +6,16 @@ import { el } from "./dom.js";
 import { STATUS_LABELS, channelLabel, parseTime } from "./format.js";
 import { CLOSED_BY_LABELS, OUTCOME_LABELS, count, duration } from "./stats_query.js";
 
-const whenFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const dateFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 
+// The date over the time: two short lines keep the table narrow without breaking either.
 function when(iso) {
   const d = parseTime(iso);
-  return d ? el("time", { datetime: iso, title: fullFmt.format(d), text: whenFmt.format(d) }) : "—";
+  return d ? el("time", { datetime: iso, title: fullFmt.format(d) },
+    el("span", { class: "stats-cell-main", text: dateFmt.format(d) }),
+    el("span", { class: "stats-cell-sub", text: clockFmt.format(d) })) : "—";
 }
 
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
@@ -30,7 +34,7 @@ const COLUMNS = [
   { label: "Status", cell: (r) => el("span", { class: `crm-pill crm-pill--${r.status}`, text: STATUS_LABELS[r.status] || dash(r.status) }) },
   { label: "Operator", cell: (r) => dash(r.operator_name) },
   { label: "Messages", title: "From the client / from operators", cell: (r) => `${count(r.client_messages)} / ${count(r.operator_messages)}` },
-  { label: "Hours", cell: (r) => HOURS_LABELS[String(r.in_hours)] || "—" },
+  { label: "Hours", cell: (r) => el("span", { class: "stats-cell-main", text: HOURS_LABELS[String(r.in_hours)] || "—" }) },
   { label: "First response", sort: "first_response_s", numeric: true, cell: (r) => duration(r.first_response_s) },
   { label: "Duration", sort: "duration_s", numeric: true, cell: (r) => duration(r.duration_s) },
   { label: "Last activity", sort: "last_activity_at", cell: (r) => when(r.last_activity_at) },
