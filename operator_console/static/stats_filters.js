@@ -32,6 +32,24 @@ function ratingOptions(anyLabel) {
   return options(anyLabel, [1, 2, 3, 4, 5].map((n) => [n, `${n} ★`]));
 }
 
+// Everything but the dates: shown at once on a wide screen, behind "Filters" on a phone.
+function detailFields(select, control, reset) {
+  return el("div", { class: "stats-filters-more", id: "stats-filters-more" },
+    field("Line", select("line_id", "Every line")),
+    field("Channel", select("channel_id", "Every channel")),
+    field("Operator", select("operator_id", "Everyone")),
+    field("Status", select("status", "Any status", Object.entries(STATUS_LABELS))),
+    field("Hours", select("in_hours", "All hours", [["true", "In working hours"], ["false", "Out of hours"]])),
+    field("Outcome", select("outcome", "Any outcome", Object.entries(OUTCOME_LABELS))),
+    el("div", { class: "stats-field stats-field--range", role: "group", "aria-label": "Rating" },
+      el("span", { class: "stats-field-label", text: "Rating" }),
+      el("span", { class: "stats-range" },
+        control("rating_min", el("select", { class: "stats-input", name: "rating_min", "aria-label": "Lowest rating" }, ratingOptions("Any"))),
+        el("span", { "aria-hidden": "true", text: "–" }),
+        control("rating_max", el("select", { class: "stats-input", name: "rating_max", "aria-label": "Highest rating" }, ratingOptions("Any"))))),
+    el("button", { type: "button", class: "btn btn--ghost btn--sm stats-reset", dataset: { ol: "stats-reset" }, text: "Reset filters", onclick: reset }));
+}
+
 /**
  * The filter bar over `filters` (edited in place); `changed()` runs after every edit.
  * Returns `{ node, setChoices(choices) }`, where choices are `{lines, channels, operators}`
@@ -61,21 +79,7 @@ export function filterBar(filters, changed) {
   const select = (name, anyLabel, pairs = []) => control(name, el("select", { class: "stats-input", name }, options(anyLabel, pairs)));
   const date = (name) => control(name, el("input", { class: "stats-input", type: "date", name, required: true }));
 
-  const more = el("div", { class: "stats-filters-more", id: "stats-filters-more" },
-    field("Line", select("line_id", "Every line")),
-    field("Channel", select("channel_id", "Every channel")),
-    field("Operator", select("operator_id", "Everyone")),
-    field("Status", select("status", "Any status", Object.entries(STATUS_LABELS))),
-    field("Hours", select("in_hours", "All hours", [["true", "In working hours"], ["false", "Out of hours"]])),
-    field("Outcome", select("outcome", "Any outcome", Object.entries(OUTCOME_LABELS))),
-    el("div", { class: "stats-field stats-field--range", role: "group", "aria-label": "Rating" },
-      el("span", { class: "stats-field-label", text: "Rating" }),
-      el("span", { class: "stats-range" },
-        control("rating_min", el("select", { class: "stats-input", name: "rating_min", "aria-label": "Lowest rating" }, ratingOptions("Any"))),
-        el("span", { "aria-hidden": "true", text: "–" }),
-        control("rating_max", el("select", { class: "stats-input", name: "rating_max", "aria-label": "Highest rating" }, ratingOptions("Any"))))),
-    el("button", { type: "button", class: "btn btn--ghost btn--sm stats-reset", dataset: { ol: "stats-reset" }, text: "Reset filters",
-      onclick: () => { Object.assign(filters, defaultFilters()); sync(); changed(); } }));
+  const more = detailFields(select, control, () => { Object.assign(filters, defaultFilters()); sync(); changed(); });
   const toggle = el("button", {
     type: "button", class: "btn btn--secondary btn--sm stats-filters-toggle", dataset: { ol: "stats-filters-toggle" },
     "aria-expanded": "false", "aria-controls": "stats-filters-more",
