@@ -166,6 +166,16 @@ async def test_statistics_over_http_on_each_database(console: Console) -> None:
             ann, f"line_id={berlin}&weekday={cell[0]}&hour={cell[1]}&missed=true"
         )
         assert {r["dialog_id"] for r in drill} == expected_ids
+        # A day of the daily chart: the dialogs that began on that local date of their line.
+        day = local[missed[0]["dialog_id"]].date()
+        on_day = await _all_pages(ann, f"day={day.isoformat()}")
+        began = {
+            r["dialog_id"]
+            for r in rows
+            if datetime.fromisoformat(r["started_at"]).astimezone(lines[r["line_id"]].zone).date()
+            == day
+        }
+        assert {r["dialog_id"] for r in on_day} == began
     finally:
         await ann.close()
     await _check_scopes(console, places, plain)
