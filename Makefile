@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TYPED := config core connectors router crm_sink operator_console widget tests $(wildcard bench)
 
-.PHONY: run test install install-test test-deps lint unit bench bench-stats clean
+.PHONY: run test install install-test node test-deps lint unit bench bench-stats clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The console's front-end libraries (package-lock.json), installed again only when the lock
+# file changes; `npm ci` empties node_modules first, so the stamp inside goes with it.
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 install: $(VENV)/.installed
+
+node: $(NODE_STAMP)
 
 install-test: $(VENV)/.installed-test
 
 ## Set everything up and start the hub on the embedded default (SQLite + its own Redis).
-run: install
+run: install node
 	$(BIN)/openlines run
 
 ## System packages the tests start real servers from (apt; needs root or sudo).
@@ -35,7 +45,7 @@ lint: install-test
 	$(BIN)/mypy $(TYPED)
 
 ## Install what the tests need and run the whole suite.
-test: test-deps install-test lint
+test: test-deps install-test node lint
 	$(BIN)/pytest -q
 
 ## The tests that start no server (marked `pure` by tests/conftest.py).
@@ -51,4 +61,4 @@ bench-stats: install-test
 	$(BIN)/python -m bench.stats_reports --dialogs $(DIALOGS)
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -59,6 +59,7 @@ from operator_console.redis_down import redis_unavailable
 from operator_console.seed import do_seed
 from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
 from operator_console.stats import routes as stats_routes
+from operator_console.vendor_files import vendor_routes
 from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     app.on_shutdown.append(_shutdown_sockets)
     app.router.add_routes(pages.routes())
     if role in ("all", "console"):
+        app.router.add_routes(vendor_routes())
         app.router.add_routes(api.routes())
         app.router.add_routes(attachments_api.routes())
         app.router.add_routes(files_api.routes())

@@ -18,6 +18,7 @@ from config.lines import load_lines_file
 from config.settings import Settings, config_path, load_settings
 from operator_console.app import build_app
 from operator_console.keys import FIRST_LOGIN
+from operator_console.vendor_files import MissingVendorFiles, check_vendor_files
 
 ROLES = ("all", "router", "connectors", "console", "crm")
 
@@ -62,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"openlines: bad [[lines]]: {exc}", file=sys.stderr)
         return 2
+    if args.role in ("all", "console"):
+        try:
+            check_vendor_files()
+        except MissingVendorFiles as exc:
+            print(f"openlines: {exc}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -23,6 +23,7 @@ TYPES = {
     ".css": "text/css",
     ".html": "text/html",
     ".svg": "image/svg+xml",
+    ".map": "application/json",
 }
 
 

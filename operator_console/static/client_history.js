@@ -57,13 +57,14 @@ function messageItem(m) {
 }
 
 /**
- * Show one of the client's dialogs read only in `body`; `back` returns to the card. Fetches
+ * Show one of the client's dialogs read only in `body`; `back` returns to where it was opened
+ * from (the client card, unless `backLabel` names another place). Fetches
  * `GET /api/crm/clients/{clientId}/dialogs/{dialog id}`; `stillShown` tells a late answer
  * to stay away from a panel that has moved on.
  */
-export async function showReadOnlyDialog(body, clientId, summary, back, stillShown) {
+export async function showReadOnlyDialog(body, clientId, summary, back, stillShown, { backLabel = "Back to the client" } = {}) {
   const backButton = el("button", { class: "btn btn--ghost btn--sm crm-read-back", type: "button", dataset: { ol: "crm-history-back" }, onclick: back },
-    icon("back", 16), "Back to the client");
+    icon("back", 16), backLabel);
   const list = el("ol", { class: "crm-read-list", "aria-label": "Messages" }, el("li", { class: "crm-empty", text: "Loading the dialog…" }));
   // Esc leaves the earlier dialog first; the next Esc is the console's (it closes the panel).
   const onkeydown = (event) => {

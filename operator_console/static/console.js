@@ -1,6 +1,6 @@
 // Operator console: native ES modules, no build step. This module signs the operator in and
 // out and wires the screens together: dialog list, conversation, reply box, client panel,
-// routing controls, files, the admin screens and the live load.
+// routing controls, files, the admin screens, the live load and statistics.
 // Contract: docs/PROTOCOL.md, section "Console". Data from the hub is only ever put into the
 // page through textContent / attributes, never parsed as HTML.
 
@@ -20,6 +20,7 @@ import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./naviga
 import { wireReplyBox } from "./reply_box.js";
 import { initRouting, refreshRouting } from "./routing.js";
 import { initSearch, resetSearch } from "./search.js";
+import { initStats, openStats, refreshStats, resetStats } from "./stats_screen.js";
 import { dropHeldFrames, state } from "./state.js";
 import { changePresence, renderMe, showScreen, wireNavigation } from "./topbar.js";
 
@@ -51,6 +52,7 @@ function resetSession() {
   resetList();
   resetMessages();
   showScreen(null);
+  resetStats();
   resetSearch();
   $("reply").value = "";
   updateTitle();
@@ -77,6 +79,12 @@ async function enterApp(operator) {
   refreshChannels();
   refreshAdmin();
   refreshLoad();
+  refreshStats();
+  // An analyst works no dialogs: statistics are their console.
+  if (operator.role === "analyst") {
+    openStats();
+    return;
+  }
   // The list is loaded here and again on every socket hello; this first load makes the page
   // useful even if the socket is blocked by a proxy.
   await loadDialogs();
@@ -177,6 +185,7 @@ async function boot() {
   initKeyboard();
   initAnswers();
   initLoad();
+  initStats();
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);

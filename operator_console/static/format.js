@@ -6,7 +6,7 @@ const CHANNEL_LABELS = { telegram: "Telegram", vk: "VK", viber: "Viber", webchat
 /** Status of a dialog as operators read it. */
 export const STATUS_LABELS = { waiting: "Waiting", open: "Open", closed: "Closed" };
 /** Role of an operator as operators read it. */
-export const ROLE_LABELS = { operator: "Operator", manager: "Manager", admin: "Admin" };
+export const ROLE_LABELS = { operator: "Operator", manager: "Manager", analyst: "Analyst", admin: "Admin" };
 
 /** Hours and minutes, in the browser's locale. */
 export const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

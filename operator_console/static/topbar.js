@@ -13,6 +13,9 @@ export function renderMe() {
   $("me-role").textContent = ROLE_LABELS[me.role] || me.role || "";
   paintAvatar($("me-avatar"), me.name || me.login, me.login);
   renderPresence(me.status);
+  // An analyst reads statistics and is never offered dialogs: no dialog screens, no presence.
+  const reader = me.role === "analyst";
+  for (const id of ["nav-dialogs", "nav-answers", "presence-wrap"]) $(id).hidden = reader;
 }
 
 function renderPresence(status) {
@@ -63,7 +66,8 @@ export function showScreen(view) {
   const current = view ? view.dataset.screen : "dialogs";
   for (const button of document.querySelectorAll("#topnav [data-screen]")) {
     button.setAttribute("aria-current", button.dataset.screen === current ? "page" : "false");
-    if (button.dataset.screen === current) $("nav-current").textContent = button.textContent;
+    // The phone's menu button names the screen in a word where the full name is long.
+    if (button.dataset.screen === current) $("nav-current").textContent = button.dataset.short || button.textContent;
   }
   showMenu(false);
 }
