@@ -33,7 +33,7 @@ from core.backoff import Backoff
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.delivery import Delivery as Delivery
 from core.envelope import ENVELOPE, Envelope, encode
-from core.outage import REDIS_DOWN, Outage
+from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +245,25 @@ class Consumer(Generic[T]):
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
-        are reclaimed by the next consumer."""
-        await self.bus.ensure_group(self.stream, self.group)
-        # Entries this consumer name read before a restart and never acked come first.
-        await self.step(pending_first=True)
+        are reclaimed by the next consumer.
+
+        Redis being unreachable (stopped, restarting, loading its AOF) does not end the run: it
+        is logged once per outage, retried with ``TAIL_BACKOFF``, and once Redis answers again
+        the consumer starts over from its own pending entries, which hold the batch that was in
+        hand (handlers are idempotent, so handling it again is safe).
+        """
+        outage = Outage(f"{self.stream}/{self.group}", kind="consumer")
         while not self.bus.stopping.is_set():
-            await self.step()
+            try:
+                # The group again: a Redis that came back without its data has lost it.
+                await self.bus.ensure_group(self.stream, self.group)
+                # Entries this consumer name read before a restart and never acked come first.
+                await self.step(pending_first=True)
+                outage.over()
+                while not self.bus.stopping.is_set():
+                    await self.step()
+            except REDIS_DOWN as exc:
+                await outage.wait(exc, self.bus.stopping)
 
     async def step(self, pending_first: bool = False) -> int:
         """Reclaim if due, read one batch, handle it. Returns how many entries were handled."""
@@ -355,8 +368,8 @@ class Consumer(Generic[T]):
             return
         try:
             await self.handler(batch)
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, *REDIS_CLIENT_DOWN):
+            raise  # Redis is away: not the entries' fault; they stay pending for after it
         except Exception as exc:
             if len(batch) == 1:
                 await self._failed(batch[0], exc, raw[batch[0].id])
@@ -369,7 +382,7 @@ class Consumer(Generic[T]):
                     continue  # an earlier entry of its key was just parked
                 try:
                     await self.handler([delivery])
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, *REDIS_CLIENT_DOWN):
                     raise
                 except Exception as one_exc:
                     await self._failed(delivery, one_exc, raw[delivery.id])
