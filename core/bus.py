@@ -28,18 +28,17 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from core import streams
+from core import bus_tail, streams
 from core.backoff import Backoff
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
+from core.bus_tail import FIELD
 from core.delivery import Delivery as Delivery
-from core.envelope import ENVELOPE, Envelope, encode
+from core.envelope import Envelope, encode
 from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-FIELD = "data"
 
 RETRY_BACKOFF = Backoff(first_s=1.0, factor=3.0, max_s=30.0)
 """The bus's default wait before a ``Retry()`` that names none: 1 s, 3 s, 9 s, 27 s, 30 s."""
@@ -136,70 +135,20 @@ class Bus:
         """
         return Consumer(self, stream, group, name, handler, adapter, ordering)
 
-    async def tail(
+    def tail(
         self, stream: str, block_ms: int | None = None, after: str | None = None
     ) -> AsyncIterator[tuple[str, Envelope]]:
         """Every new entry of a stream until the bus closes, for fan-out readers that each
-        need all of them.
-
-        ``after`` is the id of the last entry the reader handled (entries after it come
-        first); without it the tail starts after the newest entry. A lost connection never
-        moves the position: the tail waits with ``TAIL_BACKOFF`` and reads on from the last
-        entry it yielded, so entries added during an outage are delivered once Redis is back.
-        Malformed entries are logged and skipped: a fan-out reader has nothing to retry.
+        need all of them; ``after`` is the last entry the reader handled (``core.bus_tail``).
         """
-        outage = Outage(stream)
-        last = after
-        while last is None:
-            # "$" means "after the newest entry at the time of this call", so repeating it after
-            # an empty read would skip whatever arrived between two reads. Pin it to a real id.
-            try:
-                newest: Any = await self.redis.xrevrange(stream, count=1)
-            except REDIS_DOWN as exc:
-                await outage.wait(exc, self.stopping)
-                if self.stopping.is_set():
-                    return
-                continue
-            last = _text(newest[0][0]) if newest else "0-0"
-        while not self.stopping.is_set():
-            try:
-                reply: Any = await self.redis.xread(
-                    {stream: last},
-                    count=self.config.batch_size,
-                    block=self.config.block_ms if block_ms is None else block_ms,
-                )
-            except REDIS_DOWN as exc:
-                await outage.wait(exc, self.stopping)
-                continue
-            outage.over()
-            for _name, entries in reply or []:
-                for raw_id, fields in entries:
-                    last = _text(raw_id)
-                    try:
-                        yield last, ENVELOPE.validate_json(_field(fields))
-                    except (ValidationError, KeyError) as exc:
-                        log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+        block = self.config.block_ms if block_ms is None else block_ms
+        return bus_tail.tail(self.redis, stream, self.stopping, self.config.batch_size, block,
+                             after)  # fmt: skip
 
-
-    async def range(
-        self, stream: str, after: str, upto: str
-    ) -> AsyncIterator[tuple[str, Envelope]]:
-        """The entries of a stream after ``after`` up to and including ``upto``, in pages.
-
-        For a reader that catches a client up on what it missed; malformed entries are skipped.
-        """
-        while True:
-            entries: Any = await self.redis.xrange(
-                stream, f"({after}", upto, count=self.config.batch_size
-            )
-            for raw_id, fields in entries:
-                after = _text(raw_id)
-                try:
-                    yield after, ENVELOPE.validate_json(_field(fields))
-                except (ValidationError, KeyError) as exc:
-                    log.error("stream %s entry %s is malformed: %s", stream, after, exc)
-            if len(entries) < self.config.batch_size:
-                return
+    def range(self, stream: str, after: str, upto: str) -> AsyncIterator[tuple[str, Envelope]]:
+        """The entries of a stream after ``after`` up to and including ``upto``, in pages
+        (``core.bus_tail``)."""
+        return bus_tail.entries_between(self.redis, stream, after, upto, self.config.batch_size)
 
     async def forget_idle_consumers(self, stream: str, group: str, keep: str) -> int:
         """Remove the group's consumers other than ``keep`` that hold no pending entry.
