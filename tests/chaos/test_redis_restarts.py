@@ -45,6 +45,7 @@ from tests.support.role_procs import (
     DurableRedis,
     role_env,
     start_role,
+    stop_all,
     wait_healthy,
 )
 from tests.support.servers import free_port
@@ -52,9 +53,9 @@ from tests.support.servers import free_port
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(150)]
 
 ROLES = ("console", "connectors", "router", "crm")
-VISITORS = 8
-MESSAGES = 14
-PACE_S = 1.0
+VISITORS = 12
+MESSAGES = 20
+PACE_S = 0.7
 SETTLE_S = 40.0
 
 
@@ -85,13 +86,12 @@ async def hub_in_roles(tmp_path: Path, postgres_url: str) -> AsyncIterator[Hub]:
         redis.start()
         for group in (ROLES[:1], ROLES[1:]):
             for role in group:
-                hub.roles[role] = start_role(role, tmp_path / role, hub.ports[role], env)
+                hub.roles[role] = start_role(role, tmp_path / "data", hub.ports[role], env)
             for role in group:
                 await asyncio.to_thread(wait_healthy, hub.roles[role], hub.ports[role])
         yield hub
     finally:
-        for child in hub.roles.values():
-            child.stop()
+        stop_all(list(hub.roles.values()))
         redis.stop()
 
 

@@ -147,12 +147,23 @@ def hub_command() -> list[str]:
     return [sys.executable, "-m", "operator_console.cli"]
 
 
-def start_role(role: str, directory: Path, port: int, env: dict[str, str]) -> Child:
-    """``openlines run --role ROLE`` on loopback ``port``; returns at once."""
-    directory.mkdir(parents=True, exist_ok=True)
+def start_role(role: str, data_dir: Path, port: int, env: dict[str, str]) -> Child:
+    """``openlines run --role ROLE`` on loopback ``port``, logging to ``ROLE.log`` beside
+    ``data_dir``; returns at once. Roles share ``data_dir``, as they share the signing key."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--data-dir", str(directory)]
-    return spawn(role, args, directory / f"{role}.log", env)
+    args += ["--data-dir", str(data_dir)]
+    return spawn(role, args, data_dir.parent / f"{role}.log", env)
+
+
+def stop_all(children: list[Child]) -> None:
+    """SIGTERM to every child at once, then wait for each (SIGKILL after its grace)."""
+    for child in children:
+        if child.alive():
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+    for child in children:
+        child.stop()
 
 
 def role_env(redis_url: str, database_url: str, password: str, root: Path) -> dict[str, str]:
