@@ -76,11 +76,8 @@ async def test_a_socket_whose_events_were_trimmed_gets_them_from_the_database(
     await watcher.receive_until("message", text="третье")
     # The stream no longer holds what the socket missed, as after trimming or a Redis that
     # came back without its data.
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
         await client.xtrim("events", maxlen=0, approximate=False)
-    finally:
-        await client.aclose()
 
     url = f"{hub.replace('http', 'ws', 1)}/api/ws?after={first['stream_id']}"
     async with admin.http.ws_connect(url) as ws:
