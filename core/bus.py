@@ -21,7 +21,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -29,7 +28,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from core import bus_tail, streams
-from core.backoff import Backoff
+from core.bus_config import RETRY_BACKOFF as RETRY_BACKOFF
+from core.bus_config import BusConfig as BusConfig
+from core.bus_config import Permanent as Permanent
+from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.bus_tail import FIELD
 from core.delivery import Delivery as Delivery
@@ -39,40 +41,6 @@ from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-RETRY_BACKOFF = Backoff(first_s=1.0, factor=3.0, max_s=30.0)
-"""The bus's default wait before a ``Retry()`` that names none: 1 s, 3 s, 9 s, 27 s, 30 s."""
-
-
-@dataclass(frozen=True)
-class BusConfig:
-    """How consumers read, retry and give up. Frozen: a retry policy is a value."""
-
-    batch_size: int = 100
-    block_ms: int = 1000
-    claim_idle_ms: int = 30_000
-    claim_every_s: float = 5.0
-    max_deliveries: int = 5
-    maxlen: int = 1_000_000
-    retry_backoff: Backoff = RETRY_BACKOFF
-    """The wait after ``Retry()`` without ``after``, by the entry's failed deliveries so far."""
-
-
-class Retry(Exception):
-    """Raised by a handler: try this entry again in ``after`` seconds.
-
-    Without ``after`` the bus's ``retry_backoff`` chooses the wait; ``after=0`` means as soon as
-    the consumer has caught up with its stream.
-    """
-
-    def __init__(self, reason: str, after: float | None = None) -> None:
-        super().__init__(reason)
-        self.after = after
-
-
-class Permanent(Exception):
-    """Raised by a handler: this entry can never succeed; dead-letter it now."""
-
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
 

@@ -75,7 +75,8 @@ class Connection:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.event_id = 0
         self.replayed: set[str] = set()
-        """Keys of events this socket got from the database on connect: not sent again."""
+        """Keys of events this socket got on connect, from the database or the stream: never
+        sent again (the stream may hold an event twice after a fault; the key says so)."""
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
 
@@ -246,6 +247,7 @@ class OperatorHub:
             async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
                 if not isinstance(event, LIVE_EVENTS) or event.key in conn.replayed:
                     continue
+                conn.replayed.add(event.key)
                 frame = event_frame(event, entry_id)
                 if conn.operator_id in event.recipients:
                     conn.push(frame)

@@ -40,15 +40,8 @@ from core.db import make_engine, make_sessionmaker
 from core.db.schema import Message
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.chaos_clients import REPLY_PREFIX, ChaosOperator, ChaosVisitor
-from tests.support.role_procs import (
-    Child,
-    DurableRedis,
-    role_env,
-    start_role,
-    stop_all,
-    wait_healthy,
-)
-from tests.support.servers import free_port
+from tests.support.durable_redis import DurableRedis
+from tests.support.roles import Deployment, RoleProcess
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(150)]
 
@@ -64,12 +57,11 @@ class Hub:
     """The running processes and where to reach them."""
 
     redis: DurableRedis
-    roles: dict[str, Child]
-    ports: dict[str, int]
-    database_url: str
+    deployment: Deployment
+    roles: dict[str, RoleProcess]
 
     def base(self, role: str) -> str:
-        return f"http://127.0.0.1:{self.ports[role]}"
+        return self.roles[role].url
 
 
 @pytest.fixture
@@ -80,18 +72,17 @@ async def hub_in_roles(tmp_path: Path, postgres_url: str) -> AsyncIterator[Hub]:
     signal to the thread that started it.
     """
     redis = DurableRedis(tmp_path / "redis")
-    hub = Hub(redis, {}, {role: free_port() for role in ROLES}, postgres_url)
-    env = role_env(redis.url, postgres_url, ADMIN_PASSWORD, tmp_path)
+    deployment = Deployment(tmp_path, redis.url, postgres_url)
+    hub = Hub(redis, deployment, {})
     try:
         redis.start()
-        for group in (ROLES[:1], ROLES[1:]):
-            for role in group:
-                hub.roles[role] = start_role(role, tmp_path / "data", hub.ports[role], env)
-            for role in group:
-                await asyncio.to_thread(wait_healthy, hub.roles[role], hub.ports[role])
+        hub.roles["console"] = deployment.start("console")
+        await deployment.ready(hub.roles["console"])
+        hub.roles.update({role: deployment.start(role) for role in ROLES[1:]})
+        await deployment.ready(*hub.roles.values())
         yield hub
     finally:
-        stop_all(list(hub.roles.values()))
+        deployment.stop()
         redis.stop()
 
 
@@ -182,7 +173,7 @@ class Tally:
 
 
 async def tally(hub: Hub, visitors: list[ChaosVisitor], operator: ChaosOperator) -> Tally:
-    client, replies = await stored(hub.database_url)
+    client, replies = await stored(hub.deployment.database_url)
     sent = {cid for v in visitors for cid in v.sent}
     by_visitor = {f"v{v.index}-": v for v in visitors}
     to_visitor: Counter[int] = Counter()

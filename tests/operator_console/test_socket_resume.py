@@ -104,3 +104,41 @@ async def test_a_socket_whose_events_were_trimmed_gets_them_from_the_database(
     await visitor.close()
     await watcher.close()
     await admin.close()
+
+
+async def test_an_event_the_stream_holds_twice_reaches_a_resumed_socket_once(
+    hub: str, redis_url: str
+) -> None:
+    admin = await logged_in(hub, "admin")
+    await admin.wait_status("online")
+    await admin.open_socket()
+    watcher = await logged_in(hub, "admin")
+    await watcher.open_socket()
+    visitor = VisitorClient(hub)
+    await visitor.connect()
+    await visitor.say("первое")
+    first = await admin.receive_until("message", text="первое")
+    assert admin.ws is not None
+    await admin.ws.close()
+    await visitor.say("второе")
+    await watcher.receive_until("message", text="второе")
+    # As a batch handled again after a fault announces its message again.
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        entries: Any = await client.xrange("events")
+        for _id, fields in entries:
+            if "второе" in fields[b"data"].decode():
+                await client.xadd("events", fields)
+    await visitor.say("третье")
+    await watcher.receive_until("message", text="третье")
+
+    url = f"{hub.replace('http', 'ws', 1)}/api/ws?after={first['stream_id']}"
+    async with admin.http.ws_connect(url) as ws:
+        texts: list[str] = []
+        while "третье" not in texts:
+            frame = json.loads((await ws.receive(timeout=10)).data)
+            if frame["type"] == "message":
+                texts.append(frame["message"]["text"])
+        assert texts == ["второе", "третье"]
+    await visitor.close()
+    await watcher.close()
+    await admin.close()

@@ -1,9 +1,9 @@
-"""The hub as separate processes for fault tests: Debian's redis-server that a test may kill and
-restart on the same port and data directory, and one ``openlines run --role`` per role.
+"""Debian's redis-server for fault tests: AOF with ``appendfsync always`` on one fixed port and
+data directory, so that a test may ``kill -9`` it or send ``SHUTDOWN`` and start it again.
 
-Every child is told by the kernel to die with the test process (``PR_SET_PDEATHSIG``) and
-runs in its own session, so a killed test run leaves nothing behind. Children write their
-output to a log file in the test's directory; a failure shows the last lines.
+The server is told by the kernel to die with the thread that started it (``PR_SET_PDEATHSIG``:
+start it from the main thread) and runs in its own session, so a killed test run leaves nothing
+behind. Its output goes to ``redis.log`` in its data directory; a failure shows the last lines.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +22,6 @@ from tests.support.servers import DEBIAN_REDIS_SERVER, INSTALL_HINT, ServerStart
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the forked child must not dlopen
-REPOSITORY = Path(__file__).resolve().parents[2]
-"""The checkout under test: role processes import the application from it."""
 
 
 def _die_with_parent() -> None:
@@ -140,58 +135,3 @@ class DurableRedis:
         """Stop the server if it runs."""
         if self.child is not None:
             self.child.stop()
-
-
-def hub_command() -> list[str]:
-    """How to run ``openlines`` with the interpreter running the tests."""
-    return [sys.executable, "-m", "operator_console.cli"]
-
-
-def start_role(role: str, data_dir: Path, port: int, env: dict[str, str]) -> Child:
-    """``openlines run --role ROLE`` on loopback ``port``, logging to ``ROLE.log`` beside
-    ``data_dir``; returns at once. Roles share ``data_dir``, as they share the signing key."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--data-dir", str(data_dir)]
-    return spawn(role, args, data_dir.parent / f"{role}.log", env)
-
-
-def stop_all(children: list[Child]) -> None:
-    """SIGTERM to every child at once, then wait for each (SIGKILL after its grace)."""
-    for child in children:
-        if child.alive():
-            with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
-    for child in children:
-        child.stop()
-
-
-def role_env(redis_url: str, database_url: str, password: str, root: Path) -> dict[str, str]:
-    """The environment of every role process: one Redis, one database, nothing inherited
-    from a developer's own ``OPENLINES_`` settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")}
-    env.update(
-        OPENLINES_REDIS_URL=redis_url,
-        OPENLINES_DATABASE_URL=database_url,
-        OPENLINES_ADMIN_PASSWORD=password,
-        OPENLINES_CONFIG=str(root / "no-such-openlines.toml"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")])),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def wait_healthy(child: Child, port: int, wait_s: float = 60.0) -> None:
-    """Return once the process answers ``/healthz``; raise if it dies or takes too long."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + wait_s
-    while True:
-        if not child.alive():
-            raise ServerStartError(f"{child.name} exited during start:\n{child.tail()}")
-        url = f"http://127.0.0.1:{port}/healthz"
-        with contextlib.suppress(urllib.error.URLError, OSError), opener.open(url, timeout=2) as r:
-            if r.status == 200:
-                return
-        if time.monotonic() > deadline:
-            raise ServerStartError(f"{child.name} did not become healthy:\n{child.tail()}")
-        time.sleep(0.1)
