@@ -21,59 +21,26 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from core import streams
-from core.backoff import Backoff
+from core import bus_tail, streams
+from core.bus_config import RETRY_BACKOFF as RETRY_BACKOFF
+from core.bus_config import BusConfig as BusConfig
+from core.bus_config import Permanent as Permanent
+from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
+from core.bus_tail import FIELD
 from core.delivery import Delivery as Delivery
-from core.envelope import ENVELOPE, Envelope, encode
-from core.outage import REDIS_DOWN, Outage
+from core.envelope import Envelope, encode
+from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-FIELD = "data"
-
-RETRY_BACKOFF = Backoff(first_s=1.0, factor=3.0, max_s=30.0)
-"""The bus's default wait before a ``Retry()`` that names none: 1 s, 3 s, 9 s, 27 s, 30 s."""
-
-
-@dataclass(frozen=True)
-class BusConfig:
-    """How consumers read, retry and give up. Frozen: a retry policy is a value."""
-
-    batch_size: int = 100
-    block_ms: int = 1000
-    claim_idle_ms: int = 30_000
-    claim_every_s: float = 5.0
-    max_deliveries: int = 5
-    maxlen: int = 1_000_000
-    retry_backoff: Backoff = RETRY_BACKOFF
-    """The wait after ``Retry()`` without ``after``, by the entry's failed deliveries so far."""
-
-
-class Retry(Exception):
-    """Raised by a handler: try this entry again in ``after`` seconds.
-
-    Without ``after`` the bus's ``retry_backoff`` chooses the wait; ``after=0`` means as soon as
-    the consumer has caught up with its stream.
-    """
-
-    def __init__(self, reason: str, after: float | None = None) -> None:
-        super().__init__(reason)
-        self.after = after
-
-
-class Permanent(Exception):
-    """Raised by a handler: this entry can never succeed; dead-letter it now."""
-
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
 
@@ -136,70 +103,20 @@ class Bus:
         """
         return Consumer(self, stream, group, name, handler, adapter, ordering)
 
-    async def tail(
+    def tail(
         self, stream: str, block_ms: int | None = None, after: str | None = None
     ) -> AsyncIterator[tuple[str, Envelope]]:
         """Every new entry of a stream until the bus closes, for fan-out readers that each
-        need all of them.
-
-        ``after`` is the id of the last entry the reader handled (entries after it come
-        first); without it the tail starts after the newest entry. A lost connection never
-        moves the position: the tail waits with ``TAIL_BACKOFF`` and reads on from the last
-        entry it yielded, so entries added during an outage are delivered once Redis is back.
-        Malformed entries are logged and skipped: a fan-out reader has nothing to retry.
+        need all of them; ``after`` is the last entry the reader handled (``core.bus_tail``).
         """
-        outage = Outage(stream)
-        last = after
-        while last is None:
-            # "$" means "after the newest entry at the time of this call", so repeating it after
-            # an empty read would skip whatever arrived between two reads. Pin it to a real id.
-            try:
-                newest: Any = await self.redis.xrevrange(stream, count=1)
-            except REDIS_DOWN as exc:
-                await outage.wait(exc, self.stopping)
-                if self.stopping.is_set():
-                    return
-                continue
-            last = _text(newest[0][0]) if newest else "0-0"
-        while not self.stopping.is_set():
-            try:
-                reply: Any = await self.redis.xread(
-                    {stream: last},
-                    count=self.config.batch_size,
-                    block=self.config.block_ms if block_ms is None else block_ms,
-                )
-            except REDIS_DOWN as exc:
-                await outage.wait(exc, self.stopping)
-                continue
-            outage.over()
-            for _name, entries in reply or []:
-                for raw_id, fields in entries:
-                    last = _text(raw_id)
-                    try:
-                        yield last, ENVELOPE.validate_json(_field(fields))
-                    except (ValidationError, KeyError) as exc:
-                        log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+        block = self.config.block_ms if block_ms is None else block_ms
+        return bus_tail.tail(self.redis, stream, self.stopping, self.config.batch_size, block,
+                             after)  # fmt: skip
 
-
-    async def range(
-        self, stream: str, after: str, upto: str
-    ) -> AsyncIterator[tuple[str, Envelope]]:
-        """The entries of a stream after ``after`` up to and including ``upto``, in pages.
-
-        For a reader that catches a client up on what it missed; malformed entries are skipped.
-        """
-        while True:
-            entries: Any = await self.redis.xrange(
-                stream, f"({after}", upto, count=self.config.batch_size
-            )
-            for raw_id, fields in entries:
-                after = _text(raw_id)
-                try:
-                    yield after, ENVELOPE.validate_json(_field(fields))
-                except (ValidationError, KeyError) as exc:
-                    log.error("stream %s entry %s is malformed: %s", stream, after, exc)
-            if len(entries) < self.config.batch_size:
-                return
+    def range(self, stream: str, after: str, upto: str) -> AsyncIterator[tuple[str, Envelope]]:
+        """The entries of a stream after ``after`` up to and including ``upto``, in pages
+        (``core.bus_tail``)."""
+        return bus_tail.entries_between(self.redis, stream, after, upto, self.config.batch_size)
 
     async def forget_idle_consumers(self, stream: str, group: str, keep: str) -> int:
         """Remove the group's consumers other than ``keep`` that hold no pending entry.
@@ -245,12 +162,25 @@ class Consumer(Generic[T]):
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
-        are reclaimed by the next consumer."""
-        await self.bus.ensure_group(self.stream, self.group)
-        # Entries this consumer name read before a restart and never acked come first.
-        await self.step(pending_first=True)
+        are reclaimed by the next consumer.
+
+        Redis being unreachable (stopped, restarting, loading its AOF) does not end the run: it
+        is logged once per outage, retried with ``TAIL_BACKOFF``, and once Redis answers again
+        the consumer starts over from its own pending entries, which hold the batch that was in
+        hand (handlers are idempotent, so handling it again is safe).
+        """
+        outage = Outage(f"{self.stream}/{self.group}", kind="consumer")
         while not self.bus.stopping.is_set():
-            await self.step()
+            try:
+                # The group again: a Redis that came back without its data has lost it.
+                await self.bus.ensure_group(self.stream, self.group)
+                # Entries this consumer name read before a restart and never acked come first.
+                await self.step(pending_first=True)
+                outage.over()
+                while not self.bus.stopping.is_set():
+                    await self.step()
+            except REDIS_DOWN as exc:
+                await outage.wait(exc, self.bus.stopping)
 
     async def step(self, pending_first: bool = False) -> int:
         """Reclaim if due, read one batch, handle it. Returns how many entries were handled."""
@@ -355,8 +285,8 @@ class Consumer(Generic[T]):
             return
         try:
             await self.handler(batch)
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, *REDIS_CLIENT_DOWN):
+            raise  # Redis is away: not the entries' fault; they stay pending for after it
         except Exception as exc:
             if len(batch) == 1:
                 await self._failed(batch[0], exc, raw[batch[0].id])
@@ -369,7 +299,7 @@ class Consumer(Generic[T]):
                     continue  # an earlier entry of its key was just parked
                 try:
                     await self.handler([delivery])
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, *REDIS_CLIENT_DOWN):
                     raise
                 except Exception as one_exc:
                     await self._failed(delivery, one_exc, raw[delivery.id])

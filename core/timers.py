@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from core import streams
+from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,21 @@ class Timers:
 
     async def run(self, stopping: asyncio.Event, interval_s: float = 0.2) -> None:
         """Fire due timers until ``stopping`` is set. Safe to run in several processes at once."""
+        # Redis away is logged once per outage and waited out with the readers' backoff;
+        # anything else is a bug worth its traceback.
+        outage = Outage(streams.TIMERS_DUE, kind="timer clock")
         while not stopping.is_set():
             try:
                 while await self.fire_due(datetime.now(UTC)) > 0:
                     pass
             except asyncio.CancelledError:
                 raise
+            except REDIS_DOWN as exc:
+                await outage.wait(exc, stopping)
+                continue
             except Exception:
                 log.exception("firing timers failed; trying again")
+            outage.over()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core.outage import REDIS_DOWN, Outage
+
 log = logging.getLogger(__name__)
 
 VISITOR_TYPING = "typing:visitor"
@@ -69,10 +71,32 @@ async def listen(
     handle: Callable[[Signal], Awaitable[None]],
     stopping: asyncio.Event,
 ) -> None:
-    """Hand every signal on ``channel`` to ``handle`` until ``stopping`` is set."""
+    """Hand every signal on ``channel`` to ``handle`` until ``stopping`` is set.
+
+    A lost connection to Redis does not end the listener: it is logged once per outage and the
+    listener subscribes again with ``TAIL_BACKOFF``. Signals sent meanwhile are gone, as pub/sub
+    keeps nothing; an indicator that did not show is all that costs.
+    """
+    outage = Outage(channel, kind="listener")
+    while not stopping.is_set():
+        try:
+            await _subscribed(redis, channel, handle, stopping, outage)
+        except REDIS_DOWN as exc:
+            await outage.wait(exc, stopping)
+
+
+async def _subscribed(
+    redis: Redis,
+    channel: str,
+    handle: Callable[[Signal], Awaitable[None]],
+    stopping: asyncio.Event,
+    outage: Outage,
+) -> None:
+    """One subscription, until ``stopping`` is set or the connection fails."""
     pubsub = redis.pubsub()
-    await pubsub.subscribe(channel)
     try:
+        await pubsub.subscribe(channel)
+        outage.over()
         while not stopping.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None or message.get("type") != "message":
@@ -87,4 +111,5 @@ async def listen(
     finally:
         with contextlib.suppress(Exception):
             await pubsub.unsubscribe(channel)
+        with contextlib.suppress(Exception):
             await pubsub.aclose()  # type: ignore[no-untyped-call]

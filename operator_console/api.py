@@ -7,13 +7,13 @@ from typing import Literal, NamedTuple
 
 from aiohttp import web
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.audience import visible_dialogs
-from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
+from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
     MAX_REPLY_TEXT,
     CloseDialog,
@@ -23,7 +23,7 @@ from core.envelope import (
     utcnow,
 )
 from core.presence import arm_grace
-from core.views import dialog_view, message_view
+from core.views import message_view
 from operator_console.auth import (
     COOKIE,
     SESSION_CACHE,
@@ -34,15 +34,13 @@ from operator_console.auth import (
     http_error,
 )
 from operator_console.bodies import Body, path_id, read_body
+from operator_console.dialog_views import DialogQuery, dialog_query, dialog_views
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
-from operator_console.routing_views import routing_extras
 from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
 from operator_console.views import operator_json
 
 LIST_LIMIT = 500
-
-DialogQuery = Select[Dialog, Line, Channel, Client]
 
 
 class LoginBody(Body):
@@ -176,39 +174,10 @@ async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
     return _Seen(row.id, row.status)
 
 
-async def _views(session: AsyncSession, query: DialogQuery) -> list[DialogView]:
-    rows = (await session.execute(query)).all()
-    ids = [d.id for d, *_ in rows]
-    # The preview is the conversation, not the line's automatic greeting or notices.
-    last_ids = (
-        select(func.max(Message.id))
-        .where(Message.dialog_id.in_(ids), Message.author != "system")
-        .group_by(Message.dialog_id)
-    )
-    last = {
-        m.dialog_id: m
-        for m in await session.scalars(select(Message).where(Message.id.in_(last_ids)))
-    }
-    offers, people = await routing_extras(session, ids)
-    return [
-        dialog_view(d, line, ch, cl, last.get(d.id), offers.get(d.id, ()), people.get(d.id, ()))
-        for d, line, ch, cl in rows
-    ]
-
-
-def _dialog_query() -> DialogQuery:
-    return (
-        select(Dialog, Line, Channel, Client)
-        .join(Line, Line.id == Dialog.line_id)
-        .join(Channel, Channel.id == Dialog.channel_id)
-        .join(Client, Client.id == Dialog.client_id)
-    )
-
-
 async def list_dialogs(request: web.Request) -> web.Response:
     """GET /api/dialogs."""
     status = request.query.get("status", "open")
-    query = _visible(_dialog_query(), request[OPERATOR])
+    query = _visible(dialog_query(), request[OPERATOR])
     if status == "open":
         query = query.where(Dialog.status.in_(("waiting", "open")))
     elif status == "closed":
@@ -217,14 +186,14 @@ async def list_dialogs(request: web.Request) -> web.Response:
         return error(400, "status: one of open, closed, all")
     query = query.order_by(Dialog.last_message_at.desc()).limit(LIST_LIMIT)
     async with request.app[SESSIONS]() as session:
-        views = await _views(session, query)
+        views = await dialog_views(session, query)
     return web.json_response({"dialogs": [v.model_dump(mode="json") for v in views]})
 
 
 async def _visible_dialog(request: web.Request, session: AsyncSession) -> DialogView:
     dialog_id = path_id(request, "dialog_id")
-    views = await _views(
-        session, _visible(_dialog_query().where(Dialog.id == dialog_id), request[OPERATOR])
+    views = await dialog_views(
+        session, _visible(dialog_query().where(Dialog.id == dialog_id), request[OPERATOR])
     )
     if not views:
         raise http_error(web.HTTPNotFound, "no such dialog")

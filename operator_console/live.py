@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from core import streams
 from core.app_keys import SESSIONS
@@ -36,12 +37,17 @@ from core.envelope import (
     ReminderEvent,
     utcnow,
 )
+from core.outage import REDIS_DOWN
 from core.presence import ConsoleSockets, arm_auto_away, arm_grace
 from core.timers import Timers
 from operator_console.keys import OPERATOR
+from operator_console.live_replay import Replay, missed_since
 from operator_console.views import operator_json
 
 log = logging.getLogger(__name__)
+
+MissedSince = Callable[[str], Awaitable[Replay]]
+"""Rebuilds from the database what an operator missed since a stream id (``live_replay``)."""
 
 LiveEvent = DialogEvent | MessageEvent | ReminderEvent | PresenceEvent
 LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent)
@@ -68,6 +74,9 @@ class Connection:
         self.socket_id = uuid.uuid4().hex
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.event_id = 0
+        self.replayed: set[str] = set()
+        """Keys of events this socket got on connect, from the database or the stream: never
+        sent again (the stream may hold an event twice after a fault; the key says so)."""
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
 
@@ -177,12 +186,16 @@ class OperatorHub:
             staying = [op for op in event.recipients if op not in event.leaving]
             gone = self._push_all(event.leaving, {**frame, "gone": True})
             return gone + self._push_all(staying, frame)
-        return self._push_all(event.recipients, frame)
+        return self._push_all(event.recipients, frame, event.key)
 
-    def _push_all(self, recipients: Iterable[int], frame: dict[str, Any]) -> int:
+    def _push_all(
+        self, recipients: Iterable[int], frame: dict[str, Any], key: str | None = None
+    ) -> int:
         queued = 0
         for operator_id in recipients:
             for conn in list(self.connections.get(operator_id, ())):
+                if key is not None and key in conn.replayed:
+                    continue  # stored before it was announced, and replayed from there
                 if conn.push(frame):
                     queued += 1
                 else:
@@ -203,10 +216,15 @@ class OperatorHub:
                     listener(event)
             self.last_id = entry_id
 
-    async def catch_up(self, conn: Connection, after: str) -> bool:
-        """Queue the operator's events of the stream after ``after``, up to what this hub has
-        dispatched; False when some are gone from the stream (the client reloads from the
-        database, which it does after every reconnect anyway).
+    async def catch_up(
+        self, conn: Connection, after: str, missed: MissedSince | None = None
+    ) -> bool:
+        """Queue the operator's events after ``after``, up to what this hub has dispatched.
+
+        When the stream no longer holds them all (trimmed, or a Redis that lost its data),
+        ``missed`` rebuilds them from the database first and the stream supplies only what
+        this hub dispatched meanwhile, less the messages already replayed. Returns False when
+        some may be lost (no ``missed`` given): the client then reloads from the database.
 
         The caller registers the connection right after, with no await in between, so the
         events dispatched from then on are the ones after those queued here.
@@ -214,11 +232,22 @@ class OperatorHub:
         oldest: Any = await self.bus.redis.xrange(streams.EVENTS, count=1)
         # Entries older than the stream's oldest may have been trimmed: resumed only if not.
         complete = bool(oldest) and _id_key(_text(oldest[0][0])) <= _id_key(after)
+        if not complete and missed is not None:
+            mark = self.last_id
+            replay = await missed(after)
+            if replay.frames and mark is not None:
+                # The replay covers the stream up to ``mark``: a later reconnect asks from there.
+                replay.frames[-1] = {**replay.frames[-1], "stream_id": mark}
+            for frame in replay.frames:
+                conn.push(frame)
+            conn.replayed, complete = replay.keys, True
+            after = mark or after
         while self.last_id is not None and _id_key(self.last_id) > _id_key(after):
             upto = self.last_id
             async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
-                if not isinstance(event, LIVE_EVENTS):
+                if not isinstance(event, LIVE_EVENTS) or event.key in conn.replayed:
                     continue
+                conn.replayed.add(event.key)
                 frame = event_frame(event, entry_id)
                 if conn.operator_id in event.recipients:
                     conn.push(frame)
@@ -226,7 +255,6 @@ class OperatorHub:
                     conn.push({**frame, "gone": True})
             after = upto
         return complete
-
 
     async def close(self) -> None:
         """Close every operator socket."""
@@ -262,6 +290,32 @@ def stream_id(text: str) -> str | None:
     return f"{int(ms)}-{int(seq)}"
 
 
+async def _greet(request: web.Request, conn: Connection) -> None:
+    """Queue the hello and, for a socket that names the last event it saw, what it missed."""
+    operator = request[OPERATOR]
+    # The session cache may hold an old row; the hello shows the presence the router holds now.
+    async with request.app[SESSIONS]() as session:
+        current = await session.get(Operator, operator.id) or operator
+    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(current)}
+    conn.push(hello)
+    after = stream_id(request.query.get("after", ""))
+    hello["resumed"] = False
+    if after:
+        missed = functools.partial(missed_since, request.app[SESSIONS], current)
+        hello["resumed"] = await request.app[HUB].catch_up(conn, after, missed)
+
+
+async def _redis_optional(step: Awaitable[None], what: str, operator_id: int) -> None:
+    """Run a presence step that a Redis outage may cost, without a traceback for it."""
+    try:
+        await step
+    except REDIS_DOWN as exc:
+        log.warning("could not %s operator %d's socket while Redis is away: %s",
+                    what, operator_id, exc)  # fmt: skip
+    except Exception:
+        log.exception("could not %s operator %d's socket", what, operator_id)
+
+
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, _dash, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -282,39 +336,39 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
     await ws.prepare(request)
     conn = Connection(operator.id, ws, operator.role)
-    # The session cache may hold an old row; the hello shows the presence the router holds now.
-    async with request.app[SESSIONS]() as session:
-        current = await session.get(Operator, operator.id)
-    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(current or operator)}
-    conn.push(hello)
-    after = stream_id(request.query.get("after", ""))
-    hello["resumed"] = await hub.catch_up(conn, after) if after else False
+    try:
+        await _greet(request, conn)
+    except REDIS_DOWN as exc:
+        # The catch-up cannot be read while Redis is away; the browser comes back shortly.
+        log.info("operator %d's socket refused while Redis is away: %s", operator.id, exc)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"redis unavailable")
+        return ws
     # Registered right after the catch-up with no await between, so the events dispatched from
     # now on follow those queued by it; the presence this socket brings back then arrives live.
     hub.connections[operator.id].add(conn)
     conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
-    await hub.do_socket_open(conn)
-    pump = asyncio.create_task(conn.pump())
+    pump: asyncio.Task[None] | None = None
     try:
+        # Counted before the hello goes out: a client that has its hello is counted live.
+        await _redis_optional(hub.do_socket_open(conn), "count", operator.id)
+        pump = asyncio.create_task(conn.pump())
         async for msg in ws:
             # The browser only reports activity (for auto-away); anything else is ignored, and
             # closing ends the loop.
             if msg.type == WSMsgType.ERROR:
                 break
             if msg.type == WSMsgType.TEXT and msg.data == ACTIVITY_FRAME:
-                await hub.do_activity(conn)
+                await _redis_optional(hub.do_activity(conn), "note activity of", operator.id)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
         group = hub.connections.get(operator.id)
         if group is not None:
             group.discard(conn)
             if not group:
                 del hub.connections[operator.id]
-        try:
-            await hub.do_socket_closed(conn)
-        except Exception:
-            # Redis is away: the socket expires on its own and the heartbeat's timer still fires.
-            log.exception("could not release operator %d's socket", operator.id)
+        # Without Redis the socket expires on its own and the heartbeat's timer still fires.
+        await _redis_optional(hub.do_socket_closed(conn), "release", operator.id)
     return ws

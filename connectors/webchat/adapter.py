@@ -13,7 +13,6 @@ import contextlib
 import functools
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -24,8 +23,11 @@ from connectors.accounts import Accounts
 from connectors.context import ConnectorContext, ContextConnector
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
+from connectors.webchat import pages
 from connectors.webchat.availability import line_answering
 from connectors.webchat.config import CAPABILITIES
+from connectors.webchat.delivery import VisitorDelivery
+from connectors.webchat.history import missed_messages
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
     FrameError,
@@ -40,11 +42,10 @@ from connectors.webchat.parse import (
     parse_identity,
 )
 from connectors.webchat.rate import RateBudget, VisitorRate
-from connectors.webchat.render import history_frame, outbound_frame
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
 from core import streams
-from core.db.schema import Channel, ClientIdentity, Dialog, Message
+from core.db.schema import Channel, ClientIdentity, Dialog
 from core.envelope import (
     ClientHints,
     DialogClosedNotice,
@@ -54,11 +55,10 @@ from core.envelope import (
     RateDialog,
     utcnow,
 )
-from widget.assets import STATIC_DIR, render_page
+from core.outage import REDIS_CLIENT_DOWN
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 200
 MAX_FRAME_BYTES = 64 * 1024
 DISABLED_REASON = "this chat is disabled"
 DISABLED_CLOSE = 4403
@@ -73,7 +73,9 @@ class WebchatConnector(ContextConnector):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self.shards = context.settings.inbound_shards
-        self.sockets: dict[tuple[int, str], set[web.WebSocketResponse]] = defaultdict(set)
+        self.delivery = VisitorDelivery(lambda: self.links, self._delivered)
+        """Live pushes to the visitors' sockets open on this process."""
+        self.sockets = self.delivery.sockets
         self.signals = VisitorSignals(context, self.sockets)
         """Typing both ways and read receipts."""
         self.enabled = Accounts(self.kind)
@@ -101,9 +103,7 @@ class WebchatConnector(ContextConnector):
         """The widget's socket, script and pages."""
         return [
             web.get("/widget/ws", self.visitor_socket),
-            web.get("/widget/widget.js", self.widget_script),
-            web.get("/chat/{key}", self.chat_page),
-            web.get("/demo", self.demo_page),
+            *pages.routes(lambda: self.sessions, self._channel),
         ]
 
     async def run(self) -> None:
@@ -115,7 +115,9 @@ class WebchatConnector(ContextConnector):
         try:
             stream = streams.outbound(self.kind)
             async for entry_id, payload in self.bus.tail(stream, after=self.last_entry_id):
-                if isinstance(payload, OutboundMessage | DialogClosedNotice):
+                if isinstance(
+                    payload, OutboundMessage | DialogClosedNotice
+                ) and self.delivery.first_time(payload):
                     await self.send(payload)
                 self.last_entry_id = entry_id
         finally:
@@ -141,21 +143,10 @@ class WebchatConnector(ContextConnector):
 
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
-        if isinstance(outbound, OutboundMessage):
-            frame = outbound_frame(outbound, self.links)
-        else:
-            frame = {
-                "type": "closed",
-                "dialog_id": outbound.dialog_id,
-                "rating": outbound.rating,
-            }
-        reached = False
-        for ws in list(self.sockets.get((outbound.channel_id, outbound.external_user_id), ())):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json(frame)
-                reached = True
-        if reached and isinstance(outbound, OutboundMessage) and outbound.author == "operator":
-            await self.signals.delivered(outbound.message_id)
+        await self.delivery.push(outbound)
+
+    async def _delivered(self, message_id: int) -> None:
+        await self.signals.delivered(message_id)
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
@@ -170,38 +161,6 @@ class WebchatConnector(ContextConnector):
             query = query.where(Channel.enabled.is_(True))
         async with self.sessions() as session:
             return await session.scalar(query)
-
-    async def widget_script(self, request: web.Request) -> web.StreamResponse:
-        """The embeddable script."""
-        return web.FileResponse(
-            STATIC_DIR / "widget.js",
-            headers={
-                "Content-Type": "application/javascript; charset=utf-8",
-                "Cache-Control": "public, max-age=300",
-            },
-        )
-
-    async def chat_page(self, request: web.Request) -> web.Response:
-        """The public chat page of one channel."""
-        channel = await self._channel(request.match_info["key"])
-        if channel is None:
-            raise web.HTTPNotFound(text="unknown chat")
-        html = render_page("chat.html", channel_key=channel.key, title=channel.name)
-        return web.Response(text=html, content_type="text/html")
-
-    async def demo_page(self, request: web.Request) -> web.Response:
-        """A demo website with the widget of the first web-chat channel embedded."""
-        async with self.sessions() as session:
-            channel = await session.scalar(
-                select(Channel)
-                .where(Channel.kind == self.kind, Channel.enabled.is_(True))
-                .order_by(Channel.id)
-                .limit(1)
-            )
-        if channel is None:
-            raise web.HTTPNotFound(text="no web chat channel is configured")
-        html = render_page("demo.html", channel_key=channel.key, title=channel.name)
-        return web.Response(text=html, content_type="text/html")
 
     async def visitor_socket(self, request: web.Request) -> web.StreamResponse:
         """One visitor's websocket (docs/PROTOCOL.md)."""
@@ -229,6 +188,11 @@ class WebchatConnector(ContextConnector):
                     visitor, hints = await self._on_frame(
                         ws, channel, frame.data, visitor, hints, address
                     )
+                except REDIS_CLIENT_DOWN:
+                    # Redis is away: the widget sends the frame again (its outbox does), and
+                    # the socket stays for what the delivery tail pushes once Redis is back.
+                    await _error(ws, "unavailable", "the chat is busy; retrying",
+                                 _client_msg_id(frame.data))  # fmt: skip
                 except (RedisError, OSError, ConnectionError):
                     raise
                 except Exception:
@@ -237,11 +201,7 @@ class WebchatConnector(ContextConnector):
                     await _error(ws, "server_error", "this frame could not be handled")
         finally:
             if visitor is not None:
-                group = self.sockets.get((channel.id, visitor.visitor_id))
-                if group is not None:
-                    group.discard(ws)
-                    if not group:
-                        del self.sockets[(channel.id, visitor.visitor_id)]
+                self.delivery.leave((channel.id, visitor.visitor_id), ws)
         return ws
 
     async def _on_frame(
@@ -304,17 +264,29 @@ class WebchatConnector(ContextConnector):
             token = hello.token
         else:
             token, visitor = issue_token(self.secret, channel.id)
-        self.sockets[(channel.id, visitor.visitor_id)].add(ws)
-        history, online = await self._history(channel, visitor, hello.after)
-        await ws.send_json(
-            {
-                "type": "welcome",
-                "token": token,
-                "visitor_id": visitor.visitor_id,
-                "history": history,
-                "online": online,
-            }
-        )
+        # Registered before the history is read, so nothing stored meanwhile is missed; what
+        # is pushed until the welcome is out follows it (``VisitorDelivery``).
+        key = (channel.id, visitor.visitor_id)
+        self.delivery.join(key, ws)
+        try:
+            async with self.sessions() as session:
+                online = await line_answering(session, channel.line_id, utcnow())
+                history = await missed_messages(
+                    session, self.links, channel.id, visitor.visitor_id, hello.after
+                )
+            await ws.send_json(
+                {
+                    "type": "welcome",
+                    "token": token,
+                    "visitor_id": visitor.visitor_id,
+                    "history": history,
+                    "online": online,
+                }
+            )
+            await self.delivery.welcomed(ws, {m["id"] for m in history})
+        except BaseException:
+            self.delivery.leave(key, ws)  # no visitor for this socket: nothing else forgets it
+            raise
         return visitor
 
     async def _identify(
@@ -339,32 +311,6 @@ class WebchatConnector(ContextConnector):
             return current
         await ws.send_json({"type": "identified", "id": checked.id})
         return site_identity.hints_of(checked)
-
-    async def _history(
-        self, channel: Channel, visitor: Visitor, after: int | None
-    ) -> tuple[list[dict[str, Any]], bool]:
-        async with self.sessions() as session:
-            online = await line_answering(session, channel.line_id, utcnow())
-            identity = await session.scalar(
-                select(ClientIdentity).where(
-                    ClientIdentity.channel_id == channel.id,
-                    ClientIdentity.external_id == visitor.visitor_id,
-                )
-            )
-            if identity is None:
-                return [], online
-            query = (
-                select(Message)
-                .join(Dialog, Dialog.id == Message.dialog_id)
-                .where(Dialog.identity_id == identity.id, Message.hidden.is_(False))
-                .order_by(Message.id.desc())
-                .limit(HISTORY_LIMIT)
-            )
-            if after is not None:
-                query = query.where(Message.id > after)
-            rows = list(await session.scalars(query))
-        links = self.links
-        return [history_frame(m, links) for m in reversed(rows)], online
 
     async def _accept(
         self,
@@ -426,6 +372,12 @@ async def _refuse(ws: web.WebSocketResponse) -> None:
     await _error(ws, "chat_disabled", DISABLED_REASON)
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.close(code=DISABLED_CLOSE, message=DISABLED_REASON.encode())
+
+
+def _client_msg_id(data: str) -> str | None:
+    """The ``client_msg_id`` of a message frame, for an error about it."""
+    parsed = parse_frame(data)
+    return parsed.client_msg_id if isinstance(parsed, VisitorText | FrameError) else None
 
 
 async def _error(

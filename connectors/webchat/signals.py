@@ -22,6 +22,7 @@ from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import DeliveryOutcome
+from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,23 @@ class VisitorSignals:
                 continue
 
     async def delivered(self, message_id: int) -> None:
-        """An operator's message reached an open widget."""
-        await self.bus.publish(
-            streams.COMMANDS, DeliveryOutcome(message_id=message_id, status="delivered")
-        )
+        """An operator's message reached an open widget.
+
+        Called by the delivery tail, which must not end (and push the message again) when
+        Redis is away: the report waits for Redis like the tail itself would.
+        """
+        report = DeliveryOutcome(message_id=message_id, status="delivered")
+        outage = Outage(streams.COMMANDS, kind="delivery report")
+        while True:
+            try:
+                await self.bus.publish(streams.COMMANDS, report)
+            except REDIS_DOWN as exc:
+                if self.bus.stopping.is_set():
+                    raise
+                await outage.wait(exc, self.bus.stopping)
+            else:
+                outage.over()
+                return
 
     async def seen(self, channel_id: int, visitor_id: str, up_to: int) -> int:
         """The widget shows the visitor's messages up to ``up_to``: mark the operators' ones

@@ -1,0 +1,91 @@
+"""Reading a stream without a consumer group: the tails of fan-out readers (console, web chat,
+account watch), each of which needs every entry, and the catch-up of a reconnecting client.
+
+A tail keeps its own position. A lost connection never moves it: the tail waits with
+``TAIL_BACKOFF`` and reads on from the last entry it yielded, so entries added during an outage
+are delivered once Redis is back, and it never jumps to the newest entry. Malformed entries are
+logged and skipped: a fan-out reader has nothing to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from core.envelope import ENVELOPE, Envelope
+from core.outage import REDIS_DOWN, Outage
+
+log = logging.getLogger(__name__)
+
+FIELD = "data"
+"""The field of a stream entry that holds the payload (as ``core.bus`` writes it)."""
+
+
+async def tail(
+    redis: Redis,
+    stream: str,
+    stopping: asyncio.Event,
+    count: int,
+    block_ms: int,
+    after: str | None = None,
+) -> AsyncIterator[tuple[str, Envelope]]:
+    """Every entry of ``stream`` after ``after`` (without it: after the newest one now), until
+    ``stopping`` is set, in reads of up to ``count`` that block up to ``block_ms``."""
+    outage = Outage(stream)
+    last = after
+    while last is None:
+        # "$" means "after the newest entry at the time of this call", so repeating it after
+        # an empty read would skip whatever arrived between two reads. Pin it to a real id.
+        try:
+            newest: Any = await redis.xrevrange(stream, count=1)
+        except REDIS_DOWN as exc:
+            await outage.wait(exc, stopping)
+            if stopping.is_set():
+                return
+            continue
+        last = _text(newest[0][0]) if newest else "0-0"
+    while not stopping.is_set():
+        try:
+            reply: Any = await redis.xread({stream: last}, count=count, block=block_ms)
+        except REDIS_DOWN as exc:
+            await outage.wait(exc, stopping)
+            continue
+        outage.over()
+        for _name, entries in reply or []:
+            for raw_id, fields in entries:
+                last = _text(raw_id)
+                try:
+                    yield last, ENVELOPE.validate_json(_field(fields))
+                except (ValidationError, KeyError) as exc:
+                    log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+
+
+async def entries_between(
+    redis: Redis, stream: str, after: str, upto: str, page: int
+) -> AsyncIterator[tuple[str, Envelope]]:
+    """The entries of ``stream`` after ``after`` up to and including ``upto``, read ``page`` at
+    a time: what a reconnecting client missed. Malformed entries are skipped."""
+    while True:
+        entries: Any = await redis.xrange(stream, f"({after}", upto, count=page)
+        for raw_id, fields in entries:
+            after = _text(raw_id)
+            try:
+                yield after, ENVELOPE.validate_json(_field(fields))
+            except (ValidationError, KeyError) as exc:
+                log.error("stream %s entry %s is malformed: %s", stream, after, exc)
+        if len(entries) < page:
+            return
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _field(fields: Any) -> str:
+    value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
+    return _text(value)
