@@ -47,6 +47,7 @@ from core.envelope import (
     utcnow,
 )
 from core.lease import Lease, Members
+from core.outage import REDIS_DOWN, Outage
 from core.presence import ConsoleSockets
 from core.timers import Timers
 from router import commands
@@ -202,9 +203,17 @@ class RouterService:
     async def run(self) -> None:
         """Keep leases and consumers going until the bus closes; then release the leases."""
         stopping = self.bus.stopping
+        outage = Outage("router leases", kind="lease keeper")
         try:
             while not stopping.is_set():
-                await self._tend()
+                try:
+                    await self._tend()
+                except REDIS_DOWN as exc:
+                    # The consumers ride the outage out on their own; leases that expire
+                    # meanwhile are lost on the next renew and taken again.
+                    await outage.wait(exc, stopping)
+                    continue
+                outage.over()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.lease_ttl_ms / 3000)
         finally:
