@@ -172,7 +172,8 @@ async def delete_plan(request: web.Request) -> web.Response:
 
 async def weights_of(session: AsyncSession) -> dict[str, float]:
     """Every weighted kind with its weight (the default where the admin set none)."""
-    stored = dict((await session.execute(select(KpiWeight.kind, KpiWeight.weight))).tuples())
+    rows = await session.execute(select(KpiWeight.kind, KpiWeight.weight))
+    stored = {str(kind): float(weight) for kind, weight in rows.all()}
     return {kind: float(stored.get(kind, DEFAULT_WEIGHTS[kind])) for kind in WEIGHT_KINDS}
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionMaker
 from core.db.crm_schema import CrmLead, CrmPoints
@@ -93,9 +97,10 @@ async def _structure(db: SessionMaker, world: KpiWorld) -> None:
             await s.flush()
             world.ids[name] = group.id
         s.add(LineGroup(line_id=world.ids["moscow"], group_id=world.ids["north"], position=9))
+        password_hash = hash_password(PASSWORD)
         for login, (role, home, groups) in PEOPLE.items():
             person = Operator(login=login, name=login.title(), role=role,
-                              password_hash=hash_password(PASSWORD))
+                              password_hash=password_hash)
             s.add(person)
             await s.flush()
             world.ids[login] = person.id
@@ -121,29 +126,28 @@ def _random_dialog(rng: random.Random, start: datetime) -> SeededDialog:
     )
 
 
-async def _dialog(db: SessionMaker, world: KpiWorld, seeded: SeededDialog, n: int) -> int:
+async def _dialog(s: AsyncSession, world: KpiWorld, seeded: SeededDialog, n: int) -> int:
     line = "newyork" if seeded.operator == "petr" else "moscow"
     channel = world.ids[f"{line}-{seeded.kind}"]
-    async with db() as s, s.begin():
-        client = Client(name=f"Client {n}")
-        s.add(client)
-        await s.flush()
-        identity = ClientIdentity(client_id=client.id, channel_id=channel, external_id=f"c{n}")
-        s.add(identity)
-        await s.flush()
-        first = (None if seeded.first_response_s is None
-                 else seeded.opened_at + timedelta(seconds=seeded.first_response_s))
-        dialog = Dialog(
-            line_id=world.ids[line], channel_id=channel, client_id=client.id,
-            identity_id=identity.id,
-            operator_id=None if seeded.operator is None else world.ids[seeded.operator],
-            status="closed" if seeded.outcome else "open", opened_at=seeded.opened_at,
-            first_response_at=first, outcome=seeded.outcome, rating=seeded.rating,
-            last_message_at=seeded.opened_at,
-        )
-        s.add(dialog)
-        await s.flush()
-        return dialog.id
+    client = Client(name=f"Client {n}")
+    s.add(client)
+    await s.flush()
+    identity = ClientIdentity(client_id=client.id, channel_id=channel, external_id=f"c{n}")
+    s.add(identity)
+    await s.flush()
+    first = (None if seeded.first_response_s is None
+             else seeded.opened_at + timedelta(seconds=seeded.first_response_s))
+    dialog = Dialog(
+        line_id=world.ids[line], channel_id=channel, client_id=client.id,
+        identity_id=identity.id,
+        operator_id=None if seeded.operator is None else world.ids[seeded.operator],
+        status="closed" if seeded.outcome else "open", opened_at=seeded.opened_at,
+        first_response_at=first, outcome=seeded.outcome, rating=seeded.rating,
+        last_message_at=seeded.opened_at,
+    )
+    s.add(dialog)
+    await s.flush()
+    return dialog.id
 
 
 async def _crm(db: SessionMaker, world: KpiWorld, rng: random.Random, dialog_ids: list[int],
@@ -182,6 +186,37 @@ async def seed_kpi_world(db: SessionMaker, seed: int, dialogs: int = 60) -> KpiW
     monday = WEEK_DAY - timedelta(days=WEEK_DAY.weekday())
     start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC) - timedelta(days=2)
     world.dialogs = [*EDGES, *(_random_dialog(rng, start) for _ in range(dialogs))]
-    ids = [await _dialog(db, world, d, n) for n, d in enumerate(world.dialogs)]
+    async with db() as s, s.begin():
+        ids = [await _dialog(s, world, d, n) for n, d in enumerate(world.dialogs)]
     await _crm(db, world, rng, ids, start)
     return world
+
+
+def _in_week(who: str, at: datetime) -> bool:
+    monday = WEEK_DAY - timedelta(days=WEEK_DAY.weekday())
+    local = at.astimezone(ZoneInfo(ZONES[who])).date()
+    return monday <= local <= monday + timedelta(days=6)
+
+
+def expected_facts(world: KpiWorld, who: str) -> dict[str, Any]:
+    """What ``who`` did in the week, counted the plain way."""
+    mine = [d for d in world.dialogs if d.operator == who and _in_week(who, d.opened_at)]
+    answered = [d for d in mine if d.first_response_s is not None]
+    ratings = [d.rating for d in mine if d.rating is not None]
+    frt = sorted(float(d.first_response_s) for d in answered if d.first_response_s is not None)
+    p90 = frt[-(-len(frt) * 9 // 10) - 1] if frt else None
+    kinds: dict[str, int] = {}
+    for d in answered:
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    points = [p for w, at, p in world.points if w == who and _in_week(who, at)]
+    return {
+        "dialogs": len(answered),
+        "missed": sum(1 for d in mine if d.outcome == "missed"),
+        "rating_avg": sum(ratings) / len(ratings) if ratings else None,
+        "frt_p90_s": p90,
+        "crm_points": sum(points),
+        "crm_fields": len(points),
+        "answered_by_kind": kinds,
+        "leads": sum(1 for w, at in world.leads if w == who and _in_week(who, at)),
+        "email_replies": sum(1 for w, at in world.email_replies if w == who and _in_week(who, at)),
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,7 +13,7 @@ from operator_console.kpi.facts import OperatorFacts, facts_of, operator_zones
 from operator_console.kpi.periods import period_of
 from operator_console.kpi.rating import ranking
 from operator_console.kpi.targets import PlanRow, effective_plans, judge, nearest_rank
-from tests.support.kpi_world import WEEK_DAY, ZONES, KpiWorld, seed_kpi_world
+from tests.support.kpi_world import WEEK_DAY, ZONES, expected_facts, seed_kpi_world
 
 
 @pytest.fixture
@@ -23,36 +22,6 @@ async def db(db_url: str) -> AsyncIterator[SessionMaker]:
     await upgrade(engine)
     yield make_sessionmaker(engine)
     await engine.dispose()
-
-
-def _in_week(who: str, at: datetime) -> bool:
-    monday = WEEK_DAY - timedelta(days=WEEK_DAY.weekday())
-    local = at.astimezone(ZoneInfo(ZONES[who])).date()
-    return monday <= local <= monday + timedelta(days=6)
-
-
-def expected_facts(world: KpiWorld, who: str) -> dict[str, object]:
-    """What ``who`` did in the week, counted the plain way."""
-    mine = [d for d in world.dialogs if d.operator == who and _in_week(who, d.opened_at)]
-    answered = [d for d in mine if d.first_response_s is not None]
-    ratings = [d.rating for d in mine if d.rating is not None]
-    frt = sorted(float(d.first_response_s) for d in answered if d.first_response_s is not None)
-    p90 = frt[-(-len(frt) * 9 // 10) - 1] if frt else None
-    kinds: dict[str, int] = {}
-    for d in answered:
-        kinds[d.kind] = kinds.get(d.kind, 0) + 1
-    points = [p for w, at, p in world.points if w == who and _in_week(who, at)]
-    return {
-        "dialogs": len(answered),
-        "missed": sum(1 for d in mine if d.outcome == "missed"),
-        "rating_avg": sum(ratings) / len(ratings) if ratings else None,
-        "frt_p90_s": p90,
-        "crm_points": sum(points),
-        "crm_fields": len(points),
-        "answered_by_kind": kinds,
-        "leads": sum(1 for w, at in world.leads if w == who and _in_week(who, at)),
-        "email_replies": sum(1 for w, at in world.email_replies if w == who and _in_week(who, at)),
-    }
 
 
 def as_dict(facts: OperatorFacts) -> dict[str, object]:
