@@ -19,6 +19,7 @@ from core.db.routing_schema import OperatorGroupMember
 from core.db.schema import Operator
 from core.envelope import utcnow
 from core.limits import Id
+from core.roles import READ_ONLY_ROLES
 from operator_console.bodies import bad_request
 from operator_console.keys import OPERATOR
 from operator_console.kpi.facts import OperatorFacts, facts_of, operator_zones
@@ -59,7 +60,7 @@ async def _people(
 ) -> dict[int, str]:
     """Names of the operators to show: those in scope (and in the group, when one is given);
     analysts answer no dialogs and are never on the board."""
-    query = select(Operator.id, Operator.name).where(Operator.role != "analyst")
+    query = select(Operator.id, Operator.name).where(Operator.role.not_in(READ_ONLY_ROLES))
     if readable is not None:
         query = query.where(Operator.id.in_(readable))
     if group_id is not None:

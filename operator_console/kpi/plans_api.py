@@ -19,6 +19,7 @@ from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
 from core.envelope import utcnow
 from core.limits import Id
+from core.roles import READ_ONLY_ROLES
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.keys import OPERATOR
@@ -79,7 +80,7 @@ async def _visible_plans(session: AsyncSession, user: Operator) -> list[KpiPlan]
 
 async def _targets(session: AsyncSession, rights: PlanRights) -> dict[str, Any]:
     """The operators and groups whose plans the caller may set, with names for the editor."""
-    people = select(Operator.id, Operator.name).where(Operator.role != "analyst")
+    people = select(Operator.id, Operator.name).where(Operator.role.not_in(READ_ONLY_ROLES))
     groups = select(OperatorGroup.id, OperatorGroup.name)
     if rights.operator_ids is not None:
         people = people.where(Operator.id.in_(rights.operator_ids))
@@ -115,7 +116,7 @@ async def _check_target(session: AsyncSession, body: PlanBody) -> None:
         raise http_error(web.HTTPBadRequest, "operator_id: name an operator or a group (one)")
     if body.operator_id is not None:
         role = await session.scalar(select(Operator.role).where(Operator.id == body.operator_id))
-        if role is None or role == "analyst":
+        if role is None or role in READ_ONLY_ROLES:
             raise http_error(web.HTTPBadRequest, "operator_id: no such operator")
     elif await session.get(OperatorGroup, body.group_id) is None:
         raise http_error(web.HTTPBadRequest, "group_id: no such group")
