@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from operator_console.kpi import board_api, plans_api
+from operator_console.kpi import board_api, coverage_api, plans_api
 
 __all__ = ["routes"]
 
 
 def routes() -> list[web.AbstractRouteDef]:
     """Every ``/api/kpi/...`` route."""
-    return [*plans_api.routes(), *board_api.routes()]
+    return [*plans_api.routes(), *board_api.routes(), *coverage_api.routes()]

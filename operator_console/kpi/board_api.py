@@ -107,13 +107,20 @@ def _kpi_json(plan: PlanRow, facts: dict[str, float | None]) -> dict[str, Any]:
     }
 
 
+async def period_and_people(
+    session: AsyncSession, user: Operator, query: PeriodQuery
+) -> tuple[Period, dict[int, str]]:
+    """The period the query names and the operators in ``user``'s scope, by id with names."""
+    people = await _people(session, await readable_operators(session, user), query.group_id)
+    return await _period(session, user, query), people
+
+
 async def board(request: web.Request) -> web.Response:
     """GET /api/kpi/board: per operator in scope, each plan with its fact, % done, whether it
     is met and how far off."""
     user, query = request[OPERATOR], read_query(request)
     async with request.app[SESSIONS]() as session:
-        people = await _people(session, await readable_operators(session, user), query.group_id)
-        period = await _period(session, user, query)
+        period, people = await period_and_people(session, user, query)
         zones = await operator_zones(session, people)
         facts = await facts_of(session, period, zones)
         groups = await _groups(session, list(people))

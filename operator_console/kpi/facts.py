@@ -87,6 +87,18 @@ async def operator_zones(session: AsyncSession, operator_ids: Iterable[int]) -> 
     return {op: zones.get(op, HUB_TIME_ZONE) for op in ids}
 
 
+Windows = dict[tuple[datetime, datetime], list[int]]
+"""Operators grouped by the UTC bounds of their period (one entry per time zone in use)."""
+
+
+def windows_of(period: Period, zones: dict[int, str]) -> Windows:
+    """The operators of ``zones`` grouped by the bounds of ``period`` in their zone."""
+    windows: Windows = defaultdict(list)
+    for op, zone in zones.items():
+        windows[period.bounds(zone)].append(op)
+    return windows
+
+
 def _seconds(
     later: InstrumentedAttribute[Any], earlier: InstrumentedAttribute[Any], dialect: str
 ) -> ColumnElement[float]:
@@ -96,10 +108,10 @@ def _seconds(
     return func.round(func.extract("epoch", later - earlier))
 
 
-def _in_window(
+def in_window(
     operator: InstrumentedAttribute[Any],
     at: InstrumentedAttribute[Any],
-    windows: dict[tuple[datetime, datetime], list[int]],
+    windows: Windows,
 ) -> ColumnElement[bool]:
     """Rows of these operators whose ``at`` falls in each one's own period."""
     return or_(
@@ -117,18 +129,13 @@ async def facts_of(
     out = {op: OperatorFacts() for op in zones}
     if not out:
         return out
-    windows: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
-    for op, zone in zones.items():
-        windows[period.bounds(zone)].append(op)
+    windows = windows_of(period, zones)
     await _dialog_counts(session, out, windows)
     await _first_response_p90(session, out, windows)
     await _answered_by_kind(session, out, windows)
     await _crm_counts(session, out, windows)
     await _email_replies(session, out, windows)
     return out
-
-
-Windows = dict[tuple[datetime, datetime], list[int]]
 
 
 def _key(operator_id: int | None) -> int:
@@ -142,7 +149,7 @@ async def _dialog_counts(session: AsyncSession, out: dict[int, OperatorFacts], w
     missed = func.sum(case((Dialog.outcome == "missed", 1), else_=0))
     rows = await session.execute(
         select(Dialog.operator_id, answered, missed, func.avg(Dialog.rating))
-        .where(_in_window(Dialog.operator_id, Dialog.opened_at, w))
+        .where(in_window(Dialog.operator_id, Dialog.opened_at, w))
         .group_by(Dialog.operator_id)
     )
     for op, handled, lost, rating in rows.all():
@@ -166,7 +173,7 @@ async def _first_response_p90(
             func.count().over(partition_by=Dialog.operator_id).label("total"),
         )
         .where(
-            _in_window(Dialog.operator_id, Dialog.opened_at, w),
+            in_window(Dialog.operator_id, Dialog.opened_at, w),
             Dialog.first_response_at.is_not(None),
         )
         .subquery()
@@ -185,7 +192,7 @@ async def _answered_by_kind(
         select(Dialog.operator_id, Channel.kind, func.count())
         .join(Channel, Channel.id == Dialog.channel_id)
         .where(
-            _in_window(Dialog.operator_id, Dialog.opened_at, w),
+            in_window(Dialog.operator_id, Dialog.opened_at, w),
             Dialog.first_response_at.is_not(None),
         )
         .group_by(Dialog.operator_id, Channel.kind)
@@ -197,7 +204,7 @@ async def _answered_by_kind(
 async def _crm_counts(session: AsyncSession, out: dict[int, OperatorFacts], w: Windows) -> None:
     points = await session.execute(
         select(CrmPoints.operator_id, func.sum(CrmPoints.points), func.count())
-        .where(_in_window(CrmPoints.operator_id, CrmPoints.created_at, w))
+        .where(in_window(CrmPoints.operator_id, CrmPoints.created_at, w))
         .group_by(CrmPoints.operator_id)
     )
     for op, total, fields in points.all():
@@ -207,7 +214,7 @@ async def _crm_counts(session: AsyncSession, out: dict[int, OperatorFacts], w: W
         select(Dialog.operator_id, func.count())
         .select_from(CrmLead)
         .join(Dialog, Dialog.id == CrmLead.source_dialog_id)
-        .where(_in_window(Dialog.operator_id, CrmLead.created_at, w))
+        .where(in_window(Dialog.operator_id, CrmLead.created_at, w))
         .group_by(Dialog.operator_id)
     )
     for owner, count in leads.all():
@@ -219,7 +226,7 @@ async def _email_replies(session: AsyncSession, out: dict[int, OperatorFacts], w
         select(Message.operator_id, func.count())
         .join(Channel, Channel.id == Message.channel_id)
         .where(
-            _in_window(Message.operator_id, Message.created_at, w),
+            in_window(Message.operator_id, Message.created_at, w),
             Message.author == "operator",
             Message.hidden.is_(False),
             Channel.kind == "email",

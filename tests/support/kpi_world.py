@@ -65,6 +65,8 @@ class KpiWorld:
     points: list[tuple[str, datetime, int]] = field(default_factory=list)
     leads: list[tuple[str, datetime]] = field(default_factory=list)
     email_replies: list[tuple[str, datetime]] = field(default_factory=list)
+    clients: list[int] = field(default_factory=list)
+    """The client of each of ``dialogs`` (one client a dialog)."""
 
 
 EDGES = [
@@ -147,6 +149,7 @@ async def _dialog(s: AsyncSession, world: KpiWorld, seeded: SeededDialog, n: int
     )
     s.add(dialog)
     await s.flush()
+    world.clients.append(client.id)
     return dialog.id
 
 
@@ -192,7 +195,8 @@ async def seed_kpi_world(db: SessionMaker, seed: int, dialogs: int = 60) -> KpiW
     return world
 
 
-def _in_week(who: str, at: datetime) -> bool:
+def in_week(who: str, at: datetime) -> bool:
+    """Whether ``at`` falls in the week of ``WEEK_DAY`` in the time zone of ``who``."""
     monday = WEEK_DAY - timedelta(days=WEEK_DAY.weekday())
     local = at.astimezone(ZoneInfo(ZONES[who])).date()
     return monday <= local <= monday + timedelta(days=6)
@@ -200,7 +204,7 @@ def _in_week(who: str, at: datetime) -> bool:
 
 def expected_facts(world: KpiWorld, who: str) -> dict[str, Any]:
     """What ``who`` did in the week, counted the plain way."""
-    mine = [d for d in world.dialogs if d.operator == who and _in_week(who, d.opened_at)]
+    mine = [d for d in world.dialogs if d.operator == who and in_week(who, d.opened_at)]
     answered = [d for d in mine if d.first_response_s is not None]
     ratings = [d.rating for d in mine if d.rating is not None]
     frt = sorted(float(d.first_response_s) for d in answered if d.first_response_s is not None)
@@ -208,7 +212,7 @@ def expected_facts(world: KpiWorld, who: str) -> dict[str, Any]:
     kinds: dict[str, int] = {}
     for d in answered:
         kinds[d.kind] = kinds.get(d.kind, 0) + 1
-    points = [p for w, at, p in world.points if w == who and _in_week(who, at)]
+    points = [p for w, at, p in world.points if w == who and in_week(who, at)]
     return {
         "dialogs": len(answered),
         "missed": sum(1 for d in mine if d.outcome == "missed"),
@@ -217,6 +221,6 @@ def expected_facts(world: KpiWorld, who: str) -> dict[str, Any]:
         "crm_points": sum(points),
         "crm_fields": len(points),
         "answered_by_kind": kinds,
-        "leads": sum(1 for w, at in world.leads if w == who and _in_week(who, at)),
-        "email_replies": sum(1 for w, at in world.email_replies if w == who and _in_week(who, at)),
+        "leads": sum(1 for w, at in world.leads if w == who and in_week(who, at)),
+        "email_replies": sum(1 for w, at in world.email_replies if w == who and in_week(who, at)),
     }

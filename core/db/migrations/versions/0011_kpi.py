@@ -1,4 +1,5 @@
-"""KPI plans (per operator or per operator group) and the weights of the points rating.
+"""KPI plans (per operator or per operator group), the weights of the points rating, and the
+"key client" flag of a client's CRM profile.
 
 Revision ID: 0011
 Revises: 0010
@@ -18,6 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("crm_profiles") as batch:
+        batch.add_column(
+            sa.Column("key_client", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "kpi_plans",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,3 +58,5 @@ def downgrade() -> None:
     op.drop_index("ix_kpi_plans_group", "kpi_plans")
     op.drop_index("ix_kpi_plans_operator", "kpi_plans")
     op.drop_table("kpi_plans")
+    with op.batch_alter_table("crm_profiles") as batch:
+        batch.drop_column("key_client")
