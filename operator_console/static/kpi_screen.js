@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { $, el, fill } from "./dom.js";
 import { boardView } from "./kpi_board.js";
+import { coverageView } from "./kpi_coverage.js";
 import { planEditor } from "./kpi_plans.js";
 import { ratingView, weightsForm } from "./kpi_rating.js";
 import { state } from "./state.js";
@@ -20,7 +21,7 @@ let loaded = null; // { board, rating, plans, weights } of the last load
 let problem = "";
 
 function tabs() {
-  const list = [["board", "Board"], ["rating", "Rating"]];
+  const list = [["board", "Board"], ["rating", "Rating"], ["coverage", "Coverage"]];
   if (role() === "admin" || role() === "manager") list.push(["plans", "Plans"]);
   if (role() === "admin") list.push(["weights", "Weights"]);
   return list;
@@ -39,8 +40,10 @@ export async function reload() {
     const wanted = [api("GET", `/api/kpi/board?${q}`), api("GET", `/api/kpi/rating?${q}`)];
     if (shown.tab === "plans") wanted.push(api("GET", "/api/kpi/plans"));
     if (shown.tab === "weights") wanted.push(api("GET", "/api/kpi/weights"));
+    if (shown.tab === "coverage") wanted.push(api("GET", `/api/kpi/coverage?${q}`));
     const [board, rating, extra] = await Promise.all(wanted);
-    loaded = { board, rating, plans: shown.tab === "plans" ? extra : null, weights: shown.tab === "weights" ? extra : null };
+    const only = (tab) => (shown.tab === tab ? extra : null);
+    loaded = { board, rating, plans: only("plans"), weights: only("weights"), coverage: only("coverage") };
     problem = "";
   } catch (err) {
     problem = `Could not load the KPI figures: ${err.reason}`;
@@ -73,6 +76,7 @@ function body() {
   if (shown.tab === "rating") return ratingView(loaded.rating, state.me);
   if (shown.tab === "plans" && loaded.plans) return planEditor(loaded.plans, loaded.board, reload);
   if (shown.tab === "weights" && loaded.weights) return weightsForm(loaded.weights, reload);
+  if (shown.tab === "coverage" && loaded.coverage) return coverageView(el("div", { class: "kpi-coverage-view" }), loaded.coverage, state.me, reload);
   return boardView(loaded.board, loaded.rating, state.me);
 }
 

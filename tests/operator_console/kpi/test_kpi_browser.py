@@ -20,7 +20,13 @@ from tests.support.console_page import (
     sign_in,
 )
 from tests.support.hubclient import OperatorClient
-from tests.support.kpi_world import PASSWORD, KpiWorld, expected_facts, seed_kpi_world
+from tests.support.kpi_world import (
+    PASSWORD,
+    KpiWorld,
+    expected_facts,
+    in_week,
+    seed_kpi_world,
+)
 
 NewPage = Callable[..., Awaitable[Page]]
 
@@ -126,10 +132,19 @@ async def test_board_shows_met_green_and_missed_red_with_how_far_off(
     await shoot(page, "board-phone")
 
 
-async def test_an_operator_sees_their_own_card_and_rank(
+async def test_an_operator_sees_their_own_card_rank_and_client_coverage(
     hub: str, db: SessionMaker, new_page: NewPage
 ) -> None:
     world = await seed_kpi_world(db, seed=4)
+    admin = OperatorClient(hub)
+    await admin.login("admin", "admin-password-1")
+    for n in range(6):
+        status, answer = await admin.call(
+            "PUT", f"/api/kpi/coverage/clients/{world.clients[n]}",
+            {"key_client": n % 3 == 0, "responsible_id": world.ids["olga"]})
+        assert status == 200, answer
+    await admin.close()
+    had = [in_week("olga", world.dialogs[n].opened_at) for n in range(6)]
     for viewport, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
         page = await new_page(f"olga-{name}", viewport=viewport)
         await page.goto(f"{hub}/")
@@ -148,3 +163,22 @@ async def test_an_operator_sees_their_own_card_and_rank(
         await shoot(page, f"operator-card-{name}")
         await page.locator('[data-ol="kpi-tab-rating"]').click()
         await expect(page.locator('[data-ol="rating-row"]')).to_have_count(1)
+
+        # Coverage: her clients in two lists; one click opens a client's card and history.
+        await page.locator('[data-ol="kpi-tab-coverage"]').click()
+        without = page.locator('[data-ol="coverage-without"] [data-ol="coverage-client"]')
+        await expect(without).to_have_count(had.count(False))
+        await expect(
+            page.locator('[data-ol="coverage-with"] [data-ol="coverage-client"]')
+        ).to_have_count(had.count(True))
+        await expect(page.locator('[data-ol="coverage-client"] .kpi-key')).to_have_count(2)
+        await shoot(page, f"coverage-{name}")
+        await page.locator(
+            f'[data-ol="coverage-client"][data-client-id="{world.clients[0]}"]').click()
+        card = page.locator('[data-ol="coverage-card"]')
+        await expect(card).to_contain_text("Client 0")
+        await card.locator('[data-ol="crm-history-item"]').click()
+        await expect(card.locator('[data-ol="crm-history-view"]')).to_contain_text("Read only")
+        await shoot(page, f"coverage-card-{name}")
+        await page.locator('[data-ol="coverage-back"]').click()
+        await expect(without).to_have_count(had.count(False))
