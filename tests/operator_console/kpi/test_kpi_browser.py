@@ -73,6 +73,10 @@ async def test_board_shows_met_green_and_missed_red_with_how_far_off(
                  {"kind": "dialogs", "target": petr_done + 5, "operator_id": world.ids["petr"]}):
         status, answer = await admin.call("PUT", "/api/kpi/plans", {"period": "week", **body})
         assert status == 200, answer
+    status, answer = await admin.call(
+        "PUT", f"/api/kpi/coverage/clients/{world.clients[0]}",
+        {"key_client": False, "responsible_id": world.ids["olga"]})
+    assert status == 200, answer
     await admin.close()
 
     page = await new_page("admin", viewport=DESKTOP)
@@ -120,6 +124,14 @@ async def test_board_shows_met_green_and_missed_red_with_how_far_off(
     await page.locator('[data-ol="kpi-tab-rating"]').click()
     await expect(page.locator('[data-ol="rating-row"]')).to_have_count(5)
     await shoot(page, "rating-desktop")
+
+    # Coverage: the admin marks Olga's client a key client on its card.
+    await page.locator('[data-ol="kpi-tab-coverage"]').click()
+    await page.locator('[data-ol="coverage-client"]').click()
+    await page.locator('[data-ol="coverage-key"]').check()
+    await page.locator('[data-ol="coverage-save"]').click()
+    await expect(page.locator('[data-ol="toast"]')).to_contain_text("Saved.")
+    await expect(page.locator('[data-ol="coverage-client"] .kpi-key')).to_have_count(1)
 
     await page.set_viewport_size(ViewportSize(width=PHONE["width"], height=PHONE["height"]))
     await page.locator('[data-ol="kpi-tab-board"]').click()
