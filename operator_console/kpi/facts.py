@@ -5,7 +5,8 @@ Definitions (docs/PROTOCOL.md, "KPI and rating"):
 - a dialog counts for the operator it is assigned to (``dialogs.operator_id``) and for the
   period its start (``opened_at``) falls in;
 - ``dialogs``: such dialogs that got an operator's answer (``first_response_at`` set);
-- ``frt_p90_s``: the nearest-rank 90th percentile of their first response time in seconds;
+- ``frt_p90_s``: the nearest-rank 90th percentile of their first response time in whole
+  seconds (``operator_console.stats.percentiles``, as every statistics report counts it);
 - ``rating_avg``: the average of the ratings clients gave them;
 - ``missed``: such dialogs closed with the outcome ``missed`` (no answer);
 - ``crm_points``: the completeness points the CRM sink awarded the operator in the period
@@ -32,12 +33,14 @@ from core.db.crm_schema import CrmLead, CrmPoints
 from core.db.routing_schema import LineGroup, OperatorGroupMember
 from core.db.schema import Channel, Dialog, Line, LineOperator, Message
 from operator_console.kpi.periods import Period
+from operator_console.stats.dialogs import first_response_s
+from operator_console.stats.percentiles import percentiles
 
 HUB_TIME_ZONE = "UTC"
 """The time zone of an operator who is on no line."""
 
-P90_TENTHS = 9
-"""The percentile of first response time the plan kind ``frt_p90_s`` reads, in tenths."""
+P90 = 90
+"""The percentile of first response time the plan kind ``frt_p90_s`` reads."""
 
 
 @dataclass
@@ -99,15 +102,6 @@ def windows_of(period: Period, zones: dict[int, str]) -> Windows:
     return windows
 
 
-def _seconds(
-    later: InstrumentedAttribute[Any], earlier: InstrumentedAttribute[Any], dialect: str
-) -> ColumnElement[float]:
-    # SQLite keeps timestamps as text; julianday reads them. Rounded to whole seconds on both.
-    if dialect == "sqlite":
-        return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0)
-    return func.round(func.extract("epoch", later - earlier))
-
-
 def in_window(
     operator: InstrumentedAttribute[Any],
     at: InstrumentedAttribute[Any],
@@ -161,28 +155,14 @@ async def _dialog_counts(session: AsyncSession, out: dict[int, OperatorFacts], w
 async def _first_response_p90(
     session: AsyncSession, out: dict[int, OperatorFacts], w: Windows
 ) -> None:
-    dialect = session.get_bind().dialect.name
-    seconds = _seconds(Dialog.first_response_at, Dialog.opened_at, dialect)
-    ranked = (
-        select(
-            Dialog.operator_id.label("op"),
-            seconds.label("s"),
-            func.row_number()
-            .over(partition_by=Dialog.operator_id, order_by=seconds)
-            .label("n"),
-            func.count().over(partition_by=Dialog.operator_id).label("total"),
-        )
-        .where(
-            in_window(Dialog.operator_id, Dialog.opened_at, w),
-            Dialog.first_response_at.is_not(None),
-        )
-        .subquery()
+    seconds = first_response_s(session.get_bind().dialect.name)
+    values = select(Dialog.operator_id, seconds).where(
+        in_window(Dialog.operator_id, Dialog.opened_at, w),
+        Dialog.first_response_at.is_not(None),
     )
-    # Nearest rank: the ceil(0.9 n)-th smallest, i.e. (9 n + 9) // 10 in integers.
-    rank = (ranked.c.total * P90_TENTHS + P90_TENTHS) // 10
-    rows = await session.execute(select(ranked.c.op, ranked.c.s).where(ranked.c.n == rank))
-    for op, value in rows.all():
-        out[_key(op)].frt_p90_s = float(value)
+    for op, (p90,) in (await percentiles(session, values, (P90,))).items():
+        assert isinstance(op, int)  # the key column is the operator id
+        out[op].frt_p90_s = None if p90 is None else float(p90)
 
 
 async def _answered_by_kind(

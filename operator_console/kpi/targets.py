@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -77,18 +77,3 @@ def effective_plans(
         if plan.operator_id == operator_id or (plan.group_id is not None and plan.group_id in mine):
             chosen[plan.kind] = plan
     return chosen
-
-
-def nearest_rank(values: Iterable[float], share: float) -> float | None:
-    """The nearest-rank percentile: the smallest value with at least ``share`` of the values
-    at or below it. The SQL in ``facts`` computes the same for the p90."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    index = max(1, -(-len(ordered) * round(share * 100) // 100))
-    return ordered[index - 1]
-
-
-def rounded(facts: Mapping[str, float | None]) -> dict[str, float | None]:
-    """Facts with averages kept to two decimals for display."""
-    return {k: (None if v is None else round(v, 2)) for k, v in facts.items()}

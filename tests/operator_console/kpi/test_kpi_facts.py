@@ -12,7 +12,7 @@ from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from operator_console.kpi.facts import OperatorFacts, facts_of, operator_zones
 from operator_console.kpi.periods import period_of
 from operator_console.kpi.rating import ranking
-from operator_console.kpi.targets import PlanRow, effective_plans, judge, nearest_rank
+from operator_console.kpi.targets import PlanRow, effective_plans, judge
 from tests.support.kpi_world import WEEK_DAY, ZONES, expected_facts, seed_kpi_world
 
 
@@ -90,8 +90,6 @@ def test_an_operators_own_plan_overrides_the_group_plan() -> None:
         "dialogs": 1, "missed": 3}
 
 
-def test_nearest_rank_and_ties_in_the_ranking() -> None:
-    assert nearest_rank([5, 1, 4, 2, 3, 6, 7, 8, 9, 10], 0.9) == 9
-    assert nearest_rank([7], 0.9) == 7 and nearest_rank([], 0.9) is None
+def test_equal_points_share_a_rank() -> None:
     places = ranking([(1, 5.0), (2, 9.0), (3, 5.0), (4, 1.0)])
     assert [(p.operator_id, p.rank) for p in places] == [(2, 1), (1, 2), (3, 2), (4, 4)]
