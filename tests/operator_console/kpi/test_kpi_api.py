@@ -139,10 +139,9 @@ BAD_PLANS = [
 ]
 
 
-async def test_bad_plans_queries_and_weights_are_400s_naming_the_field(
-    people: dict[str, OperatorClient],
-) -> None:
-    admin = people["admin"]
+async def test_bad_plans_queries_and_weights_are_400s_naming_the_field(hub: str) -> None:
+    admin = OperatorClient(hub)
+    await admin.login("admin", ADMIN_PASSWORD)
     for body, reason in BAD_PLANS:
         status, answer = await admin.call("PUT", "/api/kpi/plans", body)
         assert status == 400 and answer["error"].startswith(reason), answer
@@ -154,3 +153,4 @@ async def test_bad_plans_queries_and_weights_are_400s_naming_the_field(
     for weights, field in (({"calls": 1}, "weights.calls"), ({"lead": -1}, "weights.lead")):
         status, answer = await admin.call("PUT", "/api/kpi/weights", {"weights": weights})
         assert status == 400 and answer["error"].startswith(f"{field}: "), answer
+    await admin.close()
