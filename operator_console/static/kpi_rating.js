@@ -30,6 +30,7 @@ export function ratingView(rating, me) {
     el("td", { class: "kpi-units", text: Object.entries(row.units).filter(([, n]) => n).map(([k, n]) => unitText(k, n)).join(", ") || "—" })));
   return el("div", {},
     el("p", { class: "kpi-note", text: `${rating.ranked} operators ranked; equal points share a rank.` }),
+    el("p", { class: "kpi-note", dataset: { ol: "rating-weights" }, text: `Points per unit: ${Object.entries(rating.weights).map(([k, w]) => `${weightLabel(k)} ${w}`).join(", ")}.` }),
     el("div", { class: "table-scroll kpi-scroll" },
       el("table", { class: "kpi-rating", dataset: { ol: "kpi-rating" } },
         el("thead", {}, el("tr", {}, ["Rank", "Operator", "Points", "What earned them"].map((t) => el("th", { scope: "col", text: t })))),
