@@ -19,6 +19,7 @@ const role = () => (state.me ? state.me.role : "");
 const shown = { tab: "board", period: "week", date: "" };
 let loaded = null; // { board, rating, plans, weights } of the last load
 let problem = "";
+let loads = 0; // the number of the latest load
 
 function tabs() {
   const list = [["board", "Board"], ["rating", "Rating"], ["coverage", "Coverage"]];
@@ -35,6 +36,8 @@ function query() {
 
 /** Load what the shown tab needs and draw it. */
 export async function reload() {
+  // A slower answer to an earlier choice (another tab, another week) must not replace this one.
+  const mine = ++loads;
   const q = query();
   try {
     const wanted = [api("GET", `/api/kpi/board?${q}`), api("GET", `/api/kpi/rating?${q}`)];
@@ -42,10 +45,12 @@ export async function reload() {
     if (shown.tab === "weights") wanted.push(api("GET", "/api/kpi/weights"));
     if (shown.tab === "coverage") wanted.push(api("GET", `/api/kpi/coverage?${q}`));
     const [board, rating, extra] = await Promise.all(wanted);
+    if (mine !== loads) return;
     const only = (tab) => (shown.tab === tab ? extra : null);
     loaded = { board, rating, plans: only("plans"), weights: only("weights"), coverage: only("coverage") };
     problem = "";
   } catch (err) {
+    if (mine !== loads) return;
     problem = `Could not load the KPI figures: ${err.reason}`;
   }
   render();
