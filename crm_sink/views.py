@@ -204,6 +204,7 @@ async def client_card(session: AsyncSession, client_id: int) -> dict[str, Any] |
         "company": profile.company if profile else "",
         "custom_fields": dict(profile.custom_fields) if profile else {},
         "responsible_id": profile.responsible_id if profile else None,
+        "key_client": profile.key_client if profile else False,
         "merged_into_id": profile.merged_into_id if profile else None,
         "phones": [{"value": c.value, "verified": c.verified} for c in contacts if c.kind == PHONE],
         "emails": [{"value": c.value, "verified": c.verified} for c in contacts if c.kind == EMAIL],

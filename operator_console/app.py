@@ -40,6 +40,7 @@ from operator_console import (
     conversation_api,
     crm_api,
     files_api,
+    kpi,
     openapi,
     pages,
     reopen_api,
@@ -260,6 +261,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
         app.router.add_routes(stats_routes.routes())
+        app.router.add_routes(kpi.routes())
         app.router.add_routes(openapi.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):

@@ -25,6 +25,9 @@ from operator_console import (
     groups_api,
     routing_api,
 )
+from operator_console.kpi import board_api as kpi_board
+from operator_console.kpi import coverage_api as kpi_coverage
+from operator_console.kpi import plans_api as kpi_plans
 from operator_console.stats import routes as stats_routes
 
 Handler = Callable[..., Any]
@@ -52,10 +55,18 @@ REQUEST_BODIES: dict[Handler, type[BaseModel]] = {
     routing_api.transfer: routing_api.TransferBody,
     routing_api.invite: routing_api.InviteBody,
     routing_api.note: routing_api.NoteBody,
+    kpi_plans.set_plan: kpi_plans.PlanBody,
+    kpi_plans.set_weights: kpi_plans.WeightsBody,
+    kpi_coverage.set_coverage: kpi_coverage.CoverageBody,
 }
 """The model that validates each handler's JSON body."""
 
-QUERY_MODELS: dict[Handler, type[BaseModel]] = stats_routes.QUERY_MODELS
+QUERY_MODELS: dict[Handler, type[BaseModel]] = {
+    **stats_routes.QUERY_MODELS,
+    kpi_board.board: kpi_board.PeriodQuery,
+    kpi_board.rating: kpi_board.PeriodQuery,
+    kpi_coverage.coverage: kpi_board.PeriodQuery,
+}
 """The model that validates each handler's query string."""
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")

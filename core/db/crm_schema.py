@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +39,9 @@ class CrmProfile(Base):
     company: Mapped[str] = mapped_column(String(255), default="")
     responsible_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), default=None)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key_client: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A client the business keeps in touch with: the responsible operator's coverage counts
+    whether each had a dialog in the period (migration ``0011_kpi``)."""
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -14,6 +14,7 @@ import { loadDialogs, renderList, resetList, setTab, updateTitle } from "./dialo
 import { $ } from "./dom.js";
 import { initFiles } from "./files.js";
 import { applySendKey, initKeyboard } from "./keyboard.js";
+import { initKpi } from "./kpi_screen.js";
 import { initLoad, refreshLoad } from "./load_screen.js";
 import { socket } from "./live_socket.js";
 import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./navigation.js";
@@ -186,6 +187,7 @@ async function boot() {
   initAnswers();
   initLoad();
   initStats();
+  initKpi();
   try {
     const data = await api("GET", "/api/me");
     await enterApp(data.operator);

@@ -12,6 +12,7 @@ from core.db import (
     answers_schema,  # noqa: F401  (registers the quick answers table)
     crm_schema,  # noqa: F401  (registers the CRM sink's tables)
     email_schema,  # noqa: F401  (registers the email connector's tables)
+    kpi_schema,  # noqa: F401  (registers the KPI plans and rating weights)
     routing_schema,  # noqa: F401  (registers the routing tables)
 )
 from core.db.schema import Base
