@@ -48,8 +48,12 @@ class Console:
 
 @pytest.fixture
 async def console(settings: Settings) -> AsyncIterator[Console]:
-    """A hub with every component on the session's Redis and a fresh database."""
-    app = build_app(settings)
+    """The console alone on the session's Redis and a fresh database.
+
+    No router runs: the tests write dialogs straight into the database, and a router would
+    hand the waiting ones to an operator as soon as that operator logs in, changing the very
+    figures under test between two requests."""
+    app = build_app(settings, role="console")
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     engine = make_engine(settings.effective_database_url)
