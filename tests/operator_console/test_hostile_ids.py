@@ -3,6 +3,7 @@ never a 500 (they used to reach the database driver and raise ``OverflowError``)
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.support.fuzzing import (
     nested,
     objects_with,
 )
-from tests.support.hubclient import OperatorClient
+from tests.support.hubclient import OperatorClient, VisitorClient
 
 HOSTILE_PATH_IDS = ["9223372036854775808", "18446744073709551616", "٣", "²", "0", "1" * 40]
 ID_FIELDS = ["id", "operator_id", "group_id", "line_id", "client_id", "other_id",
@@ -112,3 +113,23 @@ async def test_deeply_nested_body_is_a_400(admin: OperatorClient) -> None:
                                headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 400
         assert (await resp.json())["error"].startswith("body: document nests deeper")
+
+
+async def test_transfer_to_an_unknown_line_or_operator_is_a_400_naming_it(
+    admin: OperatorClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to be accepted (202) and dropped by the router with an error in the log."""
+    visitor = VisitorClient(admin.base)
+    try:
+        await visitor.connect()
+        await visitor.say("hello")
+        async with asyncio.timeout(15):
+            while (await admin.call("GET", "/api/dialogs/1"))[0] != 200:
+                await asyncio.sleep(0.1)
+    finally:
+        await visitor.close()
+    for body, field in [({"to_line_id": 999_999}, "to_line_id"),
+                        ({"to_operator_id": 999_999}, "to_operator_id")]:
+        status, answer = await admin.call("POST", "/api/dialogs/1/transfer", body)
+        assert status == 400 and answer["error"].startswith(f"{field}: no such"), answer
+    assert_no_tracebacks(caplog)
