@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core.limits import MAX_ID, MIN_ID
+from core.limits import MAX_ROW_ID, MIN_ROW_ID
 from operator_console import (
     admin_api,
     answers_api,
@@ -72,8 +72,8 @@ QUERY_MODELS: dict[Handler, type[BaseModel]] = {
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _REF = "#/components/schemas/{model}"
-ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": MIN_ID, "maximum": MAX_ID}
-"""An id in a path: a 64-bit signed integer, as ``bodies.path_id`` reads it."""
+ID_SCHEMA = {"type": "integer", "format": "int32", "minimum": MIN_ROW_ID, "maximum": MAX_ROW_ID}
+"""An id in a path: the id of one of our rows, as ``bodies.path_id`` reads it."""
 
 
 def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:

@@ -26,7 +26,7 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
@@ -37,8 +37,8 @@ from router.commands import take_refusal
 
 
 class TransferBody(Body):
-    to_operator_id: Id | None = None
-    to_line_id: Id | None = None
+    to_operator_id: RowId | None = None
+    to_line_id: RowId | None = None
     comment: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
@@ -49,7 +49,7 @@ class TransferBody(Body):
 
 
 class InviteBody(Body):
-    colleague_id: Id
+    colleague_id: RowId
 
 
 class NoteBody(Body):

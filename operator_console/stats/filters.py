@@ -12,7 +12,7 @@ from typing import Annotated, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.limits import Id
+from core.limits import RowId
 from operator_console.auth import http_error
 
 MAX_DAYS = 3660
@@ -41,9 +41,9 @@ class StatsFilters(BaseModel):
 
     date_from: LocalDate | None = Field(default=None, alias="from")
     date_to: LocalDate | None = Field(default=None, alias="to")
-    line_id: Id | None = None
-    channel_id: Id | None = None
-    operator_id: Id | None = None
+    line_id: RowId | None = None
+    channel_id: RowId | None = None
+    operator_id: RowId | None = None
     status: Status | None = None
     in_hours: bool | None = None
     """Whether the dialog began within its line's working hours."""

@@ -73,7 +73,7 @@ def test_every_handler_that_validates_a_body_is_registered(tmp_path: Path) -> No
     assert all(inspect.isfunction(h) for h in QUERY_MODELS)
 
 
-def test_path_ids_are_bounded_int64_and_query_parameters_never_null(tmp_path: Path) -> None:
+def test_ids_are_bounded_to_the_id_columns_and_query_parameters_never_null(tmp_path: Path) -> None:
     document = openapi_document(_app(tmp_path))
     for path, operations in document["paths"].items():
         for operation in operations.values():
@@ -82,12 +82,12 @@ def test_path_ids_are_bounded_int64_and_query_parameters_never_null(tmp_path: Pa
                 if parameter["in"] == "path" and parameter["name"].endswith("_id"):
                     assert schema == {
                         "type": "integer",
-                        "format": "int64",
-                        "minimum": -(2**63),
-                        "maximum": 2**63 - 1,
+                        "format": "int32",
+                        "minimum": -(2**31),
+                        "maximum": 2**31 - 1,
                     }, path
                 assert "null" not in json.dumps(schema), (path, parameter)
     daily = document["paths"]["/api/stats/daily"]["get"]
     params = {p["name"]: p["schema"] for p in daily["parameters"]}
     assert params["from"] == {"type": "string", "format": "date"}
-    assert params["line_id"] == {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+    assert params["line_id"] == {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
