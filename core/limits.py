@@ -20,7 +20,15 @@ MAX_ID = 2**63 - 1
 """Database ids are 64-bit signed integers; anything outside cannot name a row."""
 
 Id = Annotated[int, Field(ge=MIN_ID, le=MAX_ID, strict=False)]
-"""An id in a request body or a platform payload: a 64-bit signed integer."""
+"""An id in a platform payload: a 64-bit signed integer."""
+
+MIN_ROW_ID = -(2**31)
+MAX_ROW_ID = 2**31 - 1
+"""Our own rows are numbered by INTEGER columns, 32-bit on PostgreSQL: a larger id names no
+row there, and the driver refuses to send it (``value out of int32 range``)."""
+
+RowId = Annotated[int, Field(ge=MIN_ROW_ID, le=MAX_ROW_ID, strict=False)]
+"""The id of one of our rows in a request body: within the range of its column."""
 
 MAX_JSON_DEPTH = 64
 """Deeper documents are refused before parsing: no payload we accept nests this deep."""
@@ -29,8 +37,9 @@ MAX_JSON_BYTES = 1 << 20
 """The default size limit of one JSON document (1 MiB)."""
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-"""JSON may escape half of a UTF-16 pair; such a string cannot be encoded to UTF-8."""
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+"""JSON may escape half of a UTF-16 pair, which cannot be encoded to UTF-8, or a NUL, which a
+PostgreSQL text column cannot hold."""
 
 
 class InputError(ValueError):
@@ -47,6 +56,13 @@ def parse_id(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if MIN_ID <= value <= MAX_ID else None
+
+
+def parse_row_id(raw: str) -> int | None:
+    """``raw`` as the id of one of our rows (``parse_id`` within the columns' range), else
+    ``None``."""
+    value = parse_id(raw)
+    return value if value is not None and MIN_ROW_ID <= value <= MAX_ROW_ID else None
 
 
 def _nesting_depth(text: str) -> int:
@@ -83,9 +99,9 @@ def _no_constant(text: str) -> Any:
 
 
 def _whole_characters(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings replaced by U+FFFD."""
+    """``value`` with every lone surrogate and NUL in its strings replaced by U+FFFD."""
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, list):
         return [_whole_characters(item) for item in value]
     if isinstance(value, dict):
@@ -101,7 +117,8 @@ def loads_limited(
     The depth is measured by a bracket scan before parsing, so a deep document never reaches
     the recursive parser. ``NaN``, ``Infinity`` and numbers like ``1e400`` are refused: no
     field we read means them, and they overflow where an integer is expected. A lone
-    surrogate (``"\\ud800"``) becomes U+FFFD, so the text can be stored and sent as UTF-8.
+    surrogate (``"\\ud800"``) becomes U+FFFD, so the text can be stored and sent as UTF-8; so
+    does a NUL (``"\\u0000"``), which PostgreSQL cannot store.
     """
     if len(raw) > max_bytes:
         raise InputError(f"document is {len(raw)} bytes; the limit is {max_bytes}")
@@ -119,7 +136,7 @@ def loads_limited(
     except (ValueError, RecursionError) as exc:
         # Integers with thousands of digits; the depth scan should have caught recursion.
         raise InputError(str(exc) or "not acceptable JSON") from None
-    # Only an escape can make a lone surrogate: skip the walk when there is none.
+    # Only an escape can make a lone surrogate or a NUL: skip the walk when there is none.
     return _whole_characters(value) if "\\u" in text else value
 
 

@@ -26,7 +26,7 @@ from core.app_keys import BUS, SESSIONS
 from core.db.routing_schema import LineGroup, OperatorGroup, OperatorGroupMember
 from core.db.schema import Channel, ConsoleSession, Line, LineOperator, Operator
 from core.envelope import PresenceChange
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES, OperatorRole
 from operator_console import groups_api
 from operator_console.auth import hash_password, http_error, require_role
@@ -59,8 +59,8 @@ class LineEditBody(Body):
 
 
 class QueueEntry(Body):
-    operator_id: Id | None = None
-    group_id: Id | None = None
+    operator_id: RowId | None = None
+    group_id: RowId | None = None
     """A group of operators (operator_console/groups_api.py) instead of one operator."""
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
 

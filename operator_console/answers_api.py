@@ -20,7 +20,7 @@ from core.db.answers_schema import MAX_ANSWER_TEXT, MAX_ANSWER_TITLE, QuickAnswe
 from core.db.routing_schema import member_lines
 from core.db.schema import Line, Operator
 from core.envelope import utcnow
-from core.limits import Id
+from core.limits import RowId
 from operator_console.answers_text import MIN_SCORE, fuzzy_score, render_answer
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
@@ -42,7 +42,7 @@ class _AnswerFields(Body):
 class AnswerBody(_AnswerFields):
     title: str = Field(min_length=1, max_length=MAX_ANSWER_TITLE)
     text: str = Field(min_length=1, max_length=MAX_ANSWER_TEXT)
-    line_id: Id | None = None
+    line_id: RowId | None = None
     """A line makes the answer shared on it; none makes it personal."""
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import String, cast, select, true
 from connectors.attachments import AttachmentStore, attachment_url
 from core.app_keys import SESSIONS
 from core.db.schema import Dialog, Message
-from core.limits import parse_id
+from core.limits import parse_row_id
 from operator_console.api import _visibility
 from operator_console.auth import http_error
 from operator_console.keys import OPERATOR, SETTINGS
@@ -22,7 +22,7 @@ from operator_console.keys import OPERATOR, SETTINGS
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:
     """Serve one stored file as a download (never rendered inline as HTML)."""
-    channel_id = parse_id(request.match_info["channel_id"])
+    channel_id = parse_row_id(request.match_info["channel_id"])
     if channel_id is None:
         raise http_error(web.HTTPNotFound, "no such attachment")
     sha = request.match_info["sha"]

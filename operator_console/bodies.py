@@ -7,7 +7,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from core.limits import InputError, loads_limited, parse_id
+from core.limits import InputError, loads_limited, parse_row_id
 from operator_console.auth import http_error
 
 
@@ -39,18 +39,19 @@ async def read_body(request: web.Request, model: type[B]) -> B:
 
 def path_id(request: web.Request, name: str) -> int:
     """The id in the path's ``name`` part; 404 naming the thing when no row can have it."""
-    value = parse_id(request.match_info[name])
+    value = parse_row_id(request.match_info[name])
     if value is None:
         raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}")
     return value
 
 
 def query_id(request: web.Request, name: str, default: int | None = None) -> int | None:
-    """An integer query parameter within 64 bits; 400 naming it when it is not one."""
+    """An id or count in the query string, within the range of our id columns; 400 naming
+    it when it is not one."""
     raw = request.query.get(name, "")
     if raw == "":
         return default
-    value = parse_id(raw)
+    value = parse_row_id(raw)
     if value is None:
-        raise http_error(web.HTTPBadRequest, f"{name}: not a number within 64 bits")
+        raise http_error(web.HTTPBadRequest, f"{name}: not a whole number within 32 bits")
     return value

@@ -20,7 +20,7 @@ from connectors.accounts import do_announce_change
 from connectors.registry import KINDS
 from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
-from core.limits import Id, parse_id
+from core.limits import RowId, parse_row_id
 from operator_console import channel_kinds
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
@@ -34,7 +34,7 @@ class CreateBody(Body):
     kind: str = Field(pattern=KIND_PATTERN)
     key: str = Field(pattern=KEY)
     name: str = Field(min_length=1, max_length=255)
-    line_id: Id
+    line_id: RowId
     config: dict[str, Any] = Field(default_factory=dict)
     """Optional only for kinds whose model needs nothing (a web chat)."""
 
@@ -42,7 +42,7 @@ class CreateBody(Body):
 class EditBody(Body):
     key: str | None = Field(default=None, pattern=KEY)
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    line_id: Id | None = None
+    line_id: RowId | None = None
     config: dict[str, Any] | None = None
     """Fields to change; a field left out keeps its value (so secrets need not be resent)."""
 
@@ -79,7 +79,7 @@ async def _check_refs(
 async def _check_lines(session: AsyncSession, kind: str, config: dict[str, Any]) -> None:
     """400 for a line a config names (an email routing rule, a per-line style) that is gone."""
     for path, ref in channel_kinds.line_refs(kind, config).items():
-        line_id = parse_id(ref)
+        line_id = parse_row_id(ref)
         if line_id is None or await session.get(Line, line_id) is None:
             raise http_error(web.HTTPBadRequest, f"{path}: no such line")
 

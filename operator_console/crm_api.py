@@ -20,7 +20,7 @@ from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmMerge, CrmRequiredFields
 from core.db.schema import Client, Line
 from core.envelope import utcnow
-from core.limits import Id, InputError, loads_limited
+from core.limits import InputError, RowId, loads_limited
 from core.roles import SUPERVISOR_ROLES
 from crm_sink.actions import CrmConflict, CrmWork, do_merge, do_not_duplicate, do_unmerge
 from crm_sink.completeness import (
@@ -70,8 +70,8 @@ _CARD_FIELD = {
 
 
 class PairBody(_Body):
-    client_id: Id
-    other_id: Id
+    client_id: RowId
+    other_id: RowId
 
 
 class RequiredBody(_Body):
@@ -79,7 +79,7 @@ class RequiredBody(_Body):
 
 
 class CheckBody(_Body):
-    operator_ids: list[Id] = Field(default_factory=list, max_length=500)
+    operator_ids: list[RowId] = Field(default_factory=list, max_length=500)
 
 
 B = TypeVar("B", bound=_Body)

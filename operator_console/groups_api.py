@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.app_keys import SESSIONS
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
@@ -29,7 +29,7 @@ class GroupBody(Body):
 
 
 class MembersBody(Body):
-    operator_ids: list[Id] = Field(max_length=1000)
+    operator_ids: list[RowId] = Field(max_length=1000)
 
 
 async def _group_json(session: AsyncSession, group: OperatorGroup) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from core.limits import MAX_ROW_ID, MIN_ROW_ID
 from operator_console import (
     admin_api,
     answers_api,
@@ -71,6 +72,8 @@ QUERY_MODELS: dict[Handler, type[BaseModel]] = {
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _REF = "#/components/schemas/{model}"
+ID_SCHEMA = {"type": "integer", "format": "int32", "minimum": MIN_ROW_ID, "maximum": MAX_ROW_ID}
+"""An id in a path: the id of one of our rows, as ``bodies.path_id`` reads it."""
 
 
 def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
@@ -82,6 +85,19 @@ def _schemas() -> tuple[dict[Any, Any], dict[str, Any]]:
     return dict(refs), document.get("$defs", {})
 
 
+def _query_value(field: dict[str, Any]) -> dict[str, Any]:
+    """The schema of one query parameter: a query string has no ``null``, only an absent
+    parameter, so the ``None`` of an optional field is dropped (and with it the default)."""
+    shown = {k: v for k, v in field.items() if k not in ("title", "description")}
+    branches = [b for b in shown.pop("anyOf", ()) if b.get("type") != "null"]
+    if len(branches) == 1:
+        shown.pop("default", None)
+        shown.update(branches[0])
+    elif branches:
+        shown["anyOf"] = branches
+    return shown
+
+
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(by_alias=True, ref_template=_REF)
     required = set(schema.get("required", ()))
@@ -90,11 +106,16 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             "name": name,
             "in": "query",
             "required": name in required,
-            "schema": {k: v for k, v in field.items() if k != "title"},
+            "schema": _query_value(field),
             **({"description": field["description"]} if "description" in field else {}),
         }
         for name, field in schema.get("properties", {}).items()
     ]
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    schema = ID_SCHEMA if name.endswith("_id") else {"type": "string", "minLength": 1}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _operation(route: web.AbstractRoute, path: str, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -110,10 +131,7 @@ def _operation(route: web.AbstractRoute, path: str, refs: dict[Any, Any]) -> dic
             "403": {"description": "The caller's role may not do this"},
         },
     }
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PATH_PARAM.findall(path)
-    ]
+    parameters = [_path_parameter(name) for name in _PATH_PARAM.findall(path)]
     if handler in QUERY_MODELS:
         parameters.extend(_query_parameters(QUERY_MODELS[handler]))
     if parameters:

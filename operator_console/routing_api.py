@@ -26,7 +26,7 @@ from core.envelope import (
     TransferDialog,
     utcnow,
 )
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.api import _visible_dialog, error
 from operator_console.bodies import Body, read_body
@@ -37,8 +37,8 @@ from router.commands import take_refusal
 
 
 class TransferBody(Body):
-    to_operator_id: Id | None = None
-    to_line_id: Id | None = None
+    to_operator_id: RowId | None = None
+    to_line_id: RowId | None = None
     comment: str = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
@@ -49,7 +49,7 @@ class TransferBody(Body):
 
 
 class InviteBody(Body):
-    colleague_id: Id
+    colleague_id: RowId
 
 
 class NoteBody(Body):
@@ -123,10 +123,26 @@ async def _may_supervise(request: web.Request, dialog_id: int) -> bool:
     return found is not None
 
 
+async def _unknown_target(request: web.Request, body: TransferBody) -> str | None:
+    """Why the transfer's target cannot take the dialog (an unknown line, an unknown
+    operator or an analyst), or ``None``: refused here, not dropped later by the router."""
+    async with request.app[SESSIONS]() as session:
+        if body.to_line_id is not None:
+            line = await session.get(Line, body.to_line_id)
+            return None if line is not None else "to_line_id: no such line"
+        target = await session.get(Operator, body.to_operator_id)
+    if target is None or target.role in READ_ONLY_ROLES:
+        return "to_operator_id: no such colleague"
+    return None
+
+
 async def transfer(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/transfer; to oneself by a supervisor: a takeover."""
     body = await read_body(request, TransferBody)
     dialog_id = await _open_dialog_id(request)
+    unknown = await _unknown_target(request, body)
+    if unknown is not None:
+        return error(400, unknown)
     operator = request[OPERATOR]
     takeover = body.to_operator_id == operator.id and operator.role in SUPERVISOR_ROLES
     if takeover and not await _may_supervise(request, dialog_id):

@@ -22,7 +22,7 @@ from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmContact
 from core.db.schema import Channel, Client, Dialog, Message, Operator
 from core.db.search_schema import TS_CONFIG
-from core.limits import parse_id
+from core.limits import parse_row_id
 from operator_console.api import _visibility
 from operator_console.auth import http_error
 from operator_console.keys import OPERATOR
@@ -64,9 +64,9 @@ class SearchQuery:
 
 
 def _int(raw: str, name: str) -> int:
-    value = parse_id(raw)
+    value = parse_row_id(raw)
     if value is None:
-        raise http_error(web.HTTPBadRequest, f"{name}: not a number within 64 bits")
+        raise http_error(web.HTTPBadRequest, f"{name}: not a whole number within 32 bits")
     return value
 
 

@@ -18,7 +18,7 @@ from core.db.kpi_schema import KpiPlan
 from core.db.routing_schema import OperatorGroupMember
 from core.db.schema import Operator
 from core.envelope import utcnow
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES
 from operator_console.bodies import bad_request
 from operator_console.keys import OPERATOR
@@ -44,7 +44,7 @@ class PeriodQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     period: PeriodKind = "week"
     day: date | None = Field(default=None, alias="date")
-    group_id: Id | None = None
+    group_id: RowId | None = None
 
 
 def read_query(request: web.Request) -> PeriodQuery:

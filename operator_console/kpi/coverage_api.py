@@ -19,7 +19,7 @@ from core.app_keys import SESSIONS
 from core.db.crm_schema import CrmProfile
 from core.db.schema import Client, Dialog, Operator
 from core.envelope import utcnow
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES
 from crm_sink.coverage import do_set_coverage
 from operator_console.auth import http_error, require_role
@@ -35,7 +35,7 @@ class CoverageBody(Body):
     """A client's coverage: whether it is a key client and who is responsible for it."""
 
     key_client: bool
-    responsible_id: Id | None
+    responsible_id: RowId | None
 
 
 async def _clients(session: AsyncSession, ids: list[int]) -> dict[int, list[dict[str, Any]]]:

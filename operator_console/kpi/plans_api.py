@@ -18,7 +18,7 @@ from core.db.kpi_schema import KpiPlan, KpiWeight
 from core.db.routing_schema import OperatorGroup, OperatorGroupMember
 from core.db.schema import Operator
 from core.envelope import utcnow
-from core.limits import Id
+from core.limits import RowId
 from core.roles import READ_ONLY_ROLES
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
@@ -38,8 +38,8 @@ class PlanBody(Body):
     period: PeriodKind
     kind: PlanKind
     target: float = Field(ge=0, le=MAX_TARGET, allow_inf_nan=False)
-    operator_id: Id | None = None
-    group_id: Id | None = None
+    operator_id: RowId | None = None
+    group_id: RowId | None = None
 
 
 Weight = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]

@@ -77,20 +77,21 @@ class Selection:
     filters: StatsFilters
 
     async def clock(self, session: AsyncSession) -> LocalClock:
-        """Local time of these lines over the dates in question (from the filters, else from
-        the first to the last dialog on record)."""
-        first, last = self.filters.days()
+        """Local time of these lines over the dialogs on record, narrowed to the dates in
+        question: a far-off ``to`` with no dialogs near it costs nothing."""
         bounds = select(func.min(Dialog.opened_at), func.max(Dialog.opened_at))
         low, high = (await session.execute(bounds)).one()
         now = datetime.now(UTC)
+        low, high = low or now, high or now
+        first, last = self.filters.days()
         clocks = list(self.lines.values())
         if first is not None and clocks:
-            low = min(c.midnight(first) for c in clocks)
+            low = max(low, min(c.midnight(first) for c in clocks))
         if last is not None and clocks:
-            high = max(c.midnight(last + timedelta(days=1)) for c in clocks)
-        start = (low or now) - timedelta(days=1)
-        end = (high or now) + timedelta(days=1)
-        return LocalClock(self.dialect, clocks, start, end)
+            high = min(high, max(c.midnight(last + timedelta(days=1)) for c in clocks))
+        # Dates past every dialog select none; the table still needs a span to be valid.
+        high = max(low, high)
+        return LocalClock(self.dialect, clocks, low - timedelta(days=1), high + timedelta(days=1))
 
     async def apply(self, session: AsyncSession, stmt: S, clock: LocalClock | None = None) -> S:
         """``stmt`` (whose first FROM is ``Dialog``) limited to these dialogs; joined to the

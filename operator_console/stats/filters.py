@@ -7,16 +7,24 @@ page, the summary its grouping. A bad or unknown parameter answers 400 naming it
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.limits import Id
+from core.limits import RowId
 from operator_console.auth import http_error
 
 MAX_DAYS = 3660
 """The longest date range a report covers: ten years of days."""
+
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9998, 12, 31)
+"""The dates a filter may name: every dialog falls between them, and a line's midnight on
+either (in any time zone, a day later) is still a ``datetime``, where ``date.min`` and
+``date.max`` overflow."""
+
+LocalDate = Annotated[date, Field(ge=FIRST_DATE, le=LAST_DATE)]
 
 Status = Literal["waiting", "open", "closed"]
 Outcome = Literal["answered", "missed", "out_of_hours", "client_left"]
@@ -31,18 +39,18 @@ class StatsFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    date_from: date | None = Field(default=None, alias="from")
-    date_to: date | None = Field(default=None, alias="to")
-    line_id: Id | None = None
-    channel_id: Id | None = None
-    operator_id: Id | None = None
+    date_from: LocalDate | None = Field(default=None, alias="from")
+    date_to: LocalDate | None = Field(default=None, alias="to")
+    line_id: RowId | None = None
+    channel_id: RowId | None = None
+    operator_id: RowId | None = None
     status: Status | None = None
     in_hours: bool | None = None
     """Whether the dialog began within its line's working hours."""
     outcome: Outcome | None = None
     rating_min: int | None = Field(default=None, ge=1, le=5)
     rating_max: int | None = Field(default=None, ge=1, le=5)
-    day: date | None = None
+    day: LocalDate | None = None
     weekday: int | None = Field(default=None, ge=0, le=6)
     """0 is Monday."""
     hour: int | None = Field(default=None, ge=0, le=23)

@@ -61,3 +61,8 @@ def test_non_ascii_signature_is_a_mismatch_not_an_error() -> None:
 def test_any_text_parses_or_is_an_input_error(raw: str | bytes) -> None:
     with contextlib.suppress(InputError):
         loads_limited(raw, max_depth=8)
+
+
+def test_a_nul_in_a_json_string_becomes_a_replacement_character() -> None:
+    """PostgreSQL cannot store U+0000 in a text column: a login with one was a 500."""
+    assert loads_limited('{"login\\u0000": ["a\\u0000b"]}') == {"login\ufffd": ["a\ufffdb"]}

@@ -3,6 +3,7 @@ never a 500 (they used to reach the database driver and raise ``OverflowError``)
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -20,15 +21,20 @@ from tests.support.fuzzing import (
     nested,
     objects_with,
 )
-from tests.support.hubclient import OperatorClient
+from tests.support.hubclient import OperatorClient, VisitorClient
 
-HOSTILE_PATH_IDS = ["9223372036854775808", "18446744073709551616", "٣", "²", "0", "1" * 40]
+HOSTILE_PATH_IDS = ["9223372036854775808", "18446744073709551616", "٣", "²", "0", "1" * 40,
+                    "2147483648", "-2147483649", "9223372036854775807"]
+"""Past 64 bits, other scripts' digits, and past the 32-bit id columns of PostgreSQL."""
+ROW_ID_EDGES = st.sampled_from([2**31, 2**31 - 1, -(2**31) - 1])
+"""At the edge of PostgreSQL's INTEGER id columns, where ``value out of int32 range`` came from."""
 ID_FIELDS = ["id", "operator_id", "group_id", "line_id", "client_id", "other_id",
              "to_operator_id", "to_line_id", "colleague_id", "dialog_id"]
 BODIES = objects_with({
-    **{name: HUGE_IDS for name in ID_FIELDS},
-    "operator_ids": st.lists(HUGE_IDS, max_size=3),
-    "queue": st.lists(objects_with({"operator_id": HUGE_IDS, "group_id": HUGE_IDS}), max_size=2),
+    **{name: HUGE_IDS | ROW_ID_EDGES for name in ID_FIELDS},
+    "operator_ids": st.lists(HUGE_IDS | ROW_ID_EDGES, max_size=3),
+    "queue": st.lists(objects_with({"operator_id": HUGE_IDS | ROW_ID_EDGES,
+                                    "group_id": HUGE_IDS | ROW_ID_EDGES}), max_size=2),
     "text": st.text(max_size=5),
     "settings": JSON_VALUES,
 })
@@ -112,3 +118,38 @@ async def test_deeply_nested_body_is_a_400(admin: OperatorClient) -> None:
                                headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 400
         assert (await resp.json())["error"].startswith("body: document nests deeper")
+
+
+async def test_ids_past_32_bits_in_paths_and_bodies_are_never_a_500(
+    admin: OperatorClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On PostgreSQL the id columns are 32-bit: such ids reached the driver and raised."""
+    for path in ("/api/crm/clients/2147483648", "/api/dialogs/2147483648/messages"):
+        status, body = await admin.call("GET", path)
+        assert status == 404, (path, body)
+    status, body = await admin.call("GET", "/api/stats/dialogs?line_id=2147483648")
+    assert status == 400 and body["error"].startswith("line_id:"), body
+    status, body = await admin.call("POST", "/api/crm/merges",
+                                    {"client_id": 1, "other_id": 2**31})
+    assert status == 400 and body["error"].startswith("other_id:"), body
+    assert_no_tracebacks(caplog)
+
+
+async def test_transfer_to_an_unknown_line_or_operator_is_a_400_naming_it(
+    admin: OperatorClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to be accepted (202) and dropped by the router with an error in the log."""
+    visitor = VisitorClient(admin.base)
+    try:
+        await visitor.connect()
+        await visitor.say("hello")
+        async with asyncio.timeout(15):
+            while (await admin.call("GET", "/api/dialogs/1"))[0] != 200:
+                await asyncio.sleep(0.1)
+    finally:
+        await visitor.close()
+    for body, field in [({"to_line_id": 999_999}, "to_line_id"),
+                        ({"to_operator_id": 999_999}, "to_operator_id")]:
+        status, answer = await admin.call("POST", "/api/dialogs/1/transfer", body)
+        assert status == 400 and answer["error"].startswith(f"{field}: no such"), answer
+    assert_no_tracebacks(caplog)

@@ -4,6 +4,7 @@ of the pydantic models that validate them; no handler validates a body unregiste
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -70,3 +71,23 @@ def test_every_handler_that_validates_a_body_is_registered(tmp_path: Path) -> No
         model = found.group(1) or "EditBody"
         assert REQUEST_BODIES[handler].__name__ == model, handler.__qualname__
     assert all(inspect.isfunction(h) for h in QUERY_MODELS)
+
+
+def test_ids_are_bounded_to_the_id_columns_and_query_parameters_never_null(tmp_path: Path) -> None:
+    document = openapi_document(_app(tmp_path))
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["in"] == "path" and parameter["name"].endswith("_id"):
+                    assert schema == {
+                        "type": "integer",
+                        "format": "int32",
+                        "minimum": -(2**31),
+                        "maximum": 2**31 - 1,
+                    }, path
+                assert "null" not in json.dumps(schema), (path, parameter)
+    daily = document["paths"]["/api/stats/daily"]["get"]
+    params = {p["name"]: p["schema"] for p in daily["parameters"]}
+    assert params["from"] == {"type": "string", "format": "date"}
+    assert params["line_id"] == {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}

@@ -4,6 +4,7 @@ JSON rows, each role reads only its scope, and bad filters answer 400 naming the
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
@@ -248,5 +249,28 @@ async def _check_bad_filters(console: Console) -> None:
         assert status == 400 and body["error"].startswith("sort:")
         status, document = await client.call("GET", "/api/openapi.json")
         assert status == 200 and "/api/stats/heatmap" in document["paths"]
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_far_off_dates_answer_quickly_and_dates_off_the_calendar_are_a_400(
+    console: Console,
+) -> None:
+    """``to=3468-11-04`` alone once probed a thousand years of UTC offsets on the event loop,
+    and ``from=0001-01-01`` overflowed ``datetime``: a 500."""
+    await console.person("ann", "analyst")
+    client = await console.client("ann")
+    try:
+        for path in ("dialogs", "dialogs.csv", "summary", "daily", "heatmap"):
+            for query in ("to=9998-12-31", "from=9998-12-31", "day=1970-01-01&weekday=3"):
+                url = f"{client.base}/api/stats/{path}?{query}"
+                async with asyncio.timeout(5), client.http.get(url) as resp:
+                    await resp.read()
+                assert resp.status == 200, (path, query)
+            for query, field in [("from=0001-01-01", "from"), ("to=9999-12-31", "to"),
+                                 ("day=1969-12-31", "day")]:  # fmt: skip
+                status, body = await client.call("GET", f"/api/stats/{path}?{query}")
+                assert status == 400 and body["error"].startswith(f"{field}:"), (path, body)
     finally:
         await client.close()
