@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -109,6 +110,36 @@ class Settings(BaseSettings):
     """Largest file an operator may attach to a reply, in MiB (larger uploads get 413)."""
     file_link_hours: int = Field(default=168, ge=1)
     """How long a public signed file link (``/files/…``, for visitors and Viber) stays valid."""
+
+    weekly_digest: bool = True
+    """Email every operator, manager and admin with an address their week's KPI figures and
+    points at the end of each week (Sunday 23:59 to Monday 00:00 in ``digest_time_zone``)."""
+    digest_time_zone: str = "UTC"
+    """The IANA zone whose Monday 00:00 ends the digest's week."""
+    digest_smtp_host: str = ""
+    """SMTP server of the digest. Empty: the SMTP account of the first enabled email channel."""
+    digest_smtp_port: int = Field(default=587, ge=1, le=65535)
+    digest_smtp_tls: Literal["ssl", "starttls", "none"] = "starttls"
+    digest_smtp_login: str = ""
+    """Empty: send without authenticating."""
+    digest_smtp_password: SecretStr = SecretStr("")
+    digest_from_address: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+$")
+    """The digest's sender; needed when ``digest_smtp_host`` is set."""
+
+    @field_validator("digest_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _digest_sender(self) -> Settings:
+        if self.digest_smtp_host and not self.digest_from_address:
+            raise ValueError("digest_from_address: needed when digest_smtp_host is set")
+        return self
 
     @field_validator("data_dir")
     @classmethod

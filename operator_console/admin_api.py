@@ -37,6 +37,8 @@ KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 DISABLED = "disabled:"
 """Prefix of a disabled operator's password hash: no password can match it, and enabling
 strips it, so the operator keeps their password."""
+EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+"""An operator's email: empty (none), or one address with a dotted domain."""
 
 
 class LineBody(Body):
@@ -82,6 +84,8 @@ class OperatorBody(Body):
     role: OperatorRole = "operator"
     password: str = Field(min_length=8, max_length=1024)
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    """Where the weekly digest goes; empty or absent: no digest."""
 
 
 class OperatorEditBody(Body):
@@ -91,6 +95,8 @@ class OperatorEditBody(Body):
     max_open_dialogs: int | None = Field(default=None, ge=1, le=1000)
     clear_max_open_dialogs: bool = False
     """Remove the overall limit (``max_open_dialogs: null`` cannot say that in a PATCH)."""
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    """A new address; ``""`` removes it."""
 
 
 def check_line(timezone: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +125,7 @@ def admin_operator_json(op: Operator) -> dict[str, Any]:
     return {
         **operator_json(op),
         "max_open_dialogs": op.max_open_dialogs,
+        "email": op.email,
         "disabled": op.password_hash.startswith(DISABLED),
     }
 
@@ -327,6 +334,7 @@ async def create_operator(request: web.Request) -> web.Response:
             role=body.role,
             password_hash=hash_password(body.password),
             max_open_dialogs=body.max_open_dialogs,
+            email=body.email or None,
         )
         session.add(operator)
         await session.flush()
@@ -355,6 +363,8 @@ async def edit_operator(request: web.Request) -> web.Response:
             operator.max_open_dialogs = body.max_open_dialogs
         elif body.clear_max_open_dialogs:
             operator.max_open_dialogs = None
+        if body.email is not None:
+            operator.email = body.email or None
         await session.flush()
         view = admin_operator_json(operator)
     return web.json_response({"operator": view})

@@ -50,6 +50,7 @@ from operator_console import (
 )
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
+from operator_console.digest import WeeklyDigest
 from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
@@ -177,6 +178,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.append(("console-events", app[HUB].run))
         jobs.append(("console-load", app[LOAD_PUSHER].run))
         jobs.append(("console-typing", typing_api.VisitorTypingRelay(app[HUB], app[SESSIONS]).run))
+        digest = WeeklyDigest(app[SESSIONS], app[REDIS], settings)
+        jobs.append(("weekly-digest", lambda: digest.run(bus.stopping)))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
         sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None)

@@ -94,6 +94,8 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(16), default="operator")
     status: Mapped[str] = mapped_column(String(16), default="offline")
     max_open_dialogs: Mapped[int | None] = mapped_column(Integer, default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    """Where the weekly digest of their figures goes; None: no digest."""
     last_assigned_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

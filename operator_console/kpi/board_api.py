@@ -55,7 +55,7 @@ def read_query(request: web.Request) -> PeriodQuery:
         raise bad_request(exc) from exc
 
 
-async def _people(
+async def board_people(
     session: AsyncSession, readable: frozenset[int] | None, group_id: int | None
 ) -> dict[int, str]:
     """Names of the operators to show: those in scope (and in the group, when one is given);
@@ -111,27 +111,26 @@ async def period_and_people(
     session: AsyncSession, user: Operator, query: PeriodQuery
 ) -> tuple[Period, dict[int, str]]:
     """The period the query names and the operators in ``user``'s scope, by id with names."""
-    people = await _people(session, await readable_operators(session, user), query.group_id)
+    people = await board_people(session, await readable_operators(session, user), query.group_id)
     return await _period(session, user, query), people
 
 
-async def board(request: web.Request) -> web.Response:
-    """GET /api/kpi/board: per operator in scope, each plan with its fact, % done, whether it
-    is met and how far off."""
-    user, query = request[OPERATOR], read_query(request)
-    async with request.app[SESSIONS]() as session:
-        period, people = await period_and_people(session, user, query)
-        zones = await operator_zones(session, people)
-        facts = await facts_of(session, period, zones)
-        groups = await _groups(session, list(people))
-        plans = [
-            # The API only ever stores the kinds of PlanKind (PlanBody validates them).
-            PlanRow(p.id, p.period, cast(PlanKind, p.kind), p.target, p.operator_id, p.group_id)
-            for p in await session.scalars(select(KpiPlan).where(KpiPlan.period == query.period))
-        ]
+async def board_rows(
+    session: AsyncSession, period: Period, people: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The board of ``people`` (names by id) over ``period``: per operator, each plan with
+    its fact, % done, whether it is met and how far off."""
+    zones = await operator_zones(session, people)
+    facts = await facts_of(session, period, zones)
+    groups = await _groups(session, list(people))
+    plans = [
+        # The API only ever stores the kinds of PlanKind (PlanBody validates them).
+        PlanRow(p.id, p.period, cast(PlanKind, p.kind), p.target, p.operator_id, p.group_id)
+        for p in await session.scalars(select(KpiPlan).where(KpiPlan.period == period.kind))
+    ]
     rows = []
     for op, name in people.items():
-        mine = effective_plans(op, groups.get(op, []), query.period, plans)
+        mine = effective_plans(op, groups.get(op, []), period.kind, plans)
         figures = facts[op].plan_facts()
         rows.append(
             {
@@ -142,6 +141,16 @@ async def board(request: web.Request) -> web.Response:
                 "kpis": [_kpi_json(mine[k], figures) for k in PLAN_KINDS if k in mine],
             }
         )
+    return rows
+
+
+async def board(request: web.Request) -> web.Response:
+    """GET /api/kpi/board: per operator in scope, each plan with its fact, % done, whether it
+    is met and how far off."""
+    user, query = request[OPERATOR], read_query(request)
+    async with request.app[SESSIONS]() as session:
+        period, people = await period_and_people(session, user, query)
+        rows = await board_rows(session, period, people)
     return web.json_response({"period": period.json(), "kinds": _kinds(), "rows": rows})
 
 
@@ -150,21 +159,18 @@ def _kinds() -> list[dict[str, Any]]:
     return [{"kind": k, "label": LABELS[k], "at_most": k in AT_MOST} for k in kinds]
 
 
-async def rating(request: web.Request) -> web.Response:
-    """GET /api/kpi/rating: operators ranked by weighted points over the period. Ranks are
-    among everyone; the rows are those of the operators in the caller's scope."""
-    user, query = request[OPERATOR], read_query(request)
-    async with request.app[SESSIONS]() as session:
-        everyone = await _people(session, None, query.group_id)
-        readable = await readable_operators(session, user)
-        period = await _period(session, user, query)
-        facts: dict[int, OperatorFacts] = await facts_of(
-            session, period, await operator_zones(session, everyone)
-        )
-        weights = await weights_of(session)
+async def rating_rows(
+    session: AsyncSession, period: Period, weights: dict[str, float], group_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Everyone on the board (of ``group_id``, when given) ranked by points under ``weights``
+    over ``period``, most first."""
+    everyone = await board_people(session, None, group_id)
+    facts: dict[int, OperatorFacts] = await facts_of(
+        session, period, await operator_zones(session, everyone)
+    )
     units = {op: units_of(f) for op, f in facts.items()}
     places = ranking((op, points_of(units[op], weights)) for op in everyone)
-    rows = [
+    return [
         {
             "operator_id": place.operator_id,
             "name": everyone[place.operator_id],
@@ -173,10 +179,21 @@ async def rating(request: web.Request) -> web.Response:
             "units": units[place.operator_id],
         }
         for place in places
-        if readable is None or place.operator_id in readable
     ]
+
+
+async def rating(request: web.Request) -> web.Response:
+    """GET /api/kpi/rating: operators ranked by weighted points over the period. Ranks are
+    among everyone; the rows are those of the operators in the caller's scope."""
+    user, query = request[OPERATOR], read_query(request)
+    async with request.app[SESSIONS]() as session:
+        period = await _period(session, user, query)
+        weights = await weights_of(session)
+        ranked = await rating_rows(session, period, weights, query.group_id)
+        readable = await readable_operators(session, user)
+    rows = [r for r in ranked if readable is None or r["operator_id"] in readable]
     return web.json_response(
-        {"period": period.json(), "weights": weights, "ranked": len(places), "rows": rows}
+        {"period": period.json(), "weights": weights, "ranked": len(ranked), "rows": rows}
     )
 
 

@@ -213,17 +213,19 @@ function operatorForm(op) {
   const creating = !op.id;
   const node = el("form", { class: "admin-form", dataset: { ol: "operator-form" }, novalidate: true });
   const f = { login: input("login", op.login), name: input("name", op.name), role: select("role", ROLES, op.role || "operator"),
-    password: input("password", "", "password"), max_open_dialogs: input("max_open_dialogs", op.max_open_dialogs, "number") };
+    password: input("password", "", "password"), max_open_dialogs: input("max_open_dialogs", op.max_open_dialogs, "number"),
+    email: input("email", op.email, "email") };
   f.login.disabled = !creating;
   f.password.placeholder = creating ? "at least 8 characters" : "unchanged";
   const error = el("p", { class: "admin-error", role: "alert", dataset: { ol: "operator-error" }, hidden: true });
   add(node, field("Login", f.login), field("Name", f.name), field("Role", f.role), field("Password", f.password), field("Max open dialogs (all lines)", f.max_open_dialogs),
+    field("Email (weekly digest)", f.email),
     el("div", { class: "admin-wide" }, el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "operator-save" }, text: creating ? "Add" : "Save" }), " ",
       el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) }), error));
   node.addEventListener("submit", async (event) => {
     event.preventDefault();
     const max = f.max_open_dialogs.value.trim();
-    const body = { name: f.name.value.trim(), role: f.role.value };
+    const body = { name: f.name.value.trim(), role: f.role.value, email: f.email.value.trim() };
     if (f.password.value) body.password = f.password.value;
     if (creating) Object.assign(body, { login: f.login.value.trim(), max_open_dialogs: max ? Number(max) : null });
     else if (max) body.max_open_dialogs = Number(max);
