@@ -54,6 +54,7 @@ from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_receipt
+from router.figures import refresh_figures
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
@@ -127,6 +128,7 @@ class Router:
                 run = []
                 await dispatch(work, delivery.payload)
             await do_inbound_run(work, run)
+            await session.run_sync(refresh_figures)
         return work
 
     async def _set_timers(self, work: Batch) -> None:

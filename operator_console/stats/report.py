@@ -25,7 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from core.db.crm_schema import CrmDialogLink
 from core.db.schema import Channel, Client, Dialog, Line, Operator
 from operator_console.auth import http_error
-from operator_console.stats.dialogs import AnySelect, Selection, duration_s, first_response_s
+from operator_console.stats.dialogs import AnySelect, Selection
 from operator_console.stats.filters import ReportQuery, SortKey
 
 ROW_KEYS = (
@@ -59,16 +59,14 @@ LAST = 2**31 - 1
 years of seconds, and within a 32-bit integer, which PostgreSQL compares the columns as."""
 
 
-def _sort_column(
-    sort: SortKey, ascending: bool, dialect: str
-) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
+def _sort_column(sort: SortKey, ascending: bool) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
     if sort == "started_at":
         return Dialog.opened_at
     if sort == "last_activity_at":
         return Dialog.last_message_at
     value = {
-        "first_response_s": first_response_s(dialect),
-        "duration_s": duration_s(dialect),
+        "first_response_s": Dialog.first_response_s,
+        "duration_s": Dialog.duration_s,
         "rating": Dialog.rating,
     }[sort]
     return func.coalesce(value, LAST if ascending else -1)
@@ -76,7 +74,6 @@ def _sort_column(
 
 def report_select(selection: Selection) -> AnySelect:
     """Every column of a report row, for the selected dialogs (not yet limited or sorted)."""
-    dialect = selection.dialect
     crm = case(
         (CrmDialogLink.lead_id.is_not(None), literal("lead")),
         (CrmDialogLink.dialog_id.is_not(None), literal("contact")),
@@ -100,8 +97,8 @@ def report_select(selection: Selection) -> AnySelect:
             Dialog.operator_id,
             Operator.name,
             Dialog.opened_at,
-            first_response_s(dialect),
-            duration_s(dialect),
+            Dialog.first_response_s,
+            Dialog.duration_s,
             Dialog.last_message_at,
             Dialog.outcome,
             Dialog.closed_by,
@@ -135,7 +132,7 @@ async def sorted_select(
 ) -> AnySelect:
     """The report's rows in the query's order, after its cursor; the sort value last."""
     ascending = query.order == "asc"
-    column = _sort_column(query.sort, ascending, selection.dialect)
+    column = _sort_column(query.sort, ascending)
     stmt = await selection.apply(session, report_select(selection).add_columns(column))
     if query.after is not None:
         value, last_id = _read_cursor(query)
