@@ -3,28 +3,46 @@ transaction of the batch that changed the dialog."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.db.schema import Dialog, Line
 from core.dialog_figures import FIGURES, dialog_figures, line_schedule, line_zone
 
 
-def refresh_figures(session: Session) -> None:
-    """Recompute the figures of every dialog this session holds, writing only those that
-    changed: the start, the first answer, the close or the line may have moved in this batch.
-    Run synchronously (``AsyncSession.run_sync``) just before the batch commits."""
-    dialogs = [o for o in (*session.identity_map.values(), *session.new) if isinstance(o, Dialog)]
+def keep_figures(session: Session) -> None:
+    """Refresh the figures of every new or changed dialog before each flush of ``session``:
+    its start, first answer, close or line may have moved. A flushed dialog may leave the
+    session's identity map (it holds objects weakly), so waiting for the commit would miss it."""
+    event.listen(session, "before_flush", _before_flush)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    refresh_figures(session, [o for o in (*session.new, *session.dirty) if isinstance(o, Dialog)])
+
+
+def refresh_figures(session: Session, dialogs: Iterable[Dialog] | None = None) -> None:
+    """Recompute the figures of ``dialogs`` (by default every dialog ``session`` holds),
+    writing only those that changed."""
+    if dialogs is None:
+        dialogs = [
+            o for o in (*session.identity_map.values(), *session.new) if isinstance(o, Dialog)
+        ]
     clocks = {}
-    for dialog in dialogs:
-        if dialog.line_id not in clocks:
-            line = session.get(Line, dialog.line_id)
-            assert line is not None
-            zone = line_zone(line.id, line.timezone)
-            clocks[line.id] = (zone, line_schedule(line.settings, zone))
-        zone, schedule = clocks[dialog.line_id]
-        figures = dialog_figures(
-            dialog.opened_at, dialog.first_response_at, dialog.closed_at, zone, schedule
-        )
-        for name, value in zip(FIGURES, figures, strict=True):
-            if getattr(dialog, name) != value:
-                setattr(dialog, name, value)
+    with session.no_autoflush:
+        for dialog in dialogs:
+            if dialog.line_id not in clocks:
+                line = session.get(Line, dialog.line_id)
+                assert line is not None
+                zone = line_zone(line.id, line.timezone)
+                clocks[line.id] = (zone, line_schedule(line.settings, zone))
+            zone, schedule = clocks[dialog.line_id]
+            figures = dialog_figures(
+                dialog.opened_at, dialog.first_response_at, dialog.closed_at, zone, schedule
+            )
+            for name, value in zip(FIGURES, figures, strict=True):
+                if getattr(dialog, name) != value:
+                    setattr(dialog, name, value)
