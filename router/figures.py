@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from core.db.schema import Dialog, Line
@@ -20,8 +20,19 @@ def keep_figures(session: Session) -> None:
     event.listen(session, "before_flush", _before_flush)
 
 
+SOURCES = ("opened_at", "first_response_at", "closed_at", "line_id")
+"""What the figures are derived from."""
+
+
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    refresh_figures(session, [o for o in (*session.new, *session.dirty) if isinstance(o, Dialog)])
+    changed = [o for o in session.new if isinstance(o, Dialog)]
+    for dialog in session.dirty:
+        if isinstance(dialog, Dialog):
+            attrs = inspect(dialog).attrs
+            if any(attrs[name].history.has_changes() for name in SOURCES):
+                changed.append(dialog)
+    if changed:
+        refresh_figures(session, changed)
 
 
 def refresh_figures(session: Session, dialogs: Iterable[Dialog] | None = None) -> None:
@@ -31,15 +42,17 @@ def refresh_figures(session: Session, dialogs: Iterable[Dialog] | None = None) -
         dialogs = [
             o for o in (*session.identity_map.values(), *session.new) if isinstance(o, Dialog)
         ]
-    clocks = {}
+    # Kept with the session, Line rows too: the identity map holds them weakly, and the
+    # batch would read a line again that only this function had read.
+    clocks = session.info.setdefault("figure_clocks", {})
     with session.no_autoflush:
         for dialog in dialogs:
             if dialog.line_id not in clocks:
                 line = session.get(Line, dialog.line_id)
                 assert line is not None
                 zone = line_zone(line.id, line.timezone)
-                clocks[line.id] = (zone, line_schedule(line.settings, zone))
-            zone, schedule = clocks[dialog.line_id]
+                clocks[line.id] = (line, zone, line_schedule(line.settings, zone))
+            _line, zone, schedule = clocks[dialog.line_id]
             figures = dialog_figures(
                 dialog.opened_at, dialog.first_response_at, dialog.closed_at, zone, schedule
             )
