@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.lines import LineSettings
 from config.schedule import Schedule, working_seconds
@@ -44,7 +44,7 @@ def line_zone(line_id: int, timezone: str) -> ZoneInfo:
     """A line's zone; UTC when this version cannot read it."""
     try:
         return ZoneInfo(timezone)
-    except (ValueError, OSError):
+    except (ValueError, OSError, ZoneInfoNotFoundError):
         log.warning("line %d has an unknown time zone %r; counting it as UTC", line_id, timezone)
         return ZoneInfo("UTC")
 
