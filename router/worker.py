@@ -54,7 +54,6 @@ from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_receipt
-from router.figures import keep_figures
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
@@ -118,7 +117,6 @@ class Router:
 
     async def _apply(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
         async with self.sessions() as session, session.begin():
-            keep_figures(session.sync_session)
             work = Batch(session, self.clock(), sockets=self.sockets, writer=True)
             run: list[InboundMessage] = []
             for delivery in batch:

@@ -27,7 +27,6 @@ from core.db.schema import (
 )
 from core.envelope import utcnow
 from operator_console.auth import hash_password
-from router.figures import refresh_figures
 from tests.support.browser_fixtures import ON_SQLITE
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, low_contrast_text
 
@@ -87,7 +86,6 @@ async def _dialog(
         )
         s.add(dialog)
         await s.flush()
-        await s.run_sync(refresh_figures)  # as the router stores them
         s.add(
             Message(
                 dialog_id=dialog.id,

@@ -18,7 +18,7 @@ WEEK = '{"schedule": {"week": {"mon": ["09:00-18:00"]}}}'
 @pytest.fixture
 async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(db_url)
-    await upgrade(engine, "0010")
+    await upgrade(engine, "0011")
     yield engine
     await engine.dispose()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
@@ -19,7 +18,6 @@ from sqlalchemy import delete
 from config.lines import LineSettings
 from core.db import SessionMaker
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
-from core.dialog_figures import FIGURES, dialog_figures
 from operator_console.auth import hash_password
 from tests.operator_console.stats.reference import PlainDialog, PlainLine
 
@@ -88,15 +86,6 @@ async def make_places(db: SessionMaker) -> Places:
     )
 
 
-def stored_figures(places: Places, d: PlainDialog) -> dict[str, Any]:
-    """The figures the router would have stored on the dialog (``core.dialog_figures``)."""
-    line = places.lines[d.line_id]
-    figures = dialog_figures(
-        d.opened_at, d.first_response_at, d.closed_at, line.zone, line.schedule
-    )
-    return dict(zip(FIGURES, figures, strict=True))
-
-
 async def put_dialogs(db: SessionMaker, places: Places, dialogs: Iterable[PlainDialog]) -> None:
     """Replace every dialog of the database with ``dialogs``."""
     async with db() as s, s.begin():
@@ -118,7 +107,6 @@ async def put_dialogs(db: SessionMaker, places: Places, dialogs: Iterable[PlainD
                 rating=d.rating,
                 client_messages=d.client_messages,
                 operator_messages=d.operator_messages,
-                **stored_figures(places, d),
             )
             for d in dialogs
         )

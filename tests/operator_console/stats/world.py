@@ -8,7 +8,6 @@ from typing import Any
 from core.db import SessionMaker
 from core.db.schema import Client, ClientIdentity, Dialog
 from core.envelope import utcnow
-from router.figures import refresh_figures
 
 
 async def add_client_dialog(
@@ -43,5 +42,4 @@ async def add_client_dialog(
         )
         s.add(dialog)
         await s.flush()
-        await s.run_sync(refresh_figures)
         return dialog.id

@@ -4,7 +4,7 @@ and hour of the start on the dialog's line. Existing dialogs get them here; the 
 them from then on. A covering index holds every column the summary and the charts read.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from alembic import op
 from core.dialog_figures import FIGURES, dialog_figures, line_schedule, line_zone
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
