@@ -11,8 +11,10 @@ The data: 50 operators, 10 lines in five time zones (half of them with Monday-to
 working hours) and one channel on each line, of five channel kinds; N dialogs spread over
 the year before 2026-11-01, ten messages each. Dialogs get a first response, a close, a rating
 and an outcome in the proportions a busy help desk sees. The schema is made by the real
-migrations (with the statistics indexes of 0010), rows are written in bulk (``executemany``
-on SQLite, ``COPY`` on PostgreSQL), then ``ANALYZE`` (``VACUUM ANALYZE`` on PostgreSQL).
+migrations (with the statistics indexes of 0010 and 0012); each dialog's stored figures are
+computed as the router computes them (``core.dialog_figures``); rows are written in bulk
+(``executemany`` on SQLite, ``COPY`` on PostgreSQL), then ``ANALYZE`` (``VACUUM ANALYZE`` on
+PostgreSQL, so that index-only scans need not visit the rows, as on a settled table).
 
 Timed, with the code the endpoints run (``operator_console.stats``) and an admin's scope: the
 dialog report's first page with each filter, the summary of one month and of one year, the
