@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from core.db import figures
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -40,6 +43,13 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+class HubSession(Session):
+    """A session that keeps each dialog's stored statistics figures (``core.db.figures``)."""
+
+
+event.listen(HubSession, "before_flush", figures.before_flush)
+
+
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     """Sessions that keep loaded attributes after commit (we publish from them afterwards)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=HubSession)

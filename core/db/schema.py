@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -135,6 +136,26 @@ class ClientIdentity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+STATS_INDEX_COLUMNS = (
+    "line_id",
+    "opened_at",
+    "began_in_hours",
+    "channel_id",
+    "operator_id",
+    "outcome",
+    "rating",
+    "client_messages",
+    "operator_messages",
+    "first_response_s",
+    "business_frt_s",
+    "duration_s",
+    "opened_day",
+    "opened_weekday",
+    "opened_hour",
+)
+"""The covering index of the statistics, as migration 0012 made it."""
+
+
 class Dialog(Base):
     """One conversation of a client on a line, from first message to close."""
 
@@ -149,6 +170,9 @@ class Dialog(Base):
         Index("ix_dialogs_line_opened", "line_id", "opened_at"),
         Index("ix_dialogs_channel_opened", "channel_id", "opened_at"),
         Index("ix_dialogs_operator_opened", "operator_id", "opened_at"),
+        # Every column the summary and the charts read (migration 0012): a date range of the
+        # lines in scope is read from the index alone, never from the table's rows.
+        Index("ix_dialogs_line_figures", *STATS_INDEX_COLUMNS),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
@@ -176,6 +200,15 @@ class Dialog(Base):
     """Bumped on every distribution; a timer armed in an older round is stale."""
     last_offered_id: Mapped[int | None] = mapped_column(Integer, default=None)
     """Whom a sequential line offered the dialog to last: the next offer starts after them."""
+    # Figures the statistics read, derived by core.dialog_figures and kept by the router.
+    first_response_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    business_frt_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    opened_day: Mapped[str | None] = mapped_column(String(10), default=None)
+    """The start's local date on the line, ``YYYY-MM-DD``."""
+    opened_weekday: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    """The start's local weekday on the line, 0 for Monday."""
+    opened_hour: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     wait_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     """Why a waiting dialog is not offered to anyone: nobody_eligible or out_of_hours."""
 

@@ -33,7 +33,6 @@ from core.db.crm_schema import CrmLead, CrmPoints
 from core.db.routing_schema import LineGroup, OperatorGroupMember
 from core.db.schema import Channel, Dialog, Line, LineOperator, Message
 from operator_console.kpi.periods import Period
-from operator_console.stats.dialogs import first_response_s
 from operator_console.stats.percentiles import percentiles
 
 HUB_TIME_ZONE = "UTC"
@@ -155,8 +154,7 @@ async def _dialog_counts(session: AsyncSession, out: dict[int, OperatorFacts], w
 async def _first_response_p90(
     session: AsyncSession, out: dict[int, OperatorFacts], w: Windows
 ) -> None:
-    seconds = first_response_s(session.get_bind().dialect.name)
-    values = select(Dialog.operator_id, seconds).where(
+    values = select(Dialog.operator_id, Dialog.first_response_s).where(
         in_window(Dialog.operator_id, Dialog.opened_at, w),
         Dialog.first_response_at.is_not(None),
     )

@@ -1,6 +1,6 @@
 """The data of the charts: dialogs per local day by channel kind with first response
 percentiles per day, and incoming dialogs by local weekday and hour. Days, weekdays and hours
-are those of each dialog's line (``clock``)."""
+are those of each dialog's line, stored on the dialog (``core.dialog_figures``)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.schema import Channel, Dialog
-from operator_console.stats.dialogs import Selection, first_response_s
+from operator_console.stats.dialogs import Selection
 from operator_console.stats.percentiles import percentiles
 
 
 async def daily(session: AsyncSession, selection: Selection) -> dict[str, Any]:
     """``{"days", "by_channel", "frt_p50_s", "frt_p90_s"}``: every date from ``from`` to
     ``to`` (else from the first to the last date with a dialog), counts per channel kind."""
-    clock = await selection.clock(session)
-    day = clock.day()
-    counts = select(day, Channel.kind, func.count()).select_from(Dialog)
-    counts = counts.join(Channel, Channel.id == Dialog.channel_id)
-    counts = (await selection.apply(session, counts, clock)).group_by(day, Channel.kind)
+    day = Dialog.opened_day
+    # Grouped by channel id, not kind: the index on (channel_id, opened_at) serves it, and
+    # the few channels are folded into their kinds here.
+    counts = select(day, Dialog.channel_id, func.count()).select_from(Dialog)
+    counts = (await selection.apply(session, counts)).group_by(day, Dialog.channel_id)
+    channels = await session.execute(select(Channel.id, Channel.kind))
+    kinds: dict[int, str] = {channel_id: kind for channel_id, kind in channels}
     per_kind: dict[str, dict[str, int]] = {}
-    for shown, kind, count in (await session.execute(counts)).all():
-        per_kind.setdefault(kind, {})[str(shown)] = int(count)
-    answered = select(day, first_response_s(selection.dialect)).select_from(Dialog)
-    answered = await selection.apply(session, answered, clock)
+    for shown, channel_id, count in (await session.execute(counts)).all():
+        found = per_kind.setdefault(kinds[channel_id], {})
+        found[str(shown)] = found.get(str(shown), 0) + int(count)
+    answered = select(day, Dialog.first_response_s).select_from(Dialog)
+    answered = await selection.apply(session, answered)
     frt = await percentiles(session, answered.where(Dialog.first_response_at.is_not(None)))
     frt_days = {str(k): v for k, v in frt.items()}
     days = _days(selection, {d for found in per_kind.values() for d in found})
@@ -53,11 +56,11 @@ def _days(selection: Selection, seen: set[str]) -> list[str]:
 
 async def heatmap(session: AsyncSession, selection: Selection) -> dict[str, Any]:
     """``{"cells": [[count per hour 0..23] per weekday, Monday first]}``."""
-    clock = await selection.clock(session)
-    weekday, hour = clock.weekday(), clock.hour()
+    weekday, hour = Dialog.opened_weekday, Dialog.opened_hour
     stmt = select(weekday, hour, func.count()).select_from(Dialog)
-    stmt = (await selection.apply(session, stmt, clock)).group_by(weekday, hour)
+    stmt = (await selection.apply(session, stmt)).group_by(weekday, hour)
     cells = [[0] * 24 for _ in range(7)]
     for day, at, count in (await session.execute(stmt)).all():
-        cells[int(day)][int(at)] = int(count)
+        if day is not None and at is not None:  # every dialog has them once migrated
+            cells[day][at] = int(count)
     return {"cells": cells}

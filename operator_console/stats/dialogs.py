@@ -1,70 +1,30 @@
 """Which dialogs a statistics request is about: the filters and the caller's scope as one SQL
-condition on ``Dialog``, plus the per-dialog figures computed in SQL the same on SQLite and
-PostgreSQL."""
+condition on ``Dialog``, plus the per-dialog figures the router stores on each dialog."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, cast, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.lines import LineSettings
 from core.db.schema import Dialog, Line
-from operator_console.stats.clock import LineClock, LocalClock
+from core.dialog_figures import line_schedule, line_zone
+from operator_console.stats.clock import LineClock
 from operator_console.stats.filters import StatsFilters
 from operator_console.stats.scope import StatsScope
-
-log = logging.getLogger(__name__)
 
 AnySelect = Select[*tuple[Any, ...]]
 S = TypeVar("S", bound=AnySelect)
 
 
-def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[int]:
-    """Whole seconds from ``earlier`` to ``later`` (rounded down), exact to the microsecond
-    on both databases; null when either is null."""
-    if dialect == "postgresql":
-        return cast(func.floor(func.extract("epoch", later - earlier)), Integer)
-    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff': whole epoch seconds, minus one when the
-    # later microseconds are fewer (string order is numeric order for six fixed digits).
-    # SQLite rounds fractions to milliseconds when it parses, so they are cut off first.
-    whole = cast(func.strftime("%s", func.substr(later, 1, 19)), Integer) - cast(
-        func.strftime("%s", func.substr(earlier, 1, 19)), Integer
-    )
-    borrow = cast(func.substr(later, 21) < func.substr(earlier, 21), Integer)
-    return whole - borrow
-
-
-def first_response_s(dialect: str) -> ColumnElement[int]:
-    """Seconds from the dialog's start to the first operator answer (null: none yet)."""
-    return seconds_between(dialect, Dialog.first_response_at, Dialog.opened_at)
-
-
-def duration_s(dialect: str) -> ColumnElement[int]:
-    """Seconds from the dialog's start to its close (null while it is not closed)."""
-    return seconds_between(dialect, Dialog.closed_at, Dialog.opened_at)
-
-
 def line_clock(line: Line) -> LineClock:
     """A line's name, zone and working hours; a zone or schedule this version cannot read
     counts as UTC and always open, as the router treats it."""
-    try:
-        zone = ZoneInfo(line.timezone)
-    except (ValueError, OSError):
-        log.warning(
-            "line %d has an unknown time zone %r; counting it as UTC", line.id, line.timezone
-        )
-        zone = ZoneInfo("UTC")
-    try:
-        schedule = LineSettings.model_validate(line.settings or {}).build_schedule(str(zone.key))
-    except ValueError:
-        schedule = None
-    return LineClock(line.id, line.name, zone, schedule)
+    zone = line_zone(line.id, line.timezone)
+    return LineClock(line.id, line.name, zone, line_schedule(line.settings, zone))
 
 
 @dataclass(frozen=True)
@@ -76,35 +36,13 @@ class Selection:
     dialect: str
     filters: StatsFilters
 
-    async def clock(self, session: AsyncSession) -> LocalClock:
-        """Local time of these lines over the dialogs on record, narrowed to the dates in
-        question: a far-off ``to`` with no dialogs near it costs nothing."""
-        bounds = select(func.min(Dialog.opened_at), func.max(Dialog.opened_at))
-        low, high = (await session.execute(bounds)).one()
-        now = datetime.now(UTC)
-        low, high = low or now, high or now
-        first, last = self.filters.days()
-        clocks = list(self.lines.values())
-        if first is not None and clocks:
-            low = max(low, min(c.midnight(first) for c in clocks))
-        if last is not None and clocks:
-            high = min(high, max(c.midnight(last + timedelta(days=1)) for c in clocks))
-        # Dates past every dialog select none; the table still needs a span to be valid.
-        high = max(low, high)
-        return LocalClock(self.dialect, clocks, low - timedelta(days=1), high + timedelta(days=1))
-
-    async def apply(self, session: AsyncSession, stmt: S, clock: LocalClock | None = None) -> S:
-        """``stmt`` (whose first FROM is ``Dialog``) limited to these dialogs; joined to the
-        lines' local time when ``clock`` is given or a weekday or hour is asked for."""
+    async def apply(self, session: AsyncSession, stmt: S) -> S:
+        """``stmt`` (whose first FROM is ``Dialog``) limited to these dialogs."""
         f = self.filters
-        if clock is None and (f.weekday is not None or f.hour is not None):
-            clock = await self.clock(session)
-        if clock is not None:
-            stmt = stmt.join_from(Dialog, clock.table, clock.join_on())
-            if f.weekday is not None:
-                stmt = stmt.where(clock.weekday() == f.weekday)
-            if f.hour is not None:
-                stmt = stmt.where(clock.hour() == f.hour)
+        if f.weekday is not None:
+            stmt = stmt.where(Dialog.opened_weekday == f.weekday)
+        if f.hour is not None:
+            stmt = stmt.where(Dialog.opened_hour == f.hour)
         return stmt.where(self.where)
 
 

@@ -18,14 +18,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, Row, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Dialect,
+    Row,
+    String,
+    TypeDecorator,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from core.db.crm_schema import CrmDialogLink
 from core.db.schema import Channel, Client, Dialog, Line, Operator
 from operator_console.auth import http_error
-from operator_console.stats.dialogs import AnySelect, Selection, duration_s, first_response_s
+from operator_console.stats.dialogs import AnySelect, Selection
 from operator_console.stats.filters import ReportQuery, SortKey
 
 ROW_KEYS = (
@@ -59,24 +74,50 @@ LAST = 2**31 - 1
 years of seconds, and within a 32-bit integer, which PostgreSQL compares the columns as."""
 
 
-def _sort_column(
-    sort: SortKey, ascending: bool, dialect: str
-) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
+def _sort_column(sort: SortKey, ascending: bool) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
     if sort == "started_at":
         return Dialog.opened_at
     if sort == "last_activity_at":
         return Dialog.last_message_at
     value = {
-        "first_response_s": first_response_s(dialect),
-        "duration_s": duration_s(dialect),
+        "first_response_s": Dialog.first_response_s,
+        "duration_s": Dialog.duration_s,
         "rating": Dialog.rating,
     }[sort]
     return func.coalesce(value, LAST if ascending else -1)
 
 
-def report_select(selection: Selection) -> AnySelect:
-    """Every column of a report row, for the selected dialogs (not yet limited or sorted)."""
-    dialect = selection.dialect
+class IsoInstant(TypeDecorator[str]):
+    """A stored UTC instant read straight as ``iso_utc`` text, for the CSV export: SQLite's
+    stored text is reshaped without making a datetime of it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC: what SQLite keeps (six fraction digits).
+            fraction = value[20:26]
+            tail = "Z" if not fraction or fraction == "000000" else "." + fraction + "Z"
+            return value[:10] + "T" + value[11:19] + tail
+        return iso_utc(value)
+
+
+def report_select(selection: Selection, instants_as_text: bool = False) -> AnySelect:
+    """Every column of a report row, for the selected dialogs (not yet limited or sorted);
+    with ``instants_as_text`` the start and last activity come as ISO text (``IsoInstant``)."""
+    started: Any = Dialog.opened_at
+    last_activity: Any = Dialog.last_message_at
+    if instants_as_text:
+        started = type_coerce(Dialog.opened_at, IsoInstant())
+        last_activity = type_coerce(Dialog.last_message_at, IsoInstant())
     crm = case(
         (CrmDialogLink.lead_id.is_not(None), literal("lead")),
         (CrmDialogLink.dialog_id.is_not(None), literal("contact")),
@@ -99,10 +140,10 @@ def report_select(selection: Selection) -> AnySelect:
             Dialog.began_in_hours,
             Dialog.operator_id,
             Operator.name,
-            Dialog.opened_at,
-            first_response_s(dialect),
-            duration_s(dialect),
-            Dialog.last_message_at,
+            started,
+            Dialog.first_response_s,
+            Dialog.duration_s,
+            last_activity,
             Dialog.outcome,
             Dialog.closed_by,
             Dialog.rating,
@@ -131,12 +172,14 @@ def row_json(row: Row[Any] | Sequence[Any]) -> dict[str, Any]:
 
 
 async def sorted_select(
-    session: AsyncSession, selection: Selection, query: ReportQuery
+    session: AsyncSession, selection: Selection, query: ReportQuery, for_csv: bool = False
 ) -> AnySelect:
-    """The report's rows in the query's order, after its cursor; the sort value last."""
+    """The report's rows in the query's order, after its cursor; the sort value last (not
+    for the CSV, whose instants come as text)."""
     ascending = query.order == "asc"
-    column = _sort_column(query.sort, ascending, selection.dialect)
-    stmt = await selection.apply(session, report_select(selection).add_columns(column))
+    column = _sort_column(query.sort, ascending)
+    stmt = report_select(selection, instants_as_text=for_csv)
+    stmt = await selection.apply(session, stmt if for_csv else stmt.add_columns(column))
     if query.after is not None:
         value, last_id = _read_cursor(query)
         later = column > value if ascending else column < value

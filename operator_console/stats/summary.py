@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, func, literal, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from config.schedule import working_seconds
 from core.db.schema import Channel, Dialog, Line, Operator
-from operator_console.stats.dialogs import Selection, duration_s, first_response_s
+from operator_console.stats.dialogs import Selection
 from operator_console.stats.filters import SummaryQuery
-from operator_console.stats.percentiles import PERCENTS, nearest_rank, percentiles
+from operator_console.stats.percentiles import ValueCounts, merge_counts, ranked, value_counts
 
 STARS = ("1", "2", "3", "4", "5")
 
@@ -50,102 +49,105 @@ def empty_figures() -> dict[str, Any]:
     }
 
 
-def _rounded(value: Any, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-async def figures_by(
-    session: AsyncSession,
-    selection: Selection,
-    key: Key,
-    business_frt: dict[Hashable, list[int | None]] | None = None,
-) -> dict[Hashable, dict[str, Any]]:
-    """The figures of the selected dialogs per value of ``key``: two queries, or one when
-    the first response percentiles come in ``business_frt`` (see ``business_frt``)."""
-    dialect = selection.dialect
+SUMS = ("dialogs", "missed", "duration_sum", "closed", "messages", "rating_sum", "rated", "good")
+
+
+def _sums(row: Any) -> dict[str, Any]:
+    """The additive counts of one group's row, which groups add up to their union's."""
+    out: dict[str, Any] = {name: int(value or 0) for name, value in zip(SUMS, row, strict=False)}
+    out["stars"] = [int(n) for n in row[len(SUMS) :]]
+    return out
+
+
+def _add(into: dict[str, Any], sums: dict[str, Any]) -> None:
+    for name in SUMS:
+        into[name] = into.get(name, 0) + sums[name]
+    into["stars"] = [a + b for a, b in zip(into.get("stars", [0] * 5), sums["stars"], strict=True)]
+
+
+def _figures(sums: dict[str, Any], counts: ValueCounts) -> dict[str, Any]:
+    """The figures of a set of dialogs from its sums and its first response counts."""
+    closed, rated = sums["closed"], sums["rated"]
+    p50, p90 = ranked(counts)
+    return {
+        **empty_figures(),
+        "dialogs": sums["dialogs"],
+        "missed": sums["missed"],
+        "frt_p50_s": p50,
+        "frt_p90_s": p90,
+        "duration_avg_s": round(sums["duration_sum"] / closed, 1) if closed else None,
+        "messages_per_dialog": round(sums["messages"] / sums["dialogs"], 2),
+        "rating_avg": round(sums["rating_sum"] / rated, 2) if rated else None,
+        "rating_counts": dict(zip(STARS, sums["stars"], strict=True)),
+        "csat_pct": round(100 * sums["good"] / rated, 1) if rated else None,
+    }
+
+
+async def _group_sums(
+    session: AsyncSession, selection: Selection, key: Key
+) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """The sums of the selected dialogs per (began in hours, ``key``): one query."""
     stmt = select(
+        Dialog.began_in_hours,
         key,
         func.count(),
         _count(Dialog.outcome == "missed"),
-        func.avg(duration_s(dialect)),
-        func.avg(Dialog.client_messages + Dialog.operator_messages),
-        func.avg(Dialog.rating),
+        func.sum(Dialog.duration_s),
+        func.count(Dialog.duration_s),
+        func.sum(Dialog.client_messages + Dialog.operator_messages),
+        func.sum(Dialog.rating),
         func.count(Dialog.rating),
         _count(Dialog.rating >= 4),
         *(_count(Dialog.rating == int(star)) for star in STARS),
     ).select_from(Dialog)
-    stmt = (await selection.apply(session, stmt)).group_by(key)
-    out: dict[Hashable, dict[str, Any]] = {}
-    for row in await session.execute(stmt):
-        rated = int(row[6])
-        out[row[0]] = {
-            **empty_figures(),
-            "dialogs": int(row[1]),
-            "missed": int(row[2]),
-            "duration_avg_s": _rounded(row[3], 1),
-            "messages_per_dialog": _rounded(row[4], 2),
-            "rating_avg": _rounded(row[5], 2),
-            "rating_counts": {star: int(n) for star, n in zip(STARS, row[8:], strict=True)},
-            "csat_pct": round(100 * int(row[7]) / rated, 1) if rated else None,
-        }
-    if business_frt is not None:
-        frt = business_frt
-    else:
-        answered = select(key, first_response_s(dialect)).select_from(Dialog)
-        answered = await selection.apply(session, answered)
-        frt = await percentiles(session, answered.where(Dialog.first_response_at.is_not(None)))
-    for group, (p50, p90) in frt.items():
-        if group in out:
-            out[group]["frt_p50_s"], out[group]["frt_p90_s"] = p50, p90
-    return out
+    stmt = (await selection.apply(session, stmt)).group_by(Dialog.began_in_hours, key)
+    return {(row[0], row[1]): _sums(row[2:]) for row in await session.execute(stmt)}
 
 
-async def business_frt(
-    session: AsyncSession, selection: Selection, keys: list[Key]
-) -> list[dict[Hashable, list[int | None]]]:
-    """First response percentiles in working seconds, per value of each of ``keys``,
-    computed here in one pass: SQL cannot walk a line's schedule. Only the dialogs with a
-    first response are read, and each one's working seconds are counted once."""
-    stmt = select(*keys, Dialog.line_id, Dialog.opened_at, Dialog.first_response_at)
-    stmt = await selection.apply(session, stmt.select_from(Dialog))
-    stmt = stmt.where(Dialog.first_response_at.is_not(None))
-    values: list[dict[Hashable, list[int]]] = [{} for _ in keys]
-    async for row in await session.stream(stmt):
-        line_id, opened, answered = row[-3:]
-        clock = selection.lines.get(line_id)
-        if clock is None or clock.schedule is None:
-            seconds = (answered - opened).total_seconds()
-        else:
-            seconds = working_seconds(clock.schedule, opened, answered)
-        for per_key, group in zip(values, row[: len(keys)], strict=True):
-            per_key.setdefault(group, []).append(int(seconds // 1))
-    return [
-        {group: [nearest_rank(sorted(found), p) for p in PERCENTS] for group, found in v.items()}
-        for v in values
-    ]
+async def _frt_counts(
+    session: AsyncSession, selection: Selection, key: Key, business_time: bool
+) -> dict[tuple[Any, Any], ValueCounts]:
+    """First response counts per (began in hours, ``key``), in working or in all seconds."""
+    frt = Dialog.business_frt_s if business_time else Dialog.first_response_s
+    stmt = select(Dialog.began_in_hours, key, frt).select_from(Dialog)
+    stmt = (await selection.apply(session, stmt)).where(frt.is_not(None))
+    return await value_counts(session, stmt)
 
 
 async def summary(
     session: AsyncSession, selection: Selection, query: SummaryQuery
 ) -> dict[str, Any]:
-    """``{"total", "in_hours", "out_of_hours", "groups"}`` as the API shows it."""
+    """``{"total", "in_hours", "out_of_hours", "groups"}`` as the API shows it: the database
+    is read twice, per (began in hours, group); the total and the working-hours split are
+    added up here."""
     column, labels = _grouping(query)
-    keys: list[Key] = [literal(0, Integer), Dialog.began_in_hours, column]
-    frt: list[dict[Hashable, list[int | None]] | None] = [None, None, None]
-    if query.business_time:
-        frt = list(await business_frt(session, selection, keys))
-    total = await figures_by(session, selection, keys[0], frt[0])
-    hours = await figures_by(session, selection, keys[1], frt[1])
-    groups = await figures_by(session, selection, keys[2], frt[2])
+    sums = await _group_sums(session, selection, column)
+    counts = await _frt_counts(session, selection, column, query.business_time)
+    merged: dict[str, dict[Hashable, tuple[dict[str, Any], ValueCounts]]] = {
+        "total": {},
+        "hours": {},
+        "groups": {},
+    }
+    for (in_hours, group), group_sums in sums.items():
+        found = counts.get((in_hours, group), {})
+        for view, key in (("total", 0), ("hours", in_hours), ("groups", group)):
+            into_sums, into_counts = merged[view].setdefault(key, ({}, {}))
+            _add(into_sums, group_sums)
+            merge_counts(into_counts, found)
+    figures = {
+        view: {key: _figures(*pair) for key, pair in per_key.items()}
+        for view, per_key in merged.items()
+    }
+    groups = figures["groups"]
     names = await _labels(session, labels, [k for k in groups if k is not None])
     return {
-        "total": total.get(0, empty_figures()),
-        "in_hours": hours.get(True, empty_figures()),
-        "out_of_hours": hours.get(False, empty_figures()),
+        "total": figures["total"].get(0, empty_figures()),
+        "in_hours": figures["hours"].get(True, empty_figures()),
+        "out_of_hours": figures["hours"].get(False, empty_figures()),
         "groups": [
             {"key": key, "label": names.get(key, "") if key is not None else "", **figures}
             for key, figures in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
