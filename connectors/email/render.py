@@ -41,6 +41,22 @@ def our_message_id(message_id: int, channel_id: int, created: datetime, domain: 
     return f"<openlines.{channel_id}.{message_id}.{int(created.timestamp())}@{domain}>"
 
 
+_OUR_ID = re.compile(r"<openlines\.(\d{1,9})\.(\d{1,9})\.\d+@[^>]*>")
+
+
+def message_ids_of_ours(channel_id: int, ids: Sequence[str]) -> list[int]:
+    """The message ids that ``our_message_id`` put into these Message-IDs for this channel.
+
+    A bounce can come back before the router has stored the Message-ID of the send it is
+    about (the mail server refuses within milliseconds), so the id itself must be enough."""
+    found = []
+    for candidate in ids:
+        match = _OUR_ID.fullmatch(candidate.strip())
+        if match is not None and int(match.group(1)) == channel_id:
+            found.append(int(match.group(2)))
+    return found
+
+
 def reply_subject(template: str, subject: str, dialog_id: int) -> str:
     """The reply's subject: one ``Re:``, the original words, one dialog tag."""
     bare = SUBJECT_TAG.sub("", _RE_PREFIX.sub("", subject)).strip() or f"Dialog {dialog_id}"

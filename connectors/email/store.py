@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from connectors.email.parse import ParsedMail
-from connectors.email.render import ReplyContext
+from connectors.email.render import ReplyContext, message_ids_of_ours
 from core.db import SessionMaker
 from core.db.email_schema import EmailMail, EmailMailboxState
 from core.db.schema import ClientIdentity, Dialog, Message
@@ -56,14 +56,16 @@ async def is_known(sessions: SessionMaker, channel_id: int, external_id: str) ->
 
 
 async def our_messages(sessions: SessionMaker, channel_id: int, ids: Sequence[str]) -> list[int]:
-    """Our own (operator or system) messages sent with any of these Message-IDs."""
+    """Our own (operator or system) messages sent with any of these Message-IDs: by the id
+    the router stored, or by the message id our own Message-IDs carry."""
     if not ids:
         return []
+    carried = message_ids_of_ours(channel_id, ids)
     async with sessions() as session:
         rows = await session.scalars(
             select(Message.id).where(
                 Message.channel_id == channel_id,
-                Message.external_id.in_(list(ids)),
+                or_(Message.external_id.in_(list(ids)), Message.id.in_(carried)),
                 Message.author != "client",
             )
         )

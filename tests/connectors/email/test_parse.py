@@ -12,7 +12,13 @@ from connectors.email.config import EmailAccount, LineStyle, RoutingRule
 from connectors.email.htmltext import html_to_text
 from connectors.email.parse import MailParseError, parse_mail
 from connectors.email.quotes import trim_quotes
-from connectors.email.render import ReplyContext, render_reply, reply_subject
+from connectors.email.render import (
+    ReplyContext,
+    message_ids_of_ours,
+    our_message_id,
+    render_reply,
+    reply_subject,
+)
 
 FIXTURES = Path(__file__).resolve().parents[3] / "connectors" / "email" / "fixtures"
 
@@ -132,3 +138,12 @@ def test_routing_rules_pick_a_line_by_sender_recipient_and_subject() -> None:
     assert account.route("x@vip.example", ("support@example.test",), "Your INVOICE") == 8
     assert account.route("x@vip.example", ("support@example.test",), "hello") is None
     assert "password" not in account.public() and account.public()["password_set"] is True
+
+
+def test_a_bounce_names_our_message_by_the_message_id_we_gave_it() -> None:
+    at = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    ours = our_message_id(42, 7, at, "example.test")
+    assert message_ids_of_ours(7, [ours]) == [42]
+    # Another channel's id, someone else's id and a look-alike are not ours.
+    assert message_ids_of_ours(8, [ours]) == []
+    assert message_ids_of_ours(7, ["<abc@example.test>", "<openlines.7.x.1@example.test>"]) == []
