@@ -14,7 +14,11 @@ Fixtures (fixtures of one package's tests live in the conftest of its folder):
 - ``db_url`` (function): ``sqlite_url`` or ``postgres_url``, parametrised (ids ``sqlite``,
   ``postgres``), for code that must work on both databases.
 - ``settings`` / ``hub`` (function): a whole hub on a loopback port against ``redis_url``
-  and ``db_url`` (so once per Redis version and database backend).
+  and ``db_url``.
+
+A test that takes both a Redis version and a database backend runs on two pairs, Redis 6.2
+with SQLite and Redis 7 with PostgreSQL, rather than on all four combinations: each version
+and each backend is still covered, at half the time. ``OPENLINES_FULL_MATRIX=1`` runs all four.
 
 Browser fixtures (``browser``, ``new_page``) come from support/browser_fixtures.py; browser
 tests take its SQLite-only ``settings`` and ``hub`` by importing them.
@@ -25,6 +29,7 @@ Every server is stopped at session end by its fixture's teardown, whether tests 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -134,8 +139,28 @@ SERVER_FIXTURES = frozenset(
 none of them, and is not marked ``servers``, is marked ``pure``."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that start no server ``pure``: ``make unit`` runs just those."""
+MATRIX_PAIRS = frozenset({("6.2", "sqlite"), ("7", "postgres")})
+"""The (Redis version, database) pairs a test parametrised over both runs on by default."""
+
+
+def _off_the_matrix_pairs(item: pytest.Item) -> bool:
+    """Whether ``item`` runs on a Redis version and database pair outside ``MATRIX_PAIRS``."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "redis_server" not in params or "db_url" not in params:
+        return False
+    return (params["redis_server"], params["db_url"]) not in MATRIX_PAIRS
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the matrix to its pairs, and mark the tests that start no server ``pure``.
+
+    ``make unit`` runs just the pure ones.
+    """
+    if os.environ.get("OPENLINES_FULL_MATRIX") != "1":
+        dropped = [item for item in items if _off_the_matrix_pairs(item)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if not _off_the_matrix_pairs(item)]
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if not fixtures & SERVER_FIXTURES and item.get_closest_marker("servers") is None:
