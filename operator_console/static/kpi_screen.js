@@ -21,6 +21,13 @@ let loaded = null; // { board, rating, plans, weights } of the last load
 let problem = "";
 let loads = 0; // the number of the latest load
 
+/** Today's date on this computer as YYYY-MM-DD, the form a date input takes. */
+function today() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
 function tabs() {
   const list = [["board", "Board"], ["rating", "Rating"], ["coverage", "Coverage"]];
   if (role() === "admin" || role() === "manager") list.push(["plans", "Plans"]);
@@ -63,7 +70,8 @@ function periodControls() {
   period.value = shown.period;
   const day = el("input", { type: "date", class: "input input--sm", dataset: { ol: "kpi-date" }, "aria-label": "A day in the period",
     onchange: (e) => { shown.date = e.target.value; reload(); } });
-  day.value = shown.date;
+  // An empty picker reads as "no period chosen"; the current period holds today.
+  day.value = shown.date || today();
   const range = loaded && loaded.board ? loaded.board.period : null;
   return el("div", { class: "kpi-period" }, period, day,
     range ? el("span", { class: "kpi-range", dataset: { ol: "kpi-range" }, text: `${range.first} – ${range.last}` }) : null);

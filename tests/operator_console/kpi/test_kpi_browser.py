@@ -4,6 +4,7 @@ plan editor, the rating and the weights for an admin, and an operator's own card
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -46,6 +47,9 @@ async def open_kpi(page: Page, phone: bool) -> None:
     if phone:
         await page.locator('[data-ol="nav-toggle"]').click()
     await page.locator('[data-ol="nav-kpi"]').click()
+    # Before any choice the picker names a day of the current period, never nothing.
+    picker = page.locator('[data-ol="kpi-date"]')
+    await expect(picker).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     await page.locator('[data-ol="kpi-date"]').fill("2026-03-05")
     await expect(page.locator('[data-ol="kpi-range"]')).to_have_text("2026-03-02 – 2026-03-08")
 
