@@ -31,14 +31,15 @@ from core.db.crm_schema import (
     CrmNote,
     CrmProfile,
 )
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line
 from core.envelope import ClientHintsForCrm, DialogClosedForCrm, DialogOpenedForCrm
 from crm_sink.matching import match_strong
 from crm_sink.merge import apply_unmerge, choose_main, plan_merge
 from crm_sink.merge_record import record_from_json, record_to_json
 from crm_sink.pushes import LeadPush, Push, TranscriptPush
-from crm_sink.rules import TranscriptLine, contact_hints, line_crm_settings, transcript_text
+from crm_sink.rules import contact_hints, line_crm_settings
 from crm_sink.store import contacts_of, do_apply, do_strip, load_client, owners_of, profile_of
+from crm_sink.transcripts import transcript_body, transcript_key
 
 log = logging.getLogger(__name__)
 
@@ -265,48 +266,29 @@ async def do_dialog_closed(work: CrmWork, event: DialogClosedForCrm) -> None:
     link = await _attach_dialog(work, dialog)
     await _follow_operator(work, dialog, link)
     note = await session.scalar(select(CrmNote).where(CrmNote.dialog_id == dialog.id))
+    closed_at = dialog.closed_at.isoformat() if dialog.closed_at else ""
     if note is None:
-        messages = await session.scalars(
-            select(Message)
-            .where(Message.dialog_id == dialog.id, Message.hidden.is_(False))
-            .order_by(Message.id)
-        )
-        lines = [
-            TranscriptLine(
-                m.author,
-                m.author_name,
-                m.created_at,
-                m.text,
-                tuple(str(a.get("url", "")) for a in m.attachments if a.get("url")),
-            )
-            for m in messages
-        ]
         note = CrmNote(
             client_id=dialog.client_id,
             lead_id=link.lead_id,
             kind="transcript",
             dialog_id=dialog.id,
             created_at=work.now,
-            body={
-                "text": transcript_text(lines),
-                "messages": [
-                    {
-                        "author": ln.author,
-                        "author_name": ln.author_name,
-                        "at": ln.at.isoformat(),
-                        "text": ln.text,
-                        "attachments": list(ln.attachments),
-                    }
-                    for ln in lines
-                ],
-            },
+            body=await transcript_body(session, dialog.id, closed_at, closes=1),
         )
         session.add(note)
+        await session.flush()
+    elif note.body.get("closed_at", closed_at) != closed_at:
+        # Reopened and closed again: the record gets the whole conversation as it now stands,
+        # under a key of its own so that an adapter adds it rather than finding it done.
+        closes = int(note.body.get("closes", 1)) + 1
+        note.body = await transcript_body(session, dialog.id, closed_at, closes)
+        note.created_at = work.now
         await session.flush()
     contacts = await contacts_of(session, note.client_id)
     work.pushes.append(
         TranscriptPush(
-            key=f"transcript:{dialog.id}",
+            key=transcript_key(dialog.id, int(note.body.get("closes", 1))),
             dialog_id=dialog.id,
             client_id=note.client_id,
             lead_id=note.lead_id,
@@ -378,3 +360,4 @@ async def do_not_duplicate(work: CrmWork, a_id: int, b_id: int, operator_id: int
             CrmNotDuplicate(low_id=low, high_id=high, operator_id=operator_id, created_at=work.now)
         )
         await work.session.flush()
+

@@ -7,10 +7,18 @@ from sqlalchemy import func, select
 
 from core import streams
 from core.db.crm_schema import CrmContact, CrmLead, CrmMerge, CrmNote
-from core.db.schema import Client, ClientIdentity, Dialog, Message
-from core.envelope import ClientHints, CloseDialog, DialogClosedForCrm, DialogOpenedForCrm, utcnow
+from core.db.schema import Client, ClientIdentity, Dialog, Message, Operator
+from core.envelope import (
+    ClientHints,
+    CloseDialog,
+    DialogClosedForCrm,
+    DialogOpenedForCrm,
+    ReopenDialog,
+    utcnow,
+)
 from crm_sink import responsible_of
 from crm_sink.actions import CrmWork, do_merge, do_unmerge
+from crm_sink.pushes import Push
 from crm_sink.views import duplicates_of
 from tests.support.crmhub import CrmHub, crm_hub
 
@@ -213,3 +221,55 @@ async def test_merge_and_unmerge_in_the_database(db_url: str, redis_url: str) ->
         assert (first.client_id, PHONE, True) in verified
         assert (second.client_id, "ivan@example.com", True) in verified
         assert dup_id in (first.client_id, second.client_id)
+
+
+class _RecordingAdapter:
+    """An external CRM that keeps the key of every push it is handed."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    async def push(self, item: Push) -> None:
+        self.keys.append(item.key)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_reopened_dialog_closed_again_gets_its_whole_transcript_under_a_new_key(
+    db_url: str, redis_url: str
+) -> None:
+    adapter = _RecordingAdapter()
+    async with crm_hub(db_url, redis_url, adapter=adapter) as hub:
+        await hub.say("telegram", "tg-1", "where is my parcel?")
+        await hub.drain()
+        dialog = (await _dialogs(hub))[0]
+        close = CloseDialog(dialog_id=dialog.id, operator_id=hub.operator_id)
+        await hub.publish(streams.COMMANDS, close)
+        await hub.drain()
+        async with hub.session() as s, s.begin():
+            admin = await s.get(Operator, hub.operator_id)
+            assert admin is not None
+            admin.role = "admin"
+        await hub.publish(
+            streams.COMMANDS, ReopenDialog(dialog_id=dialog.id, operator_id=hub.operator_id)
+        )
+        await hub.drain()
+        await hub.say("telegram", "tg-1", "it came broken")
+        await hub.drain()
+        await hub.publish(streams.COMMANDS, close)
+        await hub.drain()
+        # The second close delivered twice still makes one second push.
+        await hub.publish(
+            streams.CRM, DialogClosedForCrm(dialog_id=dialog.id, client_id=dialog.client_id)
+        )
+        await hub.drain()
+        async with hub.session() as s:
+            notes = list(await s.scalars(select(CrmNote)))
+        assert len(notes) == 1
+        text = notes[0].body["text"]
+        assert "where is my parcel?" in text and "it came broken" in text
+        transcripts = [key for key in adapter.keys if key.startswith("transcript:")]
+        assert sorted(set(transcripts)) == [f"transcript:{dialog.id}", f"transcript:{dialog.id}:2"]
