@@ -7,14 +7,58 @@ the server's own words, which the operator sees next to the message.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
 
-from connectors.email.config import EmailAccount
+from connectors.email.config import EmailAccount, TlsMode
 from connectors.outbound import SendError, SendLater
 
 SMTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """An SMTP server and the sender mail goes out as: an email channel's, or the hub's own."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    login: str | None
+    password: str | None
+    from_address: str
+    from_name: str
+
+    @classmethod
+    def of_account(cls, account: EmailAccount) -> SmtpServer:
+        """The SMTP side of an email channel's account."""
+        password = account.smtp_password or account.password
+        return cls(
+            host=account.smtp_host,
+            port=account.smtp_port,
+            tls=account.smtp_tls,
+            login=account.smtp_login,
+            password=password.get_secret_value(),
+            from_address=account.from_address,
+            from_name=account.from_name,
+        )
+
+    async def submit(self, mail: EmailMessage) -> None:
+        """Hand one message to the server; raises ``aiosmtplib.SMTPException`` or ``OSError``."""
+        await aiosmtplib.send(
+            mail,
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.tls == "ssl",
+            start_tls=self.tls == "starttls",
+            # Only an explicit SMTP login authenticates: many relays on a LAN take none.
+            username=self.login,
+            password=self.password if self.login else None,
+            # The default asks the resolver for our FQDN, which can stall for seconds.
+            local_hostname=self.from_address.rsplit("@", 1)[-1],
+            timeout=SMTP_TIMEOUT_S,
+        )
 
 
 def _classify(code: int, text: str) -> Exception:
@@ -24,21 +68,8 @@ def _classify(code: int, text: str) -> Exception:
 
 async def send_mail(account: EmailAccount, mail: EmailMessage) -> None:
     """Send one message; raises SendLater or SendError when the server does not accept it."""
-    password = account.smtp_password or account.password
     try:
-        await aiosmtplib.send(
-            mail,
-            hostname=account.smtp_host,
-            port=account.smtp_port,
-            use_tls=account.smtp_tls == "ssl",
-            start_tls=account.smtp_tls == "starttls",
-            # Only an explicit SMTP login authenticates: many relays on a LAN take none.
-            username=account.smtp_login,
-            password=password.get_secret_value() if account.smtp_login else None,
-            # The default asks the resolver for our FQDN, which can stall for seconds.
-            local_hostname=account.from_address.rsplit("@", 1)[-1],
-            timeout=SMTP_TIMEOUT_S,
-        )
+        await SmtpServer.of_account(account).submit(mail)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         # One recipient per reply: its refusal is the answer.
         first = exc.recipients[0] if exc.recipients else None

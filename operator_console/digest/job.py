@@ -21,13 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
+from connectors.email.smtp import SmtpServer
 from core.db import SessionMaker
 from core.db.schema import Operator
 from core.roles import READ_ONLY_ROLES
 from operator_console.admin_api import DISABLED
 from operator_console.digest.content import OperatorLine, Reader, digest_mail
 from operator_console.digest.schedule import next_week_end, week_ended_at
-from operator_console.digest.sender import DigestSmtp, digest_smtp
+from operator_console.digest.sender import digest_smtp
 from operator_console.kpi.board_api import board_people, board_rows, rating_rows
 from operator_console.kpi.periods import Period
 from operator_console.kpi.plans_api import weights_of
@@ -115,14 +116,14 @@ class WeeklyDigest:
 
 
 async def _send_all(
-    smtp: DigestSmtp, period: Period, readers: list[Reader], lines: dict[int, OperatorLine]
+    smtp: SmtpServer, period: Period, readers: list[Reader], lines: dict[int, OperatorLine]
 ) -> int:
     sent = 0
     for reader in readers:
         mine = [line for op, line in lines.items() if reader.may_read(op)]
         mail = digest_mail(reader, period, mine, (smtp.from_name, smtp.from_address))
         try:
-            await smtp.send(mail)
+            await smtp.submit(mail)
             sent += 1
         except (SMTPException, OSError, TimeoutError) as exc:
             # One bad address must not cost the others their digest.
