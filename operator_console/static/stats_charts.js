@@ -1,7 +1,9 @@
 // The charts of the statistics screen, drawn by Chart.js (and its matrix chart for the weekday
 // × hour heatmap), both served by the hub from node_modules and loaded the first time the
 // screen opens. Each chart drills down: a click on a day, a point, a cell or a bar hands the
-// screen the filters of the dialogs behind it.
+// screen the filters of the dialogs behind it. Keyboard users do the same without a mouse: Tab
+// reaches the chart, the arrow keys walk its points (showing each one's tooltip, and saying it
+// to screen readers), Enter drills down.
 
 import { channelLabel } from "./format.js";
 import { WEEKDAYS, dayLabel, duration, hourLabel } from "./stats_query.js";
@@ -70,10 +72,75 @@ function axis(c, extra = {}) {
   return { ticks: { color: c.text }, grid: { color: c.grid }, border: { color: c.grid }, ...extra };
 }
 
-function draw(Chart, name, canvas, config) {
+/**
+ * Draw `config` on `canvas` as the chart `name`. `walk` says which points the arrow keys visit:
+ * `datasets` "first" (charts that drill by x alone) or "all", and `stride`, the step of Up and
+ * Down (a heatmap's row).
+ */
+function draw(Chart, name, canvas, config, walk = { datasets: "first", stride: 1 }) {
   const old = drawn.get(name);
   if (old) old.destroy();
-  drawn.set(name, new Chart(canvas, config));
+  const chart = new Chart(canvas, config);
+  drawn.set(name, chart);
+  walkWithKeys(chart, canvas, walk);
+}
+
+function walkPoints(chart, datasets) {
+  const sets = datasets === "all" ? chart.data.datasets : chart.data.datasets.slice(0, 1);
+  return sets.flatMap((set, datasetIndex) => set.data.map((_, index) => ({ datasetIndex, index })));
+}
+
+function pointText(chart, { datasetIndex, index }) {
+  const set = chart.data.datasets[datasetIndex];
+  const raw = set.data[index];
+  if (raw && typeof raw === "object") return `${hourLabel(raw.weekday, raw.hour)}: ${raw.v} dialogs`;
+  const at = chart.data.labels ? chart.data.labels[index] : "";
+  return `${at}, ${set.label}: ${raw === null || raw === undefined ? "none" : raw}`;
+}
+
+function showPoint(chart, points) {
+  const centre = points.length ? points[0] : null;
+  const at = centre ? chart.getDatasetMeta(centre.datasetIndex).data[centre.index] : null;
+  chart.setActiveElements(points);
+  chart.tooltip.setActiveElements(points, at ? { x: at.x, y: at.y } : { x: 0, y: 0 });
+  chart.update("none");
+}
+
+function walkWithKeys(chart, canvas, { datasets, stride }) {
+  canvas.tabIndex = 0;
+  let at = -1;
+  const steps = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: stride, ArrowUp: -stride };
+  canvas.onkeydown = (event) => {
+    const points = walkPoints(chart, datasets);
+    if (!points.length) return;
+    if ((event.key === "Enter" || event.key === " ") && at >= 0) {
+      event.preventDefault();
+      chart.options.onClick(event, [points[at]]);
+      return;
+    }
+    if (!(event.key in steps)) return;
+    event.preventDefault();
+    at = at < 0 ? 0 : (at + steps[event.key] + points.length) % points.length;
+    showPoint(chart, [points[at]]);
+    announce(pointText(chart, points[at]));
+  };
+  canvas.onblur = () => {
+    at = -1;
+    showPoint(chart, []);
+  };
+}
+
+// One polite live region for every chart: a screen reader says the point the keys reached.
+function announce(text) {
+  let region = document.querySelector('[data-ol="stats-chart-said"]');
+  if (!region) {
+    region = document.createElement("div");
+    region.className = "sr-only";
+    region.setAttribute("aria-live", "polite");
+    region.dataset.ol = "stats-chart-said";
+    document.body.append(region);
+  }
+  region.textContent = text;
 }
 
 function dailyChart(Chart, canvas, daily, drill) {
@@ -172,7 +239,7 @@ function heatmapChart(Chart, canvas, heatmap, drill) {
         drill({ label: `Dialogs started ${hourLabel(weekday, hour)}`, params: { weekday: String(weekday), hour: String(hour) } });
       },
     },
-  });
+  }, { datasets: "first", stride: 24 });
 }
 
 /** How tall the per-operator chart is for `n` operators: every bar keeps room for its name. */
@@ -209,7 +276,7 @@ function operatorChart(Chart, canvas, summaryGroups, drill) {
         });
       },
     },
-  });
+  }, { datasets: "all", stride: 1 });
 }
 
 /**

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,6 +30,8 @@ from core.envelope import utcnow
 from operator_console.auth import hash_password
 from tests.support.browser_fixtures import ON_SQLITE
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, low_contrast_text
+
+SHOTS = Path("/tmp/shots/stats")
 
 NewPage = Callable[..., Awaitable[Page]]
 
@@ -279,6 +282,18 @@ async def test_analyst_lands_on_statistics_and_drills_into_every_figure(
     await expect(rows).to_contain_text(["Olga Sales", "Vera Demo"])
     query = await _csv_query(page)
     assert (query["hour"], query["weekday"]) == ("13", str(cell // 24))
+
+    # Without a mouse: Tab reaches a chart, the arrows walk its bars, Enter drills down.
+    await page.locator('[data-ol="stats-drill-clear"]').click()
+    operators = page.locator('[data-ol="stats-chart-operators"]')
+    await operators.focus()
+    await expect(operators).to_be_focused()
+    await page.keyboard.press("ArrowRight")
+    await expect(page.locator('[data-ol="stats-chart-said"]')).to_have_text("Olga, Dialogs: 2")
+    await operators.screenshot(path=str(SHOTS / "operators-chart-keyboard.png"))
+    await page.keyboard.press("Enter")
+    await expect(title).to_have_text("Dialogs of Olga")
+    await expect(rows).to_have_count(2)
 
     # A row opens the dialog's history beside the table, read only.
     await rows.first.locator('[data-ol="stats-open"]').click()
