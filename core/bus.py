@@ -118,16 +118,24 @@ class Bus:
         (``core.bus_tail``)."""
         return bus_tail.entries_between(self.redis, stream, after, upto, self.config.batch_size)
 
-    async def forget_idle_consumers(self, stream: str, group: str, keep: str) -> int:
-        """Remove the group's consumers other than ``keep`` that hold no pending entry.
+    async def forget_idle_consumers(
+        self, stream: str, group: str, keep: str, min_idle_ms: int = 0
+    ) -> int:
+        """Remove the group's consumers other than ``keep`` that hold no pending entry and
+        have been silent for ``min_idle_ms`` or longer.
 
-        For a stream read by one lease holder at a time, after the holder took every pending
-        entry over: consumer names are unique per process, so each restart leaves a name
-        behind. A consumer removed while it still runs is recreated by its next read.
+        Consumer names are unique per process, so each restart leaves a name behind. With
+        ``min_idle_ms=0``: for a stream read by one lease holder at a time, after the holder
+        took every pending entry over (a consumer removed while it still runs is recreated by
+        its next read). Streams read by several live consumers at once pass a long idle time:
+        a live consumer reads every ``block_ms`` and is never that idle, so no entry it is
+        about to take can be lost with its name.
         """
         consumers: Any = await self.redis.xinfo_consumers(stream, group)
         gone = [
-            _text(c["name"]) for c in consumers if _text(c["name"]) != keep and not c["pending"]
+            _text(c["name"])
+            for c in consumers
+            if _text(c["name"]) != keep and not c["pending"] and int(c["idle"]) >= min_idle_ms
         ]
         for name in gone:
             await self.redis.xgroup_delconsumer(stream, group, name)
@@ -159,6 +167,7 @@ class Consumer(Generic[T]):
             bus.redis, stream, group, self._failures_key, ordering, self._dump
         )
         self._last_claim = 0.0
+        self._last_forget = time.monotonic()
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
@@ -191,6 +200,11 @@ class Consumer(Generic[T]):
             self._last_claim = time.monotonic()
             handled += await self.reclaim()
         cfg = self.bus.config
+        if time.monotonic() - self._last_forget >= cfg.forget_every_s:
+            self._last_forget = time.monotonic()
+            await self.bus.forget_idle_consumers(
+                self.stream, self.group, self.name, cfg.forget_idle_ms
+            )
         block = self.delayed.wait_ms(cfg.block_ms)
         reply: Any = await self.bus.redis.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block

@@ -23,6 +23,10 @@ class BusConfig:
     maxlen: int = 1_000_000
     retry_backoff: Backoff = RETRY_BACKOFF
     """The wait after ``Retry()`` without ``after``, by the entry's failed deliveries so far."""
+    forget_idle_ms: int = 600_000
+    """A consumer of the group silent this long, with nothing pending, is a process that is gone:
+    its name is removed. Live consumers read every ``block_ms``, so they are never this idle."""
+    forget_every_s: float = 300.0
 
 
 class Retry(Exception):

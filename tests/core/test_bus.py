@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -137,6 +138,32 @@ async def test_entries_of_a_dead_consumer_are_reclaimed(redis: aioredis.Redis) -
     assert await survivor.reclaim() == 3
     assert rec.handled == ["0", "1", "2"]
     assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_names_of_consumers_long_gone_are_forgotten_but_not_a_holder_of_entries(
+    redis: aioredis.Redis,
+) -> None:
+    bus = Bus(redis, BusConfig(block_ms=20, claim_every_s=3600, forget_idle_ms=300,
+                               forget_every_s=0))  # fmt: skip
+    await bus.ensure_group("s", "g")
+    for n in range(3):
+        await bus.publish("s", message(n))
+    await redis.xreadgroup("g", "holder", {"s": ">"}, count=1)  # dies holding entry 0
+    gone: Any = await redis.xreadgroup(
+        "g", "gone", {"s": ">"}, count=1
+    )
+    await redis.xack("s", "g", gone[0][1][0][0])  # dies with nothing in hand
+    live = bus.consumer("s", "g", "live", Recorder(), ADAPTER)
+    await live.step()
+
+    async def names() -> set[str]:
+        return {c["name"] for c in await redis.xinfo_consumers("s", "g")}
+
+    assert await names() == {"holder", "gone", "live"}  # nobody idle long enough yet
+    await asyncio.sleep(0.35)
+    await live.step()
+    assert await names() == {"holder", "live"}
+    assert (await redis.xpending("s", "g"))["pending"] == 1
 
 
 async def test_a_restarted_consumer_first_handles_its_own_pending_entries(
