@@ -90,6 +90,18 @@ class Settings(BaseSettings):
     login_lock_seconds: int = Field(default=900, ge=1)
     """How long a locked login or address is refused (429 with ``Retry-After``)."""
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line with the component, dialog, channel and message ids
+    where known, and the request id (``core.logs``)."""
+    metrics_token: SecretStr = SecretStr("")
+    """Bearer token of ``GET /metrics`` on the hub's port. Empty (and no ``metrics_port``):
+    metrics are off."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """A port of its own for ``/metrics`` (on ``metrics_host``); 0: none."""
+    metrics_host: str = "127.0.0.1"
+    redis_wait_replicas_ms: int = Field(default=0, ge=0, le=10_000)
+    """Before the widget answers ``accepted``, wait up to this long for one replica to have the
+    message (``WAIT 1``), when the Redis has a replica; 0: do not wait."""
     crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
     """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""
     crm_bitrix24_url: str = ""

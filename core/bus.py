@@ -35,7 +35,8 @@ from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.bus_tail import FIELD
 from core.delivery import Delivery as Delivery
-from core.envelope import Envelope, encode
+from core.envelope import Envelope, InboundMessage, encode
+from core.metrics import HubMetrics
 from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,13 @@ Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
 class Bus:
     """Publishing and consuming on one Redis. Create one per process, under an app key."""
 
-    def __init__(self, redis: Redis, config: BusConfig | None = None) -> None:
+    def __init__(
+        self, redis: Redis, config: BusConfig | None = None, metrics: HubMetrics | None = None
+    ) -> None:
         self.redis = redis
         self.config = config or BusConfig()
+        self.metrics = metrics or HubMetrics()
+        """Where the bus and those holding it count what they do."""
         self.stopping = asyncio.Event()
         """Set by ``close``: consumers and tails finish the batch in hand and return."""
 
@@ -68,7 +73,13 @@ class Bus:
         entry_id = await self.redis.xadd(
             stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True
         )
+        if isinstance(payload, InboundMessage):
+            self.metrics.messages_in.labels(str(payload.channel_id)).inc()
         return _text(entry_id)
+
+    def sibling(self, config: BusConfig | None = None) -> Bus:
+        """A bus on the same Redis and metrics with a stop flag of its own (and ``config``)."""
+        return Bus(self.redis, config or self.config, self.metrics)
 
     async def publish_many(self, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Append several payloads in one round trip (no transaction: order per stream holds)."""
@@ -324,6 +335,7 @@ class Consumer(Generic[T]):
 
     async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
         reason = f"{type(exc).__name__}: {exc}"
+        self.bus.metrics.consumer_failures.labels(self.stream).inc()
         if isinstance(exc, Permanent):
             await self._dead_letter(delivery.id, fields, reason)
             return
