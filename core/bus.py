@@ -38,6 +38,7 @@ from core.delivery import Delivery as Delivery
 from core.envelope import Envelope, InboundMessage, encode
 from core.metrics import HubMetrics
 from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
+from core.replicas import ReplicaWait
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Bus:
         self.config = config or BusConfig()
         self.metrics = metrics or HubMetrics()
         """Where the bus and those holding it count what they do."""
+        self.replicated = ReplicaWait(redis, self.config.replica_wait_ms)
         self.stopping = asyncio.Event()
         """Set by ``close``: consumers and tails finish the batch in hand and return."""
 
@@ -76,6 +78,13 @@ class Bus:
         if isinstance(payload, InboundMessage):
             self.metrics.messages_in.labels(str(payload.channel_id)).inc()
         return _text(entry_id)
+
+    async def publish_replicated(self, stream: str, payload: BaseModel) -> str:
+        """Like ``publish``, returning once a replica has the entry too (``core.replicas``)."""
+        entry_id = await self.replicated.xadd(stream, {FIELD: encode(payload)}, self.config.maxlen)
+        if isinstance(payload, InboundMessage):
+            self.metrics.messages_in.labels(str(payload.channel_id)).inc()
+        return entry_id
 
     def sibling(self, config: BusConfig | None = None) -> Bus:
         """A bus on the same Redis and metrics with a stop flag of its own (and ``config``)."""

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.lines import load_lines_file
@@ -28,6 +27,7 @@ from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
+from core.redis_connect import connect
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -97,12 +97,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.data_dir / "redis", settings.redis_appendfsync)
         await embedded.start()
         url = embedded.url
-    # Blocking consumers hold a connection for up to block_ms each; a pool that waits for a free
-    # connection (instead of raising when all are busy) keeps a burst of visitors from failing.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=settings.redis_max_connections, timeout=10
-    )
-    client = aioredis.Redis(connection_pool=pool)
+    client = connect(url, settings.redis_max_connections)
     app[REDIS] = client
     app[METRICS] = HubMetrics()
     app[BUS] = Bus(
@@ -113,6 +108,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,
+            replica_wait_ms=settings.redis_wait_replicas_ms,
         ),
         app[METRICS],
     )
@@ -120,7 +116,6 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await client.aclose()
-        await pool.aclose()
         if embedded is not None:
             await embedded.stop()
 

@@ -343,7 +343,8 @@ class WebchatConnector(ContextConnector):
         )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
-            await self.bus.publish(streams.inbound(shard), envelope)
+            # "accepted" is a promise: once a replica exists, it has the message too.
+            await self.bus.publish_replicated(streams.inbound(shard), envelope)
         except (RedisError, OSError) as exc:
             # Not accepted: the widget keeps the message in its outbox and sends it again.
             log.error("could not queue a visitor message: %s", exc)
