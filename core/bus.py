@@ -310,7 +310,7 @@ class Consumer(Generic[T]):
             try:
                 payload = self.adapter.validate_json(_field(fields))
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
-                await self._dead_letter(entry_id, fields, f"malformed entry: {exc}")
+                await self._dead_letter(entry_id, fields, f"malformed entry: {_reason(exc)}")
                 continue
             batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
         await self._ack(skipped)
@@ -405,6 +405,15 @@ class Consumer(Generic[T]):
         pipe.xack(self.stream, self.group, *ids)
         pipe.hdel(self._failures_key, *ids)
         await pipe.execute()
+
+
+def _reason(exc: Exception) -> str:
+    # Without the input: the log and the dead-letter reason must never quote a message's text.
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _text(value: str | bytes) -> str:
