@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     """The address browsers use to reach the hub; printed on start. Empty: http://host:port."""
     data_dir: Path = Path("var")
     redis_url: str = ""
-    """An external Redis (``redis://…``). Empty: start the embedded Redis under data_dir."""
+    """An external Redis (``redis://…``) or a Sentinel-managed one
+    (``redis+sentinel://host:26379,host2:26379/<master name>/<db>``). Empty: start the
+    embedded Redis under data_dir."""
     database_url: str = ""
     """SQLAlchemy URL (``postgresql+asyncpg://…``). Empty: SQLite under data_dir."""
     secret_key: SecretStr = SecretStr("")
@@ -90,6 +92,19 @@ class Settings(BaseSettings):
     login_lock_seconds: int = Field(default=900, ge=1)
     """How long a locked login or address is refused (429 with ``Retry-After``)."""
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per line with the component, dialog, channel and message ids
+    where known, and the request id (``core.logs``)."""
+    metrics_token: SecretStr = SecretStr("")
+    """Bearer token of ``GET /metrics`` on the hub's port. Empty (and no ``metrics_port``):
+    metrics are off."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """A port of its own for ``/metrics`` (on ``metrics_host``); 0: none."""
+    metrics_host: str = "127.0.0.1"
+    redis_wait_replicas_ms: int = Field(default=1000, ge=0, le=10_000)
+    """When the Redis has a replica connected, the widget answers ``accepted`` only once one has
+    the message (``WAIT 1``); after this long without, it asks the widget to send again.
+    0: do not wait."""
     crm_adapter: Literal["builtin", "bitrix24", "webhook"] = "builtin"
     """Where the CRM sink also sends leads and transcripts; the built-in tables always hold them."""
     crm_bitrix24_url: str = ""

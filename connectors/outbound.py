@@ -55,6 +55,7 @@ from core.envelope import (
     Outbound,
     OutboundMessage,
 )
+from core.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class OutboundSender:
             batch_size=self.policy.batch_size,
             max_deliveries=bus.config.max_deliveries + self.policy.give_up_after,
         )
-        self.bus = Bus(bus.redis, config)
+        self.bus = bus.sibling(config)
         self.bus.stopping = bus.stopping
         self.name = name
         self.stream = streams.outbound(self.kind)
@@ -173,10 +174,15 @@ class OutboundSender:
         deadline = time.monotonic() + self.policy.batch_budget_s
         for delivery in batch:
             payload = delivery.payload
-            if isinstance(payload, OutboundMessage):
-                await self.send_one(payload, deadline)
-            else:
-                await self._closed(payload)
+            with log_context(
+                dialog_id=payload.dialog_id,
+                channel_id=payload.channel_id,
+                message_id=getattr(payload, "message_id", None),
+            ):
+                if isinstance(payload, OutboundMessage):
+                    await self.send_one(payload, deadline)
+                else:
+                    await self._closed(payload)
 
     async def _closed(self, notice: DialogClosedNotice) -> None:
         key = f"closed:{self.kind}:{notice.dialog_id}"
@@ -259,6 +265,7 @@ class OutboundSender:
         error: str | None = None,
     ) -> None:
         """Report a delivery outcome to the router, which records it and tells the console."""
+        self.bus.metrics.messages_out.labels(self.kind, status).inc()
         await report_outcome(self.bus, message_id, status, external_id=external_id, error=error)
 
 

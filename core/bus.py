@@ -35,8 +35,10 @@ from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.bus_tail import FIELD
 from core.delivery import Delivery as Delivery
-from core.envelope import Envelope, encode
+from core.envelope import Envelope, InboundMessage, encode
+from core.metrics import HubMetrics
 from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
+from core.replicas import ReplicaWait
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,14 @@ Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
 class Bus:
     """Publishing and consuming on one Redis. Create one per process, under an app key."""
 
-    def __init__(self, redis: Redis, config: BusConfig | None = None) -> None:
+    def __init__(
+        self, redis: Redis, config: BusConfig | None = None, metrics: HubMetrics | None = None
+    ) -> None:
         self.redis = redis
         self.config = config or BusConfig()
+        self.metrics = metrics or HubMetrics()
+        """Where the bus and those holding it count what they do."""
+        self.replicated = ReplicaWait(redis, self.config.replica_wait_ms)
         self.stopping = asyncio.Event()
         """Set by ``close``: consumers and tails finish the batch in hand and return."""
 
@@ -68,7 +75,20 @@ class Bus:
         entry_id = await self.redis.xadd(
             stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True
         )
+        if isinstance(payload, InboundMessage):
+            self.metrics.messages_in.labels(str(payload.channel_id)).inc()
         return _text(entry_id)
+
+    async def publish_replicated(self, stream: str, payload: BaseModel) -> str:
+        """Like ``publish``, returning once a replica has the entry too (``core.replicas``)."""
+        entry_id = await self.replicated.xadd(stream, {FIELD: encode(payload)}, self.config.maxlen)
+        if isinstance(payload, InboundMessage):
+            self.metrics.messages_in.labels(str(payload.channel_id)).inc()
+        return entry_id
+
+    def sibling(self, config: BusConfig | None = None) -> Bus:
+        """A bus on the same Redis and metrics with a stop flag of its own (and ``config``)."""
+        return Bus(self.redis, config or self.config, self.metrics)
 
     async def publish_many(self, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Append several payloads in one round trip (no transaction: order per stream holds)."""
@@ -290,7 +310,7 @@ class Consumer(Generic[T]):
             try:
                 payload = self.adapter.validate_json(_field(fields))
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
-                await self._dead_letter(entry_id, fields, f"malformed entry: {exc}")
+                await self._dead_letter(entry_id, fields, f"malformed entry: {_reason(exc)}")
                 continue
             batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
         await self._ack(skipped)
@@ -324,6 +344,7 @@ class Consumer(Generic[T]):
 
     async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
         reason = f"{type(exc).__name__}: {exc}"
+        self.bus.metrics.consumer_failures.labels(self.stream).inc()
         if isinstance(exc, Permanent):
             await self._dead_letter(delivery.id, fields, reason)
             return
@@ -384,6 +405,15 @@ class Consumer(Generic[T]):
         pipe.xack(self.stream, self.group, *ids)
         pipe.hdel(self._failures_key, *ids)
         await pipe.execute()
+
+
+def _reason(exc: Exception) -> str:
+    # Without the input: the log and the dead-letter reason must never quote a message's text.
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _text(value: str | bytes) -> str:

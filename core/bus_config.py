@@ -27,6 +27,9 @@ class BusConfig:
     """A consumer of the group silent this long, with nothing pending, is a process that is gone:
     its name is removed. Live consumers read every ``block_ms``, so they are never this idle."""
     forget_every_s: float = 300.0
+    replica_wait_ms: int = 0
+    """How long ``publish_replicated`` waits for a replica to have the entry (``WAIT 1``)
+    when the Redis has one; 0: never wait."""
 
 
 class Retry(Exception):

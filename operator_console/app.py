@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from config.lines import load_lines_file
@@ -26,6 +25,9 @@ from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.bus import Bus, BusConfig
 from core.db import make_engine, make_sessionmaker, upgrade
+from core.logs import COMPONENT
+from core.metrics import HubMetrics
+from core.redis_connect import connect
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -41,8 +43,10 @@ from operator_console import (
     crm_api,
     files_api,
     kpi,
+    metrics_api,
     openapi,
     pages,
+    readiness,
     reopen_api,
     routing_api,
     search_api,
@@ -51,13 +55,14 @@ from operator_console import (
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
 from operator_console.digest import WeeklyDigest
-from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, SETTINGS
+from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, METRICS, ROUTER_SERVICE, SETTINGS
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.load import LOAD_PUSHER, LoadPusher
 from operator_console.load import api as load_api
 from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.redis_down import redis_unavailable
+from operator_console.request_ids import request_ids
 from operator_console.seed import do_seed
 from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
 from operator_console.stats import routes as stats_routes
@@ -92,13 +97,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedRedis(settings.data_dir / "redis", settings.redis_appendfsync)
         await embedded.start()
         url = embedded.url
-    # Blocking consumers hold a connection for up to block_ms each; a pool that waits for a free
-    # connection (instead of raising when all are busy) keeps a burst of visitors from failing.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=settings.redis_max_connections, timeout=10
-    )
-    client = aioredis.Redis(connection_pool=pool)
+    client = connect(url, settings.redis_max_connections)
     app[REDIS] = client
+    app[METRICS] = HubMetrics()
     app[BUS] = Bus(
         client,
         BusConfig(
@@ -107,13 +108,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,
+            replica_wait_ms=settings.redis_wait_replicas_ms,
         ),
+        app[METRICS],
     )
     try:
         yield
     finally:
         await client.aclose()
-        await pool.aclose()
         if embedded is not None:
             await embedded.stop()
 
@@ -169,6 +171,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         service = RouterService(
             Router(app[SESSIONS], bus), bus, settings.inbound_shards, name, settings.lease_ttl_ms
         )
+        app[ROUTER_SERVICE] = service
         jobs.append(("router", service.run))
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
         jobs.append(("timers", lambda: timers.run(bus.stopping)))
@@ -203,6 +206,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
 
 async def _supervised(label: str, job: Callable[[], Awaitable[None]]) -> None:
     """Run a component forever; a crash is logged and the component restarted after a pause."""
+    COMPONENT.set(label)  # this task's context: its records, and its child tasks', name it
+    log.info("component %s started", label)
     while True:
         try:
             await job()
@@ -229,6 +234,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     )
     app = web.Application(
         middlewares=[
+            request_ids,
             budget.middleware,
             redis_unavailable,
             require_session,
@@ -246,6 +252,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     app.cleanup_ctx.append(_components)
     app.on_shutdown.append(_shutdown_sockets)
     app.router.add_routes(pages.routes())
+    metrics_api.install(app)
+    app.router.add_get("/readyz", readiness.readyz)
     if role in ("all", "console"):
         app.router.add_routes(vendor_routes())
         app.router.add_routes(api.routes())

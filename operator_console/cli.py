@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path, load_settings
+from core.logs import configure_logging
 from operator_console.app import build_app
 from operator_console.keys import FIRST_LOGIN
 from operator_console.vendor_files import MissingVendorFiles, check_vendor_files
@@ -69,10 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         except MissingVendorFiles as exc:
             print(f"openlines: {exc}", file=sys.stderr)
             return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, args.role))
     return 0

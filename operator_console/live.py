@@ -180,6 +180,9 @@ class OperatorHub:
         """
         if not self._first_time(event.key):
             return 0
+        if isinstance(event, MessageEvent) and event.message.author == "client":
+            waited = (utcnow() - event.message.at).total_seconds()
+            self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
         frame = event_frame(event, entry_id)
         if isinstance(event, DialogEvent) and event.leaving:
             # Those who just lost sight of the dialog are told so, to drop it from the list.
@@ -346,6 +349,8 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     # Registered right after the catch-up with no await between, so the events dispatched from
     # now on follow those queued by it; the presence this socket brings back then arrives live.
     hub.connections[operator.id].add(conn)
+    sockets = hub.bus.metrics.websockets.labels("operator")
+    sockets.inc()
     conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
     pump: asyncio.Task[None] | None = None
     try:
@@ -364,6 +369,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump
+        sockets.dec()
         group = hub.connections.get(operator.id)
         if group is not None:
             group.discard(conn)

@@ -14,18 +14,24 @@ from operator_console.static_files import StaticFiles
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz: 200 when Redis and the database answer, else 503 with the reason."""
+async def health_problems(app: web.Application) -> list[str]:
+    """What keeps Redis or the database from answering; empty when both do."""
     problems: list[str] = []
     try:
-        await asyncio.wait_for(request.app[REDIS].ping(), 2)
+        await asyncio.wait_for(app[REDIS].ping(), 2)
     except Exception as exc:
         problems.append(f"redis: {type(exc).__name__}: {exc}")
     try:
-        async with request.app[SESSIONS]() as session:
+        async with app[SESSIONS]() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), 2)
     except Exception as exc:
         problems.append(f"database: {type(exc).__name__}: {exc}")
+    return problems
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: 200 when Redis and the database answer, else 503 with the reason."""
+    problems = await health_problems(request.app)
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
     return web.json_response({"status": "ok"})

