@@ -29,7 +29,7 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
-def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 90) -> str:
     assert proc.stdout is not None
     seen = ""
     deadline = time.monotonic() + timeout
@@ -99,10 +99,10 @@ def test_bad_settings_are_named(tmp_path: Path) -> None:
     env = {**os.environ, "OPENLINES_PORT": "not-a-port"}
     result = subprocess.run([sys.executable, "-m", "operator_console.cli", "run",
                              "--data-dir", str(tmp_path)], env=env, capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=60)
     assert result.returncode == 2
     assert "port" in result.stderr and "bad settings" in result.stderr
     result = subprocess.run([sys.executable, "-m", "operator_console.cli", "run",
                              "--config", str(tmp_path / "missing.toml")],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no such file" in result.stderr
