@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ import aiohttp
 import pytest
 import redis.asyncio
 from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, expect
 
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
+from tests.support.browser_fixtures import NewPage
 from tests.support.connector_hub import Hub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.servers import RedisServer, free_port
@@ -183,7 +186,6 @@ async def test_a_failing_poll_backs_off_logs_one_line_each_time_and_shows_the_er
     health = (await listed(admin, channel_id))["health"]
     assert health["status"] == "error" and "Unauthorized" in health["error"]
     assert health["error_at"]
-    await admin.call("POST", f"/api/admin/channels/{channel_id}/disable")
 
 
 async def test_viber_is_told_its_webhook_once_the_channel_answers_and_untold_on_disable(
@@ -244,3 +246,70 @@ async def test_a_webhook_sent_right_after_the_201_is_accepted(
                     "message": {"type": "text", "text": "right away"}}
         assert await viber.callback(f"{hub.base}/hooks/viber/fresh{n}", callback) == (200, "")
         await admin.call("POST", f"/api/admin/channels/{answer['channel']['id']}/disable")
+
+
+async def open_channels(page: Page, hub: Hub) -> None:
+    await page.goto(f"{hub.base}/")
+    await page.locator('[data-ol="login"]').fill("admin")
+    await page.locator('[data-ol="password"]').fill(ADMIN_PASSWORD)
+    await page.locator('[data-ol="login-submit"]').click()
+    await expect(page.locator('[data-ol="me-name"]')).not_to_be_empty()
+    if await page.locator('[data-ol="nav-toggle"]').is_visible():  # a phone: screens in a menu
+        await page.locator('[data-ol="nav-toggle"]').click()
+    await page.locator('[data-ol="channels-open"]').click()
+
+
+async def shot(page: Page, name: str) -> None:
+    """A screenshot into ``OPENLINES_SHOTS``, when it is set."""
+    folder = os.environ.get("OPENLINES_SHOTS")
+    if folder:
+        await page.screenshot(path=Path(folder) / f"{name}.png", full_page=True)
+
+
+@pytest.mark.e2e
+async def test_the_channel_page_shows_health_what_to_paste_and_telegrams_last_error(
+    hub: Hub, peers: Peers, admin: OperatorClient, new_page: NewPage
+) -> None:
+    _s, body = await admin.call("GET", "/api/admin/channels")
+    shop = next(c for c in body["channels"] if c["key"] == "shop")
+    await admin.call("POST", f"/api/admin/channels/{shop['id']}/enable")
+    await eventually(lambda: peers.telegram.webhook_url.endswith("/hooks/telegram/shop"))
+
+    page = await new_page("admin", viewport={"width": 1280, "height": 800})
+    await open_channels(page, hub)
+    rows = page.locator('[data-ol="channels-list"] tbody tr')
+    good, revoked = rows.filter(has_text="telegram shop"), rows.filter(has_text="revoked")
+    await expect(good.locator('[data-ol="channel-status"]')).to_have_text("OK")
+    await expect(good.locator('[data-ol="channel-webhook-url"]')).to_have_text(
+        f"{hub.base}/hooks/telegram/shop")
+    await expect(good.locator('[data-ol="channel-traffic"]')).to_contain_text("In: ")
+    await expect(revoked.locator('[data-ol="channel-status"]')).to_have_text("Error")
+    await expect(revoked.locator('[data-ol="channel-health-error"]')).to_contain_text(
+        "polling failed: Telegram server says - Unauthorized")
+    vk = rows.filter(has_text="vk club")
+    await expect(vk.locator('[data-ol="channel-webhook-url"]')).to_have_text(
+        f"{hub.base}/hooks/vk/club")
+    await expect(vk.locator('[data-ol="channel-confirmation"]')).to_have_text("c0nf1rm42")
+    await expect(rows.filter(has_text="vshop").locator('[data-ol="channel-status"]')).to_have_text(
+        "Disabled")
+
+    await good.locator('[data-ol="channel-edit"]').click()
+    platform = page.locator('[data-ol="channel-platform"]')
+    await expect(platform.locator('[data-ol="channel-platform-name"]')).to_contain_text(
+        "Shop (@shop_bot)")
+    await expect(platform.locator('[data-ol="channel-platform-error"]')).to_contain_text(
+        "Wrong response from the webhook: 502 Bad Gateway")
+    await shot(page, "channels-1280x800")
+
+    phone = await new_page("phone", viewport={"width": 375, "height": 667})
+    await open_channels(phone, hub)
+    state = phone.locator('[data-ol="channels-list"] tbody tr', has_text="revoked")
+    await expect(state.locator('[data-ol="channel-status"]')).to_have_text("Error")
+    # One card per channel: its state is on screen without scrolling sideways.
+    box = await state.locator('[data-ol="channel-health-error"]').bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    await shot(phone, "channels-375x667")
+    await state.locator('[data-ol="channel-edit"]').click()
+    await expect(phone.locator('[data-ol="channel-platform-refused"]')).to_contain_text(
+        "Telegram refused the token: Unauthorized")
+    await shot(phone, "channels-form-375x667")
