@@ -50,29 +50,44 @@ async def do_announce_change(bus: Bus, channel_id: int, kind: str) -> None:
 
 
 class Accounts:
-    """The enabled accounts of one kind of channel, by id and by public key."""
+    """The enabled accounts of one kind of channel, by id and by public key (and the disabled
+    ones by id)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.by_id: dict[int, ChannelAccount] = {}
         self.by_key: dict[str, ChannelAccount] = {}
+        self.disabled: dict[int, ChannelAccount] = {}
+        """Disabled accounts, whose webhooks the connector removes."""
+        self._loads_started = 0
+        self._loads_applied = 0
         self.loaded = asyncio.Event()
         self.last_notice_id: str | None = None
         """The last change notice heard: a restarted watch reads on from it."""
 
     async def load(self, sessions: SessionMaker) -> None:
-        """Read the enabled accounts of this kind from the database."""
+        """Read the accounts of this kind from the database (the enabled ones in ``by_id`` and
+        ``by_key``, the disabled ones in ``disabled``)."""
+        self._loads_started += 1
+        ticket = self._loads_started
         async with sessions() as session:
-            rows = await session.scalars(
-                select(Channel).where(Channel.kind == self.kind, Channel.enabled.is_(True))
-            )
+            rows = await session.scalars(select(Channel).where(Channel.kind == self.kind))
             accounts = [
-                ChannelAccount(c.id, c.key, c.kind, c.line_id, c.name, dict(c.config or {}))
+                (
+                    c.enabled,
+                    ChannelAccount(c.id, c.key, c.kind, c.line_id, c.name, dict(c.config or {})),
+                )
                 for c in rows
             ]
+        # Loads overlap (a change notice, the refresh, the console's own load before its 201):
+        # one that started earlier read older rows, so it must not replace a later one's.
+        if ticket < self._loads_applied:
+            return
+        self._loads_applied = ticket
         # Swap whole dicts: a webhook running meanwhile sees the old or the new set, never half.
-        self.by_id = {a.id: a for a in accounts}
-        self.by_key = {a.key: a for a in accounts}
+        self.by_id = {a.id: a for on, a in accounts if on}
+        self.by_key = {a.key: a for on, a in accounts if on}
+        self.disabled = {a.id: a for on, a in accounts if not on}
         self.loaded.set()
 
     async def watch(

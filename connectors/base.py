@@ -11,13 +11,15 @@ the machinery the platform connectors share lives in ``connectors.platform``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from config.settings import Settings
+from connectors.checks import AccountCheck
 from connectors.context import ConnectorContext
 
 
@@ -60,6 +62,23 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class LoadsAccounts(Protocol):
+    """A connector that can reload its accounts on demand: the console's process does so before
+    it answers a change, so a new account's webhook answers at once (other processes learn
+    through the ``channels.changed`` notice)."""
+
+    kind: str
+
+    async def load_accounts(self) -> None:
+        """Read this kind's accounts from the database now."""
+        ...
+
+
+AccountChecker = Callable[[Settings, Mapping[str, Any], bool], Awaitable[AccountCheck]]
+"""Asks the platform about a config's credentials (settings, config, with the webhook view)."""
+
+
 def no_line_refs(config: Mapping[str, Any]) -> dict[str, str]:
     """A config that names no lines."""
     return {}
@@ -87,3 +106,5 @@ class ChannelKind:
     """Line ids a checked config names, by the config path naming them."""
     links: Callable[[str, str], dict[str, str]] = field(default=no_links)
     """Extra addresses an admin needs for an account (key, public url), by name."""
+    check: AccountChecker | None = None
+    """Asks the platform whether it takes the credentials (connectors.checks)."""

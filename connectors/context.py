@@ -72,3 +72,7 @@ class AccountConnector(ContextConnector):
         super().__init__(context)
         self.accounts = Accounts(self.kind)
         self.files = AttachmentStore(context.data_dir)
+
+    async def load_accounts(self) -> None:
+        """Read this kind's accounts from the database now (see connectors.base.LoadsAccounts)."""
+        await self.accounts.load(self.sessions)

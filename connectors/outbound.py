@@ -42,6 +42,7 @@ from typing import Protocol
 
 from pydantic import TypeAdapter
 
+from connectors.health import do_record_outbound
 from core import streams
 from core.backoff import Backoff
 from core.bus import Bus, Delivery, Retry
@@ -231,6 +232,7 @@ class OutboundSender:
             await self.record(message.message_id, "sent", external_id=sent.external_id)
             await redis.set(sent_key, "sent", ex=SENT_TTL_S)
             await redis.delete(marker)
+            await do_record_outbound(redis, message.channel_id)
             return
         await self._park(message, self._wait(None, self.policy.backoff.attempts), "retries", marker)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -21,13 +22,17 @@ from pydantic import TypeAdapter
 
 from connectors.accounts import ChannelAccount
 from connectors.context import AccountConnector, ConnectorContext
+from connectors.health import TTL_S as HEALTH_TTL_S
+from connectors.health import do_record_error, do_record_ok, health_key
 from connectors.outbound import (
     OutboundSender,
     Receipt,
     Sent,
     report_receipt,
 )
+from connectors.webhooks import WebhookError, do_sync_webhooks
 from core import streams
+from core.backoff import Backoff
 from core.bus import Delivery
 from core.envelope import (
     DialogClosedNotice,
@@ -42,9 +47,12 @@ log = logging.getLogger(__name__)
 SEEN_TTL_S = 8 * 24 * 3600
 """Dedupe window: longer than any platform's redelivery (Telegram ids may restart after a week)."""
 
-# KEYS: dedupe key, stream. ARGV: ttl, maxlen, document. Dedupe and append in one step, so a
-# crash can neither lose an update (key set, entry missing) nor queue it twice.
+# KEYS: dedupe key, stream, health hash. ARGV: ttl, maxlen, document, now, health ttl. Dedupe
+# and append in one step, so a crash can neither lose an update (key set, entry missing) nor
+# queue it twice; the channel's last inbound time rides along for free.
 _QUEUE_ONCE = """
+redis.call('HSET', KEYS[3], 'last_in', ARGV[4])
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
   return 1
@@ -52,9 +60,13 @@ end
 return 0
 """
 
+POLL_BACKOFF = Backoff(first_s=1.0, factor=2.0, max_s=60.0)
+"""Waits between failed polls of one account: 1, 2, 4 … up to a minute."""
+
 UPDATE: TypeAdapter[PlatformUpdate] = TypeAdapter(PlatformUpdate)
 Ingested = InboundMessage | Receipt
 Poller = Callable[[], Awaitable[None]]
+"""One round of polling (one long poll); it raises when the platform fails."""
 
 
 class PlatformConnector(AccountConnector, ABC):
@@ -69,6 +81,8 @@ class PlatformConnector(AccountConnector, ABC):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self._pollers: dict[int, tuple[ChannelAccount, asyncio.Task[None]]] = {}
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhooks_stale = False
 
     # --- what subclasses implement -------------------------------------------------------
 
@@ -77,7 +91,20 @@ class PlatformConnector(AccountConnector, ABC):
         return []
 
     def poller(self, account: ChannelAccount) -> Poller | None:
-        """A long-poll loop for an account that does not use a webhook."""
+        """One round of long polling for an account that does not use a webhook; the shared
+        loop repeats it, backing off while it fails."""
+        return None
+
+    def webhook_wanted(self, account: ChannelAccount) -> bool:
+        """True when the hub registers this account's webhook with the platform itself."""
+        return False
+
+    async def register_webhook(self, account: ChannelAccount, url: str) -> None:
+        """Tell the platform the account's webhook address (raises WebhookError)."""
+        raise WebhookError(f"{self.kind} webhooks are registered by hand")
+
+    async def remove_webhook(self, account: ChannelAccount) -> None:
+        """Tell the platform to stop calling the account's webhook (raises WebhookError)."""
         return None
 
     @abstractmethod
@@ -116,12 +143,15 @@ class PlatformConnector(AccountConnector, ABC):
         update = PlatformUpdate(channel_id=account.id, update_id=update_id, body=body)
         done: Any = await self.bus.redis.eval(
             _QUEUE_ONCE,
-            2,
+            3,
             f"seen:{self.kind}:{account.id}:{update_id}",
             streams.raw(self.kind),
+            health_key(account.id),
             SEEN_TTL_S,
             self.bus.config.maxlen,
             encode(update),
+            f"{time.time():.3f}",
+            HEALTH_TTL_S,
         )
         return bool(done)
 
@@ -140,7 +170,10 @@ class PlatformConnector(AccountConnector, ABC):
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks + [t for _a, t in self._pollers.values()]:
+            pending = [t for _a, t in self._pollers.values()]
+            if self._webhook_task is not None:
+                pending.append(self._webhook_task)
+            for task in tasks + pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._stop_pollers(list(self._pollers))
@@ -156,6 +189,24 @@ class PlatformConnector(AccountConnector, ABC):
                 assert job is not None
                 task = asyncio.create_task(self._supervise(account, job))
                 self._pollers[account_id] = (account, task)
+        self._sync_webhooks()
+
+    def _sync_webhooks(self) -> None:
+        """Bring the platform's webhooks in line with the accounts, in the background (a slow
+        platform must not hold up the next reload); a change meanwhile runs it again."""
+        self._webhooks_stale = True
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._webhook_rounds())
+
+    async def _webhook_rounds(self) -> None:
+        while self._webhooks_stale:
+            self._webhooks_stale = False
+            try:
+                await do_sync_webhooks(
+                    self, self.bus.redis, self.context.settings.public_url, self.accounts
+                )
+            except Exception as exc:  # Redis down: the next reload tries again
+                log.warning("%s webhooks not synced: %s", self.kind, describe(exc))
 
     async def _stop_pollers(self, ids: Sequence[int]) -> None:
         for account_id in ids:
@@ -164,18 +215,38 @@ class PlatformConnector(AccountConnector, ABC):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _supervise(self, account: ChannelAccount, job: Poller) -> None:
+    async def _supervise(self, account: ChannelAccount, poll_round: Poller) -> None:
+        """Repeat ``poll_round`` until the bus stops: one log line per failure, a wait that
+        doubles up to a minute, and the error in the channel's health until a round works."""
+        failures = 0
+        healthy = False
         while not self.bus.stopping.is_set():
             try:
-                await job()
-                return
+                await poll_round()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception(
-                    "%s poller of channel %d crashed; again in 2 s", self.kind, account.id
+            except Exception as exc:
+                failures += 1
+                healthy = False
+                wait = POLL_BACKOFF.delay(failures)
+                reason = describe(exc)
+                log.warning(
+                    "%s channel %d: polling failed (%s); again in %.0f s",
+                    self.kind,
+                    account.id,
+                    reason,
+                    wait,
                 )
-                await asyncio.sleep(2)
+                with contextlib.suppress(Exception):
+                    await do_record_error(self.bus.redis, account.id, f"polling failed: {reason}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.bus.stopping.wait(), wait)
+                continue
+            failures = 0
+            if not healthy:
+                with contextlib.suppress(Exception):
+                    await do_record_ok(self.bus.redis, account.id)
+                healthy = True
 
     async def _handle_raw(self, batch: Sequence[Delivery[PlatformUpdate]]) -> None:
         for delivery in batch:
@@ -197,3 +268,9 @@ class PlatformConnector(AccountConnector, ABC):
         """Stop pollers (their tasks end with the run loop)."""
         for _account, task in self._pollers.values():
             task.cancel()
+
+
+def describe(exc: BaseException) -> str:
+    """An error on one line, for a log line and the console: its message, else its type."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path
-from connectors.base import Connector
 from connectors.context import ConnectorContext
 from connectors.registry import KINDS
 from core import streams
@@ -55,7 +54,14 @@ from operator_console import (
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
 from operator_console.digest import WeeklyDigest
-from operator_console.keys import FIRST_LOGIN, LOGIN_GUARD, METRICS, ROUTER_SERVICE, SETTINGS
+from operator_console.keys import (
+    CHANNELS,
+    FIRST_LOGIN,
+    LOGIN_GUARD,
+    METRICS,
+    ROUTER_SERVICE,
+    SETTINGS,
+)
 from operator_console.lines_file import do_apply_lines_file
 from operator_console.live import HUB, OperatorHub, operator_socket
 from operator_console.load import LOAD_PUSHER, LoadPusher
@@ -73,7 +79,6 @@ log = logging.getLogger(__name__)
 
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
 ROLE = web.AppKey("role", str)
-CHANNELS = web.AppKey("channels", list[Connector])
 
 
 def load_secret(settings: Settings) -> bytes:

@@ -9,11 +9,13 @@ path, a web chat's page and embed snippet). This module applies them; it knows n
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from connectors.base import ChannelKind
+from connectors.health import Health
 from connectors.registry import KINDS
 from core.db.schema import Channel
 
@@ -94,8 +96,27 @@ def kinds_json() -> dict[str, dict[str, Any]]:
     return {name: kind_json(kind) for name, kind in KINDS.items()}
 
 
-def channel_json(channel: Channel, public_url: str) -> dict[str, Any]:
-    """The admin view of an account: secrets masked, plus the addresses the admin needs."""
+def health_json(enabled: bool, health: Health) -> dict[str, Any]:
+    """A channel's status as the console shows it: ``disabled``, ``error`` (with the platform's
+    last complaint and when), or ``ok``; and when it last heard from and wrote to the platform."""
+    status = "disabled" if not enabled else "error" if health.error else "ok"
+    return {
+        "status": status,
+        "error": health.error or None,
+        "error_at": _iso(health.error_at),
+        "last_in": _iso(health.last_in),
+        "last_out": _iso(health.last_out),
+        "webhook": health.webhook or None,
+    }
+
+
+def _iso(unix: float | None) -> str | None:
+    return datetime.fromtimestamp(unix, UTC).isoformat() if unix else None
+
+
+def channel_json(channel: Channel, public_url: str, health: Health | None = None) -> dict[str, Any]:
+    """The admin view of an account: secrets masked, the addresses the admin needs, and how the
+    channel is doing."""
     kind = KINDS[channel.kind]
     config = {k: mask(v) if k in kind.secrets else v for k, v in (channel.config or {}).items()}
     view: dict[str, Any] = {
@@ -110,4 +131,5 @@ def channel_json(channel: Channel, public_url: str) -> dict[str, Any]:
         "webhook_path": f"/hooks/{channel.kind}/{channel.key}" if kind.webhook else None,
     }
     view.update(kind.links(channel.key, public_url))
+    view["health"] = health_json(channel.enabled, health or Health())
     return view

@@ -17,15 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.accounts import do_announce_change
+from connectors.base import LoadsAccounts
+from connectors.checks import AccountCheck
+from connectors.health import Health, read_health
 from connectors.registry import KINDS
-from core.app_keys import BUS, SESSIONS
+from core.app_keys import BUS, REDIS, SESSIONS
 from core.db.schema import Channel, Line
 from core.limits import RowId, parse_row_id
 from operator_console import channel_kinds
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.channel_kinds import KIND_PATTERN, ConfigError
-from operator_console.keys import SETTINGS
+from operator_console.keys import CHANNELS, SETTINGS
 
 KEY = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -60,9 +63,35 @@ def _public_url(request: web.Request) -> str:
     return request.app[SETTINGS].public_url.rstrip("/") or str(request.url.origin())
 
 
-def channel_json(request: web.Request, channel: Channel) -> dict[str, Any]:
+def channel_json(
+    request: web.Request, channel: Channel, health: Health | None = None
+) -> dict[str, Any]:
     """The admin view of an account, secrets masked."""
-    return channel_kinds.channel_json(channel, _public_url(request))
+    return channel_kinds.channel_json(channel, _public_url(request), health)
+
+
+async def _health(request: web.Request, channel: Channel) -> Health:
+    return (await read_health(request.app[REDIS], [channel.id]))[channel.id]
+
+
+async def _ask_platform(request: web.Request, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The platform's word on a config's credentials; 400 naming the field when it refuses
+    them. A platform out of reach does not stop the save (the answer says so)."""
+    checker = KINDS[kind].check
+    if checker is None:
+        return AccountCheck().as_json()
+    check = await checker(request.app[SETTINGS], config, False)
+    if check.refused:
+        raise http_error(web.HTTPBadRequest, f"config.{check.field}: {check.refused}")
+    return check.as_json()
+
+
+async def _load_here(request: web.Request, kind: str) -> None:
+    """This process's connector of ``kind`` reads the change before the answer goes out, so a
+    platform told about a new account at once finds it (others hear the notice)."""
+    for connector in request.app.get(CHANNELS, []):
+        if connector.kind == kind and isinstance(connector, LoadsAccounts):
+            await connector.load_accounts()
 
 
 async def _check_refs(
@@ -99,10 +128,12 @@ async def list_channels(request: web.Request) -> web.Response:
         rows = await session.scalars(
             select(Channel).where(Channel.kind.in_(KINDS)).order_by(Channel.id)
         )
+        channels = list(rows)
         lines = await session.execute(select(Line.id, Line.name).order_by(Line.id))
+        health = await read_health(request.app[REDIS], [c.id for c in channels])
         return web.json_response(
             {
-                "channels": [channel_json(request, c) for c in rows],
+                "channels": [channel_json(request, c, health[c.id]) for c in channels],
                 "lines": [{"id": i, "name": n} for i, n in lines],
                 "kinds": sorted(KINDS),
                 "kind_info": channel_kinds.kinds_json(),
@@ -121,6 +152,7 @@ async def create_channel(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_body(request, CreateBody)
     config = check_config(body.kind, body.config)
+    check = await _ask_platform(request, body.kind, config)
     async with request.app[SESSIONS]() as session, session.begin():
         await _check_refs(session, body.key, body.line_id)
         await _check_lines(session, body.kind, config)
@@ -135,22 +167,27 @@ async def create_channel(request: web.Request) -> web.Response:
         session.add(channel)
         await session.flush()
         view = channel_json(request, channel)
+    await _load_here(request, body.kind)
     await do_announce_change(request.app[BUS], view["id"], body.kind)
-    return web.json_response({"channel": view}, status=201)
+    return web.json_response({"channel": view, "check": check}, status=201)
 
 
 async def edit_channel(request: web.Request) -> web.Response:
     """PATCH /api/admin/channels/{id}: change the key, name, line or config fields."""
     require_role(request, "admin")
     body = await read_body(request, EditBody)
+    check: dict[str, Any] | None = None
+    if body.config is not None:
+        # Asked before the transaction: a slow platform must not hold the database.
+        async with request.app[SESSIONS]() as session:
+            stored = await _managed(session, request)
+            config = _edited(stored, body.config)
+        check = await _ask_platform(request, stored.kind, config)
     async with request.app[SESSIONS]() as session, session.begin():
         channel = await _managed(session, request)
         await _check_refs(session, body.key, body.line_id, channel.id)
         if body.config is not None:
-            # A masked secret sent back unchanged means "keep it", never "set it to ••••".
-            changes = channel_kinds.keep_masked(body.config)
-            # A new dict, so the JSON column sees the change.
-            channel.config = check_config(channel.kind, {**(channel.config or {}), **changes})
+            channel.config = _edited(channel, body.config)
             await _check_lines(session, channel.kind, channel.config)
         if body.key is not None:
             channel.key = body.key
@@ -159,9 +196,17 @@ async def edit_channel(request: web.Request) -> web.Response:
         if body.line_id is not None:
             channel.line_id = body.line_id
         await session.flush()
-        view = channel_json(request, channel)
+        view = channel_json(request, channel, await _health(request, channel))
+    await _load_here(request, view["kind"])
     await do_announce_change(request.app[BUS], view["id"], view["kind"])
-    return web.json_response({"channel": view})
+    return web.json_response({"channel": view, "check": check})
+
+
+def _edited(channel: Channel, changes: dict[str, Any]) -> dict[str, Any]:
+    # A masked secret sent back unchanged means "keep it", never "set it to ••••"; a new dict,
+    # so the JSON column sees the change.
+    kept = channel_kinds.keep_masked(changes)
+    return check_config(channel.kind, {**(channel.config or {}), **kept})
 
 
 async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
@@ -170,7 +215,8 @@ async def _set_enabled(request: web.Request, enabled: bool) -> web.Response:
         channel = await _managed(session, request)
         channel.enabled = enabled
         await session.flush()
-        view = channel_json(request, channel)
+        view = channel_json(request, channel, await _health(request, channel))
+    await _load_here(request, view["kind"])
     await do_announce_change(request.app[BUS], view["id"], view["kind"])
     return web.json_response({"channel": view})
 
@@ -186,6 +232,20 @@ async def enable_channel(request: web.Request) -> web.Response:
     return await _set_enabled(request, True)
 
 
+async def check_channel(request: web.Request) -> web.Response:
+    """GET /api/admin/channels/{id}/check: the platform's view of the account now (the bot's
+    name, Telegram's getWebhookInfo with its last error) and the channel's health."""
+    require_role(request, "admin")
+    async with request.app[SESSIONS]() as session:
+        channel = await _managed(session, request)
+    checker = KINDS[channel.kind].check
+    check = AccountCheck()
+    if checker is not None:
+        check = await checker(request.app[SETTINGS], dict(channel.config or {}), True)
+    view = channel_json(request, channel, await _health(request, channel))
+    return web.json_response({"channel": view, "check": check.as_json()})
+
+
 def routes() -> list[web.AbstractRouteDef]:
     """The channel admin routes."""
     return [
@@ -195,4 +255,5 @@ def routes() -> list[web.AbstractRouteDef]:
         web.patch("/api/admin/channels/{channel_id}", edit_channel),
         web.post("/api/admin/channels/{channel_id}/disable", disable_channel),
         web.post("/api/admin/channels/{channel_id}/enable", enable_channel),
+        web.get("/api/admin/channels/{channel_id}/check", check_channel),
     ]

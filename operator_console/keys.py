@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from config.settings import Settings
+from connectors.base import Connector
 from core.db.schema import Operator
 from core.metrics import HubMetrics
 from operator_console.login_guard import LoginGuard
@@ -21,3 +22,5 @@ METRICS = web.AppKey("metrics", HubMetrics)
 """This process's Prometheus metrics (the bus carries the same object)."""
 ROUTER_SERVICE = web.AppKey("router_service", RouterService)
 """The lease keeper of a process that runs the router (absent on other roles)."""
+CHANNELS = web.AppKey("channels", list[Connector])
+"""The connectors this process runs (none in a console-only process)."""

@@ -32,6 +32,7 @@ from connectors.platform import Ingested, PlatformConnector, Poller
 from connectors.telegram.parse import Ignored, UpdateHead, parse_update
 from connectors.telegram.render import TelegramCall, render
 from connectors.webhook_body import read_payload
+from connectors.webhooks import WebhookError
 from core.bus import Retry
 from core.envelope import (
     Attachment,
@@ -69,12 +70,15 @@ class TelegramConnector(PlatformConnector):
         known = self._bots.get(account.id)
         if known is not None and known[0] == token:
             return known[1]
-        api = TelegramAPIServer.from_base(self.context.settings.telegram_api_base)
-        bot = Bot(token, session=AiohttpSession(api=api))
+        bot = self._new_bot(token)
         self._bots[account.id] = (token, bot)
         if known is not None:
             asyncio.get_running_loop().create_task(known[1].session.close())
         return bot
+
+    def _new_bot(self, token: str) -> Bot:
+        api = TelegramAPIServer.from_base(self.context.settings.telegram_api_base)
+        return Bot(token, session=AiohttpSession(api=api))
 
     async def accounts_changed(self) -> None:
         for account_id in [i for i in self._bots if i not in self.accounts.by_id]:
@@ -106,33 +110,60 @@ class TelegramConnector(PlatformConnector):
     def poller(self, account: ChannelAccount) -> Poller | None:
         if account.setting("mode", "webhook") != "polling":
             return None
-        return lambda: self._poll(account)
+        webhook_gone = False
 
-    async def _poll(self, account: ChannelAccount) -> None:
-        """getUpdates with a durable offset: confirmed only after the updates are queued."""
+        async def poll_round() -> None:
+            nonlocal webhook_gone
+            if not webhook_gone:  # getUpdates is refused while a webhook is set
+                await self.bot(account).delete_webhook(drop_pending_updates=False)
+                webhook_gone = True
+            await self._poll_once(account)
+
+        return poll_round
+
+    async def _poll_once(self, account: ChannelAccount) -> None:
+        """One getUpdates with a durable offset: confirmed only after the updates are queued."""
         bot = self.bot(account)
         offset_key = f"telegram:offset:{account.id}"
         timeout = int(account.config.get("poll_timeout", 25))
-        await bot.delete_webhook(drop_pending_updates=False)
-        while not self.bus.stopping.is_set():
-            stored = await self.bus.redis.get(offset_key)
-            offset = int(stored) if stored else None
-            try:
-                updates = await bot.get_updates(offset=offset, timeout=timeout, limit=100)
-            except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
-                continue
-            except (TelegramNetworkError, TelegramServerError) as exc:
-                log.warning("telegram channel %d: getUpdates failed: %s", account.id, exc)
-                await asyncio.sleep(2)
-                continue
-            for update in updates:
-                body = update.model_dump(mode="json", by_alias=True, exclude_none=True)
-                await self.queue_update(account, str(update.update_id), body)
-            if updates:
-                await self.bus.redis.set(offset_key, updates[-1].update_id + 1)
-            elif timeout == 0:
-                await asyncio.sleep(1)
+        stored = await self.bus.redis.get(offset_key)
+        offset = int(stored) if stored else None
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=timeout, limit=100)
+        except TelegramRetryAfter as exc:
+            await asyncio.sleep(exc.retry_after)
+            return
+        for update in updates:
+            body = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+            await self.queue_update(account, str(update.update_id), body)
+        if updates:
+            await self.bus.redis.set(offset_key, updates[-1].update_id + 1)
+        elif timeout == 0:
+            await asyncio.sleep(1)
+
+    def webhook_wanted(self, account: ChannelAccount) -> bool:
+        return account.setting("mode", "webhook") == "webhook"
+
+    async def register_webhook(self, account: ChannelAccount, url: str) -> None:
+        """setWebhook with the account's secret_token, which every update must then carry."""
+        try:
+            await self.bot(account).set_webhook(
+                url, secret_token=account.setting("webhook_secret"), drop_pending_updates=False
+            )
+        except TelegramAPIError as exc:
+            raise WebhookError(f"Telegram: {exc.message}") from exc
+
+    async def remove_webhook(self, account: ChannelAccount) -> None:
+        """deleteWebhook; a disabled account's bot is made for the call and closed after."""
+        enabled = account.id in self.accounts.by_id
+        bot = self.bot(account) if enabled else self._new_bot(account.setting("token"))
+        try:
+            await bot.delete_webhook(drop_pending_updates=False)
+        except TelegramAPIError as exc:
+            raise WebhookError(f"Telegram: {exc.message}") from exc
+        finally:
+            if not enabled:
+                await bot.session.close()
 
     async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
         parsed = parse_update(update.body)

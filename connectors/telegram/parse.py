@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -29,8 +30,10 @@ class TelegramConfig(BaseModel):
 
     @model_validator(mode="after")
     def _secret_for_webhook(self) -> TelegramConfig:
+        # The hub hands the secret to Telegram itself (setWebhook's secret_token), so an admin
+        # need not invent one: a webhook bot without one gets a random one, kept from then on.
         if self.mode == "webhook" and not self.webhook_secret:
-            raise ValueError("webhook_secret is required in webhook mode")
+            self.webhook_secret = secrets.token_urlsafe(32)
         return self
 
 

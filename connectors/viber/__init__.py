@@ -2,8 +2,10 @@
 
 from connectors.base import Capabilities, ChannelKind
 from connectors.viber.adapter import ViberConnector
+from connectors.viber.check import check_bot
 from connectors.viber.parse import ViberConfig
 from connectors.viber.render import TEXT_LIMIT
+from connectors.webhooks import webhook_links
 
 KIND = ChannelKind(
     kind="viber",
@@ -14,5 +16,7 @@ KIND = ChannelKind(
     make=ViberConnector,
     secrets=frozenset({"token"}),
     webhook=True,
+    links=webhook_links("viber"),
+    check=check_bot,
 )
 """Viber bots: delivered and seen reports arrive on the webhook."""

@@ -14,7 +14,7 @@ from aiohttp import web
 from connectors.accounts import ChannelAccount
 from connectors.filelinks import FileLinks
 from connectors.outbound import Receipt, SendError, SendLater, Sent
-from connectors.platform import Ingested, PlatformConnector
+from connectors.platform import Ingested, PlatformConnector, describe
 from connectors.viber.parse import (
     CallbackHead,
     Ignored,
@@ -25,6 +25,7 @@ from connectors.viber.parse import (
 )
 from connectors.viber.render import TEXT_LIMIT, render, sender
 from connectors.webhook_body import read_payload
+from connectors.webhooks import WebhookError
 from core.bus import Retry
 from core.envelope import (
     Attachment,
@@ -42,6 +43,8 @@ MAX_DOWNLOAD = 50 * 1024 * 1024
 TOO_MANY_REQUESTS = 12
 UNREACHABLE = {5: "the user is not registered on Viber", 6: "the user is not subscribed to the bot"}
 THROTTLE_WAIT_S = 60.0
+EVENT_TYPES = ["delivered", "seen", "failed", "conversation_started"]
+"""Optional callbacks the hub asks for (messages and subscriptions always come)."""
 
 
 class ViberConnector(PlatformConnector):
@@ -139,6 +142,34 @@ class ViberConnector(PlatformConnector):
                 hints=parsed.hints,
             )
         ]
+
+    def webhook_wanted(self, account: ChannelAccount) -> bool:
+        return True
+
+    async def register_webhook(self, account: ChannelAccount, url: str) -> None:
+        """set_webhook; Viber checks the address by calling it (a signed ``webhook`` event),
+        which this process answers: the account is loaded before this runs."""
+        await self._set_webhook(
+            account,
+            {"url": url, "event_types": EVENT_TYPES, "send_name": True, "send_photo": False},
+        )
+
+    async def remove_webhook(self, account: ChannelAccount) -> None:
+        """set_webhook with an empty url, which is how Viber removes one."""
+        await self._set_webhook(account, {"url": ""})
+
+    async def _set_webhook(self, account: ChannelAccount, body: dict[str, Any]) -> None:
+        url = f"{self.context.settings.viber_api_base.rstrip('/')}/set_webhook"
+        headers = {"X-Viber-Auth-Token": account.setting("token")}
+        try:
+            async with self.http.post(url, json=body, headers=headers) as resp:
+                answer = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise WebhookError(f"Viber unreachable: {describe(exc)}") from exc
+        status = int(answer.get("status", -1)) if isinstance(answer, dict) else -1
+        if status != 0:
+            reason = answer.get("status_message") if isinstance(answer, dict) else None
+            raise WebhookError(f"Viber: {reason or f'status {status}'}")
 
     async def _post(self, account: ChannelAccount, body: dict[str, Any]) -> str:
         url = f"{self.context.settings.viber_api_base.rstrip('/')}/send_message"

@@ -2,8 +2,10 @@
 
 from connectors.base import Capabilities, ChannelKind
 from connectors.vk.adapter import VkConnector
+from connectors.vk.check import check_community
 from connectors.vk.parse import VkConfig
 from connectors.vk.render import TEXT_LIMIT
+from connectors.webhooks import webhook_links
 
 KIND = ChannelKind(
     kind="vk",
@@ -14,5 +16,7 @@ KIND = ChannelKind(
     make=VkConnector,
     secrets=frozenset({"token", "secret"}),
     webhook=True,
+    links=webhook_links("vk"),
+    check=check_community,
 )
 """VK communities: read reports arrive as ``message_read`` events."""

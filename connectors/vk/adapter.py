@@ -45,6 +45,7 @@ from core.envelope import (
     OutboundMessage,
     PlatformUpdate,
 )
+from core.installation import installation_secret
 from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ UNSEEN = ("sent", "delivered")
 RETRY_LATER = {6: 1.0, 9: 10.0, 10: 5.0, 29: 600.0}
 """VK error codes that mean "not now", with how long to wait: too many requests per second,
 flood control, an internal error, a rate limit."""
+RANDOM_ID_SECRET = "vk_random_id"
+"""The installation secret that keys ``random_id`` values (connectors.vk.render)."""
 REFUSED = {
     900: "the user blacklisted the community",
     901: "the user has not allowed messages from the community",
@@ -106,6 +109,13 @@ class VkConnector(PlatformConnector):
         # Long polls hold a thread for up to ``poll_wait`` seconds each; their own pool keeps
         # them from starving the default one that sends and file writes use.
         self._poll_threads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vk-poll")
+        self._random_key: bytes | None = None
+
+    async def random_key(self) -> bytes:
+        """The installation's key for ``random_id`` values (read once, made on first use)."""
+        if self._random_key is None:
+            self._random_key = await installation_secret(self.sessions, RANDOM_ID_SECRET)
+        return self._random_key
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """POST /hooks/vk/{key}: the Callback API server of one community."""
@@ -169,10 +179,17 @@ class VkConnector(PlatformConnector):
     def poller(self, account: ChannelAccount) -> Poller | None:
         if account.setting("mode", "callback") != "longpoll":
             return None
-        return lambda: self._poll(account)
+        session: list[Any] = []  # the VkBotLongPoll, once it got its server
 
-    async def _poll(self, account: ChannelAccount) -> None:
-        """Bots Long Poll in a thread; the last ``ts`` is kept in Redis so a restart resumes."""
+        async def poll_round() -> None:
+            if not session:
+                session.append(await self._long_poll(account))
+            await self._poll_once(account, session[0])
+
+        return poll_round
+
+    async def _long_poll(self, account: ChannelAccount) -> Any:
+        """A Bots Long Poll session; the last ``ts`` is kept in Redis so a restart resumes."""
         loop = asyncio.get_running_loop()
         vk = self.api(account)
         wait = int(account.config.get("poll_wait", 25))
@@ -180,22 +197,20 @@ class VkConnector(PlatformConnector):
         longpoll = await loop.run_in_executor(
             self._poll_threads, lambda: VkBotLongPoll(vk, group_id, wait=wait)
         )
-        ts_key = f"vk:ts:{account.id}"
-        stored = await self.bus.redis.get(ts_key)
+        stored = await self.bus.redis.get(f"vk:ts:{account.id}")
         if stored:
             # An expired ts gets failed=1 and a fresh one, which vk_api applies.
             longpoll.ts = stored
-        while not self.bus.stopping.is_set():
-            try:
-                events = await loop.run_in_executor(self._poll_threads, _check, longpoll)
-            except (requests.RequestException, ValueError) as exc:
-                log.warning("vk channel %d: long poll failed: %s", account.id, exc)
-                await asyncio.sleep(2)
-                continue
-            for body in events:
-                if body.get("type") in QUEUED_TYPES:
-                    await self.queue_update(account, event_key(body), body)
-            await self.bus.redis.set(ts_key, str(longpoll.ts))
+        return longpoll
+
+    async def _poll_once(self, account: ChannelAccount, longpoll: Any) -> None:
+        """One long poll request in a thread; its events are queued, then its ``ts`` kept."""
+        loop = asyncio.get_running_loop()
+        events = await loop.run_in_executor(self._poll_threads, _check, longpoll)
+        for body in events:
+            if body.get("type") in QUEUED_TYPES:
+                await self.queue_update(account, event_key(body), body)
+        await self.bus.redis.set(f"vk:ts:{account.id}", str(longpoll.ts))
 
     async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
         parsed = parse_event(update.body, int(account.setting("group_id") or 0))
@@ -273,7 +288,7 @@ class VkConnector(PlatformConnector):
         account = self.account_of(message.channel_id)
         if account is None:
             raise SendError("the VK channel is disabled")
-        calls = render(message)
+        calls = render(message, await self.random_key())
         if not calls:
             raise SendError("nothing to send: the message has no text and no files")
         # A retry resends every part with the same random_id and VK drops the ones it has;
@@ -389,7 +404,7 @@ class VkConnector(PlatformConnector):
         goodbye = account.setting("goodbye") if account else ""
         if account is not None and goodbye:
             # Keyed by the dialog, with a part number no message uses, so it is sent once.
-            rid = random_id(notice.dialog_id, GOODBYE_PART)
+            rid = random_id(await self.random_key(), notice.dialog_id, GOODBYE_PART)
             call = VkSend(int(notice.external_user_id), goodbye[:TEXT_LIMIT], rid)
             await self._send(account, call)
 

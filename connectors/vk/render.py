@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from connectors.textsplit import split_text
@@ -35,24 +36,42 @@ def as_photo(file: Attachment) -> bool:
     return file.kind == "image" and file.mime.lower() in PHOTO_TYPES
 
 
-def random_id(message_id: int, part: int) -> int:
+def random_id(key: bytes, message_id: int, part: int) -> int:
     """The ``random_id`` of one part of one of our messages.
 
     VK drops a send whose ``random_id`` it has seen from this community before and answers with
-    the earlier message, so a retry after a timeout cannot double-send. Derived from our unique
-    message id (not hashed), two of our messages never share one until 134 million messages
-    wrap the 31 bits; it is never 0, which VK would read as "no dedupe".
+    the earlier message, so a retry after a timeout cannot double-send. The number is our
+    message id and part (``message_id * 16 + part``) put through a permutation of
+    1..2**31-1 keyed with the installation's secret ``key``: the same message always gets the
+    same number, two messages of one installation never share one (until 134 million messages
+    wrap the 31 bits), and another installation (a fresh database, a second hub on the same
+    community) scatters its numbers elsewhere instead of reusing ours. Never 0, which VK would
+    read as "no dedupe"; within VK's int32.
     """
     if not 0 <= part < PARTS_PER_MESSAGE:
         raise ValueError("part out of range")
-    return (message_id * PARTS_PER_MESSAGE + part) % _INT31 or 1
+    return _permute(key, (message_id * PARTS_PER_MESSAGE + part) % _INT31) + 1
 
 
-def render(message: OutboundMessage) -> list[VkSend]:
+def _permute(key: bytes, value: int) -> int:
+    """A keyed permutation of ``0 .. 2**31-2``: a four-round Feistel network on 32 bits,
+    applied again while the result falls outside the range (cycle walking)."""
+    while True:
+        left, right = value >> 16, value & 0xFFFF
+        for round_no in range(4):
+            digest = hmac.digest(key, bytes((round_no,)) + right.to_bytes(2, "big"), "sha256")
+            left, right = right, left ^ int.from_bytes(digest[:2], "big")
+        value = (left << 16) | right
+        if value < _INT31:
+            return value
+
+
+def render(message: OutboundMessage, key: bytes) -> list[VkSend]:
     """The calls that deliver ``message``: its text in parts of at most 9000 characters, the
     first part carrying up to 10 files; further files follow in sends of their own.
 
-    Parts beyond the 15 a message may use (the 16th number is the goodbye's) are dropped.
+    ``key`` is the installation's ``random_id`` key. Parts beyond the 15 a message may use
+    (the 16th number is the goodbye's) are dropped.
     """
     texts = [t for t in split_text(message.text, TEXT_LIMIT) if t]
     files = message.attachments
@@ -67,6 +86,6 @@ def render(message: OutboundMessage) -> list[VkSend]:
     bodies += [("", group) for group in groups[1:]]
     peer = int(message.external_user_id)
     return [
-        VkSend(peer, text, random_id(message.message_id, i), group)
+        VkSend(peer, text, random_id(key, message.message_id, i), group)
         for i, (text, group) in enumerate(bodies[:GOODBYE_PART])
     ]

@@ -84,6 +84,10 @@ class WebchatConnector(ContextConnector):
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
 
+    async def load_accounts(self) -> None:
+        """Read the web chats from the database now (see connectors.base.LoadsAccounts)."""
+        await self.enabled.load(self.sessions)
+
     @functools.cached_property
     def rate(self) -> VisitorRate:
         """The visitors' message budget, shared by every socket and process through Redis."""

@@ -84,6 +84,15 @@ class Channel(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class InstallationSecret(Base):
+    """A random value made once per installation (one database) and shared by its hubs,
+    e.g. the key that spreads VK ``random_id`` values apart from another installation's."""
+
+    __tablename__ = "installation_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
 class Operator(Base):
     """A console user: operator, manager or admin."""
 

@@ -4,6 +4,7 @@
 // for admins only. Every text is set with textContent; nothing from the server is parsed as HTML.
 
 import { api } from "./api.js";
+import { addressLines, checkSummary, healthCell, platformPanel } from "./channel_health.js";
 import { $, add, el, fill, toast } from "./dom.js";
 import { state } from "./state.js";
 import { showScreen } from "./topbar.js";
@@ -18,7 +19,7 @@ const FIELDS = {
   telegram: [
     { name: "token", label: "Bot token", secret: true },
     { name: "mode", label: "Updates by", options: ["webhook", "polling"] },
-    { name: "webhook_secret", label: "Webhook secret", secret: true },
+    { name: "webhook_secret", label: "Webhook secret (empty: the hub makes one)", secret: true },
     { name: "poll_timeout", label: "Long-poll timeout, s", number: true },
     { name: "goodbye", label: "Goodbye text", long: true },
   ],
@@ -69,13 +70,19 @@ const FIELDS = {
 // The screen's section and the accounts, lines and kinds it shows.
 const view = () => $("channels-screen");
 let data = { channels: [], lines: [], kinds: [] };
+let formOpen = false;
+const REFRESH_MS = 10000;
 
-/** Wire the Channels screen to its navigation button. */
+/** Wire the Channels screen to its navigation button; while it shows (and no form is open)
+ * the list is re-read every few seconds, so a channel's health stays current. */
 export function initChannels() {
   $("nav-channels").addEventListener("click", () => {
     showScreen(view());
     load();
   });
+  setInterval(() => {
+    if (!view().hidden && !formOpen && isAdmin()) load(true);
+  }, REFRESH_MS);
 }
 
 /** Called after every login and logout: the view is the admin's only. */
@@ -88,12 +95,12 @@ function isAdmin() {
   return Boolean(state.me && state.me.role === "admin");
 }
 
-async function load() {
+async function load(quiet = false) {
   try {
     data = await api("GET", "/api/admin/channels");
-    render(null);
+    if (!(quiet && formOpen)) render(null);
   } catch (err) {
-    toast(`Could not load channels: ${err.reason || err}`);
+    if (!quiet) toast(`Could not load channels: ${err.reason || err}`);
   }
 }
 
@@ -102,6 +109,7 @@ function close() {
 }
 
 function render(editing) {
+  formOpen = Boolean(editing);
   const add = el("button", { class: "btn btn--primary btn--sm", type: "button", dataset: { ol: "channels-add" }, text: "Add account", onclick: () => render({}) });
   const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
   const rows = data.channels.map((channel) => row(channel));
@@ -127,12 +135,12 @@ function row(channel) {
   });
   const edit = el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "channel-edit" }, text: "Edit", onclick: () => render(channel) });
   return el("tr", { class: channel.enabled ? "" : "channels-off", dataset: { channel: String(channel.id) } },
-    el("td", { text: KIND_LABELS[channel.kind] || channel.kind }),
-    el("td", { text: channel.name }),
-    el("td", { text: channel.key }),
-    el("td", { text: lineName(channel.line_id) }),
-    el("td", {}, ...address(channel)),
-    el("td", { text: channel.enabled ? "Enabled" : "Disabled" }),
+    el("td", { class: "channel-kind", text: KIND_LABELS[channel.kind] || channel.kind }),
+    el("td", { class: "channel-name", text: channel.name }),
+    el("td", { dataset: { label: "Key" }, text: channel.key }),
+    el("td", { dataset: { label: "Line" }, text: lineName(channel.line_id) }),
+    el("td", { class: "channel-address", dataset: { label: "Address" } }, ...address(channel)),
+    el("td", { class: "channel-state", dataset: { label: "State" } }, ...healthCell(channel)),
     el("td", {}, edit, " ", toggle));
 }
 
@@ -145,7 +153,7 @@ function address(channel) {
     ];
   }
   if (channel.kind === "email") return [(channel.config && channel.config.from_address) || ""];
-  return [channel.webhook_path || ""];
+  return addressLines(channel);
 }
 
 // A stored value as its input shows it.
@@ -223,6 +231,7 @@ function form(channel) {
     el("label", {}, el("span", { text: "Key (webhook path, chat address)" }), key),
     el("label", {}, el("span", { text: "Line" }), line),
     fields,
+    creating ? null : platformPanel(channel),
     el("div", { class: "channels-actions" }, save, cancel, error));
   node.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -257,8 +266,8 @@ async function saveChannel(channel, node, { kind, name, key, line, save, error }
 
 async function write(method, path, body, rethrow = false) {
   try {
-    await api(method, path, body);
-    toast("Saved. Connectors pick the change up within seconds.");
+    const answer = await api(method, path, body);
+    toast(`Saved. Connectors pick the change up within seconds.${checkSummary(answer && answer.check)}`);
     await load();
   } catch (err) {
     if (rethrow) throw err;

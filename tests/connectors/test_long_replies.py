@@ -26,7 +26,7 @@ def _texts(kind: str) -> list[str]:
         return [call.text for call in telegram_render(_outbound())]
     if kind == "viber":
         return [body["text"] for body in viber_render(_outbound(), "Shop")]
-    return [send.message for send in vk_render(_outbound())]
+    return [send.message for send in vk_render(_outbound(), b"installation key")]
 
 
 @pytest.mark.parametrize(("kind", "limit", "parts"),

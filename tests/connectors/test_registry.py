@@ -63,4 +63,7 @@ def test_admin_links_come_from_the_kind() -> None:
     links = KINDS["webchat"].links("shop", "https://hub.example")
     assert links["chat_url"] == "https://hub.example/chat/shop"
     assert 'data-channel="shop"' in links["embed"]
-    assert all(KINDS[k].links("shop", "https://hub.example") == {} for k in KINDS if k != "webchat")
+    for kind in ("telegram", "viber", "vk"):  # the address the platform calls (VK: to paste)
+        assert KINDS[kind].links("shop", "https://hub.example") == {
+            "webhook_url": f"https://hub.example/hooks/{kind}/shop"}
+    assert KINDS["email"].links("shop", "https://hub.example") == {}

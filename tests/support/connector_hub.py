@@ -32,7 +32,7 @@ class Hub:
 
     async def add_channel(self, kind: str, key: str, config: dict[str, Any]) -> int:
         from core.app_keys import BUS, SESSIONS
-        from operator_console.app import CHANNELS
+        from operator_console.keys import CHANNELS
 
         app = self.server.app
         async with app[SESSIONS]() as session, session.begin():
@@ -49,6 +49,15 @@ class Hub:
             while channel_id not in connector.accounts.by_id:  # type: ignore[attr-defined]
                 await asyncio.sleep(0.05)
         return channel_id
+
+
+    async def vk_random_key(self) -> bytes:
+        """The key this hub's installation gives VK ``random_id`` values."""
+        from connectors.vk.adapter import RANDOM_ID_SECRET
+        from core.app_keys import SESSIONS
+        from core.installation import installation_secret
+
+        return await installation_secret(self.server.app[SESSIONS], RANDOM_ID_SECRET)
 
 
 def make_settings(redis_url: str, tmp_path: Path, **extra: Any) -> Settings:

@@ -1,13 +1,16 @@
 """A local server that follows the Telegram Bot API (core.telegram.org/bots/api) closely enough
 for aiogram: ``/bot<token>/<method>`` answering ``{"ok": …, "result" | "error_code",
 "description", "parameters"}``, getUpdates with offset confirmation and long polling, getFile and
-``/file/bot<token>/<path>`` downloads, and injectable 429s with ``retry_after``."""
+``/file/bot<token>/<path>`` downloads, and injectable 429s with ``retry_after``; setWebhook
+(with its ``secret_token``), deleteWebhook and getWebhookInfo (with an injectable last error);
+every call is recorded in ``calls``, and calls with an unknown token in ``refused``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,12 @@ class TelegramPeer:
     throttle: dict[str, list[int]] = field(default_factory=dict)
     """method -> retry_after values to answer the next calls with, one per call."""
     webhook_url: str = ""
+    webhook_secret: str = ""
+    """The ``secret_token`` of the last setWebhook: every webhook request must carry it."""
+    webhook_error: str = ""
+    """What getWebhookInfo reports as ``last_error_message`` (with a ``last_error_date``)."""
+    refused: list[tuple[str, float]] = field(default_factory=list)
+    """Calls with a token this server does not know: (method, ``time.monotonic()``)."""
     server: TestServer | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
@@ -84,11 +93,12 @@ class TelegramPeer:
                 if name == method]
 
     async def _method(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
         if request.match_info["token"] != self.token:
+            self.refused.append((method, time.monotonic()))
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        method = request.match_info["method"]
         arrived = time.monotonic()
         form = await request.post()
         params: dict[str, Any] = {}
@@ -122,12 +132,28 @@ class TelegramPeer:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
-        self.webhook_url = ""
+        self.webhook_url = self.webhook_secret = ""
         return True
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        secret = str(params.get("secret_token", ""))
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            return web.json_response(
+                {"ok": False, "error_code": 400,
+                 "description": "Bad Request: secret token contains unallowed characters"},
+                status=400,
+            )
         self.webhook_url = str(params.get("url", ""))
+        self.webhook_secret = secret
         return True
+
+    async def _m_getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        info: dict[str, Any] = {"url": self.webhook_url, "has_custom_certificate": False,
+                                "pending_update_count": len(self.updates)}
+        if self.webhook_error:
+            info |= {"last_error_date": int(time.time()) - 60,
+                     "last_error_message": self.webhook_error}
+        return info
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params["offset"]) if "offset" in params else None

@@ -1,7 +1,9 @@
 """A local server that follows Viber's REST bot API (developers.viber.com/docs/api/rest-bot-api):
 ``POST /pa/send_message`` with ``X-Viber-Auth-Token``, answering ``{"status", "status_message",
-"message_token"}``, with injectable error statuses; it can also sign and deliver callbacks to a
-webhook the way Viber does, with the official viberbot SDK computing the signature."""
+"message_token"}``, with injectable error statuses; ``set_webhook`` (checking the URL with a
+signed ``webhook`` event first, as Viber does) and ``get_account_info``, both recorded in
+``calls``; it can also sign and deliver callbacks to a webhook the way Viber does, with the
+official viberbot SDK computing the signature."""
 
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ class ViberPeer:
     statuses: list[int] = field(default_factory=list)
     """Status codes to answer the next send_message calls with, one per call."""
     media: dict[str, bytes] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Every set_webhook and get_account_info call, in order, with its body."""
+    webhook_checks: list[tuple[str, int]] = field(default_factory=list)
+    """The ``webhook`` events set_webhook sent to check a URL: (url, the status it answered)."""
+    webhook: str = ""
     server: TestServer | None = None
     _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(5_000_000_000))
 
@@ -41,6 +48,8 @@ class ViberPeer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/pa/send_message", self._send)
+        app.router.add_post("/pa/set_webhook", self._set_webhook)
+        app.router.add_post("/pa/get_account_info", self._account_info)
         app.router.add_get("/media/{name}", self._media)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
@@ -62,6 +71,37 @@ class ViberPeer:
         async with aiohttp.ClientSession() as http, http.post(webhook, data=raw,
                                                                headers=headers) as resp:
             return resp.status, await resp.text()
+
+    def method_calls(self, name: str) -> list[dict[str, Any]]:
+        return [body for method, body in self.calls if method == name]
+
+    async def _set_webhook(self, request: web.Request) -> web.Response:
+        """As Viber does: an empty url removes the webhook; any other is checked first with a
+        signed ``webhook`` event, and set only when it answers 200."""
+        body = await request.json()
+        self.calls.append(("set_webhook", body))
+        if request.headers.get("X-Viber-Auth-Token") != self.token:
+            return web.json_response({"status": 2, "status_message": "invalidAuthToken"})
+        url = str(body.get("url", ""))
+        if not url:
+            self.webhook = ""
+            return web.json_response({"status": 0, "status_message": "ok"})
+        check = {"event": "webhook", "timestamp": 1732330000000, "chat_hostname": "SN-CHAT-01_",
+                 "message_token": next(self._tokens)}
+        status, _text = await self.callback(url, check)
+        self.webhook_checks.append((url, status))
+        if status != 200:
+            return web.json_response({"status": 1, "status_message": "invalidUrl"})
+        self.webhook = url
+        return web.json_response({"status": 0, "status_message": "ok",
+                                  "event_types": body.get("event_types", [])})
+
+    async def _account_info(self, request: web.Request) -> web.Response:
+        self.calls.append(("get_account_info", {}))
+        if request.headers.get("X-Viber-Auth-Token") != self.token:
+            return web.json_response({"status": 2, "status_message": "invalidAuthToken"})
+        return web.json_response({"status": 0, "status_message": "ok", "id": "pa:75346594",
+                                  "name": "Shop", "uri": "shop", "webhook": self.webhook})
 
     async def _send(self, request: web.Request) -> web.Response:
         if request.headers.get("X-Viber-Auth-Token") != self.token:

@@ -69,12 +69,12 @@ def test_split_on_word_boundary_within_the_limit() -> None:
     assert split_text("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
 
 
-def test_webhook_mode_needs_a_secret() -> None:
+def test_a_webhook_bot_without_a_secret_gets_a_random_one() -> None:
     token = "123456:" + "A" * 35
-    assert TelegramConfig(token=token, mode="polling").mode == "polling"
-    try:
-        TelegramConfig(token=token)
-    except ValueError as exc:
-        assert "webhook_secret" in str(exc)
-    else:
-        raise AssertionError("accepted a webhook without a secret")
+    assert TelegramConfig(token=token, mode="polling").webhook_secret == ""
+    first, second = TelegramConfig(token=token), TelegramConfig(token=token)
+    assert len(first.webhook_secret) >= 32 and first.webhook_secret != second.webhook_secret
+    # What setWebhook's secret_token takes: 1-256 of A-Z a-z 0-9 _ -.
+    assert all(c.isalnum() or c in "_-" for c in first.webhook_secret)
+    given = TelegramConfig(token=token, webhook_secret="mine-1")
+    assert given.webhook_secret == "mine-1"

@@ -42,7 +42,7 @@ async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
 
     [sent] = peer.sent
     assert sent["peer_id"] == str(USER) and sent["message"] == "Вот прайс"
-    assert sent["random_id"] == str(random_id(frame["message"]["id"], 0))
+    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
     photo, doc = sent["attachment"].split(",")
     assert photo.startswith(f"photo-{GROUP}_") and doc.startswith(f"doc-{GROUP}_")
     # The bytes themselves reached the upload urls, each through its own route.
@@ -67,7 +67,7 @@ async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
     attempts = peer.method_calls("messages.send")
     assert len(attempts) == 2
     assert attempts[0]["random_id"] == attempts[1]["random_id"] == str(
-        random_id(frame["message"]["id"], 0))
+        random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
     assert len(peer.sent) == 1 and peer.sent[0]["message"] == ""
     assert peer.attachments_sent() == [[("prices.pdf", PDF)]]
     assert [u[3] for u in peer.uploads] == [PDF, PDF]  # re-uploaded on the retry, sent once

@@ -39,7 +39,7 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
     [sent] = await eventually(lambda: peer.sent)
     assert sent["peer_id"] == str(USER) and sent["message"] == "Здравствуйте! Чем помочь?"
     frame = await admin.receive_until("message", delivery_status="sent")
-    assert sent["random_id"] == str(random_id(frame["message"]["id"], 0))
+    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
     assert sent["v"] == "5.199"
 
     # VK echoes our send as message_reply; it must not come back as a client message.

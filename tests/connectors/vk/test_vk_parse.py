@@ -95,17 +95,30 @@ def outbound(message_id: int, text: str, **extra: Any) -> OutboundMessage:
                            at=datetime.fromisoformat("2025-01-01T00:00:00+00:00"), **extra)
 
 
-def test_random_id_is_stable_distinct_and_never_zero() -> None:
-    assert random_id(401, 0) == random_id(401, 0)
-    ids = {random_id(m, p) for m in range(1, 2000) for p in range(3)}
-    assert len(ids) == 1999 * 3 and 0 not in ids and max(ids) < 2**31
-    assert random_id(2**31 - 1, 0) == 1  # the wrap never lands on 0
+KEY = b"k" * 32
+
+
+def test_random_id_is_stable_distinct_within_int32_and_never_zero() -> None:
+    assert random_id(KEY, 401, 0) == random_id(KEY, 401, 0)
+    ids = {random_id(KEY, m, p) for m in range(1, 4000) for p in range(3)}
+    assert len(ids) == 3999 * 3 and 0 not in ids and max(ids) < 2**31
+    assert 0 < random_id(KEY, 2**31 - 1, 0) < 2**31  # the wrap never lands on 0
+
+
+def test_a_second_installation_does_not_reuse_our_random_ids() -> None:
+    # A fresh database numbers its messages from 1 again: with another key, the same
+    # message ids must not give the same random_ids (VK would drop those sends).
+    ours = {random_id(KEY, m, 0) for m in range(1, 3000)}
+    theirs = {random_id(b"another installation", m, 0) for m in range(1, 3000)}
+    assert len(ours & theirs) <= 1
+    # Neighbouring messages are not neighbouring numbers (no overlap of two runs).
+    assert abs(random_id(KEY, 2, 0) - random_id(KEY, 1, 0)) > 16
 
 
 def test_long_text_is_split_at_9000_with_one_random_id_per_part() -> None:
-    calls = render(outbound(7, "word " * 4000))
+    calls = render(outbound(7, "word " * 4000), KEY)
     assert [len(c.message) <= TEXT_LIMIT for c in calls] == [True, True, True]
-    assert [c.random_id for c in calls] == [random_id(7, 0), random_id(7, 1), random_id(7, 2)]
+    assert [c.random_id for c in calls] == [random_id(KEY, 7, p) for p in range(3)]
     assert {c.peer_id for c in calls} == {51234567}
 
 
@@ -115,19 +128,20 @@ def test_files_ride_on_the_first_part_ten_per_send() -> None:
 
     image = Attachment(kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg",
                        mime="image/jpeg")
-    [call] = render(outbound(8, "see", attachments=(image,)))
-    assert (call.message, call.files, call.random_id) == ("see", (image,), random_id(8, 0))
+    [call] = render(outbound(8, "see", attachments=(image,)), KEY)
+    assert (call.message, call.files) == ("see", (image,))
+    assert call.random_id == random_id(KEY, 8, 0)
     assert as_photo(image) and not as_photo(file(1))
     assert not as_photo(image.model_copy(update={"mime": "image/webp"}))  # a document then
 
     files = tuple(file(n) for n in range(12))
-    calls = render(outbound(9, "word " * 2000, attachments=files))
+    calls = render(outbound(9, "word " * 2000, attachments=files), KEY)
     assert [(len(c.message) > 0, len(c.files)) for c in calls] == [(True, 10), (True, 0),
                                                                    (False, 2)]
-    assert [c.random_id for c in calls] == [random_id(9, i) for i in range(3)]
-    [alone] = render(outbound(10, "", attachments=(image,)))
+    assert [c.random_id for c in calls] == [random_id(KEY, 9, i) for i in range(3)]
+    [alone] = render(outbound(10, "", attachments=(image,)), KEY)
     assert (alone.message, alone.files) == ("", (image,))
-    assert render(outbound(11, "")) == []
+    assert render(outbound(11, ""), KEY) == []
 
 
 def test_message_read_names_the_user_and_the_last_read_id() -> None:
