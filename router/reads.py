@@ -35,7 +35,7 @@ from router.batch import Batch
 from router.distribution import OperatorState
 from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
-from router.snapshots import DialogSnapshot, LinePolicy, line_policy, member_state
+from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
             op.id,
             op.status,
             (on_line.get(op.id, 0), total.get(op.id, 0)),
-            (member.max_open_dialogs or default_max, op.max_open_dialogs),
+            (line_limit(member.max_open_dialogs, default_max), op.max_open_dialogs),
             op.last_assigned_at,
         )
         for member, op in members

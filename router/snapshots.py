@@ -119,6 +119,11 @@ def line_policy(
     )
 
 
+def line_limit(entry_limit: int | None, per_operator: int | None) -> int | None:
+    """An operator's limit on a line: their queue entry's, else the line's per-operator one."""
+    return entry_limit or per_operator
+
+
 def member_state(
     operator_id: int,
     status: str,
