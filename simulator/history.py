@@ -143,7 +143,9 @@ async def current_form(session: AsyncSession, line: Line) -> SetupForm:
     entries.sort(key=lambda e: (e[0], e[1], e[2].operator_id or e[2].group_id or 0))
     settings: dict[str, Any] = dict(line.settings or {})
     shifts = _line_hours(settings)
-    limits = {op: cap for op, cap in await session.execute(select(Operator.id, Operator.max_open_dialogs))}
+    limits = {
+        op: cap for op, cap in await session.execute(select(Operator.id, Operator.max_open_dialogs))
+    }
     ids = {e[2].operator_id for e in entries if e[2].operator_id is not None}
     for members in (await group_members(session)).values():
         ids.update(members)
