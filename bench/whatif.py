@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         good = within_tolerance(replayed, value)
         ok = ok and good
         print(
-            f"{name}: recorded {value:.1f} s, replayed {replayed:.1f} s -> {'ok' if good else 'OUT'}"
+            f"{name}: recorded {value:.1f} s, replayed {replayed:.1f} s",
+            "ok" if good else "OUT OF TOLERANCE",
         )
     proposed_figures = result["proposed"]["figures"]
     assert isinstance(proposed_figures, dict)

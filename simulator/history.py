@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from config.lines import LineSettings
 from core.db.routing_schema import DialogOffer, LineGroup, OperatorGroupMember
 from core.db.schema import Dialog, Line, LineOperator, Operator
+from router.snapshots import line_policy
 from simulator.model import Arrival, Behaviour, Behaviours
 from simulator.setups import Presence, QueueItem, SetupForm
 
@@ -72,6 +74,8 @@ async def recorded_behaviours(
         .where(Dialog.operator_id.is_not(None), Dialog.assigned_at.is_not(None))
     )
     for operator_id, assigned, first, closed in dialogs:
+        if operator_id is None or assigned is None:
+            continue
         if first is not None and first >= assigned:
             answer[operator_id].append((first - assigned).total_seconds())
         if closed is not None and closed >= assigned:
@@ -85,6 +89,8 @@ async def recorded_behaviours(
         .where(DialogOffer.state.in_(("taken", "skipped")), DialogOffer.ended_at.is_not(None))
     )
     for operator_id, state, offered, ended in offers:
+        if ended is None:
+            continue
         take[operator_id].append(max(0.0, (ended - offered).total_seconds()))
         skips[operator_id].append(state == "skipped")
     return _behaviours(take, answer, duration, skips)
@@ -150,9 +156,7 @@ async def current_form(session: AsyncSession, line: Line) -> SetupForm:
     for members in (await group_members(session)).values():
         ids.update(members)
     return SetupForm(
-        distribution=line.distribution
-        if line.distribution in ("evenly", "sequence", "all")
-        else "evenly",  # type: ignore[arg-type]
+        distribution=line_policy(line.id, line.distribution, LineSettings(), (), None).mode,
         timezone=line.timezone,
         settings=settings,
         queue=[e[2] for e in entries],
@@ -167,3 +171,23 @@ def _line_hours(settings: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(schedule, dict):
         return None
     return {key: value for key, value in schedule.items() if key in ("week", "holidays")}
+
+
+async def recorded_waits(
+    session: AsyncSession, line_id: int, start: datetime, end: datetime
+) -> list[float]:
+    """Seconds from arrival to the first operator of the line's dialogs of ``[start, end)``
+    that got one: what the replay of the current setup must reproduce."""
+    rows = await session.execute(
+        select(Dialog.opened_at, Dialog.assigned_at).where(
+            Dialog.line_id == line_id,
+            Dialog.opened_at >= start,
+            Dialog.opened_at < end,
+            Dialog.assigned_at.is_not(None),
+        )
+    )
+    return [
+        max(0.0, (assigned - opened).total_seconds())
+        for opened, assigned in rows
+        if assigned is not None
+    ]

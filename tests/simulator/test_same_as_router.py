@@ -57,7 +57,7 @@ async def test_the_simulator_gives_each_dialog_to_whom_the_router_gave_it(
                     )
                 )
             ids = [op.id for op in people]
-        online = [
+        online: list[Delivery[RouterInput]] = [
             Delivery(streams.COMMANDS, f"p{op}", PresenceChange(operator_id=op, status="online"))
             for op in ids
         ]
