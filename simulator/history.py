@@ -8,6 +8,7 @@ the line is open (all the time on a line without working hours).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -93,15 +94,18 @@ async def recorded_behaviours(
             continue
         take[operator_id].append(max(0.0, (ended - offered).total_seconds()))
         skips[operator_id].append(state == "skipped")
-    return _behaviours(take, answer, duration, skips)
+    return fit_behaviours(take, answer, duration, skips)
 
 
-def _behaviours(
-    take: dict[int, list[float]],
-    answer: dict[int, list[float]],
-    duration: dict[int, list[float]],
-    skips: dict[int, list[bool]],
+def fit_behaviours(
+    take: Mapping[int, list[float]],
+    answer: Mapping[int, list[float]],
+    duration: Mapping[int, list[float]],
+    skips: Mapping[int, list[bool]],
 ) -> Behaviours:
+    """Behaviour from recorded samples per operator: seconds to take an offer, to the first
+    answer and to the close (both from getting the dialog), and whether each offer was
+    skipped. Anyone without samples of a kind gets the line's pooled ones."""
     default = Behaviour()
 
     def one(t: list[float], a: list[float], d: list[float], s: list[bool]) -> Behaviour:
@@ -119,7 +123,10 @@ def _behaviours(
         [x for v in duration.values() for x in v],
         [x for v in skips.values() for x in v],
     )
-    by_operator = {op: one(take[op], answer[op], duration[op], skips[op]) for op in operators}
+    by_operator = {
+        op: one(take.get(op, []), answer.get(op, []), duration.get(op, []), skips.get(op, []))
+        for op in operators
+    }
     return Behaviours(by_operator, pooled)
 
 
