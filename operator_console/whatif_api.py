@@ -105,10 +105,30 @@ async def start_run(request: web.Request) -> web.Response:
         line = await _line(session, request)
         # The proposal is checked as the line editor checks it, before any work starts.
         check_line(body.proposed.timezone, body.proposed.settings)
+        await _check_queue(session, body.proposed)
     run_id = await do_start_run(
         request.app, line, me.id, (body.start, body.end), body.runs, body.proposed
     )
     return web.json_response({"run": run_id}, status=202)
+
+
+async def _check_queue(session: AsyncSession, form: SetupForm) -> None:
+    """400 naming the first queue entry that is not an operator who may work, or a group."""
+    people = {
+        op_id: role for op_id, role in await session.execute(select(Operator.id, Operator.role))
+    }
+    groups = set(await session.scalars(select(OperatorGroup.id)))
+    for index, item in enumerate(form.queue):
+        if (
+            item.operator_id is not None
+            and people.get(item.operator_id, "analyst") in READ_ONLY_ROLES
+        ):
+            raise http_error(
+                web.HTTPBadRequest,
+                f"proposed.queue.{index}.operator_id: no such operator on a line",
+            )
+        if item.group_id is not None and item.group_id not in groups:
+            raise http_error(web.HTTPBadRequest, f"proposed.queue.{index}.group_id: no such group")
 
 
 async def _run_of(request: web.Request, line: Line) -> dict[str, Any]:
