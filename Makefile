@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TYPED := config core connectors router crm_sink operator_console widget tests $(wildcard bench)
+TYPED := config core connectors router crm_sink operator_console widget simulator tests $(wildcard bench)
 
-.PHONY: run test install install-test node test-deps lint unit bench bench-stats clean
+.PHONY: run test install install-test node test-deps lint unit bench bench-stats bench-whatif clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,7 @@ bench-stats: install-test
 
 clean:
 	rm -rf $(VENV) var node_modules .mypy_cache .ruff_cache .pytest_cache
+
+# The routing what-if: a generated week of 10 000 dialogs, current setup against a proposal.
+bench-whatif: install-test
+	$(BIN)/python -m bench.whatif

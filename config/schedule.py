@@ -43,6 +43,7 @@ __all__ = [
     "is_holiday",
     "is_open",
     "next_opening",
+    "open_spans",
     "working_seconds",
 ]
 
@@ -174,9 +175,21 @@ def working_seconds(schedule: Schedule, start: datetime, end: datetime) -> float
     Business time: a first response given at 09:10 to a message of 18:55 the evening before
     on a 09:00-19:00 line took fifteen minutes, not fourteen hours.
     """
+    return sum(
+        (closes - opens).total_seconds() for opens, closes in open_spans(schedule, start, end)
+    )
+
+
+def open_spans(
+    schedule: Schedule, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The open time within ``[start, end)`` as disjoint [opens, closes) spans in UTC, in order.
+
+    A night shift running into the next morning's interval makes one span, not two.
+    """
     start, end = _as_utc(start), _as_utc(end)
     if end <= start:
-        return 0.0
+        return []
     zone = schedule.zone
     first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
     spans = sorted(
@@ -186,13 +199,14 @@ def working_seconds(schedule: Schedule, start: datetime, end: datetime) -> float
         if opens < end and closes > start
     )
     # Intervals of one date never overlap, but a night shift may run into the next morning's.
-    total = 0.0
-    reached = start
+    merged: list[tuple[datetime, datetime]] = []
     for opens, closes in spans:
-        if closes > reached:
-            total += (closes - max(opens, reached)).total_seconds()
-            reached = closes
-    return total
+        if merged and opens <= merged[-1][1]:
+            if closes > merged[-1][1]:
+                merged[-1] = (merged[-1][0], closes)
+        else:
+            merged.append((opens, closes))
+    return merged
 
 
 def _spans_starting_on(schedule: Schedule, day: date) -> Iterator[tuple[datetime, datetime]]:

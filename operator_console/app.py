@@ -50,6 +50,7 @@ from operator_console import (
     routing_api,
     search_api,
     typing_api,
+    whatif_api,
 )
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
@@ -274,6 +275,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(answers_api.routes())
         app.router.add_routes(answers_csv.routes())
         typing_api.install(app)
+        whatif_api.install(app)
         app.router.add_routes(search_api.routes())
         app.router.add_routes(conversation_api.routes())
         app.router.add_routes(stats_routes.routes())

@@ -25,6 +25,7 @@ from operator_console import (
     crm_api,
     groups_api,
     routing_api,
+    whatif_api,
 )
 from operator_console.kpi import board_api as kpi_board
 from operator_console.kpi import coverage_api as kpi_coverage
@@ -59,6 +60,7 @@ REQUEST_BODIES: dict[Handler, type[BaseModel]] = {
     kpi_plans.set_plan: kpi_plans.PlanBody,
     kpi_plans.set_weights: kpi_plans.WeightsBody,
     kpi_coverage.set_coverage: kpi_coverage.CoverageBody,
+    whatif_api.start_run: whatif_api.RunBody,
 }
 """The model that validates each handler's JSON body."""
 

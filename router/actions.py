@@ -26,7 +26,7 @@ from core.envelope import (
 )
 from core.roles import SUPERVISOR_ROLES
 from router.batch import Batch
-from router.decide import decide_take, decide_unavailable, route_waiting
+from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
 from router.intents import (
     Assign,
     Audit,
@@ -207,7 +207,7 @@ async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
             select(Dialog)
             .where(Dialog.line_id == line_id, Dialog.status == "waiting")
             .order_by(Dialog.opened_at, Dialog.id)
-            .limit(200)
+            .limit(WAITING_AT_ONCE)
         )
     ).all()
     if not waiting:

@@ -20,7 +20,7 @@ from config.schedule import next_opening
 from router.distribution import (
     Candidate,
     OperatorState,
-    decide_assignment,
+    decide_among,
     eligibility,
     refusal_by_hand,
 )
@@ -43,6 +43,7 @@ from router.intents import (
 from router.snapshots import DialogSnapshot, LinePolicy, Replies, audit
 
 __all__ = [
+    "WAITING_AT_ONCE",
     "DialogSnapshot",
     "LinePolicy",
     "Replies",
@@ -57,6 +58,10 @@ __all__ = [
     "route",
     "route_waiting",
 ]
+
+WAITING_AT_ONCE = 200
+"""How many of a line's waiting dialogs, oldest first, one ``route_waiting`` gives out: a long
+queue goes out in steps as operators free up, and each step stays short."""
 
 
 def route(
@@ -82,7 +87,7 @@ def route(
     returned, detail = _return_to_own(dialog, line, candidates_all, judged)
     if returned:
         return returned
-    decision = decide_assignment(line.routing, operators, now, after, excluded)
+    decision = decide_among(line.routing, candidates_all, now, after)
     if decision.chosen is None:
         return [
             Wait(dialog.dialog_id, "nobody_eligible"),

@@ -39,6 +39,7 @@ __all__ = [
     "Status",
     "all_at_once",
     "choose_evenly",
+    "decide_among",
     "decide_assignment",
     "eligibility",
     "next_in_sequence",
@@ -224,7 +225,16 @@ def decide_assignment(
     excluded: Iterable[int] = frozenset(),
 ) -> Decision:
     """Decide who gets a new dialog on ``line`` at ``now``, by the line's mode."""
-    candidates = eligibility(line, operators, now, excluded)
+    return decide_among(line, eligibility(line, operators, now, excluded), now, last_offered)
+
+
+def decide_among(
+    line: LineRouting,
+    candidates: Sequence[Candidate],
+    now: datetime,
+    last_offered: int | None = None,
+) -> Decision:
+    """``decide_assignment`` over candidates ``eligibility`` already judged."""
     chosen: tuple[int, ...] | None
     if line.mode == "all":
         chosen = all_at_once(candidates) or None

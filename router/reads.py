@@ -35,7 +35,7 @@ from router.batch import Batch
 from router.distribution import OperatorState
 from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
-from router.snapshots import DialogSnapshot, LinePolicy, Replies
+from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +64,12 @@ async def load_policy(work: Batch, line_id: int) -> LinePolicy:
     line = await work.line(line_id)
     settings = line_settings(line)
     queue = [member.operator_id for member, _op in await line_queue(work, line_id)]
-    mode = line.distribution if line.distribution in ("evenly", "sequence", "all") else "evenly"
-    replies = settings.auto_replies
     try:
         schedule = settings.build_schedule(line.timezone)
     except ValueError:
         log.exception("line %d has an invalid schedule; treating it as always open", line.id)
         schedule = None
-    return LinePolicy(
-        line_id=line.id,
-        mode=mode,  # type: ignore[arg-type]
-        queue=tuple(queue),
-        offer_seconds=settings.offer_seconds,
-        schedule=schedule,
-        out_of_hours=settings.out_of_hours,
-        returning=settings.returning,
-        replies=Replies(replies.greeting, replies.no_answer, replies.out_of_hours, replies.close),
-        no_answer_seconds=settings.no_answer_seconds,
-        no_answer_action=settings.no_answer_action,
-        rating=settings.rating,
-        auto_close_minutes=settings.auto_close_minutes,
-        remind_operator_minutes=settings.remind_operator_minutes,
-        remind_manager_minutes=settings.remind_manager_minutes,
-    )
+    return line_policy(line.id, line.distribution, settings, queue, schedule)
 
 
 async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Operator]]:
@@ -164,15 +147,12 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
         if dialog_line == line_id:
             on_line[operator_id] = on_line.get(operator_id, 0) + count
     return [
-        OperatorState(
-            operator_id=op.id,
-            status=op.status if op.status in ("online", "away") else "offline",  # type: ignore[arg-type]
-            open_dialogs_on_line=on_line.get(op.id, 0),
-            open_dialogs_total=total.get(op.id, 0),
-            max_on_line=member.max_open_dialogs or default_max,
-            max_total=op.max_open_dialogs,
-            last_assigned_at=op.last_assigned_at,
-            on_line=True,
+        member_state(
+            op.id,
+            op.status,
+            (on_line.get(op.id, 0), total.get(op.id, 0)),
+            (line_limit(member.max_open_dialogs, default_max), op.max_open_dialogs),
+            op.last_assigned_at,
         )
         for member, op in members
     ]

@@ -51,8 +51,11 @@ async def do_reopen(work: Batch, cmd: ReopenDialog) -> None:
     dialog = await work.session.get(Dialog, cmd.dialog_id)
     operator = await work.session.get(Operator, cmd.operator_id)
     if dialog is None or operator is None:
-        log.error("reopen names dialog %d or operator %d that does not exist; dropped",
-                  cmd.dialog_id, cmd.operator_id)
+        log.error(
+            "reopen names dialog %d or operator %d that does not exist; dropped",
+            cmd.dialog_id,
+            cmd.operator_id,
+        )
         return
     await work.remember_audience(dialog)
     if not await may_reopen(work.session, dialog, operator):

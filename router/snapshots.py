@@ -3,13 +3,15 @@ read by ``router.reads`` and never by the decisions themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from config.lines import LineSettings
 from config.modes import Mode
 from config.schedule import Schedule, is_open
-from router.distribution import LineRouting
+from router.distribution import LineRouting, OperatorState
 from router.intents import Audit
 
 Status = Literal["waiting", "open", "closed"]
@@ -82,3 +84,66 @@ class DialogSnapshot:
 def audit(dialog: DialogSnapshot, event: str, reason: str = "", **fields: object) -> Audit:
     """An audit record of ``dialog``."""
     return Audit(dialog.dialog_id, dialog.line_id, event, reason, **fields)  # type: ignore[arg-type]
+
+
+def line_policy(
+    line_id: int,
+    distribution: str,
+    settings: LineSettings,
+    queue: Sequence[int],
+    schedule: Schedule | None,
+) -> LinePolicy:
+    """The routing policy of a line from its stored distribution, settings and expanded queue.
+
+    One rule for the live router and the what-if simulator: an unknown distribution routes
+    evenly. ``schedule`` is the line's working hours already built in its zone (None: always
+    open).
+    """
+    mode = distribution if distribution in ("evenly", "sequence", "all") else "evenly"
+    replies = settings.auto_replies
+    return LinePolicy(
+        line_id=line_id,
+        mode=mode,  # type: ignore[arg-type]
+        queue=tuple(queue),
+        offer_seconds=settings.offer_seconds,
+        schedule=schedule,
+        out_of_hours=settings.out_of_hours,
+        returning=settings.returning,
+        replies=Replies(replies.greeting, replies.no_answer, replies.out_of_hours, replies.close),
+        no_answer_seconds=settings.no_answer_seconds,
+        no_answer_action=settings.no_answer_action,
+        rating=settings.rating,
+        auto_close_minutes=settings.auto_close_minutes,
+        remind_operator_minutes=settings.remind_operator_minutes,
+        remind_manager_minutes=settings.remind_manager_minutes,
+    )
+
+
+def line_limit(entry_limit: int | None, per_operator: int | None) -> int | None:
+    """An operator's limit on a line: their queue entry's, else the line's per-operator one."""
+    return entry_limit or per_operator
+
+
+def member_state(
+    operator_id: int,
+    status: str,
+    load: tuple[int, int],
+    limits: tuple[int | None, int | None],
+    last_assigned_at: datetime | None,
+) -> OperatorState:
+    """A queue member as distribution sees them.
+
+    ``load`` is (open dialogs and exclusive offers on this line, the same on every line);
+    ``limits`` is (the member's limit on the line, else the line's per-operator limit; the
+    operator's overall limit). Any presence but online or away counts as offline.
+    """
+    return OperatorState(
+        operator_id=operator_id,
+        status=status if status in ("online", "away") else "offline",  # type: ignore[arg-type]
+        open_dialogs_on_line=load[0],
+        open_dialogs_total=load[1],
+        max_on_line=limits[0],
+        max_total=limits[1],
+        last_assigned_at=last_assigned_at,
+        on_line=True,
+    )

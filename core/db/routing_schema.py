@@ -50,17 +50,22 @@ class DialogParticipant(Base):
 
 
 class RoutingAudit(Base):
-    """One routing step of a dialog and why it happened: the console's routing audit."""
+    """One routing step of a dialog and why it happened: the console's routing audit. A change
+    of a line's setup (``event`` "setup") is recorded too, with no dialog."""
 
     __tablename__ = "routing_audit"
-    __table_args__ = (Index("ix_routing_audit_dialog", "dialog_id", "id"),)
+    __table_args__ = (
+        Index("ix_routing_audit_dialog", "dialog_id", "id"),
+        Index("ix_routing_audit_line", "line_id", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id"))
+    dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
     line_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     event: Mapped[str] = mapped_column(String(16))
     """assign, offer, take, skip, timeout, withdraw, wait, requeue, transfer, invite, join,
-    leave, reject, close."""
+    leave, reject, close; setup for a line's setup change (``reason`` says where it came from:
+    "simulation" when applied from a what-if)."""
     mode: Mapped[str | None] = mapped_column(String(16), default=None)
     operator_id: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str] = mapped_column(String(64), default="")

@@ -99,7 +99,8 @@ function linesTable() {
     el("td", { text: line.queue.map(entryName).join(", ") }),
     el("td", { text: line.channels.map((c) => `${c.kind}:${c.key}`).join(", ") }),
     el("td", { text: line.read_only ? "openlines.toml (read-only)" : "console" }),
-    el("td", {}, el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "line-edit" }, text: isAdmin() && !line.read_only ? "Edit" : "View", onclick: () => render(line) })))));
+    el("td", {}, el("button", { class: "btn btn--ghost btn--sm", type: "button", dataset: { ol: "line-edit" }, text: isAdmin() && !line.read_only ? "Edit" : "View", onclick: () => render(line) }),
+      el("a", { class: "btn btn--ghost btn--sm", href: `/whatif?line=${line.id}`, dataset: { ol: "line-whatif" }, text: "What if…" })))));
 }
 
 function operatorsTable() {
