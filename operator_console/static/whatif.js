@@ -65,20 +65,21 @@ function setupPanel() {
   const outside = el("select", { name: "out_of_hours" },
     el("option", { value: "wait", text: "Wait for opening", selected: s.out_of_hours !== "route" }),
     el("option", { value: "route", text: "Route anyway", selected: s.out_of_hours === "route" }));
-  const days = DAYS.map((day, i) => el("input", { type: "text", name: `week-${day}`, value: week[i], placeholder: "closed", "aria-label": `${day} hours` }));
+  // A line without hours is open all week: an empty day then means "open", not "closed".
+  const alwaysOpen = schedule === null;
+  const days = DAYS.map((day, i) => el("input", { type: "text", name: `week-${day}`, value: week[i], placeholder: alwaysOpen ? "09:00-18:00" : "closed", "aria-label": `${day} hours` }));
   const holidays = el("input", { type: "text", name: "holidays", value: ((schedule && schedule.holidays) || []).join(", "), placeholder: "2026-12-25, 01.01" });
   const greeting = el("textarea", { name: "greeting", rows: 2 });
   greeting.value = (s.auto_replies && s.auto_replies.greeting) || "";
   const away = el("textarea", { name: "out_of_hours_reply", rows: 2 });
   away.value = (s.auto_replies && s.auto_replies.out_of_hours) || "";
-  const alwaysOpen = schedule === null;
   fill(form,
     el("div", { class: "whatif-row" },
       field("From", el("input", { type: "date", name: "from", value: info.period.from, dataset: { ol: "whatif-from" } })),
       field("To", el("input", { type: "date", name: "to", value: info.period.to, dataset: { ol: "whatif-to" } }))),
     el("div", { class: "whatif-row" }, field("Mode", mode), field("Offer time, s", offer)),
     el("div", { class: "whatif-row" }, field("Dialogs per operator", capacity), field("Out of hours", outside)),
-    el("fieldset", { class: "whatif-panel" }, el("legend", { text: alwaysOpen ? "Working hours (empty: always open)" : "Working hours" }),
+    el("fieldset", { class: "whatif-panel" }, el("legend", { text: alwaysOpen ? "Working hours (all empty: open all week)" : "Working hours" }),
       el("div", { class: "whatif-week" }, DAYS.map((day, i) => [el("span", { text: day }), days[i]]))),
     field("Holidays", holidays),
     field("Greeting", greeting),
