@@ -27,7 +27,7 @@ from connectors.webchat import pages
 from connectors.webchat.availability import line_answering
 from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.delivery import VisitorDelivery
-from connectors.webchat.history import missed_messages
+from connectors.webchat.history import missed_messages, pending_rating
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
     FrameError,
@@ -286,15 +286,17 @@ class WebchatConnector(ContextConnector):
                 history = await missed_messages(
                     session, self.links, channel.id, visitor.visitor_id, hello.after
                 )
-            await ws.send_json(
-                {
-                    "type": "welcome",
-                    "token": token,
-                    "visitor_id": visitor.visitor_id,
-                    "history": history,
-                    "online": online,
-                }
-            )
+                rating = await pending_rating(session, channel.id, visitor.visitor_id)
+            welcome = {
+                "type": "welcome",
+                "token": token,
+                "visitor_id": visitor.visitor_id,
+                "history": history,
+                "online": online,
+            }
+            if rating is not None:
+                welcome["rating"] = rating
+            await ws.send_json(welcome)
             await self.delivery.welcomed(ws, {m["id"] for m in history})
         except BaseException:
             self.delivery.leave(key, ws)  # no visitor for this socket: nothing else forgets it
@@ -374,9 +376,8 @@ class WebchatConnector(ContextConnector):
             await _error(ws, "bad_frame", "dialog_id: not a dialog of yours")
             return
         # The router keeps the first rating of a closed dialog and ignores the rest.
-        await self.bus.publish(
-            streams.COMMANDS, RateDialog(dialog_id=rate.dialog_id, rating=rate.value)
-        )
+        rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
+        await self.bus.publish(streams.COMMANDS, rating)
         await ws.send_json({"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value})
 
 

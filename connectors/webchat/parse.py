@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from core.envelope import MAX_TEXT
+from core.envelope import MAX_RATING_COMMENT, MAX_TEXT
 from core.limits import MAX_ID, InputError, loads_limited
 
 CLIENT_MSG_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -79,11 +79,13 @@ class Ping(_Frame):
 
 
 class Rate(_Frame):
-    """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1."""
+    """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1, with an
+    optional comment."""
 
     type: Literal["rate"]
     dialog_id: int = Field(ge=1, le=MAX_ID)
     value: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=MAX_RATING_COMMENT)
 
 
 VisitorFrame = Annotated[
