@@ -74,25 +74,25 @@ svg{width:20px;height:20px}
 .hd{background:var(--a);color:#fff;padding:14px 16px;display:flex;align-items:center;gap:12px;flex:none}
 .hd>div{min-width:0}
 .t{font-weight:650;font-size:16px;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.s{font-size:12.5px;opacity:.92;display:flex;align-items:center;gap:6px}
+.s{font-size:12.5px;display:flex;align-items:center;gap:6px}
 .s::before{content:"";width:8px;height:8px;border-radius:50%;background:#cbd5e1}
 .s[data-state=online]::before{background:#4ade80}
 .x{margin-left:auto;width:34px;height:34px;border-radius:50%;background:none;color:#fff}
 .x:hover{background:rgba(255,255,255,.16)}
 .lg{flex:1;overflow-y:auto;padding:16px 14px 8px;background:#f5f6f8;display:flex;flex-direction:column;gap:4px;overscroll-behavior:contain}
-.hi{align-self:center;text-align:center;color:#6b7280;font-size:13px;margin:4px 12px 12px}
+.hi{align-self:center;text-align:center;color:#5b6472;font-size:13px;margin:4px 12px 12px}
 .m{max-width:82%;display:flex;flex-direction:column;align-items:flex-start;margin-top:4px}
 .m[data-author=visitor]{align-self:flex-end;align-items:flex-end}
 .m[data-author=system]{align-self:center;align-items:center;max-width:92%;text-align:center}
-.n{font-size:12px;color:#6b7280;margin:4px 10px 2px}
+.n{font-size:12px;color:#5b6472;margin:4px 10px 2px}
 .b{padding:8px 12px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere}
 [data-author=visitor] .b{background:var(--a);color:#fff;border-bottom-right-radius:6px}
 [data-author=operator] .b{background:#fff;border:1px solid #e5e7eb;border-bottom-left-radius:6px}
-[data-author=system] .b{color:#6b7280;font-size:12.5px;padding:2px 10px}
-[data-state=pending] .b{opacity:.6}
+[data-author=system] .b{color:#5b6472;font-size:12.5px;padding:2px 10px}
+[data-state=pending] .b{background:#4a6fd6}
 [data-state=failed] .b{background:#fee2e2;color:#991b1b}
-.mt{font-size:11px;color:#9ca3af;margin:2px 8px 0}
-.ty{font-size:12.5px;color:#6b7280;font-style:italic;padding:4px 16px 6px;background:#f5f6f8}
+.mt{font-size:11px;color:#5b6472;margin:2px 8px 0}
+.ty{font-size:12.5px;color:#5b6472;font-style:italic;padding:4px 16px 6px;background:#f5f6f8}
 .f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;background:#fff}
 textarea{flex:1;min-width:0;resize:none;height:42px;max-height:140px;border:1px solid #d1d5db;border-radius:21px;padding:10px 14px;font:inherit;font-size:16px;line-height:20px;color:inherit;background:#fff;outline:none}
 textarea:focus{border-color:var(--a)}
@@ -104,6 +104,15 @@ textarea:focus{border-color:var(--a)}
 .pg .f{padding-bottom:max(10px,env(safe-area-inset-bottom))}
 @media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0;animation:none}.o .l{display:none}.hd{padding-top:max(14px,env(safe-area-inset-top))}.f{padding-bottom:max(10px,env(safe-area-inset-bottom))}}
 @media (prefers-reduced-motion:reduce){.p{animation:none}.l{transition:none}}
+.rt{align-self:center;width:min(300px,94%);margin:10px 0;padding:12px 14px;background:#fff;border:1px solid #e5e7eb;border-radius:14px;text-align:center}
+.rq{font-weight:600;font-size:14px}
+.st{display:flex;justify-content:center;gap:2px;margin:6px 0}
+.st button{width:42px;height:42px;border-radius:10px;background:none;color:#5b6472;font-size:26px;line-height:1}
+.st button:hover,.st .on{color:#b45309}
+.st button[aria-pressed=true]{background:#fef3c7}
+.rt textarea{display:block;width:100%;height:64px;max-height:none;border-radius:10px;padding:8px 10px;font-size:14px}
+.rs{width:100%;height:38px;margin-top:8px;border-radius:19px;background:var(--a);color:#fff;font-weight:600}
+.rs:disabled{background:#e5e7eb;color:#5b6472;cursor:default}
 .fs a{display:block;margin-top:4px;color:inherit;word-break:break-all}.fs img{display:block;max-width:100%;max-height:220px;border-radius:8px}`;
 
   const host = document.createElement('div');
@@ -116,7 +125,7 @@ textarea:focus{border-color:var(--a)}
     '<div class="hd"><div><div class="t" data-ol="title"></div><div class="s" data-ol="status" data-state="connecting" aria-live="polite"></div></div>' +
     (PAGE ? '' : `<button class="x" type="button" data-ol="close" aria-label="Close chat">${ICON_CLOSE}</button>`) + '</div>' +
     '<div class="lg" data-ol="log" role="log" aria-live="polite"><div class="hi">Ask us anything — we will answer here.</div></div>' +
-    '<div class="ty" data-ol="typing" hidden></div>' +
+    '<div class="ty" data-ol="typing" role="status" hidden></div>' +
     `<div class="f"><textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
     `<button class="sb" type="button" data-ol="send" aria-label="Send" disabled>${ICON_SEND}</button></div></section></div>`;
   const $ = (hook) => root.querySelector(`[data-ol="${hook}"]`);
@@ -223,32 +232,74 @@ textarea:focus{border-color:var(--a)}
     c.after(el); // the greeting line is always first, so c is never null here
   }
 
-  // The line asks for a rating on close: 1–5 stars, or 👍/👎 sent as 5/1. One click sends
-  // {"type":"rate"} (docs/PROTOCOL.md) and the buttons give way to a thank-you.
+  // The line asks for a rating on close: one card with a row of 1–5 stars (or 👍/👎, sent as
+  // 5/1) and an optional comment. The hub repeats the request in every welcome until it is
+  // answered, so the card survives reloads; `rated` turns it into a thank-you.
+  let rating = null; // {id, box} of the card shown
   function askRating(dialogId, kind) {
-    const box = div('mt', kind === 'like' ? 'Did we help you?' : 'Please rate the conversation');
+    if (!Number.isInteger(dialogId) || (rating && rating.id === dialogId)) return;
+    if (rating) rating.box.remove();
+    const box = div('rt', '');
     box.dataset.ol = 'rating';
-    box.style.fontSize = '13px';
-    const choices = kind === 'like' ? [['👍', 5, 'Yes'], ['👎', 1, 'No']]
-      : [1, 2, 3, 4, 5].map((v) => [`${v}★`, v, `${v} of 5`]);
-    const row = document.createElement('div');
-    for (const [label, value, aria] of choices) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = label;
+    box.setAttribute('role', 'group');
+    const q = div('rq', kind === 'like' ? 'Did we help you?' : 'Please rate the conversation');
+    q.id = 'olrq';
+    box.setAttribute('aria-labelledby', q.id);
+    const row = div('st', '');
+    const choices = kind === 'like' ? [['👍', 5, 'Yes, you helped'], ['👎', 1, 'No, you did not']]
+      : [1, 2, 3, 4, 5].map((v) => ['★', v, `${v} of 5 stars`]);
+    const comment = document.createElement('textarea');
+    comment.dataset.ol = 'rating-comment';
+    comment.maxLength = 1000;
+    comment.placeholder = 'Add a comment (optional)';
+    comment.setAttribute('aria-label', 'Comment (optional)');
+    const send = button('rs', 'Send rating');
+    send.dataset.ol = 'rating-send';
+    send.disabled = true;
+    let value = 0;
+    for (const [label, v, aria] of choices) {
+      const b = button('', label);
       b.setAttribute('aria-label', aria);
-      b.dataset.rating = String(value);
-      b.style.cssText = 'margin:6px 6px 0 0;padding:4px 10px;border:1px solid #ccc;border-radius:8px;background:#fff;color:#222;cursor:pointer;font:inherit';
+      b.setAttribute('aria-pressed', 'false');
+      b.dataset.rating = String(v);
       b.addEventListener('click', () => {
-        if (sendFrame({ type: 'rate', dialog_id: dialogId, value })) {
-          box.replaceChildren(document.createTextNode('Thank you for your rating!'));
+        value = v;
+        send.disabled = false;
+        for (const o of row.children) {
+          const on = kind === 'like' ? o === b : Number(o.dataset.rating) <= v;
+          o.classList.toggle('on', on);
+          o.setAttribute('aria-pressed', String(o === b));
         }
       });
       row.append(b);
     }
-    box.append(row);
+    send.addEventListener('click', () => {
+      const frame = { type: 'rate', dialog_id: dialogId, value };
+      if (comment.value.trim()) frame.comment = comment.value.trim();
+      // A disabled button drops the focus; the thank-you hands it on to the message field.
+      if (value && sendFrame(frame)) send.disabled = rating.refocus = true;
+    });
+    box.append(q, row, comment, send);
+    rating = { id: dialogId, box };
     log.insertBefore(box, [...log.children].find(unsent) || null);
     toBottom();
+  }
+
+  function rated(dialogId) {
+    if (!rating || rating.id !== dialogId) return;
+    const thanks = div('rq', 'Thank you for your rating!');
+    thanks.setAttribute('role', 'status');
+    rating.box.replaceChildren(thanks);
+    rating.box.dataset.state = 'rated';
+    if (rating.refocus) input.focus();
+  }
+
+  function button(className, text) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = className;
+    b.textContent = text;
+    return b;
   }
 
   function note(text) {
@@ -262,6 +313,8 @@ textarea:focus{border-color:var(--a)}
     if (!badge) return;
     badge.hidden = n === 0;
     badge.textContent = n > 9 ? '9+' : String(n);
+    badge.setAttribute('aria-hidden', 'true'); // the launcher's own label says it
+    launcherLabel();
   }
 
   function addMessage(m, live) {
@@ -442,6 +495,12 @@ textarea:focus{border-color:var(--a)}
         // The first history after a page load is old news, not unread messages.
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
+        if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
+          askRating(f.rating.dialog_id, f.rating.rating);
+        } else if (rating && rating.box.dataset.state !== 'rated') {
+          rating.box.remove(); // answered elsewhere, e.g. in another tab
+          rating = null;
+        }
         outbox.forEach(transmit);
         reportRead();
         break;
@@ -460,6 +519,9 @@ textarea:focus{border-color:var(--a)}
         showTyping('');
         note('The conversation was closed');
         if (f.rating === 'stars' || f.rating === 'like') askRating(f.dialog_id, f.rating);
+        break;
+      case 'rated':
+        rated(f.dialog_id);
         break;
       case 'error':
         onError(f);
@@ -567,13 +629,18 @@ textarea:focus{border-color:var(--a)}
   });
   sendButton.addEventListener('click', () => { submit(); input.focus(); });
 
+  function launcherLabel() {
+    const more = unread ? `, ${unread} unread message${unread > 1 ? 's' : ''}` : '';
+    launcher.setAttribute('aria-label', isOpen ? 'Close chat' : `Open chat${more}`);
+  }
+
   function toggle(show) {
     if (PAGE) return;
     isOpen = show;
     panel.hidden = !show;
     wrap.classList.toggle('o', show);
     launcher.setAttribute('aria-expanded', String(show));
-    launcher.setAttribute('aria-label', show ? 'Close chat' : 'Open chat');
+    launcherLabel();
     if (!show) { session.del(OPEN_KEY); return; }
     setUnread(0);
     session.set(OPEN_KEY, '1');
@@ -591,7 +658,10 @@ textarea:focus{border-color:var(--a)}
     launcher.addEventListener('pointerenter', start);
     launcher.addEventListener('focus', start);
     $('close').addEventListener('click', () => { close(); launcher.focus(); });
-    panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
+    // Focus goes back where it came from, not to <body>, so a keyboard user can go on.
+    panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') { close(); launcher.focus(); }
+    });
     // Lets a site add its own "chat with us" links without inline scripts, which a CSP may forbid.
     document.addEventListener('click', (e) => {
       if (e.target instanceof Element && e.target.closest('[data-openlines-open]')) {
