@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.accounts import Accounts
+from connectors.attachments import AttachmentStore
 from connectors.context import ConnectorContext, ContextConnector
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
@@ -44,6 +45,7 @@ from connectors.webchat.parse import (
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
+from connectors.webchat.uploads import check_files, limits_of, upload_route
 from core import streams
 from core.db.schema import Channel, ClientIdentity, Dialog
 from core.envelope import (
@@ -83,6 +85,8 @@ class WebchatConnector(ContextConnector):
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
+        self.files = AttachmentStore(context.data_dir)
+        """Where visitors' uploads are kept, beside every channel's files."""
 
     async def load_accounts(self) -> None:
         """Read the web chats from the database now (see connectors.base.LoadsAccounts)."""
@@ -108,6 +112,7 @@ class WebchatConnector(ContextConnector):
         """The widget's socket, script and pages."""
         return [
             web.get("/widget/ws", self.visitor_socket),
+            upload_route(lambda: self.secret, lambda: self.files, self._channel),
             *pages.routes(lambda: self.sessions, self._channel),
         ]
 
@@ -296,6 +301,12 @@ class WebchatConnector(ContextConnector):
             }
             if rating is not None:
                 welcome["rating"] = rating
+            limits = limits_of(channel)
+            if limits.upload_max_mb:
+                welcome["uploads"] = {
+                    "max_bytes": limits.upload_max_mb * 1024 * 1024,
+                    "types": list(limits.upload_types),
+                }
             await ws.send_json(welcome)
             await self.delivery.welcomed(ws, {m["id"] for m in history})
         except BaseException:
@@ -334,6 +345,11 @@ class WebchatConnector(ContextConnector):
         text: VisitorText,
         hints: ClientHints | None = None,
     ) -> None:
+        attachments = check_files(self.secret, visitor, text.attachments)
+        if attachments is None:
+            await _error(ws, "bad_frame", "attachments: not an upload of yours",
+                         text.client_msg_id)  # fmt: skip
+            return
         envelope = InboundMessage(
             channel_id=channel.id,
             external_user_id=visitor.visitor_id,
@@ -341,6 +357,7 @@ class WebchatConnector(ContextConnector):
             external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
             client_msg_id=text.client_msg_id,
             text=text.text,
+            attachments=attachments,
             client_name=(hints and hints.name) or f"Visitor {visitor.visitor_id[:6]}",
             # Every message carries them (the CRM's handling is idempotent): an identity that
             # arrives mid-dialog (``identify``) reaches the CRM with the next message.

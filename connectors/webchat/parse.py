@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from connectors.webchat.uploads import MAX_FILES, VisitorFile
 from core.envelope import MAX_RATING_COMMENT, MAX_TEXT
 from core.limits import MAX_ID, InputError, loads_limited
 
@@ -52,11 +53,13 @@ class Identify(_Frame):
 
 
 class VisitorText(_Frame):
-    """A message the visitor wrote."""
+    """A message the visitor wrote, or files they sent (``text`` may then be empty)."""
 
     type: Literal["message"]
     client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
-    text: str = Field(min_length=1)
+    text: str = ""
+    attachments: tuple[VisitorFile, ...] = Field(default=(), max_length=MAX_FILES)
+    """Files from ``POST /widget/upload``, each with the token it answered."""
 
 
 class Typing(_Frame):
@@ -131,7 +134,7 @@ def parse_frame(raw: str) -> VisitorFrame | FrameError:
             return FrameError(
                 "too_long", f"text is {len(frame.text)} characters; the limit is {MAX_TEXT}", cid
             )
-        if not frame.text.strip():
+        if not frame.text.strip() and not frame.attachments:
             return FrameError("bad_frame", "text: empty message", cid)
     return frame
 

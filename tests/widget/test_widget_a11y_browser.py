@@ -126,9 +126,7 @@ async def test_keyboard_screen_reader_and_contrast_on_the_demo_site(
     assert await focused_hook(page) == "launcher"
 
 
-async def test_the_public_chat_page_on_a_phone_passes_axe(
-    hub: str, new_page: NewPage
-) -> None:
+async def test_the_public_chat_page_on_a_phone_passes_axe(hub: str, new_page: NewPage) -> None:
     page = await new_page("phone", viewport=PHONE, is_mobile=True, has_touch=True)
     await page.goto(f"{hub}/chat/demo")
     await expect(part(page, "panel")).to_be_visible()

@@ -53,6 +53,7 @@
   const svg = (body, attrs) => `<svg viewBox="0 0 24 24" aria-hidden="true" ${attrs}>${body}</svg>`;
   const ICON_CHAT = svg('<path d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4.5 21l3.9-2c1.1.3 2.3.5 3.6.5 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/>', 'class="ic" fill="currentColor"');
   const ICON_CLOSE = svg('<path d="M6 6l12 12M18 6L6 18"/>', 'class="ix" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"');
+  const ICON_CLIP = svg('<path d="M21 11.5l-8.6 8.6a5 5 0 01-7.1-7.1l8.6-8.6a3.3 3.3 0 014.7 4.7l-8.6 8.6a1.7 1.7 0 01-2.4-2.4l7.9-7.9"/>', 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"');
   const ICON_SEND = svg('<path d="M3.4 20.4l17.5-7.5a1 1 0 000-1.8L3.4 3.6a1 1 0 00-1.4 1.1L4 11l9 1-9 1-2 6.3a1 1 0 001.4 1.1z"/>', 'fill="currentColor"');
 
   const STYLE = `
@@ -96,6 +97,10 @@ svg{width:20px;height:20px}
 .f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;background:#fff}
 textarea{flex:1;min-width:0;resize:none;height:42px;max-height:140px;border:1px solid #d1d5db;border-radius:21px;padding:10px 14px;font:inherit;font-size:16px;line-height:20px;color:inherit;background:#fff;outline:none}
 textarea:focus{border-color:var(--a)}
+.at{width:42px;height:42px;border-radius:50%;background:none;color:#5b6472}
+.at:hover{background:#f1f5f9}
+.dz .lg{outline:3px dashed var(--a);outline-offset:-6px}
+progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
 .sb{width:42px;height:42px;border-radius:50%;background:var(--a);color:#fff}
 .sb:disabled{opacity:.4;cursor:default}
 .pg .p{inset:0;width:auto;height:auto;border-radius:0;box-shadow:none;animation:none}
@@ -126,7 +131,8 @@ textarea:focus{border-color:var(--a)}
     (PAGE ? '' : `<button class="x" type="button" data-ol="close" aria-label="Close chat">${ICON_CLOSE}</button>`) + '</div>' +
     '<div class="lg" data-ol="log" role="log" aria-live="polite"><div class="hi">Ask us anything — we will answer here.</div></div>' +
     '<div class="ty" data-ol="typing" role="status" hidden></div>' +
-    `<div class="f"><textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
+    `<div class="f"><button class="at" type="button" data-ol="attach" aria-label="Attach a file" hidden>${ICON_CLIP}</button><input type="file" data-ol="file" multiple hidden tabindex="-1" aria-hidden="true">` +
+    `<textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
     `<button class="sb" type="button" data-ol="send" aria-label="Send" disabled>${ICON_SEND}</button></div></section></div>`;
   const $ = (hook) => root.querySelector(`[data-ol="${hook}"]`);
   const wrap = root.firstElementChild.nextElementSibling;
@@ -323,6 +329,7 @@ textarea:focus{border-color:var(--a)}
     const author = ['visitor', 'operator', 'system'].includes(m.author) ? m.author : 'system';
     if (cid && author === 'visitor' && seenClientIds.has(cid)) return;
     const follow = nearBottom();
+    if (cid && sending.has(cid)) { sending.get(cid).remove(); sending.delete(cid); }
     let el = author === 'visitor' && cid && pending.get(cid);
     if (el) {
       pending.delete(cid);
@@ -495,6 +502,8 @@ textarea:focus{border-color:var(--a)}
         // The first history after a page load is old news, not unread messages.
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
+        uploads = f.uploads && Number.isInteger(f.uploads.max_bytes) ? f.uploads : null;
+        attach.hidden = !uploads;
         if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
           askRating(f.rating.dialog_id, f.rating.rating);
         } else if (rating && rating.box.dataset.state !== 'rated') {
@@ -553,6 +562,8 @@ textarea:focus{border-color:var(--a)}
       }
       return;
     }
+    const upload = sending.get(f.client_msg_id);
+    if (upload) { upload.dataset.state = 'failed'; setMeta(upload, 'Not sent'); }
     // The hub names the refused message; dropping it keeps one bad message from being resent
     // after every reconnect. Without a name, frames are answered in order, so it is the
     // oldest one still unanswered.
@@ -576,6 +587,81 @@ textarea:focus{border-color:var(--a)}
     }
     note(ERRORS[f.code] || (typeof f.reason === 'string' && f.reason) || 'Something went wrong');
   }
+
+  // Visitor files: the button, drag and drop onto the panel, or paste. Each file is uploaded
+  // with its progress shown, then sent as a message carrying the upload's token.
+  let uploads = null; // {max_bytes, types} from the welcome; null: this chat takes no files
+  const sending = new Map(); // client_msg_id -> progress bubble until the hub echoes it
+  const attach = $('attach');
+  const picker = $('file');
+  const typeOk = (mime) => uploads.types.some((p) => p === mime || p === '*/*' ||
+    (p.endsWith('/*') && mime.startsWith(p.slice(0, -1))));
+
+  function sendFiles(files) {
+    if (!uploads || !token) { note('Files can be sent once the chat is connected'); return; }
+    for (const file of files) {
+      if (file.size > uploads.max_bytes) {
+        note(`${file.name}: larger than ${Math.floor(uploads.max_bytes / 1048576)} MB`);
+      } else if (file.type && !typeOk(file.type)) {
+        note(`${file.name}: this type of file cannot be sent here`);
+      } else upload(file);
+    }
+  }
+
+  function upload(file) {
+    const cid = newId();
+    const el = node('visitor', file.name, '', 'pending');
+    const bar = document.createElement('progress');
+    bar.max = 1;
+    bar.value = 0;
+    bar.setAttribute('aria-label', `Uploading ${file.name}`);
+    el.firstElementChild.append(bar);
+    setMeta(el, 'Uploading…');
+    sending.set(cid, el);
+    log.append(el);
+    toBottom();
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${src.protocol}//${src.host}${base}/widget/upload?channel=${encodeURIComponent(KEY)}`);
+    xhr.setRequestHeader('X-Openlines-Token', token);
+    xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    const failed = (why) => {
+      el.dataset.state = 'failed';
+      bar.remove();
+      setMeta(el, why || 'Not sent');
+    };
+    xhr.onerror = () => failed();
+    xhr.onload = () => {
+      if (xhr.status !== 201) { failed(xhr.responseText.slice(0, 200)); return; }
+      let att;
+      try { att = JSON.parse(xhr.responseText); } catch { failed(); return; }
+      bar.value = 1;
+      setMeta(el, 'Sending…');
+      if (!sendFrame({ type: 'message', client_msg_id: cid, text: '', attachments: [att] })) failed();
+    };
+    xhr.send(file);
+  }
+
+  attach.addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => { sendFiles([...picker.files]); picker.value = ''; });
+  input.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData ? e.clipboardData.files : [])];
+    if (files.length && uploads) { e.preventDefault(); sendFiles(files); }
+  });
+  panel.addEventListener('dragover', (e) => {
+    if (!uploads || !e.dataTransfer.types.includes('Files')) return;
+    e.preventDefault();
+    wrap.classList.add('dz');
+  });
+  panel.addEventListener('dragleave', (e) => {
+    if (!panel.contains(e.relatedTarget)) wrap.classList.remove('dz');
+  });
+  panel.addEventListener('drop', (e) => {
+    wrap.classList.remove('dz');
+    if (!uploads || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    sendFiles([...e.dataTransfer.files]);
+  });
 
   function start() {
     if (!started) connect();

@@ -32,8 +32,11 @@ def test_well_formed_frames_parse() -> None:
          "message.extra", "x"),
         ('{"type": "message", "client_msg_id": "x y", "text": "a"}', "bad_frame",
          "message.client_msg_id", None),
+        # Empty text is only for a message of files.
         ('{"type": "message", "client_msg_id": "m1", "text": ""}', "bad_frame",
-         "message.text", "m1"),
+         "text: empty message", "m1"),
+        ('{"type": "message", "client_msg_id": "m3", "text": "", "attachments": [{}]}',
+         "bad_frame", "message.attachments.0.kind", "m3"),
         ('{"type": "message", "client_msg_id": "m2", "text": " \\n "}', "bad_frame",
          "text: empty message", "m2"),
         ('{"type": "hello", "after": -1}', "bad_frame", "hello.after", None),
