@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import phonenumbers
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from connectors.webchat.delivery import VisitorDelivery
 from connectors.webchat.history import missed_messages, pending_rating
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
+    ContactDetails,
     FrameError,
     Hello,
     Identify,
@@ -39,6 +41,7 @@ from connectors.webchat.parse import (
     Read,
     Typing,
     VisitorText,
+    check_contact,
     parse_frame,
     parse_identity,
 )
@@ -302,6 +305,8 @@ class WebchatConnector(ContextConnector):
             if rating is not None:
                 welcome["rating"] = rating
             limits = limits_of(channel)
+            if limits.forms:
+                welcome["forms"] = list(limits.forms)
             if limits.upload_max_mb:
                 welcome["uploads"] = {
                     "max_bytes": limits.upload_max_mb * 1024 * 1024,
@@ -345,6 +350,12 @@ class WebchatConnector(ContextConnector):
         text: VisitorText,
         hints: ClientHints | None = None,
     ) -> None:
+        if text.contact is not None:
+            refused = check_contact(text.contact)
+            if refused is not None:
+                await _error(ws, "bad_frame", refused, text.client_msg_id)
+                return
+            hints = with_contact(hints, text.contact)
         attachments = check_files(self.secret, visitor, text.attachments)
         if attachments is None:
             await _error(ws, "bad_frame", "attachments: not an upload of yours",
@@ -396,6 +407,22 @@ class WebchatConnector(ContextConnector):
         rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
         await self.bus.publish(streams.COMMANDS, rating)
         await ws.send_json({"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value})
+
+
+def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
+    """The socket's hints with what a form said; the site's signed identity stays."""
+    base = hints or ClientHints()
+    return base.model_copy(
+        update={
+            "name": contact.name or base.name,
+            "email": contact.email or base.email,
+            "phone": phonenumbers.format_number(
+                phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
+            )
+            if contact.phone
+            else base.phone,
+        }
+    )
 
 
 async def _refuse(ws: web.WebSocketResponse) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.base import Capabilities
@@ -25,6 +27,11 @@ class WebchatConfig(BaseModel):
     )
     """Content types visitors may send (``image/*`` matches every image type), among those
     the hub accepts at all (``connectors.filetypes``); ``*/*`` allows all of those."""
+
+
+    forms: tuple[Literal["callback", "contact"], ...] = ()
+    """Forms the widget's launcher offers beside the chat: "call me back" (a dialog whose
+    first message is the phone) and a contact form (a message with an email)."""
 
 
 def type_allowed(mime: str, patterns: tuple[str, ...]) -> bool:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from connectors.webchat.uploads import MAX_FILES, VisitorFile
@@ -52,6 +53,15 @@ class Identify(_Frame):
     identity: Any
 
 
+class ContactDetails(_Frame):
+    """What a visitor typed into one of the widget's forms (call me back, leave a message):
+    their own word, never verified; checked further by ``check_contact``."""
+
+    name: str = Field(default="", max_length=255, pattern=NO_CONTROLS)
+    email: str = Field(default="", max_length=320, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str = Field(default="", max_length=64, pattern=NO_CONTROLS)
+
+
 class VisitorText(_Frame):
     """A message the visitor wrote, or files they sent (``text`` may then be empty)."""
 
@@ -60,6 +70,8 @@ class VisitorText(_Frame):
     text: str = ""
     attachments: tuple[VisitorFile, ...] = Field(default=(), max_length=MAX_FILES)
     """Files from ``POST /widget/upload``, each with the token it answered."""
+    contact: ContactDetails | None = None
+    """Sent by the widget's forms with the message they compose."""
 
 
 class Typing(_Frame):
@@ -147,3 +159,17 @@ def parse_identity(data: Any) -> SiteIdentity | FrameError:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("identity", *first["loc"]))
         return FrameError(IDENTITY_ERROR, f"{where}: {first['msg']}")
+
+
+def check_contact(contact: ContactDetails) -> str | None:
+    """Why a form's phone is refused (libphonenumber: it must exist in its country's plan,
+    written with ``+`` and the country code), or None."""
+    if not contact.phone:
+        return None
+    try:
+        number = phonenumbers.parse(contact.phone, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        return "contact.phone: not a phone number; write it with + and the country code"
+    return None

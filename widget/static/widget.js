@@ -97,6 +97,15 @@ svg{width:20px;height:20px}
 .f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;background:#fff}
 textarea{flex:1;min-width:0;resize:none;height:42px;max-height:140px;border:1px solid #d1d5db;border-radius:21px;padding:10px 14px;font:inherit;font-size:16px;line-height:20px;color:inherit;background:#fff;outline:none}
 textarea:focus{border-color:var(--a)}
+.tb{display:flex;gap:6px;padding:8px 12px;background:#fff;border-bottom:1px solid #e5e7eb;flex:none;overflow-x:auto}
+.tb button{padding:6px 12px;border-radius:16px;background:#f1f5f9;color:#1f2329;font-size:13.5px;white-space:nowrap}
+.tb button[aria-pressed=true]{background:var(--a);color:#fff}
+.fm{flex:1;overflow-y:auto;padding:16px;background:#f5f6f8;display:flex;flex-direction:column;gap:10px}
+.fm p{margin:0;color:#1f2329}
+.fm label{display:flex;flex-direction:column;gap:4px;font-size:13.5px;font-weight:600;color:#1f2329}
+.fm input,.fm textarea{font:inherit;font-size:16px;font-weight:400;padding:9px 12px;border:1px solid #8b95a5;border-radius:10px;background:#fff;color:inherit;height:auto;max-height:none;border-radius:10px}
+.fm textarea{min-height:96px}
+.fm .e{color:#b91c1c;font-size:13.5px}
 .at{width:42px;height:42px;border-radius:50%;background:none;color:#5b6472}
 .at:hover{background:#f1f5f9}
 .dz .lg{outline:3px dashed var(--a);outline-offset:-6px}
@@ -129,6 +138,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     `<section class="p" data-ol="panel" role="dialog"${PAGE ? '' : ' hidden'}>` +
     '<div class="hd"><div><div class="t" data-ol="title"></div><div class="s" data-ol="status" data-state="connecting" aria-live="polite"></div></div>' +
     (PAGE ? '' : `<button class="x" type="button" data-ol="close" aria-label="Close chat">${ICON_CLOSE}</button>`) + '</div>' +
+    '<div class="tb" data-ol="tabs" hidden></div><form class="fm" data-ol="form" novalidate hidden></form>' +
     '<div class="lg" data-ol="log" role="log" aria-live="polite"><div class="hi">Ask us anything — we will answer here.</div></div>' +
     '<div class="ty" data-ol="typing" role="status" hidden></div>' +
     `<div class="f"><button class="at" type="button" data-ol="attach" aria-label="Attach a file" hidden>${ICON_CLIP}</button><input type="file" data-ol="file" multiple hidden tabindex="-1" aria-hidden="true">` +
@@ -352,6 +362,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     if (author === 'operator') { showTyping(''); if (seenObserver) seenObserver.observe(el); }
     if (live && author !== 'visitor' && !isOpen) setUnread(unread + 1);
     if (follow || author === 'visitor') toBottom();
+    if (cid && cid === formCid) formSent(); // the thank-you goes below the message
   }
 
   // Operators' files arrive as signed /files/… links on the hub; images show inline, other
@@ -499,9 +510,11 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
         attempt = 0;
         if (typeof f.token === 'string' && f.token) local.set(TOKEN_KEY, token = f.token);
         setStatus(f.online ? 'online' : 'offline');
+        setTabs(Array.isArray(f.forms) ? f.forms : []);
         // The first history after a page load is old news, not unread messages.
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
+        offlineForm(f.online);
         uploads = f.uploads && Number.isInteger(f.uploads.max_bytes) ? f.uploads : null;
         attach.hidden = !uploads;
         if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
@@ -559,6 +572,15 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
         lastId = 0;
         skipBackoff = true;
         dropped();
+      }
+      return;
+    }
+    if (formCid && f.client_msg_id === formCid) {
+      formCid = '';
+      const err = form.querySelector('.e');
+      if (err) {
+        err.textContent = String(f.reason).startsWith('contact.phone')
+          ? 'Please check the phone number: write it with + and the country code' : UNSENT;
       }
       return;
     }
@@ -662,6 +684,102 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     e.preventDefault();
     sendFiles([...e.dataTransfer.files]);
   });
+
+  // Forms beside the chat: "call me back" (a dialog whose first message is the phone) and a
+  // contact form (a message with an email), offered as tabs when the chat's settings list
+  // them; the contact form also stands in for the chat while nobody is answering.
+  const FORMS = {
+    callback: ['Call me back', 'Leave your number and we will call you back.',
+      [['name', 'Your name', 'text', 0], ['phone', 'Phone, with the country code', 'tel', 1]]],
+    contact: ['Write to us', 'Leave a message and your email, and we will get back to you.',
+      [['name', 'Your name', 'text', 0], ['email', 'Email', 'email', 1],
+        ['text', 'Message', 'textarea', 1]]],
+  };
+  const form = $('form');
+  const tabs = $('tabs');
+  let view = 'chat';
+  let formCid = '';
+  let offers = [];
+
+  function setTabs(list) {
+    offers = list.filter((k) => FORMS[k]);
+    tabs.hidden = !offers.length;
+    tabs.replaceChildren(...['chat', ...offers].map((k) => {
+      const b = button('', k === 'chat' ? 'Chat' : FORMS[k][0]);
+      b.dataset.view = k;
+      b.setAttribute('aria-pressed', String(k === view));
+      b.addEventListener('click', () => show(k));
+      return b;
+    }));
+  }
+
+  function show(kind, intro) {
+    view = kind;
+    for (const b of tabs.children) b.setAttribute('aria-pressed', String(b.dataset.view === kind));
+    const chat = kind === 'chat';
+    for (const el of [log, input.parentElement]) el.hidden = !chat;
+    if (!chat) typingLine.hidden = true;
+    form.hidden = chat;
+    if (chat) return;
+    const [title, text, fields] = FORMS[kind];
+    form.dataset.kind = kind;
+    form.setAttribute('aria-label', title);
+    const p = document.createElement('p');
+    p.textContent = intro || text;
+    form.replaceChildren(p);
+    for (const [name, label, type, required] of fields) {
+      const l = document.createElement('label');
+      const f = document.createElement(type === 'textarea' ? 'textarea' : 'input');
+      if (type !== 'textarea') f.type = type;
+      f.name = name;
+      f.required = !!required;
+      f.maxLength = type === 'textarea' ? MAX_LEN : 255;
+      f.autocomplete = { name: 'name', email: 'email', phone: 'tel' }[name] || 'off';
+      l.append(document.createTextNode(label + (required ? '' : ' (optional)')), f);
+      form.append(l);
+    }
+    const err = div('e', '');
+    err.dataset.ol = 'form-error';
+    err.setAttribute('role', 'alert');
+    const go = button('rs', 'Send');
+    go.type = 'submit';
+    form.append(err, go);
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = (n) => (form.elements[n] ? form.elements[n].value.trim() : '');
+    const err = form.querySelector('.e');
+    const missing = [...form.elements].find((f) => f.required && !f.value.trim());
+    const kind = form.dataset.kind;
+    if (missing) { err.textContent = 'Please fill in every field that is not optional'; missing.focus(); return; }
+    if (kind === 'contact' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
+      err.textContent = 'Please check the email address';
+      form.elements.email.focus();
+      return;
+    }
+    formCid = newId();
+    const contact = { name: v('name'), email: v('email'), phone: v('phone') };
+    const text = kind === 'callback' ? `Please call me back: ${v('phone')}` : v('text');
+    if (!welcomed || !sendFrame({ type: 'message', client_msg_id: formCid, text, contact })) {
+      err.textContent = 'Not connected yet; please try again in a moment';
+      start();
+    }
+  });
+
+  function formSent() {
+    const kind = form.dataset.kind;
+    formCid = '';
+    show('chat');
+    note(kind === 'callback' ? 'Thank you! We will call you back soon.'
+      : 'Thank you! We have your message and will get back to you.');
+  }
+
+  function offlineForm(online) {
+    if (!online && view === 'chat' && !byId.size && !outbox.length && !pending.size) {
+      show('contact', 'We are away right now. Leave a message and your email, and we will get back to you.');
+    }
+  }
 
   function start() {
     if (!started) connect();
