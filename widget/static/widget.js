@@ -687,7 +687,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
 
   // Forms beside the chat: "call me back" (a dialog whose first message is the phone) and a
   // contact form (a message with an email), offered as tabs when the chat's settings list
-  // them; the contact form also stands in for the chat while nobody is answering.
+  // them; the contact form also stands in for an empty chat while nobody is answering.
   const FORMS = {
     callback: ['Call me back', 'Leave your number and we will call you back.',
       [['name', 'Your name', 'text', 0], ['phone', 'Phone, with the country code', 'tel', 1]]],
@@ -776,7 +776,10 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
   }
 
   function offlineForm(online) {
-    if (!online && view === 'chat' && !byId.size && !outbox.length && !pending.size) {
+    // Only a chat that offers the contact form swaps the chat for it; others take messages
+    // that wait in the queue as before.
+    if (!online && offers.includes('contact') && view === 'chat' && !byId.size &&
+        !outbox.length && !pending.size) {
       show('contact', 'We are away right now. Leave a message and your email, and we will get back to you.');
     }
   }
