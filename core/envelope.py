@@ -187,6 +187,14 @@ class HiddenNote(_Model):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+MAX_RATING_COMMENT = 1000
+"""Longest comment a client may leave with a rating."""
+
+RATING_CONTROL_KINDS = frozenset({"webchat"})
+"""Channel kinds that ask for a rating with their own controls (``DialogClosedNotice.rating``)
+instead of the "reply with a number" text."""
+
+
 class RateDialog(_Model):
     """The client rated a closed dialog (a channel with a native rating control sends this)."""
 
@@ -194,6 +202,8 @@ class RateDialog(_Model):
     v: Literal[1] = 1
     dialog_id: int
     rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=MAX_RATING_COMMENT)
+    """What the client wrote beside the stars, if anything."""
 
 
 class ReopenDialog(_Model):
@@ -327,6 +337,7 @@ class DialogView(_Model):
     began_in_hours: bool | None = None
     outcome: str | None = None
     rating: int | None = None
+    rating_comment: str | None = None
     answered: bool = False
     """An operator has replied: an assigned dialog can no longer be skipped back to the queue."""
 

@@ -55,5 +55,6 @@ def dialog_view(
         began_in_hours=dialog.began_in_hours,
         outcome=dialog.outcome,
         rating=dialog.rating,
+        rating_comment=dialog.rating_comment,
         answered=dialog.first_response_at is not None,
     )

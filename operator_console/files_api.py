@@ -1,9 +1,9 @@
 """Operators' files: upload for a reply, and the public signed links clients fetch them by.
 
 ``POST /api/dialogs/{id}/files`` takes one or more files (multipart), checks what they are
-(``filetypes``), stores them in the dialog's channel folder (``connectors.attachments``) and
-answers with one descriptor per file: the attachment plus an upload token (``uploads``), which
-the reply (``POST /api/dialogs/{id}/messages``) sends back.
+(``connectors.filetypes``), stores them in the dialog's channel folder
+(``connectors.attachments``) and answers with one descriptor per file: the attachment plus an
+upload token (``uploads``), which the reply (``POST /api/dialogs/{id}/messages``) sends back.
 
 ``GET /files/{token}`` serves a stored file to whoever holds a link signed by
 ``connectors.filelinks`` (the web-chat visitor, Viber's servers): 403 for a forged or expired one.
@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from connectors.attachments import AttachmentStore
 from connectors.filelinks import PATH_PREFIX, check_token
+from connectors.filetypes import Refused, clean_name, sniff
 from core.app_keys import SECRET_KEY, SESSIONS
 from core.db.schema import Dialog
 from operator_console.api import _visible_dialog
 from operator_console.auth import http_error
-from operator_console.filetypes import Refused, clean_name, sniff
 from operator_console.keys import SETTINGS
 from operator_console.uploads import MAX_FILES, upload_token
 

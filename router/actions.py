@@ -17,6 +17,7 @@ from core import streams
 from core.db.routing_schema import DialogOffer, RoutingAudit, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
+    RATING_CONTROL_KINDS,
     CloseDialog,
     DialogClosedForCrm,
     DialogClosedNotice,
@@ -142,7 +143,16 @@ async def do_close(work: Batch, cmd: CloseDialog) -> None:
         return
     by: ClosedBy = "operator" if cmd.operator_id is not None else "client"
     policy = await load_policy(work, dialog.line_id)
-    await do_intents(work, decide_close(await snapshot(work, dialog), policy, by))
+    controls = await rating_controls(work, dialog)
+    await do_intents(
+        work, decide_close(await snapshot(work, dialog), policy, by, rating_controls=controls)
+    )
+
+
+async def rating_controls(work: Batch, dialog: Dialog) -> bool:
+    """Whether the dialog's channel asks for the rating with its own controls."""
+    channel = await work.channel(dialog.channel_id)
+    return channel is not None and channel.kind in RATING_CONTROL_KINDS
 
 
 async def do_presence(work: Batch, cmd: PresenceChange) -> None:

@@ -25,7 +25,7 @@ from core.envelope import (
 )
 from core.presence import status_after_grace, status_after_idle
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
-from router.actions import do_intents, do_presence, do_route_waiting
+from router.actions import do_intents, do_presence, do_route_waiting, rating_controls
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
@@ -284,6 +284,7 @@ async def do_rate(work: Batch, cmd: RateDialog) -> None:
     if dialog is None or dialog.status != "closed" or dialog.rating is not None:
         return
     dialog.rating = cmd.rating
+    dialog.rating_comment = cmd.comment.strip() or None
     await work.session.flush()
     await work.announce_dialog(dialog)
 
@@ -326,7 +327,9 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
         answers = int(payload.get("answers") or 0)
         intents = decide_reminder(snap, policy, stage, answers, dialog.operator_messages, work.now)
     elif kind == "autoclose":
-        intents = decide_close(snap, policy, "auto") if snap.status == "open" else []
+        controls = await rating_controls(work, dialog)
+        closing = decide_close(snap, policy, "auto", rating_controls=controls)
+        intents = closing if snap.status == "open" else []
     else:
         log.warning("timer %s has no handler", fired.key)
         return

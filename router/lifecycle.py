@@ -100,8 +100,14 @@ RATING_PROMPTS = {
 """Sent on close when a line asks for a rating but has no closing text of its own."""
 
 
-def decide_close(dialog: DialogSnapshot, line: LinePolicy, by: ClosedBy) -> list[Intent]:
-    """Close the dialog: outcome, closing text and rating request, every timer disarmed."""
+def decide_close(
+    dialog: DialogSnapshot, line: LinePolicy, by: ClosedBy, *, rating_controls: bool = False
+) -> list[Intent]:
+    """Close the dialog: outcome, closing text and rating request, every timer disarmed.
+
+    ``rating_controls``: the client's channel asks for the rating with its own controls (the
+    web chat's stars), so the "reply with a number" text would be a second, confusing prompt.
+    """
     if dialog.status == "closed":
         return []
     ask = line.rating != "none" and by != "client"
@@ -115,9 +121,8 @@ def decide_close(dialog: DialogSnapshot, line: LinePolicy, by: ClosedBy) -> list
     ]
     # The client cannot read a goodbye on a channel they closed themselves.
     if by != "client":
-        text = line.replies.close or (RATING_PROMPTS.get(line.rating, "") if ask else "")
-        if line.replies.close and ask:
-            text = f"{line.replies.close}\n{RATING_PROMPTS[line.rating]}"
+        prompt = RATING_PROMPTS.get(line.rating, "") if ask and not rating_controls else ""
+        text = "\n".join(t for t in (line.replies.close, prompt) if t)
         if text:
             intents.append(AutoReply(dialog.dialog_id, "close", text))
     intents += [

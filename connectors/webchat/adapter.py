@@ -15,11 +15,13 @@ import logging
 import time
 from typing import Any
 
+import phonenumbers
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.accounts import Accounts
+from connectors.attachments import AttachmentStore
 from connectors.context import ConnectorContext, ContextConnector
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
@@ -27,9 +29,10 @@ from connectors.webchat import pages
 from connectors.webchat.availability import line_answering
 from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.delivery import VisitorDelivery
-from connectors.webchat.history import missed_messages
+from connectors.webchat.history import missed_messages, pending_rating
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
+    ContactDetails,
     FrameError,
     Hello,
     Identify,
@@ -38,12 +41,14 @@ from connectors.webchat.parse import (
     Read,
     Typing,
     VisitorText,
+    check_contact,
     parse_frame,
     parse_identity,
 )
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
+from connectors.webchat.uploads import check_files, limits_of, upload_route
 from core import streams
 from core.db.schema import Channel, ClientIdentity, Dialog
 from core.envelope import (
@@ -83,6 +88,8 @@ class WebchatConnector(ContextConnector):
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""
         self.last_entry_id: str | None = None
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
+        self.files = AttachmentStore(context.data_dir)
+        """Where visitors' uploads are kept, beside every channel's files."""
 
     async def load_accounts(self) -> None:
         """Read the web chats from the database now (see connectors.base.LoadsAccounts)."""
@@ -108,6 +115,7 @@ class WebchatConnector(ContextConnector):
         """The widget's socket, script and pages."""
         return [
             web.get("/widget/ws", self.visitor_socket),
+            upload_route(lambda: self.secret, lambda: self.files, self._channel),
             *pages.routes(lambda: self.sessions, self._channel),
         ]
 
@@ -286,15 +294,25 @@ class WebchatConnector(ContextConnector):
                 history = await missed_messages(
                     session, self.links, channel.id, visitor.visitor_id, hello.after
                 )
-            await ws.send_json(
-                {
-                    "type": "welcome",
-                    "token": token,
-                    "visitor_id": visitor.visitor_id,
-                    "history": history,
-                    "online": online,
+                rating = await pending_rating(session, channel.id, visitor.visitor_id)
+            welcome = {
+                "type": "welcome",
+                "token": token,
+                "visitor_id": visitor.visitor_id,
+                "history": history,
+                "online": online,
+            }
+            if rating is not None:
+                welcome["rating"] = rating
+            limits = limits_of(channel)
+            if limits.forms:
+                welcome["forms"] = list(limits.forms)
+            if limits.upload_max_mb:
+                welcome["uploads"] = {
+                    "max_bytes": limits.upload_max_mb * 1024 * 1024,
+                    "types": list(limits.upload_types),
                 }
-            )
+            await ws.send_json(welcome)
             await self.delivery.welcomed(ws, {m["id"] for m in history})
         except BaseException:
             self.delivery.leave(key, ws)  # no visitor for this socket: nothing else forgets it
@@ -332,6 +350,17 @@ class WebchatConnector(ContextConnector):
         text: VisitorText,
         hints: ClientHints | None = None,
     ) -> None:
+        if text.contact is not None:
+            refused = check_contact(text.contact)
+            if refused is not None:
+                await _error(ws, "bad_frame", refused, text.client_msg_id)
+                return
+            hints = with_contact(hints, text.contact)
+        attachments = check_files(self.secret, visitor, text.attachments)
+        if attachments is None:
+            await _error(ws, "bad_frame", "attachments: not an upload of yours",
+                         text.client_msg_id)  # fmt: skip
+            return
         envelope = InboundMessage(
             channel_id=channel.id,
             external_user_id=visitor.visitor_id,
@@ -339,6 +368,7 @@ class WebchatConnector(ContextConnector):
             external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
             client_msg_id=text.client_msg_id,
             text=text.text,
+            attachments=attachments,
             client_name=(hints and hints.name) or f"Visitor {visitor.visitor_id[:6]}",
             # Every message carries them (the CRM's handling is idempotent): an identity that
             # arrives mid-dialog (``identify``) reaches the CRM with the next message.
@@ -374,10 +404,25 @@ class WebchatConnector(ContextConnector):
             await _error(ws, "bad_frame", "dialog_id: not a dialog of yours")
             return
         # The router keeps the first rating of a closed dialog and ignores the rest.
-        await self.bus.publish(
-            streams.COMMANDS, RateDialog(dialog_id=rate.dialog_id, rating=rate.value)
-        )
+        rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
+        await self.bus.publish(streams.COMMANDS, rating)
         await ws.send_json({"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value})
+
+
+def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
+    """The socket's hints with what a form said; the site's signed identity stays."""
+    base = hints or ClientHints()
+    return base.model_copy(
+        update={
+            "name": contact.name or base.name,
+            "email": contact.email or base.email,
+            "phone": phonenumbers.format_number(
+                phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
+            )
+            if contact.phone
+            else base.phone,
+        }
+    )
 
 
 async def _refuse(ws: web.WebSocketResponse) -> None:

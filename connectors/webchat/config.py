@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.base import Capabilities
@@ -18,6 +20,24 @@ class WebchatConfig(BaseModel):
     """The key the website signs its logged-in users with (connectors/webchat/identity.py).
     Unset, the chat refuses site identities. At least 16 characters: it guards a strong CRM
     key that merges clients automatically."""
+    upload_max_mb: int = Field(default=10, ge=0, le=2048)
+    """Largest file a visitor may send, in MiB; 0 turns visitors' uploads off."""
+    upload_types: tuple[str, ...] = Field(
+        default=("image/*", "application/pdf", "text/plain"), max_length=50
+    )
+    """Content types visitors may send (``image/*`` matches every image type), among those
+    the hub accepts at all (``connectors.filetypes``); ``*/*`` allows all of those."""
+
+
+    forms: tuple[Literal["callback", "contact"], ...] = ()
+    """Forms the widget's launcher offers beside the chat: "call me back" (a dialog whose
+    first message is the phone) and a contact form (a message with an email)."""
+
+
+def type_allowed(mime: str, patterns: tuple[str, ...]) -> bool:
+    """Whether ``mime`` matches one of ``patterns`` (``type/*`` and ``*/*`` as wildcards)."""
+    major = mime.split("/", 1)[0]
+    return any(p in (mime, "*/*", f"{major}/*") for p in patterns)
 
 
 def admin_links(key: str, public_url: str) -> dict[str, str]:

@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from core.envelope import MAX_TEXT
+from connectors.webchat.uploads import MAX_FILES, VisitorFile
+from core.envelope import MAX_RATING_COMMENT, MAX_TEXT
 from core.limits import MAX_ID, InputError, loads_limited
 
 CLIENT_MSG_ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -51,12 +53,25 @@ class Identify(_Frame):
     identity: Any
 
 
+class ContactDetails(_Frame):
+    """What a visitor typed into one of the widget's forms (call me back, leave a message):
+    their own word, never verified; checked further by ``check_contact``."""
+
+    name: str = Field(default="", max_length=255, pattern=NO_CONTROLS)
+    email: str = Field(default="", max_length=320, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str = Field(default="", max_length=64, pattern=NO_CONTROLS)
+
+
 class VisitorText(_Frame):
-    """A message the visitor wrote."""
+    """A message the visitor wrote, or files they sent (``text`` may then be empty)."""
 
     type: Literal["message"]
     client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
-    text: str = Field(min_length=1)
+    text: str = ""
+    attachments: tuple[VisitorFile, ...] = Field(default=(), max_length=MAX_FILES)
+    """Files from ``POST /widget/upload``, each with the token it answered."""
+    contact: ContactDetails | None = None
+    """Sent by the widget's forms with the message they compose."""
 
 
 class Typing(_Frame):
@@ -79,11 +94,13 @@ class Ping(_Frame):
 
 
 class Rate(_Frame):
-    """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1."""
+    """The visitor rated a closed dialog of theirs: 1–5 stars, or 👍/👎 sent as 5/1, with an
+    optional comment."""
 
     type: Literal["rate"]
     dialog_id: int = Field(ge=1, le=MAX_ID)
     value: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=MAX_RATING_COMMENT)
 
 
 VisitorFrame = Annotated[
@@ -129,7 +146,7 @@ def parse_frame(raw: str) -> VisitorFrame | FrameError:
             return FrameError(
                 "too_long", f"text is {len(frame.text)} characters; the limit is {MAX_TEXT}", cid
             )
-        if not frame.text.strip():
+        if not frame.text.strip() and not frame.attachments:
             return FrameError("bad_frame", "text: empty message", cid)
     return frame
 
@@ -142,3 +159,17 @@ def parse_identity(data: Any) -> SiteIdentity | FrameError:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("identity", *first["loc"]))
         return FrameError(IDENTITY_ERROR, f"{where}: {first['msg']}")
+
+
+def check_contact(contact: ContactDetails) -> str | None:
+    """Why a form's phone is refused (libphonenumber: it must exist in its country's plan,
+    written with ``+`` and the country code), or None."""
+    if not contact.phone:
+        return None
+    try:
+        number = phonenumbers.parse(contact.phone, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        return "contact.phone: not a phone number; write it with + and the country code"
+    return None

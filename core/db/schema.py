@@ -203,6 +203,8 @@ class Dialog(Base):
     """Set on close: answered, missed, out_of_hours or client_left."""
     rating: Mapped[int | None] = mapped_column(Integer, default=None)
     rating_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    rating_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    """What the client wrote beside their rating."""
     client_messages: Mapped[int] = mapped_column(Integer, default=0)
     operator_messages: Mapped[int] = mapped_column(Integer, default=0)
     offer_round: Mapped[int] = mapped_column(Integer, default=0)

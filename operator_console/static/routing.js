@@ -140,7 +140,8 @@ export function renderRouting(dialog) {
   ui.note.hidden = !open;
   renderOffer(dialog, me);
   ui.rating.hidden = dialog.rating === null || dialog.rating === undefined;
-  ui.rating.textContent = ui.rating.hidden ? "" : `Rating: ${dialog.rating}/5`;
+  const comment = dialog.rating_comment ? ` — “${dialog.rating_comment}”` : "";
+  ui.rating.textContent = ui.rating.hidden ? "" : `Rating: ${dialog.rating}/5${comment}`;
   const inside = dialog.participants || [];
   ui.people.hidden = inside.length === 0;
   ui.people.textContent = inside.length ? `With: ${inside.map(nameOf).join(", ")}` : "";

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from connectors.filelinks import FileLinks, check_token, sign_token
+from connectors.filetypes import Refused, clean_name, sniff
 from connectors.viber.render import render
 from core.envelope import Attachment, OutboundMessage, utcnow
-from operator_console.filetypes import Refused, clean_name, sniff
 
 SHA = "a" * 64
 SECRET = b"hub secret"

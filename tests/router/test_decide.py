@@ -36,6 +36,7 @@ from router.intents import (
     Wait,
 )
 from router.lifecycle import (
+    RATING_PROMPTS,
     decide_client_message,
     decide_close,
     decide_no_answer,
@@ -301,6 +302,18 @@ def test_close_records_the_outcome_and_asks_for_a_rating() -> None:
     assert outcome(waiting(began_in_hours=False), "auto") == "out_of_hours"
     assert outcome(waiting(began_in_hours=True), "operator") == "missed"
     assert not any(isinstance(i, AutoReply) for i in decide_close(answered, policy, "client"))
+
+
+def test_a_channel_with_rating_controls_gets_no_reply_with_a_number_text() -> None:
+    answered = waiting(status="open", operator_id=1, answered=True)
+    plain = decide_close(answered, line(rating="stars"), "operator", rating_controls=True)
+    assert not any(isinstance(i, AutoReply) for i in plain)
+    assert Close(1, "operator", "answered", True) in plain
+    policy = line(rating="like", replies=Replies(close="Thanks!"))
+    closing = decide_close(answered, policy, "operator", rating_controls=True)
+    assert [i.text for i in closing if isinstance(i, AutoReply)] == ["Thanks!"]
+    texted = decide_close(answered, line(rating="stars"), "operator")
+    assert [i.text for i in texted if isinstance(i, AutoReply)] == [RATING_PROMPTS["stars"]]
 
 
 def test_ratings_parse_per_line_kind() -> None:

@@ -53,6 +53,7 @@
   const svg = (body, attrs) => `<svg viewBox="0 0 24 24" aria-hidden="true" ${attrs}>${body}</svg>`;
   const ICON_CHAT = svg('<path d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4.5 21l3.9-2c1.1.3 2.3.5 3.6.5 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/>', 'class="ic" fill="currentColor"');
   const ICON_CLOSE = svg('<path d="M6 6l12 12M18 6L6 18"/>', 'class="ix" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"');
+  const ICON_CLIP = svg('<path d="M21 11.5l-8.6 8.6a5 5 0 01-7.1-7.1l8.6-8.6a3.3 3.3 0 014.7 4.7l-8.6 8.6a1.7 1.7 0 01-2.4-2.4l7.9-7.9"/>', 'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"');
   const ICON_SEND = svg('<path d="M3.4 20.4l17.5-7.5a1 1 0 000-1.8L3.4 3.6a1 1 0 00-1.4 1.1L4 11l9 1-9 1-2 6.3a1 1 0 001.4 1.1z"/>', 'fill="currentColor"');
 
   const STYLE = `
@@ -74,28 +75,41 @@ svg{width:20px;height:20px}
 .hd{background:var(--a);color:#fff;padding:14px 16px;display:flex;align-items:center;gap:12px;flex:none}
 .hd>div{min-width:0}
 .t{font-weight:650;font-size:16px;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.s{font-size:12.5px;opacity:.92;display:flex;align-items:center;gap:6px}
+.s{font-size:12.5px;display:flex;align-items:center;gap:6px}
 .s::before{content:"";width:8px;height:8px;border-radius:50%;background:#cbd5e1}
 .s[data-state=online]::before{background:#4ade80}
 .x{margin-left:auto;width:34px;height:34px;border-radius:50%;background:none;color:#fff}
 .x:hover{background:rgba(255,255,255,.16)}
 .lg{flex:1;overflow-y:auto;padding:16px 14px 8px;background:#f5f6f8;display:flex;flex-direction:column;gap:4px;overscroll-behavior:contain}
-.hi{align-self:center;text-align:center;color:#6b7280;font-size:13px;margin:4px 12px 12px}
+.hi{align-self:center;text-align:center;color:#5b6472;font-size:13px;margin:4px 12px 12px}
 .m{max-width:82%;display:flex;flex-direction:column;align-items:flex-start;margin-top:4px}
 .m[data-author=visitor]{align-self:flex-end;align-items:flex-end}
 .m[data-author=system]{align-self:center;align-items:center;max-width:92%;text-align:center}
-.n{font-size:12px;color:#6b7280;margin:4px 10px 2px}
+.n{font-size:12px;color:#5b6472;margin:4px 10px 2px}
 .b{padding:8px 12px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere}
 [data-author=visitor] .b{background:var(--a);color:#fff;border-bottom-right-radius:6px}
 [data-author=operator] .b{background:#fff;border:1px solid #e5e7eb;border-bottom-left-radius:6px}
-[data-author=system] .b{color:#6b7280;font-size:12.5px;padding:2px 10px}
-[data-state=pending] .b{opacity:.6}
+[data-author=system] .b{color:#5b6472;font-size:12.5px;padding:2px 10px}
+[data-state=pending] .b{background:#4a6fd6}
 [data-state=failed] .b{background:#fee2e2;color:#991b1b}
-.mt{font-size:11px;color:#9ca3af;margin:2px 8px 0}
-.ty{font-size:12.5px;color:#6b7280;font-style:italic;padding:4px 16px 6px;background:#f5f6f8}
+.mt{font-size:11px;color:#5b6472;margin:2px 8px 0}
+.ty{font-size:12.5px;color:#5b6472;font-style:italic;padding:4px 16px 6px;background:#f5f6f8}
 .f{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e5e7eb;background:#fff}
 textarea{flex:1;min-width:0;resize:none;height:42px;max-height:140px;border:1px solid #d1d5db;border-radius:21px;padding:10px 14px;font:inherit;font-size:16px;line-height:20px;color:inherit;background:#fff;outline:none}
 textarea:focus{border-color:var(--a)}
+.tb{display:flex;gap:6px;padding:8px 12px;background:#fff;border-bottom:1px solid #e5e7eb;flex:none;overflow-x:auto}
+.tb button{padding:6px 12px;border-radius:16px;background:#f1f5f9;color:#1f2329;font-size:13.5px;white-space:nowrap}
+.tb button[aria-pressed=true]{background:var(--a);color:#fff}
+.fm{flex:1;overflow-y:auto;padding:16px;background:#f5f6f8;display:flex;flex-direction:column;gap:10px}
+.fm p{margin:0;color:#1f2329}
+.fm label{display:flex;flex-direction:column;gap:4px;font-size:13.5px;font-weight:600;color:#1f2329}
+.fm input,.fm textarea{font:inherit;font-size:16px;font-weight:400;padding:9px 12px;border:1px solid #8b95a5;border-radius:10px;background:#fff;color:inherit;height:auto;max-height:none;border-radius:10px}
+.fm textarea{min-height:96px}
+.fm .e{color:#b91c1c;font-size:13.5px}
+.at{width:42px;height:42px;border-radius:50%;background:none;color:#5b6472}
+.at:hover{background:#f1f5f9}
+.dz .lg{outline:3px dashed var(--a);outline-offset:-6px}
+progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
 .sb{width:42px;height:42px;border-radius:50%;background:var(--a);color:#fff}
 .sb:disabled{opacity:.4;cursor:default}
 .pg .p{inset:0;width:auto;height:auto;border-radius:0;box-shadow:none;animation:none}
@@ -104,6 +118,15 @@ textarea:focus{border-color:var(--a)}
 .pg .f{padding-bottom:max(10px,env(safe-area-inset-bottom))}
 @media (max-width:480px){.p{inset:0;width:auto;height:auto;border-radius:0;animation:none}.o .l{display:none}.hd{padding-top:max(14px,env(safe-area-inset-top))}.f{padding-bottom:max(10px,env(safe-area-inset-bottom))}}
 @media (prefers-reduced-motion:reduce){.p{animation:none}.l{transition:none}}
+.rt{align-self:center;width:min(300px,94%);margin:10px 0;padding:12px 14px;background:#fff;border:1px solid #e5e7eb;border-radius:14px;text-align:center}
+.rq{font-weight:600;font-size:14px}
+.st{display:flex;justify-content:center;gap:2px;margin:6px 0}
+.st button{width:42px;height:42px;border-radius:10px;background:none;color:#5b6472;font-size:26px;line-height:1}
+.st button:hover,.st .on{color:#b45309}
+.st button[aria-pressed=true]{background:#fef3c7}
+.rt textarea{display:block;width:100%;height:64px;max-height:none;border-radius:10px;padding:8px 10px;font-size:14px}
+.rs{width:100%;height:38px;margin-top:8px;border-radius:19px;background:var(--a);color:#fff;font-weight:600}
+.rs:disabled{background:#e5e7eb;color:#5b6472;cursor:default}
 .fs a{display:block;margin-top:4px;color:inherit;word-break:break-all}.fs img{display:block;max-width:100%;max-height:220px;border-radius:8px}`;
 
   const host = document.createElement('div');
@@ -115,9 +138,11 @@ textarea:focus{border-color:var(--a)}
     `<section class="p" data-ol="panel" role="dialog"${PAGE ? '' : ' hidden'}>` +
     '<div class="hd"><div><div class="t" data-ol="title"></div><div class="s" data-ol="status" data-state="connecting" aria-live="polite"></div></div>' +
     (PAGE ? '' : `<button class="x" type="button" data-ol="close" aria-label="Close chat">${ICON_CLOSE}</button>`) + '</div>' +
+    '<div class="tb" data-ol="tabs" hidden></div><form class="fm" data-ol="form" novalidate hidden></form>' +
     '<div class="lg" data-ol="log" role="log" aria-live="polite"><div class="hi">Ask us anything — we will answer here.</div></div>' +
-    '<div class="ty" data-ol="typing" hidden></div>' +
-    `<div class="f"><textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
+    '<div class="ty" data-ol="typing" role="status" hidden></div>' +
+    `<div class="f"><button class="at" type="button" data-ol="attach" aria-label="Attach a file" hidden>${ICON_CLIP}</button><input type="file" data-ol="file" multiple hidden tabindex="-1" aria-hidden="true">` +
+    `<textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
     `<button class="sb" type="button" data-ol="send" aria-label="Send" disabled>${ICON_SEND}</button></div></section></div>`;
   const $ = (hook) => root.querySelector(`[data-ol="${hook}"]`);
   const wrap = root.firstElementChild.nextElementSibling;
@@ -223,32 +248,74 @@ textarea:focus{border-color:var(--a)}
     c.after(el); // the greeting line is always first, so c is never null here
   }
 
-  // The line asks for a rating on close: 1–5 stars, or 👍/👎 sent as 5/1. One click sends
-  // {"type":"rate"} (docs/PROTOCOL.md) and the buttons give way to a thank-you.
+  // The line asks for a rating on close: one card with a row of 1–5 stars (or 👍/👎, sent as
+  // 5/1) and an optional comment. The hub repeats the request in every welcome until it is
+  // answered, so the card survives reloads; `rated` turns it into a thank-you.
+  let rating = null; // {id, box} of the card shown
   function askRating(dialogId, kind) {
-    const box = div('mt', kind === 'like' ? 'Did we help you?' : 'Please rate the conversation');
+    if (!Number.isInteger(dialogId) || (rating && rating.id === dialogId)) return;
+    if (rating) rating.box.remove();
+    const box = div('rt', '');
     box.dataset.ol = 'rating';
-    box.style.fontSize = '13px';
-    const choices = kind === 'like' ? [['👍', 5, 'Yes'], ['👎', 1, 'No']]
-      : [1, 2, 3, 4, 5].map((v) => [`${v}★`, v, `${v} of 5`]);
-    const row = document.createElement('div');
-    for (const [label, value, aria] of choices) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = label;
+    box.setAttribute('role', 'group');
+    const q = div('rq', kind === 'like' ? 'Did we help you?' : 'Please rate the conversation');
+    q.id = 'olrq';
+    box.setAttribute('aria-labelledby', q.id);
+    const row = div('st', '');
+    const choices = kind === 'like' ? [['👍', 5, 'Yes, you helped'], ['👎', 1, 'No, you did not']]
+      : [1, 2, 3, 4, 5].map((v) => ['★', v, `${v} of 5 stars`]);
+    const comment = document.createElement('textarea');
+    comment.dataset.ol = 'rating-comment';
+    comment.maxLength = 1000;
+    comment.placeholder = 'Add a comment (optional)';
+    comment.setAttribute('aria-label', 'Comment (optional)');
+    const send = button('rs', 'Send rating');
+    send.dataset.ol = 'rating-send';
+    send.disabled = true;
+    let value = 0;
+    for (const [label, v, aria] of choices) {
+      const b = button('', label);
       b.setAttribute('aria-label', aria);
-      b.dataset.rating = String(value);
-      b.style.cssText = 'margin:6px 6px 0 0;padding:4px 10px;border:1px solid #ccc;border-radius:8px;background:#fff;color:#222;cursor:pointer;font:inherit';
+      b.setAttribute('aria-pressed', 'false');
+      b.dataset.rating = String(v);
       b.addEventListener('click', () => {
-        if (sendFrame({ type: 'rate', dialog_id: dialogId, value })) {
-          box.replaceChildren(document.createTextNode('Thank you for your rating!'));
+        value = v;
+        send.disabled = false;
+        for (const o of row.children) {
+          const on = kind === 'like' ? o === b : Number(o.dataset.rating) <= v;
+          o.classList.toggle('on', on);
+          o.setAttribute('aria-pressed', String(o === b));
         }
       });
       row.append(b);
     }
-    box.append(row);
+    send.addEventListener('click', () => {
+      const frame = { type: 'rate', dialog_id: dialogId, value };
+      if (comment.value.trim()) frame.comment = comment.value.trim();
+      // A disabled button drops the focus; the thank-you hands it on to the message field.
+      if (value && sendFrame(frame)) send.disabled = rating.refocus = true;
+    });
+    box.append(q, row, comment, send);
+    rating = { id: dialogId, box };
     log.insertBefore(box, [...log.children].find(unsent) || null);
     toBottom();
+  }
+
+  function rated(dialogId) {
+    if (!rating || rating.id !== dialogId) return;
+    const thanks = div('rq', 'Thank you for your rating!');
+    thanks.setAttribute('role', 'status');
+    rating.box.replaceChildren(thanks);
+    rating.box.dataset.state = 'rated';
+    if (rating.refocus) input.focus();
+  }
+
+  function button(className, text) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = className;
+    b.textContent = text;
+    return b;
   }
 
   function note(text) {
@@ -262,6 +329,8 @@ textarea:focus{border-color:var(--a)}
     if (!badge) return;
     badge.hidden = n === 0;
     badge.textContent = n > 9 ? '9+' : String(n);
+    badge.setAttribute('aria-hidden', 'true'); // the launcher's own label says it
+    launcherLabel();
   }
 
   function addMessage(m, live) {
@@ -270,6 +339,7 @@ textarea:focus{border-color:var(--a)}
     const author = ['visitor', 'operator', 'system'].includes(m.author) ? m.author : 'system';
     if (cid && author === 'visitor' && seenClientIds.has(cid)) return;
     const follow = nearBottom();
+    if (cid && sending.has(cid)) { sending.get(cid).remove(); sending.delete(cid); }
     let el = author === 'visitor' && cid && pending.get(cid);
     if (el) {
       pending.delete(cid);
@@ -292,6 +362,7 @@ textarea:focus{border-color:var(--a)}
     if (author === 'operator') { showTyping(''); if (seenObserver) seenObserver.observe(el); }
     if (live && author !== 'visitor' && !isOpen) setUnread(unread + 1);
     if (follow || author === 'visitor') toBottom();
+    if (cid && cid === formCid) formSent(); // the thank-you goes below the message
   }
 
   // Operators' files arrive as signed /files/… links on the hub; images show inline, other
@@ -439,9 +510,19 @@ textarea:focus{border-color:var(--a)}
         attempt = 0;
         if (typeof f.token === 'string' && f.token) local.set(TOKEN_KEY, token = f.token);
         setStatus(f.online ? 'online' : 'offline');
+        setTabs(Array.isArray(f.forms) ? f.forms : []);
         // The first history after a page load is old news, not unread messages.
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
+        offlineForm(f.online);
+        uploads = f.uploads && Number.isInteger(f.uploads.max_bytes) ? f.uploads : null;
+        attach.hidden = !uploads;
+        if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
+          askRating(f.rating.dialog_id, f.rating.rating);
+        } else if (rating && rating.box.dataset.state !== 'rated') {
+          rating.box.remove(); // answered elsewhere, e.g. in another tab
+          rating = null;
+        }
         outbox.forEach(transmit);
         reportRead();
         break;
@@ -460,6 +541,9 @@ textarea:focus{border-color:var(--a)}
         showTyping('');
         note('The conversation was closed');
         if (f.rating === 'stars' || f.rating === 'like') askRating(f.dialog_id, f.rating);
+        break;
+      case 'rated':
+        rated(f.dialog_id);
         break;
       case 'error':
         onError(f);
@@ -491,6 +575,17 @@ textarea:focus{border-color:var(--a)}
       }
       return;
     }
+    if (formCid && f.client_msg_id === formCid) {
+      formCid = '';
+      const err = form.querySelector('.e');
+      if (err) {
+        err.textContent = String(f.reason).startsWith('contact.phone')
+          ? 'Please check the phone number: write it with + and the country code' : UNSENT;
+      }
+      return;
+    }
+    const upload = sending.get(f.client_msg_id);
+    if (upload) { upload.dataset.state = 'failed'; setMeta(upload, 'Not sent'); }
     // The hub names the refused message; dropping it keeps one bad message from being resent
     // after every reconnect. Without a name, frames are answered in order, so it is the
     // oldest one still unanswered.
@@ -513,6 +608,180 @@ textarea:focus{border-color:var(--a)}
         3000);
     }
     note(ERRORS[f.code] || (typeof f.reason === 'string' && f.reason) || 'Something went wrong');
+  }
+
+  // Visitor files: the button, drag and drop onto the panel, or paste. Each file is uploaded
+  // with its progress shown, then sent as a message carrying the upload's token.
+  let uploads = null; // {max_bytes, types} from the welcome; null: this chat takes no files
+  const sending = new Map(); // client_msg_id -> progress bubble until the hub echoes it
+  const attach = $('attach');
+  const picker = $('file');
+  const typeOk = (mime) => uploads.types.some((p) => p === mime || p === '*/*' ||
+    (p.endsWith('/*') && mime.startsWith(p.slice(0, -1))));
+
+  function sendFiles(files) {
+    if (!uploads || !token) { note('Files can be sent once the chat is connected'); return; }
+    for (const file of files) {
+      if (file.size > uploads.max_bytes) {
+        note(`${file.name}: larger than ${Math.floor(uploads.max_bytes / 1048576)} MB`);
+      } else if (file.type && !typeOk(file.type)) {
+        note(`${file.name}: this type of file cannot be sent here`);
+      } else upload(file);
+    }
+  }
+
+  function upload(file) {
+    const cid = newId();
+    const el = node('visitor', file.name, '', 'pending');
+    const bar = document.createElement('progress');
+    bar.max = 1;
+    bar.value = 0;
+    bar.setAttribute('aria-label', `Uploading ${file.name}`);
+    el.firstElementChild.append(bar);
+    setMeta(el, 'Uploading…');
+    sending.set(cid, el);
+    log.append(el);
+    toBottom();
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${src.protocol}//${src.host}${base}/widget/upload?channel=${encodeURIComponent(KEY)}`);
+    xhr.setRequestHeader('X-Openlines-Token', token);
+    xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    const failed = (why) => {
+      el.dataset.state = 'failed';
+      bar.remove();
+      setMeta(el, why || 'Not sent');
+    };
+    xhr.onerror = () => failed();
+    xhr.onload = () => {
+      if (xhr.status !== 201) { failed(xhr.responseText.slice(0, 200)); return; }
+      let att;
+      try { att = JSON.parse(xhr.responseText); } catch { failed(); return; }
+      bar.value = 1;
+      setMeta(el, 'Sending…');
+      if (!sendFrame({ type: 'message', client_msg_id: cid, text: '', attachments: [att] })) failed();
+    };
+    xhr.send(file);
+  }
+
+  attach.addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => { sendFiles([...picker.files]); picker.value = ''; });
+  input.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData ? e.clipboardData.files : [])];
+    if (files.length && uploads) { e.preventDefault(); sendFiles(files); }
+  });
+  panel.addEventListener('dragover', (e) => {
+    if (!uploads || !e.dataTransfer.types.includes('Files')) return;
+    e.preventDefault();
+    wrap.classList.add('dz');
+  });
+  panel.addEventListener('dragleave', (e) => {
+    if (!panel.contains(e.relatedTarget)) wrap.classList.remove('dz');
+  });
+  panel.addEventListener('drop', (e) => {
+    wrap.classList.remove('dz');
+    if (!uploads || !e.dataTransfer.files.length) return;
+    e.preventDefault();
+    sendFiles([...e.dataTransfer.files]);
+  });
+
+  // Forms beside the chat: "call me back" (a dialog whose first message is the phone) and a
+  // contact form (a message with an email), offered as tabs when the chat's settings list
+  // them; the contact form also stands in for an empty chat while nobody is answering.
+  const FORMS = {
+    callback: ['Call me back', 'Leave your number and we will call you back.',
+      [['name', 'Your name', 'text', 0], ['phone', 'Phone, with the country code', 'tel', 1]]],
+    contact: ['Write to us', 'Leave a message and your email, and we will get back to you.',
+      [['name', 'Your name', 'text', 0], ['email', 'Email', 'email', 1],
+        ['text', 'Message', 'textarea', 1]]],
+  };
+  const form = $('form');
+  const tabs = $('tabs');
+  let view = 'chat';
+  let formCid = '';
+  let offers = [];
+
+  function setTabs(list) {
+    offers = list.filter((k) => FORMS[k]);
+    tabs.hidden = !offers.length;
+    tabs.replaceChildren(...['chat', ...offers].map((k) => {
+      const b = button('', k === 'chat' ? 'Chat' : FORMS[k][0]);
+      b.dataset.view = k;
+      b.setAttribute('aria-pressed', String(k === view));
+      b.addEventListener('click', () => show(k));
+      return b;
+    }));
+  }
+
+  function show(kind, intro) {
+    view = kind;
+    for (const b of tabs.children) b.setAttribute('aria-pressed', String(b.dataset.view === kind));
+    const chat = kind === 'chat';
+    for (const el of [log, input.parentElement]) el.hidden = !chat;
+    if (!chat) typingLine.hidden = true;
+    form.hidden = chat;
+    if (chat) return;
+    const [title, text, fields] = FORMS[kind];
+    form.dataset.kind = kind;
+    form.setAttribute('aria-label', title);
+    const p = document.createElement('p');
+    p.textContent = intro || text;
+    form.replaceChildren(p);
+    for (const [name, label, type, required] of fields) {
+      const l = document.createElement('label');
+      const f = document.createElement(type === 'textarea' ? 'textarea' : 'input');
+      if (type !== 'textarea') f.type = type;
+      f.name = name;
+      f.required = !!required;
+      f.maxLength = type === 'textarea' ? MAX_LEN : 255;
+      f.autocomplete = { name: 'name', email: 'email', phone: 'tel' }[name] || 'off';
+      l.append(document.createTextNode(label + (required ? '' : ' (optional)')), f);
+      form.append(l);
+    }
+    const err = div('e', '');
+    err.dataset.ol = 'form-error';
+    err.setAttribute('role', 'alert');
+    const go = button('rs', 'Send');
+    go.type = 'submit';
+    form.append(err, go);
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = (n) => (form.elements[n] ? form.elements[n].value.trim() : '');
+    const err = form.querySelector('.e');
+    const missing = [...form.elements].find((f) => f.required && !f.value.trim());
+    const kind = form.dataset.kind;
+    if (missing) { err.textContent = 'Please fill in every field that is not optional'; missing.focus(); return; }
+    if (kind === 'contact' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
+      err.textContent = 'Please check the email address';
+      form.elements.email.focus();
+      return;
+    }
+    formCid = newId();
+    const contact = { name: v('name'), email: v('email'), phone: v('phone') };
+    const text = kind === 'callback' ? `Please call me back: ${v('phone')}` : v('text');
+    if (!welcomed || !sendFrame({ type: 'message', client_msg_id: formCid, text, contact })) {
+      err.textContent = 'Not connected yet; please try again in a moment';
+      start();
+    }
+  });
+
+  function formSent() {
+    const kind = form.dataset.kind;
+    formCid = '';
+    show('chat');
+    note(kind === 'callback' ? 'Thank you! We will call you back soon.'
+      : 'Thank you! We have your message and will get back to you.');
+  }
+
+  function offlineForm(online) {
+    // Only a chat that offers the contact form swaps the chat for it; others take messages
+    // that wait in the queue as before.
+    if (!online && offers.includes('contact') && view === 'chat' && !byId.size &&
+        !outbox.length && !pending.size) {
+      show('contact', 'We are away right now. Leave a message and your email, and we will get back to you.');
+    }
   }
 
   function start() {
@@ -567,13 +836,18 @@ textarea:focus{border-color:var(--a)}
   });
   sendButton.addEventListener('click', () => { submit(); input.focus(); });
 
+  function launcherLabel() {
+    const more = unread ? `, ${unread} unread message${unread > 1 ? 's' : ''}` : '';
+    launcher.setAttribute('aria-label', isOpen ? 'Close chat' : `Open chat${more}`);
+  }
+
   function toggle(show) {
     if (PAGE) return;
     isOpen = show;
     panel.hidden = !show;
     wrap.classList.toggle('o', show);
     launcher.setAttribute('aria-expanded', String(show));
-    launcher.setAttribute('aria-label', show ? 'Close chat' : 'Open chat');
+    launcherLabel();
     if (!show) { session.del(OPEN_KEY); return; }
     setUnread(0);
     session.set(OPEN_KEY, '1');
@@ -591,7 +865,10 @@ textarea:focus{border-color:var(--a)}
     launcher.addEventListener('pointerenter', start);
     launcher.addEventListener('focus', start);
     $('close').addEventListener('click', () => { close(); launcher.focus(); });
-    panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
+    // Focus goes back where it came from, not to <body>, so a keyboard user can go on.
+    panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') { close(); launcher.focus(); }
+    });
     // Lets a site add its own "chat with us" links without inline scripts, which a CSP may forbid.
     document.addEventListener('click', (e) => {
       if (e.target instanceof Element && e.target.closest('[data-openlines-open]')) {

@@ -52,7 +52,9 @@ async def test_admin_creates_a_web_chat_with_its_snippet_and_link_and_bad_input_
     status, answer = await admin.call("POST", "/api/admin/channels", CHAT)
     assert status == 201, answer
     chat = answer["channel"]
-    assert chat["config"] == {"site_secret": None}  # unset: the chat refuses site identities
+    assert chat["config"]["site_secret"] is None  # unset: the chat refuses site identities
+    # The visitors' file limits and forms are shown with their defaults, to be changed.
+    assert (chat["config"]["upload_max_mb"], chat["config"]["forms"]) == (10, [])
     assert chat["webhook_path"] is None and chat["enabled"] is True
     assert chat["chat_url"] == f"{hub}/chat/shop-chat"
     assert chat["embed"] == (

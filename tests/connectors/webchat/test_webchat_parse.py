@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.webchat.parse import FrameError, Hello, Ping, Typing, VisitorText, parse_frame
+from connectors.webchat.parse import (
+    ContactDetails,
+    FrameError,
+    Hello,
+    Ping,
+    Typing,
+    VisitorText,
+    check_contact,
+    parse_frame,
+)
 from connectors.webchat.token import check_token, issue_token
 from core.streams import shard_of
 
@@ -32,8 +41,11 @@ def test_well_formed_frames_parse() -> None:
          "message.extra", "x"),
         ('{"type": "message", "client_msg_id": "x y", "text": "a"}', "bad_frame",
          "message.client_msg_id", None),
+        # Empty text is only for a message of files.
         ('{"type": "message", "client_msg_id": "m1", "text": ""}', "bad_frame",
-         "message.text", "m1"),
+         "text: empty message", "m1"),
+        ('{"type": "message", "client_msg_id": "m3", "text": "", "attachments": [{}]}',
+         "bad_frame", "message.attachments.0.kind", "m3"),
         ('{"type": "message", "client_msg_id": "m2", "text": " \\n "}', "bad_frame",
          "text: empty message", "m2"),
         ('{"type": "hello", "after": -1}', "bad_frame", "hello.after", None),
@@ -74,3 +86,15 @@ def test_one_client_always_lands_on_one_shard() -> None:
     shards = {shard_of(1, f"user-{n}", 8) for n in range(200)}
     assert shards == set(range(8))  # spread over all shards
     assert all(shard_of(1, "user-7", 8) == shard_of(1, "user-7", 8) for _ in range(3))
+
+
+def test_a_forms_phone_must_exist_in_its_countrys_plan() -> None:
+    assert check_contact(ContactDetails(phone="+44 20 7946 0958")) is None
+    assert check_contact(ContactDetails(email="a@b.example")) is None
+    for wrong in ("+1 555 0000", "020 7946 0958", "call me"):
+        reason = check_contact(ContactDetails(phone=wrong))
+        assert reason is not None and reason.startswith("contact.phone:")
+    refused = parse_frame(
+        '{"type": "message", "client_msg_id": "c1", "text": "hi", "contact": {"email": "x"}}'
+    )
+    assert isinstance(refused, FrameError) and refused.reason.startswith("message.contact.email")

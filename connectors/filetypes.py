@@ -1,4 +1,4 @@
-"""Which files an operator may attach, and what they really are (pure).
+"""Which files an operator or a web-chat visitor may attach, and what they really are (pure).
 
 The browser's declared content type is never trusted: it is whatever the operator's machine
 guessed, and a client may get the file inline. The type comes from the file's first bytes where
@@ -59,7 +59,7 @@ MAX_NAME = 200
 
 
 class Refused(ValueError):
-    """The file is not one an operator may send; the text says why."""
+    """The file is not one that may be sent; the text says why."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,134 @@
+"""Visitors' files through the hub: the upload checks the visitor, the chat's size and type
+limits and what the file really is; a message carries only its own visitor's uploads."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from config.settings import Settings
+from core.db import make_engine, make_sessionmaker
+from core.db.schema import Channel
+from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.hubclient import VisitorClient
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int] = (47, 107, 79)) -> bytes:
+    """A real PNG of one colour, big enough to see in a screenshot."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))  # fmt: skip
+
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))  # fmt: skip
+
+
+PNG = png(160, 100)
+
+pytestmark = [ON_SQLITE, pytest.mark.parametrize("redis_server", ["7"], indirect=True)]
+
+
+async def set_chat_config(settings: Settings, **values: Any) -> None:
+    """Change the demo web chat's settings in the database."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            chat = await s.scalar(select(Channel).where(Channel.key == "demo"))
+            assert chat is not None
+            chat.config = {**(chat.config or {}), **values}
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
+    client = VisitorClient(hub)
+    yield client
+    await client.close()
+
+
+async def upload(
+    visitor: VisitorClient, data: bytes, name: str, token: str | None = None
+) -> tuple[int, Any]:
+    headers = {"X-Openlines-Token": token or visitor.token or "", "X-File-Name": name}
+    async with visitor.http.post(
+        f"{visitor.base}/widget/upload?channel=demo", data=data, headers=headers
+    ) as resp:
+        body = await resp.read()
+        return resp.status, json.loads(body) if resp.status == 201 else body.decode()
+
+
+async def test_an_upload_is_stored_and_sent_only_by_its_own_visitor(
+    hub: str, settings: Settings, visitor: VisitorClient
+) -> None:
+    welcome = await visitor.connect()
+    assert welcome["uploads"] == {
+        "max_bytes": 10 * 1024 * 1024,
+        "types": ["image/*", "application/pdf", "text/plain"],
+    }
+    code, att = await upload(visitor, PNG, "dot%20one.png")
+    assert code == 201, att
+    assert (att["kind"], att["name"], att["mime"], att["size"]) == (
+        "image", "dot one.png", "image/png", len(PNG)
+    )  # fmt: skip
+
+    # Someone else cannot send it: the token is over the visitor.
+    other = VisitorClient(hub)
+    try:
+        await other.connect()
+        await other.send_raw(json.dumps(
+            {"type": "message", "client_msg_id": "x1", "text": "", "attachments": [att]}
+        ))  # fmt: skip
+        refused = await other.receive_until("error")
+        assert refused["code"] == "bad_frame" and "attachments" in refused["reason"]
+    finally:
+        await other.close()
+    forged = {**att, "name": "renamed.png"}
+    await visitor.send_raw(json.dumps(
+        {"type": "message", "client_msg_id": "f1", "text": "", "attachments": [forged]}
+    ))  # fmt: skip
+    assert (await visitor.receive_until("error"))["client_msg_id"] == "f1"
+
+    await visitor.send_raw(json.dumps(
+        {"type": "message", "client_msg_id": "m1", "text": "", "attachments": [att]}
+    ))  # fmt: skip
+    echo = await visitor.receive_until("message", client_msg_id="m1")
+    (shown,) = echo["attachments"]
+    assert shown["kind"] == "image" and shown["url"].startswith("/files/")
+    async with visitor.http.get(f"{hub}{shown['url']}") as resp:
+        assert resp.status == 200 and await resp.read() == PNG
+
+
+async def test_limits_are_the_chats_settings_and_the_file_is_checked(
+    settings: Settings, visitor: VisitorClient
+) -> None:
+    await visitor.connect()
+    code, reason = await upload(visitor, PNG, "a.png", token="forged")
+    assert code == 403 and "token" in reason
+    code, reason = await upload(visitor, b"<html><script>", "page.txt")
+    assert code == 415 and "web pages" in reason
+    code, reason = await upload(visitor, b"%PDF-1.4 x", "doc.pdf")
+    assert code == 201
+
+    await set_chat_config(settings, upload_max_mb=1, upload_types=["image/*"])
+    code, reason = await upload(visitor, b"%PDF-1.4 x", "doc.pdf")
+    assert code == 415 and "application/pdf" in reason
+    code, reason = await upload(visitor, PNG + b"\0" * (1024 * 1024), "big.png")
+    assert code == 413 and "larger than 1 MB" in reason
+    await set_chat_config(settings, upload_max_mb=0)
+    code, reason = await upload(visitor, PNG, "a.png")
+    assert code == 403 and "does not take files" in reason
+    fresh = VisitorClient(visitor.base)
+    try:
+        assert "uploads" not in await fresh.connect()  # the widget hides its file button
+    finally:
+        await fresh.close()
