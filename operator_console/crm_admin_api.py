@@ -54,7 +54,9 @@ async def _line(session: AsyncSession, request: web.Request) -> Line:
 def _check_fields(fields: dict[str, int]) -> None:
     errors = []
     for name, points in fields.items():
-        if name not in BUILTIN_FIELDS and not (name.startswith("custom:") and len(name) > 7):
+        if name == "custom:":
+            errors.append(FieldError(f"fields.{name}", "Give the custom field a key."))
+        elif name not in BUILTIN_FIELDS and not name.startswith("custom:"):
             sentence = "Choose a client field, or write custom: and the field's key."
             errors.append(FieldError(f"fields.{name}", sentence))
         elif not 0 <= points <= POINTS_MAX:
