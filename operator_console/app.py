@@ -39,6 +39,7 @@ from operator_console import (
     channels_api,
     client_history_api,
     conversation_api,
+    crm_admin_api,
     crm_api,
     files_api,
     kpi,
@@ -266,6 +267,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(attachments_api.routes())
         app.router.add_routes(files_api.routes())
         app.router.add_routes(crm_api.routes())
+        app.router.add_routes(crm_admin_api.routes())
         app.router.add_routes(client_history_api.routes())
         app.router.add_routes(routing_api.routes())
         app.router.add_routes(reopen_api.routes())

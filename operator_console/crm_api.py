@@ -1,5 +1,6 @@
 """The console's CRM endpoints (docs/PROTOCOL.md, "CRM"): the client card, duplicates, merges
-and unmerges, required fields, completeness checks and fill-in tasks.
+and unmerges, and an operator's fill-in tasks and points (an admin's rules and checks:
+``operator_console.crm_admin_api``).
 
 Reads come from ``crm_sink.views``; changes call the sink's ``do_*`` functions in one
 transaction per request. Every client-scoped endpoint first checks that the caller may see the
@@ -17,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.app_keys import SESSIONS
-from core.db.crm_schema import CrmMerge, CrmRequiredFields
-from core.db.schema import Client, Line
+from core.db.crm_schema import CrmMerge
+from core.db.schema import Client
 from core.envelope import utcnow
 from core.limits import InputError, RowId, loads_limited
 from core.roles import SUPERVISOR_ROLES
@@ -26,13 +27,10 @@ from crm_sink.actions import CrmConflict, CrmWork, do_merge, do_not_duplicate, d
 from crm_sink.completeness import (
     BadField,
     ClientEdit,
-    check_progress,
     do_edit_client,
-    do_run_check,
     points_by_operator,
     tasks_of,
 )
-from crm_sink.rules import BUILTIN_FIELDS
 from crm_sink.views import (
     client_card,
     dialog_client,
@@ -40,7 +38,7 @@ from crm_sink.views import (
     may_see_client,
     suggestion_json,
 )
-from operator_console.auth import http_error, require_role
+from operator_console.auth import http_error
 from operator_console.bodies import path_id
 from operator_console.keys import OPERATOR, SETTINGS
 
@@ -72,14 +70,6 @@ _CARD_FIELD = {
 class PairBody(_Body):
     client_id: RowId
     other_id: RowId
-
-
-class RequiredBody(_Body):
-    fields: dict[str, int] = Field(max_length=50)
-
-
-class CheckBody(_Body):
-    operator_ids: list[RowId] = Field(default_factory=list, max_length=500)
 
 
 B = TypeVar("B", bound=_Body)
@@ -247,49 +237,6 @@ async def not_duplicate(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def put_required(request: web.Request) -> web.Response:
-    """PUT /api/crm/lines/{line_id}/required: the required fields and their points (admins)."""
-    require_role(request, "admin")
-    line_id = _int(request, "line_id")
-    body = await _body(request, RequiredBody)
-    for name, points in body.fields.items():
-        if name not in BUILTIN_FIELDS and not (name.startswith("custom:") and len(name) > 7):
-            raise http_error(web.HTTPBadRequest, f"fields.{name}: not a field")
-        if not 0 <= points <= 1000:
-            raise http_error(web.HTTPBadRequest, f"fields.{name}: points must be 0..1000")
-    async with request.app[SESSIONS]() as session, session.begin():
-        if await session.get(Line, line_id) is None:
-            raise http_error(web.HTTPNotFound, "no such line")
-        rules = await session.get(CrmRequiredFields, line_id)
-        if rules is None:
-            session.add(CrmRequiredFields(line_id=line_id, points=dict(body.fields)))
-        else:
-            rules.points = dict(body.fields)
-    return web.json_response({"line_id": line_id, "fields": body.fields})
-
-
-async def run_check(request: web.Request) -> web.Response:
-    """POST /api/crm/lines/{line_id}/checks: a completeness check with fill-in tasks (admins)."""
-    operator = require_role(request, "admin")
-    line_id = _int(request, "line_id")
-    body = await _body(request, CheckBody)
-    async with request.app[SESSIONS]() as session, session.begin():
-        if await session.get(Line, line_id) is None:
-            raise http_error(web.HTTPNotFound, "no such line")
-        check = await do_run_check(_work(request, session), line_id, body.operator_ids, operator.id)
-        check_id = check.id
-    async with request.app[SESSIONS]() as session:
-        progress = await check_progress(session, check_id)
-    return web.json_response(progress, status=201)
-
-
-async def get_check(request: web.Request) -> web.Response:
-    """GET /api/crm/checks/{check_id}: per operator, how much is done (supervisors)."""
-    require_role(request, *SUPERVISOR_ROLES)
-    async with request.app[SESSIONS]() as session:
-        return web.json_response(await check_progress(session, _int(request, "check_id")))
-
-
 async def my_tasks(request: web.Request) -> web.Response:
     """GET /api/crm/tasks: the caller's incomplete fill-in tasks."""
     async with request.app[SESSIONS]() as session:
@@ -317,9 +264,6 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/api/crm/merges", merge_clients),
         web.post("/api/crm/merges/{merge_id}/undo", undo_merge),
         web.post("/api/crm/not-duplicates", not_duplicate),
-        web.put("/api/crm/lines/{line_id}/required", put_required),
-        web.post("/api/crm/lines/{line_id}/checks", run_check),
-        web.get("/api/crm/checks/{check_id}", get_check),
         web.get("/api/crm/tasks", my_tasks),
         web.get("/api/crm/points", points),
     ]

@@ -21,7 +21,7 @@ from core.db.routing_schema import LineGroup, OperatorGroup, RoutingAudit, membe
 from core.db.schema import Line, LineOperator, Operator
 from core.envelope import utcnow
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
-from operator_console.admin_api import check_line
+from operator_console.admin_lines_api import check_line
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.pages import STATIC

@@ -25,7 +25,7 @@ from connectors.email.smtp import SmtpServer
 from core.db import SessionMaker
 from core.db.schema import Operator
 from core.roles import READ_ONLY_ROLES
-from operator_console.admin_api import DISABLED
+from operator_console.admin_operators_api import DISABLED
 from operator_console.digest.content import OperatorLine, Reader, digest_mail
 from operator_console.digest.schedule import next_week_end, week_ended_at
 from operator_console.digest.sender import digest_smtp

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.lines import LineSettings
 from core.db.routing_schema import DialogOffer, LineGroup, OperatorGroupMember
 from core.db.schema import Client, Dialog, Line, LineOperator, Operator
-from operator_console.admin_api import DISABLED
+from operator_console.admin_operators_api import DISABLED
 from operator_console.stats.scope import StatsScope
 from router.queue_groups import QueueEntry, expand_queue
 from router.reads import ACTIVE, line_settings

@@ -1,26 +1,27 @@
-// Admin views of lines and operators: lines with their routing settings and queue order,
-// operators with roles, limits and disabling. Contract: docs/PROTOCOL.md, "Admin: lines and
-// operators". console.js calls initAdmin once and refreshAdmin() after every login; managers
-// see the views read-only. Every text is set with textContent; nothing is parsed as HTML.
+// Admin views of lines and operators: lines with their settings, working hours, queue and CRM
+// rules (line_form.js, line_crm.js), operators with roles, limits and disabling, and groups of
+// operators (admin_groups.js). Contract: docs/PROTOCOL.md, "Admin: lines and operators".
+// console.js calls initAdmin once and refreshAdmin() after every login; managers see the views
+// read-only. Every text is set with textContent; nothing is parsed as HTML.
 
 import { api } from "./api.js";
 import { $, add, el, fill, toast } from "./dom.js";
 import { state } from "./state.js";
 import { showScreen } from "./topbar.js";
+import { choice as select, clearErrors, field, input, isAdmin, showErrors } from "./admin_fields.js";
+import { groupsSection } from "./admin_groups.js";
+import { lineCrm } from "./line_crm.js";
+import { lineForm } from "./line_form.js";
 
-const MODES = ["evenly", "sequence", "all"];
-const RATINGS = ["none", "stars", "like"];
 const ROLES = ["operator", "analyst", "manager", "admin"];
-const REPLIES = ["greeting", "no_answer", "out_of_hours", "close"];
 
 // The screen's section, what it shows ("lines" or "operators") and the data it shows.
 const view = () => $("admin-screen");
 const buttons = () => [$("nav-lines"), $("nav-operators")];
-let data = { lines: [], operators: [] };
+let data = { lines: [], operators: [], groups: [] };
 let showing = "lines";
 
 const role = () => (state.me ? state.me.role : "");
-const isAdmin = () => role() === "admin";
 const opName = (id) => (data.operators.find((o) => o.id === id) || { name: `#${id}` }).name;
 
 /** Wire the Lines and Operators screens to their navigation buttons. */
@@ -29,6 +30,8 @@ export function initAdmin() {
     showing = i === 0 ? "lines" : "operators";
     view().dataset.screen = showing;
     showScreen(view());
+    // The other screen's buttons must not stay clickable while this one loads.
+    fill(view(), el("p", { class: "admin-help", text: "Loading…" }));
     load();
   }));
 }
@@ -38,31 +41,6 @@ export function refreshAdmin() {
   const allowed = role() === "admin" || role() === "manager";
   buttons().forEach((b) => { b.hidden = !allowed; });
   if (!allowed) close();
-}
-
-function field(label, input, wide = false) {
-  return el("label", { class: wide ? "admin-wide" : "" }, el("span", { text: label }), input);
-}
-
-function input(name, value, type = "text") {
-  const node = el("input", { name, type });
-  node.value = value === undefined || value === null ? "" : String(value);
-  node.disabled = !isAdmin();
-  return node;
-}
-
-function select(name, options, value) {
-  const node = el("select", { name }, ...options.map((o) => el("option", { value: o, text: o })));
-  node.value = value;
-  node.disabled = !isAdmin();
-  return node;
-}
-
-function area(name, value) {
-  const node = el("textarea", { name, rows: 3 });
-  node.value = value || "";
-  node.disabled = !isAdmin();
-  return node;
 }
 
 async function load() {
@@ -83,9 +61,20 @@ function render(editing) {
   const add = isAdmin() ? el("button", { class: "btn btn--primary btn--sm", type: "button", dataset: { ol: "admin-add" }, text: showing === "lines" ? "Add line" : "Add operator", onclick: () => render({}) }) : null;
   const back = el("button", { class: "btn btn--secondary btn--sm", type: "button", text: "Back to dialogs", onclick: close });
   const body = showing === "lines" ? linesTable() : operatorsTable();
-  const form = editing ? (showing === "lines" ? lineForm(editing) : operatorForm(editing)) : null;
+  const form = editing ? (showing === "lines" ? editLine(editing) : operatorForm(editing)) : null;
   view().dataset.screen = showing;
   fill(view(), el("div", { class: "screen-head" }, el("h2", { text: title }), add, back), form, body);
+  if (editing) form.scrollIntoView({ block: "start", behavior: "instant" });
+  if (showing === "operators") groupsSection(data.operators).then((groups) => { if (view().dataset.screen === "operators") view().append(groups); });
+}
+
+// The line form, and for a saved line its CRM rules under it.
+function editLine(line) {
+  const form = lineForm(line, data, { done: load, cancel: () => render(null) });
+  if (!line.id) return form;
+  const crm = el("div", { class: "admin-wide" });
+  lineCrm(line.id, data).then((node) => crm.replaceChildren(node)).catch((err) => toast(`Could not load the CRM rules: ${err.reason || err}`));
+  return el("div", { dataset: { ol: "line-editor" } }, form, crm);
 }
 
 function table(heads, rows) {
@@ -124,107 +113,26 @@ function entryName(q) {
   return `group: ${group ? group.name : "#" + q.group_id}`;
 }
 
-function queueEditor(queue) {
-  // Kept as an ordered array; the list is redrawn after every move.
-  const items = queue.map((q) => ({ ...q }));
-  const list = el("ol", { class: "admin-queue", dataset: { ol: "line-queue" } });
-  const pick = el("select", {}, ...data.operators.map((o) => el("option", { value: String(o.id), text: o.name })));
-  const draw = () => list.replaceChildren(...items.map((q, i) => {
-    const cap = input("cap", q.max_open_dialogs, "number");
-    cap.placeholder = "max open";
-    cap.classList.add("admin-cap");
-    cap.addEventListener("change", () => { q.max_open_dialogs = cap.value ? Number(cap.value) : null; });
-    const move = (d) => { const j = i + d; if (j < 0 || j >= items.length) return; [items[i], items[j]] = [items[j], items[i]]; draw(); };
-    const btn = (text, fn) => el("button", { class: "btn btn--ghost btn--sm", type: "button", text, disabled: !isAdmin(), onclick: fn });
-    return el("li", {}, el("span", { text: entryName(q) }), cap, btn("↑", () => move(-1)), btn("↓", () => move(1)), btn("Remove", () => { items.splice(i, 1); draw(); }));
-  }));
-  draw();
-  const addBtn = el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Add to queue", disabled: !isAdmin(), onclick: () => {
-    const id = Number(pick.value);
-    if (id && !items.some((q) => q.operator_id === id)) { items.push({ operator_id: id, max_open_dialogs: null }); draw(); }
-  } });
-  pick.disabled = !isAdmin();
-  return { node: el("div", { class: "admin-wide" }, el("span", { text: "Queue (in order)" }), list, pick, " ", addBtn), items };
-}
-
-function lineForm(line) {
-  const creating = !line.id;
-  const s = line.settings || {};
-  const replies = s.auto_replies || {};
-  const node = el("form", { class: "admin-form", dataset: { ol: "line-form" }, novalidate: true });
-  const f = {
-    name: input("name", line.name), key: input("key", line.key), language: input("language", line.language || "en"),
-    timezone: input("timezone", line.timezone || "UTC"), distribution: select("distribution", MODES, line.distribution || "evenly"),
-    offer_seconds: input("offer_seconds", s.offer_seconds ?? 60, "number"), max_per_operator: input("max_per_operator", s.max_per_operator, "number"),
-    rating: select("rating", RATINGS, s.rating || "none"), auto_close_minutes: input("auto_close_minutes", s.auto_close_minutes, "number"),
-    long_wait_seconds: input("long_wait_seconds", s.long_wait_seconds ?? 120, "number"),
-    schedule: area("schedule", s.schedule ? JSON.stringify(s.schedule, null, 2) : ""),
-  };
-  f.schedule.placeholder = '{"week": {"mon": ["09:00-18:00"]}, "holidays": ["01.01"]}';
-  const texts = Object.fromEntries(REPLIES.map((k) => [k, area(k, replies[k])]));
-  const queue = creating ? null : queueEditor(line.queue);
-  const error = el("p", { class: "admin-error", role: "alert", dataset: { ol: "line-error" }, hidden: true });
-  const readOnly = line.read_only || !isAdmin();
-  if (line.read_only) error.textContent = "Defined in openlines.toml: change it in the file.", error.hidden = false;
-  const save = el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "line-save" }, text: creating ? "Add" : "Save", hidden: readOnly });
-  add(node, field("Name", f.name), field("Key", f.key), field("Language", f.language), field("Time zone", f.timezone),
-    field("Distribution", f.distribution), field("Offer time, s (sequence)", f.offer_seconds), field("Max open per operator", f.max_per_operator),
-    field("Rating on close", f.rating), field("Auto-close after client silence, min", f.auto_close_minutes),
-    field("Long wait in the queue after, s", f.long_wait_seconds),
-    field("Working hours (JSON; empty: always open)", f.schedule, true),
-    ...REPLIES.map((k) => field(`Auto-reply: ${k.replace(/_/g, " ")}`, texts[k])),
-    queue ? queue.node : null,
-    el("div", { class: "admin-wide" }, save, " ", el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) }), error));
-  node.addEventListener("submit", (event) => {
-    event.preventDefault();
-    saveLine(line, { s, f, texts, queue, error });
-  });
-  return node;
-}
-
-// The line form's fields as the API wants them; a bad schedule is reported on the form.
-async function saveLine(line, { s, f, texts, queue, error }) {
-  const creating = !line.id;
-  const num = (x) => (x.value.trim() ? Number(x.value) : null);
-  const settings = { ...s, offer_seconds: num(f.offer_seconds) ?? 60, max_per_operator: num(f.max_per_operator), rating: f.rating.value, auto_close_minutes: num(f.auto_close_minutes), long_wait_seconds: num(f.long_wait_seconds) ?? 120, auto_replies: Object.fromEntries(REPLIES.map((k) => [k, texts[k].value])) };
-  try {
-    settings.schedule = f.schedule.value.trim() ? JSON.parse(f.schedule.value) : null;
-  } catch (err) {
-    error.textContent = `settings.schedule: not valid JSON (${err.message})`;
-    error.hidden = false;
-    return;
-  }
-  const body = { name: f.name.value.trim(), key: f.key.value.trim(), language: f.language.value.trim(), timezone: f.timezone.value.trim(), distribution: f.distribution.value, settings };
-  error.hidden = true;
-  try {
-    if (creating) await api("POST", "/api/admin/lines", body);
-    else {
-      await api("PATCH", `/api/admin/lines/${line.id}`, body);
-      await api("PUT", `/api/admin/lines/${line.id}/queue`, { queue: queue.items });
-    }
-    toast("Saved.");
-    await load();
-  } catch (err) {
-    error.textContent = err.reason || String(err);
-    error.hidden = false;
-  }
-}
-
 function operatorForm(op) {
   const creating = !op.id;
   const node = el("form", { class: "admin-form", dataset: { ol: "operator-form" }, novalidate: true });
   const f = { login: input("login", op.login), name: input("name", op.name), role: select("role", ROLES, op.role || "operator"),
     password: input("password", "", "password"), max_open_dialogs: input("max_open_dialogs", op.max_open_dialogs, "number"),
     email: input("email", op.email, "email") };
-  f.login.disabled = !creating;
+  f.login.disabled = !creating || !isAdmin();
   f.password.placeholder = creating ? "at least 8 characters" : "unchanged";
   const error = el("p", { class: "admin-error", role: "alert", dataset: { ol: "operator-error" }, hidden: true });
-  add(node, field("Login", f.login), field("Name", f.name), field("Role", f.role), field("Password", f.password), field("Max open dialogs (all lines)", f.max_open_dialogs),
-    field("Email (weekly digest)", f.email),
-    el("div", { class: "admin-wide" }, el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "operator-save" }, text: creating ? "Add" : "Save" }), " ",
+  add(node, field("Login", f.login, { path: "login", help: "What they sign in with; it cannot change later." }),
+    field("Name", f.name, { path: "name", help: "Shown to colleagues and, on some channels, to clients." }),
+    field("Role", f.role, { path: "role", help: "Operators answer, managers also supervise their lines, analysts only read statistics, admins set everything up." }),
+    field("Password", f.password, { path: "password", help: creating ? "At least 8 characters." : "Leave empty to keep the password." }),
+    field("Max open dialogs (all lines)", f.max_open_dialogs, { path: "max_open_dialogs", help: "They get no new dialog while they hold this many. Empty: no limit." }),
+    field("Email (weekly digest)", f.email, { path: "email", help: "Where their weekly figures go. Empty: no digest." }),
+    el("div", { class: "admin-wide admin-actions" }, el("button", { class: "btn btn--primary btn--sm", type: "submit", dataset: { ol: "operator-save" }, text: creating ? "Add" : "Save" }), " ",
       el("button", { class: "btn btn--ghost btn--sm", type: "button", text: "Cancel", onclick: () => render(null) }), error));
   node.addEventListener("submit", async (event) => {
     event.preventDefault();
+    clearErrors(node);
     const max = f.max_open_dialogs.value.trim();
     const body = { name: f.name.value.trim(), role: f.role.value, email: f.email.value.trim() };
     if (f.password.value) body.password = f.password.value;
@@ -236,8 +144,7 @@ function operatorForm(op) {
       toast("Saved.");
       await load();
     } catch (err) {
-      error.textContent = err.reason || String(err);
-      error.hidden = false;
+      showErrors(node, err, error);
     }
   });
   return node;

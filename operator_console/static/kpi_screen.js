@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { $, el, fill } from "./dom.js";
 import { boardView } from "./kpi_board.js";
 import { coverageView } from "./kpi_coverage.js";
+import { tasksView } from "./crm_tasks.js";
 import { planEditor } from "./kpi_plans.js";
 import { ratingView, weightsForm } from "./kpi_rating.js";
 import { state } from "./state.js";
@@ -30,6 +31,8 @@ function today() {
 
 function tabs() {
   const list = [["board", "Board"], ["rating", "Rating"], ["coverage", "Coverage"]];
+  // Fill-in tasks earn points; an analyst is never given any.
+  if (role() !== "analyst") list.push(["tasks", "Fill-in tasks"]);
   if (role() === "admin" || role() === "manager") list.push(["plans", "Plans"]);
   if (role() === "admin") list.push(["weights", "Weights"]);
   return list;
@@ -51,10 +54,11 @@ export async function reload() {
     if (shown.tab === "plans") wanted.push(api("GET", "/api/kpi/plans"));
     if (shown.tab === "weights") wanted.push(api("GET", "/api/kpi/weights"));
     if (shown.tab === "coverage") wanted.push(api("GET", `/api/kpi/coverage?${q}`));
+    if (shown.tab === "tasks") wanted.push(api("GET", "/api/crm/tasks"));
     const [board, rating, extra] = await Promise.all(wanted);
     if (mine !== loads) return;
     const only = (tab) => (shown.tab === tab ? extra : null);
-    loaded = { board, rating, plans: only("plans"), weights: only("weights"), coverage: only("coverage") };
+    loaded = { board, rating, plans: only("plans"), weights: only("weights"), coverage: only("coverage"), tasks: only("tasks") };
     problem = "";
   } catch (err) {
     if (mine !== loads) return;
@@ -89,6 +93,7 @@ function body() {
   if (shown.tab === "rating") return ratingView(loaded.rating, state.me);
   if (shown.tab === "plans" && loaded.plans) return planEditor(loaded.plans, loaded.board, reload);
   if (shown.tab === "weights" && loaded.weights) return weightsForm(loaded.weights, reload);
+  if (shown.tab === "tasks" && loaded.tasks) return tasksView(loaded.tasks.tasks);
   if (shown.tab === "coverage" && loaded.coverage) return coverageView(el("div", { class: "kpi-coverage-view" }), loaded.coverage, state.me, reload);
   return boardView(loaded.board, loaded.rating, state.me);
 }

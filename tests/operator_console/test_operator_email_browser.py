@@ -44,7 +44,10 @@ async def test_the_operator_form_saves_checks_and_clears_the_digest_address(
     await page.locator('[data-ol="operator-edit"]').first.click()
     await address.fill("admin@")
     await page.locator('[data-ol="operator-save"]').click()
-    await expect(page.locator('[data-ol="operator-error"]')).to_contain_text("email")
+    # The sentence sits next to the address, not in a line at the foot of the form.
+    await expect(form.locator('[data-field="email"] [data-ol="field-error"]')).to_contain_text(
+        "email address"
+    )
     await address.fill("admin@example.test")
     await page.locator('[data-ol="operator-save"]').click()
     await expect(form).to_have_count(0)

@@ -66,7 +66,8 @@ async def test_a_line_whose_queue_is_a_group_routes_to_its_online_members(hub: s
     status, answer = await admin.call(
         "PUT", f"/api/admin/lines/{line['id']}/queue", {"queue": [{"group_id": 9999}]}
     )
-    assert status == 400 and answer["error"] == "queue.0.group_id: no such group"
+    assert status == 400 and answer["field"] == "queue.0.group_id"
+    assert answer["error"] == "This group does not exist."
     status, answer = await admin.call("GET", "/api/admin/groups")
     assert answer["groups"] == [{"id": group_id, "name": "support", "members": [gina_id]}]
 
