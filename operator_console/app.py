@@ -24,7 +24,7 @@ from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
-from core.db import make_engine, make_sessionmaker, upgrade
+from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.redis_connect import connect
@@ -134,6 +134,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
+    try:
+        # A newer version's schema would be silently misread; refuse it before touching it.
+        await check_not_newer(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     await upgrade(engine)
     app[SESSIONS] = make_sessionmaker(engine)
     password = await do_seed(
