@@ -50,6 +50,11 @@ RDB_COPY = "redis.rdb"
 AOF_COPY = "redis-aof"
 
 
+LIVE_PREFIXES = (b"lease:", b"presence:sockets:")
+"""Keys that say which process holds what right now: the processes of the backup are gone,
+so a restored lease would only hold the new router back until it expired."""
+
+
 class BackupError(Exception):
     """Why a backup or restore cannot go on (said to the user as is)."""
 
@@ -238,7 +243,7 @@ async def _copy_keys(source: aioredis.Redis, target: aioredis.Redis) -> int:
         found = await pipe.execute()
         write = target.pipeline(transaction=False)
         for key, dumped, ttl in zip(batch, found[::2], found[1::2], strict=True):
-            if dumped is not None:
+            if dumped is not None and not key.startswith(LIVE_PREFIXES):
                 write.restore(key, max(int(ttl), 0), dumped, replace=True)
                 copied += 1
         await write.execute()
