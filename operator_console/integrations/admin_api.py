@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.app_keys import SECRET_KEY, SESSIONS
@@ -199,11 +199,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
         hook = await _webhook(session, request)
-        rows = await session.scalars(
-            select(WebhookAttempt).where(WebhookAttempt.webhook_id == hook.id)
-        )
-        for row in rows:
-            await session.delete(row)
+        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.webhook_id == hook.id))
         await session.delete(hook)
     return web.Response(status=204)
 

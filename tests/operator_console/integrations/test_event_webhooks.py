@@ -130,6 +130,9 @@ async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: 
                 rows[0]["status"] == "pending"
             ):
                 await asyncio.sleep(0.05)
+        hook = f"/api/admin/webhooks/{body['webhook']['id']}"
+        assert (await admin.call("DELETE", hook))[0] == 204
+        assert (await admin.call("GET", f"{hook}/deliveries"))[0] == 404
     finally:
         await visitor.close()
         await admin.close()
