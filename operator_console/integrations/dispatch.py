@@ -177,7 +177,8 @@ class WebhookSender:
         try:
             async with self._http.post(url, data=body, headers=headers) as resp:
                 return resp.status, await resp.text(errors="replace")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # ValueError: a URL the admin saved that the client cannot use (a bad host name).
             return None, f"no answer: {type(exc).__name__}"
 
 
