@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     """Outgoing CRM webhook: signed JSON POSTs, retried until a 2xx answer."""
     crm_webhook_secret: SecretStr = SecretStr("")
     """HMAC-SHA256 key of the outgoing CRM webhook's signature."""
+    event_webhook_retry_s: float = Field(default=5.0, gt=0, le=3600)
+    """First wait before an event webhook is tried again; each further wait is 3 times longer
+    (up to 10 minutes)."""
+    event_webhook_max_tries: int = Field(default=8, ge=1, le=100)
+    """Tries of one event webhook delivery before it is given up (about 30 minutes at the
+    default waits)."""
+    event_webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long an event webhook's receiver has to answer one POST."""
     crm_phone_region: str = ""
     """ISO country (``RU``) to read phones typed without ``+``; empty: only ``+`` numbers."""
     telegram_api_base: str = "https://api.telegram.org"

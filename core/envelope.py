@@ -397,6 +397,44 @@ ConsoleEvent = Annotated[
 """What the console fans out to operator sockets (stream ``events``)."""
 
 
+HookEventName = Literal[
+    "message.created",
+    "dialog.opened",
+    "dialog.assigned",
+    "dialog.transferred",
+    "dialog.closed",
+    "client.created",
+    "client.merged",
+    "client.unmerged",
+    "rating.received",
+]
+"""The events an integration may subscribe to (webhooks and the realtime API)."""
+
+
+class IntegrationEvent(_Model):
+    """Something an integration may want to hear about (stream ``events``).
+
+    ``id`` is stable for one happening, so a receiver drops an id it has already seen;
+    ``data`` is the event's public body, documented per ``event`` in docs/INTEGRATIONS.md.
+    """
+
+    type: Literal["event.integration"] = "event.integration"
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    event: HookEventName
+    at: datetime
+    data: dict[str, Any]
+
+
+class WebhookDelivery(_Model):
+    """One event to send to one webhook (stream ``webhooks.out``); retried through the bus."""
+
+    type: Literal["webhook.delivery"] = "webhook.delivery"
+    v: Literal[1] = 1
+    webhook_id: int
+    event: IntegrationEvent
+
+
 class DialogClosedForCrm(_Model):
     """A dialog closed: the CRM sink attaches its transcript."""
 
@@ -517,7 +555,9 @@ Envelope = Annotated[
     | ChannelsChanged
     | DialogTransferredForCrm
     | DeliveryOutcome
-    | DeliveryReceipt,
+    | DeliveryReceipt
+    | IntegrationEvent
+    | WebhookDelivery,
     Field(discriminator="type"),
 ]
 """Any payload on any stream."""

@@ -61,6 +61,8 @@ def free_port() -> int:
 
 
 PID_FILE = "redis.pid"
+PORT_FILE = "redis.port"
+"""Where a running embedded server notes its port for other commands of its data directory."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -188,6 +190,8 @@ class EmbeddedRedis:
                 await asyncio.sleep(0.02)
         finally:
             await client.aclose()
+        # Other commands of this data directory (``openlines backup``) find the server here.
+        (self.directory / PORT_FILE).write_text(str(self.port))
         log.info(
             "embedded redis %s on port %d (AOF, appendfsync %s)",
             args[0],
@@ -207,3 +211,5 @@ class EmbeddedRedis:
             await self.process.wait()
         with contextlib.suppress(OSError):
             (self.directory / PID_FILE).unlink()
+        with contextlib.suppress(OSError):
+            (self.directory / PORT_FILE).unlink()

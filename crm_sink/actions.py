@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,13 @@ from core.db.crm_schema import (
     CrmProfile,
 )
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line
-from core.envelope import ClientHintsForCrm, DialogClosedForCrm, DialogOpenedForCrm
+from core.envelope import (
+    ClientHintsForCrm,
+    DialogClosedForCrm,
+    DialogOpenedForCrm,
+    IntegrationEvent,
+)
+from core.integration_events import integration_event
 from crm_sink.matching import match_strong
 from crm_sink.merge import apply_unmerge, choose_main, plan_merge
 from crm_sink.merge_record import record_from_json, record_to_json
@@ -56,6 +63,8 @@ class CrmWork:
     now: datetime
     phone_region: str | None = None
     pushes: list[Push] = field(default_factory=list)
+    events: list[IntegrationEvent] = field(default_factory=list)
+    """Events for integrations, published on the ``events`` stream after commit."""
 
 
 async def responsible_of(session: AsyncSession, client_id: int) -> int | None:
@@ -326,6 +335,7 @@ async def do_merge(
     session.add(merge)
     await session.flush()
     log.info("client %d merged into %d (%s)", dup.client_id, main.client_id, reason)
+    work.events.append(_merge_event("client.merged", merge, work.now))
     return merge
 
 
@@ -349,7 +359,15 @@ async def do_unmerge(work: CrmWork, merge_id: int, operator_id: int | None) -> C
     merge.undone_at = work.now
     merge.undone_by = operator_id
     await session.flush()
+    work.events.append(_merge_event("client.unmerged", merge, work.now))
     return merge
+
+
+def _merge_event(
+    name: Literal["client.merged", "client.unmerged"], merge: CrmMerge, at: datetime
+) -> IntegrationEvent:
+    data = {"merge_id": merge.id, "client_id": merge.main_id, "merged_client_id": merge.dup_id}
+    return integration_event(name, str(merge.id), at, data)
 
 
 async def do_not_duplicate(work: CrmWork, a_id: int, b_id: int, operator_id: int | None) -> None:

@@ -81,6 +81,7 @@ class CrmSink:
         except IntegrityError as exc:
             # Another sink process wrote the same row first; the retry finds it done.
             raise Retry(f"concurrent write: {exc.orig}") from exc
+        await self.bus.publish_many([(streams.EVENTS, event) for event in work.events])
         if self.adapter is not None:
             for push in work.pushes:
                 await self.adapter.push(push)

@@ -22,8 +22,9 @@ from connectors.context import ConnectorContext
 from connectors.registry import KINDS
 from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
+from core.backoff import Backoff
 from core.bus import Bus, BusConfig
-from core.db import make_engine, make_sessionmaker, upgrade
+from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.redis_connect import connect
@@ -56,6 +57,9 @@ from operator_console import (
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
 from operator_console.digest import WeeklyDigest
+from operator_console.integrations import admin_api as integrations_api
+from operator_console.integrations import realtime
+from operator_console.integrations.dispatch import WebhookSender
 from operator_console.keys import (
     CHANNELS,
     FIRST_LOGIN,
@@ -131,6 +135,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
+    try:
+        # A newer version's schema would be silently misread; refuse it before touching it.
+        await check_not_newer(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     await upgrade(engine)
     app[SESSIONS] = make_sessionmaker(engine)
     password = await do_seed(
@@ -190,6 +200,14 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.append(("console-typing", typing_api.VisitorTypingRelay(app[HUB], app[SESSIONS]).run))
         digest = WeeklyDigest(app[SESSIONS], app[REDIS], settings)
         jobs.append(("weekly-digest", lambda: digest.run(bus.stopping)))
+        webhooks = WebhookSender(
+            app[SESSIONS],
+            bus,
+            Backoff(first_s=settings.event_webhook_retry_s, factor=3.0, max_s=600.0),
+            settings.event_webhook_max_tries,
+            settings.event_webhook_timeout_s,
+        )
+        jobs.append(("event-webhooks", lambda: webhooks.run(name)))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
         sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None)
@@ -282,6 +300,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app.router.add_routes(conversation_api.routes())
         app.router.add_routes(stats_routes.routes())
         app.router.add_routes(kpi.routes())
+        app.router.add_routes(integrations_api.routes())
+        app.router.add_routes(realtime.routes())
         app.router.add_routes(openapi.routes())
         app.router.add_get("/api/ws", operator_socket)
     if role in ("all", "connectors"):

@@ -18,11 +18,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, event, select
 
-from core.app_keys import SESSIONS
+from core.app_keys import SECRET_KEY, SESSIONS
 from core.db import SessionMaker
 from core.db.schema import ConsoleSession, Operator
 from core.envelope import utcnow
 from core.roles import READ_ONLY_ROLES
+from operator_console.integrations.tokens import ANY_TOKEN, API_TOKEN, find_token, scope_needed
 from operator_console.keys import OPERATOR
 
 COOKIE = "openlines_session"
@@ -182,13 +183,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def require_session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api endpoint but login needs a valid session cookie."""
+    """Every /api endpoint but login needs a valid session cookie or API token."""
     if request.path.startswith("/api/") and request.path not in PUBLIC_API:
+        bearer = request.headers.get("Authorization", "")
+        if bearer[:7].lower() == "bearer ":
+            return await _with_token(request, handler, bearer[7:].strip())
         token = request.cookies.get(COOKIE, "")
         operator = await request.app[SESSION_CACHE].operator(token) if token else None
         if operator is None:
             return web.json_response({"error": "not logged in"}, status=401)
         request[OPERATOR] = operator
+    return await handler(request)
+
+
+async def _with_token(request: web.Request, handler: Handler, token: str) -> web.StreamResponse:
+    """Serve a request made with an API token: as its admin, within its scopes."""
+    found = await find_token(request.app[SESSIONS], request.app[SECRET_KEY], token)
+    if found is None:
+        return web.json_response({"error": "unknown or revoked API token"}, status=401)
+    grant, operator = found
+    needed = scope_needed(request.method, request.path)
+    if needed is None or (needed != ANY_TOKEN and needed not in grant.scopes):
+        reason = f"this API token lacks the scope {needed}" if needed else "not open to API tokens"
+        return web.json_response({"error": reason}, status=403)
+    request[OPERATOR] = operator
+    request[API_TOKEN] = grant
     return await handler(request)
 
 

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path, load_settings
+from core.db import DatabaseTooNew, check_not_newer, current_revisions, make_engine, upgrade
 from core.logs import configure_logging
 from operator_console.app import build_app
+from operator_console.backup import BackupError, do_backup, do_restore
 from operator_console.keys import FIRST_LOGIN
 from operator_console.vendor_files import MissingVendorFiles, check_vendor_files
 
@@ -37,7 +39,45 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
     run.add_argument("--data-dir", type=Path, help="where SQLite and the embedded Redis keep data")
     run.add_argument("--config", type=Path, help="settings file (default ./openlines.toml)")
+    backup = sub.add_parser("backup", help="back the data up into DIR (while the hub runs)")
+    backup.add_argument("dir", type=Path)
+    restore = sub.add_parser("restore", help="restore a backup from DIR (hub stopped)")
+    restore.add_argument("dir", type=Path)
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to this version")
+    for tool in (backup, restore, migrate):
+        tool.add_argument("--data-dir", type=Path, help="where SQLite and embedded Redis live")
+        tool.add_argument("--config", type=Path, help="settings file (default ./openlines.toml)")
     return parser
+
+
+async def _migrate(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        before = await check_not_newer(engine)
+        await upgrade(engine)
+        after = await current_revisions(engine)
+    finally:
+        await engine.dispose()
+    if before == after:
+        print(f"The database is up to date (revision {', '.join(after)}).")
+    else:
+        print(f"Upgraded the database from {', '.join(before) or 'empty'} to {', '.join(after)}.")
+
+
+def _tool(command: str, settings: Settings, directory: Path | None) -> int:
+    """Run ``backup``, ``restore`` or ``migrate``; 2 with a message when it cannot."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if command == "migrate":
+            asyncio.run(_migrate(settings))
+        elif command == "backup" and directory is not None:
+            asyncio.run(do_backup(settings, directory))
+        elif directory is not None:
+            asyncio.run(do_restore(settings, directory))
+    except (BackupError, DatabaseTooNew) as exc:
+        print(f"openlines {command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OPENLINES_CONFIG"] = str(args.config)
     overrides = {
         k: v
-        for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        for k, v in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("data_dir", args.data_dir),
+        )
         if v is not None
     }
     try:
@@ -63,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"openlines: bad [[lines]]: {exc}", file=sys.stderr)
         return 2
+    if args.command != "run":
+        return _tool(args.command, settings, getattr(args, "dir", None))
     if args.role in ("all", "console"):
         try:
             check_vendor_files()
@@ -70,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"openlines: {exc}", file=sys.stderr)
             return 2
     configure_logging(settings.log_level, settings.log_format)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, args.role))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings, args.role))
+    except DatabaseTooNew as exc:
+        print(f"openlines: refusing to start: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

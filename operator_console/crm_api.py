@@ -17,7 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.app_keys import SESSIONS
+from core import streams
+from core.app_keys import BUS, SESSIONS
 from core.db.crm_schema import CrmMerge
 from core.db.schema import Client
 from core.envelope import utcnow
@@ -186,6 +187,11 @@ async def patch_client(request: web.Request) -> web.Response:
     return web.json_response({"client": card, "points_earned": earned})
 
 
+async def _publish_events(request: web.Request, work: CrmWork) -> None:
+    # After the transaction committed, so nothing announces a merge that was rolled back.
+    await request.app[BUS].publish_many([(streams.EVENTS, event) for event in work.events])
+
+
 async def merge_clients(request: web.Request) -> web.Response:
     """POST /api/crm/merges: merge a pair (admins; operators for clients they may see)."""
     body = await _body(request, PairBody)
@@ -194,16 +200,14 @@ async def merge_clients(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         for cid in (body.client_id, body.other_id):
             await check_visible_client(request, session, cid)
+        work = _work(request, session)
         try:
             merge = await do_merge(
-                _work(request, session),
-                body.client_id,
-                body.other_id,
-                request[OPERATOR].id,
-                "manual",
+                work, body.client_id, body.other_id, request[OPERATOR].id, "manual"
             )
         except CrmConflict as exc:
             raise http_error(web.HTTPConflict, str(exc)) from exc
+    await _publish_events(request, work)
     return web.json_response(
         {"merge": {"id": merge.id, "main_id": merge.main_id, "dup_id": merge.dup_id}}, status=201
     )
@@ -217,11 +221,13 @@ async def undo_merge(request: web.Request) -> web.Response:
         if merge is None:
             raise http_error(web.HTTPNotFound, "no such merge")
         await check_visible_client(request, session, merge.main_id)
+        work = _work(request, session)
         try:
-            await do_unmerge(_work(request, session), merge_id, request[OPERATOR].id)
+            await do_unmerge(work, merge_id, request[OPERATOR].id)
         except CrmConflict as exc:
             raise http_error(web.HTTPConflict, str(exc)) from exc
         main_id, dup_id = merge.main_id, merge.dup_id
+    await _publish_events(request, work)
     return web.json_response({"merge": {"id": merge_id, "main_id": main_id, "dup_id": dup_id}})
 
 

@@ -29,6 +29,12 @@ from operator_console import (
     routing_api,
     whatif_api,
 )
+from operator_console.integrations import admin_api as integrations_api
+from operator_console.integrations.openapi_parts import (
+    TOKEN_SCHEME,
+    token_security,
+    webhooks_document,
+)
 from operator_console.kpi import board_api as kpi_board
 from operator_console.kpi import coverage_api as kpi_coverage
 from operator_console.kpi import plans_api as kpi_plans
@@ -63,6 +69,9 @@ REQUEST_BODIES: dict[Handler, type[BaseModel]] = {
     kpi_plans.set_weights: kpi_plans.WeightsBody,
     kpi_coverage.set_coverage: kpi_coverage.CoverageBody,
     whatif_api.start_run: whatif_api.RunBody,
+    integrations_api.create_token: integrations_api.TokenBody,
+    integrations_api.create_webhook: integrations_api.WebhookBody,
+    integrations_api.edit_webhook: integrations_api.WebhookEditBody,
 }
 """The model that validates each handler's JSON body."""
 
@@ -159,15 +168,19 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         if not path.startswith("/api/") or route.method in ("HEAD", "*"):
             continue
         shown = _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
-        paths.setdefault(shown, {})[route.method.lower()] = _operation(route, path, refs)
+        operation = _operation(route, path, refs)
+        token_security(route.method, shown, operation)
+        paths.setdefault(shown, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Openlines console API", "version": "1"},
         "paths": dict(sorted(paths.items())),
+        "webhooks": webhooks_document(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "openlines_session"}
+                "session": {"type": "apiKey", "in": "cookie", "name": "openlines_session"},
+                "apiToken": TOKEN_SCHEME,
             },
         },
         "security": [{"session": []}],

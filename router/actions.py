@@ -25,6 +25,7 @@ from core.envelope import (
     PresenceChange,
     PresenceEvent,
 )
+from core.integration_events import dialog_event
 from core.roles import SUPERVISOR_ROLES
 from router.batch import Batch
 from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
@@ -324,6 +325,8 @@ async def _apply_one(
         dialog.assigned_at = work.now
         dialog.wait_reason = None
         operator.last_assigned_at = work.now
+        assigned = f"{dialog.offer_round}:{operator.id}:{work.now.isoformat()}"
+        work.emit(streams.EVENTS, dialog_event("dialog.assigned", dialog, work.now, assigned))
     elif isinstance(intent, Offer):
         _offer(work, dialog, intent)
     elif isinstance(intent, EndOffers):
@@ -419,3 +422,7 @@ async def _close(work: Batch, dialog: Dialog, intent: Close) -> None:
         ),
     )
     work.emit(streams.CRM, DialogClosedForCrm(dialog_id=dialog.id, client_id=dialog.client_id))
+    closed = dialog_event(
+        "dialog.closed", dialog, work.now, f"closed:{work.now.isoformat()}", outcome=dialog.outcome
+    )
+    work.emit(streams.EVENTS, closed)

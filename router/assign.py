@@ -8,6 +8,7 @@ import logging
 
 from sqlalchemy import func, select
 
+from core import streams
 from core.db.schema import (
     Channel,
     Client,
@@ -16,6 +17,7 @@ from core.db.schema import (
     Line,
 )
 from core.envelope import InboundMessage
+from core.integration_events import integration_event
 from router.batch import Batch
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ async def do_open_dialog(
         )
         session.add(identity)
         await session.flush()
+        found = {"client_id": client.id, "name": client.name, "channel_id": channel.id}
+        work.emit(
+            streams.EVENTS, integration_event("client.created", str(client.id), work.now, found)
+        )
     if msg.thread_dialog_id is not None:
         # A reply the channel tied to a dialog (email threading) joins it while it is open.
         threaded = await session.get(Dialog, msg.thread_dialog_id)

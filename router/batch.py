@@ -26,6 +26,7 @@ from core.envelope import (
     OutboundMessage,
     ReminderEvent,
 )
+from core.integration_events import message_created
 from core.presence import ConsoleSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
@@ -170,6 +171,8 @@ class Batch:
                 message=message_view(message),
             ),
         )
+        if not message.hidden:
+            self.emit(streams.EVENTS, message_created(dialog, message))
 
     async def announce_reminder(self, dialog_id: int, stage: ReminderStage, waited: int) -> None:
         """Remind the dialog's operator (or, while it has none, whoever sees it), or at the

@@ -23,6 +23,7 @@ from core.envelope import (
     TimerFired,
     TransferDialog,
 )
+from core.integration_events import dialog_event
 from core.presence import status_after_grace, status_after_idle
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.actions import do_intents, do_presence, do_route_waiting, rating_controls
@@ -137,6 +138,16 @@ async def do_transfer(work: Batch, cmd: TransferDialog) -> None:
                 to_operator_id=dialog.operator_id,
             ),
         )
+    if dialog.operator_id != old_holder or dialog.line_id != old_line:
+        moved = dialog_event(
+            "dialog.transferred",
+            dialog,
+            work.now,
+            f"transferred:{work.now.isoformat()}",
+            from_operator_id=old_holder,
+            from_line_id=old_line,
+        )
+        work.emit(streams.EVENTS, moved)
     if old_holder is not None and dialog.operator_id != old_holder:
         await do_route_waiting(work, old_line, "operator_freed")
 
@@ -286,6 +297,10 @@ async def do_rate(work: Batch, cmd: RateDialog) -> None:
     dialog.rating = cmd.rating
     dialog.rating_comment = cmd.comment.strip() or None
     await work.session.flush()
+    work.emit(
+        streams.EVENTS,
+        dialog_event("rating.received", dialog, work.now, "rating", rating=cmd.rating),
+    )
     await work.announce_dialog(dialog)
 
 

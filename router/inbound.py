@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from core import streams
 from core.db.schema import Channel, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
+from core.integration_events import dialog_event
 from router.actions import do_intents
 from router.assign import do_open_dialog
 from router.batch import Batch
@@ -125,6 +126,7 @@ async def _route_opened(
         streams.CRM,
         DialogOpenedForCrm(dialog_id=dialog.id, client_id=dialog.client_id, line_id=dialog.line_id),
     )
+    work.emit(streams.EVENTS, dialog_event("dialog.opened", dialog, work.now, "opened"))
     policy = await run.policy(dialog.line_id)
     states = await operator_states(work, dialog.line_id)
     snap = await snapshot(work, dialog)
@@ -174,6 +176,10 @@ async def _took_rating(
         return False
     await run.drain()
     last.rating = rating
+    work.emit(
+        streams.EVENTS,
+        dialog_event("rating.received", last, work.now, "rating", rating=rating),
+    )
     message = Message(
         dialog_id=last.id,
         channel_id=last.channel_id,

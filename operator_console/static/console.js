@@ -8,6 +8,7 @@ import { initAdmin, refreshAdmin } from "./admin.js";
 import { initAnswers } from "./answers_screen.js";
 import { ApiError, api, whenUnauthorized } from "./api.js";
 import { initChannels, refreshChannels } from "./channels.js";
+import { initIntegrations, refreshIntegrations } from "./integrations.js";
 import { initClientPanel } from "./client_panel.js";
 import { openDialog, resetMessages } from "./conversation.js";
 import { loadDialogs, renderList, resetList, setTab, updateTitle } from "./dialog_list.js";
@@ -78,6 +79,7 @@ async function enterApp(operator) {
   socket.start();
   refreshRouting();
   refreshChannels();
+  refreshIntegrations();
   refreshAdmin();
   refreshLoad();
   refreshStats();
@@ -179,6 +181,7 @@ async function boot() {
   wireEvents();
   initRouting();
   initChannels();
+  initIntegrations();
   initAdmin();
   initFiles();
   initClientPanel();

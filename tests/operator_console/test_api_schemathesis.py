@@ -120,6 +120,9 @@ def _fuzz(
     )
     @given(_cases(operation, mode, cookies).filter(keep))
     def send(case: FuzzCase) -> None:
+        # The document also names API tokens; the run speaks as its session, not a drawn token.
+        if case.headers:
+            case.headers.pop("Authorization", None)
         resp = case.call(base_url=console.base, session=console.http, timeout=10)
         answers.append(
             Answer(operation.label, case.method, case.formatted_path, resp.status_code, resp.text)

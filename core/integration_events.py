@@ -1,0 +1,70 @@
+"""Building the events integrations subscribe to (``IntegrationEvent``) from stored rows.
+
+The router and the CRM sink publish them on the ``events`` stream with the rest of a batch's
+effects, so an event is only ever announced after its change committed. The id is derived from
+what happened (a uuid5 of a key naming it), so a batch handled twice announces the same id and
+a receiver that drops ids it has seen gets every happening once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, get_args
+
+from core.db.schema import Dialog, Message
+from core.envelope import HookEventName, IntegrationEvent
+
+__all__ = ["HOOK_EVENTS", "dialog_event", "integration_event", "message_created"]
+
+HOOK_EVENTS: tuple[HookEventName, ...] = get_args(HookEventName)
+"""Every event name, in the order the documentation lists them."""
+
+_NAMESPACE = uuid.UUID("6f1d3c52-0d8e-4a43-9d7c-5b7c1f0e2a10")
+
+
+def integration_event(
+    name: HookEventName, key: str, at: datetime, data: dict[str, Any]
+) -> IntegrationEvent:
+    """The event ``name`` whose happening ``key`` names (the same key, the same id)."""
+    event_id = str(uuid.uuid5(_NAMESPACE, f"{name}:{key}"))
+    return IntegrationEvent(id=event_id, event=name, at=at, data=data)
+
+
+def dialog_data(dialog: Dialog) -> dict[str, Any]:
+    """The public body of a dialog event: ids and state, never message text."""
+    return {
+        "dialog_id": dialog.id,
+        "line_id": dialog.line_id,
+        "channel_id": dialog.channel_id,
+        "client_id": dialog.client_id,
+        "operator_id": dialog.operator_id,
+        "status": dialog.status,
+    }
+
+
+def dialog_event(
+    name: HookEventName, dialog: Dialog, at: datetime, key: str, **extra: Any
+) -> IntegrationEvent:
+    """A ``dialog.*`` or ``rating.received`` event of ``dialog``; ``key`` tells this
+    happening apart from others of the same dialog (a dialog reopens and closes again)."""
+    return integration_event(name, f"{dialog.id}:{key}", at, {**dialog_data(dialog), **extra})
+
+
+def message_created(dialog: Dialog, message: Message) -> IntegrationEvent:
+    """``message.created`` of a stored message (hidden notes are never announced)."""
+    return integration_event(
+        "message.created",
+        str(message.id),
+        message.created_at,
+        {
+            "message_id": message.id,
+            "dialog_id": dialog.id,
+            "client_id": dialog.client_id,
+            "channel_id": dialog.channel_id,
+            "author": message.author,
+            "author_name": message.author_name,
+            "text": message.text,
+            "attachments": list(message.attachments or ()),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Integrations: API tokens, signed event webhooks and the realtime API."""

@@ -1,0 +1,84 @@
+"""``GET /api/integrations/events``: the realtime API, a websocket for API tokens.
+
+The token chooses what it may hear (``EVENT_SCOPES``); ``?events=a,b`` narrows that further.
+Each frame is the event as webhooks receive it plus ``stream_id``; a client that reconnects
+with ``?after=<stream_id>`` of the last frame it handled gets what it missed, as long as the
+stream still holds it (``stream_maxlen``). Integrations are few, so each socket reads the
+stream on its own instead of sharing the operator sockets' fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+
+from aiohttp import WSMsgType, web
+
+from core import streams
+from core.app_keys import BUS
+from core.envelope import HookEventName, IntegrationEvent
+from core.integration_events import HOOK_EVENTS
+from operator_console.auth import http_error
+from operator_console.integrations.dispatch import event_body
+from operator_console.integrations.tokens import API_TOKEN, EVENT_SCOPES
+
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+HEARTBEAT_S = 30.0
+
+
+def _subscription(request: web.Request) -> frozenset[HookEventName]:
+    """The events this socket asked for and its token may hear; 400/403 naming what is wrong."""
+    grant = request.get(API_TOKEN)
+    if grant is None:
+        raise http_error(web.HTTPUnauthorized, "the realtime API takes an API token")
+    asked = [e for e in request.query.get("events", "").split(",") if e]
+    unknown = sorted(set(asked) - set(HOOK_EVENTS))
+    if unknown:
+        raise http_error(web.HTTPBadRequest, f"events: unknown event {unknown[0]}")
+    allowed = {e for e in HOOK_EVENTS if EVENT_SCOPES[e] in grant.scopes}
+    wanted = {e for e in HOOK_EVENTS if e in asked} if asked else allowed
+    if not wanted <= allowed:
+        denied = sorted(wanted - allowed)[0]
+        raise http_error(web.HTTPForbidden, f"events: this token may not hear {denied}")
+    return frozenset(wanted)
+
+
+async def integration_socket(request: web.Request) -> web.StreamResponse:
+    """A websocket that pushes every subscribed event as it happens."""
+    wanted = _subscription(request)
+    after = request.query.get("after") or None
+    if after is not None and not STREAM_ID.match(after):
+        raise http_error(web.HTTPBadRequest, "after: not a stream id like 1700000000000-0")
+    ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S, max_msg_size=4096)
+    await ws.prepare(request)
+    await ws.send_json({"type": "ready", "events": sorted(wanted)})
+    pusher = asyncio.create_task(_push(request, ws, wanted, after))
+    try:
+        async for msg in ws:  # the client only closes; anything it says is ignored
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await pusher
+    return ws
+
+
+async def _push(
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    wanted: frozenset[HookEventName],
+    after: str | None,
+) -> None:
+    async for stream_id, event in request.app[BUS].tail(streams.EVENTS, after=after):
+        if isinstance(event, IntegrationEvent) and event.event in wanted:
+            frame = {**event_body(event), "stream_id": stream_id}
+            await ws.send_str(json.dumps(frame, separators=(",", ":")))
+    await ws.close()
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The realtime API's route."""
+    return [web.get("/api/integrations/events", integration_socket)]

@@ -1,0 +1,185 @@
+"""Event webhooks against a local receiver that checks signatures, and the realtime API:
+a visitor's first message reaches both, a receiver's 500s are retried with backoff, the
+delivery log shows the tries and the last answer, and no secret reaches the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from config.settings import Settings
+from tests.support.admin import ADMIN_PASSWORD
+from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.console_world import logged_in
+from tests.support.hubclient import OperatorClient, VisitorClient
+from tests.support.integration_peer import WebhookPeer
+
+pytestmark = [ON_SQLITE, pytest.mark.parametrize("redis_server", ["7"], indirect=True)]
+
+RETRY_S = 0.2
+
+
+@pytest.fixture
+def settings(redis_url: str, db_url: str, tmp_path: Path) -> Settings:
+    """The hub of tests/conftest.py with short webhook retries."""
+    return Settings(
+        redis_url=redis_url,
+        database_url=db_url,
+        data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD,
+        inbound_shards=2,
+        claim_idle_ms=500,
+        event_webhook_retry_s=RETRY_S,
+    )
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[WebhookPeer]:
+    """A receiver that fails the first two tries of every event."""
+    receiver = WebhookPeer(fail_first=2)
+    await receiver.server.start_server()
+    try:
+        yield receiver
+    finally:
+        await receiver.server.close()
+
+
+async def _subscribe(admin: OperatorClient, peer: WebhookPeer, events: list[str]) -> int:
+    status, body = await admin.call(
+        "POST", "/api/admin/webhooks", {"name": "peer", "url": peer.url, "events": events}
+    )
+    assert status == 201, body
+    peer.secret = body["secret"]
+    hook_id: int = body["webhook"]["id"]
+    return hook_id
+
+
+async def _deliveries(admin: OperatorClient, hook_id: int) -> list[dict[str, Any]]:
+    status, body = await admin.call("GET", f"/api/admin/webhooks/{hook_id}/deliveries")
+    assert status == 200, body
+    rows: list[dict[str, Any]] = body["deliveries"]
+    return rows
+
+
+async def test_events_reach_a_webhook_signed_and_retried_after_500s(
+    hub: str, peer: WebhookPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    admin = await logged_in(hub, "admin")
+    hook_id = await _subscribe(admin, peer, ["dialog.opened", "message.created"])
+    visitor = VisitorClient(hub)
+    try:
+        await visitor.connect()
+        await visitor.say("Where is my parcel?")
+        message = await peer.wait_for("message.created")
+        opened = await peer.wait_for("dialog.opened")
+    finally:
+        await visitor.close()
+        await admin.close()
+    assert message["data"]["text"] == "Where is my parcel?"
+    assert message["data"]["author"] == "client"
+    assert message["version"] == 1
+    assert opened["data"]["dialog_id"] == message["data"]["dialog_id"]
+    assert peer.bad_signatures == 0
+    # Two 500s, then the third try got through; the waits grew (0.2 s, then 0.6 s).
+    assert peer.tries[message["id"]] == 3
+    first, second, third = peer.tried_at[message["id"]]
+    assert second - first >= RETRY_S * 0.9
+    assert third - second >= RETRY_S * 3 * 0.9
+    admin = await logged_in(hub, "admin")
+    try:
+        rows = {r["event_id"]: r for r in await _deliveries(admin, hook_id)}
+        _, listed = await admin.call("GET", "/api/admin/webhooks")
+    finally:
+        await admin.close()
+    logged = rows[message["id"]]
+    assert (logged["status"], logged["attempts"], logged["response_status"]) == (
+        "delivered",
+        3,
+        200,
+    )
+    assert logged["response_body"] == "thanks"
+    assert "secret" not in json.dumps(listed)
+    assert peer.secret not in caplog.text
+
+
+async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: str) -> None:
+    receiver = WebhookPeer()
+    receiver.secret = "not-the-hub-secret"  # every signature the hub makes fails here
+    await receiver.server.start_server()
+    admin = await logged_in(hub, "admin")
+    visitor = VisitorClient(hub)
+    try:
+        status, body = await admin.call(
+            "POST",
+            "/api/admin/webhooks",
+            {"name": "wrong key", "url": receiver.url, "events": ["client.created"]},
+        )
+        assert status == 201, body
+        await visitor.connect()
+        await visitor.say("hello")
+        async with asyncio.timeout(15):
+            while not (rows := await _deliveries(admin, body["webhook"]["id"])) or (
+                rows[0]["status"] == "pending"
+            ):
+                await asyncio.sleep(0.05)
+        hook = f"/api/admin/webhooks/{body['webhook']['id']}"
+        assert (await admin.call("DELETE", hook))[0] == 204
+        assert (await admin.call("GET", f"{hook}/deliveries"))[0] == 404
+    finally:
+        await visitor.close()
+        await admin.close()
+        await receiver.server.close()
+    assert (rows[0]["event"], rows[0]["status"], rows[0]["attempts"]) == (
+        "client.created",
+        "failed",
+        1,
+    )
+    assert (rows[0]["response_status"], rows[0]["response_body"]) == (401, "bad signature")
+    assert receiver.bad_signatures == 1
+
+
+async def test_the_realtime_api_pushes_events_to_a_token_and_resumes(hub: str) -> None:
+    admin = await logged_in(hub, "admin")
+    try:
+        _, made = await admin.call(
+            "POST", "/api/admin/tokens", {"name": "bot", "scopes": ["dialogs:read"]}
+        )
+        _, stats_only = await admin.call(
+            "POST", "/api/admin/tokens", {"name": "bi", "scopes": ["stats:read"]}
+        )
+    finally:
+        await admin.close()
+    ws_url = hub.replace("http", "ws", 1) + "/api/integrations/events"
+    auth = {"Authorization": f"Bearer {made['value']}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(ws_url + "?events=client.merged", headers=auth) as refused:
+            assert refused.status == 403  # a client event needs clients:manage
+        no_dialogs = {"Authorization": f"Bearer {stats_only['value']}"}
+        async with http.get(ws_url + "?events=message.created", headers=no_dialogs) as refused:
+            assert refused.status == 403
+        async with http.ws_connect(ws_url + "?events=message.created", headers=auth) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "ready"
+            visitor = VisitorClient(hub)
+            try:
+                await visitor.connect()
+                await visitor.say("first")
+                first = await ws.receive_json(timeout=10)
+                await visitor.say("second")
+                second = await ws.receive_json(timeout=10)
+            finally:
+                await visitor.close()
+        assert (first["type"], first["data"]["text"]) == ("message.created", "first")
+        assert second["data"]["text"] == "second"
+        resume = f"{ws_url}?events=message.created&after={first['stream_id']}"
+        async with http.ws_connect(resume, headers=auth) as ws:
+            await ws.receive_json(timeout=5)
+            again = await ws.receive_json(timeout=10)
+        assert again["id"] == second["id"]
