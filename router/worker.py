@@ -63,6 +63,7 @@ from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
 from router.reopen import do_reopen
+from router.replies import do_reply_run
 
 log = logging.getLogger(__name__)
 
@@ -157,17 +158,26 @@ class Router:
         async with self.sessions() as session, session.begin():
             work = Batch(session, self.clock(), sockets=sockets, writer=True)
             run: list[InboundMessage] = []
+            replies: list[OperatorReply] = []
             for delivery in batch:
                 if isinstance(delivery.payload, InboundMessage):
+                    await do_reply_run(work, replies)
+                    replies = []
                     run.append(delivery.payload)
                     continue
                 await do_inbound_run(work, run)
                 run = []
                 payload = delivery.payload
+                if isinstance(payload, OperatorReply):
+                    replies.append(payload)
+                    continue
+                await do_reply_run(work, replies)
+                replies = []
                 with log_context(dialog_id=getattr(payload, "dialog_id", None),
                                  message_id=getattr(payload, "message_id", None)):  # fmt: skip
                     await dispatch(work, payload)
             await do_inbound_run(work, run)
+            await do_reply_run(work, replies)
         return work
 
     async def _set_timers(self, work: Batch) -> None:
