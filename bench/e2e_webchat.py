@@ -32,8 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.utils import HIREDIS_AVAILABLE
 
 from bench.baseline import BaselineResult, Mode, run_baseline
+from bench.load_result import LoadResult
+from bench.open_loop import run_open_loop
 from bench.operators import add_operators
 from bench.procs import (
     Child,
@@ -41,12 +44,11 @@ from bench.procs import (
     find_redis_server,
     free_port,
     self_cpu_seconds,
-    start_hub,
     start_redis,
-    wait_hub,
     wait_redis,
 )
-from bench.webchat_load import LoadResult, run_load
+from bench.startup import idle, start
+from bench.webchat_load import run_load
 
 CHANNEL = "demo"
 """The web-chat channel and line the hub seeds on first start."""
@@ -128,6 +130,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=600.0,
         help="hard limit on the end-to-end phase; the run stops and reports (default 600)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: visitor messages a second, Poisson arrivals from --visitors visitors "
+        "for --duration seconds, instead of the closed loop of --messages each",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="open loop: seconds of arrivals (20)"
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        help="open loop: seconds to wait for the last replies after the last arrival (30)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--profile-hub",
@@ -148,6 +165,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--visitors, --messages and --operators must be at least 1")
     if args.baseline_messages < 100:
         parser.error("--baseline-messages must be at least 100")
+    if args.rate is not None and (args.rate <= 0 or args.duration <= 0):
+        parser.error("--rate and --duration must be positive")
     return args
 
 
@@ -163,6 +182,15 @@ class Report:
     """CPU seconds per process during the end-to-end phase, and its wall seconds."""
     redis_calls: dict[str, int] = field(default_factory=dict)
     """Redis commands by name during the end-to-end phase (the bench's own few included)."""
+    startup: dict[str, float] = field(default_factory=dict)
+    """Seconds to a healthy /healthz (first start on an empty database, then a warm start),
+    and the warm hub's idle resident memory and CPU."""
+
+    def cpu_per_message_ms(self) -> float:
+        """Hub CPU milliseconds per visitor message delivered, its reply included."""
+        if self.load is None or not self.load.delivered or not self.cpu:
+            return float("nan")
+        return 1000 * self.cpu["hub"] / self.load.delivered
 
     def baseline(self, mode: Mode) -> float:
         """Mean msgs/s of the baseline rounds of one mode (before and after the hub)."""
@@ -187,6 +215,8 @@ class Report:
             "cpu_seconds": self.cpu,
             "loadavg_at_end": os.getloadavg(),
             "redis_calls": self.redis_calls,
+            "startup": self.startup,
+            "hub_cpu_ms_per_visitor_message": self.cpu_per_message_ms(),
             "ratio_to_batched_baseline": self.ratio(),
             "goal": GOAL,
         }
@@ -207,6 +237,7 @@ def environment(redis_binary: Path, redis_version: str, database: str) -> dict[s
         "platform": platform.platform(),
         "redis_server": str(redis_binary),
         "redis_version": redis_version,
+        "redis_parser": "hiredis" if HIREDIS_AVAILABLE else "pure Python",
         "database": database,
     }
 
@@ -306,16 +337,21 @@ async def _e2e(
             }
 
     try:
-        report.load = await run_load(
-            base,
-            CHANNEL,
-            args.visitors,
-            args.messages,
-            staff,
-            args.msg_timeout,
-            args.max_seconds,
-            on_phase=mark,
-        )
+        if args.rate is None:
+            report.load = await run_load(
+                base,
+                CHANNEL,
+                args.visitors,
+                args.messages,
+                staff,
+                args.msg_timeout,
+                args.max_seconds,
+                on_phase=mark,
+            )
+        else:
+            report.load = await run_open_loop(
+                base, CHANNEL, args.visitors, args.rate, args.duration, staff, args.drain, mark
+            )
     finally:
         await stats.aclose()
     if "start" in marks and "end" in marks:
@@ -343,7 +379,7 @@ def run(args: argparse.Namespace) -> Report:
             ),
             settings={
                 k: getattr(args, k)
-                for k in ("visitors", "messages", "operators", "quick", "msg_timeout")
+                for k in ("visitors", "messages", "operators", "quick", "msg_timeout", "rate")
             }
             | {k: getattr(args, k) for k in ("baseline_messages", "baseline_single_messages")},
         )
@@ -352,26 +388,36 @@ def run(args: argparse.Namespace) -> Report:
         hub_port = free_port()
         admin_password = secrets.token_urlsafe(16)
         (tmp / "hub").mkdir()
-        print("starting the hub ...", file=sys.stderr, flush=True)
-        hub = start_hub(
-            tmp / "hub", hub_port, redis_url, database_url, admin_password, args.hub_log_level
-        )
-        children.append(hub)
-        wait_hub(hub, hub_port)
+        print("starting the hub (empty database, then a warm start) ...", file=sys.stderr)
+        hub_at = (tmp, hub_port, redis_url, database_url, admin_password, children)
+        hub = start(args.hub_log_level, *hub_at)
+        report.startup["first_start_s"] = hub.started_s
+        hub.child.stop()
+        children.remove(hub.child)
+        warm = start(args.hub_log_level, *hub_at)
+        report.startup["warm_start_s"] = warm.started_s
+        report.startup |= idle(warm.child.pid)
+        hub = warm
         if args.profile_hub is not None:
-            profiler = _start_profiler(hub.pid, args.profile_hub.resolve())
+            profiler = _start_profiler(hub.child.pid, args.profile_hub.resolve())
+        shape = (
+            f"{args.messages} messages each"
+            if args.rate is None
+            else f"open loop at {args.rate:g} msg/s for {args.duration:g} s"
+        )
         print(
-            f"end to end: {args.visitors} visitors x {args.messages} messages, "
-            f"{args.operators} operators ...",
+            f"end to end: {args.visitors} visitors, {shape}, {args.operators} operators ...",
             file=sys.stderr,
             flush=True,
         )
         base = f"http://127.0.0.1:{hub_port}"
-        asyncio.run(_e2e(args, base, database_url, admin_password, hub, redis, redis_url, report))
+        asyncio.run(
+            _e2e(args, base, database_url, admin_password, hub.child, redis, redis_url, report)
+        )
         _stop_profiler(profiler)
-        hub.stop()
-        if hub.process.returncode not in (0, -signal.SIGTERM):
-            print(f"bench: the hub exited with {hub.process.returncode}", file=sys.stderr)
+        hub.child.stop()
+        if hub.child.process.returncode not in (0, -signal.SIGTERM):
+            print(f"bench: the hub exited with {hub.child.process.returncode}", file=sys.stderr)
         print("baseline (after the hub) ...", file=sys.stderr, flush=True)
         report.baselines += asyncio.run(_baseline_round(args, redis_url))
         return report
@@ -399,10 +445,29 @@ def table(report: Report) -> str:
     """The human-readable results."""
     env = report.environment
     rows: list[tuple[str, str]] = [
+        (
+            "HUB CPU PER VISITOR MSG",
+            f"{_fmt(report.cpu_per_message_ms(), 2)} ms (its reply included); batched baseline "
+            f"{_fmt(report.baseline('batched'))} msg/s in the same run",
+        ),
         ("machine", f"{env['nproc']} cores, {env['memory_gib']} GiB, Python {env['python']}"),
-        ("redis", f"{env['redis_version']} ({Path(env['redis_server']).name})"),
+        (
+            "redis",
+            f"{env['redis_version']} ({Path(env['redis_server']).name}), "
+            f"{env.get('redis_parser', '?')} parser",
+        ),
         ("database", env["database"]),
     ]
+    if report.startup:
+        up = report.startup
+        rows.append(
+            (
+                "start to healthy /healthz",
+                f"{_fmt(up['first_start_s'], 2)} s on an empty database, "
+                f"{_fmt(up['warm_start_s'], 2)} s warm; idle {_fmt(up['idle_rss_mib'])} MiB RSS, "
+                f"{_fmt(up['idle_cpu_percent'], 1)}% of a core",
+            )
+        )
     for b in report.baselines:
         rows.append(
             (
@@ -416,7 +481,12 @@ def table(report: Report) -> str:
             (
                 "e2e shape",
                 f"{load.visitors} visitors x {load.messages_per_visitor} messages, "
-                f"{load.operators} operators",
+                f"{load.operators} operators"
+                + (
+                    f", open loop at {report.settings['rate']:g} msg/s"
+                    if report.settings.get("rate")
+                    else ", closed loop"
+                ),
             ),
             (
                 "e2e messages",
@@ -453,15 +523,6 @@ def table(report: Report) -> str:
                     + f" of one core over {_fmt(wall, 1)} s",
                 )
             )
-            if load.delivered:
-                # Robust to a shared machine: CPU used per message, not messages per second.
-                rows.append(
-                    (
-                        "hub CPU per visitor msg",
-                        f"{_fmt(1000 * report.cpu['hub'] / load.delivered, 1)} ms "
-                        "(its reply included)",
-                    )
-                )
         if report.redis_calls and load.sent:
             top = sorted(report.redis_calls.items(), key=lambda kv: -kv[1])[:6]
             rows.append(

@@ -69,6 +69,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB, from /proc (NaN once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
+
+
 def self_cpu_seconds() -> float:
     """CPU time used by this process so far."""
     times = os.times()
@@ -165,6 +176,10 @@ def wait_redis(child: Child, port: int) -> None:
         time.sleep(0.05)
 
 
+RAISED_RATE_LIMIT = 1_000_000
+"""Widget messages per visitor and 10 s that the measured hub allows."""
+
+
 def hub_command() -> list[str]:
     """How to run ``openlines``: the console script beside this interpreter, else the module."""
     script = Path(sys.executable).parent / "openlines"
@@ -195,6 +210,9 @@ def start_hub(
         # of whoever runs the benchmark cannot change the hub under test.
         OPENLINES_CONFIG=str(data_dir / "no-such-openlines.toml"),
         PYTHONUNBUFFERED="1",
+        # Simulated visitors send faster than a person types; the per-visitor budget would
+        # otherwise cap an open-loop run at two messages a second per visitor.
+        OPENLINES_WEBCHAT_MAX_PER_VISITOR=str(RAISED_RATE_LIMIT),
     )
     args = [*hub_command(), "run", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]

@@ -17,17 +17,18 @@ import contextlib
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from bench.stats import Latency, steady_rate
+from bench.load_result import LoadResult, summarise
 
-# The visitor socket refuses more than MAX_PER_VISITOR messages in WINDOW_S seconds; a visitor
-# who would exceed it waits, so the benchmark never measures refusals.
-from connectors.webchat.rate import MAX_PER_VISITOR as RATE_MAX_MESSAGES
+# The visitor socket refuses more than its limit of messages in WINDOW_S seconds; a visitor who
+# would exceed it waits, so the benchmark never measures refusals. The benchmark raises the
+# hub's limit (``webchat_max_per_visitor``) to RAISED_RATE_LIMIT, so pacing is a safety net.
+from bench.procs import RAISED_RATE_LIMIT
 from connectors.webchat.rate import WINDOW_S as RATE_WINDOW_S
 
 RATE_MARGIN_S = 0.05
@@ -79,8 +80,16 @@ def _ws_url(base: str, path: str) -> str:
 class Visitor:
     """One browser tab with the widget open."""
 
-    def __init__(self, index: int, base: str, channel: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        index: int,
+        base: str,
+        channel: str,
+        http: aiohttp.ClientSession,
+        rate_limit: int = RAISED_RATE_LIMIT,
+    ) -> None:
         self.index = index
+        self.rate_limit = rate_limit
         self.base = base
         self.channel = channel
         self.http = http
@@ -105,7 +114,7 @@ class Visitor:
         """Send ``messages`` messages, each after the reply to the previous one."""
         assert self.ws is not None
         await start.wait()
-        recent: deque[float] = deque(maxlen=RATE_MAX_MESSAGES)
+        recent: deque[float] = deque(maxlen=min(self.rate_limit, messages))
         for number in range(messages):
             if await self._pace(recent):
                 shared.paced += 1
@@ -139,7 +148,7 @@ class Visitor:
         # The hub counts the last RATE_MAX messages by when it read them, which is no earlier
         # than we sent them and (closed loop) no later than we sent the message after them;
         # so the (RATE_MAX-1)-th last send plus the window is a safe earliest instant.
-        if len(recent) < RATE_MAX_MESSAGES:
+        if len(recent) < self.rate_limit:
             return False
         earliest = recent[1] + RATE_WINDOW_S + RATE_MARGIN_S
         wait = earliest - time.perf_counter()
@@ -278,39 +287,44 @@ class Operator:
         await self.http.close()
 
 
-@dataclass(frozen=True)
-class LoadResult:
-    """What one end-to-end run measured."""
+@contextlib.asynccontextmanager
+async def talking(
+    base: str,
+    channel: str,
+    visitors: int,
+    operators: list[tuple[str, str]],
+    make_visitor: Callable[[int, aiohttp.ClientSession], Visitor],
+) -> AsyncIterator[tuple[Shared, list[Visitor]]]:
+    """Log the operators in and have them serve, connect the visitors; close everything after."""
+    shared = Shared()
+    staff = [Operator(base, login, password) for login, password in operators]
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    crowd = [make_visitor(i, http) for i in range(visitors)]
+    serving: list[asyncio.Task[None]] = []
+    try:
+        for op in staff:
+            await op.login()
+        serving = [asyncio.create_task(op.serve(shared)) for op in staff]
+        # Connect in waves: a thousand simultaneous handshakes would measure the accept queue.
+        gate = asyncio.Semaphore(50)
 
-    visitors: int
-    messages_per_visitor: int
-    operators: int
-    sent: int
-    delivered: int
-    replied: int
-    seconds: float
-    steady_msgs_per_s: float
-    """Visitor messages reaching their operator per second, 10th to 90th percentile."""
-    overall_msgs_per_s: float
-    """Visitor messages reaching their operator over the whole run (first send on)."""
-    steady_stored_per_s: float
-    """Stored messages (visitor messages and replies) per second, 10th to 90th percentile."""
-    paced: int
-    visitor_to_operator: Latency
-    operator_to_visitor: Latency
-    round_trip: Latency
-    accepted: Latency
-    stored_echo: Latency
-    reply_post: Latency
-    errors: dict[str, int]
-    error_samples: list[str]
+        async def connect(visitor: Visitor) -> None:
+            async with gate:
+                await visitor.connect()
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        out: dict[str, Any] = {}
-        for name, value in self.__dict__.items():
-            out[name] = value.as_dict() if isinstance(value, Latency) else value
-        return out
+        await asyncio.gather(*(connect(v) for v in crowd))
+        yield shared, crowd
+    finally:
+        for visitor in crowd:
+            with contextlib.suppress(Exception):
+                await visitor.close()
+        await http.close()
+        for op in staff:
+            with contextlib.suppress(Exception):
+                await op.close()
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
 
 
 async def run_load(
@@ -328,23 +342,11 @@ async def run_load(
     ``on_phase`` is awaited with "start" just before the visitors start talking and "end" once
     they are done, so the caller can take readings over exactly that window.
     """
-    shared = Shared()
-    staff = [Operator(base, login, password) for login, password in operators]
-    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-    crowd = [Visitor(i, base, channel, http) for i in range(visitors)]
-    serving: list[asyncio.Task[None]] = []
-    try:
-        for op in staff:
-            await op.login()
-        serving = [asyncio.create_task(op.serve(shared)) for op in staff]
-        # Connect in waves: a thousand simultaneous handshakes would measure the accept queue.
-        gate = asyncio.Semaphore(50)
 
-        async def connect(visitor: Visitor) -> None:
-            async with gate:
-                await visitor.connect()
+    def visitor(index: int, http: aiohttp.ClientSession) -> Visitor:
+        return Visitor(index, base, channel, http)
 
-        await asyncio.gather(*(connect(v) for v in crowd))
+    async with talking(base, channel, visitors, operators, visitor) as (shared, crowd):
         start = asyncio.Event()
         talks = [
             asyncio.create_task(v.converse(messages, shared, msg_timeout_s, start)) for v in crowd
@@ -363,54 +365,4 @@ async def run_load(
             for task in talks:
                 task.cancel()
             await asyncio.gather(*talks, return_exceptions=True)
-    finally:
-        for visitor in crowd:
-            with contextlib.suppress(Exception):
-                await visitor.close()
-        await http.close()
-        for op in staff:
-            with contextlib.suppress(Exception):
-                await op.close()
-        for task in serving:
-            task.cancel()
-        await asyncio.gather(*serving, return_exceptions=True)
-    return _summarise(shared, visitors, messages, len(staff))
-
-
-def _summarise(shared: Shared, visitors: int, messages: int, operators: int) -> LoadResult:
-    tracks = list(shared.tracks.values())
-    delivered = [t for t in tracks if t.console is not None]
-    replied = [t for t in tracks if t.reply_seen is not None]
-    first = min((t.sent for t in tracks), default=0.0)
-    last = max((t.reply_seen or t.console or t.sent for t in tracks), default=0.0)
-    seconds = last - first
-    console_instants = [t.console for t in delivered if t.console is not None]
-    overall = len(delivered) / (max(console_instants) - first) if console_instants else 0.0
-
-    def gaps(pairs: list[tuple[float | None, float | None]]) -> list[float]:
-        return [b - a for a, b in pairs if a is not None and b is not None]
-
-    return LoadResult(
-        visitors=visitors,
-        messages_per_visitor=messages,
-        operators=operators,
-        sent=len(tracks),
-        delivered=len(delivered),
-        replied=len(replied),
-        seconds=seconds,
-        steady_msgs_per_s=steady_rate(console_instants),
-        overall_msgs_per_s=overall,
-        # A reply is stored before the visitor sees it, so reply_seen stands in for its store.
-        steady_stored_per_s=steady_rate(
-            console_instants + [t.reply_seen for t in replied if t.reply_seen is not None]
-        ),
-        paced=shared.paced,
-        visitor_to_operator=Latency.of(gaps([(t.sent, t.console) for t in tracks])),
-        operator_to_visitor=Latency.of(gaps([(t.reply_sent, t.reply_seen) for t in tracks])),
-        round_trip=Latency.of(gaps([(t.sent, t.reply_seen) for t in tracks])),
-        accepted=Latency.of(gaps([(t.sent, t.accepted) for t in tracks])),
-        stored_echo=Latency.of(gaps([(t.sent, t.echoed) for t in tracks])),
-        reply_post=Latency.of(gaps([(t.reply_sent, t.reply_posted) for t in tracks])),
-        errors=dict(shared.errors),
-        error_samples=list(shared.error_samples),
-    )
+    return summarise(shared, visitors, messages, len(operators))

@@ -79,9 +79,13 @@ class Settings(BaseSettings):
     auto_away_minutes: int = Field(default=0, ge=0, le=24 * 60)
     """Minutes without activity in the console after which an online operator becomes away;
     0 turns auto-away off."""
+    webchat_max_per_visitor: int = Field(default=20, ge=1)
+    """Widget messages one visitor may send in 10 s, over all their sockets (a load test
+    raises it)."""
     webchat_max_per_address: int = Field(default=1000, ge=0)
     """Widget messages one client address may send in 10 s, over all its visitors (each visitor
-    has 20 of their own); 0: no ceiling. Behind one NAT or proxy address, raise it."""
+    has ``webchat_max_per_visitor`` of their own); 0: no ceiling. Behind one NAT or proxy
+    address, raise it."""
     max_open_sockets: int = Field(default=0, ge=0)
     """Websockets this process keeps open at most (503 past it); 0: what the open-file limit
     leaves after the Redis pool and a margin."""

@@ -14,7 +14,7 @@ which never gets to say that its sockets closed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from redis.asyncio import Redis
 
@@ -42,6 +42,13 @@ def status_after_idle(status: str) -> Status | None:
     """The presence an operator falls to when their auto-away timer fires: away from online;
     None (no change) when they are already away or offline."""
     return "away" if status == "online" else None
+
+
+class LiveSockets(Protocol):
+    """What the router asks about console sockets: how many of an operator's are live."""
+
+    async def live(self, operator_id: int, now: datetime) -> int:
+        """How many console sockets of the operator are live at ``now``."""
 
 
 class ConsoleSockets:

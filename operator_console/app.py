@@ -25,6 +25,7 @@ from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
 from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
+from core.db.writer import DbWriter
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.redis_connect import connect
@@ -184,10 +185,13 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     role = app[ROLE]
     name = streams.consumer_name(role)
     jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+    writer: DbWriter | None = None
     if role in ("all", "router"):
-        service = RouterService(
-            Router(app[SESSIONS], bus), bus, settings.inbound_shards, name, settings.lease_ttl_ms
-        )
+        # The router is the only writer of dialogs and messages: its batches go to a thread
+        # with a synchronous driver, one hand-off per batch (core/db/writer.py).
+        writer = DbWriter(settings.effective_database_url)
+        router = Router(app[SESSIONS], bus, writer=writer)
+        service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)
         app[ROUTER_SERVICE] = service
         jobs.append(("router", service.run))
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
@@ -227,6 +231,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if writer is not None:
+            writer.close()
 
 
 async def _supervised(label: str, job: Callable[[], Awaitable[None]]) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -23,6 +25,11 @@ from operator_console.keys import FIRST_LOGIN
 from operator_console.vendor_files import MissingVendorFiles, check_vendor_files
 
 ROLES = ("all", "router", "connectors", "console", "crm")
+
+GC_THRESHOLDS = (20_000, 20, 50)
+"""Collections of the young generation every 20 000 allocations instead of 700: the hub's work
+per message allocates many short-lived objects and few cycles, and each collection of the young
+generation costs the same whether it finds anything or not."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings, args.role))
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+        ):
+            runner.run(serve(settings, args.role))
     except DatabaseTooNew as exc:
         print(f"openlines: refusing to start: {exc}", file=sys.stderr)
         return 2
@@ -132,6 +142,7 @@ async def serve(settings: Settings, role: str) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -151,6 +162,18 @@ async def serve(settings: Settings, role: str) -> None:
     finally:
         print("Stopping…", flush=True)
         await runner.cleanup()
+
+
+def settle_heap() -> None:
+    """Once the hub is up: move everything allocated so far (modules, settings, the app) out of
+    the collector's sight, and collect the young generation less often.
+
+    What start-up allocated lives as long as the process; without ``gc.freeze`` every full
+    collection walks it again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 if __name__ == "__main__":

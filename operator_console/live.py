@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from core import streams
+from core import frames, streams
 from core.app_keys import SESSIONS
 from core.bus import Bus
 from core.db.schema import Operator
@@ -105,7 +105,7 @@ class Connection:
                 except Exception:
                     log.exception("could not refresh operator %d's socket", self.operator_id)
             self.event_id += 1
-            await self.ws.send_json({**frame, "event_id": self.event_id})
+            await self.ws.send_json({**frame, "event_id": self.event_id}, dumps=frames.dumps)
 
 
 class OperatorHub:

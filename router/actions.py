@@ -54,9 +54,16 @@ from router.reads import line_settings, load_policy, may_work_on, operator_state
 
 log = logging.getLogger(__name__)
 
+StoredReplies = dict[tuple[int, str], Message]
+"""Replies already stored, by (dialog id, client_msg_id): read set-wise for a run of replies."""
 
-async def do_reply(work: Batch, cmd: OperatorReply) -> None:
-    """Store an operator's reply and hand it to the channel."""
+
+async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None = None) -> None:
+    """Store an operator's reply and hand it to the channel.
+
+    ``stored``: the replies of the run already stored (``router.replies``), kept up to date
+    here; without it the repeat check is a query of its own.
+    """
     session = work.session
     dialog = await session.get(Dialog, cmd.dialog_id)
     operator = await session.get(Operator, cmd.operator_id)
@@ -70,11 +77,14 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
         return
     identity = await session.get(ClientIdentity, dialog.identity_id)
     assert identity is not None
-    seen = await session.scalar(
-        select(Message).where(
-            Message.dialog_id == dialog.id, Message.client_msg_id == cmd.client_msg_id
+    if stored is None:
+        seen = await session.scalar(
+            select(Message).where(
+                Message.dialog_id == dialog.id, Message.client_msg_id == cmd.client_msg_id
+            )
         )
-    )
+    else:
+        seen = stored.get((dialog.id, cmd.client_msg_id))
     if seen is not None:
         await work.announce_message(dialog, seen)
         await work.deliver(dialog, seen, identity.external_id)
@@ -84,6 +94,8 @@ async def do_reply(work: Batch, cmd: OperatorReply) -> None:
     first = dialog.first_response_at is None
     message = _store_reply(work, dialog, operator, cmd)
     await session.flush()
+    if stored is not None:
+        stored[(dialog.id, cmd.client_msg_id)] = message
     if first:
         await work.announce_dialog(dialog, message)
     await work.announce_message(dialog, message)

@@ -27,7 +27,7 @@ from core.envelope import (
     ReminderEvent,
 )
 from core.integration_events import message_created
-from core.presence import ConsoleSockets
+from core.presence import LiveSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, ReminderStage, SetTimer
@@ -42,7 +42,7 @@ class Batch:
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
     timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
     """Timers to arm or disarm once the batch has committed, in order."""
-    sockets: ConsoleSockets | None = None
+    sockets: LiveSockets | None = None
     """The operators' live console sockets, for presence timers (None: nobody counts them)."""
     writer: bool = False
     """True in the router's writer transaction: reads that decide on an operator's load lock

@@ -9,7 +9,9 @@ lease holder.
 
 A batch read from a stream is handled in one transaction (``Router.handle``): consecutive
 inbound messages go to ``router.inbound`` as one run, everything else to its ``do_*``. The
-effects the batch queued are published, and its timers armed, only after the commit.
+effects the batch queued are published, and its timers armed, only after the commit. In the
+hub the transaction runs on the database writer's thread (``core.db.writer``), in one hand-off
+per batch; publishing and timers stay on the hub's loop.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
+from core.db.writer import DbWriter, on_loop
 from core.envelope import (
     CloseDialog,
     DeliveryOutcome,
@@ -50,7 +53,7 @@ from core.envelope import (
 from core.lease import Lease, Members
 from core.logs import log_context
 from core.outage import REDIS_DOWN, Outage
-from core.presence import ConsoleSockets
+from core.presence import ConsoleSockets, LiveSockets
 from core.timers import Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
@@ -60,6 +63,7 @@ from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
 from router.reopen import do_reopen
+from router.replies import do_reply_run
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +85,38 @@ def router_streams(shards: int) -> list[str]:
     return [streams.inbound(i) for i in range(shards)] + [streams.COMMANDS, streams.TIMERS]
 
 
+class _SocketsOnHubLoop:
+    """The console sockets, asked from the writer's thread on the loop that owns the Redis
+    client."""
+
+    def __init__(self, sockets: ConsoleSockets, loop: asyncio.AbstractEventLoop) -> None:
+        self.sockets = sockets
+        self.loop = loop
+
+    async def live(self, operator_id: int, now: datetime) -> int:
+        """How many console sockets of the operator are live at ``now``."""
+        return await on_loop(self.loop, self.sockets.live(operator_id, now))
+
+
 class Router:
-    """Handles batches from the inbound shards, the command stream and the timer stream."""
+    """Handles batches from the inbound shards, the command stream and the timer stream.
+
+    With a ``writer`` each batch's transaction runs on the writer's thread through its
+    synchronous engine (``sessions`` are then not used for batches); without one, on the
+    caller's loop through ``sessions``.
+    """
 
     def __init__(
-        self, sessions: SessionMaker, bus: Bus, clock: Callable[[], datetime] = utcnow
+        self,
+        sessions: SessionMaker,
+        bus: Bus,
+        clock: Callable[[], datetime] = utcnow,
+        writer: DbWriter | None = None,
     ) -> None:
-        self.sessions = sessions
+        self.sessions = writer.sessions if writer is not None else sessions
         self.bus = bus
         self.clock = clock
+        self.writer = writer
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
@@ -108,7 +135,7 @@ class Router:
             started = time.perf_counter()
             for attempt in range(1, CONFLICT_ATTEMPTS + 1):
                 try:
-                    work = await self._apply(batch)
+                    work = await self._in_transaction(batch)
                     break
                 except DBAPIError as exc:
                     if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
@@ -121,21 +148,36 @@ class Router:
             metrics.router_batch_size.observe(len(batch))
             metrics.router_batch_seconds.observe(time.perf_counter() - started)
 
-    async def _apply(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
+    async def _in_transaction(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
+        if self.writer is None:
+            return await self._apply(batch, self.sockets)
+        sockets = _SocketsOnHubLoop(self.sockets, asyncio.get_running_loop())
+        return await self.writer.run(lambda: self._apply(batch, sockets))
+
+    async def _apply(self, batch: Sequence[Delivery[RouterInput]], sockets: LiveSockets) -> Batch:
         async with self.sessions() as session, session.begin():
-            work = Batch(session, self.clock(), sockets=self.sockets, writer=True)
+            work = Batch(session, self.clock(), sockets=sockets, writer=True)
             run: list[InboundMessage] = []
+            replies: list[OperatorReply] = []
             for delivery in batch:
                 if isinstance(delivery.payload, InboundMessage):
+                    await do_reply_run(work, replies)
+                    replies = []
                     run.append(delivery.payload)
                     continue
                 await do_inbound_run(work, run)
                 run = []
                 payload = delivery.payload
+                if isinstance(payload, OperatorReply):
+                    replies.append(payload)
+                    continue
+                await do_reply_run(work, replies)
+                replies = []
                 with log_context(dialog_id=getattr(payload, "dialog_id", None),
                                  message_id=getattr(payload, "message_id", None)):  # fmt: skip
                     await dispatch(work, payload)
             await do_inbound_run(work, run)
+            await do_reply_run(work, replies)
         return work
 
     async def _set_timers(self, work: Batch) -> None:

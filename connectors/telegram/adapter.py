@@ -8,22 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-from aiogram.types import BufferedInputFile
 from aiohttp import web
 
 from connectors.accounts import ChannelAccount
@@ -44,6 +30,12 @@ from core.envelope import (
 from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+# aiogram takes seconds and over a hundred MiB to import: it is imported by the first use of a
+# Telegram account (its bot, its updates, its sends), so a hub without one never pays for it.
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1024 * 1024
@@ -77,6 +69,10 @@ class TelegramConnector(PlatformConnector):
         return bot
 
     def _new_bot(self, token: str) -> Bot:
+        from aiogram import Bot
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
         api = TelegramAPIServer.from_base(self.context.settings.telegram_api_base)
         return Bot(token, session=AiohttpSession(api=api))
 
@@ -123,6 +119,8 @@ class TelegramConnector(PlatformConnector):
 
     async def _poll_once(self, account: ChannelAccount) -> None:
         """One getUpdates with a durable offset: confirmed only after the updates are queued."""
+        from aiogram.exceptions import TelegramRetryAfter
+
         bot = self.bot(account)
         offset_key = f"telegram:offset:{account.id}"
         timeout = int(account.config.get("poll_timeout", 25))
@@ -146,6 +144,8 @@ class TelegramConnector(PlatformConnector):
 
     async def register_webhook(self, account: ChannelAccount, url: str) -> None:
         """setWebhook with the account's secret_token, which every update must then carry."""
+        from aiogram.exceptions import TelegramAPIError
+
         try:
             await self.bot(account).set_webhook(
                 url, secret_token=account.setting("webhook_secret"), drop_pending_updates=False
@@ -155,6 +155,8 @@ class TelegramConnector(PlatformConnector):
 
     async def remove_webhook(self, account: ChannelAccount) -> None:
         """deleteWebhook; a disabled account's bot is made for the call and closed after."""
+        from aiogram.exceptions import TelegramAPIError
+
         enabled = account.id in self.accounts.by_id
         bot = self.bot(account) if enabled else self._new_bot(account.setting("token"))
         try:
@@ -166,6 +168,13 @@ class TelegramConnector(PlatformConnector):
                 await bot.session.close()
 
     async def ingest(self, account: ChannelAccount, update: PlatformUpdate) -> list[Ingested]:
+        from aiogram.exceptions import (
+            TelegramBadRequest,
+            TelegramNetworkError,
+            TelegramRetryAfter,
+            TelegramServerError,
+        )
+
         parsed = parse_update(update.body)
         if isinstance(parsed, Ignored):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
@@ -229,6 +238,18 @@ class TelegramConnector(PlatformConnector):
         return Sent(first)
 
     async def _call(self, bot: Bot, chat_id: int, call: TelegramCall) -> int:
+        from aiogram.exceptions import (
+            TelegramAPIError,
+            TelegramBadRequest,
+            TelegramForbiddenError,
+            TelegramNetworkError,
+            TelegramNotFound,
+            TelegramRetryAfter,
+            TelegramServerError,
+            TelegramUnauthorizedError,
+        )
+        from aiogram.types import BufferedInputFile
+
         try:
             if call.method == "sendMessage":
                 return (await bot.send_message(chat_id, call.text)).message_id

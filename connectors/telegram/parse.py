@@ -5,14 +5,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aiogram.types import Message, Update
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
 from core.limits import Id
+
+if TYPE_CHECKING:
+    from aiogram.types import Message
 
 TOKEN = r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$"
 SECRET = r"^[A-Za-z0-9_-]{1,256}$"
@@ -76,6 +78,9 @@ class Ignored:
 
 def parse_update(body: Any) -> TelegramInbound | Ignored:
     """Parse one update object; anything but a new message is ignored with a reason."""
+    # aiogram's types take seconds to import: only a hub with a Telegram channel pays for them.
+    from aiogram.types import Update
+
     try:
         update = Update.model_validate(body)
     except ValidationError as exc:

@@ -19,9 +19,6 @@ import aiohttp
 import requests
 from aiohttp import web
 from sqlalchemy import select
-from vk_api import VkApiGroup  # type: ignore[import-untyped]
-from vk_api.bot_longpoll import VkBotLongPoll  # type: ignore[import-untyped]
-from vk_api.exceptions import ApiError, ApiHttpError, VkApiError  # type: ignore[import-untyped]
 
 from connectors.accounts import ChannelAccount
 from connectors.outbound import Receipt, SendError, SendLater, Sent
@@ -127,6 +124,9 @@ class VkConnector(PlatformConnector):
         known = self._apis.get(account.id)
         if known is not None and known[0] == token:
             return known[1]
+        # vk_api is imported by the first VK account, so a hub without one never loads it.
+        from vk_api import VkApiGroup  # type: ignore[import-untyped]
+
         vk = VkApiGroup(
             token=token,
             api_version=API_VERSION,
@@ -190,6 +190,8 @@ class VkConnector(PlatformConnector):
 
     async def _long_poll(self, account: ChannelAccount) -> Any:
         """A Bots Long Poll session; the last ``ts`` is kept in Redis so a restart resumes."""
+        from vk_api.bot_longpoll import VkBotLongPoll  # type: ignore[import-untyped]
+
         loop = asyncio.get_running_loop()
         vk = self.api(account)
         wait = int(account.config.get("poll_wait", 25))
@@ -384,6 +386,12 @@ class VkConnector(PlatformConnector):
 
     async def _method(self, account: ChannelAccount, name: str, values: dict[str, Any]) -> Any:
         """One API call in a thread, its errors turned into SendLater or SendError."""
+        from vk_api.exceptions import (  # type: ignore[import-untyped]
+            ApiError,
+            ApiHttpError,
+            VkApiError,
+        )
+
         vk = self.api(account)
         try:
             return await asyncio.to_thread(vk.method, name, values)

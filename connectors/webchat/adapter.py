@@ -49,7 +49,7 @@ from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
 from connectors.webchat.uploads import check_files, limits_of, upload_route
-from core import streams
+from core import frames, streams
 from core.db.schema import Channel, ClientIdentity, Dialog
 from core.envelope import (
     ClientHints,
@@ -98,8 +98,12 @@ class WebchatConnector(ContextConnector):
     @functools.cached_property
     def rate(self) -> VisitorRate:
         """The visitors' message budget, shared by every socket and process through Redis."""
-        per_address = self.context.settings.webchat_max_per_address
-        return VisitorRate(self.bus.redis, RateBudget(per_address=per_address))
+        settings = self.context.settings
+        budget = RateBudget(
+            per_visitor=settings.webchat_max_per_visitor,
+            per_address=settings.webchat_max_per_address,
+        )
+        return VisitorRate(self.bus.redis, budget)
 
     @property
     def secret(self) -> bytes:
@@ -263,7 +267,7 @@ class WebchatConnector(ContextConnector):
             # working hours and operators' presence without a reload.
             async with self.sessions() as session:
                 online = await line_answering(session, channel.line_id, utcnow())
-            await ws.send_json({"type": "pong", "online": online})
+            await ws.send_json({"type": "pong", "online": online}, dumps=frames.dumps)
         elif isinstance(parsed, Typing):
             await self.signals.visitor_typing(channel.id, visitor.visitor_id)
         elif isinstance(parsed, Read):
@@ -312,7 +316,7 @@ class WebchatConnector(ContextConnector):
                     "max_bytes": limits.upload_max_mb * 1024 * 1024,
                     "types": list(limits.upload_types),
                 }
-            await ws.send_json(welcome)
+            await ws.send_json(welcome, dumps=frames.dumps)
             await self.delivery.welcomed(ws, {m["id"] for m in history})
         except BaseException:
             self.delivery.leave(key, ws)  # no visitor for this socket: nothing else forgets it
@@ -339,7 +343,7 @@ class WebchatConnector(ContextConnector):
             log.info("web chat %s: identity refused: %s", channel.key, reason)
             await _error(ws, IDENTITY_ERROR, reason)
             return current
-        await ws.send_json({"type": "identified", "id": checked.id})
+        await ws.send_json({"type": "identified", "id": checked.id}, dumps=frames.dumps)
         return site_identity.hints_of(checked)
 
     async def _accept(
@@ -384,7 +388,9 @@ class WebchatConnector(ContextConnector):
             log.error("could not queue a visitor message: %s", exc)
             await _error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
             return
-        await ws.send_json({"type": "accepted", "client_msg_id": text.client_msg_id})
+        await ws.send_json(
+            {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps
+        )
 
     async def _rate(
         self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, rate: Rate
@@ -406,7 +412,9 @@ class WebchatConnector(ContextConnector):
         # The router keeps the first rating of a closed dialog and ignores the rest.
         rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
         await self.bus.publish(streams.COMMANDS, rating)
-        await ws.send_json({"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value})
+        await ws.send_json(
+            {"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value}, dumps=frames.dumps
+        )
 
 
 def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
@@ -445,4 +453,4 @@ async def _error(
     if client_msg_id is not None:
         frame["client_msg_id"] = client_msg_id
     with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_json(frame)
+        await ws.send_json(frame, dumps=frames.dumps)

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from connectors.filelinks import FileLinks
 from connectors.webchat.render import outbound_frame
+from core import frames
 from core.envelope import Outbound, OutboundMessage
 
 SEEN_KEYS = 50_000
@@ -76,7 +77,7 @@ class VisitorDelivery:
                 reached = True  # the welcome showed it already
                 continue
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json(frame)
+                await ws.send_json(frame, dumps=frames.dumps)
                 reached = True
         if reached and isinstance(outbound, OutboundMessage) and outbound.author == "operator":
             await self.delivered(outbound.message_id)
@@ -95,7 +96,7 @@ class VisitorDelivery:
             frame = held.pop(0)
             if frame.get("type") == "message" and frame.get("id") in shown:
                 continue
-            await ws.send_json(frame)
+            await ws.send_json(frame, dumps=frames.dumps)
         self._joining.pop(ws, None)
 
     def leave(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:

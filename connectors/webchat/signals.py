@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.context import ConnectorContext
-from core import streams, typing_signals
+from core import frames, streams, typing_signals
 from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Message
@@ -78,7 +78,7 @@ class VisitorSignals:
         frame = {"type": "typing", "author_name": str(signal.get("name") or "")}
         for ws in list(self.sockets.get(key, ())):
             try:
-                await ws.send_json(frame)
+                await ws.send_json(frame, dumps=frames.dumps)
             except (ConnectionError, RuntimeError):
                 continue
 

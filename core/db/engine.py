@@ -17,6 +17,15 @@ from core.db import figures
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
+SQLITE_PRAGMAS = (
+    # WAL lets console readers go on while the router writes; NORMAL sync is safe in WAL mode
+    # (a power cut may lose the last commits, never corrupt the file).
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
 
 def is_sqlite(url: str) -> bool:
     """True for an SQLite URL."""
@@ -30,13 +39,9 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets console readers go on while the router writes; NORMAL sync is safe in
-            # WAL mode (a power cut may lose the last commits, never corrupt the file).
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
 
         return engine

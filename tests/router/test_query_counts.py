@@ -140,3 +140,29 @@ async def test_the_console_reads_a_session_once_until_it_ends(hub: Hub) -> None:
     assert len(seen) == 1, seen.report()
     await do_end_session(cache, token)
     assert await cache.operator(token) is None  # logout is seen at once
+
+
+def reply(hub: Hub, dialog_id: int, cid: str) -> Delivery[RouterInput]:
+    msg = OperatorReply(dialog_id=dialog_id, operator_id=hub.admin_id, client_msg_id=cid, text="hi")
+    return Delivery(streams.COMMANDS, cid, msg)
+
+
+async def test_a_batch_of_replies_reads_dialogs_operators_and_repeats_once(hub: Hub) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    await send_round(hub, clients=5, per_client=1, first=0)
+    async with hub.sessions() as session:
+        ids = sorted((await session.scalars(select(Dialog.id))).all())
+    await hub.router.handle([reply(hub, i, f"warm-{i}") for i in ids])
+    with count_queries(hub.engine) as alone:
+        await hub.router.handle([reply(hub, ids[0], "alone")])
+    batch = [reply(hub, i, f"batch-{i}") for i in ids]
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle([*batch, batch[0]])  # a repeat inside the batch
+    # Per reply, its dialog, operator, identity and the repeat check are read with the run.
+    assert len(seen) <= len(ids) * (len(alone) - 4) + 4, seen.report()
+    async with hub.sessions() as session:
+        texts = (await session.scalars(select(Message.client_msg_id))).all()
+    assert sorted(t for t in texts if t and t.startswith("batch-")) == sorted(
+        f"batch-{i}" for i in ids
+    )

@@ -56,3 +56,16 @@ async def test_many_visitors_from_one_address_meet_its_ceiling(redis_url: str) -
         assert await rate.check_allowed(1, "v-elsewhere", "198.51.100.2")
     finally:
         await client.aclose()
+
+
+async def test_the_per_visitor_budget_is_a_setting(
+    start_hub: StartHub, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, webchat_max_per_visitor=3))
+    visitor = VisitorClient(hub.base)
+    await visitor.connect()
+    try:
+        answers = [await answer_to(visitor, await visitor.say(f"hi {n}")) for n in range(5)]
+        assert answers == ["accepted"] * 3 + ["rate_limited"] * 2
+    finally:
+        await visitor.close()

@@ -1,0 +1,86 @@
+"""What a run of simulated visitors and operators measured, summed up from their tracks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bench.stats import Latency, steady_rate
+
+if TYPE_CHECKING:
+    from bench.webchat_load import Shared
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one end-to-end run measured."""
+
+    visitors: int
+    messages_per_visitor: int
+    operators: int
+    sent: int
+    delivered: int
+    replied: int
+    seconds: float
+    steady_msgs_per_s: float
+    """Visitor messages reaching their operator per second, 10th to 90th percentile."""
+    overall_msgs_per_s: float
+    """Visitor messages reaching their operator over the whole run (first send on)."""
+    steady_stored_per_s: float
+    """Stored messages (visitor messages and replies) per second, 10th to 90th percentile."""
+    paced: int
+    visitor_to_operator: Latency
+    operator_to_visitor: Latency
+    round_trip: Latency
+    accepted: Latency
+    stored_echo: Latency
+    reply_post: Latency
+    errors: dict[str, int]
+    error_samples: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            out[name] = value.as_dict() if isinstance(value, Latency) else value
+        return out
+
+
+def summarise(shared: Shared, visitors: int, messages: int, operators: int) -> LoadResult:
+    """What the tracks of a run add up to."""
+    tracks = list(shared.tracks.values())
+    delivered = [t for t in tracks if t.console is not None]
+    replied = [t for t in tracks if t.reply_seen is not None]
+    first = min((t.sent for t in tracks), default=0.0)
+    last = max((t.reply_seen or t.console or t.sent for t in tracks), default=0.0)
+    seconds = last - first
+    console_instants = [t.console for t in delivered if t.console is not None]
+    overall = len(delivered) / (max(console_instants) - first) if console_instants else 0.0
+
+    def gaps(pairs: list[tuple[float | None, float | None]]) -> list[float]:
+        return [b - a for a, b in pairs if a is not None and b is not None]
+
+    return LoadResult(
+        visitors=visitors,
+        messages_per_visitor=messages,
+        operators=operators,
+        sent=len(tracks),
+        delivered=len(delivered),
+        replied=len(replied),
+        seconds=seconds,
+        steady_msgs_per_s=steady_rate(console_instants),
+        overall_msgs_per_s=overall,
+        # A reply is stored before the visitor sees it, so reply_seen stands in for its store.
+        steady_stored_per_s=steady_rate(
+            console_instants + [t.reply_seen for t in replied if t.reply_seen is not None]
+        ),
+        paced=shared.paced,
+        visitor_to_operator=Latency.of(gaps([(t.sent, t.console) for t in tracks])),
+        operator_to_visitor=Latency.of(gaps([(t.reply_sent, t.reply_seen) for t in tracks])),
+        round_trip=Latency.of(gaps([(t.sent, t.reply_seen) for t in tracks])),
+        accepted=Latency.of(gaps([(t.sent, t.accepted) for t in tracks])),
+        stored_echo=Latency.of(gaps([(t.sent, t.echoed) for t in tracks])),
+        reply_post=Latency.of(gaps([(t.reply_sent, t.reply_posted) for t in tracks])),
+        errors=dict(shared.errors),
+        error_samples=list(shared.error_samples),
+    )

@@ -1,0 +1,118 @@
+"""The router's database writer: one thread, a synchronous driver, one hand-off per batch.
+
+Through an async driver every statement costs two thread switches (aiosqlite runs each one in
+its own thread and wakes the event loop for the answer) plus SQLAlchemy's async adaptation:
+about three times the CPU of the same statement on a synchronous connection. The router is the
+only writer and runs a whole batch in one transaction, so the batch as a whole is handed to a
+thread of its own instead: there an event loop of the writer's runs the batch's code, and the
+session's statements go straight to the synchronous driver (``sqlite3``, ``psycopg``) with
+nothing to wait for. The hub's event loop waits once per batch, and stays free while the
+writer waits on the database (a row lock held by another router process, a checkpoint).
+
+The batch's code stays the ``async`` code every caller shares (the console reads through the
+same functions on the async engine): an ``AsyncSession`` over a synchronous engine runs each
+call to the end at once, since nothing in it ever awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
+
+T = TypeVar("T")
+
+SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+"""The synchronous driver the writer uses for each database the hub's async URL names."""
+
+
+def sync_url(url: str) -> str:
+    """The hub's (async) database URL with the writer's synchronous driver."""
+    parsed = make_url(url)
+    return parsed.set(drivername=SYNC_DRIVERS[parsed.get_backend_name()]).render_as_string(
+        hide_password=False
+    )
+
+
+class _SyncDriverEngine(AsyncEngine):
+    """An ``AsyncEngine`` facade over an engine with a synchronous driver.
+
+    ``AsyncEngine`` refuses such an engine because on the hub's event loop its statements
+    would block; on the writer's own thread blocking is the point.
+    """
+
+    def __init__(self, sync_engine: Engine) -> None:
+        self.sync_engine = self._assign_proxied(sync_engine)
+
+    @classmethod
+    def _regenerate_proxy_for_target(cls, target: Engine, **_kw: Any) -> _SyncDriverEngine:
+        return cls(target)
+
+
+def make_writer_engine(url: str) -> AsyncEngine:
+    """The writer's engine: ``url``'s database through its synchronous driver."""
+    target = sync_url(url)
+    if target.startswith("sqlite"):
+        engine = create_engine(target, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(pragma)
+            cur.close()
+
+    else:
+        # One batch at a time: the writer never needs more than one connection.
+        engine = create_engine(target, pool_size=2, max_overflow=2, pool_pre_ping=True)
+    return _SyncDriverEngine(engine)
+
+
+class DbWriter:
+    """A thread with an event loop of its own that runs the router's batches, one at a time."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_writer_engine(url)
+        self.sessions: SessionMaker = make_sessionmaker(self.engine)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="db-writer", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work()`` on the writer's thread and return what it returned (or raise what
+        it raised). Cancelling the caller cancels the work."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(work(), self._loop)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop the thread and close the engine's connections."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self.engine.sync_engine.dispose()
+        self._loop.close()
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, call: Awaitable[T]) -> Awaitable[T]:
+    """Await ``call`` on ``loop`` (the hub's) from another thread's loop (the writer's).
+
+    For the rare Redis read a batch makes: the hub's Redis client belongs to the hub's loop.
+    """
+
+    async def wrapped() -> T:
+        return await call
+
+    return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapped(), loop))

@@ -1,0 +1,54 @@
+"""The router's database writer: its own thread, a synchronous driver, one hand-off."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from core.db import make_engine
+from core.db.writer import DbWriter, sync_url
+
+
+def test_the_writer_uses_the_synchronous_driver_of_the_hubs_database() -> None:
+    assert sync_url("sqlite+aiosqlite:///var/a.db") == "sqlite+pysqlite:///var/a.db"
+    assert (
+        sync_url("postgresql+asyncpg://u:secret@127.0.0.1:5432/hub")
+        == "postgresql+psycopg://u:secret@127.0.0.1:5432/hub"
+    )
+
+
+async def test_a_batch_runs_on_the_writers_thread_and_commits_for_the_hubs_readers(
+    db_url: str,
+) -> None:
+    readers = make_engine(db_url)
+    writer = DbWriter(db_url)
+    try:
+        async with readers.begin() as conn:
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+
+        async def batch() -> str:
+            async with writer.sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'hello')"))
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'there')"))
+            return threading.current_thread().name
+
+        assert await writer.run(batch) == "db-writer"
+        async with readers.connect() as conn:
+            rows = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).all()
+        assert [r.body for r in rows] == ["hello", "there"]
+
+        async def failing() -> None:
+            async with writer.sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (3, 'lost')"))
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'again')"))
+
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            await writer.run(failing)
+        async with readers.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+        assert count == 2, "a failed batch is rolled back whole"
+    finally:
+        writer.close()
+        await readers.dispose()
