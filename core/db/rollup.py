@@ -70,17 +70,45 @@ Sums = dict[Key, list[int]]
 Responses = dict[tuple[Key, bool, int], int]
 
 
-def _value(dialog: Dialog, name: str, old: bool) -> Any:
-    """An attribute's value now, or as the database holds it (``old``)."""
-    name = "opened_day" if name == "day_of" else name
-    if not old:
-        return getattr(dialog, name)
-    found = inspect(dialog).attrs[name].history
-    if found.deleted:
-        return found.deleted[0]
-    if found.unchanged:
-        return found.unchanged[0]
-    return getattr(dialog, name)
+class _Unknown:
+    """An attribute's stored value that the session does not hold."""
+
+
+UNKNOWN = _Unknown()
+
+
+def _state(dialog: Dialog, old: bool) -> dict[str, Any]:
+    """The contribution's attributes now, or as the database holds them (``old``), where an
+    attribute set without its stored value having been loaded is ``UNKNOWN``."""
+    out: dict[str, Any] = {}
+    attrs = inspect(dialog).attrs
+    for name in COUNTED:
+        column = "opened_day" if name == "day_of" else name
+        if not old:
+            out[name] = getattr(dialog, column)
+            continue
+        history = attrs[column].history
+        if history.deleted:
+            out[name] = history.deleted[0]
+        elif history.unchanged or not history.added:
+            out[name] = getattr(dialog, column)
+        else:
+            out[name] = UNKNOWN
+    return out
+
+
+def _stored(session: Session, states: dict[int, dict[str, Any]]) -> None:
+    """Fill in the ``UNKNOWN`` attributes of these old states from the database."""
+    missing = [i for i, state in states.items() if UNKNOWN in state.values()]
+    if not missing:
+        return
+    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
+    rows = session.connection().execute(select(Dialog.id, *columns).where(Dialog.id.in_(missing)))
+    for dialog_id, *values in rows:
+        state = states[dialog_id]
+        for name, value in zip(COUNTED, values, strict=True):
+            if state[name] is UNKNOWN:
+                state[name] = value
 
 
 def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
@@ -126,13 +154,12 @@ def refresh_rollup(
     sums: Sums = {}
     responses: Responses = {}
     with session.no_autoflush:
-        for dialog in new:
-            _contribute({n: _value(dialog, n, False) for n in COUNTED}, 1, sums, responses)
-        for dialog in changed:
-            _contribute({n: _value(dialog, n, True) for n in COUNTED}, -1, sums, responses)
-            _contribute({n: _value(dialog, n, False) for n in COUNTED}, 1, sums, responses)
-        for dialog in gone:
-            _contribute({n: _value(dialog, n, True) for n in COUNTED}, -1, sums, responses)
+        leaving = {d.id: _state(d, old=True) for d in [*changed, *gone]}
+        _stored(session, leaving)
+        for state in leaving.values():
+            _contribute(state, -1, sums, responses)
+        for dialog in [*new, *changed]:
+            _contribute(_state(dialog, old=False), 1, sums, responses)
     _write(session.connection(), sums, responses)
 
 
