@@ -102,11 +102,12 @@ class DialogDayResponse(Base):
     rank percentiles of any set of keys are exact."""
 
     __tablename__ = "stats_dialog_day_responses"
+    # Which seconds first: a summary reads one kind over a range of days.
+    business: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     line_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     operator_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     in_hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    business: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
     dialogs: Mapped[int] = mapped_column(Integer)

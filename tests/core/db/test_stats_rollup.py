@@ -126,7 +126,7 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         morning.first_response_at = morning.opened_at + timedelta(seconds=75)
         morning.operator_messages = 3
     _days, answered = await _check(engine)
-    assert [(a[5], a[6], a[7]) for a in answered] == [(False, 75, 1), (True, 75, 1)]
+    assert [(a[0], a[6], a[7]) for a in answered] == [(False, 75, 1), (True, 75, 1)]
 
     async with db() as s, s.begin():
         s.add_all([morning, late])

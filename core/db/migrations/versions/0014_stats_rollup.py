@@ -41,11 +41,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "stats_dialog_day_responses",
-        *_key(),
         sa.Column("business", sa.Boolean(), nullable=False),
+        *_key(),
         sa.Column("seconds", sa.Integer(), nullable=False),
         sa.Column("dialogs", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(*KEY, "business", "seconds"),
+        sa.PrimaryKeyConstraint("business", *KEY, "seconds"),
     )
     backfill(op.get_bind())
 
