@@ -1,8 +1,8 @@
 """The daily rollup of the statistics (``core/db/rollup_schema.py``), filled from the dialogs'
 stored figures.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 from core.db.rollup import backfill
 from core.db.rollup_schema import KEY, SUMMED
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
