@@ -2,7 +2,8 @@
 flush of a hub session (``engine.HubSession``), the figures of each new dialog and of each
 dialog whose start, first answer, close or line changed are computed again, so they are
 written in the same transaction as the change that defines them. The router is the writer of
-those changes; a dialog written any other way (a seed, a test) gets its figures the same way."""
+those changes; a dialog written any other way (a seed, a test) gets its figures the same way.
+Then the daily rollup (``core.db.rollup``) takes in the same dialogs' changes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from core.db.rollup import COUNTED, refresh_rollup
 from core.db.schema import Dialog, Line
 from core.dialog_figures import FIGURES, dialog_figures, line_schedule, line_zone
 from core.envelope import utcnow
@@ -23,14 +25,23 @@ SOURCES = ("opened_at", "first_response_at", "closed_at", "line_id")
 def before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """The ``before_flush`` hook. At each flush rather than at commit: a flushed dialog may
     leave the session's identity map (it holds objects weakly)."""
-    changed = [o for o in session.new if isinstance(o, Dialog)]
-    for dialog in session.dirty:
-        if isinstance(dialog, Dialog):
-            attrs = inspect(dialog).attrs
-            if any(attrs[name].history.has_changes() for name in SOURCES):
-                changed.append(dialog)
-    if changed:
-        refresh_figures(session, changed)
+    new = [o for o in session.new if isinstance(o, Dialog)]
+    dirty = [o for o in session.dirty if isinstance(o, Dialog)]
+    changed = [d for d in dirty if _changed(d, SOURCES)]
+    if new or changed:
+        refresh_figures(session, [*new, *changed])
+    counted = [d for d in dirty if _changed(d, ROLLUP_SOURCES)]
+    gone = [o for o in session.deleted if isinstance(o, Dialog)]
+    if new or counted or gone:
+        refresh_rollup(session, new, counted, gone)
+
+
+ROLLUP_SOURCES = tuple("opened_day" if name == "day_of" else name for name in COUNTED)
+
+
+def _changed(dialog: Dialog, names: Iterable[str]) -> bool:
+    attrs = inspect(dialog).attrs
+    return any(attrs[name].history.has_changes() for name in names)
 
 
 def refresh_figures(session: Session, dialogs: Iterable[Dialog]) -> None:

@@ -29,12 +29,14 @@ def line_clock(line: Line) -> LineClock:
 
 @dataclass(frozen=True)
 class Selection:
-    """The dialogs of one request: the condition, the lines they may be on, and the dialect."""
+    """The dialogs of one request: the condition, the lines they may be on, the dialect, and
+    the filters and scope the condition was made of."""
 
     where: ColumnElement[bool]
     lines: dict[int, LineClock]
     dialect: str
     filters: StatsFilters
+    scope: StatsScope
 
     async def apply(self, session: AsyncSession, stmt: S) -> S:
         """``stmt`` (whose first FROM is ``Dialog``) limited to these dialogs."""
@@ -58,7 +60,7 @@ async def select_dialogs(
     }
     where: list[ColumnElement[bool]] = [scope.dialogs(), _dates(filters, lines)]
     where.extend(_plain_filters(filters))
-    return Selection(and_(true(), *where), lines, dialect, filters)
+    return Selection(and_(true(), *where), lines, dialect, filters, scope)
 
 
 def _plain_filters(f: StatsFilters) -> list[ColumnElement[bool]]:

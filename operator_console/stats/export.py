@@ -2,9 +2,10 @@
 
 Rows come from a server-side cursor in batches of ``BATCH`` and each batch is written to the
 response before the next is read, so a million rows never sit in memory, on either database.
-They are read as plain rows (not through the ORM), with the instants already as ISO text.
-Cells are the JSON row's values: ``true``/``false`` for booleans, empty for null. A cell that
-a spreadsheet would run as a formula gets a leading apostrophe.
+They are read as plain rows (not through the ORM) whose values the database has already made
+into the cells (``csv_cells``), so the CSV writer takes them as they are. Cells are the JSON
+row's values: ``true``/``false`` for booleans, empty for null. A cell that a spreadsheet would
+run as a formula gets a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from operator_console.stats.csv_cells import FORMULA_STARTS
 from operator_console.stats.dialogs import Selection
 from operator_console.stats.filters import ReportQuery
 from operator_console.stats.report import ROW_KEYS, sorted_select
 
-BATCH = 5000
+BATCH = 20_000
 """Rows read and written at a time."""
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> str:
@@ -38,46 +38,14 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-_TEXT = tuple(
-    i
-    for i, key in enumerate(ROW_KEYS)
-    if key
-    in (
-        "channel_kind",
-        "channel_name",
-        "line_name",
-        "status",
-        "client_name",
-        "crm",
-        "operator_name",
-        "outcome",
-        "closed_by",
-    )
-)
-_FLAG = ROW_KEYS.index("in_hours")
-
-
-def row_cells(row: Sequence[Any]) -> list[Any]:
-    """A row of the export's select (instants already ISO text), as CSV cells: ``csv_cell``
-    of each value of its JSON form (the writer prints None as empty, numbers as digits)."""
-    cells = list(row[: len(ROW_KEYS)])
-    for i in _TEXT:
-        text = cells[i]
-        if text and text.startswith(FORMULA_STARTS):
-            cells[i] = "'" + text
-    flag = cells[_FLAG]
-    if flag is not None:
-        cells[_FLAG] = "true" if flag else "false"
-    return cells
-
-
 def csv_lines(rows: Iterable[Sequence[Any]], header: bool = False) -> bytes:
-    """Report rows (from the database) as CSV bytes, with the header row first when asked."""
+    """Rows of the export's select (already its cells) as CSV bytes, with the header row
+    first when asked."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if header:
         writer.writerow(ROW_KEYS)
-    writer.writerows(row_cells(row) for row in rows)
+    writer.writerows(rows)
     return buffer.getvalue().encode()
 
 

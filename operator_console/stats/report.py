@@ -20,26 +20,22 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
-    Dialect,
     Row,
-    String,
-    TypeDecorator,
     and_,
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.types import TypeEngine
 
 from core.db.crm_schema import CrmDialogLink
-from core.db.schema import Channel, Client, Dialog, Line, Operator
+from core.db.schema import NO_FIGURE_LAST, Channel, Client, Dialog, Line, Operator
 from operator_console.auth import http_error
+from operator_console.stats import csv_cells
 from operator_console.stats.dialogs import AnySelect, Selection
 from operator_console.stats.filters import ReportQuery, SortKey
 
@@ -84,40 +80,25 @@ def _sort_column(sort: SortKey, ascending: bool) -> ColumnElement[Any] | Instrum
         "duration_s": Dialog.duration_s,
         "rating": Dialog.rating,
     }[sort]
-    return func.coalesce(value, LAST if ascending else -1)
+    # Written as the literal the sort's index holds (``schema.sort_index_expression``), so
+    # that both databases walk that index instead of sorting every selected dialog.
+    return func.coalesce(value, literal_column(str(NO_FIGURE_LAST["asc" if ascending else "desc"])))
 
 
-class IsoInstant(TypeDecorator[str]):
-    """A stored UTC instant read straight as ``iso_utc`` text, for the CSV export: SQLite's
-    stored text is reshaped without making a datetime of it."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(DateTime(timezone=True))
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            # 'YYYY-MM-DD HH:MM:SS.ffffff', UTC: what SQLite keeps (six fraction digits).
-            fraction = value[20:26]
-            tail = "Z" if not fraction or fraction == "000000" else "." + fraction + "Z"
-            return value[:10] + "T" + value[11:19] + tail
-        return iso_utc(value)
-
-
-def report_select(selection: Selection, instants_as_text: bool = False) -> AnySelect:
+def report_select(selection: Selection, as_csv: bool = False) -> AnySelect:
     """Every column of a report row, for the selected dialogs (not yet limited or sorted);
-    with ``instants_as_text`` the start and last activity come as ISO text (``IsoInstant``)."""
+    ``as_csv``: as the CSV's cells (``csv_cells``)."""
     started: Any = Dialog.opened_at
     last_activity: Any = Dialog.last_message_at
-    if instants_as_text:
-        started = type_coerce(Dialog.opened_at, IsoInstant())
-        last_activity = type_coerce(Dialog.last_message_at, IsoInstant())
+    in_hours: Any = Dialog.began_in_hours
+    names: list[Any] = [Channel.name, Line.name, Client.name, Operator.name]
+    if as_csv:
+        dialect = selection.dialect
+        started = csv_cells.iso_instant(dialect, Dialog.opened_at)
+        last_activity = csv_cells.iso_instant(dialect, Dialog.last_message_at)
+        in_hours = csv_cells.flag(dialect, Dialog.began_in_hours)
+        names = [csv_cells.defused(dialect, name) for name in names]
+    channel_name, line_name, client_name, operator_name = names
     crm = case(
         (CrmDialogLink.lead_id.is_not(None), literal("lead")),
         (CrmDialogLink.dialog_id.is_not(None), literal("contact")),
@@ -128,18 +109,18 @@ def report_select(selection: Selection, instants_as_text: bool = False) -> AnySe
             Dialog.id,
             Channel.kind,
             Dialog.channel_id,
-            Channel.name,
+            channel_name,
             Dialog.line_id,
-            Line.name,
+            line_name,
             Dialog.status,
             Dialog.client_id,
-            Client.name,
+            client_name,
             crm,
             Dialog.client_messages,
             Dialog.operator_messages,
-            Dialog.began_in_hours,
+            in_hours,
             Dialog.operator_id,
-            Operator.name,
+            operator_name,
             started,
             Dialog.first_response_s,
             Dialog.duration_s,
@@ -175,10 +156,10 @@ async def sorted_select(
     session: AsyncSession, selection: Selection, query: ReportQuery, for_csv: bool = False
 ) -> AnySelect:
     """The report's rows in the query's order, after its cursor; the sort value last (not
-    for the CSV, whose instants come as text)."""
+    for the CSV, whose rows are its cells)."""
     ascending = query.order == "asc"
     column = _sort_column(query.sort, ascending)
-    stmt = report_select(selection, instants_as_text=for_csv)
+    stmt = report_select(selection, as_csv=for_csv)
     stmt = await selection.apply(session, stmt if for_csv else stmt.add_columns(column))
     if query.after is not None:
         value, last_id = _read_cursor(query)

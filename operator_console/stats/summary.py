@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.db.schema import Channel, Dialog, Line, Operator
+from operator_console.stats import rollup
 from operator_console.stats.dialogs import Selection
 from operator_console.stats.filters import SummaryQuery
 from operator_console.stats.percentiles import ValueCounts, merge_counts, ranked, value_counts
@@ -122,11 +123,19 @@ async def summary(
     session: AsyncSession, selection: Selection, query: SummaryQuery
 ) -> dict[str, Any]:
     """``{"total", "in_hours", "out_of_hours", "groups"}`` as the API shows it: the database
-    is read twice, per (began in hours, group); the total and the working-hours split are
-    added up here."""
+    (the daily rollup when it can answer, else the dialogs) is read twice, per (began in
+    hours, group); the total and the working-hours split are added up here."""
     column, labels = _grouping(query)
-    sums = await _group_sums(session, selection, column)
-    counts = await _frt_counts(session, selection, column, query.business_time)
+    days = rollup.rollup_where(selection)
+    if days is not None:
+        rolled = await rollup.group_sums(session, days, query.group_by)
+        sums = {key: _sums(row) for key, row in rolled.items()}
+        responses = rollup.rollup_where(selection, rollup.RESPONSES)
+        assert responses is not None
+        counts = await rollup.frt_counts(session, responses, query.group_by, query.business_time)
+    else:
+        sums = await _group_sums(session, selection, column)
+        counts = await _frt_counts(session, selection, column, query.business_time)
     merged: dict[str, dict[Hashable, tuple[dict[str, Any], ValueCounts]]] = {
         "total": {},
         "hours": {},

@@ -23,14 +23,16 @@ from router.worker import Router
 from tests.support.querycount import count_queries
 from tests.support.router_db import seeded_database
 
-BATCH_STATEMENTS = 12
+BATCH_STATEMENTS = 13
 """A batch of client messages to dialogs already open, whatever its size: 4 reads of what the
 batch needs (channel, stored ids, identities, dialogs), the line's policy (2), supervisors,
-one INSERT of every message and one UPDATE of every dialog, offers, participants and line
-members set-wise. It was ~9 per message before the set-wise reads of router/reads.py."""
+one INSERT of every message and one UPDATE of every dialog, one upsert of the statistics'
+daily rollup (the dialogs' message counts), offers, participants and line members set-wise.
+It was ~9 per message before the set-wise reads of router/reads.py."""
 
-REPLY_STATEMENTS = 12
-"""An operator's reply in a dialog they hold, in the router."""
+REPLY_STATEMENTS = 13
+"""An operator's reply in a dialog they hold, in the router (one of them the rollup's
+upsert)."""
 
 
 @dataclass

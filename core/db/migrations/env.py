@@ -13,6 +13,7 @@ from core.db import (
     crm_schema,  # noqa: F401  (registers the CRM sink's tables)
     email_schema,  # noqa: F401  (registers the email connector's tables)
     kpi_schema,  # noqa: F401  (registers the KPI plans and rating weights)
+    rollup_schema,  # noqa: F401  (registers the statistics' daily rollup)
     routing_schema,  # noqa: F401  (registers the routing tables)
 )
 from core.db.schema import Base

@@ -17,6 +17,7 @@ from sqlalchemy import delete
 
 from config.lines import LineSettings
 from core.db import SessionMaker
+from core.db.rollup_schema import DialogDay, DialogDayResponse
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
 from operator_console.auth import hash_password
 from tests.operator_console.stats.reference import PlainDialog, PlainLine
@@ -89,7 +90,10 @@ async def make_places(db: SessionMaker) -> Places:
 async def put_dialogs(db: SessionMaker, places: Places, dialogs: Iterable[PlainDialog]) -> None:
     """Replace every dialog of the database with ``dialogs``."""
     async with db() as s, s.begin():
+        # A bulk delete bypasses the unit of work that keeps the daily rollup.
         await s.execute(delete(Dialog))
+        await s.execute(delete(DialogDay))
+        await s.execute(delete(DialogDayResponse))
         s.add_all(
             Dialog(
                 line_id=d.line_id,

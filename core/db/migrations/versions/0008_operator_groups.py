@@ -27,21 +27,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "operator_group_members",
-        sa.Column(
-            "group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=False
-        ),
+        sa.Column("group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=False),
         sa.Column("operator_id", sa.Integer(), sa.ForeignKey("operators.id"), nullable=False),
         sa.PrimaryKeyConstraint("group_id", "operator_id"),
     )
-    op.create_index(
-        "ix_operator_group_members_operator", "operator_group_members", ["operator_id"]
-    )
+    op.create_index("ix_operator_group_members_operator", "operator_group_members", ["operator_id"])
     op.create_table(
         "line_groups",
         sa.Column("line_id", sa.Integer(), sa.ForeignKey("lines.id"), nullable=False),
-        sa.Column(
-            "group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=False
-        ),
+        sa.Column("group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("max_open_dialogs", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("line_id", "group_id"),

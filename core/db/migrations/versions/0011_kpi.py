@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("target", sa.Float(), nullable=False),
         sa.Column("operator_id", sa.Integer(), sa.ForeignKey("operators.id"), nullable=True),
-        sa.Column(
-            "group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=True
-        ),
+        sa.Column("group_id", sa.Integer(), sa.ForeignKey("operator_groups.id"), nullable=True),
         sa.Column("set_by", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),

@@ -1,0 +1,269 @@
+"""Keeps the daily rollup of the statistics (``core.db.rollup_schema``) true.
+
+At every flush of a hub session, after the stored figures (``core.db.figures``), each new,
+changed or deleted dialog takes its old contribution out of the rollup and puts its new one
+in: one upsert of the summed differences per key, in the transaction that writes the dialog.
+The router is the writer; a dialog written any other way through a hub session (a seed, a
+test) counts the same. Statements that write many dialogs at once (``update(Dialog)``,
+``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves.
+
+``backfill`` fills the rollup from the dialogs' stored figures (migration 0017).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.db.rollup_schema import (
+    HOURS,
+    KEY,
+    NOBODY,
+    SUMMED,
+    UNKNOWN_HOURS,
+    DialogDay,
+    DialogDayResponse,
+)
+from core.db.schema import Dialog
+
+COUNTED = (
+    "day_of",
+    "line_id",
+    "channel_id",
+    "operator_id",
+    "began_in_hours",
+    "outcome",
+    "duration_s",
+    "client_messages",
+    "operator_messages",
+    "rating",
+    "opened_hour",
+    "first_response_s",
+    "business_frt_s",
+)
+"""The dialog attributes a contribution is made of (``day_of`` is ``opened_day``)."""
+
+DAYS = cast(Table, DialogDay.__table__)
+RESPONSES = cast(Table, DialogDayResponse.__table__)
+
+Key = tuple[str, int, int, int, int]
+Sums = dict[Key, list[int]]
+Responses = dict[tuple[Key, bool, int], int]
+
+
+class _Unknown:
+    """An attribute's stored value that the session does not hold."""
+
+
+UNKNOWN = _Unknown()
+
+
+def _state(dialog: Dialog, old: bool) -> dict[str, Any]:
+    """The contribution's attributes now, or as the database holds them (``old``), where an
+    attribute set without its stored value having been loaded is ``UNKNOWN``."""
+    out: dict[str, Any] = {}
+    attrs = inspect(dialog).attrs
+    for name in COUNTED:
+        column = "opened_day" if name == "day_of" else name
+        if not old:
+            out[name] = getattr(dialog, column)
+            continue
+        history = attrs[column].history
+        if history.deleted:
+            out[name] = history.deleted[0]
+        elif history.unchanged or not history.added:
+            out[name] = getattr(dialog, column)
+        else:
+            out[name] = UNKNOWN
+    return out
+
+
+def _stored(session: Session, states: dict[int, dict[str, Any]]) -> None:
+    """Fill in the ``UNKNOWN`` attributes of these old states from the database."""
+    missing = [i for i, state in states.items() if UNKNOWN in state.values()]
+    if not missing:
+        return
+    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
+    rows = session.connection().execute(select(Dialog.id, *columns).where(Dialog.id.in_(missing)))
+    for dialog_id, *values in rows:
+        state = states[dialog_id]
+        for name, value in zip(COUNTED, values, strict=True):
+            if state[name] is UNKNOWN:
+                state[name] = value
+
+
+def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
+    """Add (``sign`` 1) or take out (-1) one dialog's contribution."""
+    if state["day_of"] is None:
+        return
+    in_hours = state["began_in_hours"]
+    key: Key = (
+        state["day_of"],
+        state["line_id"],
+        state["channel_id"],
+        state["operator_id"] or NOBODY,
+        UNKNOWN_HOURS if in_hours is None else int(bool(in_hours)),
+    )
+    rating, duration = state["rating"], state["duration_s"]
+    row = [
+        1,
+        int(state["outcome"] == "missed"),
+        int(duration is not None),
+        duration or 0,
+        (state["client_messages"] or 0) + (state["operator_messages"] or 0),
+        int(rating is not None),
+        rating or 0,
+        int(rating is not None and rating >= 4),
+        *(int(rating == star) for star in range(1, 6)),
+        *(int(state["opened_hour"] == hour) for hour in range(len(HOURS))),
+    ]
+    into = sums.setdefault(key, [0] * len(SUMMED))
+    for i, value in enumerate(row):
+        into[i] += sign * value
+    for business, name in ((False, "first_response_s"), (True, "business_frt_s")):
+        if state[name] is not None:
+            at = (key, business, state[name])
+            responses[at] = responses.get(at, 0) + sign
+
+
+def refresh_rollup(
+    session: Session, new: Iterable[Dialog], changed: Iterable[Dialog], gone: Iterable[Dialog]
+) -> None:
+    """Move the contributions of these dialogs in the rollup: ``new`` ones are added,
+    ``changed`` ones move from their stored state to their current one, ``gone`` ones (being
+    deleted) are taken out."""
+    sums: Sums = {}
+    responses: Responses = {}
+    with session.no_autoflush:
+        leaving = {d.id: _state(d, old=True) for d in [*changed, *gone]}
+        _stored(session, leaving)
+        for state in leaving.values():
+            _contribute(state, -1, sums, responses)
+        for dialog in [*new, *changed]:
+            _contribute(_state(dialog, old=False), 1, sums, responses)
+    _write(session.connection(), sums, responses)
+
+
+def _upsert(connection: Connection, table: Any, keys: tuple[str, ...], rows: list[Any]) -> None:
+    """Insert ``rows`` or add their counts to the rows already there."""
+    make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(table)
+    counted = [c.name for c in table.columns if c.name not in keys and c.name != "weekday"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + stmt.excluded[name] for name in counted},
+    )
+    connection.execute(stmt, rows)
+
+
+def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
+    days = [
+        {
+            **dict(zip(KEY, key, strict=True)),
+            "weekday": date.fromisoformat(key[0]).weekday(),
+            **dict(zip(SUMMED, row, strict=True)),
+        }
+        for key, row in sums.items()
+        if any(row)
+    ]
+    answered = [
+        {**dict(zip(KEY, key, strict=True)), "business": business, "seconds": s, "dialogs": n}
+        for (key, business, s), n in responses.items()
+        if n
+    ]
+    days_table, responses_table = DAYS, RESPONSES
+    if days:
+        _upsert(connection, days_table, KEY, days)
+    if answered:
+        _upsert(connection, responses_table, (*KEY, "business", "seconds"), answered)
+    # Rows that the last of their dialogs left.
+    emptied = [dict(zip(KEY, key, strict=True)) for key, row in sums.items() if row[0] < 0]
+    if emptied:
+        where = and_(*(days_table.c[k] == bindparam("k_" + k) for k in KEY))
+        connection.execute(
+            delete(days_table).where(where, days_table.c.dialogs == 0),
+            [{"k_" + k: v for k, v in row.items()} for row in emptied],
+        )
+    fewer = [
+        {**{"k_" + k: v for k, v in zip(KEY, key, strict=True)}, "k_b": b, "k_s": s}
+        for (key, b, s), n in responses.items()
+        if n < 0
+    ]
+    if fewer:
+        t = responses_table
+        where = and_(*(t.c[k] == bindparam("k_" + k) for k in KEY))
+        connection.execute(
+            delete(t).where(
+                where,
+                t.c.business == bindparam("k_b"),
+                t.c.seconds == bindparam("k_s"),
+                t.c.dialogs == 0,
+            ),
+            fewer,
+        )
+
+
+def _key_columns() -> list[Any]:
+    d = Dialog
+    return [
+        d.opened_day,
+        d.line_id,
+        d.channel_id,
+        func.coalesce(d.operator_id, NOBODY),
+        case((d.began_in_hours.is_(None), UNKNOWN_HOURS), (d.began_in_hours.is_(True), 1), else_=0),
+    ]
+
+
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def backfill(connection: Connection) -> None:
+    """Fill the (empty) rollup from every dialog's stored figures."""
+    d = Dialog
+    keys = _key_columns()
+    sums = select(
+        *keys,
+        func.min(d.opened_weekday),
+        func.count(),
+        _count(d.outcome == "missed"),
+        func.count(d.duration_s),
+        func.coalesce(func.sum(d.duration_s), 0),
+        func.sum(func.coalesce(d.client_messages, 0) + func.coalesce(d.operator_messages, 0)),
+        func.count(d.rating),
+        func.coalesce(func.sum(d.rating), 0),
+        _count(d.rating >= 4),
+        *(_count(d.rating == star) for star in range(1, 6)),
+        *(_count(d.opened_hour == hour) for hour in range(len(HOURS))),
+    ).where(d.opened_day.is_not(None))
+    days = DAYS
+    columns = [*KEY, "weekday", *SUMMED]
+    connection.execute(insert(days).from_select(columns, sums.group_by(*keys)))
+    for business, figure in ((False, d.first_response_s), (True, d.business_frt_s)):
+        counts = (
+            select(*keys, literal(business, Boolean), figure, func.count())
+            .where(d.opened_day.is_not(None), figure.is_not(None))
+            .group_by(*keys, figure)
+        )
+        connection.execute(
+            insert(RESPONSES).from_select([*KEY, "business", "seconds", "dialogs"], counts)
+        )

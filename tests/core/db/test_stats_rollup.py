@@ -1,0 +1,190 @@
+"""The statistics' daily rollup matches the dialogs it sums, on SQLite and PostgreSQL: after
+dialogs are written, answered, closed, rated, reassigned, reopened, moved and deleted through
+hub sessions (the rollup kept at each flush), and after migration 0017 fills it afresh.
+
+The rollup kept step by step is compared with the rollup made in one ``GROUP BY`` over the
+dialogs (``core.db.rollup.backfill``), and a few of its rows with figures worked out by hand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
+from core.db.migrate import alembic_config
+from core.db.rollup import DAYS, RESPONSES, backfill
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
+
+WEEK = {"schedule": {"week": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}}
+MONDAY = datetime(2030, 1, 7, tzinfo=UTC)
+"""Berlin is UTC+1 in January: 09:00 local is 08:00 UTC."""
+
+Snapshot = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+def _rows(conn: Connection) -> Snapshot:
+    days = conn.execute(select(DAYS).order_by(*DAYS.primary_key.columns)).all()
+    answered = conn.execute(select(RESPONSES).order_by(*RESPONSES.primary_key.columns)).all()
+    return [tuple(r) for r in days], [tuple(r) for r in answered]
+
+
+def _rebuilt(conn: Connection) -> Snapshot:
+    """The rollup as one GROUP BY over the dialogs makes it (rolled back afterwards)."""
+    nested = conn.begin_nested()
+    conn.execute(delete(DAYS))
+    conn.execute(delete(RESPONSES))
+    backfill(conn)
+    rows = _rows(conn)
+    nested.rollback()
+    return rows
+
+
+async def _check(engine: AsyncEngine) -> Snapshot:
+    """The rollup kept at each flush equals the rollup made afresh; it is returned."""
+    async with engine.connect() as conn:
+        kept = await conn.run_sync(_rows)
+        assert kept == await conn.run_sync(_rebuilt)
+        await conn.rollback()
+    return kept
+
+
+async def _places(db: SessionMaker) -> dict[str, int]:
+    async with db() as s, s.begin():
+        berlin = Line(key="b", name="Berlin", timezone="Europe/Berlin", settings=WEEK)
+        utc = Line(key="u", name="UTC", timezone="UTC")
+        ann = Operator(login="ann", name="Ann", password_hash="-")
+        bob = Operator(login="bob", name="Bob", password_hash="-")
+        client = Client(name="Cid")
+        s.add_all([berlin, utc, ann, bob, client])
+        await s.flush()
+        chat = Channel(line_id=berlin.id, kind="webchat", key="w", name="W")
+        mail = Channel(line_id=utc.id, kind="email", key="e", name="E")
+        s.add_all([chat, mail])
+        await s.flush()
+        identity = ClientIdentity(client_id=client.id, channel_id=chat.id, external_id="c")
+        s.add(identity)
+        await s.flush()
+        return {
+            "berlin": berlin.id,
+            "utc": utc.id,
+            "ann": ann.id,
+            "bob": bob.id,
+            "client": client.id,
+            "chat": chat.id,
+            "mail": mail.id,
+            "identity": identity.id,
+        }
+
+
+def _dialog(p: dict[str, int], opened: datetime, **values: Any) -> Dialog:
+    return Dialog(
+        line_id=p["berlin"],
+        channel_id=p["chat"],
+        client_id=p["client"],
+        identity_id=p["identity"],
+        opened_at=opened,
+        last_message_at=opened,
+        **values,
+    )
+
+
+async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) -> None:
+    db = make_sessionmaker(engine)
+    p = await _places(db)
+    async with db() as s, s.begin():
+        # 23:30 UTC on Monday is 00:30 on Tuesday in Berlin: a local day of its own.
+        late = _dialog(p, MONDAY + timedelta(hours=23, minutes=30), began_in_hours=False)
+        morning = _dialog(
+            p, MONDAY + timedelta(hours=9), began_in_hours=True, operator_id=p["ann"]
+        )
+        nobody = _dialog(p, MONDAY + timedelta(hours=10), client_messages=2)
+        s.add_all([late, morning, nobody])
+    days, answered = await _check(engine)
+    assert [(d[0], d[4], d[6]) for d in days] == [
+        ("2030-01-07", -1, 1),
+        ("2030-01-07", 1, 1),
+        ("2030-01-08", 0, 1),
+    ]
+    assert answered == []
+
+    async with db() as s, s.begin():
+        s.add(morning)
+        morning.first_response_at = morning.opened_at + timedelta(seconds=75)
+        morning.operator_messages = 3
+    _days, answered = await _check(engine)
+    assert [(a[0], a[6], a[7]) for a in answered] == [(False, 75, 1), (True, 75, 1)]
+
+    async with db() as s, s.begin():
+        s.add_all([morning, late])
+        morning.closed_at = morning.opened_at + timedelta(minutes=30)
+        morning.status, morning.outcome, morning.rating = "closed", "answered", 5
+        late.closed_at = late.opened_at + timedelta(minutes=5)
+        late.status, late.outcome = "closed", "missed"
+    days, _answered = await _check(engine)
+    rated = next(d for d in days if d[3] == p["ann"])
+    # dialogs, missed, closed, seconds open, messages, rated, sum, good, stars 1..5
+    assert rated[6:19] == (1, 0, 1, 1800, 3, 1, 5, 1, 0, 0, 0, 0, 1)
+    assert rated[19 + 10] == 1  # 10:00 in Berlin
+
+    async with db() as s, s.begin():
+        s.add_all([morning, late, nobody])
+        morning.operator_id = p["bob"]  # reassigned
+        late.closed_at, late.status, late.outcome = None, "open", None  # reopened
+        nobody.line_id, nobody.channel_id = p["utc"], p["mail"]  # moved to another line
+        nobody.client_messages = 4
+    days, _answered = await _check(engine)
+    assert {d[3] for d in days} == {0, p["bob"]}
+    assert sum(d[7] for d in days) == 0  # nothing missed once reopened
+
+    async with db() as s, s.begin():
+        await s.delete(await s.get(Dialog, morning.id))
+    days, answered = await _check(engine)
+    assert answered == []
+    assert sorted((d[1], d[6]) for d in days) == [(p["berlin"], 1), (p["utc"], 1)]
+
+
+def _downgrade(conn: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    command.downgrade(cfg, revision)
+
+
+async def test_the_migration_fills_the_rollup_from_the_dialogs(engine: AsyncEngine) -> None:
+    db = make_sessionmaker(engine)
+    p = await _places(db)
+    async with db() as s, s.begin():
+        for n in range(6):
+            opened = MONDAY + timedelta(hours=7 * n, minutes=n)
+            s.add(
+                _dialog(
+                    p,
+                    opened,
+                    operator_id=p["ann"] if n % 2 else None,
+                    began_in_hours=bool(n % 3),
+                    first_response_at=opened + timedelta(seconds=30 * n) if n else None,
+                    closed_at=opened + timedelta(minutes=n) if n > 2 else None,
+                    rating=n if n > 2 else None,
+                    outcome="missed" if n == 0 else None,
+                )
+            )
+    kept = await _check(engine)
+    assert sum(d[6] for d in kept[0]) == 6
+    async with engine.begin() as conn:
+        await conn.run_sync(_downgrade, "0016")
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        assert await conn.run_sync(_rows) == kept
