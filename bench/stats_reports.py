@@ -338,7 +338,7 @@ async def _export_rate(sessions: Any) -> str:
 
 
 async def fill_rollup(url: str) -> None:
-    """Fill the statistics' daily rollup from the loaded dialogs, as migration 0017 does (the
+    """Fill the statistics' daily rollup from the loaded dialogs, as migration 0018 does (the
     bulk load bypassed the hub session that keeps it), then analyze it."""
     engine = make_engine(url)
     try:

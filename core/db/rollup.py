@@ -7,7 +7,7 @@ The router is the writer; a dialog written any other way through a hub session (
 test) counts the same. Statements that write many dialogs at once (``update(Dialog)``,
 ``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves.
 
-``backfill`` fills the rollup from the dialogs' stored figures (migration 0017).
+``backfill`` fills the rollup from the dialogs' stored figures (migration 0018).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The daily rollup of the statistics: what the dialogs of one local day add up to, per line,
 channel, responsible operator and whether they began in working hours. Kept by the hub
 session's ``before_flush`` hook (``core.db.rollup``) in the same transaction as the dialog
-writes; migration ``0017_stats_rollup`` makes and fills it.
+writes; migration ``0018_stats_rollup`` makes and fills it.
 
 A key is never null, so that it can be a primary key on both databases: ``operator_id`` 0
 stands for "nobody" and ``in_hours`` is 1, 0, or -1 when it is not known. A row whose dialogs

@@ -170,7 +170,7 @@ NO_FIGURE_LAST = {"asc": 2**31 - 1, "desc": -1}
 either order (above every real figure when ascending, below when descending)."""
 
 SORTED_FIGURES = ("first_response_s", "duration_s", "rating")
-"""The figures the report sorts by through an index each way (migration 0018)."""
+"""The figures the report sorts by through an index each way (migration 0019)."""
 
 
 def sort_index_expression(figure: str, order: str) -> str:
@@ -195,7 +195,7 @@ class Dialog(Base):
         # Every column the summary and the charts read (migration 0012): a date range of the
         # lines in scope is read from the index alone, never from the table's rows.
         Index("ix_dialogs_line_figures", *STATS_INDEX_COLUMNS),
-        # The report sorted by a figure, either way, is an index walk (migration 0018).
+        # The report sorted by a figure, either way, is an index walk (migration 0019).
         *(
             Index(
                 f"ix_dialogs_sort_{figure}_{order}",

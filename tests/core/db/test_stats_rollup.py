@@ -1,6 +1,6 @@
 """The statistics' daily rollup matches the dialogs it sums, on SQLite and PostgreSQL: after
 dialogs are written, answered, closed, rated, reassigned, reopened, moved and deleted through
-hub sessions (the rollup kept at each flush), and after migration 0017 fills it afresh.
+hub sessions (the rollup kept at each flush), and after migration 0018 fills it afresh.
 
 The rollup kept step by step is compared with the rollup made in one ``GROUP BY`` over the
 dialogs (``core.db.rollup.backfill``), and a few of its rows with figures worked out by hand."""
@@ -184,7 +184,7 @@ async def test_the_migration_fills_the_rollup_from_the_dialogs(engine: AsyncEngi
     kept = await _check(engine)
     assert sum(d[6] for d in kept[0]) == 6
     async with engine.begin() as conn:
-        await conn.run_sync(_downgrade, "0016")
+        await conn.run_sync(_downgrade, "0017")
     await upgrade(engine)
     async with engine.connect() as conn:
         assert await conn.run_sync(_rows) == kept

@@ -1,8 +1,8 @@
 """The daily rollup of the statistics (``core/db/rollup_schema.py``), filled from the dialogs'
 stored figures.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 from core.db.rollup import backfill
 from core.db.rollup_schema import KEY, SUMMED
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
