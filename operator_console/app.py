@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path
@@ -26,9 +27,11 @@ from core.backoff import Backoff
 from core.bus import Bus, BusConfig
 from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.db.writer import DbWriter
+from core.key_upgrade import do_rename_old_keys
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
-from core.redis_connect import connect
+from core.outage import REDIS_DOWN
+from core.redis_connect import connect, is_cluster
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -110,6 +113,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await embedded.start()
         url = embedded.url
     client = connect(url, settings.redis_max_connections)
+    if not is_cluster(client):
+        await _rename_old_keys(client)
     app[REDIS] = client
     app[METRICS] = HubMetrics()
     app[BUS] = Bus(
@@ -130,6 +135,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await client.aclose()
         if embedded is not None:
             await embedded.stop()
+
+
+async def _rename_old_keys(client: Redis) -> None:
+    # Before any component reads: they would otherwise start on empty keys of the new names.
+    try:
+        await do_rename_old_keys(client)
+    except REDIS_DOWN as exc:
+        log.warning("Redis keys not checked for old names (Redis unreachable: %s)", exc)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
