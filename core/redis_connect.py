@@ -124,6 +124,10 @@ def _cluster(target: ClusterTarget, max_connections: int) -> aioredis.Redis:
         password=target.password,
         decode_responses=True,
         max_connections=max_connections,  # per node
+        # A MOVED reply (a slot was resharded) patches that slot in the client's map. A full
+        # reload instead, which redis-py does every few MOVED replies by default, drops every
+        # node's connections, including those other components are reading on.
+        reinitialize_steps=0,
     )
     # RedisCluster offers every command the hub uses, with the same signatures, but is no
     # subclass of Redis: the hub's components are typed against the single-server client.
@@ -133,3 +137,14 @@ def _cluster(target: ClusterTarget, max_connections: int) -> aioredis.Redis:
 def is_cluster(redis: object) -> bool:
     """True for a client of a Redis Cluster."""
     return isinstance(redis, RedisCluster)
+
+
+async def load_cluster_map(redis: aioredis.Redis) -> None:
+    """Read a cluster's slot map once, before components share the client.
+
+    Left to the first commands, many components would start loading it at once, and one that
+    found no map yet treats that as a cluster fault and closes every node's connections.
+    Does nothing for a client of one server.
+    """
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()

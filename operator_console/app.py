@@ -31,7 +31,7 @@ from core.key_upgrade import do_rename_old_keys
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.outage import REDIS_DOWN
-from core.redis_connect import connect, is_cluster
+from core.redis_connect import connect, is_cluster, load_cluster_map
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -113,7 +113,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await embedded.start()
         url = embedded.url
     client = connect(url, settings.redis_max_connections)
-    if not is_cluster(client):
+    if is_cluster(client):
+        await load_cluster_map(client)
+    else:
         await _rename_old_keys(client)
     app[REDIS] = client
     app[METRICS] = HubMetrics()
