@@ -127,7 +127,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,
-            replica_wait_ms=settings.redis_wait_replicas_ms,
+            # WAIT counts the writes of its own connection; a cluster client's keyless WAIT
+            # would go to whichever node, so on a cluster "accepted" waits for no replica.
+            replica_wait_ms=0 if is_cluster(client) else settings.redis_wait_replicas_ms,
         ),
         app[METRICS],
     )

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.servers, pytest.mark.timeout(90)]
 
 VISITORS = 3
 SHARDS = 2
+METRICS_TOKEN = "scrape-me"
 
 
 @pytest.fixture
@@ -52,6 +53,7 @@ async def hub(cluster: RedisClusterGroup, tmp_path: Path) -> AsyncIterator[TestS
         claim_idle_ms=500,
         lease_ttl_ms=3000,
         bus_block_ms=100,
+        metrics_token=METRICS_TOKEN,
     )
     server = TestServer(build_app(settings), host="127.0.0.1")
     await server.start_server()
@@ -160,6 +162,16 @@ async def test_web_chat_on_a_cluster_loses_nothing_while_a_stream_slot_moves(
     assert status == 202, body
     answered = await visitors[0].receive_until("message", timeout=15, author="operator")
     assert answered["text"] == "On it."
+
+    # Readiness and metrics read every stream's figures in one pipeline across the masters.
+    status, ready = await admin.call("GET", "/readyz")
+    assert status == 200, ready
+    assert sorted(ready["leases"]) == sorted([*map(streams.inbound, range(SHARDS)),
+                                              streams.COMMANDS, streams.TIMERS])  # fmt: skip
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with admin.http.get(f"{base}/metrics", headers=headers) as resp:
+        assert resp.status == 200
+        assert 'openlines_stream_length{stream="in.0"}' in await resp.text()
 
     print(
         f"\nredis cluster: {len(accepted)} accepted, all stored and shown once; "
