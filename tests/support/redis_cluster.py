@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from tests.support.durable_redis import Child, spawn
-from tests.support.sentinel_group import _wait, answers
+from tests.support.sentinel_group import answers, wait_ready
 from tests.support.servers import DEBIAN_REDIS_SERVER, INSTALL_HINT, ServerStartError, free_port
 
 REDIS_CLI = Path("/usr/bin/redis-cli")
@@ -51,7 +52,7 @@ class ClusterNode:
             "--daemonize", "no",
         ]  # fmt: skip
         self.child = spawn("redis", args, self.directory / "redis.log")
-        _wait(lambda: answers(self.port).startswith(b"+PONG"), self.child, "redis-server")
+        wait_ready(lambda: answers(self.port).startswith(b"+PONG"), self.child, "redis-server")
 
     def client(self) -> aioredis.Redis:
         """A client of this node alone (no redirects followed)."""
@@ -80,8 +81,7 @@ class RedisClusterGroup:
         if done.returncode != 0:
             raise ServerStartError(f"redis-cli --cluster create failed:\n{done.stdout!r}")
         for node in self.nodes:
-            _wait(lambda n=node: b"cluster_state:ok" in answers(  # type: ignore[misc]
-                n.port, b"CLUSTER INFO\r\n"), node.child, "cluster state ok")  # fmt: skip
+            wait_ready(partial(_cluster_ok, node.port), node.child, "cluster state ok")
 
     @property
     def url(self) -> str:
@@ -132,6 +132,10 @@ class RedisClusterGroup:
         for node in self.nodes:
             if node.child is not None:
                 node.child.stop()
+
+
+def _cluster_ok(port: int) -> bool:
+    return b"cluster_state:ok" in answers(port, b"CLUSTER INFO\r\n")
 
 
 async def _call(client: aioredis.Redis, *args: object) -> Any:
