@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     """The address browsers use to reach the hub; printed on start. Empty: http://host:port."""
     data_dir: Path = Path("var")
     redis_url: str = ""
-    """An external Redis (``redis://…``) or a Sentinel-managed one
-    (``redis+sentinel://host:26379,host2:26379/<master name>/<db>``). Empty: start the
-    embedded Redis under data_dir."""
+    """An external Redis (``redis://…``), a Sentinel-managed one
+    (``redis+sentinel://host:26379,host2:26379/<master name>/<db>``) or a Redis Cluster
+    (``redis+cluster://host:6379,host2:6379``). Empty: start the embedded Redis under data_dir."""
     database_url: str = ""
     """SQLAlchemy URL (``postgresql+asyncpg://…``). Empty: SQLite under data_dir."""
     secret_key: SecretStr = SecretStr("")

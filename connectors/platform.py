@@ -47,12 +47,9 @@ log = logging.getLogger(__name__)
 SEEN_TTL_S = 8 * 24 * 3600
 """Dedupe window: longer than any platform's redelivery (Telegram ids may restart after a week)."""
 
-# KEYS: dedupe key, stream, health hash. ARGV: ttl, maxlen, document, now, health ttl. Dedupe
-# and append in one step, so a crash can neither lose an update (key set, entry missing) nor
-# queue it twice; the channel's last inbound time rides along for free.
+# KEYS: dedupe key, stream (one cluster slot). ARGV: ttl, maxlen, document. Dedupe and append
+# in one step, so a crash can neither lose an update (key set, entry missing) nor queue it twice.
 _QUEUE_ONCE = """
-redis.call('HSET', KEYS[3], 'last_in', ARGV[4])
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
   return 1
@@ -141,18 +138,21 @@ class PlatformConnector(AccountConnector, ABC):
     async def queue_update(self, account: ChannelAccount, update_id: str, body: Any) -> bool:
         """Queue a raw update unless it was queued before; False for a repeat."""
         update = PlatformUpdate(channel_id=account.id, update_id=update_id, body=body)
-        done: Any = await self.bus.redis.eval(
+        # The dedupe mark and the raw stream share a cluster slot (one script); the channel's
+        # health is another key, written beside it in the same round trip.
+        pipe = self.bus.redis.pipeline(transaction=False)
+        pipe.eval(
             _QUEUE_ONCE,
-            3,
-            f"seen:{self.kind}:{account.id}:{update_id}",
+            2,
+            streams.update_seen(self.kind, account.id, update_id),
             streams.raw(self.kind),
-            health_key(account.id),
             SEEN_TTL_S,
             self.bus.config.maxlen,
             encode(update),
-            f"{time.time():.3f}",
-            HEALTH_TTL_S,
         )
+        pipe.hset(health_key(account.id), "last_in", f"{time.time():.3f}")
+        pipe.expire(health_key(account.id), HEALTH_TTL_S)
+        done, *_health = await pipe.execute()
         return bool(done)
 
     async def run(self) -> None:

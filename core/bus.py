@@ -5,7 +5,7 @@ means its effect is durable (the handler commits before returning). A batch whos
 split and retried one entry at a time, so one poison entry cannot hold back its neighbours. An
 entry that keeps failing stays pending, is reclaimed with XAUTOCLAIM after ``claim_idle_ms`` (by
 this consumer or by any other in the group), and after ``max_deliveries`` failures it moves to the
-dead-letter stream ``dlq.<stream>`` together with its last error.
+dead-letter stream ``dlq.{<stream>}`` together with its last error.
 
 A retry is a value: a handler that raises ``Retry(after=…)`` has its entry acked and parked in
 the bus's delayed set (``core.bus_delayed``) until the wait is over, then put back on the stream.
@@ -182,7 +182,7 @@ class Consumer(Generic[T]):
         self.handler = handler
         self.adapter = adapter
         self.ordering = ordering
-        self._failures_key = f"bus:failures:{stream}:{group}"
+        self._failures_key = streams.bus_failures(stream, group)
         self.delayed = DelayedRetries(
             bus.redis, stream, group, self._failures_key, ordering, self._dump
         )

@@ -12,8 +12,9 @@ entry of the stream: an entry of a parked key still unread at that moment would 
 overtake the ones parked before it. That guarantee is per consumer at a time (as the router
 owns a shard through a lease); consumers sharing one stream interleave anyway.
 
-Only this module and ``core.bus`` know the keys: ``bus:delayed:<stream>:<group>`` (the sorted
-set) and ``bus:parked:<stream>:<group>:<key>`` (one list per parked key).
+Only this module and ``core.bus`` use the keys: ``bus:delayed:{<stream>}:<group>`` (the sorted
+set) and ``bus:parked:{<stream>}:<group>:<key>`` (one list per parked key), named in
+``core.streams`` in the stream's cluster slot, so each script touches one slot.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 
+from core import streams
 from core.delivery import Delivery
 
 log = logging.getLogger(__name__)
@@ -163,8 +165,8 @@ class DelayedRetries(Generic[T]):
         self.stream = stream
         self.group = group
         self.failures_key = failures_key
-        self.key = f"bus:delayed:{stream}:{group}"
-        self.list_prefix = f"bus:parked:{stream}:{group}:"
+        self.key = streams.bus_delayed(stream, group)
+        self.list_prefix = streams.bus_parked_prefix(stream, group)
         self.next_due: float | None = None
         """Wall-clock time the next parked key comes due, as last seen; None when none is."""
         self._follow = redis.register_script(_FOLLOW)

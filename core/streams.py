@@ -3,6 +3,12 @@ messages by client.
 
 One module, so that a newcomer finds in one place what flows where, and two components can
 never disagree about a name.
+
+Keys that one operation touches together share a Redis Cluster hash slot: a key derived from a
+stream carries the stream's name as its hash tag (``dlq.{in.3}``, ``bus:failures:{in.3}:router``),
+and Redis hashes ``in.3`` itself, untagged, to the same slot. So a stream, its dead letters, its
+failure counts, its parked retries and its lease live on one node, and a Lua script or a
+MULTI over them is legal on a cluster. Stream names therefore never contain ``{`` or ``}``.
 """
 
 from __future__ import annotations
@@ -34,10 +40,10 @@ WEBHOOKS_GROUP = "webhooks"
 WEBHOOK_DELIVERIES = "webhooks.out"
 """One entry per event and subscribed webhook, retried through the bus until it is delivered."""
 
-TIMERS_DUE = "timers:due"
-"""Sorted set of pending timer keys by due time (ms)."""
-TIMER_PAYLOADS = "timers:payload"
-"""Hash of pending timer keys to the encoded document they fire."""
+TIMERS_DUE = "{timers}:due"
+"""Sorted set of pending timer keys by due time (ms); in the slot of the ``TIMERS`` stream."""
+TIMER_PAYLOADS = "{timers}:payload"
+"""Hash of pending timer keys to the encoded document they fire; in the ``TIMERS`` slot."""
 
 
 def consumer_name(role: str) -> str:
@@ -68,9 +74,39 @@ def raw(channel_kind: str) -> str:
     return f"raw.{channel_kind}"
 
 
+def in_slot_of(stream: str) -> str:
+    """The hash tag that puts a key in the cluster slot of ``stream``."""
+    return f"{{{stream}}}"
+
+
 def dead_letter(stream: str) -> str:
     """The dead-letter stream of ``stream``: entries that failed too often, with their error."""
-    return f"dlq.{stream}"
+    return f"dlq.{in_slot_of(stream)}"
+
+
+def bus_failures(stream: str, group: str) -> str:
+    """Hash of entry id to failed handlings, for one stream and consumer group."""
+    return f"bus:failures:{in_slot_of(stream)}:{group}"
+
+
+def bus_delayed(stream: str, group: str) -> str:
+    """Sorted set of parked ordering keys by due time (ms), for one stream and group."""
+    return f"bus:delayed:{in_slot_of(stream)}:{group}"
+
+
+def bus_parked_prefix(stream: str, group: str) -> str:
+    """What the list of one parked ordering key is named with its token appended."""
+    return f"bus:parked:{in_slot_of(stream)}:{group}:"
+
+
+def stream_lease(role: str, stream: str) -> str:
+    """The name of the lease that lets one process of ``role`` consume ``stream``."""
+    return f"{role}:{in_slot_of(stream)}"
+
+
+def update_seen(channel_kind: str, account_id: int, update_id: str) -> str:
+    """Set while a platform update counts as queued (on its kind's raw stream), for dedupe."""
+    return f"seen:{in_slot_of(raw(channel_kind))}:{account_id}:{update_id}"
 
 
 def outbound_wait(channel_kind: str, message_id: int | str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from config.lines import load_lines_file
 from config.settings import Settings, config_path
@@ -26,9 +27,11 @@ from core.backoff import Backoff
 from core.bus import Bus, BusConfig
 from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.db.writer import DbWriter
+from core.key_upgrade import do_rename_old_keys
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
-from core.redis_connect import connect
+from core.outage import REDIS_DOWN
+from core.redis_connect import connect, is_cluster, load_cluster_map
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -110,6 +113,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await embedded.start()
         url = embedded.url
     client = connect(url, settings.redis_max_connections)
+    if is_cluster(client):
+        await load_cluster_map(client)
+    else:
+        await _rename_old_keys(client)
     app[REDIS] = client
     app[METRICS] = HubMetrics()
     app[BUS] = Bus(
@@ -120,7 +127,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,
-            replica_wait_ms=settings.redis_wait_replicas_ms,
+            # WAIT counts the writes of its own connection; a cluster client's keyless WAIT
+            # would go to whichever node, so on a cluster "accepted" waits for no replica.
+            replica_wait_ms=0 if is_cluster(client) else settings.redis_wait_replicas_ms,
         ),
         app[METRICS],
     )
@@ -130,6 +139,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await client.aclose()
         if embedded is not None:
             await embedded.stop()
+
+
+async def _rename_old_keys(client: Redis) -> None:
+    # Before any component reads: they would otherwise start on empty keys of the new names.
+    try:
+        await do_rename_old_keys(client)
+    except REDIS_DOWN as exc:
+        log.warning("Redis keys not checked for old names (Redis unreachable: %s)", exc)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

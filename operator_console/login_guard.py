@@ -45,10 +45,12 @@ class LoginGuard:
         self.limits = limits
 
     def _keys(self, login: str, ip: str) -> tuple[tuple[str, str, int], ...]:
+        # A count and its wait share a hash tag: a right password deletes both in one DEL,
+        # which a Redis Cluster allows only within one slot.
         return (
-            (f"login:fail:login:{login.lower()}", f"login:wait:login:{login.lower()}",
+            (f"login:fail:{{login:{login.lower()}}}", f"login:wait:{{login:{login.lower()}}}",
              self.limits.max_failures),
-            (f"login:fail:ip:{ip}", f"login:wait:ip:{ip}", self.limits.max_failures_per_ip),
+            (f"login:fail:{{ip:{ip}}}", f"login:wait:{{ip:{ip}}}", self.limits.max_failures_per_ip),
         )  # fmt: skip
 
     async def retry_after(self, login: str, ip: str) -> int:
@@ -68,7 +70,7 @@ class LoginGuard:
             if delay > 0:
                 await self.redis.set(wait, "1", px=int(delay * 1000))
             if int(failures) == limit:
-                locked = fail.split(":", 2)[2]
+                locked = fail.split(":", 2)[2][1:-1]
                 log.warning(
                     "login locked for %d s: %s from %s after %d failures",
                     *(self.limits.lock_seconds, locked, ip, failures),

@@ -243,7 +243,8 @@ class RouterService:
         self.bus = bus
         self.name = name
         self.leases = {
-            s: Lease(bus.redis, f"router:{s}", name, lease_ttl_ms) for s in router_streams(shards)
+            s: Lease(bus.redis, streams.stream_lease("router", s), name, lease_ttl_ms)
+            for s in router_streams(shards)
         }
         self.members = Members(bus.redis, "router", name, lease_ttl_ms)
         self.tasks: dict[str, asyncio.Task[None]] = {}

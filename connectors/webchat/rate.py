@@ -3,10 +3,14 @@
 A visitor may open many sockets (tabs, or a script), and the hub may run in several processes:
 the budget is therefore one counter per visitor in a fixed window, shared by all of them, and a
 wider one per client address caps what many tokens from one machine may send.
+
+Each counter is its own transaction: on a Redis Cluster the two keys live in different slots,
+and what must be atomic is only a counter's increment with the start of its window.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -38,14 +42,18 @@ class VisitorRate:
         window = self.budget.window_s
         visitor_key = f"rate:webchat:visitor:{channel_id}:{visitor_id}"
         address_key = f"rate:webchat:ip:{address}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            # SET NX EX starts a window without resetting a running one (any Redis version).
-            pipe.set(visitor_key, 0, ex=window, nx=True)
-            pipe.incr(visitor_key)
-            pipe.set(address_key, 0, ex=window, nx=True)
-            pipe.incr(address_key)
-            _, by_visitor, _, by_address = await pipe.execute()
+        by_visitor, by_address = await asyncio.gather(
+            self._count(visitor_key, window), self._count(address_key, window)
+        )
         ceiling = self.budget.per_address
         return int(by_visitor) <= self.budget.per_visitor and (
             not ceiling or int(by_address) <= ceiling
         )
+
+    async def _count(self, key: str, window_s: int) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # SET NX EX starts a window without resetting a running one (any Redis version).
+            pipe.set(key, 0, ex=window_s, nx=True)
+            pipe.incr(key)
+            _, count = await pipe.execute()
+        return int(count)

@@ -87,7 +87,7 @@ async def test_a_retry_after_300_ms_comes_back_after_300_ms_not_after_the_claim_
     assert await redis.xpending("s", "g") == {
         "pending": 0, "min": None, "max": None, "consumers": []
     }
-    assert await redis.zcard("bus:delayed:s:g") == 0
+    assert await redis.zcard(streams.bus_delayed("s", "g")) == 0
 
 
 async def test_when_the_first_of_three_entries_of_a_client_retries_the_others_wait_behind_it(
@@ -129,7 +129,7 @@ async def test_an_entry_that_retries_forever_reaches_the_dead_letter_stream(
     [(_id, dead)] = await stream_entries(redis, streams.dead_letter("s"))
     assert dead["deliveries"] == "3" and "1 not now" in dead["error"]
     assert ADAPTER.validate_json(dead["data"]).external_message_id == "1"
-    assert await redis.zcard("bus:delayed:s:g") == 0
+    assert await redis.zcard(streams.bus_delayed("s", "g")) == 0
 
 
 async def test_a_retry_without_a_wait_follows_the_bus_backoff(redis: aioredis.Redis) -> None:
@@ -165,7 +165,7 @@ async def test_racing_requeues_move_each_parked_entry_once(redis: aioredis.Redis
     for n in range(20):
         await bus.publish("s", message(n, client=f"u{n}"))
     await bus.ensure_group("s", "g")
-    while await redis.zcard("bus:delayed:s:g") < 20:
+    while await redis.zcard(streams.bus_delayed("s", "g")) < 20:
         await first.step()
     await asyncio.sleep(0.35)
     moved = await asyncio.gather(
@@ -173,4 +173,4 @@ async def test_racing_requeues_move_each_parked_entry_once(redis: aioredis.Redis
     )
     assert sorted(moved) == [0, 0, 0, 20]  # every parked entry, by one of the four
     assert await redis.xlen("s") == 40
-    assert await redis.zcard("bus:delayed:s:g") == 0
+    assert await redis.zcard(streams.bus_delayed("s", "g")) == 0

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from pydantic import TypeAdapter
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core import streams
 from core.bus import Bus, BusConfig, Delivery
 from core.envelope import ENVELOPE, Envelope, InboundMessage
 from core.redis_server import EmbeddedRedis
@@ -124,8 +125,8 @@ async def test_a_batch_whose_handler_lost_redis_stays_pending_and_is_handled_aga
             await asyncio.sleep(0.3)
         # The same batch each time, never split, never counted as a failure of its entries.
         assert attempts == [["0", "1", "2"]] * 4
-        assert not await client.exists("dlq." + STREAM)
-        assert not await client.exists(f"bus:failures:{STREAM}:{GROUP}")
+        assert not await client.exists(streams.dead_letter(STREAM))
+        assert not await client.exists(streams.bus_failures(STREAM, GROUP))
         assert (await client.xpending(STREAM, GROUP))["pending"] == 0
         assert not [r for r in caplog.records if r.exc_info]
     finally:

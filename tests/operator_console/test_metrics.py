@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from config.settings import Settings
+from core import streams
 from core.app_keys import REDIS, SESSIONS
 from core.bus import Bus
 from core.db import make_engine, make_sessionmaker, upgrade
@@ -229,7 +230,8 @@ async def test_readyz_is_503_for_a_router_holding_no_lease_while_streams_have_no
         assert "no lease while 4 router streams have no holder" in body["problems"][0]
         # Every stream held by someone else: this router has nothing it should hold.
         for stream in ("in.0", "in.1", "cmd", "timers"):
-            await redis.set(f"lease:router:{stream}", "other-router", px=60_000)
+            lease = "lease:" + streams.stream_lease("router", stream)
+            await redis.set(lease, "other-router", px=60_000)
         async with aiohttp.ClientSession() as http, http.get(url) as resp:
             assert resp.status == 200, await resp.text()
     finally:

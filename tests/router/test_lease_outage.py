@@ -36,7 +36,7 @@ async def held_by_us(client: Redis) -> bool:
     """Whether this router holds every stream's lease and reads each with a live consumer."""
     names = [streams.inbound(i) for i in range(SHARDS)] + [streams.COMMANDS, streams.TIMERS]
     try:
-        holders = await client.mget([f"lease:router:{n}" for n in names])
+        holders = await client.mget(["lease:" + streams.stream_lease("router", n) for n in names])
     except REDIS_DOWN:
         return False
     return all(h in (NAME, NAME.encode()) for h in holders)

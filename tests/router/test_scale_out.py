@@ -87,7 +87,7 @@ async def holders(redis_url: str) -> dict[str, str]:
     """Who holds each router stream's lease."""
     client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
     try:
-        names = [f"lease:router:{s}" for s in router_stream_names()]
+        names = ["lease:" + streams.stream_lease("router", s) for s in router_stream_names()]
         values = await client.mget(names)
     finally:
         await client.aclose()

@@ -55,7 +55,7 @@ class RedisNode:
         if self.replica_of is not None:
             args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self.child = spawn("redis", args, self.directory / "redis.log")
-        _wait(lambda: answers(self.port).startswith(b"+PONG"), self.child, "redis-server")
+        wait_ready(lambda: answers(self.port).startswith(b"+PONG"), self.child, "redis-server")
 
     def kill(self) -> None:
         """``kill -9``."""
@@ -87,8 +87,8 @@ class SentinelGroup:
         probe = f"SENTINEL REPLICAS {MASTER_NAME}\r\n".encode()
         known = f"{self.replica.port}".encode()
         for port in self.sentinel_ports:
-            _wait(partial(_names, port, probe, known), None, "sentinel")
-        _wait(lambda: b"master_link_status:up" in answers(
+            wait_ready(partial(_names, port, probe, known), None, "sentinel")
+        wait_ready(lambda: b"master_link_status:up" in answers(
             self.replica.port, b"INFO replication\r\n"), None, "replica sync")  # fmt: skip
 
     def _start_sentinel(self, directory: Path) -> None:
@@ -103,7 +103,7 @@ class SentinelGroup:
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
         )
         child = spawn("sentinel", [str(REDIS_SENTINEL), str(conf)], directory / "sentinel.log")
-        _wait(lambda: answers(port).startswith(b"+PONG"), child, "redis-sentinel")
+        wait_ready(lambda: answers(port).startswith(b"+PONG"), child, "redis-sentinel")
         self.sentinel_ports.append(port)
         self.sentinels.append(child)
 
@@ -134,9 +134,10 @@ def _names(port: int, command: bytes, what: bytes) -> bool:
     return what in answers(port, command)
 
 
-def _wait(
+def wait_ready(
     ready: Callable[[], bool], child: Child | None, what: str, timeout: float = 20.0
 ) -> None:
+    """Poll ``ready`` until true; raise with ``child``'s last output if it exits or times out."""
     deadline = time.monotonic() + timeout
     while not ready():
         if child is not None and not child.alive():
