@@ -1,11 +1,12 @@
 """A web chat visitor who left their email and then the page gets the operator's answer in
-their real mailbox, threaded, through the line's mailbox; one still on the page gets it there
-and no mail."""
+their real mailbox, threaded, through the line's mailbox, and their mailed reply joins the same
+dialog; one still on the page gets the answer there and no mail."""
 
 from __future__ import annotations
 
 import json
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -59,6 +60,18 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
     assert body is not None and body.get_content_type() == "text/plain"
     assert "<b>Free</b> over 50 €." in body.get_content()
     assert not any("Let me check." in str(m.get_body()) for m in (first, second))
+
+    # The visitor answers in their mail program: it joins the web chat dialog.
+    reply = EmailMessage()
+    reply["From"], reply["To"] = f"Kari <{CLIENT}>", account_config["from_address"]
+    reply["Subject"], reply["Message-ID"] = f"Re: {second['Subject']}", "<k1@example.test>"
+    reply["In-Reply-To"] = second["Message-ID"]
+    reply["References"] = f"{first['Message-ID']} {second['Message-ID']}"
+    reply.set_content("Great, ordering now.")
+    mailboxes.deliver(reply.as_bytes(), sender=CLIENT)
+    joined = await admin.receive_until("message", timeout=20, author="client",
+                                       text="Great, ordering now.")  # fmt: skip
+    assert joined["message"]["dialog_id"] == dialog["id"]
 
 
 async def wait_for_mail_with(peers: MailPeers, text: str) -> Any:
