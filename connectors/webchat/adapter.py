@@ -38,6 +38,7 @@ from connectors.webchat.parse import (
     Ping,
     Rate,
     Read,
+    Transcript,
     Typing,
     VisitorText,
     check_contact,
@@ -47,6 +48,7 @@ from connectors.webchat.parse import (
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
+from connectors.webchat.transcript import do_send_transcript
 from connectors.webchat.uploads import check_files, limits_of, upload_route
 from connectors.webchat.visitor_frames import client_msg_id, refuse, send_error, with_contact
 from core import frames, streams
@@ -264,6 +266,15 @@ class WebchatConnector(ContextConnector):
             hints = await self._identify(ws, channel, parsed.identity, hints)
         elif isinstance(parsed, Rate):
             await self._rate(ws, channel, visitor, parsed)
+        elif isinstance(parsed, Transcript):
+            refused = await do_send_transcript(
+                self.sessions, self.context.settings, self.bus.redis,
+                (channel.id, visitor.visitor_id), parsed.dialog_id, parsed.email,
+            )  # fmt: skip
+            if refused is None:
+                await ws.send_json({"type": "transcript_sent", "dialog_id": parsed.dialog_id})
+            else:
+                await send_error(ws, "transcript", refused)
         elif isinstance(parsed, Ping):
             # The header's status is checked again with every keep-alive, so it follows
             # working hours and operators' presence without a reload.

@@ -5,6 +5,7 @@ dialog; one still on the page gets the answer there and no mail."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -22,28 +23,34 @@ pytestmark = [
 ]
 
 
+@pytest.fixture
+async def visitor(hub: Hub) -> AsyncIterator[VisitorClient]:
+    client = VisitorClient(hub.base)
+    yield client
+    await client.close()
+
+
 async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
     hub: Hub,
     admin: OperatorClient,
+    visitor: VisitorClient,
     mailboxes: MailPeers,
     account_config: dict[str, Any],
 ) -> None:
     await add_mailbox(hub.server.app, account_config)
-    visitor = VisitorClient(hub.base)
-    try:
-        await visitor.connect()
-        form = {"type": "message", "client_msg_id": "f1", "text": "Do you ship to Oslo?",
-                "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
-        await visitor.send_raw(json.dumps(form))
-        await visitor.receive_until("accepted", client_msg_id="f1")
-        dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
-        # Still on the page: the answer shows there, and no mail goes out.
-        status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                     {"text": "Let me check.", "client_msg_id": "r0"})
-        assert status == 202
-        await visitor.receive_until("message", author="operator", text="Let me check.")
-    finally:
-        await visitor.close()
+    await visitor.connect()
+    form = {"type": "message", "client_msg_id": "f1", "text": "Do you ship to Oslo?",
+            "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
+    await visitor.send_raw(json.dumps(form))
+    await visitor.receive_until("accepted", client_msg_id="f1")
+    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    # Still on the page: the answer shows there, and no mail goes out.
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                 {"text": "Let me check.", "client_msg_id": "r0"})
+    assert status == 202
+    await visitor.receive_until("message", author="operator", text="Let me check.")
+    assert visitor.ws is not None
+    await visitor.ws.close()  # the visitor leaves the page
 
     for n, text in enumerate(("Yes, in 3 days.", "<b>Free</b> over 50 €.")):
         status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
@@ -72,6 +79,27 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
     joined = await admin.receive_until("message", timeout=20, author="client",
                                        text="Great, ordering now.")  # fmt: skip
     assert joined["message"]["dialog_id"] == dialog["id"]
+
+    # Closed, the conversation can be mailed to the visitor: plain text, the markup as typed.
+    await visitor.connect()
+    ask = {"type": "transcript", "dialog_id": dialog["id"], "email": CLIENT}
+    await visitor.send_raw(json.dumps(ask))
+    refused = await visitor.receive_until("error", code="transcript")
+    assert "not closed" in refused["reason"]
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")
+    assert status == 202
+    await visitor.receive_until("closed", dialog_id=dialog["id"])
+    await visitor.send_raw(json.dumps(ask))
+    await visitor.receive_until("transcript_sent", dialog_id=dialog["id"])
+    transcript = await wait_for_mail_with(mailboxes, "Do you ship to Oslo?")
+    assert transcript["Subject"].startswith("Your conversation with")
+    text = transcript.get_body().get_content()
+    assert transcript.get_body().get_content_type() == "text/plain"
+    for said in ("You, ", "Do you ship to Oslo?", "Administrator, ", "<b>Free</b> over 50 €.",
+                 "Great, ordering now."):
+        assert said in text
+    await visitor.send_raw(json.dumps({**ask, "dialog_id": dialog["id"] + 1000}))
+    assert "not a dialog of yours" in (await visitor.receive_until("error"))["reason"]
 
 
 async def wait_for_mail_with(peers: MailPeers, text: str) -> Any:
