@@ -324,6 +324,8 @@ class WebchatConnector(ContextConnector):
             limits = limits_of(channel)
             if limits.forms:
                 welcome["forms"] = list(limits.forms)
+            if limits.prechat:
+                welcome["prechat"] = True
             if limits.upload_max_mb:
                 welcome["uploads"] = {
                     "max_bytes": limits.upload_max_mb * 1024 * 1024,

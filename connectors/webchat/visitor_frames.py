@@ -18,12 +18,14 @@ DISABLED_CLOSE = 4403
 
 
 def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
-    """The socket's hints with what a form said; the site's signed identity stays."""
+    """The socket's hints with what a form said (the visitor's own word, unverified); a
+    site-signed identity keeps its own name and email, which the site vouches for."""
     base = hints or ClientHints()
+    signed = base.site_identity is not None
     return base.model_copy(
         update={
-            "name": contact.name or base.name,
-            "email": contact.email or base.email,
+            "name": (signed and base.name) or contact.name or base.name,
+            "email": (signed and base.email) or contact.email or base.email,
             "phone": phonenumbers.format_number(
                 phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
             )

@@ -561,6 +561,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
         offlineForm(f.online);
+        if (f.prechat && view === 'chat' && !byId.size && !outbox.length && !pending.size) show('prechat');
         uploads = f.uploads && Number.isInteger(f.uploads.max_bytes) ? f.uploads : null;
         attach.hidden = !uploads;
         if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
@@ -749,6 +750,9 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     contact: ['Write to us', 'Leave a message and your email, and we will get back to you.',
       [['name', 'Your name', 'text', 0], ['email', 'Email', 'email', 1],
         ['text', 'Message', 'textarea', 1]]],
+    prechat: ['Start a chat', 'Tell us who you are, and ask away.',
+      [['name', 'Your name', 'text', 1], ['email', 'Email', 'email', 0],
+        ['phone', 'Phone, with the country code', 'tel', 0], ['text', 'Message', 'textarea', 1]]],
   };
   const form = $('form');
   const tabs = $('tabs');
@@ -808,7 +812,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     const missing = [...form.elements].find((f) => f.required && !f.value.trim());
     const kind = form.dataset.kind;
     if (missing) { err.textContent = 'Please fill in every field that is not optional'; missing.focus(); return; }
-    if (kind === 'contact' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
+    if ((kind === 'contact' || v('email')) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
       err.textContent = 'Please check the email address';
       form.elements.email.focus();
       return;
@@ -827,6 +831,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     const kind = form.dataset.kind;
     formCid = '';
     show('chat');
+    if (kind === 'prechat') { input.focus(); return; } // the chat goes on with the message shown
     note(kind === 'callback' ? 'Thank you! We will call you back soon.'
       : 'Thank you! We have your message and will get back to you.');
   }
