@@ -27,6 +27,7 @@ from connectors.webchat import identity as site_identity
 from connectors.webchat import pages
 from connectors.webchat.answer_mail import AnswerMailer
 from connectors.webchat.availability import line_answering
+from connectors.webchat.closing import do_rate, do_transcript
 from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.delivery import VisitorDelivery
 from connectors.webchat.history import missed_messages, pending_rating
@@ -48,18 +49,16 @@ from connectors.webchat.parse import (
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
-from connectors.webchat.transcript import do_send_transcript
 from connectors.webchat.uploads import check_files, limits_of, upload_route
 from connectors.webchat.visitor_frames import client_msg_id, refuse, send_error, with_contact
 from core import frames, streams
-from core.db.schema import Channel, ClientIdentity, Dialog
+from core.db.schema import Channel
 from core.envelope import (
     ClientHints,
     DialogClosedNotice,
     InboundMessage,
     Outbound,
     OutboundMessage,
-    RateDialog,
     utcnow,
 )
 from core.logs import CHANNEL_ID
@@ -265,16 +264,10 @@ class WebchatConnector(ContextConnector):
         elif isinstance(parsed, Identify):
             hints = await self._identify(ws, channel, parsed.identity, hints)
         elif isinstance(parsed, Rate):
-            await self._rate(ws, channel, visitor, parsed)
+            await do_rate(ws, self.sessions, self.bus, (channel.id, visitor.visitor_id), parsed)
         elif isinstance(parsed, Transcript):
-            refused = await do_send_transcript(
-                self.sessions, self.context.settings, self.bus.redis,
-                (channel.id, visitor.visitor_id), parsed.dialog_id, parsed.email,
-            )  # fmt: skip
-            if refused is None:
-                await ws.send_json({"type": "transcript_sent", "dialog_id": parsed.dialog_id})
-            else:
-                await send_error(ws, "transcript", refused)
+            await do_transcript(ws, self.sessions, self.context.settings, self.bus,
+                                (channel.id, visitor.visitor_id), parsed)  # fmt: skip
         elif isinstance(parsed, Ping):
             # The header's status is checked again with every keep-alive, so it follows
             # working hours and operators' presence without a reload.
@@ -405,28 +398,4 @@ class WebchatConnector(ContextConnector):
             return
         await ws.send_json(
             {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps
-        )
-
-    async def _rate(
-        self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, rate: Rate
-    ) -> None:
-        # Only the visitor's own dialog: a dialog id alone must not let anyone rate any dialog.
-        async with self.sessions() as session:
-            own = await session.scalar(
-                select(Dialog.id)
-                .join(ClientIdentity, ClientIdentity.id == Dialog.identity_id)
-                .where(
-                    Dialog.id == rate.dialog_id,
-                    ClientIdentity.channel_id == channel.id,
-                    ClientIdentity.external_id == visitor.visitor_id,
-                )
-            )
-        if own is None:
-            await send_error(ws, "bad_frame", "dialog_id: not a dialog of yours")
-            return
-        # The router keeps the first rating of a closed dialog and ignores the rest.
-        rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
-        await self.bus.publish(streams.COMMANDS, rating)
-        await ws.send_json(
-            {"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value}, dumps=frames.dumps
         )
