@@ -73,6 +73,9 @@ class LineSettings(_Strict):
     """Working hours: ``{"week": {...}, "holidays": [...]}``; the zone is the line's."""
     out_of_hours: Literal["wait", "route"] = "wait"
     """Outside working hours: wait for the next opening, or go to operators anyway."""
+    out_of_hours_when_offline: bool = False
+    """Send the out-of-hours auto-reply also to a new dialog that arrives within working
+    hours while none of the line's operators is online."""
     returning: Literal["none", "last_operator", "crm_responsible"] = "none"
     """A returning client goes to the operator who served them last (``last_operator``) or to
     their responsible in the CRM (``crm_responsible``), when that operator can take it."""

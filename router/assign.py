@@ -30,6 +30,16 @@ async def do_open_dialog(
 ) -> tuple[Dialog, bool]:
     """The client's open dialog on this channel, or a new one; True when it is new."""
     session = work.session
+    threaded = await _mailed_dialog(work, msg) if identity is None else None
+    if identity is None and threaded is not None:
+        # A visitor who left the web chat answers its mail: the same client, the same dialog.
+        identity = ClientIdentity(
+            client_id=threaded.client_id, channel_id=channel.id,
+            external_id=msg.external_user_id, display_name=msg.client_name, created_at=work.now,
+        )  # fmt: skip
+        session.add(identity)
+        await session.flush()
+        return threaded, False
     if identity is None:
         client = Client(name=msg.client_name, created_at=work.now, updated_at=work.now)
         session.add(client)
@@ -50,7 +60,11 @@ async def do_open_dialog(
     if msg.thread_dialog_id is not None:
         # A reply the channel tied to a dialog (email threading) joins it while it is open.
         threaded = await session.get(Dialog, msg.thread_dialog_id)
-        if threaded and threaded.identity_id == identity.id and threaded.status in OPEN_STATUSES:
+        if (
+            threaded
+            and threaded.status in OPEN_STATUSES
+            and (threaded.identity_id == identity.id or threaded.client_id == identity.client_id)
+        ):
             return threaded, False
     dialog = await session.scalar(
         select(Dialog)
@@ -79,3 +93,17 @@ async def do_open_dialog(
     session.add(dialog)
     await session.flush()
     return dialog, True
+
+
+async def _mailed_dialog(work: Batch, msg: InboundMessage) -> Dialog | None:
+    """The open dialog of another channel a first mail from this address answers: the channel
+    tied it to a dialog whose answers went to this address (``connectors.webchat.answer_mail``)."""
+    if msg.thread_dialog_id is None or not msg.hints.email:
+        return None
+    dialog = await work.session.get(Dialog, msg.thread_dialog_id)
+    if dialog is None or dialog.status not in OPEN_STATUSES:
+        return None
+    client = await work.session.get(Client, dialog.client_id)
+    if client is None or (client.email or "").lower() != msg.hints.email.lower():
+        return None
+    return dialog

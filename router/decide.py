@@ -231,10 +231,15 @@ def decide_open(
     """A new dialog: record working hours, greet or answer out of hours, arm timers, route."""
     in_hours = line.is_open(now)
     intents: list[Intent] = [MarkHours(dialog.dialog_id, in_hours)]
-    if in_hours and line.replies.greeting:
-        intents.append(AutoReply(dialog.dialog_id, "greeting", line.replies.greeting))
-    if not in_hours and line.replies.out_of_hours:
+    # Nobody online on an open line answers like a closed one, when the line says so: the
+    # visitor then knows the answer comes later (by email, if they left one).
+    unattended = not in_hours or (
+        line.out_of_hours_when_offline and not _anyone_online(line, operators)
+    )
+    if unattended and line.replies.out_of_hours:
         intents.append(AutoReply(dialog.dialog_id, "out_of_hours", line.replies.out_of_hours))
+    elif in_hours and line.replies.greeting:
+        intents.append(AutoReply(dialog.dialog_id, "greeting", line.replies.greeting))
     if line.no_answer_seconds is not None:
         due = now + timedelta(seconds=line.no_answer_seconds)
         intents.append(
@@ -242,6 +247,13 @@ def decide_open(
         )
     intents.extend(route(dialog, line, operators, now))
     return intents
+
+
+def _anyone_online(line: LinePolicy, operators: Sequence[OperatorState]) -> bool:
+    """Whether one of the line's operators is online (busy or not: they will answer)."""
+    return any(
+        s.status == "online" and s.on_line and s.operator_id in line.queue for s in operators
+    )
 
 
 def decide_take(

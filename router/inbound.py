@@ -14,10 +14,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select, update
 
 from core import streams
-from core.db.schema import Channel, ClientIdentity, Dialog, Message
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
 from router.actions import do_intents
@@ -66,6 +66,8 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
     if dialog is None:
         await run.drain()
         dialog, opened = await do_open_dialog(work, channel, msg, identity)
+    if channel.kind == "webchat" and msg.hints.email:
+        await _remember_email(work, dialog.client_id, msg.hints.email)
     message = _client_message(work, dialog, msg)
     dialog.last_message_at = work.now
     dialog.client_messages += 1
@@ -94,6 +96,15 @@ async def _repeated(
     if msg.echo:
         await work.deliver(dialog, seen, identity.external_id)
     return True
+
+
+async def _remember_email(work: Batch, client_id: int, email: str) -> None:
+    """Keep the address a visitor left: the operator's answer follows them there."""
+    await work.session.execute(
+        update(Client)
+        .where(Client.id == client_id, or_(Client.email.is_(None), Client.email != email))
+        .values(email=email)
+    )
 
 
 def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> Message:

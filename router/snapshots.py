@@ -37,6 +37,7 @@ class LinePolicy:
     offer_seconds: int = 60
     schedule: Schedule | None = None
     out_of_hours: Literal["wait", "route"] = "wait"
+    out_of_hours_when_offline: bool = False
     returning: Literal["none", "last_operator", "crm_responsible"] = "none"
     replies: Replies = Replies()
     no_answer_seconds: int | None = None
@@ -108,6 +109,7 @@ def line_policy(
         offer_seconds=settings.offer_seconds,
         schedule=schedule,
         out_of_hours=settings.out_of_hours,
+        out_of_hours_when_offline=settings.out_of_hours_when_offline,
         returning=settings.returning,
         replies=Replies(replies.greeting, replies.no_answer, replies.out_of_hours, replies.close),
         no_answer_seconds=settings.no_answer_seconds,

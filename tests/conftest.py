@@ -46,6 +46,7 @@ from tests.support.browser_fixtures import (  # noqa: F401  (fixtures and a hook
     playwright,
     pytest_runtest_makereport,
 )
+from tests.support.mailpeers import Dovecot, MailPeers, Postfix
 from tests.support.servers import PostgresCluster, RedisServer
 
 REDIS_VERSIONS = ["6.2", "7"]
@@ -119,6 +120,14 @@ def settings(redis_url: str, db_url: str, tmp_path: Path) -> Settings:
         inbound_shards=2,
         claim_idle_ms=500,
     )
+
+
+@pytest.fixture(scope="session")
+def mail_peers() -> Iterator[MailPeers]:
+    """Dovecot and Postfix for the whole session (``tests/support/mailpeers.py``), started
+    once, on the first test that asks (~3.5 s), from the main thread."""
+    with Dovecot() as dovecot, Postfix(dovecot.lmtp_port) as postfix:
+        yield MailPeers(dovecot, postfix)
 
 
 @pytest.fixture

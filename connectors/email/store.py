@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.email.parse import ParsedMail
 from connectors.email.render import ReplyContext, message_ids_of_ours
 from core.db import SessionMaker
 from core.db.email_schema import EmailMail, EmailMailboxState
-from core.db.schema import ClientIdentity, Dialog, Message
+from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import OutboundMessage, utcnow
 
 
@@ -93,7 +94,33 @@ async def find_thread(sessions: SessionMaker, channel_id: int, mail: ParsedMail)
             dialog = await session.get(Dialog, tagged)
             if dialog is not None and dialog.channel_id == channel_id:
                 return dialog.id
-    return None
+        return await _answered_by_mail(session, ids, tagged, mail.sender)
+
+
+async def _answered_by_mail(
+    session: AsyncSession, ids: Sequence[str], tagged: int | None, sender: str
+) -> int | None:
+    """A dialog of another channel whose answers were mailed to ``sender`` (a web chat visitor
+    who left their email): the one the mail's References or subject tag name."""
+    named = set(
+        await session.scalars(
+            select(Message.dialog_id).where(
+                Message.external_id.in_(list(ids)), Message.author != "client"
+            )
+        )
+    ) if ids else set()
+    if tagged is not None:
+        named.add(tagged)
+    if not named:
+        return None
+    found = await session.scalar(
+        select(Dialog.id)
+        .join(Client, Client.id == Dialog.client_id)
+        .where(Dialog.id.in_(named), func.lower(Client.email) == sender.lower())
+        .order_by(Dialog.id.desc())
+        .limit(1)
+    )
+    return found
 
 
 async def do_remember_inbound(

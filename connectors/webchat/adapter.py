@@ -15,7 +15,6 @@ import logging
 import time
 from typing import Any
 
-import phonenumbers
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -26,19 +25,21 @@ from connectors.context import ConnectorContext, ContextConnector
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
 from connectors.webchat import pages
+from connectors.webchat.answer_mail import AnswerMailer
 from connectors.webchat.availability import line_answering
+from connectors.webchat.closing import do_rate, do_transcript
 from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.delivery import VisitorDelivery
 from connectors.webchat.history import missed_messages, pending_rating
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
-    ContactDetails,
     FrameError,
     Hello,
     Identify,
     Ping,
     Rate,
     Read,
+    Transcript,
     Typing,
     VisitorText,
     check_contact,
@@ -49,15 +50,15 @@ from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
 from connectors.webchat.uploads import check_files, limits_of, upload_route
+from connectors.webchat.visitor_frames import client_msg_id, refuse, send_error, with_contact
 from core import frames, streams
-from core.db.schema import Channel, ClientIdentity, Dialog
+from core.db.schema import Channel
 from core.envelope import (
     ClientHints,
     DialogClosedNotice,
     InboundMessage,
     Outbound,
     OutboundMessage,
-    RateDialog,
     utcnow,
 )
 from core.logs import CHANNEL_ID
@@ -66,9 +67,6 @@ from core.outage import REDIS_CLIENT_DOWN
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
-DISABLED_REASON = "this chat is disabled"
-DISABLED_CLOSE = 4403
-"""The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
 
 
 class WebchatConnector(ContextConnector):
@@ -90,6 +88,8 @@ class WebchatConnector(ContextConnector):
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
         self.files = AttachmentStore(context.data_dir)
         """Where visitors' uploads are kept, beside every channel's files."""
+        self.answer_mail = AnswerMailer(context)
+        """Answers to visitors who left the page go to the email they left."""
 
     async def load_accounts(self) -> None:
         """Read the web chats from the database now (see connectors.base.LoadsAccounts)."""
@@ -156,11 +156,13 @@ class WebchatConnector(ContextConnector):
         for (channel_id, _visitor), group in list(self.sockets.items()):
             if channel_id in suspects and channel_id not in alive:
                 for ws in list(group):
-                    await _refuse(ws)
+                    await refuse(ws)
 
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
-        await self.delivery.push(outbound)
+        reached = await self.delivery.push(outbound)
+        if isinstance(outbound, OutboundMessage):
+            await self.answer_mail.after_push(outbound, reached)
         if isinstance(outbound, OutboundMessage) and outbound.author != "client":
             # Live push on the sockets of this process; the widget's history shows it anyway.
             self.bus.metrics.messages_out.labels(self.kind, "pushed").inc()
@@ -170,6 +172,7 @@ class WebchatConnector(ContextConnector):
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
+        await self.answer_mail.close()
         for group in list(self.sockets.values()):
             for ws in list(group):
                 with contextlib.suppress(Exception):
@@ -192,7 +195,7 @@ class WebchatConnector(ContextConnector):
         await ws.prepare(request)
         if not channel.enabled:
             # Upgraded only to say why: a browser never sees the body of a refused handshake.
-            await _refuse(ws)
+            await refuse(ws)
             return ws
         visitor: Visitor | None = None
         hints: ClientHints | None = None
@@ -205,7 +208,7 @@ class WebchatConnector(ContextConnector):
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
                     if frame.type == WSMsgType.BINARY:
-                        await _error(ws, "bad_frame", "frames are JSON text")
+                        await send_error(ws, "bad_frame", "frames are JSON text")
                     continue
                 try:
                     visitor, hints = await self._on_frame(
@@ -214,14 +217,14 @@ class WebchatConnector(ContextConnector):
                 except REDIS_CLIENT_DOWN:
                     # Redis is away: the widget sends the frame again (its outbox does), and
                     # the socket stays for what the delivery tail pushes once Redis is back.
-                    await _error(ws, "unavailable", "the chat is busy; retrying",
-                                 _client_msg_id(frame.data))  # fmt: skip
+                    await send_error(ws, "unavailable", "the chat is busy; retrying",
+                                 client_msg_id(frame.data))  # fmt: skip
                 except (RedisError, OSError, ConnectionError):
                     raise
                 except Exception:
                     # A bug must cost one frame, not the visitor's socket.
                     log.exception("web chat frame failed on channel %s", channel.id)
-                    await _error(ws, "server_error", "this frame could not be handled")
+                    await send_error(ws, "server_error", "this frame could not be handled")
         finally:
             sockets.dec()
             if visitor is not None:
@@ -240,17 +243,17 @@ class WebchatConnector(ContextConnector):
         """Handle one text frame; the socket's visitor and site hints after it."""
         parsed = parse_frame(data)
         if isinstance(parsed, FrameError):
-            await _error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
+            await send_error(ws, parsed.code, parsed.reason, parsed.client_msg_id)
         elif isinstance(parsed, Hello):
             first = visitor is None
             visitor = await self._hello(ws, channel, parsed, visitor)
             if first and visitor is not None and parsed.identity is not None:
                 hints = await self._identify(ws, channel, parsed.identity, hints)
         elif visitor is None:
-            await _error(ws, "not_ready", "send hello first")
+            await send_error(ws, "not_ready", "send hello first")
         elif isinstance(parsed, VisitorText):
             if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
-                await _error(
+                await send_error(
                     ws,
                     "rate_limited",
                     "too many messages; wait a few seconds",
@@ -261,7 +264,10 @@ class WebchatConnector(ContextConnector):
         elif isinstance(parsed, Identify):
             hints = await self._identify(ws, channel, parsed.identity, hints)
         elif isinstance(parsed, Rate):
-            await self._rate(ws, channel, visitor, parsed)
+            await do_rate(ws, self.sessions, self.bus, (channel.id, visitor.visitor_id), parsed)
+        elif isinstance(parsed, Transcript):
+            await do_transcript(ws, self.sessions, self.context.settings, self.bus,
+                                (channel.id, visitor.visitor_id), parsed)  # fmt: skip
         elif isinstance(parsed, Ping):
             # The header's status is checked again with every keep-alive, so it follows
             # working hours and operators' presence without a reload.
@@ -278,12 +284,12 @@ class WebchatConnector(ContextConnector):
         self, ws: web.WebSocketResponse, channel: Channel, hello: Hello, current: Visitor | None
     ) -> Visitor | None:
         if current is not None:
-            await _error(ws, "bad_frame", "hello was already sent")
+            await send_error(ws, "bad_frame", "hello was already sent")
             return current
         if hello.token:
             visitor = check_token(self.secret, hello.token, channel.id)
             if visitor is None:
-                await _error(ws, "bad_token", "the token is not valid for this chat")
+                await send_error(ws, "bad_token", "the token is not valid for this chat")
                 return None
             token = hello.token
         else:
@@ -311,6 +317,8 @@ class WebchatConnector(ContextConnector):
             limits = limits_of(channel)
             if limits.forms:
                 welcome["forms"] = list(limits.forms)
+            if limits.prechat:
+                welcome["prechat"] = True
             if limits.upload_max_mb:
                 welcome["uploads"] = {
                     "max_bytes": limits.upload_max_mb * 1024 * 1024,
@@ -330,7 +338,7 @@ class WebchatConnector(ContextConnector):
         valid, else ``current`` with a ``bad_identity`` error (the chat goes on without it)."""
         checked = parse_identity(raw)
         if isinstance(checked, FrameError):
-            await _error(ws, checked.code, checked.reason)
+            await send_error(ws, checked.code, checked.reason)
             return current
         secret = (channel.config or {}).get("site_secret")
         reason = site_identity.verify(secret if isinstance(secret, str) else None, checked,
@@ -341,7 +349,7 @@ class WebchatConnector(ContextConnector):
             reason = "this conversation is already identified as another user"
         if reason is not None:
             log.info("web chat %s: identity refused: %s", channel.key, reason)
-            await _error(ws, IDENTITY_ERROR, reason)
+            await send_error(ws, IDENTITY_ERROR, reason)
             return current
         await ws.send_json({"type": "identified", "id": checked.id}, dumps=frames.dumps)
         return site_identity.hints_of(checked)
@@ -357,12 +365,12 @@ class WebchatConnector(ContextConnector):
         if text.contact is not None:
             refused = check_contact(text.contact)
             if refused is not None:
-                await _error(ws, "bad_frame", refused, text.client_msg_id)
+                await send_error(ws, "bad_frame", refused, text.client_msg_id)
                 return
             hints = with_contact(hints, text.contact)
         attachments = check_files(self.secret, visitor, text.attachments)
         if attachments is None:
-            await _error(ws, "bad_frame", "attachments: not an upload of yours",
+            await send_error(ws, "bad_frame", "attachments: not an upload of yours",
                          text.client_msg_id)  # fmt: skip
             return
         envelope = InboundMessage(
@@ -386,71 +394,8 @@ class WebchatConnector(ContextConnector):
         except (RedisError, OSError) as exc:
             # Not accepted: the widget keeps the message in its outbox and sends it again.
             log.error("could not queue a visitor message: %s", exc)
-            await _error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
+            await send_error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
             return
         await ws.send_json(
             {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps
         )
-
-    async def _rate(
-        self, ws: web.WebSocketResponse, channel: Channel, visitor: Visitor, rate: Rate
-    ) -> None:
-        # Only the visitor's own dialog: a dialog id alone must not let anyone rate any dialog.
-        async with self.sessions() as session:
-            own = await session.scalar(
-                select(Dialog.id)
-                .join(ClientIdentity, ClientIdentity.id == Dialog.identity_id)
-                .where(
-                    Dialog.id == rate.dialog_id,
-                    ClientIdentity.channel_id == channel.id,
-                    ClientIdentity.external_id == visitor.visitor_id,
-                )
-            )
-        if own is None:
-            await _error(ws, "bad_frame", "dialog_id: not a dialog of yours")
-            return
-        # The router keeps the first rating of a closed dialog and ignores the rest.
-        rating = RateDialog(dialog_id=rate.dialog_id, rating=rate.value, comment=rate.comment)
-        await self.bus.publish(streams.COMMANDS, rating)
-        await ws.send_json(
-            {"type": "rated", "dialog_id": rate.dialog_id, "value": rate.value}, dumps=frames.dumps
-        )
-
-
-def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
-    """The socket's hints with what a form said; the site's signed identity stays."""
-    base = hints or ClientHints()
-    return base.model_copy(
-        update={
-            "name": contact.name or base.name,
-            "email": contact.email or base.email,
-            "phone": phonenumbers.format_number(
-                phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
-            )
-            if contact.phone
-            else base.phone,
-        }
-    )
-
-
-async def _refuse(ws: web.WebSocketResponse) -> None:
-    """Tell the widget its chat is disabled, then close with ``DISABLED_CLOSE``."""
-    await _error(ws, "chat_disabled", DISABLED_REASON)
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.close(code=DISABLED_CLOSE, message=DISABLED_REASON.encode())
-
-
-def _client_msg_id(data: str) -> str | None:
-    """The ``client_msg_id`` of a message frame, for an error about it."""
-    parsed = parse_frame(data)
-    return parsed.client_msg_id if isinstance(parsed, VisitorText | FrameError) else None
-
-
-async def _error(
-    ws: web.WebSocketResponse, code: str, reason: str, client_msg_id: str | None = None
-) -> None:
-    frame = {"type": "error", "code": code, "reason": reason}
-    if client_msg_id is not None:
-        frame["client_msg_id"] = client_msg_id
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_json(frame, dumps=frames.dumps)

@@ -32,6 +32,10 @@ class WebchatConfig(BaseModel):
     forms: tuple[Literal["callback", "contact"], ...] = ()
     """Forms the widget's launcher offers beside the chat: "call me back" (a dialog whose
     first message is the phone) and a contact form (a message with an email)."""
+    prechat: bool = False
+    """Ask a new visitor's name, and optionally email and phone, with their first message.
+    The answers reach the CRM as the visitor's own word (unverified); a site-signed identity
+    keeps its own name and email."""
 
 
 def type_allowed(mime: str, patterns: tuple[str, ...]) -> bool:

@@ -60,8 +60,9 @@ class VisitorDelivery:
             self._seen.popitem(last=False)
         return True
 
-    async def push(self, outbound: Outbound) -> None:
-        """Push one outbound entry to the visitor's open sockets, if any."""
+    async def push(self, outbound: Outbound) -> bool:
+        """Push one outbound entry to the visitor's open sockets, if any; True when one
+        of them got it (or will, after its welcome)."""
         if isinstance(outbound, OutboundMessage):
             frame = outbound_frame(outbound, self.links())
         else:
@@ -81,6 +82,7 @@ class VisitorDelivery:
                 reached = True
         if reached and isinstance(outbound, OutboundMessage) and outbound.author == "operator":
             await self.delivered(outbound.message_id)
+        return reached
 
     def join(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:
         """Register a socket whose welcome is on its way: pushes to it wait for ``welcomed``."""

@@ -103,8 +103,17 @@ class Rate(_Frame):
     comment: str = Field(default="", max_length=MAX_RATING_COMMENT)
 
 
+class Transcript(_Frame):
+    """The visitor asks for a closed dialog of theirs to be mailed to ``email``."""
+
+    type: Literal["transcript"]
+    dialog_id: int = Field(ge=1, le=MAX_ID)
+    email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 VisitorFrame = Annotated[
-    Hello | VisitorText | Typing | Read | Ping | Rate | Identify, Field(discriminator="type")
+    Hello | VisitorText | Typing | Read | Ping | Rate | Identify | Transcript,
+    Field(discriminator="type"),
 ]
 _FRAME: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
 IDENTITY_ERROR = "bad_identity"

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
+from connectors.email.hub_smtp import hub_smtp
 from connectors.email.smtp import SmtpServer
 from core.db import SessionMaker
 from core.db.schema import Operator
@@ -28,7 +29,6 @@ from core.roles import READ_ONLY_ROLES
 from operator_console.admin_operators_api import DISABLED
 from operator_console.digest.content import OperatorLine, Reader, digest_mail
 from operator_console.digest.schedule import next_week_end, week_ended_at
-from operator_console.digest.sender import digest_smtp
 from operator_console.kpi.board_api import board_people, board_rows, rating_rows
 from operator_console.kpi.periods import Period
 from operator_console.kpi.plans_api import weights_of
@@ -106,7 +106,7 @@ class WeeklyDigest:
             log.info("weekly digest of %s: another process sends it", period.first)
             return 0
         async with self.sessions() as session:
-            smtp = await digest_smtp(session, self.settings)
+            smtp = await hub_smtp(session, self.settings)
             if smtp is None:
                 log.warning("weekly digest: no SMTP server (no email channel, no digest_smtp_host)")
                 return 0

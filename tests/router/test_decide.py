@@ -339,3 +339,15 @@ def test_transfer_to_line_routes_by_the_target_lines_rules() -> None:
     assert Unassign(1) in intents and MoveToLine(1, 8) in intents
     offer = next(i for i in intents if isinstance(i, Offer))
     assert offer.operator_ids == (5,)  # skips on the old line do not follow the dialog
+
+
+def test_nobody_online_in_hours_gets_the_out_of_hours_reply_when_the_line_says_so() -> None:
+    away = [op(1, status="away"), op(2, status="offline")]
+    unattended = decide_open(waiting(), hours_line(out_of_hours_when_offline=True), away, NOW)
+    assert unattended[:2] == [MarkHours(1, True), AutoReply(1, "out_of_hours", "We are closed.")]
+    assert not any(isinstance(i, AutoReply) and i.kind == "greeting" for i in unattended)
+    # By default, and whenever someone of the queue is online, an open line greets.
+    default = decide_open(waiting(), hours_line(), away, NOW)
+    staffed = decide_open(waiting(), hours_line(out_of_hours_when_offline=True), [op(1)], NOW)
+    for intents in (default, staffed):
+        assert intents[:2] == [MarkHours(1, True), AutoReply(1, "greeting", "Hi!")]

@@ -105,7 +105,7 @@ textarea:focus{border-color:var(--a)}
 .fm label{display:flex;flex-direction:column;gap:4px;font-size:13.5px;font-weight:600;color:#1f2329}
 .fm input,.fm textarea{font:inherit;font-size:16px;font-weight:400;padding:9px 12px;border:1px solid #8b95a5;border-radius:10px;background:#fff;color:inherit;height:auto;max-height:none;border-radius:10px}
 .fm textarea{min-height:96px}
-.fm .e{color:#b91c1c;font-size:13.5px}
+.fm .e,.rt .e{color:#b91c1c;font-size:13.5px}
 .at{width:42px;height:42px;border-radius:50%;background:none;color:#5b6472}
 .at:hover{background:#f1f5f9}
 .dz .lg{outline:3px dashed var(--a);outline-offset:-6px}
@@ -124,7 +124,8 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
 .st button{width:42px;height:42px;border-radius:10px;background:none;color:#5b6472;font-size:26px;line-height:1}
 .st button:hover,.st .on{color:#b45309}
 .st button[aria-pressed=true]{background:#fef3c7}
-.rt textarea{display:block;width:100%;height:64px;max-height:none;border-radius:10px;padding:8px 10px;font-size:14px}
+.rt textarea,.rt input{display:block;width:100%;height:64px;max-height:none;border-radius:10px;padding:8px 10px;font-size:14px}
+.rt input{height:38px;margin-top:8px;border:1px solid #6b7280}
 .rs{width:100%;height:38px;margin-top:8px;border-radius:19px;background:var(--a);color:#fff;font-weight:600}
 .rs:disabled{background:#e5e7eb;color:#5b6472;cursor:default}
 .fs a{display:block;margin-top:4px;color:inherit;word-break:break-all}.fs img{display:block;max-width:100%;max-height:220px;border-radius:8px}`;
@@ -172,6 +173,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
   // The site's logged-in user, signed by the site's server (docs/PROTOCOL.md, "Signed site
   // identity"): from data-user-* on the script tag, or later from Openlines.identify().
   const WHO_KEY = `openlines.who.${KEY}`;
+  const EMAIL_KEY = `openlines.email.${KEY}`; // an address the visitor gave, for the transcript
   let identity = null;
   // True when the stored conversation was someone else's and has been dropped; null when
   // `u` is not an identity at all.
@@ -187,6 +189,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     if (who === null || who === identity.id || !token) return false;
     token = null;
     local.del(TOKEN_KEY);
+    local.del(EMAIL_KEY);
     lastId = 0;
     outbox = [];
     saveOutbox();
@@ -308,6 +311,49 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     rating.box.replaceChildren(thanks);
     rating.box.dataset.state = 'rated';
     if (rating.refocus) input.focus();
+  }
+
+  // "Send me the transcript": offered once a conversation closes, pre-filled with an email
+  // the visitor gave before; the hub mails it as plain text.
+  let transcript = null; // {id, box} of the card shown
+  function offerTranscript(dialogId) {
+    if (!Number.isInteger(dialogId) || (transcript && transcript.id === dialogId)) return;
+    if (transcript) transcript.box.remove();
+    const box = div('rt', '');
+    box.dataset.ol = 'transcript';
+    box.setAttribute('role', 'group');
+    const q = div('rq', 'Email me this conversation');
+    q.id = 'oltq';
+    box.setAttribute('aria-labelledby', q.id);
+    const to = document.createElement('input');
+    to.type = 'email';
+    to.autocomplete = 'email';
+    to.value = local.get(EMAIL_KEY) || (identity && identity.email) || '';
+    to.setAttribute('aria-label', 'Your email');
+    to.placeholder = 'Your email';
+    const err = div('e', '');
+    err.setAttribute('role', 'alert');
+    const send = button('rs', 'Send transcript');
+    send.addEventListener('click', () => {
+      const email = to.value.trim();
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) { err.textContent = 'Please check the email address'; to.focus(); return; }
+      err.textContent = '';
+      rememberEmail(email);
+      if (sendFrame({ type: 'transcript', dialog_id: dialogId, email })) send.disabled = true;
+    });
+    box.append(q, to, err, send);
+    transcript = { id: dialogId, box, to, err, send };
+    log.insertBefore(box, [...log.children].find(unsent) || null);
+    toBottom();
+  }
+  const rememberEmail = (email) => { if (email) local.set(EMAIL_KEY, email); };
+
+  function transcriptSent(dialogId) {
+    if (!transcript || transcript.id !== dialogId) return;
+    const done = div('rq', `The transcript is on its way to ${transcript.to.value.trim()}`);
+    done.setAttribute('role', 'status');
+    transcript.box.replaceChildren(done);
+    transcript.box.dataset.state = 'sent';
   }
 
   function button(className, text) {
@@ -515,6 +561,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
         if (Array.isArray(f.history)) f.history.forEach((m) => addMessage(m, seenWelcome));
         seenWelcome = true;
         offlineForm(f.online);
+        if (f.prechat && view === 'chat' && !byId.size && !outbox.length && !pending.size) show('prechat');
         uploads = f.uploads && Number.isInteger(f.uploads.max_bytes) ? f.uploads : null;
         attach.hidden = !uploads;
         if (f.rating && ['stars', 'like'].includes(f.rating.rating)) {
@@ -541,6 +588,10 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
         showTyping('');
         note('The conversation was closed');
         if (f.rating === 'stars' || f.rating === 'like') askRating(f.dialog_id, f.rating);
+        offerTranscript(f.dialog_id);
+        break;
+      case 'transcript_sent':
+        transcriptSent(f.dialog_id);
         break;
       case 'rated':
         rated(f.dialog_id);
@@ -557,6 +608,11 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
   }
 
   function onError(f) {
+    if (f.code === 'transcript' && transcript) {
+      transcript.err.textContent = String(f.reason);
+      transcript.send.disabled = false;
+      return;
+    }
     if (f.code === 'bad_identity') {
       // A site's mistake, not the visitor's: they chat on anonymously and see nothing of it.
       identity = null;
@@ -694,6 +750,9 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     contact: ['Write to us', 'Leave a message and your email, and we will get back to you.',
       [['name', 'Your name', 'text', 0], ['email', 'Email', 'email', 1],
         ['text', 'Message', 'textarea', 1]]],
+    prechat: ['Start a chat', 'Tell us who you are, and ask away.',
+      [['name', 'Your name', 'text', 1], ['email', 'Email', 'email', 0],
+        ['phone', 'Phone, with the country code', 'tel', 0], ['text', 'Message', 'textarea', 1]]],
   };
   const form = $('form');
   const tabs = $('tabs');
@@ -753,13 +812,14 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     const missing = [...form.elements].find((f) => f.required && !f.value.trim());
     const kind = form.dataset.kind;
     if (missing) { err.textContent = 'Please fill in every field that is not optional'; missing.focus(); return; }
-    if (kind === 'contact' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
+    if ((kind === 'contact' || v('email')) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v('email'))) {
       err.textContent = 'Please check the email address';
       form.elements.email.focus();
       return;
     }
     formCid = newId();
     const contact = { name: v('name'), email: v('email'), phone: v('phone') };
+    rememberEmail(contact.email);
     const text = kind === 'callback' ? `Please call me back: ${v('phone')}` : v('text');
     if (!welcomed || !sendFrame({ type: 'message', client_msg_id: formCid, text, contact })) {
       err.textContent = 'Not connected yet; please try again in a moment';
@@ -771,6 +831,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     const kind = form.dataset.kind;
     formCid = '';
     show('chat');
+    if (kind === 'prechat') { input.focus(); return; } // the chat goes on with the message shown
     note(kind === 'callback' ? 'Thank you! We will call you back soon.'
       : 'Thank you! We have your message and will get back to you.');
   }

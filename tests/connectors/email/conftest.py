@@ -2,8 +2,7 @@
 
 Fixtures:
 
-- ``mail_peers`` (session): a running ``MailPeers`` (Dovecot IMAP/LMTP and Postfix delivering
-  into it), started once, on the first test that asks (~3.5 s), from the main thread.
+- ``mail_peers`` (session, in the top conftest): the running Dovecot and Postfix.
 - ``mailboxes`` (function): the peers, after every folder of every test user was emptied, so
   each test starts with empty mailboxes (UIDs keep growing, as on a real server).
 - ``account_config`` (function): a ``Channel.config`` for the support mailbox on these peers.
@@ -13,21 +12,13 @@ Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.connector_hub import Hub, StartHub, make_settings
-from tests.support.mailpeers import PASSWORD, SUPPORT, Dovecot, MailPeers, Postfix
-
-
-@pytest.fixture(scope="session")
-def mail_peers() -> Iterator[MailPeers]:
-    """Dovecot and Postfix for the whole session (sync: started from the main thread)."""
-    with Dovecot() as dovecot, Postfix(dovecot.lmtp_port) as postfix:
-        yield MailPeers(dovecot, postfix)
+from tests.support.mailpeers import PASSWORD, SUPPORT, MailPeers
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from config.settings import Settings
+from connectors.email.hub_smtp import hub_smtp
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line
-from operator_console.digest.sender import digest_smtp
 
 
 def account(host: str, **extra: Any) -> dict[str, Any]:
@@ -49,7 +49,7 @@ async def test_the_first_enabled_valid_mailbox_sends_unless_the_hub_names_a_serv
         ])  # fmt: skip
     settings = Settings(data_dir=tmp_path)
     async with sessions() as s:
-        smtp = await digest_smtp(s, settings)
+        smtp = await hub_smtp(s, settings)
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.tls, smtp.login, smtp.password) == (
         "good.test", 2525, "none", "relay", "r")  # fmt: skip
@@ -58,17 +58,30 @@ async def test_the_first_enabled_valid_mailbox_sends_unless_the_hub_names_a_serv
     hub = Settings(data_dir=tmp_path, digest_smtp_host="mail.hub.test", digest_smtp_tls="ssl",
                    digest_smtp_port=465, digest_from_address="kpi@hub.test")  # fmt: skip
     async with sessions() as s:
-        smtp = await digest_smtp(s, hub)
+        smtp = await hub_smtp(s, hub)
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.tls, smtp.login) == ("mail.hub.test", 465, "ssl", None)
     assert smtp.from_address == "kpi@hub.test"
+
+    # Mail that speaks for a line goes out through that line's own mailbox first.
+    async with sessions() as s, s.begin():
+        sales = Line(key="sales", name="Sales")
+        s.add(sales)
+        await s.flush()
+        s.add(Channel(line_id=sales.id, kind="email", key="sales", name="Sales",
+                      config=account("sales.test")))  # fmt: skip
+    async with sessions() as s:
+        own = await hub_smtp(s, hub, line_id=sales.id)
+        other = await hub_smtp(s, hub, line_id=line.id)
+    assert own is not None and own.from_address == "box@sales.test"
+    assert other is not None and other.from_address == "box@good.test"
 
 
 async def test_without_any_mailbox_or_server_there_is_no_smtp(
     sessions: SessionMaker, tmp_path: Path
 ) -> None:
     async with sessions() as s:
-        assert await digest_smtp(s, Settings(data_dir=tmp_path)) is None
+        assert await hub_smtp(s, Settings(data_dir=tmp_path)) is None
 
 
 def test_settings_refuse_an_unknown_zone_and_a_server_without_a_sender(tmp_path: Path) -> None:

@@ -1,0 +1,131 @@
+"""An operator's answer to a visitor who left the page: it goes to the email they left.
+
+The visitor who filled in the offline form (or any form with an email) and is no longer
+connected gets the answer by mail, through the line's own mailbox or the hub's SMTP
+(``connectors.email.hub_smtp``). The mail's Message-ID is the one the email connector gives its
+own replies, and its subject carries the dialog tag, so the visitor's reply threads back into
+the same dialog (``connectors.email.store.find_thread``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+from sqlalchemy import select
+
+from config.settings import Settings
+from connectors.context import ConnectorContext
+from connectors.email.hub_smtp import hub_smtp
+from connectors.email.render import our_message_id
+from connectors.email.smtp import SmtpServer
+from connectors.outbound import report_outcome
+from core.db import SessionMaker
+from core.db.schema import Client, Dialog, Line, Message
+from core.envelope import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+
+async def do_mail_answer(
+    sessions: SessionMaker, settings: Settings, answer: OutboundMessage
+) -> str | None:
+    """Mail an operator's answer to the visitor's email; its Message-ID, or None when the
+    visitor left no email or the hub has no SMTP server."""
+    async with sessions() as session:
+        dialog = await session.get(Dialog, answer.dialog_id)
+        if dialog is None:
+            return None
+        client = await session.get(Client, dialog.client_id)
+        if client is None or not client.email:
+            return None
+        line = await session.get(Line, dialog.line_id)
+        smtp = await hub_smtp(session, settings, dialog.line_id)
+        earlier = list(await session.scalars(
+            select(Message.external_id).where(
+                Message.dialog_id == dialog.id, Message.author == "operator",
+                Message.id != answer.message_id, Message.external_id.is_not(None),
+            ).order_by(Message.id)
+        ))  # fmt: skip
+    if smtp is None:
+        log.warning("dialog %d: no SMTP server to mail the answer to its visitor", dialog.id)
+        return None
+    domain = smtp.from_address.rsplit("@", 1)[-1]
+    mid = our_message_id(answer.message_id, answer.channel_id, answer.at, domain)
+    mail = answer_mail(smtp, client.email, line.name if line else "", answer, mid,
+                       [e for e in earlier if e and e.startswith("<openlines.")])  # fmt: skip
+    try:
+        await smtp.submit(mail)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        log.warning("dialog %d: the answer could not be mailed: %s", dialog.id, exc)
+        return None
+    return mid
+
+
+def answer_mail(
+    smtp: SmtpServer,
+    to: str,
+    line_name: str,
+    answer: OutboundMessage,
+    message_id: str,
+    earlier: list[str],
+) -> EmailMessage:
+    """The mail of one answer: plain text, threaded after the earlier answers' mails."""
+    mail = EmailMessage()
+    mail["From"] = formataddr((smtp.from_name or line_name, smtp.from_address))
+    mail["To"] = to
+    mail["Subject"] = f"Re: {line_name or 'Your message'} [#D{answer.dialog_id}]"
+    mail["Message-ID"] = message_id
+    mail["Date"] = format_datetime(answer.at)
+    if earlier:
+        mail["In-Reply-To"] = earlier[-1]
+        mail["References"] = " ".join(earlier[-20:])
+    author = f"{answer.author_name}:\n\n" if answer.author_name else ""
+    mail.set_content(f"{author}{answer.text}\n")
+    return mail
+
+
+CLAIM_SECONDS = 7 * 86400
+"""How long the claim on one answer's mail is kept: far longer than the tail can repeat it."""
+
+
+class AnswerMailer:
+    """Mails the operators' answers that reached no open widget, once across hub processes.
+
+    Every process tails the same answers; the first one to claim an answer in Redis decides
+    it: a process that pushed it live claims it as shown, one without the visitor's socket
+    claims it to mail it. The mails go out in background tasks: an SMTP server's slowness
+    must not hold up live delivery to other visitors."""
+
+    def __init__(self, context: ConnectorContext) -> None:
+        self.context = context
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def after_push(self, answer: OutboundMessage, reached: bool) -> None:
+        """Claim the answer; mail it when this process claimed it for the mail."""
+        if answer.author != "operator":
+            return
+        claimed = await self.context.bus.redis.set(
+            f"webchat:answer:{answer.message_id}",
+            "shown" if reached else "mail",
+            nx=True,
+            ex=CLAIM_SECONDS,
+        )
+        if claimed and not reached:
+            task = asyncio.create_task(self._mail(answer))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _mail(self, answer: OutboundMessage) -> None:
+        mid = await do_mail_answer(self.context.sessions, self.context.settings, answer)
+        if mid is not None:
+            # The Message-ID is kept on the message: the next answer's References name it.
+            await report_outcome(self.context.bus, answer.message_id, "sent", external_id=mid)
+
+    async def close(self) -> None:
+        """Let the mails on their way finish (each is bounded by the SMTP timeout)."""
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)

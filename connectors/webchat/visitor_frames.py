@@ -1,0 +1,58 @@
+"""Frames the visitor socket sends back on its own: errors, the refusal of a disabled chat,
+and what a form's contact details add to the socket's hints."""
+
+from __future__ import annotations
+
+import contextlib
+
+import phonenumbers
+from aiohttp import web
+
+from connectors.webchat.parse import ContactDetails, FrameError, VisitorText, parse_frame
+from core import frames
+from core.envelope import ClientHints
+
+DISABLED_REASON = "this chat is disabled"
+DISABLED_CLOSE = 4403
+"""The close code of a socket to a disabled chat (4000-4999 are the application's own)."""
+
+
+def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHints:
+    """The socket's hints with what a form said (the visitor's own word, unverified); a
+    site-signed identity keeps its own name and email, which the site vouches for."""
+    base = hints or ClientHints()
+    signed = base.site_identity is not None
+    return base.model_copy(
+        update={
+            "name": (signed and base.name) or contact.name or base.name,
+            "email": (signed and base.email) or contact.email or base.email,
+            "phone": phonenumbers.format_number(
+                phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
+            )
+            if contact.phone
+            else base.phone,
+        }
+    )
+
+
+async def refuse(ws: web.WebSocketResponse) -> None:
+    """Tell the widget its chat is disabled, then close with ``DISABLED_CLOSE``."""
+    await send_error(ws, "chat_disabled", DISABLED_REASON)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=DISABLED_CLOSE, message=DISABLED_REASON.encode())
+
+
+def client_msg_id(data: str) -> str | None:
+    """The ``client_msg_id`` of a message frame, for an error about it."""
+    parsed = parse_frame(data)
+    return parsed.client_msg_id if isinstance(parsed, VisitorText | FrameError) else None
+
+
+async def send_error(
+    ws: web.WebSocketResponse, code: str, reason: str, client_msg_id: str | None = None
+) -> None:
+    frame = {"type": "error", "code": code, "reason": reason}
+    if client_msg_id is not None:
+        frame["client_msg_id"] = client_msg_id
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json(frame, dumps=frames.dumps)

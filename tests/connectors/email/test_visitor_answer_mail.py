@@ -1,0 +1,117 @@
+"""A web chat visitor who left their email and then the page gets the operator's answer in
+their real mailbox, threaded, through the line's mailbox, and their mailed reply joins the same
+dialog; one still on the page gets the answer there and no mail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from tests.support.connector_hub import Hub
+from tests.support.hubclient import OperatorClient, VisitorClient
+from tests.support.mailflow import add_mailbox, wait_for_mail
+from tests.support.mailpeers import CLIENT, MailPeers
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.parametrize("redis_server", ["7"], indirect=True),
+]
+
+
+@pytest.fixture
+async def visitor(hub: Hub) -> AsyncIterator[VisitorClient]:
+    client = VisitorClient(hub.base)
+    yield client
+    await client.close()
+
+
+async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
+    hub: Hub,
+    admin: OperatorClient,
+    visitor: VisitorClient,
+    mailboxes: MailPeers,
+    account_config: dict[str, Any],
+) -> None:
+    await add_mailbox(hub.server.app, account_config)
+    await visitor.connect()
+    form = {"type": "message", "client_msg_id": "f1", "text": "Do you ship to Oslo?",
+            "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
+    await visitor.send_raw(json.dumps(form))
+    await visitor.receive_until("accepted", client_msg_id="f1")
+    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    # Still on the page: the answer shows there, and no mail goes out.
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                 {"text": "Let me check.", "client_msg_id": "r0"})
+    assert status == 202
+    await visitor.receive_until("message", author="operator", text="Let me check.")
+    assert visitor.ws is not None
+    await visitor.ws.close()  # the visitor leaves the page
+
+    for n, text in enumerate(("Yes, in 3 days.", "<b>Free</b> over 50 €.")):
+        status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
+                                     {"text": text, "client_msg_id": f"r{n + 1}"})
+        assert status == 202
+        await admin.receive_until("message", timeout=20, delivery_status="sent", text=text)
+    first = await wait_for_mail_with(mailboxes, "Yes, in 3 days.")
+    second = await wait_for_mail_with(mailboxes, "<b>Free</b> over 50 €.")
+    assert f"[#D{dialog['id']}]" in first["Subject"] and first["From"].addresses[0].addr_spec \
+        == account_config["from_address"]
+    assert second["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in second["References"]
+    body = second.get_body()
+    assert body is not None and body.get_content_type() == "text/plain"
+    assert "<b>Free</b> over 50 €." in body.get_content()
+    assert not any("Let me check." in str(m.get_body()) for m in (first, second))
+
+    # The visitor answers in their mail program: it joins the web chat dialog.
+    reply = EmailMessage()
+    reply["From"], reply["To"] = f"Kari <{CLIENT}>", account_config["from_address"]
+    reply["Subject"], reply["Message-ID"] = f"Re: {second['Subject']}", "<k1@example.test>"
+    reply["In-Reply-To"] = second["Message-ID"]
+    reply["References"] = f"{first['Message-ID']} {second['Message-ID']}"
+    reply.set_content("Great, ordering now.")
+    mailboxes.deliver(reply.as_bytes(), sender=CLIENT)
+    joined = await admin.receive_until("message", timeout=20, author="client",
+                                       text="Great, ordering now.")  # fmt: skip
+    assert joined["message"]["dialog_id"] == dialog["id"]
+
+    # Closed, the conversation can be mailed to the visitor: plain text, the markup as typed.
+    await visitor.connect()
+    ask = {"type": "transcript", "dialog_id": dialog["id"], "email": CLIENT}
+    await visitor.send_raw(json.dumps(ask))
+    refused = await visitor.receive_until("error", code="transcript")
+    assert "not closed" in refused["reason"]
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")
+    assert status == 202
+    await visitor.receive_until("closed", dialog_id=dialog["id"])
+    await visitor.send_raw(json.dumps(ask))
+    await visitor.receive_until("transcript_sent", dialog_id=dialog["id"])
+    transcript = await wait_for_mail_with(mailboxes, "Do you ship to Oslo?")
+    assert transcript["Subject"].startswith("Your conversation with")
+    text = transcript.get_body().get_content()
+    assert transcript.get_body().get_content_type() == "text/plain"
+    for said in ("You, ", "Do you ship to Oslo?", "Administrator, ", "<b>Free</b> over 50 €.",
+                 "Great, ordering now."):
+        assert said in text
+    await visitor.send_raw(json.dumps({**ask, "dialog_id": dialog["id"] + 1000}))
+    assert "not a dialog of yours" in (await visitor.receive_until("error"))["reason"]
+
+
+async def wait_for_mail_with(peers: MailPeers, text: str) -> Any:
+    """The client's mail whose body has ``text`` (the newest mail may be another one)."""
+    for _ in range(100):
+        mail = await wait_for_mail(peers, CLIENT)
+        body = mail.get_body()
+        if body is not None and text in body.get_content():
+            return mail
+        out = peers.doveadm("search", "-u", CLIENT, "mailbox", "INBOX", "body", text)
+        if out.strip():
+            uid = out.split()[-1]
+            raw = peers.doveadm("fetch", "-u", CLIENT, "text", "mailbox", "INBOX", "uid", uid)
+            return message_from_bytes(raw.split("text:\n")[-1].encode(), policy=policy.default)
+    raise AssertionError(f"no mail with {text!r}")
