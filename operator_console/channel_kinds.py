@@ -114,11 +114,22 @@ def _iso(unix: float | None) -> str | None:
     return datetime.fromtimestamp(unix, UTC).isoformat() if unix else None
 
 
+def _with_defaults(channel: Channel) -> dict[str, Any]:
+    """The stored config with the defaults of fields added since it was saved, so that the
+    form shows, and saves back, what the connector runs with; as stored if it no longer
+    validates (the connector reports that itself)."""
+    stored = dict(channel.config or {})
+    try:
+        return {**check_config(channel.kind, stored), **stored}
+    except ConfigError:
+        return stored
+
+
 def channel_json(channel: Channel, public_url: str, health: Health | None = None) -> dict[str, Any]:
     """The admin view of an account: secrets masked, the addresses the admin needs, and how the
     channel is doing."""
     kind = KINDS[channel.kind]
-    config = {k: mask(v) if k in kind.secrets else v for k, v in (channel.config or {}).items()}
+    config = {k: mask(v) if k in kind.secrets else v for k, v in _with_defaults(channel).items()}
     view: dict[str, Any] = {
         "id": channel.id,
         "kind": channel.kind,

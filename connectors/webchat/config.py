@@ -27,8 +27,6 @@ class WebchatConfig(BaseModel):
     )
     """Content types visitors may send (``image/*`` matches every image type), among those
     the hub accepts at all (``connectors.filetypes``); ``*/*`` allows all of those."""
-
-
     forms: tuple[Literal["callback", "contact"], ...] = ()
     """Forms the widget's launcher offers beside the chat: "call me back" (a dialog whose
     first message is the phone) and a contact form (a message with an email)."""

@@ -63,6 +63,10 @@ const FIELDS = {
   webchat: [
     // Lets the site vouch for its logged-in users (docs/PROTOCOL.md, "Signed site identity").
     { name: "site_secret", label: "Site secret (signs user identities)", secret: true },
+    { name: "prechat", label: "Ask name, email and phone before the chat", options: ["false", "true"], bool: true },
+    { name: "forms", label: "Forms beside the chat: callback, contact", list: true },
+    { name: "upload_max_mb", label: "Largest file a visitor may send, MiB (0: none)", number: true },
+    { name: "upload_types", label: "File types visitors may send", list: true },
   ],
 };
 

@@ -111,6 +111,7 @@ async def fill_settings(form: Locator) -> None:
     await form.locator('select[name="out_of_hours"]').select_option("route")
     await form.locator('select[name="returning"]').select_option("last_operator")
     await form.locator('input[name="create_lead"]').uncheck()
+    await form.locator('input[name="out_of_hours_when_offline"]').check()
     await form.locator('select[name="rating"]').select_option("stars")
     await form.locator('input[name="auto_close_minutes"]').fill("30")
     await form.locator('input[name="max_per_operator"]').fill("4")
@@ -134,6 +135,7 @@ async def assert_settings_shown_back(form: Locator) -> None:
         "Still looking for someone free."
     )
     await expect(form.locator('input[name="create_lead"]')).not_to_be_checked()
+    await expect(form.locator('input[name="out_of_hours_when_offline"]')).to_be_checked()
     monday = field(form, "settings.schedule.week.mon").locator('input[type="time"]')
     assert [await t.input_value() for t in await monday.all()] == [
         "09:00",
@@ -179,6 +181,7 @@ async def test_line_settings_save_show_back_and_refuse_next_to_the_field(
     saved = (await admin_get(hub, "/api/admin/lines"))["lines"][0]["settings"]
     assert saved["schedule"]["week"] == {"mon": ["09:00-13:00", "14:00-18:00"]}
     assert saved["no_answer_seconds"] == 45 and saved["crm"]["create_lead"] is False
+    assert saved["out_of_hours_when_offline"] is True
 
     await page.reload()
     await expect(page.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")

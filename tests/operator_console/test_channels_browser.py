@@ -73,6 +73,21 @@ async def test_admin_adds_and_disables_a_vk_community_and_an_operator_sees_no_ch
         "href", f"{hub}/chat/demo")
     await expect(chat.locator('[data-ol="channel-embed"]')).to_have_text(
         f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>')
+    # Its visitor-facing settings are fields of the form, saved and shown back.
+    await chat.locator('[data-ol="channel-edit"]').click()
+    chat_form = page.locator('[data-ol="channel-form"]')
+    await chat_form.locator('select[name="prechat"]').select_option("true")
+    await chat_form.locator('input[name="forms"]').fill("callback, contact")
+    await chat_form.locator('input[name="upload_max_mb"]').fill("5")
+    await chat_form.locator('[data-ol="channel-save"]').click()
+    await expect(chat_form).to_be_hidden()
+    await chat.locator('[data-ol="channel-edit"]').click()
+    await expect(chat_form.locator('select[name="prechat"]')).to_have_value("true")
+    await expect(chat_form.locator('input[name="forms"]')).to_have_value("callback, contact")
+    await expect(chat_form.locator('input[name="upload_max_mb"]')).to_have_value("5")
+    await expect(chat_form.locator('input[name="upload_types"]')).to_have_value(
+        "image/*, application/pdf, text/plain")
+    await chat_form.locator('button', has_text="Cancel").click()
 
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
