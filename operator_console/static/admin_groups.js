@@ -9,7 +9,7 @@ import { button, clearErrors, field, input, isAdmin, showErrors, tick } from "./
 function groupForm(group, operators, done) {
   const creating = !group.id;
   const name = input("group-name", group.name);
-  name.disabled = !creating || !isAdmin();
+  name.disabled = !isAdmin();
   const people = operators.filter((o) => o.role !== "analyst");
   const boxes = people.map((o) => ({ id: o.id, box: tick(`member-${o.id}`, (group.members || []).includes(o.id)) }));
   const error = el("p", { class: "admin-error", role: "alert", dataset: { ol: "group-error" }, hidden: true });
@@ -18,13 +18,27 @@ function groupForm(group, operators, done) {
     field("Members", el("div", { class: "check-people" }, ...boxes.map((b) => el("label", { class: "admin-field--check" }, b.box, el("span", { text: people.find((o) => o.id === b.id).name })))),
       { path: "operator_ids", help: "A line's queue reaches everyone ticked here. Analysts are never on a line.", wide: true }),
     el("div", { class: "admin-wide admin-actions" }, button(creating ? "Add group" : "Save", null, { kind: "primary", ol: "group-save", type: "submit" }),
-      button("Cancel", () => done(false), { disabled: false }), error));
+      button("Cancel", () => done(false), { disabled: false }),
+      creating ? null : button("Delete group", () => remove(), { kind: "danger", ol: "group-delete" }), error));
+  // A group still in a line's queue is refused with the lines named, shown under the form.
+  const remove = async () => {
+    if (!window.confirm(`Delete the group ${group.name}?`)) return;
+    clearErrors(form);
+    try {
+      await api("DELETE", `/api/admin/groups/${group.id}`);
+      toast("Group deleted.");
+      done(true);
+    } catch (err) {
+      showErrors(form, err, error);
+    }
+  };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     try {
       let id = group.id;
       if (creating) id = (await api("POST", "/api/admin/groups", { name: name.value.trim() })).group.id;
+      else if (name.value.trim() !== group.name) await api("PATCH", `/api/admin/groups/${id}`, { name: name.value.trim() });
       await api("PUT", `/api/admin/groups/${id}/members`, { operator_ids: boxes.filter((b) => b.box.checked).map((b) => b.id) });
       toast("Saved.");
       done(true);

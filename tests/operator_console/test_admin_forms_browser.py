@@ -224,6 +224,11 @@ async def test_a_queue_groups_and_crm_rules_from_the_admin_screens(
         "Admin"
     )
     await assert_top_bar_in_view(page)
+    await page.locator('[data-ol="group"]', has_text="Night shift").locator(
+        '[data-ol="group-edit"]').click()  # fmt: skip
+    await group_form.locator('input[name="group-name"]').fill("Evening shift")
+    await group_form.locator('[data-ol="group-save"]').click()
+    await expect(page.locator('[data-ol="group"]')).to_have_text(["Evening shiftAdministratorEdit"])
 
     # A new line whose queue is set in the create form.
     await page.locator('[data-ol="admin-lines"]').click()
@@ -232,7 +237,7 @@ async def test_a_queue_groups_and_crm_rules_from_the_admin_screens(
     await form.locator('input[name="key"]').fill("Sales Line")
     await form.locator('input[name="name"]').fill("Sales")
     await form.locator("select[aria-label='Operator or group to add']").select_option(
-        label="Night shift"
+        label="Evening shift"
     )
     await form.locator('[data-ol="queue-add"]').click()
     await form.locator('[data-ol="line-save"]').click()
@@ -242,6 +247,14 @@ async def test_a_queue_groups_and_crm_rules_from_the_admin_screens(
     await expect(form).to_have_count(0)
     lines = {ln["key"]: ln for ln in (await admin_get(hub, "/api/admin/lines"))["lines"]}
     assert [set(q) for q in lines["sales"]["queue"]] == [{"group_id", "max_open_dialogs"}]
+    # The group cannot go while the line's queue holds it; the refusal says which line.
+    await page.locator('[data-ol="admin-operators"]').click()
+    await page.locator('[data-ol="group-edit"]').click()
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await group_form.locator('[data-ol="group-delete"]').click()
+    await expect(group_form.locator('[data-ol="group-error"]')).to_have_text(
+        "the queue of Sales holds this group: take it out first"
+    )
 
     # The CRM rules of a line a client wrote to: a required field with its points, then a
     # completeness check that gives the client to the admin as a fill-in task.

@@ -198,3 +198,38 @@ async def test_openlines_toml_names_groups_in_a_queue(hub: str, settings: Settin
         assert [d.position for d in direct] == [1]
     finally:
         await engine.dispose()
+
+
+async def test_a_group_is_renamed_and_deleted_but_not_while_a_queue_holds_it(hub: str) -> None:
+    admin = OperatorClient(hub)
+    await admin.login("admin", ADMIN_PASSWORD)
+    try:
+        gina_id = await make_operator(admin, "gina")
+        night = await make_group(admin, "night", [gina_id])
+        await make_group(admin, "day", [])
+        status, answer = await admin.call("PATCH", f"/api/admin/groups/{night}", {"name": "day"})
+        assert status == 409 and answer["field"] == "name", answer
+        status, answer = await admin.call(
+            "PATCH", f"/api/admin/groups/{night}", {"name": "evening"}
+        )
+        assert status == 200 and answer["group"]["name"] == "evening", answer
+
+        line = await demo_line(admin)
+        queue = {"queue": [{"group_id": night}]}
+        status, answer = await admin.call("PUT", f"/api/admin/lines/{line['id']}/queue", queue)
+        assert status == 200, answer
+        status, answer = await admin.call("DELETE", f"/api/admin/groups/{night}")
+        assert status == 409 and "Demo" in answer["error"], answer
+
+        status, answer = await admin.call(
+            "PUT", f"/api/admin/lines/{line['id']}/queue", {"queue": []}
+        )
+        assert status == 200, answer
+        status, _ = await admin.call("DELETE", f"/api/admin/groups/{night}")
+        assert status == 204
+        status, answer = await admin.call("GET", "/api/admin/groups")
+        assert [g["name"] for g in answer["groups"]] == ["day"]
+        status, _ = await admin.call("DELETE", f"/api/admin/groups/{night}")
+        assert status == 404
+    finally:
+        await admin.close()
