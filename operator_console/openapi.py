@@ -61,6 +61,7 @@ REQUEST_BODIES: dict[Handler, type[BaseModel]] = {
     crm_admin_api.put_required: crm_admin_api.RequiredBody,
     crm_admin_api.run_check: crm_admin_api.CheckBody,
     groups_api.create_group: groups_api.GroupBody,
+    groups_api.rename_group: groups_api.GroupBody,
     groups_api.set_members: groups_api.MembersBody,
     routing_api.transfer: routing_api.TransferBody,
     routing_api.invite: routing_api.InviteBody,
