@@ -26,6 +26,9 @@ FETCH_TIMEOUT_S = 60.0
 BACKOFF_MAX_S = 60.0
 _UID = re.compile(rb"UID (\d+)")
 MAX_UID = 2**32 - 1
+# A polite LOGOUT gets this long; then the socket is closed regardless, so that a stopped
+# watcher never leaves a session open on the server.
+LOGOUT_GRACE_S = 2.0
 """UIDs and UIDVALIDITY are 32-bit numbers (RFC 3501)."""
 UID_DIGITS = len(str(MAX_UID))
 
@@ -115,16 +118,25 @@ class MailboxClient:
             if imap.has_pending_idle():
                 imap.idle_done()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(idle, 10)
+                await asyncio.wait_for(idle, LOGOUT_GRACE_S * 5)
         return pushed
 
     async def close(self) -> None:
-        """Log out, without letting a dead connection raise."""
-        if self.imap is None:
+        """Log out, then close the socket, without letting a dead connection raise.
+
+        Runs on cancellation too (a watcher stopped mid-IDLE): IDLE is ended first, the
+        LOGOUT is bounded, and the transport is closed even when the server never answers.
+        """
+        imap, self.imap = self.imap, None
+        if imap is None:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.imap.logout(), 5)
-        self.imap = None
+            if imap.has_pending_idle():
+                imap.idle_done()
+            await asyncio.wait_for(imap.logout(), LOGOUT_GRACE_S)
+        transport = getattr(imap.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
 
 
 async def sync_folder(
