@@ -22,8 +22,11 @@ pytestmark = pytest.mark.servers  # each test starts a hub process with its own 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")}
+    # The installed script, as `make run` starts it: unlike `python -m`, it does not put the
+    # working directory on sys.path, so a package missing from the install fails here.
+    script = Path(sys.executable).with_name("openlines")
     return subprocess.Popen(
-        [sys.executable, "-m", "operator_console.cli", "run", "--port", str(port),
+        [str(script), "run", "--port", str(port),
          "--data-dir", str(data_dir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
