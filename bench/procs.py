@@ -213,6 +213,9 @@ def start_hub(
         # Simulated visitors send faster than a person types; the per-visitor budget would
         # otherwise cap an open-loop run at two messages a second per visitor.
         OPENLINES_WEBCHAT_MAX_PER_VISITOR=str(RAISED_RATE_LIMIT),
+        # Every simulated visitor comes from 127.0.0.1: the per-address ceiling (1 000 per
+        # window) would cap an open-loop run near 100 msg/s. 0 is "no ceiling".
+        OPENLINES_WEBCHAT_MAX_PER_ADDRESS="0",
     )
     args = [*hub_command(), "run", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]
