@@ -10,6 +10,7 @@ malformed entry, and an entry at ``max_deliveries`` go to the dead-letter stream
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -27,25 +28,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass
 class AckPolicy(Generic[T]):
     """Settles the entries one consumer group reads from one stream."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        stream: str,
-        group: str,
-        config: BusConfig,
-        metrics: HubMetrics,
-        delayed: DelayedRetries[T],
-    ) -> None:
-        self.redis = redis
-        self.stream = stream
-        self.group = group
-        self.config = config
-        self.metrics = metrics
-        self.delayed = delayed
-        self.failures_key = delayed.failures_key
+    redis: Redis
+    stream: str
+    group: str
+    config: BusConfig
+    metrics: HubMetrics
+    delayed: DelayedRetries[T]
+    """Where a retried entry is parked; its failure hash is this policy's too."""
+
+    @property
+    def failures_key(self) -> str:
+        """The hash of failure counts by entry id."""
+        return self.delayed.failures_key
 
     async def ack(self, ids: list[str]) -> None:
         """Ack entries that need nothing more, and forget their failures."""

@@ -9,7 +9,7 @@ whole; each checks its places its own way first (``operator_console.admin_lines_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,22 +43,13 @@ async def do_replace_queue(
     await session.execute(delete(LineOperator).where(LineOperator.line_id == line_id))
     await session.execute(delete(LineGroup).where(LineGroup.line_id == line_id))
     for position, place in enumerate(places):
+        common: dict[str, Any] = {
+            "line_id": line_id,
+            "position": position,
+            "max_open_dialogs": place.max_open_dialogs,
+        }
         if place.group_id is not None:
-            session.add(
-                LineGroup(
-                    line_id=line_id,
-                    group_id=place.group_id,
-                    position=position,
-                    max_open_dialogs=place.max_open_dialogs,
-                )
-            )
+            session.add(LineGroup(group_id=place.group_id, **common))
         elif place.operator_id is not None:
-            session.add(
-                LineOperator(
-                    line_id=line_id,
-                    operator_id=place.operator_id,
-                    position=position,
-                    max_open_dialogs=place.max_open_dialogs,
-                )
-            )
+            session.add(LineOperator(operator_id=place.operator_id, **common))
     await session.flush()
