@@ -1,11 +1,12 @@
 """The Redis Streams bus: publish, consume in consumer groups, reclaim, dead-letter.
 
-The ack policy is explicit: a batch is acked in one XACK only after its handler returned, which
-means its effect is durable (the handler commits before returning). A batch whose handler fails is
-split and retried one entry at a time, so one poison entry cannot hold back its neighbours. An
-entry that keeps failing stays pending, is reclaimed with XAUTOCLAIM after ``claim_idle_ms`` (by
-this consumer or by any other in the group), and after ``max_deliveries`` failures it moves to the
-dead-letter stream ``dlq.{<stream>}`` together with its last error.
+The ack policy is explicit (``core.bus_ack``): a batch is acked in one XACK only after its
+handler returned, which means its effect is durable (the handler commits before returning). A
+batch whose handler fails is split and retried one entry at a time, so one poison entry cannot
+hold back its neighbours. An entry that keeps failing stays pending, is reclaimed with XAUTOCLAIM
+after ``claim_idle_ms`` (by this consumer or by any other in the group), and after
+``max_deliveries`` failures it moves to the dead-letter stream ``dlq.{<stream>}`` together with
+its last error.
 
 A retry is a value: a handler that raises ``Retry(after=…)`` has its entry acked and parked in
 the bus's delayed set (``core.bus_delayed``) until the wait is over, then put back on the stream.
@@ -28,12 +29,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from core import bus_tail, streams
+from core.bus_ack import AckPolicy
 from core.bus_config import RETRY_BACKOFF as RETRY_BACKOFF
 from core.bus_config import BusConfig as BusConfig
 from core.bus_config import Permanent as Permanent
 from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
-from core.bus_tail import FIELD
+from core.bus_tail import FIELD, as_text, payload_of
 from core.delivery import Delivery as Delivery
 from core.envelope import Envelope, InboundMessage, encode
 from core.metrics import HubMetrics
@@ -77,7 +79,7 @@ class Bus:
         )
         if isinstance(payload, InboundMessage):
             self.metrics.messages_in.labels(str(payload.channel_id)).inc()
-        return _text(entry_id)
+        return as_text(entry_id)
 
     async def publish_replicated(self, stream: str, payload: BaseModel) -> str:
         """Like ``publish``, returning once a replica has the entry too (``core.replicas``)."""
@@ -153,9 +155,9 @@ class Bus:
         """
         consumers: Any = await self.redis.xinfo_consumers(stream, group)
         gone = [
-            _text(c["name"])
+            as_text(c["name"])
             for c in consumers
-            if _text(c["name"]) != keep and not c["pending"] and int(c["idle"]) >= min_idle_ms
+            if as_text(c["name"]) != keep and not c["pending"] and int(c["idle"]) >= min_idle_ms
         ]
         for name in gone:
             await self.redis.xgroup_delconsumer(stream, group, name)
@@ -182,10 +184,10 @@ class Consumer(Generic[T]):
         self.handler = handler
         self.adapter = adapter
         self.ordering = ordering
-        self._failures_key = streams.bus_failures(stream, group)
         self.delayed = DelayedRetries(
-            bus.redis, stream, group, self._failures_key, ordering, self._dump
+            bus.redis, stream, group, streams.bus_failures(stream, group), ordering, self._dump
         )
+        self.acks = AckPolicy(bus.redis, stream, group, bus.config, bus.metrics, self.delayed)
         self._last_claim = 0.0
         self._last_forget = time.monotonic()
 
@@ -267,7 +269,7 @@ class Consumer(Generic[T]):
             total += len(live)
             if live:
                 await self._handle(live)
-            start = _text(cursor)
+            start = as_text(cursor)
             if start == "0-0":
                 return total
 
@@ -276,7 +278,7 @@ class Consumer(Generic[T]):
         pending: Any = await self.bus.redis.xpending_range(
             self.stream, self.group, "-", "+", self.bus.config.batch_size * 10, self.name
         )
-        ids = [_text(p["message_id"]) for p in pending]
+        ids = [as_text(p["message_id"]) for p in pending]
         pipe = self.bus.redis.pipeline(transaction=False)
         for entry_id in ids:
             pipe.xrange(self.stream, entry_id, entry_id)
@@ -295,25 +297,25 @@ class Consumer(Generic[T]):
                 return total
             total += len(entries)
             await self._handle(entries)
-            start = _text(entries[-1][0])
+            start = as_text(entries[-1][0])
 
     async def _handle(self, entries: Sequence[tuple[Any, Any]]) -> None:
         batch: list[Delivery[T]] = []
         raw: dict[str, Any] = {}
         skipped: list[str] = []
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = as_text(raw_id)
             if fields is None or for_other_group(fields, self.group):
                 skipped.append(entry_id)  # deleted while pending, or another group's retry
                 continue
             raw[entry_id] = fields
             try:
-                payload = self.adapter.validate_json(_field(fields))
+                payload = self.adapter.validate_json(payload_of(fields))
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
-                await self._dead_letter(entry_id, fields, f"malformed entry: {_reason(exc)}")
+                await self.acks.malformed(entry_id, fields, exc)
                 continue
             batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
-        await self._ack(skipped)
+        await self.acks.ack(skipped)
         batch = await self.delayed.behind_parked(batch)
         if not batch:
             return
@@ -323,7 +325,7 @@ class Consumer(Generic[T]):
             raise  # Redis is away: not the entries' fault; they stay pending for after it
         except Exception as exc:
             if len(batch) == 1:
-                await self._failed(batch[0], exc, raw[batch[0].id])
+                await self.acks.failed(batch[0], exc, raw[batch[0].id])
                 return
             log.warning(
                 "batch of %d from %s failed (%s); retrying one by one", len(batch), self.stream, exc
@@ -336,97 +338,8 @@ class Consumer(Generic[T]):
                 except (asyncio.CancelledError, *REDIS_CLIENT_DOWN):
                     raise
                 except Exception as one_exc:
-                    await self._failed(delivery, one_exc, raw[delivery.id])
+                    await self.acks.failed(delivery, one_exc, raw[delivery.id])
                 else:
-                    await self._ack([delivery.id])
+                    await self.acks.ack([delivery.id])
             return
-        await self._ack([d.id for d in batch])
-
-    async def _failed(self, delivery: Delivery[T], exc: Exception, fields: Any) -> None:
-        reason = f"{type(exc).__name__}: {exc}"
-        self.bus.metrics.consumer_failures.labels(self.stream).inc()
-        if isinstance(exc, Permanent):
-            await self._dead_letter(delivery.id, fields, reason)
-            return
-        failures = await self.bus.redis.hincrby(self._failures_key, delivery.id, 1)
-        count = delivery.deliveries + failures
-        if count >= self.bus.config.max_deliveries:
-            await self._dead_letter(delivery.id, fields, reason, deliveries=count)
-            return
-        if isinstance(exc, Retry):
-            wait = self.bus.config.retry_backoff.delay(count, exc.after)
-            await self.delayed.park(self.delayed.entry(delivery, count), wait)
-            log.info(
-                "entry %s of %s will be retried in %.1f s: %s",
-                delivery.id,
-                self.stream,
-                wait,
-                reason,
-            )
-        else:
-            log.exception(
-                "entry %s of %s failed (%d/%d)",
-                delivery.id,
-                self.stream,
-                count,
-                self.bus.config.max_deliveries,
-                exc_info=exc,
-            )
-
-    async def _dead_letter(
-        self, entry_id: str, fields: Any, reason: str, deliveries: int = 1
-    ) -> None:
-        log.error(
-            "entry %s of %s goes to the dead-letter stream: %s", entry_id, self.stream, reason
-        )
-        data = _field_or_empty(fields)
-        pipe = self.bus.redis.pipeline(transaction=True)
-        pipe.xadd(
-            streams.dead_letter(self.stream),
-            {
-                FIELD: data,
-                "error": reason,
-                "stream": self.stream,
-                "id": entry_id,
-                "group": self.group,
-                "deliveries": str(deliveries),
-            },
-            maxlen=self.bus.config.maxlen,
-            approximate=True,
-        )
-        pipe.xack(self.stream, self.group, entry_id)
-        pipe.hdel(self._failures_key, entry_id)
-        await pipe.execute()
-
-    async def _ack(self, ids: list[str]) -> None:
-        if not ids:
-            return
-        pipe = self.bus.redis.pipeline(transaction=False)
-        pipe.xack(self.stream, self.group, *ids)
-        pipe.hdel(self._failures_key, *ids)
-        await pipe.execute()
-
-
-def _reason(exc: Exception) -> str:
-    # Without the input: the log and the dead-letter reason must never quote a message's text.
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
-        )
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _field(fields: Any) -> str:
-    value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
-    return _text(value)
-
-
-def _field_or_empty(fields: Any) -> str:
-    try:
-        return _field(fields)
-    except (KeyError, TypeError, UnicodeDecodeError):
-        return repr(fields)
+        await self.acks.ack([d.id for d in batch])

@@ -48,7 +48,7 @@ async def tail(
             if stopping.is_set():
                 return
             continue
-        last = _text(newest[0][0]) if newest else "0-0"
+        last = as_text(newest[0][0]) if newest else "0-0"
     while not stopping.is_set():
         try:
             reply: Any = await redis.xread({stream: last}, count=count, block=block_ms)
@@ -58,9 +58,9 @@ async def tail(
         outage.over()
         for _name, entries in reply or []:
             for raw_id, fields in entries:
-                last = _text(raw_id)
+                last = as_text(raw_id)
                 try:
-                    yield last, ENVELOPE.validate_json(_field(fields))
+                    yield last, ENVELOPE.validate_json(payload_of(fields))
                 except (ValidationError, KeyError) as exc:
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
 
@@ -73,19 +73,21 @@ async def entries_between(
     while True:
         entries: Any = await redis.xrange(stream, f"({after}", upto, count=page)
         for raw_id, fields in entries:
-            after = _text(raw_id)
+            after = as_text(raw_id)
             try:
-                yield after, ENVELOPE.validate_json(_field(fields))
+                yield after, ENVELOPE.validate_json(payload_of(fields))
             except (ValidationError, KeyError) as exc:
                 log.error("stream %s entry %s is malformed: %s", stream, after, exc)
         if len(entries) < page:
             return
 
 
-def _text(value: str | bytes) -> str:
+def as_text(value: str | bytes) -> str:
+    """An entry id, field or name as redis-py returns it (bytes unless decoding), as text."""
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _field(fields: Any) -> str:
+def payload_of(fields: Any) -> str:
+    """The payload of an entry's fields (``FIELD``); KeyError when it has none."""
     value = fields[FIELD] if FIELD in fields else fields[FIELD.encode()]
-    return _text(value)
+    return as_text(value)

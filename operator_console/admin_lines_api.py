@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field, ValidationError, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.lines import LineSettings
@@ -39,6 +39,7 @@ from operator_console.field_errors import (
     read_form_body,
     schedule_field_error,
 )
+from operator_console.line_queue import do_replace_queue
 
 KEY = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -199,7 +200,7 @@ async def create_line(request: web.Request) -> web.Response:
         )
         session.add(line)
         await session.flush()
-        await _do_queue(session, line.id, body.queue)
+        await do_replace_queue(session, line.id, body.queue)
         view = await line_json(session, line)
     return web.json_response({"line": view}, status=201)
 
@@ -264,32 +265,6 @@ async def _check_targets(session: AsyncSession, queue: list[QueueEntry]) -> None
             raise field_error_response([FieldError(f"{where}.group_id", sentence)])
 
 
-async def _do_queue(session: AsyncSession, line_id: int, queue: list[QueueEntry]) -> None:
-    """Replace the line's queue with ``queue``, in order."""
-    await session.execute(delete(LineOperator).where(LineOperator.line_id == line_id))
-    await session.execute(delete(LineGroup).where(LineGroup.line_id == line_id))
-    for position, entry in enumerate(queue):
-        if entry.group_id is not None:
-            session.add(
-                LineGroup(
-                    line_id=line_id,
-                    group_id=entry.group_id,
-                    position=position,
-                    max_open_dialogs=entry.max_open_dialogs,
-                )
-            )
-        elif entry.operator_id is not None:
-            session.add(
-                LineOperator(
-                    line_id=line_id,
-                    operator_id=entry.operator_id,
-                    position=position,
-                    max_open_dialogs=entry.max_open_dialogs,
-                )
-            )
-    await session.flush()
-
-
 async def set_queue(request: web.Request) -> web.Response:
     """PUT /api/admin/lines/{id}/queue: the whole queue, in order."""
     require_role(request, "admin")
@@ -298,7 +273,7 @@ async def set_queue(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         line = await _editable_line(session, request)
         await _check_targets(session, body.queue)
-        await _do_queue(session, line.id, body.queue)
+        await do_replace_queue(session, line.id, body.queue)
         view = await line_json(session, line)
     return web.json_response({"line": view})
 

@@ -23,6 +23,7 @@ from core.envelope import (
     utcnow,
 )
 from core.presence import arm_grace
+from core.uploads import UploadedFile
 from core.views import message_view
 from operator_console.auth import (
     COOKIE,
@@ -37,7 +38,7 @@ from operator_console.bodies import Body, path_id, read_body
 from operator_console.dialog_views import DialogQuery, dialog_query, dialog_views
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
-from operator_console.uploads import MAX_FILES, UploadedFile, check_uploads
+from operator_console.uploads import MAX_FILES, check_uploads
 from operator_console.views import operator_json
 
 LIST_LIMIT = 500

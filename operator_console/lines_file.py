@@ -12,14 +12,16 @@ start picks them up.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from config.lines import GROUP_PREFIX, LineConfig, LinesFile
 from core.db import SessionMaker
-from core.db.routing_schema import LineGroup, OperatorGroup
-from core.db.schema import Channel, Line, LineOperator, Operator
+from core.db.routing_schema import OperatorGroup
+from core.db.schema import Channel, Line, Operator
 from core.roles import READ_ONLY_ROLES
+from operator_console.line_queue import do_replace_queue
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +51,7 @@ async def do_apply_lines_file(sessions: SessionMaker, file: LinesFile) -> None:
                 session.add(line)
             _copy(line, config)
             await session.flush()
-            await session.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
-            await session.execute(delete(LineGroup).where(LineGroup.line_id == line.id))
-            position = 0
-            for login in config.queue:
-                if login.startswith(GROUP_PREFIX):
-                    name = login.removeprefix(GROUP_PREFIX)
-                    if name not in groups:
-                        log.warning("lines[%d].queue: no group named %r yet", index, name)
-                        continue
-                    group_id = groups[name]
-                    session.add(LineGroup(line_id=line.id, group_id=group_id, position=position))
-                    position += 1
-                    continue
-                if login not in logins:
-                    log.warning("lines[%d].queue: no operator with login %r yet", index, login)
-                    continue
-                session.add(
-                    LineOperator(line_id=line.id, operator_id=logins[login], position=position)
-                )
-                position += 1
+            await do_replace_queue(session, line.id, _places(index, config, logins, groups))
             for key in config.channels:
                 channel = await session.scalar(select(Channel).where(Channel.key == key))
                 if channel is None:
@@ -77,6 +60,35 @@ async def do_apply_lines_file(sessions: SessionMaker, file: LinesFile) -> None:
                 channel.line_id = line.id
         await session.flush()
     log.info("applied %d line(s) from the settings file", len(file.lines))
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A place of a queue in the file, once its login or group name is known."""
+
+    operator_id: int | None = None
+    group_id: int | None = None
+    max_open_dialogs: int | None = None
+
+
+def _places(
+    index: int, config: LineConfig, logins: dict[str, int], groups: dict[str, int]
+) -> list[_Place]:
+    """The queue of ``config`` in order, without the logins and groups that do not exist yet."""
+    places: list[_Place] = []
+    for login in config.queue:
+        if login.startswith(GROUP_PREFIX):
+            name = login.removeprefix(GROUP_PREFIX)
+            if name not in groups:
+                log.warning("lines[%d].queue: no group named %r yet", index, name)
+                continue
+            places.append(_Place(group_id=groups[name]))
+            continue
+        if login not in logins:
+            log.warning("lines[%d].queue: no operator with login %r yet", index, login)
+            continue
+        places.append(_Place(operator_id=logins[login]))
+    return places
 
 
 def _copy(line: Line, config: LineConfig) -> None:

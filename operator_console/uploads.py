@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from core.envelope import Attachment
 from core.limits import signature_matches
+from core.uploads import UploadedFile
 from operator_console.auth import http_error
 
 MAX_FILES = 10
 """Files in one upload and in one reply."""
-
-
-class UploadedFile(BaseModel):
-    """A file as the upload answered it and the reply sends it back."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["image", "file"]
-    url: str = Field(max_length=200)
-    name: str = Field(max_length=255)
-    mime: str = Field(max_length=255)
-    size: int = Field(ge=1)
-    token: str = Field(max_length=100)
-
-    def attachment(self) -> Attachment:
-        """The attachment the reply carries (without the token)."""
-        return Attachment(
-            kind=self.kind, url=self.url, name=self.name, mime=self.mime, size=self.size
-        )
 
 
 def upload_token(secret: bytes, dialog_id: int, att: Attachment) -> str:

@@ -13,17 +13,18 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field, model_validator
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.app_keys import REDIS, SESSIONS
-from core.db.routing_schema import LineGroup, OperatorGroup, RoutingAudit, member_lines
-from core.db.schema import Line, LineOperator, Operator
+from core.db.routing_schema import OperatorGroup, RoutingAudit, member_lines
+from core.db.schema import Line, Operator
 from core.envelope import utcnow
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.admin_lines_api import check_line
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
+from operator_console.line_queue import do_replace_queue
 from operator_console.pages import STATIC
 from operator_console.static_files import StaticFiles
 from operator_console.whatif_runs import do_start_run, read_run, run_tasks
@@ -162,7 +163,7 @@ async def apply_run(request: web.Request) -> web.Response:
         form = SetupForm.model_validate(run["proposed"])
         line.settings = check_line(form.timezone, form.settings)
         line.distribution, line.timezone = form.distribution, form.timezone
-        await _replace_queue(session, line.id, form)
+        await do_replace_queue(session, line.id, form.queue)
         session.add(
             RoutingAudit(
                 dialog_id=None,
@@ -176,30 +177,6 @@ async def apply_run(request: web.Request) -> web.Response:
             )
         )
     return web.json_response({"applied": run["id"]})
-
-
-async def _replace_queue(session: AsyncSession, line_id: int, form: SetupForm) -> None:
-    await session.execute(delete(LineOperator).where(LineOperator.line_id == line_id))
-    await session.execute(delete(LineGroup).where(LineGroup.line_id == line_id))
-    for position, item in enumerate(form.queue):
-        if item.group_id is not None:
-            session.add(
-                LineGroup(
-                    line_id=line_id,
-                    group_id=item.group_id,
-                    position=position,
-                    max_open_dialogs=item.max_open_dialogs,
-                )
-            )
-        elif item.operator_id is not None:
-            session.add(
-                LineOperator(
-                    line_id=line_id,
-                    operator_id=item.operator_id,
-                    position=position,
-                    max_open_dialogs=item.max_open_dialogs,
-                )
-            )
 
 
 def install(app: web.Application) -> None:

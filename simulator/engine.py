@@ -1,10 +1,11 @@
 """The discrete-event replay of one period through the live router's decisions.
 
 Every routing choice comes from ``router.decide`` and ``router.lifecycle`` — the same pure
-functions the router calls — with a simulated clock; this module only keeps the state the
-router keeps in its database (dialog snapshots, operator load and presence), applies the
-intents as ``router.actions`` does, and plays the operators: they take or skip offers, answer,
-and close after times drawn from their recorded behaviour with a seeded generator.
+functions the router calls — with a simulated clock; the state the router keeps in its
+database (dialog snapshots, operator load and presence) and the intents applied to it as
+``router.actions`` does are ``simulator.router_state``'s. This module runs the clock and plays
+the operators: they take or skip offers, answer, and close after times drawn from their
+recorded behaviour with a seeded generator.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from config.schedule import open_spans
 from router.decide import (
@@ -27,46 +26,17 @@ from router.decide import (
     route_waiting,
 )
 from router.distribution import OperatorState, eligibility
-from router.intents import (
-    Assign,
-    Audit,
-    CancelTimer,
-    Close,
-    EndOffers,
-    Intent,
-    MarkHours,
-    Offer,
-    SetTimer,
-    Unassign,
-    Wait,
-)
+from router.intents import SetTimer
 from router.lifecycle import decide_close, decide_no_answer
 from router.snapshots import DialogSnapshot
 from simulator.model import Arrival, Behaviours, Setup, draw
 from simulator.outcome import DialogOutcome, RunOutcome
+from simulator.router_state import RouterState, replace
 
 Handler = Callable[[], None]
-T = TypeVar("T", DialogSnapshot, OperatorState)
-
-_FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(f.name for f in fields(cls)) for cls in (DialogSnapshot, OperatorState)
-}
 
 
-def replace(value: T, **changes: object) -> T:
-    """``dataclasses.replace`` for the two values the replay edits at every event.
-
-    A tenth of its cost: the copy skips ``__init__``, whose checks the first value already
-    passed and which ``dataclasses.replace`` spends most of its time getting to.
-    """
-    cls = type(value)
-    copy = object.__new__(cls)
-    for name in _FIELDS[cls]:
-        object.__setattr__(copy, name, changes[name] if name in changes else getattr(value, name))
-    return copy
-
-
-class Replay:
+class Replay(RouterState):
     """One seeded run of a setup over a period's arrivals.
 
     Build it, call ``run()`` once; the result is a ``RunOutcome``.
@@ -86,15 +56,9 @@ class Replay:
         self.behaviours = behaviours
         self.rng = random.Random(seed)
         self.until = until
-        self.now = self.arrivals[0].at if self.arrivals else until
+        super().__init__(self.arrivals[0].at if self.arrivals else until, RunOutcome(seed=seed))
         self.events: list[tuple[datetime, int, Handler]] = []
         self.seq = 0
-        self.dialogs: dict[int, DialogSnapshot] = {}
-        self.waiting: dict[int, None] = {}  # insertion order is arrival order
-        self.timers: dict[str, int] = {}
-        self.states: dict[int, OperatorState] = {}
-        self.given: dict[int, int] = {}  # dialog -> generation of its current assignment
-        self.result = RunOutcome(seed=seed)
 
     # --- the clock -----------------------------------------------------------------------
 
@@ -295,112 +259,6 @@ class Replay:
             return False
         judged = eligibility(self.policy.routing, self._snapshot(), self.now)
         return any(c.eligible for c in judged)
-
-    # --- intents, as router.actions carries them out ----------------------------------------
-
-    def _apply(self, intents: Sequence[Intent]) -> None:
-        for intent in intents:
-            self._apply_one(intent)
-
-    def _apply_one(self, intent: Intent) -> None:
-        if isinstance(intent, SetTimer):
-            self._set_timer(intent)
-        elif isinstance(intent, CancelTimer):
-            self.timers.pop(intent.key, None)
-        elif isinstance(intent, Audit):
-            self.result.count(intent.event, intent.reason)
-        elif isinstance(intent, Assign):
-            self._assign(intent)
-        elif isinstance(intent, Offer):
-            self._offer(intent)
-        elif isinstance(intent, EndOffers):
-            self._end_offers(intent)
-        elif isinstance(intent, Unassign):
-            self._unassign(intent.dialog_id)
-        elif isinstance(intent, Wait):
-            self._edit(intent.dialog_id, wait_reason=intent.reason)
-        elif isinstance(intent, MarkHours):
-            self._edit(intent.dialog_id, began_in_hours=intent.in_hours)
-            self.result.dialogs[intent.dialog_id].in_hours = intent.in_hours
-        elif isinstance(intent, Close):
-            self._closed(intent)
-
-    def _edit(self, dialog_id: int, **changes: object) -> DialogSnapshot:
-        dialog = self.dialogs[dialog_id] = replace(self.dialogs[dialog_id], **changes)
-        return dialog
-
-    def _load(self, operator_id: int, by: int) -> None:
-        state = self.states[operator_id]
-        self.states[operator_id] = replace(
-            state,
-            open_dialogs_on_line=max(0, state.open_dialogs_on_line + by),
-            open_dialogs_total=max(0, state.open_dialogs_total + by),
-        )
-        if by > 0:
-            self.result.load(operator_id, self.states[operator_id].open_dialogs_on_line)
-
-    def _assign(self, intent: Assign) -> None:
-        before = self.dialogs[intent.dialog_id]
-        self._edit(
-            intent.dialog_id,
-            status="open",
-            operator_id=intent.operator_id,
-            wait_reason=None,
-            offered_to=(),
-            offer_exclusive=False,
-        )
-        self.waiting.pop(intent.dialog_id, None)
-        self._load(intent.operator_id, 1)
-        state = self.states[intent.operator_id]
-        self.states[intent.operator_id] = replace(state, last_assigned_at=self.now)
-        self.result.assigned(intent.dialog_id, intent.operator_id, self.now)
-        taken = intent.operator_id in before.offered_to or before.offer_round > 0
-        self._work_on(intent.dialog_id, intent.operator_id, may_skip=not taken)
-
-    def _offer(self, intent: Offer) -> None:
-        dialog = self.dialogs[intent.dialog_id]
-        last = intent.operator_ids[0] if intent.exclusive else dialog.last_offered
-        self._edit(
-            intent.dialog_id,
-            offered_to=intent.operator_ids,
-            wait_reason=None,
-            offer_exclusive=intent.exclusive,
-            offer_round=intent.round,
-            last_offered=last,
-        )
-        if intent.exclusive:
-            self._load(intent.operator_ids[0], 1)
-        for operator_id in intent.operator_ids:
-            self._react_to_offer(intent.dialog_id, operator_id, intent.round)
-
-    def _end_offers(self, intent: EndOffers) -> None:
-        dialog = self.dialogs[intent.dialog_id]
-        ending = intent.operator_ids or dialog.offered_to
-        if dialog.offer_exclusive:
-            for operator_id in ending:
-                if operator_id in dialog.offered_to:
-                    self._load(operator_id, -1)
-        left = tuple(op for op in dialog.offered_to if op not in ending)
-        self._edit(intent.dialog_id, offered_to=left)
-        if intent.state == "skipped" and intent.operator_ids:
-            self._edit(intent.dialog_id, skipped_by=dialog.skipped_by | set(intent.operator_ids))
-
-    def _unassign(self, dialog_id: int) -> None:
-        dialog = self.dialogs[dialog_id]
-        if dialog.operator_id is not None:
-            self._load(dialog.operator_id, -1)
-        self._edit(dialog_id, status="waiting", operator_id=None)
-        self.waiting[dialog_id] = None
-        self.given[dialog_id] = self.given.get(dialog_id, 0) + 1
-        self.result.dialogs[dialog_id].operator_id = None
-
-    def _closed(self, intent: Close) -> None:
-        dialog = self.dialogs[intent.dialog_id]
-        if dialog.operator_id is not None:
-            self._load(dialog.operator_id, -1)
-        self._edit(intent.dialog_id, status="closed")
-        self.waiting.pop(intent.dialog_id, None)
-        self.result.dialogs[intent.dialog_id].closed(self.now, intent.outcome)
 
 
 def replay(

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from connectors.webchat.uploads import MAX_FILES, VisitorFile
+from connectors.webchat.uploads import MAX_FILES
 from core.envelope import MAX_RATING_COMMENT, MAX_TEXT
 from core.limits import MAX_ID, InputError, loads_limited
+from core.uploads import UploadedFile
 
 CLIENT_MSG_ID = r"^[A-Za-z0-9_-]{1,64}$"
 NO_CONTROLS = r"^[^\x00-\x1f\x7f]*$"
@@ -68,7 +69,7 @@ class VisitorText(_Frame):
     type: Literal["message"]
     client_msg_id: str = Field(pattern=CLIENT_MSG_ID)
     text: str = ""
-    attachments: tuple[VisitorFile, ...] = Field(default=(), max_length=MAX_FILES)
+    attachments: tuple[UploadedFile, ...] = Field(default=(), max_length=MAX_FILES)
     """Files from ``POST /widget/upload``, each with the token it answered."""
     contact: ContactDetails | None = None
     """Sent by the widget's forms with the message they compose."""

@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Literal
 from urllib.parse import unquote
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from connectors.attachments import AttachmentStore
 from connectors.filetypes import Refused, clean_name, sniff
@@ -26,29 +25,12 @@ from connectors.webchat.token import Visitor, check_token
 from core.db.schema import Channel
 from core.envelope import Attachment
 from core.limits import signature_matches
+from core.uploads import UploadedFile
 
 MAX_FILES = 10
 """Files one message may carry."""
 
 ChannelByKey = Callable[[str], Awaitable[Channel | None]]
-
-
-class VisitorFile(BaseModel):
-    """A file as the upload answered it and the ``message`` frame sends it back."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["image", "file"]
-    url: str = Field(max_length=200)
-    name: str = Field(max_length=255)
-    mime: str = Field(max_length=255)
-    size: int = Field(ge=1)
-    token: str = Field(max_length=100)
-
-    def attachment(self) -> Attachment:
-        """The attachment without its token."""
-        return Attachment(
-            kind=self.kind, url=self.url, name=self.name, mime=self.mime, size=self.size
-        )
 
 
 def upload_token(secret: bytes, visitor: Visitor, att: Attachment) -> str:
@@ -59,7 +41,7 @@ def upload_token(secret: bytes, visitor: Visitor, att: Attachment) -> str:
 
 
 def check_files(
-    secret: bytes, visitor: Visitor, files: tuple[VisitorFile, ...]
+    secret: bytes, visitor: Visitor, files: tuple[UploadedFile, ...]
 ) -> tuple[Attachment, ...] | None:
     """The attachments of a visitor's message; None when any was not their upload as is."""
     attachments = tuple(f.attachment() for f in files)

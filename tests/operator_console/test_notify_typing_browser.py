@@ -6,17 +6,15 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set (for looki
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Page, expect
 
+from tests.support.browser_fixtures import NewPage
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
 from tests.support.hubclient import VisitorClient
-
-NewPage = Callable[..., Awaitable[Page]]
+from tests.support.widget_page import shot, visitor_writes, widget, widget_page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -24,16 +22,6 @@ pytestmark = [
     pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
     pytest.mark.timeout(120),
 ]
-
-
-async def shot(page: Page, name: str) -> None:
-    where = os.environ.get("OPENLINES_SHOTS")
-    if where:
-        await page.screenshot(path=str(Path(where) / f"{name}.png"))
-
-
-def widget(page: Page) -> Locator:
-    return page.locator("[data-openlines-widget]")
 
 
 @pytest.fixture
@@ -46,13 +34,8 @@ async def others(hub: str) -> AsyncIterator[list[VisitorClient]]:
 
 
 async def visitor_asks(new_page: NewPage, hub: str, size: dict[str, int], text: str) -> Page:
-    visitor = await new_page("visitor", viewport=size)
-    await visitor.goto(f"{hub}/demo")
-    await widget(visitor).locator('[data-ol="launcher"]').click()
-    await widget(visitor).locator('[data-ol="input"]').fill(text)
-    await widget(visitor).locator('[data-ol="send"]').click()
-    mine = widget(visitor).locator('[data-ol="message"][data-author="visitor"]')
-    await expect(mine).to_have_attribute("data-state", "delivered")
+    visitor = await widget_page(new_page, hub, viewport=size)
+    await visitor_writes(visitor, text)
     return visitor
 
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from tests.support.admin import ADMIN_PASSWORD
-from tests.support.browser_fixtures import ON_SQLITE
-
-NewPage = Callable[..., Awaitable[Page]]
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
+from tests.support.console_page import DESKTOP, sign_in
+from tests.support.widget_page import widget, widget_page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,10 +34,6 @@ def png(width: int = 4, height: int = 3) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def widget(page: Page) -> Locator:
-    return page.locator("[data-openlines-widget]")
-
-
 async def decoded(page: Page, image: Locator) -> None:
     """Wait until the browser fetched and decoded the image (a 403 or 401 never gets a size)."""
     handle = await image.element_handle()
@@ -49,16 +43,10 @@ async def decoded(page: Page, image: Locator) -> None:
 async def test_operator_attaches_an_image_and_the_visitor_sees_it(
     hub: str, new_page: NewPage, tmp_path: Path
 ) -> None:
-    console = await new_page("console", viewport={"width": 1280, "height": 800})
-    visitor = await new_page("visitor", viewport={"width": 1280, "height": 800})
-    await console.goto(f"{hub}/")
-    await console.locator('[data-ol="login"]').fill("admin")
-    await console.locator('[data-ol="password"]').fill(ADMIN_PASSWORD)
-    await console.locator('[data-ol="login-submit"]').click()
-    await expect(console.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
+    console = await new_page("console", viewport=DESKTOP)
+    await sign_in(console, hub)
 
-    await visitor.goto(f"{hub}/demo")
-    await widget(visitor).locator('[data-ol="launcher"]').click()
+    visitor = await widget_page(new_page, hub)
     await widget(visitor).locator('[data-ol="input"]').fill("What does the lid look like?")
     await widget(visitor).locator('[data-ol="send"]').click()
 

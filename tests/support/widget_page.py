@@ -1,5 +1,6 @@
-"""What the widget's browser tests read off a page: the widget's parts inside its shadow root,
-text that leaks from bad templating, screenshots, and the demo line's settings."""
+"""What the widget's browser tests do with a page: open the demo shop with the widget, read the
+widget's parts inside its shadow root, text that leaks from bad templating, screenshots, and
+the demo line's settings."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from config.settings import Settings
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Line
-from tests.support.console_page import BAD_TEXT
+from tests.support.browser_fixtures import NewPage
+from tests.support.console_page import BAD_TEXT, DESKTOP
 
 HOST = "[data-openlines-widget]"
 
@@ -26,6 +28,20 @@ def widget(page: Page) -> Locator:
 def part(page: Page, hook: str) -> Locator:
     """The widget's element with ``data-ol=hook``."""
     return widget(page).locator(f'[data-ol="{hook}"]')
+
+
+async def widget_page(
+    new_page: NewPage, hub: str, name: str = "visitor", *, open_chat: bool = True, **context: Any
+) -> Page:
+    """A visitor's page on the hub's demo shop with the widget loaded, and opened with its
+    launcher unless ``open_chat`` is false. ``context`` goes to ``new_page`` (a 1280×800
+    viewport unless it names another)."""
+    context.setdefault("viewport", DESKTOP)
+    page = await new_page(name, **context)
+    await page.goto(f"{hub}/demo")
+    if open_chat:
+        await part(page, "launcher").click()
+    return page
 
 
 async def shot(page: Page, name: str) -> None:

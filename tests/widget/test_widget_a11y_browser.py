@@ -8,15 +8,15 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
-from tests.support.console_page import DESKTOP, PHONE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
+from tests.support.console_page import PHONE
 from tests.support.hubclient import OperatorClient
 from tests.support.widget_page import (
     HOST,
@@ -26,9 +26,8 @@ from tests.support.widget_page import (
     shot,
     visitor_writes,
     widget,
+    widget_page,
 )
-
-NewPage = Callable[..., Awaitable[Page]]
 
 pytestmark = [
     pytest.mark.e2e,
@@ -77,8 +76,7 @@ async def operator_answers(admin: OperatorClient, text: str, client_msg_id: str)
 async def test_keyboard_screen_reader_and_contrast_on_the_demo_site(
     hub: str, admin: OperatorClient, new_page: NewPage
 ) -> None:
-    page = await new_page("visitor", viewport=DESKTOP)
-    await page.goto(f"{hub}/demo")
+    page = await widget_page(new_page, hub, open_chat=False)
     launcher = part(page, "launcher")
     await expect(launcher).to_have_attribute("aria-label", "Open chat")
     assert await axe_violations(page, HOST) == []

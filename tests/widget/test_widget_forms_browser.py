@@ -6,22 +6,20 @@ contact form stands in for the chat. Screenshots go to ``$OPENLINES_SHOTS`` when
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import ViewportSize, expect
 
 from config.settings import Settings
 from tests.connectors.webchat.test_webchat_uploads import set_chat_config
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
-from tests.support.console_page import DESKTOP, PHONE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
+from tests.support.console_page import PHONE
 from tests.support.hubclient import OperatorClient
-from tests.support.widget_page import HOST, bad_widget_text, part, shot, widget
-
-NewPage = Callable[..., Awaitable[Page]]
+from tests.support.widget_page import HOST, bad_widget_text, part, shot, widget, widget_page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -51,9 +49,7 @@ async def test_offline_contact_form_and_call_me_back(
     hub: str, settings: Settings, admin: OperatorClient, new_page: NewPage
 ) -> None:
     await set_chat_config(settings, forms=["callback", "contact"])
-    page = await new_page("visitor", viewport=DESKTOP)
-    await page.goto(f"{hub}/demo")
-    await part(page, "launcher").click()
+    page = await widget_page(new_page, hub)
 
     # Nobody is at work: the contact form stands in for the chat, under the three tabs.
     tabs = part(page, "tabs").locator("button")

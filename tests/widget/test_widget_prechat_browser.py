@@ -8,10 +8,9 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import ViewportSize, expect
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -19,11 +18,10 @@ from core.db import make_engine, make_sessionmaker
 from core.db.crm_schema import CrmContact
 from tests.connectors.webchat.test_webchat_uploads import set_chat_config
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
-from tests.support.console_page import DESKTOP, PHONE
-from tests.support.widget_page import HOST, bad_widget_text, part, shot, widget
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
+from tests.support.console_page import PHONE
+from tests.support.widget_page import HOST, bad_widget_text, part, shot, widget, widget_page
 
-NewPage = Callable[..., Awaitable[Page]]
 PHONE_SIZE = ViewportSize(width=PHONE["width"], height=PHONE["height"])
 
 pytestmark = [
@@ -54,9 +52,7 @@ async def test_prechat_form_comes_before_the_first_message_and_feeds_the_crm(
     hub: str, settings: Settings, new_page: NewPage
 ) -> None:
     await set_chat_config(settings, prechat=True)
-    page = await new_page("visitor", viewport=DESKTOP)
-    await page.goto(f"{hub}/demo")
-    await part(page, "launcher").click()
+    page = await widget_page(new_page, hub)
 
     form = widget(page).locator("form")
     await expect(form).to_be_visible()

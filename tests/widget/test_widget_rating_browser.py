@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from playwright.async_api import Page, ViewportSize, expect
 from config.settings import Settings
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
 from tests.support.console_page import DESKTOP, PHONE, box
 from tests.support.hubclient import OperatorClient
 from tests.support.widget_page import (
@@ -31,9 +31,9 @@ from tests.support.widget_page import (
     shot,
     visitor_writes,
     widget,
+    widget_page,
 )
 
-NewPage = Callable[..., Awaitable[Page]]
 PHONE_SIZE = ViewportSize(width=PHONE["width"], height=PHONE["height"])
 DESKTOP_SIZE = ViewportSize(width=DESKTOP["width"], height=DESKTOP["height"])
 COMMENT = "<b>Quick</b> & kind"
@@ -91,9 +91,7 @@ async def test_one_star_card_that_survives_a_reload_until_answered(
     hub: str, settings: Settings, admin: OperatorClient, new_page: NewPage
 ) -> None:
     await set_line_settings(settings, rating="stars")
-    visitor = await new_page("visitor", viewport=DESKTOP)
-    await visitor.goto(f"{hub}/demo")
-    await part(visitor, "launcher").click()
+    visitor = await widget_page(new_page, hub)
     await visitor_writes(visitor, "Thanks, that is all I needed")
     dialog = await dialog_of_visitor(admin)
     code, body = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")

@@ -8,24 +8,31 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import ViewportSize, expect
 
 from config.settings import Settings
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
 from tests.support.console_page import DESKTOP, PHONE, box
 from tests.support.hubclient import OperatorClient
 from tests.support.mailflow import wait_for_mail
 from tests.support.mailpeers import CLIENT, SUPPORT, MailPeers
-from tests.support.widget_page import HOST, bad_widget_text, part, shot, visitor_writes, widget
+from tests.support.widget_page import (
+    HOST,
+    bad_widget_text,
+    part,
+    shot,
+    visitor_writes,
+    widget,
+    widget_page,
+)
 
-NewPage = Callable[..., Awaitable[Page]]
 PHONE_SIZE = ViewportSize(width=PHONE["width"], height=PHONE["height"])
 DESKTOP_SIZE = ViewportSize(width=DESKTOP["width"], height=DESKTOP["height"])
 ASKED = "<i>Which</i> size & colour?"
@@ -72,9 +79,7 @@ async def open_dialog(admin: OperatorClient) -> dict[str, Any]:
 async def test_a_closed_chat_is_mailed_to_the_visitor_on_request(
     hub: str, admin: OperatorClient, mail_peers: MailPeers, new_page: NewPage
 ) -> None:
-    visitor = await new_page("visitor", viewport=DESKTOP)
-    await visitor.goto(f"{hub}/demo")
-    await part(visitor, "launcher").click()
+    visitor = await widget_page(new_page, hub)
     await visitor_writes(visitor, ASKED)
     dialog = await open_dialog(admin)
     code, body = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")

@@ -8,7 +8,6 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import pytest
 from playwright.async_api import FilePayload, Locator, Page, Route, expect
@@ -16,7 +15,7 @@ from playwright.async_api import FilePayload, Locator, Page, Route, expect
 from config.settings import Settings
 from tests.connectors.webchat.test_webchat_uploads import PNG, set_chat_config
 from tests.support.axe import axe_violations
-from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
 from tests.support.console_page import DESKTOP, PHONE, sign_in
 from tests.support.widget_page import (
     HOST,
@@ -25,9 +24,8 @@ from tests.support.widget_page import (
     shot,
     visitor_writes,
     widget,
+    widget_page,
 )
-
-NewPage = Callable[..., Awaitable[Page]]
 
 pytestmark = [
     pytest.mark.e2e,
@@ -62,9 +60,7 @@ async def test_files_by_button_drop_and_paste_reach_the_operator_as_thumbnails(
     settings: Settings,
     new_page: NewPage,
 ) -> None:
-    visitor = await new_page("visitor", viewport=DESKTOP)
-    await visitor.goto(f"{hub}/demo")
-    await part(visitor, "launcher").click()
+    visitor = await widget_page(new_page, hub)
     await visitor_writes(visitor, "Here is a photo of the parcel")
     await expect(part(visitor, "attach")).to_be_visible()
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
 from playwright.async_api import Locator, Page, WebSocket, expect
 
-from tests.support.admin import ADMIN_PASSWORD
-from tests.support.browser_fixtures import ON_SQLITE
-
-NewPage = Callable[..., Awaitable[Page]]
-"""The ``new_page`` fixture of tests/support/browser_fixtures.py."""
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
+from tests.support.console_page import DESKTOP, sign_in
+from tests.support.widget_page import widget, widget_page
 
 CHANNEL = "demo"
 TOKEN_KEY = f"openlines.token.{CHANNEL}"
@@ -40,11 +37,6 @@ pytestmark = [
 
 # ---------------------------------------------------------------------------------------------
 # Widget (visitor) helpers
-
-
-def widget(page: Page) -> Locator:
-    """The widget's host element; locators below it reach into its shadow root."""
-    return page.locator("[data-openlines-widget]")
 
 
 def widget_messages(page: Page, author: str) -> Locator:
@@ -88,15 +80,6 @@ def console_message(page: Page, author: str, text: str) -> Locator:
     )
 
 
-async def console_login(page: Page, hub: str) -> None:
-    await page.goto(f"{hub}/")
-    await page.locator('[data-ol="login"]').fill("admin")
-    await page.locator('[data-ol="password"]').fill(ADMIN_PASSWORD)
-    await page.locator('[data-ol="login-submit"]').click()
-    # "online" only after the operator socket said hello: from here on updates arrive live.
-    await expect(page.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
-
-
 def record_socket_frames(page: Page, sent: list[dict[str, object]], hello: asyncio.Event) -> None:
     """Collect every JSON frame the page sends on its websockets; set ``hello`` on a hello."""
 
@@ -121,22 +104,20 @@ def record_socket_frames(page: Page, sent: list[dict[str, object]], hello: async
 
 
 async def test_visitor_and_operator_talk_live(hub: str, new_page: NewPage) -> None:
-    console = await new_page("console", viewport={"width": 1280, "height": 800})
-    visitor = await new_page("visitor", viewport={"width": 1280, "height": 800})
-    sent: list[dict[str, object]] = []
-    hello = asyncio.Event()
-    record_socket_frames(visitor, sent, hello)
+    console = await new_page("console", viewport=DESKTOP)
 
     # The operator is at work before anyone writes: an empty list, a live socket.
-    await console_login(console, hub)
+    await sign_in(console, hub)
     dialogs = console.locator('[data-ol="dialog-list"] [data-ol="dialog"]')
     await expect(dialogs).to_have_count(0)
     # A marker that only survives if the console page is never reloaded.
     await console.evaluate("window.__sameConsolePage = true")
 
     # 1. The visitor opens the widget on the demo shop and writes.
-    await visitor.goto(f"{hub}/demo")
-    await widget(visitor).locator('[data-ol="launcher"]').click()
+    visitor = await widget_page(new_page, hub)
+    sent: list[dict[str, object]] = []
+    hello = asyncio.Event()
+    record_socket_frames(visitor, sent, hello)
     await expect(widget(visitor).locator('[data-ol="panel"]')).to_be_visible()
     question = "Hello! Is the Misty Ridge Oolong in stock?"
     question_id = await widget_send(visitor, question)
