@@ -137,6 +137,12 @@ async def test_a_time_zone_change_recounts_the_line_and_both_paths_agree(
                 expected["total"],
                 expected["in_hours"],
             )
+        # A holiday alone changes the working seconds: the line is noted again.
+        holiday = {"schedule": {**TOKYO["schedule"], "holidays": ["2026-11-02"]}}
+        status, _ = await root.call("PATCH", f"/api/admin/lines/{berlin}", {"settings": holiday})
+        assert status == 200
+        noted = await _recount_row(console)
+        assert noted is not None and noted.line_id == berlin
     finally:
         await root.close()
 
