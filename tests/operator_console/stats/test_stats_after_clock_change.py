@@ -6,6 +6,7 @@ other and with the plain computation in the line's new clock, on SQLite and Post
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import Connection, delete, select
 
 from config.lines import LineSettings
-from core.db.recount import do_recount_batch
+from core.db.recount import FigureRecounter, do_recount_batch
 from core.db.rollup import DAYS, RESPONSES, backfill
 from core.db.rollup_schema import FigureRecount
 from core.db.schema import Dialog
@@ -109,14 +110,18 @@ async def test_a_time_zone_change_recounts_the_line_and_both_paths_agree(
         stale = await _get(root, "/api/stats/daily?")
         assert stale != reference.daily(chosen, lines, None, None)
 
-        # One batch, then the process "stops": the next one goes on from the row.
+        # One batch, then the process "stops": the worker of the next goes on from the row.
         assert await do_recount_batch(console.db, size=7)
         halfway = await _recount_row(console)
         assert halfway is not None
         assert halfway.after_dialog_id == sorted(await _ids_on(console, berlin))[6]
-        while await do_recount_batch(console.db, size=10):
-            pass
-        assert await _recount_row(console) is None
+        stopping = asyncio.Event()
+        worker = asyncio.create_task(FigureRecounter(console.db, 10, 0.05).run(stopping))
+        async with asyncio.timeout(20):
+            while await _recount_row(console) is not None:
+                await asyncio.sleep(0.05)
+        stopping.set()
+        await asyncio.wait_for(worker, 5)
 
         async with console.db() as s:
             conn = await s.connection()
