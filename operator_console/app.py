@@ -26,6 +26,7 @@ from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
 from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
+from core.db.recount import FigureRecounter
 from core.db.writer import DbWriter
 from core.key_upgrade import do_rename_old_keys
 from core.logs import COMPONENT
@@ -213,6 +214,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.append(("router", service.run))
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)
         jobs.append(("timers", lambda: timers.run(bus.stopping)))
+        recounter = FigureRecounter(app[SESSIONS])
+        jobs.append(("figure-recount", lambda: recounter.run(bus.stopping)))
     if role in ("all", "connectors"):
         jobs.extend((connector.kind, connector.run) for connector in app[CHANNELS])
     if role in ("all", "console"):

@@ -3,17 +3,24 @@ flush of a hub session (``engine.HubSession``), the figures of each new dialog a
 dialog whose start, first answer, close or line changed are computed again, so they are
 written in the same transaction as the change that defines them. The router is the writer of
 those changes; a dialog written any other way (a seed, a test) gets its figures the same way.
-Then the daily rollup (``core.db.rollup``) takes in the same dialogs' changes."""
+Then the daily rollup (``core.db.rollup``) takes in the same dialogs' changes.
+
+A change of a line's time zone or working hours (holidays included) changes what the figures
+of its past dialogs would be: the change is noted in ``stats_figure_recounts`` in the same
+transaction, and ``core.db.recount`` counts them again in the background."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect
+from sqlalchemy import Table, inspect
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.db.rollup import COUNTED, refresh_rollup
+from core.db.rollup_schema import FigureRecount
 from core.db.schema import Dialog, Line
 from core.dialog_figures import FIGURES, dialog_figures, line_schedule, line_zone
 from core.envelope import utcnow
@@ -25,6 +32,9 @@ SOURCES = ("opened_at", "first_response_at", "closed_at", "line_id")
 def before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """The ``before_flush`` hook. At each flush rather than at commit: a flushed dialog may
     leave the session's identity map (it holds objects weakly)."""
+    moved = [o.id for o in session.dirty if isinstance(o, Line) and _clock_changed(o)]
+    if moved:
+        do_note_recounts(session, moved)
     new = [o for o in session.new if isinstance(o, Dialog)]
     dirty = [o for o in session.dirty if isinstance(o, Dialog)]
     changed = [d for d in dirty if _changed(d, SOURCES)]
@@ -65,3 +75,52 @@ def refresh_figures(session: Session, dialogs: Iterable[Dialog]) -> None:
             for name, value in zip(FIGURES, figures, strict=True):
                 if getattr(dialog, name) != value:
                     setattr(dialog, name, value)
+
+
+RECOUNTS = cast(Table, FigureRecount.__table__)
+
+
+def _before(line: Line, name: str) -> tuple[bool, Any]:
+    """(known, value) of a line attribute as the database holds it."""
+    history = inspect(line).attrs[name].history
+    if history.deleted:
+        return True, history.deleted[0]
+    if history.unchanged:
+        return True, history.unchanged[0]
+    return not history.added, getattr(line, name)
+
+
+def _clock_changed(line: Line) -> bool:
+    """Whether this flush changes the line's zone or working hours as the figures read them;
+    a change whose old value the session never loaded counts as one."""
+    (zone_known, old_zone), (settings_known, old_settings) = (
+        _before(line, "timezone"),
+        _before(line, "settings"),
+    )
+    if not (zone_known and settings_known):
+        return True
+    before = line_zone(line.id, old_zone)
+    after = line_zone(line.id, line.timezone)
+    return (before, line_schedule(old_settings, before)) != (
+        after,
+        line_schedule(line.settings, after),
+    )
+
+
+def do_note_recounts(session: Session, line_ids: list[int]) -> None:
+    """Note that the dialogs of these lines need their figures counted again, from the first;
+    a recount already under way starts over, as what it did so far may be stale."""
+    clocks = session.info.get("figure_clocks", {})
+    for line_id in line_ids:
+        clocks.pop(line_id, None)
+    connection = session.connection()
+    make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(RECOUNTS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["line_id"],
+        set_={"after_dialog_id": 0, "requested_at": stmt.excluded.requested_at},
+    )
+    now = utcnow()
+    connection.execute(
+        stmt, [{"line_id": i, "after_dialog_id": 0, "requested_at": now} for i in line_ids]
+    )

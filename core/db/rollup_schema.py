@@ -10,6 +10,8 @@ all left it is deleted.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -111,3 +113,15 @@ class DialogDayResponse(Base):
     in_hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
     dialogs: Mapped[int] = mapped_column(Integer)
+
+
+class FigureRecount(Base):
+    """A line whose dialogs' stored figures are being counted again in its current time zone
+    and working hours (``core.db.recount``), after either changed. ``after_dialog_id`` is how
+    far the recount has come: the dialogs of the line up to that id are done. A new change
+    while it runs starts it over; the row is deleted when the last dialog is done."""
+
+    __tablename__ = "stats_figure_recounts"
+    line_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    after_dialog_id: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column()

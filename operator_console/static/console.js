@@ -22,7 +22,8 @@ import { clearRoute, currentRoute, goBack, showPane, whenRouted } from "./naviga
 import { wireReplyBox } from "./reply_box.js";
 import { initRouting, refreshRouting } from "./routing.js";
 import { initSearch, resetSearch } from "./search.js";
-import { initStats, openStats, refreshStats, resetStats } from "./stats_screen.js";
+import { applyStatsRoute, initStats, leaveStats, openStats, refreshStats, resetStats } from "./stats_screen.js";
+import { isStatsRoute } from "./stats_route.js";
 import { dropHeldFrames, state } from "./state.js";
 import { changePresence, renderMe, showScreen, wireNavigation } from "./topbar.js";
 
@@ -83,9 +84,10 @@ async function enterApp(operator) {
   refreshAdmin();
   refreshLoad();
   refreshStats();
-  // An analyst works no dialogs: statistics are their console.
+  // An analyst works no dialogs: statistics are their console (as the address names them,
+  // when it does).
   if (operator.role === "analyst") {
-    openStats();
+    if (!isStatsRoute()) openStats({ replace: true });
     return;
   }
   // The list is loaded here and again on every socket hello; this first load makes the page
@@ -95,6 +97,11 @@ async function enterApp(operator) {
 
 function applyRoute() {
   if (!state.me) return;
+  if (isStatsRoute()) {
+    applyStatsRoute();
+    return;
+  }
+  leaveStats();
   const { dialogId, pane } = currentRoute();
   if (dialogId !== state.selectedId) openDialog(dialogId);
   showPane(dialogId === null ? "list" : pane);

@@ -3,7 +3,9 @@
 // analyst every line, a manager their lines, an operator their own dialogs). Every figure
 // drills down into the table; a row opens the dialog's history read only beside it, and from
 // there, for those who work dialogs, in the conversation pane. The endpoints and their query
-// strings are in the console's OpenAPI document, /api/openapi.json.
+// strings are in the console's OpenAPI document, /api/openapi.json. The filters, the figures'
+// tab, the drill-down and the table's order are in the address (stats_route.js): every change
+// is a new history entry, and an address opened, shared or reached with Back is shown as named.
 
 import { api } from "./api.js";
 import { showReadOnlyDialog } from "./client_history.js";
@@ -13,13 +15,13 @@ import { figureCards } from "./stats_cards.js";
 import { destroyCharts, drawCharts, operatorChartHeight } from "./stats_charts.js";
 import { defaultFilters, filterBar } from "./stats_filters.js";
 import { PAGE_SIZE, queryOf, tableQuery } from "./stats_query.js";
+import { DEFAULT_SORT, isStatsRoute, parseStatsHash, statsHash } from "./stats_route.js";
 import { dialogTable } from "./stats_table.js";
 import { state } from "./state.js";
 import { showScreen } from "./topbar.js";
 
 const STATS_ROLES = new Set(["admin", "manager", "analyst", "operator"]);
 const SCOPE_NOTES = { admin: "Every line", analyst: "Every line", manager: "The lines you manage", operator: "Your own dialogs" };
-const DEFAULT_SORT = { by: "started_at", order: "desc" };
 const view = () => $("stats-screen");
 
 let filters = defaultFilters();
@@ -59,12 +61,57 @@ export function resetStats() {
   destroyCharts();
 }
 
-/** Show the statistics screen and load it. */
-export function openStats() {
+/** Show the statistics screen as it was last, and load it; `replace` names it in the
+ * address without a new history entry (the analyst's landing). */
+export function openStats({ replace = false } = {}) {
   if (!STATS_ROLES.has(role())) return;
+  record(replace);
+  show();
+}
+
+function show() {
   showScreen(view());
   build();
   reload();
+}
+
+function current() {
+  return { filters, figures, drill, sort };
+}
+
+/** Put the screen's state in the address: a new history entry, or in place of this one. */
+function record(replace = false) {
+  const hash = statsHash(current());
+  if (location.hash === hash) return;
+  if (replace) history.replaceState(null, "", hash);
+  else history.pushState(null, "", hash);
+}
+
+/** Show the state the address names (a shared link, a reload, Back or Forward), asking again
+ * only for what differs from what is shown. */
+export function applyStatsRoute() {
+  if (!STATS_ROLES.has(role())) {
+    history.replaceState(null, "", location.pathname + location.search);
+    return;
+  }
+  const wanted = parseStatsHash(location.hash, defaultFilters());
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const shown = !view().hidden;
+  const newFigures = wanted.figures.businessTime !== figures.businessTime;
+  const newFilters = !same(queryOf(wanted.filters).toString(), queryOf(filters).toString());
+  const newTable = !same(wanted.drill, drill) || !same(wanted.sort, sort);
+  const newPart = wanted.figures.part !== figures.part;
+  ({ filters, figures, drill, sort } = wanted);
+  if (!shown || newFilters || newFigures) show();
+  else {
+    if (newTable) loadTable(false);
+    if (newPart) renderFigures();
+  }
+}
+
+/** The address left the statistics: show the dialogs in their place. */
+export function leaveStats() {
+  if (!view().hidden) showScreen(null);
 }
 
 function chartPanel(name, title, height) {
@@ -78,7 +125,7 @@ function chartPanel(name, title, height) {
 }
 
 function build() {
-  const bar = filterBar(filters, () => { drill = null; reload(); });
+  const bar = filterBar(filters, () => { drill = null; record(); reload(); });
   ui.setChoices = bar.setChoices;
   if (choices) bar.setChoices(choices);
   ui.problem = el("p", { class: "stats-note stats-note--error", role: "alert", dataset: { ol: "stats-problem" }, hidden: true });
@@ -117,7 +164,11 @@ function renderFigures() {
   fill(ui.figures, figureCards(figures, filters, data.summary, {
     // Business time changes the figures: everything is asked again, so no answer of the
     // other setting can land after it.
-    toggled: (refetch) => (refetch ? reload({ withTable: false }) : renderFigures()),
+    toggled: (refetch) => {
+      record();
+      if (refetch) reload({ withTable: false });
+      else renderFigures();
+    },
     drill: drillTo,
   }));
 }
@@ -180,9 +231,9 @@ function csvHref() {
 
 function renderTable() {
   fill(ui.table, dialogTable({ ...table, sort, drill, csv: csvHref() }, {
-    sortBy: (by, order) => { sort = { by, order }; loadTable(false); },
+    sortBy: (by, order) => { sort = { by, order }; record(); loadTable(false); },
     more: () => loadTable(true),
-    clearDrill: () => { drill = null; sort = { ...DEFAULT_SORT }; loadTable(false); },
+    clearDrill: () => { drill = null; sort = { ...DEFAULT_SORT }; record(); loadTable(false); },
     open: openHistory,
   }));
 }
@@ -209,6 +260,7 @@ async function loadTable(more) {
 function drillTo(target) {
   drill = target;
   sort = target.sort ? { ...target.sort } : { ...DEFAULT_SORT };
+  record();
   loadTable(false);
   ui.table.scrollIntoView({ block: "start", behavior: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
 }
@@ -246,7 +298,12 @@ function openHistory(row) {
 
 /** Wire the Statistics button of the top bar. */
 export function initStats() {
-  $("nav-stats").addEventListener("click", openStats);
-  // Another screen empties this one: its charts go with it.
-  new MutationObserver(() => { if (view().hidden) destroyCharts(); }).observe(view(), { attributes: true, attributeFilter: ["hidden"] });
+  $("nav-stats").addEventListener("click", () => openStats());
+  // Another screen empties this one: its charts go with it, and the address leaves it in a
+  // new entry, so that Back comes back to the report.
+  new MutationObserver(() => {
+    if (!view().hidden) return;
+    destroyCharts();
+    if (isStatsRoute()) history.pushState(null, "", location.pathname + location.search);
+  }).observe(view(), { attributes: true, attributeFilter: ["hidden"] });
 }
