@@ -79,9 +79,10 @@ async def test_answer_and_transcript_mails_carry_the_files_and_link_the_large_on
         assert r.status == 200 and await r.read() == CATALOGUE
     await admin.receive_until("message", timeout=15, delivery_status="sent")
 
+    await visitor.connect()
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")
     assert status == 202
-    await visitor.connect()
+    await visitor.receive_until("closed", dialog_id=dialog["id"])
     await visitor.send_raw(json.dumps({"type": "transcript", "dialog_id": dialog["id"],
                                        "email": CLIENT}))  # fmt: skip
     await visitor.receive_until("transcript_sent", dialog_id=dialog["id"])
