@@ -64,11 +64,11 @@ class MailFiles:
     def _line(self, att: Attachment) -> str:
         name = file_name(att)
         where = parse_url(att.url)
-        if where is None or self.store.find(*where) is None:
+        stored = self.store.find(*where) if where is not None else None
+        if stored is None:
             return f"[file: {name}, no longer available]"
-        link = self.links.absolute(att)
-        size = f"{att.size / (1024 * 1024):.1f} MB" if att.size else "too large"
-        return f"[file: {name}, {size}, too large to attach: {link}]"
+        size = stored.path.stat().st_size / (1024 * 1024)
+        return f"[file: {name}, {size:.1f} MB, too large to attach: {self.links.absolute(att)}]"
 
 
 def file_name(att: Attachment, stored_name: str = "") -> str:
