@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     """Largest file an operator may attach to a reply, in MiB (larger uploads get 413)."""
     file_link_hours: int = Field(default=168, ge=1)
     """How long a public signed file link (``/files/…``, for visitors and Viber) stays valid."""
+    mail_files_max_mb: int = Field(default=10, ge=0, le=2048)
+    """Total size of the files attached to a mail the hub writes to a web chat visitor (an
+    operator's answer, a transcript), in MiB; a file past it is named with a link instead."""
 
     weekly_digest: bool = True
     """Email every operator, manager and admin with an address their week's KPI figures and

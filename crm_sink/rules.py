@@ -19,6 +19,7 @@ __all__ = [
     "BUILTIN_FIELDS",
     "ContactHint",
     "LineCrmSettings",
+    "TranscriptFile",
     "TranscriptLine",
     "assign_tasks",
     "contact_hints",
@@ -99,24 +100,33 @@ def contact_hints(
 
 
 @dataclass(frozen=True)
+class TranscriptFile:
+    """A file of a transcript's message: its name and the link to it."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
 class TranscriptLine:
-    """One message of a transcript: who, when, what, and links to its attachments."""
+    """One message of a transcript: who, when, what, and its files."""
 
     author: str
     author_name: str
     at: datetime
     text: str
-    attachments: tuple[str, ...] = ()
+    attachments: tuple[TranscriptFile, ...] = ()
 
 
 def transcript_text(lines: Sequence[TranscriptLine]) -> str:
-    """A transcript as plain text for a CRM timeline (one line per message, links after)."""
+    """A transcript as plain text for a CRM timeline: one line per message, then one per file
+    with its name and link (a file-only message would otherwise read as an empty one)."""
     out: list[str] = []
     for line in lines:
         who = line.author_name or line.author
         stamp = line.at.strftime("%Y-%m-%d %H:%M")
         out.append(f"[{stamp}] {who}: {line.text}".rstrip())
-        out.extend(f"    {url}" for url in line.attachments)
+        out.extend(f"    file: {f.name or 'file'} {f.url}" for f in line.attachments)
     return "\n".join(out)
 
 

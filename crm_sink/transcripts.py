@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.schema import Message
-from crm_sink.rules import TranscriptLine, transcript_text
+from crm_sink.rules import TranscriptFile, TranscriptLine, transcript_text
 
 
 def transcript_key(dialog_id: int, closes: int) -> str:
@@ -24,8 +24,10 @@ def transcript_key(dialog_id: int, closes: int) -> str:
 async def transcript_body(
     session: AsyncSession, dialog_id: int, closed_at: str, closes: int
 ) -> dict[str, Any]:
-    """The transcript note's body: client and operator messages with attachment links,
-    colleagues' hidden messages left out, and which close of the dialog it records."""
+    """The transcript note's body: client and operator messages with their files (by name
+    and link), colleagues' hidden messages left out, and which close of the dialog it records.
+
+    Each message keeps ``attachments`` (the links, as before) beside ``files``."""
     messages = await session.scalars(
         select(Message)
         .where(Message.dialog_id == dialog_id, Message.hidden.is_(False))
@@ -37,7 +39,11 @@ async def transcript_body(
             m.author_name,
             m.created_at,
             m.text,
-            tuple(str(a.get("url", "")) for a in m.attachments if a.get("url")),
+            tuple(
+                TranscriptFile(str(a.get("name") or ""), str(a["url"]))
+                for a in m.attachments
+                if a.get("url")
+            ),
         )
         for m in messages
     ]
@@ -49,7 +55,8 @@ async def transcript_body(
                 "author_name": ln.author_name,
                 "at": ln.at.isoformat(),
                 "text": ln.text,
-                "attachments": list(ln.attachments),
+                "attachments": [f.url for f in ln.attachments],
+                "files": [{"name": f.name, "url": f.url} for f in ln.attachments],
             }
             for ln in lines
         ],

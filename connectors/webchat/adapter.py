@@ -22,6 +22,7 @@ from sqlalchemy import select
 from connectors.accounts import Accounts
 from connectors.attachments import AttachmentStore
 from connectors.context import ConnectorContext, ContextConnector
+from connectors.email.mail_files import mail_files_of
 from connectors.filelinks import FileLinks
 from connectors.webchat import identity as site_identity
 from connectors.webchat import pages
@@ -266,7 +267,8 @@ class WebchatConnector(ContextConnector):
         elif isinstance(parsed, Rate):
             await do_rate(ws, self.sessions, self.bus, (channel.id, visitor.visitor_id), parsed)
         elif isinstance(parsed, Transcript):
-            await do_transcript(ws, self.sessions, self.context.settings, self.bus,
+            await do_transcript(ws, self.sessions, self.context.settings,
+                                mail_files_of(self.context), self.bus,
                                 (channel.id, visitor.visitor_id), parsed)  # fmt: skip
         elif isinstance(parsed, Ping):
             # The header's status is checked again with every keep-alive, so it follows

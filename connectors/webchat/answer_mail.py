@@ -1,7 +1,8 @@
 """An operator's answer to a visitor who left the page: it goes to the email they left.
 
 The visitor who filled in the offline form (or any form with an email) and is no longer
-connected gets the answer by mail, through the line's own mailbox or the hub's SMTP
+connected gets the answer by mail, with the operator's files attached
+(``connectors.email.mail_files``), through the line's own mailbox or the hub's SMTP
 (``connectors.email.hub_smtp``). The mail's Message-ID is the one the email connector gives its
 own replies, and its subject carries the dialog tag, so the visitor's reply threads back into
 the same dialog (``connectors.email.store.find_thread``).
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from config.settings import Settings
 from connectors.context import ConnectorContext
 from connectors.email.hub_smtp import hub_smtp
+from connectors.email.mail_files import FilesOfMail, MailFiles, attach, mail_files_of
 from connectors.email.render import our_message_id
 from connectors.email.smtp import SmtpServer
 from connectors.outbound import report_outcome
@@ -31,10 +33,10 @@ log = logging.getLogger(__name__)
 
 
 async def do_mail_answer(
-    sessions: SessionMaker, settings: Settings, answer: OutboundMessage
+    sessions: SessionMaker, settings: Settings, files: MailFiles, answer: OutboundMessage
 ) -> str | None:
-    """Mail an operator's answer to the visitor's email; its Message-ID, or None when the
-    visitor left no email or the hub has no SMTP server."""
+    """Mail an operator's answer, with its files, to the visitor's email; its Message-ID, or
+    None when the visitor left no email or the hub has no SMTP server."""
     async with sessions() as session:
         dialog = await session.get(Dialog, answer.dialog_id)
         if dialog is None:
@@ -56,7 +58,8 @@ async def do_mail_answer(
     domain = smtp.from_address.rsplit("@", 1)[-1]
     mid = our_message_id(answer.message_id, answer.channel_id, answer.at, domain)
     mail = answer_mail(smtp, client.email, line.name if line else "", answer, mid,
-                       [e for e in earlier if e and e.startswith("<openlines.")])  # fmt: skip
+                       [e for e in earlier if e and e.startswith("<openlines.")],
+                       await files.collect(answer.attachments))  # fmt: skip
     try:
         await smtp.submit(mail)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -72,8 +75,10 @@ def answer_mail(
     answer: OutboundMessage,
     message_id: str,
     earlier: list[str],
+    files: FilesOfMail | None = None,
 ) -> EmailMessage:
-    """The mail of one answer: plain text, threaded after the earlier answers' mails."""
+    """The mail of one answer: plain text, threaded after the earlier answers' mails, with
+    the answer's files attached (and those left out named with their links)."""
     mail = EmailMessage()
     mail["From"] = formataddr((smtp.from_name or line_name, smtp.from_address))
     mail["To"] = to
@@ -84,7 +89,10 @@ def answer_mail(
         mail["In-Reply-To"] = earlier[-1]
         mail["References"] = " ".join(earlier[-20:])
     author = f"{answer.author_name}:\n\n" if answer.author_name else ""
-    mail.set_content(f"{author}{answer.text}\n")
+    files = files or FilesOfMail()
+    left_out = "".join(f"\n{line}" for line in files.left_out.values())
+    mail.set_content(f"{author}{answer.text}\n{left_out}".rstrip() + "\n")
+    attach(mail, files.attached)
     return mail
 
 
@@ -120,7 +128,8 @@ class AnswerMailer:
             task.add_done_callback(self.tasks.discard)
 
     async def _mail(self, answer: OutboundMessage) -> None:
-        mid = await do_mail_answer(self.context.sessions, self.context.settings, answer)
+        files = mail_files_of(self.context)
+        mid = await do_mail_answer(self.context.sessions, self.context.settings, files, answer)
         if mid is not None:
             # The Message-ID is kept on the message: the next answer's References name it.
             await report_outcome(self.context.bus, answer.message_id, "sent", external_id=mid)

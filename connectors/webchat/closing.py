@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from config.settings import Settings
+from connectors.email.mail_files import MailFiles
 from connectors.webchat.parse import Rate, Transcript
 from connectors.webchat.transcript import do_send_transcript
 from connectors.webchat.visitor_frames import send_error
@@ -55,13 +56,15 @@ async def do_transcript(
     ws: web.WebSocketResponse,
     sessions: SessionMaker,
     settings: Settings,
+    files: MailFiles,
     bus: Bus,
     visitor: tuple[int, str],
     asked: Transcript,
 ) -> None:
-    """Mail the visitor's closed dialog to the address they named, and say how it went."""
+    """Mail the visitor's closed dialog, with its files, to the address they named, and say
+    how it went."""
     refused = await do_send_transcript(
-        sessions, settings, bus.redis, visitor, asked.dialog_id, asked.email
+        sessions, settings, files, bus.redis, visitor, asked.dialog_id, asked.email
     )
     if refused is not None:
         await send_error(ws, "transcript", refused)

@@ -2,8 +2,9 @@
 
 The visitor names the address in the widget (it is pre-filled with one they gave before); the
 hub sends the dialog's visible messages as plain text through the line's mailbox or the hub's
-SMTP (``connectors.email.hub_smtp``). Plain text only: what a client wrote can never become
-markup in the visitor's mail program.
+SMTP (``connectors.email.hub_smtp``), with the dialog's files attached up to the hub's size cap
+and the others named with a link (``connectors.email.mail_files``). Plain text only: what a
+client wrote can never become markup in the visitor's mail program.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from email.message import EmailMessage
 from email.utils import formataddr
 
 import aiosmtplib
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import select
 
 from config.settings import Settings
 from connectors.email.hub_smtp import hub_smtp
+from connectors.email.mail_files import FilesOfMail, MailFiles, attach
 from connectors.email.smtp import SmtpServer
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Line, Message
+from core.envelope import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ COUNT_SECONDS = 86400
 async def do_send_transcript(
     sessions: SessionMaker,
     settings: Settings,
+    files: MailFiles,
     redis: Redis,
     visitor: tuple[int, str],
     dialog_id: int,
@@ -68,7 +73,9 @@ async def do_send_transcript(
     await redis.expire(key, COUNT_SECONDS)
     if count > MAX_PER_DIALOG:
         return "the transcript of this conversation was sent too often"
-    mail = transcript_mail(smtp, to, line.name if line else "", messages)
+    attachments = [a for m in messages for a in files_of(m)]
+    found = await files.collect(attachments)
+    mail = transcript_mail(smtp, to, line.name if line else "", messages, found)
     try:
         await smtp.submit(mail)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -78,9 +85,15 @@ async def do_send_transcript(
 
 
 def transcript_mail(
-    smtp: SmtpServer, to: str, line_name: str, messages: list[Message]
+    smtp: SmtpServer,
+    to: str,
+    line_name: str,
+    messages: list[Message],
+    files: FilesOfMail | None = None,
 ) -> EmailMessage:
-    """The transcript as a plain-text mail, one paragraph per message."""
+    """The transcript as a plain-text mail, one paragraph per message, each file named under
+    its message; ``files`` are attached after the text."""
+    files = files or FilesOfMail()
     mail = EmailMessage()
     mail["From"] = formataddr((smtp.from_name or line_name, smtp.from_address))
     mail["To"] = to
@@ -88,7 +101,19 @@ def transcript_mail(
     lines = []
     for m in messages:
         who = "You" if m.author == "client" else (m.author_name or line_name or "Us")
-        files = "".join(f"\n[file: {a.get('name') or 'file'}]" for a in m.attachments)
-        lines.append(f"{who}, {m.created_at:%Y-%m-%d %H:%M} UTC:\n{m.text}{files}")
+        named = "".join(f"\n{files.line_of(a)}" for a in files_of(m))
+        lines.append(f"{who}, {m.created_at:%Y-%m-%d %H:%M} UTC:\n{m.text}{named}")
     mail.set_content("\n\n".join(lines) + "\n")
+    attach(mail, files.attached)
     return mail
+
+
+def files_of(message: Message) -> list[Attachment]:
+    """The attachments stored with ``message``; a row that is no attachment is skipped."""
+    found = []
+    for stored in message.attachments:
+        try:
+            found.append(Attachment.model_validate(stored))
+        except ValidationError:
+            log.warning("message %d: an attachment that does not validate", message.id)
+    return found

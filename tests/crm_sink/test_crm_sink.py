@@ -153,7 +153,10 @@ async def test_transcript_is_attached_once_without_hidden_messages(
         text = notes[0].body["text"]
         assert "where is my parcel?" in text and "Here it is" in text
         assert "colleagues only" not in text
-        assert "https://files.example/t.pdf" in text
+        assert "file: t.pdf https://files.example/t.pdf" in text
+        said = [m for m in notes[0].body["messages"] if m["text"] == "Here it is"]
+        assert said[0]["files"] == [{"name": "t.pdf", "url": "https://files.example/t.pdf"}]
+        assert said[0]["attachments"] == ["https://files.example/t.pdf"]
         assert notes[0].lead_id is not None
 
 

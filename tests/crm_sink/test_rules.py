@@ -14,6 +14,7 @@ from crm_sink.merge import MergeableClient, plan_merge
 from crm_sink.merge_record import record_from_json, record_to_json
 from crm_sink.rules import (
     LineCrmSettings,
+    TranscriptFile,
     TranscriptLine,
     assign_tasks,
     contact_hints,
@@ -92,16 +93,19 @@ def test_without_chosen_operators_tasks_go_to_the_responsible() -> None:
     assert assign_tasks([(1, 5), (2, None), (3, 6)], []) == {1: 5, 3: 6}
 
 
-def test_transcript_lists_attachments_as_links() -> None:
+def test_transcript_lists_attachments_by_name_with_their_links() -> None:
+    photo = TranscriptFile("p.jpg", "https://files.example/p.jpg")
+    unnamed = TranscriptFile("", "https://files.example/x")
     text = transcript_text(
         [
-            TranscriptLine("client", "Ivan", T0, "photo:", ("https://files.example/p.jpg",)),
+            TranscriptLine("client", "Ivan", T0, "photo:", (photo, unnamed)),
             TranscriptLine("operator", "Olga", T0, "Got it"),
         ]
     )
     assert text.splitlines() == [
         "[2025-03-01 09:00] Ivan: photo:",
-        "    https://files.example/p.jpg",
+        "    file: p.jpg https://files.example/p.jpg",
+        "    file: file https://files.example/x",
         "[2025-03-01 09:00] Olga: Got it",
     ]
 

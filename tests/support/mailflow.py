@@ -58,3 +58,18 @@ async def wait_for_mail(peers: MailPeers, user: str, timeout: float = 15) -> Ema
             return msg
         await asyncio.sleep(0.2)
     raise AssertionError(f"no mail for {user}")
+
+
+async def wait_for_mail_with(peers: MailPeers, text: str) -> Any:
+    """The client's mail whose body has ``text`` (the newest mail may be another one)."""
+    for _ in range(100):
+        mail = await wait_for_mail(peers, CLIENT)
+        body = mail.get_body()
+        if body is not None and text in body.get_content():
+            return mail
+        out = peers.doveadm("search", "-u", CLIENT, "mailbox", "INBOX", "body", text)
+        if out.strip():
+            uid = out.split()[-1]
+            raw = peers.doveadm("fetch", "-u", CLIENT, "text", "mailbox", "INBOX", "uid", uid)
+            return message_from_bytes(raw.split("text:\n")[-1].encode(), policy=policy.default)
+    raise AssertionError(f"no mail with {text!r}")

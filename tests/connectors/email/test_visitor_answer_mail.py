@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient, VisitorClient
-from tests.support.mailflow import add_mailbox, wait_for_mail
+from tests.support.mailflow import add_mailbox, wait_for_mail_with
 from tests.support.mailpeers import CLIENT, MailPeers
 
 pytestmark = [
@@ -101,17 +100,3 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
     await visitor.send_raw(json.dumps({**ask, "dialog_id": dialog["id"] + 1000}))
     assert "not a dialog of yours" in (await visitor.receive_until("error"))["reason"]
 
-
-async def wait_for_mail_with(peers: MailPeers, text: str) -> Any:
-    """The client's mail whose body has ``text`` (the newest mail may be another one)."""
-    for _ in range(100):
-        mail = await wait_for_mail(peers, CLIENT)
-        body = mail.get_body()
-        if body is not None and text in body.get_content():
-            return mail
-        out = peers.doveadm("search", "-u", CLIENT, "mailbox", "INBOX", "body", text)
-        if out.strip():
-            uid = out.split()[-1]
-            raw = peers.doveadm("fetch", "-u", CLIENT, "text", "mailbox", "INBOX", "uid", uid)
-            return message_from_bytes(raw.split("text:\n")[-1].encode(), policy=policy.default)
-    raise AssertionError(f"no mail with {text!r}")
