@@ -44,13 +44,17 @@ class ClientHints(_Model):
 
     ``phone_verified`` is true only when the platform vouches that the phone is the sender's own
     (Telegram's contact button with the sender's user id). ``email`` is the sender address of
-    an email dialog. ``site_identity`` is an id the website signed for the widget.
+    an email dialog, or what a client gave. ``email_verified`` is true when someone we trust
+    vouches for the address: the website signed it into the widget's identity (an email
+    dialog's sender is verified by its channel kind). ``site_identity`` is an id the website
+    signed for the widget.
     """
 
     name: str = Field(default="", max_length=255)
     phone: str | None = Field(default=None, max_length=64)
     phone_verified: bool = False
     email: str | None = Field(default=None, max_length=320)
+    email_verified: bool = False
     site_identity: str | None = Field(default=None, max_length=255)
 
     def is_empty(self) -> bool:

@@ -73,9 +73,9 @@ def contact_hints(
     """The normalised contacts in ``hints``, each with its strong key when the channel vouches.
 
     A phone is strong only when the connector says it is verified (Telegram's contact button
-    with the sender's own id); an email only when it is the sender of an email dialog; a site
-    identity always (the web chat checked the site's HMAC), scoped to its channel. A phone or
-    email that does not normalise is dropped.
+    with the sender's own id); an email when it is the sender of an email dialog or the site
+    signed it; a site identity always (the web chat checked the site's HMAC), scoped to its
+    channel. A phone or email that does not normalise is dropped.
     """
     found: list[ContactHint] = []
     if hints.phone:
@@ -91,7 +91,8 @@ def contact_hints(
     if hints.email:
         email = normalize_email(hints.email)
         if email:
-            strong = StrongKey("email_address", email) if channel_kind == "email" else None
+            vouched = channel_kind == "email" or hints.email_verified
+            strong = StrongKey("email_address", email) if vouched else None
             found.append(ContactHint("email", email, strong))
     if hints.site_identity:
         scoped = f"{channel_id}:{hints.site_identity}"

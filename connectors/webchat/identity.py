@@ -54,8 +54,14 @@ def verify(secret: str | None, identity: SiteIdentity, now: float) -> str | None
 def hints_of(identity: SiteIdentity) -> ClientHints:
     """What a verified identity tells the CRM.
 
-    Only the id is a strong key. The email is the site's word, not proof that the visitor owns
-    the mailbox, so it goes as a plain email hint, which the CRM stores unverified and uses for
-    suggestions only (crm_sink.rules: an email is strong only from an email channel).
+    The id is a strong key, and so is a signed email: the HMAC covers it, so the site vouches
+    that its signed-in user owns the address (it is the account's email), and the CRM stores it
+    verified and matches the client's mail by it. What a visitor types in a form stays their
+    own word and is never verified (``visitor_frames``).
     """
-    return ClientHints(name=identity.name, email=identity.email or None, site_identity=identity.id)
+    return ClientHints(
+        name=identity.name,
+        email=identity.email or None,
+        email_verified=bool(identity.email),
+        site_identity=identity.id,
+    )

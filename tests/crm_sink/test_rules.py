@@ -43,10 +43,17 @@ def test_only_a_verified_phone_is_a_strong_key() -> None:
     assert [(h.value, h.strong is not None) for h in typed] == [("+79161234567", False)]
 
 
-def test_email_is_strong_only_as_the_sender_of_an_email_dialog() -> None:
+def test_an_unsigned_email_is_strong_only_as_the_sender_of_an_email_dialog() -> None:
     hints = ClientHints(email="Ivan@Example.com")
     assert contact_hints(hints, "email", 3, None)[0].strong is not None
     assert contact_hints(hints, "webchat", 3, None)[0].strong is None
+
+
+def test_an_email_the_site_signed_is_strong_on_the_web_chat() -> None:
+    signed = ClientHints(email="ivan@example.com", email_verified=True, site_identity="user-42")
+    email, site = contact_hints(signed, "webchat", 3, None)
+    assert email.strong is not None and email.strong.kind == "email_address"
+    assert site.strong is not None and site.strong.kind == "site_identity"
 
 
 def test_site_identity_is_scoped_to_its_channel() -> None:

@@ -115,9 +115,9 @@ async def test_the_same_signed_user_in_two_browsers_is_one_client_with_one_lead(
         leads = await eventually(settings, settled)
         assert [lead.client_id for lead in leads] == [client_id]
         assert "Ivan Petrov" in leads[0].title  # the signed name, not "Visitor 1a2b3c"
-        # The email came from the site, not from a mailbox check: stored, but not verified.
+        # The site signed the email with the id: stored verified, a key the client's mail matches.
         assert await eventually(settings, _contacts) == {
-            ("email", "ivan@example.com", False),
+            ("email", "ivan@example.com", True),
             ("site", f"{chats['shop-chat']}:user-42", True),
         }
 
