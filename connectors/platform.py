@@ -31,9 +31,10 @@ from connectors.outbound import (
     report_receipt,
 )
 from connectors.webhooks import WebhookError, do_sync_webhooks
+from connectors.workers import Job, KindWorkers
 from core import streams
 from core.backoff import Backoff
-from core.bus import Delivery
+from core.bus import Bus, Delivery
 from core.envelope import (
     DialogClosedNotice,
     InboundMessage,
@@ -80,6 +81,7 @@ class PlatformConnector(AccountConnector, ABC):
         self._pollers: dict[int, tuple[ChannelAccount, asyncio.Task[None]]] = {}
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhooks_stale = False
+        self.workers = KindWorkers(self.kind, self._consumers)
 
     # --- what subclasses implement -------------------------------------------------------
 
@@ -156,30 +158,31 @@ class PlatformConnector(AccountConnector, ABC):
         return bool(done)
 
     async def run(self) -> None:
-        """Watch accounts, run pollers, consume raw updates and send, until the bus stops."""
-        name = streams.consumer_name(self.kind)
-        sender = OutboundSender(self, self.bus, self.sessions, name)
-        raw = self.bus.consumer(
-            streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE
-        )
-        tasks = [
-            asyncio.create_task(self.accounts.watch(self.bus, self.sessions, self._sync)),
-            asyncio.create_task(raw.run()),
-            asyncio.create_task(sender.run()),
-        ]
+        """Watch accounts, run pollers, and while the kind has an account consume its raw
+        updates and send (``connectors.workers``), until the bus stops."""
         try:
-            await asyncio.gather(*tasks)
+            await self.accounts.watch(self.bus, self.sessions, self._sync)
         finally:
             pending = [t for _a, t in self._pollers.values()]
             if self._webhook_task is not None:
                 pending.append(self._webhook_task)
-            for task in tasks + pending:
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workers.stop()
             await self._stop_pollers(list(self._pollers))
+
+    def _consumers(self, bus: Bus) -> list[Job]:
+        name = streams.consumer_name(self.kind)
+        sender = OutboundSender(self, bus, self.sessions, name)
+        raw = bus.consumer(
+            streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE
+        )
+        return [raw.run, sender.run]
 
     async def _sync(self) -> None:
         await self.accounts_changed()
+        # A disabled account's pending replies are still marked failed by the sender.
+        await self.workers.want(self.bus, bool(self.accounts.by_id or self.accounts.disabled))
         wanted = {a.id: a for a in self.accounts.by_id.values() if self.poller(a) is not None}
         stale = [i for i, (a, _t) in self._pollers.items() if wanted.get(i) != a]
         await self._stop_pollers(stale)
