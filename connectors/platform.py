@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,6 +77,8 @@ class PlatformConnector(AccountConnector, ABC):
 
     kind = ""
     idempotent_sends = False
+    libraries: tuple[str, ...] = ()
+    """The platform library's modules, imported (in a thread) with the kind's first account."""
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
@@ -180,6 +184,9 @@ class PlatformConnector(AccountConnector, ABC):
         return [raw.run, sender.run]
 
     async def _sync(self) -> None:
+        if self.accounts.by_id and not all(m in sys.modules for m in self.libraries):
+            # Seconds of import, in a thread: the loop must keep renewing leases and reading.
+            await asyncio.to_thread(_import, self.libraries)
         await self.accounts_changed()
         # A disabled account's pending replies are still marked failed by the sender.
         await self.workers.want(self.bus, bool(self.accounts.by_id or self.accounts.disabled))
@@ -271,6 +278,11 @@ class PlatformConnector(AccountConnector, ABC):
         """Stop pollers (their tasks end with the run loop)."""
         for _account, task in self._pollers.values():
             task.cancel()
+
+
+def _import(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
 def describe(exc: BaseException) -> str:
