@@ -86,6 +86,7 @@ class PlatformConnector(AccountConnector, ABC):
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhooks_stale = False
         self.workers = KindWorkers(self.kind, self._consumers)
+        self.consumer_name = streams.consumer_name(self.kind)
 
     # --- what subclasses implement -------------------------------------------------------
 
@@ -176,7 +177,9 @@ class PlatformConnector(AccountConnector, ABC):
             await self._stop_pollers(list(self._pollers))
 
     def _consumers(self, bus: Bus) -> list[Job]:
-        name = streams.consumer_name(self.kind)
+        # One name for the process's life: consumers started again read what they left
+        # pending first, rather than waiting for it to be reclaimed.
+        name = self.consumer_name
         sender = OutboundSender(self, bus, self.sessions, name)
         raw = bus.consumer(
             streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE

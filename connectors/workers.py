@@ -39,14 +39,9 @@ class KindWorkers:
         self._own: Bus | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def running(self) -> bool:
-        """True while the consumers run."""
-        return self._own is not None
-
     async def want(self, bus: Bus, running: bool) -> None:
-        """Start the consumers on ``bus`` (they stop with it), or stop them, unless they
-        already are."""
+        """Start the consumers (on a sibling of ``bus`` with a stop flag of their own), or stop
+        them, unless they already are."""
         if running and self._own is None and not bus.stopping.is_set():
             self._own = bus.sibling()
             self._tasks = [asyncio.create_task(self._keep(job, self._own)) for job in

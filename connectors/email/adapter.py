@@ -60,6 +60,8 @@ class EmailConnector(AccountConnector):
         super().__init__(context)
         self._watchers: dict[WatchKey, tuple[EmailAccount, asyncio.Task[None]]] = {}
         self.workers = KindWorkers(self.kind, self._consumers)
+        self.consumer_name = streams.consumer_name(self.kind)
+        """One name for the process's life: a restarted sender reads its own pending first."""
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """Email has no webhooks."""
@@ -75,7 +77,7 @@ class EmailConnector(AccountConnector):
             await self._stop(list(self._watchers))
 
     def _consumers(self, bus: Bus) -> list[Job]:
-        return [OutboundSender(self, bus, self.sessions, streams.consumer_name(self.kind)).run]
+        return [OutboundSender(self, bus, self.sessions, self.consumer_name).run]
 
     async def close(self) -> None:
         """Stop every mailbox watcher."""
