@@ -21,10 +21,15 @@ from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import Channel
 from core.envelope import ChannelsChanged
+from core.redis_connect import quiet_read_ms
 
 log = logging.getLogger(__name__)
 
 REFRESH_S = 30.0
+
+NOTICE_BLOCK_MS = 60_000
+"""How long the watch's read of change notices waits for one: the watch cancels the read when
+the bus stops, so an idle hub need not renew it every ``block_ms`` to notice the stop."""
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,11 @@ class Accounts:
         """Reload on every change notice of this kind (and every REFRESH_S) until the bus stops."""
         changed = asyncio.Event()
         listener = asyncio.create_task(self._listen(bus, changed))
-        # The listener ends when the bus stops (or its read fails): wake the watch then too.
+        # The listener ends when its read fails: wake the watch then too. Its read blocks
+        # until a notice comes, so the bus's stop wakes the watch, which cancels the read.
         listener.add_done_callback(lambda _task: changed.set())
+        stopped = asyncio.create_task(bus.stopping.wait())
+        stopped.add_done_callback(lambda _task: changed.set())
         # A turn for the listener to start pinning the stream's newest entry before the first
         # load, so a change saved meanwhile is in that load or heard; the refresh backs it up.
         await asyncio.sleep(0)
@@ -108,6 +116,8 @@ class Accounts:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(REFRESH_S):
                         await changed.wait()
+                if bus.stopping.is_set():
+                    return
                 if listener.done():
                     listener.result()  # a failed read ends the watch, as the run loop expects
                     return
@@ -118,12 +128,15 @@ class Accounts:
                 except Exception:
                     log.exception("reloading %s accounts failed; keeping the old ones", self.kind)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, stopped):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _listen(self, bus: Bus, changed: asyncio.Event) -> None:
-        async for entry_id, notice in bus.tail(streams.CHANNELS, after=self.last_notice_id):
+        block_ms = quiet_read_ms(bus.redis, NOTICE_BLOCK_MS)
+        notices = bus.tail(streams.CHANNELS, block_ms=block_ms, after=self.last_notice_id)
+        async for entry_id, notice in notices:
             if isinstance(notice, ChannelsChanged) and notice.kind == self.kind:
                 changed.set()
             self.last_notice_id = entry_id

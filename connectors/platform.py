@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,9 +33,10 @@ from connectors.outbound import (
     report_receipt,
 )
 from connectors.webhooks import WebhookError, do_sync_webhooks
+from connectors.workers import Job, KindWorkers
 from core import streams
 from core.backoff import Backoff
-from core.bus import Delivery
+from core.bus import Bus, Delivery
 from core.envelope import (
     DialogClosedNotice,
     InboundMessage,
@@ -74,12 +77,16 @@ class PlatformConnector(AccountConnector, ABC):
 
     kind = ""
     idempotent_sends = False
+    libraries: tuple[str, ...] = ()
+    """The platform library's modules, imported (in a thread) with the kind's first account."""
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self._pollers: dict[int, tuple[ChannelAccount, asyncio.Task[None]]] = {}
         self._webhook_task: asyncio.Task[None] | None = None
         self._webhooks_stale = False
+        self.workers = KindWorkers(self.kind, self._consumers)
+        self.consumer_name = streams.consumer_name(self.kind)
 
     # --- what subclasses implement -------------------------------------------------------
 
@@ -156,30 +163,36 @@ class PlatformConnector(AccountConnector, ABC):
         return bool(done)
 
     async def run(self) -> None:
-        """Watch accounts, run pollers, consume raw updates and send, until the bus stops."""
-        name = streams.consumer_name(self.kind)
-        sender = OutboundSender(self, self.bus, self.sessions, name)
-        raw = self.bus.consumer(
-            streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE
-        )
-        tasks = [
-            asyncio.create_task(self.accounts.watch(self.bus, self.sessions, self._sync)),
-            asyncio.create_task(raw.run()),
-            asyncio.create_task(sender.run()),
-        ]
+        """Watch accounts, run pollers, and while the kind has an account consume its raw
+        updates and send (``connectors.workers``), until the bus stops."""
         try:
-            await asyncio.gather(*tasks)
+            await self.accounts.watch(self.bus, self.sessions, self._sync)
         finally:
             pending = [t for _a, t in self._pollers.values()]
             if self._webhook_task is not None:
                 pending.append(self._webhook_task)
-            for task in tasks + pending:
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workers.stop()
             await self._stop_pollers(list(self._pollers))
 
+    def _consumers(self, bus: Bus) -> list[Job]:
+        # One name for the process's life: consumers started again read what they left
+        # pending first, rather than waiting for it to be reclaimed.
+        name = self.consumer_name
+        sender = OutboundSender(self, bus, self.sessions, name)
+        raw = bus.consumer(
+            streams.raw(self.kind), streams.CONNECTORS_GROUP, name, self._handle_raw, UPDATE
+        )
+        return [raw.run, sender.run]
+
     async def _sync(self) -> None:
+        if self.accounts.by_id and not all(m in sys.modules for m in self.libraries):
+            # Seconds of import, in a thread: the loop must keep renewing leases and reading.
+            await asyncio.to_thread(_import, self.libraries)
         await self.accounts_changed()
+        # A disabled account's pending replies are still marked failed by the sender.
+        await self.workers.want(self.bus, bool(self.accounts.by_id or self.accounts.disabled))
         wanted = {a.id: a for a in self.accounts.by_id.values() if self.poller(a) is not None}
         stale = [i for i, (a, _t) in self._pollers.items() if wanted.get(i) != a]
         await self._stop_pollers(stale)
@@ -268,6 +281,11 @@ class PlatformConnector(AccountConnector, ABC):
         """Stop pollers (their tasks end with the run loop)."""
         for _account, task in self._pollers.values():
             task.cancel()
+
+
+def _import(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
 def describe(exc: BaseException) -> str:

@@ -32,6 +32,10 @@ SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
 POOL_TIMEOUT_S = 10
 
+SOCKET_TIMEOUT_S = 5.0
+"""How long a connection waits on a silent Redis before it counts as lost (redis-py's own
+default, named here because blocking reads must stay under it: ``quiet_read_ms``)."""
+
 
 @dataclass(frozen=True)
 class SentinelTarget:
@@ -101,7 +105,11 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
         return _cluster(check_cluster_url(url), max_connections)
     if scheme != SENTINEL_SCHEME:
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, decode_responses=True, max_connections=max_connections, timeout=POOL_TIMEOUT_S
+            url,
+            decode_responses=True,
+            max_connections=max_connections,
+            timeout=POOL_TIMEOUT_S,
+            socket_timeout=SOCKET_TIMEOUT_S,
         )
         return aioredis.Redis.from_pool(pool)
     target = check_sentinel_url(url)
@@ -116,6 +124,19 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
         timeout=POOL_TIMEOUT_S,
     )
     return client
+
+
+def quiet_read_ms(client: aioredis.Redis, wanted_ms: int) -> int:
+    """How long a blocking read that its reader cancels on stop may wait on a quiet stream:
+    ``wanted_ms``, unless the client gives up on a silent socket sooner (``SOCKET_TIMEOUT_S``,
+    2 s on Sentinel), then a little under that, so a quiet stream never looks like an outage."""
+    pool = getattr(client, "connection_pool", None)
+    timeout = (getattr(pool, "connection_kwargs", None) or {}).get(
+        "socket_timeout", SOCKET_TIMEOUT_S
+    )
+    if not timeout:
+        return wanted_ms
+    return max(1, min(wanted_ms, int(timeout * 1000 * 3 / 4)))
 
 
 def _cluster(target: ClusterTarget, max_connections: int) -> aioredis.Redis:

@@ -25,7 +25,7 @@ from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
-from core.db import check_not_newer, make_engine, make_sessionmaker, upgrade
+from core.db import at_head, check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.db.recount import FigureRecounter
 from core.db.writer import DbWriter
 from core.key_upgrade import do_rename_old_keys
@@ -156,11 +156,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.effective_database_url)
     try:
         # A newer version's schema would be silently misread; refuse it before touching it.
-        await check_not_newer(engine)
+        # At the heads already (a warm start): neither check nor upgrade needs Alembic.
+        if not await at_head(engine):
+            await check_not_newer(engine)
+            await upgrade(engine)
     except BaseException:
         await engine.dispose()
         raise
-    await upgrade(engine)
     app[SESSIONS] = make_sessionmaker(engine)
     password = await do_seed(
         app[SESSIONS], settings.admin_login, settings.admin_password.get_secret_value()

@@ -32,7 +32,9 @@ from connectors.email.parse import (
 from connectors.email.render import our_message_id, render_reply
 from connectors.email.smtp import send_mail
 from connectors.outbound import OutboundSender, SendError, Sent, report_outcome
+from connectors.workers import Job, KindWorkers
 from core import streams
+from core.bus import Bus
 from core.envelope import (
     MAX_TEXT,
     Attachment,
@@ -57,26 +59,25 @@ class EmailConnector(AccountConnector):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self._watchers: dict[WatchKey, tuple[EmailAccount, asyncio.Task[None]]] = {}
+        self.workers = KindWorkers(self.kind, self._consumers)
+        self.consumer_name = streams.consumer_name(self.kind)
+        """One name for the process's life: a restarted sender reads its own pending first."""
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """Email has no webhooks."""
         return []
 
     async def run(self) -> None:
-        """Watch accounts, read mailboxes and send replies until the bus stops."""
-        name = streams.consumer_name(self.kind)
-        sender = OutboundSender(self, self.bus, self.sessions, name)
-        tasks = [
-            asyncio.create_task(self.accounts.watch(self.bus, self.sessions, self._sync)),
-            asyncio.create_task(sender.run()),
-        ]
+        """Watch accounts and read mailboxes, and while the kind has an account send replies
+        (``connectors.workers``), until the bus stops."""
         try:
-            await asyncio.gather(*tasks)
+            await self.accounts.watch(self.bus, self.sessions, self._sync)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.workers.stop()
             await self._stop(list(self._watchers))
+
+    def _consumers(self, bus: Bus) -> list[Job]:
+        return [OutboundSender(self, bus, self.sessions, self.consumer_name).run]
 
     async def close(self) -> None:
         """Stop every mailbox watcher."""
@@ -84,6 +85,8 @@ class EmailConnector(AccountConnector):
 
     async def _sync(self) -> None:
         """Start, restart or stop watchers to match the enabled accounts."""
+        # A disabled mailbox's pending replies are still marked failed by the sender.
+        await self.workers.want(self.bus, bool(self.accounts.by_id or self.accounts.disabled))
         wanted: dict[WatchKey, tuple[ChannelAccount, EmailAccount]] = {}
         for account in self.accounts.by_id.values():
             settings = load_account(dict(account.config))

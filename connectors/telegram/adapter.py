@@ -47,6 +47,7 @@ class TelegramConnector(PlatformConnector):
 
     kind = "telegram"
     idempotent_sends = False
+    libraries = ("aiogram", "aiogram.client.session.aiohttp", "aiogram.client.telegram")
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)

@@ -98,6 +98,7 @@ class VkConnector(PlatformConnector):
 
     kind = "vk"
     idempotent_sends = True  # random_id makes VK drop a resend of the same message
+    libraries = ("vk_api",)
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)

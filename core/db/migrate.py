@@ -1,21 +1,61 @@
-"""Run Alembic migrations from inside the application (``openlines run`` upgrades on start)."""
+"""Run Alembic migrations from inside the application (``openlines run`` upgrades on start).
+
+A start on a database already at this version's heads (every start but the first after an
+upgrade) needs no Alembic at all: ``at_head`` compares the stored revisions with the heads read
+from the migration files' ``revision`` lines, and Alembic is imported only when they differ.
+"""
 
 from __future__ import annotations
 
+import ast
+import re
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=]*=\s*(.+)$", re.MULTILINE)
+
+
+@cache
+def known_heads() -> frozenset[str]:
+    """The head revisions of this version's migrations, read from their files' ``revision`` and
+    ``down_revision`` lines (the same heads Alembic finds, without importing it)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("[0-9]*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            found = ast.literal_eval(value.strip())
+            ids = {found} if isinstance(found, str) else set(found or ())
+            (revisions if name == "revision" else parents).update(ids)
+    return frozenset(revisions - parents)
+
+
+async def at_head(engine: AsyncEngine) -> bool:
+    """True when the database is at exactly this version's heads: nothing to upgrade, and
+    nothing newer than this version knows."""
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            stored = {str(row[0]) for row in rows}
+    except DBAPIError:  # no version table yet: a new database
+        return False
+    return bool(stored) and stored == known_heads()
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at our migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -27,6 +67,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` on one of its connections."""
 
     def _run(conn: Connection) -> None:
+        from alembic import command
+
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
@@ -40,6 +82,9 @@ class DatabaseTooNew(Exception):
 
 
 def _check_known(conn: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     current = tuple(MigrationContext.configure(conn).get_current_heads())
     known = {
         script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
@@ -62,6 +107,8 @@ async def check_not_newer(engine: AsyncEngine) -> tuple[str, ...]:
 
 async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
     """The revisions the database is at (empty before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
     async with engine.connect() as conn:
         return await conn.run_sync(
             lambda c: tuple(MigrationContext.configure(c).get_current_heads())

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import make_engine, make_sessionmaker, upgrade
+from core.db import at_head, make_engine, make_sessionmaker, upgrade
+from core.db.migrate import alembic_config, known_heads
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
 
 
@@ -95,3 +97,24 @@ async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_a_start_at_the_heads_needs_no_upgrade_and_any_other_revision_does(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    # The heads read from the files' revision lines are Alembic's own.
+    assert known_heads() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    assert await at_head(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not await at_head(engine)  # behind: the start upgrades it
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    assert not await at_head(engine)  # newer than this version: the start refuses it
+    empty = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert not await at_head(empty)
+    finally:
+        await empty.dispose()
