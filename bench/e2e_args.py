@@ -123,6 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="with the pre-fill: this many of those dialogs stay open, on a line of their own "
         "with operators of their own (default 0)",
     )
+    parser.add_argument(
+        "--barrier",
+        metavar="DIR:N",
+        help="before the talking phase, wait until N runs sharing DIR got there (bench.pairs "
+        "uses it so that side-by-side runs talk at the same moments)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--profile-hub",

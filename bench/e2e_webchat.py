@@ -42,6 +42,7 @@ from bench.operators import add_operators
 from bench.prefill import prefill
 from bench.procs import (
     Child,
+    barrier,
     cpu_seconds,
     find_redis_server,
     free_port,
@@ -273,6 +274,8 @@ def run(args: argparse.Namespace) -> Report:
             file=sys.stderr,
             flush=True,
         )
+        if args.barrier:
+            barrier(args.barrier)
         asyncio.run(_e2e(args, database_url, admin_password, hub, redis, redis_url, report))
         _stop_profiler(profiler)
         for line in hub.stop(children):

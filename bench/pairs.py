@@ -8,7 +8,8 @@
 ```
 
 Each round starts one ``python -m bench.e2e_webchat`` per variant at the same moment (each
-with its own Redis, hub and database) and waits for all of them: on a shared machine, runs
+with its own Redis, hub and database; their talking phases start together, whatever each
+start-up took) and waits for all of them: on a shared machine, runs
 one after another vary with the load far more than runs that share the same moments. The
 starting order turns round by round. Printed per variant: the median over the rounds of the
 hub's CPU per visitor message, of the steady visitor msg/s and of the visitor → operator
@@ -65,6 +66,7 @@ def _round(variants: dict[str, list[str]], turn: int, tmp: Path) -> dict[str, di
         for name in names:
             out = tmp / f"{name}-{turn}.json"
             command = [sys.executable, "-m", "bench.e2e_webchat", *variants[name]]
+            command += ["--barrier", f"{tmp / f'round-{turn}'}:{len(names)}"]
             log = tmp / f"{name}-{turn}.log"
             running[name] = (spawn(name, [*command, "--json", str(out)], log, Path.cwd()), out)
         results = {}

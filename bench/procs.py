@@ -243,3 +243,16 @@ def wait_hub(child: Child, port: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the hub did not answer /healthz in 60 s:\n{child.tail()}")
         time.sleep(0.1)
+
+
+def barrier(spec: str, timeout_s: float = 900.0) -> None:
+    """``DIR:N``: mark this process as arrived in DIR, then wait until N processes have."""
+    directory, _, count = spec.rpartition(":")
+    where = Path(directory)
+    where.mkdir(parents=True, exist_ok=True)
+    (where / f"{os.getpid()}.arrived").touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(where.glob("*.arrived"))) < int(count):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bench: the other runs did not reach {directory} in time")
+        time.sleep(0.1)
