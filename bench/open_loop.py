@@ -56,6 +56,7 @@ async def run_open_loop(
     operators: list[tuple[str, str]],
     drain_s: float,
     on_phase: Callable[[str], Awaitable[None]] | None = None,
+    operator_base: str | None = None,
 ) -> LoadResult:
     """Send Poisson arrivals at ``rate`` a second for ``duration_s`` from ``visitors`` visitors,
     then wait up to ``drain_s`` for the last replies.
@@ -67,7 +68,10 @@ async def run_open_loop(
         return OpenVisitor(index, base, channel, http)
 
     draw = random.Random(SEED)
-    async with talking(base, channel, visitors, operators, visitor) as (shared, crowd):
+    async with talking(base, channel, visitors, operators, visitor, operator_base) as (
+        shared,
+        crowd,
+    ):
         readers = [asyncio.create_task(_listen(v, shared)) for v in crowd]
         if on_phase is not None:
             await on_phase("start")

@@ -195,9 +195,12 @@ def start_hub(
     database_url: str,
     admin_password: str,
     log_level: str,
+    role: str = "all",
+    name: str = "hub",
 ) -> Child:
-    """``openlines run`` on loopback against our Redis and database. Returns at once, like
-    ``start_redis``; ``wait_hub`` waits for it to be ready."""
+    """``openlines run --role ROLE`` on loopback against our Redis and database, logging to
+    ``NAME.log`` in ``data_dir``. Returns at once, like ``start_redis``; ``wait_hub`` waits for
+    it to be ready. Processes of one hub share ``data_dir`` (the visitor-token key is there)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")
     }  # a developer's own settings must not leak into the measured hub
@@ -217,9 +220,9 @@ def start_hub(
         # window) would cap an open-loop run near 100 msg/s. 0 is "no ceiling".
         OPENLINES_WEBCHAT_MAX_PER_ADDRESS="0",
     )
-    args = [*hub_command(), "run", "--host", "127.0.0.1", "--port", str(port)]
+    args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]
-    return spawn("hub", args, data_dir / "hub.log", data_dir, env)
+    return spawn(name, args, data_dir / f"{name}.log", data_dir, env)
 
 
 def wait_hub(child: Child, port: int) -> None:
@@ -239,4 +242,17 @@ def wait_hub(child: Child, port: int) -> None:
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"the hub did not answer /healthz in 60 s:\n{child.tail()}")
+        time.sleep(0.1)
+
+
+def barrier(spec: str, timeout_s: float = 900.0) -> None:
+    """``DIR:N``: mark this process as arrived in DIR, then wait until N processes have."""
+    directory, _, count = spec.rpartition(":")
+    where = Path(directory)
+    where.mkdir(parents=True, exist_ok=True)
+    (where / f"{os.getpid()}.arrived").touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(where.glob("*.arrived"))) < int(count):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bench: the other runs did not reach {directory} in time")
         time.sleep(0.1)

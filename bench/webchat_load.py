@@ -294,10 +294,15 @@ async def talking(
     visitors: int,
     operators: list[tuple[str, str]],
     make_visitor: Callable[[int, aiohttp.ClientSession], Visitor],
+    operator_base: str | None = None,
 ) -> AsyncIterator[tuple[Shared, list[Visitor]]]:
-    """Log the operators in and have them serve, connect the visitors; close everything after."""
+    """Log the operators in and have them serve, connect the visitors; close everything after.
+
+    Operators use ``operator_base`` when the console is a process of its own (else ``base``).
+    """
     shared = Shared()
-    staff = [Operator(base, login, password) for login, password in operators]
+    desk = operator_base or base
+    staff = [Operator(desk, login, password) for login, password in operators]
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     crowd = [make_visitor(i, http) for i in range(visitors)]
     serving: list[asyncio.Task[None]] = []
@@ -336,6 +341,7 @@ async def run_load(
     msg_timeout_s: float,
     total_timeout_s: float,
     on_phase: Callable[[str], Awaitable[None]] | None = None,
+    operator_base: str | None = None,
 ) -> LoadResult:
     """Log the operators in, connect the visitors, then let every visitor talk at once.
 
@@ -346,7 +352,10 @@ async def run_load(
     def visitor(index: int, http: aiohttp.ClientSession) -> Visitor:
         return Visitor(index, base, channel, http)
 
-    async with talking(base, channel, visitors, operators, visitor) as (shared, crowd):
+    async with talking(base, channel, visitors, operators, visitor, operator_base) as (
+        shared,
+        crowd,
+    ):
         start = asyncio.Event()
         talks = [
             asyncio.create_task(v.converse(messages, shared, msg_timeout_s, start)) for v in crowd
