@@ -225,6 +225,10 @@ async def _pass_offers_on(work: Batch, line_id: int, operator: Operator) -> None
 
 async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
     """Give out the line's waiting dialogs (someone freed up, came online, or the line opened)."""
+    # The operators are locked before the queue is read (router/locks.py). Another router that
+    # found them full and is queueing a dialog holds these locks until it commits: read first,
+    # its dialog would be missed here, and then wait in the queue while an operator has room.
+    states = await operator_states(work, line_id)
     waiting = (
         await work.session.scalars(
             select(Dialog)
@@ -236,8 +240,7 @@ async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
     if not waiting:
         return
     policy = await load_policy(work, line_id)
-    states = await operator_states(work, line_id)
-    # Read before the operators were locked: another router may have given some out since.
+    # A dialog loaded into the session before may since have been given out by another router.
     await lock_dialogs(work, waiting)
     snapshots = [await snapshot(work, d) for d in waiting]
     await do_intents(work, route_waiting(snapshots, policy, states, work.now, why))

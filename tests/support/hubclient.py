@@ -128,6 +128,27 @@ class OperatorClient:
                 if frame["type"] == kind and all(body.get(k) == v for k, v in match.items()):
                     return frame
 
+    async def receive_each(
+        self, kind: str, *matches: dict[str, Any], timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        """The first frame of ``kind`` matching each of ``matches``, in whatever order they
+        arrive: unlike ``receive_until`` one after the other, a frame that comes before the one
+        awaited first is kept, not skipped."""
+        found: list[dict[str, Any] | None] = [None] * len(matches)
+        async with asyncio.timeout(timeout):
+            while None in found:
+                frame = await self.receive(timeout=timeout)
+                body = frame.get(kind, {}) if kind in ("dialog", "message") else frame
+                for n, match in enumerate(matches):
+                    if (
+                        found[n] is None
+                        and frame["type"] == kind
+                        and all(body.get(k) == v for k, v in match.items())
+                    ):
+                        found[n] = frame
+                        break
+        return [frame for frame in found if frame is not None]
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
