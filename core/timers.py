@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core import streams
 from core.outage import REDIS_DOWN, Outage
@@ -41,6 +43,23 @@ return #due
 Payload = Mapping[str, str | int | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """Set timer ``key`` to fire at ``due_at`` (moving a pending one, unless ``if_absent``)."""
+
+    key: str
+    due_at: datetime
+    payload: Payload
+    if_absent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Disarm:
+    """Cancel timer ``key`` if it is pending."""
+
+    key: str
+
+
 class Timers:
     """Schedule, cancel and fire timers. Fired timers land on ``stream``."""
 
@@ -55,33 +74,34 @@ class Timers:
     ) -> None:
         """Set timer ``key`` to fire at ``due_at``; scheduling an existing key moves it, unless
         ``if_absent``, which leaves a pending timer as it is."""
-        doc = json.dumps(
-            {
-                "type": "timer.fired",
-                "v": 1,
-                "key": key,
-                "due_at": due_at.astimezone(UTC).isoformat(),
-                "payload": dict(payload),
-            }
-        )
-        pipe = self.redis.pipeline(transaction=True)
-        if if_absent:
-            # Both halves of a timer are always written and removed together, so either both
-            # exist or neither does.
-            pipe.hsetnx(streams.TIMER_PAYLOADS, key, doc)
-            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)}, nx=True)
-        else:
-            pipe.hset(streams.TIMER_PAYLOADS, key, doc)
-            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)})
-        await pipe.execute()
+        await self.apply([Arm(key, due_at, payload, if_absent)])
 
     async def cancel(self, key: str) -> bool:
         """Cancel a timer; True when it was still pending."""
+        removed: list[bool] = await self.apply([Disarm(key)])
+        return removed[0]
+
+    async def apply(self, changes: Sequence[Arm | Disarm]) -> list[bool]:
+        """Arm and disarm timers in the order given, all in one transaction (one round trip).
+
+        Returns, per change, whether a disarmed timer was still pending (True for every arm).
+        Nothing of a failed call is applied, so it is as safe to repeat as each change alone.
+        """
+        if not changes:
+            return []
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(streams.TIMERS_DUE, key)
-        pipe.hdel(streams.TIMER_PAYLOADS, key)
-        removed, _ = await pipe.execute()
-        return bool(removed)
+        for change in changes:
+            if isinstance(change, Arm):
+                _queue_arm(pipe, change)
+            else:
+                pipe.zrem(streams.TIMERS_DUE, change.key)
+                pipe.hdel(streams.TIMER_PAYLOADS, change.key)
+        replies = await pipe.execute()
+        # Two replies per change: for a disarm the first is ZREM's count of removed keys.
+        return [
+            isinstance(change, Arm) or bool(replies[2 * i])
+            for i, change in enumerate(changes)
+        ]
 
     async def due_at(self, key: str) -> datetime | None:
         """When timer ``key`` is due, or None when it is not pending."""
@@ -115,6 +135,26 @@ class Timers:
             outage.over()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
+
+
+def _queue_arm(pipe: Pipeline, arm: Arm) -> None:
+    doc = json.dumps(
+        {
+            "type": "timer.fired",
+            "v": 1,
+            "key": arm.key,
+            "due_at": arm.due_at.astimezone(UTC).isoformat(),
+            "payload": dict(arm.payload),
+        }
+    )
+    if arm.if_absent:
+        # Both halves of a timer are always written and removed together, so either both
+        # exist or neither does.
+        pipe.hsetnx(streams.TIMER_PAYLOADS, arm.key, doc)
+        pipe.zadd(streams.TIMERS_DUE, {arm.key: _ms(arm.due_at)}, nx=True)
+    else:
+        pipe.hset(streams.TIMER_PAYLOADS, arm.key, doc)
+        pipe.zadd(streams.TIMERS_DUE, {arm.key: _ms(arm.due_at)})
 
 
 def _ms(at: datetime) -> int:

@@ -54,7 +54,7 @@ from core.lease import Lease, Members
 from core.logs import log_context
 from core.outage import REDIS_DOWN, Outage
 from core.presence import ConsoleSockets, LiveSockets
-from core.timers import Timers
+from core.timers import Arm, Disarm, Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
@@ -183,13 +183,15 @@ class Router:
     async def _set_timers(self, work: Batch) -> None:
         # After the commit, like every effect: a timer never fires for a rolled-back change.
         # Each timer's payload names the round it belongs to, so one that fires late is ignored.
-        for op in work.timer_ops:
-            if isinstance(op, SetTimer):
-                await self.timers.schedule(
-                    op.key, op.due_at, dict(op.payload), if_absent=op.if_absent
-                )
-            else:
-                await self.timers.cancel(op.key)
+        # All of the batch's changes go in one transaction, in the order the batch made them.
+        await self.timers.apply(
+            [
+                Arm(op.key, op.due_at, dict(op.payload), op.if_absent)
+                if isinstance(op, SetTimer)
+                else Disarm(op.key)
+                for op in work.timer_ops
+            ]
+        )
 
 
 async def dispatch(work: Batch, payload: RouterInput) -> None:
