@@ -119,7 +119,7 @@ async def test_changes_sent_with_other_writes_survive_a_redis_without_the_script
     timers = Timers(redis)
     await timers.apply([Arm("warm", T0, {})])  # the script is loaded now ...
     await redis.script_flush()  # ... and gone, as after a Redis restart
-    changes = [Disarm("warm"), Arm("c", T0, {"x": "1"})]
+    changes: list[Arm | Disarm] = [Disarm("warm"), Arm("c", T0, {"x": "1"})]
     pipe = redis.pipeline(transaction=False)
     pipe.set("neighbour", "1")
     timers.queue(pipe, changes)
