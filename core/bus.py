@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from core import bus_tail, streams
@@ -97,9 +98,13 @@ class Bus:
         if not items:
             return
         pipe = self.redis.pipeline(transaction=False)
+        self.queue_publish(pipe, items)
+        await pipe.execute()
+
+    def queue_publish(self, pipe: Pipeline, items: Sequence[tuple[str, BaseModel]]) -> None:
+        """Add ``publish_many``'s appends to a pipeline the caller sends with other writes."""
         for stream, payload in items:
             pipe.xadd(stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True)
-        await pipe.execute()
 
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create a consumer group reading from the stream's start, if it is missing."""

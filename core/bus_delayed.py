@@ -38,6 +38,17 @@ OrderingKey = Callable[[T], str | None]
 """The key whose entries a consumer keeps in order across retries (a client, a dialog), or None
 for a payload that may be handled whenever it is due."""
 
+# KEYS: delayed zset. ARGV: tokens. The positions of the tokens that are parked; one EXISTS
+# when nothing is parked at all, which is nearly always.
+_PARKED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local parked = {}
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then parked[#parked + 1] = i - 1 end
+end
+return parked
+"""
+
 # KEYS: delayed zset, stream, failures hash. ARGV: group, list prefix, then (token, id, doc)
 # triples. Parks every entry whose token is already parked, acking it; returns their positions.
 _FOLLOW = """
@@ -169,22 +180,34 @@ class DelayedRetries(Generic[T]):
         self.list_prefix = streams.bus_parked_prefix(stream, group)
         self.next_due: float | None = None
         """Wall-clock time the next parked key comes due, as last seen; None when none is."""
+        self._parked = redis.register_script(_PARKED)
         self._follow = redis.register_script(_FOLLOW)
         self._park = redis.register_script(_PARK)
         self._requeue = redis.register_script(_REQUEUE)
 
     def entry(self, delivery: Delivery[T], deliveries: int) -> Parked:
         """What parking a delivery stores."""
+        return Parked(self._token(delivery), delivery.id, self.dump(delivery.payload), deliveries)
+
+    def _token(self, delivery: Delivery[T]) -> str:
         key = self.ordering(delivery.payload) if self.ordering is not None else None
         # An entry without a key is a key of its own: it holds back nothing else.
-        token = f"e:{delivery.id}" if key is None else f"k:{key}"
-        return Parked(token, delivery.id, self.dump(delivery.payload), deliveries)
+        return f"e:{delivery.id}" if key is None else f"k:{key}"
 
     async def behind_parked(self, batch: list[Delivery[T]]) -> list[Delivery[T]]:
         """The batch without the entries just parked behind an earlier entry of their key."""
         if self.ordering is None or not batch:
             return batch
-        parked = await self.follow([self.entry(d, d.deliveries) for d in batch])
+        # Asking first with the keys alone spares encoding every entry again for the common
+        # answer, "none". ``follow`` checks again as it parks, so each entry is decided by one
+        # atomic look, as with a single script: a "no" by the first, a "yes" by the second.
+        tokens = [self._token(d) for d in batch]
+        candidates: Any = await self._parked(keys=[self.key], args=tokens)
+        if not candidates:
+            return batch
+        maybe = [batch[int(i)] for i in candidates]
+        parked_here = await self.follow([self.entry(d, d.deliveries) for d in maybe])
+        parked = {int(candidates[i]) for i in parked_here}
         for i in sorted(parked):
             log.info("entry %s of %s waits behind its key's retry", batch[i].id, self.stream)
         return [d for i, d in enumerate(batch) if i not in parked]

@@ -4,6 +4,8 @@ A timer fires by moving, in one Lua script, from the set onto a stream as a ``ti
 entry. The move is atomic, so two timer loops (two processes, or a restart racing the old one)
 can never fire the same timer twice, and a fired timer is as durable as any bus entry: the
 consumer of that stream acks it after handling. Nothing scans the dialogs on a schedule.
+Arming and disarming is a script too (``Timers.apply``), so all of a batch's changes are one
+atomic step that can ride in the same round trip as the batch's other writes.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from core import streams
 from core.outage import REDIS_DOWN, Outage
@@ -38,7 +44,47 @@ end
 return #due
 """
 
+# KEYS: due zset, payload hash. ARGV: (what, key, due (ms), document) per change, in order.
+# Returns per change 1, or for a disarm whether the timer was still pending. Both halves of a
+# timer are always written and removed together, so either both exist or neither does.
+_CHANGE = """
+local out = {}
+for i = 1, #ARGV, 4 do
+  local what, key = ARGV[i], ARGV[i + 1]
+  if what == 'disarm' then
+    out[#out + 1] = redis.call('ZREM', KEYS[1], key)
+    redis.call('HDEL', KEYS[2], key)
+  elseif what == 'arm_if_absent' then
+    redis.call('HSETNX', KEYS[2], key, ARGV[i + 3])
+    redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 2], key)
+    out[#out + 1] = 1
+  else
+    redis.call('HSET', KEYS[2], key, ARGV[i + 3])
+    redis.call('ZADD', KEYS[1], ARGV[i + 2], key)
+    out[#out + 1] = 1
+  end
+end
+return out
+"""
+
 Payload = Mapping[str, str | int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """Set timer ``key`` to fire at ``due_at`` (moving a pending one, unless ``if_absent``)."""
+
+    key: str
+    due_at: datetime
+    payload: Payload
+    if_absent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Disarm:
+    """Cancel timer ``key`` if it is pending."""
+
+    key: str
 
 
 class Timers:
@@ -49,39 +95,51 @@ class Timers:
         self.stream = stream
         self.maxlen = maxlen
         self._fire = redis.register_script(_FIRE)
+        self._change = redis.register_script(_CHANGE)
 
     async def schedule(
         self, key: str, due_at: datetime, payload: Payload, *, if_absent: bool = False
     ) -> None:
         """Set timer ``key`` to fire at ``due_at``; scheduling an existing key moves it, unless
         ``if_absent``, which leaves a pending timer as it is."""
-        doc = json.dumps(
-            {
-                "type": "timer.fired",
-                "v": 1,
-                "key": key,
-                "due_at": due_at.astimezone(UTC).isoformat(),
-                "payload": dict(payload),
-            }
-        )
-        pipe = self.redis.pipeline(transaction=True)
-        if if_absent:
-            # Both halves of a timer are always written and removed together, so either both
-            # exist or neither does.
-            pipe.hsetnx(streams.TIMER_PAYLOADS, key, doc)
-            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)}, nx=True)
-        else:
-            pipe.hset(streams.TIMER_PAYLOADS, key, doc)
-            pipe.zadd(streams.TIMERS_DUE, {key: _ms(due_at)})
-        await pipe.execute()
+        await self.apply([Arm(key, due_at, payload, if_absent)])
 
     async def cancel(self, key: str) -> bool:
         """Cancel a timer; True when it was still pending."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(streams.TIMERS_DUE, key)
-        pipe.hdel(streams.TIMER_PAYLOADS, key)
-        removed, _ = await pipe.execute()
-        return bool(removed)
+        removed: list[bool] = await self.apply([Disarm(key)])
+        return removed[0]
+
+    async def apply(self, changes: Sequence[Arm | Disarm]) -> list[bool]:
+        """Arm and disarm timers in the order given, atomically and in one round trip.
+
+        Returns, per change, whether a disarmed timer was still pending (True for every arm).
+        """
+        if not changes:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue(pipe, changes)
+        (reply,) = await pipe.execute(raise_on_error=False)
+        return await self.settle(reply, changes)
+
+    def queue(self, pipe: Pipeline, changes: Sequence[Arm | Disarm]) -> None:
+        """Add ``changes`` to a pipeline the caller sends (with other writes, in one round
+        trip); hand the pipeline's reply for them to ``settle``, which returns ``apply``'s."""
+        # EVALSHA itself, not the registered Script: in a pipeline that would cost a SCRIPT
+        # EXISTS round trip on every send. A Redis without the script answers NOSCRIPT, and
+        # ``settle`` runs the changes again through the Script, which loads it.
+        pipe.evalsha(self._change.sha, 2, streams.TIMERS_DUE, streams.TIMER_PAYLOADS,
+                     *_change_args(changes))  # fmt: skip
+
+    async def settle(self, reply: Any, changes: Sequence[Arm | Disarm]) -> list[bool]:
+        """The outcome of ``queue``'s changes from the pipeline's reply for them."""
+        if isinstance(reply, NoScriptError):
+            # Nothing of the changes was applied: the script did not run at all.
+            reply = await self._change(
+                keys=[streams.TIMERS_DUE, streams.TIMER_PAYLOADS], args=_change_args(changes)
+            )
+        elif isinstance(reply, Exception):
+            raise reply
+        return [bool(pending) for pending in reply]
 
     async def due_at(self, key: str) -> datetime | None:
         """When timer ``key`` is due, or None when it is not pending."""
@@ -115,6 +173,27 @@ class Timers:
             outage.over()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
+
+
+def _change_args(changes: Sequence[Arm | Disarm]) -> list[str | int]:
+    """``_CHANGE``'s ARGV: four per change."""
+    args: list[str | int] = []
+    for change in changes:
+        if isinstance(change, Disarm):
+            args += ["disarm", change.key, 0, ""]
+            continue
+        doc = json.dumps(
+            {
+                "type": "timer.fired",
+                "v": 1,
+                "key": change.key,
+                "due_at": change.due_at.astimezone(UTC).isoformat(),
+                "payload": dict(change.payload),
+            }
+        )
+        what = "arm_if_absent" if change.if_absent else "arm"
+        args += [what, change.key, _ms(change.due_at), doc]
+    return args
 
 
 def _ms(at: datetime) -> int:

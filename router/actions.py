@@ -89,10 +89,11 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
         await work.announce_message(dialog, seen)
         await work.deliver(dialog, seen, identity.external_id)
         return
-    if not await _may_reply(work, dialog, operator, cmd):
+    if not await may_store_reply(work, dialog, operator, cmd):
         return
     first = dialog.first_response_at is None
-    message = _store_reply(work, dialog, operator, cmd)
+    message = new_reply(work, dialog, operator, cmd)
+    session.add(message)
     await session.flush()
     if stored is not None:
         stored[(dialog.id, cmd.client_msg_id)] = message
@@ -101,10 +102,12 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
     await work.announce_message(dialog, message)
     await work.deliver(dialog, message, identity.external_id)
     policy = await load_policy(work, dialog.line_id)
-    await do_intents(work, decide_operator_message(await snapshot(work, dialog), policy, work.now))
+    await do_intents(work, decide_operator_message(dialog.id, policy, work.now))
 
 
-async def _may_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> bool:
+async def may_store_reply(
+    work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply
+) -> bool:
     """Whether the reply may be stored; answering a waiting dialog takes it first, by the same
     rules as taking it."""
     if dialog.status == "closed":
@@ -127,7 +130,8 @@ async def _may_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: Opera
     return True
 
 
-def _store_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> Message:
+def new_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> Message:
+    """The reply's message, for the caller to store, with the dialog's counters moved on."""
     message = Message(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
@@ -139,7 +143,6 @@ def _store_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorR
         client_msg_id=cmd.client_msg_id,
         created_at=work.now,
     )
-    work.session.add(message)
     if dialog.first_response_at is None:
         dialog.first_response_at = work.now
     dialog.last_message_at = work.now

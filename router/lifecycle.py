@@ -59,19 +59,17 @@ def decide_no_answer(
     return intents
 
 
-def decide_operator_message(
-    dialog: DialogSnapshot, line: LinePolicy, now: datetime
-) -> list[Intent]:
-    """An operator answered: the client's silence from now on may auto-close the dialog."""
+def decide_operator_message(dialog_id: int, line: LinePolicy, now: datetime) -> list[Intent]:
+    """An operator answered: the client's silence from now on may auto-close the dialog.
+
+    Only the dialog's id matters, so the reply path reads no snapshot for it."""
     intents: list[Intent] = [
-        CancelTimer(no_answer_timer(dialog.dialog_id)),
-        CancelTimer(reminder_timer(dialog.dialog_id)),
+        CancelTimer(no_answer_timer(dialog_id)),
+        CancelTimer(reminder_timer(dialog_id)),
     ]
     if line.auto_close_minutes is not None:
         due = now + timedelta(minutes=line.auto_close_minutes)
-        intents.append(
-            SetTimer(auto_close_timer(dialog.dialog_id), due, (("dialog_id", dialog.dialog_id),))
-        )
+        intents.append(SetTimer(auto_close_timer(dialog_id), due, (("dialog_id", dialog_id),)))
     return intents
 
 

@@ -1,46 +1,69 @@
-"""A run of operators' replies, read set-wise before each is handled by ``do_reply``.
+"""A run of operators' replies, handled set-wise.
 
 Each reply needs its dialog, its operator, the client's identity and a check that it is not
 stored already. Read one at a time that is four statements a reply; for a run of consecutive
 replies of a batch they are four statements in all: the rows land in the session, whose
-identity map answers ``do_reply``'s reads, and the repeat check reads one map.
+identity map answers the lookups, and the repeat check reads one map.
+
+The writes are set-wise too. Replies to dialogs their operators hold (nearly all of them) are
+checked in order and stored together: one flush for every dialog's counters (one
+``executemany``, one upsert of the daily rollup), one INSERT … RETURNING for every message,
+and one read of the dialogs' participants for the events. A reply that takes a waiting dialog
+first changes who may write in it, so it ends the stretch and goes the way of ``do_reply``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_
 
+from core.db.routing_schema import DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import OperatorReply
-from router.actions import StoredReplies, do_reply
+from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
 from router.batch import Batch
+from router.lifecycle import decide_operator_message
+from router.reads import chunks, load_policy
+from router.snapshots import LinePolicy
+
+
+@dataclass
+class _Answer:
+    """A reply of the stretch: stored with it (``new``) or found stored already."""
+
+    dialog: Dialog
+    external_user_id: str
+    cmd: OperatorReply
+    new: Message | None
+    first: bool = False
 
 
 async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
-    """Handle consecutive replies in order, after reading what they need set-wise."""
+    """Handle consecutive replies in order, reading and writing set-wise."""
     if not replies:
-        return
-    if len(replies) == 1:
-        await do_reply(work, replies[0])
         return
     session = work.session
     dialog_ids = sorted({r.dialog_id for r in replies})
     # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
-    dialogs = (await session.scalars(select(Dialog).where(Dialog.id.in_(dialog_ids)))).all()
-    operators = (
-        await session.scalars(
+    dialogs = {
+        d.id: d for d in await session.scalars(select(Dialog).where(Dialog.id.in_(dialog_ids)))
+    }
+    operators = {
+        o.id: o
+        for o in await session.scalars(
             select(Operator).where(Operator.id.in_(sorted({r.operator_id for r in replies})))
         )
-    ).all()
-    identities = (
-        await session.scalars(
+    }
+    identities = {
+        i.id: i
+        for i in await session.scalars(
             select(ClientIdentity).where(
-                ClientIdentity.id.in_(sorted({d.identity_id for d in dialogs}))
+                ClientIdentity.id.in_(sorted({d.identity_id for d in dialogs.values()}))
             )
         )
-    ).all()
+    }
     keys = sorted({(r.dialog_id, r.client_msg_id) for r in replies})
     stored: StoredReplies = {
         (m.dialog_id, m.client_msg_id or ""): m
@@ -48,6 +71,88 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
             select(Message).where(tuple_(Message.dialog_id, Message.client_msg_id).in_(keys))
         )
     }
+    stretch: list[_Answer] = []
+    fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written
     for reply in replies:
-        await do_reply(work, reply, stored)
+        dialog, operator = dialogs.get(reply.dialog_id), operators.get(reply.operator_id)
+        if dialog is None or operator is None or dialog.operator_id is None:
+            # Logged and dropped, or a take first: in order after what came before.
+            await _store(work, stretch, stored)
+            stretch, fresh = [], set()
+            await do_reply(work, reply, stored)
+            continue
+        answer = _Answer(dialog, identities[dialog.identity_id].external_id, reply, None)
+        key = (dialog.id, reply.client_msg_id)
+        if key in stored or key in fresh:
+            stretch.append(answer)  # a repeat: its effects again, nothing stored
+            continue
+        if not await may_store_reply(work, dialog, operator, reply):
+            continue
+        answer.first = dialog.first_response_at is None
+        answer.new = new_reply(work, dialog, operator, reply)
+        fresh.add(key)
+        stretch.append(answer)
+    await _store(work, stretch, stored)
     del dialogs, operators, identities
+
+
+async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> None:
+    """Store the stretch's new replies in one go, then give each reply its effects in order."""
+    if not stretch:
+        return
+    session = work.session
+    new = [a.new for a in stretch if a.new is not None]
+    if new:
+        await session.flush()  # the dialogs' counters: one executemany, one rollup upsert
+        # Core, not the ORM: on SQLite the ORM sends one INSERT per row (no insert sentinel to
+        # match returned ids to objects); (dialog, client_msg_id) is unique, so it matches them.
+        rows = [{column: getattr(m, column) for column in _INSERTED} for m in new]
+        for message in await session.scalars(insert(Message).returning(Message), rows):
+            stored[(message.dialog_id, message.client_msg_id or "")] = message
+    policies: dict[int, LinePolicy] = {}
+    known = work.participants_known
+    # Nothing below writes participants, so what is read here stays true.
+    work.participants_known = await _participants(work, {a.dialog.id for a in stretch})
+    try:
+        for answer in stretch:
+            dialog = answer.dialog
+            message = stored[(dialog.id, answer.cmd.client_msg_id)]
+            if answer.first:
+                await work.announce_dialog(dialog, message)
+            await work.announce_message(dialog, message)
+            await work.deliver(dialog, message, answer.external_user_id)
+            if answer.new is not None:
+                if dialog.line_id not in policies:
+                    policies[dialog.line_id] = await load_policy(work, dialog.line_id)
+                policy = policies[dialog.line_id]
+                await do_intents(work, decide_operator_message(dialog.id, policy, work.now))
+    finally:
+        work.participants_known = known
+
+
+async def _participants(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
+    """The participants of each dialog, in the order ``Batch.participants`` gives them."""
+    joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
+    for chunk in chunks(sorted(dialog_ids)):
+        rows = await work.session.execute(
+            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+            .where(DialogParticipant.dialog_id.in_(chunk))
+            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        )
+        for dialog_id, operator_id in rows:
+            joined[dialog_id].append(operator_id)
+    return {k: tuple(v) for k, v in joined.items()}
+
+
+_INSERTED = (
+    "dialog_id",
+    "channel_id",
+    "author",
+    "operator_id",
+    "author_name",
+    "text",
+    "attachments",
+    "client_msg_id",
+    "created_at",
+)
+"""The columns ``new_reply`` sets on a reply; the rest take their defaults."""

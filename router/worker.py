@@ -54,7 +54,7 @@ from core.lease import Lease, Members
 from core.logs import log_context
 from core.outage import REDIS_DOWN, Outage
 from core.presence import ConsoleSockets, LiveSockets
-from core.timers import Timers
+from core.timers import Arm, Disarm, Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
@@ -142,8 +142,7 @@ class Router:
                         raise
                     log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
                     await asyncio.sleep(random.uniform(0, 0.05 * attempt))
-            await self.bus.publish_many(work.effects)
-            await self._set_timers(work)
+            await self._publish(work)
             metrics = self.bus.metrics
             metrics.router_batch_size.observe(len(batch))
             metrics.router_batch_seconds.observe(time.perf_counter() - started)
@@ -180,16 +179,30 @@ class Router:
             await do_reply_run(work, replies)
         return work
 
-    async def _set_timers(self, work: Batch) -> None:
-        # After the commit, like every effect: a timer never fires for a rolled-back change.
-        # Each timer's payload names the round it belongs to, so one that fires late is ignored.
-        for op in work.timer_ops:
-            if isinstance(op, SetTimer):
-                await self.timers.schedule(
-                    op.key, op.due_at, dict(op.payload), if_absent=op.if_absent
-                )
-            else:
-                await self.timers.cancel(op.key)
+    async def _publish(self, work: Batch) -> None:
+        """Publish the batch's effects and set its timers, in one round trip.
+
+        After the commit: neither an effect nor a timer of a rolled-back change ever leaves.
+        Each timer's payload names the round it belongs to, so one that fires late is ignored.
+        """
+        changes = [
+            Arm(op.key, op.due_at, dict(op.payload), op.if_absent)
+            if isinstance(op, SetTimer)
+            else Disarm(op.key)
+            for op in work.timer_ops
+        ]
+        if not work.effects and not changes:
+            return
+        pipe = self.bus.redis.pipeline(transaction=False)
+        self.bus.queue_publish(pipe, work.effects)
+        if changes:
+            self.timers.queue(pipe, changes)  # last, as before: after the effects
+        replies = await pipe.execute(raise_on_error=False)
+        for reply in replies[: len(work.effects)]:
+            if isinstance(reply, Exception):
+                raise reply
+        if changes:
+            await self.timers.settle(replies[-1], changes)
 
 
 async def dispatch(work: Batch, payload: RouterInput) -> None:

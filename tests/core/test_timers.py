@@ -1,4 +1,5 @@
-"""Timers in a real Redis: fire once, even with two loops racing; cancel; reschedule."""
+"""Timers in a real Redis: fire once, even with two loops racing; cancel; reschedule; a batch
+of changes in one step."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.envelope import TimerFired, decode
-from core.timers import Timers
+from core.timers import Arm, Disarm, Timers
 from tests.support.stream_entries import stream_entries
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
@@ -89,3 +90,41 @@ async def test_timers_survive_a_new_client(redis_url: str) -> None:
     second = aioredis.from_url(redis_url, decode_responses=True)
     assert await Timers(second).fire_due(T0) == 1
     await second.aclose()
+
+
+async def test_a_batch_of_changes_applies_in_order_in_one_step(redis: aioredis.Redis) -> None:
+    timers = Timers(redis)
+    await timers.schedule("kept", T0, {"x": "first"})
+    outcome = await timers.apply(
+        [
+            Arm("a", T0, {"x": "1"}),
+            Disarm("a"),  # after its arm: gone again
+            Disarm("never"),
+            Arm("kept", T0 + timedelta(minutes=9), {"x": "second"}, if_absent=True),
+            Arm("b", T0, {"x": "1"}),
+            Arm("b", T0 + timedelta(minutes=2), {"x": "2"}),  # the later one wins
+        ]
+    )
+    assert outcome == [True, True, False, True, True, True]
+    assert await timers.due_at("a") is None
+    assert await timers.due_at("kept") == T0
+    assert await timers.due_at("b") == T0 + timedelta(minutes=2)
+    assert await timers.fire_due(T0 + timedelta(minutes=2)) == 2
+    assert sorted(str(t.payload["x"]) for t in await fired(redis)) == ["2", "first"]
+
+
+async def test_changes_sent_with_other_writes_survive_a_redis_without_the_script(
+    redis: aioredis.Redis,
+) -> None:
+    timers = Timers(redis)
+    await timers.apply([Arm("warm", T0, {})])  # the script is loaded now ...
+    await redis.script_flush()  # ... and gone, as after a Redis restart
+    changes: list[Arm | Disarm] = [Disarm("warm"), Arm("c", T0, {"x": "1"})]
+    pipe = redis.pipeline(transaction=False)
+    pipe.set("neighbour", "1")
+    timers.queue(pipe, changes)
+    neighbour, reply = await pipe.execute(raise_on_error=False)
+    assert neighbour is True
+    assert await timers.settle(reply, changes) == [True, True]
+    assert await timers.due_at("warm") is None
+    assert await timers.due_at("c") == T0

@@ -286,7 +286,7 @@ def test_no_answer_timer_sends_the_text_and_requeues_per_the_line() -> None:
 def test_auto_close_timer_follows_operator_answers_and_client_silence() -> None:
     policy = line(auto_close_minutes=15)
     dialog = waiting(status="open", operator_id=1, answered=True)
-    set_ = decide_operator_message(dialog, policy, NOW)
+    set_ = decide_operator_message(dialog.dialog_id, policy, NOW)
     assert SetTimer("autoclose:1", NOW + timedelta(minutes=15), (("dialog_id", 1),)) in set_
     assert decide_client_message(dialog, policy) == [CancelTimer("autoclose:1")]
 
