@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from core import streams
@@ -96,6 +97,8 @@ class Timers:
         self.maxlen = maxlen
         self._fire = redis.register_script(_FIRE)
         self._change = redis.register_script(_CHANGE)
+        # redis-py's cluster pipelines refuse scripts: there the changes go as their own call.
+        self._scripts_in_pipelines = not isinstance(redis, RedisCluster)
 
     async def schedule(
         self, key: str, due_at: datetime, payload: Payload, *, if_absent: bool = False
@@ -116,19 +119,31 @@ class Timers:
         """
         if not changes:
             return []
+        if not self._scripts_in_pipelines:
+            reply = await self._change(
+                keys=[streams.TIMERS_DUE, streams.TIMER_PAYLOADS], args=_change_args(changes)
+            )
+            return [bool(pending) for pending in reply]
         pipe = self.redis.pipeline(transaction=False)
         self.queue(pipe, changes)
         (reply,) = await pipe.execute(raise_on_error=False)
         return await self.settle(reply, changes)
 
-    def queue(self, pipe: Pipeline, changes: Sequence[Arm | Disarm]) -> None:
+    def queue(self, pipe: Pipeline, changes: Sequence[Arm | Disarm]) -> bool:
         """Add ``changes`` to a pipeline the caller sends (with other writes, in one round
-        trip); hand the pipeline's reply for them to ``settle``, which returns ``apply``'s."""
+        trip); hand the pipeline's reply for them to ``settle``, which returns ``apply``'s.
+
+        False when nothing was queued (a Redis Cluster's pipeline takes no script): the caller
+        then sends the changes with ``apply`` after its pipeline, keeping their order.
+        """
+        if not self._scripts_in_pipelines:
+            return False
         # EVALSHA itself, not the registered Script: in a pipeline that would cost a SCRIPT
         # EXISTS round trip on every send. A Redis without the script answers NOSCRIPT, and
         # ``settle`` runs the changes again through the Script, which loads it.
         pipe.evalsha(self._change.sha, 2, streams.TIMERS_DUE, streams.TIMER_PAYLOADS,
                      *_change_args(changes))  # fmt: skip
+        return True
 
     async def settle(self, reply: Any, changes: Sequence[Arm | Disarm]) -> list[bool]:
         """The outcome of ``queue``'s changes from the pipeline's reply for them."""

@@ -195,14 +195,16 @@ class Router:
             return
         pipe = self.bus.redis.pipeline(transaction=False)
         self.bus.queue_publish(pipe, work.effects)
-        if changes:
-            self.timers.queue(pipe, changes)  # last, as before: after the effects
+        # Last, as before: after the effects.
+        queued = bool(changes) and self.timers.queue(pipe, changes)
         replies = await pipe.execute(raise_on_error=False)
         for reply in replies[: len(work.effects)]:
             if isinstance(reply, Exception):
                 raise reply
-        if changes:
+        if queued:
             await self.timers.settle(replies[-1], changes)
+        elif changes:
+            await self.timers.apply(changes)
 
 
 async def dispatch(work: Batch, payload: RouterInput) -> None:
