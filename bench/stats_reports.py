@@ -4,6 +4,7 @@
 .venv/bin/python -m bench.stats_reports                      # 1 000 000 dialogs, 10 M messages
 .venv/bin/python -m bench.stats_reports --dialogs 20000      # a smaller run
 .venv/bin/python -m bench.stats_reports --only sqlite        # one database
+.venv/bin/python -m bench.stats_reports --only sqlite --keep-db stats.db  # fill once, reuse
 .venv/bin/python -m bench.stats_reports --postgres-url postgresql+asyncpg://u:p@host/db
 ```
 
@@ -358,16 +359,33 @@ async def _migrate(url: str) -> None:
 
 
 def run_sqlite(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
-    path = tmp / "stats.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    path = Path(args.keep_db) if args.keep_db else tmp / "stats.db"
+    if path.exists():
+        # A file filled by an earlier run: only the migrations added since then are applied
+        # (each fills what it adds from the dialogs already there).
+        started = time.perf_counter()
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        print(f"sqlite: reused {path}, migrated in {time.perf_counter() - started:.1f} s")
+    else:
+        _fill_sqlite_file(path, args)
+    return asyncio.run(time_queries(f"sqlite+aiosqlite:///{path}", args.repeats))
+
+
+def _fill_sqlite_file(path: Path, args: argparse.Namespace) -> None:
+    """Migrate and fill a new file; it takes the final name only once complete, so that an
+    interrupted fill is never reused."""
+    part = path.with_name(path.name + ".part")
+    for leftover in (part, *(part.with_name(part.name + s) for s in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{part}"
     asyncio.run(_migrate(url))
     started = time.perf_counter()
-    fill_sqlite(path, args.dialogs, args.seed)
+    fill_sqlite(part, args.dialogs, args.seed)
     print(f"sqlite: filled {args.dialogs} dialogs in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     asyncio.run(fill_rollup(url))
     print(f"sqlite: filled the rollup in {time.perf_counter() - started:.1f} s", flush=True)
-    return asyncio.run(time_queries(url, args.repeats))
+    part.rename(path)
 
 
 def run_postgres(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -399,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--postgres-url", help="an empty PostgreSQL database (asyncpg URL)")
+    parser.add_argument(
+        "--keep-db",
+        metavar="PATH",
+        help="SQLite file to fill and keep, or, if it exists, to reuse without filling again",
+    )
     args = parser.parse_args(argv)
     results: dict[str, list[tuple[str, str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:

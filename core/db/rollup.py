@@ -7,7 +7,8 @@ The router is the writer; a dialog written any other way through a hub session (
 test) counts the same. Statements that write many dialogs at once (``update(Dialog)``,
 ``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves.
 
-``backfill`` fills the rollup from the dialogs' stored figures (migration 0018).
+``backfill`` fills the rollup from the dialogs' stored figures (migration 0018);
+``backfill_months`` sums the daily first response counts into the monthly ones (0022).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from core.db.rollup_schema import (
     UNKNOWN_HOURS,
     DialogDay,
     DialogDayResponse,
+    DialogMonthResponse,
 )
 from core.db.schema import Dialog
 
@@ -64,10 +66,13 @@ COUNTED = (
 
 DAYS = cast(Table, DialogDay.__table__)
 RESPONSES = cast(Table, DialogDayResponse.__table__)
+MONTHS = cast(Table, DialogMonthResponse.__table__)
+MONTH_KEY = ("business", "grain", "month", "line_id", "part_id", "in_hours", "seconds")
 
 Key = tuple[str, int, int, int, int]
 Sums = dict[Key, list[int]]
 Responses = dict[tuple[Key, bool, int], int]
+MonthResponses = dict[tuple[bool, str, str, int, int, int, int], int]
 
 
 class _Unknown:
@@ -195,6 +200,7 @@ def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
         _upsert(connection, days_table, KEY, days)
     if answered:
         _upsert(connection, responses_table, (*KEY, "business", "seconds"), answered)
+    _write_months(connection, _months(responses))
     # Rows that the last of their dialogs left.
     emptied = [dict(zip(KEY, key, strict=True)) for key, row in sums.items() if row[0] < 0]
     if emptied:
@@ -220,6 +226,34 @@ def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
             ),
             fewer,
         )
+
+
+def _months(responses: Responses) -> MonthResponses:
+    """The daily first response differences summed per month, in both grains."""
+    out: MonthResponses = {}
+    for ((day, line_id, channel_id, operator_id, in_hours), business, s), n in responses.items():
+        month = day[:7]
+        for grain, part_id in (("channel", channel_id), ("operator", operator_id)):
+            at = (business, grain, month, line_id, part_id, in_hours, s)
+            out[at] = out.get(at, 0) + n
+    return out
+
+
+def _write_months(connection: Connection, months: MonthResponses) -> None:
+    """Add the monthly differences, then delete the rows that dropped to no dialogs."""
+    rows = [
+        {**dict(zip(MONTH_KEY, at, strict=True)), "dialogs": n} for at, n in months.items() if n
+    ]
+    if rows:
+        _upsert(connection, MONTHS, MONTH_KEY, rows)
+    fewer = [
+        {"k_" + k: v for k, v in zip(MONTH_KEY, at, strict=True)}
+        for at, n in months.items()
+        if n < 0
+    ]
+    if fewer:
+        where = and_(*(MONTHS.c[k] == bindparam("k_" + k) for k in MONTH_KEY))
+        connection.execute(delete(MONTHS).where(where, MONTHS.c.dialogs == 0), fewer)
 
 
 def _key_columns() -> list[Any]:
@@ -267,3 +301,22 @@ def backfill(connection: Connection) -> None:
         connection.execute(
             insert(RESPONSES).from_select([*KEY, "business", "seconds", "dialogs"], counts)
         )
+
+
+def backfill_months(connection: Connection) -> None:
+    """Fill the (empty) monthly first response counts from the daily ones."""
+    r = RESPONSES.c
+    month = func.substr(r.day, 1, 7)
+    for grain, part in (("channel", r.channel_id), ("operator", r.operator_id)):
+        keys = [r.business, month, r.line_id, part, r.in_hours, r.seconds]
+        counts = select(
+            r.business,
+            literal(grain),
+            month,
+            r.line_id,
+            part,
+            r.in_hours,
+            r.seconds,
+            func.sum(r.dialogs),
+        ).group_by(*keys)
+        connection.execute(insert(MONTHS).from_select([*MONTH_KEY, "dialogs"], counts))

@@ -1,7 +1,8 @@
 """The daily rollup of the statistics: what the dialogs of one local day add up to, per line,
 channel, responsible operator and whether they began in working hours. Kept by the hub
 session's ``before_flush`` hook (``core.db.rollup``) in the same transaction as the dialog
-writes; migration ``0018_stats_rollup`` makes and fills it.
+writes; migration ``0018_stats_rollup`` makes and fills it, and ``0022_stats_month_responses``
+adds the monthly first response counts.
 
 A key is never null, so that it can be a primary key on both databases: ``operator_id`` 0
 stands for "nobody" and ``in_hours`` is 1, 0, or -1 when it is not known. A row whose dialogs
@@ -125,3 +126,27 @@ class FigureRecount(Base):
     line_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     after_dialog_id: Mapped[int] = mapped_column(Integer)
     requested_at: Mapped[datetime] = mapped_column()
+
+
+GRAINS = ("channel", "operator")
+"""The two ways ``DialogMonthResponse`` sums a month: per channel (over every responsible
+operator) or per responsible operator (over every channel)."""
+
+
+class DialogMonthResponse(Base):
+    """The first response counts of ``DialogDayResponse`` summed over a local month (``month``
+    is ``YYYY-MM``) and over one more key: ``grain`` ``channel`` rows hold the counts per
+    channel of every operator, ``operator`` rows per responsible operator (``NOBODY`` for
+    none) on every channel; ``part_id`` is that channel's or operator's id. A summary over
+    whole months reads these rather than several times as many daily rows, and its
+    percentiles stay exact: a count is still per whole second."""
+
+    __tablename__ = "stats_dialog_month_responses"
+    business: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    line_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    in_hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dialogs: Mapped[int] = mapped_column(Integer)

@@ -96,7 +96,7 @@ def _dates(f: StatsFilters, lines: dict[int, LineClock]) -> ColumnElement[bool]:
         return false()
     if first is None and last is None:
         return Dialog.line_id.in_(sorted(lines))
-    per_line = []
+    per_line, span = [], []
     for clock in lines.values():
         on_line: list[ColumnElement[bool]] = [Dialog.line_id == clock.line_id]
         if first is not None:
@@ -104,4 +104,12 @@ def _dates(f: StatsFilters, lines: dict[int, LineClock]) -> ColumnElement[bool]:
         if last is not None:
             on_line.append(Dialog.opened_at < clock.midnight(last + timedelta(days=1)))
         per_line.append(and_(*on_line))
-    return or_(*per_line)
+    # The span from the earliest line's first midnight to the latest one's last, which the
+    # per-line ranges imply: with it SQLite walks the start index in the page's order and
+    # stops at the page's end, instead of gathering each line's range and sorting it all.
+    if first is not None:
+        span.append(Dialog.opened_at >= min(c.midnight(first) for c in lines.values()))
+    if last is not None:
+        end = last + timedelta(days=1)
+        span.append(Dialog.opened_at < max(c.midnight(end) for c in lines.values()))
+    return and_(*span, or_(*per_line))

@@ -130,9 +130,7 @@ async def summary(
     if days is not None:
         rolled = await rollup.group_sums(session, days, query.group_by)
         sums = {key: _sums(row) for key, row in rolled.items()}
-        responses = rollup.rollup_where(selection, rollup.RESPONSES)
-        assert responses is not None
-        counts = await rollup.frt_counts(session, responses, query.group_by, query.business_time)
+        counts = await rollup.frt_counts(session, selection, query.group_by, query.business_time)
     else:
         sums = await _group_sums(session, selection, column)
         counts = await _frt_counts(session, selection, column, query.business_time)

@@ -1,9 +1,11 @@
 """The statistics' daily rollup matches the dialogs it sums, on SQLite and PostgreSQL: after
 dialogs are written, answered, closed, rated, reassigned, reopened, moved and deleted through
-hub sessions (the rollup kept at each flush), and after migration 0018 fills it afresh.
+hub sessions (the rollup kept at each flush), and after migrations 0018 and 0022 fill it
+afresh.
 
 The rollup kept step by step is compared with the rollup made in one ``GROUP BY`` over the
-dialogs (``core.db.rollup.backfill``), and a few of its rows with figures worked out by hand."""
+dialogs (``core.db.rollup.backfill``, then ``backfill_months`` for the monthly first response
+counts), and a few of its rows with figures worked out by hand."""
 
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.migrate import alembic_config
-from core.db.rollup import DAYS, RESPONSES, backfill
+from core.db.rollup import DAYS, MONTHS, RESPONSES, backfill, backfill_months
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
 
 WEEK = {"schedule": {"week": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}}
 MONDAY = datetime(2030, 1, 7, tzinfo=UTC)
 """Berlin is UTC+1 in January: 09:00 local is 08:00 UTC."""
 
-Snapshot = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+Snapshot = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 @pytest.fixture
@@ -39,7 +41,8 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 def _rows(conn: Connection) -> Snapshot:
     days = conn.execute(select(DAYS).order_by(*DAYS.primary_key.columns)).all()
     answered = conn.execute(select(RESPONSES).order_by(*RESPONSES.primary_key.columns)).all()
-    return [tuple(r) for r in days], [tuple(r) for r in answered]
+    months = conn.execute(select(MONTHS).order_by(*MONTHS.primary_key.columns)).all()
+    return [tuple(r) for r in days], [tuple(r) for r in answered], [tuple(r) for r in months]
 
 
 def _rebuilt(conn: Connection) -> Snapshot:
@@ -47,7 +50,9 @@ def _rebuilt(conn: Connection) -> Snapshot:
     nested = conn.begin_nested()
     conn.execute(delete(DAYS))
     conn.execute(delete(RESPONSES))
+    conn.execute(delete(MONTHS))
     backfill(conn)
+    backfill_months(conn)
     rows = _rows(conn)
     nested.rollback()
     return rows
@@ -113,20 +118,25 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         )
         nobody = _dialog(p, MONDAY + timedelta(hours=10), client_messages=2)
         s.add_all([late, morning, nobody])
-    days, answered = await _check(engine)
+    days, answered, months = await _check(engine)
     assert [(d[0], d[4], d[6]) for d in days] == [
         ("2030-01-07", -1, 1),
         ("2030-01-07", 1, 1),
         ("2030-01-08", 0, 1),
     ]
-    assert answered == []
+    assert answered == months == []
 
     async with db() as s, s.begin():
         s.add(morning)
         morning.first_response_at = morning.opened_at + timedelta(seconds=75)
         morning.operator_messages = 3
-    _days, answered = await _check(engine)
+    _days, answered, months = await _check(engine)
     assert [(a[0], a[6], a[7]) for a in answered] == [(False, 75, 1), (True, 75, 1)]
+    assert months == [
+        (business, grain, "2030-01", p["berlin"], part, 1, 75, 1)
+        for business in (False, True)
+        for grain, part in (("channel", p["chat"]), ("operator", p["ann"]))
+    ]
 
     async with db() as s, s.begin():
         s.add_all([morning, late])
@@ -134,7 +144,7 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         morning.status, morning.outcome, morning.rating = "closed", "answered", 5
         late.closed_at = late.opened_at + timedelta(minutes=5)
         late.status, late.outcome = "closed", "missed"
-    days, _answered = await _check(engine)
+    days, _answered, _months = await _check(engine)
     rated = next(d for d in days if d[3] == p["ann"])
     # dialogs, missed, closed, seconds open, messages, rated, sum, good, stars 1..5
     assert rated[6:19] == (1, 0, 1, 1800, 3, 1, 5, 1, 0, 0, 0, 0, 1)
@@ -146,14 +156,15 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         late.closed_at, late.status, late.outcome = None, "open", None  # reopened
         nobody.line_id, nobody.channel_id = p["utc"], p["mail"]  # moved to another line
         nobody.client_messages = 4
-    days, _answered = await _check(engine)
+    days, _answered, months = await _check(engine)
+    assert {m[4] for m in months if m[1] == "operator"} == {p["bob"]}
     assert {d[3] for d in days} == {0, p["bob"]}
     assert sum(d[7] for d in days) == 0  # nothing missed once reopened
 
     async with db() as s, s.begin():
         await s.delete(await s.get(Dialog, morning.id))
-    days, answered = await _check(engine)
-    assert answered == []
+    days, answered, months = await _check(engine)
+    assert answered == months == []
     assert sorted((d[1], d[6]) for d in days) == [(p["berlin"], 1), (p["utc"], 1)]
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete
 
 from config.lines import LineSettings
 from core.db import SessionMaker
-from core.db.rollup_schema import DialogDay, DialogDayResponse
+from core.db.rollup_schema import DialogDay, DialogDayResponse, DialogMonthResponse
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
 from operator_console.auth import hash_password
 from tests.operator_console.stats.reference import PlainDialog, PlainLine
@@ -94,6 +94,7 @@ async def put_dialogs(db: SessionMaker, places: Places, dialogs: Iterable[PlainD
         await s.execute(delete(Dialog))
         await s.execute(delete(DialogDay))
         await s.execute(delete(DialogDayResponse))
+        await s.execute(delete(DialogMonthResponse))
         s.add_all(
             Dialog(
                 line_id=d.line_id,
