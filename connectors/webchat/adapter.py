@@ -47,6 +47,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
+from connectors.webchat.presence import VisitorPresence
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
@@ -89,7 +90,9 @@ class WebchatConnector(ContextConnector):
         """The last outbound entry handled: a restarted ``run`` reads on from it."""
         self.files = AttachmentStore(context.data_dir)
         """Where visitors' uploads are kept, beside every channel's files."""
-        self.answer_mail = AnswerMailer(context)
+        self.presence = VisitorPresence(lambda: self.bus.redis)
+        """Which visitors have a widget open on this process, as the other processes see it."""
+        self.answer_mail = AnswerMailer(context, self.presence)
         """Answers to visitors who left the page go to the email they left."""
 
     async def load_accounts(self) -> None:
@@ -129,6 +132,7 @@ class WebchatConnector(ContextConnector):
         watchers = [
             asyncio.create_task(self.enabled.watch(self.bus, self.sessions, self._drop_disabled)),
             asyncio.create_task(self.signals.run()),
+            asyncio.create_task(self.presence.run(lambda: list(self.sockets))),
         ]
         try:
             stream = streams.outbound(self.kind)
@@ -230,6 +234,8 @@ class WebchatConnector(ContextConnector):
             sockets.dec()
             if visitor is not None:
                 self.delivery.leave((channel.id, visitor.visitor_id), ws)
+                if (channel.id, visitor.visitor_id) not in self.sockets:
+                    await self.presence.do_leave((channel.id, visitor.visitor_id))
         return ws
 
     async def _on_frame(
@@ -301,6 +307,7 @@ class WebchatConnector(ContextConnector):
         key = (channel.id, visitor.visitor_id)
         self.delivery.join(key, ws)
         try:
+            await self.presence.do_join(key)
             async with self.sessions() as session:
                 online = await line_answering(session, channel.line_id, utcnow())
                 history = await missed_messages(

@@ -25,6 +25,7 @@ from connectors.email.mail_files import FilesOfMail, MailFiles, attach, mail_fil
 from connectors.email.render import our_message_id
 from connectors.email.smtp import SmtpServer
 from connectors.outbound import report_outcome
+from connectors.webchat.presence import VisitorPresence
 from core.db import SessionMaker
 from core.db.schema import Client, Dialog, Line, Message
 from core.envelope import OutboundMessage
@@ -103,19 +104,26 @@ CLAIM_SECONDS = 7 * 86400
 class AnswerMailer:
     """Mails the operators' answers that reached no open widget, once across hub processes.
 
-    Every process tails the same answers; the first one to claim an answer in Redis decides
-    it: a process that pushed it live claims it as shown, one without the visitor's socket
-    claims it to mail it. The mails go out in background tasks: an SMTP server's slowness
-    must not hold up live delivery to other visitors."""
+    Every process tails the same answers. A process that pushed an answer live claims it in
+    Redis as shown. One that holds no socket of the visitor leaves the answer to the process
+    that does (``VisitorPresence``), which mails it itself if the socket closed before the
+    push; with the visitor on no process, the first to claim the answer for the mail sends it.
+    So a visitor still on the page never gets it twice, and one who left always gets the mail.
+    The mails go out in background tasks: an SMTP server's slowness must not hold up live
+    delivery to other visitors."""
 
-    def __init__(self, context: ConnectorContext) -> None:
+    def __init__(self, context: ConnectorContext, presence: VisitorPresence) -> None:
         self.context = context
+        self.presence = presence
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def after_push(self, answer: OutboundMessage, reached: bool) -> None:
         """Claim the answer; mail it when this process claimed it for the mail."""
         if answer.author != "operator":
             return
+        visitor = (answer.channel_id, answer.external_user_id)
+        if not reached and await self.presence.present_elsewhere(visitor):
+            return  # the process holding the visitor's socket decides
         claimed = await self.context.bus.redis.set(
             f"webchat:answer:{answer.message_id}",
             "shown" if reached else "mail",
