@@ -25,7 +25,7 @@ class DialogOffer(Base):
     __table_args__ = (
         Index("ix_dialog_offers_dialog_state", "dialog_id", "state"),
         Index("ix_dialog_offers_operator_state", "operator_id", "state"),
-        # The pending offers among every offer ever made (migration 0022).
+        # The pending offers among every offer ever made (migration 0023).
         Index("ix_dialog_offers_state_operator", "state", "operator_id", "dialog_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
