@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
@@ -64,12 +64,20 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
             )
         )
     }
-    keys = sorted({(r.dialog_id, r.client_msg_id) for r in replies})
+    keys = {(r.dialog_id, r.client_msg_id) for r in replies}
+    # Two lists, not a row-value IN: SQLite answers ``(a, b) IN (VALUES …)`` by scanning every
+    # stored message, while these two are a search of the (dialog, client id) unique index.
+    # The lists' cross product may match a message of another pair, so only the pairs count.
+    candidates = await session.scalars(
+        select(Message).where(
+            Message.dialog_id.in_(dialog_ids),
+            Message.client_msg_id.in_(sorted({r.client_msg_id for r in replies})),
+        )
+    )
     stored: StoredReplies = {
         (m.dialog_id, m.client_msg_id or ""): m
-        for m in await session.scalars(
-            select(Message).where(tuple_(Message.dialog_id, Message.client_msg_id).in_(keys))
-        )
+        for m in candidates
+        if (m.dialog_id, m.client_msg_id) in keys
     }
     stretch: list[_Answer] = []
     fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written

@@ -25,6 +25,8 @@ class DialogOffer(Base):
     __table_args__ = (
         Index("ix_dialog_offers_dialog_state", "dialog_id", "state"),
         Index("ix_dialog_offers_operator_state", "operator_id", "state"),
+        # The pending offers among every offer ever made (migration 0023).
+        Index("ix_dialog_offers_state_operator", "state", "operator_id", "dialog_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id"))

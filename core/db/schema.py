@@ -189,6 +189,10 @@ class Dialog(Base):
         Index("ix_dialogs_identity_status", "identity_id", "status"),
         Index("ix_dialogs_operator_status", "operator_id", "status"),
         Index("ix_dialogs_line_status", "line_id", "status"),
+        # A line's waiting queue in order, and the active dialogs counted per operator and
+        # line, without walking the closed ones (migration 0023).
+        Index("ix_dialogs_line_status_opened", "line_id", "status", "opened_at", "id"),
+        Index("ix_dialogs_status_operator_line", "status", "operator_id", "line_id"),
         # The statistics' date ranges and sorts (migration 0010).
         Index("ix_dialogs_opened_at", "opened_at", "id"),
         Index("ix_dialogs_last_message_at", "last_message_at", "id"),
