@@ -10,7 +10,9 @@ router only ever *creates* clients and identities and copies an identity's clien
 dialog; it never changes an existing row's client. The sink is the only code that does, so
 there is one writer of ownership. A dialog the router opens with an identity's old client in
 the same instant as a merge moves that identity is corrected when its dialog-opened event
-arrives here (``_attach_dialog`` re-reads the identity's client).
+arrives here (``_attach_dialog`` re-reads the identity's client). A merge and the sink's
+writes for the same client take turns on the client's row (``crm_sink.locks``): a lead or
+transcript written meanwhile is either seen and moved by the merge, or written on the main.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from core.envelope import (
     IntegrationEvent,
 )
 from core.integration_events import integration_event
+from crm_sink.locks import lock_clients, lock_owner
 from crm_sink.matching import match_strong
 from crm_sink.merge import apply_unmerge, choose_main, plan_merge
 from crm_sink.merge_record import record_from_json, record_to_json
@@ -162,13 +165,17 @@ async def do_dialog_opened(work: CrmWork, event: DialogOpenedForCrm) -> None:
 
 async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
     session = work.session
+    # The client is locked until commit, so a merge of it waits for what is written here
+    # (lead, link, transcript), or has moved the row by the time the lock is granted.
     link = await session.get(CrmDialogLink, dialog.id)
     if link is not None:
+        await lock_owner(session, dialog)
         return link
     identity = await session.get(ClientIdentity, dialog.identity_id)
     assert identity is not None
-    if dialog.client_id != identity.client_id:
-        dialog.client_id = identity.client_id  # moved by a merge while the router opened it
+    owner = await lock_owner(session, identity)
+    if dialog.client_id != owner:
+        dialog.client_id = owner  # moved by a merge while the router opened it
     profile = await profile_of(session, dialog.client_id, work.now)
     lead = await session.scalar(
         select(CrmLead)
@@ -314,6 +321,7 @@ async def do_merge(
 ) -> CrmMerge:
     """Merge two clients by the rules of ``merge.py`` and store the record that undoes it."""
     session = work.session
+    await lock_clients(session, (a_id, b_id))
     for cid in (a_id, b_id):
         profile = await profile_of(session, cid, work.now)
         if profile.merged_into_id is not None:
@@ -345,6 +353,8 @@ async def do_unmerge(work: CrmWork, merge_id: int, operator_id: int | None) -> C
     merge = await session.get(CrmMerge, merge_id)
     if merge is None:
         raise LookupError(f"merge {merge_id} does not exist")
+    await lock_clients(session, (merge.main_id, merge.dup_id))
+    await session.refresh(merge)  # another undo may have committed while this one waited
     if merge.undone_at is not None:
         raise CrmConflict("this merge was already undone")
     main_profile = await profile_of(session, merge.main_id, work.now)
@@ -378,4 +388,3 @@ async def do_not_duplicate(work: CrmWork, a_id: int, b_id: int, operator_id: int
             CrmNotDuplicate(low_id=low, high_id=high, operator_id=operator_id, created_at=work.now)
         )
         await work.session.flush()
-

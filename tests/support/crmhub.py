@@ -68,8 +68,15 @@ class CrmHub:
         Only consumers with something new are stepped: an empty blocking read costs Redis's
         100 ms timer resolution, which would dominate these tests.
         """
+        await self._step_until_quiet(self.consumers)
+
+    async def route(self) -> None:
+        """Step the router's consumers only: the CRM events wait for the test to apply them."""
+        await self._step_until_quiet([c for c in self.consumers if c.stream != streams.CRM])
+
+    async def _step_until_quiet(self, consumers: list[Consumer[Any]]) -> None:
         while True:
-            busy = [c for c in self.consumers if await self._has_new(c)]
+            busy = [c for c in consumers if await self._has_new(c)]
             if not busy:
                 return
             for consumer in busy:

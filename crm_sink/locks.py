@@ -1,0 +1,89 @@
+"""Client locks that make a merge and the sink's writes for the same clients take turns.
+
+A merge reads everything two clients own and then moves it to the main client. A lead, link or
+transcript the sink writes onto one of them between that read and the merge's commit would be
+missed by the move and left on the merged-away client. So both sides hold the clients' rows
+from before their reads until their commit:
+
+* On PostgreSQL the rows of ``clients`` are locked with ``SELECT … FOR UPDATE``, in id order,
+  so two merges locking overlapping pairs never wait on each other in a cycle. Under READ
+  COMMITTED each later statement then sees what the previous holder committed.
+* SQLite has one writer at a time, but the driver begins a transaction only at the first
+  write, so reads before it see the database as it was before another writer's commit. The
+  transaction is begun with ``BEGIN IMMEDIATE`` instead, which takes the write lock before
+  anything is read (waiting out ``busy_timeout`` for the current writer).
+
+After the lock the clients and their CRM profiles are read again: objects the session loaded
+earlier (a visibility check, an earlier event of the batch) may predate another's commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.db.crm_schema import CrmProfile
+from core.db.schema import Client, ClientIdentity, Dialog
+
+__all__ = ["lock_clients", "lock_owner"]
+
+
+async def lock_clients(session: AsyncSession, client_ids: Iterable[int]) -> None:
+    """Hold the clients' rows until the transaction ends, and re-read them and their profiles."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        return
+    await session.flush()
+    connection = await session.connection()
+    query = select(Client).where(Client.id.in_(ids)).order_by(Client.id)
+    if connection.dialect.name == "sqlite":
+        await _begin_immediate(connection)
+    else:
+        query = query.with_for_update()
+    await session.execute(query.execution_options(populate_existing=True))
+    await session.execute(
+        select(CrmProfile)
+        .where(CrmProfile.client_id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _begin_immediate(connection: AsyncConnection) -> None:
+    # A transaction the driver has already begun has written, so it holds the write lock.
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is not None and not driver.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def lock_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int:
+    """Lock the client who owns ``row`` now and return its id; ``row`` is read again.
+
+    A merge that committed while this transaction waited for the lock has moved the row to
+    the main client (or, for a row it did not move, left the merged-into pointer on the old
+    one's profile): the owner is read again under each lock until it stays the same.
+    """
+    await session.flush()  # the re-read must not drop a change not yet written
+    locked: set[int] = set()
+    while True:
+        owner = await _current_owner(session, row)
+        if owner in locked:
+            return owner
+        await lock_clients(session, [owner])
+        locked.add(owner)
+
+
+async def _current_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int:
+    await session.refresh(row, ["client_id"])
+    owner = row.client_id
+    seen = {owner}
+    while True:
+        merged_into = await session.scalar(
+            select(CrmProfile.merged_into_id).where(CrmProfile.client_id == owner)
+        )
+        if merged_into is None or merged_into in seen:
+            return owner
+        owner = merged_into
+        seen.add(owner)

@@ -1,0 +1,146 @@
+"""A merge and the sink's writes for the same client, interleaved by hand on a real database.
+
+The merge is held after it has read what the two clients own and before it moves anything;
+the sink then handles an event for the client about to be merged away. Either the sink waits
+for the merge (and writes on the main client) or the merge sees what the sink wrote: nothing
+may be left on the merged-away client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import streams
+from core.db.crm_schema import CrmDialogLink, CrmLead, CrmNote, CrmProfile
+from core.db.schema import Dialog
+from core.delivery import Delivery
+from core.envelope import (
+    CloseDialog,
+    CrmEvent,
+    DialogClosedForCrm,
+    DialogOpenedForCrm,
+    utcnow,
+)
+from crm_sink import locks
+from crm_sink.actions import CrmWork, do_merge
+from crm_sink.merge import MergeableClient
+from crm_sink.store import do_apply
+from tests.support.crmhub import CrmHub, crm_hub
+
+Setup = Callable[[CrmHub], Awaitable[tuple[int, int, CrmEvent]]]
+"""Builds the two clients and the sink's event: (main client, client to merge away, event)."""
+
+WAIT_S = 30.0
+"""Generous bound on each wait: a broken lock would hang the test rather than fail it."""
+
+
+async def _dialogs(hub: CrmHub) -> list[Dialog]:
+    async with hub.session() as s:
+        return list(await s.scalars(select(Dialog).order_by(Dialog.id)))
+
+
+async def _new_client_opens(hub: CrmHub) -> tuple[int, int, CrmEvent]:
+    """A known client (dialog and lead) and a new one whose dialog-opened is not applied yet."""
+    await hub.say("telegram", "tg-1", "first")
+    await hub.drain()
+    await hub.say("viber", "vb-1", "second")
+    await hub.route()
+    known, new = await _dialogs(hub)
+    async with hub.session() as s, s.begin():
+        # As after the new client's hints: the merge then only reads before it is held.
+        s.add(CrmProfile(client_id=new.client_id, custom_fields={}, updated_at=utcnow()))
+    opened = DialogOpenedForCrm(dialog_id=new.id, client_id=new.client_id, line_id=new.line_id)
+    return known.client_id, new.client_id, opened
+
+
+async def _linked_dialog_closes(hub: CrmHub) -> tuple[int, int, CrmEvent]:
+    """Two clients with a lead each; the second one's dialog is closed, not yet applied."""
+    await hub.say("telegram", "tg-1", "first")
+    await hub.say("viber", "vb-1", "second")
+    await hub.drain()
+    kept, closing = await _dialogs(hub)
+    async with hub.session() as s, s.begin():
+        # Changed last, so the first client is the one a merge keeps.
+        profile = await s.get(CrmProfile, kept.client_id)
+        assert profile is not None
+        profile.updated_at = utcnow() + timedelta(minutes=1)
+    await hub.publish(streams.COMMANDS, CloseDialog(dialog_id=closing.id, operator_id=None))
+    await hub.route()
+    closed = DialogClosedForCrm(dialog_id=closing.id, client_id=closing.client_id)
+    return kept.client_id, closing.client_id, closed
+
+
+async def _left_on(session: AsyncSession, client_id: int) -> list[str]:
+    """What still belongs to a client: dialogs, leads, transcripts."""
+    left = [
+        f"dialog {d}"
+        for d in await session.scalars(select(Dialog.id).where(Dialog.client_id == client_id))
+    ]
+    left += [
+        f"lead {x}"
+        for x in await session.scalars(select(CrmLead.id).where(CrmLead.client_id == client_id))
+    ]
+    left += [
+        f"note {x}"
+        for x in await session.scalars(select(CrmNote.id).where(CrmNote.client_id == client_id))
+    ]
+    return left
+
+
+@pytest.mark.parametrize(
+    "setup", [_new_client_opens, _linked_dialog_closes], ids=["lead", "transcript"]
+)
+async def test_sink_write_during_a_merge_ends_on_the_main_client(
+    db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, setup: Setup
+) -> None:
+    async with crm_hub(db_url, redis_url) as hub:
+        main_id, dup_id, event = await setup(hub)
+        merge_has_read = asyncio.Event()
+        merge_may_write = asyncio.Event()
+        sink_waits = asyncio.Event()
+
+        async def apply_when_allowed(
+            session: AsyncSession, state: MergeableClient, donors: Iterable[int] = ()
+        ) -> None:
+            if not merge_has_read.is_set():
+                merge_has_read.set()
+                await merge_may_write.wait()
+            await do_apply(session, state, donors)
+
+        real_lock = locks.lock_clients
+
+        async def noted_lock(session: AsyncSession, client_ids: Iterable[int]) -> None:
+            sink_waits.set()  # only the sink locks through this name once the merge is held
+            await real_lock(session, client_ids)
+
+        monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
+
+        async def merge() -> tuple[int, int]:
+            async with hub.session() as s, s.begin():
+                done = await do_merge(CrmWork(s, utcnow()), main_id, dup_id, None, "manual")
+                return done.main_id, done.dup_id
+
+        merging = asyncio.create_task(merge())
+        await asyncio.wait_for(merge_has_read.wait(), WAIT_S)
+        monkeypatch.setattr(locks, "lock_clients", noted_lock)
+        sinking = asyncio.create_task(hub.sink.handle([Delivery(streams.CRM, "1-0", event)]))
+        waiting = asyncio.create_task(sink_waits.wait())
+        # The sink either finished on its own (nothing held it) or is at the client's lock.
+        await asyncio.wait([sinking, waiting], timeout=WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        merge_may_write.set()
+        merged, _ = await asyncio.wait_for(asyncio.gather(merging, sinking), WAIT_S)
+
+        assert merged == (main_id, dup_id)
+        async with hub.session() as s:
+            assert await _left_on(s, dup_id) == []
+            assert f"dialog {event.dialog_id}" in await _left_on(s, main_id)
+            link = await s.get(CrmDialogLink, event.dialog_id)
+            lead = await s.get(CrmLead, link.lead_id) if link and link.lead_id else None
+        assert lead is not None and lead.client_id == main_id
