@@ -233,9 +233,10 @@ class Consumer(Generic[T]):
                 self.stream, self.group, self.name, cfg.forget_idle_ms
             )
         block = self.delayed.wait_ms(cfg.block_ms)
-        reply: Any = await self.bus.redis.xreadgroup(
+        read = self.bus.redis.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block
         )
+        reply: Any = await bus_tail.until_stopped(read, self.bus.stopping)
         for _stream, entries in reply or []:
             handled += len(entries)
             await self._handle(entries)
