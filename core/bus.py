@@ -67,9 +67,9 @@ class Bus:
     def close(self) -> None:
         """Ask every consumer and tail of this bus to stop after the batch in hand.
 
-        Stopping by flag rather than by cancelling a blocked XREADGROUP means a batch being
-        handled is finished and acked, and nothing depends on how a client library reacts to
-        a cancel that races its own read timeout.
+        Stopping by flag rather than by cancelling the consumers' tasks means a batch being
+        handled is finished and acked; only a read still blocked on a quiet stream is
+        cancelled (``core.bus_tail.until_stopped``), so a long ``block_ms`` delays no stop.
         """
         self.stopping.set()
 
