@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     """The first admin's password. Empty: generated on first start and printed once."""
     inbound_shards: int = Field(default=4, ge=1, le=256)
     batch_size: int = Field(default=100, ge=1, le=10_000)
-    bus_block_ms: int = Field(default=250, ge=10, le=10_000)
-    """How long a consumer's read waits for new entries; also how long a stop may take."""
+    bus_block_ms: int = Field(default=3000, ge=10, le=10_000)
+    """How long a consumer's read waits for new entries on a quiet stream, kept under the Redis
+    client's socket timeout (``core.redis_connect.quiet_read_ms``). A stop or a handed-back
+    stream cancels the read, so this bounds no stop; shorter only wakes an idle hub more."""
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)
     redis_max_connections: int = Field(default=200, ge=10)

@@ -67,9 +67,9 @@ class Bus:
     def close(self) -> None:
         """Ask every consumer and tail of this bus to stop after the batch in hand.
 
-        Stopping by flag rather than by cancelling a blocked XREADGROUP means a batch being
-        handled is finished and acked, and nothing depends on how a client library reacts to
-        a cancel that races its own read timeout.
+        Stopping by flag rather than by cancelling the consumers' tasks means a batch being
+        handled is finished and acked; only a read still blocked on a quiet stream is
+        cancelled (``core.bus_tail.until_stopped``), so a long ``block_ms`` delays no stop.
         """
         self.stopping.set()
 
@@ -233,9 +233,10 @@ class Consumer(Generic[T]):
                 self.stream, self.group, self.name, cfg.forget_idle_ms
             )
         block = self.delayed.wait_ms(cfg.block_ms)
-        reply: Any = await self.bus.redis.xreadgroup(
+        read = self.bus.redis.xreadgroup(
             self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block
         )
+        reply: Any = await bus_tail.until_stopped(read, self.bus.stopping)
         for _stream, entries in reply or []:
             handled += len(entries)
             await self._handle(entries)

@@ -10,9 +10,10 @@ logged and skipped: a fan-out reader has nothing to retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -21,6 +22,8 @@ from core.envelope import ENVELOPE, Envelope
 from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FIELD = "data"
 """The field of a stream entry that holds the payload (as ``core.bus`` writes it)."""
@@ -51,7 +54,8 @@ async def tail(
         last = as_text(newest[0][0]) if newest else "0-0"
     while not stopping.is_set():
         try:
-            reply: Any = await redis.xread({stream: last}, count=count, block=block_ms)
+            read = redis.xread({stream: last}, count=count, block=block_ms)
+            reply: Any = await until_stopped(read, stopping)
         except REDIS_DOWN as exc:
             await outage.wait(exc, stopping)
             continue
@@ -63,6 +67,30 @@ async def tail(
                     yield last, ENVELOPE.validate_json(payload_of(fields))
                 except (ValidationError, KeyError) as exc:
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+
+
+async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None:
+    """What ``read`` returns, or None when ``stopping`` is set first: the read is cancelled
+    then. So a blocking read on a quiet stream may wait long (``quiet_read_ms``) and its reader
+    still stops at once, instead of renewing short reads to notice the stop.
+
+    A cancelled read closes its connection (redis-py's rule), so no reply is left half read;
+    entries a group read was handed just then stay pending, as after a crash.
+    """
+    reading = asyncio.ensure_future(read)
+    if reading.done():
+        return reading.result()
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((reading, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not reading.done():
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
+    # Entries that came as the stop did are still handed over.
+    return None if reading.cancelled() else reading.result()
 
 
 async def entries_between(

@@ -11,9 +11,10 @@ atomic step that can ride in the same round trip as the batch's other writes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 # KEYS: due zset, payload hash, target stream. ARGV: now (ms), max count, maxlen.
 # Payloads are stored already encoded as the timer.fired document, so the script only moves
-# strings and never parses them.
+# strings and never parses them. Returns how many fired and the next pending due time (ms, or
+# -1 when none is pending), so the clock can sleep until then.
 _FIRE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, key in ipairs(due) do
@@ -42,7 +44,8 @@ for _, key in ipairs(due) do
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'data', doc)
   end
 end
-return #due
+local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, next[2] or -1}
 """
 
 # KEYS: due zset, payload hash. ARGV: (what, key, due (ms), document) per change, in order.
@@ -123,6 +126,7 @@ class Timers:
             reply = await self._change(
                 keys=[streams.TIMERS_DUE, streams.TIMER_PAYLOADS], args=_change_args(changes)
             )
+            _wake_arms(changes)
             return [bool(pending) for pending in reply]
         pipe = self.redis.pipeline(transaction=False)
         self.queue(pipe, changes)
@@ -154,6 +158,7 @@ class Timers:
             )
         elif isinstance(reply, Exception):
             raise reply
+        _wake_arms(changes)
         return [bool(pending) for pending in reply]
 
     async def due_at(self, key: str) -> datetime | None:
@@ -163,31 +168,105 @@ class Timers:
 
     async def fire_due(self, now: datetime, limit: int = 500) -> int:
         """Move every timer due at ``now`` onto the stream; returns how many fired."""
-        fired = await self._fire(
+        fired, _next = await self._fire_until(now, limit)
+        return fired
+
+    async def _fire_until(self, now: datetime, limit: int) -> tuple[int, float | None]:
+        """Fire up to ``limit`` timers due at ``now``: how many, and when (epoch ms) the next
+        pending one is due (None when none is)."""
+        fired, next_ms = await self._fire(
             keys=[streams.TIMERS_DUE, streams.TIMER_PAYLOADS, self.stream],
             args=[_ms(now), limit, self.maxlen],
         )
-        return int(fired)
+        return int(fired), None if float(next_ms) < 0 else float(next_ms)
 
-    async def run(self, stopping: asyncio.Event, interval_s: float = 0.2) -> None:
-        """Fire due timers until ``stopping`` is set. Safe to run in several processes at once."""
+    async def run(self, stopping: asyncio.Event, interval_s: float = 1.0) -> None:
+        """Fire due timers until ``stopping`` is set. Safe to run in several processes at once.
+
+        Between firings the clock sleeps until the next pending timer is due, ``interval_s`` at
+        most: an arm in this process that falls due sooner wakes it at once (``_Nap``), and
+        the cap bounds how late a timer armed by another process can fire.
+        """
         # Redis away is logged once per outage and waited out with the readers' backoff;
         # anything else is a bug worth its traceback.
         outage = Outage(streams.TIMERS_DUE, kind="timer clock")
-        while not stopping.is_set():
-            try:
-                while await self.fire_due(datetime.now(UTC)) > 0:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except REDIS_DOWN as exc:
-                await outage.wait(exc, stopping)
-                continue
-            except Exception:
-                log.exception("firing timers failed; trying again")
-            outage.over()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval_s)
+        nap = _Nap(asyncio.get_running_loop())
+        _NAPS.add(nap)
+        try:
+            while not stopping.is_set():
+                # Every arm from here on wakes the clock, until it knows what is pending.
+                nap.wake_before(math.inf)
+                try:
+                    next_ms = await self._fire_all()
+                except asyncio.CancelledError:
+                    raise
+                except REDIS_DOWN as exc:
+                    await outage.wait(exc, stopping)
+                    continue
+                except Exception:
+                    log.exception("firing timers failed; trying again")
+                    next_ms = None
+                outage.over()
+                await nap.sleep(stopping, _nap_s(next_ms, interval_s))
+        finally:
+            _NAPS.discard(nap)
+
+    async def _fire_all(self, limit: int = 500) -> float | None:
+        """Fire every timer due now; when (epoch ms) the next pending one is due."""
+        while True:
+            fired, next_ms = await self._fire_until(datetime.now(UTC), limit)
+            if fired < limit:
+                return next_ms
+
+
+class _Nap:
+    """A timer clock's sleep, which an arm due before its end cuts short (``_wake_arms``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.woken = asyncio.Event()
+        self.until_ms = math.inf
+
+    def wake_before(self, until_ms: float) -> None:
+        """From now on, an arm due before ``until_ms`` (epoch ms) wakes this nap."""
+        self.woken.clear()
+        self.until_ms = until_ms
+
+    async def sleep(self, stopping: asyncio.Event, seconds: float) -> None:
+        """Sleep ``seconds``, less if woken or ``stopping``; an arm that came meanwhile
+        (``woken`` already set) makes it return at once."""
+        if seconds <= 0 or self.woken.is_set():
+            return
+        self.until_ms = min(self.until_ms, time.time() * 1000 + seconds * 1000)
+        waits = [asyncio.ensure_future(e.wait()) for e in (stopping, self.woken)]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+
+_NAPS: set[_Nap] = set()
+"""The running timer clocks of this process."""
+
+
+def _wake_arms(changes: Sequence[Arm | Disarm]) -> None:
+    """Wake each clock of this process that sleeps past one of ``changes``' arms."""
+    soonest = min((_ms(c.due_at) for c in changes if isinstance(c, Arm)), default=None)
+    if soonest is None:
+        return
+    for nap in _NAPS:
+        if soonest < nap.until_ms:
+            nap.until_ms = -math.inf  # woken once is enough
+            # Thread-safe: a batch may be settled on another thread's loop.
+            nap.loop.call_soon_threadsafe(nap.woken.set)
+
+
+def _nap_s(next_ms: float | None, cap_s: float) -> float:
+    """How long the clock may sleep: until the next due timer, ``cap_s`` at most."""
+    if next_ms is None:
+        return cap_s
+    return max(0.0, min(cap_s, (next_ms - time.time() * 1000) / 1000))
 
 
 def _change_args(changes: Sequence[Arm | Disarm]) -> list[str | int]:

@@ -32,7 +32,7 @@ from core.key_upgrade import do_rename_old_keys
 from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.outage import REDIS_DOWN
-from core.redis_connect import connect, is_cluster, load_cluster_map
+from core.redis_connect import connect, is_cluster, load_cluster_map, quiet_read_ms
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -124,7 +124,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         client,
         BusConfig(
             batch_size=settings.batch_size,
-            block_ms=settings.bus_block_ms,
+            block_ms=quiet_read_ms(client, settings.bus_block_ms),
             claim_idle_ms=settings.claim_idle_ms,
             max_deliveries=settings.max_deliveries,
             maxlen=settings.stream_maxlen,

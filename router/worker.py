@@ -288,7 +288,7 @@ class RouterService:
                 stop.set()
             tasks = list(self.tasks.values())
             if tasks:
-                # Consumers stop after their current read (block_ms at most).
+                # Consumers stop after the batch in hand; a blocked read is cancelled.
                 _done, late = await asyncio.wait(tasks, timeout=self.bus.config.block_ms / 1000 + 5)
                 for task in late:
                     task.cancel()

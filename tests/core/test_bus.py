@@ -252,3 +252,34 @@ async def test_tail_never_rereads_from_dollar(redis_url: str) -> None:
     assert not [c for c in seen if c.endswith(" $")], seen
     await reader.aclose()
     await watcher.aclose()
+
+
+async def test_a_stop_cancels_long_reads_of_consumers_and_tails_at_once(
+    redis: aioredis.Redis,
+) -> None:
+    """Quiet streams are read in long blocks (an idle hub wakes less); closing the bus must
+    not wait for them to end."""
+    bus = Bus(redis, BusConfig(block_ms=4000))
+    await bus.ensure_group("quiet", "g")
+    rec = Recorder()
+    consumer = asyncio.create_task(bus.consumer("quiet", "g", "c1", rec, ADAPTER).run())
+
+    async def tail() -> None:
+        async for _entry in bus.tail("quiet-events"):
+            pass
+
+    tailing = asyncio.create_task(tail())
+    await asyncio.sleep(0.3)  # both are blocked in a read now
+    await bus.publish("quiet", message(1))
+    async with asyncio.timeout(2):
+        while rec.handled != ["1"]:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    loop = asyncio.get_running_loop()
+    closed_at = loop.time()
+    bus.close()
+    await asyncio.wait_for(asyncio.gather(consumer, tailing), 2)
+    assert loop.time() - closed_at < 1
+    # The connection of a cancelled read was closed, not left with a reply half read.
+    assert await redis.ping()
+    assert (await redis.xpending("quiet", "g"))["pending"] == 0

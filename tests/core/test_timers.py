@@ -128,3 +128,29 @@ async def test_changes_sent_with_other_writes_survive_a_redis_without_the_script
     assert await timers.settle(reply, changes) == [True, True]
     assert await timers.due_at("warm") is None
     assert await timers.due_at("c") == T0
+
+
+async def test_the_clock_sleeps_until_the_next_timer_and_wakes_for_a_sooner_arm(
+    redis: aioredis.Redis,
+) -> None:
+    """With a 60 s cap on its sleep, only the next due time and this process's arms can make
+    the clock fire these within seconds."""
+    stopping = asyncio.Event()
+    start = datetime.now(UTC)
+    await Timers(redis).schedule("later", start + timedelta(seconds=3), {"dialog_id": 1})
+    clock = asyncio.create_task(Timers(redis).run(stopping, interval_s=60))
+    try:
+        await asyncio.sleep(0.3)  # the clock is asleep until "later" is due
+        await Timers(redis).schedule("sooner", datetime.now(UTC), {"dialog_id": 2})
+        async with asyncio.timeout(2):
+            while len(await fired(redis)) < 1:
+                await asyncio.sleep(0.02)
+        assert [t.key for t in await fired(redis)] == ["sooner"]
+        async with asyncio.timeout(5):
+            while len(await fired(redis)) < 2:
+                await asyncio.sleep(0.02)
+        assert [t.key for t in await fired(redis)] == ["sooner", "later"]
+        assert datetime.now(UTC) >= start + timedelta(seconds=3)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(clock, 5)
