@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from core.bus import Bus
+from core.consumer_stop import stop_consumers
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +59,7 @@ class KindWorkers:
         self._own, self._tasks = None, []
         if own is None:
             return
-        own.close()
-        if not tasks:
-            return
-        _done, late = await asyncio.wait(tasks, timeout=own.config.block_ms / 1000 + 8)
-        for task in late:
-            task.cancel()
-        for task in late:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_consumers(own, tasks)
 
     async def _keep(self, job: Job, own: Bus) -> None:
         while not own.stopping.is_set():

@@ -20,7 +20,7 @@ from core.db.schema import ConsoleSession, LineOperator, Operator
 from core.envelope import PresenceChange
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES, OperatorRole
 from operator_console.auth import hash_password, http_error, require_role
-from operator_console.bodies import Body, path_id
+from operator_console.bodies import Body, path_row
 from operator_console.field_errors import FieldError, field_error_response, read_form_body
 from operator_console.views import operator_json
 
@@ -70,13 +70,6 @@ async def list_operators(request: web.Request) -> web.Response:
         return web.json_response({"operators": [admin_operator_json(op) for op in rows]})
 
 
-async def _operator(session: AsyncSession, request: web.Request) -> Operator:
-    operator = await session.get(Operator, path_id(request, "operator_id"))
-    if operator is None:
-        raise http_error(web.HTTPNotFound, "no such operator")
-    return operator
-
-
 async def create_operator(request: web.Request) -> web.Response:
     """POST /api/admin/operators."""
     require_role(request, "admin")
@@ -104,7 +97,7 @@ async def edit_operator(request: web.Request) -> web.Response:
     me = require_role(request, "admin")
     body = await read_form_body(request, OperatorEditBody)
     async with request.app[SESSIONS]() as session, session.begin():
-        operator = await _operator(session, request)
+        operator = await path_row(session, request, Operator, "operator_id")
         if operator.id == me.id and body.role not in (None, "admin"):
             raise http_error(web.HTTPConflict, "role: you cannot demote yourself")
         if body.name is not None:
@@ -150,7 +143,7 @@ async def disable_operator(request: web.Request) -> web.Response:
     """POST /api/admin/operators/{id}/disable: no login, sessions ended, offers handed on."""
     me = require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
-        operator = await _operator(session, request)
+        operator = await path_row(session, request, Operator, "operator_id")
         if operator.id == me.id:
             raise http_error(web.HTTPConflict, "you cannot disable yourself")
         if not operator.password_hash.startswith(DISABLED):
@@ -171,7 +164,7 @@ async def enable_operator(request: web.Request) -> web.Response:
     """POST /api/admin/operators/{id}/enable: they may log in again with their password."""
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
-        operator = await _operator(session, request)
+        operator = await path_row(session, request, Operator, "operator_id")
         operator.password_hash = operator.password_hash.removeprefix(DISABLED)
         await session.flush()
         view = admin_operator_json(operator)

@@ -7,7 +7,6 @@ background components run as tasks held by the application until shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -25,6 +24,7 @@ from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
+from core.consumer_stop import stop_consumers
 from core.db import at_head, check_not_newer, make_engine, make_sessionmaker, upgrade
 from core.db.recount import FigureRecounter
 from core.db.writer import DbWriter
@@ -245,14 +245,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     finally:
         # Components finish the batch in hand (it is acked) and return; one that does not
         # within the grace period is cancelled, and what it held stays pending for reclaim.
-        bus.close()
-        if tasks:
-            _done, late = await asyncio.wait(tasks, timeout=bus.config.block_ms / 1000 + 8)
-            for task in late:
-                task.cancel()
-            for task in late:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await stop_consumers(bus, tasks)
         if writer is not None:
             writer.close()
 

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.limits import InputError, loads_limited, parse_row_id
 from operator_console.auth import http_error
@@ -18,6 +19,7 @@ class Body(BaseModel):
 
 
 B = TypeVar("B", bound=Body)
+R = TypeVar("R")
 
 
 def bad_request(exc: ValidationError, where: str = "") -> web.HTTPException:
@@ -43,6 +45,15 @@ def path_id(request: web.Request, name: str) -> int:
     if value is None:
         raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}")
     return value
+
+
+async def path_row(session: AsyncSession, request: web.Request, model: type[R], name: str) -> R:
+    """The ``model`` row whose id is in the path's ``name`` part; 404 naming the thing (as
+    ``path_id`` does) when there is no such row."""
+    row = await session.get(model, path_id(request, name))
+    if row is None:
+        raise http_error(web.HTTPNotFound, f"no such {name.removesuffix('_id')}")
+    return row
 
 
 def query_id(request: web.Request, name: str, default: int | None = None) -> int | None:

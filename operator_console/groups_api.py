@@ -24,7 +24,7 @@ from core.db.schema import Line, Operator
 from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, path_id, read_body
+from operator_console.bodies import Body, path_row, read_body
 from operator_console.field_errors import FieldError, field_error_response
 
 
@@ -74,7 +74,7 @@ async def set_members(request: web.Request) -> web.Response:
     if len(set(ids)) != len(ids):
         raise http_error(web.HTTPBadRequest, "operator_ids: an operator is listed twice")
     async with request.app[SESSIONS]() as session, session.begin():
-        group = await _group(session, request)
+        group = await path_row(session, request, OperatorGroup, "group_id")
         roles: dict[int, str] = {
             op_id: role
             for op_id, role in await session.execute(
@@ -108,19 +108,12 @@ async def _check_name_free(session: AsyncSession, name: str, group_id: int = 0) 
         )
 
 
-async def _group(session: AsyncSession, request: web.Request) -> OperatorGroup:
-    group = await session.get(OperatorGroup, path_id(request, "group_id"))
-    if group is None:
-        raise http_error(web.HTTPNotFound, "no such group")
-    return group
-
-
 async def rename_group(request: web.Request) -> web.Response:
     """PATCH /api/admin/groups/{id}: a new name."""
     require_role(request, "admin")
     body = await read_body(request, GroupBody)
     async with request.app[SESSIONS]() as session, session.begin():
-        group = await _group(session, request)
+        group = await path_row(session, request, OperatorGroup, "group_id")
         await _check_name_free(session, body.name, group.id)
         group.name = body.name
         view = await _group_json(session, group)
@@ -132,7 +125,7 @@ async def delete_group(request: web.Request) -> web.Response:
     409 naming the lines whose queue still holds it."""
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
-        group = await _group(session, request)
+        group = await path_row(session, request, OperatorGroup, "group_id")
         lines = list(
             await session.scalars(
                 select(Line.name)

@@ -13,13 +13,12 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import Field, field_validator
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.app_keys import SECRET_KEY, SESSIONS
 from core.db.integrations_schema import ApiToken, Webhook, WebhookAttempt
 from core.envelope import HookEventName, utcnow
-from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, path_id, read_body
+from operator_console.auth import require_role
+from operator_console.bodies import Body, path_row, read_body
 from operator_console.integrations.tokens import Scope, new_token, token_digest
 
 DELIVERIES_SHOWN = 100
@@ -139,9 +138,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     """POST /api/admin/tokens/{token_id}/revoke: the token stops working at once."""
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
-        token = await session.get(ApiToken, path_id(request, "token_id"))
-        if token is None:
-            raise http_error(web.HTTPNotFound, "no such token")
+        token = await path_row(session, request, ApiToken, "token_id")
         token.revoked_at = token.revoked_at or utcnow()
         await session.flush()
         return web.json_response({"token": token_json(token)})
@@ -175,19 +172,12 @@ async def create_webhook(request: web.Request) -> web.Response:
     return web.json_response({"webhook": view, "secret": secret}, status=201)
 
 
-async def _webhook(session: AsyncSession, request: web.Request) -> Webhook:
-    hook = await session.get(Webhook, path_id(request, "webhook_id"))
-    if hook is None:
-        raise http_error(web.HTTPNotFound, "no such webhook")
-    return hook
-
-
 async def edit_webhook(request: web.Request) -> web.Response:
     """PATCH /api/admin/webhooks/{webhook_id}: rename, move, resubscribe, pause or resume."""
     require_role(request, "admin")
     body = await read_body(request, WebhookEditBody)
     async with request.app[SESSIONS]() as session, session.begin():
-        hook = await _webhook(session, request)
+        hook = await path_row(session, request, Webhook, "webhook_id")
         for field, value in body.model_dump(exclude_none=True).items():
             setattr(hook, field, sorted(set(value)) if field == "events" else value)
         await session.flush()
@@ -198,7 +188,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
     """DELETE /api/admin/webhooks/{webhook_id}: with its delivery log."""
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session, session.begin():
-        hook = await _webhook(session, request)
+        hook = await path_row(session, request, Webhook, "webhook_id")
         await session.execute(delete(WebhookAttempt).where(WebhookAttempt.webhook_id == hook.id))
         await session.delete(hook)
     return web.Response(status=204)
@@ -209,7 +199,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     with each one's tries and the last answer."""
     require_role(request, "admin")
     async with request.app[SESSIONS]() as session:
-        hook = await _webhook(session, request)
+        hook = await path_row(session, request, Webhook, "webhook_id")
         rows = await session.scalars(
             select(WebhookAttempt)
             .where(WebhookAttempt.webhook_id == hook.id)

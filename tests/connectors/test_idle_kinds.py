@@ -5,8 +5,6 @@ its streams while they were stopped is handled once they run."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,9 +15,13 @@ from core.app_keys import BUS
 from core.bus import Consumer
 from operator_console.keys import CHANNELS
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
+from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
+from tests.support.telegram_fixtures import (  # noqa: F401  (fixtures, found here by pytest)
+    telegram_hub,
+    telegram_peer,
+)
+from tests.support.telegram_peer import WEBHOOK, TelegramPeer
 
 PLATFORM_STREAMS = {f"{d}.{k}" for d in ("raw", "out") for k in ("telegram", "vk", "viber")}
 KIND_STREAMS = PLATFORM_STREAMS | {"out.email"}
@@ -40,26 +42,17 @@ def consumed_streams() -> set[str]:
     return found
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[TelegramPeer]:
-    server = TelegramPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub(start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path) -> Hub:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+async def accounts_loaded(hub: Hub) -> None:
+    """Wait until every platform connector of ``hub`` has loaded its accounts (none yet)."""
     for connector in hub.server.app[CHANNELS]:
         if isinstance(connector, PlatformConnector):
             await asyncio.wait_for(connector.accounts.loaded.wait(), 10)
-    return hub
 
 
 async def test_a_kinds_consumers_start_with_its_first_account_and_catch_up_on_its_streams(
     hub: Hub, peer: TelegramPeer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    await accounts_loaded(hub)
     # The router's consumers are found: the probe sees consumers where there are some.
     await eventually(lambda: "cmd" in consumed_streams())
     assert consumed_streams() & KIND_STREAMS == set()

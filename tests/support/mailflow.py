@@ -1,10 +1,13 @@
 """A hub's mail as a client sees it: add a mailbox to a running hub, write a client's mail,
-and wait for mail to arrive in a user's INBOX on the local Dovecot."""
+have a web chat visitor leave their email, and wait for mail to arrive in a user's INBOX on the
+local Dovecot."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Sequence
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -15,6 +18,7 @@ from sqlalchemy import select
 from connectors.accounts import do_announce_change
 from core.app_keys import BUS, SESSIONS
 from core.db.schema import Channel, Line
+from tests.support.hubclient import OperatorClient, VisitorClient
 from tests.support.mailpeers import CLIENT, SUPPORT, MailPeers
 
 
@@ -30,6 +34,24 @@ async def add_mailbox(app: web.Application, config: dict[str, Any]) -> int:
         channel_id = channel.id
     await do_announce_change(app[BUS], channel_id, "email")
     return channel_id
+
+
+async def write_leaving_email(
+    admin: OperatorClient,
+    visitor: VisitorClient,
+    text: str,
+    attachments: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The visitor's first message (``client_msg_id`` ``f1``), sent with the contact form filled
+    in as Kari at ``CLIENT``; returns the dialog as the admin's socket announced it."""
+    form: dict[str, Any] = {"type": "message", "client_msg_id": "f1", "text": text,
+                            "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
+    if attachments:
+        form["attachments"] = list(attachments)
+    await visitor.send_raw(json.dumps(form))
+    await visitor.receive_until("accepted", client_msg_id="f1")
+    dialog: dict[str, Any] = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    return dialog
 
 
 def client_mail(subject: str, body: str, mid: str, **headers: str) -> bytes:

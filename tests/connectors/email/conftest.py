@@ -8,16 +8,21 @@ Fixtures:
 - ``account_config`` (function): a ``Channel.config`` for the support mailbox on these peers.
 - ``hub`` (function): a whole hub (``connector_hub.Hub``) on SQLite; ``admin`` comes from the
   connectors' conftest.
+- ``visitor`` (function): a web chat visitor on the page (socket open) of ``hub``, whose line
+  has the support mailbox: one the hub can answer by mail once they leave the page.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.hubclient import VisitorClient
+from tests.support.mailflow import add_mailbox
 from tests.support.mailpeers import PASSWORD, SUPPORT, MailPeers
 
 
@@ -51,3 +56,13 @@ async def hub(start_hub: StartHub, redis_url: str, tmp_path: Path) -> Hub:
     """A whole hub; mailboxes are added per test (``mailflow.add_mailbox``)."""
     hub: Hub = await start_hub(make_settings(redis_url, tmp_path))
     return hub
+
+
+@pytest.fixture
+async def visitor(hub: Hub, account_config: dict[str, Any]) -> AsyncIterator[VisitorClient]:
+    """A visitor on the web chat page of ``hub``, after the support mailbox was added."""
+    await add_mailbox(hub.server.app, account_config)
+    client = VisitorClient(hub.base)
+    await client.connect()
+    yield client
+    await client.close()

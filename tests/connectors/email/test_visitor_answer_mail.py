@@ -5,15 +5,13 @@ dialog; one still on the page gets the answer there and no mail."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
-from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient, VisitorClient
-from tests.support.mailflow import add_mailbox, wait_for_mail_with
+from tests.support.mailflow import wait_for_mail_with, write_leaving_email
 from tests.support.mailpeers import CLIENT, MailPeers
 
 pytestmark = [
@@ -22,27 +20,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def visitor(hub: Hub) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub.base)
-    yield client
-    await client.close()
-
-
 async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
-    hub: Hub,
     admin: OperatorClient,
     visitor: VisitorClient,
     mailboxes: MailPeers,
     account_config: dict[str, Any],
 ) -> None:
-    await add_mailbox(hub.server.app, account_config)
-    await visitor.connect()
-    form = {"type": "message", "client_msg_id": "f1", "text": "Do you ship to Oslo?",
-            "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
-    await visitor.send_raw(json.dumps(form))
-    await visitor.receive_until("accepted", client_msg_id="f1")
-    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    dialog = await write_leaving_email(admin, visitor, "Do you ship to Oslo?")
     # Still on the page: the answer shows there, and no mail goes out.
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
                                  {"text": "Let me check.", "client_msg_id": "r0"})

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import OperatorClient, VisitorClient
-from tests.support.mailflow import add_mailbox, wait_for_mail_with
+from tests.support.mailflow import wait_for_mail_with, write_leaving_email
 from tests.support.mailpeers import CLIENT, MailPeers
 from tests.support.operator_files import PDF, PNG, reply_with_files
 
@@ -37,13 +36,6 @@ async def hub(start_hub: StartHub, redis_url: str, tmp_path: Path) -> Hub:
     return hub
 
 
-@pytest.fixture
-async def visitor(hub: Hub) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub.base)
-    yield client
-    await client.close()
-
-
 def files_of(mail: EmailMessage) -> dict[str | None, tuple[str, Any]]:
     return {p.get_filename(): (p.get_content_type(), p.get_content())
             for p in mail.iter_attachments()}  # fmt: skip
@@ -54,16 +46,9 @@ async def test_answer_and_transcript_mails_carry_the_files_and_link_the_large_on
     admin: OperatorClient,
     visitor: VisitorClient,
     mailboxes: MailPeers,
-    account_config: dict[str, Any],
 ) -> None:
-    await add_mailbox(hub.server.app, account_config)
-    await visitor.connect()
     receipt = await upload(visitor, RECEIPT, "receipt.png")
-    form = {"type": "message", "client_msg_id": "f1", "text": "Is this one in stock?",
-            "attachments": [receipt], "contact": {"name": "Kari", "email": CLIENT}}  # fmt: skip
-    await visitor.send_raw(json.dumps(form))
-    await visitor.receive_until("accepted", client_msg_id="f1")
-    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    dialog = await write_leaving_email(admin, visitor, "Is this one in stock?", [receipt])
     assert visitor.ws is not None
     await visitor.ws.close()  # the visitor leaves the page: the answer goes by mail
 

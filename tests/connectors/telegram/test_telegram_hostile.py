@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,9 @@ from tests.support.fuzzing import (
     post_raw,
 )
 from tests.support.hubclient import OperatorClient
-from tests.support.telegram_peer import TelegramPeer
+from tests.support.telegram_peer import WEBHOOK, TelegramPeer
 
-TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-WEBHOOK = {"token": TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}
 SIGNED = {SECRET_HEADER: "s3cret-1"}
 
 MESSAGES = objects_with(
@@ -47,14 +44,6 @@ UPDATES = st.one_of(
         {"update_id": HUGE_IDS | st.just(1e300), "message": MESSAGES, "edited_message": JSON_VALUES}
     ).map(json.dumps),
 )
-
-
-@pytest.fixture
-async def peer() -> AsyncIterator[TelegramPeer]:
-    server = TelegramPeer(TOKEN)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
