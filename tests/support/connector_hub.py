@@ -45,7 +45,9 @@ class Hub:
             channel_id = channel.id
         await do_announce_change(app[BUS], channel_id, kind)
         connector = next(c for c in app[CHANNELS] if c.kind == kind)
-        async with asyncio.timeout(10):
+        # The first account of a kind imports that kind's library (aiogram alone takes
+        # seconds), which a loaded machine can stretch well past a few seconds.
+        async with asyncio.timeout(30):
             while channel_id not in connector.accounts.by_id:  # type: ignore[attr-defined]
                 await asyncio.sleep(0.05)
         return channel_id
