@@ -346,6 +346,35 @@ class DialogView(_Model):
     """An operator has replied: an assigned dialog can no longer be skipped back to the queue."""
 
 
+HookEventName = Literal[
+    "message.created",
+    "dialog.opened",
+    "dialog.assigned",
+    "dialog.transferred",
+    "dialog.closed",
+    "client.created",
+    "client.merged",
+    "client.unmerged",
+    "rating.received",
+]
+"""The events an integration may subscribe to (webhooks and the realtime API)."""
+
+
+class IntegrationEvent(_Model):
+    """Something an integration may want to hear about (stream ``events``).
+
+    ``id`` is stable for one happening, so a receiver drops an id it has already seen;
+    ``data`` is the event's public body, documented per ``event`` in docs/INTEGRATIONS.md.
+    """
+
+    type: Literal["event.integration"] = "event.integration"
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    event: HookEventName
+    at: datetime
+    data: dict[str, Any]
+
+
 class DialogEvent(_Model):
     """A dialog appeared or changed; ``recipients`` are the operators who may see it."""
 
@@ -358,16 +387,31 @@ class DialogEvent(_Model):
     leaving: tuple[int, ...] = ()
     """Recipients who no longer see the dialog after this change (taken, transferred away):
     their consoles drop it from the list."""
+    hook: IntegrationEvent | None = None
+    """An integration event that rides on this entry (a ``dialog.*`` event of the same change,
+    as a rule): one entry of ``events`` serves the console and the integrations."""
+
+
+class MessageOrigin(_Model):
+    """What ``message.created`` tells integrations beyond the message's view: the client and
+    the channel of its dialog (a message may have come in on another channel of the client)."""
+
+    client_id: int
+    channel_id: int
 
 
 class MessageEvent(_Model):
-    """A message was stored in a dialog."""
+    """A message was stored in a dialog, or its delivery status moved."""
 
     type: Literal["event.message"] = "event.message"
     v: Literal[1] = 1
     key: str
     recipients: tuple[int, ...]
     message: MessageView
+    created: MessageOrigin | None = None
+    """Set when the event announces a stored message integrations hear of: the integrations
+    read their ``message.created`` from this entry (``core.integration_events.carried``).
+    None on a delivery status change and on a hidden note."""
 
 
 class ReminderEvent(_Model):
@@ -399,35 +443,6 @@ ConsoleEvent = Annotated[
     DialogEvent | MessageEvent | ReminderEvent | PresenceEvent, Field(discriminator="type")
 ]
 """What the console fans out to operator sockets (stream ``events``)."""
-
-
-HookEventName = Literal[
-    "message.created",
-    "dialog.opened",
-    "dialog.assigned",
-    "dialog.transferred",
-    "dialog.closed",
-    "client.created",
-    "client.merged",
-    "client.unmerged",
-    "rating.received",
-]
-"""The events an integration may subscribe to (webhooks and the realtime API)."""
-
-
-class IntegrationEvent(_Model):
-    """Something an integration may want to hear about (stream ``events``).
-
-    ``id`` is stable for one happening, so a receiver drops an id it has already seen;
-    ``data`` is the event's public body, documented per ``event`` in docs/INTEGRATIONS.md.
-    """
-
-    type: Literal["event.integration"] = "event.integration"
-    v: Literal[1] = 1
-    id: str = Field(min_length=1, max_length=64)
-    event: HookEventName
-    at: datetime
-    data: dict[str, Any]
 
 
 class WebhookDelivery(_Model):

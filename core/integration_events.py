@@ -4,6 +4,11 @@ The router and the CRM sink publish them on the ``events`` stream with the rest 
 effects, so an event is only ever announced after its change committed. The id is derived from
 what happened (a uuid5 of a key naming it), so a batch handled twice announces the same id and
 a receiver that drops ids it has seen gets every happening once.
+
+One entry of ``events`` serves the console and the integrations where it can: a stored
+message's ``MessageEvent`` implies its ``message.created``, and a dialog's ``DialogEvent``
+carries the integration event emitted just before it (``router.batch``). ``carried`` reads the
+integration event out of any entry; an entry holds at most one, so a stream id names it.
 """
 
 from __future__ import annotations
@@ -12,10 +17,18 @@ import uuid
 from datetime import datetime
 from typing import Any, get_args
 
-from core.db.schema import Dialog, Message
-from core.envelope import HookEventName, IntegrationEvent
+from core.db.schema import Dialog
+from core.envelope import (
+    DialogEvent,
+    Envelope,
+    HookEventName,
+    IntegrationEvent,
+    MessageEvent,
+    MessageOrigin,
+    MessageView,
+)
 
-__all__ = ["HOOK_EVENTS", "dialog_event", "integration_event", "message_created"]
+__all__ = ["HOOK_EVENTS", "carried", "dialog_event", "integration_event", "message_created"]
 
 HOOK_EVENTS: tuple[HookEventName, ...] = get_args(HookEventName)
 """Every event name, in the order the documentation lists them."""
@@ -51,20 +64,32 @@ def dialog_event(
     return integration_event(name, f"{dialog.id}:{key}", at, {**dialog_data(dialog), **extra})
 
 
-def message_created(dialog: Dialog, message: Message) -> IntegrationEvent:
-    """``message.created`` of a stored message (hidden notes are never announced)."""
+def message_created(message: MessageView, origin: MessageOrigin) -> IntegrationEvent:
+    """``message.created`` of a stored message, from the console's view of it."""
     return integration_event(
         "message.created",
         str(message.id),
-        message.created_at,
+        message.at,
         {
             "message_id": message.id,
-            "dialog_id": dialog.id,
-            "client_id": dialog.client_id,
-            "channel_id": dialog.channel_id,
+            "dialog_id": message.dialog_id,
+            "client_id": origin.client_id,
+            "channel_id": origin.channel_id,
             "author": message.author,
             "author_name": message.author_name,
             "text": message.text,
-            "attachments": list(message.attachments or ()),
+            "attachments": [a.model_dump() for a in message.attachments],
         },
     )
+
+
+def carried(entry: Envelope) -> IntegrationEvent | None:
+    """The integration event an entry of ``events`` carries, if any: the entry itself, the
+    one riding on a dialog event, or the ``message.created`` a message event announces."""
+    if isinstance(entry, IntegrationEvent):
+        return entry
+    if isinstance(entry, DialogEvent):
+        return entry.hook
+    if isinstance(entry, MessageEvent) and entry.created is not None:
+        return message_created(entry.message, entry.created)
+    return None

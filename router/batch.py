@@ -22,11 +22,12 @@ from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import (
     Attachment,
     DialogEvent,
+    IntegrationEvent,
     MessageEvent,
+    MessageOrigin,
     OutboundMessage,
     ReminderEvent,
 )
-from core.integration_events import message_created
 from core.presence import LiveSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
@@ -132,7 +133,23 @@ class Batch:
 
     def emit(self, stream: str, payload: BaseModel) -> None:
         """Publish ``payload`` on ``stream`` once the batch has committed."""
+        if isinstance(payload, DialogEvent) and stream == streams.EVENTS:
+            payload = self._with_hook(payload)
         self.effects.append((stream, payload))
+
+    def _with_hook(self, event: DialogEvent) -> DialogEvent:
+        """The dialog event carrying the integration event emitted last on ``events``, when
+        nothing else went there after it: one entry then serves the console and the
+        integrations, and the integrations still hear their events in the order emitted."""
+        for at in range(len(self.effects) - 1, -1, -1):
+            stream, earlier = self.effects[at]
+            if stream != streams.EVENTS:
+                continue
+            if not isinstance(earlier, IntegrationEvent) or event.hook is not None:
+                return event
+            del self.effects[at]
+            return event.model_copy(update={"hook": earlier})
+        return event
 
     async def announce_dialog(self, dialog: Dialog, last: Message | None = None) -> None:
         """Tell the console a dialog appeared or changed."""
@@ -162,17 +179,20 @@ class Batch:
         )
 
     async def announce_message(self, dialog: Dialog, message: Message) -> None:
-        """Tell the console about a stored message."""
+        """Tell the console and the integrations (``message.created``) about a stored
+        message."""
         self.emit(
             streams.EVENTS,
             MessageEvent(
                 key=f"message:{message.id}",
                 recipients=await self.recipients(dialog),
                 message=message_view(message),
+                # Integrations read their message.created from this same entry.
+                created=None
+                if message.hidden
+                else MessageOrigin(client_id=dialog.client_id, channel_id=dialog.channel_id),
             ),
         )
-        if not message.hidden:
-            self.emit(streams.EVENTS, message_created(dialog, message))
 
     async def announce_reminder(self, dialog_id: int, stage: ReminderStage, waited: int) -> None:
         """Remind the dialog's operator (or, while it has none, whoever sees it), or at the

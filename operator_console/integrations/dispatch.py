@@ -1,11 +1,12 @@
 """Outgoing event webhooks: from the ``events`` stream to signed POSTs, retried through the bus.
 
 Two consumers in the group ``webhooks``. The first reads ``events`` and, for every integration
-event and active webhook subscribed to it, writes a row to the delivery log and queues one
-``WebhookDelivery`` on ``webhooks.out``. The second sends a batch of those at once: a 2xx is
-delivered; a 5xx, 408, 429 or no answer is parked in the bus's delayed set for the backoff's
-wait and put back on the stream after it (each entry on its own, so the batch's other
-deliveries are acked and never sent twice); another 4xx is a refusal, logged and not retried.
+event an entry carries (``core.integration_events.carried``) and active webhook subscribed to
+it, writes a row to the delivery log and queues one ``WebhookDelivery`` on ``webhooks.out``.
+The second sends a batch of those at once: a 2xx is delivered; a 5xx, 408, 429 or no answer
+is parked in the bus's delayed set for the backoff's wait and put back on the stream after it
+(each entry on its own, so the batch's other deliveries are acked and never sent twice);
+another 4xx is a refusal, logged and not retried.
 After ``max_tries`` the delivery is given up and marked ``failed``.
 Only the webhook's id is ever logged: never its secret, and not its URL either (URLs of some
 receivers carry a key of their own).
@@ -31,6 +32,7 @@ from core.bus import Bus, Consumer, Delivery, Retry
 from core.db import SessionMaker
 from core.db.integrations_schema import Webhook, WebhookAttempt
 from core.envelope import ENVELOPE, Envelope, IntegrationEvent, WebhookDelivery, utcnow
+from core.integration_events import carried
 from operator_console.integrations.signing import (
     EVENT_HEADER,
     EVENT_ID_HEADER,
@@ -91,7 +93,8 @@ class WebhookSender:
 
     async def fan_out(self, batch: Sequence[Delivery[Envelope]]) -> None:
         """Log and queue one delivery per event and subscribed webhook."""
-        events = [d.payload for d in batch if isinstance(d.payload, IntegrationEvent)]
+        carrying = (carried(d.payload) for d in batch)
+        events = [event for event in carrying if event is not None]
         if not events:
             return
         try:

@@ -1,7 +1,8 @@
 """``GET /api/integrations/events``: the realtime API, a websocket for API tokens.
 
 The token chooses what it may hear (``EVENT_SCOPES``); ``?events=a,b`` narrows that further.
-Each frame is the event as webhooks receive it plus ``stream_id``; a client that reconnects
+Each frame is the event as webhooks receive it plus ``stream_id``, the entry that carried it
+(``core.integration_events.carried``: at most one event per entry); a client that reconnects
 with ``?after=<stream_id>`` of the last frame it handled gets what it missed, as long as the
 stream still holds it (``stream_maxlen``). Integrations are few, so each socket reads the
 stream on its own instead of sharing the operator sockets' fan-out.
@@ -18,8 +19,8 @@ from aiohttp import WSMsgType, web
 
 from core import streams
 from core.app_keys import BUS
-from core.envelope import HookEventName, IntegrationEvent
-from core.integration_events import HOOK_EVENTS
+from core.envelope import HookEventName
+from core.integration_events import HOOK_EVENTS, carried
 from operator_console.auth import http_error
 from operator_console.integrations.dispatch import event_body
 from operator_console.integrations.tokens import API_TOKEN, EVENT_SCOPES
@@ -72,8 +73,9 @@ async def _push(
     wanted: frozenset[HookEventName],
     after: str | None,
 ) -> None:
-    async for stream_id, event in request.app[BUS].tail(streams.EVENTS, after=after):
-        if isinstance(event, IntegrationEvent) and event.event in wanted:
+    async for stream_id, entry in request.app[BUS].tail(streams.EVENTS, after=after):
+        event = carried(entry)
+        if event is not None and event.event in wanted:
             frame = {**event_body(event), "stream_id": stream_id}
             await ws.send_str(json.dumps(frame, separators=(",", ":")))
     await ws.close()
