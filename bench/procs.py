@@ -69,6 +69,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process, of its children that it has reaped and of those still running
+    (a PostgreSQL postmaster: the backends, and the parallel workers that come and go)."""
+    own = _stat_fields(pid)
+    if own is None:
+        return 0.0
+    total = sum(int(own[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[1] == str(pid):  # field 4: the parent's id
+                total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (the state) on; None once the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB, from /proc (NaN once it is gone)."""
     try:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -107,6 +108,26 @@ async def test_db_url_opens_each_backend(db_url: str, request: pytest.FixtureReq
     expected = {"sqlite": "sqlite", "postgres": "postgresql"}[request.node.callspec.id]
     assert engine.dialect.name == expected
     assert names == ["support"]
+
+
+async def test_a_cluster_in_a_kept_directory_outlives_its_stop() -> None:
+    kept = Path(tempfile.mkdtemp(prefix="openlines-kept-pg-"))  # the postgres user reaches it
+    try:
+        with PostgresCluster(directory=kept) as cluster:
+            engine = create_async_engine(await cluster.create_database("kept"))
+            async with engine.begin() as conn:
+                await conn.execute(text("create table lines (name text)"))
+                await conn.execute(text("insert into lines values ('support')"))
+            await engine.dispose()
+        assert (kept / "data" / "PG_VERSION").exists()
+        with PostgresCluster(directory=kept) as cluster:  # the same cluster, started again
+            engine = create_async_engine(cluster.url("kept"))
+            async with engine.connect() as conn:
+                names = (await conn.execute(text("select name from lines"))).scalars().all()
+            await engine.dispose()
+        assert names == ["support"]
+    finally:
+        shutil.rmtree(kept)
 
 
 def test_stop_ends_the_server_and_removes_its_directory() -> None:
