@@ -1,9 +1,10 @@
 """The dialog report as CSV: every row the filters match, in the report's order, streamed.
 
-The database makes every value into its cell (``csv_cells``). On PostgreSQL the server also
-writes the CSV itself (``COPY (…) TO STDOUT``), and its chunks pass straight to the response:
-no row is built in Python. On SQLite rows come from a cursor in batches of ``BATCH``, and
-each batch is written to the response before the next is read. Either way a million rows
+The database makes every value into its cell (``csv_cells``) and writes the CSV itself, so
+that no row is built in Python: on PostgreSQL ``COPY (…) TO STDOUT``, whose chunks pass
+straight to the response; on SQLite a select of one column, each row's whole CSV line
+(``csv_cells.sqlite_line``), read from a cursor in batches of ``BATCH``, each batch written to
+the response before the next is read. Either way a million rows
 never sit in memory. Cells are the JSON row's values: ``true``/``false`` for booleans, empty
 for null. A cell that a spreadsheet would run as a formula gets a leading apostrophe.
 """
@@ -44,8 +45,7 @@ def csv_cell(value: Any) -> str:
 
 
 def csv_lines(rows: Iterable[Sequence[Any]], header: bool = False) -> bytes:
-    """Rows of the export's select (already its cells) as CSV bytes, with the header row
-    first when asked."""
+    """Rows of cells as CSV bytes, with the header row first when asked."""
     buffer = io.StringIO()
     # LF, as PostgreSQL's COPY ends lines: one export reads the same from either database.
     writer = csv.writer(buffer, lineterminator="\n")
@@ -67,8 +67,8 @@ async def csv_batches(
             yield chunk
         return
     result = await connection.stream(stmt.execution_options(yield_per=BATCH))
-    async for batch in result.partitions(BATCH):
-        yield csv_lines(batch)
+    async for lines in result.scalars().partitions(BATCH):
+        yield "".join(lines).encode()  # each line ends in its LF
 
 
 async def _copied(connection: AsyncConnection, stmt: Any) -> AsyncIterator[bytes]:

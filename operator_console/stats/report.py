@@ -87,48 +87,13 @@ def _sort_column(sort: SortKey, ascending: bool) -> ColumnElement[Any] | Instrum
 
 def report_select(selection: Selection, as_csv: bool = False) -> AnySelect:
     """Every column of a report row, for the selected dialogs (not yet limited or sorted);
-    ``as_csv``: as the CSV's cells (``csv_cells``)."""
-    started: Any = Dialog.opened_at
-    last_activity: Any = Dialog.last_message_at
-    in_hours: Any = Dialog.began_in_hours
-    names: list[Any] = [Channel.name, Line.name, Client.name, Operator.name]
-    if as_csv:
-        dialect = selection.dialect
-        started = csv_cells.iso_instant(dialect, Dialog.opened_at)
-        last_activity = csv_cells.iso_instant(dialect, Dialog.last_message_at)
-        in_hours = csv_cells.flag(dialect, Dialog.began_in_hours)
-        names = [csv_cells.defused(dialect, name) for name in names]
-    channel_name, line_name, client_name, operator_name = names
-    crm = case(
-        (CrmDialogLink.lead_id.is_not(None), literal("lead")),
-        (CrmDialogLink.dialog_id.is_not(None), literal("contact")),
-        else_=None,
-    )
+    ``as_csv``: as the CSV's cells (``csv_cells``), on SQLite as one column, the whole CSV
+    line."""
+    columns = _row_columns(selection.dialect if as_csv else None)
+    if as_csv and selection.dialect == "sqlite":
+        columns = [csv_cells.sqlite_line(columns)]
     return (
-        select(
-            Dialog.id,
-            Channel.kind,
-            Dialog.channel_id,
-            channel_name,
-            Dialog.line_id,
-            line_name,
-            Dialog.status,
-            Dialog.client_id,
-            client_name,
-            crm,
-            Dialog.client_messages,
-            Dialog.operator_messages,
-            in_hours,
-            Dialog.operator_id,
-            operator_name,
-            started,
-            Dialog.first_response_s,
-            Dialog.duration_s,
-            last_activity,
-            Dialog.outcome,
-            Dialog.closed_by,
-            Dialog.rating,
-        )
+        select(*columns)
         .select_from(Dialog)
         .join(Channel, Channel.id == Dialog.channel_id)
         .join(Line, Line.id == Dialog.line_id)
@@ -136,6 +101,49 @@ def report_select(selection: Selection, as_csv: bool = False) -> AnySelect:
         .outerjoin(Operator, Operator.id == Dialog.operator_id)
         .outerjoin(CrmDialogLink, CrmDialogLink.dialog_id == Dialog.id)
     )
+
+
+def _row_columns(csv_dialect: str | None) -> list[Any]:
+    """The columns of ``ROW_KEYS``; with a dialect, as the CSV's cells in that dialect."""
+    started: Any = Dialog.opened_at
+    last_activity: Any = Dialog.last_message_at
+    in_hours: Any = Dialog.began_in_hours
+    names: list[Any] = [Channel.name, Line.name, Client.name, Operator.name]
+    if csv_dialect is not None:
+        started = csv_cells.iso_instant(csv_dialect, Dialog.opened_at)
+        last_activity = csv_cells.iso_instant(csv_dialect, Dialog.last_message_at)
+        in_hours = csv_cells.flag(csv_dialect, Dialog.began_in_hours)
+        names = [csv_cells.name_cell(csv_dialect, name) for name in names]
+    channel_name, line_name, client_name, operator_name = names
+    crm = case(
+        (CrmDialogLink.lead_id.is_not(None), literal("lead")),
+        (CrmDialogLink.dialog_id.is_not(None), literal("contact")),
+        else_=None,
+    )
+    return [
+        Dialog.id,
+        Channel.kind,
+        Dialog.channel_id,
+        channel_name,
+        Dialog.line_id,
+        line_name,
+        Dialog.status,
+        Dialog.client_id,
+        client_name,
+        crm,
+        Dialog.client_messages,
+        Dialog.operator_messages,
+        in_hours,
+        Dialog.operator_id,
+        operator_name,
+        started,
+        Dialog.first_response_s,
+        Dialog.duration_s,
+        last_activity,
+        Dialog.outcome,
+        Dialog.closed_by,
+        Dialog.rating,
+    ]
 
 
 def iso_utc(at: datetime) -> str:
