@@ -402,6 +402,20 @@ async def routing_rows(
     )
 
 
+async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
+    """The participants of each dialog, in the order ``Batch.participants`` gives them."""
+    joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
+    for chunk in chunks(sorted(dialog_ids)):
+        rows = await work.session.execute(
+            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+            .where(DialogParticipant.dialog_id.in_(chunk))
+            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        )
+        for dialog_id, operator_id in rows:
+            joined[dialog_id].append(operator_id)
+    return {k: tuple(v) for k, v in joined.items()}
+
+
 def chunks(items: Iterable[T]) -> list[list[T]]:
     values = list(items)
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
