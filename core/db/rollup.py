@@ -28,13 +28,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    inspect,
     literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from core.db.rollup_schema import (
     HOURS,
@@ -87,13 +88,14 @@ def _state(dialog: Dialog, old: bool) -> dict[str, Any]:
     """The contribution's attributes now, or as the database holds them (``old``), where an
     attribute set without its stored value having been loaded is ``UNKNOWN``."""
     out: dict[str, Any] = {}
-    attrs = inspect(dialog).attrs
     for name in COUNTED:
         column = "opened_day" if name == "day_of" else name
         if not old:
             out[name] = getattr(dialog, column)
             continue
-        history = attrs[column].history
+        # As ``inspect(dialog).attrs[column].history``, without building a view of every
+        # attribute of the row first.
+        history = get_history(dialog, column, PASSIVE_NO_INITIALIZE)
         if history.deleted:
             out[name] = history.deleted[0]
         elif history.unchanged or not history.added:
