@@ -110,13 +110,19 @@ def _stored(session: Session, states: dict[int, dict[str, Any]]) -> None:
     missing = [i for i, state in states.items() if UNKNOWN in state.values()]
     if not missing:
         return
-    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
-    rows = session.connection().execute(select(Dialog.id, *columns).where(Dialog.id.in_(missing)))
+    rows = session.connection().execute(_stored_statement(), {"ids": missing})
     for dialog_id, *values in rows:
         state = states[dialog_id]
         for name, value in zip(COUNTED, values, strict=True):
             if state[name] is UNKNOWN:
                 state[name] = value
+
+
+@cache
+def _stored_statement() -> Any:
+    """``_stored``'s read of the counted columns of the dialogs bound as ``ids``, built once."""
+    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
+    return select(Dialog.id, *columns).where(Dialog.id.in_(bindparam("ids", expanding=True)))
 
 
 def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
