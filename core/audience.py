@@ -34,11 +34,12 @@ def dialog_audience(
     return tuple(sorted(people))
 
 
-def visible_dialogs(operator_id: int, role: str) -> ColumnElement[bool] | None:
+def visible_dialogs(operator_id: int | ColumnElement[int], role: str) -> ColumnElement[bool] | None:
     """The dialogs an operator sees, as a condition on ``Dialog``; None when they see all
     (an admin, or an analyst, who reads every dialog behind the statistics and changes
     nothing). A manager sees every dialog of their lines; anyone else the ones of their lines
-    that have no operator."""
+    that have no operator. ``operator_id`` may be a bound parameter, for a statement built
+    once and run for many operators."""
     if role in STATS_READER_ROLES:
         return None
     on_my_lines: ColumnElement[bool] = Dialog.line_id.in_(member_lines(operator_id))

@@ -9,14 +9,22 @@ messages, records them and tells the operators who see the dialog. A status only
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
 from core import streams
 from core.db.schema import Dialog, Message
-from core.envelope import DeliveryOutcome, DeliveryReceipt, DeliveryStatus, MessageEvent
+from core.envelope import (
+    DeliveryOutcome,
+    DeliveryReceipt,
+    DeliveryStatus,
+    MessageEvent,
+    MessageView,
+)
 from core.views import message_view
 from router.batch import Batch
+from router.reads import chunks, participants_of
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,50 @@ async def do_delivery_outcome(work: Batch, outcome: DeliveryOutcome) -> None:
         log.warning("delivery outcome names message %d, which does not exist", outcome.message_id)
         return
     await _record(work, message, outcome.status, outcome.external_id, outcome.error)
+
+
+async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcome]) -> None:
+    """Record consecutive outcomes in order, as ``do_delivery_outcome`` would one by one, with
+    the reads and writes set-wise: one read of the messages, one flush of their changes, one
+    read of their dialogs. Nothing an outcome changes decides who sees a dialog, so each
+    announcement's recipients may be read once the run's changes are made."""
+    session = work.session
+    messages: dict[int, Message] = {}
+    for chunk in chunks(sorted({o.message_id for o in outcomes})):
+        found = await session.scalars(select(Message).where(Message.id.in_(chunk)))
+        messages.update((m.id, m) for m in found)
+    changed: list[tuple[int, MessageView]] = []  # (dialog id, the message as it was then)
+    for outcome in outcomes:
+        message = messages.get(outcome.message_id)
+        if message is None:
+            log.warning(
+                "delivery outcome names message %d, which does not exist", outcome.message_id
+            )
+        elif _change(message, outcome.status, outcome.external_id, outcome.error):
+            changed.append((message.dialog_id, message_view(message)))
+    if not changed:
+        return
+    await session.flush()
+    dialogs: dict[int, Dialog] = {}
+    for chunk in chunks(sorted({dialog_id for dialog_id, _view in changed})):
+        found_dialogs = await session.scalars(select(Dialog).where(Dialog.id.in_(chunk)))
+        dialogs.update((d.id, d) for d in found_dialogs)
+    known = work.participants_known
+    # Outcomes write no participants, so what is read here stays true.
+    work.participants_known = await participants_of(work, set(dialogs))
+    try:
+        recipients = {i: await work.recipients(dialog) for i, dialog in dialogs.items()}
+    finally:
+        work.participants_known = known
+    for dialog_id, view in changed:
+        work.emit(
+            streams.EVENTS,
+            MessageEvent(
+                key=f"message:{view.id}:{view.delivery_status}",
+                recipients=recipients[dialog_id],
+                message=view,
+            ),
+        )
 
 
 async def do_delivery_receipt(work: Batch, receipt: DeliveryReceipt) -> None:
@@ -53,16 +105,7 @@ async def _record(
     error: str | None,
 ) -> None:
     """Move the status forward (never back), keep the platform's id, and announce a change."""
-    changed = False
-    if _RANK[status] > _RANK.get(message.delivery_status, 0):
-        message.delivery_status = status
-        message.delivery_error = error
-        changed = True
-    if external_id is not None:
-        # Announced again on a repeated outcome too: the first announcement may never have left.
-        message.external_id = external_id
-        changed = True
-    if not changed:
+    if not _change(message, status, external_id, error):
         return
     await work.session.flush()
     dialog = await work.session.get(Dialog, message.dialog_id)
@@ -75,3 +118,20 @@ async def _record(
             message=message_view(message),
         ),
     )
+
+
+def _change(
+    message: Message, status: DeliveryStatus, external_id: str | None, error: str | None
+) -> bool:
+    """Move the message's status forward (never back) and keep the platform's id; whether
+    there is anything to announce."""
+    changed = False
+    if _RANK[status] > _RANK.get(message.delivery_status, 0):
+        message.delivery_status = status
+        message.delivery_error = error
+        changed = True
+    if external_id is not None:
+        # Announced again on a repeated outcome too: the first announcement may never have left.
+        message.external_id = external_id
+        changed = True
+    return changed

@@ -13,9 +13,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Self, TypeVar
+from functools import cache
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import Integer, func, literal, or_, select, union_all
+from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select, union_all
 
 from config.lines import LineSettings
 from core.db.crm_schema import CrmLead, CrmProfile
@@ -75,6 +76,26 @@ async def load_policy(work: Batch, line_id: int) -> LinePolicy:
 async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Operator]]:
     """The line's queue with its groups expanded into their current members, in order, each
     with their operator row: one statement, as the queue cost before groups existed."""
+    result = await work.session.execute(_queue_statement(), {"line_id": line_id})
+    entries: dict[tuple[int, int], QueueEntry] = {}
+    members: dict[int, list[int]] = {}
+    people: dict[int, Operator] = {}
+    for position, operator_id, group_id, limit, operator in result:
+        people[operator_id] = operator
+        if group_id is None:
+            entries[(0, operator_id)] = QueueEntry(position, operator_id, None, limit)
+        else:
+            # An empty group has no row here, which expands to nobody either way.
+            entries[(1, group_id)] = QueueEntry(position, None, group_id, limit)
+            members.setdefault(group_id, []).append(operator_id)
+    return [(m, people[m.operator_id]) for m in expand_queue(entries.values(), members)]
+
+
+@cache
+def _queue_statement() -> Select[Any]:
+    """``line_queue``'s statement, for the line bound as ``line_id``. Built once: building the
+    union and its subquery, and walking them for the cache key, cost more than running it."""
+    line_id = bindparam("line_id", type_=Integer)
     direct = select(
         LineOperator.position,
         LineOperator.operator_id,
@@ -93,23 +114,11 @@ async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Opera
     )
     rows = union_all(direct, grouped).subquery()
     # An analyst never gets dialogs, even if a queue or group still names them.
-    result = await work.session.execute(
+    return (
         select(rows, Operator)
         .join(Operator, Operator.id == rows.c.operator_id)
         .where(Operator.role.not_in(READ_ONLY_ROLES))
     )
-    entries: dict[tuple[int, int], QueueEntry] = {}
-    members: dict[int, list[int]] = {}
-    people: dict[int, Operator] = {}
-    for position, operator_id, group_id, limit, operator in result:
-        people[operator_id] = operator
-        if group_id is None:
-            entries[(0, operator_id)] = QueueEntry(position, operator_id, None, limit)
-        else:
-            # An empty group has no row here, which expands to nobody either way.
-            entries[(1, group_id)] = QueueEntry(position, None, group_id, limit)
-            members.setdefault(group_id, []).append(operator_id)
-    return [(m, people[m.operator_id]) for m in expand_queue(entries.values(), members)]
 
 
 async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
@@ -400,6 +409,20 @@ async def routing_rows(
         {k: tuple(v) for k, v in members.items()},
         previous,
     )
+
+
+async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
+    """The participants of each dialog, in the order ``Batch.participants`` gives them."""
+    joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
+    for chunk in chunks(sorted(dialog_ids)):
+        rows = await work.session.execute(
+            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+            .where(DialogParticipant.dialog_id.in_(chunk))
+            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        )
+        for dialog_id, operator_id in rows:
+            joined[dialog_id].append(operator_id)
+    return {k: tuple(v) for k, v in joined.items()}
 
 
 def chunks(items: Iterable[T]) -> list[list[T]]:

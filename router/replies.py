@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from core.db.routing_schema import DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
-from router.reads import chunks, load_policy
+from router.reads import load_policy, participants_of
 from router.snapshots import LinePolicy
 
 
@@ -120,7 +119,7 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known
     # Nothing below writes participants, so what is read here stays true.
-    work.participants_known = await _participants(work, {a.dialog.id for a in stretch})
+    work.participants_known = await participants_of(work, {a.dialog.id for a in stretch})
     try:
         for answer in stretch:
             dialog = answer.dialog
@@ -136,20 +135,6 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
                 await do_intents(work, decide_operator_message(dialog.id, policy, work.now))
     finally:
         work.participants_known = known
-
-
-async def _participants(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
-    """The participants of each dialog, in the order ``Batch.participants`` gives them."""
-    joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
-    for chunk in chunks(sorted(dialog_ids)):
-        rows = await work.session.execute(
-            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
-            .where(DialogParticipant.dialog_id.in_(chunk))
-            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
-        )
-        for dialog_id, operator_id in rows:
-            joined[dialog_id].append(operator_id)
-    return {k: tuple(v) for k, v in joined.items()}
 
 
 _INSERTED = (

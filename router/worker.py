@@ -8,10 +8,11 @@ process has a consumer name of its own (``streams.consumer_name``), which is als
 lease holder.
 
 A batch read from a stream is handled in one transaction (``Router.handle``): consecutive
-inbound messages go to ``router.inbound`` as one run, everything else to its ``do_*``. The
-effects the batch queued are published, and its timers armed, only after the commit. In the
-hub the transaction runs on the database writer's thread (``core.db.writer``), in one hand-off
-per batch; publishing and timers stay on the hub's loop.
+inbound messages, operators' replies or delivery outcomes go as one run to the ``do_*_run`` of
+their kind (``router.inbound``, ``router.replies``, ``router.delivery``), everything else to its
+``do_*``. The effects the batch queued are published, and its timers armed, only after the
+commit. In the hub the transaction runs on the database writer's thread (``core.db.writer``),
+in one hand-off per batch; publishing and timers stay on the hub's loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from pydantic import TypeAdapter
 from sqlalchemy.exc import DBAPIError
@@ -58,7 +60,7 @@ from core.timers import Arm, Disarm, Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
-from router.delivery import do_delivery_outcome, do_delivery_receipt
+from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
@@ -156,27 +158,19 @@ class Router:
     async def _apply(self, batch: Sequence[Delivery[RouterInput]], sockets: LiveSockets) -> Batch:
         async with self.sessions() as session, session.begin():
             work = Batch(session, self.clock(), sockets=sockets, writer=True)
-            run: list[InboundMessage] = []
-            replies: list[OperatorReply] = []
+            run: list[RouterInput] = []  # consecutive inputs of one kind that runs set-wise
             for delivery in batch:
-                if isinstance(delivery.payload, InboundMessage):
-                    await do_reply_run(work, replies)
-                    replies = []
-                    run.append(delivery.payload)
-                    continue
-                await do_inbound_run(work, run)
-                run = []
                 payload = delivery.payload
-                if isinstance(payload, OperatorReply):
-                    replies.append(payload)
+                if run and type(payload) is not type(run[0]):
+                    await do_run(work, run)
+                    run = []
+                if type(payload) in RUNS:
+                    run.append(payload)
                     continue
-                await do_reply_run(work, replies)
-                replies = []
                 with log_context(dialog_id=getattr(payload, "dialog_id", None),
                                  message_id=getattr(payload, "message_id", None)):  # fmt: skip
                     await dispatch(work, payload)
-            await do_inbound_run(work, run)
-            await do_reply_run(work, replies)
+            await do_run(work, run)
         return work
 
     async def _publish(self, work: Batch) -> None:
@@ -205,6 +199,22 @@ class Router:
             await self.timers.settle(replies[-1], changes)
         elif changes:
             await self.timers.apply(changes)
+
+
+RUNS = (InboundMessage, OperatorReply, DeliveryOutcome)
+"""The inputs whose consecutive entries in a batch are handled as one run, set-wise."""
+
+
+async def do_run(work: Batch, run: Sequence[RouterInput]) -> None:
+    """Hand a run of consecutive inputs of one kind (``RUNS``) to the ``do_*_run`` of its kind."""
+    if not run:
+        return
+    if isinstance(run[0], InboundMessage):
+        await do_inbound_run(work, cast(Sequence[InboundMessage], run))
+    elif isinstance(run[0], OperatorReply):
+        await do_reply_run(work, cast(Sequence[OperatorReply], run))
+    else:
+        await do_delivery_outcome_run(work, cast(Sequence[DeliveryOutcome], run))
 
 
 async def dispatch(work: Batch, payload: RouterInput) -> None:

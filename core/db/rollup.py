@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -27,13 +28,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    inspect,
     literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
 from core.db.rollup_schema import (
     HOURS,
@@ -86,13 +88,14 @@ def _state(dialog: Dialog, old: bool) -> dict[str, Any]:
     """The contribution's attributes now, or as the database holds them (``old``), where an
     attribute set without its stored value having been loaded is ``UNKNOWN``."""
     out: dict[str, Any] = {}
-    attrs = inspect(dialog).attrs
     for name in COUNTED:
         column = "opened_day" if name == "day_of" else name
         if not old:
             out[name] = getattr(dialog, column)
             continue
-        history = attrs[column].history
+        # As ``inspect(dialog).attrs[column].history``, without building a view of every
+        # attribute of the row first.
+        history = get_history(dialog, column, PASSIVE_NO_INITIALIZE)
         if history.deleted:
             out[name] = history.deleted[0]
         elif history.unchanged or not history.added:
@@ -107,13 +110,19 @@ def _stored(session: Session, states: dict[int, dict[str, Any]]) -> None:
     missing = [i for i, state in states.items() if UNKNOWN in state.values()]
     if not missing:
         return
-    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
-    rows = session.connection().execute(select(Dialog.id, *columns).where(Dialog.id.in_(missing)))
+    rows = session.connection().execute(_stored_statement(), {"ids": missing})
     for dialog_id, *values in rows:
         state = states[dialog_id]
         for name, value in zip(COUNTED, values, strict=True):
             if state[name] is UNKNOWN:
                 state[name] = value
+
+
+@cache
+def _stored_statement() -> Any:
+    """``_stored``'s read of the counted columns of the dialogs bound as ``ids``, built once."""
+    columns = [getattr(Dialog, "opened_day" if n == "day_of" else n) for n in COUNTED]
+    return select(Dialog.id, *columns).where(Dialog.id.in_(bindparam("ids", expanding=True)))
 
 
 def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
@@ -168,16 +177,33 @@ def refresh_rollup(
     _write(session.connection(), sums, responses)
 
 
-def _upsert(connection: Connection, table: Any, keys: tuple[str, ...], rows: list[Any]) -> None:
+def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[Any]) -> None:
     """Insert ``rows`` or add their counts to the rows already there."""
-    make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(_upsert_statement(connection.dialect.name, table, keys), rows)
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """The upsert of ``table`` on ``keys``, built once: it runs at nearly every flush, and
+    building it again (an ``excluded`` alias and an addition per counted column) cost more
+    than running it; one statement object also keeps its cache key, so it is not walked again.
+    """
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = make(table)
     counted = [c.name for c in table.columns if c.name not in keys and c.name != "weekday"]
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={name: table.c[name] + stmt.excluded[name] for name in counted},
     )
-    connection.execute(stmt, rows)
+
+
+@cache
+def _emptied_statement(table: Table, keys: tuple[str, ...], *extra: str) -> Any:
+    """The delete of ``table``'s rows that no dialog counts any more, one row per parameter
+    set: ``k_<name>`` for each of ``keys``, then ``k_<first letter>`` for each ``extra``."""
+    where = [table.c[k] == bindparam("k_" + k) for k in keys]
+    where += [table.c[k] == bindparam("k_" + k[0]) for k in extra]
+    return delete(table).where(and_(*where), table.c.dialogs == 0)
 
 
 def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
@@ -204,9 +230,8 @@ def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
     # Rows that the last of their dialogs left.
     emptied = [dict(zip(KEY, key, strict=True)) for key, row in sums.items() if row[0] < 0]
     if emptied:
-        where = and_(*(days_table.c[k] == bindparam("k_" + k) for k in KEY))
         connection.execute(
-            delete(days_table).where(where, days_table.c.dialogs == 0),
+            _emptied_statement(days_table, KEY),
             [{"k_" + k: v for k, v in row.items()} for row in emptied],
         )
     fewer = [
@@ -215,17 +240,7 @@ def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
         if n < 0
     ]
     if fewer:
-        t = responses_table
-        where = and_(*(t.c[k] == bindparam("k_" + k) for k in KEY))
-        connection.execute(
-            delete(t).where(
-                where,
-                t.c.business == bindparam("k_b"),
-                t.c.seconds == bindparam("k_s"),
-                t.c.dialogs == 0,
-            ),
-            fewer,
-        )
+        connection.execute(_emptied_statement(responses_table, KEY, "business", "seconds"), fewer)
 
 
 def _months(responses: Responses) -> MonthResponses:
@@ -252,8 +267,7 @@ def _write_months(connection: Connection, months: MonthResponses) -> None:
         if n < 0
     ]
     if fewer:
-        where = and_(*(MONTHS.c[k] == bindparam("k_" + k) for k in MONTH_KEY))
-        connection.execute(delete(MONTHS).where(where, MONTHS.c.dialogs == 0), fewer)
+        connection.execute(_emptied_statement(MONTHS, MONTH_KEY), fewer)
 
 
 def _key_columns() -> list[Any]:

@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, Select, String, Text, select, union
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    select,
+    union,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.schema import Base, LineOperator
@@ -123,7 +134,7 @@ def line_members(line_ids: Sequence[int]) -> Select[int, int]:
     return select(both.c.line_id, both.c.operator_id)
 
 
-def member_lines(operator_id: int) -> Select[int]:
+def member_lines(operator_id: int | ColumnElement[int]) -> Select[int]:
     """The ids of the lines whose queue holds the operator, directly or through a group.
 
     A select (not a list) so callers can use it as a subquery in one round trip; the router,

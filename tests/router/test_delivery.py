@@ -12,6 +12,7 @@ from typing import cast
 import pytest
 import redis.asyncio
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import streams
 from core.bus import Bus, Delivery
@@ -28,6 +29,7 @@ from core.envelope import (
     decode,
 )
 from router.worker import Router
+from tests.support.querycount import count_queries
 from tests.support.router_db import command, seeded_database
 
 
@@ -43,6 +45,7 @@ class Scene:
     message_id: int
     colleague_id: int
     outsider_id: int
+    engine: AsyncEngine
 
 
 @pytest.fixture
@@ -76,7 +79,9 @@ async def scene(db_url: str, redis_url: str) -> AsyncIterator[Scene]:
         message_id = await session.scalar(select(Message.id).where(Message.client_msg_id == "r1"))
     assert message_id is not None
     try:
-        yield Scene(sessions, client, router, channel_id, message_id, colleague_id, outsider_id)
+        yield Scene(
+            sessions, client, router, channel_id, message_id, colleague_id, outsider_id, engine
+        )
     finally:
         await client.aclose()
         await engine.dispose()
@@ -133,3 +138,29 @@ async def test_a_failure_carries_its_reason(scene: Scene) -> None:
     assert (message.delivery_status, message.delivery_error) == ("failed", "blocked")
     [event] = await status_events(scene)
     assert event.message.delivery_error == "blocked"
+
+
+async def test_a_run_of_outcomes_announces_each_change_in_order_for_one_outcomes_statements(
+    scene: Scene,
+) -> None:
+    with count_queries(scene.engine) as alone:
+        await scene.router.handle([command(DeliveryOutcome(message_id=0, status="sent"))])
+    assert not await status_events(scene)  # an unknown message: nothing to announce
+    run = [
+        DeliveryOutcome(message_id=scene.message_id, status="sent", external_id="p-77"),
+        DeliveryOutcome(message_id=0, status="delivered"),
+        DeliveryOutcome(message_id=scene.message_id, status="delivered"),
+        DeliveryOutcome(message_id=scene.message_id, status="sent"),  # late: changes nothing
+        DeliveryOutcome(message_id=scene.message_id, status="seen"),
+    ]
+    with count_queries(scene.engine) as seen:
+        await scene.router.handle([command(outcome) for outcome in run])
+    events = await status_events(scene)
+    assert [e.message.delivery_status for e in events] == ["sent", "delivered", "seen"]
+    assert all(scene.colleague_id in e.recipients for e in events)
+    assert all(scene.outsider_id not in e.recipients for e in events)
+    message = await stored(scene)
+    assert (message.delivery_status, message.external_id) == ("seen", "p-77")
+    # Read and written set-wise: the run costs what reading one outcome's message costs, plus
+    # one UPDATE and the reads of the dialog and of who sees it.
+    assert len(seen) == len(alone) + 4, seen.report()

@@ -207,3 +207,20 @@ async def test_the_migration_fills_the_rollup_from_the_dialogs(engine: AsyncEngi
     await upgrade(engine)
     async with engine.connect() as conn:
         assert await conn.run_sync(_rows) == kept
+
+
+async def test_a_change_whose_old_values_were_not_loaded_moves_the_rollup(
+    engine: AsyncEngine,
+) -> None:
+    db = make_sessionmaker(engine)
+    p = await _places(db)
+    async with db() as s, s.begin():
+        s.add(_dialog(p, MONDAY + timedelta(hours=9), client_messages=2))
+    async with db() as s, s.begin():
+        dialog = await s.scalar(select(Dialog))
+        assert dialog is not None
+        # Set without the stored values in the session: the flush reads them back.
+        s.expire(dialog, ["client_messages", "operator_id"])
+        dialog.client_messages, dialog.operator_id = 5, p["ann"]
+    days, _answered, _months = await _check(engine)
+    assert [(d[3], d[6], d[10]) for d in days] == [(p["ann"], 1, 5)]
