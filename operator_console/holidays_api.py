@@ -3,6 +3,8 @@
 The list comes from the ``holidays`` package (no network: its rules ship with it). The editor
 adds the dates to the line's holiday list, where the admin may remove any before saving; the
 line itself stores plain dates, so a later release of the package changes nothing saved.
+The package is imported by the first request for it: its calendars would add a fiftieth of a
+second to every start of the hub.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-import holidays
 from aiohttp import web
-from holidays.registry import COUNTRIES
 
 from core.roles import SUPERVISOR_ROLES
 from operator_console.auth import require_role
@@ -26,6 +26,9 @@ YEAR_MAX = 2100
 @cache
 def countries() -> list[dict[str, str]]:
     """Every country the package knows, by name: ``[{"code": "DE", "name": "Germany"}]``."""
+    import holidays
+    from holidays.registry import COUNTRIES
+
     supported = set(holidays.list_supported_countries())
     # The registry keys each country by its module name ("united_kingdom"), the plain name.
     found = {
@@ -38,6 +41,8 @@ def countries() -> list[dict[str, str]]:
 
 def public_holidays(country: str, year: int) -> list[dict[str, Any]]:
     """The country's public holidays in ``year``, by date: ``[{"date", "name"}]``."""
+    import holidays
+
     found: dict[date, str] = dict(holidays.country_holidays(country, years=year).items())
     return [{"date": day.isoformat(), "name": found[day]} for day in sorted(found)]
 

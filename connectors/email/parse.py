@@ -15,8 +15,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
-from charset_normalizer import from_bytes
-
 from connectors.email.htmltext import html_to_text
 from connectors.email.quotes import trim_quotes
 from core.limits import parse_id
@@ -156,6 +154,10 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
         return data.decode("ascii" if declared is None else "utf-8")
     except UnicodeDecodeError:
         pass
+    # Imported by the first such body: it is a tenth of a second of the hub's start, and most
+    # mail declares its charset.
+    from charset_normalizer import from_bytes
+
     # Unrestricted detection picks exotic code pages (mac_cyrillic) for short Russian text;
     # the candidates are what undeclared mail in our users' languages actually uses.
     guess = from_bytes(data, cp_isolation=list(_GUESS_CHARSETS)).best()

@@ -2,10 +2,11 @@
 ``messages.send`` out.
 
 vk_api is synchronous (requests), so every call runs in a thread, with one ``VkApiGroup`` per
-token. Its API host is hardcoded; ``ApiSession`` rewrites it to the ``vk_api_base`` setting, so
-tests reach a local server through the real library. Operators' files are uploaded first
-(photos or documents for messages; the upload POST goes through aiohttp) and sent as the
-``attachment`` of ``messages.send``; ``message_read`` events become ``seen`` receipts.
+token. Its API host is hardcoded; ``ApiSession`` (``connectors.vk.api_session``) rewrites it to
+the ``vk_api_base`` setting, so tests reach a local server through the real library. Operators'
+files are uploaded first (photos or documents for messages; the upload POST goes through
+aiohttp) and sent as the ``attachment`` of ``messages.send``; ``message_read`` events become
+``seen`` receipts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
-import requests
 from aiohttp import web
 from sqlalchemy import select
 
@@ -47,10 +47,8 @@ from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
 
-VK_HOST = "https://api.vk.ru"
 MAX_EVENT_BYTES = 512 * 1024
 MAX_DOWNLOAD = 50 * 1024 * 1024
-HTTP_TIMEOUT_S = 30.0
 QUEUED_TYPES = frozenset({"message_new", "message_read"})
 """Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
 UNSEEN = ("sent", "delivered")
@@ -65,26 +63,6 @@ REFUSED = {
     901: "the user has not allowed messages from the community",
     902: "the user's privacy settings forbid messages",
 }
-
-
-class ApiSession(requests.Session):
-    """A requests session that sends vk_api's calls to our base URL, with a timeout.
-
-    vk_api posts without any timeout, which could hold a thread forever on a dead connection.
-    """
-
-    def __init__(self, base: str) -> None:
-        super().__init__()
-        self.base = base.rstrip("/")
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        """Rewrite the host and default the timeout."""
-        verb = method.decode() if isinstance(method, bytes) else method
-        target = url.decode() if isinstance(url, bytes) else url
-        if self.base != VK_HOST and target.startswith(VK_HOST):
-            target = self.base + target[len(VK_HOST) :]
-        kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
-        return super().request(verb, target, *args, **kwargs)
 
 
 def _no_silent_retry(error: Any) -> None:
@@ -127,6 +105,8 @@ class VkConnector(PlatformConnector):
             return known[1]
         # vk_api is imported by the first VK account, so a hub without one never loads it.
         from vk_api import VkApiGroup  # type: ignore[import-untyped]
+
+        from connectors.vk.api_session import ApiSession
 
         vk = VkApiGroup(
             token=token,
@@ -387,6 +367,7 @@ class VkConnector(PlatformConnector):
 
     async def _method(self, account: ChannelAccount, name: str, values: dict[str, Any]) -> Any:
         """One API call in a thread, its errors turned into SendLater or SendError."""
+        from requests import RequestException
         from vk_api.exceptions import (  # type: ignore[import-untyped]
             ApiError,
             ApiHttpError,
@@ -403,7 +384,7 @@ class VkConnector(PlatformConnector):
             raise SendError(f"VK refused: {REFUSED.get(exc.code, reason)} ({reason})") from exc
         except ApiHttpError as exc:
             raise SendLater(f"VK answered HTTP {exc.response.status_code}") from exc
-        except requests.RequestException as exc:
+        except RequestException as exc:
             raise SendLater(f"VK unreachable: {exc}") from exc
         except VkApiError as exc:  # a captcha or an auth failure: no retry will fix it
             raise SendError(f"VK refused: {exc}") from exc

@@ -15,13 +15,11 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Table, inspect
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
-from core.db.rollup import COUNTED, refresh_rollup
+from core.db.rollup import COUNTED, refresh_rollup, upsert_into
 from core.db.rollup_schema import FigureRecount
 from core.db.schema import Dialog, Line
 from core.dialog_figures import FIGURES, dialog_figures, line_schedule, line_zone
@@ -122,8 +120,7 @@ def do_note_recounts(session: Session, line_ids: list[int]) -> None:
     for line_id in line_ids:
         clocks.pop(line_id, None)
     connection = session.connection()
-    make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    stmt = make(RECOUNTS)
+    stmt = upsert_into(connection.dialect.name, RECOUNTS)
     stmt = stmt.on_conflict_do_update(
         index_elements=["line_id"],
         set_={"after_dialog_id": 0, "requested_at": stmt.excluded.requested_at},

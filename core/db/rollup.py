@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -31,7 +31,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
@@ -48,6 +48,9 @@ from core.db.rollup_schema import (
     DialogMonthResponse,
 )
 from core.db.schema import Dialog
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
 
 COUNTED = (
     "day_of",
@@ -177,6 +180,19 @@ def refresh_rollup(
     _write(session.connection(), sums, responses)
 
 
+def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:
+    """An ``INSERT`` into ``table`` in the ``dialect`` named, which takes ``ON CONFLICT``.
+
+    PostgreSQL's dialect is imported by the first upsert on PostgreSQL: on SQLite it would
+    only add to every start of the hub.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
 def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[Any]) -> None:
     """Insert ``rows`` or add their counts to the rows already there."""
     connection.execute(_upsert_statement(connection.dialect.name, table, keys), rows)
@@ -188,8 +204,7 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
     building it again (an ``excluded`` alias and an addition per counted column) cost more
     than running it; one statement object also keeps its cache key, so it is not walked again.
     """
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = make(table)
+    stmt = upsert_into(dialect, table)
     counted = [c.name for c in table.columns if c.name not in keys and c.name != "weekday"]
     return stmt.on_conflict_do_update(
         index_elements=list(keys),
