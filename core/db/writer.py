@@ -17,6 +17,7 @@ call to the end at once, since nothing in it ever awaits.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
@@ -29,6 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
 
 T = TypeVar("T")
+
+SWITCH_INTERVAL_S = 0.0005
+"""How long a thread that wants the interpreter lock waits for the thread holding it, while the
+writer runs (Python's default: 5 ms). A batch keeps the lock busy for milliseconds of Python,
+and every turn of the hub's event loop meanwhile gives the lock up and waits to get it back: at
+the default each turn could cost up to 5 ms, so a message crossing a few turns (a stream read,
+the console's fan-out, the socket's send) waited tens of milliseconds behind an unrelated
+batch."""
 
 SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 """The synchronous driver the writer uses for each database the hub's async URL names."""
@@ -83,6 +92,8 @@ class DbWriter:
         self.engine = make_writer_engine(url)
         self.sessions: SessionMaker = make_sessionmaker(self.engine)
         self._loop = asyncio.new_event_loop()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval))
         self._thread = threading.Thread(target=self._serve, name="db-writer", daemon=True)
         self._thread.start()
 
@@ -104,6 +115,7 @@ class DbWriter:
         self._thread.join(timeout=10)
         self.engine.sync_engine.dispose()
         self._loop.close()
+        sys.setswitchinterval(self._switch_interval)
 
 
 def on_loop(loop: asyncio.AbstractEventLoop, call: Awaitable[T]) -> Awaitable[T]:
