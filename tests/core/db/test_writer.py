@@ -59,9 +59,12 @@ def test_the_hubs_loop_waits_briefly_for_the_lock_while_the_writer_runs(db_url: 
     """Each turn of the hub's loop gives the interpreter lock up; while a batch runs on the
     writer's thread, getting it back must not cost Python's default 5 ms a turn."""
     default = sys.getswitchinterval()
-    writer = DbWriter(db_url)
+    first, second = DbWriter(db_url), DbWriter(db_url)
     try:
         assert sys.getswitchinterval() == SWITCH_INTERVAL_S < default
+        first.close()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S, "the second one still runs"
     finally:
-        writer.close()
+        first.close()
+        second.close()
     assert sys.getswitchinterval() == default
