@@ -73,38 +73,40 @@ class Stopping(asyncio.Event):
     """The stop flag of a bus: an ``asyncio.Event`` that also cancels the reads blocked under
     ``until_stopped`` on it when it is set.
 
-    Each blocked read registers its own task here for the time it waits. Watching the flag
-    that way, instead of with a task per read raced against the read, keeps a read's reply one
-    wake-up of the loop away from its reader: a message waits for fewer turns of the loop, and
-    each turn can cost a switch of the interpreter lock while the database writer's thread
-    runs a batch (``core.db.writer``).
+    Each blocked read is registered here for the time it waits. Watching the flag that way,
+    instead of with a second task per read and ``asyncio.wait`` over both, puts a read's reply
+    one turn of the loop nearer its reader, and each turn can cost a switch of the interpreter
+    lock while the database writer's thread runs a batch (``core.db.writer``).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._blocked: set[asyncio.Task[Any]] = set()
-        self._stopped: set[asyncio.Task[Any]] = set()
+        self._blocked: set[asyncio.Future[Any]] = set()
 
     def set(self) -> None:
         """Set the flag and cancel every read blocked on it."""
         super().set()
-        for task in self._blocked - self._stopped:
-            self._stopped.add(task)
-            task.cancel()
+        for reading in self._blocked:
+            reading.cancel()
 
-    async def wait_out(self, read: Awaitable[T], task: asyncio.Task[Any]) -> T | None:
+    async def wait_out(self, read: Awaitable[T]) -> T | None:
         """What ``read`` returns, or None when the flag is set first (``until_stopped``)."""
-        self._blocked.add(task)
+        reading = asyncio.ensure_future(read)
+        self._blocked.add(reading)
         try:
-            return await read
+            # Cancelling the reader cancels ``reading`` too; the flag cancels ``reading`` alone.
+            return await reading
         except asyncio.CancelledError:
-            # Only this flag's cancel is swallowed: one from elsewhere still ends the task.
-            if task in self._stopped and task.uncancel() == 0:
+            if reading.cancelled() and self.is_set() and not _cancelling():
                 return None
             raise
         finally:
-            self._blocked.discard(task)
-            self._stopped.discard(task)
+            self._blocked.discard(reading)
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
 
 
 async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None:
@@ -115,9 +117,8 @@ async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None
     A cancelled read closes its connection (redis-py's rule), so no reply is left half read;
     entries a group read was handed just then stay pending, as after a crash.
     """
-    task = asyncio.current_task()
-    if isinstance(stopping, Stopping) and task is not None and not stopping.is_set():
-        return await stopping.wait_out(read, task)
+    if isinstance(stopping, Stopping) and not stopping.is_set():
+        return await stopping.wait_out(read)
     reading = asyncio.ensure_future(read)
     if reading.done():
         return reading.result()

@@ -1,4 +1,4 @@
-"""The bus's stop flag: a blocked read ends at once on a stop, with no task of its own."""
+"""The bus's stop flag: a blocked read ends at once on a stop, with no task watching the flag."""
 
 from __future__ import annotations
 
@@ -29,16 +29,16 @@ async def _until_blocked(stream: str, redis: aioredis.Redis) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_a_read_waits_in_its_readers_task_and_a_stop_ends_it(
+async def test_a_stop_ends_a_blocked_read_with_no_task_watching_the_flag(
     redis: aioredis.Redis, redis_url: str
 ) -> None:
-    """No task per read: the reply wakes the reader itself, one turn of the loop away."""
+    """The read's own task and nothing else: no watcher of the flag to race it against."""
     reader = aioredis.from_url(redis_url, decode_responses=True)
     stopping = Stopping()
     before = len(asyncio.all_tasks())
     reading = asyncio.create_task(_blocked(reader, stopping, "stop-quiet"))
     await _until_blocked("stop-quiet", redis)
-    assert len(asyncio.all_tasks()) == before + 1
+    assert len(asyncio.all_tasks()) == before + 2  # the reader and its read
     stopping.set()
     assert await asyncio.wait_for(reading, 2) is None
     assert await reader.ping()  # the cancelled read's connection was closed, not left half read
