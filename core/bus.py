@@ -61,7 +61,7 @@ class Bus:
         self.metrics = metrics or HubMetrics()
         """Where the bus and those holding it count what they do."""
         self.replicated = ReplicaWait(redis, self.config.replica_wait_ms)
-        self.stopping = asyncio.Event()
+        self.stopping: asyncio.Event = bus_tail.Stopping()
         """Set by ``close``: consumers and tails finish the batch in hand and return."""
 
     def close(self) -> None:

@@ -69,6 +69,46 @@ async def tail(
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
 
 
+class Stopping(asyncio.Event):
+    """The stop flag of a bus: an ``asyncio.Event`` that also cancels the reads blocked under
+    ``until_stopped`` on it when it is set.
+
+    Each blocked read is registered here for the time it waits. Watching the flag that way,
+    instead of with a second task per read and ``asyncio.wait`` over both, puts a read's reply
+    one turn of the loop nearer its reader, and each turn can cost a switch of the interpreter
+    lock while the database writer's thread runs a batch (``core.db.writer``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocked: set[asyncio.Future[Any]] = set()
+
+    def set(self) -> None:
+        """Set the flag and cancel every read blocked on it."""
+        super().set()
+        for reading in self._blocked:
+            reading.cancel()
+
+    async def wait_out(self, read: Awaitable[T]) -> T | None:
+        """What ``read`` returns, or None when the flag is set first (``until_stopped``)."""
+        reading = asyncio.ensure_future(read)
+        self._blocked.add(reading)
+        try:
+            # Cancelling the reader cancels ``reading`` too; the flag cancels ``reading`` alone.
+            return await reading
+        except asyncio.CancelledError:
+            if reading.cancelled() and self.is_set() and not _cancelling():
+                return None
+            raise
+        finally:
+            self._blocked.discard(reading)
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
 async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None:
     """What ``read`` returns, or None when ``stopping`` is set first: the read is cancelled
     then. So a blocking read on a quiet stream may wait long (``quiet_read_ms``) and its reader
@@ -77,6 +117,8 @@ async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None
     A cancelled read closes its connection (redis-py's rule), so no reply is left half read;
     entries a group read was handed just then stay pending, as after a crash.
     """
+    if isinstance(stopping, Stopping) and not stopping.is_set():
+        return await stopping.wait_out(read)
     reading = asyncio.ensure_future(read)
     if reading.done():
         return reading.result()

@@ -95,7 +95,10 @@ class Connection:
         refreshed = loop.time()
         while True:
             try:
-                frame = await asyncio.wait_for(self.queue.get(), HEARTBEAT_S)
+                # Not ``wait_for``: it runs the get in a task of its own, two more turns of the
+                # loop between an event and its frame.
+                async with asyncio.timeout(HEARTBEAT_S):
+                    frame = await self.queue.get()
             except TimeoutError:
                 frame = {"type": "ping"}
             if self.on_heartbeat is not None and loop.time() - refreshed >= HEARTBEAT_S:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core import streams
 from core.bus import Bus, Delivery
+from core.bus_tail import Stopping
 from core.db import SessionMaker
 from core.db.writer import DbWriter, on_loop
 from core.envelope import (
@@ -340,7 +341,7 @@ class RouterService:
             if len(self.tasks) >= share:
                 break
             if stream not in self.tasks and await lease.acquire():
-                self.stops[stream] = asyncio.Event()
+                self.stops[stream] = Stopping()
                 self.tasks[stream] = asyncio.create_task(
                     self._take_over(stream, self.stops[stream]), name=f"router:{stream}"
                 )

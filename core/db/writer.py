@@ -17,6 +17,7 @@ call to the end at once, since nothing in it ever awaits.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
@@ -29,6 +30,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
 
 T = TypeVar("T")
+
+SWITCH_INTERVAL_S = 0.0005
+"""How long a thread that wants the interpreter lock waits for the thread holding it, while the
+writer runs (Python's default: 5 ms). A batch keeps the lock busy for milliseconds of Python;
+meanwhile the hub's event loop gives the lock up each time it waits for the network, and waits
+to get it back when a reply comes. At the default each such wake-up could cost up to 5 ms, so
+a message crossing a few of them (a stream read, the console's fan-out, the socket's send)
+waited tens of milliseconds behind an unrelated batch."""
+
+
+class _ShortSwitches:
+    """``SWITCH_INTERVAL_S`` while any writer of the process runs; the interval found before
+    the first one again once the last one is closed."""
+
+    def __init__(self) -> None:
+        self._writers = 0
+        self._before = sys.getswitchinterval()
+        self._lock = threading.Lock()
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._writers == 0:
+                self._before = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._before))
+            self._writers += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._writers -= 1
+            if self._writers == 0:
+                sys.setswitchinterval(self._before)
+
+
+_short_switches = _ShortSwitches()
 
 SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 """The synchronous driver the writer uses for each database the hub's async URL names."""
@@ -83,6 +118,7 @@ class DbWriter:
         self.engine = make_writer_engine(url)
         self.sessions: SessionMaker = make_sessionmaker(self.engine)
         self._loop = asyncio.new_event_loop()
+        _short_switches.hold()
         self._thread = threading.Thread(target=self._serve, name="db-writer", daemon=True)
         self._thread.start()
 
@@ -104,6 +140,7 @@ class DbWriter:
         self._thread.join(timeout=10)
         self.engine.sync_engine.dispose()
         self._loop.close()
+        _short_switches.release()
 
 
 def on_loop(loop: asyncio.AbstractEventLoop, call: Awaitable[T]) -> Awaitable[T]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
 from sqlalchemy import text
 
 from core.db import make_engine
-from core.db.writer import DbWriter, sync_url
+from core.db.writer import SWITCH_INTERVAL_S, DbWriter, sync_url
 
 
 def test_the_writer_uses_the_synchronous_driver_of_the_hubs_database() -> None:
@@ -52,3 +53,18 @@ async def test_a_batch_runs_on_the_writers_thread_and_commits_for_the_hubs_reade
     finally:
         writer.close()
         await readers.dispose()
+
+
+def test_the_hubs_loop_waits_briefly_for_the_lock_while_the_writer_runs(db_url: str) -> None:
+    """Each turn of the hub's loop gives the interpreter lock up; while a batch runs on the
+    writer's thread, getting it back must not cost Python's default 5 ms a turn."""
+    default = sys.getswitchinterval()
+    first, second = DbWriter(db_url), DbWriter(db_url)
+    try:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S < default
+        first.close()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S, "the second one still runs"
+    finally:
+        first.close()
+        second.close()
+    assert sys.getswitchinterval() == default

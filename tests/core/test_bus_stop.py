@@ -1,0 +1,76 @@
+"""The bus's stop flag: a blocked read ends at once on a stop, with no task watching the flag."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from core.bus_tail import Stopping, until_stopped
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+async def _blocked(redis: aioredis.Redis, stopping: asyncio.Event, stream: str) -> object:
+    return await until_stopped(redis.xread({stream: "$"}, block=10_000), stopping)
+
+
+async def _until_blocked(stream: str, redis: aioredis.Redis) -> None:
+    async with asyncio.timeout(5):
+        while not any(c.get("cmd") == "xread" for c in await redis.client_list()):
+            await asyncio.sleep(0.01)
+
+
+async def test_a_stop_ends_a_blocked_read_with_no_task_watching_the_flag(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    """The read's own task and nothing else: no watcher of the flag to race it against."""
+    reader = aioredis.from_url(redis_url, decode_responses=True)
+    stopping = Stopping()
+    before = len(asyncio.all_tasks())
+    reading = asyncio.create_task(_blocked(reader, stopping, "stop-quiet"))
+    await _until_blocked("stop-quiet", redis)
+    assert len(asyncio.all_tasks()) == before + 2  # the reader and its read
+    stopping.set()
+    assert await asyncio.wait_for(reading, 2) is None
+    assert await reader.ping()  # the cancelled read's connection was closed, not left half read
+    await reader.aclose()
+
+
+async def test_a_reply_that_came_first_is_returned(redis: aioredis.Redis) -> None:
+    stopping = Stopping()
+    await redis.xadd("stop-busy", {"data": "x"})
+    reply: Any = await until_stopped(redis.xread({"stop-busy": "0"}, block=10_000), stopping)
+    assert reply and reply[0][1][0][1] == {"data": "x"}
+
+
+async def test_a_cancel_from_elsewhere_is_not_swallowed_by_a_stop(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    reader = aioredis.from_url(redis_url, decode_responses=True)
+    stopping = Stopping()
+    reading = asyncio.create_task(_blocked(reader, stopping, "stop-both"))
+    await _until_blocked("stop-both", redis)
+    reading.cancel()
+    stopping.set()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    await reader.aclose()
+
+
+async def test_a_plain_event_still_stops_a_read(redis: aioredis.Redis, redis_url: str) -> None:
+    reader = aioredis.from_url(redis_url, decode_responses=True)
+    stopping = asyncio.Event()
+    reading = asyncio.create_task(_blocked(reader, stopping, "stop-plain"))
+    await _until_blocked("stop-plain", redis)
+    stopping.set()
+    assert await asyncio.wait_for(reading, 2) is None
+    await reader.aclose()
