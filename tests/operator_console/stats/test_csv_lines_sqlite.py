@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.db.schema import Base, Channel, Client, Dialog, Line, Operator
 from operator_console.stats.dialogs import Selection
-from operator_console.stats.export import csv_cell
+from operator_console.stats.export import csv_cell, scanned_when_broad
 from operator_console.stats.filters import StatsFilters
 from operator_console.stats.report import report_select, row_json
 from operator_console.stats.scope import EVERYTHING
@@ -97,3 +97,28 @@ def test_sqlite_writes_the_lines_csv_writer_writes(engine: Engine) -> None:
     assert lines == [_expected(row) for row in rows]
     parsed = list(csv.reader(io.StringIO("".join(lines))))
     assert [row[8] for row in parsed] == [csv_cell(n) for n in NAMES]
+
+
+def test_a_broad_export_scans_the_table_and_a_filtered_one_keeps_its_index(
+    engine: Engine,
+) -> None:
+    def plan(filters: StatsFilters) -> tuple[str, list[str]]:
+        selection = Selection(true(), {}, "sqlite", filters, EVERYTHING)
+        stmt = scanned_when_broad(report_select(selection, as_csv=True), selection)
+        sql = str(stmt.compile(dialect=engine.dialect))
+        with engine.connect() as connection:
+            steps = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (1,) * sql.count("?"))
+            return sql, [step[-1] for step in steps]
+
+    sql, steps = plan(StatsFilters())
+    assert "FROM dialogs NOT INDEXED JOIN" in sql and "SCAN dialogs" in steps
+    for narrow in ({"line_id": 1}, {"from": "2026-03-01"}, {"channel_id": 1}):
+        assert "NOT INDEXED" not in plan(StatsFilters.model_validate(narrow))[0]
+    with Session(engine) as session:
+        selection = Selection(true(), {}, "sqlite", StatsFilters(), EVERYTHING)
+        scanned = scanned_when_broad(report_select(selection, as_csv=True), selection)
+        plain = report_select(selection, as_csv=True)
+        _put(session)
+        lines = session.scalars(scanned.order_by(Dialog.id)).all()
+        assert len(lines) == len(NAMES)
+        assert lines == session.scalars(plain.order_by(Dialog.id)).all()
