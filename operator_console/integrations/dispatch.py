@@ -33,6 +33,7 @@ from core.db import SessionMaker
 from core.db.integrations_schema import Webhook, WebhookAttempt
 from core.envelope import ENVELOPE, Envelope, IntegrationEvent, WebhookDelivery, utcnow
 from core.integration_events import carried
+from operator_console.integrations.active_hooks import ActiveHooks
 from operator_console.integrations.signing import (
     EVENT_HEADER,
     EVENT_ID_HEADER,
@@ -76,11 +77,16 @@ class WebhookSender:
         self.backoff = backoff
         self.max_tries = max_tries
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.hooks = ActiveHooks(sessions)
         self._http: aiohttp.ClientSession | None = None
         self._sends: Consumer[WebhookDelivery] | None = None
 
     async def run(self, name: str) -> None:
         """Fan events out and send deliveries until the bus closes."""
+        with self.hooks.watching():
+            await self._run(name)
+
+    async def _run(self, name: str) -> None:
         async with aiohttp.ClientSession(timeout=self.timeout) as http:
             self._http = http
             events = self.bus.consumer(
@@ -97,12 +103,12 @@ class WebhookSender:
         events = [event for event in carrying if event is not None]
         if not events:
             return
+        hooks = await self.hooks.read()
+        pairs = [(h, e) for e in events for h, subscribed in hooks if e.event in subscribed]
+        if not pairs:
+            return
         try:
             async with self.sessions() as session, session.begin():
-                hooks = (await session.scalars(select(Webhook).where(Webhook.active))).all()
-                pairs = [(h.id, e) for e in events for h in hooks if e.event in h.events]
-                if not pairs:
-                    return
                 logged = set(
                     await session.execute(
                         select(WebhookAttempt.webhook_id, WebhookAttempt.event_id).where(
