@@ -72,9 +72,39 @@ async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if conn.dialect.name == "sqlite":
+            analyze_new_indexes(conn)
 
     async with engine.begin() as conn:
         await conn.run_sync(_run)
+
+
+def analyze_new_indexes(conn: Connection) -> list[str]:
+    """On SQLite, gather statistics for the indexes that have none, when the database has
+    statistics at all (someone ran ``ANALYZE``); return the indexes analysed.
+
+    SQLite plans from ``sqlite_stat1`` when it exists and takes an index missing from it for
+    a very selective one. So after an upgrade that adds indexes to an analysed database, it
+    would prefer the new ones blindly: measured at 1 M dialogs, the statistics' report pages
+    went from 5–30 ms to 2–4 s. A database never analysed plans every index by the same
+    defaults and is left alone.
+    """
+    analysed = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'")
+    ).first()
+    if analysed is None:
+        return []
+    missing = list(
+        conn.execute(
+            text(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                " AND name NOT IN (SELECT idx FROM sqlite_stat1 WHERE idx IS NOT NULL)"
+            )
+        ).scalars()
+    )
+    for name in missing:
+        conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return missing
 
 
 class DatabaseTooNew(Exception):
