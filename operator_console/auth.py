@@ -16,10 +16,11 @@ from typing import Any
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 
 from core.app_keys import SECRET_KEY, SESSIONS
 from core.db import SessionMaker
+from core.db.listening import listening
 from core.db.schema import ConsoleSession, Operator
 from core.envelope import utcnow
 from core.roles import READ_ONLY_ROLES
@@ -142,13 +143,8 @@ class SessionCache:
     @contextlib.contextmanager
     def watching_operators(self) -> Iterator[None]:
         """Forget an operator whenever their row is updated or deleted in this process."""
-        for change in _ROW_CHANGES:
-            event.listen(Operator, change, self._operator_changed)
-        try:
+        with listening(Operator, _ROW_CHANGES, self._operator_changed):
             yield
-        finally:
-            for change in _ROW_CHANGES:
-                event.remove(Operator, change, self._operator_changed)
 
     def _operator_changed(self, _mapper: Any, _connection: Any, target: Operator) -> None:
         # A role changed or an account disabled (admin_api) must not wait for the cache.

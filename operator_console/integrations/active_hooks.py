@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from core.db import SessionMaker
 from core.db.integrations_schema import Webhook
+from core.db.listening import listening
 
 HOOKS_SECONDS = 5.0
 """How long a read of the active webhooks stands when nothing in this process changed them."""
@@ -59,17 +60,11 @@ class ActiveHooks:
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
         """Read again after any webhook row is inserted, updated or deleted in this process."""
-        for change in _ROW_CHANGES:
-            event.listen(Webhook, change, self._row_changed)
-        for end in _ENDS:
-            event.listen(Session, end, self._transaction_ended)
-        try:
+        with (
+            listening(Webhook, _ROW_CHANGES, self._row_changed),
+            listening(Session, _ENDS, self._transaction_ended),
+        ):
             yield
-        finally:
-            for change in _ROW_CHANGES:
-                event.remove(Webhook, change, self._row_changed)
-            for end in _ENDS:
-                event.remove(Session, end, self._transaction_ended)
 
     def _row_changed(self, _mapper: Any, _connection: Any, target: Webhook) -> None:
         self._pending.add(id(object_session(target)))

@@ -3,9 +3,9 @@ vk_api and requests under it (VK), charset-normalizer (email bodies without a ch
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.fresh_python import run_fresh
 
 PROBE = """
 import sys
@@ -18,16 +18,5 @@ print(",".join(sorted({m.split(".")[0] for m in sys.modules} & LIBRARIES)))
 
 
 def test_building_the_hub_imports_no_channel_library(tmp_path: Path) -> None:
-    # A fresh interpreter: this test process may have imported them for other tests.
-    root = Path(__file__).resolve().parents[2]
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == ""
+    output = run_fresh(PROBE, str(tmp_path))
+    assert output.strip() == ""

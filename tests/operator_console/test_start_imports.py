@@ -4,9 +4,9 @@ needs."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.fresh_python import run_fresh
 
 PROBE = """
 import gc, sys
@@ -28,19 +28,8 @@ print(",".join(sorted(set(sys.modules) & LATER)))
 
 
 def test_run_imports_the_hub_frozen_and_leaves_later_libraries_out(tmp_path: Path) -> None:
-    # A fresh interpreter: this test process has imported everything already.
-    root = Path(__file__).resolve().parents[2]
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    collector, imported_early, binary, later = probe.stdout.splitlines()
+    output = run_fresh(PROBE, str(tmp_path))
+    collector, imported_early, binary, later = output.splitlines()
     # The collector runs again, and what the import built is out of its sight.
     assert collector == "True True"
     # The command's own module leaves the hub to the paused import.

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
-from core.db.schema import Channel, Dialog, Message, Operator
+from core.db.schema import Dialog, Message
 from core.envelope import (
     CloseDialog,
     DialogEvent,
@@ -35,7 +35,7 @@ from core.integration_events import carried, dialog_event, integration_event
 from operator_console.live import event_frame
 from router.worker import Router
 from tests.support.browser_fixtures import ON_SQLITE
-from tests.support.router_db import command, seeded_database
+from tests.support.router_db import command, demo_ids, seeded_database
 
 pytestmark = [ON_SQLITE, pytest.mark.parametrize("redis_server", ["7"], indirect=True)]
 
@@ -59,10 +59,7 @@ async def _events(client: redis.asyncio.Redis) -> list[tuple[str, Envelope]]:
 @pytest.fixture
 async def talk(db_url: str, redis_url: str) -> AsyncIterator[Talk]:
     engine, sessions = await seeded_database(db_url)
-    async with sessions() as session:
-        channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
-        admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
-    assert channel_id is not None and admin_id is not None
+    channel_id, admin_id = await demo_ids(sessions)
     client = redis.asyncio.Redis.from_url(redis_url)
     router = Router(sessions, Bus(client), lambda: CLOCK)
     try:

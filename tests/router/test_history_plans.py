@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.prefill import prefill, sqlite_path
 from core import streams
 from core.bus import Bus, Delivery
-from core.db.schema import Channel, Dialog, Operator
+from core.db.schema import Dialog
 from core.envelope import InboundMessage, OperatorReply, PresenceChange, RouterInput, utcnow
 from operator_console.load.snapshot import read_load
 from operator_console.stats.scope import EVERYTHING
 from router.worker import Router
-from tests.support.router_db import seeded_database
+from tests.support.router_db import demo_ids, seeded_database
 
 HISTORY_TABLES = ("messages", "dialogs", "clients", "client_identities", "dialog_offers")
 """The tables that grow with what the hub has stored."""
@@ -80,10 +80,7 @@ async def test_the_message_path_never_walks_the_history(sqlite_url: str, redis_u
     engine, sessions = await seeded_database(sqlite_url)
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
-        async with sessions() as session:
-            channel = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
-            admin = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
-        assert channel is not None and admin is not None
+        channel, admin = await demo_ids(sessions)
         prefill(sqlite_url, messages=20_000, open_dialogs=300, line_key="demo")
         router = Router(sessions, Bus(client), utcnow)
         with record(engine) as seen:

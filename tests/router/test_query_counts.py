@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
-from core.db.schema import Channel, Dialog, Message, Operator
+from core.db.schema import Dialog, Message
 from core.envelope import (
     InboundMessage,
     OperatorReply,
@@ -28,7 +28,7 @@ from core.envelope import (
 from operator_console.auth import SessionCache, do_create_session, do_end_session
 from router.worker import Router
 from tests.support.querycount import count_queries
-from tests.support.router_db import seeded_database
+from tests.support.router_db import demo_ids, seeded_database
 from tests.support.stream_entries import stream_entries
 
 OUTBOUND = streams.outbound("webchat")
@@ -57,10 +57,7 @@ class Hub:
 @pytest.fixture
 async def hub(db_url: str, redis_url: str) -> AsyncIterator[Hub]:
     engine, sessions = await seeded_database(db_url)
-    async with sessions() as session:
-        channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
-        admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
-    assert channel_id is not None and admin_id is not None
+    channel_id, admin_id = await demo_ids(sessions)
     client = redis.asyncio.Redis.from_url(redis_url)
     clock = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # a Monday noon: every schedule is open
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import streams
 from core.bus import Delivery
 from core.db import SessionMaker, make_engine, make_sessionmaker
 from core.db.migrate import upgrade
+from core.db.schema import Channel, Operator
 from core.envelope import RouterInput
 from operator_console.seed import do_seed
 from tests.support.admin import ADMIN_PASSWORD
@@ -21,6 +23,15 @@ async def seeded_database(db_url: str) -> tuple[AsyncEngine, SessionMaker]:
     sessions = make_sessionmaker(engine)
     await do_seed(sessions, "admin", ADMIN_PASSWORD)
     return engine, sessions
+
+
+async def demo_ids(sessions: SessionMaker) -> tuple[int, int]:
+    """The seeded demo web chat channel's id and the admin's."""
+    async with sessions() as session:
+        channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
+        admin_id = await session.scalar(select(Operator.id).where(Operator.login == "admin"))
+    assert channel_id is not None and admin_id is not None
+    return channel_id, admin_id
 
 
 def command(payload: RouterInput) -> Delivery[RouterInput]:
