@@ -3,12 +3,11 @@ dialog goes to the router as a command on the bus, so the router stays the only 
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field, model_validator
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
@@ -36,6 +35,7 @@ from operator_console.auth import (
     http_error,
 )
 from operator_console.bodies import Body, path_id, read_body
+from operator_console.dialog_status import DIALOG_STATUS, SeenDialog
 from operator_console.dialog_views import DialogQuery, dialog_query, dialog_views
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
@@ -159,35 +159,14 @@ def _visibility(operator: Operator) -> ColumnElement[bool] | None:
     return visible_dialogs(operator.id, operator.role)
 
 
-class _Seen(NamedTuple):
-    id: int
-    status: str
-
-
-async def _visible_status(request: web.Request, session: AsyncSession) -> _Seen:
+async def _visible_status(request: web.Request) -> SeenDialog:
     """A visible dialog's id and status, in one narrow query: what a reply needs to know
     (the router checks the reply again), without the view ``_visible_dialog`` builds."""
     dialog_id = path_id(request, "dialog_id")
-    operator = request[OPERATOR]
-    query = _status_query(operator.role)
-    row = (
-        await session.execute(query, {"dialog_id": dialog_id, "operator_id": operator.id})
-    ).first()
-    if row is None:
+    seen = await request.app[DIALOG_STATUS].status(dialog_id, request[OPERATOR])
+    if seen is None:
         raise http_error(web.HTTPNotFound, "no such dialog")
-    return _Seen(row.id, row.status)
-
-
-@cache
-def _status_query(role: str) -> Select[int, str]:
-    """``_visible_status``'s statement for an operator of ``role``, the dialog and the operator
-    bound as ``dialog_id`` and ``operator_id``. Built once per role: building the visibility
-    rule's subqueries and walking them for the cache key cost more than running it."""
-    query = select(Dialog.id, Dialog.status).where(
-        Dialog.id == bindparam("dialog_id", type_=Integer)
-    )
-    rule = visible_dialogs(bindparam("operator_id", type_=Integer), role)
-    return query if rule is None else query.where(rule)
+    return seen
 
 
 async def list_dialogs(request: web.Request) -> web.Response:
@@ -230,8 +209,7 @@ async def get_dialog(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/messages."""
     body = await read_body(request, ReplyBody)
-    async with request.app[SESSIONS]() as session:
-        view = await _visible_status(request, session)
+    view = await _visible_status(request)
     if view.status == "closed":
         return error(409, "the dialog is closed")
     await request.app[BUS].publish(

@@ -61,6 +61,7 @@ from operator_console import (
 )
 from operator_console.auth import refuse_read_only, require_session, session_cache
 from operator_console.csrf import refuse_cross_site
+from operator_console.dialog_status import dialog_status_reader
 from operator_console.digest import WeeklyDigest
 from operator_console.integrations import admin_api as integrations_api
 from operator_console.integrations import realtime
@@ -293,6 +294,8 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     app[ROLE] = role
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
+    if role in ("all", "console"):
+        app.cleanup_ctx.append(dialog_status_reader)
     app.cleanup_ctx.append(session_cache)
     app.cleanup_ctx.append(_wire)
     app.cleanup_ctx.append(_components)

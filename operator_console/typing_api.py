@@ -34,8 +34,8 @@ TYPING_THROTTLE = web.AppKey("typing_throttle", typing_signals.Throttle)
 async def operator_typing(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/typing: 204; the client sees "typing" in their widget."""
     operator = request[OPERATOR]
+    seen = await _visible_status(request)
     async with request.app[SESSIONS]() as session:
-        seen = await _visible_status(request, session)
         row = (
             await session.execute(
                 select(ClientIdentity.channel_id, ClientIdentity.external_id)

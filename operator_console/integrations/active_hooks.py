@@ -57,6 +57,11 @@ class ActiveHooks:
             self._until = time.monotonic() + self.seconds
         return hooks
 
+    def none_known(self) -> bool:
+        """True while a standing read found no active webhook: ``read`` would answer an empty
+        list without the database, so a batch can be dropped before its events are built."""
+        return not self._hooks and time.monotonic() < self._until
+
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
         """Read again after any webhook row is inserted, updated or deleted in this process."""

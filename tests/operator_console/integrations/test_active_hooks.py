@@ -29,14 +29,19 @@ def _hook(name: str, events: list[str]) -> Webhook:
 async def test_a_change_in_this_process_is_seen_by_the_next_read(sessions: SessionMaker) -> None:
     hooks = ActiveHooks(sessions, seconds=3600)
     with hooks.watching():
+        assert not hooks.none_known()  # nothing read yet
         assert await hooks.read() == []
+        assert hooks.none_known()
         async with sessions() as session, session.begin():
             hook = _hook("crm", ["message.created"])
             session.add(hook)
             await session.flush()
+            assert not hooks.none_known()
             # Read between the flush and the commit: the state before, and not kept.
             assert await hooks.read() == []
+            assert not hooks.none_known()
         assert await hooks.read() == [(hook.id, frozenset({"message.created"}))]
+        assert not hooks.none_known()
         async with sessions() as session, session.begin():
             row = await session.get(Webhook, hook.id)
             assert row is not None
@@ -70,5 +75,5 @@ async def test_without_a_change_the_read_stands_its_seconds(sessions: SessionMak
                     name="elsewhere", url="http://127.0.0.1:9/", secret="s", events=["x"]
                 )
             )
-        assert await kept.read() == []
+        assert await kept.read() == [] and kept.none_known() and not fresh.none_known()
         assert [events for _id, events in await fresh.read()] == [frozenset({"x"})]

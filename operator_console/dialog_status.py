@@ -1,0 +1,136 @@
+"""The one read behind every operator reply and typing signal: the status of a dialog the
+caller may see (``core.audience``), else nothing.
+
+An operator's reply costs the console this read and a publish, so it is kept cheap. Its
+statement is built once per role, with the dialog and the operator as bound parameters. On
+SQLite it runs on a connection of its own, held for the life of the application: a read
+through a pooled session costs a greenlet, the ORM's execution, a pool check-out and a
+rollback on return, several times the query itself. SQLite in WAL mode answers each such
+read from the latest commit, as a fresh session would. Other databases go through the
+engine's pool, without the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import cache
+from typing import Any, NamedTuple
+
+import aiosqlite
+from aiohttp import web
+from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.app_keys import SESSIONS
+from core.audience import visible_dialogs
+from core.db.engine import SQLITE_PRAGMAS
+from core.db.schema import Dialog, Operator
+
+SQLITE_TIMEOUT_S = 30.0
+"""How long a read waits for a lock, as the engine's own SQLite connections do."""
+
+
+class SeenDialog(NamedTuple):
+    """A dialog the caller may see: what a reply needs to know of it."""
+
+    id: int
+    status: str
+
+
+@cache
+def status_query(role: str) -> Select[int, str]:
+    """The statement for an operator of ``role``, the dialog and the operator bound as
+    ``dialog_id`` and ``operator_id``. Built once per role: building the visibility rule's
+    subqueries and walking them for the cache key cost more than running it."""
+    query = select(Dialog.id, Dialog.status).where(
+        Dialog.id == bindparam("dialog_id", type_=Integer)
+    )
+    rule = visible_dialogs(bindparam("operator_id", type_=Integer), role)
+    return query if rule is None else query.where(rule)
+
+
+class _SqliteStatement(NamedTuple):
+    sql: str
+    names: tuple[str, ...]
+    """The bound parameters' names in the order of the statement's ``?`` marks."""
+
+
+class DialogStatusReader:
+    """Reads ``status_query`` for one caller at a time; ``open`` before use, ``close`` after."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._held: aiosqlite.Connection | None = None
+        self._compiled: dict[str, _SqliteStatement] = {}
+
+    async def open(self) -> None:
+        """Connect the held SQLite connection, when the database is an SQLite file."""
+        path = _sqlite_file(self.engine)
+        if path is None:
+            return
+        held = await aiosqlite.connect(path, timeout=SQLITE_TIMEOUT_S)
+        for pragma in SQLITE_PRAGMAS:
+            await held.execute(pragma)
+        self._held = held
+
+    async def close(self) -> None:
+        """Close the held connection, if any."""
+        held, self._held = self._held, None
+        if held is not None:
+            await held.close()
+
+    async def status(self, dialog_id: int, operator: Operator) -> SeenDialog | None:
+        """The dialog's id and status when ``operator`` may see it, else None."""
+        params = {"dialog_id": dialog_id, "operator_id": operator.id}
+        if self._held is None:
+            async with self.engine.connect() as connection:
+                row: Any = (await connection.execute(status_query(operator.role), params)).first()
+            return None if row is None else SeenDialog(row.id, row.status)
+        statement = self._sqlite_statement(operator.role)
+        rows = await self._held.execute_fetchall(
+            statement.sql, tuple(params[name] for name in statement.names)
+        )
+        for dialog, status in rows:
+            return SeenDialog(dialog, status)
+        return None
+
+    def _sqlite_statement(self, role: str) -> _SqliteStatement:
+        statement = self._compiled.get(role)
+        if statement is None:
+            statement = _compile(status_query(role), self.engine.dialect)
+            self._compiled[role] = statement
+        return statement
+
+
+def _compile(query: Select[int, str], dialect: Dialect) -> _SqliteStatement:
+    compiled = query.compile(dialect=dialect)
+    return _SqliteStatement(str(compiled), tuple(compiled.positiontup or ()))
+
+
+def _sqlite_file(engine: AsyncEngine) -> str | None:
+    """The file of an SQLite database the held connection can open as the engine does; None
+    for another database, an in-memory one or one named by URI options."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.query:
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return database
+
+
+DIALOG_STATUS = web.AppKey("dialog_status", DialogStatusReader)
+"""This application's reader of visible dialogs' status."""
+
+
+async def dialog_status_reader(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx`` step, after the database: the application's ``DialogStatusReader``."""
+    engine = app[SESSIONS].kw["bind"]
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    app[DIALOG_STATUS] = reader
+    try:
+        yield
+    finally:
+        await reader.close()

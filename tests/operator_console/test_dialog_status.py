@@ -1,0 +1,59 @@
+"""The read behind replies and typing signals: the status of a dialog the caller may see, on
+SQLite through a held connection that sees every commit at once, elsewhere through the pool."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.db.routing_schema import DialogParticipant
+from core.db.schema import Dialog, Operator
+from operator_console.dialog_status import DialogStatusReader, SeenDialog, _sqlite_file
+from tests.support.console_world import add_dialog, make_world
+from tests.support.router_db import seeded_database
+
+
+async def test_a_dialog_shows_only_to_whom_may_see_it_and_as_it_is_now(db_url: str) -> None:
+    engine, sessions = await seeded_database(db_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        assert (reader._held is not None) == db_url.startswith("sqlite")
+        world = await make_world(sessions)
+        async with sessions() as session:
+            people = {op.login: op for op in await session.scalars(select(Operator))}
+        olga, petr, mara = people["olga"], people["petr"], people["mara"]
+        queued, _ = await add_dialog(sessions, world.ids["sales_tg"], world.sales_line, "Eva",
+                                     ["hello"], operator_id=None, status="waiting")
+        mine = world.dialogs["olga"]
+        assert await reader.status(mine, olga) == SeenDialog(mine, "open")
+        assert await reader.status(mine, people["admin"]) == SeenDialog(mine, "open")
+        assert await reader.status(mine, petr) is None  # another line's, and taken
+        assert await reader.status(world.dialogs["petr"], mara) == SeenDialog(
+            world.dialogs["petr"], "closed")  # a manager sees their line's
+        assert await reader.status(queued, petr) == SeenDialog(queued, "waiting")  # unassigned
+        assert await reader.status(queued, olga) is None
+        assert await reader.status(10**6, people["admin"]) is None
+        # Invited into a dialog of another line: seen; a commit elsewhere shows at once.
+        async with sessions() as session, session.begin():
+            session.add(DialogParticipant(dialog_id=mine, operator_id=petr.id))
+            await session.execute(update(Dialog).where(Dialog.id == mine).values(status="closed"))
+        assert await reader.status(mine, petr) == SeenDialog(mine, "closed")
+        assert await reader.status(mine, olga) == SeenDialog(mine, "closed")
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_only_a_plain_sqlite_file_gets_a_held_connection(sqlite_url: str) -> None:
+    urls = {
+        sqlite_url: sqlite_url.split(":///", 1)[1],
+        "sqlite+aiosqlite://": None,
+        "sqlite+aiosqlite:///:memory:": None,
+        "sqlite+aiosqlite:///file:x.db?mode=ro&uri=true": None,
+        "postgresql+asyncpg://u@localhost/db": None,
+    }
+    for url, held in urls.items():
+        engine = create_async_engine(url)
+        assert _sqlite_file(engine) == held, url
+        await engine.dispose()
