@@ -232,16 +232,29 @@ class Consumer(Generic[T]):
             await self.bus.forget_idle_consumers(
                 self.stream, self.group, self.name, cfg.forget_idle_ms
             )
-        block = self.delayed.wait_ms(cfg.block_ms)
-        read = self.bus.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block
-        )
-        reply: Any = await bus_tail.until_stopped(read, self.bus.stopping)
+        reply, maybe_parked = await self._read_new(self.delayed.wait_ms(cfg.block_ms))
         for _stream, entries in reply or []:
             handled += len(entries)
-            await self._handle(entries)
+            await self._handle(entries, maybe_parked)
         await self.delayed.requeue_if_due(cfg.maxlen, cfg.claim_every_s)
         return handled
+
+    async def _read_new(self, block_ms: int) -> tuple[Any, bool]:
+        """Entries never handed to the group yet, and whether one of their keys may be parked
+        (the look rides in the read's round trip: ``DelayedRetries.queue_look``)."""
+        args = (self.group, self.name, {self.stream: ">"})
+        count = self.bus.config.batch_size
+        if not self.delayed.looks_with_reads:
+            read = self.bus.redis.xreadgroup(*args, count=count, block=block_ms)
+            return await bus_tail.until_stopped(read, self.bus.stopping), True
+        pipe = self.bus.redis.pipeline(transaction=False)
+        pipe.xreadgroup(*args, count=count, block=block_ms)
+        self.delayed.queue_look(pipe)
+        replies: Any = await bus_tail.until_stopped(pipe.execute(), self.bus.stopping)
+        if replies is None:
+            return None, True
+        reply, parked = replies
+        return reply, bool(parked)
 
     def _dump(self, payload: T) -> str:
         return self.adapter.dump_json(payload).decode()
@@ -305,7 +318,7 @@ class Consumer(Generic[T]):
             await self._handle(entries)
             start = as_text(entries[-1][0])
 
-    async def _handle(self, entries: Sequence[tuple[Any, Any]]) -> None:
+    async def _handle(self, entries: Sequence[tuple[Any, Any]], maybe_parked: bool = True) -> None:
         batch: list[Delivery[T]] = []
         raw: dict[str, Any] = {}
         skipped: list[str] = []
@@ -322,7 +335,7 @@ class Consumer(Generic[T]):
                 continue
             batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
         await self.acks.ack(skipped)
-        batch = await self.delayed.behind_parked(batch)
+        batch = await self.delayed.behind_parked(batch, maybe_parked)
         if not batch:
             return
         try:
