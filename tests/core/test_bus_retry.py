@@ -191,6 +191,7 @@ async def test_the_look_for_parked_keys_rides_with_the_read_and_still_holds_an_e
     assert await reader.step() == 2
     stats = await redis.info("commandstats")
     assert "cmdstat_evalsha" not in stats  # nothing parked: no look of its own
+    assert "cmdstat_hdel" not in stats  # first deliveries: no failure count to forget
     assert stats["cmdstat_exists"]["calls"] == 1
     # Another consumer of the group parks u1's entry; u1's next one, read after, waits for it.
     parked = Delivery("s", "0-1", message(3, client="u1"), 0)
@@ -200,3 +201,26 @@ async def test_the_look_for_parked_keys_rides_with_the_read_and_still_holds_an_e
     await reader.step()
     assert rec.order == ["1", "2", "5"]
     assert await redis.llen(streams.bus_parked_prefix("s", "g") + "k:1:u1") == 2
+
+
+async def test_a_failure_count_is_forgotten_when_its_reclaimed_entry_is_acked(
+    redis: aioredis.Redis,
+) -> None:
+    failing = {"1"}
+
+    async def handler(batch: Sequence[Delivery[InboundMessage]]) -> None:
+        if {d.payload.external_message_id for d in batch} & failing:
+            raise RuntimeError("not yet")
+
+    bus = Bus(redis, BusConfig(block_ms=20, claim_every_s=3600))
+    consumer = bus.consumer("s", "g", "a", handler, ADAPTER)
+    await bus.ensure_group("s", "g")
+    await consumer.step()
+    await bus.publish("s", message(1))
+    await consumer.step()
+    failures = streams.bus_failures("s", "g")
+    assert list((await redis.hgetall(failures)).values()) == ["1"]
+    failing.clear()
+    assert await consumer.reclaim(min_idle_ms=0) == 1
+    assert await redis.hlen(failures) == 0
+    assert (await redis.xpending("s", "g"))["pending"] == 0
