@@ -4,9 +4,10 @@ A visitor may open many sockets (tabs, or a script), and the hub may run in seve
 the budget is therefore one counter per visitor in a fixed window, shared by all of them, and a
 wider one per client address caps what many tokens from one machine may send.
 
-Each counter is its own script call: on a Redis Cluster the two keys live in different slots,
-and what must be atomic is only a counter's increment with the start of its window. A script
-is one command per counter on every message, where a MULTI/SET/INCR/EXEC transaction was four.
+What must be atomic is only a counter's increment with the start of its window, so one script
+counts both counters in one call; on a Redis Cluster the two keys live in different slots, and
+each counter is a call of its own there. A script is one command on every message, where a
+MULTI/SET/INCR/EXEC transaction per counter was four per counter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 WINDOW_S = 10
@@ -22,11 +24,16 @@ MAX_PER_VISITOR = 20
 MAX_PER_ADDRESS = 1000
 """An office behind one address may chat at once; a flood from it may not."""
 
-# INCR, and the first message of a window starts its expiry: both or neither.
+# Per key: INCR, and the first message of a window starts its expiry: both or neither.
+# Returns the counts in the order of KEYS.
 _COUNT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = n
+end
+return counts
 """
 
 
@@ -55,10 +62,18 @@ class VisitorRate:
         ceiling = self.budget.per_address
         if not ceiling:  # no ceiling per address: nothing to count there
             return await self._count(visitor_key, window) <= self.budget.per_visitor
-        by_visitor, by_address = await asyncio.gather(
-            self._count(visitor_key, window), self._count(address_key, window)
-        )
+        if isinstance(self.redis, RedisCluster):
+            by_visitor, by_address = await asyncio.gather(
+                self._count(visitor_key, window), self._count(address_key, window)
+            )
+        else:
+            by_visitor, by_address = await self._counts([visitor_key, address_key], window)
         return by_visitor <= self.budget.per_visitor and by_address <= ceiling
 
     async def _count(self, key: str, window_s: int) -> int:
-        return int(await self._count_script(keys=[key], args=[window_s]))
+        (count,) = await self._counts([key], window_s)
+        return count
+
+    async def _counts(self, keys: list[str], window_s: int) -> list[int]:
+        counts = await self._count_script(keys=keys, args=[window_s])
+        return [int(n) for n in counts]

@@ -69,3 +69,22 @@ async def test_the_per_visitor_budget_is_a_setting(
         assert answers == ["accepted"] * 3 + ["rate_limited"] * 2
     finally:
         await visitor.close()
+
+
+async def test_both_counters_of_a_message_are_one_call_and_each_starts_its_window(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=2, per_address=5))
+    try:
+        await rate.check_allowed(1, "v1", "203.0.113.9")  # loads the script
+        await client.config_resetstat()
+        assert [await rate.check_allowed(1, "v1", "203.0.113.9") for _ in range(2)] == [True, False]
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+        assert stats["cmdstat_incr"]["calls"] == 4
+        for key in ("rate:webchat:visitor:1:v1", "rate:webchat:ip:203.0.113.9"):
+            assert 0 < await client.ttl(key) <= 10
+        assert await client.get("rate:webchat:ip:203.0.113.9") == "3"
+    finally:
+        await client.aclose()
