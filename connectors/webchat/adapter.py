@@ -79,7 +79,7 @@ class WebchatConnector(ContextConnector):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self.shards = context.settings.inbound_shards
-        self.delivery = VisitorDelivery(lambda: self.links, self._delivered)
+        self.delivery = VisitorDelivery(lambda: self.links)
         """Live pushes to the visitors' sockets open on this process."""
         self.sockets = self.delivery.sockets
         self.signals = VisitorSignals(context, self.sockets)
@@ -166,14 +166,19 @@ class WebchatConnector(ContextConnector):
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
         reached = await self.delivery.push(outbound)
-        if isinstance(outbound, OutboundMessage):
+        if not isinstance(outbound, OutboundMessage):
+            return
+        if reached and outbound.author == "operator":
+            # The router's delivery report and the claim that no process mails the answer
+            # share one round trip.
+            await self.signals.delivered(
+                outbound.message_id, lambda pipe: self.answer_mail.claim_shown(pipe, outbound)
+            )
+        else:
             await self.answer_mail.after_push(outbound, reached)
-        if isinstance(outbound, OutboundMessage) and outbound.author != "client":
+        if outbound.author != "client":
             # Live push on the sockets of this process; the widget's history shows it anyway.
             self.bus.metrics.messages_out.labels(self.kind, "pushed").inc()
-
-    async def _delivered(self, message_id: int) -> None:
-        await self.signals.delivered(message_id)
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
