@@ -224,3 +224,20 @@ async def test_a_failure_count_is_forgotten_when_its_reclaimed_entry_is_acked(
     assert await consumer.reclaim(min_idle_ms=0) == 1
     assert await redis.hlen(failures) == 0
     assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_a_stop_ends_an_ordered_consumer_blocked_in_its_read_and_look(
+    redis: aioredis.Redis,
+) -> None:
+    bus = Bus(redis, BusConfig(block_ms=10_000, claim_every_s=3600))
+    consumer = bus.consumer("s", "g", "a", Retrier({}, after=None), ADAPTER, ordering=client_key)
+    running = asyncio.create_task(consumer.run())
+    async with asyncio.timeout(5):
+        while not any("b" in c["flags"] for c in await redis.client_list()):  # blocked
+            await asyncio.sleep(0.01)
+    bus.close()
+    await asyncio.wait_for(running, 2)
+    # The cancelled pipeline's connection was closed: no stale reply answers the next command.
+    await redis.set("after-stop", "yes")
+    assert await redis.get("after-stop") == "yes"
+    assert await redis.exists("after-stop") == 1
