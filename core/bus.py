@@ -232,16 +232,29 @@ class Consumer(Generic[T]):
             await self.bus.forget_idle_consumers(
                 self.stream, self.group, self.name, cfg.forget_idle_ms
             )
-        block = self.delayed.wait_ms(cfg.block_ms)
-        read = self.bus.redis.xreadgroup(
-            self.group, self.name, {self.stream: ">"}, count=cfg.batch_size, block=block
-        )
-        reply: Any = await bus_tail.until_stopped(read, self.bus.stopping)
+        reply, maybe_parked = await self._read_new(self.delayed.wait_ms(cfg.block_ms))
         for _stream, entries in reply or []:
             handled += len(entries)
-            await self._handle(entries)
+            await self._handle(entries, maybe_parked, first_delivery=True)
         await self.delayed.requeue_if_due(cfg.maxlen, cfg.claim_every_s)
         return handled
+
+    async def _read_new(self, block_ms: int) -> tuple[Any, bool]:
+        """Entries never handed to the group yet, and whether one of their keys may be parked
+        (the look rides in the read's round trip: ``DelayedRetries.queue_look``)."""
+        group, name, count = self.group, self.name, self.bus.config.batch_size
+        new: dict[Any, Any] = {self.stream: ">"}
+        if not self.delayed.looks_with_reads:
+            read = self.bus.redis.xreadgroup(group, name, new, count=count, block=block_ms)
+            return await bus_tail.until_stopped(read, self.bus.stopping), True
+        pipe = self.bus.redis.pipeline(transaction=False)
+        pipe.xreadgroup(group, name, new, count=count, block=block_ms)
+        self.delayed.queue_look(pipe)
+        replies: Any = await bus_tail.until_stopped(pipe.execute(), self.bus.stopping)
+        if replies is None:
+            return None, True
+        reply, parked = replies
+        return reply, bool(parked)
 
     def _dump(self, payload: T) -> str:
         return self.adapter.dump_json(payload).decode()
@@ -305,7 +318,17 @@ class Consumer(Generic[T]):
             await self._handle(entries)
             start = as_text(entries[-1][0])
 
-    async def _handle(self, entries: Sequence[tuple[Any, Any]]) -> None:
+    async def _handle(
+        self,
+        entries: Sequence[tuple[Any, Any]],
+        maybe_parked: bool = True,
+        first_delivery: bool = False,
+    ) -> None:
+        """Handle entries read for this consumer and settle each (``core.bus_ack``).
+
+        ``maybe_parked`` False: nothing was parked once they were read (``_read_new``);
+        ``first_delivery``: they were never handed out before, so no failure of theirs is
+        counted yet."""
         batch: list[Delivery[T]] = []
         raw: dict[str, Any] = {}
         skipped: list[str] = []
@@ -321,8 +344,8 @@ class Consumer(Generic[T]):
                 await self.acks.malformed(entry_id, fields, exc)
                 continue
             batch.append(Delivery(self.stream, entry_id, payload, deliveries_of(fields)))
-        await self.acks.ack(skipped)
-        batch = await self.delayed.behind_parked(batch)
+        await self.acks.ack(skipped, first_delivery)
+        batch = await self.delayed.behind_parked(batch, maybe_parked)
         if not batch:
             return
         try:
@@ -346,6 +369,6 @@ class Consumer(Generic[T]):
                 except Exception as one_exc:
                     await self.acks.failed(delivery, one_exc, raw[delivery.id])
                 else:
-                    await self.acks.ack([delivery.id])
+                    await self.acks.ack([delivery.id], first_delivery)
             return
-        await self.acks.ack([d.id for d in batch])
+        await self.acks.ack([d.id for d in batch], first_delivery)

@@ -45,9 +45,17 @@ class AckPolicy(Generic[T]):
         """The hash of failure counts by entry id."""
         return self.delayed.failures_key
 
-    async def ack(self, ids: list[str]) -> None:
-        """Ack entries that need nothing more, and forget their failures."""
+    async def ack(self, ids: list[str], first_delivery: bool = False) -> None:
+        """Ack entries that need nothing more, and forget their failures.
+
+        ``first_delivery``: the entries came from a read of new entries (``>``) and were
+        handled in that delivery, so no failure of theirs was ever counted (a failure leaves
+        an entry pending, and only a reclaim hands it out again): the XACK goes alone.
+        """
         if not ids:
+            return
+        if first_delivery:
+            await self.redis.xack(self.stream, self.group, *ids)
             return
         pipe = self.redis.pipeline(transaction=False)
         pipe.xack(self.stream, self.group, *ids)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 
 from core import streams
 from core.delivery import Delivery
@@ -194,9 +196,30 @@ class DelayedRetries(Generic[T]):
         # An entry without a key is a key of its own: it holds back nothing else.
         return f"e:{delivery.id}" if key is None else f"k:{key}"
 
-    async def behind_parked(self, batch: list[Delivery[T]]) -> list[Delivery[T]]:
-        """The batch without the entries just parked behind an earlier entry of their key."""
-        if self.ordering is None or not batch:
+    @property
+    def looks_with_reads(self) -> bool:
+        """True when ``queue_look`` can ride in the pipeline of the consumer's group read.
+
+        A consumer without ordering needs no look; redis-py's cluster pipelines take no
+        blocking read."""
+        return self.ordering is not None and not isinstance(self.redis, RedisCluster)
+
+    def queue_look(self, pipe: Pipeline) -> None:
+        """Add, right after a group read in ``pipe``, the look whether anything is parked.
+
+        Redis answers a blocked client's next command only once its read returned, so the
+        answer is from after the read: "nothing" then holds for each entry read, as the
+        first look of ``behind_parked`` would, and spares that look's round trip."""
+        pipe.exists(self.key)
+
+    async def behind_parked(
+        self, batch: list[Delivery[T]], maybe_parked: bool = True
+    ) -> list[Delivery[T]]:
+        """The batch without the entries just parked behind an earlier entry of their key.
+
+        ``maybe_parked`` False: a look taken after the batch was read (``queue_look``) found
+        nothing parked, so nothing is asked again."""
+        if self.ordering is None or not batch or not maybe_parked:
             return batch
         # Asking first with the keys alone spares encoding every entry again for the common
         # answer, "none". ``follow`` checks again as it parks, so each entry is decided by one

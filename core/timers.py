@@ -51,23 +51,47 @@ return {#due, next[2] or -1}
 # KEYS: due zset, payload hash. ARGV: (what, key, due (ms), document) per change, in order.
 # Returns per change 1, or for a disarm whether the timer was still pending. Both halves of a
 # timer are always written and removed together, so either both exist or neither does.
+# A run of disarms is one ZMSCORE, then one ZREM and one HDEL of the pending ones alone: a
+# batch cancels most of its timers in vain (a dialog's reminder that was never armed), and
+# that costs no command at all then. Runs are cut at 500 keys, below Lua's stack limit.
 _CHANGE = """
 local out = {}
+local function disarm(keys)
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(keys))
+  local pending, seen = {}, {}
+  for j, key in ipairs(keys) do
+    if scores[j] and not seen[key] then
+      seen[key] = true
+      pending[#pending + 1] = key
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+  end
+  if #pending > 0 then
+    redis.call('ZREM', KEYS[1], unpack(pending))
+    redis.call('HDEL', KEYS[2], unpack(pending))
+  end
+end
+local run = {}
 for i = 1, #ARGV, 4 do
   local what, key = ARGV[i], ARGV[i + 1]
   if what == 'disarm' then
-    out[#out + 1] = redis.call('ZREM', KEYS[1], key)
-    redis.call('HDEL', KEYS[2], key)
-  elseif what == 'arm_if_absent' then
-    redis.call('HSETNX', KEYS[2], key, ARGV[i + 3])
-    redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 2], key)
-    out[#out + 1] = 1
+    run[#run + 1] = key
+    if #run == 500 then disarm(run); run = {} end
   else
-    redis.call('HSET', KEYS[2], key, ARGV[i + 3])
-    redis.call('ZADD', KEYS[1], ARGV[i + 2], key)
+    if #run > 0 then disarm(run); run = {} end
+    if what == 'arm_if_absent' then
+      redis.call('HSETNX', KEYS[2], key, ARGV[i + 3])
+      redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 2], key)
+    else
+      redis.call('HSET', KEYS[2], key, ARGV[i + 3])
+      redis.call('ZADD', KEYS[1], ARGV[i + 2], key)
+    end
     out[#out + 1] = 1
   end
 end
+if #run > 0 then disarm(run) end
 return out
 """
 

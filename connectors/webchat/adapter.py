@@ -29,7 +29,6 @@ from connectors.webchat import pages
 from connectors.webchat.answer_mail import AnswerMailer
 from connectors.webchat.availability import line_answering
 from connectors.webchat.closing import do_rate, do_transcript
-from connectors.webchat.config import CAPABILITIES
 from connectors.webchat.delivery import VisitorDelivery
 from connectors.webchat.history import missed_messages, pending_rating
 from connectors.webchat.parse import (
@@ -43,7 +42,6 @@ from connectors.webchat.parse import (
     Transcript,
     Typing,
     VisitorText,
-    check_contact,
     parse_frame,
     parse_identity,
 )
@@ -51,14 +49,18 @@ from connectors.webchat.presence import VisitorPresence
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
-from connectors.webchat.uploads import check_files, limits_of, upload_route
-from connectors.webchat.visitor_frames import client_msg_id, refuse, send_error, with_contact
+from connectors.webchat.uploads import limits_of, upload_route
+from connectors.webchat.visitor_frames import (
+    client_msg_id,
+    refuse,
+    send_error,
+    visitor_message,
+)
 from core import frames, streams
 from core.db.schema import Channel
 from core.envelope import (
     ClientHints,
     DialogClosedNotice,
-    InboundMessage,
     Outbound,
     OutboundMessage,
     utcnow,
@@ -69,6 +71,7 @@ from core.outage import REDIS_CLIENT_DOWN
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+RATE_LIMITED = ("rate_limited", "too many messages; wait a few seconds")
 
 
 class WebchatConnector(ContextConnector):
@@ -79,7 +82,7 @@ class WebchatConnector(ContextConnector):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self.shards = context.settings.inbound_shards
-        self.delivery = VisitorDelivery(lambda: self.links, self._delivered)
+        self.delivery = VisitorDelivery(lambda: self.links)
         """Live pushes to the visitors' sockets open on this process."""
         self.sockets = self.delivery.sockets
         self.signals = VisitorSignals(context, self.sockets)
@@ -166,14 +169,19 @@ class WebchatConnector(ContextConnector):
     async def send(self, outbound: Outbound) -> None:
         """Push one outbound entry to the visitor's open sockets, if any."""
         reached = await self.delivery.push(outbound)
-        if isinstance(outbound, OutboundMessage):
+        if not isinstance(outbound, OutboundMessage):
+            return
+        if reached and outbound.author == "operator":
+            # The router's delivery report and the claim that no process mails the answer
+            # share one round trip.
+            await self.signals.delivered(
+                outbound.message_id, lambda pipe: self.answer_mail.claim_shown(pipe, outbound)
+            )
+        else:
             await self.answer_mail.after_push(outbound, reached)
-        if isinstance(outbound, OutboundMessage) and outbound.author != "client":
+        if outbound.author != "client":
             # Live push on the sockets of this process; the widget's history shows it anyway.
             self.bus.metrics.messages_out.labels(self.kind, "pushed").inc()
-
-    async def _delivered(self, message_id: int) -> None:
-        await self.signals.delivered(message_id)
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
@@ -259,15 +267,7 @@ class WebchatConnector(ContextConnector):
         elif visitor is None:
             await send_error(ws, "not_ready", "send hello first")
         elif isinstance(parsed, VisitorText):
-            if not await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
-                await send_error(
-                    ws,
-                    "rate_limited",
-                    "too many messages; wait a few seconds",
-                    parsed.client_msg_id,
-                )
-                return visitor, hints
-            await self._accept(ws, channel, visitor, parsed, hints)
+            await self._accept(ws, channel, visitor, parsed, hints, address)
         elif isinstance(parsed, Identify):
             hints = await self._identify(ws, channel, parsed.identity, hints)
         elif isinstance(parsed, Rate):
@@ -369,41 +369,32 @@ class WebchatConnector(ContextConnector):
         channel: Channel,
         visitor: Visitor,
         text: VisitorText,
-        hints: ClientHints | None = None,
+        hints: ClientHints | None,
+        address: str,
     ) -> None:
-        if text.contact is not None:
-            refused = check_contact(text.contact)
-            if refused is not None:
-                await send_error(ws, "bad_frame", refused, text.client_msg_id)
-                return
-            hints = with_contact(hints, text.contact)
-        attachments = check_files(self.secret, visitor, text.attachments)
-        if attachments is None:
-            await send_error(ws, "bad_frame", "attachments: not an upload of yours",
-                         text.client_msg_id)  # fmt: skip
+        """Count a visitor's message against the budget and queue it: ``accepted``, else
+        ``rate_limited`` or why it was refused."""
+        envelope = visitor_message(self.secret, channel.id, visitor, text, hints)
+        if isinstance(envelope, str):
+            # Counted all the same, and over budget that is what the visitor hears first.
+            if await self.rate.check_allowed(channel.id, visitor.visitor_id, address):
+                await send_error(ws, "bad_frame", envelope, text.client_msg_id)
+            else:
+                await send_error(ws, *RATE_LIMITED, text.client_msg_id)
             return
-        envelope = InboundMessage(
-            channel_id=channel.id,
-            external_user_id=visitor.visitor_id,
-            # Scoped by visitor: one visitor's ids can never collide with another's.
-            external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
-            client_msg_id=text.client_msg_id,
-            text=text.text,
-            attachments=attachments,
-            client_name=(hints and hints.name) or f"Visitor {visitor.visitor_id[:6]}",
-            # Every message carries them (the CRM's handling is idempotent): an identity that
-            # arrives mid-dialog (``identify``) reaches the CRM with the next message.
-            hints=hints or ClientHints(),
-            echo=CAPABILITIES.echo,
-        )
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
             # "accepted" is a promise: once a replica exists, it has the message too.
-            await self.bus.publish_replicated(streams.inbound(shard), envelope)
+            queued = await self.rate.queue_if_allowed(
+                self.bus, streams.inbound(shard), envelope, address
+            )
         except (RedisError, OSError) as exc:
             # Not accepted: the widget keeps the message in its outbox and sends it again.
             log.error("could not queue a visitor message: %s", exc)
             await send_error(ws, "unavailable", "the chat is busy; retrying", text.client_msg_id)
+            return
+        if not queued:
+            await send_error(ws, *RATE_LIMITED, text.client_msg_id)
             return
         await ws.send_json(
             {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
 import aiosmtplib
+from redis.asyncio.client import Pipeline
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -101,6 +102,10 @@ CLAIM_SECONDS = 7 * 86400
 """How long the claim on one answer's mail is kept: far longer than the tail can repeat it."""
 
 
+def _claim_key(answer: OutboundMessage) -> str:
+    return f"webchat:answer:{answer.message_id}"
+
+
 class AnswerMailer:
     """Mails the operators' answers that reached no open widget, once across hub processes.
 
@@ -117,6 +122,10 @@ class AnswerMailer:
         self.presence = presence
         self.tasks: set[asyncio.Task[None]] = set()
 
+    def claim_shown(self, pipe: Pipeline, answer: OutboundMessage) -> None:
+        """Add to ``pipe`` the claim of an answer this process pushed live: none mails it."""
+        pipe.set(_claim_key(answer), "shown", nx=True, ex=CLAIM_SECONDS)
+
     async def after_push(self, answer: OutboundMessage, reached: bool) -> None:
         """Claim the answer; mail it when this process claimed it for the mail."""
         if answer.author != "operator":
@@ -125,10 +134,7 @@ class AnswerMailer:
         if not reached and await self.presence.present_elsewhere(visitor):
             return  # the process holding the visitor's socket decides
         claimed = await self.context.bus.redis.set(
-            f"webchat:answer:{answer.message_id}",
-            "shown" if reached else "mail",
-            nx=True,
-            ex=CLAIM_SECONDS,
+            _claim_key(answer), "shown" if reached else "mail", nx=True, ex=CLAIM_SECONDS
         )
         if claimed and not reached:
             task = asyncio.create_task(self._mail(answer))

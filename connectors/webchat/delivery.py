@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -34,14 +34,10 @@ Sockets = dict[tuple[int, str], set[web.WebSocketResponse]]
 class VisitorDelivery:
     """The open visitor sockets of this process and what is pushed to them."""
 
-    def __init__(
-        self, links: Callable[[], FileLinks], delivered: Callable[[int], Awaitable[None]]
-    ) -> None:
+    def __init__(self, links: Callable[[], FileLinks]) -> None:
         self.sockets: Sockets = defaultdict(set)
         """Open sockets by (channel id, visitor id)."""
         self.links = links
-        self.delivered = delivered
-        """Reports an operator's message that reached an open widget."""
         self._joining: dict[web.WebSocketResponse, list[dict[str, Any]]] = {}
         self._shown: dict[web.WebSocketResponse, set[int]] = {}
         """The message ids each socket's welcome showed."""
@@ -80,8 +76,6 @@ class VisitorDelivery:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json(frame, dumps=frames.dumps)
                 reached = True
-        if reached and isinstance(outbound, OutboundMessage) and outbound.author == "operator":
-            await self.delivered(outbound.message_id)
         return reached
 
     def join(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:

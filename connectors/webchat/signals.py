@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -82,8 +83,11 @@ class VisitorSignals:
             except (ConnectionError, RuntimeError):
                 continue
 
-    async def delivered(self, message_id: int) -> None:
-        """An operator's message reached an open widget.
+    async def delivered(
+        self, message_id: int, also: Callable[[Pipeline], object] | None = None
+    ) -> None:
+        """An operator's message reached an open widget; ``also`` adds writes that go in the
+        report's round trip, after it.
 
         Called by the delivery tail, which must not end (and push the message again) when
         Redis is away: the report waits for Redis like the tail itself would.
@@ -92,7 +96,11 @@ class VisitorSignals:
         outage = Outage(streams.COMMANDS, kind="delivery report")
         while True:
             try:
-                await self.bus.publish(streams.COMMANDS, report)
+                pipe = self.bus.redis.pipeline(transaction=False)
+                self.bus.queue_publish(pipe, [(streams.COMMANDS, report)])
+                if also is not None:
+                    also(pipe)
+                await pipe.execute()
             except REDIS_DOWN as exc:
                 if self.bus.stopping.is_set():
                     raise

@@ -1,5 +1,5 @@
 """Frames the visitor socket sends back on its own: errors, the refusal of a disabled chat,
-and what a form's contact details add to the socket's hints."""
+what a form's contact details add to the socket's hints, and the envelope of a message."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ import contextlib
 import phonenumbers
 from aiohttp import web
 
-from connectors.webchat.parse import ContactDetails, FrameError, VisitorText, parse_frame
+from connectors.webchat.config import CAPABILITIES
+from connectors.webchat.parse import (
+    ContactDetails,
+    FrameError,
+    VisitorText,
+    check_contact,
+    parse_frame,
+)
+from connectors.webchat.token import Visitor
+from connectors.webchat.uploads import check_files
 from core import frames
-from core.envelope import ClientHints
+from core.envelope import ClientHints, InboundMessage
 
 DISABLED_REASON = "this chat is disabled"
 DISABLED_CLOSE = 4403
@@ -56,3 +65,31 @@ async def send_error(
         frame["client_msg_id"] = client_msg_id
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.send_json(frame, dumps=frames.dumps)
+
+
+def visitor_message(
+    secret: bytes, channel_id: int, visitor: Visitor, text: VisitorText, hints: ClientHints | None
+) -> InboundMessage | str:
+    """The envelope of a visitor's message with the socket's ``hints``, or why it is refused."""
+    if text.contact is not None:
+        refused = check_contact(text.contact)
+        if refused is not None:
+            return refused
+        hints = with_contact(hints, text.contact)
+    attachments = check_files(secret, visitor, text.attachments)
+    if attachments is None:
+        return "attachments: not an upload of yours"
+    return InboundMessage(
+        channel_id=channel_id,
+        external_user_id=visitor.visitor_id,
+        # Scoped by visitor: one visitor's ids can never collide with another's.
+        external_message_id=f"{visitor.visitor_id}:{text.client_msg_id}",
+        client_msg_id=text.client_msg_id,
+        text=text.text,
+        attachments=attachments,
+        client_name=(hints and hints.name) or f"Visitor {visitor.visitor_id[:6]}",
+        # Every message carries them (the CRM's handling is idempotent): an identity that
+        # arrives mid-dialog (``identify``) reaches the CRM with the next message.
+        hints=hints or ClientHints(),
+        echo=CAPABILITIES.echo,
+    )

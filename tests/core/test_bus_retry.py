@@ -174,3 +174,70 @@ async def test_racing_requeues_move_each_parked_entry_once(redis: aioredis.Redis
     assert sorted(moved) == [0, 0, 0, 20]  # every parked entry, by one of the four
     assert await redis.xlen("s") == 40
     assert await redis.zcard(streams.bus_delayed("s", "g")) == 0
+
+
+async def test_the_look_for_parked_keys_rides_with_the_read_and_still_holds_an_entry_back(
+    redis: aioredis.Redis,
+) -> None:
+    bus = Bus(redis, BusConfig(batch_size=10, block_ms=20, claim_every_s=3600))
+    rec = Retrier({}, after=None)
+    reader = bus.consumer("s", "g", "a", rec, ADAPTER, ordering=client_key)
+    other = bus.consumer("s", "g", "b", rec, ADAPTER, ordering=client_key)
+    await bus.ensure_group("s", "g")
+    assert await reader.step() == 0  # its first reclaim and requeue are behind it
+    for n in (1, 2):
+        await bus.publish("s", message(n, client=f"u{n}"))
+    await redis.config_resetstat()
+    assert await reader.step() == 2
+    stats = await redis.info("commandstats")
+    assert "cmdstat_evalsha" not in stats  # nothing parked: no look of its own
+    assert "cmdstat_hdel" not in stats  # first deliveries: no failure count to forget
+    assert stats["cmdstat_exists"]["calls"] == 1
+    # Another consumer of the group parks u1's entry; u1's next one, read after, waits for it.
+    parked = Delivery("s", "0-1", message(3, client="u1"), 0)
+    await other.delayed.park(other.delayed.entry(parked, 1), wait_s=60)
+    await bus.publish("s", message(4, client="u1"))
+    await bus.publish("s", message(5, client="u2"))
+    await reader.step()
+    assert rec.order == ["1", "2", "5"]
+    assert await redis.llen(streams.bus_parked_prefix("s", "g") + "k:1:u1") == 2
+
+
+async def test_a_failure_count_is_forgotten_when_its_reclaimed_entry_is_acked(
+    redis: aioredis.Redis,
+) -> None:
+    failing = {"1"}
+
+    async def handler(batch: Sequence[Delivery[InboundMessage]]) -> None:
+        if {d.payload.external_message_id for d in batch} & failing:
+            raise RuntimeError("not yet")
+
+    bus = Bus(redis, BusConfig(block_ms=20, claim_every_s=3600))
+    consumer = bus.consumer("s", "g", "a", handler, ADAPTER)
+    await bus.ensure_group("s", "g")
+    await consumer.step()
+    await bus.publish("s", message(1))
+    await consumer.step()
+    failures = streams.bus_failures("s", "g")
+    assert list((await redis.hgetall(failures)).values()) == ["1"]
+    failing.clear()
+    assert await consumer.reclaim(min_idle_ms=0) == 1
+    assert await redis.hlen(failures) == 0
+    assert (await redis.xpending("s", "g"))["pending"] == 0
+
+
+async def test_a_stop_ends_an_ordered_consumer_blocked_in_its_read_and_look(
+    redis: aioredis.Redis,
+) -> None:
+    bus = Bus(redis, BusConfig(block_ms=10_000, claim_every_s=3600))
+    consumer = bus.consumer("s", "g", "a", Retrier({}, after=None), ADAPTER, ordering=client_key)
+    running = asyncio.create_task(consumer.run())
+    async with asyncio.timeout(5):
+        while not any("b" in c["flags"] for c in await redis.client_list()):  # blocked
+            await asyncio.sleep(0.01)
+    bus.close()
+    await asyncio.wait_for(running, 2)
+    # The cancelled pipeline's connection was closed: no stale reply answers the next command.
+    await redis.set("after-stop", "yes")
+    assert await redis.get("after-stop") == "yes"
+    assert await redis.exists("after-stop") == 1

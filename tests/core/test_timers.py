@@ -113,6 +113,37 @@ async def test_a_batch_of_changes_applies_in_order_in_one_step(redis: aioredis.R
     assert sorted(str(t.payload["x"]) for t in await fired(redis)) == ["2", "first"]
 
 
+async def commands(redis: aioredis.Redis) -> dict[str, int]:
+    """Calls per command since the last ``CONFIG RESETSTAT``, scripts' own calls included."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+async def test_a_batch_cancels_each_timer_with_one_removal_and_none_for_the_unarmed(
+    redis: aioredis.Redis,
+) -> None:
+    timers = Timers(redis)
+    armed = [f"remind:{n}" for n in range(1200)]  # more than one run of the script's cut
+    await timers.apply([Arm(key, T0, {"n": key}) for key in armed])
+    changes: list[Arm | Disarm] = [Disarm(k) for k in armed[:700]]
+    changes += [Disarm("noanswer:1"), Disarm(armed[0]), Arm("offer:1", T0, {}), Disarm("offer:1")]
+    changes += [Disarm(k) for k in armed[700:]]
+    await redis.config_resetstat()
+    outcome = await timers.apply(changes)
+    calls = await commands(redis)
+    assert outcome == [True] * 700 + [False, False, True, True] + [True] * 500
+    assert await redis.zcard("{timers}:due") == 0
+    assert await redis.hlen("{timers}:payload") == 0
+    assert await timers.fire_due(T0 + timedelta(days=1)) == 0
+    # Runs of 500, 202 (cut by the arm), 500 and 1 disarms: one look, removal and HDEL each.
+    assert calls["zmscore"] == 4
+    assert calls["zrem"] == calls["hdel"] == 4
+    await redis.config_resetstat()
+    assert await timers.apply([Disarm("noanswer:2"), Disarm("noanswer:3")]) == [False, False]
+    calls = await commands(redis)
+    assert "zrem" not in calls and "hdel" not in calls
+
+
 async def test_changes_sent_with_other_writes_survive_a_redis_without_the_script(
     redis: aioredis.Redis,
 ) -> None:

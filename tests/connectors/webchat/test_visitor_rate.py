@@ -7,8 +7,11 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from connectors.webchat.rate import MAX_PER_VISITOR, RateBudget, VisitorRate
+from core.bus import Bus, BusConfig
+from core.envelope import InboundMessage
 from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import VisitorClient
+from tests.support.stream_entries import stream_entries
 
 
 async def answer_to(visitor: VisitorClient, client_msg_id: str) -> str:
@@ -69,3 +72,55 @@ async def test_the_per_visitor_budget_is_a_setting(
         assert answers == ["accepted"] * 3 + ["rate_limited"] * 2
     finally:
         await visitor.close()
+
+
+async def test_both_counters_of_a_message_are_one_call_and_each_starts_its_window(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=2, per_address=5))
+    try:
+        await rate.check_allowed(1, "v1", "203.0.113.9")  # loads the script
+        await client.config_resetstat()
+        assert [await rate.check_allowed(1, "v1", "203.0.113.9") for _ in range(2)] == [True, False]
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+        assert stats["cmdstat_incr"]["calls"] == 4
+        for key in ("rate:webchat:visitor:1:v1", "rate:webchat:ip:203.0.113.9"):
+            assert 0 < await client.ttl(key) <= 10
+        assert await client.get("rate:webchat:ip:203.0.113.9") == "3"
+    finally:
+        await client.aclose()
+
+
+async def test_a_message_is_counted_and_queued_in_one_call_and_never_queued_over_budget(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    bus = Bus(client, BusConfig(replica_wait_ms=1000))  # no replica connected: nothing to wait for
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=2, per_address=4))
+
+    def said(n: int, visitor: str) -> InboundMessage:
+        return InboundMessage(channel_id=1, external_user_id=visitor, external_message_id=str(n),
+                              text=f"hi {n}")  # fmt: skip
+
+    try:
+        assert await rate.queue_if_allowed(bus, "in.1", said(0, "v0"), "198.51.100.2")  # loads it
+        await client.config_resetstat()
+        queued = [await rate.queue_if_allowed(bus, "in.0", said(n, "v1"), "203.0.113.9")
+                  for n in range(3)]  # fmt: skip
+        queued.append(await rate.queue_if_allowed(bus, "in.0", said(3, "v2"), "203.0.113.9"))
+        queued.append(await rate.queue_if_allowed(bus, "in.0", said(4, "v2"), "203.0.113.9"))
+        stats = await client.info("commandstats")
+        assert queued == [True, True, False, True, False]  # v1's budget, then the address's
+        entries = await stream_entries(client, "in.0")
+        messages = [InboundMessage.model_validate_json(f["data"]) for _id, f in entries]
+        texts = [(m.external_user_id, m.text) for m in messages]
+        assert texts == [("v1", "hi 0"), ("v1", "hi 1"), ("v2", "hi 3")]
+        assert stats["cmdstat_evalsha"]["calls"] == 5
+        assert stats["cmdstat_xadd"]["calls"] == 3  # by the script
+        for key in ("rate:webchat:visitor:1:v1", "rate:webchat:ip:203.0.113.9"):
+            assert 0 < await client.ttl(key) <= 10
+        assert await client.get("rate:webchat:ip:203.0.113.9") == "5"
+    finally:
+        await client.aclose()
