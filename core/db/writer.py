@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
+from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
 
@@ -116,7 +117,8 @@ class DbWriter:
 
     def __init__(self, url: str) -> None:
         self.engine = make_writer_engine(url)
-        self.sessions: SessionMaker = make_sessionmaker(self.engine)
+        # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
+        self.sessions: SessionMaker = make_sessionmaker(self.engine, DirectSession)
         self._loop = asyncio.new_event_loop()
         _short_switches.hold()
         self._thread = threading.Thread(target=self._serve, name="db-writer", daemon=True)
