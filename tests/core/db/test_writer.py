@@ -6,10 +6,10 @@ import sys
 import threading
 from typing import Any
 
-import greenlet
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.util.concurrency import in_greenlet
 
 from core.db import make_engine
 from core.db.writer import SWITCH_INTERVAL_S, DbWriter, sync_url
@@ -89,11 +89,11 @@ async def test_the_writers_sessions_call_the_driver_directly_with_the_same_trans
     """No greenlet per call on the writer's thread; begin, savepoints, commit, rollback and
     every call a batch makes behave as through ``AsyncSession``."""
     writer = DbWriter(db_url)
-    in_greenlet: list[bool] = []
+    spawned: list[bool] = []
 
     @event.listens_for(writer.engine.sync_engine, "before_cursor_execute")
     def _seen(*_args: Any) -> None:
-        in_greenlet.append(greenlet.getcurrent().parent is not None)
+        spawned.append(in_greenlet())
 
     async def setup() -> None:
         async with writer.sessions() as session, session.begin():
@@ -132,6 +132,6 @@ async def test_the_writers_sessions_call_the_driver_directly_with_the_same_trans
         with pytest.raises(RuntimeError, match="whole batch"):
             await writer.run(failing)
         assert await writer.run(stored) == ["kept"]
-        assert in_greenlet and not any(in_greenlet)
+        assert spawned and not any(spawned)
     finally:
         writer.close()
