@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,5 +135,39 @@ async def test_the_writers_sessions_call_the_driver_directly_with_the_same_trans
             await writer.run(failing)
         assert await writer.run(stored) == ["kept"]
         assert spawned and not any(spawned)
+    finally:
+        writer.close()
+
+
+async def test_cancelling_the_caller_cancels_its_batch_on_the_writers_thread(
+    tmp_path: Path,
+) -> None:
+    writer = DbWriter(f"sqlite+aiosqlite:///{tmp_path}/writer.db")
+    started = threading.Event()
+    stopped: list[str] = []
+
+    async def endless() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.append(threading.current_thread().name)
+            raise
+
+    async def name() -> str:
+        return threading.current_thread().name
+
+    try:
+        call = asyncio.ensure_future(writer.run(endless))
+        assert await asyncio.to_thread(started.wait, 10)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        for _ in range(1000):
+            if stopped:
+                break
+            await asyncio.sleep(0.005)
+        assert stopped == ["db-writer"]
+        assert await writer.run(name) == "db-writer", "the writer goes on with the next batch"
     finally:
         writer.close()
