@@ -10,8 +10,9 @@ nothing to wait for. The hub's event loop waits once per batch, and stays free w
 writer waits on the database (a row lock held by another router process, a checkpoint).
 
 The batch's code stays the ``async`` code every caller shares (the console reads through the
-same functions on the async engine): an ``AsyncSession`` over a synchronous engine runs each
-call to the end at once, since nothing in it ever awaits.
+same functions on the async engine): the writer's sessions have ``AsyncSession``'s interface
+over a synchronous engine, and make each call directly, since nothing in it ever awaits
+(``core.db.writer_session``).
 """
 
 from __future__ import annotations
