@@ -25,6 +25,7 @@ from core.envelope import (
 from core.views import message_view
 from router.batch import Batch
 from router.reads import chunks, participants_of
+from router.statements import by_ids
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
     session = work.session
     messages: dict[int, Message] = {}
     for chunk in chunks(sorted({o.message_id for o in outcomes})):
-        found = await session.scalars(select(Message).where(Message.id.in_(chunk)))
+        found = await session.scalars(by_ids(Message), {"ids": chunk})
         messages.update((m.id, m) for m in found)
     changed: list[tuple[int, MessageView]] = []  # (dialog id, the message as it was then)
     for outcome in outcomes:
@@ -64,7 +65,7 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
     await session.flush()
     dialogs: dict[int, Dialog] = {}
     for chunk in chunks(sorted({dialog_id for dialog_id, _view in changed})):
-        found_dialogs = await session.scalars(select(Dialog).where(Dialog.id.in_(chunk)))
+        found_dialogs = await session.scalars(by_ids(Dialog), {"ids": chunk})
         dialogs.update((d.id, d) for d in found_dialogs)
     known = work.participants_known
     # Outcomes write no participants, so what is read here stays true.

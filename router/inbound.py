@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 
 from core import streams
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Message
@@ -27,6 +27,7 @@ from router.decide import decide_open
 from router.lifecycle import decide_client_message, parse_rating
 from router.reads import InboundReads, operator_states, routing_rows, snapshot
 from router.reminders import arm_reminder
+from router.statements import insert_messages
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ class InboundRun(InboundReads):
         sentinel), so the rows come back as objects and are matched by their unique
         (channel, external id) instead."""
         rows = [{column: getattr(p.message, column) for column in _INSERTED} for p in pending]
-        stored = await self.work.session.scalars(insert(Message).returning(Message), rows)
+        stored = await self.work.session.scalars(insert_messages(), rows)
         by_key = {(m.channel_id, m.external_id or ""): m for m in stored}
         for p in pending:
             p.message = by_key[(p.message.channel_id, p.msg.external_message_id)]

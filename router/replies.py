@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
-
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
@@ -26,6 +24,7 @@ from router.batch import Batch
 from router.lifecycle import decide_operator_message
 from router.reads import load_policy, participants_of
 from router.snapshots import LinePolicy
+from router.statements import by_ids, insert_messages, replies_by_client_ids
 
 
 @dataclass
@@ -46,32 +45,20 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     session = work.session
     dialog_ids = sorted({r.dialog_id for r in replies})
     # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
-    dialogs = {
-        d.id: d for d in await session.scalars(select(Dialog).where(Dialog.id.in_(dialog_ids)))
-    }
-    operators = {
-        o.id: o
-        for o in await session.scalars(
-            select(Operator).where(Operator.id.in_(sorted({r.operator_id for r in replies})))
-        )
-    }
+    dialogs = {d.id: d for d in await session.scalars(by_ids(Dialog), {"ids": dialog_ids})}
+    operator_ids = sorted({r.operator_id for r in replies})
+    operators = {o.id: o for o in await session.scalars(by_ids(Operator), {"ids": operator_ids})}
+    identity_ids = sorted({d.identity_id for d in dialogs.values()})
     identities = {
-        i.id: i
-        for i in await session.scalars(
-            select(ClientIdentity).where(
-                ClientIdentity.id.in_(sorted({d.identity_id for d in dialogs.values()}))
-            )
-        )
+        i.id: i for i in await session.scalars(by_ids(ClientIdentity), {"ids": identity_ids})
     }
     keys = {(r.dialog_id, r.client_msg_id) for r in replies}
     # Two lists, not a row-value IN: SQLite answers ``(a, b) IN (VALUES …)`` by scanning every
     # stored message, while these two are a search of the (dialog, client id) unique index.
     # The lists' cross product may match a message of another pair, so only the pairs count.
     candidates = await session.scalars(
-        select(Message).where(
-            Message.dialog_id.in_(dialog_ids),
-            Message.client_msg_id.in_(sorted({r.client_msg_id for r in replies})),
-        )
+        replies_by_client_ids(),
+        {"dialog_ids": dialog_ids, "client_msg_ids": sorted({r.client_msg_id for r in replies})},
     )
     stored: StoredReplies = {
         (m.dialog_id, m.client_msg_id or ""): m
@@ -114,7 +101,7 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
         # Core, not the ORM: on SQLite the ORM sends one INSERT per row (no insert sentinel to
         # match returned ids to objects); (dialog, client_msg_id) is unique, so it matches them.
         rows = [{column: getattr(m, column) for column in _INSERTED} for m in new]
-        for message in await session.scalars(insert(Message).returning(Message), rows):
+        for message in await session.scalars(insert_messages(), rows):
             stored[(message.dialog_id, message.client_msg_id or "")] = message
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known

@@ -55,6 +55,10 @@ class HubSession(Session):
 event.listen(HubSession, "before_flush", figures.before_flush)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+def make_sessionmaker(
+    engine: AsyncEngine, session_class: type[AsyncSession] = AsyncSession
+) -> SessionMaker:
     """Sessions that keep loaded attributes after commit (we publish from them afterwards)."""
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=HubSession)
+    return async_sessionmaker(
+        engine, class_=session_class, expire_on_commit=False, sync_session_class=HubSession
+    )

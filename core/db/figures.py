@@ -32,11 +32,13 @@ SOURCES = ("opened_at", "first_response_at", "closed_at", "line_id")
 def before_flush(session: Session, _context: Any, _instances: Any) -> None:
     """The ``before_flush`` hook. At each flush rather than at commit: a flushed dialog may
     leave the session's identity map (it holds objects weakly)."""
-    moved = [o.id for o in session.dirty if isinstance(o, Line) and _clock_changed(o)]
+    # ``session.dirty`` builds a new set at each call: once per flush is enough.
+    touched = session.dirty
+    moved = [o.id for o in touched if isinstance(o, Line) and _clock_changed(o)]
     if moved:
         do_note_recounts(session, moved)
     new = [o for o in session.new if isinstance(o, Dialog)]
-    dirty = [o for o in session.dirty if isinstance(o, Dialog)]
+    dirty = [o for o in touched if isinstance(o, Dialog)]
     changed = [d for d in dirty if _changed(d, SOURCES)]
     if new or changed:
         refresh_figures(session, [*new, *changed])

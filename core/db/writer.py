@@ -10,8 +10,9 @@ nothing to wait for. The hub's event loop waits once per batch, and stays free w
 writer waits on the database (a row lock held by another router process, a checkpoint).
 
 The batch's code stays the ``async`` code every caller shares (the console reads through the
-same functions on the async engine): an ``AsyncSession`` over a synchronous engine runs each
-call to the end at once, since nothing in it ever awaits.
+same functions on the async engine): the writer's sessions have ``AsyncSession``'s interface
+over a synchronous engine, and make each call directly, since nothing in it ever awaits
+(``core.db.writer_session``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import asyncio
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
+from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
 
@@ -116,7 +117,8 @@ class DbWriter:
 
     def __init__(self, url: str) -> None:
         self.engine = make_writer_engine(url)
-        self.sessions: SessionMaker = make_sessionmaker(self.engine)
+        # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
+        self.sessions: SessionMaker = make_sessionmaker(self.engine, DirectSession)
         self._loop = asyncio.new_event_loop()
         _short_switches.hold()
         self._thread = threading.Thread(target=self._serve, name="db-writer", daemon=True)
@@ -129,8 +131,35 @@ class DbWriter:
     async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run ``work()`` on the writer's thread and return what it returned (or raise what
         it raised). Cancelling the caller cancels the work."""
-        future: Future[T] = asyncio.run_coroutine_threadsafe(work(), self._loop)
-        return await asyncio.wrap_future(future)
+        caller = asyncio.get_running_loop()
+        done: asyncio.Future[T] = caller.create_future()
+        # One task on the writer's loop and one wake-up of each loop: ``run_coroutine_threadsafe``
+        # and ``wrap_future`` chain two more futures (one with a lock) for the same hand-off.
+        running: list[asyncio.Task[T]] = []
+        self._loop.call_soon_threadsafe(self._start, work, running, caller, done)
+        try:
+            return await done
+        except asyncio.CancelledError:
+            if not self._loop.is_closed():
+                # Queued after ``_start`` on the writer's loop, so the task is there by then.
+                self._loop.call_soon_threadsafe(lambda: running[0].cancel())
+            raise
+
+    def _start(
+        self,
+        work: Callable[[], Coroutine[Any, Any, T]],
+        running: list[asyncio.Task[T]],
+        caller: asyncio.AbstractEventLoop,
+        done: asyncio.Future[T],
+    ) -> None:
+        task = self._loop.create_task(work())
+        running.append(task)
+
+        def ended(_task: asyncio.Task[T]) -> None:
+            if not caller.is_closed():
+                caller.call_soon_threadsafe(_settle, done, task)
+
+        task.add_done_callback(ended)
 
     def close(self) -> None:
         """Stop the thread and close the engine's connections."""
@@ -141,6 +170,20 @@ class DbWriter:
         self.engine.sync_engine.dispose()
         self._loop.close()
         _short_switches.release()
+
+
+def _settle(done: asyncio.Future[T], task: asyncio.Task[T]) -> None:
+    """Give the caller's future (on the caller's loop) the end of the writer's task."""
+    if task.cancelled():
+        done.cancel()
+        return
+    error = task.exception()  # taken even when nobody waits any more, so it is not logged
+    if done.done():  # the caller was cancelled meanwhile
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(task.result())
 
 
 def on_loop(loop: asyncio.AbstractEventLoop, call: Awaitable[T]) -> Awaitable[T]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.util.concurrency import in_greenlet
 
 from core.db import make_engine
 from core.db.writer import SWITCH_INTERVAL_S, DbWriter, sync_url
@@ -68,3 +73,101 @@ def test_the_hubs_loop_waits_briefly_for_the_lock_while_the_writer_runs(db_url: 
         first.close()
         second.close()
     assert sys.getswitchinterval() == default
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Note(_Base):
+    __tablename__ = "direct_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str]
+
+
+async def test_the_writers_sessions_call_the_driver_directly_with_the_same_transactions(
+    db_url: str,
+) -> None:
+    """No greenlet per call on the writer's thread; begin, savepoints, commit, rollback and
+    every call a batch makes behave as through ``AsyncSession``."""
+    writer = DbWriter(db_url)
+    spawned: list[bool] = []
+
+    @event.listens_for(writer.engine.sync_engine, "before_cursor_execute")
+    def _seen(*_args: Any) -> None:
+        spawned.append(in_greenlet())
+
+    async def setup() -> None:
+        async with writer.sessions() as session, session.begin():
+            await session.run_sync(lambda sync: _Base.metadata.create_all(sync.connection()))
+
+    async def batch() -> list[str]:
+        async with writer.sessions() as session, session.begin():
+            session.add(_Note(id=1, body="kept"))
+            await session.flush()
+            assert (await session.get(_Note, 1)) is not None
+            with pytest.raises(RuntimeError):
+                async with session.begin_nested():
+                    session.add(_Note(id=2, body="taken back"))
+                    await session.flush()
+                    raise RuntimeError("the savepoint only")
+            session.add(_Note(id=3, body="gone again"))
+            await session.flush()
+            await session.delete(await session.get(_Note, 3))
+            assert await session.scalar(select(func.count()).select_from(_Note)) == 1
+            return list(await session.scalars(select(_Note.body)))
+
+    async def failing() -> None:
+        async with writer.sessions() as session, session.begin():
+            session.add(_Note(id=4, body="lost"))
+            await session.flush()
+            raise RuntimeError("the whole batch")
+
+    async def stored() -> list[str]:
+        async with writer.sessions() as session:
+            result = await session.execute(select(_Note.body).order_by(_Note.id))
+            return list(result.scalars())
+
+    try:
+        await writer.run(setup)
+        assert await writer.run(batch) == ["kept"]
+        with pytest.raises(RuntimeError, match="whole batch"):
+            await writer.run(failing)
+        assert await writer.run(stored) == ["kept"]
+        assert spawned and not any(spawned)
+    finally:
+        writer.close()
+
+
+async def test_cancelling_the_caller_cancels_its_batch_on_the_writers_thread(
+    tmp_path: Path,
+) -> None:
+    writer = DbWriter(f"sqlite+aiosqlite:///{tmp_path}/writer.db")
+    started = threading.Event()
+    stopped: list[str] = []
+
+    async def endless() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.append(threading.current_thread().name)
+            raise
+
+    async def name() -> str:
+        return threading.current_thread().name
+
+    try:
+        call = asyncio.ensure_future(writer.run(endless))
+        assert await asyncio.to_thread(started.wait, 10)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        for _ in range(1000):
+            if stopped:
+                break
+            await asyncio.sleep(0.005)
+        assert stopped == ["db-writer"]
+        assert await writer.run(name) == "db-writer", "the writer goes on with the next batch"
+    finally:
+        writer.close()
