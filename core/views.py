@@ -3,13 +3,30 @@ and by the console's REST answers, so the two can never disagree."""
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
-from core.db.schema import Channel, Client, Dialog, Line, Message
+from core.db.schema import Client, Dialog, Message
 from core.envelope import Attachment, DialogView, MessageView
 
 Author = Literal["client", "operator", "system"]
 Status = Literal["waiting", "open", "closed"]
+
+
+class NamedLine(Protocol):
+    """A line as its dialogs show it: a stored row, or the router's kept copy of one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class ChannelOfKind(Protocol):
+    """A channel as its dialogs show it: a stored row, or the router's kept copy of one."""
+
+    @property
+    def kind(self) -> str: ...
 
 
 def message_view(message: Message) -> MessageView:
@@ -31,8 +48,8 @@ def message_view(message: Message) -> MessageView:
 
 def dialog_view(
     dialog: Dialog,
-    line: Line,
-    channel: Channel,
+    line: NamedLine,
+    channel: ChannelOfKind,
     client: Client,
     last: Message | None,
     offered_to: tuple[int, ...] = (),

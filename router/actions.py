@@ -50,7 +50,7 @@ from router.intents import (
 )
 from router.lifecycle import decide_close, decide_operator_message
 from router.locks import lock_dialogs
-from router.reads import line_settings, load_policy, may_work_on, operator_states, snapshot
+from router.reads import load_policy, may_work_on, operator_states, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +434,7 @@ async def _close(work: Batch, dialog: Dialog, intent: Close) -> None:
             dialog_id=dialog.id,
             channel_id=dialog.channel_id,
             external_user_id=identity.external_id,
-            rating=line_settings(await work.line(dialog.line_id)).rating
+            rating=(await work.line(dialog.line_id)).settings.rating
             if intent.ask_rating
             else "none",
         ),

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from core import streams
 from core.db.schema import (
-    Channel,
     Client,
     ClientIdentity,
     Dialog,
@@ -19,6 +18,7 @@ from core.db.schema import (
 from core.envelope import InboundMessage
 from core.integration_events import integration_event
 from router.batch import Batch
+from router.setup_cache import ChannelFacts
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ OPEN_STATUSES = ("waiting", "open")
 
 
 async def do_open_dialog(
-    work: Batch, channel: Channel, msg: InboundMessage, identity: ClientIdentity | None
+    work: Batch, channel: ChannelFacts, msg: InboundMessage, identity: ClientIdentity | None
 ) -> tuple[Dialog, bool]:
     """The client's open dialog on this channel, or a new one; True when it is new."""
     session = work.session

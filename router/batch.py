@@ -7,6 +7,7 @@ so nothing ever announces a dialog or a message that a rollback took back.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -32,6 +33,15 @@ from core.presence import LiveSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
 from router.intents import CancelTimer, ReminderStage, SetTimer
+from router.setup_cache import (
+    SETUP,
+    ChannelFacts,
+    LineFacts,
+    SetupCopy,
+    channel_facts,
+    line_facts,
+    line_settings,
+)
 
 
 @dataclass
@@ -49,46 +59,66 @@ class Batch:
     """True in the router's writer transaction: reads that decide on an operator's load lock
     the rows they decide on (``router.locks``). A read-only caller (the console asking whether
     a take would go through) locks nothing."""
-    _lines: dict[int, Line] = field(default_factory=dict)
-    _channels: dict[int, Channel | None] = field(default_factory=dict)
-    _supervisors: tuple[tuple[int, str], ...] | None = None
-    _line_managers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    _setup: SetupCopy | None = None
     _audience_before: dict[int, tuple[int, ...]] = field(default_factory=dict)
     participants_known: dict[int, tuple[int, ...]] | None = None
     line_members_known: dict[int, tuple[int, ...]] | None = None
     """Read set-wise by router/inbound.py for a stretch of work that changes neither."""
 
-    async def channel(self, channel_id: int) -> Channel | None:
-        """A channel by id, read once per batch."""
-        if channel_id not in self._channels:
-            self._channels[channel_id] = await self.session.get(Channel, channel_id)
-        return self._channels[channel_id]
+    async def setup(self) -> SetupCopy:
+        """The line setup valid in this batch's transaction, shared with the process's other
+        batches while nobody changes it (``router.setup_cache``): its version is read once
+        per batch, the first time the batch needs any of it."""
+        if self._setup is None:
+            self._setup = await SETUP.current(self.session)
+        return self._setup
 
-    async def line(self, line_id: int) -> Line:
-        """A line by id, read once per batch."""
-        if line_id not in self._lines:
-            line = await self.session.get(Line, line_id)
-            if line is None:
+    async def channel(self, channel_id: int) -> ChannelFacts | None:
+        """A channel by id (None: no such channel)."""
+        setup = await self.setup()
+        if channel_id not in setup.channels:
+            row = await self.session.get(Channel, channel_id)
+            setup.channels[channel_id] = None if row is None else channel_facts(row)
+        return setup.channels[channel_id]
+
+    async def line(self, line_id: int) -> LineFacts:
+        """A line by id; LookupError when it does not exist."""
+        setup = await self.setup()
+        if line_id not in setup.lines:
+            row = await self.session.get(Line, line_id)
+            if row is None:
                 raise LookupError(f"line {line_id} does not exist")
-            self._lines[line_id] = line
-        return self._lines[line_id]
+            setup.lines[line_id] = line_facts(row, line_settings(row))
+        return setup.lines[line_id]
 
     async def supervisors(self, line_id: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Every admin, and the managers on the line (directly or through a group)."""
-        if self._supervisors is None:
+        setup = await self.setup()
+        if setup.supervisors is None:
             rows = await self.session.execute(
                 select(Operator.id, Operator.role).where(Operator.role.in_(SUPERVISOR_ROLES))
             )
-            self._supervisors = tuple((op_id, role) for op_id, role in rows)
-        admins = tuple(op_id for op_id, role in self._supervisors if role == "admin")
-        managers = {op_id for op_id, role in self._supervisors if role != "admin"}
+            setup.supervisors = tuple((op_id, role) for op_id, role in rows)
+        admins = tuple(op_id for op_id, role in setup.supervisors if role == "admin")
+        managers = {op_id for op_id, role in setup.supervisors if role != "admin"}
         if not managers:
             # No extra read in the common case of a hub without managers.
             return admins, ()
-        if line_id not in self._line_managers:
-            on_line = await self.session.execute(line_members([line_id]))
-            self._line_managers[line_id] = tuple(op for _l, op in on_line if op in managers)
-        return admins, self._line_managers[line_id]
+        on_line = (await self.line_members([line_id]))[line_id]
+        return admins, tuple(op for op in on_line if op in managers)
+
+    async def line_members(self, line_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+        """Everyone in these lines' queues, directly or through a group: one statement for the
+        lines not read since the setup last changed."""
+        setup = await self.setup()
+        wanted = set(line_ids)
+        missing = sorted(wanted - setup.members.keys())
+        if missing:
+            found: dict[int, list[int]] = {line_id: [] for line_id in missing}
+            for line_id, operator_id in await self.session.execute(line_members(missing)):
+                found[line_id].append(operator_id)
+            setup.members.update({k: tuple(v) for k, v in found.items()})
+        return {line_id: setup.members[line_id] for line_id in wanted}
 
     async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
         """Who is told about a dialog: who sees it, by ``core.audience``."""
@@ -98,8 +128,7 @@ class Batch:
             if self.line_members_known and dialog.line_id in self.line_members_known:
                 members = self.line_members_known[dialog.line_id]
             else:
-                rows = await self.session.execute(line_members([dialog.line_id]))
-                members = tuple(operator_id for _line, operator_id in rows)
+                members = (await self.line_members([dialog.line_id]))[dialog.line_id]
         admins, managers = await self.supervisors(dialog.line_id)
         return dialog_audience(
             dialog.operator_id, members, await self.participants(dialog.id), admins, managers

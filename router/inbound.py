@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 
 from core import streams
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Message
+from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
 from router.actions import do_intents
@@ -27,6 +27,7 @@ from router.decide import decide_open
 from router.lifecycle import decide_client_message, parse_rating
 from router.reads import InboundReads, operator_states, routing_rows, snapshot
 from router.reminders import arm_reminder
+from router.setup_cache import ChannelFacts
 from router.statements import insert_messages
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,11 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
 
 
 async def _repeated(
-    work: Batch, run: InboundRun, channel: Channel, identity: ClientIdentity, msg: InboundMessage
+    work: Batch,
+    run: InboundRun,
+    channel: ChannelFacts,
+    identity: ClientIdentity,
+    msg: InboundMessage,
 ) -> bool:
     """A message delivered again (a retry, or a crash between commit and ack): store nothing,
     but announce it again in case the first announcement never left. Consumers drop repeats."""
@@ -125,7 +130,7 @@ def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> Message
 async def _route_opened(
     work: Batch,
     run: InboundRun,
-    channel: Channel,
+    channel: ChannelFacts,
     msg: InboundMessage,
     dialog: Dialog,
     message: Message,

@@ -18,17 +18,15 @@ from typing import Any, Self, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select, union_all
 
-from config.lines import LineSettings
 from core.db.crm_schema import CrmLead, CrmProfile
 from core.db.routing_schema import (
     DialogOffer,
     DialogParticipant,
     LineGroup,
     OperatorGroupMember,
-    line_members,
     member_lines,
 )
-from core.db.schema import ClientIdentity, Dialog, Line, LineOperator, Message, Operator
+from core.db.schema import ClientIdentity, Dialog, LineOperator, Message, Operator
 from core.envelope import InboundMessage
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.assign import OPEN_STATUSES
@@ -36,6 +34,7 @@ from router.batch import Batch
 from router.distribution import OperatorState
 from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
+from router.setup_cache import line_settings as line_settings
 from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 
 log = logging.getLogger(__name__)
@@ -51,26 +50,21 @@ CHUNK = 400
 """Keys per ``IN (…)``: under every database's limit of bound parameters."""
 
 
-def line_settings(line: Line) -> LineSettings:
-    """A line's routing settings; a row with settings this version cannot read gets defaults."""
-    try:
-        return LineSettings.model_validate(line.settings or {})
-    except ValueError:
-        log.exception("line %d has invalid settings; routing it with defaults", line.id)
-        return LineSettings()
-
-
 async def load_policy(work: Batch, line_id: int) -> LinePolicy:
-    """The routing policy of a line, from its row and its queue."""
-    line = await work.line(line_id)
-    settings = line_settings(line)
-    queue = [member.operator_id for member, _op in await line_queue(work, line_id)]
-    try:
-        schedule = settings.build_schedule(line.timezone)
-    except ValueError:
-        log.exception("line %d has an invalid schedule; treating it as always open", line.id)
-        schedule = None
-    return line_policy(line.id, line.distribution, settings, queue, schedule)
+    """The routing policy of a line, from its row and its queue: read once per change of the
+    line setup (``router.setup_cache``)."""
+    setup = await work.setup()
+    if line_id not in setup.policies:
+        line = await work.line(line_id)
+        settings = line.settings
+        queue = [member.operator_id for member, _op in await line_queue(work, line_id)]
+        try:
+            schedule = settings.build_schedule(line.timezone)
+        except ValueError:
+            log.exception("line %d has an invalid schedule; treating it as always open", line.id)
+            schedule = None
+        setup.policies[line_id] = line_policy(line.id, line.distribution, settings, queue, schedule)
+    return setup.policies[line_id]
 
 
 async def line_queue(work: Batch, line_id: int) -> list[tuple[QueueMember, Operator]]:
@@ -125,8 +119,7 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     """The line's operators with presence and load: open dialogs held plus pending exclusive
     offers, counted now from the live rows (never from history)."""
     session = work.session
-    line = await work.line(line_id)
-    default_max = line_settings(line).max_per_operator
+    default_max = (await work.line(line_id)).settings.max_per_operator
     members = await line_queue(work, line_id)
     ids = [op.id for _member, op in members]
     # Held until the commit: the load read below and the assignment written from it are one
@@ -188,7 +181,7 @@ async def snapshot(
         if previous is not None and previous.line_id == dialog.line_id:
             previous_operator = previous.operator_id
     responsible = None
-    if line_settings(await work.line(dialog.line_id)).returning == "crm_responsible":
+    if (await work.line(dialog.line_id)).settings.returning == "crm_responsible":
         responsible = await crm_responsible(work, dialog.client_id)
     return DialogSnapshot(
         dialog_id=dialog.id,
@@ -360,7 +353,7 @@ class InboundReads:
             known.append(dialog)
 
     async def policy(self, line_id: int) -> LinePolicy:
-        """A line's policy, read once per run: the router never writes lines or their queues."""
+        """A line's policy: the router never writes lines or their queues."""
         if line_id not in self.policies:
             self.policies[line_id] = await load_policy(self.work, line_id)
         return self.policies[line_id]
@@ -391,13 +384,8 @@ async def routing_rows(
         )
         for dialog_id, operator_id in rows:
             joined[dialog_id].append(operator_id)
-    lines = {d.line_id for d in dialogs if d.operator_id is None}
-    members: dict[int, list[int]] = {line_id: [] for line_id in lines}
-    if lines:
-        # Group members too: the same audience as Batch.recipients reads one dialog at a time.
-        rows = await session.execute(line_members(list(lines)))
-        for line_id, operator_id in rows:
-            members[line_id].append(operator_id)
+    # Group members too: the same audience as Batch.recipients reads one dialog at a time.
+    members = await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
     previous: dict[int, Dialog] = {}
     for chunk in chunks(before):
@@ -406,7 +394,7 @@ async def routing_rows(
     return (
         offers,
         {k: tuple(v) for k, v in joined.items()},
-        {k: tuple(v) for k, v in members.items()},
+        members,
         previous,
     )
 

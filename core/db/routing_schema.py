@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     ForeignKey,
     Index,
@@ -103,6 +104,21 @@ class OperatorGroupMember(Base):
     __table_args__ = (Index("ix_operator_group_members_operator", "operator_id"),)
     group_id: Mapped[int] = mapped_column(ForeignKey("operator_groups.id"), primary_key=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+
+
+class SetupVersion(Base):
+    """One row whose ``version`` changes with every committed change to what a line's routing
+    is set up from: lines, channels, queues, groups, and operators' roles.
+
+    Database triggers (migration 0024) write it, whichever process or connection changes
+    those tables, so a reader that finds the value it last saw knows its copy of the setup
+    still holds (``router.setup_cache``). Each change writes a new random value rather than
+    a count: a value never comes back after a rollback or in another database.
+    """
+
+    __tablename__ = "setup_version"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class LineGroup(Base):
