@@ -8,8 +8,8 @@ sample is a moment of the hub's Python CPU. Two views:
 * by library: each sample goes to the innermost frame that belongs to a known library (or to
   Openlines' own code), which answers "whose code burns the CPU";
 * by entry point: each sample goes to the outermost Openlines function on its stack, which
-  answers "on behalf of which part of the hub". SQLAlchemy runs async sessions inside
-  greenlets, whose stacks py-spy shows without the coroutine that started them; those samples
+  answers "on behalf of which part of the hub". SQLAlchemy runs the console's async sessions
+  inside greenlets, whose stacks py-spy shows without the coroutine that started them; those samples
   are counted as "SQLAlchemy (greenlet, caller not visible)".
 """
 

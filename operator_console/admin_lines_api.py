@@ -8,8 +8,9 @@ so they are read-only here: a change would be silently undone by the next restar
 A refused setting answers with the field it concerns and a sentence for the admin
 (``operator_console.field_errors``), so the form shows it next to that input.
 
-The router reads a line's row and queue afresh in every batch, so a change applies to the next
-message without any notice on the bus.
+The router keeps a line's setup between batches only while the database's ``setup_version``
+(moved by triggers on every write to these tables) stays the same, so a change applies to the
+next message without any notice on the bus.
 """
 
 from __future__ import annotations
