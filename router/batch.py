@@ -62,8 +62,7 @@ class Batch:
     _setup: SetupCopy | None = None
     _audience_before: dict[int, tuple[int, ...]] = field(default_factory=dict)
     participants_known: dict[int, tuple[int, ...]] | None = None
-    line_members_known: dict[int, tuple[int, ...]] | None = None
-    """Read set-wise by router/inbound.py for a stretch of work that changes neither."""
+    """Read set-wise by router/inbound.py for a stretch of work that changes no participant."""
 
     async def setup(self) -> SetupCopy:
         """The line setup valid in this batch's transaction, shared with the process's other
@@ -125,10 +124,7 @@ class Batch:
         members: tuple[int, ...] = ()
         if dialog.operator_id is None:
             # The line's members see a dialog only while it has no operator.
-            if self.line_members_known and dialog.line_id in self.line_members_known:
-                members = self.line_members_known[dialog.line_id]
-            else:
-                members = (await self.line_members([dialog.line_id]))[dialog.line_id]
+            members = (await self.line_members([dialog.line_id]))[dialog.line_id]
         admins, managers = await self.supervisors(dialog.line_id)
         return dialog_audience(
             dialog.operator_id, members, await self.participants(dialog.id), admins, managers

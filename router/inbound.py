@@ -249,10 +249,9 @@ class InboundRun(InboundReads):
         dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
         # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only
         # weakly, and snapshot's get of a dialog's previous one costs no statement while held.
-        offers, people, members, previous = await routing_rows(work, dialogs)
+        offers, people, previous = await routing_rows(work, dialogs)
         # Nothing below writes offers or participants, so what was read stays true.
         work.participants_known = people
-        work.line_members_known = members
         try:
             for p in pending:
                 _tell_hints(work, p.dialog, p.msg)
@@ -267,7 +266,6 @@ class InboundRun(InboundReads):
         finally:
             del previous
             work.participants_known = None
-            work.line_members_known = None
 
     async def _insert(self, pending: list[Pending]) -> None:
         """One INSERT … RETURNING for every waiting message. The ORM would send one INSERT

@@ -361,42 +361,25 @@ class InboundReads:
 
 async def routing_rows(
     work: Batch, dialogs: Sequence[Dialog]
-) -> tuple[
-    dict[int, list[DialogOffer]],
-    dict[int, tuple[int, ...]],
-    dict[int, tuple[int, ...]],
-    dict[int, Dialog],
-]:
-    """Offers, participants, waiting dialogs' line members and previous dialogs, set-wise."""
+) -> tuple[dict[int, list[DialogOffer]], dict[int, tuple[int, ...]], dict[int, Dialog]]:
+    """Offers, participants and previous dialogs, set-wise; the waiting dialogs' line members
+    are read into the batch's setup in the same pass (``Batch.line_members``)."""
     session = work.session
-    ids = [d.id for d in dialogs]
     offers: dict[int, list[DialogOffer]] = defaultdict(list)
-    joined: dict[int, list[int]] = {i: [] for i in ids}
-    for chunk in chunks(ids):
+    for chunk in chunks([d.id for d in dialogs]):
         for offer in await session.scalars(
             select(DialogOffer).where(DialogOffer.dialog_id.in_(chunk)).order_by(DialogOffer.id)
         ):
             offers[offer.dialog_id].append(offer)
-        rows = await session.execute(
-            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
-            .where(DialogParticipant.dialog_id.in_(chunk))
-            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
-        )
-        for dialog_id, operator_id in rows:
-            joined[dialog_id].append(operator_id)
+    joined = await participants_of(work, {d.id for d in dialogs})
     # Group members too: the same audience as Batch.recipients reads one dialog at a time.
-    members = await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
+    await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
     previous: dict[int, Dialog] = {}
     for chunk in chunks(before):
         found = await session.scalars(select(Dialog).where(Dialog.id.in_(chunk)))
         previous.update({d.id: d for d in found})
-    return (
-        offers,
-        {k: tuple(v) for k, v in joined.items()},
-        members,
-        previous,
-    )
+    return offers, joined, previous
 
 
 async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
