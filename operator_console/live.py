@@ -248,6 +248,12 @@ class OperatorHub:
                 conn.push(frame)
             conn.replayed, complete = replay.keys, True
             after = mark or after
+        await self.queue_dispatched(conn, after)
+        return complete
+
+    async def queue_dispatched(self, conn: Connection, after: str) -> None:
+        """Queue the operator's events this hub dispatched after ``after``, read back from the
+        stream. The caller registers the connection right after, with no await in between."""
         while self.last_id is not None and _id_key(self.last_id) > _id_key(after):
             upto = self.last_id
             async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
@@ -260,7 +266,6 @@ class OperatorHub:
                 elif isinstance(event, DialogEvent) and conn.operator_id in event.leaving:
                     conn.push({**frame, "gone": True})
             after = upto
-        return complete
 
     async def close(self) -> None:
         """Close every operator socket."""
@@ -299,6 +304,11 @@ def stream_id(text: str) -> str | None:
 async def _greet(request: web.Request, conn: Connection) -> None:
     """Queue the hello and, for a socket that names the last event it saw, what it missed."""
     operator = request[OPERATOR]
+    hub = request.app[HUB]
+    # An event this hub dispatches while the row is read reaches neither the hello (read
+    # before it was written) nor the socket (not registered yet): from ``mark`` on, the
+    # events are queued again from the stream after the hello.
+    mark = hub.last_id
     # The session cache may hold an old row; the hello shows the presence the router holds now.
     async with request.app[SESSIONS]() as session:
         current = await session.get(Operator, operator.id) or operator
@@ -308,7 +318,9 @@ async def _greet(request: web.Request, conn: Connection) -> None:
     hello["resumed"] = False
     if after:
         missed = functools.partial(missed_since, request.app[SESSIONS], current)
-        hello["resumed"] = await request.app[HUB].catch_up(conn, after, missed)
+        hello["resumed"] = await hub.catch_up(conn, after, missed)
+    elif mark is not None:
+        await hub.queue_dispatched(conn, mark)
 
 
 async def _redis_optional(step: Awaitable[None], what: str, operator_id: int) -> None:

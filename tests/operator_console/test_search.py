@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import delete, func, select, update
+
 from core.db import SessionMaker
-from core.envelope import utcnow
+from core.db.crm_schema import CrmContact
+from core.db.schema import Dialog, Message
 from tests.support.console_world import World, add_dialog, logged_in
 
 
@@ -53,11 +56,6 @@ async def test_an_operator_finds_nothing_on_a_line_they_are_not_on(
 async def test_clients_are_found_by_phone_and_email(
     hub: str, world: World, db: SessionMaker
 ) -> None:
-    from sqlalchemy import select
-
-    from core.db.crm_schema import CrmContact
-    from core.db.schema import Dialog
-
     async with db() as s, s.begin():
         ivan = await s.scalar(select(Dialog.client_id).where(Dialog.id == world.dialogs["petr"]))
         assert ivan is not None
@@ -73,7 +71,7 @@ async def test_clients_are_found_by_phone_and_email(
     await olga.close()
 
 
-async def test_filters_narrow_the_hits(hub: str, world: World) -> None:
+async def test_filters_narrow_the_hits(hub: str, world: World, db: SessionMaker) -> None:
     admin = await logged_in(hub, "admin")
 
     async def dialogs(params: str) -> list[int]:
@@ -86,9 +84,15 @@ async def test_filters_narrow_the_hits(hub: str, world: World) -> None:
     assert await dialogs("channel=webchat") == [olga]
     assert await dialogs(f"operator={world.ids['olga']}") == [olga]
     assert await dialogs("status=closed") == [petr]
-    today = utcnow().date()
-    assert await dialogs(f"from={today - timedelta(days=1)}&to={today}") == [petr, olga]
-    assert await dialogs(f"to={today - timedelta(days=1)}") == []
+    # The days come from the stored messages: the world writes them an hour back, which is
+    # yesterday for the first hour after midnight.
+    async with db() as s:
+        first, last = (await s.execute(
+            select(func.min(Message.created_at), func.max(Message.created_at))
+            .where(Message.dialog_id.in_([petr, olga])))).one()
+    day_before = first.date() - timedelta(days=1)
+    assert await dialogs(f"from={day_before}&to={last.date()}") == [petr, olga]
+    assert await dialogs(f"to={day_before}") == []
     for bad, name in (("status=gone", "status"), ("line=x", "line"), ("from=soon", "from")):
         status, body = await admin.call("GET", "/api/search?q=привет&" + bad)
         assert status == 400 and body["error"].startswith(name + ":")
@@ -143,10 +147,6 @@ async def test_pages_follow_the_cursor_and_open_the_dialog_at_the_hit(
 async def test_edited_and_deleted_messages_leave_the_index(
     hub: str, world: World, db: SessionMaker
 ) -> None:
-    from sqlalchemy import delete, update
-
-    from core.db.schema import Message
-
     async with db() as s, s.begin():
         await s.execute(update(Message).where(Message.id == world.messages["olga_hello"])
                         .values(text="добрый день"))

@@ -170,6 +170,9 @@ async def test_a_waiting_dialog_goes_out_when_an_operator_comes_online(
     admin = OperatorClient(hub)
     await admin.login("admin", ADMIN_PASSWORD)
     await admin.open_socket()
+    # Signing in publishes "online": it must land before "offline", or the stored "offline" of
+    # before the sign-in would pass the wait below while "online" is still on its way.
+    await admin.wait_status("online")
     status, _ = await admin.call("POST", "/api/presence", {"status": "offline"})
     assert status == 202
     await admin.wait_status("offline")
