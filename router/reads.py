@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
 
 from core.db.crm_schema import CrmLead, CrmProfile
 from core.db.routing_schema import (
     DialogOffer,
-    DialogParticipant,
     LineGroup,
     OperatorGroupMember,
     member_lines,
@@ -36,6 +35,14 @@ from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.setup_cache import line_settings as line_settings
 from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
+from router.statements import (
+    by_ids,
+    identities_by_external_ids,
+    messages_by_external_ids,
+    offers_of_dialogs,
+    open_and_latest_dialogs,
+    participants_of_dialogs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,19 +274,14 @@ class InboundReads:
         self.messages.update({(channel_id, e): None for e in ext_ids})
         for chunk in chunks(ext_ids):
             for message in await session.scalars(
-                select(Message).where(
-                    Message.channel_id == channel_id, Message.external_id.in_(chunk)
-                )
+                messages_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
             ):
                 self.messages[(channel_id, message.external_id or "")] = message
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})
         for chunk in chunks(users):
             for identity in await session.scalars(
-                select(ClientIdentity).where(
-                    ClientIdentity.channel_id == channel_id,
-                    ClientIdentity.external_id.in_(chunk),
-                )
+                identities_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
             ):
                 self.identities[(channel_id, identity.external_id)] = identity
 
@@ -288,15 +290,7 @@ class InboundReads:
         for identity_id in found:
             self.dialogs[identity_id] = []
         for ids in chunks(found):
-            latest = (select(func.max(Dialog.id)).where(Dialog.identity_id.in_(ids))).group_by(
-                Dialog.identity_id
-            )
-            for dialog in await self.work.session.scalars(
-                select(Dialog).where(
-                    Dialog.identity_id.in_(ids),
-                    or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest)),
-                )
-            ):
+            for dialog in await self.work.session.scalars(open_and_latest_dialogs(), {"ids": ids}):
                 self.dialogs[dialog.identity_id].append(dialog)
 
     async def stored(self, channel_id: int, external_id: str) -> Message | None:
@@ -367,9 +361,7 @@ async def routing_rows(
     session = work.session
     offers: dict[int, list[DialogOffer]] = defaultdict(list)
     for chunk in chunks([d.id for d in dialogs]):
-        for offer in await session.scalars(
-            select(DialogOffer).where(DialogOffer.dialog_id.in_(chunk)).order_by(DialogOffer.id)
-        ):
+        for offer in await session.scalars(offers_of_dialogs(), {"ids": chunk}):
             offers[offer.dialog_id].append(offer)
     joined = await participants_of(work, {d.id for d in dialogs})
     # Group members too: the same audience as Batch.recipients reads one dialog at a time.
@@ -377,7 +369,7 @@ async def routing_rows(
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
     previous: dict[int, Dialog] = {}
     for chunk in chunks(before):
-        found = await session.scalars(select(Dialog).where(Dialog.id.in_(chunk)))
+        found = await session.scalars(by_ids(Dialog), {"ids": chunk})
         previous.update({d.id: d for d in found})
     return offers, joined, previous
 
@@ -386,11 +378,7 @@ async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[
     """The participants of each dialog, in the order ``Batch.participants`` gives them."""
     joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
     for chunk in chunks(sorted(dialog_ids)):
-        rows = await work.session.execute(
-            select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
-            .where(DialogParticipant.dialog_id.in_(chunk))
-            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
-        )
+        rows = await work.session.execute(participants_of_dialogs(), {"ids": chunk})
         for dialog_id, operator_id in rows:
             joined[dialog_id].append(operator_id)
     return {k: tuple(v) for k, v in joined.items()}

@@ -10,9 +10,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, or_, select
 
-from core.db.schema import Message
+from core.db.routing_schema import DialogOffer, DialogParticipant
+from core.db.schema import ClientIdentity, Dialog, Message
+from router.assign import OPEN_STATUSES
 
 
 @cache
@@ -35,3 +37,53 @@ def replies_by_client_ids() -> Any:
 def insert_messages() -> Any:
     """One INSERT … RETURNING of messages, a row per parameter set."""
     return insert(Message).returning(Message)
+
+
+@cache
+def messages_by_external_ids() -> Any:
+    """The messages of the channel bound as ``channel_id`` stored under one of ``ids``."""
+    return select(Message).where(
+        Message.channel_id == bindparam("channel_id"),
+        Message.external_id.in_(bindparam("ids", expanding=True)),
+    )
+
+
+@cache
+def identities_by_external_ids() -> Any:
+    """The client identities of the channel bound as ``channel_id`` named one of ``ids``."""
+    return select(ClientIdentity).where(
+        ClientIdentity.channel_id == bindparam("channel_id"),
+        ClientIdentity.external_id.in_(bindparam("ids", expanding=True)),
+    )
+
+
+@cache
+def open_and_latest_dialogs() -> Any:
+    """The waiting and open dialogs of the identities bound as ``ids``, and each one's latest."""
+    ids: Any = bindparam("ids", expanding=True)
+    latest = select(func.max(Dialog.id)).where(Dialog.identity_id.in_(ids))
+    return select(Dialog).where(
+        Dialog.identity_id.in_(ids),
+        or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest.group_by(Dialog.identity_id))),
+    )
+
+
+@cache
+def offers_of_dialogs() -> Any:
+    """The offers of the dialogs bound as ``ids``, oldest first."""
+    return (
+        select(DialogOffer)
+        .where(DialogOffer.dialog_id.in_(bindparam("ids", expanding=True)))
+        .order_by(DialogOffer.id)
+    )
+
+
+@cache
+def participants_of_dialogs() -> Any:
+    """(dialog id, operator id) of the participants of the dialogs bound as ``ids``, in the
+    order they joined."""
+    return (
+        select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+        .where(DialogParticipant.dialog_id.in_(bindparam("ids", expanding=True)))
+        .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+    )
