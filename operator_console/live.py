@@ -215,6 +215,12 @@ class OperatorHub:
 
     async def run(self) -> None:
         """Tail the events stream until cancelled."""
+        if self.last_id is None:
+            # Where the tail starts, known before anything is dispatched: a socket that opens
+            # now reads back from here what is dispatched while its hello is read (``_greet``).
+            with contextlib.suppress(*REDIS_DOWN):
+                newest: Any = await self.bus.redis.xrevrange(streams.EVENTS, count=1)
+                self.last_id = _text(newest[0][0]) if newest else "0-0"
         async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
             if isinstance(event, LIVE_EVENTS):
                 self.dispatch(event, entry_id)
