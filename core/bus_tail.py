@@ -45,13 +45,11 @@ async def tail(
         # "$" means "after the newest entry at the time of this call", so repeating it after
         # an empty read would skip whatever arrived between two reads. Pin it to a real id.
         try:
-            newest: Any = await redis.xrevrange(stream, count=1)
+            last = await newest_id(redis, stream)
         except REDIS_DOWN as exc:
             await outage.wait(exc, stopping)
             if stopping.is_set():
                 return
-            continue
-        last = as_text(newest[0][0]) if newest else "0-0"
     while not stopping.is_set():
         try:
             read = redis.xread({stream: last}, count=count, block=block_ms)
@@ -67,6 +65,13 @@ async def tail(
                     yield last, ENVELOPE.validate_json(payload_of(fields))
                 except (ValidationError, KeyError) as exc:
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+
+
+async def newest_id(redis: Redis, stream: str) -> str:
+    """The id of the stream's newest entry, ``0-0`` while it is empty: where a tail that must
+    skip what is there now reads on from."""
+    newest: Any = await redis.xrevrange(stream, count=1)
+    return as_text(newest[0][0]) if newest else "0-0"
 
 
 class Stopping(asyncio.Event):

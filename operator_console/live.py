@@ -28,6 +28,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from core import frames, streams
 from core.app_keys import SESSIONS
 from core.bus import Bus
+from core.bus_tail import newest_id
 from core.db.schema import Operator
 from core.envelope import (
     DialogEvent,
@@ -219,8 +220,7 @@ class OperatorHub:
             # Where the tail starts, known before anything is dispatched: a socket that opens
             # now reads back from here what is dispatched while its hello is read (``_greet``).
             with contextlib.suppress(*REDIS_DOWN):
-                newest: Any = await self.bus.redis.xrevrange(streams.EVENTS, count=1)
-                self.last_id = _text(newest[0][0]) if newest else "0-0"
+                self.last_id = await newest_id(self.bus.redis, streams.EVENTS)
         async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
             if isinstance(event, LIVE_EVENTS):
                 self.dispatch(event, entry_id)
