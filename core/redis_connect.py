@@ -26,7 +26,10 @@ from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -35,6 +38,17 @@ POOL_TIMEOUT_S = 10
 SOCKET_TIMEOUT_S = 5.0
 """How long a connection waits on a silent Redis before it counts as lost (redis-py's own
 default, named here because blocking reads must stay under it: ``quiet_read_ms``)."""
+
+
+def reconnect_once() -> Retry:
+    """A command that meets a closed connection connects again and is sent once more.
+
+    After Redis restarts, every pooled connection is dead, and without this the first command
+    on each fails ("Connection closed by server") although the server is back. Only a lost
+    connection is retried, at once: a server that is still away refuses the new connection at
+    once too, so an outage is reported as quickly as before, and a timeout is never doubled.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,7 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
             max_connections=max_connections,
             timeout=POOL_TIMEOUT_S,
             socket_timeout=SOCKET_TIMEOUT_S,
+            retry=reconnect_once(),
         )
         return aioredis.Redis.from_pool(pool)
     target = check_sentinel_url(url)
@@ -122,6 +137,7 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
         decode_responses=True,
         max_connections=max_connections,
         timeout=POOL_TIMEOUT_S,
+        retry=reconnect_once(),
     )
     return client
 

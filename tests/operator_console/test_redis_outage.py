@@ -1,9 +1,8 @@
 """With Redis stopped, an operator's reply gets 503 with a reason and Retry-After, not a 500;
-once Redis is back, the same reply is accepted."""
+once Redis is back, the same reply sent once more is accepted."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,16 +41,11 @@ async def test_a_reply_gets_503_with_retry_after_while_redis_is_down(
             assert body["error"] == "unavailable" and "Redis" in body["reason"]
     finally:
         await own_redis.start()
-    # The console does what the 503 asks: it tries again. Once Redis is back the reply is
-    # accepted, or refused on its merits; a 503 may still answer a request that met a
-    # connection of before the restart, never any other 5xx.
-    async with asyncio.timeout(20):
-        while True:
-            status, body = await admin.call(
-                "POST", f"/api/dialogs/{dialog}/messages", {"text": "Ответ", "client_msg_id": "r1"}
-            )
-            if status != 503:
-                break
-            await asyncio.sleep(0.5)
+    # The console does what the 503 asks: it tries again, and the first try after the restart
+    # is answered on its merits. Every pooled connection died with the server; a command that
+    # meets one connects again rather than failing.
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{dialog}/messages", {"text": "Ответ", "client_msg_id": "r1"}
+    )
     assert status in (202, 403), body
     await admin.close()
