@@ -55,13 +55,14 @@ from core.envelope import (
 )
 from core.lease import Lease, Members
 from core.logs import log_context
-from core.outage import REDIS_DOWN, Outage
+from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 from core.presence import ConsoleSockets, LiveSockets
 from core.timers import Arm, Disarm, Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
+from router.group_commit import GroupCommit
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
@@ -123,32 +124,39 @@ class Router:
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
-        # Consumers of several streams share this writer; one batch at a time per process saves
-        # them from waiting on each other's row locks. Across processes, the row locks of
-        # router/locks.py keep capacity checks and assignments consistent.
-        self._lock = asyncio.Lock()
+        # Consumers of several streams share this writer; one transaction at a time per process
+        # saves them from waiting on each other's row locks, and the batches that wait meanwhile
+        # go in together. Across processes, the row locks of router/locks.py keep capacity
+        # checks and assignments consistent.
+        self._group: GroupCommit[Delivery[RouterInput]] = GroupCommit(
+            self._handle_now, shared_failures=REDIS_CLIENT_DOWN
+        )
 
     async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
+        """Apply a batch in one transaction, with any others waiting for the router
+        (``router.group_commit``), then publish the effects."""
+        await self._group.submit(batch)
+
+    async def _handle_now(self, batch: Sequence[Delivery[RouterInput]]) -> None:
         """Apply a batch in one transaction, then publish its effects.
 
         A batch that lost a deadlock or a serialization conflict to another router process was
         rolled back whole, with nothing published: it is run again from the start.
         """
-        async with self._lock:
-            started = time.perf_counter()
-            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-                try:
-                    work = await self._in_transaction(batch)
-                    break
-                except DBAPIError as exc:
-                    if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
-                        raise
-                    log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
-                    await asyncio.sleep(random.uniform(0, 0.05 * attempt))
-            await self._publish(work)
-            metrics = self.bus.metrics
-            metrics.router_batch_size.observe(len(batch))
-            metrics.router_batch_seconds.observe(time.perf_counter() - started)
+        started = time.perf_counter()
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                work = await self._in_transaction(batch)
+                break
+            except DBAPIError as exc:
+                if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
+                await asyncio.sleep(random.uniform(0, 0.05 * attempt))
+        await self._publish(work)
+        metrics = self.bus.metrics
+        metrics.router_batch_size.observe(len(batch))
+        metrics.router_batch_seconds.observe(time.perf_counter() - started)
 
     async def _in_transaction(self, batch: Sequence[Delivery[RouterInput]]) -> Batch:
         if self.writer is None:
@@ -160,7 +168,7 @@ class Router:
         async with self.sessions() as session, session.begin():
             work = Batch(session, self.clock(), sockets=sockets, writer=True)
             run: list[RouterInput] = []  # consecutive inputs of one kind that runs set-wise
-            for delivery in batch:
+            for delivery in _reports_last(batch):
                 payload = delivery.payload
                 if run and type(payload) is not type(run[0]):
                     await do_run(work, run)
@@ -200,6 +208,17 @@ class Router:
             await self.timers.settle(replies[-1], changes)
         elif changes:
             await self.timers.apply(changes)
+
+
+def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[RouterInput]]:
+    """The batch with its delivery reports (outcomes and receipts) moved after everything
+    else, in their order.
+
+    A report is about a message that an earlier transaction stored (its connector saw it
+    published) and changes only that message's delivery status and platform id, which only
+    other reports decide on. Moved to the end, a transaction's outcomes make one run instead of
+    splitting the replies they came between into runs of one or two."""
+    return sorted(batch, key=lambda d: isinstance(d.payload, DeliveryOutcome | DeliveryReceipt))
 
 
 RUNS = (InboundMessage, OperatorReply, DeliveryOutcome)

@@ -4,6 +4,7 @@ statement costs about half a millisecond of Python, whatever it reads."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.schema import Dialog, Message
 from core.envelope import (
+    DeliveryOutcome,
     InboundMessage,
     OperatorReply,
     OutboundMessage,
@@ -179,9 +181,7 @@ async def test_a_batch_of_replies_costs_what_one_reply_costs(hub: Hub) -> None:
     )
 
 
-async def test_a_run_of_replies_with_a_take_in_it_keeps_its_order(
-    hub: Hub, redis_url: str
-) -> None:
+async def test_a_run_of_replies_with_a_take_in_it_keeps_its_order(hub: Hub, redis_url: str) -> None:
     online = PresenceChange(operator_id=hub.admin_id, status="online")
     await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
     await send_round(hub, clients=2, per_client=1, first=0)
@@ -213,3 +213,48 @@ async def test_a_run_of_replies_with_a_take_in_it_keeps_its_order(
     assert dialogs[ids[1]].operator_id == hub.admin_id  # the reply took the waiting dialog
     assert [dialogs[i].operator_messages for i in ids] == [2, 1]
     assert all(dialogs[i].first_response_at is not None for i in ids)
+
+
+async def test_batches_that_wait_for_the_router_share_one_transaction(hub: Hub) -> None:
+    await send_round(hub, clients=9, per_client=1, first=0)  # opens the nine dialogs
+    alone = await send_round(hub, clients=9, per_client=1, first=1)
+    # Three shards' batches at once: the first runs alone, the two that waited run as one.
+    shards = [[inbound(hub, c, 2) for c in range(s, 9, 3)] for s in range(3)]
+    with count_queries(hub.engine) as seen:
+        await asyncio.gather(*(hub.router.handle(batch) for batch in shards))
+    assert len(seen) == 2 * alone, seen.report()
+    async with hub.sessions() as session:
+        dialogs = (await session.scalars(select(Dialog))).all()
+    assert sorted(d.client_messages for d in dialogs) == [3] * 9
+
+
+async def test_delivery_reports_between_replies_cost_what_they_cost_after_them(hub: Hub) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    await send_round(hub, clients=3, per_client=1, first=0)
+    async with hub.sessions() as session:
+        ids = sorted((await session.scalars(select(Dialog.id))).all())
+    await hub.router.handle([reply(hub, i, f"first-{i}") for i in ids])
+    async with hub.sessions() as session:
+        answers = sorted(
+            (await session.scalars(select(Message.id).where(Message.author == "operator"))).all()
+        )
+
+    def delivered(message_id: int) -> Delivery[RouterInput]:
+        outcome = DeliveryOutcome(message_id=message_id, status="delivered")
+        return Delivery(streams.COMMANDS, f"d{message_id}", outcome)
+
+    with count_queries(hub.engine) as sorted_batch:
+        await hub.router.handle(
+            [*(reply(hub, i, f"a-{i}") for i in ids), delivered(answers[0]), delivered(answers[1])]
+        )
+    # As the connectors publish them: each outcome between the replies that followed it.
+    mixed = [reply(hub, ids[0], "b-0"), delivered(answers[2]), reply(hub, ids[1], "b-1"),
+             delivered(answers[0]), reply(hub, ids[2], "b-2")]  # fmt: skip
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle(mixed)
+    assert len(seen) <= len(sorted_batch), seen.report()
+    async with hub.sessions() as session:
+        rows = await session.execute(select(Message.id, Message.delivery_status))
+        statuses = {message_id: status for message_id, status in rows}
+    assert [statuses[m] for m in answers] == ["delivered"] * 3

@@ -1,0 +1,99 @@
+"""Batches that wait for the router's transaction go in together: a group commit.
+
+The router runs one transaction at a time per process, and each of its streams (the inbound
+shards, the commands, the timers) has a consumer of its own. While the writer works on one
+batch, the other consumers read theirs and wait. Handled one after another, every small batch
+pays a transaction, a publish round trip and the fixed reads of a batch of its own, and the
+set-wise runs stay short: under load most inbound batches held a single message. Handled as one,
+in the order they came, they share all of that.
+
+Nothing changes for a consumer: ``submit`` returns once its batch is committed and the effects
+published, and raises what its batch alone raised. A group that fails is handled again one
+batch at a time, so one bad entry fails only the batch that holds it (and its consumer then
+retries that batch entry by entry, as always). A group that failed because Redis was away is
+not split: every batch in it failed for the same reason and stays pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+Waiter = tuple[Sequence[T], "asyncio.Future[None]"]
+
+
+class GroupCommit(Generic[T]):
+    """Runs ``handle`` on one batch at a time, or on every batch that waited, concatenated."""
+
+    def __init__(
+        self,
+        handle: Callable[[Sequence[T]], Awaitable[None]],
+        shared_failures: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        self._handle = handle
+        self._shared_failures = shared_failures
+        """Failures that are nobody's entry's fault: a group meeting one is not split."""
+        self._lock = asyncio.Lock()
+        self._waiting: list[Waiter[T]] = []
+
+    async def submit(self, batch: Sequence[T]) -> None:
+        """Handle ``batch``, alone or with the others waiting; return once it is done."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        mine: Waiter[T] = (batch, done)
+        self._waiting.append(mine)
+        try:
+            async with self._lock:
+                if not done.done():
+                    group, self._waiting = self._waiting, []
+                    await self._run(group, mine)
+        except asyncio.CancelledError:
+            # A consumer told to stop while it waited: its entries stay pending for later.
+            self._waiting = [w for w in self._waiting if w is not mine]
+            raise
+        await done
+
+    async def _run(self, group: list[Waiter[T]], mine: Waiter[T]) -> None:
+        try:
+            if len(group) > 1 and await self._together(group):
+                return
+            for batch, done in group:
+                await self._settle(done, self._handle(batch))
+        except asyncio.CancelledError:
+            # Our consumer was stopped (its lease lost, or the process stops). The others were
+            # not: their batches wait again, and the next of them to get the lock handles them.
+            # Whatever of ours the writer still committed is handled again later; every
+            # handler takes a repeat.
+            self._waiting[:0] = [w for w in group if w is not mine and not w[1].done()]
+            raise
+
+    async def _together(self, group: list[Waiter[T]]) -> bool:
+        """Handle the group as one batch; False when it must be handled batch by batch."""
+        try:
+            await self._handle([item for batch, _done in group for item in batch])
+        except self._shared_failures as exc:
+            for _batch, done in group:
+                _fail(done, exc)
+            return True
+        except Exception:
+            return False
+        for _batch, done in group:
+            done.set_result(None)
+        return True
+
+    @staticmethod
+    async def _settle(done: asyncio.Future[None], handled: Awaitable[None]) -> None:
+        try:
+            await handled
+        except Exception as exc:
+            _fail(done, exc)
+        else:
+            done.set_result(None)
+
+
+def _fail(done: asyncio.Future[None], exc: BaseException) -> None:
+    done.set_exception(exc)
+    # Retrieved by its consumer, unless that one stopped meanwhile: no warning either way.
+    done.exception()
