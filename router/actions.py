@@ -142,6 +142,7 @@ def new_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorRepl
         attachments=[a.model_dump() for a in cmd.attachments],
         client_msg_id=cmd.client_msg_id,
         created_at=work.now,
+        hidden=False,
     )
     if dialog.first_response_at is None:
         dialog.first_response_at = work.now

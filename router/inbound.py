@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
@@ -124,6 +125,7 @@ def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> Message
         external_id=msg.external_message_id,
         client_msg_id=msg.client_msg_id,
         created_at=work.now,
+        hidden=False,
     )
 
 
@@ -219,8 +221,8 @@ async def _took_rating(
 
 @dataclass
 class Pending:
-    """A client message whose row and effects wait for ``drain``; ``message`` is not in the
-    session until then (drain replaces it with the stored row)."""
+    """A client message whose row and effects wait for ``drain``; ``message`` is never in the
+    session (drain stores it and gives it its id)."""
 
     msg: InboundMessage
     dialog: Dialog
@@ -268,16 +270,16 @@ class InboundRun(InboundReads):
             work.participants_known = None
 
     async def _insert(self, pending: list[Pending]) -> None:
-        """One INSERT … RETURNING for every waiting message. The ORM would send one INSERT
-        per row here: on SQLite it cannot match returned ids to objects by order (no insert
-        sentinel), so the rows come back as objects and are matched by their unique
-        (channel, external id) instead."""
-        rows = [{column: getattr(p.message, column) for column in _INSERTED} for p in pending]
-        stored = await self.work.session.scalars(insert_messages(), rows)
-        by_key = {(m.channel_id, m.external_id or ""): m for m in stored}
+        """One INSERT … RETURNING for every waiting message, matched back by its unique
+        (channel, external id)."""
+        messages = [p.message for p in pending]
+        await insert_messages(self.work.session, messages, _INSERTED, _channel_key)
         for p in pending:
-            p.message = by_key[(p.message.channel_id, p.msg.external_message_id)]
             self.messages[(p.message.channel_id, p.msg.external_message_id)] = p.message
+
+
+def _channel_key(message: Any) -> tuple[int, str]:
+    return message.channel_id, message.external_id or ""
 
 
 _INSERTED = (
@@ -290,5 +292,6 @@ _INSERTED = (
     "external_id",
     "client_msg_id",
     "created_at",
+    "hidden",
 )
-"""The columns do_inbound sets on a client message; the rest take their defaults."""
+"""The columns ``_client_message`` sets; the rest are None, in the row and in the object."""

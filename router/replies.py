@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import OperatorReply
@@ -98,11 +99,9 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
     new = [a.new for a in stretch if a.new is not None]
     if new:
         await session.flush()  # the dialogs' counters: one executemany, one rollup upsert
-        # Core, not the ORM: on SQLite the ORM sends one INSERT per row (no insert sentinel to
-        # match returned ids to objects); (dialog, client_msg_id) is unique, so it matches them.
-        rows = [{column: getattr(m, column) for column in _INSERTED} for m in new]
-        for message in await session.scalars(insert_messages(), rows):
-            stored[(message.dialog_id, message.client_msg_id or "")] = message
+        # (dialog, client_msg_id) is unique: it matches the returned ids to the messages.
+        await insert_messages(session, new, _INSERTED, _client_key)
+        stored.update((_client_key(m), m) for m in new)
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known
     # Nothing below writes participants, so what is read here stays true.
@@ -134,5 +133,10 @@ _INSERTED = (
     "attachments",
     "client_msg_id",
     "created_at",
+    "hidden",
 )
-"""The columns ``new_reply`` sets on a reply; the rest take their defaults."""
+"""The columns ``new_reply`` sets on a reply; the rest are None, in the row and in the object."""
+
+
+def _client_key(message: Any) -> tuple[int, str]:
+    return message.dialog_id, message.client_msg_id or ""
