@@ -271,11 +271,10 @@ class InboundRun(InboundReads):
 
     async def _insert(self, pending: list[Pending]) -> None:
         """One INSERT … RETURNING for every waiting message, matched back by its unique
-        (channel, external id)."""
+        (channel, external id). ``remember`` noted each message already: the run's repeats
+        find the same object, which now has its id."""
         messages = [p.message for p in pending]
         await insert_messages(self.work.session, messages, _INSERTED, _channel_key)
-        for p in pending:
-            self.messages[(p.message.channel_id, p.msg.external_message_id)] = p.message
 
 
 def _channel_key(message: Any) -> tuple[int, str]:

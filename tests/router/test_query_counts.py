@@ -92,6 +92,16 @@ async def send_round(hub: Hub, clients: int, per_client: int, first: int) -> int
     return len(seen)
 
 
+async def held_dialogs(hub: Hub, clients: int) -> list[int]:
+    """The admin online, then a message from each client: their dialogs, held by the admin
+    at once, by id."""
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    await send_round(hub, clients=clients, per_client=1, first=0)
+    async with hub.sessions() as session:
+        return sorted((await session.scalars(select(Dialog.id))).all())
+
+
 async def test_a_batch_of_client_messages_costs_a_bounded_number_of_statements(hub: Hub) -> None:
     await send_round(hub, clients=10, per_client=1, first=0)  # opens the ten dialogs
     small = await send_round(hub, clients=10, per_client=1, first=1)
@@ -120,18 +130,13 @@ async def test_a_repeated_batch_stores_nothing_again(hub: Hub) -> None:
 
 
 async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) -> None:
-    online = PresenceChange(operator_id=hub.admin_id, status="online")
-    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
-    await send_round(hub, clients=1, per_client=1, first=0)  # assigned to the admin at once
-    async with hub.sessions() as session:
-        dialog = await session.scalar(select(Dialog))
-    assert dialog is not None
+    [dialog_id] = await held_dialogs(hub, clients=1)
     replies: list[Delivery[RouterInput]] = [
         Delivery(
             streams.COMMANDS,
             f"r{n}",
             OperatorReply(
-                dialog_id=dialog.id, operator_id=hub.admin_id, client_msg_id=f"r{n}", text="hi"
+                dialog_id=dialog_id, operator_id=hub.admin_id, client_msg_id=f"r{n}", text="hi"
             ),
         )
         for n in range(3)
@@ -160,11 +165,7 @@ def reply(hub: Hub, dialog_id: int, cid: str) -> Delivery[RouterInput]:
 
 
 async def test_a_batch_of_replies_costs_what_one_reply_costs(hub: Hub) -> None:
-    online = PresenceChange(operator_id=hub.admin_id, status="online")
-    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
-    await send_round(hub, clients=5, per_client=1, first=0)
-    async with hub.sessions() as session:
-        ids = sorted((await session.scalars(select(Dialog.id))).all())
+    ids = await held_dialogs(hub, clients=5)
     await hub.router.handle([reply(hub, i, f"warm-{i}") for i in ids])
     with count_queries(hub.engine) as alone:
         await hub.router.handle([reply(hub, ids[0], "alone")])
@@ -229,11 +230,7 @@ async def test_batches_that_wait_for_the_router_share_one_transaction(hub: Hub) 
 
 
 async def test_delivery_reports_between_replies_cost_what_they_cost_after_them(hub: Hub) -> None:
-    online = PresenceChange(operator_id=hub.admin_id, status="online")
-    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
-    await send_round(hub, clients=3, per_client=1, first=0)
-    async with hub.sessions() as session:
-        ids = sorted((await session.scalars(select(Dialog.id))).all())
+    ids = await held_dialogs(hub, clients=3)
     await hub.router.handle([reply(hub, i, f"first-{i}") for i in ids])
     async with hub.sessions() as session:
         answers = sorted(
