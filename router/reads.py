@@ -37,8 +37,9 @@ from router.setup_cache import line_settings as line_settings
 from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 from router.statements import (
     by_ids,
+    core_rows,
     identities_by_external_ids,
-    messages_by_external_ids,
+    message_ids_by_external_ids,
     offers_of_dialogs,
     open_and_latest_dialogs,
     participants_of_dialogs,
@@ -272,10 +273,14 @@ class InboundReads:
         session = self.work.session
         ext_ids = {m.external_message_id for m in group}
         self.messages.update({(channel_id, e): None for e in ext_ids})
+        hits: list[int] = []
         for chunk in chunks(ext_ids):
-            for message in await session.scalars(
-                messages_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
-            ):
+            rows = await core_rows(
+                session, message_ids_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
+            )
+            hits.extend(row.id for row in rows)
+        for some in chunks(hits):  # a repeat: rare, so its entity is read only then
+            for message in await session.scalars(by_ids(Message), {"ids": some}):
                 self.messages[(channel_id, message.external_id or "")] = message
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})
@@ -378,7 +383,7 @@ async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[
     """The participants of each dialog, in the order ``Batch.participants`` gives them."""
     joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
     for chunk in chunks(sorted(dialog_ids)):
-        rows = await work.session.execute(participants_of_dialogs(), {"ids": chunk})
+        rows = await core_rows(work.session, participants_of_dialogs(), {"ids": chunk})
         for dialog_id, operator_id in rows:
             joined[dialog_id].append(operator_id)
     return {k: tuple(v) for k, v in joined.items()}

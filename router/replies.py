@@ -18,14 +18,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.db.schema import ClientIdentity, Dialog, Message, Operator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.schema import Dialog, Message, Operator
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
 from router.reads import load_policy, participants_of
 from router.snapshots import LinePolicy
-from router.statements import by_ids, insert_messages, replies_by_client_ids
+from router.statements import (
+    by_ids,
+    core_rows,
+    external_ids_of_identities,
+    insert_messages,
+    reply_ids_by_client_ids,
+)
 
 
 @dataclass
@@ -50,22 +58,11 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     operator_ids = sorted({r.operator_id for r in replies})
     operators = {o.id: o for o in await session.scalars(by_ids(Operator), {"ids": operator_ids})}
     identity_ids = sorted({d.identity_id for d in dialogs.values()})
-    identities = {
-        i.id: i for i in await session.scalars(by_ids(ClientIdentity), {"ids": identity_ids})
+    external_user_ids: dict[int, str] = {
+        row.id: row.external_id
+        for row in await core_rows(session, external_ids_of_identities(), {"ids": identity_ids})
     }
-    keys = {(r.dialog_id, r.client_msg_id) for r in replies}
-    # Two lists, not a row-value IN: SQLite answers ``(a, b) IN (VALUES …)`` by scanning every
-    # stored message, while these two are a search of the (dialog, client id) unique index.
-    # The lists' cross product may match a message of another pair, so only the pairs count.
-    candidates = await session.scalars(
-        replies_by_client_ids(),
-        {"dialog_ids": dialog_ids, "client_msg_ids": sorted({r.client_msg_id for r in replies})},
-    )
-    stored: StoredReplies = {
-        (m.dialog_id, m.client_msg_id or ""): m
-        for m in candidates
-        if (m.dialog_id, m.client_msg_id) in keys
-    }
+    stored = await _stored_replies(session, dialog_ids, replies)
     stretch: list[_Answer] = []
     fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written
     for reply in replies:
@@ -76,7 +73,7 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
             stretch, fresh = [], set()
             await do_reply(work, reply, stored)
             continue
-        answer = _Answer(dialog, identities[dialog.identity_id].external_id, reply, None)
+        answer = _Answer(dialog, external_user_ids[dialog.identity_id], reply, None)
         key = (dialog.id, reply.client_msg_id)
         if key in stored or key in fresh:
             stretch.append(answer)  # a repeat: its effects again, nothing stored
@@ -88,7 +85,27 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
         fresh.add(key)
         stretch.append(answer)
     await _store(work, stretch, stored)
-    del dialogs, operators, identities
+    del dialogs, operators
+
+
+async def _stored_replies(
+    session: AsyncSession, dialog_ids: list[int], replies: Sequence[OperatorReply]
+) -> StoredReplies:
+    """The replies stored already (repeats, which are rare), by (dialog, client message id)."""
+    keys = {(r.dialog_id, r.client_msg_id) for r in replies}
+    # Two lists, not a row-value IN: SQLite answers ``(a, b) IN (VALUES …)`` by scanning every
+    # stored message, while these two are a search of the (dialog, client id) unique index.
+    # The lists' cross product may match a message of another pair, so only the pairs count.
+    candidates = await core_rows(
+        session,
+        reply_ids_by_client_ids(),
+        {"dialog_ids": dialog_ids, "client_msg_ids": sorted({r.client_msg_id for r in replies})},
+    )
+    hits = [row.id for row in candidates if (row.dialog_id, row.client_msg_id) in keys]
+    if not hits:
+        return {}
+    found = await session.scalars(by_ids(Message), {"ids": hits})
+    return {(m.dialog_id, m.client_msg_id or ""): m for m in found}
 
 
 async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> None:

@@ -100,7 +100,10 @@ class SetupCache:
 
     async def current(self, session: AsyncSession) -> SetupCopy:
         """The copy valid in ``session``'s transaction: one tiny read of the version."""
-        version = await session.scalar(_version_statement())
+        # A Core read (router.statements): flushed first, as the ORM would autoflush, since a
+        # pending change of this transaction may move the version.
+        await session.flush()
+        version = (await session.execute(_version_statement())).scalar()
         bind = session.bind
         if version is None or bind is None:
             return SetupCopy(None)  # no version row: nothing is shared, everything re-read
@@ -125,4 +128,5 @@ SETUP = SetupCache()
 @cache
 def _version_statement() -> Select[Any]:
     """The version read, built once: building a select costs more than running this one."""
-    return select(SetupVersion.version).where(SetupVersion.id == 1)
+    c = SetupVersion.__table__.c
+    return select(c.version).where(c.id == 1)

@@ -3,11 +3,16 @@
 Building a statement and walking it for its cache key cost more than running it on the
 writer's synchronous driver (about 60 µs against 70 µs for a read of a few rows): the lists a
 run reads by go in as expanding parameters instead of into a new statement each time.
+
+Reads that need no entity are Core statements over the tables, run by ``core_rows``: on the
+writer's thread they cost about 120 µs against 200 µs for the same read through the ORM, whose
+compile and row-loading steps are the difference. A probe for rows that are nearly always
+absent (a message stored already) reads ids that way, and loads entities only for a hit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -25,19 +30,37 @@ def by_ids(entity: Any) -> Any:
     return select(entity).where(entity.id.in_(bindparam("ids", expanding=True)))
 
 
+async def core_rows(
+    session: AsyncSession, statement: Any, params: Mapping[str, Any]
+) -> Sequence[Any]:
+    """The rows of a Core ``statement``, after the session's pending changes.
+
+    The session autoflushes before an ORM read only; this flushes first as well, so that a
+    Core read never misses what its own transaction changed (a flush with nothing pending
+    costs next to nothing)."""
+    await session.flush()
+    return (await session.execute(statement, params)).all()
+
+
 @cache
-def replies_by_client_ids() -> Any:
-    """The messages of the dialogs bound as ``dialog_ids`` whose client message id is one of
-    ``client_msg_ids`` (the cross product: the caller keeps only its pairs)."""
-    return select(Message).where(
-        Message.dialog_id.in_(bindparam("dialog_ids", expanding=True)),
-        Message.client_msg_id.in_(bindparam("client_msg_ids", expanding=True)),
+def reply_ids_by_client_ids() -> Any:
+    """(id, dialog id, client message id) of the messages of the dialogs bound as
+    ``dialog_ids`` whose client message id is one of ``client_msg_ids`` (the cross product:
+    the caller keeps only its pairs)."""
+    c = _messages().c
+    return select(c.id, c.dialog_id, c.client_msg_id).where(
+        c.dialog_id.in_(bindparam("dialog_ids", expanding=True)),
+        c.client_msg_id.in_(bindparam("client_msg_ids", expanding=True)),
     )
+
+
+def _messages() -> Any:
+    return Message.__table__
 
 
 @cache
 def _insert_messages() -> Any:
-    table: Any = Message.__table__
+    table = _messages()
     c = table.c
     return insert(table).returning(c.id, c.dialog_id, c.channel_id, c.external_id, c.client_msg_id)
 
@@ -63,12 +86,21 @@ async def insert_messages(
 
 
 @cache
-def messages_by_external_ids() -> Any:
-    """The messages of the channel bound as ``channel_id`` stored under one of ``ids``."""
-    return select(Message).where(
-        Message.channel_id == bindparam("channel_id"),
-        Message.external_id.in_(bindparam("ids", expanding=True)),
+def message_ids_by_external_ids() -> Any:
+    """The ids of the messages of the channel bound as ``channel_id`` stored under one of
+    ``ids``."""
+    c = _messages().c
+    return select(c.id).where(
+        c.channel_id == bindparam("channel_id"),
+        c.external_id.in_(bindparam("ids", expanding=True)),
     )
+
+
+@cache
+def external_ids_of_identities() -> Any:
+    """(id, external id) of the client identities bound as ``ids``."""
+    c = ClientIdentity.__table__.c
+    return select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
 
 
 @cache
@@ -105,8 +137,9 @@ def offers_of_dialogs() -> Any:
 def participants_of_dialogs() -> Any:
     """(dialog id, operator id) of the participants of the dialogs bound as ``ids``, in the
     order they joined."""
+    c = DialogParticipant.__table__.c
     return (
-        select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
-        .where(DialogParticipant.dialog_id.in_(bindparam("ids", expanding=True)))
-        .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+        select(c.dialog_id, c.operator_id)
+        .where(c.dialog_id.in_(bindparam("ids", expanding=True)))
+        .order_by(c.joined_at, c.operator_id)
     )

@@ -216,6 +216,30 @@ async def test_a_run_of_replies_with_a_take_in_it_keeps_its_order(hub: Hub, redi
     assert all(dialogs[i].first_response_at is not None for i in ids)
 
 
+async def test_a_reply_delivered_again_later_goes_out_again_as_the_stored_one(
+    hub: Hub, redis_url: str
+) -> None:
+    [dialog_id] = await held_dialogs(hub, clients=1)
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    before = {fields["data"] for _id, fields in await stream_entries(client, OUTBOUND)}
+    await hub.router.handle([reply(hub, dialog_id, "once")])
+    await hub.router.handle([reply(hub, dialog_id, "other"), reply(hub, dialog_id, "once")])
+    sent = [
+        decode(fields["data"])
+        for _id, fields in await stream_entries(client, OUTBOUND)
+        if fields["data"] not in before
+    ]
+    await client.aclose()
+    async with hub.sessions() as session:
+        stored = (await session.scalars(select(Message).where(Message.author == "operator"))).all()
+        dialog = await session.get(Dialog, dialog_id)
+    assert sorted(m.client_msg_id or "" for m in stored) == ["once", "other"]
+    once = next(m.id for m in stored if m.client_msg_id == "once")
+    out = [(m.client_msg_id, m.message_id) for m in sent if isinstance(m, OutboundMessage)]
+    assert out == [("once", once), ("other", out[1][1]), ("once", once)]
+    assert dialog is not None and dialog.operator_messages == 2
+
+
 async def test_batches_that_wait_for_the_router_share_one_transaction(hub: Hub) -> None:
     await send_round(hub, clients=9, per_client=1, first=0)  # opens the nine dialogs
     alone = await send_round(hub, clients=9, per_client=1, first=1)
