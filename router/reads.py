@@ -169,19 +169,13 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
 
 
 async def snapshot(
-    work: Batch, dialog: Dialog, offers: Sequence[DialogOffer] | None = None
+    work: Batch, dialog: Dialog, offers: Sequence[OfferFacts] | None = None
 ) -> DialogSnapshot:
     """The routing view of a dialog; ``offers`` are its offers in id order when the caller
     already read them set-wise (router/reads.py)."""
     session = work.session
     if offers is None:
-        offers = (
-            await session.scalars(
-                select(DialogOffer)
-                .where(DialogOffer.dialog_id == dialog.id)
-                .order_by(DialogOffer.id)
-            )
-        ).all()
+        offers = (await offers_of(work, [dialog.id])).get(dialog.id, [])
     pending = [o for o in offers if o.state == "pending"]
     previous_operator = None
     if dialog.previous_dialog_id is not None:
@@ -360,14 +354,11 @@ class InboundReads:
 
 async def routing_rows(
     work: Batch, dialogs: Sequence[Dialog]
-) -> tuple[dict[int, list[DialogOffer]], dict[int, tuple[int, ...]], dict[int, Dialog]]:
+) -> tuple[dict[int, list[OfferFacts]], dict[int, tuple[int, ...]], dict[int, Dialog]]:
     """Offers, participants and previous dialogs, set-wise; the waiting dialogs' line members
     are read into the batch's setup in the same pass (``Batch.line_members``)."""
     session = work.session
-    offers: dict[int, list[DialogOffer]] = defaultdict(list)
-    for chunk in chunks([d.id for d in dialogs]):
-        for offer in await session.scalars(offers_of_dialogs(), {"ids": chunk}):
-            offers[offer.dialog_id].append(offer)
+    offers = await offers_of(work, [d.id for d in dialogs])
     joined = await participants_of(work, {d.id for d in dialogs})
     # Group members too: the same audience as Batch.recipients reads one dialog at a time.
     await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
@@ -377,6 +368,25 @@ async def routing_rows(
         found = await session.scalars(by_ids(Dialog), {"ids": chunk})
         previous.update({d.id: d for d in found})
     return offers, joined, previous
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFacts:
+    """What a snapshot reads of an offer: rows, not entities, as nothing that reads them
+    writes offers."""
+
+    operator_id: int
+    state: str
+    exclusive: bool
+
+
+async def offers_of(work: Batch, dialog_ids: Sequence[int]) -> dict[int, list[OfferFacts]]:
+    """The offers of each dialog that has any, oldest first."""
+    offers: dict[int, list[OfferFacts]] = defaultdict(list)
+    for chunk in chunks(dialog_ids):
+        for row in await core_rows(work.session, offers_of_dialogs(), {"ids": chunk}):
+            offers[row.dialog_id].append(OfferFacts(row.operator_id, row.state, row.exclusive))
+    return offers
 
 
 async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:

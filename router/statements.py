@@ -125,11 +125,13 @@ def open_and_latest_dialogs() -> Any:
 
 @cache
 def offers_of_dialogs() -> Any:
-    """The offers of the dialogs bound as ``ids``, oldest first."""
+    """(dialog id, operator id, state, exclusive) of the offers of the dialogs bound as
+    ``ids``, oldest first."""
+    c = DialogOffer.__table__.c
     return (
-        select(DialogOffer)
-        .where(DialogOffer.dialog_id.in_(bindparam("ids", expanding=True)))
-        .order_by(DialogOffer.id)
+        select(c.dialog_id, c.operator_id, c.state, c.exclusive)
+        .where(c.dialog_id.in_(bindparam("ids", expanding=True)))
+        .order_by(c.id)
     )
 
 
