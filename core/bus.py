@@ -242,6 +242,10 @@ class Consumer(Generic[T]):
     async def _read_new(self, block_ms: int) -> tuple[Any, bool]:
         """Entries never handed to the group yet, and whether one of their keys may be parked
         (the look rides in the read's round trip: ``DelayedRetries.queue_look``)."""
+        if self.bus.stopping.is_set():
+            # Not sent at all: cancelled as it is sent, a read may wait out its block anyway
+            # (``bus_tail.RECANCEL_S``).
+            return None, False
         group, name, count = self.group, self.name, self.bus.config.batch_size
         new: dict[Any, Any] = {self.stream: ">"}
         if not self.delayed.looks_with_reads:

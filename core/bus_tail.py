@@ -74,6 +74,13 @@ async def newest_id(redis: Redis, stream: str) -> str:
     return as_text(newest[0][0]) if newest else "0-0"
 
 
+RECANCEL_S = 0.05
+"""How soon a read cancelled on stop is cancelled again while it still runs. redis-py sends
+each command under ``asyncio.wait_for``, which on Python 3.11 drops a cancellation that comes
+just as the command is sent (it returns the send's result instead), so the read goes on to wait
+out its whole block, and the stop with it."""
+
+
 class Stopping(asyncio.Event):
     """The stop flag of a bus: an ``asyncio.Event`` that also cancels the reads blocked under
     ``until_stopped`` on it when it is set.
@@ -91,8 +98,14 @@ class Stopping(asyncio.Event):
     def set(self) -> None:
         """Set the flag and cancel every read blocked on it."""
         super().set()
+        self._cancel_blocked()
+
+    def _cancel_blocked(self) -> None:
         for reading in self._blocked:
             reading.cancel()
+        if self._blocked:  # until each has ended: a cancel may be dropped (``RECANCEL_S``)
+            with contextlib.suppress(RuntimeError):  # no loop runs: nothing can wait on it
+                asyncio.get_running_loop().call_later(RECANCEL_S, self._cancel_blocked)
 
     async def wait_out(self, read: Awaitable[T]) -> T | None:
         """What ``read`` returns, or None when the flag is set first (``until_stopped``)."""
@@ -132,10 +145,9 @@ async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None
         await asyncio.wait((reading, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
-        if not reading.done():
+        while not reading.done():  # a cancel may be dropped (``RECANCEL_S``): again until done
             reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reading
+            await asyncio.wait((reading,), timeout=RECANCEL_S)
     # Entries that came as the stop did are still handed over.
     return None if reading.cancelled() else reading.result()
 

@@ -74,3 +74,37 @@ async def test_a_plain_event_still_stops_a_read(redis: aioredis.Redis, redis_url
     stopping.set()
     assert await asyncio.wait_for(reading, 2) is None
     await reader.aclose()
+
+
+async def _sent_then_blocked(
+    sent: asyncio.Future[None], redis: aioredis.Redis, stream: str
+) -> object:
+    # redis-py sends each command under ``asyncio.wait_for``; this wait stands for the send.
+    await asyncio.wait_for(sent, 5)
+    return await redis.xread({stream: "$"}, block=10_000)
+
+
+async def test_a_stop_that_comes_as_the_command_is_sent_still_ends_the_read(
+    redis_url: str,
+) -> None:
+    """On Python 3.11, ``wait_for`` drops a cancel that comes as its awaitable ends: the read
+    then went on to wait out its whole block, and so did every stop of the hub that came
+    while consumers were starting (3 s, the bus's block, on each)."""
+    reader = aioredis.from_url(redis_url, decode_responses=True)
+    stopping = Stopping()
+    sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    reading = asyncio.create_task(
+        until_stopped(_sent_then_blocked(sent, reader, "stop-sending"), stopping)
+    )
+    await asyncio.sleep(0.05)
+    sent.set_result(None)
+    stopping.set()  # before the read's task has seen the send end
+    assert await asyncio.wait_for(reading, 2) is None
+    await reader.aclose()
+
+
+async def test_a_read_asked_for_after_the_stop_ends_at_once(redis: aioredis.Redis) -> None:
+    stopping = Stopping()
+    stopping.set()
+    read = until_stopped(redis.xread({"stop-late": "$"}, block=10_000), stopping)
+    assert await asyncio.wait_for(read, 2) is None
