@@ -105,7 +105,7 @@ async def _stored_replies(
     if not hits:
         return {}
     found = await session.scalars(by_ids(Message), {"ids": hits})
-    return {(m.dialog_id, m.client_msg_id or ""): m for m in found}
+    return {_client_key(m): m for m in found}
 
 
 async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> None:
