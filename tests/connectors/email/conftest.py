@@ -59,8 +59,13 @@ async def hub(start_hub: StartHub, redis_url: str, tmp_path: Path) -> Hub:
 
 
 @pytest.fixture
-async def visitor(hub: Hub, account_config: dict[str, Any]) -> AsyncIterator[VisitorClient]:
-    """A visitor on the web chat page of ``hub``, after the support mailbox was added."""
+async def visitor(
+    hub: Hub, mailboxes: MailPeers, account_config: dict[str, Any]
+) -> AsyncIterator[VisitorClient]:
+    """A visitor on the web chat page of ``hub``, after the support mailbox was added.
+
+    Emptied first: the hub reads the support mailbox from its start, and a mail an earlier
+    test left there (a visitor's answer tagged ``[#D1]``) would join this test's dialog 1."""
     await add_mailbox(hub.server.app, account_config)
     client = VisitorClient(hub.base)
     await client.connect()
