@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -42,6 +42,20 @@ from router.setup_cache import (
     line_facts,
     line_settings,
 )
+
+
+class Audienced(Protocol):
+    """What decides who is told about a dialog: a ``Dialog``, or the same three columns read
+    as a row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def line_id(self) -> int: ...
+
+    @property
+    def operator_id(self) -> int | None: ...
 
 
 @dataclass
@@ -119,7 +133,7 @@ class Batch:
             setup.members.update({k: tuple(v) for k, v in found.items()})
         return {line_id: setup.members[line_id] for line_id in wanted}
 
-    async def recipients(self, dialog: Dialog) -> tuple[int, ...]:
+    async def recipients(self, dialog: Audienced) -> tuple[int, ...]:
         """Who is told about a dialog: who sees it, by ``core.audience``."""
         members: tuple[int, ...] = ()
         if dialog.operator_id is None:

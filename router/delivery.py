@@ -4,14 +4,22 @@ A connector publishes the outcome of each send (``DeliveryOutcome``) and each re
 platform sends back (``DeliveryReceipt``) on the command stream; the router, the only writer of
 messages, records them and tells the operators who see the dialog. A status only moves forward
 (sent, delivered, seen; failed with its reason), so a late or repeated report changes nothing.
+
+Reports are a third of the router's batches (one per message sent), so they are recorded with
+Core statements: the messages read as rows, their new statuses written in one ``executemany``,
+and only the three columns of their dialogs that decide who is told read. Through the ORM, the
+messages' and dialogs' entities and the unit of work's flush were most of a report's cost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.util import identity_key
 
 from core import streams
 from core.db.schema import Dialog, Message
@@ -23,9 +31,9 @@ from core.envelope import (
     MessageView,
 )
 from core.views import message_view
-from router.batch import Batch
+from router.batch import Audienced, Batch
 from router.reads import chunks, participants_of
-from router.statements import by_ids
+from router.statements import core_rows
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +42,18 @@ _RANK = {None: 0, "sent": 1, "delivered": 2, "seen": 3, "failed": 4}
 
 async def do_delivery_outcome(work: Batch, outcome: DeliveryOutcome) -> None:
     """Record what became of a send: the platform's id of the message and its status."""
-    message = await work.session.get(Message, outcome.message_id)
-    if message is None:
-        log.warning("delivery outcome names message %d, which does not exist", outcome.message_id)
-        return
-    await _record(work, message, outcome.status, outcome.external_id, outcome.error)
+    await do_delivery_outcome_run(work, [outcome])
 
 
 async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcome]) -> None:
     """Record consecutive outcomes in order, as ``do_delivery_outcome`` would one by one, with
-    the reads and writes set-wise: one read of the messages, one flush of their changes, one
-    read of their dialogs. Nothing an outcome changes decides who sees a dialog, so each
-    announcement's recipients may be read once the run's changes are made."""
-    session = work.session
+    the reads and writes set-wise: one read of the messages, one write of their changes, one
+    read of their dialogs."""
     messages: dict[int, Message] = {}
     for chunk in chunks(sorted({o.message_id for o in outcomes})):
-        found = await session.scalars(by_ids(Message), {"ids": chunk})
-        messages.update((m.id, m) for m in found)
-    changed: list[tuple[int, MessageView]] = []  # (dialog id, the message as it was then)
+        rows = await core_rows(work.session, _messages_by_ids(), {"ids": chunk})
+        messages.update((row.id, _detached(row)) for row in rows)
+    changed: list[tuple[Message, MessageView]] = []  # each with its view as it was then
     for outcome in outcomes:
         message = messages.get(outcome.message_id)
         if message is None:
@@ -59,66 +61,68 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
                 "delivery outcome names message %d, which does not exist", outcome.message_id
             )
         elif _change(message, outcome.status, outcome.external_id, outcome.error):
-            changed.append((message.dialog_id, message_view(message)))
-    if not changed:
-        return
-    await session.flush()
-    dialogs: dict[int, Dialog] = {}
-    for chunk in chunks(sorted({dialog_id for dialog_id, _view in changed})):
-        found_dialogs = await session.scalars(by_ids(Dialog), {"ids": chunk})
-        dialogs.update((d.id, d) for d in found_dialogs)
-    known = work.participants_known
-    # Outcomes write no participants, so what is read here stays true.
-    work.participants_known = await participants_of(work, set(dialogs))
-    try:
-        recipients = {i: await work.recipients(dialog) for i, dialog in dialogs.items()}
-    finally:
-        work.participants_known = known
-    for dialog_id, view in changed:
-        work.emit(
-            streams.EVENTS,
-            MessageEvent(
-                key=f"message:{view.id}:{view.delivery_status}",
-                recipients=recipients[dialog_id],
-                message=view,
-            ),
-        )
+            changed.append((message, message_view(message)))
+    await _record(work, changed)
 
 
 async def do_delivery_receipt(work: Batch, receipt: DeliveryReceipt) -> None:
     """Apply a platform's receipt to the message it names; one we never sent is ignored."""
-    message = await work.session.scalar(
-        select(Message).where(
-            Message.channel_id == receipt.channel_id,
-            Message.external_id == receipt.external_id,
+    found = await core_rows(
+        work.session,
+        _message_by_external_id(),
+        {"channel_id": receipt.channel_id, "external_id": receipt.external_id},
+    )
+    if not found:
+        return
+    message = _detached(found[0])
+    if _change(message, receipt.status, None, receipt.error):
+        await _record(work, [(message, message_view(message))])
+
+
+async def _record(work: Batch, changed: Sequence[tuple[Message, MessageView]]) -> None:
+    """Write the changed messages' delivery columns and announce each change in order, with
+    the view taken when it was made (one message may change more than once in a run)."""
+    if not changed:
+        return
+    latest = {m.id: m for m, _view in changed}
+    session = work.session
+    await session.execute(
+        _write_delivery(),
+        [
+            {
+                "b_id": m.id,
+                "b_status": m.delivery_status,
+                "b_error": m.delivery_error,
+                "b_external_id": m.external_id,
+            }
+            for m in latest.values()
+        ],
+    )
+    for message_id in latest:
+        # An entity of the message this batch loaded (to show it, say) would now be stale.
+        held = session.identity_map.get(identity_key(Message, message_id))
+        if held is not None:
+            session.expire(held)
+    audiences: dict[int, Audienced] = {}
+    for chunk in chunks(sorted({m.dialog_id for m in latest.values()})):
+        rows = await core_rows(session, _audiences_of_dialogs(), {"ids": chunk})
+        audiences.update((row.id, row) for row in rows)
+    known = work.participants_known
+    # Delivery reports write no participants, so what is read here stays true.
+    work.participants_known = await participants_of(work, set(audiences))
+    try:
+        recipients = {i: await work.recipients(d) for i, d in audiences.items()}
+    finally:
+        work.participants_known = known
+    for _message, view in changed:
+        work.emit(
+            streams.EVENTS,
+            MessageEvent(
+                key=f"message:{view.id}:{view.delivery_status}",
+                recipients=recipients[view.dialog_id],
+                message=view,
+            ),
         )
-    )
-    if message is None:
-        return
-    await _record(work, message, receipt.status, None, receipt.error)
-
-
-async def _record(
-    work: Batch,
-    message: Message,
-    status: DeliveryStatus,
-    external_id: str | None,
-    error: str | None,
-) -> None:
-    """Move the status forward (never back), keep the platform's id, and announce a change."""
-    if not _change(message, status, external_id, error):
-        return
-    await work.session.flush()
-    dialog = await work.session.get(Dialog, message.dialog_id)
-    assert dialog is not None
-    work.emit(
-        streams.EVENTS,
-        MessageEvent(
-            key=f"message:{message.id}:{message.delivery_status}",
-            recipients=await work.recipients(dialog),
-            message=message_view(message),
-        ),
-    )
 
 
 def _change(
@@ -136,3 +140,51 @@ def _change(
         message.external_id = external_id
         changed = True
     return changed
+
+
+def _detached(row: Any) -> Message:
+    """A message read as a row, as an entity outside the session: changed here, written by
+    ``_record``."""
+    return Message(**row._mapping)
+
+
+def _messages() -> Any:
+    return Message.__table__
+
+
+@cache
+def _messages_by_ids() -> Any:
+    c = _messages().c
+    return select(_messages()).where(c.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _message_by_external_id() -> Any:
+    c = _messages().c
+    return select(_messages()).where(
+        c.channel_id == bindparam("channel_id"), c.external_id == bindparam("external_id")
+    )
+
+
+@cache
+def _write_delivery() -> Any:
+    """The delivery columns of the message bound as ``b_id`` (bound names apart from the
+    columns', as an ``executemany`` UPDATE needs)."""
+    c = _messages().c
+    return (
+        update(_messages())
+        .where(c.id == bindparam("b_id"))
+        .values(
+            delivery_status=bindparam("b_status"),
+            delivery_error=bindparam("b_error"),
+            external_id=bindparam("b_external_id"),
+        )
+    )
+
+
+@cache
+def _audiences_of_dialogs() -> Any:
+    """(id, line id, operator id) of the dialogs bound as ``ids``: what ``Batch.recipients``
+    needs of each."""
+    c = Dialog.__table__.c
+    return select(c.id, c.line_id, c.operator_id).where(c.id.in_(bindparam("ids", expanding=True)))
