@@ -127,6 +127,12 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
     assert answered == months == []
 
     async with db() as s, s.begin():
+        s.add(nobody)
+        nobody.client_messages = 3  # a message in an open dialog: its row's messages only
+    days, _answered, _months = await _check(engine)
+    assert [(d[4], d[6], d[10]) for d in days if d[0] == "2030-01-07"] == [(-1, 1, 3), (1, 1, 0)]
+
+    async with db() as s, s.begin():
         s.add(morning)
         morning.first_response_at = morning.opened_at + timedelta(seconds=75)
         morning.operator_messages = 3
