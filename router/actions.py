@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 
 from core import streams
+from core.db.counters import Counted, count_messages
 from core.db.routing_schema import DialogOffer, RoutingAudit, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
@@ -95,6 +96,7 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
     message = new_reply(work, dialog, operator, cmd)
     session.add(message)
     await session.flush()
+    await session.run_sync(count_messages, {dialog.id: Counted(dialog, work.now, operator=1)})
     if stored is not None:
         stored[(dialog.id, cmd.client_msg_id)] = message
     if first:
@@ -131,7 +133,7 @@ async def may_store_reply(
 
 
 def new_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> Message:
-    """The reply's message, for the caller to store, with the dialog's counters moved on."""
+    """The reply's message, for the caller to store and count (``core.db.counters``)."""
     message = Message(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
@@ -146,8 +148,6 @@ def new_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorRepl
     )
     if dialog.first_response_at is None:
         dialog.first_response_at = work.now
-    dialog.last_message_at = work.now
-    dialog.operator_messages += 1
     return message
 
 

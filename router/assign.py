@@ -88,6 +88,7 @@ async def do_open_dialog(
         status="waiting",
         opened_at=work.now,
         last_message_at=work.now,
+        client_messages=1,  # the message that opens it
         previous_dialog_id=previous,
     )
     session.add(dialog)

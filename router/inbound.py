@@ -3,8 +3,9 @@
 Consecutive inbound messages are handled as a run whose reads are done set-wise
 (``router.reads.InboundReads``). A message that goes to a dialog already open, the common case,
 is then stored without any statement of its own: it waits in ``pending`` until the run ends or a
-message that needs more (a new dialog, a repeat, a rating) comes, and ``drain`` flushes all
-waiting rows at once and announces them in their order. Whatever drains first keeps every
+message that needs more (a new dialog, a repeat, a rating) comes, and ``drain`` counts and
+stores all waiting rows at once (``core.db.counters``, one INSERT) and announces them in their
+order. Whatever drains first keeps every
 effect in the order the one-at-a-time code produced it.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from core import streams
+from core.db.counters import Counted, count_messages
 from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
@@ -72,13 +74,11 @@ async def do_inbound(work: Batch, msg: InboundMessage, run: InboundRun) -> None:
     if channel.kind == "webchat" and msg.hints.email:
         await _remember_email(work, dialog.client_id, msg.hints.email)
     message = _client_message(work, dialog, msg)
-    dialog.last_message_at = work.now
-    dialog.client_messages += 1
     await run.remember(msg, dialog, message)
-    if opened:
+    if opened:  # opened with this message counted
         await _route_opened(work, run, channel, msg, dialog, message)
     else:
-        # Its INSERT, hints, routing and announcements are drain's, in this same order.
+        # Its count, INSERT, hints, routing and announcements are drain's, in this same order.
         run.defer(msg, dialog, message)
 
 
@@ -246,7 +246,10 @@ class InboundRun(InboundReads):
             return
         pending, self.pending = self.pending, []
         work = self.work
-        await work.session.flush()  # the dialogs' counters, one executemany
+        counted: dict[int, Counted] = {}
+        for p in pending:
+            counted.setdefault(p.dialog.id, Counted(p.dialog, work.now)).client += 1
+        await work.session.run_sync(count_messages, counted)  # one executemany
         await self._insert(pending)
         dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
         # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only

@@ -6,8 +6,8 @@ replies of a batch they are four statements in all: the rows land in the session
 identity map answers the lookups, and the repeat check reads one map.
 
 The writes are set-wise too. Replies to dialogs their operators hold (nearly all of them) are
-checked in order and stored together: one flush for every dialog's counters (one
-``executemany``, one upsert of the daily rollup), one INSERT … RETURNING for every message,
+checked in order and stored together: every dialog's counters moved on at once
+(``core.db.counters``: one ``executemany``, one upsert of the daily rollup), one INSERT … RETURNING for every message,
 and one read of the dialogs' participants for the events. A reply that takes a waiting dialog
 first changes who may write in it, so it ends the stretch and goes the way of ``do_reply``.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.counters import Counted, count_messages
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
@@ -115,7 +116,13 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
     session = work.session
     new = [a.new for a in stretch if a.new is not None]
     if new:
-        await session.flush()  # the dialogs' counters: one executemany, one rollup upsert
+        counted: dict[int, Counted] = {}
+        for answer in stretch:
+            if answer.new is not None:
+                dialog = answer.dialog
+                counted.setdefault(dialog.id, Counted(dialog, work.now)).operator += 1
+        # The first replies' first response times are flushed first.
+        await session.run_sync(count_messages, counted)  # one executemany, one rollup upsert
         # (dialog, client_msg_id) is unique: it matches the returned ids to the messages.
         await insert_messages(session, new, _INSERTED, _client_key)
         stored.update((_client_key(m), m) for m in new)

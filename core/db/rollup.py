@@ -5,7 +5,8 @@ changed or deleted dialog takes its old contribution out of the rollup and puts 
 in: one upsert of the summed differences per key, in the transaction that writes the dialog.
 The router is the writer; a dialog written any other way through a hub session (a seed, a
 test) counts the same. Statements that write many dialogs at once (``update(Dialog)``,
-``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves.
+``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves, as the
+message counters do (``core.db.counters``, through ``add_messages``).
 
 ``backfill`` fills the rollup from the dialogs' stored figures (migration 0018);
 ``backfill_months`` sums the daily first response counts into the monthly ones (0022).
@@ -28,14 +29,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     literal,
     select,
 )
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import get_history
-from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
+from sqlalchemy.orm.base import NO_VALUE, PASSIVE_NO_RESULT
 
 from core.db.rollup_schema import (
     HOURS,
@@ -90,22 +91,26 @@ UNKNOWN = _Unknown()
 def _state(dialog: Dialog, old: bool) -> dict[str, Any]:
     """The contribution's attributes now, or as the database holds them (``old``), where an
     attribute set without its stored value having been loaded is ``UNKNOWN``."""
+    # An attribute set since the last flush keeps its stored value in ``committed_state``
+    # (NO_VALUE when it was never loaded); the others hold what the database holds. Read
+    # there, not through ``get_history`` per attribute: that cost more than the rest of the
+    # rollup's Python at every flush of the router's.
+    committed = inspect(dialog).committed_state if old else {}
     out: dict[str, Any] = {}
     for name in COUNTED:
         column = "opened_day" if name == "day_of" else name
-        if not old:
+        stored = committed.get(column, _CURRENT)
+        if stored is _CURRENT:
             out[name] = getattr(dialog, column)
-            continue
-        # As ``inspect(dialog).attrs[column].history``, without building a view of every
-        # attribute of the row first.
-        history = get_history(dialog, column, PASSIVE_NO_INITIALIZE)
-        if history.deleted:
-            out[name] = history.deleted[0]
-        elif history.unchanged or not history.added:
-            out[name] = getattr(dialog, column)
-        else:
+        elif stored is NO_VALUE or stored is PASSIVE_NO_RESULT:
             out[name] = UNKNOWN
+        else:
+            out[name] = stored
     return out
+
+
+_CURRENT = object()
+"""Not in ``committed_state``: the attribute holds its stored value."""
 
 
 def _stored(session: Session, states: dict[int, dict[str, Any]]) -> None:
@@ -128,18 +133,27 @@ def _stored_statement() -> Any:
     return select(Dialog.id, *columns).where(Dialog.id.in_(bindparam("ids", expanding=True)))
 
 
-def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
-    """Add (``sign`` 1) or take out (-1) one dialog's contribution."""
-    if state["day_of"] is None:
-        return
+_NO_HOUR = (0,) * len(HOURS)
+_HOUR_ROWS = {hour: tuple(int(h == hour) for h in range(len(HOURS))) for hour in range(len(HOURS))}
+"""Each opened hour's counts, one per hour of the day."""
+
+
+def _key(state: dict[str, Any]) -> Key:
     in_hours = state["began_in_hours"]
-    key: Key = (
+    return (
         state["day_of"],
         state["line_id"],
         state["channel_id"],
         state["operator_id"] or NOBODY,
         UNKNOWN_HOURS if in_hours is None else int(bool(in_hours)),
     )
+
+
+def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
+    """Add (``sign`` 1) or take out (-1) one dialog's contribution."""
+    if state["day_of"] is None:
+        return
+    key = _key(state)
     rating, duration = state["rating"], state["duration_s"]
     row = [
         1,
@@ -151,7 +165,7 @@ def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Respons
         rating or 0,
         int(rating is not None and rating >= 4),
         *(int(rating == star) for star in range(1, 6)),
-        *(int(state["opened_hour"] == hour) for hour in range(len(HOURS))),
+        *_HOUR_ROWS.get(state["opened_hour"], _NO_HOUR),
     ]
     into = sums.setdefault(key, [0] * len(SUMMED))
     for i, value in enumerate(row):
@@ -178,6 +192,18 @@ def refresh_rollup(
         for dialog in [*new, *changed]:
             _contribute(_state(dialog, old=False), 1, sums, responses)
     _write(session.connection(), sums, responses)
+
+
+def add_messages(connection: Connection, added: Iterable[tuple[Dialog, int]]) -> None:
+    """Add to the rollup messages that these dialogs' counters gained by a statement of their
+    own (``core.db.counters``), each dialog as the database holds it otherwise."""
+    messages = SUMMED.index("messages")
+    sums: Sums = {}
+    for dialog, count in added:
+        state = _state(dialog, old=False)
+        if state["day_of"] is not None:
+            sums.setdefault(_key(state), [0] * len(SUMMED))[messages] += count
+    _write(connection, sums, {})
 
 
 def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:

@@ -12,13 +12,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
+from core.db.rollup_schema import SUMMED
 from core.db.schema import Channel, Dialog, Line, Operator
 from core.envelope import CloseDialog, InboundMessage, OperatorReply, ReopenDialog, RouterInput
 from router.worker import Router
+from tests.support.rollup_check import checked_rollup
 from tests.support.router_db import command, seeded_database
 
 WEEKDAYS = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
@@ -41,6 +44,7 @@ class Hub:
     clock: Clock
     channel_id: int
     admin_id: int
+    engine: AsyncEngine
 
 
 @pytest.fixture
@@ -56,7 +60,8 @@ async def hub(db_url: str, redis_url: str) -> AsyncIterator[Hub]:
     client = redis.asyncio.Redis.from_url(redis_url)
     clock = Clock(OPENED)
     try:
-        yield Hub(sessions, Router(sessions, Bus(client), clock), clock, channel_id, admin_id)
+        router = Router(sessions, Bus(client), clock)
+        yield Hub(sessions, router, clock, channel_id, admin_id, engine)
     finally:
         await client.aclose()
         await engine.dispose()
@@ -113,3 +118,42 @@ async def test_the_router_stores_the_figures_as_the_dialog_goes(hub: Hub) -> Non
         ReopenDialog(dialog_id=dialog_id, operator_id=hub.admin_id),
     )
     assert (await _figures(hub))[1:4] == (900, 300, None)
+
+
+async def test_the_rollup_counts_every_message_the_router_stores(hub: Hub) -> None:
+    """The counters move by statements of their own (``core.db.counters``), the rollup with
+    them: for a dialog opened by a message with another in the same batch, messages to it once
+    open, a reply that takes it while it waits (one by one) and a run of replies (set-wise)."""
+
+    def said(n: int) -> Delivery[RouterInput]:
+        message = InboundMessage(
+            channel_id=hub.channel_id,
+            external_user_id="visitor-1",
+            external_message_id=f"m-{n}",
+            text=f"message {n}",
+        )
+        return Delivery(streams.inbound(0), f"1-{n}", message)
+
+    def answer(dialog_id: int, n: int) -> Delivery[RouterInput]:
+        reply = OperatorReply(
+            dialog_id=dialog_id, operator_id=hub.admin_id, client_msg_id=f"r{n}", text="ok"
+        )
+        return command(reply)
+
+    hub.clock.now = OPENED
+    await hub.router.handle([said(1), said(2)])
+    await hub.router.handle([said(3), said(4), said(5)])
+    dialog_id = (await _figures(hub))[0]
+    assert isinstance(dialog_id, int)
+    hub.clock.now = OPENED + timedelta(minutes=20)
+    await hub.router.handle([answer(dialog_id, 1)])  # the dialog waits: the reply takes it
+    await hub.router.handle([answer(dialog_id, 2), answer(dialog_id, 3), said(6)])
+    await _at(hub, OPENED + timedelta(minutes=30), CloseDialog(dialog_id=dialog_id))
+
+    async with hub.sessions() as session:
+        dialog = await session.get(Dialog, dialog_id)
+    assert dialog is not None
+    assert (dialog.client_messages, dialog.operator_messages) == (6, 3)
+    assert dialog.last_message_at == OPENED + timedelta(minutes=20)
+    days, _answered, _months = await checked_rollup(hub.engine)
+    assert sum(row[6 + SUMMED.index("messages")] for row in days) == 9

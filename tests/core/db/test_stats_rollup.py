@@ -15,19 +15,17 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.migrate import alembic_config
-from core.db.rollup import DAYS, MONTHS, RESPONSES, backfill, backfill_months
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
+from tests.support.rollup_check import checked_rollup, rollup_rows
 
 WEEK = {"schedule": {"week": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}}
 MONDAY = datetime(2030, 1, 7, tzinfo=UTC)
 """Berlin is UTC+1 in January: 09:00 local is 08:00 UTC."""
-
-Snapshot = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 @pytest.fixture
@@ -36,35 +34,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await upgrade(engine)
     yield engine
     await engine.dispose()
-
-
-def _rows(conn: Connection) -> Snapshot:
-    days = conn.execute(select(DAYS).order_by(*DAYS.primary_key.columns)).all()
-    answered = conn.execute(select(RESPONSES).order_by(*RESPONSES.primary_key.columns)).all()
-    months = conn.execute(select(MONTHS).order_by(*MONTHS.primary_key.columns)).all()
-    return [tuple(r) for r in days], [tuple(r) for r in answered], [tuple(r) for r in months]
-
-
-def _rebuilt(conn: Connection) -> Snapshot:
-    """The rollup as one GROUP BY over the dialogs makes it (rolled back afterwards)."""
-    nested = conn.begin_nested()
-    conn.execute(delete(DAYS))
-    conn.execute(delete(RESPONSES))
-    conn.execute(delete(MONTHS))
-    backfill(conn)
-    backfill_months(conn)
-    rows = _rows(conn)
-    nested.rollback()
-    return rows
-
-
-async def _check(engine: AsyncEngine) -> Snapshot:
-    """The rollup kept at each flush equals the rollup made afresh; it is returned."""
-    async with engine.connect() as conn:
-        kept = await conn.run_sync(_rows)
-        assert kept == await conn.run_sync(_rebuilt)
-        await conn.rollback()
-    return kept
 
 
 async def _places(db: SessionMaker) -> dict[str, int]:
@@ -113,12 +82,10 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
     async with db() as s, s.begin():
         # 23:30 UTC on Monday is 00:30 on Tuesday in Berlin: a local day of its own.
         late = _dialog(p, MONDAY + timedelta(hours=23, minutes=30), began_in_hours=False)
-        morning = _dialog(
-            p, MONDAY + timedelta(hours=9), began_in_hours=True, operator_id=p["ann"]
-        )
+        morning = _dialog(p, MONDAY + timedelta(hours=9), began_in_hours=True, operator_id=p["ann"])
         nobody = _dialog(p, MONDAY + timedelta(hours=10), client_messages=2)
         s.add_all([late, morning, nobody])
-    days, answered, months = await _check(engine)
+    days, answered, months = await checked_rollup(engine)
     assert [(d[0], d[4], d[6]) for d in days] == [
         ("2030-01-07", -1, 1),
         ("2030-01-07", 1, 1),
@@ -129,14 +96,14 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
     async with db() as s, s.begin():
         s.add(nobody)
         nobody.client_messages = 3  # a message in an open dialog: its row's messages only
-    days, _answered, _months = await _check(engine)
+    days, _answered, _months = await checked_rollup(engine)
     assert [(d[4], d[6], d[10]) for d in days if d[0] == "2030-01-07"] == [(-1, 1, 3), (1, 1, 0)]
 
     async with db() as s, s.begin():
         s.add(morning)
         morning.first_response_at = morning.opened_at + timedelta(seconds=75)
         morning.operator_messages = 3
-    _days, answered, months = await _check(engine)
+    _days, answered, months = await checked_rollup(engine)
     assert [(a[0], a[6], a[7]) for a in answered] == [(False, 75, 1), (True, 75, 1)]
     assert months == [
         (business, grain, "2030-01", p["berlin"], part, 1, 75, 1)
@@ -150,7 +117,7 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         morning.status, morning.outcome, morning.rating = "closed", "answered", 5
         late.closed_at = late.opened_at + timedelta(minutes=5)
         late.status, late.outcome = "closed", "missed"
-    days, _answered, _months = await _check(engine)
+    days, _answered, _months = await checked_rollup(engine)
     rated = next(d for d in days if d[3] == p["ann"])
     # dialogs, missed, closed, seconds open, messages, rated, sum, good, stars 1..5
     assert rated[6:19] == (1, 0, 1, 1800, 3, 1, 5, 1, 0, 0, 0, 0, 1)
@@ -162,14 +129,14 @@ async def test_the_rollup_follows_every_change_of_a_dialog(engine: AsyncEngine) 
         late.closed_at, late.status, late.outcome = None, "open", None  # reopened
         nobody.line_id, nobody.channel_id = p["utc"], p["mail"]  # moved to another line
         nobody.client_messages = 4
-    days, _answered, months = await _check(engine)
+    days, _answered, months = await checked_rollup(engine)
     assert {m[4] for m in months if m[1] == "operator"} == {p["bob"]}
     assert {d[3] for d in days} == {0, p["bob"]}
     assert sum(d[7] for d in days) == 0  # nothing missed once reopened
 
     async with db() as s, s.begin():
         await s.delete(await s.get(Dialog, morning.id))
-    days, answered, months = await _check(engine)
+    days, answered, months = await checked_rollup(engine)
     assert answered == months == []
     assert sorted((d[1], d[6]) for d in days) == [(p["berlin"], 1), (p["utc"], 1)]
 
@@ -198,7 +165,7 @@ async def test_the_migration_fills_the_rollup_from_the_dialogs(engine: AsyncEngi
                     outcome="missed" if n == 0 else None,
                 )
             )
-    kept = await _check(engine)
+    kept = await checked_rollup(engine)
     assert sum(d[6] for d in kept[0]) == 6
     async with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -212,7 +179,7 @@ async def test_the_migration_fills_the_rollup_from_the_dialogs(engine: AsyncEngi
             await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     await upgrade(engine)
     async with engine.connect() as conn:
-        assert await conn.run_sync(_rows) == kept
+        assert await conn.run_sync(rollup_rows) == kept
 
 
 async def test_a_change_whose_old_values_were_not_loaded_moves_the_rollup(
@@ -228,5 +195,5 @@ async def test_a_change_whose_old_values_were_not_loaded_moves_the_rollup(
         # Set without the stored values in the session: the flush reads them back.
         s.expire(dialog, ["client_messages", "operator_id"])
         dialog.client_messages, dialog.operator_id = 5, p["ann"]
-    days, _answered, _months = await _check(engine)
+    days, _answered, _months = await checked_rollup(engine)
     assert [(d[3], d[6], d[10]) for d in days] == [(p["ann"], 1, 5)]
