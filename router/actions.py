@@ -51,7 +51,7 @@ from router.intents import (
 )
 from router.lifecycle import decide_close, decide_operator_message
 from router.locks import lock_dialogs
-from router.reads import load_policy, may_work_on, operator_states, snapshot
+from router.reads import Acting, load_policy, may_work_on, operator_states, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
 
 
 async def may_store_reply(
-    work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply
+    work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply
 ) -> bool:
     """Whether the reply may be stored; answering a waiting dialog takes it first, by the same
     rules as taking it."""
@@ -132,7 +132,7 @@ async def may_store_reply(
     return True
 
 
-def new_reply(work: Batch, dialog: Dialog, operator: Operator, cmd: OperatorReply) -> Message:
+def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply) -> Message:
     """The reply's message, for the caller to store and count (``core.db.counters``)."""
     message = Message(
         dialog_id=dialog.id,

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
 
@@ -223,7 +223,7 @@ async def crm_responsible(work: Batch, client_id: int) -> int | None:
     )
 
 
-async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
+async def may_work_on(work: Batch, dialog: Dialog, operator: Acting) -> bool:
     """Whether ``operator`` may write in the dialog: its holder, a colleague in it, a
     supervisor, or (while it waits) a member of its line."""
     if operator.role in SUPERVISOR_ROLES or dialog.operator_id == operator.id:
@@ -234,6 +234,20 @@ async def may_work_on(work: Batch, dialog: Dialog, operator: Operator) -> bool:
         # A member directly or through a group: the same queue the router offers from.
         return dialog.line_id in set(await work.session.scalars(member_lines(operator.id)))
     return False
+
+
+class Acting(Protocol):
+    """What deciding an operator's action needs of them: an ``Operator``, or those columns of
+    one read as a row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 @dataclass

@@ -2,14 +2,16 @@
 
 Each reply needs its dialog, its operator, the client's identity and a check that it is not
 stored already. Read one at a time that is four statements a reply; for a run of consecutive
-replies of a batch they are four statements in all: the rows land in the session, whose
-identity map answers the lookups, and the repeat check reads one map.
+replies of a batch they are four statements in all: the dialogs land in the session, whose
+identity map answers the lookups, the operators and identities are read as rows, and the
+repeat check reads one map.
 
 The writes are set-wise too. Replies to dialogs their operators hold (nearly all of them) are
 checked in order and stored together: every dialog's counters moved on at once
-(``core.db.counters``: one ``executemany``, one upsert of the daily rollup), one INSERT … RETURNING for every message,
-and one read of the dialogs' participants for the events. A reply that takes a waiting dialog
-first changes who may write in it, so it ends the stretch and goes the way of ``do_reply``.
+(``core.db.counters``: one ``executemany``, one upsert of the daily rollup), one INSERT …
+RETURNING for every message, and one read of the dialogs' participants for the events. A
+reply that takes a waiting dialog first changes who may write in it, so it ends the stretch
+and goes the way of ``do_reply``.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.counters import Counted, count_messages
-from core.db.schema import Dialog, Message, Operator
+from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
-from router.reads import load_policy, participants_of
+from router.reads import Acting, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
+    acting_operators,
     by_ids,
     core_rows,
     external_ids_of_identities,
@@ -57,7 +60,9 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
     dialogs = {d.id: d for d in await session.scalars(by_ids(Dialog), {"ids": dialog_ids})}
     operator_ids = sorted({r.operator_id for r in replies})
-    operators = {o.id: o for o in await session.scalars(by_ids(Operator), {"ids": operator_ids})}
+    operators: dict[int, Acting] = {
+        row.id: row for row in await core_rows(session, acting_operators(), {"ids": operator_ids})
+    }
     identity_ids = sorted({d.identity_id for d in dialogs.values()})
     external_user_ids: dict[int, str] = {
         row.id: row.external_id

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.routing_schema import DialogOffer, DialogParticipant
-from core.db.schema import ClientIdentity, Dialog, Message
+from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.assign import OPEN_STATUSES
 
 
@@ -94,6 +94,13 @@ def message_ids_by_external_ids() -> Any:
         c.channel_id == bindparam("channel_id"),
         c.external_id.in_(bindparam("ids", expanding=True)),
     )
+
+
+@cache
+def acting_operators() -> Any:
+    """(id, name, role) of the operators bound as ``ids``: what ``router.reads.Acting`` needs."""
+    c = Operator.__table__.c
+    return select(c.id, c.name, c.role).where(c.id.in_(bindparam("ids", expanding=True)))
 
 
 @cache
