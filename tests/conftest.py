@@ -8,11 +8,19 @@ Fixtures (fixtures of one package's tests live in the conftest of its folder):
 - ``redis_url`` (function): that server's URL, after FLUSHALL, so each test starts empty.
 - ``pg_cluster`` (session): a throwaway ``servers.PostgresCluster``, started the first time
   a test asks for it (~0.7 s), never in runs that do not need PostgreSQL.
-- ``postgres_url`` (function): SQLAlchemy URL of a fresh, empty database in that cluster,
-  dropped after the test.
-- ``sqlite_url`` (function): SQLAlchemy URL of a new SQLite file under ``tmp_path``.
+- ``postgres_url`` (function): SQLAlchemy URL of a new database in that cluster at this
+  version's schema, dropped after the test.
+- ``sqlite_url`` (function): SQLAlchemy URL of a new SQLite file under ``tmp_path`` at this
+  version's schema.
 - ``db_url`` (function): ``sqlite_url`` or ``postgres_url``, parametrised (ids ``sqlite``,
   ``postgres``), for code that must work on both databases.
+- ``empty_postgres_url``, ``empty_sqlite_url``, ``empty_db_url`` (function): the same, with
+  no schema at all, for tests of the migrations themselves.
+
+A database at this version's schema is a copy of one the session migrated once per backend
+(``sqlite_template``, ``pg_template``): the migrations take 0.4–0.6 s a database, and about
+400 tests start on one. A copy is the same schema the hub's start would make; the hub finds
+it at the heads and starts without Alembic, as it does on every start but the first.
 - ``settings`` / ``hub`` (function): a whole hub on a loopback port against ``redis_url``
   and ``db_url``.
 
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -38,6 +47,7 @@ import redis.asyncio
 from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
+from core.db import make_engine, upgrade
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.browser_fixtures import (  # noqa: F401  (fixtures and a hook, found here by pytest)
@@ -82,8 +92,24 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         yield cluster
 
 
+async def _migrated(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def pg_template(pg_cluster: PostgresCluster) -> str:
+    """Name of a database of the cluster at this version's schema, for ``postgres_url``."""
+    name = "openlines_template"
+    await _migrated(await pg_cluster.create_database(name))
+    return name
+
+
 @pytest.fixture
-async def postgres_url(pg_cluster: PostgresCluster) -> AsyncIterator[str]:
+async def empty_postgres_url(pg_cluster: PostgresCluster) -> AsyncIterator[str]:
     """URL (``postgresql+asyncpg://``) of a new empty database, dropped after the test."""
     # A database per test costs ~0.05 s and isolates tests that commit, unlike a rollback.
     name = f"t{next(_database_numbers)}"
@@ -95,17 +121,54 @@ async def postgres_url(pg_cluster: PostgresCluster) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+async def postgres_url(pg_cluster: PostgresCluster, pg_template: str) -> AsyncIterator[str]:
+    """URL (``postgresql+asyncpg://``) of a new database at this version's schema, dropped
+    after the test."""
+    name = f"t{next(_database_numbers)}"
+    url = await pg_cluster.create_database(name, template=pg_template)
+    try:
+        yield url
+    finally:
+        await pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database file at this version's schema, for ``sqlite_url``."""
+    path = tmp_path_factory.mktemp("template") / "openlines.db"
+    await _migrated(f"sqlite+aiosqlite:///{path}")
+    # The last connection's close checkpoints the write-ahead log into the file.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> str:
     """URL (``sqlite+aiosqlite://``) of a database file that does not exist yet."""
     return f"sqlite+aiosqlite:///{tmp_path / 'openlines.db'}"
 
 
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """URL (``sqlite+aiosqlite://``) of a new database file at this version's schema."""
+    path = tmp_path / "openlines.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"], ids=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest) -> str:
-    """URL of an empty database on each backend in turn."""
+    """URL of a database at this version's schema on each backend in turn."""
     # Sync on purpose: getfixturevalue runs the async fixtures on the session loop, which
     # cannot happen from inside a coroutine already running on that loop.
     url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"], ids=["sqlite", "postgres"])
+def empty_db_url(request: pytest.FixtureRequest) -> str:
+    """URL of an empty database on each backend in turn."""
+    url: str = request.getfixturevalue(f"empty_{request.param}_url")
     return url
 
 
@@ -142,7 +205,16 @@ async def hub(settings: Settings) -> AsyncIterator[str]:
 
 
 SERVER_FIXTURES = frozenset(
-    {"redis_server", "pg_cluster", "db_url", "postgres_url", "mail_peers", "browser"}
+    {
+        "redis_server",
+        "pg_cluster",
+        "db_url",
+        "empty_db_url",
+        "postgres_url",
+        "empty_postgres_url",
+        "mail_peers",
+        "browser",
+    }
 )
 """Fixtures that start a server (``db_url`` asks for PostgreSQL at run time); a test that needs
 none of them, and is not marked ``servers``, is marked ``pure``."""

@@ -262,9 +262,11 @@ class PostgresCluster(_ChildServer):
         """SQLAlchemy URL of ``database`` in this cluster (asyncpg driver)."""
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
-    async def create_database(self, name: str) -> str:
-        """Create an empty database and return its SQLAlchemy URL."""
-        await self._admin(f'CREATE DATABASE "{_check_identifier(name)}"')
+    async def create_database(self, name: str, template: str | None = None) -> str:
+        """Create a database, empty or a copy of ``template`` (a database nobody is connected
+        to), and return its SQLAlchemy URL."""
+        copy = f' TEMPLATE "{_check_identifier(template)}"' if template else ""
+        await self._admin(f'CREATE DATABASE "{_check_identifier(name)}"{copy}')
         return self.url(name)
 
     async def drop_database(self, name: str) -> None:

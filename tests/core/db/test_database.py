@@ -16,8 +16,8 @@ from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Messag
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
+async def engine(empty_db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(empty_db_url)
     await upgrade(engine)
     yield engine
     await engine.dispose()

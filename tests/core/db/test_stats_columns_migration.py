@@ -16,8 +16,8 @@ WEEK = '{"schedule": {"week": {"mon": ["09:00-18:00"]}}}'
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
+async def engine(empty_db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(empty_db_url)
     await upgrade(engine, "0011")
     yield engine
     await engine.dispose()
