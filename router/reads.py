@@ -38,10 +38,9 @@ from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy
 from router.statements import (
     by_ids,
     core_rows,
-    identities_by_external_ids,
+    identities_with_dialogs,
     message_ids_by_external_ids,
     offers_of_dialogs,
-    open_and_latest_dialogs,
     participants_of_dialogs,
 )
 
@@ -273,7 +272,6 @@ class InboundReads:
             if channel is None or not channel.enabled:
                 continue  # do_inbound drops these before any lookup
             await run._read_channel(channel_id, group)
-        await run._read_dialogs([i.id for i in run.identities.values() if i is not None])
         return run
 
     async def _read_channel(self, channel_id: int, group: Sequence[InboundMessage]) -> None:
@@ -293,18 +291,14 @@ class InboundReads:
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})
         for chunk in chunks(users):
-            for identity in await session.scalars(
-                identities_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
-            ):
+            found = await session.execute(
+                identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk}
+            )
+            for identity, dialog in found:
                 self.identities[(channel_id, identity.external_id)] = identity
-
-    async def _read_dialogs(self, found: list[int]) -> None:
-        """The open and the latest dialogs of the identities found."""
-        for identity_id in found:
-            self.dialogs[identity_id] = []
-        for ids in chunks(found):
-            for dialog in await self.work.session.scalars(open_and_latest_dialogs(), {"ids": ids}):
-                self.dialogs[dialog.identity_id].append(dialog)
+                dialogs = self.dialogs.setdefault(identity.id, [])
+                if dialog is not None:
+                    dialogs.append(dialog)
 
     async def stored(self, channel_id: int, external_id: str) -> Message | None:
         """The message already stored under this channel's id for it."""

@@ -16,8 +16,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
@@ -111,22 +112,31 @@ def external_ids_of_identities() -> Any:
 
 
 @cache
-def identities_by_external_ids() -> Any:
-    """The client identities of the channel bound as ``channel_id`` named one of ``ids``."""
-    return select(ClientIdentity).where(
-        ClientIdentity.channel_id == bindparam("channel_id"),
-        ClientIdentity.external_id.in_(bindparam("ids", expanding=True)),
-    )
-
-
-@cache
-def open_and_latest_dialogs() -> Any:
-    """The waiting and open dialogs of the identities bound as ``ids``, and each one's latest."""
+def identities_with_dialogs() -> Any:
+    """(identity, dialog) for the client identities of the channel bound as ``channel_id``
+    named one of ``ids``: a row for each of an identity's waiting and open dialogs and its
+    latest, or one with no dialog."""
+    channel_id: Any = bindparam("channel_id")
     ids: Any = bindparam("ids", expanding=True)
-    latest = select(func.max(Dialog.id)).where(Dialog.identity_id.in_(ids))
-    return select(Dialog).where(
-        Dialog.identity_id.in_(ids),
-        or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest.group_by(Dialog.identity_id))),
+    # Not correlated with the outer row: SQLite would run a correlated one for every past
+    # dialog of the identity, while this one runs once.
+    named, other = aliased(ClientIdentity), aliased(Dialog)
+    latest = (
+        select(func.max(other.id))
+        .join(named, other.identity_id == named.id)
+        .where(named.channel_id == channel_id, named.external_id.in_(ids))
+        .group_by(other.identity_id)
+    )
+    return (
+        select(ClientIdentity, Dialog)
+        .outerjoin(
+            Dialog,
+            and_(
+                Dialog.identity_id == ClientIdentity.id,
+                or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest)),
+            ),
+        )
+        .where(ClientIdentity.channel_id == channel_id, ClientIdentity.external_id.in_(ids))
     )
 
 
