@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.db import at_head
+from core.db.schema import Line
 from tests.support.servers import PostgresCluster, RedisServer
 
 pytestmark = pytest.mark.servers  # starts and stops servers of its own
@@ -96,8 +98,10 @@ async def test_postgres_databases_are_isolated(pg_cluster: PostgresCluster) -> N
         await pg_cluster.drop_database("isolation_b")
 
 
-async def test_db_url_opens_each_backend(db_url: str, request: pytest.FixtureRequest) -> None:
-    engine = create_async_engine(db_url)
+async def test_empty_db_url_opens_each_backend(
+    empty_db_url: str, request: pytest.FixtureRequest
+) -> None:
+    engine = create_async_engine(empty_db_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("create table lines (name text)"))
@@ -108,6 +112,20 @@ async def test_db_url_opens_each_backend(db_url: str, request: pytest.FixtureReq
     expected = {"sqlite": "sqlite", "postgres": "postgresql"}[request.node.callspec.id]
     assert engine.dialect.name == expected
     assert names == ["support"]
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+async def test_db_url_is_a_fresh_copy_at_this_versions_schema(db_url: str, round_: int) -> None:
+    """Each test's database is at the heads and holds nothing another test wrote (the second
+    round sees no line of the first)."""
+    engine = create_async_engine(db_url)
+    try:
+        assert await at_head(engine)
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("select count(*) from lines"))).scalar() == 0
+            await conn.execute(insert(Line).values(key="l", name="Support"))
+    finally:
+        await engine.dispose()
 
 
 async def test_a_cluster_in_a_kept_directory_outlives_its_stop() -> None:
@@ -143,6 +161,8 @@ def test_stop_ends_the_server_and_removes_its_directory() -> None:
 # The code the child runs: start both kinds of server, say where they are, then hang.
 _CHILD = """
 import sys, time
+from core.db import at_head
+from core.db.schema import Line
 from tests.support.servers import PostgresCluster, RedisServer
 r = RedisServer("7").start()
 pg = PostgresCluster().start()
