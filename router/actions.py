@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 
 from core import streams
-from core.db.counters import Counted, count_messages
+from core.db.counters import count_messages
 from core.db.routing_schema import DialogOffer, RoutingAudit, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
@@ -96,7 +96,7 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
     message = new_reply(work, dialog, operator, cmd)
     session.add(message)
     await session.flush()
-    await session.run_sync(count_messages, {dialog.id: Counted(dialog, work.now, operator=1)})
+    await session.run_sync(count_messages, work.now, (), [dialog])
     if stored is not None:
         stored[(dialog.id, cmd.client_msg_id)] = message
     if first:

@@ -5,8 +5,8 @@ Consecutive inbound messages are handled as a run whose reads are done set-wise
 is then stored without any statement of its own: it waits in ``pending`` until the run ends or a
 message that needs more (a new dialog, a repeat, a rating) comes, and ``drain`` counts and
 stores all waiting rows at once (``core.db.counters``, one INSERT) and announces them in their
-order. Whatever drains first keeps every
-effect in the order the one-at-a-time code produced it.
+order. Whatever drains first keeps every effect in the order the one-at-a-time code produced
+it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from core import streams
-from core.db.counters import Counted, count_messages
+from core.db.counters import count_messages
 from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
@@ -246,10 +246,8 @@ class InboundRun(InboundReads):
             return
         pending, self.pending = self.pending, []
         work = self.work
-        counted: dict[int, Counted] = {}
-        for p in pending:
-            counted.setdefault(p.dialog.id, Counted(p.dialog, work.now)).client += 1
-        await work.session.run_sync(count_messages, counted)  # one executemany
+        # One executemany for every dialog's counters.
+        await work.session.run_sync(count_messages, work.now, [p.dialog for p in pending])
         await self._insert(pending)
         dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
         # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only

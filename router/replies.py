@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.counters import Counted, count_messages
+from core.db.counters import count_messages
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
@@ -121,13 +121,10 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
     session = work.session
     new = [a.new for a in stretch if a.new is not None]
     if new:
-        counted: dict[int, Counted] = {}
-        for answer in stretch:
-            if answer.new is not None:
-                dialog = answer.dialog
-                counted.setdefault(dialog.id, Counted(dialog, work.now)).operator += 1
-        # The first replies' first response times are flushed first.
-        await session.run_sync(count_messages, counted)  # one executemany, one rollup upsert
+        answered = [a.dialog for a in stretch if a.new is not None]
+        # One executemany, one rollup upsert; the first replies' first response times are
+        # flushed before.
+        await session.run_sync(count_messages, work.now, (), answered)
         # (dialog, client_msg_id) is unique: it matches the returned ids to the messages.
         await insert_messages(session, new, _INSERTED, _client_key)
         stored.update((_client_key(m), m) for m in new)

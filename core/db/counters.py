@@ -11,7 +11,7 @@ is left for the flush.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -26,20 +26,27 @@ from core.db.schema import Dialog
 
 
 @dataclass
-class Counted:
-    """The messages a dialog gains, and when the last of them came."""
+class _Counted:
+    """The messages a dialog gains."""
 
     dialog: Dialog
-    at: datetime
     client: int = 0
     operator: int = 0
 
 
-def count_messages(session: Session, counted: Mapping[int, Counted]) -> None:
-    """Move each dialog's counters on by its ``Counted`` (keyed by dialog id).
+def count_messages(
+    session: Session, at: datetime, client: Iterable[Dialog] = (), operator: Iterable[Dialog] = ()
+) -> None:
+    """Count a client message (``client``) or an operator's (``operator``) for each dialog
+    named, as often as it is named, the last of them at ``at``.
 
     The session is flushed first: the rollup rows are the dialogs' as stored, and a pending
     change of a counter would otherwise be written over."""
+    counted: dict[int, _Counted] = {}
+    for dialog in client:
+        counted.setdefault(dialog.id, _Counted(dialog)).client += 1
+    for dialog in operator:
+        counted.setdefault(dialog.id, _Counted(dialog)).operator += 1
     session.flush()
     if not counted:
         return
@@ -47,7 +54,7 @@ def count_messages(session: Session, counted: Mapping[int, Counted]) -> None:
     connection.execute(
         _add_statement(),
         [
-            {"b_id": i, "b_client": c.client, "b_operator": c.operator, "b_at": c.at}
+            {"b_id": i, "b_client": c.client, "b_operator": c.operator, "b_at": at}
             for i, c in counted.items()
         ],
     )
@@ -56,7 +63,7 @@ def count_messages(session: Session, counted: Mapping[int, Counted]) -> None:
         dialog = c.dialog
         set_committed_value(dialog, "client_messages", dialog.client_messages + c.client)
         set_committed_value(dialog, "operator_messages", dialog.operator_messages + c.operator)
-        set_committed_value(dialog, "last_message_at", c.at)
+        set_committed_value(dialog, "last_message_at", at)
 
 
 @cache
