@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.util import identity_key
 
 from core import streams
+from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
 from core.envelope import (
     DeliveryOutcome,
@@ -33,7 +34,6 @@ from core.envelope import (
 from core.views import message_view
 from router.batch import Audienced, Batch
 from router.reads import chunks, participants_of
-from router.statements import core_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ async def _record(work: Batch, changed: Sequence[tuple[Message, MessageView]]) -
         return
     latest = {m.id: m for m, _view in changed}
     session = work.session
-    await session.execute(
+    await core_rows(
+        session,
         _write_delivery(),
         [
             {
@@ -145,7 +146,7 @@ def _change(
 def _detached(row: Any) -> Message:
     """A message read as a row, as an entity outside the session: changed here, written by
     ``_record``."""
-    return Message(**row._mapping)
+    return Message(**row._asdict())
 
 
 def _messages() -> Any:

@@ -19,6 +19,7 @@ from typing import Any, Protocol, Self, TypeVar
 from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
 
 from core.db.crm_schema import CrmLead, CrmProfile
+from core.db.on_cursor import core_rows
 from core.db.routing_schema import (
     DialogOffer,
     LineGroup,
@@ -37,7 +38,6 @@ from router.setup_cache import line_settings as line_settings
 from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 from router.statements import (
     by_ids,
-    core_rows,
     identities_with_dialogs,
     message_ids_by_external_ids,
     offers_of_dialogs,

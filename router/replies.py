@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.counters import count_messages
+from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
@@ -33,7 +34,6 @@ from router.snapshots import LinePolicy
 from router.statements import (
     acting_operators,
     by_ids,
-    core_rows,
     external_ids_of_identities,
     insert_messages,
     reply_ids_by_client_ids,

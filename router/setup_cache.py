@@ -23,6 +23,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config.lines import LineSettings
+from core.db.on_cursor import core_rows
 from core.db.routing_schema import SetupVersion
 from core.db.schema import Channel, Line
 from router.snapshots import LinePolicy
@@ -100,10 +101,10 @@ class SetupCache:
 
     async def current(self, session: AsyncSession) -> SetupCopy:
         """The copy valid in ``session``'s transaction: one tiny read of the version."""
-        # A Core read (router.statements): flushed first, as the ORM would autoflush, since a
-        # pending change of this transaction may move the version.
-        await session.flush()
-        version = (await session.execute(_version_statement())).scalar()
+        # A Core read, flushed first as the ORM would autoflush, since a pending change of
+        # this transaction may move the version.
+        rows = await core_rows(session, _version_statement())
+        version = rows[0][0] if rows else None
         bind = session.bind
         if version is None or bind is None:
             return SetupCopy(None)  # no version row: nothing is shared, everything re-read

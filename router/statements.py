@@ -12,7 +12,7 @@ absent (a message stored already) reads ids that way, and loads entities only fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import cache
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.assign import OPEN_STATUSES
@@ -29,18 +30,6 @@ from router.assign import OPEN_STATUSES
 def by_ids(entity: Any) -> Any:
     """The rows of ``entity`` whose ids are bound as ``ids``."""
     return select(entity).where(entity.id.in_(bindparam("ids", expanding=True)))
-
-
-async def core_rows(
-    session: AsyncSession, statement: Any, params: Mapping[str, Any]
-) -> Sequence[Any]:
-    """The rows of a Core ``statement``, after the session's pending changes.
-
-    The session autoflushes before an ORM read only; this flushes first as well, so that a
-    Core read never misses what its own transaction changed (a flush with nothing pending
-    costs next to nothing)."""
-    await session.flush()
-    return (await session.execute(statement, params)).all()
 
 
 @cache
@@ -81,7 +70,7 @@ async def insert_messages(
     rows need not come back in the parameters' order, so ``key``, a unique key of a message
     (as an object or a returned row), matches them."""
     rows = [{column: getattr(m, column) for column in columns} for m in messages]
-    ids = {key(row): row.id for row in await session.execute(_insert_messages(), rows)}
+    ids = {key(row): row.id for row in await core_rows(session, _insert_messages(), rows)}
     for message in messages:
         message.id = ids[key(message)]
 

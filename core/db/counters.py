@@ -21,6 +21,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.db import on_cursor
 from core.db.rollup import add_messages
 from core.db.schema import Dialog
 
@@ -51,7 +52,8 @@ def count_messages(
     if not counted:
         return
     connection = session.connection()
-    connection.execute(
+    on_cursor.run(
+        connection,
         _add_statement(),
         [
             {"b_id": i, "b_client": c.client, "b_operator": c.operator, "b_at": at}

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE, PASSIVE_NO_RESULT
 
+from core.db import on_cursor
 from core.db.rollup_schema import (
     HOURS,
     KEY,
@@ -221,7 +222,7 @@ def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:
 
 def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[Any]) -> None:
     """Insert ``rows`` or add their counts to the rows already there."""
-    connection.execute(_upsert_statement(connection.dialect.name, table, keys), rows)
+    on_cursor.run(connection, _upsert_statement(connection.dialect.name, table, keys), rows)
 
 
 @cache

@@ -107,8 +107,12 @@ def make_writer_engine(url: str) -> AsyncEngine:
             cur.close()
 
     else:
-        # One batch at a time: the writer never needs more than one connection.
-        engine = create_engine(target, pool_size=2, max_overflow=2, pool_pre_ping=True)
+        # One batch at a time: the writer never needs more than one connection. Positional
+        # parameters (``%s``, which psycopg takes as well as named ones) let the router's
+        # statements run on the cursor directly (``core.db.on_cursor``).
+        engine = create_engine(
+            target, pool_size=2, max_overflow=2, pool_pre_ping=True, paramstyle="format"
+        )
     return _SyncDriverEngine(engine)
 
 

@@ -23,7 +23,11 @@ class Statements(list[str]):
 
 @contextmanager
 def count_queries(engine: AsyncEngine) -> Iterator[Statements]:
-    """Record the statements ``engine`` sends inside the block."""
+    """Record the statements ``engine`` sends inside the block.
+
+    While the listener is there, the statements the router would run on the driver's cursor
+    go through SQLAlchemy's connection instead (``core.db.on_cursor``), so that each is seen;
+    they are the same statements, so the count is the same."""
     seen = Statements()
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

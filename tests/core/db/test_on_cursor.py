@@ -1,0 +1,154 @@
+"""Core statements on the driver's cursor give what SQLAlchemy's connection gives, on both
+backends, and step aside wherever they cannot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from core.db import on_cursor
+from core.db.schema import UtcDateTime
+from core.db.writer import make_writer_engine
+
+PROBES = Table(
+    "cursor_probes",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("key", String(32), nullable=False, unique=True),
+    Column("flag", Boolean, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("note", Text),
+)
+C = PROBES.c
+START = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+INSERT = insert(PROBES).returning(C.id, C.key)
+BY_IDS = (
+    select(PROBES)
+    .where(C.id.in_(bindparam("ids", expanding=True)), C.flag.in_([True, False]))
+    .order_by(C.id)
+)
+BY_KEYS = select(C.id, C.key).where(
+    C.key.in_(bindparam("keys", expanding=True)), C.at >= bindparam("since")
+)
+WRITE = update(PROBES).where(C.id == bindparam("b_id")).values(note=bindparam("b_note"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """The router's writer engine, with the probe table."""
+    engine = make_writer_engine(db_url).sync_engine
+    PROBES.create(engine)
+    try:
+        yield engine
+    finally:
+        PROBES.drop(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection of the writer engine, in a transaction."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _probe(n: int) -> dict[str, Any]:
+    return {
+        "key": f"k{n}",
+        "flag": n % 2 == 0,
+        "data": {"n": n, "tags": ["a", "ü"]},
+        "at": START + timedelta(minutes=n, microseconds=n % 3),
+        "note": None if n % 5 else "five",
+    }
+
+
+def _through_connection(conn: Connection, statement: Any, params: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in conn.execute(statement, params)]
+
+
+def test_rows_inserted_and_read_on_the_cursor_are_the_connections(connection: Connection) -> None:
+    rows = [_probe(n) for n in range(on_cursor.INSERT_PAGE + 7)]  # two INSERTs of many rows
+    assert on_cursor.cursor_sql(connection, INSERT, rows) is not None
+    returned = on_cursor.run(connection, INSERT, rows)
+    assert sorted(r.key for r in returned) == sorted(r["key"] for r in rows)
+    ids = sorted(r.id for r in returned)
+
+    params = {"ids": ids[:9]}
+    assert "IN (" + ", ".join(["?"] * 9) + ")" in (
+        on_cursor.cursor_sql(connection, BY_IDS, params) or ""
+    ).replace("%s", "?")
+    read = [r._asdict() for r in on_cursor.run(connection, BY_IDS, params)]
+    assert read == _through_connection(connection, BY_IDS, params)
+    first = read[0]
+    assert first["at"] == START and first["at"].tzinfo is not None
+    assert first["flag"] is True and first["data"] == {"n": 0, "tags": ["a", "ü"]}
+    assert first["note"] == "five" and read[1]["note"] is None
+
+    keyed = {"keys": ["k3", "k4", "nobody"], "since": START + timedelta(minutes=4)}
+    assert [tuple(r) for r in on_cursor.run(connection, BY_KEYS, keyed)] == [(ids[4], "k4")]
+
+
+def test_a_write_for_many_rows_is_one_executemany(connection: Connection) -> None:
+    ids = sorted(r.id for r in on_cursor.run(connection, INSERT, [_probe(n) for n in range(3)]))
+    notes = [{"b_id": i, "b_note": f"note {i}"} for i in ids[:2]]
+    assert on_cursor.cursor_sql(connection, WRITE, notes) is not None
+    assert on_cursor.run(connection, WRITE, notes) == []
+    stored = connection.execute(select(C.id, C.note).order_by(C.id)).all()
+    assert [tuple(r) for r in stored] == [
+        (ids[0], f"note {ids[0]}"),
+        (ids[1], f"note {ids[1]}"),
+        (ids[2], None),
+    ]
+
+
+def test_a_driver_error_is_raised_as_sqlalchemys(connection: Connection) -> None:
+    on_cursor.run(connection, INSERT, _probe(1))
+    with pytest.raises(IntegrityError) as raised, connection.begin_nested():
+        on_cursor.run(connection, INSERT, _probe(1))  # the same key again
+    assert isinstance(raised.value.orig, connection.dialect.loaded_dbapi.IntegrityError)
+
+
+def test_what_it_cannot_run_goes_through_the_connection(engine: Engine) -> None:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    with engine.connect() as conn, conn.begin():
+        on_cursor.run(conn, INSERT, [_probe(n) for n in range(2)])
+        assert on_cursor.cursor_sql(conn, BY_IDS, {"ids": []}) is None
+        assert on_cursor.run(conn, BY_IDS, {"ids": []}) == []
+
+    # Listeners of the statements (counters, tracing) see each one.
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with engine.connect() as watched:
+            keyed = {"keys": ["k0", "k1"], "since": START}
+            assert on_cursor.cursor_sql(watched, BY_KEYS, keyed) is None
+            assert len(on_cursor.run(watched, BY_KEYS, keyed)) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(seen) == 1 and "cursor_probes" in seen[0]
