@@ -3,11 +3,11 @@ caller may see (``core.audience``), else nothing.
 
 An operator's reply costs the console this read and a publish, so it is kept cheap. Its
 statement is built once per role, with the dialog and the operator as bound parameters. On
-SQLite it runs on a connection of its own, held for the life of the application: a read
-through a pooled session costs a greenlet, the ORM's execution, a pool check-out and a
-rollback on return, several times the query itself. SQLite in WAL mode answers each such
-read from the latest commit, as a fresh session would. Other databases go through the
-engine's pool, without the ORM.
+SQLite it runs, compiled once (``core.db.on_cursor``), on a connection of its own, held for
+the life of the application: a read through a pooled session costs a greenlet, the ORM's
+execution, a pool check-out and a rollback on return, several times the query itself. SQLite
+in WAL mode answers each such read from the latest commit, as a fresh session would. Other
+databases go through the engine's pool, without the ORM.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any, NamedTuple
 import aiosqlite
 from aiohttp import web
 from sqlalchemy import Integer, Select, bindparam, select
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.app_keys import SESSIONS
 from core.audience import visible_dialogs
 from core.db.engine import SQLITE_PRAGMAS
+from core.db.on_cursor import driver_call
 from core.db.schema import Dialog, Operator
 
 SQLITE_TIMEOUT_S = 30.0
@@ -50,19 +50,12 @@ def status_query(role: str) -> Select[int, str]:
     return query if rule is None else query.where(rule)
 
 
-class _SqliteStatement(NamedTuple):
-    sql: str
-    names: tuple[str, ...]
-    """The bound parameters' names in the order of the statement's ``?`` marks."""
-
-
 class DialogStatusReader:
     """Reads ``status_query`` for one caller at a time; ``open`` before use, ``close`` after."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._held: aiosqlite.Connection | None = None
-        self._compiled: dict[str, _SqliteStatement] = {}
 
     async def open(self) -> None:
         """Connect the held SQLite connection, when the database is an SQLite file."""
@@ -83,29 +76,15 @@ class DialogStatusReader:
     async def status(self, dialog_id: int, operator: Operator) -> SeenDialog | None:
         """The dialog's id and status when ``operator`` may see it, else None."""
         params = {"dialog_id": dialog_id, "operator_id": operator.id}
-        if self._held is None:
+        statement = status_query(operator.role)
+        call = None if self._held is None else driver_call(self.engine.dialect, statement, params)
+        if self._held is None or call is None:
             async with self.engine.connect() as connection:
-                row: Any = (await connection.execute(status_query(operator.role), params)).first()
+                row: Any = (await connection.execute(statement, params)).first()
             return None if row is None else SeenDialog(row.id, row.status)
-        statement = self._sqlite_statement(operator.role)
-        rows = await self._held.execute_fetchall(
-            statement.sql, tuple(params[name] for name in statement.names)
-        )
-        for dialog, status in rows:
+        for dialog, status in call.rows(await self._held.execute_fetchall(call.sql, call.values)):
             return SeenDialog(dialog, status)
         return None
-
-    def _sqlite_statement(self, role: str) -> _SqliteStatement:
-        statement = self._compiled.get(role)
-        if statement is None:
-            statement = _compile(status_query(role), self.engine.dialect)
-            self._compiled[role] = statement
-        return statement
-
-
-def _compile(query: Select[int, str], dialect: Dialect) -> _SqliteStatement:
-    compiled = query.compile(dialect=dialect)
-    return _SqliteStatement(str(compiled), tuple(compiled.positiontup or ()))
 
 
 def _sqlite_file(engine: AsyncEngine) -> str | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +101,7 @@ class _Plan:
             self.by_lengths[lengths] = sql
         return sql
 
-    def rows(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
+    def rows(self, raw: Iterable[Sequence[Any]]) -> list[Any]:
         """The driver's rows as named tuples, each column converted."""
         make = self.row._make
         if not any(self.results):
@@ -132,7 +132,8 @@ def _flushed_run(session: Session, statement: Any, params: Params) -> list[Any]:
 
 
 _plans: dict[tuple[Any, ...], _Plan | None] = {}
-"""Plans by (statement, dialect, paramstyle, keys); None for a statement left to SQLAlchemy.
+"""Plans by (statement, dialect, driver, paramstyle, keys); None for a statement left to
+SQLAlchemy.
 Bounded: the statements are built once each (``functools.cache``) and few."""
 
 
@@ -170,6 +171,28 @@ def cursor_sql(connection: Connection, statement: Any, params: Params) -> str | 
     which path runs."""
     chosen = _chosen(connection, statement, params)
     return None if chosen is None else chosen[1]
+
+
+@dataclass(frozen=True)
+class DriverCall:
+    """A statement as a driver takes it: for a connection of the driver's own (the console's
+    held SQLite connection, ``operator_console.dialog_status``)."""
+
+    sql: str
+    values: list[Any]
+    plan: _Plan
+
+    def rows(self, raw: Iterable[Sequence[Any]]) -> list[Any]:
+        """The driver's rows of this call as ``run`` gives them."""
+        return self.plan.rows(raw)
+
+
+def driver_call(dialect: Dialect, statement: Any, params: Mapping[str, Any]) -> DriverCall | None:
+    """``statement`` with ``params`` as SQL and positional values for ``dialect``'s driver,
+    or None for what this does not handle."""
+    plan = _plan_for(dialect, statement, params)
+    sql = None if plan is None else plan.expanded_sql(params)
+    return None if plan is None or sql is None else DriverCall(sql, plan.positional(params), plan)
 
 
 def _listed(params: Params) -> list[Mapping[str, Any]]:
@@ -215,8 +238,12 @@ def _plan(connection: Connection, statement: Any, params: Mapping[str, Any]) -> 
     dialect = connection.dialect
     if dialect.is_async or _watched(connection):
         return None
+    return _plan_for(dialect, statement, params)
+
+
+def _plan_for(dialect: Dialect, statement: Any, params: Mapping[str, Any]) -> _Plan | None:
     keys = tuple(sorted(params)) if statement.is_dml else ()
-    key = (statement, dialect.name, dialect.paramstyle, keys)
+    key = (statement, dialect.name, dialect.driver, dialect.paramstyle, keys)
     try:
         return _plans[key]
     except KeyError:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.sqlite import aiosqlite
 from sqlalchemy.exc import IntegrityError
 
 from core.db import on_cursor
@@ -152,3 +153,14 @@ def test_what_it_cannot_run_goes_through_the_connection(engine: Engine) -> None:
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(seen) == 1 and "cursor_probes" in seen[0]
+
+
+def test_a_driver_call_gives_the_sql_and_values_for_a_connection_of_ones_own() -> None:
+    call = on_cursor.driver_call(
+        aiosqlite.dialect(), BY_KEYS, {"keys": ["k1", "k2"], "since": START}
+    )
+    assert call is not None
+    assert '"key" IN (?, ?) AND cursor_probes.at >= ?' in " ".join(call.sql.split())
+    # Converted as SQLAlchemy stores them: SQLite keeps timestamps as text.
+    assert call.values == ["k1", "k2", "2026-03-01 09:30:00.000000"]
+    assert on_cursor.driver_call(aiosqlite.dialect(), BY_KEYS, {"keys": [], "since": START}) is None
