@@ -18,7 +18,9 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
 
+from core.db import loaded
 from core.db.crm_schema import CrmLead, CrmProfile
+from core.db.loaded import adopt
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import (
     DialogOffer,
@@ -37,6 +39,8 @@ from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.setup_cache import line_settings as line_settings
 from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
 from router.statements import (
+    DIALOG,
+    IDENTITY,
     by_ids,
     identities_with_dialogs,
     message_ids_by_external_ids,
@@ -290,15 +294,18 @@ class InboundReads:
                 self.messages[(channel_id, message.external_id or "")] = message
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})
+        split = len(IDENTITY.keys)
+        sync = session.sync_session
         for chunk in chunks(users):
-            found = await session.execute(
-                identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk}
+            found = await core_rows(
+                session, identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk}
             )
-            for identity, dialog in found:
+            for row in found:
+                identity: ClientIdentity = adopt(sync, IDENTITY, row[:split])
                 self.identities[(channel_id, identity.external_id)] = identity
                 dialogs = self.dialogs.setdefault(identity.id, [])
-                if dialog is not None:
-                    dialogs.append(dialog)
+                if row[split + DIALOG.primary] is not None:  # an identity without dialogs
+                    dialogs.append(adopt(sync, DIALOG, row[split:]))
 
     async def stored(self, channel_id: int, external_id: str) -> Message | None:
         """The message already stored under this channel's id for it."""
@@ -373,8 +380,7 @@ async def routing_rows(
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
     previous: dict[int, Dialog] = {}
     for chunk in chunks(before):
-        found = await session.scalars(by_ids(Dialog), {"ids": chunk})
-        previous.update({d.id: d for d in found})
+        previous.update({d.id: d for d in await loaded.by_ids(session, Dialog, chunk)})
     return offers, joined, previous
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import loaded
 from core.db.counters import count_messages
 from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
@@ -58,7 +59,7 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     session = work.session
     dialog_ids = sorted({r.dialog_id for r in replies})
     # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
-    dialogs = {d.id: d for d in await session.scalars(by_ids(Dialog), {"ids": dialog_ids})}
+    dialogs = {d.id: d for d in await loaded.by_ids(session, Dialog, dialog_ids)}
     operator_ids = sorted({r.operator_id for r in replies})
     operators: dict[int, Acting] = {
         row.id: row for row in await core_rows(session, acting_operators(), {"ids": operator_ids})

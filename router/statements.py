@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from core.db.loaded import shape
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
@@ -100,32 +100,40 @@ def external_ids_of_identities() -> Any:
     return select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
 
 
+IDENTITY = shape(ClientIdentity, "i_")
+DIALOG = shape(Dialog, "d_")
+"""The two entities of a row of ``identities_with_dialogs``, in its order."""
+
+
 @cache
 def identities_with_dialogs() -> Any:
-    """(identity, dialog) for the client identities of the channel bound as ``channel_id``
-    named one of ``ids``: a row for each of an identity's waiting and open dialogs and its
-    latest, or one with no dialog."""
+    """(identity, dialog) columns (``IDENTITY``, then ``DIALOG``) for the client identities
+    of the channel bound as ``channel_id`` named one of ``ids``: a row for each of an
+    identity's waiting and open dialogs and its latest, or one with no dialog (its columns
+    null)."""
     channel_id: Any = bindparam("channel_id")
     ids: Any = bindparam("ids", expanding=True)
+    identities, dialogs = ClientIdentity.__table__.c, Dialog.__table__.c
     # Not correlated with the outer row: SQLite would run a correlated one for every past
     # dialog of the identity, while this one runs once.
-    named, other = aliased(ClientIdentity), aliased(Dialog)
+    named, other = ClientIdentity.__table__.alias(), Dialog.__table__.alias()
     latest = (
-        select(func.max(other.id))
-        .join(named, other.identity_id == named.id)
-        .where(named.channel_id == channel_id, named.external_id.in_(ids))
-        .group_by(other.identity_id)
+        select(func.max(other.c.id))
+        .join(named, other.c.identity_id == named.c.id)
+        .where(named.c.channel_id == channel_id, named.c.external_id.in_(ids))
+        .group_by(other.c.identity_id)
     )
     return (
-        select(ClientIdentity, Dialog)
+        select(*IDENTITY.columns, *DIALOG.columns)
+        .select_from(ClientIdentity.__table__)
         .outerjoin(
-            Dialog,
+            Dialog.__table__,
             and_(
-                Dialog.identity_id == ClientIdentity.id,
-                or_(Dialog.status.in_(OPEN_STATUSES), Dialog.id.in_(latest)),
+                dialogs.identity_id == identities.id,
+                or_(dialogs.status.in_(OPEN_STATUSES), dialogs.id.in_(latest)),
             ),
         )
-        .where(ClientIdentity.channel_id == channel_id, ClientIdentity.external_id.in_(ids))
+        .where(identities.channel_id == channel_id, identities.external_id.in_(ids))
     )
 
 

@@ -1,0 +1,115 @@
+"""Entities read on the cursor are what the ORM's read gives: the same values, persistent in
+the session, one object per row, and their changes written like any loaded entity's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, select
+
+from core.db import SessionMaker, loaded, make_engine, make_sessionmaker
+from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line
+from core.db.writer import make_writer_engine
+from core.db.writer_session import DirectSession
+from tests.support.querycount import count_queries
+
+OPENED = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+
+
+class Databases:
+    """The hub's async sessions and the router writer's sessions on one database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.writer_engine = make_writer_engine(url)
+        self.writer: SessionMaker = make_sessionmaker(self.writer_engine, DirectSession)
+
+
+@pytest.fixture
+async def databases(db_url: str) -> AsyncIterator[Databases]:
+    found = Databases(db_url)
+    try:
+        yield found
+    finally:
+        found.writer_engine.sync_engine.dispose()
+        await found.engine.dispose()
+
+
+async def _dialogs(databases: Databases, count: int) -> list[int]:
+    async with databases.sessions() as s, s.begin():
+        line = Line(key="l", name="L")
+        s.add(line)
+        await s.flush()
+        channel = Channel(line_id=line.id, kind="webchat", key="c", name="C")
+        client = Client(name="Ann")
+        s.add_all([channel, client])
+        await s.flush()
+        identity = ClientIdentity(client_id=client.id, channel_id=channel.id, external_id="u1")
+        s.add(identity)
+        await s.flush()
+        dialogs = [
+            Dialog(line_id=line.id, channel_id=channel.id, client_id=client.id,
+                   identity_id=identity.id, opened_at=OPENED, status="open")
+            for _ in range(count)
+        ]  # fmt: skip
+        s.add_all(dialogs)
+        await s.flush()
+        return [d.id for d in dialogs]
+
+
+def _values(entity: Any) -> dict[str, Any]:
+    return {a.key: getattr(entity, a.key) for a in inspect(type(entity)).column_attrs}
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
+async def test_entities_read_on_the_cursor_are_the_orms(databases: Databases, writer: bool) -> None:
+    ids = await _dialogs(databases, 3)
+    async with databases.sessions() as s:
+        expected = {d.id: _values(d) for d in await s.scalars(select(Dialog))}
+    sessions = databases.writer if writer else databases.sessions
+    async with sessions() as s, s.begin():
+        read = await loaded.by_ids(s, Dialog, [*ids, 9999])  # one that does not exist
+        assert sorted(d.id for d in read) == ids
+        assert {d.id: _values(d) for d in read} == expected
+        assert read[0].opened_at == OPENED
+        assert all(inspect(d).persistent and not s.is_modified(d) for d in read)
+        # The session's own: its lookups and later reads give the same objects.
+        assert await s.get(Dialog, ids[0]) in read
+        again = await loaded.by_ids(s, Dialog, ids)
+        assert {id(d) for d in again} == {id(d) for d in read}
+        assert await loaded.by_ids(s, Dialog, []) == []
+
+
+async def test_a_change_is_written_as_for_a_loaded_entity(databases: Databases) -> None:
+    ids = await _dialogs(databases, 1)
+    with count_queries(databases.writer_engine) as seen:
+        async with databases.writer() as s, s.begin():
+            [dialog] = await loaded.by_ids(s, Dialog, ids)
+            dialog.status = "closed"
+    updates = [" ".join(q.split()) for q in seen if q.lstrip().upper().startswith("UPDATE")]
+    assert any(u.startswith("UPDATE dialogs SET status=") for u in updates), seen.report()
+    assert not any("opened_at" in u for u in updates), seen.report()
+    async with databases.sessions() as s:
+        stored = await s.get(Dialog, ids[0])
+        assert stored is not None and stored.status == "closed" and stored.opened_at == OPENED
+
+
+async def test_a_held_entity_comes_back_as_it_is(databases: Databases) -> None:
+    ids = await _dialogs(databases, 1)
+    async with databases.writer() as s, s.begin():
+        held = await s.get(Dialog, ids[0])
+        assert held is not None
+        held.status = "closed"  # pending: the read flushes it first, then finds the same object
+        [read] = await loaded.by_ids(s, Dialog, ids)
+        assert read is held and read.status == "closed"
+
+
+def test_shape_keeps_two_entities_of_one_row_apart() -> None:
+    identity, dialog = loaded.shape(ClientIdentity, "i_"), loaded.shape(Dialog, "d_")
+    names = [c.name for c in (*identity.columns, *dialog.columns)]
+    assert len(names) == len(set(names))
+    assert identity.keys[identity.primary] == "id" and dialog.keys[dialog.primary] == "id"
