@@ -46,6 +46,7 @@ from core.envelope import (
 )
 from core.redis_server import EmbeddedRedis
 from operator_console.seed import do_seed
+from operator_console.serving import settle_heap
 from router.worker import Router
 
 KINDS = ("empty batch (baseline)", "inbound message", "operator reply", "delivery outcome")
@@ -160,6 +161,7 @@ async def run_size(
             await do_seed(lookups, "admin", "bench-admin-password")
             router = Router(lookups, Bus(client), writer=writer)
             bench = await prepare(router, lookups, size)
+            settle_heap()  # the collector's settings of a running hub
             await measure(bench, size, warmup)
             return await measure(bench, size, rounds)
         finally:
