@@ -1,12 +1,13 @@
 """Core statements run straight on the driver's cursor, each compiled once.
 
-Through a SQLAlchemy ``Connection`` a Core statement of the router cost about 135 µs of CPU on
-the database writer's thread (SQLite), of which the driver's own work was 18 µs: the rest is
-what SQLAlchemy builds for every call, a cache-key walk, an execution context and a result
-with its metadata. The router sends the same few statements in every batch, so here each is
-compiled once per dialect into the driver's SQL and the converters of its parameters and
-columns (the same ones SQLAlchemy would apply), and runs on the cursor of the caller's
-connection: in the same transaction, with the same values in and out.
+Through a SQLAlchemy ``Connection`` a read of the router cost about 106 µs of CPU on the
+database writer's thread (SQLite), against 11 µs for the same SQL on the bare cursor and 25 µs
+here (docs/BENCHMARKS.md): the rest is what SQLAlchemy builds for every call, a cache-key walk,
+an execution context and a result with its metadata. The router sends the same few statements
+in every batch, so here each is compiled once per dialect into the driver's SQL and the
+converters of its parameters and columns (the same ones SQLAlchemy would apply), and runs on
+the cursor of the caller's connection: in the same transaction, with the same values in and
+out.
 
 The statement goes through the ``Connection`` as usual instead:
 
