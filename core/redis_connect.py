@@ -27,9 +27,11 @@ from urllib.parse import unquote, urlsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from core.redis_pool import LeanPool, LeanSentinelPool, lean
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -108,17 +110,13 @@ def _addresses(hosts: str, what: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
-class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
-    """Sentinel's master pool that, like ``BlockingConnectionPool``, waits for a connection."""
-
-
 def connect(url: str, max_connections: int) -> aioredis.Redis:
     """A client (owning its pool: ``aclose`` closes both) for ``url``; decodes replies."""
     scheme = urlsplit(url).scheme
     if scheme == CLUSTER_SCHEME:
         return _cluster(check_cluster_url(url), max_connections)
     if scheme != SENTINEL_SCHEME:
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = LeanPool.from_url(
             url,
             decode_responses=True,
             max_connections=max_connections,
@@ -126,12 +124,12 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
             socket_timeout=SOCKET_TIMEOUT_S,
             retry=reconnect_once(),
         )
-        return aioredis.Redis.from_pool(pool)
+        return aioredis.Redis.from_pool(lean(pool))
     target = check_sentinel_url(url)
     sentinel = Sentinel(list(target.sentinels), socket_timeout=2)  # type: ignore[no-untyped-call]
     client: aioredis.Redis = sentinel.master_for(
         target.master,
-        connection_pool_class=BlockingSentinelPool,
+        connection_pool_class=LeanSentinelPool,
         db=target.db,
         password=target.password,
         decode_responses=True,
@@ -139,6 +137,7 @@ def connect(url: str, max_connections: int) -> aioredis.Redis:
         timeout=POOL_TIMEOUT_S,
         retry=reconnect_once(),
     )
+    lean(client.connection_pool)  # type: ignore[arg-type]
     return client
 
 

@@ -1,0 +1,121 @@
+"""The single-server and Sentinel clients' connection pool, and a connection that sends inline.
+
+Every command the hub sends checks a connection out of the pool and back in. redis-py's
+``BlockingConnectionPool`` does that under an ``asyncio.Condition`` and a timeout, records
+metrics and dispatches a release event; a connection with a socket timeout sends each command
+through ``asyncio.wait_for``, which is a task of its own and two more turns of the event loop.
+Measured on our machines, that was about half of the client's CPU for an ``XADD``: 197 µs
+against 110 µs without it (``docs/BENCHMARKS.md``), at a score of such round trips per visitor
+message.
+
+Here a check-out takes an idle connection at once when nobody waits for one, and a check-in
+puts it back at once when nobody waits; otherwise both go the pool's own way, which queues the
+waiters and wakes them. A command is written inline and only a write the socket holds back
+waits for the drain, under the socket timeout, so a Redis that stops reading is still noticed.
+The connection's own check before use (``ensure_connection``: connected, and no unread reply
+left on it) is kept. The release event is skipped only where it does nothing: it re-authenticates
+connections of a streaming credential provider, which the hub never configures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+
+class LeanPool(aioredis.BlockingConnectionPool):
+    """A ``BlockingConnectionPool`` whose uncontended check-out and check-in are immediate."""
+
+    def _uncontended(self) -> bool:
+        # ``_in_maintenance``: a server's maintenance notice is rewriting the pool under its lock.
+        return not (self._condition._waiters or self._in_maintenance)
+
+    async def get_connection(self, *_args: Any, **_options: Any) -> AbstractConnection:
+        # The arguments are deprecated and unused by redis-py itself; none of ours passes any.
+        if not (self._available_connections and self._uncontended()):
+            return await super().get_connection()  # type: ignore[no-untyped-call,no-any-return]
+        connection: AbstractConnection = self._available_connections.pop()
+        self._in_use_connections.add(connection)
+        try:
+            await self.ensure_connection(connection)
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: AbstractConnection) -> None:
+        if not self._uncontended() or self.connection_kwargs.get("credential_provider"):
+            await super().release(connection)
+            return
+        self._in_use_connections.remove(connection)
+        if connection.should_reconnect():  # type: ignore[no-untyped-call]
+            await connection.disconnect()
+        self._available_connections.append(connection)
+
+
+class LeanSentinelPool(SentinelConnectionPool, LeanPool):
+    """Sentinel's master pool that, like ``LeanPool``, waits for a connection when all are busy."""
+
+
+class InlineSend(AbstractConnection):
+    """Writes a command at once; only a write the socket holds back waits, under the timeout."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        writer = self._writer
+        if (
+            writer is None
+            or not self.socket_timeout
+            or (check_health and self.health_check_interval)
+        ):
+            # Connecting, or a health check is due: the library's way.
+            await super().send_packed_command(command, check_health)
+            return
+        if isinstance(command, str):
+            command = command.encode()
+        chunks = [command] if isinstance(command, bytes) else command
+        try:
+            writer.writelines(chunks)
+            if writer.transport.get_write_buffer_size():
+                await asyncio.wait_for(writer.drain(), self.socket_timeout)
+            else:
+                await writer.drain()  # all with the kernel: raises only for a lost connection
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            raise RedisConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:
+            # A command cut off half way would leave the server reading garbage.
+            await self.disconnect(nowait=True)
+            raise
+
+
+_INLINE: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def inline_send(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``connection_class`` (TCP, TLS, Unix socket or Sentinel's) that sends inline; one class
+    per original, so that pools made alike share it."""
+    if issubclass(connection_class, InlineSend):
+        return connection_class
+    made = _INLINE.get(connection_class)
+    if made is None:
+        name = f"Inline{connection_class.__name__}"
+        made = _INLINE[connection_class] = type(name, (InlineSend, connection_class), {})
+    return made
+
+
+def lean(pool: LeanPool) -> LeanPool:
+    """``pool`` with connections that send inline; before its first connection is made."""
+    pool.connection_class = inline_send(pool.connection_class)
+    return pool

@@ -1,0 +1,126 @@
+"""The hub's Redis pool (``core.redis_pool``) on a real server: callers past the pool wait and
+are served, and a server that stops reading is noticed within the socket timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core.redis_connect import connect
+from core.redis_pool import InlineSend, LeanPool, lean
+
+
+def _pool(url: str, max_connections: int, socket_timeout: float = 5.0) -> LeanPool:
+    return lean(
+        LeanPool.from_url(
+            url, decode_responses=True, max_connections=max_connections, timeout=5,
+            socket_timeout=socket_timeout,
+        )
+    )  # fmt: skip
+
+
+def _made(pool: LeanPool) -> int:
+    return len(pool._available_connections) + len(pool._in_use_connections)
+
+
+async def test_the_hub_client_uses_the_lean_pool_and_inline_sends(redis_url: str) -> None:
+    client = connect(redis_url, max_connections=4)
+    try:
+        assert await client.ping()
+        assert isinstance(client.connection_pool, LeanPool)
+        assert issubclass(client.connection_pool.connection_class, InlineSend)
+    finally:
+        await client.aclose()
+
+
+async def test_callers_past_the_pool_wait_and_are_all_served(redis_url: str) -> None:
+    """Two connections, one held by a blocking read: forty callers share the other in turn,
+    each woken when a connection comes back, none timed out."""
+    pool = _pool(redis_url, max_connections=2)
+    client = aioredis.Redis.from_pool(pool)
+
+    async def read_quiet_stream() -> object:
+        return await client.xread({"quiet": "$"}, block=1500)
+
+    try:
+        blocked = asyncio.create_task(read_quiet_stream())
+        await asyncio.sleep(0.05)
+        counts = await asyncio.gather(*(client.incr("n") for _ in range(40)))
+        assert sorted(counts) == list(range(1, 41))
+        assert not blocked.done()  # the whole crowd went through the one free connection
+        assert not await blocked  # nothing came: it timed out as asked
+        assert _made(pool) == 2
+    finally:
+        await client.aclose()
+
+
+class _FreezingProxy:
+    """A TCP relay in front of Redis that can stop reading what the client sends, as a stuck
+    server does: its socket buffers fill and the client's writes stop going out."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.frozen = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}/0"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        for task in (
+            asyncio.create_task(self._pipe(reader, upstream_writer, freezes=True)),
+            asyncio.create_task(self._pipe(upstream_reader, writer, freezes=False)),
+        ):
+            self.tasks.add(task)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, freezes: bool
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+                if freezes and self.frozen.is_set():
+                    await asyncio.Event().wait()  # never reads again
+        writer.close()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+async def proxy(redis_url: str) -> AsyncIterator[_FreezingProxy]:
+    parts = urlsplit(redis_url)
+    relay = _FreezingProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    yield relay
+    await relay.close()
+
+
+async def test_a_server_that_stops_reading_fails_the_write_within_the_socket_timeout(
+    proxy: _FreezingProxy,
+) -> None:
+    client = aioredis.Redis.from_pool(_pool(await proxy.start(), 2, socket_timeout=0.5))
+    try:
+        assert await client.ping()
+        proxy.frozen.set()
+        await client.set("small", "1")  # read by the relay before it froze
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisTimeoutError, match="writing"):
+            await client.set("big", "x" * 64_000_000)
+        assert loop.time() - started < 3
+    finally:
+        await client.aclose()
