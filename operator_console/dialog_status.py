@@ -77,14 +77,15 @@ class DialogStatusReader:
         """The dialog's id and status when ``operator`` may see it, else None."""
         params = {"dialog_id": dialog_id, "operator_id": operator.id}
         statement = status_query(operator.role)
-        call = None if self._held is None else driver_call(self.engine.dialect, statement, params)
-        if self._held is None or call is None:
-            async with self.engine.connect() as connection:
-                row: Any = (await connection.execute(statement, params)).first()
-            return None if row is None else SeenDialog(row.id, row.status)
-        for dialog, status in call.rows(await self._held.execute_fetchall(call.sql, call.values)):
-            return SeenDialog(dialog, status)
-        return None
+        held = self._held
+        call = None if held is None else driver_call(self.engine.dialect, statement, params)
+        if held is not None and call is not None:
+            for dialog, status in call.rows(await held.execute_fetchall(call.sql, call.values)):
+                return SeenDialog(dialog, status)
+            return None
+        async with self.engine.connect() as connection:
+            row: Any = (await connection.execute(statement, params)).first()
+        return None if row is None else SeenDialog(row.id, row.status)
 
 
 def _sqlite_file(engine: AsyncEngine) -> str | None:

@@ -41,7 +41,6 @@ from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy
 from router.statements import (
     DIALOG,
     IDENTITY,
-    by_ids,
     identities_with_dialogs,
     message_ids_by_external_ids,
     offers_of_dialogs,
@@ -290,7 +289,7 @@ class InboundReads:
             )
             hits.extend(row.id for row in rows)
         for some in chunks(hits):  # a repeat: rare, so its entity is read only then
-            for message in await session.scalars(by_ids(Message), {"ids": some}):
+            for message in await loaded.by_ids(session, Message, some):
                 self.messages[(channel_id, message.external_id or "")] = message
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})

@@ -34,7 +34,6 @@ from router.reads import Acting, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
     acting_operators,
-    by_ids,
     external_ids_of_identities,
     insert_messages,
     reply_ids_by_client_ids,
@@ -111,7 +110,7 @@ async def _stored_replies(
     hits = [row.id for row in candidates if (row.dialog_id, row.client_msg_id) in keys]
     if not hits:
         return {}
-    found = await session.scalars(by_ids(Message), {"ids": hits})
+    found = await loaded.by_ids(session, Message, hits)
     return {_client_key(m): m for m in found}
 
 

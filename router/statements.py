@@ -27,12 +27,6 @@ from router.assign import OPEN_STATUSES
 
 
 @cache
-def by_ids(entity: Any) -> Any:
-    """The rows of ``entity`` whose ids are bound as ``ids``."""
-    return select(entity).where(entity.id.in_(bindparam("ids", expanding=True)))
-
-
-@cache
 def reply_ids_by_client_ids() -> Any:
     """(id, dialog id, client message id) of the messages of the dialogs bound as
     ``dialog_ids`` whose client message id is one of ``client_msg_ids`` (the cross product:

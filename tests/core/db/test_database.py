@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import at_head, make_engine, make_sessionmaker, upgrade
 from core.db.migrate import alembic_config, known_heads
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message
+from core.db.schema import Client, ClientIdentity, Dialog, Message
+from tests.support.client_seed import seed_client
 
 
 @pytest.fixture
@@ -32,17 +33,8 @@ async def test_migrations_create_the_schema_and_are_idempotent(engine: AsyncEngi
 
 
 async def _seed(engine: AsyncEngine) -> tuple[int, int]:
-    sessions = make_sessionmaker(engine)
-    async with sessions() as s, s.begin():
-        line = Line(key="l", name="L")
-        s.add(line)
-        await s.flush()
-        channel = Channel(line_id=line.id, kind="webchat", key="c", name="C")
-        client = Client(name="Ann")
-        s.add_all([channel, client])
-        await s.flush()
-        s.add(ClientIdentity(client_id=client.id, channel_id=channel.id, external_id="u1"))
-    return channel.id, client.id
+    seeded = await seed_client(make_sessionmaker(engine))
+    return seeded.channel_id, seeded.client_id
 
 
 async def test_identity_is_unique_per_channel_account_and_external_id(engine: AsyncEngine) -> None:

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import inspect, select
 
 from core.db import SessionMaker, loaded, make_engine, make_sessionmaker
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line
+from core.db.schema import ClientIdentity, Dialog
 from core.db.writer import make_writer_engine
 from core.db.writer_session import DirectSession
+from tests.support.client_seed import seed_client
 from tests.support.querycount import count_queries
 
 OPENED = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
@@ -40,20 +41,12 @@ async def databases(db_url: str) -> AsyncIterator[Databases]:
 
 
 async def _dialogs(databases: Databases, count: int) -> list[int]:
+    seeded = await seed_client(databases.sessions)
     async with databases.sessions() as s, s.begin():
-        line = Line(key="l", name="L")
-        s.add(line)
-        await s.flush()
-        channel = Channel(line_id=line.id, kind="webchat", key="c", name="C")
-        client = Client(name="Ann")
-        s.add_all([channel, client])
-        await s.flush()
-        identity = ClientIdentity(client_id=client.id, channel_id=channel.id, external_id="u1")
-        s.add(identity)
-        await s.flush()
         dialogs = [
-            Dialog(line_id=line.id, channel_id=channel.id, client_id=client.id,
-                   identity_id=identity.id, opened_at=OPENED, status="open")
+            Dialog(line_id=seeded.line_id, channel_id=seeded.channel_id,
+                   client_id=seeded.client_id, identity_id=seeded.identity_id, opened_at=OPENED,
+                   status="open")
             for _ in range(count)
         ]  # fmt: skip
         s.add_all(dialogs)
