@@ -4,17 +4,16 @@ Every command the hub sends checks a connection out of the pool and back in. red
 ``BlockingConnectionPool`` does that under an ``asyncio.Condition`` and a timeout, records
 metrics and dispatches a release event; a connection with a socket timeout sends each command
 through ``asyncio.wait_for``, which is a task of its own and two more turns of the event loop.
-Measured on our machines, that was about half of the client's CPU for an ``XADD``: 197 µs
-against 110 µs without it (``docs/BENCHMARKS.md``), at a score of such round trips per visitor
-message.
+Measured with ``bench.redis_calls``, a lone ``XADD`` costs 44–50 % less CPU without them
+(``docs/BENCHMARKS.md``), and a visitor message takes a score of round trips.
 
 Here a check-out takes an idle connection at once when nobody waits for one, and a check-in
 puts it back at once when nobody waits; otherwise both go the pool's own way, which queues the
 waiters and wakes them. A command is written inline and only a write the socket holds back
 waits for the drain, under the socket timeout, so a Redis that stops reading is still noticed.
-The connection's own check before use (``ensure_connection``: connected, and no unread reply
-left on it) is kept. The release event is skipped only where it does nothing: it re-authenticates
-connections of a streaming credential provider, which the hub never configures.
+The pool's check of a connection before use (``ensure_connection``) is kept. The release event
+is skipped only where it does nothing: it re-authenticates the connections of a credential
+provider, and a pool with one releases the library's way.
 """
 
 from __future__ import annotations
