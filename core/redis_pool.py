@@ -1,4 +1,4 @@
-"""The single-server and Sentinel clients' connection pool, and their connections.
+"""The single-server and Sentinel clients' connection pool, and a connection that sends inline.
 
 Every command the hub sends checks a connection out of the pool and back in. redis-py's
 ``BlockingConnectionPool`` does that under an ``asyncio.Condition`` and a timeout, records
@@ -14,11 +14,6 @@ waits for the drain, under the socket timeout, so a Redis that stops reading is 
 The pool's check of a connection before use (``ensure_connection``) is kept. The release event
 is skipped only where it does nothing: it re-authenticates the connections of a credential
 provider, and a pool with one releases the library's way.
-
-A connection packs a command with hiredis's C packer, as redis-py's synchronous client does
-when hiredis is installed; its asynchronous one packs in Python, six times the CPU (3.6 % of
-the hub's in a profile). What hiredis refuses goes to the library's packer, which packs it or
-raises its own error.
 """
 
 from __future__ import annotations
@@ -27,7 +22,6 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
@@ -69,20 +63,8 @@ class LeanSentinelPool(SentinelConnectionPool, LeanPool):
     """Sentinel's master pool that, like ``LeanPool``, waits for a connection when all are busy."""
 
 
-class LeanConnection(AbstractConnection):
-    """Packs in C and writes a command at once; only a write the socket holds back waits, under
-    the timeout."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        command = args[0]
-        if isinstance(command, str):
-            args = (*command.encode().split(), *args[1:])  # "CONFIG GET": two words
-        elif isinstance(command, bytes) and b" " in command:
-            args = (*command.split(), *args[1:])
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError:
-            return super().pack_command(*args)
+class InlineSend(AbstractConnection):
+    """Writes a command at once; only a write the socket holds back waits, under the timeout."""
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
@@ -117,22 +99,22 @@ class LeanConnection(AbstractConnection):
             raise
 
 
-_LEAN: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+_INLINE: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
-def lean_connection(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
-    """``connection_class`` (TCP, TLS, Unix socket or Sentinel's) made a ``LeanConnection``; one
-    class per original, so that pools made alike share it."""
-    if issubclass(connection_class, LeanConnection):
+def inline_send(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``connection_class`` (TCP, TLS, Unix socket or Sentinel's) that sends inline; one class
+    per original, so that pools made alike share it."""
+    if issubclass(connection_class, InlineSend):
         return connection_class
-    made = _LEAN.get(connection_class)
+    made = _INLINE.get(connection_class)
     if made is None:
-        name = f"Lean{connection_class.__name__}"
-        made = _LEAN[connection_class] = type(name, (LeanConnection, connection_class), {})
+        name = f"Inline{connection_class.__name__}"
+        made = _INLINE[connection_class] = type(name, (InlineSend, connection_class), {})
     return made
 
 
 def lean(pool: LeanPool) -> LeanPool:
-    """``pool`` with ``LeanConnection``s; before its first connection is made."""
-    pool.connection_class = lean_connection(pool.connection_class)
+    """``pool`` with connections that send inline; before its first connection is made."""
+    pool.connection_class = inline_send(pool.connection_class)
     return pool

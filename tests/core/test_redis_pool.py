@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.connection import Connection
-from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis_connect import connect
-from core.redis_pool import LeanConnection, LeanPool, lean, lean_connection
+from core.redis_pool import InlineSend, LeanPool, lean
 
 
 def _pool(url: str, max_connections: int, socket_timeout: float = 5.0) -> LeanPool:
@@ -32,43 +29,12 @@ def _made(pool: LeanPool) -> int:
     return len(pool._available_connections) + len(pool._in_use_connections)
 
 
-async def test_the_hub_client_uses_the_lean_pool_and_connections(redis_url: str) -> None:
+async def test_the_hub_client_uses_the_lean_pool_and_inline_sends(redis_url: str) -> None:
     client = connect(redis_url, max_connections=4)
     try:
         assert await client.ping()
         assert isinstance(client.connection_pool, LeanPool)
-        assert issubclass(client.connection_pool.connection_class, LeanConnection)
-    finally:
-        await client.aclose()
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("XADD", "events", "MAXLEN", "~", 1_000_000, "*", "data", '{"text":"Привет 👋"}'),
-        ("SET", b"k\xff", 1.5, "EX", 10**20),
-        ("CONFIG GET", "maxmemory"),
-        (b"CLIENT SETNAME", "hub"),
-        ("SET", "k", bytearray(b"bytes-like, which only the library's packer takes")),
-    ],
-)
-def test_a_command_is_packed_as_the_library_packs_it(args: tuple[Any, ...]) -> None:
-    ours, theirs = lean_connection(Connection)(), Connection()
-    assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args))
-
-
-@pytest.mark.parametrize("value", [True, None, object()])
-def test_what_redis_cannot_take_is_refused_as_the_library_refuses_it(value: Any) -> None:
-    with pytest.raises(DataError, match="Invalid input"):
-        lean_connection(Connection)().pack_command("SET", "k", value)
-
-
-async def test_text_goes_to_redis_and_back_unchanged(redis_url: str) -> None:
-    client = connect(redis_url, max_connections=2)
-    text = "Привет, 世界 👋 \r\n$5\r\n"
-    try:
-        entry = await client.xadd("s", {"data": text})
-        assert await client.xrange("s") == [(entry, {"data": text})]
+        assert issubclass(client.connection_pool.connection_class, InlineSend)
     finally:
         await client.aclose()
 
