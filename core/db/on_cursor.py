@@ -18,7 +18,8 @@ The statement goes through the ``Connection`` as usual instead:
   a paramstyle other than ``?`` or ``%s``, expanding lists in an ``executemany``.
 
 A driver's error is raised as SQLAlchemy's ``DBAPIError``, as the ``Connection`` would raise
-it: the router's retries of write conflicts catch that.
+it: the router's retries of write conflicts catch that. A converter's own error (a naive
+datetime for a UTC column, say) is raised as the ``Connection``'s ``StatementError`` too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -150,16 +151,16 @@ def run(connection: Connection, statement: Any, params: Params) -> list[Any]:
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if isinstance(params, Mapping):
-            return _execute(connection, cursor, plan, sql, plan.positional(params))
+            return _execute(connection, cursor, plan, sql, _positional(plan, sql, params))
         if plan.values is None or plan.row is None:
-            positional = [plan.positional(p) for p in rows]
+            positional = [_positional(plan, sql, p) for p in rows]
             _guard(connection, sql, positional, lambda: cursor.executemany(sql, positional))
             return []
         found: list[Any] = []
         for start in range(0, len(rows), INSERT_PAGE):
             page = rows[start : start + INSERT_PAGE]
             paged = sql.replace(plan.values, ", ".join([plan.values] * len(page)), 1)
-            values = [v for p in page for v in plan.positional(p)]
+            values = [v for p in page for v in _positional(plan, paged, p)]
             found.extend(_execute(connection, cursor, plan, paged, values))
         return found
     finally:
@@ -193,7 +194,9 @@ def driver_call(dialect: Dialect, statement: Any, params: Mapping[str, Any]) -> 
     or None for what this does not handle."""
     plan = _plan_for(dialect, statement, params)
     sql = None if plan is None else plan.expanded_sql(params)
-    return None if plan is None or sql is None else DriverCall(sql, plan.positional(params), plan)
+    if plan is None or sql is None:
+        return None
+    return DriverCall(sql, _positional(plan, sql, params), plan)
 
 
 def _listed(params: Params) -> list[Mapping[str, Any]]:
@@ -208,6 +211,16 @@ def _chosen(connection: Connection, statement: Any, params: Params) -> tuple[_Pl
         return None
     sql = plan.expanded_sql(rows[0])
     return None if sql is None else (plan, sql)
+
+
+def _positional(plan: _Plan, sql: str, params: Mapping[str, Any]) -> list[Any]:
+    """``plan.positional(params)``; a converter's own error (a naive datetime for a UTC column,
+    say) is raised as SQLAlchemy raises it from a ``Connection``: a ``StatementError``."""
+    try:
+        return plan.positional(params)
+    except Exception as err:
+        kind = f"{type(err).__module__}.{type(err).__qualname__}"
+        raise StatementError(f"({kind}) {err}", sql, [params], err) from err
 
 
 def _execute(

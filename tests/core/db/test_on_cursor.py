@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.sqlite import aiosqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from core.db import on_cursor
 from core.db.schema import UtcDateTime
@@ -130,6 +130,33 @@ def test_a_driver_error_is_raised_as_sqlalchemys(connection: Connection) -> None
     with pytest.raises(IntegrityError) as raised, connection.begin_nested():
         on_cursor.run(connection, INSERT, _probe(1))  # the same key again
     assert isinstance(raised.value.orig, connection.dialect.loaded_dbapi.IntegrityError)
+
+
+NAIVE = datetime(2026, 3, 1, 9, 30)
+"""A datetime without a zone, which ``UtcDateTime`` refuses."""
+
+MOVE = update(PROBES).where(C.id == bindparam("b_id")).values(at=bindparam("b_at"))
+
+
+@pytest.mark.parametrize(
+    ("statement", "params"),
+    [
+        (BY_KEYS, {"keys": ["k1"], "since": NAIVE}),
+        (INSERT, [{**_probe(1), "at": NAIVE}, {**_probe(2), "at": NAIVE}]),
+        (MOVE, [{"b_id": 1, "b_at": NAIVE}, {"b_id": 2, "b_at": NAIVE}]),
+    ],
+    ids=["read", "insert", "executemany"],
+)
+def test_a_converters_error_is_raised_as_the_connections(
+    connection: Connection, statement: Any, params: Any
+) -> None:
+    assert on_cursor.cursor_sql(connection, statement, params) is not None
+    with pytest.raises(StatementError) as ours, connection.begin_nested():
+        on_cursor.run(connection, statement, params)
+    with pytest.raises(StatementError) as theirs, connection.begin_nested():
+        connection.execute(statement, params)
+    assert isinstance(ours.value.orig, ValueError)
+    assert str(ours.value).splitlines()[0] == str(theirs.value).splitlines()[0]
 
 
 def test_what_it_cannot_run_goes_through_the_connection(engine: Engine) -> None:
