@@ -32,7 +32,7 @@ from core.limits import RowId
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from operator_console.admin_operators_api import admin_operator_json
 from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, path_id
+from operator_console.bodies import Body, path_row
 from operator_console.field_errors import (
     FieldError,
     field_error_response,
@@ -145,9 +145,7 @@ async def line_json(session: AsyncSession, line: Line) -> dict[str, Any]:
 
 
 async def _editable_line(session: AsyncSession, request: web.Request) -> Line:
-    line = await session.get(Line, path_id(request, "line_id"))
-    if line is None:
-        raise http_error(web.HTTPNotFound, "no such line")
+    line = await path_row(session, request, Line, "line_id")
     if line.source == "file":
         raise http_error(
             web.HTTPConflict,

@@ -24,8 +24,8 @@ from core.roles import SUPERVISOR_ROLES
 from crm_sink.actions import CrmWork
 from crm_sink.completeness import check_progress, do_run_check
 from crm_sink.rules import BUILTIN_FIELDS
-from operator_console.auth import http_error, require_role
-from operator_console.bodies import Body, path_id
+from operator_console.auth import require_role
+from operator_console.bodies import Body, path_id, path_row
 from operator_console.field_errors import FieldError, field_error_response, read_form_body
 from operator_console.keys import SETTINGS
 
@@ -45,10 +45,7 @@ class CheckBody(Body):
 
 
 async def _line(session: AsyncSession, request: web.Request) -> Line:
-    line = await session.get(Line, path_id(request, "line_id"))
-    if line is None:
-        raise http_error(web.HTTPNotFound, "no such line")
-    return line
+    return await path_row(session, request, Line, "line_id")
 
 
 def _check_fields(fields: dict[str, int]) -> None:

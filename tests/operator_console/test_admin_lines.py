@@ -103,6 +103,8 @@ async def test_admins_edit_lines_and_operators_managers_read_operators_are_refus
         )
         assert status == 201, body
         line_id = body["line"]["id"]
+        status, missing = await admin.call("PATCH", "/api/admin/lines/987654", {"name": "None"})
+        assert (status, missing["error"]) == (404, "no such line"), missing
         assert body["line"]["settings"]["schedule"]["week"] == {"mon": ["09:00-18:00"]}
         status, body = await admin.call(
             "PUT",

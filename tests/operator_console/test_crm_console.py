@@ -152,6 +152,8 @@ async def test_required_fields_points_and_fill_in_tasks(hub: str, settings: Sett
             "PUT", f"/api/crm/lines/{dialog['line_id']}/required", {"fields": {"phone": 10}}
         )
         assert status == 403
+        status, body = await admin.call("GET", "/api/crm/lines/987654/required")
+        assert (status, body["error"]) == (404, "no such line"), body
         status, body = await admin.call(
             "PUT",
             f"/api/crm/lines/{dialog['line_id']}/required",
