@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Handler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
+Gate = Callable[[], Awaitable[None]]
 
 
 class Bus:
@@ -122,13 +123,15 @@ class Bus:
         handler: Handler[T],
         adapter: TypeAdapter[T],
         ordering: OrderingKey[T] | None = None,
+        gate: Gate | None = None,
     ) -> Consumer[T]:
         """A consumer of ``stream`` in ``group``; call ``run()`` in a task.
 
         ``ordering`` names the key whose entries stay in order when one of them is retried;
-        without it every entry is retried on its own.
+        without it every entry is retried on its own. ``gate`` is awaited before each read of
+        new entries and returns once there is a use for them (or the bus stops).
         """
-        return Consumer(self, stream, group, name, handler, adapter, ordering)
+        return Consumer(self, stream, group, name, handler, adapter, ordering, gate)
 
     def tail(
         self, stream: str, block_ms: int | None = None, after: str | None = None
@@ -181,6 +184,7 @@ class Consumer(Generic[T]):
         handler: Handler[T],
         adapter: TypeAdapter[T],
         ordering: OrderingKey[T] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.bus = bus
         self.stream = stream
@@ -189,6 +193,7 @@ class Consumer(Generic[T]):
         self.handler = handler
         self.adapter = adapter
         self.ordering = ordering
+        self.gate = gate
         self.delayed = DelayedRetries(
             bus.redis, stream, group, streams.bus_failures(stream, group), ordering, self._dump
         )
@@ -214,6 +219,8 @@ class Consumer(Generic[T]):
                 await self.step(pending_first=True)
                 outage.over()
                 while not self.bus.stopping.is_set():
+                    if self.gate is not None:
+                        await self.gate()
                     await self.step()
             except REDIS_DOWN as exc:
                 await outage.wait(exc, self.bus.stopping)

@@ -6,10 +6,14 @@ few webhooks or none: reading them from the database for each batch cost a trans
 several thread hand-offs on the event loop per batch. A change made in this process (the admin
 API) is seen by the next batch after its commit; one made by another process within
 ``seconds``.
+
+While none is active the fan-out does not read the stream at all (``WebhookSender``): it waits
+in ``changed`` for a change made in this process, or for ``seconds``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -41,6 +45,8 @@ class ActiveHooks:
         # read meanwhile sees the state before it, which must not be kept.
         self._pending: set[int] = set()
         self._generation = 0
+        self._change = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def read(self) -> list[tuple[int, frozenset[str]]]:
         """The active webhooks, from the last read while it stands, else from the database."""
@@ -62,9 +68,20 @@ class ActiveHooks:
         list without the database, so a batch can be dropped before its events are built."""
         return not self._hooks and time.monotonic() < self._until
 
+    def forget_changes(self) -> None:
+        """Start over what ``changed`` waits for: only changes from now on end its wait."""
+        self._change.clear()
+
+    async def changed(self, seconds: float) -> None:
+        """Return after a change to a webhook committed in this process since
+        ``forget_changes`` (under ``watching``), or after ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._change.wait(), seconds)
+
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
         """Read again after any webhook row is inserted, updated or deleted in this process."""
+        self._loop = asyncio.get_running_loop()
         with (
             listening(Webhook, _ROW_CHANGES, self._row_changed),
             listening(Session, _ENDS, self._transaction_ended),
@@ -80,3 +97,5 @@ class ActiveHooks:
             self._pending.discard(id(session))
             self._generation += 1
             self._until = 0.0
+            if self._loop is not None:  # the session may be another thread's
+                self._loop.call_soon_threadsafe(self._change.set)

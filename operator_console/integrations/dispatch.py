@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from core import streams
 from core.backoff import Backoff
 from core.bus import Bus, Consumer, Delivery, Retry
+from core.bus_tail import until_stopped
 from core.db import SessionMaker
 from core.db.integrations_schema import Webhook, WebhookAttempt
 from core.envelope import ENVELOPE, Envelope, IntegrationEvent, WebhookDelivery, utcnow
@@ -90,12 +91,38 @@ class WebhookSender:
         async with aiohttp.ClientSession(timeout=self.timeout) as http:
             self._http = http
             events = self.bus.consumer(
-                streams.EVENTS, streams.WEBHOOKS_GROUP, name, self.fan_out, ENVELOPE
+                streams.EVENTS,
+                streams.WEBHOOKS_GROUP,
+                name,
+                self.fan_out,
+                ENVELOPE,
+                gate=self.until_a_hook_is_active,
             )
             self._sends = self.bus.consumer(
                 streams.WEBHOOK_DELIVERIES, streams.WEBHOOKS_GROUP, name, self.send, DELIVERY
             )
             await asyncio.gather(events.run(), self._sends.run())
+
+    async def until_a_hook_is_active(self) -> None:
+        """Return once a webhook is active, or the bus stops.
+
+        Meanwhile the group is moved past the events that no webhook was there for, so they
+        are never read: most hubs have no webhook, and reading each event only to drop it cost
+        a read, an ack and a parse for every batch of the stream. The newest entry is taken
+        before the webhooks are read, so an event after a webhook is saved in this process is
+        never skipped; one saved in another process is seen within the read's seconds
+        (``ActiveHooks``), as before. A webhook saved while none was active may also receive
+        events of the seconds before it: those after the group was last moved.
+        """
+        redis, stopping = self.bus.redis, self.bus.stopping
+        while not stopping.is_set():
+            self.hooks.forget_changes()
+            newest: Any = await redis.xrevrange(streams.EVENTS, count=1)
+            if await self.hooks.read():
+                return
+            if newest:
+                await redis.xgroup_setid(streams.EVENTS, streams.WEBHOOKS_GROUP, newest[0][0])
+            await until_stopped(self.hooks.changed(self.hooks.seconds), stopping)
 
     async def fan_out(self, batch: Sequence[Delivery[Envelope]]) -> None:
         """Log and queue one delivery per event and subscribed webhook."""

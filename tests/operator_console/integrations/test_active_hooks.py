@@ -3,6 +3,8 @@ change to a webhook in this process, and once it is older than its seconds other
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -77,3 +79,20 @@ async def test_without_a_change_the_read_stands_its_seconds(sessions: SessionMak
             )
         assert await kept.read() == [] and kept.none_known() and not fresh.none_known()
         assert [events for _id, events in await fresh.read()] == [frozenset({"x"})]
+
+
+async def test_a_change_in_this_process_ends_the_wait_for_one(sessions: SessionMaker) -> None:
+    hooks = ActiveHooks(sessions, seconds=3600)
+    with hooks.watching():
+        hooks.forget_changes()
+        waiting = asyncio.ensure_future(hooks.changed(3600))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        async with sessions() as session, session.begin():
+            session.add(_hook("crm", ["message.created"]))
+        await asyncio.wait_for(waiting, 5)
+        # Nothing since forget_changes: the wait lasts its seconds.
+        hooks.forget_changes()
+        started = time.monotonic()
+        await hooks.changed(0.2)
+        assert time.monotonic() - started >= 0.2

@@ -13,8 +13,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from config.settings import Settings
+from core import streams
+from core.bus_tail import FIELD
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.browser_fixtures import ON_SQLITE
 from tests.support.console_world import logged_in
@@ -108,6 +111,58 @@ async def test_events_reach_a_webhook_signed_and_retried_after_500s(
     assert logged["response_body"] == "thanks"
     assert "secret" not in json.dumps(listed)
     assert peer.secret not in caplog.text
+
+
+async def test_no_event_is_read_while_no_webhook_is_active(
+    hub: str, redis_url: str, peer: WebhookPeer
+) -> None:
+    """With no webhook the fan-out leaves the stream alone; once one is saved it reads on and
+    delivers what came after (and may deliver what came in the seconds before: not asserted)."""
+    peer.fail_first = 0
+    redis = aioredis.from_url(redis_url, decode_responses=True)
+    admin = await logged_in(hub, "admin")
+    visitor = VisitorClient(hub)
+    try:
+        await visitor.connect()
+        await visitor.say("Before any webhook")
+        async with asyncio.timeout(15):
+            while not (newest := await _event_saying(redis, "Before any webhook")):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # ample for a reader of the group to take the entry
+        assert await _group_position(redis) < _entry_order(newest)
+        await _subscribe(admin, peer, ["message.created"])
+        await visitor.say("After the webhook")
+        async with asyncio.timeout(15):
+            while "After the webhook" not in _texts(peer):
+                await asyncio.sleep(0.05)
+        assert await _group_position(redis) >= _entry_order(newest)
+    finally:
+        await visitor.close()
+        await admin.close()
+        await redis.aclose()
+
+
+def _texts(peer: WebhookPeer) -> list[str]:
+    return [e["data"]["text"] for e in peer.accepted.values() if e["type"] == "message.created"]
+
+
+async def _event_saying(redis: aioredis.Redis, text: str) -> str | None:
+    """The id of the newest ``events`` entry, once one carries ``text``."""
+    entries: Any = await redis.xrevrange(streams.EVENTS, count=20)
+    if any(text in fields[FIELD] for _id, fields in entries):
+        return str(entries[0][0])
+    return None
+
+
+async def _group_position(redis: aioredis.Redis) -> tuple[int, int]:
+    groups = await redis.xinfo_groups(streams.EVENTS)
+    (webhooks,) = [g for g in groups if g["name"] == streams.WEBHOOKS_GROUP]
+    return _entry_order(webhooks["last-delivered-id"])
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
 
 
 async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: str) -> None:
