@@ -86,19 +86,23 @@ class _FreezingProxy:
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, freezes: bool
     ) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-                if freezes and self.frozen.is_set():
-                    await asyncio.Event().wait()  # never reads again
-        writer.close()
+        try:
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+                    if freezes and self.frozen.is_set():
+                        await asyncio.Event().wait()  # never reads again
+        finally:
+            writer.close()  # cancelled by ``close`` too: no socket outlives the relay
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.server is not None:
             self.server.close()
+            await self.server.wait_closed()
 
 
 @pytest.fixture
