@@ -1,10 +1,13 @@
 """The read behind replies and typing signals: the status of a dialog the caller may see, on
-SQLite through a held connection that sees every commit at once, elsewhere through the pool."""
+SQLite through a held connection that sees every commit at once, elsewhere through a pool of
+autocommit reads."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import create_async_engine
+import asyncio
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Operator
@@ -19,18 +22,35 @@ async def test_a_dialog_shows_only_to_whom_may_see_it_and_as_it_is_now(db_url: s
     await reader.open()
     try:
         assert (reader._held is not None) == db_url.startswith("sqlite")
+        assert (reader._reads is not engine) == (not db_url.startswith("sqlite"))
+        if not db_url.startswith("sqlite"):
+            # Autocommit: each read is a transaction of its own (no BEGIN and ROLLBACK around
+            # it), so two reads on one connection see two transaction times; the engine's own
+            # connection reads both in one transaction.
+            async with reader._reads.connect() as connection:
+                assert len(await _transaction_times(connection)) == 2
+            async with engine.connect() as connection:
+                assert len(await _transaction_times(connection)) == 1
         world = await make_world(sessions)
         async with sessions() as session:
             people = {op.login: op for op in await session.scalars(select(Operator))}
         olga, petr, mara = people["olga"], people["petr"], people["mara"]
-        queued, _ = await add_dialog(sessions, world.ids["sales_tg"], world.sales_line, "Eva",
-                                     ["hello"], operator_id=None, status="waiting")
+        queued, _ = await add_dialog(
+            sessions,
+            world.ids["sales_tg"],
+            world.sales_line,
+            "Eva",
+            ["hello"],
+            operator_id=None,
+            status="waiting",
+        )
         mine = world.dialogs["olga"]
         assert await reader.status(mine, olga) == SeenDialog(mine, "open")
         assert await reader.status(mine, people["admin"]) == SeenDialog(mine, "open")
         assert await reader.status(mine, petr) is None  # another line's, and taken
         assert await reader.status(world.dialogs["petr"], mara) == SeenDialog(
-            world.dialogs["petr"], "closed")  # a manager sees their line's
+            world.dialogs["petr"], "closed"
+        )  # a manager sees their line's
         assert await reader.status(queued, petr) == SeenDialog(queued, "waiting")  # unassigned
         assert await reader.status(queued, olga) is None
         assert await reader.status(10**6, people["admin"]) is None
@@ -43,6 +63,14 @@ async def test_a_dialog_shows_only_to_whom_may_see_it_and_as_it_is_now(db_url: s
     finally:
         await reader.close()
         await engine.dispose()
+
+
+async def _transaction_times(connection: AsyncConnection) -> set[object]:
+    times: set[object] = set()
+    for _ in range(2):
+        times.add((await connection.execute(select(func.now()))).scalar())
+        await asyncio.sleep(0.01)
+    return times
 
 
 async def test_only_a_plain_sqlite_file_gets_a_held_connection(sqlite_url: str) -> None:
