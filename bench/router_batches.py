@@ -5,8 +5,9 @@ go"): a visitor message alone costs three router batches of its own, its inbound
 operator's reply and the reply's delivery report, each with the fixed cost of a batch (the
 hand-off to the writer's thread, a transaction, the publish) and the per-statement cost of the
 ORM. This drives the hub's own ``Router`` with its database writer, as ``openlines run`` does,
-on a fresh SQLite database and a Redis of its own, and measures the process's CPU (every
-thread) around each ``Router.handle``.
+on a fresh SQLite database and a Redis of its own, through the hub's Redis client on the hub's
+event loop (uvloop), and measures the process's CPU (every thread) around each
+``Router.handle``.
 
 The baseline, measured in the same run, is an empty batch: the hand-off, an empty transaction
 and nothing to publish, the floor under every batch.
@@ -28,9 +29,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import redis.asyncio as aioredis
+import uvloop
 from sqlalchemy import select
 
+from config.settings import Settings
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker, make_engine, make_sessionmaker
@@ -44,6 +46,7 @@ from core.envelope import (
     PresenceChange,
     RouterInput,
 )
+from core.redis_connect import connect
 from core.redis_server import EmbeddedRedis
 from operator_console.seed import do_seed
 from operator_console.serving import settle_heap
@@ -153,7 +156,8 @@ async def run_size(
         await redis_server.start()
         url = database_url or f"sqlite+aiosqlite:///{tmp}/hub.db"
         engine = make_engine(url)
-        client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+        # The hub's own client (its lean pool and inline sends), as ``openlines run`` makes it.
+        client = connect(redis_server.url, Settings().redis_max_connections)
         writer = DbWriter(url)
         try:
             await upgrade(engine)
@@ -203,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         if size < 1:
             raise SystemExit("bench: a batch size is at least 1")
-        spent = asyncio.run(run_size(size, args.rounds, args.warmup, args.database_url))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # the hub's loop
+            spent = runner.run(run_size(size, args.rounds, args.warmup, args.database_url))
         print(report(size, spent), flush=True)
     return 0
 
