@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from core.db.crm_schema import CrmProfile
 from core.db.schema import Client, ClientIdentity, Dialog
@@ -36,11 +37,8 @@ async def lock_clients(session: AsyncSession, client_ids: Iterable[int]) -> None
     if not ids:
         return
     await session.flush()
-    connection = await session.connection()
     query = select(Client).where(Client.id.in_(ids)).order_by(Client.id)
-    if connection.dialect.name == "sqlite":
-        await _begin_immediate(connection)
-    else:
+    if not await session.run_sync(_begin_immediate):
         query = query.with_for_update()
     await session.execute(query.execution_options(populate_existing=True))
     await session.execute(
@@ -50,12 +48,16 @@ async def lock_clients(session: AsyncSession, client_ids: Iterable[int]) -> None
     )
 
 
-async def _begin_immediate(connection: AsyncConnection) -> None:
+def _begin_immediate(session: Session) -> bool:
+    """On SQLite, begin the transaction with the write lock; False on another database."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
     # A transaction the driver has already begun has written, so it holds the write lock.
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
+    driver = connection.connection.driver_connection
     if driver is not None and not driver.in_transaction:
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
 
 
 async def lock_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int:

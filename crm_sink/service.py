@@ -20,6 +20,7 @@ from config.settings import Settings
 from core import streams
 from core.bus import Bus, Delivery, Retry
 from core.db import SessionMaker
+from core.db.writer import DbWriter
 from core.envelope import (
     ClientHintsForCrm,
     CrmEvent,
@@ -64,20 +65,24 @@ class CrmSink:
         adapter: Adapter | None = None,
         phone_region: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        writer: DbWriter | None = None,
     ) -> None:
-        self.sessions = sessions
+        self.sessions = writer.sessions if writer is not None else sessions
         self.bus = bus
         self.adapter = adapter
         self.phone_region = phone_region
         self.clock = clock
+        self.writer = writer
+        """The thread the batches' transactions run in, on a synchronous driver, as the
+        router's do (``core.db.writer``); None runs them on the caller's loop."""
 
     async def handle(self, batch: Sequence[Delivery[CrmEvent]]) -> None:
         """Apply a batch in one transaction, then push its results out."""
         try:
-            async with self.sessions() as session, session.begin():
-                work = CrmWork(session, self.clock(), self.phone_region)
-                for delivery in batch:
-                    await self._dispatch(work, delivery.payload)
+            if self.writer is None:
+                work = await self._apply(batch)
+            else:
+                work = await self.writer.run(lambda: self._apply(batch))
         except IntegrityError as exc:
             # Another sink process wrote the same row first; the retry finds it done.
             raise Retry(f"concurrent write: {exc.orig}") from exc
@@ -85,6 +90,14 @@ class CrmSink:
         if self.adapter is not None:
             for push in work.pushes:
                 await self.adapter.push(push)
+
+    async def _apply(self, batch: Sequence[Delivery[CrmEvent]]) -> CrmWork:
+        """The batch's table work, in one transaction: what it leaves to publish and push."""
+        async with self.sessions() as session, session.begin():
+            work = CrmWork(session, self.clock(), self.phone_region)
+            for delivery in batch:
+                await self._dispatch(work, delivery.payload)
+        return work
 
     async def _dispatch(self, work: CrmWork, event: CrmEvent) -> None:
         if isinstance(event, ClientHintsForCrm):

@@ -206,11 +206,12 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     role = app[ROLE]
     name = streams.consumer_name(role)
     jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-    writer: DbWriter | None = None
+    writers: list[DbWriter] = []
     if role in ("all", "router"):
         # The router is the only writer of dialogs and messages: its batches go to a thread
         # with a synchronous driver, one hand-off per batch (core/db/writer.py).
         writer = DbWriter(settings.effective_database_url)
+        writers.append(writer)
         router = Router(app[SESSIONS], bus, writer=writer)
         service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)
         app[ROUTER_SERVICE] = service
@@ -237,7 +238,12 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         jobs.append(("event-webhooks", lambda: webhooks.run(name)))
     if role in ("all", "crm"):
         adapter = make_adapter(settings, app[SESSIONS])
-        sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None)
+        # A writer of its own, not the router's: a router batch that waits on the hub's loop
+        # mid-transaction must not hold up the sink's transaction in the same thread.
+        crm_writer = DbWriter(settings.effective_database_url)
+        writers.append(crm_writer)
+        sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None,
+                       writer=crm_writer)  # fmt: skip
         jobs.append(("crm", lambda: sink.run(name)))
     tasks = [asyncio.create_task(_supervised(label, job), name=label) for label, job in jobs]
     app[TASKS] = tasks
@@ -247,7 +253,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         # Components finish the batch in hand (it is acked) and return; one that does not
         # within the grace period is cancelled, and what it held stays pending for reclaim.
         await stop_consumers(bus, tasks)
-        if writer is not None:
+        for writer in writers:
             writer.close()
 
 

@@ -20,6 +20,7 @@ from core import streams
 from core.bus import Bus, BusConfig, Consumer
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line, LineOperator, Operator
+from core.db.writer import DbWriter
 from core.envelope import ClientHints, InboundMessage
 from crm_sink.pushes import Adapter
 from crm_sink.service import CRM_EVENT, CrmSink
@@ -123,7 +124,8 @@ async def crm_hub(
     client = aioredis.from_url(redis_url, decode_responses=True)
     bus = Bus(client, BusConfig(block_ms=5, claim_idle_ms=100, claim_every_s=0.0))
     router = Router(sessions, bus)
-    sink = CrmSink(sessions, bus, adapter)
+    writer = DbWriter(db_url)  # the sink's transactions in a thread of their own, as the hub's
+    sink = CrmSink(sessions, bus, adapter, writer=writer)
     consumers: list[Consumer[Any]] = [
         bus.consumer(streams.inbound(0), streams.ROUTER_GROUP, "t", router.handle, ROUTER_INPUT),
         bus.consumer(streams.COMMANDS, streams.ROUTER_GROUP, "t", router.handle, ROUTER_INPUT),
@@ -134,5 +136,6 @@ async def crm_hub(
     try:
         yield CrmHub(sessions, bus, sink, consumers, line_id, op_id, channels)
     finally:
+        writer.close()
         await client.aclose()
         await engine.dispose()
