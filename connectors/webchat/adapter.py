@@ -308,12 +308,16 @@ class WebchatConnector(ContextConnector):
         self.delivery.join(key, ws)
         try:
             await self.presence.do_join(key)
+            history: list[dict[str, Any]] = []
+            rating: dict[str, Any] | None = None
             async with self.sessions() as session:
                 online = await line_answering(session, channel.line_id, utcnow())
-                history = await missed_messages(
-                    session, self.links, channel.id, visitor.visitor_id, hello.after
-                )
-                rating = await pending_rating(session, channel.id, visitor.visitor_id)
+                if hello.token:
+                    # A visitor id issued just now has no identity yet: nothing to read back.
+                    history = await missed_messages(
+                        session, self.links, channel.id, visitor.visitor_id, hello.after
+                    )
+                    rating = await pending_rating(session, channel.id, visitor.visitor_id)
             welcome = {
                 "type": "welcome",
                 "token": token,
