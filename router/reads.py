@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
+from sqlalchemy import Integer, Select, bindparam, literal, select, union_all
 
 from core.db import loaded
 from core.db.crm_schema import CrmLead, CrmProfile
 from core.db.loaded import adopt
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import (
-    DialogOffer,
     LineGroup,
     OperatorGroupMember,
     member_lines,
@@ -41,6 +40,8 @@ from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy
 from router.statements import (
     DIALOG,
     IDENTITY,
+    dialogs_held_by_operators,
+    exclusive_offers_pending_to_operators,
     identities_with_dialogs,
     message_ids_by_external_ids,
     offers_of_dialogs,
@@ -137,22 +138,10 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     await lock_operators(work, ids)
     on_line: dict[int, int] = {}
     total: dict[int, int] = {}
-    held = await session.execute(
-        select(Dialog.operator_id, Dialog.line_id, func.count())
-        .where(Dialog.operator_id.in_(ids), Dialog.status.in_(ACTIVE))
-        .group_by(Dialog.operator_id, Dialog.line_id)
-    )
-    offered = await session.execute(
-        select(DialogOffer.operator_id, Dialog.line_id, func.count())
-        .join(Dialog, Dialog.id == DialogOffer.dialog_id)
-        .where(
-            DialogOffer.operator_id.in_(ids),
-            DialogOffer.state == "pending",
-            DialogOffer.exclusive.is_(True),
-        )
-        .group_by(DialogOffer.operator_id, Dialog.line_id)
-    )
-    for operator_id, dialog_line, count in [*held.all(), *offered.all()]:
+    load = {"ids": ids}
+    held = await core_rows(session, dialogs_held_by_operators(), {**load, "statuses": ACTIVE})
+    offered = await core_rows(session, exclusive_offers_pending_to_operators(), load)
+    for operator_id, dialog_line, count in [*held, *offered]:
         if operator_id is None:
             continue
         total[operator_id] = total.get(operator_id, 0) + count

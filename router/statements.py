@@ -153,3 +153,35 @@ def participants_of_dialogs() -> Any:
         .where(c.dialog_id.in_(bindparam("ids", expanding=True)))
         .order_by(c.joined_at, c.operator_id)
     )
+
+
+@cache
+def dialogs_held_by_operators() -> Any:
+    """(operator id, line id, how many) of the dialogs in one of the statuses bound as
+    ``statuses`` that the operators bound as ``ids`` hold, by line."""
+    c = Dialog.__table__.c
+    return (
+        select(c.operator_id, c.line_id, func.count().label("dialogs"))
+        .where(
+            c.operator_id.in_(bindparam("ids", expanding=True)),
+            c.status.in_(bindparam("statuses", expanding=True)),
+        )
+        .group_by(c.operator_id, c.line_id)
+    )
+
+
+@cache
+def exclusive_offers_pending_to_operators() -> Any:
+    """(operator id, line id, how many) of the exclusive offers still pending to the operators
+    bound as ``ids``, by the line of the dialog offered."""
+    offers, dialogs = DialogOffer.__table__, Dialog.__table__
+    return (
+        select(offers.c.operator_id, dialogs.c.line_id, func.count().label("dialogs"))
+        .select_from(offers.join(dialogs, dialogs.c.id == offers.c.dialog_id))
+        .where(
+            offers.c.operator_id.in_(bindparam("ids", expanding=True)),
+            offers.c.state == "pending",
+            offers.c.exclusive.is_(True),
+        )
+        .group_by(offers.c.operator_id, dialogs.c.line_id)
+    )
