@@ -20,6 +20,7 @@ from config.settings import Settings
 from core import streams
 from core.bus import Bus, Delivery, Retry
 from core.db import SessionMaker
+from core.db.held import hold_entities
 from core.db.writer import DbWriter
 from core.envelope import (
     ClientHintsForCrm,
@@ -94,6 +95,7 @@ class CrmSink:
     async def _apply(self, batch: Sequence[Delivery[CrmEvent]]) -> CrmWork:
         """The batch's table work, in one transaction: what it leaves to publish and push."""
         async with self.sessions() as session, session.begin():
+            hold_entities(session.sync_session)  # each step reads the line, lead… it needs
             work = CrmWork(session, self.clock(), self.phone_region)
             for delivery in batch:
                 await self._dispatch(work, delivery.payload)

@@ -1,0 +1,37 @@
+"""Sessions that keep every entity they hold until they end, not only while code refers to it.
+
+A session's identity map refers to clean persistent entities weakly: one that a step of a
+batch read and let go is read again by the next step's ``get``. The CRM sink's steps each look
+up the line, client, profile and lead they need on their own, so one opened dialog read the
+same rows two or three times. Holding them costs the memory of one batch's rows.
+
+Staleness is no concern here: code that must see another transaction's commit re-reads with
+``populate_existing`` or ``refresh`` (``crm_sink.locks``), as it must whenever a caller still
+holds the entity anyway.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+_KEEP = ("pending_to_persistent", "deleted_to_persistent", "detached_to_persistent",
+         "loaded_as_persistent")  # fmt: skip
+_LET_GO = ("persistent_to_detached", "persistent_to_deleted", "persistent_to_transient")
+
+
+def hold_entities(session: Session) -> None:
+    """Keep a reference to every entity that becomes persistent in ``session`` until it
+    leaves the session (at the latest when the session closes)."""
+    held: dict[int, object] = {}  # by identity: entities need not be hashable
+
+    def keep(_session: Session, instance: object) -> None:
+        held[id(instance)] = instance
+
+    def let_go(_session: Session, instance: object) -> None:
+        held.pop(id(instance), None)
+
+    for name in _KEEP:
+        event.listen(session, name, keep)
+    for name in _LET_GO:
+        event.listen(session, name, let_go)
