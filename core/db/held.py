@@ -3,11 +3,13 @@
 A session's identity map refers to clean persistent entities weakly: one that a step of a
 batch read and let go is read again by the next step's ``get``. The CRM sink's steps each look
 up the line, client, profile and lead they need on their own, so one opened dialog read the
-same rows two or three times. Holding them costs the memory of one batch's rows.
+same rows two or three times; the router read a new dialog's client back to show it, and the
+operator it had just read for the load to assign the dialog. Holding them costs the memory of
+one batch's rows.
 
 Staleness is no concern here: code that must see another transaction's commit re-reads with
-``populate_existing`` or ``refresh`` (``crm_sink.locks``), as it must whenever a caller still
-holds the entity anyway.
+``populate_existing`` or ``refresh`` (``router.locks``, ``crm_sink.locks``), as it must
+whenever a caller still holds the entity anyway.
 """
 
 from __future__ import annotations

@@ -280,3 +280,28 @@ async def test_delivery_reports_between_replies_cost_what_they_cost_after_them(h
         rows = await session.execute(select(Message.id, Message.delivery_status))
         statuses = {message_id: status for message_id, status in rows}
     assert [statuses[m] for m in answers] == ["delivered"] * 3
+
+
+NEW_DIALOG_STATEMENTS = 29
+"""A first message from a new client, given at once to the operator online: the client, its
+identity, the dialog and the message written, the operator's load read (on PostgreSQL under
+its lock: one more), the routing audit, the statistics' rollup. It was 35 (36) while the
+session let go of what one step read and the next read again: the new client (to show the
+dialog) and the operator (to assign it), whose read also flushed the dialog early, so that its
+rollup moved twice."""
+
+
+async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle([inbound(hub, 0, 0)])
+    flat = [" ".join(s.split()) for s in seen]
+    assert not [s for s in flat if s.startswith("SELECT clients.")], seen.report()
+    # The operators are read again only under their lock (PostgreSQL's FOR UPDATE).
+    operators = [s for s in flat if s.startswith("SELECT operators.id, operators.login")]
+    assert all(s.endswith("FOR UPDATE") for s in operators), seen.report()
+    assert len(seen) <= NEW_DIALOG_STATEMENTS, seen.report()
+    async with hub.sessions() as session:
+        dialog = await session.scalar(select(Dialog))
+    assert dialog is not None and dialog.operator_id == hub.admin_id
