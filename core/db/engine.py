@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from core.db import figures
+from core.db import figures, held
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -53,6 +53,7 @@ class HubSession(Session):
 
 
 event.listen(HubSession, "before_flush", figures.before_flush)
+held.watch(HubSession)
 
 
 def make_sessionmaker(
