@@ -114,9 +114,12 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
             await do_apply(session, state, donors)
 
         real_lock = locks.lock_clients
+        loop = asyncio.get_running_loop()
 
         async def noted_lock(session: AsyncSession, client_ids: Iterable[int]) -> None:
-            sink_waits.set()  # only the sink locks through this name once the merge is held
+            # Only the sink locks through this name once the merge is held, and it runs in its
+            # writer's thread: the test's loop is told thread-safely.
+            loop.call_soon_threadsafe(sink_waits.set)
             await real_lock(session, client_ids)
 
         monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
