@@ -44,6 +44,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
@@ -194,9 +195,15 @@ def mail_peers() -> Iterator[MailPeers]:
 
 
 @pytest.fixture
-async def hub(settings: Settings) -> AsyncIterator[str]:
+def app(settings: Settings) -> web.Application:
+    """The hub's application with every component, served by ``hub``."""
+    return build_app(settings)
+
+
+@pytest.fixture
+async def hub(app: web.Application) -> AsyncIterator[str]:
     """The base URL of a running hub with every component."""
-    server = TestServer(build_app(settings), host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         yield str(server.make_url("")).rstrip("/")

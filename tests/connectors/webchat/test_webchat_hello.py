@@ -4,43 +4,15 @@ returning visitor (with its token) gets both from the database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from config.settings import Settings
 from core.app_keys import SESSIONS
-from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient, VisitorClient
 from tests.support.querycount import count_queries
 
 VISITOR_READS = ("FROM client_identities", "FROM messages")
 """What reading a visitor's history or pending rating starts with."""
-
-
-@pytest.fixture
-async def app(redis_url: str, sqlite_url: str, tmp_path: Path) -> AsyncIterator[web.Application]:
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=sqlite_url,
-        data_dir=tmp_path / "var",
-        admin_password=ADMIN_PASSWORD,
-    )
-    yield build_app(settings)
-
-
-@pytest.fixture
-async def hub(app: web.Application) -> AsyncIterator[str]:
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 def reads_of_visitors(statements: list[str]) -> list[str]:
