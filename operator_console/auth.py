@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from core.app_keys import SECRET_KEY, SESSIONS
 from core.db import SessionMaker
@@ -142,16 +142,31 @@ class SessionCache:
 
     @contextlib.contextmanager
     def watching_operators(self) -> Iterator[None]:
-        """Forget an operator whenever their row is updated or deleted in this process."""
-        with listening(Operator, _ROW_CHANGES, self._operator_changed):
+        """Forget an operator whenever their row is changed or deleted in this process."""
+        with (
+            listening(Operator, ("after_update",), self._operator_updated),
+            listening(Operator, ("after_delete",), self._operator_deleted),
+        ):
             yield
 
-    def _operator_changed(self, _mapper: Any, _connection: Any, target: Operator) -> None:
-        # A role changed or an account disabled (admin_api) must not wait for the cache.
+    def _operator_updated(self, _mapper: Any, _connection: Any, target: Operator) -> None:
+        # A role changed or an account disabled (admin_api) must not wait for the cache. The
+        # router's own bookkeeping is no such change: it sets ``last_assigned_at`` with every
+        # dialog it gives out (often to the value it had, which still counts as an update), and
+        # forgetting then made each operator's next request read the row again.
+        state = inspect(target)
+        if any(
+            attr.history.has_changes() for attr in state.attrs if attr.key not in ROUTER_BOOKKEEPING
+        ):
+            self.forget_operator(target.id)
+
+    def _operator_deleted(self, _mapper: Any, _connection: Any, target: Operator) -> None:
         self.forget_operator(target.id)
 
 
-_ROW_CHANGES = ("after_update", "after_delete")
+ROUTER_BOOKKEEPING = frozenset({"status", "last_assigned_at"})
+"""Operator columns the router keeps as it works; a request's check of its caller reads none
+of them from the cache (``GET /api/me`` reads the presence afresh)."""
 
 SESSION_CACHE = web.AppKey("session_cache", SessionCache)
 """The session cache of this application."""

@@ -35,7 +35,14 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url``; SQLite connections get WAL and foreign keys."""
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # Fifteen connections at most, as the pool's default (5 kept, 10 more in a burst), but
+        # all of them kept: a burst (a hundred widgets opening at once) overflowed the five,
+        # and each overflow connection was closed on return and opened again in the next
+        # burst, a new thread and the pragmas each time, several times the CPU of the
+        # statement it served.
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=15, max_overflow=0
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Operator
+from core.envelope import utcnow
 from operator_console.auth import SessionCache, do_create_session, do_end_session
 from operator_console.seed import do_seed
 
@@ -54,6 +55,27 @@ async def test_a_role_change_is_seen_at_once_while_the_cache_watches(
     await _set_role(sessions, admin_id, "operator")
     kept = await cache.operator(token)
     assert kept is not None and kept.role == "manager"
+
+
+async def test_the_routers_bookkeeping_keeps_the_cached_operator(sessions: SessionMaker) -> None:
+    """Giving out a dialog sets the operator's ``last_assigned_at`` (often to the value it had)
+    and presence sets ``status``: neither is a reason for the next request to read the row."""
+    admin_id, token = await _admin_token(sessions)
+    cache = SessionCache(sessions, seconds=3600)
+    with cache.watching_operators():
+        cached = await cache.operator(token)
+        assert cached is not None
+        assigned = utcnow()
+        for _ in range(2):  # the second time to the same value: an update with no net change
+            async with sessions() as session, session.begin():
+                operator = await session.get(Operator, admin_id)
+                assert operator is not None
+                operator.status = "online"
+                operator.last_assigned_at = assigned
+        assert await cache.operator(token) is cached
+        await _set_role(sessions, admin_id, "manager")
+        changed = await cache.operator(token)
+        assert changed is not cached and changed is not None and changed.role == "manager"
 
 
 async def test_caches_of_two_applications_are_separate(sessions: SessionMaker) -> None:
