@@ -343,7 +343,9 @@ async def _apply_one(
         dialog.status = "open"
         dialog.assigned_at = work.now
         dialog.wait_reason = None
-        operator.last_assigned_at = work.now
+        if operator.last_assigned_at != work.now:
+            # Several dialogs given out in one batch: the same value leaves the row clean.
+            operator.last_assigned_at = work.now
         assigned = f"{dialog.offer_round}:{operator.id}:{work.now.isoformat()}"
         work.emit(streams.EVENTS, dialog_event("dialog.assigned", dialog, work.now, assigned))
     elif isinstance(intent, Offer):

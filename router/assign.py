@@ -40,6 +40,7 @@ async def do_open_dialog(
         session.add(identity)
         await session.flush()
         return threaded, False
+    created = identity is None
     if identity is None:
         client = Client(name=msg.client_name, created_at=work.now, updated_at=work.now)
         session.add(client)
@@ -66,17 +67,20 @@ async def do_open_dialog(
             and (threaded.identity_id == identity.id or threaded.client_id == identity.client_id)
         ):
             return threaded, False
-    dialog = await session.scalar(
-        select(Dialog)
-        .where(Dialog.identity_id == identity.id, Dialog.status.in_(OPEN_STATUSES))
-        .order_by(Dialog.id.desc())
-        .limit(1)
-    )
-    if dialog is not None:
-        return dialog, False
-    previous = await session.scalar(
-        select(func.max(Dialog.id)).where(Dialog.identity_id == identity.id)
-    )
+    previous = None
+    if not created:
+        # An identity made just now has no dialog yet: nothing to look for.
+        dialog = await session.scalar(
+            select(Dialog)
+            .where(Dialog.identity_id == identity.id, Dialog.status.in_(OPEN_STATUSES))
+            .order_by(Dialog.id.desc())
+            .limit(1)
+        )
+        if dialog is not None:
+            return dialog, False
+        previous = await session.scalar(
+            select(func.max(Dialog.id)).where(Dialog.identity_id == identity.id)
+        )
     line_id = channel.line_id
     if msg.line_id is not None and await session.get(Line, msg.line_id) is not None:
         line_id = msg.line_id  # the channel's routing rules chose another line
@@ -90,6 +94,11 @@ async def do_open_dialog(
         last_message_at=work.now,
         client_messages=1,  # the message that opens it
         previous_dialog_id=previous,
+        # Set, though they are the columns' defaults: an attribute the flush left unset is not
+        # known to the session, and routing the dialog then read it back to move the dialog's
+        # statistics (``core.db.rollup``).
+        operator_id=None,
+        began_in_hours=None,
     )
     session.add(dialog)
     await session.flush()

@@ -133,16 +133,19 @@ class Batch:
             setup.members.update({k: tuple(v) for k, v in found.items()})
         return {line_id: setup.members[line_id] for line_id in wanted}
 
-    async def recipients(self, dialog: Audienced) -> tuple[int, ...]:
-        """Who is told about a dialog: who sees it, by ``core.audience``."""
+    async def recipients(
+        self, dialog: Audienced, participants: tuple[int, ...] | None = None
+    ) -> tuple[int, ...]:
+        """Who is told about a dialog: who sees it, by ``core.audience`` (``participants``:
+        the dialog's, when the caller has read them already)."""
         members: tuple[int, ...] = ()
         if dialog.operator_id is None:
             # The line's members see a dialog only while it has no operator.
             members = (await self.line_members([dialog.line_id]))[dialog.line_id]
         admins, managers = await self.supervisors(dialog.line_id)
-        return dialog_audience(
-            dialog.operator_id, members, await self.participants(dialog.id), admins, managers
-        )
+        if participants is None:
+            participants = await self.participants(dialog.id)
+        return dialog_audience(dialog.operator_id, members, participants, admins, managers)
 
     async def remember_audience(self, dialog: Dialog) -> None:
         """Note who sees the dialog before this batch changes it: a take, a transfer or a skip
@@ -195,6 +198,7 @@ class Batch:
         channel = await self.channel(dialog.channel_id)
         client = await self.session.get(Client, dialog.client_id)
         assert channel is not None and client is not None
+        participants = await self.participants(dialog.id)
         view = dialog_view(
             dialog,
             await self.line(dialog.line_id),
@@ -202,14 +206,14 @@ class Batch:
             client,
             last,
             offered_to=await self.offered_to(dialog.id),
-            participants=await self.participants(dialog.id),
+            participants=participants,
         )
         # The key names the state shown, so a redelivered batch repeats keys (dropped by the
         # console) while every real change, an offer or a colleague joining, gets a new one.
         state = view.model_dump_json(exclude={"last_message"}).encode()
         digest = hashlib.sha256(state).hexdigest()[:20]
         key = f"dialog:{dialog.id}:{dialog.offer_round}:{digest}"
-        now_seen = await self.recipients(dialog)
+        now_seen = await self.recipients(dialog, participants)
         leaving = tuple(sorted(set(self._audience_before.get(dialog.id, ())) - set(now_seen)))
         everyone = tuple(sorted({*now_seen, *leaving}))
         self.emit(

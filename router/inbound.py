@@ -153,7 +153,13 @@ async def _route_opened(
     # The dialog (routed), then the client's own message, then the greeting.
     opened = decide_open(snap, policy, states, work.now)
     opened += arm_reminder(snap, policy, dialog.operator_messages, work.now)
-    await do_intents(work, opened, message, echo_to)
+    # Nobody was invited into a dialog opened in this batch, and routing invites nobody.
+    known = work.participants_known
+    work.participants_known = {**(known or {}), dialog.id: ()}
+    try:
+        await do_intents(work, opened, message, echo_to)
+    finally:
+        work.participants_known = known
 
 
 def _tell_hints(work: Batch, dialog: Dialog, msg: InboundMessage) -> None:
