@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Select, String, bindparam, select
 
 from connectors.accounts import Accounts
 from connectors.attachments import AttachmentStore
@@ -192,11 +192,10 @@ class WebchatConnector(ContextConnector):
                     await ws.close(code=1001, message=b"server shutting down")
 
     async def _channel(self, key: str, *, enabled_only: bool = True) -> Channel | None:
-        query = select(Channel).where(Channel.key == key, Channel.kind == self.kind)
-        if enabled_only:
-            query = query.where(Channel.enabled.is_(True))
         async with self.sessions() as session:
-            return await session.scalar(query)
+            return await session.scalar(
+                _channel_by_key(enabled_only), {"key": key, "kind": self.kind}
+            )
 
     async def visitor_socket(self, request: web.Request) -> web.StreamResponse:
         """One visitor's websocket (docs/PROTOCOL.md)."""
@@ -403,3 +402,13 @@ class WebchatConnector(ContextConnector):
         await ws.send_json(
             {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps
         )
+
+
+@functools.cache
+def _channel_by_key(enabled_only: bool) -> Select[Channel]:
+    """A channel by its key and kind, built once: every visitor socket starts with it."""
+    query = select(Channel).where(
+        Channel.key == bindparam("key", type_=String),
+        Channel.kind == bindparam("kind", type_=String),
+    )
+    return query.where(Channel.enabled.is_(True)) if enabled_only else query
