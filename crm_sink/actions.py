@@ -66,6 +66,8 @@ class CrmWork:
     now: datetime
     phone_region: str | None = None
     pushes: list[Push] = field(default_factory=list)
+    pushing: bool = True
+    """Whether an external CRM takes the pushes; without one, nothing is read to build them."""
     events: list[IntegrationEvent] = field(default_factory=list)
     """Events for integrations, published on the ``events`` stream after commit."""
 
@@ -243,7 +245,7 @@ async def _follow_operator(work: CrmWork, dialog: Dialog, link: CrmDialogLink) -
 
 
 async def _queue_lead_push(work: CrmWork, link: CrmDialogLink, dialog: Dialog) -> None:
-    if link.lead_id is None:
+    if not work.pushing or link.lead_id is None:
         return
     lead = await work.session.get(CrmLead, link.lead_id)
     assert lead is not None
@@ -301,6 +303,8 @@ async def do_dialog_closed(work: CrmWork, event: DialogClosedForCrm) -> None:
         note.body = await transcript_body(session, dialog.id, closed_at, closes)
         note.created_at = work.now
         await session.flush()
+    if not work.pushing:
+        return
     contacts = await contacts_of(session, note.client_id)
     work.pushes.append(
         TranscriptPush(

@@ -96,7 +96,9 @@ class CrmSink:
         """The batch's table work, in one transaction: what it leaves to publish and push."""
         async with self.sessions() as session, session.begin():
             hold_entities(session.sync_session)  # each step reads the line, lead… it needs
-            work = CrmWork(session, self.clock(), self.phone_region)
+            work = CrmWork(
+                session, self.clock(), self.phone_region, pushing=self.adapter is not None
+            )
             for delivery in batch:
                 await self._dispatch(work, delivery.payload)
         return work

@@ -21,6 +21,7 @@ from crm_sink.actions import CrmWork, do_merge, do_unmerge
 from crm_sink.pushes import Push
 from crm_sink.views import duplicates_of
 from tests.support.crmhub import CrmHub, crm_hub
+from tests.support.querycount import count_queries
 
 PHONE = "+79161234567"
 
@@ -276,3 +277,25 @@ async def test_a_reopened_dialog_closed_again_gets_its_whole_transcript_under_a_
         assert "where is my parcel?" in text and "it came broken" in text
         transcripts = [key for key in adapter.keys if key.startswith("transcript:")]
         assert sorted(set(transcripts)) == [f"transcript:{dialog.id}", f"transcript:{dialog.id}:2"]
+
+
+async def test_without_an_external_crm_nothing_is_read_to_push(db_url: str, redis_url: str) -> None:
+    """The lead and the transcript are stored in the built-in CRM all the same; the contacts
+    that only a push carries are not read for nobody."""
+    async with crm_hub(db_url, redis_url) as hub:
+        assert hub.sink.writer is not None
+        await hub.say("telegram", "tg-1", "where is my parcel?")
+        await hub.route()
+        with count_queries(hub.sink.writer.engine) as opened:
+            await hub.drain()
+        dialog = (await _dialogs(hub))[0]
+        await hub.publish(
+            streams.COMMANDS, CloseDialog(dialog_id=dialog.id, operator_id=hub.operator_id)
+        )
+        await hub.route()
+        with count_queries(hub.sink.writer.engine) as closed:
+            await hub.drain()
+        assert await _count(hub, CrmLead) == 1
+        assert await _count(hub, CrmNote) == 1
+        for seen in (opened, closed):
+            assert not [s for s in seen if "FROM crm_contacts" in s], seen.report()
