@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.db.crm_schema import CrmProfile
 from core.db.schema import Client, ClientIdentity, Dialog
+from crm_sink.store import NO_PROFILE
 
 __all__ = ["lock_clients", "lock_owner"]
 
@@ -37,15 +38,25 @@ async def lock_clients(session: AsyncSession, client_ids: Iterable[int]) -> None
     if not ids:
         return
     await session.flush()
+    await _read_again(session, ids, for_update=not await session.run_sync(_begin_immediate))
+
+
+async def _read_again(session: AsyncSession, ids: list[int], *, for_update: bool) -> None:
+    """Read the clients ``ids`` and their profiles over what the session holds, noting the
+    clients found without a profile (``store.NO_PROFILE``)."""
     query = select(Client).where(Client.id.in_(ids)).order_by(Client.id)
-    if not await session.run_sync(_begin_immediate):
+    if for_update:
         query = query.with_for_update()
     await session.execute(query.execution_options(populate_existing=True))
-    await session.execute(
+    profiles = await session.scalars(
         select(CrmProfile)
         .where(CrmProfile.client_id.in_(ids))
         .execution_options(populate_existing=True)
     )
+    found = {profile.client_id for profile in profiles}
+    missing = session.info.setdefault(NO_PROFILE, set())
+    missing.difference_update(found)
+    missing.update(set(ids) - found)
 
 
 def _begin_immediate(session: Session) -> bool:
@@ -65,9 +76,15 @@ async def lock_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int
 
     A merge that committed while this transaction waited for the lock has moved the row to
     the main client (or, for a row it did not move, left the merged-into pointer on the old
-    one's profile): the owner is read again under each lock until it stays the same.
+    one's profile): the owner is read again under each lock until it stays the same. On
+    SQLite the lock is the database's write lock, taken before the owner is read, so the
+    first read is the last: no merge can commit before this transaction ends.
     """
     await session.flush()  # the re-read must not drop a change not yet written
+    if await session.run_sync(_begin_immediate):
+        owner = await _current_owner(session, row)
+        await _read_again(session, [owner], for_update=False)
+        return owner
     locked: set[int] = set()
     while True:
         owner = await _current_owner(session, row)

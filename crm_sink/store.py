@@ -28,13 +28,20 @@ SITE = "site"
 _KIND_OF_SET = {"phones": PHONE, "emails": EMAIL}
 
 
+NO_PROFILE = "clients without a CRM profile"
+"""``session.info`` key: the clients whose lock (``crm_sink.locks``) found no profile, so the
+profile is made without asking the database again."""
+
+
 async def profile_of(session: AsyncSession, client_id: int, now: datetime) -> CrmProfile:
     """The client's CRM profile, created empty the first time it is needed."""
-    profile = await session.get(CrmProfile, client_id)
+    missing: set[int] = session.info.get(NO_PROFILE, set())
+    profile = None if client_id in missing else await session.get(CrmProfile, client_id)
     if profile is None:
         profile = CrmProfile(client_id=client_id, custom_fields={}, updated_at=now)
         session.add(profile)
         await session.flush()
+        missing.discard(client_id)
     return profile
 
 

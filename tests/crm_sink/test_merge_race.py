@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from core import streams
 from core.db.crm_schema import CrmDialogLink, CrmLead, CrmNote, CrmProfile
@@ -113,14 +114,15 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
                 await merge_may_write.wait()
             await do_apply(session, state, donors)
 
-        real_lock = locks.lock_clients
+        real_lock = locks._begin_immediate
         loop = asyncio.get_running_loop()
 
-        async def noted_lock(session: AsyncSession, client_ids: Iterable[int]) -> None:
-            # Only the sink locks through this name once the merge is held, and it runs in its
-            # writer's thread: the test's loop is told thread-safely.
+        def noted_lock(session: Session) -> bool:
+            # Every lock of a client starts here, the write lock on SQLite or the row locks
+            # after it on PostgreSQL. Only the sink locks once the merge is held, and it runs
+            # in its writer's thread: the test's loop is told thread-safely.
             loop.call_soon_threadsafe(sink_waits.set)
-            await real_lock(session, client_ids)
+            return real_lock(session)
 
         monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
 
@@ -131,7 +133,7 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
 
         merging = asyncio.create_task(merge())
         await asyncio.wait_for(merge_has_read.wait(), WAIT_S)
-        monkeypatch.setattr(locks, "lock_clients", noted_lock)
+        monkeypatch.setattr(locks, "_begin_immediate", noted_lock)
         sinking = asyncio.create_task(hub.sink.handle([Delivery(streams.CRM, "1-0", event)]))
         waiting = asyncio.create_task(sink_waits.wait())
         # The sink either finished on its own (nothing held it) or is at the client's lock.
