@@ -10,7 +10,10 @@ event loop (uvloop), and measures the process's CPU (every thread) around each
 ``Router.handle``.
 
 The baseline, measured in the same run, is an empty batch: the hand-off, an empty transaction
-and nothing to publish, the floor under every batch.
+and nothing to publish, the floor under every batch. A new dialog, a first message from a
+client never seen, costs far more than a message in an open one (a client, its identity, the
+dialog, routing it); it is measured too, and each is closed again afterwards, unmeasured, so
+the admin's load stays level.
 
     python -m bench.router_batches                  # sizes 1 and 20, 200 rounds each
     python -m bench.router_batches --sizes 1 --rounds 500
@@ -37,9 +40,10 @@ from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker, make_engine, make_sessionmaker
 from core.db.migrate import upgrade
-from core.db.schema import Channel, Dialog, Message, Operator
+from core.db.schema import Channel, ClientIdentity, Dialog, Message, Operator
 from core.db.writer import DbWriter
 from core.envelope import (
+    CloseDialog,
     DeliveryOutcome,
     InboundMessage,
     OperatorReply,
@@ -52,7 +56,13 @@ from operator_console.seed import do_seed
 from operator_console.serving import settle_heap
 from router.worker import Router
 
-KINDS = ("empty batch (baseline)", "inbound message", "operator reply", "delivery outcome")
+KINDS = (
+    "empty batch (baseline)",
+    "inbound message",
+    "operator reply",
+    "delivery outcome",
+    "new dialog",
+)
 
 
 def cpu_s() -> float:
@@ -87,6 +97,32 @@ class Bench:
             echo=True,
         )
         return Delivery(streams.inbound(0), f"{self.turn}-0", msg)
+
+    def newcomer(self) -> Delivery[RouterInput]:
+        """A first message from a client never seen: a new client, identity and dialog."""
+        self.turn += 1
+        return self.inbound(-self.turn)
+
+    async def close(self, newcomers: list[Delivery[RouterInput]]) -> None:
+        """Close the newcomers' dialogs (not measured), so that the admin's load stays level."""
+        visitors = [
+            d.payload.external_user_id for d in newcomers if isinstance(d.payload, InboundMessage)
+        ]
+        async with self.lookups() as session:
+            ids = list(
+                await session.scalars(
+                    select(Dialog.id)
+                    .join(ClientIdentity, ClientIdentity.id == Dialog.identity_id)
+                    .where(ClientIdentity.external_id.in_(visitors))
+                )
+            )
+        closes: list[Delivery[RouterInput]] = [
+            Delivery(
+                streams.COMMANDS, f"x-{i}", CloseDialog(dialog_id=i, operator_id=self.admin_id)
+            )
+            for i in ids
+        ]
+        await self.router.handle(closes)
 
     def reply(self, dialog_id: int) -> Delivery[RouterInput]:
         self.turn += 1
@@ -125,6 +161,9 @@ async def measure(bench: Bench, size: int, rounds: int) -> dict[str, list[float]
             for i in ids
         ]
         spent[KINDS[3]].append(await _timed(router, outcomes))
+        newcomers = [bench.newcomer() for _ in range(size)]
+        spent[KINDS[4]].append(await _timed(router, newcomers))
+        await bench.close(newcomers)
     return spent
 
 
