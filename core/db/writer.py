@@ -18,7 +18,6 @@ over a synchronous engine, and make each call directly, since nothing in it ever
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,14 +26,12 @@ from typing import Any, TypeVar
 import uvloop
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
 from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread that wants the interpreter lock waits for the thread holding it, while the
@@ -113,10 +110,10 @@ def make_writer_engine(url: str) -> AsyncEngine:
     else:
         # One batch at a time: the writer never needs more than one connection. Positional
         # parameters (``%s``, which psycopg takes as well as named ones) let the router's
-        # statements run on the cursor directly (``core.db.on_cursor``). No ping at check-out:
-        # it cost a round trip and a sixth of a lone batch's CPU; ``DbWriter.run`` runs a
-        # batch again when its connection turns out to be gone.
-        engine = create_engine(target, pool_size=2, max_overflow=2, paramstyle="format")
+        # statements run on the cursor directly (``core.db.on_cursor``).
+        engine = create_engine(
+            target, pool_size=2, max_overflow=2, pool_pre_ping=True, paramstyle="format"
+        )
     return _SyncDriverEngine(engine)
 
 
@@ -141,21 +138,7 @@ class DbWriter:
 
     async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run ``work()`` on the writer's thread and return what it returned (or raise what
-        it raised). Cancelling the caller cancels the work.
-
-        A connection the database dropped (a restart, an idle timeout) is found at the first
-        statement on it, and the pool then lets go of it and of every connection as old. The
-        transaction went with it, so ``work()`` runs once more, from the start, on a new one.
-        """
-        try:
-            return await self._run_once(work)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            log.warning("the database dropped the writer's connection; running the work again")
-            return await self._run_once(work)
-
-    async def _run_once(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        it raised). Cancelling the caller cancels the work."""
         caller = asyncio.get_running_loop()
         done: asyncio.Future[T] = caller.create_future()
         # One task on the writer's loop and one wake-up of each loop: ``run_coroutine_threadsafe``

@@ -171,34 +171,3 @@ async def test_cancelling_the_caller_cancels_its_batch_on_the_writers_thread(
         assert await writer.run(name) == "db-writer", "the writer goes on with the next batch"
     finally:
         writer.close()
-
-
-async def test_a_batch_whose_connection_the_database_dropped_runs_again_on_a_new_one(
-    postgres_url: str,
-) -> None:
-    """The writer does not ping each connection it takes from the pool: a connection that
-    PostgreSQL closed (a restart, an idle timeout) costs the batch one more run, not a
-    failure."""
-    writer = DbWriter(postgres_url)
-    admin = make_engine(postgres_url)
-    runs = 0
-
-    async def backend() -> int:
-        nonlocal runs
-        runs += 1
-        async with writer.sessions() as session:
-            pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            assert isinstance(pid, int)
-            return pid
-
-    try:
-        first = await writer.run(backend)
-        async with admin.connect() as connection:
-            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        runs = 0
-        second = await writer.run(backend)
-        assert second != first
-        assert runs == 2
-    finally:
-        writer.close()
-        await admin.dispose()
