@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.audience import dialog_audience
-from core.db.routing_schema import DialogOffer, DialogParticipant, line_members
+from core.db.on_cursor import core_rows
+from core.db.routing_schema import line_members
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
 from core.envelope import (
     Attachment,
@@ -32,6 +33,7 @@ from core.envelope import (
 from core.presence import LiveSockets
 from core.roles import SUPERVISOR_ROLES
 from core.views import Author, dialog_view, message_view
+from router.dialog_people import offers_of_dialogs, participants_of_dialogs
 from router.intents import CancelTimer, ReminderStage, SetTimer
 from router.setup_cache import (
     SETUP,
@@ -157,21 +159,13 @@ class Batch:
         """Colleagues invited into the dialog and supervisors who joined it."""
         if self.participants_known and dialog_id in self.participants_known:
             return self.participants_known[dialog_id]
-        rows = await self.session.scalars(
-            select(DialogParticipant.operator_id)
-            .where(DialogParticipant.dialog_id == dialog_id)
-            .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
-        )
-        return tuple(rows)
+        rows = await core_rows(self.session, participants_of_dialogs(), {"ids": [dialog_id]})
+        return tuple(operator_id for _dialog_id, operator_id in rows)
 
     async def offered_to(self, dialog_id: int) -> tuple[int, ...]:
         """Operators holding a pending offer of the dialog, in the order offered."""
-        rows = await self.session.scalars(
-            select(DialogOffer.operator_id)
-            .where(DialogOffer.dialog_id == dialog_id, DialogOffer.state == "pending")
-            .order_by(DialogOffer.id)
-        )
-        return tuple(rows)
+        rows = await core_rows(self.session, offers_of_dialogs(), {"ids": [dialog_id]})
+        return tuple(operator_id for _d, operator_id, state, _x in rows if state == "pending")
 
     def emit(self, stream: str, payload: BaseModel) -> None:
         """Publish ``payload`` on ``stream`` once the batch has committed."""

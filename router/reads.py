@@ -32,6 +32,7 @@ from core.envelope import InboundMessage
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.assign import OPEN_STATUSES
 from router.batch import Batch
+from router.dialog_people import offers_of_dialogs, participants_of_dialogs
 from router.distribution import OperatorState
 from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
@@ -44,8 +45,6 @@ from router.statements import (
     exclusive_offers_pending_to_operators,
     identities_with_dialogs,
     message_ids_by_external_ids,
-    offers_of_dialogs,
-    participants_of_dialogs,
 )
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.loaded import shape
 from core.db.on_cursor import core_rows
-from core.db.routing_schema import DialogOffer, DialogParticipant
+from core.db.routing_schema import DialogOffer
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.assign import OPEN_STATUSES
 
@@ -128,30 +128,6 @@ def identities_with_dialogs() -> Any:
             ),
         )
         .where(identities.channel_id == channel_id, identities.external_id.in_(ids))
-    )
-
-
-@cache
-def offers_of_dialogs() -> Any:
-    """(dialog id, operator id, state, exclusive) of the offers of the dialogs bound as
-    ``ids``, oldest first."""
-    c = DialogOffer.__table__.c
-    return (
-        select(c.dialog_id, c.operator_id, c.state, c.exclusive)
-        .where(c.dialog_id.in_(bindparam("ids", expanding=True)))
-        .order_by(c.id)
-    )
-
-
-@cache
-def participants_of_dialogs() -> Any:
-    """(dialog id, operator id) of the participants of the dialogs bound as ``ids``, in the
-    order they joined."""
-    c = DialogParticipant.__table__.c
-    return (
-        select(c.dialog_id, c.operator_id)
-        .where(c.dialog_id.in_(bindparam("ids", expanding=True)))
-        .order_by(c.joined_at, c.operator_id)
     )
 
 
