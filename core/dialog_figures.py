@@ -52,7 +52,16 @@ def line_zone(line_id: int, timezone: str) -> ZoneInfo:
 def line_schedule(settings: dict[str, Any] | None, zone: ZoneInfo) -> Schedule | None:
     """A line's working hours (None: always open, also when they cannot be read)."""
     try:
-        return LineSettings.model_validate(settings or {}).build_schedule(str(zone.key))
+        return settings_schedule(LineSettings.model_validate(settings or {}), zone)
+    except ValueError:
+        return None
+
+
+def settings_schedule(settings: LineSettings, zone: ZoneInfo) -> Schedule | None:
+    """The working hours of settings already read (None: always open, also when they cannot
+    be built)."""
+    try:
+        return settings.build_schedule(str(zone.key))
     except ValueError:
         return None
 

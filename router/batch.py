@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.audience import dialog_audience
+from core.db.figures import CLOCKS_FROM
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import line_members
 from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
@@ -86,6 +87,9 @@ class Batch:
         per batch, the first time the batch needs any of it."""
         if self._setup is None:
             self._setup = await SETUP.current(self.session)
+            # The statistics' figures of the dialogs this batch flushes take their lines'
+            # clocks from this copy, valid in the batch's transaction, instead of a read.
+            self.session.info[CLOCKS_FROM] = self._setup.clock
         return self._setup
 
     async def channel(self, channel_id: int) -> ChannelFacts | None:

@@ -23,9 +23,11 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config.lines import LineSettings
+from core.db.figures import LineClock
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import SetupVersion
 from core.db.schema import Channel, Line
+from core.dialog_figures import line_zone, settings_schedule
 from router.snapshots import LinePolicy
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,18 @@ class SetupCopy:
     """Every admin and manager, ``(operator id, role)``."""
     members: dict[int, tuple[int, ...]] = field(default_factory=dict)
     """Per line: everyone in its queue, directly or through a group (``line_members``)."""
+    clocks: dict[int, LineClock] = field(default_factory=dict)
+
+    def clock(self, line_id: int) -> LineClock | None:
+        """The line's clock for its dialogs' figures (``core.db.figures``), once the copy
+        holds the line; None before."""
+        if line_id not in self.clocks:
+            line = self.lines.get(line_id)
+            if line is None:
+                return None
+            zone = line_zone(line.id, line.timezone)
+            self.clocks[line_id] = (zone, settings_schedule(line.settings, zone))
+        return self.clocks[line_id]
 
 
 class SetupCache:

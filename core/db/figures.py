@@ -11,14 +11,16 @@ transaction, and ``core.db.recount`` counts them again in the background."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 
+from config.schedule import Schedule
 from core.db.rollup import COUNTED, refresh_rollup, upsert_into
 from core.db.rollup_schema import FigureRecount
 from core.db.schema import Dialog, Line
@@ -62,18 +64,33 @@ def _changed(dialog: Dialog, names: Iterable[str]) -> bool:
     )
 
 
+LineClock = tuple[ZoneInfo, Schedule | None]
+"""A line's time zone and working hours, as the figures read them."""
+
+CLOCKS_FROM = "figure clocks from"
+"""``session.info`` key: a function giving a line's clock from a copy of the line valid in the
+session's transaction, or None when it holds none (the router's setup cache,
+``router.setup_cache``); the figures then need not read the line."""
+
+
 def refresh_figures(session: Session, dialogs: Iterable[Dialog]) -> None:
     """Recompute the figures of ``dialogs``, writing only those that changed."""
     # Kept with the session, Line rows too: the identity map holds them weakly, and the
     # batch would read a line again that only this function had read.
+    clocks: dict[int, tuple[Line | None, ZoneInfo, Schedule | None]]
     clocks = session.info.setdefault("figure_clocks", {})
+    known: Callable[[int], LineClock | None] | None = session.info.get(CLOCKS_FROM)
     with session.no_autoflush:
         for dialog in dialogs:
             if dialog.line_id not in clocks:
-                line = session.get(Line, dialog.line_id)
-                assert line is not None
-                zone = line_zone(line.id, line.timezone)
-                clocks[line.id] = (line, zone, line_schedule(line.settings, zone))
+                clock = known(dialog.line_id) if known is not None else None
+                if clock is not None:
+                    clocks[dialog.line_id] = (None, *clock)
+                else:
+                    line = session.get(Line, dialog.line_id)
+                    assert line is not None
+                    zone = line_zone(line.id, line.timezone)
+                    clocks[line.id] = (line, zone, line_schedule(line.settings, zone))
             _line, zone, schedule = clocks[dialog.line_id]
             if dialog.opened_at is None:  # the column's default, which the flush would set
                 dialog.opened_at = utcnow()
