@@ -9,6 +9,7 @@ stopped by ``stop``.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,11 +27,21 @@ MASTERS = 3
 
 
 def _cluster_port() -> int:
-    # The cluster bus listens on port + 10000, which must be free too.
+    # The cluster bus listens on port + 10000, which must be free too: a port the kernel hands
+    # out is in its ephemeral range, where the other end of any outgoing connection may sit.
     while True:
         port = free_port()
-        if port + 10000 < 65536:
+        if port + 10000 < 65536 and _bindable(port + 10000):
             return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 @dataclass
