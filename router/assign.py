@@ -18,6 +18,7 @@ from core.db.schema import (
 from core.envelope import InboundMessage
 from core.integration_events import integration_event
 from router.batch import Batch
+from router.new_client import do_add_client
 from router.setup_cache import ChannelFacts
 
 log = logging.getLogger(__name__)
@@ -42,18 +43,9 @@ async def do_open_dialog(
         return threaded, False
     created = identity is None
     if identity is None:
-        client = Client(name=msg.client_name, created_at=work.now, updated_at=work.now)
-        session.add(client)
-        await session.flush()
-        identity = ClientIdentity(
-            client_id=client.id,
-            channel_id=channel.id,
-            external_id=msg.external_user_id,
-            display_name=msg.client_name,
-            created_at=work.now,
+        client, identity = await do_add_client(
+            session, channel.id, msg.external_user_id, msg.client_name, work.now
         )
-        session.add(identity)
-        await session.flush()
         found = {"client_id": client.id, "name": client.name, "channel_id": channel.id}
         work.emit(
             streams.EVENTS, integration_event("client.created", str(client.id), work.now, found)
