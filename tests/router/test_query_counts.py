@@ -13,10 +13,12 @@ import pytest
 import redis.asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
+from core.db.listening import listening
 from core.db.schema import Dialog, Message
 from core.envelope import (
     DeliveryOutcome,
@@ -297,8 +299,17 @@ for its clock."""
 async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None:
     online = PresenceChange(operator_id=hub.admin_id, status="online")
     await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
-    with count_queries(hub.engine) as seen:
+    flushes: list[list[str]] = []
+
+    def note_flush(session: Session, _context: object, _instances: object) -> None:
+        flushes.append(sorted(type(o).__name__ for o in [*session.new, *session.dirty]))
+
+    with count_queries(hub.engine) as seen, listening(Session, ("before_flush",), note_flush):
         await hub.router.handle([inbound(hub, 0, 0)])
+    # The unit of work runs for the dialog and for its assignment; the client, their identity,
+    # the message and the routing audit are Core INSERTs (a flush of one row cost several
+    # times its INSERT).
+    assert [f for f in flushes if f] == [["Dialog"], ["Dialog", "Operator"]], flushes
     flat = [" ".join(s.split()) for s in seen]
     assert not [s for s in flat if s.startswith("SELECT clients.")], seen.report()
     # A dialog opened in this batch has nothing stored the batch does not know.
