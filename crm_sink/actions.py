@@ -178,7 +178,9 @@ async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
     owner = await lock_owner(session, identity)
     if dialog.client_id != owner:
         dialog.client_id = owner  # moved by a merge while the router opened it
-    profile = await profile_of(session, dialog.client_id, work.now)
+    # A new profile starts with the dialog's operator as responsible, as an existing one
+    # without a responsible is given them below.
+    profile = await profile_of(session, dialog.client_id, work.now, dialog.operator_id)
     lead = await session.scalar(
         select(CrmLead)
         .where(CrmLead.client_id == dialog.client_id)

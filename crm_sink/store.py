@@ -33,12 +33,17 @@ NO_PROFILE = "clients without a CRM profile"
 profile is made without asking the database again."""
 
 
-async def profile_of(session: AsyncSession, client_id: int, now: datetime) -> CrmProfile:
-    """The client's CRM profile, created empty the first time it is needed."""
+async def profile_of(
+    session: AsyncSession, client_id: int, now: datetime, responsible_id: int | None = None
+) -> CrmProfile:
+    """The client's CRM profile, created empty the first time it is needed (with
+    ``responsible_id`` as its responsible, so that setting one is not an UPDATE of its own)."""
     missing: set[int] = session.info.get(NO_PROFILE, set())
     profile = None if client_id in missing else await session.get(CrmProfile, client_id)
     if profile is None:
-        profile = CrmProfile(client_id=client_id, custom_fields={}, updated_at=now)
+        profile = CrmProfile(
+            client_id=client_id, custom_fields={}, responsible_id=responsible_id, updated_at=now
+        )
         session.add(profile)
         await session.flush()
         missing.discard(client_id)

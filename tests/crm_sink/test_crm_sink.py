@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core import streams
-from core.db.crm_schema import CrmContact, CrmLead, CrmMerge, CrmNote
+from core.db.crm_schema import CrmContact, CrmLead, CrmMerge, CrmNote, CrmProfile
 from core.db.schema import Client, ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
     ClientHints,
@@ -299,3 +299,9 @@ async def test_without_an_external_crm_nothing_is_read_to_push(db_url: str, redi
         assert await _count(hub, CrmNote) == 1
         for seen in (opened, closed):
             assert not [s for s in seen if "FROM crm_contacts" in s], seen.report()
+        # A new client's profile is stored with its responsible, not updated after.
+        assert not [s for s in opened if s.startswith("UPDATE crm_profiles")], opened.report()
+        async with hub.session() as s:
+            profile = await s.get(CrmProfile, dialog.client_id)
+        assert profile is not None and profile.responsible_id == dialog.operator_id
+        assert dialog.operator_id is not None
