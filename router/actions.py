@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import cache
-from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from core import streams
 from core.db.counters import count_messages
-from core.db.on_cursor import core_rows
-from core.db.routing_schema import DialogOffer, RoutingAudit, member_lines
+from core.db.routing_schema import DialogOffer, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
     RATING_CONTROL_KINDS,
@@ -31,6 +28,7 @@ from core.envelope import (
 )
 from core.integration_events import dialog_event
 from core.roles import SUPERVISOR_ROLES
+from router.audit import do_audit
 from router.batch import Batch
 from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
 from router.intents import (
@@ -273,7 +271,7 @@ async def do_intents(
             work.timer_ops.append(intent)
             continue
         if isinstance(intent, Audit):
-            await _audit(work, intent)
+            await do_audit(work, intent)
             continue
         if isinstance(intent, Remind):
             await work.announce_reminder(intent.dialog_id, intent.stage, intent.waited_minutes)
@@ -290,36 +288,6 @@ async def do_intents(
     await _announce(work, changed, lead, echo_to, written)
     for line_id in freed_lines:
         await do_route_waiting(work, line_id, "operator_freed")
-
-
-async def _audit(work: Batch, intent: Audit) -> None:
-    # A Core INSERT: nothing in the batch reads the row back, and through the unit of work it
-    # cost several times the statement. Whatever the session holds is flushed first, so the
-    # audit keeps its place among the rows of the batch.
-    candidates = [
-        {"operator_id": c.operator_id, "passed_over": c.passed_over} for c in intent.candidates
-    ]
-    await core_rows(
-        work.session,
-        _insert_audit(),
-        {
-            "dialog_id": intent.dialog_id,
-            "line_id": intent.line_id,
-            "at": work.now,
-            "event": intent.event,
-            "mode": intent.mode,
-            "operator_id": intent.operator_id,
-            "reason": intent.reason,
-            "candidates": candidates,
-            "detail": intent.detail,
-        },
-    )
-
-
-@cache
-def _insert_audit() -> Any:
-    table: Any = RoutingAudit.__table__
-    return insert(table)
 
 
 async def _announce(

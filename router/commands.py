@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
-from core.db.routing_schema import DialogParticipant, RoutingAudit
+from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
     DialogTransferredForCrm,
@@ -27,6 +27,7 @@ from core.integration_events import dialog_event
 from core.presence import status_after_grace, status_after_idle
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.actions import do_intents, do_presence, do_route_waiting, rating_controls
+from router.audit import do_audit
 from router.batch import Batch
 from router.colleagues import decide_transfer_to_line, decide_transfer_to_operator
 from router.decide import decide_offer_timeout, decide_skip, decide_take
@@ -381,12 +382,4 @@ async def do_away_timer(work: Batch, operator_id: int) -> None:
 
 
 async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:
-    work.session.add(
-        RoutingAudit(
-            dialog_id=dialog.id,
-            line_id=dialog.line_id,
-            at=work.now,
-            event=event,
-            operator_id=operator_id,
-        )
-    )
+    await do_audit(work, Audit(dialog.id, dialog.line_id, event, operator_id=operator_id))
