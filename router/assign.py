@@ -9,6 +9,8 @@ import logging
 from sqlalchemy import func, select
 
 from core import streams
+from core.db.figures import prepare_new_dialog
+from core.db.loaded import stored
 from core.db.schema import (
     Client,
     ClientIdentity,
@@ -86,15 +88,11 @@ async def do_open_dialog(
         last_message_at=work.now,
         client_messages=1,  # the message that opens it
         previous_dialog_id=previous,
-        # Set, though they are the columns' defaults: an attribute the flush left unset is not
-        # known to the session, and routing the dialog then read it back to move the dialog's
-        # statistics (``core.db.rollup``).
-        operator_id=None,
-        began_in_hours=None,
     )
-    session.add(dialog)
-    await session.flush()
-    return dialog, True
+    # Stored by a Core INSERT, not a flush of its own (``router.new_client`` says why), with
+    # what the flush hook would have done for it done first.
+    await session.run_sync(prepare_new_dialog, dialog)
+    return await stored(session, dialog), True
 
 
 async def _mailed_dialog(work: Batch, msg: InboundMessage) -> Dialog | None:

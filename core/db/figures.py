@@ -50,6 +50,14 @@ def before_flush(session: Session, _context: Any, _instances: Any) -> None:
         refresh_rollup(session, new, counted, gone)
 
 
+def prepare_new_dialog(session: Session, dialog: Dialog) -> None:
+    """What ``before_flush`` does for a new dialog, for one stored without the flush
+    (``core.db.loaded.stored``): its figures set on it, and its contribution added to the
+    rollup. Call it just before the dialog is stored, in the same transaction."""
+    refresh_figures(session, [dialog])
+    refresh_rollup(session, [dialog], [], [])
+
+
 ROLLUP_SOURCES = tuple("opened_day" if name == "day_of" else name for name in COUNTED)
 
 

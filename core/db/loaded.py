@@ -10,6 +10,10 @@ holds already is returned as it is, as an ORM read without ``populate_existing``
 
 For entities of columns only, with a one-column primary key: nothing here loads
 relationships.
+
+The other way round, ``stored`` writes a new entity by one ``INSERT … RETURNING`` and gives it
+to the session the same way: through the unit of work, a flush for one row (to learn its id)
+cost several times the statement.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
@@ -82,3 +86,40 @@ async def by_ids(session: AsyncSession, entity: type[T], ids: Sequence[int]) -> 
     of = shape(kind)
     sync = session.sync_session
     return [adopt(sync, of, row) for row in rows]
+
+
+async def stored(session: AsyncSession, entity: T) -> T:
+    """Store ``entity``, new and in no session, by one INSERT … RETURNING on the cursor, and
+    give it to ``session`` as persistent, with its id and every column as stored.
+
+    The INSERT names every column but the key: the value set on the entity, else the column's
+    default when that is a constant. A column whose default is computed (a time, say) and was
+    not set goes to the statement's own default, which runs it through SQLAlchemy instead of
+    on the cursor (``core.db.on_cursor``): set such a column. No flush hook sees the row: what
+    one would do for it is the caller's (``core.db.figures.prepare_new_dialog``).
+    """
+    kind: Any = type(entity)
+    of, statement, defaults = _insert_of(kind)
+    given = entity.__dict__
+    values = {
+        key: given[key] if key in given else defaults[key]
+        for key in of.keys
+        if key in given or key in defaults
+    }
+    [row] = await core_rows(session, statement, values)
+    given.update(zip(of.keys, row, strict=True))
+    make_transient_to_detached(entity)  # what was set is now what is stored
+    session.sync_session.add(entity)
+    return entity
+
+
+@cache
+def _insert_of(entity: Any) -> tuple[Shape, Any, dict[str, Any]]:
+    of = shape(entity)
+    defaults: dict[str, Any] = {}
+    for index, key in enumerate(of.keys):
+        default: Any = of.mapper.columns[key].default
+        if index != of.primary and default is not None and default.is_scalar:
+            defaults[key] = default.arg
+    table: Any = of.mapper.local_table
+    return of, insert(table).returning(*of.columns), defaults
