@@ -106,3 +106,42 @@ def test_shape_keeps_two_entities_of_one_row_apart() -> None:
     names = [c.name for c in (*identity.columns, *dialog.columns)]
     assert len(names) == len(set(names))
     assert identity.keys[identity.primary] == "id" and dialog.keys[dialog.primary] == "id"
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
+async def test_a_stored_entity_is_the_one_a_flush_would_store(
+    databases: Databases, writer: bool
+) -> None:
+    seeded = await seed_client(databases.sessions)
+    sessions = databases.writer if writer else databases.sessions
+    async with sessions() as s, s.begin():
+        dialog = Dialog(line_id=seeded.line_id, channel_id=seeded.channel_id,
+                        client_id=seeded.client_id, identity_id=seeded.identity_id,
+                        opened_at=OPENED, last_message_at=OPENED)  # fmt: skip
+        same = await loaded.stored(s, dialog)
+        assert same is dialog and dialog.id is not None
+        assert inspect(dialog).persistent and not s.is_modified(dialog)
+        # The columns left unset took their defaults, and are known without a read.
+        assert (dialog.status, dialog.client_messages, dialog.operator_id) == ("waiting", 0, None)
+        assert await s.get(Dialog, dialog.id) is dialog
+    async with databases.sessions() as s:
+        found = await s.get(Dialog, dialog.id)
+        assert found is not None and _values(found) == _values(dialog)
+
+
+async def test_a_stored_entity_writes_its_later_changes(databases: Databases) -> None:
+    seeded = await seed_client(databases.sessions)
+    with count_queries(databases.writer_engine) as seen:
+        async with databases.writer() as s, s.begin():
+            dialog = Dialog(line_id=seeded.line_id, channel_id=seeded.channel_id,
+                            client_id=seeded.client_id, identity_id=seeded.identity_id,
+                            opened_at=OPENED, last_message_at=OPENED)  # fmt: skip
+            await loaded.stored(s, dialog)
+            dialog.status = "open"
+    flat = [" ".join(q.split()) for q in seen]
+    assert [q.split(" (")[0] for q in flat if q.startswith("INSERT")] == ["INSERT INTO dialogs"]
+    assert [q for q in flat if q.startswith("UPDATE dialogs SET status=")], seen.report()
+    assert not [q for q in flat if q.startswith("SELECT")], seen.report()
+    async with databases.sessions() as s:
+        found = await s.get(Dialog, dialog.id)
+        assert found is not None and found.status == "open"
