@@ -96,7 +96,14 @@ async def _subscribed(
     pubsub = redis.pubsub()
     try:
         await pubsub.subscribe(channel)
-        outage.over()
+        # Back only once Redis confirms the subscription: after a restart the pool may hand
+        # out a connection to the old server, on which SUBSCRIBE is written but never answered,
+        # and the outage would be reported over just before the read fails.
+        while not stopping.is_set():
+            confirmed = await pubsub.get_message(timeout=1.0)
+            if confirmed is not None and confirmed.get("type") == "subscribe":
+                outage.over()
+                break
         while not stopping.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None or message.get("type") != "message":
