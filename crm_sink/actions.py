@@ -20,11 +20,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import loaded
 from core.db.crm_schema import (
     CrmContact,
     CrmDialogLink,
@@ -34,6 +36,8 @@ from core.db.crm_schema import (
     CrmNote,
     CrmProfile,
 )
+from core.db.loaded import adopt
+from core.db.on_cursor import core_rows
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line
 from core.envelope import (
     ClientHintsForCrm,
@@ -156,7 +160,7 @@ async def _add_contact(
 async def do_dialog_opened(work: CrmWork, event: DialogOpenedForCrm) -> None:
     """Attach a new dialog to the client's lead or contact; a first dialog of an unknown
     client creates a lead when the line says so, with the operator as responsible."""
-    dialog = await work.session.get(Dialog, event.dialog_id)
+    dialog = await loaded.get(work.session, Dialog, event.dialog_id)
     if dialog is None:
         log.error("dialog-opened names dialog %d, which does not exist", event.dialog_id)
         return
@@ -169,11 +173,11 @@ async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
     session = work.session
     # The client is locked until commit, so a merge of it waits for what is written here
     # (lead, link, transcript), or has moved the row by the time the lock is granted.
-    link = await session.get(CrmDialogLink, dialog.id)
+    link = await loaded.get(session, CrmDialogLink, dialog.id)
     if link is not None:
         await lock_owner(session, dialog)
         return link
-    identity = await session.get(ClientIdentity, dialog.identity_id)
+    identity = await loaded.get(session, ClientIdentity, dialog.identity_id)
     assert identity is not None
     owner = await lock_owner(session, identity)
     if dialog.client_id != owner:
@@ -181,21 +185,9 @@ async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
     # A new profile starts with the dialog's operator as responsible, as an existing one
     # without a responsible is given them below.
     profile = await profile_of(session, dialog.client_id, work.now, dialog.operator_id)
-    lead = await session.scalar(
-        select(CrmLead)
-        .where(CrmLead.client_id == dialog.client_id)
-        .order_by(CrmLead.id.desc())
-        .limit(1)
-    )
-    known = (
-        lead is not None
-        or await session.scalar(
-            select(CrmDialogLink.dialog_id)
-            .join(Dialog, Dialog.id == CrmDialogLink.dialog_id)
-            .where(Dialog.client_id == dialog.client_id)
-            .limit(1)
-        )
-        is not None
+    lead = await _latest_lead(session, dialog.client_id)
+    known = lead is not None or bool(
+        await core_rows(session, _a_linked_dialog(), {"client_id": dialog.client_id})
     )
     line = await session.get(Line, dialog.line_id)
     assert line is not None
@@ -203,25 +195,25 @@ async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
         channel = await session.get(Channel, dialog.channel_id)
         client = await session.get(Client, dialog.client_id)
         assert channel is not None and client is not None
-        lead = CrmLead(
-            client_id=dialog.client_id,
-            source_dialog_id=dialog.id,
-            line_id=line.id,
-            channel_kind=channel.kind,
-            title=f"{channel.kind} · {line.name}: {client.name or 'new client'}"[:255],
-            responsible_id=dialog.operator_id,
-            created_at=work.now,
-            updated_at=work.now,
+        lead = await loaded.stored(
+            session,
+            CrmLead(
+                client_id=dialog.client_id,
+                source_dialog_id=dialog.id,
+                line_id=line.id,
+                channel_kind=channel.kind,
+                title=f"{channel.kind} · {line.name}: {client.name or 'new client'}"[:255],
+                responsible_id=dialog.operator_id,
+                created_at=work.now,
+                updated_at=work.now,
+            ),
         )
-        session.add(lead)
-        await session.flush()
-    link = CrmDialogLink(
-        dialog_id=dialog.id, lead_id=lead.id if lead else None, created_at=work.now
+    link = await loaded.stored(
+        session,
+        CrmDialogLink(dialog_id=dialog.id, lead_id=lead.id if lead else None, created_at=work.now),
     )
-    session.add(link)
     if profile.responsible_id is None and dialog.operator_id is not None:
         profile.responsible_id = dialog.operator_id
-    await session.flush()
     return link
 
 
@@ -394,3 +386,35 @@ async def do_not_duplicate(work: CrmWork, a_id: int, b_id: int, operator_id: int
             CrmNotDuplicate(low_id=low, high_id=high, operator_id=operator_id, created_at=work.now)
         )
         await work.session.flush()
+
+
+_LEAD = loaded.shape(CrmLead)
+
+
+async def _latest_lead(session: AsyncSession, client_id: int) -> CrmLead | None:
+    """The client's newest lead, read on the cursor."""
+    rows = await core_rows(session, _latest_lead_statement(), {"client_id": client_id})
+    return adopt(session.sync_session, _LEAD, rows[0]) if rows else None
+
+
+@cache
+def _latest_lead_statement() -> Any:
+    c = CrmLead.__table__.c
+    return (
+        select(*_LEAD.columns)
+        .where(c.client_id == bindparam("client_id"))
+        .order_by(c.id.desc())
+        .limit(1)
+    )
+
+
+@cache
+def _a_linked_dialog() -> Any:
+    """One dialog of the client bound as ``client_id`` that is linked in the CRM, if any."""
+    links, dialogs = CrmDialogLink.__table__.c, Dialog.__table__.c
+    return (
+        select(links.dialog_id)
+        .join_from(CrmDialogLink.__table__, Dialog.__table__, dialogs.id == links.dialog_id)
+        .where(dialogs.client_id == bindparam("client_id"))
+        .limit(1)
+    )

@@ -20,12 +20,16 @@ earlier (a visibility check, an earlier event of the batch) may predate another'
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db.crm_schema import CrmProfile
+from core.db.on_cursor import core_rows
 from core.db.schema import Client, ClientIdentity, Dialog
 from crm_sink.store import NO_PROFILE
 
@@ -95,14 +99,29 @@ async def lock_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int
 
 
 async def _current_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int:
-    await session.refresh(row, ["client_id"])
-    owner = row.client_id
+    # The row's client and that client's merged-into pointer in one read on the cursor; the
+    # client is set on the row as a refresh would set it.
+    [(client_id, merged_into)] = await core_rows(session, _owner_of(type(row)), {"id": row.id})
+    set_committed_value(row, "client_id", client_id)
+    owner: int = client_id
     seen = {owner}
-    while True:
+    while merged_into is not None and merged_into not in seen:
+        owner = merged_into
+        seen.add(owner)
         merged_into = await session.scalar(
             select(CrmProfile.merged_into_id).where(CrmProfile.client_id == owner)
         )
-        if merged_into is None or merged_into in seen:
-            return owner
-        owner = merged_into
-        seen.add(owner)
+    return owner
+
+
+@cache
+def _owner_of(kind: type[ClientIdentity | Dialog]) -> Any:
+    """The client of the ``kind`` row bound as ``id``, and that client's merged-into pointer."""
+    table: Any = kind.__table__
+    profiles: Any = CrmProfile.__table__
+    return (
+        select(table.c.client_id, profiles.c.merged_into_id)
+        .select_from(table)
+        .outerjoin(profiles, profiles.c.client_id == table.c.client_id)
+        .where(table.c.id == bindparam("id"))
+    )

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import loaded
 from core.db.crm_schema import CrmContact, CrmLead, CrmNote, CrmProfile
 from core.db.schema import Client, ClientIdentity, Dialog
 from crm_sink.matching import ClientRecord
@@ -39,13 +40,17 @@ async def profile_of(
     """The client's CRM profile, created empty the first time it is needed (with
     ``responsible_id`` as its responsible, so that setting one is not an UPDATE of its own)."""
     missing: set[int] = session.info.get(NO_PROFILE, set())
-    profile = None if client_id in missing else await session.get(CrmProfile, client_id)
+    profile = None if client_id in missing else await loaded.get(session, CrmProfile, client_id)
     if profile is None:
-        profile = CrmProfile(
-            client_id=client_id, custom_fields={}, responsible_id=responsible_id, updated_at=now
+        profile = await loaded.stored(
+            session,
+            CrmProfile(
+                client_id=client_id,
+                custom_fields={},
+                responsible_id=responsible_id,
+                updated_at=now,
+            ),
         )
-        session.add(profile)
-        await session.flush()
         missing.discard(client_id)
     return profile
 

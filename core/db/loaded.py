@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,6 +86,21 @@ async def by_ids(session: AsyncSession, entity: type[T], ids: Sequence[int]) -> 
     of = shape(kind)
     sync = session.sync_session
     return [adopt(sync, of, row) for row in rows]
+
+
+async def get(session: AsyncSession, entity: type[T], ident: int) -> T | None:
+    """``session.get`` on the cursor: the entity the session holds, else read as a row and
+    adopted; None when there is no such row."""
+    kind: Any = entity
+    held = session.sync_session.identity_map.get(
+        shape(kind).mapper.identity_key_from_primary_key((ident,))
+    )
+    if held is None:
+        found = await by_ids(session, entity, [ident])
+        return found[0] if found else None
+    if inspect(held).expired_attributes:
+        return await session.get(entity, ident)  # the ORM's read refreshes what expired
+    return cast(T, held)
 
 
 async def stored(session: AsyncSession, entity: T) -> T:

@@ -145,3 +145,28 @@ async def test_a_stored_entity_writes_its_later_changes(databases: Databases) ->
     async with databases.sessions() as s:
         found = await s.get(Dialog, dialog.id)
         assert found is not None and found.status == "open"
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
+async def test_get_is_the_sessions_get_on_the_cursor(databases: Databases, writer: bool) -> None:
+    [dialog_id] = await _dialogs(databases, 1)
+    sessions = databases.writer if writer else databases.sessions
+    async with sessions() as s, s.begin():
+        read = await loaded.get(s, Dialog, dialog_id)
+        assert read is not None and read.opened_at == OPENED
+        assert inspect(read).persistent and not s.is_modified(read)
+        assert await s.get(Dialog, dialog_id) is read
+        assert await loaded.get(s, Dialog, 9999) is None
+    with count_queries(databases.writer_engine) as seen:
+        async with databases.writer() as s, s.begin():
+            held = await s.get(Dialog, dialog_id)
+            assert held is not None
+            held.status = "closed"
+            # Held: given back as it is, pending change and all, without a read.
+            assert await loaded.get(s, Dialog, dialog_id) is held and held.status == "closed"
+            selects = [q for q in seen if q.lstrip().upper().startswith("SELECT")]
+            assert len(selects) == 1, seen.report()
+            s.expire(held, ["status"])
+            # Expired: read again, as the session's get would.
+            again = await loaded.get(s, Dialog, dialog_id)
+            assert again is held and held.status == "open"
