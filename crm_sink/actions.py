@@ -101,8 +101,8 @@ async def do_hints(work: CrmWork, event: ClientHintsForCrm) -> None:
     """Store what a channel said about a client; on a verified strong key held by exactly one
     other client, merge the two (recorded, so it can be undone)."""
     session = work.session
-    identity = await session.get(ClientIdentity, event.identity_id)
-    channel = await session.get(Channel, event.channel_id)
+    identity = await loaded.get(session, ClientIdentity, event.identity_id)
+    channel = await loaded.get(session, Channel, event.channel_id)
     if identity is None or channel is None:
         log.error(
             "hints name identity %d or channel %d that do not exist",
@@ -125,7 +125,7 @@ async def do_hints(work: CrmWork, event: ClientHintsForCrm) -> None:
             hint.strong is not None,
             identity.id if hint.kind == "site" else None,
         )
-    client = await session.get(Client, identity.client_id)
+    client = await loaded.get(session, Client, identity.client_id)
     if client is not None and not client.name.strip() and event.hints.name.strip():
         client.name = event.hints.name.strip()[:255]
 
@@ -189,11 +189,11 @@ async def _attach_dialog(work: CrmWork, dialog: Dialog) -> CrmDialogLink:
     known = lead is not None or bool(
         await core_rows(session, _a_linked_dialog(), {"client_id": dialog.client_id})
     )
-    line = await session.get(Line, dialog.line_id)
+    line = await loaded.get(session, Line, dialog.line_id)
     assert line is not None
     if lead is None and not known and line_crm_settings(line.settings).create_lead:
-        channel = await session.get(Channel, dialog.channel_id)
-        client = await session.get(Client, dialog.client_id)
+        channel = await loaded.get(session, Channel, dialog.channel_id)
+        client = await loaded.get(session, Client, dialog.client_id)
         assert channel is not None and client is not None
         lead = await loaded.stored(
             session,
@@ -222,11 +222,11 @@ async def _follow_operator(work: CrmWork, dialog: Dialog, link: CrmDialogLink) -
     transfer when the line says so."""
     if dialog.operator_id is None or link.lead_id is None:
         return
-    lead = await work.session.get(CrmLead, link.lead_id)
+    lead = await loaded.get(work.session, CrmLead, link.lead_id)
     assert lead is not None
     if lead.responsible_id == dialog.operator_id:
         return
-    line = await work.session.get(Line, dialog.line_id)
+    line = await loaded.get(work.session, Line, dialog.line_id)
     assert line is not None
     if lead.responsible_id is None or (
         lead.source_dialog_id == dialog.id
@@ -241,12 +241,12 @@ async def _follow_operator(work: CrmWork, dialog: Dialog, link: CrmDialogLink) -
 async def _queue_lead_push(work: CrmWork, link: CrmDialogLink, dialog: Dialog) -> None:
     if not work.pushing or link.lead_id is None:
         return
-    lead = await work.session.get(CrmLead, link.lead_id)
+    lead = await loaded.get(work.session, CrmLead, link.lead_id)
     assert lead is not None
     if lead.source_dialog_id != dialog.id:
         return
-    line = await work.session.get(Line, lead.line_id)
-    client = await work.session.get(Client, lead.client_id)
+    line = await loaded.get(work.session, Line, lead.line_id)
+    client = await loaded.get(work.session, Client, lead.client_id)
     assert line is not None and client is not None
     contacts = await contacts_of(work.session, lead.client_id)
     work.pushes.append(
@@ -271,7 +271,7 @@ async def do_dialog_closed(work: CrmWork, event: DialogClosedForCrm) -> None:
     """Attach the closed dialog's transcript to the client's record, once: client and operator
     messages with attachments as links, colleagues' hidden messages left out."""
     session = work.session
-    dialog = await session.get(Dialog, event.dialog_id)
+    dialog = await loaded.get(session, Dialog, event.dialog_id)
     if dialog is None:
         log.error("dialog-closed names dialog %d, which does not exist", event.dialog_id)
         return
