@@ -3,7 +3,8 @@ leads, transcripts once, weak matches only suggested, merges undone."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from core import streams
 from core.db.crm_schema import CrmContact, CrmLead, CrmMerge, CrmNote, CrmProfile
@@ -305,3 +306,35 @@ async def test_without_an_external_crm_nothing_is_read_to_push(db_url: str, redi
             profile = await s.get(CrmProfile, dialog.client_id)
         assert profile is not None and profile.responsible_id == dialog.operator_id
         assert dialog.operator_id is not None
+
+
+async def test_a_new_clients_dialog_is_attached_without_the_unit_of_work(
+    db_url: str, redis_url: str
+) -> None:
+    """Profile, lead and link are each one INSERT on the cursor, and who owns the dialog is one
+    read: nothing goes through a flush."""
+    flushes: list[list[str]] = []
+
+    def before_flush(session: Session, _context: object, _instances: object) -> None:
+        flushes.append(sorted(type(o).__name__ for o in (*session.new, *session.dirty)))
+
+    async with crm_hub(db_url, redis_url) as hub:
+        assert hub.sink.writer is not None
+        await hub.say("telegram", "tg-1", "where is my parcel?")
+        await hub.route()
+        event.listen(Session, "before_flush", before_flush)
+        try:
+            with count_queries(hub.sink.writer.engine) as opened:
+                await hub.drain()
+        finally:
+            event.remove(Session, "before_flush", before_flush)
+        assert flushes == [], flushes
+        assert len(opened) <= 14, opened.report()
+        assert not [s for s in opened if s.startswith("SELECT crm_profiles.merged_into_id")]
+        dialog = (await _dialogs(hub))[0]
+        async with hub.session() as s:
+            lead = await s.scalar(select(CrmLead))
+            profile = await s.get(CrmProfile, dialog.client_id)
+        assert lead is not None and lead.source_dialog_id == dialog.id
+        assert lead.status == "new" and lead.responsible_id == dialog.operator_id
+        assert profile is not None and profile.responsible_id == dialog.operator_id
