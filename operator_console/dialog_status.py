@@ -9,8 +9,9 @@ execution, a pool check-out and a rollback on return, several times the query it
 in WAL mode answers each such read from the latest commit, as a fresh session would. Other
 databases go through a small pool of their own in autocommit, without the ORM: through the
 engine's pool a read on PostgreSQL cost five round trips (the check-out's ping in a transaction
-of its own, then BEGIN, the read and ROLLBACK), in autocommit it costs two (the ping and the
-read). One statement sees the latest commit either way.
+of its own, then BEGIN, the read and ROLLBACK); in autocommit and without the ping it costs
+one, and a connection the database dropped is noticed by the read itself, which then goes
+again on a new one. One statement sees the latest commit either way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, NamedTuple
 import aiosqlite
 from aiohttp import web
 from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.app_keys import SESSIONS
@@ -75,7 +77,6 @@ class DialogStatusReader:
                     isolation_level="AUTOCOMMIT",
                     pool_size=READ_POOL,
                     max_overflow=READ_POOL,
-                    pool_pre_ping=True,
                 )
             return
         held = await aiosqlite.connect(path, timeout=SQLITE_TIMEOUT_S)
@@ -102,8 +103,17 @@ class DialogStatusReader:
             for dialog, status in call.rows(await held.execute_fetchall(call.sql, call.values)):
                 return SeenDialog(dialog, status)
             return None
-        async with self._reads.connect() as connection:
-            row: Any = (await connection.execute(statement, params)).first()
+        for attempt in range(2):
+            try:
+                async with self._reads.connect() as connection:
+                    row: Any = (await connection.execute(statement, params)).first()
+                break
+            except DBAPIError as exc:
+                # A pooled connection the database dropped (a restart, say): SQLAlchemy has
+                # let go of it and of every other connection as old, so a second read opens
+                # a new one. One failed read per outage instead of a ping before each read.
+                if attempt or not exc.connection_invalidated:
+                    raise
         return None if row is None else SeenDialog(row.id, row.status)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from core.db.routing_schema import DialogParticipant
@@ -84,4 +85,34 @@ async def test_only_a_plain_sqlite_file_gets_a_held_connection(sqlite_url: str) 
     for url, held in urls.items():
         engine = create_async_engine(url)
         assert _sqlite_file(engine) == held, url
+        await engine.dispose()
+
+
+async def test_a_read_survives_the_database_dropping_its_connections(db_url: str) -> None:
+    """Without a ping before each read, a pooled connection the database closed is noticed by
+    the read, which goes again on a new connection."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("the held SQLite connection is a file, never dropped by a server")
+    engine, sessions = await seeded_database(db_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        async with sessions() as session:
+            admin = await session.scalar(select(Operator).where(Operator.login == "admin"))
+        assert admin is not None
+        mine = world.dialogs["olga"]
+        assert await reader.status(mine, admin) == SeenDialog(mine, "open")
+        async with engine.connect() as connection:
+            dropped = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert dropped >= 1  # the reader's pooled connection among them
+        assert await reader.status(mine, admin) == SeenDialog(mine, "open")
+        assert await reader.status(mine, admin) == SeenDialog(mine, "open")
+    finally:
+        await reader.close()
         await engine.dispose()
