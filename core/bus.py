@@ -143,6 +143,13 @@ class Bus:
         return bus_tail.tail(self.redis, stream, self.stopping, self.config.batch_size, block,
                              after)  # fmt: skip
 
+    def tail_reads(
+        self, stream: str, after: str | None = None
+    ) -> AsyncIterator[list[tuple[str, Envelope]]]:
+        """``tail``, one list of entries per read (``core.bus_tail.tail_reads``)."""
+        return bus_tail.tail_reads(self.redis, stream, self.stopping, self.config.batch_size,
+                                   self.config.block_ms, after)  # fmt: skip
+
     def range(self, stream: str, after: str, upto: str) -> AsyncIterator[tuple[str, Envelope]]:
         """The entries of a stream after ``after`` up to and including ``upto``, in pages
         (``core.bus_tail``)."""

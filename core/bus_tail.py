@@ -39,6 +39,21 @@ async def tail(
 ) -> AsyncIterator[tuple[str, Envelope]]:
     """Every entry of ``stream`` after ``after`` (without it: after the newest one now), until
     ``stopping`` is set, in reads of up to ``count`` that block up to ``block_ms``."""
+    async for read in tail_reads(redis, stream, stopping, count, block_ms, after):
+        for entry in read:
+            yield entry
+
+
+async def tail_reads(
+    redis: Redis,
+    stream: str,
+    stopping: asyncio.Event,
+    count: int,
+    block_ms: int,
+    after: str | None = None,
+) -> AsyncIterator[list[tuple[str, Envelope]]]:
+    """``tail``, one list per read: for a reader that settles what a read brought together,
+    before it reads again. A read of nothing but malformed entries gives no list."""
     outage = Outage(stream)
     last = after
     while last is None:
@@ -59,12 +74,15 @@ async def tail(
             continue
         outage.over()
         for _name, entries in reply or []:
+            decoded: list[tuple[str, Envelope]] = []
             for raw_id, fields in entries:
                 last = as_text(raw_id)
                 try:
-                    yield last, ENVELOPE.validate_json(payload_of(fields))
+                    decoded.append((last, ENVELOPE.validate_json(payload_of(fields))))
                 except (ValidationError, KeyError) as exc:
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
+            if decoded:
+                yield decoded
 
 
 async def newest_id(redis: Redis, stream: str) -> str:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import Select, String, bindparam, select
 
@@ -139,12 +140,17 @@ class WebchatConnector(ContextConnector):
         ]
         try:
             stream = streams.outbound(self.kind)
-            async for entry_id, payload in self.bus.tail(stream, after=self.last_entry_id):
-                if isinstance(
-                    payload, OutboundMessage | DialogClosedNotice
-                ) and self.delivery.first_time(payload):
-                    await self.send(payload)
-                self.last_entry_id = entry_id
+            async for read in self.bus.tail_reads(stream, after=self.last_entry_id):
+                shown: list[OutboundMessage] = []
+                try:
+                    for entry_id, payload in read:
+                        if isinstance(
+                            payload, OutboundMessage | DialogClosedNotice
+                        ) and self.delivery.first_time(payload):
+                            await self._push(payload, shown)
+                        self.last_entry_id = entry_id
+                finally:
+                    await self._report_shown(shown)
         finally:
             for watcher in watchers:
                 watcher.cancel()
@@ -167,21 +173,35 @@ class WebchatConnector(ContextConnector):
                     await refuse(ws)
 
     async def send(self, outbound: Outbound) -> None:
-        """Push one outbound entry to the visitor's open sockets, if any."""
+        """Push one outbound entry to the visitor's open sockets, if any, and report it."""
+        shown: list[OutboundMessage] = []
+        await self._push(outbound, shown)
+        await self._report_shown(shown)
+
+    async def _push(self, outbound: Outbound, shown: list[OutboundMessage]) -> None:
+        """Push one outbound entry to the visitor's open sockets, if any. An operator's answer
+        that reached an open widget goes on ``shown``, to be reported by the caller
+        (``_report_shown``); any other answer is left to the mail here."""
         reached = await self.delivery.push(outbound)
         if not isinstance(outbound, OutboundMessage):
             return
-        if reached and outbound.author == "operator":
-            # The router's delivery report and the claim that no process mails the answer
-            # share one round trip.
-            await self.signals.delivered(
-                outbound.message_id, lambda pipe: self.answer_mail.claim_shown(pipe, outbound)
-            )
-        else:
-            await self.answer_mail.after_push(outbound, reached)
         if outbound.author != "client":
             # Live push on the sockets of this process; the widget's history shows it anyway.
             self.bus.metrics.messages_out.labels(self.kind, "pushed").inc()
+        if reached and outbound.author == "operator":
+            shown.append(outbound)
+        else:
+            await self.answer_mail.after_push(outbound, reached)
+
+    async def _report_shown(self, shown: list[OutboundMessage]) -> None:
+        """Report the answers shown in open widgets as delivered, and claim them so that no
+        process mails them: all of one read's in one round trip."""
+
+        def claim(pipe: Pipeline) -> None:
+            for answer in shown:
+                self.answer_mail.claim_shown(pipe, answer)
+
+        await self.signals.delivered([a.message_id for a in shown], claim)
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""

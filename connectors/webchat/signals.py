@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from aiohttp import web
 from redis.asyncio.client import Pipeline
@@ -84,20 +84,25 @@ class VisitorSignals:
                 continue
 
     async def delivered(
-        self, message_id: int, also: Callable[[Pipeline], object] | None = None
+        self, message_ids: Sequence[int], also: Callable[[Pipeline], object] | None = None
     ) -> None:
-        """An operator's message reached an open widget; ``also`` adds writes that go in the
-        report's round trip, after it.
+        """Operators' messages reached open widgets; ``also`` adds writes that go in the
+        reports' round trip, after them. One round trip for them all.
 
-        Called by the delivery tail, which must not end (and push the message again) when
-        Redis is away: the report waits for Redis like the tail itself would.
+        Called by the delivery tail, which must not end (and push the messages again) when
+        Redis is away: the reports wait for Redis like the tail itself would.
         """
-        report = DeliveryOutcome(message_id=message_id, status="delivered")
+        if not message_ids:
+            return
+        reports = [
+            (streams.COMMANDS, DeliveryOutcome(message_id=m, status="delivered"))
+            for m in message_ids
+        ]
         outage = Outage(streams.COMMANDS, kind="delivery report")
         while True:
             try:
                 pipe = self.bus.redis.pipeline(transaction=False)
-                self.bus.queue_publish(pipe, [(streams.COMMANDS, report)])
+                self.bus.queue_publish(pipe, reports)
                 if also is not None:
                     also(pipe)
                 await pipe.execute()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 
 from config.settings import Settings
 from core.typing_signals import Throttle
@@ -116,6 +117,34 @@ async def test_a_reply_is_delivered_then_seen_when_the_widget_shows_it(
     status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
     statuses: dict[str, Any] = {m["text"]: m.get("delivery_status") for m in body["messages"]}
     assert statuses["Yes."] == "seen"
+
+
+async def test_answers_shown_together_are_each_reported_and_claimed_from_the_mail(
+    redis_url: str, admin: OperatorClient, visitor: VisitorClient
+) -> None:
+    """Answers the delivery tail reads together are reported in one round trip: each is
+    still marked delivered, and each is claimed as shown, so that none is mailed."""
+    dialog_id = await open_dialog(admin, visitor)
+    texts = [f"answer {n}" for n in range(6)]
+    posted = await asyncio.gather(
+        *(
+            admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
+                       {"text": text, "client_msg_id": f"r{n}"})
+            for n, text in enumerate(texts)
+        )
+    )  # fmt: skip
+    assert [status for status, _ in posted] == [202] * len(texts)
+    shown = [await visitor.receive_until("message", author="operator") for _ in texts]
+    assert sorted(frame["text"] for frame in shown) == texts
+    await admin.receive_each(
+        "message", *({"id": f["id"], "delivery_status": "delivered"} for f in shown)
+    )
+    redis = Redis.from_url(redis_url)
+    try:
+        claims = [await redis.get(f"webchat:answer:{frame['id']}") for frame in shown]
+    finally:
+        await redis.aclose()
+    assert claims == [b"shown"] * len(texts)
 
 
 def test_the_throttle_lets_one_signal_through_per_interval() -> None:
