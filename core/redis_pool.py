@@ -14,6 +14,10 @@ waits for the drain, under the socket timeout, so a Redis that stops reading is 
 The pool's check of a connection before use (``ensure_connection``) is kept. The release event
 is skipped only where it does nothing: it re-authenticates the connections of a credential
 provider, and a pool with one releases the library's way.
+
+A command is packed into the protocol by hiredis, in C, as redis-py's synchronous client packs
+it; its asyncio connection packs every argument in Python, which was two fifths of the CPU of
+the router's publish of a batch.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
+import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
@@ -64,7 +69,24 @@ class LeanSentinelPool(SentinelConnectionPool, LeanPool):
 
 
 class InlineSend(AbstractConnection):
-    """Writes a command at once; only a write the socket holds back waits, under the timeout."""
+    """Writes a command at once; only a write the socket holds back waits, under the timeout.
+    Packs commands with hiredis, as redis-py's synchronous client does."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # What hiredis does not take (a memoryview, or a value the library refuses with its
+        # own error) goes the library's way.
+        if self.encoder.encoding.lower().replace("-", "") != "utf8":
+            return super().pack_command(*args)
+        first = args[0]
+        # A command of several words ("CLIENT SETNAME") goes as several arguments.
+        if isinstance(first, str):
+            args = (*first.encode().split(), *args[1:])
+        elif isinstance(first, bytes) and b" " in first:
+            args = (*first.split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:
+            return super().pack_command(*args)
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True

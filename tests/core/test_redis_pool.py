@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis_connect import connect
-from core.redis_pool import InlineSend, LeanPool, lean
+from core.redis_pool import InlineSend, LeanPool, inline_send, lean
 
 
 def _pool(url: str, max_connections: int, socket_timeout: float = 5.0) -> LeanPool:
@@ -128,3 +131,32 @@ async def test_a_server_that_stops_reading_fails_the_write_within_the_socket_tim
         assert loop.time() - started < 3
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("SET", "key", "value"),
+        ("XADD", "events", "MAXLEN", "~", 1000, "*", "data", '{"text": "привет"}'),
+        ("ZADD", "{timers}:due", 1796219917.496675, b"timer:1"),
+        ("CLIENT SETNAME", "hub"),
+        (b"CONFIG GET", b"maxmemory"),
+        ("GET", "x" * 10_000),
+    ],
+)
+def test_a_command_is_packed_as_the_library_packs_it(args: tuple[Any, ...]) -> None:
+    inline = inline_send(Connection)()
+    assert inline.pack_command(*args) != []
+    assert b"".join(inline.pack_command(*args)) == b"".join(Connection().pack_command(*args))
+
+
+def test_what_hiredis_does_not_pack_goes_the_librarys_way() -> None:
+    inline = inline_send(Connection)()
+    view = memoryview(b"payload")
+    assert b"".join(inline.pack_command("SET", "k", view)) == b"".join(
+        Connection().pack_command("SET", "k", view)
+    )
+    refusals: tuple[Any, ...] = (True, None)
+    for refused in refusals:
+        with pytest.raises(DataError):
+            inline.pack_command("SET", "k", refused)
