@@ -139,16 +139,15 @@ class Bus:
         """Every new entry of a stream until the bus closes, for fan-out readers that each
         need all of them; ``after`` is the last entry the reader handled (``core.bus_tail``).
         """
-        block = self.config.block_ms if block_ms is None else block_ms
-        return bus_tail.tail(self.redis, stream, self.stopping, self.config.batch_size, block,
-                             after)  # fmt: skip
+        return bus_tail.each_entry(self.tail_reads(stream, block_ms, after))
 
     def tail_reads(
-        self, stream: str, after: str | None = None
+        self, stream: str, block_ms: int | None = None, after: str | None = None
     ) -> AsyncIterator[list[tuple[str, Envelope]]]:
         """``tail``, one list of entries per read (``core.bus_tail.tail_reads``)."""
+        block = self.config.block_ms if block_ms is None else block_ms
         return bus_tail.tail_reads(self.redis, stream, self.stopping, self.config.batch_size,
-                                   self.config.block_ms, after)  # fmt: skip
+                                   block, after)  # fmt: skip
 
     def range(self, stream: str, after: str, upto: str) -> AsyncIterator[tuple[str, Envelope]]:
         """The entries of a stream after ``after`` up to and including ``upto``, in pages

@@ -29,21 +29,6 @@ FIELD = "data"
 """The field of a stream entry that holds the payload (as ``core.bus`` writes it)."""
 
 
-async def tail(
-    redis: Redis,
-    stream: str,
-    stopping: asyncio.Event,
-    count: int,
-    block_ms: int,
-    after: str | None = None,
-) -> AsyncIterator[tuple[str, Envelope]]:
-    """Every entry of ``stream`` after ``after`` (without it: after the newest one now), until
-    ``stopping`` is set, in reads of up to ``count`` that block up to ``block_ms``."""
-    async for read in tail_reads(redis, stream, stopping, count, block_ms, after):
-        for entry in read:
-            yield entry
-
-
 async def tail_reads(
     redis: Redis,
     stream: str,
@@ -52,8 +37,11 @@ async def tail_reads(
     block_ms: int,
     after: str | None = None,
 ) -> AsyncIterator[list[tuple[str, Envelope]]]:
-    """``tail``, one list per read: for a reader that settles what a read brought together,
-    before it reads again. A read of nothing but malformed entries gives no list."""
+    """Every entry of ``stream`` after ``after`` (without it: after the newest one now), until
+    ``stopping`` is set, in reads of up to ``count`` that block up to ``block_ms``: one list
+    per read, for a reader that settles what a read brought together before it reads again
+    (``each_entry`` hands them out one by one). A read of nothing but malformed entries gives
+    no list."""
     outage = Outage(stream)
     last = after
     while last is None:
@@ -83,6 +71,13 @@ async def tail_reads(
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
             if decoded:
                 yield decoded
+
+
+async def each_entry(reads: AsyncIterator[list[T]]) -> AsyncIterator[T]:
+    """The entries of ``tail_reads``, one at a time."""
+    async for read in reads:
+        for entry in read:
+            yield entry
 
 
 async def newest_id(redis: Redis, stream: str) -> str:
