@@ -18,6 +18,7 @@ over a synchronous engine, and make each call directly, since nothing in it ever
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -26,12 +27,15 @@ from typing import Any, TypeVar
 import uvloop
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
 from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread that wants the interpreter lock waits for the thread holding it, while the
@@ -110,10 +114,10 @@ def make_writer_engine(url: str) -> AsyncEngine:
     else:
         # One batch at a time: the writer never needs more than one connection. Positional
         # parameters (``%s``, which psycopg takes as well as named ones) let the router's
-        # statements run on the cursor directly (``core.db.on_cursor``).
-        engine = create_engine(
-            target, pool_size=2, max_overflow=2, pool_pre_ping=True, paramstyle="format"
-        )
+        # statements run on the cursor directly (``core.db.on_cursor``). No ping before each
+        # batch (a round trip every time): a connection the server closed is found by the
+        # batch's first statement, and the batch runs again (``DbWriter.run``).
+        engine = create_engine(target, pool_size=2, max_overflow=2, paramstyle="format")
     return _SyncDriverEngine(engine)
 
 
@@ -138,7 +142,11 @@ class DbWriter:
 
     async def run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run ``work()`` on the writer's thread and return what it returned (or raise what
-        it raised). Cancelling the caller cancels the work."""
+        it raised). Cancelling the caller cancels the work.
+
+        ``work`` is one transaction: when it meets a connection the database closed (a
+        restart, an idle timeout), that transaction was rolled back with the connection, and
+        ``work()`` runs once more on a new one."""
         caller = asyncio.get_running_loop()
         done: asyncio.Future[T] = caller.create_future()
         # One task on the writer's loop and one wake-up of each loop: ``run_coroutine_threadsafe``
@@ -160,7 +168,7 @@ class DbWriter:
         caller: asyncio.AbstractEventLoop,
         done: asyncio.Future[T],
     ) -> None:
-        task = self._loop.create_task(work())
+        task = self._loop.create_task(_again_if_disconnected(work))
         running.append(task)
 
         def ended(_task: asyncio.Task[T]) -> None:
@@ -178,6 +186,17 @@ class DbWriter:
         self.engine.sync_engine.dispose()
         self._loop.close()
         _short_switches.release()
+
+
+async def _again_if_disconnected(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return await work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # SQLAlchemy has dropped every connection of the pool older than this one by now.
+        log.warning("the database closed the writer's connection (%s); once more", exc.orig)
+        return await work()
 
 
 def _settle(done: asyncio.Future[T], task: asyncio.Task[T]) -> None:

@@ -171,3 +171,45 @@ async def test_cancelling_the_caller_cancels_its_batch_on_the_writers_thread(
         assert await writer.run(name) == "db-writer", "the writer goes on with the next batch"
     finally:
         writer.close()
+
+
+async def test_a_batch_on_a_connection_the_database_closed_runs_again_on_a_new_one(
+    postgres_url: str,
+) -> None:
+    """The writer sends no ping before each batch: a pooled connection that PostgreSQL
+    closed is found by the batch's first statement, and the batch, rolled back with it, runs
+    once more (SQLite's connection is a file and never closes under the writer)."""
+    readers = make_engine(postgres_url)
+    writer = DbWriter(postgres_url)
+    attempts: list[int] = []
+
+    async def batch() -> int:
+        async with writer.sessions() as session, session.begin():
+            attempts.append(1)
+            await session.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+            count = await session.scalar(text("SELECT count(*) FROM notes"))
+        return int(count or 0)
+
+    try:
+        async with readers.begin() as conn:
+            await conn.execute(text("CREATE TABLE notes (id SERIAL PRIMARY KEY, body TEXT)"))
+        assert await writer.run(batch) == 1
+        pool: Any = writer.engine.sync_engine.pool
+        assert pool.checkedin() == 1, "pooled for the next batch"
+        async with readers.connect() as conn:
+            dropped = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert dropped >= 1
+        attempts.clear()
+        assert await writer.run(batch) == 2, "the batch was stored once"
+        assert len(attempts) == 2, "its first attempt met the closed connection"
+        attempts.clear()
+        assert await writer.run(batch) == 3
+        assert len(attempts) == 1
+    finally:
+        writer.close()
+        await readers.dispose()
