@@ -42,6 +42,7 @@ test-deps:
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(TYPED)
 
 ## Install what the tests need and run the whole suite.

@@ -72,6 +72,7 @@ def dialog_of(work: Work) -> str:
     """The ordering key of outbound work: one dialog's messages reach the client in order."""
     return str(work.dialog_id)
 
+
 Status = DeliveryStatus
 
 

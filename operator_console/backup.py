@@ -187,9 +187,7 @@ def _newest_redis_binary() -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _redis_of_backup(
-    directory: Path, binary: Path
-) -> AsyncIterator[aioredis.Redis | None]:
+async def _redis_of_backup(directory: Path, binary: Path) -> AsyncIterator[aioredis.Redis | None]:
     """A temporary redis-server holding the backup's data (None: the backup has none)."""
     kind = json.loads((directory / MANIFEST).read_text())["redis"]
     if kind not in ("rdb", "aof"):

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class LoginLimits:
     """How many failures lock a login or an address, and for how long."""

@@ -102,13 +102,17 @@ async def _answered_by_mail(
 ) -> int | None:
     """A dialog of another channel whose answers were mailed to ``sender`` (a web chat visitor
     who left their email): the one the mail's References or subject tag name."""
-    named = set(
-        await session.scalars(
-            select(Message.dialog_id).where(
-                Message.external_id.in_(list(ids)), Message.author != "client"
+    named = (
+        set(
+            await session.scalars(
+                select(Message.dialog_id).where(
+                    Message.external_id.in_(list(ids)), Message.author != "client"
+                )
             )
         )
-    ) if ids else set()
+        if ids
+        else set()
+    )
     if tagged is not None:
         named.add(tagged)
     if not named:

@@ -1,4 +1,4 @@
-""""Send me the transcript": a closed conversation mailed to the visitor who asks for it.
+"""A closed conversation mailed to the visitor who asks for it ("send me the transcript").
 
 The visitor names the address in the widget (it is pre-filled with one they gave before); the
 hub sends the dialog's visible messages as plain text through the line's mailbox or the hub's

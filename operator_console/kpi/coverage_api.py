@@ -133,8 +133,11 @@ async def set_coverage(request: web.Request) -> web.Response:
         profile = await do_set_coverage(
             session, client_id, body.key_client, body.responsible_id, utcnow()
         )
-        view = {"client_id": client_id, "key_client": profile.key_client,
-                "responsible_id": profile.responsible_id}
+        view = {
+            "client_id": client_id,
+            "key_client": profile.key_client,
+            "responsible_id": profile.responsible_id,
+        }
     return web.json_response({"client": view})
 
 

@@ -108,10 +108,7 @@ def in_window(
 ) -> ColumnElement[bool]:
     """Rows of these operators whose ``at`` falls in each one's own period."""
     return or_(
-        *(
-            and_(operator.in_(ops), at >= start, at < end)
-            for (start, end), ops in windows.items()
-        )
+        *(and_(operator.in_(ops), at >= start, at < end) for (start, end), ops in windows.items())
     )
 
 

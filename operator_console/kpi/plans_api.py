@@ -72,9 +72,7 @@ async def _visible_plans(session: AsyncSession, user: Operator) -> list[KpiPlan]
         groups = select(OperatorGroupMember.group_id).where(
             OperatorGroupMember.operator_id.in_(readable)
         )
-        query = query.where(
-            or_(KpiPlan.operator_id.in_(readable), KpiPlan.group_id.in_(groups))
-        )
+        query = query.where(or_(KpiPlan.operator_id.in_(readable), KpiPlan.group_id.in_(groups)))
     return list(await session.scalars(query))
 
 

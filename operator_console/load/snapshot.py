@@ -285,8 +285,10 @@ async def _queues(
         return (), None
     thresholds = {i: settings[i].long_wait_seconds for i in lines}
     cutoff = case(
-        *((Dialog.line_id == i, literal(now - timedelta(seconds=s), Dialog.opened_at.type))
-          for i, s in thresholds.items()),
+        *(
+            (Dialog.line_id == i, literal(now - timedelta(seconds=s), Dialog.opened_at.type))
+            for i, s in thresholds.items()
+        ),
         else_=None,
     )
     is_long: ColumnElement[bool] = Dialog.opened_at <= cutoff
@@ -360,5 +362,3 @@ async def _longest(
 
 def _seconds(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds()))
-
-

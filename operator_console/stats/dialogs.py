@@ -88,9 +88,7 @@ def _plain_filters(f: StatsFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-def _dates(
-    f: StatsFilters, lines: dict[int, LineClock], every_line: bool
-) -> ColumnElement[bool]:
+def _dates(f: StatsFilters, lines: dict[int, LineClock], every_line: bool) -> ColumnElement[bool]:
     """Lines in scope and, when dates are asked for, each line's local dates in UTC."""
     if not lines:
         return false()

@@ -121,9 +121,7 @@ async def _copied(connection: AsyncConnection, stmt: Any) -> AsyncIterator[bytes
     asyncpg hands COPY's output to a callback; a bounded queue turns that into chunks this
     generator yields, and makes the server wait while the client is slow.
     """
-    compiled = stmt.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
+    compiled = stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     args = [compiled.params[name] for name in compiled.positiontup or ()]
     # LOCAL: the setting ends with the session's transaction, never reaching the pool.
     await connection.exec_driver_sql(f"SET LOCAL work_mem = '{COPY_SORT_MEMORY}'")
@@ -133,9 +131,7 @@ async def _copied(connection: AsyncConnection, stmt: Any) -> AsyncIterator[bytes
 
     async def copy() -> None:
         try:
-            await driver.copy_from_query(
-                compiled.string, *args, output=chunks.put, format="csv"
-            )
+            await driver.copy_from_query(compiled.string, *args, output=chunks.put, format="csv")
         finally:
             await chunks.put(None)
 

@@ -230,9 +230,7 @@ async def test_every_message_reaches_its_socket_once_across_redis_restarts(
         f"visitors {sum(v.connections - 1 for v in visitors)}; "
         f"refused replies {len(operator.refused)}; tracebacks in the logs {tracebacks}",
     ]
-    repeats = {
-        i: v.shown_by[i] for v in visitors for i, n in v.replies.items() if n > 1
-    }
+    repeats = {i: v.shown_by[i] for v in visitors for i, n in v.replies.items() if n > 1}
     if repeats:
         report.append(f"repeated to visitors (how, connection): {repeats}")
     print("\n" + "\n".join(report))

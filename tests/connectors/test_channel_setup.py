@@ -47,8 +47,9 @@ class Peers:
 
 @pytest.fixture(scope="module")
 async def peers() -> AsyncIterator[Peers]:
-    peers = Peers(TelegramPeer(TG_TOKEN), ViberPeer(VIBER_TOKEN),
-                  VkPeer(VK_TOKEN, GROUP, secret=SECRET))
+    peers = Peers(
+        TelegramPeer(TG_TOKEN), ViberPeer(VIBER_TOKEN), VkPeer(VK_TOKEN, GROUP, secret=SECRET)
+    )
     for peer in (peers.telegram, peers.viber, peers.vk):
         await peer.start()
     yield peers
@@ -66,9 +67,13 @@ async def hub(
     await client.aclose()
     port = free_port()
     settings = make_settings(
-        redis_server.url, Path(tmp_path_factory.mktemp("setup")),
-        telegram_api_base=peers.telegram.base, viber_api_base=peers.viber.base,
-        vk_api_base=peers.vk.base, public_url=f"http://127.0.0.1:{port}", port=port,
+        redis_server.url,
+        Path(tmp_path_factory.mktemp("setup")),
+        telegram_api_base=peers.telegram.base,
+        viber_api_base=peers.viber.base,
+        vk_api_base=peers.vk.base,
+        public_url=f"http://127.0.0.1:{port}",
+        port=port,
     )
     server = TestServer(build_app(settings), host="127.0.0.1", port=port)
     await server.start_server()
@@ -86,8 +91,11 @@ async def admin(hub: Hub) -> AsyncIterator[OperatorClient]:
 
 
 async def create(admin: OperatorClient, kind: str, key: str, config: dict[str, Any]) -> Any:
-    return await admin.call("POST", "/api/admin/channels", {
-        "kind": kind, "key": key, "name": f"{kind} {key}", "line_id": 1, "config": config})
+    return await admin.call(
+        "POST",
+        "/api/admin/channels",
+        {"kind": kind, "key": key, "name": f"{kind} {key}", "line_id": 1, "config": config},
+    )
 
 
 async def listed(admin: OperatorClient, channel_id: int) -> dict[str, Any]:
@@ -105,10 +113,14 @@ async def eventually_health(admin: OperatorClient, channel_id: int, field: str) 
 
 
 async def post(hub: Hub, path: str, body: dict[str, Any], headers: dict[str, str]) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{hub.base}{path}", data=json.dumps(body),
-        headers={"Content-Type": "application/json", **headers},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{hub.base}{path}",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json", **headers},
+        ) as resp,
+    ):
         return resp.status
 
 
@@ -133,11 +145,16 @@ async def test_a_telegram_token_is_checked_and_the_webhook_registered_with_a_sec
     assert registered["url"] == url and len(registered["secret_token"]) >= 32
     update = telegram.user_message(4242, "hello")
     assert await post(hub, "/hooks/telegram/shop", update, {TG_SECRET: "guess"}) == 401
-    assert await post(hub, "/hooks/telegram/shop", update,
-                      {TG_SECRET: registered["secret_token"]}) == 200
+    assert (
+        await post(hub, "/hooks/telegram/shop", update, {TG_SECRET: registered["secret_token"]})
+        == 200
+    )
     dialog = (await admin.receive_until("dialog", channel_kind="telegram"))["dialog"]
-    await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                     {"text": "hi there", "client_msg_id": "tg1"})
+    await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": "hi there", "client_msg_id": "tg1"},
+    )
     await eventually(lambda: telegram.sent())
     health = await eventually_health(admin, channel["id"], "last_out")
     assert health["status"] == "ok" and health["last_in"] <= health["last_out"]
@@ -152,13 +169,17 @@ async def test_a_telegram_token_is_checked_and_the_webhook_registered_with_a_sec
     assert checked["check"]["webhook"]["last_error_at"]
 
     # Polling needs the webhook gone; so does a disabled bot.
-    status, _ = await admin.call("PATCH", f"/api/admin/channels/{channel['id']}",
-                                 {"config": {"mode": "polling", "poll_timeout": 0}})
+    status, _ = await admin.call(
+        "PATCH",
+        f"/api/admin/channels/{channel['id']}",
+        {"config": {"mode": "polling", "poll_timeout": 0}},
+    )
     assert status == 200
     await eventually(lambda: telegram.sent("deleteWebhook"))
     assert telegram.webhook_url == ""
-    status, _ = await admin.call("PATCH", f"/api/admin/channels/{channel['id']}",
-                                 {"config": {"mode": "webhook"}})
+    status, _ = await admin.call(
+        "PATCH", f"/api/admin/channels/{channel['id']}", {"config": {"mode": "webhook"}}
+    )
     await eventually(lambda: telegram.webhook_url == url)
     deletes = len(telegram.sent("deleteWebhook"))
     await admin.call("POST", f"/api/admin/channels/{channel['id']}/disable")
@@ -171,12 +192,17 @@ async def test_a_failing_poll_backs_off_logs_one_line_each_time_and_shows_the_er
     hub: Hub, peers: Peers, admin: OperatorClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A token Telegram revoked after it was saved: every poll is refused.
-    revoked = {"token": "555555:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", "mode": "polling",
-               "poll_timeout": 0}
+    revoked = {
+        "token": "555555:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+        "mode": "polling",
+        "poll_timeout": 0,
+    }
     with caplog.at_level(logging.WARNING, logger="connectors.platform"):
         channel_id = await hub.add_channel("telegram", "revoked", revoked)
-        await eventually(lambda: len([m for m, _t in peers.telegram.refused
-                                      if m == "deleteWebhook"]) >= 3, timeout=15)
+        await eventually(
+            lambda: len([m for m, _t in peers.telegram.refused if m == "deleteWebhook"]) >= 3,
+            timeout=15,
+        )
     times = [t for m, t in peers.telegram.refused if m == "deleteWebhook"]
     first, second = times[1] - times[0], times[2] - times[1]
     assert 0.8 <= first < 1.8 and 1.8 <= second < 3.5  # 1 s, then 2 s: doubling
@@ -192,11 +218,13 @@ async def test_viber_is_told_its_webhook_once_the_channel_answers_and_untold_on_
     hub: Hub, peers: Peers, admin: OperatorClient
 ) -> None:
     viber = peers.viber
-    status, answer = await create(admin, "viber", "bad", {"token": "0123456789abcdef-x",
-                                                          "sender_name": "Shop"})
+    status, answer = await create(
+        admin, "viber", "bad", {"token": "0123456789abcdef-x", "sender_name": "Shop"}
+    )
     assert status == 400 and answer["error"].startswith("config.token: Viber refused the token")
-    status, answer = await create(admin, "viber", "vshop", {"token": VIBER_TOKEN,
-                                                            "sender_name": "Shop"})
+    status, answer = await create(
+        admin, "viber", "vshop", {"token": VIBER_TOKEN, "sender_name": "Shop"}
+    )
     assert status == 201 and answer["check"]["name"] == "Shop"
     url = f"{hub.base}/hooks/viber/vshop"
     # Viber checked the address while set_webhook ran, and the hub answered it.
@@ -223,7 +251,8 @@ async def test_vk_shows_what_to_paste_and_checks_the_community_token(
     status, answer = await create(admin, "vk", "club0", CALLBACK | {"group_id": 1})
     assert status == 400
     assert answer["error"] == (
-        f"config.group_id: the token belongs to community {GROUP} (Shop), not this one")
+        f"config.group_id: the token belongs to community {GROUP} (Shop), not this one"
+    )
     status, answer = await create(admin, "vk", "club", CALLBACK)
     assert status == 201 and answer["check"]["name"] == "Shop"
     channel = answer["channel"]
@@ -237,13 +266,17 @@ async def test_a_webhook_sent_right_after_the_201_is_accepted(
 ) -> None:
     viber = peers.viber
     for n in range(5):
-        status, answer = await create(admin, "viber", f"fresh{n}", {"token": VIBER_TOKEN,
-                                                                    "sender_name": "Shop"})
+        status, answer = await create(
+            admin, "viber", f"fresh{n}", {"token": VIBER_TOKEN, "sender_name": "Shop"}
+        )
         assert status == 201
-        callback = {"event": "message", "timestamp": 1732330000000,
-                    "message_token": 7_000_000 + n,
-                    "sender": {"id": f"user-{n}==", "name": "Ivan"},
-                    "message": {"type": "text", "text": "right away"}}
+        callback = {
+            "event": "message",
+            "timestamp": 1732330000000,
+            "message_token": 7_000_000 + n,
+            "sender": {"id": f"user-{n}==", "name": "Ivan"},
+            "message": {"type": "text", "text": "right away"},
+        }
         assert await viber.callback(f"{hub.base}/hooks/viber/fresh{n}", callback) == (200, "")
         await admin.call("POST", f"/api/admin/channels/{answer['channel']['id']}/disable")
 
@@ -281,24 +314,30 @@ async def test_the_channel_page_shows_health_what_to_paste_and_telegrams_last_er
     good, revoked = rows.filter(has_text="telegram shop"), rows.filter(has_text="revoked")
     await expect(good.locator('[data-ol="channel-status"]')).to_have_text("OK")
     await expect(good.locator('[data-ol="channel-webhook-url"]')).to_have_text(
-        f"{hub.base}/hooks/telegram/shop")
+        f"{hub.base}/hooks/telegram/shop"
+    )
     await expect(good.locator('[data-ol="channel-traffic"]')).to_contain_text("In: ")
     await expect(revoked.locator('[data-ol="channel-status"]')).to_have_text("Error")
     await expect(revoked.locator('[data-ol="channel-health-error"]')).to_contain_text(
-        "polling failed: Telegram server says - Unauthorized")
+        "polling failed: Telegram server says - Unauthorized"
+    )
     vk = rows.filter(has_text="vk club")
     await expect(vk.locator('[data-ol="channel-webhook-url"]')).to_have_text(
-        f"{hub.base}/hooks/vk/club")
+        f"{hub.base}/hooks/vk/club"
+    )
     await expect(vk.locator('[data-ol="channel-confirmation"]')).to_have_text("c0nf1rm42")
     await expect(rows.filter(has_text="vshop").locator('[data-ol="channel-status"]')).to_have_text(
-        "Disabled")
+        "Disabled"
+    )
 
     await good.locator('[data-ol="channel-edit"]').click()
     platform = page.locator('[data-ol="channel-platform"]')
     await expect(platform.locator('[data-ol="channel-platform-name"]')).to_contain_text(
-        "Shop (@shop_bot)")
+        "Shop (@shop_bot)"
+    )
     await expect(platform.locator('[data-ol="channel-platform-error"]')).to_contain_text(
-        "Wrong response from the webhook: 502 Bad Gateway")
+        "Wrong response from the webhook: 502 Bad Gateway"
+    )
     await shot(page, "channels-1280x800")
 
     phone = await new_page("phone", viewport={"width": 375, "height": 667})
@@ -311,5 +350,6 @@ async def test_the_channel_page_shows_health_what_to_paste_and_telegrams_last_er
     await shot(phone, "channels-375x667")
     await state.locator('[data-ol="channel-edit"]').click()
     await expect(phone.locator('[data-ol="channel-platform-refused"]')).to_contain_text(
-        "Telegram refused the token: Unauthorized")
+        "Telegram refused the token: Unauthorized"
+    )
     await shot(phone, "channels-form-375x667")

@@ -36,23 +36,35 @@ def test_types_come_from_the_bytes_and_dangerous_files_are_refused() -> None:
     assert sniff("photo.txt", b"\x89PNG\r\n\x1a\n....").mime == "image/png"
     assert sniff("scan", b"%PDF-1.7").kind == "file"
     assert sniff("report.docx", b"PK\x03\x04").mime.endswith("wordprocessingml.document")
-    for name, head in (("a.exe", b"MZ.."), ("run.sh", b"#!/bin/sh"), ("x.svg", b"<svg>"),
-                       ("page.txt", b"  <!DOCTYPE html>"), ("noext", b"plain")):
+    for name, head in (
+        ("a.exe", b"MZ.."),
+        ("run.sh", b"#!/bin/sh"),
+        ("x.svg", b"<svg>"),
+        ("page.txt", b"  <!DOCTYPE html>"),
+        ("noext", b"plain"),
+    ):
         with pytest.raises(Refused):
             sniff(name, head)
-    assert clean_name("C:\\Users\\me\\..\\\"evil\".png") == "evil.png"
+    assert clean_name('C:\\Users\\me\\..\\"evil".png') == "evil.png"
     assert clean_name("../../") == "file"
 
 
 def test_viber_sends_small_pictures_as_pictures_and_the_rest_as_files() -> None:
     message = OutboundMessage(
-        message_id=1, dialog_id=2, channel_id=3, external_user_id="u", author="operator",
-        text="", at=utcnow(), attachments=(
+        message_id=1,
+        dialog_id=2,
+        channel_id=3,
+        external_user_id="u",
+        author="operator",
+        text="",
+        at=utcnow(),
+        attachments=(
             Attachment(kind="image", url="a", mime="image/png", size=10, name="s.png"),
             Attachment(kind="image", url="b", mime="image/png", size=2_000_000, name="b.png"),
             Attachment(kind="file", url="c", mime="application/pdf", size=5, name="p.pdf"),
             Attachment(kind="file", url="d", name="gone.pdf"),
-        ))
+        ),
+    )
     bodies = render(message, "Shop", link=lambda a: None if a.url == "d" else f"https://h/{a.url}")
     assert [b["type"] for b in bodies] == ["text", "picture", "file", "file"]
     assert bodies[0]["text"] == "[attachments: gone.pdf]"

@@ -61,18 +61,24 @@ async def test_a_kinds_consumers_start_with_its_first_account_and_catch_up_on_it
     await admin.login("admin", ADMIN_PASSWORD)
     await admin.open_socket()
     try:
-        status, _body = await admin.call("POST", "/api/admin/channels", {
-            "kind": "telegram", "key": "shop", "name": "Shop", "line_id": 1, "config": WEBHOOK})
+        status, _body = await admin.call(
+            "POST",
+            "/api/admin/channels",
+            {"kind": "telegram", "key": "shop", "name": "Shop", "line_id": 1, "config": WEBHOOK},
+        )
         assert status == 201
         # After aiogram's import, which takes seconds (minutes on a busy machine).
         await eventually(lambda: {"raw.telegram", "out.telegram"} <= consumed_streams(), 180)
         assert consumed_streams() & (KIND_STREAMS - {"raw.telegram", "out.telegram"}) == set()
 
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{hub.base}/hooks/telegram/shop",
-            json=peer.user_message(4242, "Where is my order?"),
-            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{hub.base}/hooks/telegram/shop",
+                json=peer.user_message(4242, "Where is my order?"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
+            ) as resp,
+        ):
             assert resp.status == 200
         dialog = (await admin.receive_until("dialog"))["dialog"]
         await admin.receive_until("message", author="client")

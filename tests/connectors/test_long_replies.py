@@ -17,8 +17,15 @@ REPLY = "".join(f"слово{i:05d} " for i in range(2000))[:MAX_REPLY_TEXT]
 
 
 def _outbound() -> OutboundMessage:
-    return OutboundMessage(message_id=9, dialog_id=3, channel_id=1, external_user_id="42",
-                           author="operator", text=REPLY, at=datetime(2026, 1, 1, tzinfo=UTC))
+    return OutboundMessage(
+        message_id=9,
+        dialog_id=3,
+        channel_id=1,
+        external_user_id="42",
+        author="operator",
+        text=REPLY,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
 
 
 def _texts(kind: str) -> list[str]:
@@ -29,8 +36,9 @@ def _texts(kind: str) -> list[str]:
     return [send.message for send in vk_render(_outbound(), b"installation key")]
 
 
-@pytest.mark.parametrize(("kind", "limit", "parts"),
-                         [("telegram", 4096, 5), ("viber", 7000, 3), ("vk", 9000, 3)])
+@pytest.mark.parametrize(
+    ("kind", "limit", "parts"), [("telegram", 4096, 5), ("viber", 7000, 3), ("vk", 9000, 3)]
+)
 def test_each_channel_splits_a_long_reply_at_its_own_limit(
     kind: str, limit: int, parts: int
 ) -> None:

@@ -65,5 +65,6 @@ def test_admin_links_come_from_the_kind() -> None:
     assert 'data-channel="shop"' in links["embed"]
     for kind in ("telegram", "viber", "vk"):  # the address the platform calls (VK: to paste)
         assert KINDS[kind].links("shop", "https://hub.example") == {
-            "webhook_url": f"https://hub.example/hooks/{kind}/shop"}
+            "webhook_url": f"https://hub.example/hooks/{kind}/shop"
+        }
     assert KINDS["email"].links("shop", "https://hub.example") == {}

@@ -19,8 +19,9 @@ ADAPTER: TypeAdapter[InboundMessage] = TypeAdapter(InboundMessage)
 
 
 def message(n: int) -> InboundMessage:
-    return InboundMessage(channel_id=1, external_user_id="u1", external_message_id=str(n),
-                          text=f"hello {n}")
+    return InboundMessage(
+        channel_id=1, external_user_id="u1", external_message_id=str(n), text=f"hello {n}"
+    )
 
 
 @pytest.fixture
@@ -78,8 +79,10 @@ async def test_a_lone_message_is_handled_without_waiting_for_a_batch(redis: aior
 async def test_poison_entry_does_not_block_its_neighbours_and_is_dead_lettered(
     redis: aioredis.Redis,
 ) -> None:
-    bus = Bus(redis, BusConfig(batch_size=10, block_ms=20, claim_idle_ms=0, claim_every_s=0,
-                               max_deliveries=3))
+    bus = Bus(
+        redis,
+        BusConfig(batch_size=10, block_ms=20, claim_idle_ms=0, claim_every_s=0, max_deliveries=3),
+    )
     await bus.ensure_group("s", "g")
     for n in range(5):
         await bus.publish("s", message(n))
@@ -149,9 +152,7 @@ async def test_names_of_consumers_long_gone_are_forgotten_but_not_a_holder_of_en
     for n in range(3):
         await bus.publish("s", message(n))
     await redis.xreadgroup("g", "holder", {"s": ">"}, count=1)  # dies holding entry 0
-    gone: Any = await redis.xreadgroup(
-        "g", "gone", {"s": ">"}, count=1
-    )
+    gone: Any = await redis.xreadgroup("g", "gone", {"s": ">"}, count=1)
     await redis.xack("s", "g", gone[0][1][0][0])  # dies with nothing in hand
     live = bus.consumer("s", "g", "live", Recorder(), ADAPTER)
     await live.step()

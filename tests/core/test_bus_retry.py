@@ -61,8 +61,9 @@ class Retrier:
         return [i for i, _t in self.handled]
 
 
-async def run_until(consumers: Sequence[Consumer[InboundMessage]], done: Callable[[], object],
-                    timeout: float = 10) -> None:
+async def run_until(
+    consumers: Sequence[Consumer[InboundMessage]], done: Callable[[], object], timeout: float = 10
+) -> None:
     tasks = [asyncio.create_task(c.run()) for c in consumers]
     try:
         async with asyncio.timeout(timeout):
@@ -85,7 +86,10 @@ async def test_a_retry_after_300_ms_comes_back_after_300_ms_not_after_the_claim_
     assert first == again == "1"
     assert 0.3 <= handled - tried < 1.5  # the claim idle time would have been 30 s
     assert await redis.xpending("s", "g") == {
-        "pending": 0, "min": None, "max": None, "consumers": []
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
     }
     assert await redis.zcard(streams.bus_delayed("s", "g")) == 0
 
@@ -168,9 +172,7 @@ async def test_racing_requeues_move_each_parked_entry_once(redis: aioredis.Redis
     while await redis.zcard(streams.bus_delayed("s", "g")) < 20:
         await first.step()
     await asyncio.sleep(0.35)
-    moved = await asyncio.gather(
-        *(c.delayed.requeue(1000) for c in (first, second, first, second))
-    )
+    moved = await asyncio.gather(*(c.delayed.requeue(1000) for c in (first, second, first, second)))
     assert sorted(moved) == [0, 0, 0, 20]  # every parked entry, by one of the four
     assert await redis.xlen("s") == 40
     assert await redis.zcard(streams.bus_delayed("s", "g")) == 0

@@ -95,7 +95,10 @@ async def test_a_consumer_carries_on_after_redis_restarts(
         assert any("is back after" in r.getMessage() for r in caplog.records)
         assert not [r for r in caplog.records if r.exc_info]
         assert await client.xpending(STREAM, GROUP) == {
-            "pending": 0, "min": None, "max": None, "consumers": []
+            "pending": 0,
+            "min": None,
+            "max": None,
+            "consumers": [],
         }
     finally:
         bus.close()

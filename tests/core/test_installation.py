@@ -18,8 +18,10 @@ async def test_one_database_keeps_one_secret_and_another_database_has_its_own(
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         # Two processes asking at once, then a later start: one value.
-        first, second = await asyncio.gather(installation_secret(sessions, "vk_random_id"),
-                                             installation_secret(sessions, "vk_random_id"))
+        first, second = await asyncio.gather(
+            installation_secret(sessions, "vk_random_id"),
+            installation_secret(sessions, "vk_random_id"),
+        )
         assert first == second == await installation_secret(sessions, "vk_random_id")
         assert len(first) == 32 and await installation_secret(sessions, "other") != first
         secrets.append(first)

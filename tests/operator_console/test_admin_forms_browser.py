@@ -84,9 +84,7 @@ async def assert_top_bar_in_view(page: Page) -> None:
 
 
 async def set_hours(form: Locator, day: str, index: int, start: str, end: str) -> None:
-    interval = field(form, f"settings.schedule.week.{day}").locator(
-        '[data-ol="hours-interval"]'
-    )
+    interval = field(form, f"settings.schedule.week.{day}").locator('[data-ol="hours-interval"]')
     times = interval.nth(index).locator('input[type="time"]')
     await times.nth(0).fill(start)
     await times.nth(1).fill(end)
@@ -220,9 +218,7 @@ async def test_a_queue_groups_and_crm_rules_from_the_admin_screens(
     await group_form.locator('input[name="group-name"]').fill("Night shift")
     await group_form.locator('input[name^="member-"]').first.check()
     await group_form.locator('[data-ol="group-save"]').click()
-    await expect(page.locator('[data-ol="group"]', has_text="Night shift")).to_contain_text(
-        "Admin"
-    )
+    await expect(page.locator('[data-ol="group"]', has_text="Night shift")).to_contain_text("Admin")
     await assert_top_bar_in_view(page)
     await page.locator('[data-ol="group"]', has_text="Night shift").locator(
         '[data-ol="group-edit"]').click()  # fmt: skip

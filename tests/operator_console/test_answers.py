@@ -10,10 +10,12 @@ from tests.support.console_world import World, add_dialog, logged_in
 from tests.support.hubclient import OperatorClient
 
 
-async def _create(client: OperatorClient, title: str, text: str,
-                  line_id: int | None = None) -> tuple[int, Any]:
-    return await client.call("POST", "/api/answers",
-                             {"title": title, "text": text, "line_id": line_id})
+async def _create(
+    client: OperatorClient, title: str, text: str, line_id: int | None = None
+) -> tuple[int, Any]:
+    return await client.call(
+        "POST", "/api/answers", {"title": title, "text": text, "line_id": line_id}
+    )
 
 
 async def _titles(client: OperatorClient, query: str = "") -> list[str]:
@@ -46,8 +48,7 @@ async def test_personal_answers_are_their_owners_only(hub: str, world: World) ->
 
 
 async def test_shared_answers_follow_lines_and_roles(hub: str, world: World) -> None:
-    olga, petr, mara, admin = [
-        await logged_in(hub, n) for n in ("olga", "petr", "mara", "admin")]
+    olga, petr, mara, admin = [await logged_in(hub, n) for n in ("olga", "petr", "mara", "admin")]
     sales, demo = world.sales_line, world.demo_line
     # Operators write no shared answers; a manager only on their own lines; an admin anywhere.
     status, body = await _create(petr, "Prices", "See the price list", sales)
@@ -76,9 +77,11 @@ async def test_shared_answers_follow_lines_and_roles(hub: str, world: World) -> 
 
 async def test_fuzzy_search_finds_answers_by_a_sloppy_word(hub: str, world: World) -> None:
     olga = await logged_in(hub, "olga")
-    for title, text in (("Delivery times", "We deliver in 2–3 days"),
-                        ("Refunds", "Money back within 14 days"),
-                        ("Оплата картой", "Принимаем карты Visa и МИР")):
+    for title, text in (
+        ("Delivery times", "We deliver in 2–3 days"),
+        ("Refunds", "Money back within 14 days"),
+        ("Оплата картой", "Принимаем карты Visa и МИР"),
+    ):
         assert (await _create(olga, title, text))[0] == 201
     assert (await _titles(olga, "?q=delivry"))[0] == "Delivery times"
     assert (await _titles(olga, "?q=ОПЛАТ")) == ["Оплата картой"]
@@ -87,19 +90,17 @@ async def test_fuzzy_search_finds_answers_by_a_sloppy_word(hub: str, world: Worl
     await olga.close()
 
 
-async def test_placeholders_render_for_a_dialog(
-    hub: str, world: World, db: SessionMaker
-) -> None:
+async def test_placeholders_render_for_a_dialog(hub: str, world: World, db: SessionMaker) -> None:
     olga = await logged_in(hub, "olga")
     _s, body = await _create(olga, "Hi", "Hello, {client_name}! I am {operator_name} of {line}.")
     answer = body["answer"]["id"]
-    status, body = await olga.call(
-        "GET", f"/api/dialogs/{world.dialogs['olga']}/answers/{answer}")
+    status, body = await olga.call("GET", f"/api/dialogs/{world.dialogs['olga']}/answers/{answer}")
     assert status == 200, body
     assert body["text"] == "Hello, Анна Петрова! I am Olga of Demo line."
     # A made-up visitor name is no name: the greeting closes up around it.
-    dialog, _ = await add_dialog(db, 1, world.demo_line, "Visitor J3tCnX", ["hi"],
-                                 operator_id=world.ids["olga"])
+    dialog, _ = await add_dialog(
+        db, 1, world.demo_line, "Visitor J3tCnX", ["hi"], operator_id=world.ids["olga"]
+    )
     _s, body = await olga.call("GET", f"/api/dialogs/{dialog}/answers/{answer}")
     assert body["text"] == "Hello! I am Olga of Demo line."
     # Not for a dialog she cannot see.
@@ -109,9 +110,11 @@ async def test_placeholders_render_for_a_dialog(
 
 
 async def _upload(client: OperatorClient, line: int, csv_text: str) -> tuple[int, Any]:
-    async with client.http.post(f"{client.base}/api/lines/{line}/answers.csv",
-                                data=csv_text.encode(),
-                                headers={"Content-Type": "text/csv"}) as resp:
+    async with client.http.post(
+        f"{client.base}/api/lines/{line}/answers.csv",
+        data=csv_text.encode(),
+        headers={"Content-Type": "text/csv"},
+    ) as resp:
         return resp.status, await resp.json()
 
 
@@ -123,18 +126,24 @@ async def _download(client: OperatorClient, line: int) -> tuple[int, str]:
 async def test_csv_round_trip_of_a_lines_shared_answers(hub: str, world: World) -> None:
     mara, petr = await logged_in(hub, "mara"), await logged_in(hub, "petr")
     sales = world.sales_line
-    source = ('title,text\r\n'
-              'Prices,"See the list, ""Spring"" edition"\r\n'
-              'Доставка,"Курьером,\nзавтра"\r\n')
+    source = (
+        "title,text\r\n"
+        'Prices,"See the list, ""Spring"" edition"\r\n'
+        'Доставка,"Курьером,\nзавтра"\r\n'
+    )
     assert await _upload(mara, sales, source) == (200, {"created": 2, "updated": 0})
     status, exported = await _download(mara, sales)
     assert status == 200
-    assert exported == 'title,text\r\nPrices,"See the list, ""Spring"" edition"\r\n' \
-                       'Доставка,"Курьером,\nзавтра"\r\n'
+    assert (
+        exported == 'title,text\r\nPrices,"See the list, ""Spring"" edition"\r\n'
+        'Доставка,"Курьером,\nзавтра"\r\n'
+    )
     # Importing the export again changes nothing; a changed text updates in place.
     assert await _upload(mara, sales, exported) == (200, {"created": 0, "updated": 0})
     assert await _upload(mara, sales, "title,text\nPrices,New\n") == (
-        200, {"created": 0, "updated": 1})
+        200,
+        {"created": 0, "updated": 1},
+    )
     assert await _titles(petr) == ["Prices", "Доставка"]
     # Operators and managers of other lines neither import nor export.
     assert (await _upload(petr, sales, source))[0] == 403
@@ -169,10 +178,15 @@ async def test_every_answers_search_and_parts_endpoint_needs_a_session(hub: str)
     import aiohttp
 
     endpoints = [
-        ("GET", "/api/answers"), ("POST", "/api/answers"), ("PATCH", "/api/answers/1"),
-        ("DELETE", "/api/answers/1"), ("GET", "/api/dialogs/1/answers/1"),
-        ("GET", "/api/lines/1/answers.csv"), ("POST", "/api/lines/1/answers.csv"),
-        ("GET", "/api/search?q=a"), ("GET", "/api/dialogs/1/messages?around=1"),
+        ("GET", "/api/answers"),
+        ("POST", "/api/answers"),
+        ("PATCH", "/api/answers/1"),
+        ("DELETE", "/api/answers/1"),
+        ("GET", "/api/dialogs/1/answers/1"),
+        ("GET", "/api/lines/1/answers.csv"),
+        ("POST", "/api/lines/1/answers.csv"),
+        ("GET", "/api/search?q=a"),
+        ("GET", "/api/dialogs/1/messages?around=1"),
         ("GET", "/api/dialogs/1/parts?length=5"),
     ]
     async with aiohttp.ClientSession() as http:

@@ -9,23 +9,26 @@ from operator_console.answers_text import CsvError, answers_csv, check_csv, rend
 from operator_console.search_text import fts5_match, query_words, snippet, tsquery
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Анна", "Hello, Анна! Olga of Demo here."),
-    ("Visitor J3tCnX", "Hello! Olga of Demo here."),
-    ("Client #12", "Hello! Olga of Demo here."),
-    ("", "Hello! Olga of Demo here."),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Анна", "Hello, Анна! Olga of Demo here."),
+        ("Visitor J3tCnX", "Hello! Olga of Demo here."),
+        ("Client #12", "Hello! Olga of Demo here."),
+        ("", "Hello! Olga of Demo here."),
+    ],
+)
 def test_placeholders_and_generated_names(name: str, expected: str) -> None:
     text = "Hello, {client_name}! {operator_name} of {line} here."
     assert render_answer(text, name, "Olga", "Demo") == expected
 
 
 def test_a_generated_name_inside_a_sentence_leaves_no_gap_before_punctuation() -> None:
-    assert render_answer("Dear {client_name}, thanks.", "Visitor abcdef", "O", "L") == \
-        "Dear, thanks."
+    assert (
+        render_answer("Dear {client_name}, thanks.", "Visitor abcdef", "O", "L") == "Dear, thanks."
+    )
     # Someone really called "Visitor" with a longer word is a name.
-    assert render_answer("Hi {client_name}", "Visitor Smithson", "O", "L") == \
-        "Hi Visitor Smithson"
+    assert render_answer("Hi {client_name}", "Visitor Smithson", "O", "L") == "Hi Visitor Smithson"
     # Unknown braces are left alone.
     assert render_answer("{x} {line}", "A", "O", "L") == "{x} L"
 

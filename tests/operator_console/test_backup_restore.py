@@ -143,5 +143,3 @@ async def test_run_refuses_a_database_from_a_newer_version(
         db.execute("INSERT INTO alembic_version VALUES ('9999')")
     with pytest.raises(DatabaseTooNew, match="newer version"):
         await _running(hub_settings)
-
-

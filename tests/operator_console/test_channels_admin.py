@@ -16,15 +16,25 @@ from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient
 
 TG_TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
-VK: dict[str, Any] = {"group_id": 218340211, "token": "vk1.a.community-token-0123456789abcdef",
-                      "confirmation": "c0nf1rm42", "secret": "Sh0pSecret"}
+VK: dict[str, Any] = {
+    "group_id": 218340211,
+    "token": "vk1.a.community-token-0123456789abcdef",
+    "confirmation": "c0nf1rm42",
+    "secret": "Sh0pSecret",
+}
 
 
 async def add_operator(settings: Settings, login: str, role: str) -> None:
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        session.add(Operator(login=login, name=login.title(), role=role,
-                             password_hash=hash_password("pw-" + login)))
+        session.add(
+            Operator(
+                login=login,
+                name=login.title(),
+                role=role,
+                password_hash=hash_password("pw-" + login),
+            )
+        )
     await engine.dispose()
 
 
@@ -68,11 +78,15 @@ async def test_only_admins_manage_channels_bad_fields_are_named_and_secrets_mask
     assert (await admin.call("POST", "/api/admin/channels", new))[0] == 409
 
     # Masked values sent back keep the secret; a changed field is checked with the rest.
-    status, answer = await admin.call("PATCH", f"/api/admin/channels/{channel['id']}", {
-        "name": "Shop (VK)", "config": channel["config"] | {"confirmation": "n3wc0de"}})
+    status, answer = await admin.call(
+        "PATCH",
+        f"/api/admin/channels/{channel['id']}",
+        {"name": "Shop (VK)", "config": channel["config"] | {"confirmation": "n3wc0de"}},
+    )
     assert status == 200 and answer["channel"]["config"]["confirmation"] == "n3wc0de"
-    status, answer = await admin.call("PATCH", f"/api/admin/channels/{channel['id']}",
-                                      {"config": {"mode": "sideways"}})
+    status, answer = await admin.call(
+        "PATCH", f"/api/admin/channels/{channel['id']}", {"config": {"mode": "sideways"}}
+    )
     assert status == 400 and answer["error"].startswith("config.mode: ")
     _s, listed = await admin.call("GET", "/api/admin/channels")
     [row] = [c for c in listed["channels"] if c["kind"] == "vk"]  # the seed adds a web chat
@@ -86,10 +100,14 @@ async def test_only_admins_manage_channels_bad_fields_are_named_and_secrets_mask
 
 
 async def webhook_status(hub: str, key: str, update: dict[str, Any]) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{hub}/hooks/telegram/{key}", json=update,
-        headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{hub}/hooks/telegram/{key}",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
+        ) as resp,
+    ):
         return resp.status
 
 
@@ -129,14 +147,28 @@ async def test_a_telegram_bot_added_in_the_console_receives_at_once_and_stops_wh
 ) -> None:
     admin = await as_admin(hub)
     await admin.open_socket()
-    update = {"update_id": 1001, "message": {
-        "message_id": 7, "date": 1732330000, "text": "hello from a brand new bot",
-        "chat": {"id": 4242, "type": "private", "first_name": "Ivan"},
-        "from": {"id": 4242, "is_bot": False, "first_name": "Ivan"}}}
+    update = {
+        "update_id": 1001,
+        "message": {
+            "message_id": 7,
+            "date": 1732330000,
+            "text": "hello from a brand new bot",
+            "chat": {"id": 4242, "type": "private", "first_name": "Ivan"},
+            "from": {"id": 4242, "is_bot": False, "first_name": "Ivan"},
+        },
+    }
     assert await webhook_status(hub, "newbot", update) == 404
-    status, answer = await admin.call("POST", "/api/admin/channels", {
-        "kind": "telegram", "key": "newbot", "name": "New bot", "line_id": 1,
-        "config": {"token": TG_TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"}})
+    status, answer = await admin.call(
+        "POST",
+        "/api/admin/channels",
+        {
+            "kind": "telegram",
+            "key": "newbot",
+            "name": "New bot",
+            "line_id": 1,
+            "config": {"token": TG_TOKEN, "mode": "webhook", "webhook_secret": "s3cret-1"},
+        },
+    )
     assert status == 201, answer
     await until_status(hub, "newbot", update, 200)  # no restart: the notice reloaded it
     message = (await admin.receive_until("message", author="client"))["message"]

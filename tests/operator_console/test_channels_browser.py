@@ -70,9 +70,11 @@ async def test_admin_adds_and_disables_a_vk_community_and_an_operator_sees_no_ch
     # The seeded web chat shows its public page and the snippet to paste into a website.
     chat = page.locator('[data-ol="channels-list"] tbody tr', has_text="Web chat")
     await expect(chat.locator('[data-ol="channel-chat-link"]')).to_have_attribute(
-        "href", f"{hub}/chat/demo")
+        "href", f"{hub}/chat/demo"
+    )
     await expect(chat.locator('[data-ol="channel-embed"]')).to_have_text(
-        f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>')
+        f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>'
+    )
     # Its visitor-facing settings are fields of the form, saved and shown back.
     await chat.locator('[data-ol="channel-edit"]').click()
     chat_form = page.locator('[data-ol="channel-form"]')
@@ -86,13 +88,17 @@ async def test_admin_adds_and_disables_a_vk_community_and_an_operator_sees_no_ch
     await expect(chat_form.locator('input[name="forms"]')).to_have_value("callback, contact")
     await expect(chat_form.locator('input[name="upload_max_mb"]')).to_have_value("5")
     await expect(chat_form.locator('input[name="upload_types"]')).to_have_value(
-        "image/*, application/pdf, text/plain")
-    await chat_form.locator('button', has_text="Cancel").click()
+        "image/*, application/pdf, text/plain"
+    )
+    await chat_form.locator("button", has_text="Cancel").click()
 
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        session.add(Operator(login="olga", name="Olga", role="operator",
-                             password_hash=hash_password("pw-olga-1")))
+        session.add(
+            Operator(
+                login="olga", name="Olga", role="operator", password_hash=hash_password("pw-olga-1")
+            )
+        )
     await engine.dispose()
     operator = await new_page("operator")
     await login(operator, hub, "olga", "pw-olga-1")

@@ -26,9 +26,11 @@ def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
     # working directory on sys.path, so a package missing from the install fails here.
     script = Path(sys.executable).with_name("openlines")
     return subprocess.Popen(
-        [str(script), "run", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(script), "run", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -74,8 +76,10 @@ async def test_run_on_the_embedded_default_and_stop_with_ctrl_c(tmp_path: Path) 
     async with aiohttp.ClientSession(headers={"Origin": f"http://127.0.0.1:{port}"}) as http:
         async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
             assert resp.status == 200
-        async with http.post(f"http://127.0.0.1:{port}/api/login",
-                             json={"login": "admin", "password": login.group(1)}) as resp:
+        async with http.post(
+            f"http://127.0.0.1:{port}/api/login",
+            json={"login": "admin", "password": login.group(1)},
+        ) as resp:
             assert resp.status == 200
         async with http.get(f"http://127.0.0.1:{port}/demo") as resp:
             assert resp.status == 200 and 'data-channel="demo"' in await resp.text()
@@ -100,12 +104,26 @@ async def test_run_on_the_embedded_default_and_stop_with_ctrl_c(tmp_path: Path) 
 
 def test_bad_settings_are_named(tmp_path: Path) -> None:
     env = {**os.environ, "OPENLINES_PORT": "not-a-port"}
-    result = subprocess.run([sys.executable, "-m", "operator_console.cli", "run",
-                             "--data-dir", str(tmp_path)], env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "operator_console.cli", "run", "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "port" in result.stderr and "bad settings" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "operator_console.cli", "run",
-                             "--config", str(tmp_path / "missing.toml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "operator_console.cli",
+            "run",
+            "--config",
+            str(tmp_path / "missing.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "no such file" in result.stderr

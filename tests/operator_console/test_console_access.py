@@ -34,8 +34,12 @@ ENDPOINTS = [
 async def add_operator(settings: Settings, login: str, on_line: bool) -> None:
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        operator = Operator(login=login, name=login.title(), role="operator",
-                            password_hash=hash_password("pw-" + login))
+        operator = Operator(
+            login=login,
+            name=login.title(),
+            role="operator",
+            password_hash=hash_password("pw-" + login),
+        )
         session.add(operator)
         await session.flush()
         if on_line:
@@ -57,8 +61,9 @@ async def test_login_refuses_wrong_passwords_and_names_bad_fields(hub: str) -> N
         async with http.post(f"{hub}/api/login", json={"login": "admin"}) as r:
             assert r.status == 400
             assert (await r.json())["error"].startswith("password:")
-        async with http.post(f"{hub}/api/login", data=b"{oops",
-                             headers={"Content-Type": "application/json"}) as r:
+        async with http.post(
+            f"{hub}/api/login", data=b"{oops", headers={"Content-Type": "application/json"}
+        ) as r:
             assert r.status == 400
         # A forged cookie is no session.
         http.cookie_jar.update_cookies({"openlines_session": "forged"})
@@ -83,8 +88,9 @@ async def test_an_operator_sees_only_their_own_dialogs(hub: str, settings: Setti
     assert await olga.call("GET", "/api/dialogs") == (200, {"dialogs": []})
     status, body = await olga.call("GET", f"/api/dialogs/{dialog['id']}")
     assert (status, body) == (404, {"error": "no such dialog"})
-    status, _ = await olga.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                {"text": "sneaky", "client_msg_id": "s1"})
+    status, _ = await olga.call(
+        "POST", f"/api/dialogs/{dialog['id']}/messages", {"text": "sneaky", "client_msg_id": "s1"}
+    )
     assert status == 404
     status, _ = await olga.call("POST", f"/api/dialogs/{dialog['id']}/close")
     assert status == 404
@@ -97,11 +103,13 @@ async def test_an_operator_sees_only_their_own_dialogs(hub: str, settings: Setti
 async def test_reply_body_is_validated(hub: str) -> None:
     admin = OperatorClient(hub)
     await admin.login("admin", ADMIN_PASSWORD)
-    status, body = await admin.call("POST", "/api/dialogs/1/messages",
-                                    {"text": "x" * 20_001, "client_msg_id": "a"})
+    status, body = await admin.call(
+        "POST", "/api/dialogs/1/messages", {"text": "x" * 20_001, "client_msg_id": "a"}
+    )
     assert status == 400 and body["error"].startswith("text:")
-    status, body = await admin.call("POST", "/api/dialogs/1/messages",
-                                    {"text": "ok", "client_msg_id": "bad id!"})
+    status, body = await admin.call(
+        "POST", "/api/dialogs/1/messages", {"text": "ok", "client_msg_id": "bad id!"}
+    )
     assert status == 400 and body["error"].startswith("client_msg_id:")
     status, body = await admin.call("GET", "/api/dialogs?status=everything")
     assert status == 400
@@ -112,8 +120,9 @@ async def test_reply_body_is_validated(hub: str) -> None:
 async def fragile_hub(tmp_path: Path) -> AsyncIterator[tuple[str, RedisServer]]:
     """A hub on a Redis server of its own, which the test may stop."""
     redis = RedisServer("7").start()
-    settings = Settings(redis_url=redis.url, data_dir=tmp_path / "var",
-                        admin_password=ADMIN_PASSWORD)
+    settings = Settings(
+        redis_url=redis.url, data_dir=tmp_path / "var", admin_password=ADMIN_PASSWORD
+    )
     server = TestServer(build_app(settings, role="console"), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("")).rstrip("/"), redis

@@ -58,8 +58,9 @@ async def test_cross_site_and_non_json_requests_are_refused_with_a_reason(
 
 
 async def test_the_session_cookie_is_same_site_strict(hub: str, world: World) -> None:
-    async with aiohttp.ClientSession(headers={"Origin": hub}) as http, http.post(
-        f"{hub}/api/login", json={"login": "olga", "password": "pw-olga"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession(headers={"Origin": hub}) as http,
+        http.post(f"{hub}/api/login", json={"login": "olga", "password": "pw-olga"}) as resp,
+    ):
         assert resp.status == 200
         assert resp.cookies["openlines_session"]["samesite"] == "Strict"

@@ -23,21 +23,46 @@ from tests.support.fuzzing import (
 )
 from tests.support.hubclient import OperatorClient, VisitorClient
 
-HOSTILE_PATH_IDS = ["9223372036854775808", "18446744073709551616", "٣", "²", "0", "1" * 40,
-                    "2147483648", "-2147483649", "9223372036854775807"]
+HOSTILE_PATH_IDS = [
+    "9223372036854775808",
+    "18446744073709551616",
+    "٣",
+    "²",
+    "0",
+    "1" * 40,
+    "2147483648",
+    "-2147483649",
+    "9223372036854775807",
+]
 """Past 64 bits, other scripts' digits, and past the 32-bit id columns of PostgreSQL."""
 ROW_ID_EDGES = st.sampled_from([2**31, 2**31 - 1, -(2**31) - 1])
 """At the edge of PostgreSQL's INTEGER id columns, where ``value out of int32 range`` came from."""
-ID_FIELDS = ["id", "operator_id", "group_id", "line_id", "client_id", "other_id",
-             "to_operator_id", "to_line_id", "colleague_id", "dialog_id"]
-BODIES = objects_with({
-    **{name: HUGE_IDS | ROW_ID_EDGES for name in ID_FIELDS},
-    "operator_ids": st.lists(HUGE_IDS | ROW_ID_EDGES, max_size=3),
-    "queue": st.lists(objects_with({"operator_id": HUGE_IDS | ROW_ID_EDGES,
-                                    "group_id": HUGE_IDS | ROW_ID_EDGES}), max_size=2),
-    "text": st.text(max_size=5),
-    "settings": JSON_VALUES,
-})
+ID_FIELDS = [
+    "id",
+    "operator_id",
+    "group_id",
+    "line_id",
+    "client_id",
+    "other_id",
+    "to_operator_id",
+    "to_line_id",
+    "colleague_id",
+    "dialog_id",
+]
+BODIES = objects_with(
+    {
+        **{name: HUGE_IDS | ROW_ID_EDGES for name in ID_FIELDS},
+        "operator_ids": st.lists(HUGE_IDS | ROW_ID_EDGES, max_size=3),
+        "queue": st.lists(
+            objects_with(
+                {"operator_id": HUGE_IDS | ROW_ID_EDGES, "group_id": HUGE_IDS | ROW_ID_EDGES}
+            ),
+            max_size=2,
+        ),
+        "text": st.text(max_size=5),
+        "settings": JSON_VALUES,
+    }
+)
 NOT_FUZZED = ("/api/login", "/api/logout")
 
 
@@ -75,8 +100,11 @@ async def test_ids_past_64_bits_in_paths_are_never_a_500(
 ) -> None:
     templated = [(m, p) for m, p in routes(settings) if "{" in p]
     assert len(templated) >= 25
-    answers = {(m, fill(p, v)): await status_of(admin, m, fill(p, v), {})
-               for m, p in templated for v in HOSTILE_PATH_IDS}
+    answers = {
+        (m, fill(p, v)): await status_of(admin, m, fill(p, v), {})
+        for m, p in templated
+        for v in HOSTILE_PATH_IDS
+    }
     assert {k: s for k, s in answers.items() if s >= 500} == {}
     assert_no_tracebacks(caplog)
 
@@ -86,15 +114,17 @@ async def test_fuzzed_bodies_with_ids_are_never_a_500(
 ) -> None:
     writes = [(m, p) for m, p in routes(settings) if m in ("POST", "PUT", "PATCH")]
     calls = examples(st.tuples(st.sampled_from(writes), BODIES), 100)
-    answers = [(m, p, body, await status_of(admin, m, fill(p, "1"), body))
-               for (m, p), body in calls]
+    answers = [
+        (m, p, body, await status_of(admin, m, fill(p, "1"), body)) for (m, p), body in calls
+    ]
     assert [a for a in answers if a[3] >= 500] == []
     assert_no_tracebacks(caplog)
 
 
 async def test_reply_to_dialog_2_pow_63_is_a_404(admin: OperatorClient) -> None:
-    status, body = await admin.call("POST", f"/api/dialogs/{2**63}/messages",
-                                    {"text": "hi", "client_msg_id": "c1"})
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{2**63}/messages", {"text": "hi", "client_msg_id": "c1"}
+    )
     assert status == 404 and body["error"] == "no such dialog"
 
 
@@ -103,8 +133,9 @@ async def test_group_with_operator_id_2_pow_63_is_a_400_naming_it(
 ) -> None:
     status, group = await admin.call("POST", "/api/admin/groups", {"name": "Night"})
     assert status in (200, 201), group
-    status, body = await admin.call("PUT", f"/api/admin/groups/{group['group']['id']}/members",
-                                    {"operator_ids": [2**63]})
+    status, body = await admin.call(
+        "PUT", f"/api/admin/groups/{group['group']['id']}/members", {"operator_ids": [2**63]}
+    )
     assert status == 400 and body["error"].startswith("operator_ids.0"), body
 
 
@@ -114,8 +145,11 @@ async def test_search_cursor_past_64_bits_is_a_400(admin: OperatorClient) -> Non
 
 
 async def test_deeply_nested_body_is_a_400(admin: OperatorClient) -> None:
-    async with admin.http.post(f"{admin.base}/api/admin/groups", data=nested(100_000),
-                               headers={"Content-Type": "application/json"}) as resp:
+    async with admin.http.post(
+        f"{admin.base}/api/admin/groups",
+        data=nested(100_000),
+        headers={"Content-Type": "application/json"},
+    ) as resp:
         assert resp.status == 400
         assert (await resp.json())["error"].startswith("body: document nests deeper")
 
@@ -129,8 +163,7 @@ async def test_ids_past_32_bits_in_paths_and_bodies_are_never_a_500(
         assert status == 404, (path, body)
     status, body = await admin.call("GET", "/api/stats/dialogs?line_id=2147483648")
     assert status == 400 and body["error"].startswith("line_id:"), body
-    status, body = await admin.call("POST", "/api/crm/merges",
-                                    {"client_id": 1, "other_id": 2**31})
+    status, body = await admin.call("POST", "/api/crm/merges", {"client_id": 1, "other_id": 2**31})
     assert status == 400 and body["error"].startswith("other_id:"), body
     assert_no_tracebacks(caplog)
 
@@ -148,8 +181,10 @@ async def test_transfer_to_an_unknown_line_or_operator_is_a_400_naming_it(
                 await asyncio.sleep(0.1)
     finally:
         await visitor.close()
-    for body, field in [({"to_line_id": 999_999}, "to_line_id"),
-                        ({"to_operator_id": 999_999}, "to_operator_id")]:
+    for body, field in [
+        ({"to_line_id": 999_999}, "to_line_id"),
+        ({"to_operator_id": 999_999}, "to_operator_id"),
+    ]:
         status, answer = await admin.call("POST", "/api/dialogs/1/transfer", body)
         assert status == 400 and answer["error"].startswith(f"{field}: no such"), answer
     assert_no_tracebacks(caplog)

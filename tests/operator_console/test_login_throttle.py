@@ -38,9 +38,10 @@ async def start_hub(settings: Settings) -> AsyncIterator[StartHub]:
 
 async def attempt(hub: str, login: str, password: str) -> tuple[int, str | None]:
     """One login: its status and its ``Retry-After``."""
-    async with aiohttp.ClientSession(headers={"Origin": hub}) as http, http.post(
-        f"{hub}/api/login", json={"login": login, "password": password}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession(headers={"Origin": hub}) as http,
+        http.post(f"{hub}/api/login", json={"login": login, "password": password}) as resp,
+    ):
         return resp.status, resp.headers.get("Retry-After")
 
 

@@ -36,8 +36,14 @@ async def add_stranger(settings: Settings) -> None:
     """An operator on no line: they may not see the test's dialog."""
     engine = make_engine(settings.effective_database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        session.add(Operator(login="stranger", name="Stranger", role="operator",
-                             password_hash=hash_password("pw-stranger")))
+        session.add(
+            Operator(
+                login="stranger",
+                name="Stranger",
+                role="operator",
+                password_hash=hash_password("pw-stranger"),
+            )
+        )
     await engine.dispose()
 
 
@@ -57,7 +63,9 @@ async def test_operator_image_reaches_the_visitor_by_a_signed_link(
 ) -> None:
     visitor, admin, dialog_id = await start_dialog(hub)
     status, body = await upload(
-        admin, dialog_id, ("lid.png", PNG, "application/octet-stream"),
+        admin,
+        dialog_id,
+        ("lid.png", PNG, "application/octet-stream"),
         ("manual.pdf", b"%PDF-1.4 manual", "application/pdf"),
     )
     assert status == 201, body
@@ -114,8 +122,9 @@ async def test_reply_cannot_carry_files_it_did_not_upload_here(hub: str) -> None
     image = body["files"][0]
     path = f"/api/dialogs/{dialog_id}/messages"
     renamed = image | {"name": "invoice.png"}
-    status, answer = await admin.call("POST", path,
-                                      {"client_msg_id": "x1", "attachments": [renamed]})
+    status, answer = await admin.call(
+        "POST", path, {"client_msg_id": "x1", "attachments": [renamed]}
+    )
     assert status == 400 and "was not uploaded to this dialog" in answer["error"]
     status, answer = await admin.call("POST", path, {"client_msg_id": "x2", "text": ""})
     assert status == 400 and "write something or attach a file" in answer["error"]
@@ -143,9 +152,15 @@ async def test_upload_refuses_bad_files_with_reasons(hub: str) -> None:
 @pytest.fixture
 def settings(redis_url: str, db_url: str, tmp_path: Any) -> Settings:
     # One megabyte, so the oversize case stays quick.
-    return Settings(redis_url=redis_url, database_url=db_url, data_dir=tmp_path / "var",
-                    admin_password=ADMIN_PASSWORD,
-                    inbound_shards=2, claim_idle_ms=500, max_upload_mb=1)
+    return Settings(
+        redis_url=redis_url,
+        database_url=db_url,
+        data_dir=tmp_path / "var",
+        admin_password=ADMIN_PASSWORD,
+        inbound_shards=2,
+        claim_idle_ms=500,
+        max_upload_mb=1,
+    )
 
 
 async def test_oversize_upload_is_413_and_outsiders_get_404(hub: str, settings: Settings) -> None:
@@ -158,9 +173,10 @@ async def test_oversize_upload_is_413_and_outsiders_get_404(hub: str, settings: 
     await stranger.login("stranger", "pw-stranger")
     status, body = await upload(stranger, dialog_id, ("lid.png", PNG, "image/png"))
     assert status == 404 and body == {"error": "no such dialog"}
-    async with aiohttp.ClientSession() as anonymous, anonymous.post(
-        f"{hub}/api/dialogs/{dialog_id}/files"
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.post(f"{hub}/api/dialogs/{dialog_id}/files") as resp,
+    ):
         assert resp.status == 401
     for client in (visitor, admin, stranger):
         await client.close()

@@ -117,8 +117,10 @@ async def test_a_manager_sees_and_supervises_only_the_lines_they_are_on(hub: str
     status, _ = await admin.call(
         "PUT",
         f"/api/admin/lines/{line['id']}/queue",
-        {"queue": [{"operator_id": entry["operator_id"]} for entry in line["queue"]]
-         + [{"group_id": group_id}]},
+        {
+            "queue": [{"operator_id": entry["operator_id"]} for entry in line["queue"]]
+            + [{"group_id": group_id}]
+        },
     )
     assert status == 200
     status, answer = await admin.call("POST", "/api/admin/lines", {"key": "other", "name": "Other"})

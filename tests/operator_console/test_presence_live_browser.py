@@ -55,8 +55,12 @@ async def desk(settings: Settings, hub: str) -> dict[str, int]:
             line.settings = {"offer_seconds": 600, "auto_replies": {"greeting": GREETING}}
             await s.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
             for position, login in enumerate(["alice", "bob"]):
-                op = Operator(login=login, name=login.title(), role="operator",
-                              password_hash=hash_password(PASSWORD))
+                op = Operator(
+                    login=login,
+                    name=login.title(),
+                    role="operator",
+                    password_hash=hash_password(PASSWORD),
+                )
                 s.add(op)
                 await s.flush()
                 s.add(LineOperator(line_id=line.id, operator_id=op.id, position=position))
@@ -133,7 +137,9 @@ async def test_a_freshly_signed_in_operator_sees_online_as_the_server_holds_it(
 
 
 async def test_closing_the_browser_takes_the_operator_offline_and_the_offer_passes_on(
-    hub: str, desk: dict[str, int], new_page: NewPage,
+    hub: str,
+    desk: dict[str, int],
+    new_page: NewPage,
     visitors: Callable[[], Awaitable[VisitorClient]],
 ) -> None:
     alice = await new_page("alice", viewport=DESKTOP)
@@ -166,7 +172,9 @@ async def test_closing_the_browser_takes_the_operator_offline_and_the_offer_pass
 
 
 async def test_a_transfer_moves_the_dialog_from_one_list_to_the_other_live(
-    hub: str, desk: dict[str, int], new_page: NewPage,
+    hub: str,
+    desk: dict[str, int],
+    new_page: NewPage,
     visitors: Callable[[], Awaitable[VisitorClient]],
 ) -> None:
     alice = await new_page("alice", viewport=DESKTOP)
@@ -230,8 +238,11 @@ async def test_a_transfer_moves_the_dialog_from_one_list_to_the_other_live(
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_a_new_dialog_badges_the_list_and_the_title(
-    hub: str, desk: dict[str, int], new_page: NewPage,
-    visitors: Callable[[], Awaitable[VisitorClient]], viewport: dict[str, int],
+    hub: str,
+    desk: dict[str, int],
+    new_page: NewPage,
+    visitors: Callable[[], Awaitable[VisitorClient]],
+    viewport: dict[str, int],
 ) -> None:
     bob = await new_page("bob", viewport=viewport)
     await sign_in(bob, hub, "bob")

@@ -19,13 +19,17 @@ async def test_a_20000_character_reply_reaches_the_web_chat_as_one_message(hub: 
     await visitor.connect()
     await visitor.say("Расскажите всё")
     dialog = (await admin.receive_until("dialog"))["dialog"]
-    status, body = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                    {"text": LONG, "client_msg_id": "long"})
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{dialog['id']}/messages", {"text": LONG, "client_msg_id": "long"}
+    )
     assert status == 202, body
     reply = await visitor.receive_until("message", author="operator")
     assert reply["text"] == LONG.strip()
-    status, body = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                    {"text": LONG + "!", "client_msg_id": "too-long"})
+    status, body = await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": LONG + "!", "client_msg_id": "too-long"},
+    )
     assert status == 400 and body["error"].startswith("text:")
     await visitor.close()
     await admin.close()
@@ -39,14 +43,25 @@ async def test_the_console_learns_how_many_parts_a_reply_makes(hub: str, world: 
         status, body = await admin.call("GET", f"/api/dialogs/{dialog}/parts?length={length}")
         return status, body
 
-    assert await parts(telegram, 20_000) == (200, {
-        "channel_kind": "telegram", "max_text": 4096, "max_reply": 20_000,
-        "length": 20_000, "parts": 5})
+    assert await parts(telegram, 20_000) == (
+        200,
+        {
+            "channel_kind": "telegram",
+            "max_text": 4096,
+            "max_reply": 20_000,
+            "length": 20_000,
+            "parts": 5,
+        },
+    )
     assert (await parts(telegram, 4096))[1]["parts"] == 1
     assert (await parts(telegram, 4097))[1]["parts"] == 2
     assert (await parts(webchat, 20_000))[1] == {
-        "channel_kind": "webchat", "max_text": None, "max_reply": 20_000,
-        "length": 20_000, "parts": 1}
+        "channel_kind": "webchat",
+        "max_text": None,
+        "max_reply": 20_000,
+        "length": 20_000,
+        "parts": 1,
+    }
     status, body = await parts(webchat, 20_001)
     assert status == 400 and body["error"].startswith("length:")
     olga = await logged_in(hub, "olga")

@@ -35,9 +35,7 @@ async def test_cyrillic_search_ignores_case_and_finds_across_channels(
     await admin.close()
 
 
-async def test_an_operator_finds_nothing_on_a_line_they_are_not_on(
-    hub: str, world: World
-) -> None:
+async def test_an_operator_finds_nothing_on_a_line_they_are_not_on(hub: str, world: World) -> None:
     olga = await logged_in(hub, "olga")
     _s, body = await olga.call("GET", "/api/search?q=привет")
     assert [h["dialog_id"] for h in body["hits"]] == [world.dialogs["olga"]]
@@ -59,8 +57,12 @@ async def test_clients_are_found_by_phone_and_email(
     async with db() as s, s.begin():
         ivan = await s.scalar(select(Dialog.client_id).where(Dialog.id == world.dialogs["petr"]))
         assert ivan is not None
-        s.add_all([CrmContact(client_id=ivan, kind="phone", value="+79991234567"),
-                   CrmContact(client_id=ivan, kind="email", value="ivan@example.com")])
+        s.add_all(
+            [
+                CrmContact(client_id=ivan, kind="phone", value="+79991234567"),
+                CrmContact(client_id=ivan, kind="email", value="ivan@example.com"),
+            ]
+        )
     admin, olga = await logged_in(hub, "admin"), await logged_in(hub, "olga")
     for q in ("+7 (999) 123-45", "IVAN@example", "999%20123"):
         _s, body = await admin.call("GET", "/api/search?q=" + q.replace("+", "%2B"))
@@ -87,9 +89,13 @@ async def test_filters_narrow_the_hits(hub: str, world: World, db: SessionMaker)
     # The days come from the stored messages: the world writes them an hour back, which is
     # yesterday for the first hour after midnight.
     async with db() as s:
-        first, last = (await s.execute(
-            select(func.min(Message.created_at), func.max(Message.created_at))
-            .where(Message.dialog_id.in_([petr, olga])))).one()
+        first, last = (
+            await s.execute(
+                select(func.min(Message.created_at), func.max(Message.created_at)).where(
+                    Message.dialog_id.in_([petr, olga])
+                )
+            )
+        ).one()
     day_before = first.date() - timedelta(days=1)
     assert await dialogs(f"from={day_before}&to={last.date()}") == [petr, olga]
     assert await dialogs(f"to={day_before}") == []
@@ -105,8 +111,9 @@ async def test_pages_follow_the_cursor_and_open_the_dialog_at_the_hit(
     hub: str, world: World, db: SessionMaker
 ) -> None:
     texts = [f"order number {i}" for i in range(25)]
-    dialog, ids = await add_dialog(db, 1, world.demo_line, "Bulk", texts, operator_id=None,
-                                   status="waiting")
+    dialog, ids = await add_dialog(
+        db, 1, world.demo_line, "Bulk", texts, operator_id=None, status="waiting"
+    )
     admin = await logged_in(hub, "admin")
     seen: list[int] = []
     cursor = ""
@@ -119,7 +126,8 @@ async def test_pages_follow_the_cursor_and_open_the_dialog_at_the_hit(
     assert seen == ids[::-1]
     # The hit opens the dialog around the message found.
     status, body = await admin.call(
-        "GET", f"/api/dialogs/{dialog}/messages?around={ids[12]}&limit=6")
+        "GET", f"/api/dialogs/{dialog}/messages?around={ids[12]}&limit=6"
+    )
     assert status == 200, body
     assert [m["id"] for m in body["messages"]] == ids[9:15]
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog}/messages?before={ids[3]}")
@@ -129,10 +137,12 @@ async def test_pages_follow_the_cursor_and_open_the_dialog_at_the_hit(
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog}/messages?limit=5")
     assert [m["id"] for m in body["messages"]] == ids[-5:]
     status, body = await admin.call(
-        "GET", f"/api/dialogs/{dialog}/messages?around={ids[3]}&before={ids[4]}")
+        "GET", f"/api/dialogs/{dialog}/messages?around={ids[3]}&before={ids[4]}"
+    )
     assert status == 400 and body["error"].startswith("around:")
     status, _ = await admin.call(
-        "GET", f"/api/dialogs/{dialog}/messages?around={world.messages['olga_hello']}")
+        "GET", f"/api/dialogs/{dialog}/messages?around={world.messages['olga_hello']}"
+    )
     assert status == 404
     # Olga is on the demo line, and the dialog waits there: she finds it too; Petr does not.
     petr = await logged_in(hub, "petr")
@@ -148,8 +158,11 @@ async def test_edited_and_deleted_messages_leave_the_index(
     hub: str, world: World, db: SessionMaker
 ) -> None:
     async with db() as s, s.begin():
-        await s.execute(update(Message).where(Message.id == world.messages["olga_hello"])
-                        .values(text="добрый день"))
+        await s.execute(
+            update(Message)
+            .where(Message.id == world.messages["olga_hello"])
+            .values(text="добрый день")
+        )
         await s.execute(delete(Message).where(Message.id == world.messages["petr_hello"]))
     admin = await logged_in(hub, "admin")
     _s, body = await admin.call("GET", "/api/search?q=привет")

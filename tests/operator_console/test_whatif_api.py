@@ -92,9 +92,7 @@ async def test_what_if_refuses_with_reasons(hub: str, db: SessionMaker) -> None:
         assert status == 403
         status, answer = await admin.call("GET", "/api/lines/1/whatif/runs/no-such-run")
         assert status == 404 and "no such run" in str(answer)
-        status, _ = await admin.call(
-            "GET", f"/api/lines/{ids['other_line']}/whatif/runs/{run}"
-        )
+        status, _ = await admin.call("GET", f"/api/lines/{ids['other_line']}/whatif/runs/{run}")
         assert status == 404
     finally:
         for client in (admin, ana, olga, mara):

@@ -78,10 +78,19 @@ def routers(env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def start_router(env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> None:
-    cmd = [sys.executable, "-m", "operator_console.cli", "run", "--role", "router",
-           "--port", str(free_port())]
-    started.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL))
+    cmd = [
+        sys.executable,
+        "-m",
+        "operator_console.cli",
+        "run",
+        "--role",
+        "router",
+        "--port",
+        str(free_port()),
+    ]
+    started.append(
+        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    )
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
@@ -93,14 +102,18 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) 
 
 def stored(db_file: Path, external_id: str) -> int:
     with sqlite3.connect(db_file, timeout=30) as conn:
-        row = conn.execute("SELECT count(*) FROM messages WHERE external_id = ?",
-                           (external_id,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM messages WHERE external_id = ?", (external_id,)
+        ).fetchone()
     return int(row[0])
 
 
 async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
-    console: str, env: dict[str, str], db_file: Path,
-    routers: list[subprocess.Popen[bytes]], redis_url: str,
+    console: str,
+    env: dict[str, str],
+    db_file: Path,
+    routers: list[subprocess.Popen[bytes]],
+    redis_url: str,
 ) -> None:
     operator = OperatorClient(console)
     await operator.login("admin", ADMIN_PASSWORD)
@@ -108,9 +121,13 @@ async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
     redis = aioredis.from_url(redis_url, decode_responses=True)
     bus = Bus(redis)
 
-    message = InboundMessage(channel_id=1, external_user_id="visitor-1",
-                             external_message_id="m-1", text="survive the crash",
-                             echo=True)  # as the demo web chat stamps it
+    message = InboundMessage(
+        channel_id=1,
+        external_user_id="visitor-1",
+        external_message_id="m-1",
+        text="survive the crash",
+        echo=True,
+    )  # as the demo web chat stamps it
     shard = streams.inbound(streams.shard_of(1, "visitor-1", SHARDS))
     await bus.publish(shard, message)
 
@@ -137,9 +154,16 @@ async def test_router_killed_before_storing_a_message_loses_and_doubles_nothing(
 
     # A second message on the same shard marks the end: the router handles a shard in order,
     # so any repeat of the first message would reach the console before this one.
-    await bus.publish(shard, InboundMessage(channel_id=1, external_user_id="visitor-1",
-                                            external_message_id="m-2", text="sentinel",
-                                            echo=True))
+    await bus.publish(
+        shard,
+        InboundMessage(
+            channel_id=1,
+            external_user_id="visitor-1",
+            external_message_id="m-2",
+            text="sentinel",
+            echo=True,
+        ),
+    )
     await operator.receive_until("message", text="sentinel", timeout=60)
     texts = [f["message"]["text"] for f in operator.frames if f["type"] == "message"]
     assert texts == ["survive the crash", "sentinel"], operator.frames

@@ -86,9 +86,7 @@ async def test_a_dialog_queued_while_another_router_frees_the_operator_is_given_
             states = await operator_states(work, line_id)
             assert all(s.open_dialogs_on_line == 2 for s in states), states
             queued = await _waiting_dialog(session, channel_id, line_id)
-            closing = asyncio.create_task(
-                router.handle([command(CloseDialog(dialog_id=first.id))])
-            )
+            closing = asyncio.create_task(router.handle([command(CloseDialog(dialog_id=first.id))]))
             async with asyncio.timeout(10):
                 while not closing.done() and not await _waits_on_a_lock(sessions):
                     await asyncio.sleep(0.02)

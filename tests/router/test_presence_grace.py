@@ -183,9 +183,7 @@ async def test_going_offline_tells_the_operators_own_consoles(desk: Desk) -> Non
         for _id, fields in entries
         if b'"event.presence"' in fields[b"data"]
     ]
-    assert [(e.operator_id, e.status, e.recipients) for e in told] == [
-        (alice, "offline", (alice,))
-    ]
+    assert [(e.operator_id, e.status, e.recipients) for e in told] == [(alice, "offline", (alice,))]
 
 
 def test_the_grace_decision_only_ever_goes_to_offline_with_no_socket_left() -> None:

@@ -25,8 +25,10 @@ def test_operator_listed_directly_and_through_group_counts_once_at_first_place()
     entries = [QueueEntry(position=0, group_id=10), QueueEntry(position=1, operator_id=5)]
     queue = expand_queue(entries, {10: [5, 6]})
     assert ids(queue) == [5, 6]
-    later = [QueueEntry(position=0, operator_id=5, max_open_dialogs=3),
-             QueueEntry(position=1, group_id=10, max_open_dialogs=1)]
+    later = [
+        QueueEntry(position=0, operator_id=5, max_open_dialogs=3),
+        QueueEntry(position=1, group_id=10, max_open_dialogs=1),
+    ]
     queue = expand_queue(later, {10: [5, 6]})
     assert queue == [QueueMember(5, 3), QueueMember(6, 1)]
 

@@ -57,8 +57,14 @@ async def _add_manager(settings: Settings, login: str) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
-            s.add(Operator(login=login, name=login.title(), role="manager",
-                           password_hash=hash_password(PASSWORD)))
+            s.add(
+                Operator(
+                    login=login,
+                    name=login.title(),
+                    role="manager",
+                    password_hash=hash_password(PASSWORD),
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -101,7 +107,8 @@ async def test_a_supervisor_reopens_a_closed_dialog_to_its_operator_or_the_queue
         newer = await dialog_where(alice, status="open")
         assert newer["id"] != dialog["id"]
         assert await admin.call("POST", path) == (
-            409, {"error": f"the client has an active dialog (#{newer['id']})"}
+            409,
+            {"error": f"the client has an active dialog (#{newer['id']})"},
         )
         await alice.call("POST", f"/api/dialogs/{newer['id']}/close")
         await dialog_where(alice, status="closed", id=newer["id"])

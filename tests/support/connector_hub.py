@@ -38,8 +38,9 @@ class Hub:
         async with app[SESSIONS]() as session, session.begin():
             line = await session.scalar(select(Line).order_by(Line.id).limit(1))
             assert line is not None
-            channel = Channel(line_id=line.id, kind=kind, key=key, name=f"{kind} {key}",
-                              config=config)
+            channel = Channel(
+                line_id=line.id, kind=kind, key=key, name=f"{kind} {key}", config=config
+            )
             session.add(channel)
             await session.flush()
             channel_id = channel.id
@@ -51,7 +52,6 @@ class Hub:
             while channel_id not in connector.accounts.by_id:  # type: ignore[attr-defined]
                 await asyncio.sleep(0.05)
         return channel_id
-
 
     async def vk_random_key(self) -> bytes:
         """The key this hub's installation gives VK ``random_id`` values."""

@@ -37,8 +37,9 @@ class World:
 
 async def _operator(db: SessionMaker, login: str, role: str, line_id: int) -> int:
     async with db() as s, s.begin():
-        op = Operator(login=login, name=login.title(), role=role,
-                      password_hash=hash_password("pw-" + login))
+        op = Operator(
+            login=login, name=login.title(), role=role, password_hash=hash_password("pw-" + login)
+        )
         s.add(op)
         await s.flush()
         s.add(LineOperator(line_id=line_id, operator_id=op.id, position=5))
@@ -46,8 +47,15 @@ async def _operator(db: SessionMaker, login: str, role: str, line_id: int) -> in
 
 
 async def add_dialog(
-    db: SessionMaker, channel_id: int, line_id: int, client_name: str, texts: list[str],
-    *, operator_id: int | None, status: str = "open", at: datetime | None = None,
+    db: SessionMaker,
+    channel_id: int,
+    line_id: int,
+    client_name: str,
+    texts: list[str],
+    *,
+    operator_id: int | None,
+    status: str = "open",
+    at: datetime | None = None,
 ) -> tuple[int, list[int]]:
     """A dialog of a new client with client messages ``texts``, one a minute from ``at``."""
     at = at or utcnow() - timedelta(hours=1)
@@ -55,19 +63,37 @@ async def add_dialog(
         client = Client(name=client_name)
         s.add(client)
         await s.flush()
-        identity = ClientIdentity(client_id=client.id, channel_id=channel_id,
-                                  external_id=f"ext-{client.id}", display_name=client_name)
+        identity = ClientIdentity(
+            client_id=client.id,
+            channel_id=channel_id,
+            external_id=f"ext-{client.id}",
+            display_name=client_name,
+        )
         s.add(identity)
         await s.flush()
-        dialog = Dialog(line_id=line_id, channel_id=channel_id, client_id=client.id,
-                        identity_id=identity.id, operator_id=operator_id, status=status,
-                        opened_at=at, last_message_at=at)
+        dialog = Dialog(
+            line_id=line_id,
+            channel_id=channel_id,
+            client_id=client.id,
+            identity_id=identity.id,
+            operator_id=operator_id,
+            status=status,
+            opened_at=at,
+            last_message_at=at,
+        )
         s.add(dialog)
         await s.flush()
-        messages = [Message(dialog_id=dialog.id, channel_id=channel_id, author="client",
-                            author_name=client_name, text=t,
-                            created_at=at + timedelta(minutes=i))
-                    for i, t in enumerate(texts)]
+        messages = [
+            Message(
+                dialog_id=dialog.id,
+                channel_id=channel_id,
+                author="client",
+                author_name=client_name,
+                text=t,
+                created_at=at + timedelta(minutes=i),
+            )
+            for i, t in enumerate(texts)
+        ]
         s.add_all(messages)
         await s.flush()
     return dialog.id, [m.id for m in messages]
@@ -81,8 +107,9 @@ async def make_world(db: SessionMaker) -> World:
         s.add(sales)
         await s.flush()
         # Disabled: no connector runs for it, its dialogs are still searchable.
-        tg = Channel(line_id=sales.id, kind="telegram", key="sales-tg", name="Sales bot",
-                     enabled=False)
+        tg = Channel(
+            line_id=sales.id, kind="telegram", key="sales-tg", name="Sales bot", enabled=False
+        )
         s.add(tg)
         await s.flush()
     w.sales_line, w.ids["sales_tg"] = sales.id, tg.id
@@ -90,12 +117,23 @@ async def make_world(db: SessionMaker) -> World:
     w.ids["petr"] = await _operator(db, "petr", "operator", sales.id)
     w.ids["mara"] = await _operator(db, "mara", "manager", sales.id)
     w.dialogs["olga"], ids = await add_dialog(
-        db, 1, w.demo_line, "Анна Петрова", ["привет, где мой заказ?", "жду ответа"],
-        operator_id=w.ids["olga"])
+        db,
+        1,
+        w.demo_line,
+        "Анна Петрова",
+        ["привет, где мой заказ?", "жду ответа"],
+        operator_id=w.ids["olga"],
+    )
     w.messages["olga_hello"] = ids[0]
     w.dialogs["petr"], ids = await add_dialog(
-        db, tg.id, sales.id, "Ivan Sidorov", ["Привет! Want the blue kettle", "delivery?"],
-        operator_id=w.ids["petr"], status="closed")
+        db,
+        tg.id,
+        sales.id,
+        "Ivan Sidorov",
+        ["Привет! Want the blue kettle", "delivery?"],
+        operator_id=w.ids["petr"],
+        status="closed",
+    )
     w.messages["petr_hello"] = ids[0]
     return w
 

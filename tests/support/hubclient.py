@@ -90,8 +90,9 @@ class OperatorClient:
         self.frames: list[dict[str, Any]] = []
 
     async def login(self, login: str, password: str) -> dict[str, Any]:
-        async with self.http.post(f"{self.base}/api/login",
-                                  json={"login": login, "password": password}) as resp:
+        async with self.http.post(
+            f"{self.base}/api/login", json={"login": login, "password": password}
+        ) as resp:
             body: dict[str, Any] = await resp.json()
             assert resp.status == 200, body
             return body

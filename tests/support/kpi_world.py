@@ -39,8 +39,13 @@ PEOPLE = {
     "ivan": ("operator", None, []),
     "ada": ("analyst", None, []),
 }
-ZONES = {"olga": "Europe/Moscow", "mara": "Europe/Moscow", "petr": "America/New_York",
-         "ivan": "UTC", "ada": "UTC"}
+ZONES = {
+    "olga": "Europe/Moscow",
+    "mara": "Europe/Moscow",
+    "petr": "America/New_York",
+    "ivan": "UTC",
+    "ada": "UTC",
+}
 """Each person's time zone under the rule: their first line's, else UTC (north staffs moscow)."""
 
 
@@ -88,8 +93,9 @@ async def _structure(db: SessionMaker, world: KpiWorld) -> None:
             await s.flush()
             world.ids[key] = line.id
             for kind in ("webchat", "email", "telegram"):
-                channel = Channel(line_id=line.id, kind=kind, key=f"{key}-{kind}", name=kind,
-                                  enabled=False)
+                channel = Channel(
+                    line_id=line.id, kind=kind, key=f"{key}-{kind}", name=kind, enabled=False
+                )
                 s.add(channel)
                 await s.flush()
                 world.ids[f"{key}-{kind}"] = channel.id
@@ -101,8 +107,9 @@ async def _structure(db: SessionMaker, world: KpiWorld) -> None:
         s.add(LineGroup(line_id=world.ids["moscow"], group_id=world.ids["north"], position=9))
         password_hash = hash_password(PASSWORD)
         for login, (role, home, groups) in PEOPLE.items():
-            person = Operator(login=login, name=login.title(), role=role,
-                              password_hash=password_hash)
+            person = Operator(
+                login=login, name=login.title(), role=role, password_hash=password_hash
+            )
             s.add(person)
             await s.flush()
             world.ids[login] = person.id
@@ -137,14 +144,22 @@ async def _dialog(s: AsyncSession, world: KpiWorld, seeded: SeededDialog, n: int
     identity = ClientIdentity(client_id=client.id, channel_id=channel, external_id=f"c{n}")
     s.add(identity)
     await s.flush()
-    first = (None if seeded.first_response_s is None
-             else seeded.opened_at + timedelta(seconds=seeded.first_response_s))
+    first = (
+        None
+        if seeded.first_response_s is None
+        else seeded.opened_at + timedelta(seconds=seeded.first_response_s)
+    )
     dialog = Dialog(
-        line_id=world.ids[line], channel_id=channel, client_id=client.id,
+        line_id=world.ids[line],
+        channel_id=channel,
+        client_id=client.id,
         identity_id=identity.id,
         operator_id=None if seeded.operator is None else world.ids[seeded.operator],
-        status="closed" if seeded.outcome else "open", opened_at=seeded.opened_at,
-        first_response_at=first, outcome=seeded.outcome, rating=seeded.rating,
+        status="closed" if seeded.outcome else "open",
+        opened_at=seeded.opened_at,
+        first_response_at=first,
+        outcome=seeded.outcome,
+        rating=seeded.rating,
         last_message_at=seeded.opened_at,
     )
     s.add(dialog)
@@ -153,8 +168,9 @@ async def _dialog(s: AsyncSession, world: KpiWorld, seeded: SeededDialog, n: int
     return dialog.id
 
 
-async def _crm(db: SessionMaker, world: KpiWorld, rng: random.Random, dialog_ids: list[int],
-               start: datetime) -> None:
+async def _crm(
+    db: SessionMaker, world: KpiWorld, rng: random.Random, dialog_ids: list[int], start: datetime
+) -> None:
     async with db() as s, s.begin():
         for dialog_id, seeded in zip(dialog_ids, world.dialogs, strict=True):
             if seeded.operator is None:
@@ -163,21 +179,43 @@ async def _crm(db: SessionMaker, world: KpiWorld, rng: random.Random, dialog_ids
             assert dialog is not None
             if rng.random() < 0.3:
                 at = seeded.opened_at + timedelta(minutes=5)
-                s.add(CrmLead(client_id=dialog.client_id, source_dialog_id=dialog_id,
-                              line_id=dialog.line_id, channel_kind=seeded.kind, created_at=at))
+                s.add(
+                    CrmLead(
+                        client_id=dialog.client_id,
+                        source_dialog_id=dialog_id,
+                        line_id=dialog.line_id,
+                        channel_kind=seeded.kind,
+                        created_at=at,
+                    )
+                )
                 world.leads.append((seeded.operator, at))
             if rng.random() < 0.4:
                 at = start + timedelta(seconds=rng.randrange(0, 11 * 86400))
                 worth = rng.choice([2, 5, 10])
-                s.add(CrmPoints(operator_id=world.ids[seeded.operator], client_id=dialog.client_id,
-                                field="phone", points=worth, created_at=at))
+                s.add(
+                    CrmPoints(
+                        operator_id=world.ids[seeded.operator],
+                        client_id=dialog.client_id,
+                        field="phone",
+                        points=worth,
+                        created_at=at,
+                    )
+                )
                 world.points.append((seeded.operator, at, worth))
             if seeded.kind == "email" and seeded.first_response_s is not None:
                 at = seeded.opened_at + timedelta(seconds=seeded.first_response_s)
                 for hidden in (False, True):  # a hidden note is not a reply
-                    s.add(Message(dialog_id=dialog_id, channel_id=dialog.channel_id,
-                                  author="operator", operator_id=world.ids[seeded.operator],
-                                  text="reply", hidden=hidden, created_at=at))
+                    s.add(
+                        Message(
+                            dialog_id=dialog_id,
+                            channel_id=dialog.channel_id,
+                            author="operator",
+                            operator_id=world.ids[seeded.operator],
+                            text="reply",
+                            hidden=hidden,
+                            created_at=at,
+                        )
+                    )
                 world.email_replies.append((seeded.operator, at))
 
 

@@ -19,12 +19,14 @@ async def reply_with_files(
     form = aiohttp.FormData()
     for name, data in files:
         form.add_field("file", data, filename=name, content_type="application/octet-stream")
-    async with operator.http.post(f"{operator.base}/api/dialogs/{dialog_id}/files",
-                                  data=form) as resp:
+    async with operator.http.post(
+        f"{operator.base}/api/dialogs/{dialog_id}/files", data=form
+    ) as resp:
         body = await resp.json()
         assert resp.status == 201, body
     status, answer = await operator.call(
-        "POST", f"/api/dialogs/{dialog_id}/messages",
+        "POST",
+        f"/api/dialogs/{dialog_id}/messages",
         {"text": text, "client_msg_id": "with-files", "attachments": body["files"]},
     )
     assert status == 202, answer

@@ -89,8 +89,9 @@ class TelegramPeer:
 
     def times(self, method: str = "sendMessage") -> list[float]:
         """When each call of ``method`` arrived, in order."""
-        return [t for (name, _p), t in zip(self.calls, self.call_times, strict=True)
-                if name == method]
+        return [
+            t for (name, _p), t in zip(self.calls, self.call_times, strict=True) if name == method
+        ]
 
     async def _method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -139,8 +140,11 @@ class TelegramPeer:
         secret = str(params.get("secret_token", ""))
         if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             return web.json_response(
-                {"ok": False, "error_code": 400,
-                 "description": "Bad Request: secret token contains unallowed characters"},
+                {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: secret token contains unallowed characters",
+                },
                 status=400,
             )
         self.webhook_url = str(params.get("url", ""))
@@ -148,11 +152,16 @@ class TelegramPeer:
         return True
 
     async def _m_getWebhookInfo(self, params: dict[str, Any]) -> Any:
-        info: dict[str, Any] = {"url": self.webhook_url, "has_custom_certificate": False,
-                                "pending_update_count": len(self.updates)}
+        info: dict[str, Any] = {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
         if self.webhook_error:
-            info |= {"last_error_date": int(time.time()) - 60,
-                     "last_error_message": self.webhook_error}
+            info |= {
+                "last_error_date": int(time.time()) - 60,
+                "last_error_message": self.webhook_error,
+            }
         return info
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
@@ -188,8 +197,11 @@ class TelegramPeer:
             )
         if int(params["chat_id"]) == 403:
             return web.json_response(
-                {"ok": False, "error_code": 403,
-                 "description": "Forbidden: bot was blocked by the user"},
+                {
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot was blocked by the user",
+                },
                 status=403,
             )
         return self._message(params["chat_id"], text=text)
@@ -213,8 +225,12 @@ class TelegramPeer:
                 status=400,
             )
         path, data = known
-        return {"file_id": params["file_id"], "file_unique_id": "x" + path,
-                "file_size": len(data), "file_path": path}
+        return {
+            "file_id": params["file_id"],
+            "file_unique_id": "x" + path,
+            "file_size": len(data),
+            "file_path": path,
+        }
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

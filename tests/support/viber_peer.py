@@ -63,13 +63,18 @@ class ViberPeer:
         sdk = Api(BotConfiguration(auth_token=self.token, name="Shop", avatar=""))
         return str(sdk._calculate_message_signature(raw))
 
-    async def callback(self, webhook: str, body: dict[str, Any],
-                       signature: str | None = None) -> tuple[int, str]:
+    async def callback(
+        self, webhook: str, body: dict[str, Any], signature: str | None = None
+    ) -> tuple[int, str]:
         raw = json.dumps(body).encode()
-        headers = {"X-Viber-Content-Signature": signature or self.sign(raw),
-                   "Content-Type": "application/json"}
-        async with aiohttp.ClientSession() as http, http.post(webhook, data=raw,
-                                                               headers=headers) as resp:
+        headers = {
+            "X-Viber-Content-Signature": signature or self.sign(raw),
+            "Content-Type": "application/json",
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(webhook, data=raw, headers=headers) as resp,
+        ):
             return resp.status, await resp.text()
 
     def method_calls(self, name: str) -> list[dict[str, Any]]:
@@ -86,22 +91,35 @@ class ViberPeer:
         if not url:
             self.webhook = ""
             return web.json_response({"status": 0, "status_message": "ok"})
-        check = {"event": "webhook", "timestamp": 1732330000000, "chat_hostname": "SN-CHAT-01_",
-                 "message_token": next(self._tokens)}
+        check = {
+            "event": "webhook",
+            "timestamp": 1732330000000,
+            "chat_hostname": "SN-CHAT-01_",
+            "message_token": next(self._tokens),
+        }
         status, _text = await self.callback(url, check)
         self.webhook_checks.append((url, status))
         if status != 200:
             return web.json_response({"status": 1, "status_message": "invalidUrl"})
         self.webhook = url
-        return web.json_response({"status": 0, "status_message": "ok",
-                                  "event_types": body.get("event_types", [])})
+        return web.json_response(
+            {"status": 0, "status_message": "ok", "event_types": body.get("event_types", [])}
+        )
 
     async def _account_info(self, request: web.Request) -> web.Response:
         self.calls.append(("get_account_info", {}))
         if request.headers.get("X-Viber-Auth-Token") != self.token:
             return web.json_response({"status": 2, "status_message": "invalidAuthToken"})
-        return web.json_response({"status": 0, "status_message": "ok", "id": "pa:75346594",
-                                  "name": "Shop", "uri": "shop", "webhook": self.webhook})
+        return web.json_response(
+            {
+                "status": 0,
+                "status_message": "ok",
+                "id": "pa:75346594",
+                "name": "Shop",
+                "uri": "shop",
+                "webhook": self.webhook,
+            }
+        )
 
     async def _send(self, request: web.Request) -> web.Response:
         if request.headers.get("X-Viber-Auth-Token") != self.token:
@@ -115,8 +133,14 @@ class ViberPeer:
             return web.json_response({"status": 3, "status_message": "badData"})
         self.sent.append(body)
         token = next(self._tokens)
-        return web.json_response({"status": 0, "status_message": "ok", "message_token": token,
-                                  "chat_hostname": "SN-CHAT-01_"})
+        return web.json_response(
+            {
+                "status": 0,
+                "status_message": "ok",
+                "message_token": token,
+                "chat_hostname": "SN-CHAT-01_",
+            }
+        )
 
     async def _media(self, request: web.Request) -> web.Response:
         data = self.media.get(request.match_info["name"])

@@ -30,8 +30,13 @@ from aiohttp.test_utils import TestServer
 TOKEN = "vk1.a.community-token-0123456789abcdef"
 GROUP = 218340211
 SECRET = "Sh0pSecret"
-CALLBACK = {"group_id": GROUP, "token": TOKEN, "mode": "callback", "confirmation": "c0nf1rm42",
-            "secret": SECRET}
+CALLBACK = {
+    "group_id": GROUP,
+    "token": TOKEN,
+    "mode": "callback",
+    "confirmation": "c0nf1rm42",
+    "secret": SECRET,
+}
 """The test community's channel config in callback mode (``TOKEN``, ``GROUP``, ``SECRET``)."""
 LONGPOLL = {"group_id": GROUP, "token": TOKEN, "mode": "longpoll", "poll_wait": 1}
 """The same community's channel config in long-poll mode."""
@@ -113,24 +118,47 @@ class VkPeer:
 
     # --- what VK sends us --------------------------------------------------------------------
 
-    def message_new(self, peer_id: int, cmid: int, text: str = "",
-                    attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def message_new(
+        self,
+        peer_id: int,
+        cmid: int,
+        text: str = "",
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """A message_new event (API 5.199 shape) from user ``peer_id``."""
-        message = {"date": 1732330000, "from_id": peer_id, "id": 0, "out": 0,
-                   "attachments": attachments or [], "conversation_message_id": cmid,
-                   "fwd_messages": [], "important": False, "is_hidden": False,
-                   "peer_id": peer_id, "random_id": 0, "text": text}
-        return {"group_id": self.group_id, "type": "message_new", "v": "5.199",
-                "event_id": f"ev{next(self._event_ids):06d}{cmid}", "secret": self.secret,
-                "object": {"message": message, "client_info": {"keyboard": True, "lang_id": 0}}}
+        message = {
+            "date": 1732330000,
+            "from_id": peer_id,
+            "id": 0,
+            "out": 0,
+            "attachments": attachments or [],
+            "conversation_message_id": cmid,
+            "fwd_messages": [],
+            "important": False,
+            "is_hidden": False,
+            "peer_id": peer_id,
+            "random_id": 0,
+            "text": text,
+        }
+        return {
+            "group_id": self.group_id,
+            "type": "message_new",
+            "v": "5.199",
+            "event_id": f"ev{next(self._event_ids):06d}{cmid}",
+            "secret": self.secret,
+            "object": {"message": message, "client_info": {"keyboard": True, "lang_id": 0}},
+        }
 
     def message_read(self, peer_id: int, read_message_id: int) -> dict[str, Any]:
         """A message_read event: user ``peer_id`` read our messages up to ``read_message_id``."""
-        return {"group_id": self.group_id, "type": "message_read", "v": "5.199",
-                "event_id": f"rd{next(self._event_ids):06d}{read_message_id}",
-                "secret": self.secret,
-                "object": {"from_id": peer_id, "peer_id": peer_id,
-                           "read_message_id": read_message_id}}
+        return {
+            "group_id": self.group_id,
+            "type": "message_read",
+            "v": "5.199",
+            "event_id": f"rd{next(self._event_ids):06d}{read_message_id}",
+            "secret": self.secret,
+            "object": {"from_id": peer_id, "peer_id": peer_id, "read_message_id": read_message_id},
+        }
 
     def id_of(self, values: dict[str, str]) -> int:
         """The VK message id a messages.send call made (or was answered with)."""
@@ -138,23 +166,28 @@ class VkPeer:
 
     def attachments_sent(self) -> list[list[tuple[str, bytes]]]:
         """For each new message, the (file name, bytes) of its attachments, in order."""
-        return [[self.saved[a] for a in values["attachment"].split(",")]
-                for values in self.sent if values.get("attachment")]
+        return [
+            [self.saved[a] for a in values["attachment"].split(",")]
+            for values in self.sent
+            if values.get("attachment")
+        ]
 
     def push(self, event: dict[str, Any]) -> None:
         """Make an event available to long polling."""
         self._events.append(event)
         self._new_event.set()
 
-    async def callback(self, webhook: str, body: dict[str, Any],
-                       retry: int | None = None) -> tuple[int, str]:
+    async def callback(
+        self, webhook: str, body: dict[str, Any], retry: int | None = None
+    ) -> tuple[int, str]:
         """POST an event the way the Callback API does."""
         headers = {"Content-Type": "application/json"}
         if retry is not None:
             headers["X-Retry-Counter"] = str(retry)
-        async with aiohttp.ClientSession() as http, http.post(
-            webhook, data=json.dumps(body), headers=headers
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(webhook, data=json.dumps(body), headers=headers) as resp,
+        ):
             return resp.status, await resp.text()
 
     # --- the API -----------------------------------------------------------------------------
@@ -167,20 +200,33 @@ class VkPeer:
             return self._error(5)
         if name == "groups.getLongPollServer":
             self.key = f"key{next(self._keys)}"
-            return web.json_response({"response": {
-                "key": self.key, "server": self.url("/lp"), "ts": str(self.acked)}})
+            return web.json_response(
+                {"response": {"key": self.key, "server": self.url("/lp"), "ts": str(self.acked)}}
+            )
         if name == "messages.send":
             return self._send(values)
         if name == "groups.getById":  # a community token names its own community
-            group = {"id": self.group_id, "name": "Shop", "screen_name": f"club{self.group_id}",
-                     "type": "group", "is_closed": 0}
+            group = {
+                "id": self.group_id,
+                "name": "Shop",
+                "screen_name": f"club{self.group_id}",
+                "type": "group",
+                "is_closed": 0,
+            }
             return web.json_response({"response": {"groups": [group], "profiles": []}})
         if self.method_errors.get(name):
             return self._error(self.method_errors[name].pop(0))
         if name == "photos.getMessagesUploadServer":
-            return web.json_response({"response": {
-                "album_id": -64, "upload_url": self.url("/upload/photo"), "user_id": 0,
-                "group_id": self.group_id}})
+            return web.json_response(
+                {
+                    "response": {
+                        "album_id": -64,
+                        "upload_url": self.url("/upload/photo"),
+                        "user_id": 0,
+                        "group_id": self.group_id,
+                    }
+                }
+            )
         if name == "docs.getMessagesUploadServer":
             if values.get("type", "doc") != "doc" or "peer_id" not in values:
                 return self._error(100)
@@ -243,9 +289,15 @@ class VkPeer:
         return web.json_response({"response": message_id})
 
     def _error(self, code: int) -> web.Response:
-        return web.json_response({"error": {
-            "error_code": code, "error_msg": ERRORS.get(code, f"error {code}"),
-            "request_params": []}})
+        return web.json_response(
+            {
+                "error": {
+                    "error_code": code,
+                    "error_msg": ERRORS.get(code, f"error {code}"),
+                    "request_params": [],
+                }
+            }
+        )
 
     async def _check(self, request: web.Request) -> web.Response:
         query = dict(request.query)

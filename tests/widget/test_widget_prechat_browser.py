@@ -57,8 +57,12 @@ async def test_prechat_form_comes_before_the_first_message_and_feeds_the_crm(
     form = widget(page).locator("form")
     await expect(form).to_be_visible()
     await expect(form).to_contain_text("Tell us who you are")
-    for label in ("Your name", "Email (optional)", "Phone, with the country code (optional)",
-                  "Message"):
+    for label in (
+        "Your name",
+        "Email (optional)",
+        "Phone, with the country code (optional)",
+        "Message",
+    ):
         await expect(form.get_by_label(label)).to_be_visible()
     await expect(part(page, "input")).to_be_hidden()
     assert await axe_violations(page, HOST) == []

@@ -1,4 +1,4 @@
-""""Send me the transcript": when an operator closes the chat the visitor is offered the
+""" "Send me the transcript": when an operator closes the chat the visitor is offered the
 conversation by email; a bad address is named in the card, a good one gets a plain-text mail
 through the hub's SMTP, where what the visitor typed stays text.
 

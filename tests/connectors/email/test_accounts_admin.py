@@ -86,8 +86,11 @@ async def test_a_mailbox_added_in_the_console_is_read_at_once_and_stops_when_dis
 
     # The whole masked view sent back with one change: the stored password is kept, and the
     # restarted watcher (its settings changed) still logs in and reads new mail.
-    status, answer = await admin.call("PATCH", f"/api/admin/channels/{channel['id']}",
-                                      {"config": channel["config"] | {"from_name": "Help desk"}})
+    status, answer = await admin.call(
+        "PATCH",
+        f"/api/admin/channels/{channel['id']}",
+        {"config": channel["config"] | {"from_name": "Help desk"}},
+    )
     assert status == 200 and answer["channel"]["config"]["from_name"] == "Help desk"
     mailboxes.deliver(mail("second@example.test", "second question", "And to Norway?"))
     await client_text(admin, "And to Norway?")

@@ -22,12 +22,13 @@ async def test_reply_files_arrive_as_mime_attachments(
     mailboxes.deliver(client_mail("Price list", "Please send the price list.", "<p1@example.test>"))
     dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
 
-    await reply_with_files(admin, dialog["id"], "Attached.", ("lid.png", PNG),
-                           ("prices.pdf", PDF))
+    await reply_with_files(admin, dialog["id"], "Attached.", ("lid.png", PNG), ("prices.pdf", PDF))
     reply = await wait_for_mail(mailboxes, CLIENT)
     body = reply.get_body(("plain",))
     assert body is not None and "Attached." in body.get_content()
-    files = {part.get_filename(): (part.get_content_type(), part.get_content())
-             for part in reply.iter_attachments()}
+    files = {
+        part.get_filename(): (part.get_content_type(), part.get_content())
+        for part in reply.iter_attachments()
+    }
     assert files == {"lid.png": ("image/png", PNG), "prices.pdf": ("application/pdf", PDF)}
     await admin.receive_until("message", timeout=15, delivery_status="sent")

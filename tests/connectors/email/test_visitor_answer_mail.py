@@ -28,22 +28,30 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
 ) -> None:
     dialog = await write_leaving_email(admin, visitor, "Do you ship to Oslo?")
     # Still on the page: the answer shows there, and no mail goes out.
-    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                 {"text": "Let me check.", "client_msg_id": "r0"})
+    status, _ = await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": "Let me check.", "client_msg_id": "r0"},
+    )
     assert status == 202
     await visitor.receive_until("message", author="operator", text="Let me check.")
     assert visitor.ws is not None
     await visitor.ws.close()  # the visitor leaves the page
 
     for n, text in enumerate(("Yes, in 3 days.", "<b>Free</b> over 50 €.")):
-        status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                     {"text": text, "client_msg_id": f"r{n + 1}"})
+        status, _ = await admin.call(
+            "POST",
+            f"/api/dialogs/{dialog['id']}/messages",
+            {"text": text, "client_msg_id": f"r{n + 1}"},
+        )
         assert status == 202
         await admin.receive_until("message", timeout=20, delivery_status="sent", text=text)
     first = await wait_for_mail_with(mailboxes, "Yes, in 3 days.")
     second = await wait_for_mail_with(mailboxes, "<b>Free</b> over 50 €.")
-    assert f"[#D{dialog['id']}]" in first["Subject"] and first["From"].addresses[0].addr_spec \
-        == account_config["from_address"]
+    assert (
+        f"[#D{dialog['id']}]" in first["Subject"]
+        and first["From"].addresses[0].addr_spec == account_config["from_address"]
+    )
     assert second["In-Reply-To"] == first["Message-ID"]
     assert first["Message-ID"] in second["References"]
     body = second.get_body()
@@ -78,9 +86,13 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
     assert transcript["Subject"].startswith("Your conversation with")
     text = transcript.get_body().get_content()
     assert transcript.get_body().get_content_type() == "text/plain"
-    for said in ("You, ", "Do you ship to Oslo?", "Administrator, ", "<b>Free</b> over 50 €.",
-                 "Great, ordering now."):
+    for said in (
+        "You, ",
+        "Do you ship to Oslo?",
+        "Administrator, ",
+        "<b>Free</b> over 50 €.",
+        "Great, ordering now.",
+    ):
         assert said in text
     await visitor.send_raw(json.dumps({**ask, "dialog_id": dialog["id"] + 1000}))
     assert "not a dialog of yours" in (await visitor.receive_until("error"))["reason"]
-

@@ -30,15 +30,20 @@ async def test_operator_upload_goes_out_as_photo_and_document(
     admin = OperatorClient(hub.base)
     await admin.login("admin", ADMIN_PASSWORD)
     await admin.open_socket()
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{hub.base}/hooks/telegram/shop", json=peer.user_message(77, "prices?"),
-        headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{hub.base}/hooks/telegram/shop",
+            json=peer.user_message(77, "prices?"),
+            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
+        ) as resp,
+    ):
         assert resp.status == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
 
-    await reply_with_files(admin, dialog["id"], "Here you go", ("lid.png", PNG),
-                           ("prices.pdf", PDF))
+    await reply_with_files(
+        admin, dialog["id"], "Here you go", ("lid.png", PNG), ("prices.pdf", PDF)
+    )
     await eventually(lambda: peer.sent("sendDocument"))
     assert [p["text"] for p in peer.sent()] == ["Here you go"]
     assert [uploaded(p, "photo") for p in peer.sent("sendPhoto")] == [PNG]

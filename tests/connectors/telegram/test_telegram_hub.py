@@ -15,9 +15,10 @@ SECRET = "X-Telegram-Bot-Api-Secret-Token"
 
 
 async def post_update(hub: Hub, update: dict[str, Any], secret: str) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{hub.base}/hooks/telegram/shop", json=update, headers={SECRET: secret}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{hub.base}/hooks/telegram/shop", json=update, headers={SECRET: secret}) as resp,
+    ):
         return resp.status
 
 
@@ -36,8 +37,9 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     assert message["text"] == "Where is my order?"
 
     long_reply = "It left the warehouse today. " * 100  # under 4096: one part
-    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                 {"text": long_reply, "client_msg_id": "r1"})
+    status, _ = await admin.call(
+        "POST", f"/api/dialogs/{dialog['id']}/messages", {"text": long_reply, "client_msg_id": "r1"}
+    )
     assert status == 202
     sent = await eventually(lambda: peer.sent())
     assert [(p["chat_id"], p["text"]) for p in sent] == [("4242", long_reply.strip())]
@@ -56,11 +58,13 @@ async def test_polling_confirms_offsets_and_a_photo_is_downloaded(
 ) -> None:
     peer.add_file("PHOTO-1", b"\x89PNG fake image bytes", "photos/file_1.jpg")
     peer.user_message(
-        555, caption="broken lid",
+        555,
+        caption="broken lid",
         photo=[{"file_id": "PHOTO-1", "file_unique_id": "u", "width": 800, "height": 600}],
     )
-    await hub.add_channel("telegram", "poll", {"token": TOKEN, "mode": "polling",
-                                               "poll_timeout": 1})
+    await hub.add_channel(
+        "telegram", "poll", {"token": TOKEN, "mode": "polling", "poll_timeout": 1}
+    )
     message = (await admin.receive_until("message", author="client"))["message"]
     assert message["text"] == "broken lid"
     [attachment] = message["attachments"]
@@ -85,8 +89,11 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
     assert await post_update(hub, peer.user_message(4242, "hello"), "s3cret-1") == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
     peer.throttle["sendMessage"] = [1]
-    await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                     {"text": "after the wait", "client_msg_id": "r1"})
+    await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": "after the wait", "client_msg_id": "r1"},
+    )
     await admin.receive_until("message", delivery_status="sent", timeout=15)
     attempts = [p for name, p in peer.calls if name == "sendMessage"]
     assert [p["text"] for p in attempts] == ["after the wait", "after the wait"]
@@ -97,8 +104,11 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
 
     assert await post_update(hub, peer.user_message(403, "then I block you"), "s3cret-1") == 200
     blocked = (await admin.receive_until("dialog", status="open"))["dialog"]
-    await admin.call("POST", f"/api/dialogs/{blocked['id']}/messages",
-                     {"text": "are you there?", "client_msg_id": "r2"})
+    await admin.call(
+        "POST",
+        f"/api/dialogs/{blocked['id']}/messages",
+        {"text": "are you there?", "client_msg_id": "r2"},
+    )
     failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
     assert "blocked" in failed["delivery_error"]
 
@@ -112,8 +122,9 @@ async def test_a_20000_character_reply_reaches_telegram_as_five_parts(
     words = (f"word{i:04d} " for i in range(2223))
     reply = "".join(words)[:20_000]
     assert len(reply) == 20_000
-    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                 {"text": reply, "client_msg_id": "long"})
+    status, _ = await admin.call(
+        "POST", f"/api/dialogs/{dialog['id']}/messages", {"text": reply, "client_msg_id": "long"}
+    )
     assert status == 202
     sent = await eventually(lambda: len(peer.sent()) >= 5 and peer.sent())
     assert len(sent) == 5
@@ -131,8 +142,11 @@ async def test_a_long_retry_after_parks_the_reply_and_the_dialogs_next_reply_wai
     dialog = (await admin.receive_until("dialog"))["dialog"]
     peer.throttle["sendMessage"] = [6]  # longer than the sender waits in place
     for n, text in enumerate(("first", "second")):
-        await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                         {"text": text, "client_msg_id": f"p{n}"})
+        await admin.call(
+            "POST",
+            f"/api/dialogs/{dialog['id']}/messages",
+            {"text": text, "client_msg_id": f"p{n}"},
+        )
     await eventually(lambda: len(peer.sent()) >= 3, timeout=20)
     assert [p["text"] for p in peer.sent()] == ["first", "first", "second"]
     throttled, accepted, _second = peer.times()

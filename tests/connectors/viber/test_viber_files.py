@@ -26,10 +26,16 @@ async def test_picture_and_file_messages_carry_fetchable_signed_urls(
     admin = OperatorClient(hub.base)
     await admin.login("admin", ADMIN_PASSWORD)
     await admin.open_socket()
-    await peer.callback(f"{hub.base}/hooks/viber/vb", {
-        "event": "message", "timestamp": 1, "message_token": 11,
-        "sender": {"id": "01234567890A=", "name": "John", "api_version": 1},
-        "message": {"type": "text", "text": "send the price list"}})
+    await peer.callback(
+        f"{hub.base}/hooks/viber/vb",
+        {
+            "event": "message",
+            "timestamp": 1,
+            "message_token": 11,
+            "sender": {"id": "01234567890A=", "name": "John", "api_version": 1},
+            "message": {"type": "text", "text": "send the price list"},
+        },
+    )
     dialog = (await admin.receive_until("dialog"))["dialog"]
 
     await reply_with_files(admin, dialog["id"], "", ("lid.png", PNG), ("prices.pdf", PDF))

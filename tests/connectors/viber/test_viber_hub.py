@@ -13,9 +13,13 @@ CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support", "greeting": "Hi!
 
 
 def message(token: int, text: str, **extra: Any) -> dict[str, Any]:
-    return {"event": "message", "timestamp": 1457764197627, "message_token": token,
-            "sender": {"id": "01234567890A=", "name": "John McClane", "api_version": 1},
-            "message": {"type": "text", "text": text, **extra}}
+    return {
+        "event": "message",
+        "timestamp": 1457764197627,
+        "message_token": token,
+        "sender": {"id": "01234567890A=", "name": "John McClane", "api_version": 1},
+        "message": {"type": "text", "text": text, **extra},
+    }
 
 
 async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts(
@@ -27,16 +31,27 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
     assert (await peer.callback(webhook, first, signature="0" * 64))[0] == 403
     assert (await peer.callback(webhook, first))[0] == 200
     assert (await peer.callback(webhook, first))[0] == 200  # Viber's retry
-    status, body = await peer.callback(webhook, {
-        "event": "conversation_started", "timestamp": 1, "message_token": 77, "type": "open",
-        "user": {"id": "01234567890A=", "name": "John"}, "subscribed": False})
+    status, body = await peer.callback(
+        webhook,
+        {
+            "event": "conversation_started",
+            "timestamp": 1,
+            "message_token": 77,
+            "type": "open",
+            "user": {"id": "01234567890A=", "name": "John"},
+            "subscribed": False,
+        },
+    )
     assert status == 200 and json.loads(body)["text"] == "Hi! Ask away."
 
     dialog = (await admin.receive_until("dialog"))["dialog"]
     assert dialog["channel_kind"] == "viber"
     await admin.receive_until("message", text="Is the kettle 220V?")
-    await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                     {"text": "Yes, 220-240V.", "client_msg_id": "r1"})
+    await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": "Yes, 220-240V.", "client_msg_id": "r1"},
+    )
     sent = await eventually(lambda: peer.sent)
     assert sent[0]["receiver"] == "01234567890A=" and sent[0]["text"] == "Yes, 220-240V."
     assert sent[0]["sender"]["name"] == "Kettle shop support"
@@ -46,9 +61,17 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
     reply = stored["messages"][-1]
     token = 5_000_000_000  # the peer's first message token
     for event in ("delivered", "seen"):
-        assert (await peer.callback(webhook, {"event": event, "timestamp": 2,
-                                              "message_token": token,
-                                              "user_id": "01234567890A="}))[0] == 200
+        assert (
+            await peer.callback(
+                webhook,
+                {
+                    "event": event,
+                    "timestamp": 2,
+                    "message_token": token,
+                    "user_id": "01234567890A=",
+                },
+            )
+        )[0] == 200
     seen = await admin.receive_until("message", delivery_status="seen")
     assert seen["message"]["id"] == reply["id"]
     _s, stored = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
@@ -60,15 +83,24 @@ async def test_unsubscribed_receiver_is_shown_to_the_operator_and_too_many_is_re
 ) -> None:
     await hub.add_channel("viber", "vb", CONFIG)
     peer.media["lid.jpg"] = b"jpeg bytes"
-    await peer.callback(f"{hub.base}/hooks/viber/vb",
-                        message(1, "photo", media=peer.url("/media/lid.jpg")) | {
-                            "message": {"type": "picture", "text": "photo",
-                                        "media": peer.url("/media/lid.jpg"), "size": 10}})
+    await peer.callback(
+        f"{hub.base}/hooks/viber/vb",
+        message(1, "photo", media=peer.url("/media/lid.jpg"))
+        | {
+            "message": {
+                "type": "picture",
+                "text": "photo",
+                "media": peer.url("/media/lid.jpg"),
+                "size": 10,
+            }
+        },
+    )
     got = (await admin.receive_until("message", text="photo"))["message"]
     assert got["attachments"][0]["kind"] == "image"
     dialog_id = got["dialog_id"]
     peer.statuses = [6]
-    await admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
-                     {"text": "hello?", "client_msg_id": "r1"})
+    await admin.call(
+        "POST", f"/api/dialogs/{dialog_id}/messages", {"text": "hello?", "client_msg_id": "r1"}
+    )
     failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
     assert failed["delivery_error"] == "Viber refused: the user is not subscribed to the bot"

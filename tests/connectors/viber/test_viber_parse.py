@@ -31,7 +31,10 @@ def test_text_picture_and_contact_messages() -> None:
     text = parse_callback(load("message_text"))
     assert isinstance(text, ViberInbound)
     assert (text.user_id, text.message_id, text.text) == (
-        "01234567890A=", "4912661846655238145", "a message to the service")
+        "01234567890A=",
+        "4912661846655238145",
+        "a message to the service",
+    )
     picture = parse_callback(load("message_picture"))
     assert isinstance(picture, ViberInbound) and picture.media[0].kind == "image"
     contact = parse_callback(load("message_contact"))
@@ -62,8 +65,15 @@ def test_our_signature_check_agrees_with_the_official_sdk() -> None:
 
 
 def test_render_splits_at_7000_and_cuts_the_sender_name_to_28() -> None:
-    message = OutboundMessage(message_id=1, dialog_id=2, channel_id=3, external_user_id="u=",
-                              author="operator", text="word " * 3000, at=utcnow())
+    message = OutboundMessage(
+        message_id=1,
+        dialog_id=2,
+        channel_id=3,
+        external_user_id="u=",
+        author="operator",
+        text="word " * 3000,
+        at=utcnow(),
+    )
     bodies = render(message, "A very long support team name here")
     assert len(bodies) == 3 and all(len(b["text"]) <= 7000 for b in bodies)
     assert bodies[0]["sender"]["name"] == "A very long support team nam"

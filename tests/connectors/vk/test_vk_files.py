@@ -12,15 +12,17 @@ from tests.support.vk_peer import CALLBACK, GROUP, LONGPOLL, USER, VkPeer
 
 async def open_dialog(hub: Hub, peer: VkPeer, admin: OperatorClient) -> int:
     await hub.add_channel("vk", "club", CALLBACK)
-    assert await peer.callback(f"{hub.base}/hooks/vk/club",
-                               peer.message_new(USER, 1, "прайс?")) == (200, "ok")
+    assert await peer.callback(
+        f"{hub.base}/hooks/vk/club", peer.message_new(USER, 1, "прайс?")
+    ) == (200, "ok")
     dialog_id: int = (await admin.receive_until("dialog"))["dialog"]["id"]
     return dialog_id
 
 
 async def reply(admin: OperatorClient, dialog_id: int, text: str, cid: str) -> int:
-    status, body = await admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
-                                    {"text": text, "client_msg_id": cid})
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{dialog_id}/messages", {"text": text, "client_msg_id": cid}
+    )
     assert status == 202, body
     frame = await admin.receive_until("message", text=text, delivery_status="sent")
     message_id: int = frame["message"]["id"]
@@ -49,9 +51,11 @@ async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
     assert peer.uploads == [("photo", "photo", "lid.png", PNG), ("doc", "file", "prices.pdf", PDF)]
     assert peer.attachments_sent() == [[("lid.png", PNG), ("prices.pdf", PDF)]]
     assert [v["peer_id"] for v in peer.method_calls("photos.getMessagesUploadServer")] == [
-        str(USER)]
-    assert [(v["peer_id"], v["type"]) for v in peer.method_calls("docs.getMessagesUploadServer")] \
-        == [(str(USER), "doc")]
+        str(USER)
+    ]
+    assert [
+        (v["peer_id"], v["type"]) for v in peer.method_calls("docs.getMessagesUploadServer")
+    ] == [(str(USER), "doc")]
     assert [a["name"] for a in frame["message"]["attachments"]] == ["lid.png", "prices.pdf"]
 
 
@@ -66,8 +70,11 @@ async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
 
     attempts = peer.method_calls("messages.send")
     assert len(attempts) == 2
-    assert attempts[0]["random_id"] == attempts[1]["random_id"] == str(
-        random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
+    assert (
+        attempts[0]["random_id"]
+        == attempts[1]["random_id"]
+        == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
+    )
     assert len(peer.sent) == 1 and peer.sent[0]["message"] == ""
     assert peer.attachments_sent() == [[("prices.pdf", PDF)]]
     assert [u[3] for u in peer.uploads] == [PDF, PDF]  # re-uploaded on the retry, sent once

@@ -9,8 +9,9 @@ from tests.support.vk_peer import CALLBACK, GROUP, LONGPOLL, USER, VkPeer
 
 
 async def reply(admin: OperatorClient, dialog_id: int, text: str, cid: str) -> None:
-    status, _ = await admin.call("POST", f"/api/dialogs/{dialog_id}/messages",
-                                 {"text": text, "client_msg_id": cid})
+    status, _ = await admin.call(
+        "POST", f"/api/dialogs/{dialog_id}/messages", {"text": text, "client_msg_id": cid}
+    )
     assert status == 202
 
 
@@ -20,11 +21,14 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
     await hub.add_channel("vk", "club", CALLBACK)
     webhook = f"{hub.base}/hooks/vk/club"
     assert await peer.callback(webhook, {"type": "confirmation", "group_id": GROUP}) == (
-        200, "c0nf1rm42")
+        200,
+        "c0nf1rm42",
+    )
     event = peer.message_new(USER, 1, "Привет из VK")
     assert (await peer.callback(webhook, event | {"secret": "wrong"}))[0] == 403
-    assert (await peer.callback(webhook, {k: v for k, v in event.items() if k != "secret"}))[0] \
-        == 403
+    assert (await peer.callback(webhook, {k: v for k, v in event.items() if k != "secret"}))[
+        0
+    ] == 403
     assert (await peer.callback(webhook, event | {"group_id": 1}))[0] == 403
     assert await peer.callback(webhook, event) == (200, "ok")
     assert await peer.callback(webhook, event, retry=1) == (200, "ok")  # VK's retry: deduped
@@ -43,16 +47,29 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
     assert sent["v"] == "5.199"
 
     # VK echoes our send as message_reply; it must not come back as a client message.
-    echo = {"group_id": GROUP, "type": "message_reply", "event_id": "echo-1", "v": "5.199",
-            "secret": "Sh0pSecret", "object": {"peer_id": USER, "from_id": -GROUP, "out": 1,
-                                               "conversation_message_id": 2, "text": "echo"}}
+    echo = {
+        "group_id": GROUP,
+        "type": "message_reply",
+        "event_id": "echo-1",
+        "v": "5.199",
+        "secret": "Sh0pSecret",
+        "object": {
+            "peer_id": USER,
+            "from_id": -GROUP,
+            "out": 1,
+            "conversation_message_id": 2,
+            "text": "echo",
+        },
+    }
     assert await peer.callback(webhook, echo) == (200, "ok")
     assert await peer.callback(webhook, peer.message_new(USER, 3, "спасибо")) == (200, "ok")
     await admin.receive_until("message", text="спасибо")
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     assert [(m["author"], m["text"]) for m in body["messages"]] == [
-        ("client", "Привет из VK"), ("operator", "Здравствуйте! Чем помочь?"),
-        ("client", "спасибо")]
+        ("client", "Привет из VK"),
+        ("operator", "Здравствуйте! Чем помочь?"),
+        ("client", "спасибо"),
+    ]
 
 
 async def test_long_poll_survives_failed_answers_and_downloads_the_largest_photo(
@@ -61,9 +78,17 @@ async def test_long_poll_survives_failed_answers_and_downloads_the_largest_photo
     peer.files["big.jpg"] = b"\xff\xd8 big jpeg"
     peer.files["small.jpg"] = b"\xff\xd8 small"
     peer.lp_failures = [1, 2, 3]
-    photo = {"type": "photo", "photo": {"id": 1, "owner_id": USER, "sizes": [
-        {"type": "s", "width": 75, "height": 56, "url": peer.url("/files/small.jpg")},
-        {"type": "z", "width": 1280, "height": 960, "url": peer.url("/files/big.jpg")}]}}
+    photo = {
+        "type": "photo",
+        "photo": {
+            "id": 1,
+            "owner_id": USER,
+            "sizes": [
+                {"type": "s", "width": 75, "height": 56, "url": peer.url("/files/small.jpg")},
+                {"type": "z", "width": 1280, "height": 960, "url": peer.url("/files/big.jpg")},
+            ],
+        },
+    }
     peer.push(peer.message_new(USER, 1, "сломанная крышка", [photo]))
     await hub.add_channel("vk", "lp", LONGPOLL)
 

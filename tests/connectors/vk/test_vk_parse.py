@@ -43,11 +43,14 @@ def test_photo_takes_the_largest_size_and_keeps_the_caption() -> None:
     assert photo.kind == "image" and photo.url.endswith("photo_z.jpg")
 
 
-@pytest.mark.parametrize(("name", "kind", "file_name", "ends"), [
-    ("message_new_doc", "file", "invoice-2291.pdf", "dl=cd34"),
-    ("message_new_audio_message", "voice", "voice.ogg", "voice.ogg"),
-    ("message_new_sticker", "sticker", "sticker.png", "1-9012-512"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "file_name", "ends"),
+    [
+        ("message_new_doc", "file", "invoice-2291.pdf", "dl=cd34"),
+        ("message_new_audio_message", "voice", "voice.ogg", "voice.ogg"),
+        ("message_new_sticker", "sticker", "sticker.png", "1-9012-512"),
+    ],
+)
 def test_files_of_every_kind_are_found(name: str, kind: str, file_name: str, ends: str) -> None:
     [ref] = inbound(name).files
     assert (ref.kind, ref.name) == (kind, file_name) and ref.url.endswith(ends)
@@ -55,11 +58,13 @@ def test_files_of_every_kind_are_found(name: str, kind: str, file_name: str, end
 
 def test_geo_becomes_a_location_line() -> None:
     assert inbound("message_new_geo").text == (
-        "я здесь\nLocation: 55.751244, 37.618423 (Москва, Россия)")
+        "я здесь\nLocation: 55.751244, 37.618423 (Москва, Россия)"
+    )
 
 
-@pytest.mark.parametrize("name", ["message_reply", "message_allow", "message_event",
-                                  "confirmation"])
+@pytest.mark.parametrize(
+    "name", ["message_reply", "message_allow", "message_event", "confirmation"]
+)
 def test_our_own_echo_and_service_events_are_not_ingested(name: str) -> None:
     assert isinstance(parse_event(fixture(name), GROUP), Ignored)
 
@@ -78,21 +83,36 @@ def test_event_id_is_the_dedupe_key() -> None:
 
 
 def test_config_names_the_missing_callback_codes() -> None:
-    good = {"group_id": GROUP, "token": "vk1.a.abcdefghijklmnopqrstuvwxyz",
-            "confirmation": "a1b2c3d4", "secret": "Sh0pSecret"}
+    good = {
+        "group_id": GROUP,
+        "token": "vk1.a.abcdefghijklmnopqrstuvwxyz",
+        "confirmation": "a1b2c3d4",
+        "secret": "Sh0pSecret",
+    }
     assert VkConfig.model_validate(good).mode == "callback"
     with pytest.raises(ValidationError, match="secret is required"):
         VkConfig.model_validate(good | {"secret": ""})
-    assert VkConfig.model_validate(
-        {"group_id": GROUP, "token": good["token"], "mode": "longpoll"}).poll_wait == 25
+    assert (
+        VkConfig.model_validate(
+            {"group_id": GROUP, "token": good["token"], "mode": "longpoll"}
+        ).poll_wait
+        == 25
+    )
     with pytest.raises(ValidationError, match="group_id"):
         VkConfig.model_validate(good | {"group_id": 0})
 
 
 def outbound(message_id: int, text: str, **extra: Any) -> OutboundMessage:
-    return OutboundMessage(message_id=message_id, dialog_id=3, channel_id=1,
-                           external_user_id="51234567", author="operator", text=text,
-                           at=datetime.fromisoformat("2025-01-01T00:00:00+00:00"), **extra)
+    return OutboundMessage(
+        message_id=message_id,
+        dialog_id=3,
+        channel_id=1,
+        external_user_id="51234567",
+        author="operator",
+        text=text,
+        at=datetime.fromisoformat("2025-01-01T00:00:00+00:00"),
+        **extra,
+    )
 
 
 KEY = b"k" * 32
@@ -126,8 +146,9 @@ def test_files_ride_on_the_first_part_ten_per_send() -> None:
     def file(n: int) -> Attachment:
         return Attachment(kind="file", url=f"/api/attachments/1/{n:064x}", name=f"f{n}.pdf")
 
-    image = Attachment(kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg",
-                       mime="image/jpeg")
+    image = Attachment(
+        kind="image", url="/api/attachments/1/" + "a" * 64, name="lid.jpg", mime="image/jpeg"
+    )
     [call] = render(outbound(8, "see", attachments=(image,)), KEY)
     assert (call.message, call.files) == ("see", (image,))
     assert call.random_id == random_id(KEY, 8, 0)
@@ -136,8 +157,11 @@ def test_files_ride_on_the_first_part_ten_per_send() -> None:
 
     files = tuple(file(n) for n in range(12))
     calls = render(outbound(9, "word " * 2000, attachments=files), KEY)
-    assert [(len(c.message) > 0, len(c.files)) for c in calls] == [(True, 10), (True, 0),
-                                                                   (False, 2)]
+    assert [(len(c.message) > 0, len(c.files)) for c in calls] == [
+        (True, 10),
+        (True, 0),
+        (False, 2),
+    ]
     assert [c.random_id for c in calls] == [random_id(KEY, 9, i) for i in range(3)]
     [alone] = render(outbound(10, "", attachments=(image,)), KEY)
     assert (alone.message, alone.files) == ("", (image,))
@@ -145,8 +169,13 @@ def test_files_ride_on_the_first_part_ten_per_send() -> None:
 
 
 def test_message_read_names_the_user_and_the_last_read_id() -> None:
-    body = {"type": "message_read", "group_id": GROUP, "event_id": "e1", "v": "5.199",
-            "object": {"from_id": 51234567, "peer_id": 51234567, "read_message_id": 7002}}
+    body = {
+        "type": "message_read",
+        "group_id": GROUP,
+        "event_id": "e1",
+        "v": "5.199",
+        "object": {"from_id": 51234567, "peer_id": 51234567, "read_message_id": 7002},
+    }
     assert parse_event(body, GROUP) == VkRead(51234567, 7002)
     body["object"] = {"peer_id": 51234567}
     assert isinstance(parse_event(body, GROUP), Ignored)

@@ -45,8 +45,11 @@ async def test_visitor_message_reaches_operator_and_reply_reaches_visitor(
     assert message["text"] == "Hello, is the blue kettle in stock?"
     assert message["author"] == "client"
 
-    status, body = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages",
-                                    {"text": "Yes, two left.", "client_msg_id": "r1"})
+    status, body = await admin.call(
+        "POST",
+        f"/api/dialogs/{dialog['id']}/messages",
+        {"text": "Yes, two left.", "client_msg_id": "r1"},
+    )
     assert status == 202, body
     reply = await visitor.receive_until("message", author="operator")
     assert reply["text"] == "Yes, two left." and reply["author_name"] == "Administrator"
@@ -54,8 +57,10 @@ async def test_visitor_message_reaches_operator_and_reply_reaches_visitor(
     assert stored["author"] == "operator"
 
     status, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
-    assert [m["text"] for m in body["messages"]] == ["Hello, is the blue kettle in stock?",
-                                                     "Yes, two left."]
+    assert [m["text"] for m in body["messages"]] == [
+        "Hello, is the blue kettle in stock?",
+        "Yes, two left.",
+    ]
     # Event ids on the operator socket grow by one per frame.
     ids = [f["event_id"] for f in admin.frames]
     assert ids == list(range(1, len(ids) + 1))
@@ -148,8 +153,11 @@ async def test_bad_frames_get_errors_and_nobody_else_is_affected(
 async def test_a_forged_or_foreign_token_is_refused(hub: str, token: str) -> None:
     visitor = VisitorClient(hub)
     frame = await visitor.connect(token=token)
-    assert frame == {"type": "error", "code": "bad_token",
-                     "reason": "the token is not valid for this chat"}
+    assert frame == {
+        "type": "error",
+        "code": "bad_token",
+        "reason": "the token is not valid for this chat",
+    }
     await visitor.send_raw('{"type": "message", "client_msg_id": "x", "text": "hi"}')
     assert (await visitor.receive_until("error"))["code"] == "not_ready"
     await visitor.close()
@@ -183,7 +191,8 @@ async def test_a_waiting_dialog_goes_out_when_an_operator_comes_online(
     # first: this visitor's dialog is the one its message went to (announced before it).
     dialog_id = (await admin.receive_until("message", client_msg_id=cid))["message"]["dialog_id"]
     waiting = next(
-        f["dialog"] for f in admin.frames
+        f["dialog"]
+        for f in admin.frames
         if f["type"] == "dialog" and f["dialog"]["id"] == dialog_id
     )
     assert waiting["status"] == "waiting" and waiting["operator_id"] is None
@@ -205,8 +214,9 @@ async def test_closing_a_dialog_tells_the_visitor_and_the_next_message_opens_a_n
     await visitor.receive_until("closed", dialog_id=first["id"])
     closed = (await admin.receive_until("dialog", status="closed"))["dialog"]
     assert closed["closed_at"] is not None
-    status, body = await admin.call("POST", f"/api/dialogs/{first['id']}/messages",
-                                    {"text": "late", "client_msg_id": "late"})
+    status, body = await admin.call(
+        "POST", f"/api/dialogs/{first['id']}/messages", {"text": "late", "client_msg_id": "late"}
+    )
     assert status == 409 and body == {"error": "the dialog is closed"}
 
     cid = await visitor.say("second question")

@@ -23,9 +23,11 @@ SECRET = b"k" * 32
 def test_well_formed_frames_parse() -> None:
     assert parse_frame('{"type": "hello"}') == Hello(type="hello")
     assert parse_frame('{"type": "hello", "token": "t", "after": 5}') == Hello(
-        type="hello", token="t", after=5)
-    assert parse_frame('{"type": "message", "client_msg_id": "a-1_B", "text": "hi"}') == \
-        VisitorText(type="message", client_msg_id="a-1_B", text="hi")
+        type="hello", token="t", after=5
+    )
+    assert parse_frame(
+        '{"type": "message", "client_msg_id": "a-1_B", "text": "hi"}'
+    ) == VisitorText(type="message", client_msg_id="a-1_B", text="hi")
     assert parse_frame('{"type": "typing"}') == Typing(type="typing")
     assert parse_frame('{"type": "ping"}') == Ping(type="ping")
 
@@ -37,22 +39,43 @@ def test_well_formed_frames_parse() -> None:
         ("42", "bad_frame", "a frame is a JSON object", None),
         ('{"type": "nope"}', "bad_frame", "unknown frame type 'nope'", None),
         ('{"text": "no type"}', "bad_frame", "", None),
-        ('{"type": "message", "client_msg_id": "x", "text": "a", "extra": 1}', "bad_frame",
-         "message.extra", "x"),
-        ('{"type": "message", "client_msg_id": "x y", "text": "a"}', "bad_frame",
-         "message.client_msg_id", None),
+        (
+            '{"type": "message", "client_msg_id": "x", "text": "a", "extra": 1}',
+            "bad_frame",
+            "message.extra",
+            "x",
+        ),
+        (
+            '{"type": "message", "client_msg_id": "x y", "text": "a"}',
+            "bad_frame",
+            "message.client_msg_id",
+            None,
+        ),
         # Empty text is only for a message of files.
-        ('{"type": "message", "client_msg_id": "m1", "text": ""}', "bad_frame",
-         "text: empty message", "m1"),
-        ('{"type": "message", "client_msg_id": "m3", "text": "", "attachments": [{}]}',
-         "bad_frame", "message.attachments.0.kind", "m3"),
-        ('{"type": "message", "client_msg_id": "m2", "text": " \\n "}', "bad_frame",
-         "text: empty message", "m2"),
+        (
+            '{"type": "message", "client_msg_id": "m1", "text": ""}',
+            "bad_frame",
+            "text: empty message",
+            "m1",
+        ),
+        (
+            '{"type": "message", "client_msg_id": "m3", "text": "", "attachments": [{}]}',
+            "bad_frame",
+            "message.attachments.0.kind",
+            "m3",
+        ),
+        (
+            '{"type": "message", "client_msg_id": "m2", "text": " \\n "}',
+            "bad_frame",
+            "text: empty message",
+            "m2",
+        ),
         ('{"type": "hello", "after": -1}', "bad_frame", "hello.after", None),
     ],
 )
-def test_bad_frames_name_what_is_wrong(raw: str, code: str, reason_starts: str,
-                                       cid: str | None) -> None:
+def test_bad_frames_name_what_is_wrong(
+    raw: str, code: str, reason_starts: str, cid: str | None
+) -> None:
     error = parse_frame(raw)
     assert isinstance(error, FrameError)
     assert error.code == code

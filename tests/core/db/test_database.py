@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,8 +29,18 @@ async def test_migrations_create_the_schema_and_are_idempotent(engine: AsyncEngi
     await upgrade(engine)  # a second run is a no-op
     async with engine.connect() as conn:
         tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-    assert {"lines", "channels", "operators", "line_operators", "clients", "client_identities",
-            "dialogs", "messages", "console_sessions", "alembic_version"} <= tables
+    assert {
+        "lines",
+        "channels",
+        "operators",
+        "line_operators",
+        "clients",
+        "client_identities",
+        "dialogs",
+        "messages",
+        "console_sessions",
+        "alembic_version",
+    } <= tables
 
 
 async def _seed(engine: AsyncEngine) -> tuple[int, int]:
@@ -51,19 +62,34 @@ async def test_message_is_unique_per_channel_and_platform_id(engine: AsyncEngine
     async with sessions() as s, s.begin():
         identity = await s.scalar(select(ClientIdentity))
         assert identity is not None
-        dialog = Dialog(line_id=1, channel_id=channel_id, client_id=client_id,
-                        identity_id=identity.id)
+        dialog = Dialog(
+            line_id=1, channel_id=channel_id, client_id=client_id, identity_id=identity.id
+        )
         s.add(dialog)
         await s.flush()
-        s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="client", text="a",
-                      external_id="m1"))
+        s.add(
+            Message(
+                dialog_id=dialog.id,
+                channel_id=channel_id,
+                author="client",
+                text="a",
+                external_id="m1",
+            )
+        )
         # Messages without a platform id (operator replies) never collide with each other.
         s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="operator", text="b"))
         s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="operator", text="c"))
     with pytest.raises(IntegrityError):
         async with sessions() as s, s.begin():
-            s.add(Message(dialog_id=dialog.id, channel_id=channel_id, author="client", text="a",
-                          external_id="m1"))
+            s.add(
+                Message(
+                    dialog_id=dialog.id,
+                    channel_id=channel_id,
+                    author="client",
+                    text="a",
+                    external_id="m1",
+                )
+            )
 
 
 async def test_timestamps_come_back_timezone_aware(engine: AsyncEngine) -> None:
@@ -81,10 +107,8 @@ async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
     from core.db.schema import Base
     from core.db.search_schema import include_object
 
-    def diff(conn: object) -> list[object]:
-        context = MigrationContext.configure(
-            conn, opts={"include_object": include_object}  # type: ignore[arg-type]
-        )
+    def diff(conn: Connection) -> list[object]:
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
         return list(compare_metadata(context, Base.metadata))
 
     async with engine.connect() as conn:

@@ -57,8 +57,11 @@ async def test_plans_by_role_and_the_board_of_each_role(
     status, answer = await put_plan(mara, kind="dialogs", target=1, operator_id=ids["olga"])
     assert status == 200 and answer["plan"]["editable"] is True, answer
     assert (await put_plan(mara, kind="crm_points", target=3, group_id=ids["north"]))[0] == 200
-    for body in ({"operator_id": ids["petr"]}, {"group_id": ids["south"]},
-                 {"operator_id": ids["mara"]}):
+    for body in (
+        {"operator_id": ids["petr"]},
+        {"group_id": ids["south"]},
+        {"operator_id": ids["mara"]},
+    ):
         status, answer = await put_plan(mara, kind="dialogs", target=9, **body)
         assert status == 403, (body, answer)
     for reader in (olga, ada):
@@ -77,8 +80,10 @@ async def test_plans_by_role_and_the_board_of_each_role(
     assert set(mine) == {"olga"}
     _status, plans = await olga.call("GET", "/api/kpi/plans")
     assert {(p["kind"], p["operator_id"], p["group_id"]) for p in plans["plans"]} == {
-        ("dialogs", None, ids["north"]), ("dialogs", ids["olga"], None),
-        ("crm_points", None, ids["north"])}
+        ("dialogs", None, ids["north"]),
+        ("dialogs", ids["olga"], None),
+        ("crm_points", None, ids["north"]),
+    }
     assert plans["may_set"] == {"operators": [], "groups": []}
 
     # Olga's own plan (1 dialog) overrides her group's (5); the group's CRM points apply.
@@ -99,8 +104,14 @@ async def test_rating_ranks_everyone_and_each_operator_sees_their_own_place(
     people: dict[str, OperatorClient], world: KpiWorld
 ) -> None:
     admin, olga, ada = people["admin"], people["olga"], people["ada"]
-    weights = {"dialog:webchat": 2, "dialog:email": 1, "dialog:telegram": 0.5,
-               "email_reply": 0.25, "lead": 3, "crm_field": 1.5}
+    weights = {
+        "dialog:webchat": 2,
+        "dialog:email": 1,
+        "dialog:telegram": 0.5,
+        "email_reply": 0.25,
+        "lead": 3,
+        "crm_field": 1.5,
+    }
     status, answer = await admin.call("PUT", "/api/kpi/weights", {"weights": weights})
     assert status == 200 and answer["weights"]["lead"] == 3, answer
     assert (await ada.call("PUT", "/api/kpi/weights", {"weights": {"lead": 1}}))[0] == 403
@@ -108,8 +119,11 @@ async def test_rating_ranks_everyone_and_each_operator_sees_their_own_place(
     def points(who: str) -> float:
         f = expected_facts(world, who)
         units = {f"dialog:{k}": n for k, n in f["answered_by_kind"].items()}
-        units |= {"email_reply": f["email_replies"], "lead": f["leads"],
-                  "crm_field": f["crm_fields"]}
+        units |= {
+            "email_reply": f["email_replies"],
+            "lead": f["leads"],
+            "crm_field": f["crm_fields"],
+        }
         return round(float(sum(weights[k] * n for k, n in units.items())), 2)
 
     status, body = await admin.call("GET", f"/api/kpi/rating?{WEEK}")
@@ -121,8 +135,7 @@ async def test_rating_ranks_everyone_and_each_operator_sees_their_own_place(
     assert all(rank == ordered.index(p) + 1 for p, rank in got.values())
     status, own = await olga.call("GET", f"/api/kpi/rating?{WEEK}")
     assert status == 200 and own["ranked"] == 5
-    assert [(r["name"], r["points"], r["rank"]) for r in own["rows"]] == [
-        ("Olga", *got["olga"])]
+    assert [(r["name"], r["points"], r["rank"]) for r in own["rows"]] == [("Olga", *got["olga"])]
 
 
 BAD_PLANS = [
@@ -130,8 +143,10 @@ BAD_PLANS = [
     ({"period": "week", "kind": "calls", "target": 1, "operator_id": 1}, "kind: "),
     ({"period": "week", "kind": "dialogs", "target": -1, "operator_id": 1}, "target: "),
     ({"period": "week", "kind": "dialogs", "target": 1}, "operator_id: name an operator"),
-    ({"period": "week", "kind": "dialogs", "target": 1, "operator_id": 1, "group_id": 1},
-     "operator_id: name an operator"),
+    (
+        {"period": "week", "kind": "dialogs", "target": 1, "operator_id": 1, "group_id": 1},
+        "operator_id: name an operator",
+    ),
     ({"period": "week", "kind": "rating_avg", "target": 7, "operator_id": 1}, "target: "),
     ({"period": "week", "kind": "dialogs", "target": 1, "operator_id": 999}, "operator_id: "),
     ({"period": "week", "kind": "dialogs", "target": 1, "group_id": 999}, "group_id: "),
@@ -145,8 +160,12 @@ async def test_bad_plans_queries_and_weights_are_400s_naming_the_field(hub: str)
     for body, reason in BAD_PLANS:
         status, answer = await admin.call("PUT", "/api/kpi/plans", body)
         assert status == 400 and answer["error"].startswith(reason), answer
-    for query, field in (("period=year", "period"), ("date=2026-13-01", "date"),
-                         ("group_id=x", "group_id"), ("colour=red", "colour")):
+    for query, field in (
+        ("period=year", "period"),
+        ("date=2026-13-01", "date"),
+        ("group_id=x", "group_id"),
+        ("colour=red", "colour"),
+    ):
         for path in ("/api/kpi/board", "/api/kpi/rating"):
             status, answer = await admin.call("GET", f"{path}?{query}")
             assert status == 400 and answer["error"].startswith(f"{field}: "), (path, answer)

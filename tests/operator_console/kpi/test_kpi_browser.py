@@ -73,13 +73,17 @@ async def test_board_shows_met_green_and_missed_red_with_how_far_off(
     petr_done = expected_facts(world, "petr")["dialogs"]
     admin = OperatorClient(hub)
     await admin.login("admin", "admin-password-1")
-    for body in ({"kind": "dialogs", "target": olga_done, "operator_id": world.ids["olga"]},
-                 {"kind": "dialogs", "target": petr_done + 5, "operator_id": world.ids["petr"]}):
+    for body in (
+        {"kind": "dialogs", "target": olga_done, "operator_id": world.ids["olga"]},
+        {"kind": "dialogs", "target": petr_done + 5, "operator_id": world.ids["petr"]},
+    ):
         status, answer = await admin.call("PUT", "/api/kpi/plans", {"period": "week", **body})
         assert status == 200, answer
     status, answer = await admin.call(
-        "PUT", f"/api/kpi/coverage/clients/{world.clients[0]}",
-        {"key_client": False, "responsible_id": world.ids["olga"]})
+        "PUT",
+        f"/api/kpi/coverage/clients/{world.clients[0]}",
+        {"key_client": False, "responsible_id": world.ids["olga"]},
+    )
     assert status == 200, answer
     await admin.close()
 
@@ -118,7 +122,8 @@ async def test_board_shows_met_green_and_missed_red_with_how_far_off(
     await page.locator('[data-ol="plan-value"]').fill("7")
     await page.locator('[data-ol="plan-save"]').click()
     await expect(page.locator('[data-ol="plan-error"]')).to_have_text(
-        "Not saved: target: an average rating is between 1 and 5")
+        "Not saved: target: an average rating is between 1 and 5"
+    )
 
     await page.locator('[data-ol="kpi-tab-weights"]').click()
     await page.locator('[data-ol="weight-input"][data-kind="lead"]').fill("4")
@@ -156,8 +161,10 @@ async def test_an_operator_sees_their_own_card_rank_and_client_coverage(
     await admin.login("admin", "admin-password-1")
     for n in range(6):
         status, answer = await admin.call(
-            "PUT", f"/api/kpi/coverage/clients/{world.clients[n]}",
-            {"key_client": n % 3 == 0, "responsible_id": world.ids["olga"]})
+            "PUT",
+            f"/api/kpi/coverage/clients/{world.clients[n]}",
+            {"key_client": n % 3 == 0, "responsible_id": world.ids["olga"]},
+        )
         assert status == 200, answer
     await admin.close()
     had = [in_week("olga", world.dialogs[n].opened_at) for n in range(6)]
@@ -190,7 +197,8 @@ async def test_an_operator_sees_their_own_card_rank_and_client_coverage(
         await expect(page.locator('[data-ol="coverage-client"] .kpi-key')).to_have_count(2)
         await shoot(page, f"coverage-{name}")
         await page.locator(
-            f'[data-ol="coverage-client"][data-client-id="{world.clients[0]}"]').click()
+            f'[data-ol="coverage-client"][data-client-id="{world.clients[0]}"]'
+        ).click()
         card = page.locator('[data-ol="coverage-card"]')
         await expect(card).to_contain_text("Client 0")
         await card.locator('[data-ol="crm-history-item"]').click()

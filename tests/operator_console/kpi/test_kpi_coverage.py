@@ -29,23 +29,34 @@ async def test_coverage_lists_each_operators_clients_with_and_without_a_dialog(
             for n in indexes:
                 client, key = world.clients[n], n % 3 == 0
                 status, answer = await admin.call(
-                    "PUT", f"/api/kpi/coverage/clients/{client}",
-                    {"key_client": key, "responsible_id": world.ids[who]})
+                    "PUT",
+                    f"/api/kpi/coverage/clients/{client}",
+                    {"key_client": key, "responsible_id": world.ids[who]},
+                )
                 assert status == 200, answer
                 want[who][client] = (key, in_week(who, world.dialogs[n].opened_at))
         # Mara reads Olga but not Petr: she may not hand a client to him, nor take his.
         petrs = world.clients[12]
         for client, owner in ((world.clients[0], "petr"), (petrs, "olga")):
-            status, _ = await mara.call("PUT", f"/api/kpi/coverage/clients/{client}",
-                                        {"key_client": True, "responsible_id": world.ids[owner]})
+            status, _ = await mara.call(
+                "PUT",
+                f"/api/kpi/coverage/clients/{client}",
+                {"key_client": True, "responsible_id": world.ids[owner]},
+            )
             assert status == 403
-        for body, reason in (({"responsible_id": None}, "key_client: "),
-                             ({"key_client": True, "responsible_id": 999}, "responsible_id: ")):
-            status, answer = await admin.call(
-                "PUT", f"/api/kpi/coverage/clients/{petrs}", body)
+        for body, reason in (
+            ({"responsible_id": None}, "key_client: "),
+            ({"key_client": True, "responsible_id": 999}, "responsible_id: "),
+        ):
+            status, answer = await admin.call("PUT", f"/api/kpi/coverage/clients/{petrs}", body)
             assert status == 400 and answer["error"].startswith(reason), answer
-        assert (await olga.call("PUT", f"/api/kpi/coverage/clients/{petrs}",
-                                {"key_client": False, "responsible_id": None}))[0] == 403
+        assert (
+            await olga.call(
+                "PUT",
+                f"/api/kpi/coverage/clients/{petrs}",
+                {"key_client": False, "responsible_id": None},
+            )
+        )[0] == 403
 
         status, body = await admin.call("GET", "/api/kpi/coverage?period=week&date=2026-03-05")
         assert status == 200, body

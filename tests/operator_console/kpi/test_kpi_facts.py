@@ -87,7 +87,9 @@ def test_an_operators_own_plan_overrides_the_group_plan() -> None:
     chosen = effective_plans(3, [7, 5], "week", plans)
     assert {k: p.id for k, p in chosen.items()} == {"dialogs": 2, "missed": 4}
     assert {k: p.id for k, p in effective_plans(4, [7], "week", plans).items()} == {
-        "dialogs": 1, "missed": 3}
+        "dialogs": 1,
+        "missed": 3,
+    }
 
 
 def test_equal_points_share_a_rank() -> None:

@@ -44,18 +44,43 @@ async def _busy_sales(db: SessionMaker, world: World) -> None:
             .where(LineOperator.operator_id == world.ids["olga"])
             .values(max_open_dialogs=4)
         )
-        s.add(Operator(login="ana", name="Ana", role="analyst",
-                       password_hash=hash_password("pw-ana")))
+        s.add(
+            Operator(login="ana", name="Ana", role="analyst", password_hash=hash_password("pw-ana"))
+        )
         s.add(Operator(login="otto", name="Otto", role="operator", password_hash="x"))
         s.add(Operator(login="gone", name="Gone", role="operator", password_hash="disabled:x"))
     tg = world.ids["sales_tg"]
     await add_dialog(db, tg, world.sales_line, "Held", ["hi"], operator_id=world.ids["petr"])
-    await add_dialog(db, tg, world.sales_line, "Long Waiter", ["hello?"], operator_id=None,
-                     status="waiting", at=now - timedelta(minutes=10))
-    await add_dialog(db, tg, world.sales_line, "New Waiter", ["hi"], operator_id=None,
-                     status="waiting", at=now - timedelta(seconds=10))
-    await add_dialog(db, 1, world.demo_line, "Demo Waiter", ["hi"], operator_id=None,
-                     status="waiting", at=now - timedelta(minutes=5))
+    await add_dialog(
+        db,
+        tg,
+        world.sales_line,
+        "Long Waiter",
+        ["hello?"],
+        operator_id=None,
+        status="waiting",
+        at=now - timedelta(minutes=10),
+    )
+    await add_dialog(
+        db,
+        tg,
+        world.sales_line,
+        "New Waiter",
+        ["hi"],
+        operator_id=None,
+        status="waiting",
+        at=now - timedelta(seconds=10),
+    )
+    await add_dialog(
+        db,
+        1,
+        world.demo_line,
+        "Demo Waiter",
+        ["hi"],
+        operator_id=None,
+        status="waiting",
+        at=now - timedelta(minutes=5),
+    )
 
 
 async def _load(hub: str, login: str) -> tuple[int, Any]:
@@ -119,8 +144,16 @@ async def test_the_load_costs_the_same_statements_however_many_dialogs_wait(
             with count_queries(engine) as few:
                 await read_load(session, utcnow(), EVERYTHING)
         for n in range(5):
-            await add_dialog(sessions, 1, 1, f"Client {n}", ["hi"], operator_id=None,
-                             status="waiting", at=utcnow() - timedelta(minutes=n, seconds=30))
+            await add_dialog(
+                sessions,
+                1,
+                1,
+                f"Client {n}",
+                ["hi"],
+                operator_id=None,
+                status="waiting",
+                at=utcnow() - timedelta(minutes=n, seconds=30),
+            )
         await add_dialog(sessions, 1, 1, "Held", ["hi"], operator_id=1)
         async with sessions() as session:
             with count_queries(engine) as many:

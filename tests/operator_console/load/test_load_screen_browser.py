@@ -64,8 +64,16 @@ async def test_the_load_screen_shows_a_new_waiting_client_live_and_fits_a_phone(
             .where(LineOperator.operator_id == world.ids["olga"])
             .values(max_open_dialogs=4)
         )
-    await add_dialog(db, world.ids["sales_tg"], world.sales_line, "Вера Долгождущая", ["ау?"],
-                     operator_id=None, status="waiting", at=utcnow() - timedelta(minutes=7))
+    await add_dialog(
+        db,
+        world.ids["sales_tg"],
+        world.sales_line,
+        "Вера Долгождущая",
+        ["ау?"],
+        operator_id=None,
+        status="waiting",
+        at=utcnow() - timedelta(minutes=7),
+    )
     page = await new_page("admin", viewport=DESKTOP)
     await sign_in(page, hub)
     await page.locator('[data-ol="nav-load"]').click()
