@@ -5,9 +5,14 @@ transcript the sink writes onto one of them between that read and the merge's co
 missed by the move and left on the merged-away client. So both sides hold the clients' rows
 from before their reads until their commit:
 
-* On PostgreSQL the rows of ``clients`` are locked with ``SELECT … FOR UPDATE``, in id order,
-  so two merges locking overlapping pairs never wait on each other in a cycle. Under READ
-  COMMITTED each later statement then sees what the previous holder committed.
+* On PostgreSQL the rows of ``clients`` are locked with ``SELECT … FOR NO KEY UPDATE``, in id
+  order, so two merges locking overlapping pairs never wait on each other in a cycle. Under
+  READ COMMITTED each later statement then sees what the previous holder committed. Not
+  ``FOR UPDATE``: that one also stops the ``FOR KEY SHARE`` of every foreign-key check on the
+  client, so the router, storing a dialog or a message of a client the sink held, waited for
+  the sink's commit, and met it in a deadlock when the sink then waited for the router (a
+  second later, PostgreSQL aborted one of them). Nothing deletes a client or changes its id,
+  which is all the stronger lock would guard against.
 * SQLite has one writer at a time, but the driver begins a transaction only at the first
   write, so reads before it see the database as it was before another writer's commit. The
   transaction is begun with ``BEGIN IMMEDIATE`` instead, which takes the write lock before
@@ -50,7 +55,7 @@ async def _read_again(session: AsyncSession, ids: list[int], *, for_update: bool
     clients found without a profile (``store.NO_PROFILE``)."""
     query = select(Client).where(Client.id.in_(ids)).order_by(Client.id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE
     await session.execute(query.execution_options(populate_existing=True))
     profiles = await session.scalars(
         select(CrmProfile)

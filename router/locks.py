@@ -14,13 +14,16 @@ rollback itself: a router that dies mid-batch leaves no counter to repair and no
 A Redis counter would be a second copy of the load that a crash between the Redis script and the
 commit (or a rolled-back batch) would leave wrong.
 
-On PostgreSQL the operators' rows are locked with ``SELECT … FOR UPDATE``, always in operator id
-order, so two batches locking overlapping queues never wait on each other in a cycle; the
-counts are read after the lock, and under READ COMMITTED every statement sees what the previous
-holder committed. A batch can still meet a deadlock when it locks one queue, writes a dialog and
-then locks another queue (or a dialog another batch holds); PostgreSQL then aborts one of them,
-and ``Router.handle`` runs that batch again from the start (``is_write_conflict``). SQLite has a
-single writer, so nothing is locked there.
+On PostgreSQL the operators' rows are locked with ``SELECT … FOR NO KEY UPDATE``, always in
+operator id order, so two batches locking overlapping queues never wait on each other in a
+cycle; the counts are read after the lock, and under READ COMMITTED every statement sees what
+the previous holder committed. ``NO KEY``: routers exclude each other all the same, while the
+foreign-key checks of other writers (``FOR KEY SHARE``: an operator's login storing its
+session, the CRM sink a profile naming a responsible operator) go on instead of waiting for
+the router's commit. Dialogs are locked the same way. A batch can still meet a deadlock when
+it locks one queue, writes a dialog and then locks another queue (or a dialog another batch
+holds); PostgreSQL then aborts one of them, and ``Router.handle`` runs that batch again from
+the start (``is_write_conflict``). SQLite has a single writer, so nothing is locked there.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ async def lock_operators(work: Batch, operator_ids: Iterable[int]) -> None:
         select(Operator)
         .where(Operator.id.in_(ids))
         .order_by(Operator.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         .execution_options(populate_existing=True)
     )
 
@@ -77,7 +80,7 @@ async def lock_dialogs(work: Batch, dialogs: Iterable[Dialog]) -> None:
         select(Dialog)
         .where(Dialog.id.in_(ids))
         .order_by(Dialog.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         .execution_options(populate_existing=True)
     )
 

@@ -1,12 +1,13 @@
 """The router's row locks on PostgreSQL: a second writer counts an operator's load only after
-the first writer's transaction ended; a read-only caller never waits; a dialog queued while
-another router frees its operator is given out; conflicts are retryable."""
+the first writer's transaction ended; a read-only caller never waits, nor does a row that
+names a locked operator; a dialog queued while another router frees its operator is given
+out; conflicts are retryable."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio
@@ -18,7 +19,7 @@ from config.settings import Settings
 from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Operator
+from core.db.schema import Channel, Client, ClientIdentity, ConsoleSession, Dialog, Operator
 from core.envelope import CloseDialog, InboundMessage, RouterInput
 from router.batch import Batch
 from router.distribution import OperatorState
@@ -60,6 +61,26 @@ async def test_a_second_writer_waits_for_the_first_to_commit_before_counting(
         assert len(reader) == 2
     states = await asyncio.wait_for(second, 5)
     assert len(states) == 2
+
+
+async def test_an_operator_logs_in_while_a_router_holds_their_row(
+    staffed: tuple[SessionMaker, int],
+) -> None:
+    """Storing a row that names the operator (here the login's console session) checks the
+    foreign key with a key-share lock, which the router's lock leaves free."""
+    sessions, line_id = staffed
+
+    async def log_in(operator_id: int) -> None:
+        async with sessions() as other, other.begin():
+            other.add(
+                ConsoleSession(
+                    token_hash="f" * 64, operator_id=operator_id, expires_at=NOW + timedelta(days=1)
+                )
+            )
+
+    async with sessions() as session, session.begin():
+        states = await operator_states(Batch(session, NOW, writer=True), line_id)
+        await asyncio.wait_for(log_in(states[0].operator_id), 5)
 
 
 @pytest.mark.parametrize("redis_server", ["7"], indirect=True)

@@ -319,9 +319,9 @@ async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None
     assert not [s for s in flat if "FROM dialog_participants" in s], seen.report()
     # The new dialog's statistics take its line's clock from the router's setup copy.
     assert not [s for s in flat if s.startswith("SELECT lines.")], seen.report()
-    # The operators are read again only under their lock (PostgreSQL's FOR UPDATE).
+    # The operators are read again only under their lock (PostgreSQL's FOR NO KEY UPDATE).
     operators = [s for s in flat if s.startswith("SELECT operators.id, operators.login")]
-    assert all(s.endswith("FOR UPDATE") for s in operators), seen.report()
+    assert all(s.endswith("FOR NO KEY UPDATE") for s in operators), seen.report()
     assert len(seen) <= NEW_DIALOG_STATEMENTS, seen.report()
     async with hub.sessions() as session:
         dialog = await session.scalar(select(Dialog))
