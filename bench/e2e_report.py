@@ -149,6 +149,8 @@ def table(report: Report) -> str:
         ]
         for label, lat in (
             ("visitor -> operator", load.visitor_to_operator),
+            ("  first message (opens a dialog)", load.opening_to_operator),
+            ("  in an open dialog", load.open_dialog_to_operator),
             ("operator -> visitor", load.operator_to_visitor),
             ("round trip", load.round_trip),
             ("visitor send -> accepted", load.accepted),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from bench.stats import Latency, steady_rate
 
 if TYPE_CHECKING:
-    from bench.webchat_load import Shared
+    from bench.webchat_load import Shared, Track
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class LoadResult:
     """Stored messages (visitor messages and replies) per second, 10th to 90th percentile."""
     paced: int
     visitor_to_operator: Latency
+    opening_to_operator: Latency
+    """Visitor → operator of each visitor's first message, the one that opens a dialog."""
+    open_dialog_to_operator: Latency
+    """Visitor → operator of every later message, in a dialog already open."""
     operator_to_visitor: Latency
     round_trip: Latency
     accepted: Latency
@@ -49,6 +53,8 @@ class LoadResult:
 def summarise(shared: Shared, visitors: int, messages: int, operators: int) -> LoadResult:
     """What the tracks of a run add up to."""
     tracks = list(shared.tracks.values())
+    opening = _openings(shared)
+    opened = {id(t) for t in opening}
     delivered = [t for t in tracks if t.console is not None]
     replied = [t for t in tracks if t.reply_seen is not None]
     first = min((t.sent for t in tracks), default=0.0)
@@ -76,6 +82,10 @@ def summarise(shared: Shared, visitors: int, messages: int, operators: int) -> L
         ),
         paced=shared.paced,
         visitor_to_operator=Latency.of(gaps([(t.sent, t.console) for t in tracks])),
+        opening_to_operator=Latency.of(gaps([(t.sent, t.console) for t in opening])),
+        open_dialog_to_operator=Latency.of(
+            gaps([(t.sent, t.console) for t in tracks if id(t) not in opened])
+        ),
         operator_to_visitor=Latency.of(gaps([(t.reply_sent, t.reply_seen) for t in tracks])),
         round_trip=Latency.of(gaps([(t.sent, t.reply_seen) for t in tracks])),
         accepted=Latency.of(gaps([(t.sent, t.accepted) for t in tracks])),
@@ -84,3 +94,13 @@ def summarise(shared: Shared, visitors: int, messages: int, operators: int) -> L
         errors=dict(shared.errors),
         error_samples=list(shared.error_samples),
     )
+
+
+def _openings(shared: Shared) -> list[Track]:
+    """Each visitor's first message: tracks are named ``v<visitor>-m<number>``."""
+    first: dict[str, Track] = {}
+    for cid, track in shared.tracks.items():
+        visitor = cid.partition("-")[0]
+        if visitor not in first or track.sent < first[visitor].sent:
+            first[visitor] = track
+    return list(first.values())

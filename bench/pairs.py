@@ -35,6 +35,8 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "steady visitor msg/s": ("e2e", "steady_msgs_per_s"),
     "visitor -> operator p50 ms": ("e2e", "visitor_to_operator", "p50_ms"),
     "visitor -> operator p99 ms": ("e2e", "visitor_to_operator", "p99_ms"),
+    "first message p99 ms": ("e2e", "opening_to_operator", "p99_ms"),
+    "in an open dialog p99 ms": ("e2e", "open_dialog_to_operator", "p99_ms"),
 }
 
 
