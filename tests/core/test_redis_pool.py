@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,7 +16,7 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.redis_connect import connect
+from core.redis_connect import DRIVER, connect
 from core.redis_pool import InlineSend, LeanPool, inline_send, lean
 
 
@@ -38,6 +39,32 @@ async def test_the_hub_client_uses_the_lean_pool_and_inline_sends(redis_url: str
         assert await client.ping()
         assert isinstance(client.connection_pool, LeanPool)
         assert issubclass(client.connection_pool.connection_class, InlineSend)
+    finally:
+        await client.aclose()
+
+
+async def test_new_connections_share_one_driver_info(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool growing by a burst of commands does not read redis-py's package metadata for
+    each new connection: they all carry the one read at import (sent by ``CLIENT SETINFO`` on
+    servers from 7.2)."""
+    client = connect(redis_url, max_connections=8)
+    reads: list[str] = []
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        reads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    try:
+        await asyncio.gather(*(client.client_info() for _ in range(8)))
+        pool = cast(LeanPool, client.connection_pool)
+        assert _made(pool) > 1
+        assert reads == []
+        assert all(c.driver_info is DRIVER for c in pool._available_connections)
+        assert DRIVER.lib_version == real("redis")
     finally:
         await client.aclose()
 
