@@ -209,8 +209,9 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     writers: list[DbWriter] = []
     if role in ("all", "router"):
         # The router is the only writer of dialogs and messages: its batches go to a thread
-        # with a synchronous driver, one hand-off per batch (core/db/writer.py).
-        writer = DbWriter(settings.effective_database_url)
+        # with a synchronous driver, one hand-off per batch (core/db/writer.py). Visitors wait
+        # on its batches: on SQLite they go before the sink's.
+        writer = DbWriter(settings.effective_database_url, urgent=True)
         writers.append(writer)
         router = Router(app[SESSIONS], bus, writer=writer)
         service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)

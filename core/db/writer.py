@@ -13,6 +13,13 @@ The batch's code stays the ``async`` code every caller shares (the console reads
 same functions on the async engine): the writer's sessions have ``AsyncSession``'s interface
 over a synchronous engine, and make each call directly, since nothing in it ever awaits
 (``core.db.writer_session``).
+
+SQLite has one writer at a time. Two writers of one process (the router's and the CRM sink's)
+that met on its lock waited in SQLite's busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms
+between tries however soon the lock is free: in a burst of new clients, visitor messages
+waited hundreds of milliseconds behind the sink's leads. On SQLite the process's writers take
+turns at a ``WriteGate`` instead, woken the moment the other commits, and the router's
+batches go before the sink's.
 """
 
 from __future__ import annotations
@@ -121,11 +128,68 @@ def make_writer_engine(url: str) -> AsyncEngine:
     return _SyncDriverEngine(engine)
 
 
-class DbWriter:
-    """A thread with an event loop of its own that runs the router's batches, one at a time."""
+GATE_TIMEOUT_S = 30.0
+"""How long a writer waits for its turn at the gate: the SQLite busy timeout it replaces."""
 
-    def __init__(self, url: str) -> None:
+
+class WriteGate:
+    """Turns at one SQLite database for the writers of this process: one transaction at a
+    time, an urgent writer's before the others'."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+        self.waiting = 0
+        """Writers waiting for their turn now."""
+
+    def acquire(self, urgent: bool, timeout_s: float = GATE_TIMEOUT_S) -> None:
+        """Wait for the turn (blocking the thread); TimeoutError after ``timeout_s``."""
+        with self._turn:
+            self._urgent_waiting += urgent
+            self.waiting += 1
+            try:
+                free = self._turn.wait_for(
+                    lambda: not self._held and (urgent or not self._urgent_waiting), timeout_s
+                )
+            finally:
+                self._urgent_waiting -= urgent
+                self.waiting -= 1
+            if not free:
+                raise TimeoutError(f"no turn at the database's writers' gate in {timeout_s:g} s")
+            self._held = True
+
+    def release(self) -> None:
+        with self._turn:
+            self._held = False
+            self._turn.notify_all()
+
+
+_gates: dict[str, WriteGate] = {}
+_gates_lock = threading.Lock()
+
+
+def write_gate(url: str) -> WriteGate | None:
+    """The process's gate for ``url``'s database when it is SQLite; None for another."""
+    target = sync_url(url)
+    if not target.startswith("sqlite"):
+        return None  # row locks: writers of other rows go on together
+    with _gates_lock:
+        return _gates.setdefault(target, WriteGate())
+
+
+class DbWriter:
+    """A thread with an event loop of its own that runs the router's batches, one at a time.
+
+    ``urgent``: on SQLite, this writer's transactions go before those of the process's other
+    writers of the database that wait with them (``WriteGate``)."""
+
+    def __init__(self, url: str, urgent: bool = False) -> None:
         self.engine = make_writer_engine(url)
+        self._gate = write_gate(url)
+        self._urgent = urgent
+        self._turns: asyncio.Lock | None = None
+        """This writer's own tasks, one at a time at the gate (made on the writer's loop)."""
         # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
         self.sessions: SessionMaker = make_sessionmaker(self.engine, DirectSession)
         # uvloop, as the hub's own loop: each batch wakes this loop from its wait and runs one
@@ -168,7 +232,7 @@ class DbWriter:
         caller: asyncio.AbstractEventLoop,
         done: asyncio.Future[T],
     ) -> None:
-        task = self._loop.create_task(_again_if_disconnected(work))
+        task = self._loop.create_task(self._gated(work))
         running.append(task)
 
         def ended(_task: asyncio.Task[T]) -> None:
@@ -176,6 +240,21 @@ class DbWriter:
                 caller.call_soon_threadsafe(_settle, done, task)
 
         task.add_done_callback(ended)
+
+    async def _gated(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """``work`` in this writer's turn at the gate, if the database has one."""
+        if self._gate is None:
+            return await _again_if_disconnected(work)
+        if self._turns is None:
+            self._turns = asyncio.Lock()
+        # The wait blocks the writer's thread: only when no other task of this writer holds
+        # the turn, since that one could not go on to give it back.
+        async with self._turns:
+            self._gate.acquire(self._urgent)
+            try:
+                return await _again_if_disconnected(work)
+            finally:
+                self._gate.release()
 
     def close(self) -> None:
         """Stop the thread and close the engine's connections."""

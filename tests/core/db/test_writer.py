@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.util.concurrency import in_greenlet
 
 from core.db import make_engine
-from core.db.writer import SWITCH_INTERVAL_S, DbWriter, sync_url
+from core.db.writer import SWITCH_INTERVAL_S, DbWriter, WriteGate, sync_url, write_gate
 
 
 def test_the_writer_uses_the_synchronous_driver_of_the_hubs_database() -> None:
@@ -73,6 +73,73 @@ def test_the_hubs_loop_waits_briefly_for_the_lock_while_the_writer_runs(db_url: 
         first.close()
         second.close()
     assert sys.getswitchinterval() == default
+
+
+async def test_the_writers_of_one_sqlite_database_take_turns_the_urgent_one_first(
+    tmp_path: Path,
+) -> None:
+    """A batch waits at the process's gate, not in SQLite's busy handler, and the router's
+    (urgent) batch goes before the sink's that waited longer."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/turns.db"
+    sink, later_sink, router = DbWriter(url), DbWriter(url), DbWriter(url, urgent=True)
+    gate = write_gate(url)
+    assert gate is not None
+    order: list[str] = []
+    holding = threading.Event()
+    go_on = threading.Event()
+
+    def batch(writer: DbWriter, name: str, hold: bool = False) -> Any:
+        async def work() -> None:
+            async with writer.sessions() as session, session.begin():
+                order.append(name)
+                await session.execute(text("INSERT INTO turns (name) VALUES (:n)"), {"n": name})
+                if hold:
+                    holding.set()
+                    while not go_on.is_set():  # mid-transaction, with SQLite's write lock held
+                        await asyncio.sleep(0.005)
+
+        return work
+
+    async def until(condition: Any) -> None:
+        for _ in range(1000):
+            if condition():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("never happened")
+
+    try:
+        setup = make_engine(url)
+        async with setup.begin() as conn:
+            await conn.execute(text("CREATE TABLE turns (name TEXT)"))
+        await setup.dispose()
+        first = asyncio.create_task(sink.run(batch(sink, "sink", hold=True)))
+        await until(holding.is_set)
+        waiting_sink = asyncio.create_task(later_sink.run(batch(later_sink, "later sink")))
+        await until(lambda: gate.waiting == 1)
+        waiting_router = asyncio.create_task(router.run(batch(router, "router")))
+        await until(lambda: gate.waiting == 2)
+        go_on.set()
+        await asyncio.gather(first, waiting_sink, waiting_router)
+        assert order == ["sink", "router", "later sink"]
+    finally:
+        for writer in (sink, later_sink, router):
+            writer.close()
+
+
+def test_a_writer_that_gets_no_turn_says_so() -> None:
+    gate = WriteGate()
+    gate.acquire(urgent=False)
+    with pytest.raises(TimeoutError, match="no turn"):
+        gate.acquire(urgent=True, timeout_s=0.01)
+    assert gate.waiting == 0
+    gate.release()
+    gate.acquire(urgent=False, timeout_s=0.01)
+
+
+def test_writers_of_postgresql_take_no_turns() -> None:
+    """Row locks let them write other rows together."""
+    assert write_gate("postgresql+asyncpg://u:pw@127.0.0.1:5432/hub") is None
+    assert write_gate("sqlite+aiosqlite:///a.db") is write_gate("sqlite+aiosqlite:///a.db")
 
 
 class _Base(DeclarativeBase):
