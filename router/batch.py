@@ -166,9 +166,11 @@ class Batch:
         rows = await core_rows(self.session, participants_of_dialogs(), {"ids": [dialog_id]})
         return tuple(operator_id for _dialog_id, operator_id in rows)
 
-    async def offered_to(self, dialog_id: int) -> tuple[int, ...]:
+    async def offered_to(self, dialog: Dialog) -> tuple[int, ...]:
         """Operators holding a pending offer of the dialog, in the order offered."""
-        rows = await core_rows(self.session, offers_of_dialogs(), {"ids": [dialog_id]})
+        if dialog.offer_round == 0:
+            return ()  # never offered: an offer's round is 1 and up (``router.decide``)
+        rows = await core_rows(self.session, offers_of_dialogs(), {"ids": [dialog.id]})
         return tuple(operator_id for _d, operator_id, state, _x in rows if state == "pending")
 
     def emit(self, stream: str, payload: BaseModel) -> None:
@@ -203,7 +205,7 @@ class Batch:
             channel,
             client,
             last,
-            offered_to=await self.offered_to(dialog.id),
+            offered_to=await self.offered_to(dialog),
             participants=participants,
         )
         # The key names the state shown, so a redelivered batch repeats keys (dropped by the

@@ -284,7 +284,7 @@ async def test_delivery_reports_between_replies_cost_what_they_cost_after_them(h
     assert [statuses[m] for m in answers] == ["delivered"] * 3
 
 
-NEW_DIALOG_STATEMENTS = 22
+NEW_DIALOG_STATEMENTS = 20
 """A first message from a new client, given at once to the operator online: the client, its
 identity, the dialog and the message written, the operator's load read (on PostgreSQL under
 its lock: one more), the routing audit, the statistics' rollup. It was 35 (36) while the
@@ -293,7 +293,7 @@ dialog) and the operator (to assign it), whose read also flushed the dialog earl
 rollup moved twice. Then 29 while it looked for the new identity's dialogs, read the new
 dialog's participants three times, and read back the operator and the hours the dialog was
 stored without, to move its statistics on assignment; 23 while the statistics read the line
-for its clock."""
+for its clock; 22 while it read the offers of the dialog it had just opened, twice."""
 
 
 async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None:
@@ -317,6 +317,7 @@ async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None
         s for s in flat if s.startswith(("SELECT dialogs.id,", "SELECT max(dialogs.id)"))
     ], seen.report()
     assert not [s for s in flat if "FROM dialog_participants" in s], seen.report()
+    assert not [s for s in flat if "FROM dialog_offers WHERE" in s], seen.report()
     # The new dialog's statistics take its line's clock from the router's setup copy.
     assert not [s for s in flat if s.startswith("SELECT lines.")], seen.report()
     # The operators are read again only under their lock (PostgreSQL's FOR NO KEY UPDATE).
