@@ -149,7 +149,7 @@ async def _route_opened(
     work.emit(streams.EVENTS, dialog_event("dialog.opened", dialog, work.now, "opened"))
     policy = await run.policy(dialog.line_id)
     states = await operator_states(work, dialog.line_id)
-    snap = await snapshot(work, dialog, offers=())  # opened just now: nobody was offered it
+    snap = await snapshot(work, dialog)
     echo_to = msg.external_user_id if msg.echo else None
     # The dialog (routed), then the client's own message, then the greeting.
     opened = decide_open(snap, policy, states, work.now)

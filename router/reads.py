@@ -171,7 +171,9 @@ async def snapshot(
     """The routing view of a dialog; ``offers`` are its offers in id order when the caller
     already read them set-wise (router/reads.py)."""
     session = work.session
-    if offers is None:
+    if offers is None and dialog.offer_round == 0:
+        offers = ()  # never offered: an offer's round is 1 and up (``router.decide``)
+    elif offers is None:
         offers = (await offers_of(work, [dialog.id])).get(dialog.id, [])
     pending = [o for o in offers if o.state == "pending"]
     previous_operator = None

@@ -188,8 +188,8 @@ class DbWriter:
         self.engine = make_writer_engine(url)
         self._gate = write_gate(url)
         self._urgent = urgent
-        self._turns: asyncio.Lock | None = None
-        """This writer's own tasks, one at a time at the gate (made on the writer's loop)."""
+        self._turns = asyncio.Lock()
+        """This writer's own tasks, one at a time at the gate."""
         # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
         self.sessions: SessionMaker = make_sessionmaker(self.engine, DirectSession)
         # uvloop, as the hub's own loop: each batch wakes this loop from its wait and runs one
@@ -245,8 +245,6 @@ class DbWriter:
         """``work`` in this writer's turn at the gate, if the database has one."""
         if self._gate is None:
             return await _again_if_disconnected(work)
-        if self._turns is None:
-            self._turns = asyncio.Lock()
         # The wait blocks the writer's thread: only when no other task of this writer holds
         # the turn, since that one could not go on to give it back.
         async with self._turns:
