@@ -34,6 +34,7 @@ from core.bus import Bus, Delivery
 from core.bus_tail import Stopping
 from core.db import SessionMaker
 from core.db.held import hold_entities
+from core.db.rollup import defer_to_commit
 from core.db.writer import DbWriter, on_loop
 from core.envelope import (
     CloseDialog,
@@ -168,6 +169,8 @@ class Router:
     async def _apply(self, batch: Sequence[Delivery[RouterInput]], sockets: LiveSockets) -> Batch:
         async with self.sessions() as session, session.begin():
             hold_entities(session.sync_session)
+            # Written once at the commit: the batch's dialogs move the same few rows.
+            defer_to_commit(session.sync_session)
             work = Batch(session, self.clock(), sockets=sockets, writer=True)
             run: list[RouterInput] = []  # consecutive inputs of one kind that runs set-wise
             for delivery in _reports_last(batch):

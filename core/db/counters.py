@@ -60,7 +60,7 @@ def count_messages(
             for i, c in counted.items()
         ],
     )
-    add_messages(connection, [(c.dialog, c.client + c.operator) for c in counted.values()])
+    add_messages(session, [(c.dialog, c.client + c.operator) for c in counted.values()])
     for c in counted.values():
         dialog = c.dialog
         set_committed_value(dialog, "client_messages", dialog.client_messages + c.client)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from core.db import figures, held
+from core.db import figures, held, rollup
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -56,10 +56,13 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
 
 
 class HubSession(Session):
-    """A session that keeps each dialog's stored statistics figures (``core.db.figures``)."""
+    """A session that keeps each dialog's stored statistics figures (``core.db.figures``) and
+    their daily rollup (``core.db.rollup``)."""
 
 
 event.listen(HubSession, "before_flush", figures.before_flush)
+event.listen(HubSession, "before_commit", rollup.write_gathered)
+event.listen(HubSession, "after_rollback", rollup.drop_gathered)
 held.watch(HubSession)
 
 

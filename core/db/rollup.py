@@ -8,6 +8,11 @@ test) counts the same. Statements that write many dialogs at once (``update(Dial
 ``delete(Dialog)``) bypass the unit of work and must keep the rollup themselves, as the
 message counters do (``core.db.counters``, through ``add_messages``).
 
+A session given to ``defer_to_commit`` (the router's) gathers those differences instead and
+writes them once, just before its commit: a dialog opened and assigned in the same transaction
+moves nothing out of the row "nobody" again, and a batch of them costs one upsert per key, not
+two per dialog.
+
 ``backfill`` fills the rollup from the dialogs' stored figures (migration 0018);
 ``backfill_months`` sums the daily first response counts into the monthly ones (0022).
 """
@@ -192,10 +197,10 @@ def refresh_rollup(
             _contribute(state, -1, sums, responses)
         for dialog in [*new, *changed]:
             _contribute(_state(dialog, old=False), 1, sums, responses)
-    _write(session.connection(), sums, responses)
+    _write_or_gather(session, sums, responses)
 
 
-def add_messages(connection: Connection, added: Iterable[tuple[Dialog, int]]) -> None:
+def add_messages(session: Session, added: Iterable[tuple[Dialog, int]]) -> None:
     """Add to the rollup messages that these dialogs' counters gained by a statement of their
     own (``core.db.counters``), each dialog as the database holds it otherwise."""
     messages = SUMMED.index("messages")
@@ -204,7 +209,51 @@ def add_messages(connection: Connection, added: Iterable[tuple[Dialog, int]]) ->
         state = _state(dialog, old=False)
         if state["day_of"] is not None:
             sums.setdefault(_key(state), [0] * len(SUMMED))[messages] += count
-    _write(connection, sums, {})
+    _write_or_gather(session, sums, {})
+
+
+GATHERED = "rollup gathered"
+"""``session.info`` key of the differences a deferring session holds for its commit."""
+
+
+def defer_to_commit(session: Session) -> None:
+    """Gather the rollup's differences in ``session`` and write them just before it commits
+    (``write_gathered``), instead of at each flush. Nothing may read the rollup in the
+    session's transaction meanwhile: the router, which never does, defers."""
+    session.info[GATHERED] = ({}, {})
+
+
+def _write_or_gather(session: Session, sums: Sums, responses: Responses) -> None:
+    gathered: tuple[Sums, Responses] | None = session.info.get(GATHERED)
+    if gathered is None:
+        _write(session.connection(), sums, responses)
+        return
+    into_sums, into_responses = gathered
+    for key, row in sums.items():
+        into = into_sums.setdefault(key, [0] * len(SUMMED))
+        for i, value in enumerate(row):
+            into[i] += value
+    for at, n in responses.items():
+        into_responses[at] = into_responses.get(at, 0) + n
+
+
+def write_gathered(session: Session) -> None:
+    """The ``before_commit`` hook: a deferring session's last changes flushed, then the
+    differences gathered in the transaction written in it."""
+    if session.info.get(GATHERED) is None:
+        return
+    # The commit flushes only after this hook: the rollup must see that flush too.
+    session.flush()
+    sums, responses = session.info[GATHERED]
+    session.info[GATHERED] = ({}, {})
+    if sums or responses:
+        _write(session.connection(), sums, responses)
+
+
+def drop_gathered(session: Session) -> None:
+    """The ``after_rollback`` hook: the differences of a rolled back transaction go with it."""
+    if session.info.get(GATHERED) is not None:
+        session.info[GATHERED] = ({}, {})
 
 
 def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.migrate import alembic_config
+from core.db.rollup import defer_to_commit
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
 from tests.support.rollup_check import checked_rollup, rollup_rows
 
@@ -197,3 +198,39 @@ async def test_a_change_whose_old_values_were_not_loaded_moves_the_rollup(
         dialog.client_messages, dialog.operator_id = 5, p["ann"]
     days, _answered, _months = await checked_rollup(engine)
     assert [(d[3], d[6], d[10]) for d in days] == [(p["ann"], 1, 5)]
+
+
+async def test_a_deferring_session_writes_the_rollup_once_at_its_commit(
+    engine: AsyncEngine,
+) -> None:
+    db = make_sessionmaker(engine)
+    p = await _places(db)
+    async with db() as s:
+        defer_to_commit(s.sync_session)
+        async with s.begin():
+            dialog = _dialog(p, MONDAY + timedelta(hours=9), client_messages=1)
+            s.add(dialog)
+            await s.flush()
+            dialog.operator_id = p["ann"]  # opened and assigned in one transaction
+            await s.flush()
+            written = await s.run_sync(lambda sync: rollup_rows(sync.connection()))
+            assert written == ([], [], [])  # nothing before the commit
+            dialog.client_messages = 2  # left for the commit's own flush
+        days, _answered, _months = await checked_rollup(engine)
+        assert [(d[3], d[6], d[10]) for d in days] == [(p["ann"], 1, 2)]
+
+        async with s.begin():
+            s.add(_dialog(p, MONDAY + timedelta(hours=10)))
+            await s.flush()
+            await s.rollback()
+        # The rolled back dialog's difference went with it; the session still defers.
+        async with s.begin():
+            dialog.operator_id = p["bob"]
+            await s.flush()
+            assert await s.run_sync(lambda sync: rollup_rows(sync.connection())) == (
+                days,
+                [],
+                [],
+            )
+    days, _answered, _months = await checked_rollup(engine)
+    assert [(d[3], d[6], d[10]) for d in days] == [(p["bob"], 1, 2)]
