@@ -271,7 +271,7 @@ async def do_intents(
             work.timer_ops.append(intent)
             continue
         if isinstance(intent, Audit):
-            await do_audit(work, intent)
+            do_audit(work, intent)
             continue
         if isinstance(intent, Remind):
             await work.announce_reminder(intent.dialog_id, intent.stage, intent.waited_minutes)

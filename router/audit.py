@@ -13,28 +13,36 @@ from router.batch import Batch
 from router.intents import Audit
 
 
-async def do_audit(work: Batch, intent: Audit) -> None:
-    """Record a routing step in the batch's transaction.
-
-    A Core INSERT: nothing in the batch reads the row back, and through the unit of work it
-    cost several times the statement. Whatever the session holds is flushed first, so the
-    row keeps its place among the batch's rows.
-    """
+def do_audit(work: Batch, intent: Audit) -> None:
+    """Note a routing step, to be written with the batch's others by ``write_audits``."""
     candidates = [
         {"operator_id": c.operator_id, "passed_over": c.passed_over} for c in intent.candidates
     ]
-    values = {
-        "dialog_id": intent.dialog_id,
-        "line_id": intent.line_id,
-        "at": work.now,
-        "event": intent.event,
-        "mode": intent.mode,
-        "operator_id": intent.operator_id,
-        "reason": intent.reason,
-        "candidates": candidates,
-        "detail": intent.detail,
-    }
-    await core_rows(work.session, _insert(), values)
+    work.audits.append(
+        {
+            "dialog_id": intent.dialog_id,
+            "line_id": intent.line_id,
+            "at": work.now,
+            "event": intent.event,
+            "mode": intent.mode,
+            "operator_id": intent.operator_id,
+            "reason": intent.reason,
+            "candidates": candidates,
+            "detail": intent.detail,
+        }
+    )
+
+
+async def write_audits(work: Batch) -> None:
+    """Write the batch's routing steps, in the order they were taken, in one ``executemany``
+    before its commit.
+
+    Core, not the unit of work, which cost several times the statement; and once per batch,
+    not per step: nothing in the router reads the audit back, and a burst of new dialogs took
+    one INSERT each (and a flush of whatever the session held before it)."""
+    if work.audits:
+        audits, work.audits = work.audits, []
+        await core_rows(work.session, _insert(), audits)
 
 
 @cache

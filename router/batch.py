@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -70,6 +70,8 @@ class Batch:
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
     timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
     """Timers to arm or disarm once the batch has committed, in order."""
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    """Routing steps to write before the commit (``router.audit.write_audits``), in order."""
     sockets: LiveSockets | None = None
     """The operators' live console sockets, for presence timers (None: nobody counts them)."""
     writer: bool = False

@@ -382,4 +382,4 @@ async def do_away_timer(work: Batch, operator_id: int) -> None:
 
 
 async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:
-    await do_audit(work, Audit(dialog.id, dialog.line_id, event, operator_id=operator_id))
+    do_audit(work, Audit(dialog.id, dialog.line_id, event, operator_id=operator_id))

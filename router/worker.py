@@ -62,6 +62,7 @@ from core.presence import ConsoleSockets, LiveSockets
 from core.timers import Arm, Disarm, Timers
 from router import commands
 from router.actions import do_close, do_presence, do_reply
+from router.audit import write_audits
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
 from router.group_commit import GroupCommit
@@ -185,6 +186,7 @@ class Router:
                                  message_id=getattr(payload, "message_id", None)):  # fmt: skip
                     await dispatch(work, payload)
             await do_run(work, run)
+            await write_audits(work)
         return work
 
     async def _publish(self, work: Batch) -> None:

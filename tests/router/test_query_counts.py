@@ -19,6 +19,7 @@ from core import streams
 from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.listening import listening
+from core.db.routing_schema import RoutingAudit
 from core.db.schema import Dialog, Message
 from core.envelope import (
     DeliveryOutcome,
@@ -332,3 +333,25 @@ async def test_a_new_dialog_reads_back_nothing_the_batch_holds(hub: Hub) -> None
     async with hub.sessions() as session:
         dialog = await session.scalar(select(Dialog))
     assert dialog is not None and dialog.operator_id == hub.admin_id
+
+
+async def test_a_burst_of_new_dialogs_writes_the_statistics_and_audit_once(hub: Hub) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle([inbound(hub, c, 0) for c in range(5)])
+    flat = [" ".join(s.split()) for s in seen]
+    # The five routing steps in one executemany, the five dialogs in one rollup upsert.
+    assert len([s for s in flat if s.startswith("INSERT INTO routing_audit")]) == 1, seen.report()
+    assert len([s for s in flat if s.startswith("INSERT INTO stats_dialog_days")]) == 1
+    async with hub.sessions() as session:
+        steps = (
+            await session.execute(
+                select(RoutingAudit.dialog_id, RoutingAudit.event).order_by(RoutingAudit.id)
+            )
+        ).all()
+        dialogs = (await session.scalars(select(Dialog.id).order_by(Dialog.id))).all()
+    # One step for each dialog, written in the order the dialogs were routed.
+    assert [d for d, _event in steps] == list(dialogs)
+    assert len(dialogs) == 5
+    assert {event for _d, event in steps} == {"assign"}
