@@ -31,6 +31,7 @@ from core.roles import SUPERVISOR_ROLES
 from router.audit import do_audit
 from router.batch import Batch
 from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
+from router.handover import assign
 from router.intents import (
     Assign,
     Audit,
@@ -321,13 +322,7 @@ async def _apply_one(
     if isinstance(intent, Assign):
         operator = await session.get(Operator, intent.operator_id)
         assert operator is not None
-        dialog.operator_id = operator.id
-        dialog.status = "open"
-        dialog.assigned_at = work.now
-        dialog.wait_reason = None
-        if operator.last_assigned_at != work.now:
-            # Several dialogs given out in one batch: the same value leaves the row clean.
-            operator.last_assigned_at = work.now
+        await session.run_sync(assign, dialog, operator, work.now)
         assigned = f"{dialog.offer_round}:{operator.id}:{work.now.isoformat()}"
         work.emit(streams.EVENTS, dialog_event("dialog.assigned", dialog, work.now, assigned))
     elif isinstance(intent, Offer):
@@ -348,7 +343,8 @@ async def _apply_one(
         dialog.wait_reason = intent.reason
     elif isinstance(intent, MoveToLine):
         dialog.line_id = intent.line_id
-    elif isinstance(intent, MarkHours):
+    elif isinstance(intent, MarkHours) and dialog.began_in_hours != intent.in_hours:
+        # A new dialog is stored with its hours marked: the same value would leave it dirty.
         dialog.began_in_hours = intent.in_hours
     elif isinstance(intent, AutoReply | Note):
         return await _system_message(work, dialog, intent)

@@ -21,11 +21,11 @@ from core.envelope import InboundMessage
 from core.integration_events import integration_event
 from router.batch import Batch
 from router.new_client import do_add_client
+from router.reads import load_policy
 from router.setup_cache import ChannelFacts
+from router.snapshots import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = ("waiting", "open")
 
 
 async def do_open_dialog(
@@ -88,6 +88,9 @@ async def do_open_dialog(
         last_message_at=work.now,
         client_messages=1,  # the message that opens it
         previous_dialog_id=previous,
+        # Marked as routing marks it (``router.decide.decide_open``), so that routing leaves
+        # the row as stored and the rollup takes it in where it stays.
+        began_in_hours=(await load_policy(work, line_id)).is_open(work.now),
     )
     # Stored by a Core INSERT, not a flush of its own (``router.new_client`` says why), with
     # what the flush hook would have done for it done first.

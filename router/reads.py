@@ -30,14 +30,20 @@ from core.db.routing_schema import (
 from core.db.schema import ClientIdentity, Dialog, LineOperator, Message, Operator
 from core.envelope import InboundMessage
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
-from router.assign import OPEN_STATUSES
 from router.batch import Batch
 from router.dialog_people import offers_of_dialogs, participants_of_dialogs
 from router.distribution import OperatorState
 from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.setup_cache import line_settings as line_settings
-from router.snapshots import DialogSnapshot, LinePolicy, line_limit, line_policy, member_state
+from router.snapshots import (
+    OPEN_STATUSES,
+    DialogSnapshot,
+    LinePolicy,
+    line_limit,
+    line_policy,
+    member_state,
+)
 from router.statements import (
     DIALOG,
     IDENTITY,

@@ -15,12 +15,12 @@ from core.db.routing_schema import member_lines
 from core.db.schema import Dialog, Operator
 from core.envelope import ReopenDialog
 from router.actions import do_intents
-from router.assign import OPEN_STATUSES
 from router.batch import Batch
 from router.intents import Note
 from router.lifecycle import decide_reopen
 from router.locks import lock_dialogs
 from router.reads import load_policy, operator_states, snapshot
+from router.snapshots import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,9 @@ from config.schedule import Schedule, is_open
 from router.distribution import LineRouting, OperatorState
 from router.intents import Audit
 
+OPEN_STATUSES = ("waiting", "open")
+"""A dialog's statuses while it is open: waiting for an operator, or held by one."""
+
 Status = Literal["waiting", "open", "closed"]
 
 

@@ -23,7 +23,7 @@ from core.db.loaded import shape
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
-from router.assign import OPEN_STATUSES
+from router.snapshots import OPEN_STATUSES
 
 
 @cache

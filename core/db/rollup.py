@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE, PASSIVE_NO_RESULT
 
 from core.db import on_cursor
@@ -197,6 +198,18 @@ def refresh_rollup(
             _contribute(state, -1, sums, responses)
         for dialog in [*new, *changed]:
             _contribute(_state(dialog, old=False), 1, sums, responses)
+    _write_or_gather(session, sums, responses)
+
+
+def move_stored(session: Session, dialog: Dialog, values: dict[str, Any]) -> None:
+    """Move the contribution of ``dialog``, which holds no pending change, to ``values``
+    written by a statement of its own; the entity takes them as stored."""
+    sums: Sums = {}
+    responses: Responses = {}
+    _contribute(_state(dialog, old=False), -1, sums, responses)
+    for name, value in values.items():
+        set_committed_value(dialog, name, value)
+    _contribute(_state(dialog, old=False), 1, sums, responses)
     _write_or_gather(session, sums, responses)
 
 
