@@ -1,8 +1,8 @@
 """The daily rollup of the statistics: what the dialogs of one local day add up to, per line,
 channel, responsible operator and whether they began in working hours. Kept by the hub
 session's ``before_flush`` hook (``core.db.rollup``) in the same transaction as the dialog
-writes; migration ``0018_stats_rollup`` makes and fills it, and ``0022_stats_month_responses``
-adds the monthly first response counts.
+writes (the router's at its commit); migration ``0018_stats_rollup`` makes and fills it,
+and ``0022_stats_month_responses`` adds the monthly first response counts.
 
 A key is never null, so that it can be a primary key on both databases: ``operator_id`` 0
 stands for "nobody" and ``in_hours`` is 1, 0, or -1 when it is not known. A row whose dialogs
