@@ -27,8 +27,9 @@ from router.actions import do_intents
 from router.assign import do_open_dialog
 from router.batch import Batch
 from router.decide import decide_open
+from router.inbound_reads import InboundReads, routing_rows
 from router.lifecycle import decide_client_message, parse_rating
-from router.reads import InboundReads, operator_states, routing_rows, snapshot
+from router.reads import operator_states, snapshot
 from router.reminders import arm_reminder
 from router.setup_cache import ChannelFacts
 from router.statements import insert_messages

@@ -1,10 +1,6 @@
 """What the router reads: the routing view of a line and of a dialog for the pure decisions,
-and the set-wise reads of a run of inbound messages.
-
-A statement through SQLAlchemy async costs about half a millisecond of Python, whatever it reads
-(docs/BENCHMARKS.md), so the router reads what a run of consecutive inbound messages needs with
-one statement per kind instead of several per message: the messages already stored, the
-identities, their open and latest dialogs, and the lines' policies. Nothing here writes.
+and the offers and participants of many dialogs at once (``router.inbound_reads`` reads what
+a run of inbound messages needs). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -12,9 +8,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, literal, select, union_all
 
@@ -27,8 +23,7 @@ from core.db.routing_schema import (
     OperatorGroupMember,
     member_lines,
 )
-from core.db.schema import ClientIdentity, Dialog, LineOperator, Message, Operator
-from core.envelope import InboundMessage
+from core.db.schema import Dialog, LineOperator, Operator
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.batch import Batch
 from router.dialog_people import offers_of_dialogs, participants_of_dialogs
@@ -37,7 +32,6 @@ from router.locks import lock_operators
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.setup_cache import line_settings as line_settings
 from router.snapshots import (
-    OPEN_STATUSES,
     DialogSnapshot,
     LinePolicy,
     line_limit,
@@ -45,20 +39,13 @@ from router.snapshots import (
     member_state,
 )
 from router.statements import (
-    DIALOG,
-    IDENTITY,
     dialogs_held_by_operators,
     exclusive_offers_pending_to_operators,
-    identities_with_dialogs,
-    message_ids_by_external_ids,
 )
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("waiting", "open")
-
-Key = tuple[int, str]
-"""(channel id, external id) of a message or of a client's identity."""
 
 T = TypeVar("T")
 
@@ -255,137 +242,6 @@ class Acting(Protocol):
     def role(self) -> str: ...
 
 
-@dataclass
-class InboundReads:
-    """What a run of consecutive inbound messages read, kept up to date as the run writes."""
-
-    work: Batch
-    messages: dict[Key, Message | None] = field(default_factory=dict)
-    identities: dict[Key, ClientIdentity | None] = field(default_factory=dict)
-    dialogs: dict[int, list[Dialog]] = field(default_factory=dict)
-    """Per identity id: its dialogs that were open when read, its latest, and the new ones."""
-    policies: dict[int, LinePolicy] = field(default_factory=dict)
-
-    @classmethod
-    async def load(cls, work: Batch, msgs: Sequence[InboundMessage]) -> Self:
-        """Read, one statement per kind and channel, what ``msgs`` will look up."""
-        run = cls(work)
-        by_channel: dict[int, list[InboundMessage]] = defaultdict(list)
-        for msg in msgs:
-            by_channel[msg.channel_id].append(msg)
-        for channel_id, group in by_channel.items():
-            channel = await work.channel(channel_id)
-            if channel is None or not channel.enabled:
-                continue  # do_inbound drops these before any lookup
-            await run._read_channel(channel_id, group)
-        return run
-
-    async def _read_channel(self, channel_id: int, group: Sequence[InboundMessage]) -> None:
-        """The stored messages and the identities that one channel's messages name."""
-        session = self.work.session
-        ext_ids = {m.external_message_id for m in group}
-        self.messages.update({(channel_id, e): None for e in ext_ids})
-        hits: list[int] = []
-        for chunk in chunks(ext_ids):
-            rows = await core_rows(
-                session, message_ids_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
-            )
-            hits.extend(row.id for row in rows)
-        for some in chunks(hits):  # a repeat: rare, so its entity is read only then
-            for message in await loaded.by_ids(session, Message, some):
-                self.messages[(channel_id, message.external_id or "")] = message
-        users = {m.external_user_id for m in group}
-        self.identities.update({(channel_id, u): None for u in users})
-        split = len(IDENTITY.keys)
-        sync = session.sync_session
-        for chunk in chunks(users):
-            found = await core_rows(
-                session, identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk}
-            )
-            for row in found:
-                identity: ClientIdentity = adopt(sync, IDENTITY, row[:split])
-                self.identities[(channel_id, identity.external_id)] = identity
-                dialogs = self.dialogs.setdefault(identity.id, [])
-                if row[split + DIALOG.primary] is not None:  # an identity without dialogs
-                    dialogs.append(adopt(sync, DIALOG, row[split:]))
-
-    async def stored(self, channel_id: int, external_id: str) -> Message | None:
-        """The message already stored under this channel's id for it."""
-        key = (channel_id, external_id)
-        if key not in self.messages:  # not part of the run when it was read
-            self.messages[key] = await self.work.session.scalar(
-                select(Message).where(
-                    Message.channel_id == channel_id, Message.external_id == external_id
-                )
-            )
-        return self.messages[key]
-
-    async def identity(self, channel_id: int, external_id: str) -> ClientIdentity | None:
-        """The client's identity on this channel."""
-        key = (channel_id, external_id)
-        if key not in self.identities:
-            self.identities[key] = await self.work.session.scalar(
-                select(ClientIdentity).where(
-                    ClientIdentity.channel_id == channel_id,
-                    ClientIdentity.external_id == external_id,
-                )
-            )
-        return self.identities[key]
-
-    def known(self, identity: ClientIdentity) -> bool:
-        """True when the run read this identity's dialogs (else the caller queries itself)."""
-        return identity.id in self.dialogs
-
-    def latest_dialog(self, identity: ClientIdentity) -> Dialog | None:
-        """The identity's newest dialog in any status; only for a ``known`` identity."""
-        return max(self.dialogs[identity.id], key=_id, default=None)
-
-    def open_dialog(self, identity: ClientIdentity) -> Dialog | None:
-        """The identity's newest waiting or open dialog, as ``do_open_dialog`` picks it;
-        statuses are read from the live rows, so a dialog closed in this run is not open."""
-        live = [d for d in self.dialogs[identity.id] if d.status in OPEN_STATUSES]
-        return max(live, key=_id, default=None)
-
-    async def remember(self, msg: InboundMessage, dialog: Dialog, message: Message | None) -> None:
-        """Record what the run wrote for ``msg``: its message, and the identity and dialog
-        ``do_open_dialog`` may have created, so later messages of the run find them."""
-        if message is not None:
-            self.messages[(msg.channel_id, msg.external_message_id)] = message
-        key = (msg.channel_id, msg.external_user_id)
-        if self.identities.get(key) is None:
-            # do_open_dialog made it in this session, so the identity map has it (no SQL).
-            identity = await self.work.session.get(ClientIdentity, dialog.identity_id)
-            if identity is not None:
-                self.identities[key] = identity
-                self.dialogs.setdefault(identity.id, [])
-        known = self.dialogs.get(dialog.identity_id)
-        if known is not None and all(d is not dialog for d in known):
-            known.append(dialog)
-
-    async def policy(self, line_id: int) -> LinePolicy:
-        """A line's policy: the router never writes lines or their queues."""
-        if line_id not in self.policies:
-            self.policies[line_id] = await load_policy(self.work, line_id)
-        return self.policies[line_id]
-
-
-async def routing_rows(
-    work: Batch, dialogs: Sequence[Dialog]
-) -> tuple[dict[int, list[OfferFacts]], dict[int, tuple[int, ...]], dict[int, Dialog]]:
-    """Offers, participants and previous dialogs, set-wise; the waiting dialogs' line members
-    are read into the batch's setup in the same pass (``Batch.line_members``)."""
-    session = work.session
-    offers = await offers_of(work, [d.id for d in dialogs])
-    joined = await participants_of(work, {d.id for d in dialogs})
-    # Group members too: the same audience as Batch.recipients reads one dialog at a time.
-    await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
-    before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
-    previous: dict[int, Dialog] = {}
-    for chunk in chunks(before):
-        previous.update({d.id: d for d in await loaded.by_ids(session, Dialog, chunk)})
-    return offers, joined, previous
-
-
 @dataclass(frozen=True, slots=True)
 class OfferFacts:
     """What a snapshot reads of an offer: rows, not entities, as nothing that reads them
@@ -418,7 +274,3 @@ async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[
 def chunks(items: Iterable[T]) -> list[list[T]]:
     values = list(items)
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
-
-
-def _id(dialog: Dialog) -> int:
-    return dialog.id
