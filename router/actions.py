@@ -33,6 +33,7 @@ from router.batch import Batch
 from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
 from router.handover import assign
 from router.intents import (
+    MOVES_LOAD,
     Assign,
     Audit,
     AutoReply,
@@ -184,6 +185,7 @@ async def do_presence(work: Batch, cmd: PresenceChange) -> None:
     if operator.status == cmd.status:
         return
     operator.status = cmd.status
+    work.load_changes += 1
     await work.session.flush()
     # The operator's own consoles show what the router decided, not what they asked for: a
     # grace that ran out, or an admin taking them offline, changes the selector too.
@@ -281,6 +283,8 @@ async def do_intents(
         if dialog is None:
             log.error("intent %r names a dialog that does not exist", intent)
             continue
+        if isinstance(intent, MOVES_LOAD):
+            work.load_changes += 1
         changed[dialog.id] = dialog
         message = await _apply_one(work, dialog, intent, freed_lines)
         if message is not None:

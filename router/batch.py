@@ -70,6 +70,9 @@ class Batch:
     effects: list[tuple[str, BaseModel]] = field(default_factory=list)
     timer_ops: list[SetTimer | CancelTimer] = field(default_factory=list)
     """Timers to arm or disarm once the batch has committed, in order."""
+    load_changes: int = 0
+    """How often an operator's load or presence changed in the batch so far: a copy of
+    operator states read before is stale once it moved (``router.inbound_reads``)."""
     audits: list[dict[str, Any]] = field(default_factory=list)
     """Routing steps to write before the commit (``router.audit.write_audits``), in order."""
     sockets: LiveSockets | None = None

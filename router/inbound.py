@@ -29,7 +29,7 @@ from router.batch import Batch
 from router.decide import decide_open
 from router.inbound_reads import InboundReads, routing_rows
 from router.lifecycle import decide_client_message, parse_rating
-from router.reads import operator_states, snapshot
+from router.reads import snapshot
 from router.reminders import arm_reminder
 from router.setup_cache import ChannelFacts
 from router.statements import insert_messages
@@ -149,7 +149,7 @@ async def _route_opened(
     )
     work.emit(streams.EVENTS, dialog_event("dialog.opened", dialog, work.now, "opened"))
     policy = await run.policy(dialog.line_id)
-    states = await operator_states(work, dialog.line_id)
+    states = await run.operator_states(dialog.line_id)
     snap = await snapshot(work, dialog)
     echo_to = msg.external_user_id if msg.echo else None
     # The dialog (routed), then the client's own message, then the greeting.
@@ -158,10 +158,12 @@ async def _route_opened(
     # Nobody was invited into a dialog opened in this batch, and routing invites nobody.
     known = work.participants_known
     work.participants_known = {**(known or {}), dialog.id: ()}
+    changes_before = work.load_changes
     try:
         await do_intents(work, opened, message, echo_to)
     finally:
         work.participants_known = known
+    run.assigned(dialog.line_id, opened, changes_before)
 
 
 def _tell_hints(work: Batch, dialog: Dialog, msg: InboundMessage) -> None:

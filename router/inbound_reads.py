@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Self
 
 from sqlalchemy import select
@@ -21,7 +22,16 @@ from core.db.on_cursor import core_rows
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import InboundMessage
 from router.batch import Batch
-from router.reads import OfferFacts, chunks, load_policy, offers_of, participants_of
+from router.distribution import OperatorState
+from router.intents import MOVES_LOAD, Assign, Intent
+from router.reads import (
+    OfferFacts,
+    chunks,
+    load_policy,
+    offers_of,
+    operator_states,
+    participants_of,
+)
 from router.snapshots import OPEN_STATUSES, LinePolicy
 from router.statements import DIALOG, IDENTITY, identities_with_dialogs, message_ids_by_external_ids
 
@@ -39,6 +49,10 @@ class InboundReads:
     dialogs: dict[int, list[Dialog]] = field(default_factory=dict)
     """Per identity id: its dialogs that were open when read, its latest, and the new ones."""
     policies: dict[int, LinePolicy] = field(default_factory=dict)
+    states: dict[int, list[OperatorState]] = field(default_factory=dict)
+    """Per line: its operators' states, true while the batch's ``load_changes`` is
+    ``states_at``."""
+    states_at: int = -1
 
     @classmethod
     async def load(cls, work: Batch, msgs: Sequence[InboundMessage]) -> Self:
@@ -136,6 +150,38 @@ class InboundReads:
         if known is not None and all(d is not dialog for d in known):
             known.append(dialog)
 
+    async def operator_states(self, line_id: int) -> list[OperatorState]:
+        """``router.reads.operator_states``, read once per line while no load moves but by
+        the run's own assignments (``assigned``)."""
+        if self.states_at != self.work.load_changes:
+            self.states.clear()
+            self.states_at = self.work.load_changes
+        if line_id not in self.states:
+            self.states[line_id] = await operator_states(self.work, line_id)
+        return self.states[line_id]
+
+    def assigned(self, line_id: int, intents: Sequence[Intent], changes_before: int) -> None:
+        """Bring the copied states up to date after the run routed a dialog of ``line_id``
+        with ``intents``, the batch's ``load_changes`` having been ``changes_before``; a
+        copy that cannot be brought up to date (an offer, a close, routing that followed
+        it) is dropped."""
+        moved = [i for i in intents if isinstance(i, MOVES_LOAD)]
+        ours = changes_before == self.states_at
+        if not ours or self.work.load_changes != changes_before + len(moved):
+            return  # stale: read again at the next use
+        if not all(isinstance(i, Assign) for i in moved):
+            return
+        for intent in moved:
+            assert isinstance(intent, Assign)
+            for line, states in self.states.items():
+                self.states[line] = [
+                    _one_more(s, self.work.now, line == line_id)
+                    if s.operator_id == intent.operator_id
+                    else s
+                    for s in states
+                ]
+        self.states_at = self.work.load_changes
+
     async def policy(self, line_id: int) -> LinePolicy:
         """A line's policy: the router never writes lines or their queues."""
         if line_id not in self.policies:
@@ -162,3 +208,13 @@ async def routing_rows(
 
 def _id(dialog: Dialog) -> int:
     return dialog.id
+
+
+def _one_more(state: OperatorState, now: datetime, on_this_line: bool) -> OperatorState:
+    """``state`` after the operator was given one more dialog at ``now``."""
+    return replace(
+        state,
+        open_dialogs_on_line=state.open_dialogs_on_line + int(on_this_line),
+        open_dialogs_total=state.open_dialogs_total + 1,
+        last_assigned_at=now,
+    )

@@ -188,6 +188,10 @@ Intent = (
 )
 """Anything a decision may ask the writer to do."""
 
+MOVES_LOAD = (Assign, Offer, EndOffers, Unassign, Reopen, MoveToLine, Close)
+"""The intents that may change what an operator holds or is offered: an operator's load as
+routing counts it (``router.reads.operator_states``)."""
+
 
 def offer_timer(dialog_id: int) -> str:
     """Key of a dialog's sequential-offer timer."""

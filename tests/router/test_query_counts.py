@@ -20,7 +20,7 @@ from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.listening import listening
 from core.db.routing_schema import RoutingAudit
-from core.db.schema import Dialog, Message
+from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
     DeliveryOutcome,
     InboundMessage,
@@ -344,6 +344,9 @@ async def test_a_burst_of_new_dialogs_writes_the_statistics_and_audit_once(hub: 
     # The five routing steps in one executemany, the five dialogs in one rollup upsert.
     assert len([s for s in flat if s.startswith("INSERT INTO routing_audit")]) == 1, seen.report()
     assert len([s for s in flat if s.startswith("INSERT INTO stats_dialog_days")]) == 1
+    # The line's operators and their loads read once: the run counts its own assignments.
+    held = [s for s in flat if s.startswith("SELECT dialogs.operator_id, dialogs.line_id")]
+    assert len(held) == 1, seen.report()
     async with hub.sessions() as session:
         steps = (
             await session.execute(
@@ -355,3 +358,19 @@ async def test_a_burst_of_new_dialogs_writes_the_statistics_and_audit_once(hub: 
     assert [d for d, _event in steps] == list(dialogs)
     assert len(dialogs) == 5
     assert {event for _d, event in steps} == {"assign"}
+
+
+async def test_a_burst_of_new_dialogs_keeps_the_operators_capacity(hub: Hub) -> None:
+    async with hub.sessions() as session, session.begin():
+        admin = await session.get(Operator, hub.admin_id)
+        assert admin is not None
+        admin.max_open_dialogs = 2
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online)])
+    # The loads are read once for the run; each assignment counts in the copy.
+    await hub.router.handle([inbound(hub, c, 0) for c in range(5)])
+    async with hub.sessions() as session:
+        rows = (await session.execute(select(Dialog.operator_id, Dialog.status))).all()
+    assert sorted(rows, key=str) == sorted(
+        [(hub.admin_id, "open")] * 2 + [(None, "waiting")] * 3, key=str
+    )
