@@ -3,7 +3,8 @@ and by the console's REST answers, so the two can never disagree."""
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, cast
+from datetime import datetime
+from typing import Any, Literal, Protocol, cast
 
 from core.db.schema import Client, Dialog, Message
 from core.envelope import Attachment, DialogView, MessageView
@@ -29,7 +30,45 @@ class ChannelOfKind(Protocol):
     def kind(self) -> str: ...
 
 
-def message_view(message: Message) -> MessageView:
+class ShownMessage(Protocol):
+    """A message as the console sees it: a stored entity, or a row the router changes without
+    one (``router.delivery``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def dialog_id(self) -> int: ...
+
+    @property
+    def author(self) -> str: ...
+
+    @property
+    def author_name(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def client_msg_id(self) -> str | None: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def hidden(self) -> bool: ...
+
+    @property
+    def delivery_status(self) -> str | None: ...
+
+    @property
+    def delivery_error(self) -> str | None: ...
+
+
+def message_view(message: ShownMessage) -> MessageView:
     """The console's view of a stored message."""
     return MessageView(
         id=message.id,
