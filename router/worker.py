@@ -24,6 +24,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import cast
 
 from pydantic import TypeAdapter
@@ -102,7 +103,7 @@ class _SocketsOnHubLoop:
 
     async def live(self, operator_id: int, now: datetime) -> int:
         """How many console sockets of the operator are live at ``now``."""
-        return await on_loop(self.loop, self.sockets.live(operator_id, now))
+        return await on_loop(self.loop, partial(self.sockets.live, operator_id, now))
 
 
 class Router:

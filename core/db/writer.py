@@ -290,13 +290,16 @@ def _settle(done: asyncio.Future[T], task: asyncio.Task[T]) -> None:
         done.set_result(task.result())
 
 
-def on_loop(loop: asyncio.AbstractEventLoop, call: Awaitable[T]) -> Awaitable[T]:
-    """Await ``call`` on ``loop`` (the hub's) from another thread's loop (the writer's).
+def on_loop(loop: asyncio.AbstractEventLoop, call: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+    """Await what ``call()`` returns on ``loop`` (the hub's) from another thread's loop (the
+    writer's).
 
     For the rare Redis read a batch makes: the hub's Redis client belongs to the hub's loop.
+    ``call`` is made there too, so a hub that stops before it runs leaves no coroutine behind
+    that was never awaited.
     """
 
     async def wrapped() -> T:
-        return await call
+        return await call()
 
     return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapped(), loop))
