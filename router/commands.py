@@ -236,7 +236,7 @@ async def do_invite(work: Batch, cmd: InviteColleague) -> None:
         if joining
         else f"{operator.name} invited {colleague.name}"
     )
-    await _record(work, dialog, event, colleague.id)
+    _record(work, dialog, event, colleague.id)
     await do_intents(work, [Note(dialog.id, text)])
 
 
@@ -253,7 +253,7 @@ async def do_leave(work: Batch, cmd: LeaveDialog) -> None:
     )
     if not getattr(result, "rowcount", 0):
         return
-    await _record(work, dialog, "leave", operator.id)
+    _record(work, dialog, "leave", operator.id)
     await do_intents(work, [Note(dialog.id, f"{operator.name} left the dialog")])
 
 
@@ -381,5 +381,5 @@ async def do_away_timer(work: Batch, operator_id: int) -> None:
         await do_presence(work, PresenceChange(operator_id=operator_id, status=status))
 
 
-async def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:
+def _record(work: Batch, dialog: Dialog, event: str, operator_id: int) -> None:
     do_audit(work, Audit(dialog.id, dialog.line_id, event, operator_id=operator_id))

@@ -33,37 +33,25 @@ def assign(session: Session, dialog: Dialog, operator: Operator, now: datetime) 
     else:
         session.flush()  # what the statements below come after
         connection = session.connection()
-        on_cursor.run(connection, _dialog_update(), {"b_id": dialog.id, **values})
+        statement = _update_by_id(Dialog, tuple(values))
+        on_cursor.run(connection, statement, {"b_id": dialog.id, **values})
         move_stored(session, dialog, values)
     if operator.last_assigned_at == now:
         return  # several dialogs given out in one batch: the row holds this time already
     if inspect(operator).modified:
         operator.last_assigned_at = now
         return
-    on_cursor.run(session.connection(), _operator_update(), {"b_id": operator.id, "at": now})
+    statement = _update_by_id(Operator, ("last_assigned_at",))
+    on_cursor.run(session.connection(), statement, {"b_id": operator.id, "last_assigned_at": now})
     set_committed_value(operator, "last_assigned_at", now)
 
 
 @cache
-def _dialog_update() -> Any:
-    table: Table = Dialog.__table__  # type: ignore[assignment]
+def _update_by_id(entity: type[Dialog] | type[Operator], columns: tuple[str, ...]) -> Any:
+    """An UPDATE of ``columns`` of the row bound as ``b_id``, each bound by its own name."""
+    table: Table = entity.__table__  # type: ignore[assignment]
     return (
         update(table)
         .where(table.c.id == bindparam("b_id"))
-        .values(
-            operator_id=bindparam("operator_id"),
-            status=bindparam("status"),
-            assigned_at=bindparam("assigned_at"),
-            wait_reason=bindparam("wait_reason"),
-        )
-    )
-
-
-@cache
-def _operator_update() -> Any:
-    table: Table = Operator.__table__  # type: ignore[assignment]
-    return (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(last_assigned_at=bindparam("at"))
+        .values({name: bindparam(name) for name in columns})
     )

@@ -4,6 +4,10 @@ A statement costs the router far more than the rows it reads (docs/BENCHMARKS.md
 of inbound messages reads what it needs with one statement per kind instead of several per
 message: the messages already stored, the identities, their open and latest dialogs, and the
 lines' policies. Nothing here writes.
+
+The operators' states a line's new dialogs are routed by are read once per run as well: the
+copy is kept while only the run's own assignments moved the operators' loads, and each of
+those is counted into it, so the next new dialog sees them without a read.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ def write_gathered(session: Session) -> None:
     # The commit flushes only after this hook: the rollup must see that flush too.
     session.flush()
     sums, responses = session.info[GATHERED]
-    session.info[GATHERED] = ({}, {})
+    defer_to_commit(session)  # the next transaction of the session gathers afresh
     if sums or responses:
         _write(session.connection(), sums, responses)
 
@@ -266,7 +266,7 @@ def write_gathered(session: Session) -> None:
 def drop_gathered(session: Session) -> None:
     """The ``after_rollback`` hook: the differences of a rolled back transaction go with it."""
     if session.info.get(GATHERED) is not None:
-        session.info[GATHERED] = ({}, {})
+        defer_to_commit(session)
 
 
 def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:
