@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
-from core.db.schema import Client, Dialog, Message
+from core.db.schema import Client, Dialog
 from core.envelope import Attachment, DialogView, MessageView
 
 Author = Literal["client", "operator", "system"]
@@ -90,7 +90,7 @@ def dialog_view(
     line: NamedLine,
     channel: ChannelOfKind,
     client: Client,
-    last: Message | None,
+    last: ShownMessage | None,
     offered_to: tuple[int, ...] = (),
     participants: tuple[int, ...] = (),
 ) -> DialogView:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -28,6 +31,7 @@ from core.envelope import (
 )
 from core.integration_events import dialog_event
 from core.roles import SUPERVISOR_ROLES
+from core.views import ShownMessage
 from router.audit import do_audit
 from router.batch import Batch
 from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
@@ -58,7 +62,7 @@ from router.reads import Acting, load_policy, may_work_on, operator_states, snap
 
 log = logging.getLogger(__name__)
 
-StoredReplies = dict[tuple[int, str], Message]
+StoredReplies = dict[tuple[int, str], ShownMessage]
 """Replies already stored, by (dialog id, client_msg_id): read set-wise for a run of replies."""
 
 
@@ -81,6 +85,7 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
         return
     identity = await session.get(ClientIdentity, dialog.identity_id)
     assert identity is not None
+    seen: ShownMessage | None
     if stored is None:
         seen = await session.scalar(
             select(Message).where(
@@ -96,7 +101,8 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
     if not await may_store_reply(work, dialog, operator, cmd):
         return
     first = dialog.first_response_at is None
-    message = new_reply(work, dialog, operator, cmd)
+    reply = new_reply(work, dialog, operator, cmd)
+    message = Message(**{name: getattr(reply, name) for name in NEW_REPLY_COLUMNS})
     session.add(message)
     await session.flush()
     await session.run_sync(count_messages, work.now, (), [dialog])
@@ -135,23 +141,57 @@ async def may_store_reply(
     return True
 
 
-def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply) -> Message:
+NEW_REPLY_COLUMNS = (
+    "dialog_id",
+    "channel_id",
+    "author",
+    "operator_id",
+    "author_name",
+    "text",
+    "attachments",
+    "client_msg_id",
+    "created_at",
+    "hidden",
+)
+"""The columns a reply is stored with; the rest are None, in the row and in the record."""
+
+
+@dataclass(slots=True)
+class NewReply:
+    """A reply about to be stored: a plain record, which costs 0.5 µs to build where an entity
+    costs 30, for a run that stores its replies with one Core INSERT (``router.replies``);
+    ``id`` is set then."""
+
+    dialog_id: int
+    channel_id: int
+    operator_id: int
+    author_name: str
+    text: str
+    attachments: list[dict[str, Any]]
+    client_msg_id: str
+    created_at: datetime
+    author: str = "operator"
+    hidden: bool = False
+    id: int = 0
+    external_id: str | None = None
+    delivery_status: str | None = None
+    delivery_error: str | None = None
+
+
+def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply) -> NewReply:
     """The reply's message, for the caller to store and count (``core.db.counters``)."""
-    message = Message(
+    if dialog.first_response_at is None:
+        dialog.first_response_at = work.now
+    return NewReply(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
-        author="operator",
         operator_id=operator.id,
         author_name=operator.name,
         text=cmd.text,
         attachments=[a.model_dump() for a in cmd.attachments],
         client_msg_id=cmd.client_msg_id,
         created_at=work.now,
-        hidden=False,
     )
-    if dialog.first_response_at is None:
-        dialog.first_response_at = work.now
-    return message
 
 
 async def do_close(work: Batch, cmd: CloseDialog) -> None:

@@ -21,7 +21,7 @@ from core.audience import dialog_audience
 from core.db.figures import CLOCKS_FROM
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import line_members
-from core.db.schema import Channel, Client, Dialog, Line, Message, Operator
+from core.db.schema import Channel, Client, Dialog, Line, Operator
 from core.envelope import (
     Attachment,
     DialogEvent,
@@ -33,7 +33,7 @@ from core.envelope import (
 )
 from core.presence import LiveSockets
 from core.roles import SUPERVISOR_ROLES
-from core.views import Author, dialog_view, message_view
+from core.views import Author, ShownMessage, dialog_view, message_view
 from router.dialog_people import offers_of_dialogs, participants_of_dialogs
 from router.intents import CancelTimer, ReminderStage, SetTimer
 from router.setup_cache import (
@@ -198,7 +198,7 @@ class Batch:
             return event.model_copy(update={"hook": earlier})
         return event
 
-    async def announce_dialog(self, dialog: Dialog, last: Message | None = None) -> None:
+    async def announce_dialog(self, dialog: Dialog, last: ShownMessage | None = None) -> None:
         """Tell the console a dialog appeared or changed."""
         channel = await self.channel(dialog.channel_id)
         client = await self.session.get(Client, dialog.client_id)
@@ -226,7 +226,7 @@ class Batch:
             DialogEvent(key=key, recipients=everyone, dialog=view, leaving=leaving),
         )
 
-    async def announce_message(self, dialog: Dialog, message: Message) -> None:
+    async def announce_message(self, dialog: Dialog, message: ShownMessage) -> None:
         """Tell the console and the integrations (``message.created``) about a stored
         message."""
         self.emit(
@@ -269,7 +269,7 @@ class Batch:
             ),
         )
 
-    async def deliver(self, dialog: Dialog, message: Message, external_user_id: str) -> None:
+    async def deliver(self, dialog: Dialog, message: ShownMessage, external_user_id: str) -> None:
         """Hand a stored message to its channel's connector; hidden notes never leave."""
         if message.hidden:
             return

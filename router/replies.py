@@ -27,7 +27,15 @@ from core.db.counters import count_messages
 from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
-from router.actions import StoredReplies, do_intents, do_reply, may_store_reply, new_reply
+from router.actions import (
+    NEW_REPLY_COLUMNS,
+    NewReply,
+    StoredReplies,
+    do_intents,
+    do_reply,
+    may_store_reply,
+    new_reply,
+)
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
 from router.reads import Acting, load_policy, participants_of
@@ -47,7 +55,7 @@ class _Answer:
     dialog: Dialog
     external_user_id: str
     cmd: OperatorReply
-    new: Message | None
+    new: NewReply | None
     first: bool = False
 
 
@@ -126,7 +134,7 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
         # flushed before.
         await session.run_sync(count_messages, work.now, (), answered)
         # (dialog, client_msg_id) is unique: it matches the returned ids to the messages.
-        await insert_messages(session, new, _INSERTED, _client_key)
+        await insert_messages(session, new, NEW_REPLY_COLUMNS, _client_key)
         stored.update((_client_key(m), m) for m in new)
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known
@@ -147,21 +155,6 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
                 await do_intents(work, decide_operator_message(dialog.id, policy, work.now))
     finally:
         work.participants_known = known
-
-
-_INSERTED = (
-    "dialog_id",
-    "channel_id",
-    "author",
-    "operator_id",
-    "author_name",
-    "text",
-    "attachments",
-    "client_msg_id",
-    "created_at",
-    "hidden",
-)
-"""The columns ``new_reply`` sets on a reply; the rest are None, in the row and in the object."""
 
 
 def _client_key(message: Any) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,9 +49,15 @@ def _insert_messages() -> Any:
     return insert(table).returning(c.id, c.dialog_id, c.channel_id, c.external_id, c.client_msg_id)
 
 
+class Unstored(Protocol):
+    """A message about to be stored: an entity kept out of the session, or a plain record."""
+
+    id: int
+
+
 async def insert_messages(
     session: AsyncSession,
-    messages: Sequence[Message],
+    messages: Sequence[Unstored],
     columns: Sequence[str],
     key: Callable[[Any], Hashable],
 ) -> None:
