@@ -25,6 +25,7 @@ from core.db.loaded import adopt
 from core.db.on_cursor import core_rows
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import InboundMessage
+from core.views import ShownMessage
 from router.batch import Batch
 from router.distribution import OperatorState
 from router.intents import MOVES_LOAD, Assign, Intent
@@ -48,7 +49,7 @@ class InboundReads:
     """What a run of consecutive inbound messages read, kept up to date as the run writes."""
 
     work: Batch
-    messages: dict[Key, Message | None] = field(default_factory=dict)
+    messages: dict[Key, ShownMessage | None] = field(default_factory=dict)
     identities: dict[Key, ClientIdentity | None] = field(default_factory=dict)
     dialogs: dict[int, list[Dialog]] = field(default_factory=dict)
     """Per identity id: its dialogs that were open when read, its latest, and the new ones."""
@@ -101,7 +102,7 @@ class InboundReads:
                 if row[split + DIALOG.primary] is not None:  # an identity without dialogs
                     dialogs.append(adopt(sync, DIALOG, row[split:]))
 
-    async def stored(self, channel_id: int, external_id: str) -> Message | None:
+    async def stored(self, channel_id: int, external_id: str) -> ShownMessage | None:
         """The message already stored under this channel's id for it."""
         key = (channel_id, external_id)
         if key not in self.messages:  # not part of the run when it was read
@@ -138,7 +139,9 @@ class InboundReads:
         live = [d for d in self.dialogs[identity.id] if d.status in OPEN_STATUSES]
         return max(live, key=_id, default=None)
 
-    async def remember(self, msg: InboundMessage, dialog: Dialog, message: Message | None) -> None:
+    async def remember(
+        self, msg: InboundMessage, dialog: Dialog, message: ShownMessage | None
+    ) -> None:
         """Record what the run wrote for ``msg``: its message, and the identity and dialog
         ``do_open_dialog`` may have created, so later messages of the run find them."""
         if message is not None:

