@@ -56,7 +56,7 @@ from router.intents import (
 from router.lifecycle import decide_close, decide_operator_message
 from router.locks import lock_dialogs
 from router.reads import Acting, load_policy, may_work_on, operator_states, snapshot
-from router.statements import NewMessage
+from router.statements import MessageRecord
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,11 @@ NEW_REPLY_COLUMNS = (
 """The columns a reply is stored with; the rest are None, in the row and in the record."""
 
 
-def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply) -> NewMessage:
+def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply) -> MessageRecord:
     """The reply's message, for the caller to store and count (``core.db.counters``)."""
     if dialog.first_response_at is None:
         dialog.first_response_at = work.now
-    return NewMessage(
+    return MessageRecord(
         dialog_id=dialog.id,
         channel_id=dialog.channel_id,
         author="operator",

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -37,29 +35,11 @@ from core.envelope import (
 from core.views import message_view
 from router.batch import Audienced, Batch
 from router.reads import chunks, participants_of
+from router.statements import MessageRecord
 
 log = logging.getLogger(__name__)
 
 _RANK = {None: 0, "sent": 1, "delivered": 2, "seen": 3, "failed": 4}
-
-
-@dataclass(slots=True)
-class _Sent:
-    """A message read as a row, with the columns its view shows and those a report changes:
-    changed here, written by ``_record``."""
-
-    id: int
-    dialog_id: int
-    author: str
-    author_name: str
-    text: str
-    client_msg_id: str | None
-    created_at: datetime
-    attachments: list[dict[str, Any]]
-    hidden: bool
-    delivery_status: str | None
-    delivery_error: str | None
-    external_id: str | None
 
 
 async def do_delivery_outcome(work: Batch, outcome: DeliveryOutcome) -> None:
@@ -71,11 +51,11 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
     """Record consecutive outcomes in order, as ``do_delivery_outcome`` would one by one, with
     the reads and writes set-wise: one read of the messages, one write of their changes, one
     read of their dialogs."""
-    messages: dict[int, _Sent] = {}
+    messages: dict[int, MessageRecord] = {}
     for chunk in chunks(sorted({o.message_id for o in outcomes})):
         rows = await core_rows(work.session, _messages_by_ids(), {"ids": chunk})
-        messages.update((row.id, _Sent(**row._asdict())) for row in rows)
-    changed: list[tuple[_Sent, MessageView]] = []  # each with its view as it was then
+        messages.update((row.id, MessageRecord(**row._asdict())) for row in rows)
+    changed: list[tuple[MessageRecord, MessageView]] = []  # each with its view as it was then
     for outcome in outcomes:
         message = messages.get(outcome.message_id)
         if message is None:
@@ -96,12 +76,12 @@ async def do_delivery_receipt(work: Batch, receipt: DeliveryReceipt) -> None:
     )
     if not found:
         return
-    message = _Sent(**found[0]._asdict())
+    message = MessageRecord(**found[0]._asdict())
     if _change(message, receipt.status, None, receipt.error):
         await _record(work, [(message, message_view(message))])
 
 
-async def _record(work: Batch, changed: Sequence[tuple[_Sent, MessageView]]) -> None:
+async def _record(work: Batch, changed: Sequence[tuple[MessageRecord, MessageView]]) -> None:
     """Write the changed messages' delivery columns and announce each change in order, with
     the view taken when it was made (one message may change more than once in a run)."""
     if not changed:
@@ -149,7 +129,7 @@ async def _record(work: Batch, changed: Sequence[tuple[_Sent, MessageView]]) -> 
 
 
 def _change(
-    message: _Sent, status: DeliveryStatus, external_id: str | None, error: str | None
+    message: MessageRecord, status: DeliveryStatus, external_id: str | None, error: str | None
 ) -> bool:
     """Move the message's status forward (never back) and keep the platform's id; whether
     there is anything to announce."""
@@ -169,21 +149,16 @@ def _messages() -> Any:
     return Message.__table__
 
 
-def _sent_columns() -> Any:
-    c = _messages().c
-    return select(*(c[name] for name in _Sent.__dataclass_fields__))
-
-
 @cache
 def _messages_by_ids() -> Any:
     c = _messages().c
-    return _sent_columns().where(c.id.in_(bindparam("ids", expanding=True)))
+    return select(_messages()).where(c.id.in_(bindparam("ids", expanding=True)))
 
 
 @cache
 def _message_by_external_id() -> Any:
     c = _messages().c
-    return _sent_columns().where(
+    return select(_messages()).where(
         c.channel_id == bindparam("channel_id"), c.external_id == bindparam("external_id")
     )
 

@@ -32,7 +32,7 @@ from router.lifecycle import decide_client_message, parse_rating
 from router.reads import snapshot
 from router.reminders import arm_reminder
 from router.setup_cache import ChannelFacts
-from router.statements import NewMessage, insert_messages
+from router.statements import MessageRecord, insert_messages
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ async def _remember_email(work: Batch, client_id: int, email: str) -> None:
     )
 
 
-def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> NewMessage:
-    return NewMessage(
+def _client_message(work: Batch, dialog: Dialog, msg: InboundMessage) -> MessageRecord:
+    return MessageRecord(
         dialog_id=dialog.id,
         channel_id=msg.channel_id,
         author="client",
@@ -136,7 +136,7 @@ async def _route_opened(
     channel: ChannelFacts,
     msg: InboundMessage,
     dialog: Dialog,
-    message: NewMessage,
+    message: MessageRecord,
 ) -> None:
     """Store the first message of a new dialog, tell the CRM, and route the dialog."""
     # As drain stores messages, out of the session: a flush of the unit of work for one row
@@ -236,7 +236,7 @@ class Pending:
 
     msg: InboundMessage
     dialog: Dialog
-    message: NewMessage
+    message: MessageRecord
 
 
 @dataclass
@@ -245,7 +245,7 @@ class InboundRun(InboundReads):
 
     pending: list[Pending] = field(default_factory=list)
 
-    def defer(self, msg: InboundMessage, dialog: Dialog, message: NewMessage) -> None:
+    def defer(self, msg: InboundMessage, dialog: Dialog, message: MessageRecord) -> None:
         """Keep a message for an open dialog, not added to the session, for ``drain``."""
         self.pending.append(Pending(msg, dialog, message))
 

@@ -40,7 +40,7 @@ from router.lifecycle import decide_operator_message
 from router.reads import Acting, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
-    NewMessage,
+    MessageRecord,
     acting_operators,
     external_ids_of_identities,
     insert_messages,
@@ -55,7 +55,7 @@ class _Answer:
     dialog: Dialog
     external_user_id: str
     cmd: OperatorReply
-    new: NewMessage | None
+    new: MessageRecord | None
     first: bool = False
 
 
