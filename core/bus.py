@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -262,12 +263,12 @@ class Consumer(Generic[T]):
         group, name, count = self.group, self.name, self.bus.config.batch_size
         new: dict[Any, Any] = {self.stream: ">"}
         if not self.delayed.looks_with_reads:
-            read = self.bus.redis.xreadgroup(group, name, new, count=count, block=block_ms)
+            read = partial(self.bus.redis.xreadgroup, group, name, new, count=count, block=block_ms)
             return await bus_tail.until_stopped(read, self.bus.stopping), True
         pipe = self.bus.redis.pipeline(transaction=False)
         pipe.xreadgroup(group, name, new, count=count, block=block_ms)
         self.delayed.queue_look(pipe)
-        replies: Any = await bus_tail.until_stopped(pipe.execute(), self.bus.stopping)
+        replies: Any = await bus_tail.until_stopped(pipe.execute, self.bus.stopping)
         if replies is None:
             return None, True
         reply, parked = replies

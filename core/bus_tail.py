@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -55,7 +56,7 @@ async def tail_reads(
                 return
     while not stopping.is_set():
         try:
-            read = redis.xread({stream: last}, count=count, block=block_ms)
+            read = partial(redis.xread, {stream: last}, count=count, block=block_ms)
             reply: Any = await until_stopped(read, stopping)
         except REDIS_DOWN as exc:
             await outage.wait(exc, stopping)
@@ -120,9 +121,9 @@ class Stopping(asyncio.Event):
             with contextlib.suppress(RuntimeError):  # no loop runs: nothing can wait on it
                 asyncio.get_running_loop().call_later(RECANCEL_S, self._cancel_blocked)
 
-    async def wait_out(self, read: Awaitable[T]) -> T | None:
+    async def wait_out(self, read: Callable[[], Awaitable[T]]) -> T | None:
         """What ``read`` returns, or None when the flag is set first (``until_stopped``)."""
-        reading = asyncio.ensure_future(read)
+        reading = asyncio.ensure_future(_made(read))
         self._blocked.add(reading)
         try:
             # Cancelling the reader cancels ``reading`` too; the flag cancels ``reading`` alone.
@@ -140,19 +141,26 @@ def _cancelling() -> int:
     return task.cancelling() if task is not None else 0
 
 
-async def until_stopped(read: Awaitable[T], stopping: asyncio.Event) -> T | None:
-    """What ``read`` returns, or None when ``stopping`` is set first: the read is cancelled
+async def _made(read: Callable[[], Awaitable[T]]) -> T:
+    return await read()
+
+
+async def until_stopped(read: Callable[[], Awaitable[T]], stopping: asyncio.Event) -> T | None:
+    """What ``read()`` returns, or None when ``stopping`` is set first: the read is cancelled
     then. So a blocking read on a quiet stream may wait long (``quiet_read_ms``) and its reader
     still stops at once, instead of renewing short reads to notice the stop.
 
     A cancelled read closes its connection (redis-py's rule), so no reply is left half read;
     entries a group read was handed just then stay pending, as after a crash.
+
+    The read is made by its own task, when that task first runs. redis-py's stream reads make
+    their command's coroutine at once and await it later, inside one of their own; a read
+    cancelled before its task ran would leave that command never awaited, a warning at every
+    stop that came just then. Made in the task, a read cancelled that early is never made.
     """
     if isinstance(stopping, Stopping) and not stopping.is_set():
         return await stopping.wait_out(read)
-    reading = asyncio.ensure_future(read)
-    if reading.done():
-        return reading.result()
+    reading = asyncio.ensure_future(_made(read))
     stopped = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait((reading, stopped), return_when=asyncio.FIRST_COMPLETED)

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -122,7 +123,7 @@ class WebhookSender:
                 return
             if newest:
                 await redis.xgroup_setid(streams.EVENTS, streams.WEBHOOKS_GROUP, newest[0][0])
-            await until_stopped(self.hooks.changed(self.hooks.seconds), stopping)
+            await until_stopped(partial(self.hooks.changed, self.hooks.seconds), stopping)
 
     async def fan_out(self, batch: Sequence[Delivery[Envelope]]) -> None:
         """Log and queue one delivery per event and subscribed webhook."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def _blocked(redis: aioredis.Redis, stopping: asyncio.Event, stream: str) -> object:
-    return await until_stopped(redis.xread({stream: "$"}, block=10_000), stopping)
+    return await until_stopped(partial(redis.xread, {stream: "$"}, block=10_000), stopping)
 
 
 async def _until_blocked(stream: str, redis: aioredis.Redis) -> None:
@@ -48,7 +51,9 @@ async def test_a_stop_ends_a_blocked_read_with_no_task_watching_the_flag(
 async def test_a_reply_that_came_first_is_returned(redis: aioredis.Redis) -> None:
     stopping = Stopping()
     await redis.xadd("stop-busy", {"data": "x"})
-    reply: Any = await until_stopped(redis.xread({"stop-busy": "0"}, block=10_000), stopping)
+    reply: Any = await until_stopped(
+        partial(redis.xread, {"stop-busy": "0"}, block=10_000), stopping
+    )
     assert reply and reply[0][1][0][1] == {"data": "x"}
 
 
@@ -94,7 +99,7 @@ async def test_a_stop_that_comes_as_the_command_is_sent_still_ends_the_read(
     stopping = Stopping()
     sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     reading = asyncio.create_task(
-        until_stopped(_sent_then_blocked(sent, reader, "stop-sending"), stopping)
+        until_stopped(partial(_sent_then_blocked, sent, reader, "stop-sending"), stopping)
     )
     await asyncio.sleep(0.05)
     sent.set_result(None)
@@ -106,5 +111,26 @@ async def test_a_stop_that_comes_as_the_command_is_sent_still_ends_the_read(
 async def test_a_read_asked_for_after_the_stop_ends_at_once(redis: aioredis.Redis) -> None:
     stopping = Stopping()
     stopping.set()
-    read = until_stopped(redis.xread({"stop-late": "$"}, block=10_000), stopping)
+    read = until_stopped(partial(redis.xread, {"stop-late": "$"}, block=10_000), stopping)
     assert await asyncio.wait_for(read, 2) is None
+
+
+@pytest.mark.parametrize("flag", [Stopping, asyncio.Event])
+async def test_a_read_stopped_before_its_task_ran_leaves_no_command_unawaited(
+    redis: aioredis.Redis, flag: type[asyncio.Event]
+) -> None:
+    """redis-py makes a stream read's command at once and awaits it inside a coroutine of its
+    own; cancelled before that ran, the command was never awaited (a warning at such stops)."""
+    stopping = flag()
+    group_read = partial(
+        redis.xreadgroup, "g", "c", {"stop-early": ">"}, block=10_000
+    )  # its group need not exist: the read must never be sent
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reading = asyncio.ensure_future(until_stopped(group_read, stopping))
+        await asyncio.sleep(0)  # the reader has made the read's task, which has not run yet
+        assert not reading.done()
+        stopping.set()
+        assert await asyncio.wait_for(reading, 2) is None
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
