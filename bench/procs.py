@@ -228,6 +228,9 @@ def start_hub(
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")
     }  # a developer's own settings must not leak into the measured hub
+    # An installed hub imports from bytecode compiled once; a shell that forbids writing it
+    # would make every start, the warm one included, compile the hub's modules again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         OPENLINES_REDIS_URL=redis_url,
         OPENLINES_DATABASE_URL=database_url,
