@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.schema import Base
+from core.db.schema import BIG_ID, Base
 from core.envelope import utcnow
 
 
@@ -51,7 +51,7 @@ class EmailMail(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     references: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id"), unique=True, default=None
+        BIG_ID, ForeignKey("messages.id"), unique=True, default=None
     )
     dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
     status: Mapped[str] = mapped_column(String(16), default="seen")

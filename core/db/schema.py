@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -46,6 +47,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""The id of a table that grows with every message, and what refers to it. PostgreSQL's
+INTEGER ends at 2 147 483 647: a busy hub's messages would reach it in years, and from then
+on no message could be stored. SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already, and
+a key declared BIGINT there would not be the rowid."""
 
 
 class Base(DeclarativeBase):
@@ -264,7 +272,7 @@ class Message(Base):
         UniqueConstraint("dialog_id", "client_msg_id", name="uq_message_dialog_client_msg"),
         Index("ix_messages_dialog_id", "dialog_id", "id"),
     )
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     dialog_id: Mapped[int] = mapped_column(ForeignKey("dialogs.id"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     author: Mapped[str] = mapped_column(String(16))

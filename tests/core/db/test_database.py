@@ -11,10 +11,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import at_head, make_engine, make_sessionmaker, upgrade
+from core.db import SessionMaker, at_head, make_engine, make_sessionmaker, upgrade
+from core.db.email_schema import EmailMail
 from core.db.migrate import alembic_config, known_heads
 from core.db.schema import Client, ClientIdentity, Dialog, Message
-from tests.support.client_seed import seed_client
+from tests.support.client_seed import SeededClient, seed_client
 
 
 @pytest.fixture
@@ -134,3 +135,77 @@ async def test_a_start_at_the_heads_needs_no_upgrade_and_any_other_revision_does
         assert not await at_head(empty)
     finally:
         await empty.dispose()
+
+
+INT32_MAX = 2**31 - 1
+
+
+async def _message(sessions: SessionMaker, seeded: SeededClient, body: str) -> int:
+    async with sessions() as s, s.begin():
+        dialog = Dialog(
+            line_id=seeded.line_id,
+            channel_id=seeded.channel_id,
+            client_id=seeded.client_id,
+            identity_id=seeded.identity_id,
+        )
+        s.add(dialog)
+        await s.flush()
+        message = Message(
+            dialog_id=dialog.id, channel_id=seeded.channel_id, author="client", text=body
+        )
+        s.add(message)
+        await s.flush()
+        return message.id
+
+
+async def _next_message_id_past_int32(engine: AsyncEngine, seeded: SeededClient) -> None:
+    """The next message takes an id above INT32_MAX, as after 2^31 messages."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("SELECT setval(pg_get_serial_sequence('messages', 'id'), :last)"),
+                {"last": INT32_MAX},
+            )
+        return
+    # SQLite gives a new row the largest rowid plus one.
+    sessions = make_sessionmaker(engine)
+    last = await _message(sessions, seeded, "the last 32-bit id")
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE messages SET id = :last WHERE id = :id"), {"last": INT32_MAX, "id": last}
+        )
+
+
+async def test_message_ids_go_past_32_bits_after_the_upgrade_keeping_every_message(
+    empty_db_url: str,
+) -> None:
+    """A database from before message ids had 64 bits, with messages in it: they are kept, and
+    new messages, and the mail that refers to one, take ids past 2^31 - 1. PostgreSQL's INTEGER
+    id (and its sequence) stopped there, and with it every message stored after."""
+    engine = make_engine(empty_db_url)
+    try:
+        await upgrade(engine, "0024")
+        sessions = make_sessionmaker(engine)
+        seeded = await seed_client(sessions)
+        before = await _message(sessions, seeded, "before the upgrade")
+        await upgrade(engine)
+        await _next_message_id_past_int32(engine, seeded)
+        after = await _message(sessions, seeded, "past 32 bits")
+        assert after > INT32_MAX
+        async with sessions() as s, s.begin():
+            s.add(
+                EmailMail(
+                    channel_id=seeded.channel_id,
+                    rfc_message_id="<reply@hub>",
+                    direction="out",
+                    message_id=after,
+                )
+            )
+        async with sessions() as s:
+            stored = {m.id: m.text for m in await s.scalars(select(Message))}
+            mail = await s.scalar(select(EmailMail.message_id))
+        assert stored[before] == "before the upgrade"
+        assert stored[after] == "past 32 bits"
+        assert mail == after
+    finally:
+        await engine.dispose()
