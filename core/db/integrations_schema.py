@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.schema import Base
+from core.db.schema import BIG_ID, Base
 from core.envelope import utcnow
 
 
@@ -54,7 +54,7 @@ class WebhookAttempt(Base):
         UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
         Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
     )
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(32))

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.schema import Base, LineOperator
+from core.db.schema import BIG_ID, Base, LineOperator
 from core.envelope import utcnow
 
 
@@ -72,7 +72,7 @@ class RoutingAudit(Base):
         Index("ix_routing_audit_dialog", "dialog_id", "id"),
         Index("ix_routing_audit_line", "line_id", "id"),
     )
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
     line_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -50,10 +50,10 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
-"""The id of a table that grows with every message, and what refers to it. PostgreSQL's
-INTEGER ends at 2 147 483 647: a busy hub's messages would reach it in years, and from then
-on no message could be stored. SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already, and
-a key declared BIGINT there would not be the rowid."""
+"""The id of a table that grows with traffic (messages, webhook deliveries, routing steps),
+and what refers to it. PostgreSQL's INTEGER ends at 2 147 483 647: a busy hub would reach it
+in years, and from then on nothing more could be stored there. SQLite's INTEGER PRIMARY KEY is
+its 64-bit rowid already, and a key declared BIGINT there would not be the rowid."""
 
 
 class Base(DeclarativeBase):

@@ -176,6 +176,21 @@ async def _next_message_id_past_int32(engine: AsyncEngine, seeded: SeededClient)
         )
 
 
+async def _pg_id_types(engine: AsyncEngine) -> dict[str, tuple[str, str]]:
+    """Each growing table's id column type and its sequence's type, on PostgreSQL."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT c.table_name, c.data_type, s.data_type FROM information_schema.columns c"
+                " JOIN information_schema.sequences s"
+                " ON s.sequence_name = c.table_name || '_id_seq'"
+                " WHERE c.column_name = 'id'"
+                " AND c.table_name IN ('messages', 'webhook_deliveries', 'routing_audit')"
+            )
+        )
+        return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
 async def test_message_ids_go_past_32_bits_after_the_upgrade_keeping_every_message(
     empty_db_url: str,
 ) -> None:
@@ -207,5 +222,11 @@ async def test_message_ids_go_past_32_bits_after_the_upgrade_keeping_every_messa
         assert stored[before] == "before the upgrade"
         assert stored[after] == "past 32 bits"
         assert mail == after
+        if engine.dialect.name == "postgresql":
+            assert await _pg_id_types(engine) == {
+                "messages": ("bigint", "bigint"),
+                "webhook_deliveries": ("bigint", "bigint"),
+                "routing_audit": ("bigint", "bigint"),
+            }
     finally:
         await engine.dispose()
