@@ -2,7 +2,8 @@
 
 Whether it does is the line's ``crm.change_responsible_on_transfer`` (default on). The lead
 attached to the dialog (else the client's latest lead) and the contact's responsible
-both move; a redelivered event finds them already moved and changes nothing.
+both move; a redelivered event finds them already moved and changes nothing. The client is
+locked first (``crm_sink.locks``), so a transfer during a merge lands on the main client.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from core.db.crm_schema import CrmDialogLink, CrmLead
 from core.db.schema import Dialog, Line
 from core.envelope import DialogTransferredForCrm
 from crm_sink.actions import CrmWork
+from crm_sink.locks import lock_owner
 from crm_sink.rules import line_crm_settings
 from crm_sink.store import profile_of
 
@@ -35,7 +37,11 @@ async def do_dialog_transferred(work: CrmWork, event: DialogTransferredForCrm) -
         return
     if not line_crm_settings(line.settings or {}).change_responsible_on_transfer:
         return
-    profile = await profile_of(session, dialog.client_id, work.now)
+    # Held until commit, as every write of the sink for a client: a merge of this client
+    # either waits for the move below, or has moved the dialog, lead and profile to the main
+    # client by the time the lock is granted.
+    owner = await lock_owner(session, dialog)
+    profile = await profile_of(session, owner, work.now)
     if profile.merged_into_id is not None:
         profile = await profile_of(session, profile.merged_into_id, work.now)
     link = await session.get(CrmDialogLink, dialog.id)

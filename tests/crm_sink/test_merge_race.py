@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from core import streams
 from core.db.crm_schema import CrmDialogLink, CrmLead, CrmNote, CrmProfile
-from core.db.schema import Dialog
+from core.db.schema import Dialog, Operator
 from core.delivery import Delivery
 from core.envelope import (
     CloseDialog,
     CrmEvent,
     DialogClosedForCrm,
     DialogOpenedForCrm,
+    DialogTransferredForCrm,
     utcnow,
 )
 from crm_sink import locks
@@ -77,6 +78,33 @@ async def _linked_dialog_closes(hub: CrmHub) -> tuple[int, int, CrmEvent]:
     return kept.client_id, closing.client_id, closed
 
 
+async def _dialog_transferred(hub: CrmHub) -> tuple[int, int, CrmEvent]:
+    """Two clients with a lead each; the second one's dialog is transferred to another
+    operator, the CRM side of it not yet applied."""
+    await hub.say("telegram", "tg-1", "first")
+    await hub.say("viber", "vb-1", "second")
+    await hub.drain()
+    kept, moving = await _dialogs(hub)
+    async with hub.session() as s, s.begin():
+        profile = await s.get(CrmProfile, kept.client_id)
+        assert profile is not None
+        profile.updated_at = utcnow() + timedelta(minutes=1)  # the client a merge keeps
+        pia = Operator(login="pia", name="Pia", password_hash="x", role="operator")
+        s.add(pia)
+        await s.flush()
+        dialog = await s.get(Dialog, moving.id)
+        assert dialog is not None
+        dialog.operator_id = pia.id
+    transferred = DialogTransferredForCrm(
+        dialog_id=moving.id,
+        client_id=moving.client_id,
+        line_id=moving.line_id,
+        from_operator_id=hub.operator_id,
+        to_operator_id=pia.id,
+    )
+    return kept.client_id, moving.client_id, transferred
+
+
 async def _left_on(session: AsyncSession, client_id: int) -> list[str]:
     """What still belongs to a client: dialogs, leads, transcripts."""
     left = [
@@ -95,7 +123,9 @@ async def _left_on(session: AsyncSession, client_id: int) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "setup", [_new_client_opens, _linked_dialog_closes], ids=["lead", "transcript"]
+    "setup",
+    [_new_client_opens, _linked_dialog_closes, _dialog_transferred],
+    ids=["lead", "transcript", "transfer"],
 )
 async def test_sink_write_during_a_merge_ends_on_the_main_client(
     db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, setup: Setup
@@ -149,3 +179,9 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
             link = await s.get(CrmDialogLink, event.dialog_id)
             lead = await s.get(CrmLead, link.lead_id) if link and link.lead_id else None
         assert lead is not None and lead.client_id == main_id
+        if isinstance(event, DialogTransferredForCrm):
+            # The responsible follows the dialog on the client it now belongs to.
+            async with hub.session() as s:
+                main = await s.get(CrmProfile, main_id)
+            assert main is not None and main.responsible_id == event.to_operator_id
+            assert lead.responsible_id == event.to_operator_id
