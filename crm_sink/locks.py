@@ -29,6 +29,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,24 +39,54 @@ from core.db.on_cursor import core_rows
 from core.db.schema import Client, ClientIdentity, Dialog
 from crm_sink.store import NO_PROFILE
 
-__all__ = ["lock_clients", "lock_owner"]
+__all__ = ["OwnerBusy", "lock_clients", "lock_owner"]
+
+LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a ``NOWAIT`` lock that another transaction holds."""
 
 
-async def lock_clients(session: AsyncSession, client_ids: Iterable[int]) -> None:
-    """Hold the clients' rows until the transaction ends, and re-read them and their profiles."""
+class OwnerBusy(Exception):
+    """The client a row moved to while this transaction waited is locked by another one.
+
+    This transaction already holds the client the row moved from. A merge, or the undo of
+    one, takes both clients in id order; waiting here for the second could close a cycle
+    with it, which PostgreSQL breaks after a second by failing one of the two, possibly an
+    administrator's undo. The caller ends its transaction instead and tries again.
+    """
+
+
+async def lock_clients(
+    session: AsyncSession, client_ids: Iterable[int], *, nowait: bool = False
+) -> None:
+    """Hold the clients' rows until the transaction ends, and re-read them and their profiles.
+    With ``nowait``, a client another transaction holds raises ``OwnerBusy`` at once
+    (PostgreSQL; SQLite's single writer never waits in a cycle)."""
     ids = sorted(set(client_ids))
     if not ids:
         return
     await session.flush()
-    await _read_again(session, ids, for_update=not await session.run_sync(_begin_immediate))
+    for_update = not await session.run_sync(_begin_immediate)
+    try:
+        await _read_again(session, ids, for_update=for_update, nowait=nowait)
+    except DBAPIError as exc:
+        if _sqlstate(exc) == LOCK_NOT_AVAILABLE:
+            raise OwnerBusy(f"client {ids} is locked by another transaction") from exc
+        raise
 
 
-async def _read_again(session: AsyncSession, ids: list[int], *, for_update: bool) -> None:
+def _sqlstate(exc: DBAPIError) -> str | None:
+    # psycopg and asyncpg both name it ``sqlstate``.
+    return getattr(exc.orig, "sqlstate", None)
+
+
+async def _read_again(
+    session: AsyncSession, ids: list[int], *, for_update: bool, nowait: bool = False
+) -> None:
     """Read the clients ``ids`` and their profiles over what the session holds, noting the
     clients found without a profile (``store.NO_PROFILE``)."""
     query = select(Client).where(Client.id.in_(ids)).order_by(Client.id)
     if for_update:
-        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        query = query.with_for_update(key_share=True, nowait=nowait)  # FOR NO KEY UPDATE
     await session.execute(query.execution_options(populate_existing=True))
     profiles = await session.scalars(
         select(CrmProfile)
@@ -99,7 +130,8 @@ async def lock_owner(session: AsyncSession, row: ClientIdentity | Dialog) -> int
         owner = await _current_owner(session, row)
         if owner in locked:
             return owner
-        await lock_clients(session, [owner])
+        # A later owner is locked without waiting: this transaction holds an earlier one.
+        await lock_clients(session, [owner], nowait=bool(locked))
         locked.add(owner)
 
 

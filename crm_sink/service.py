@@ -31,6 +31,7 @@ from core.envelope import (
     utcnow,
 )
 from crm_sink.actions import CrmWork, do_dialog_closed, do_dialog_opened, do_hints
+from crm_sink.locks import OwnerBusy
 from crm_sink.pushes import Adapter, ExternalRefs
 from crm_sink.transfers import do_dialog_transferred
 
@@ -87,6 +88,9 @@ class CrmSink:
         except IntegrityError as exc:
             # Another sink process wrote the same row first; the retry finds it done.
             raise Retry(f"concurrent write: {exc.orig}") from exc
+        except OwnerBusy as exc:
+            # A merge or an undo holds the client this batch's row moved to: after it.
+            raise Retry(str(exc)) from exc
         await self.bus.publish_many([(streams.EVENTS, event) for event in work.events])
         if self.adapter is not None:
             for push in work.pushes:

@@ -9,6 +9,7 @@ may be left on the merged-away client.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core import streams
+from core.bus_config import Retry
 from core.db.crm_schema import CrmDialogLink, CrmLead, CrmNote, CrmProfile
 from core.db.schema import Dialog, Operator
 from core.delivery import Delivery
@@ -30,7 +32,7 @@ from core.envelope import (
     utcnow,
 )
 from crm_sink import locks
-from crm_sink.actions import CrmWork, do_merge
+from crm_sink.actions import CrmWork, do_merge, do_unmerge
 from crm_sink.merge import MergeableClient
 from crm_sink.store import do_apply
 from tests.support.crmhub import CrmHub, crm_hub
@@ -185,3 +187,77 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
                 main = await s.get(CrmProfile, main_id)
             assert main is not None and main.responsible_id == event.to_operator_id
             assert lead.responsible_id == event.to_operator_id
+
+
+async def test_a_sink_write_that_meets_an_undo_steps_back_instead_of_deadlocking(
+    postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sink waits for a merge that holds the client its dialog belongs to. By the time it
+    has that lock the merge has moved the dialog to the main client, which an undo of the
+    merge has just locked, and the undo waits for the client the sink holds. Had the sink
+    waited for the main client too, PostgreSQL would break the cycle after a second by
+    failing one of them, here the undo. The sink steps back instead (a Retry), the undo goes
+    through, and the sink's retry applies the event after it."""
+    async with crm_hub(postgres_url, redis_url) as hub:
+        main_id, dup_id, event = await _dialog_transferred(hub)
+        assert isinstance(event, DialogTransferredForCrm)
+        merge_has_read, merge_may_write = asyncio.Event(), asyncio.Event()
+        sink_locks, sink_holds_dup = asyncio.Event(), asyncio.Event()
+        resume = threading.Event()
+        loop = asyncio.get_running_loop()
+        real_lock, real_read = locks._begin_immediate, locks._read_again
+
+        async def apply_when_allowed(
+            session: AsyncSession, state: MergeableClient, donors: Iterable[int] = ()
+        ) -> None:
+            if not merge_has_read.is_set():
+                merge_has_read.set()
+                await merge_may_write.wait()
+            await do_apply(session, state, donors)
+
+        def noted_lock(session: Session) -> bool:
+            loop.call_soon_threadsafe(sink_locks.set)  # the sink runs in its writer's thread
+            return real_lock(session)
+
+        async def held_after_the_dup(
+            session: AsyncSession, ids: list[int], *, for_update: bool, nowait: bool = False
+        ) -> None:
+            await real_read(session, ids, for_update=for_update, nowait=nowait)
+            if for_update and ids == [dup_id] and not resume.is_set():
+                loop.call_soon_threadsafe(sink_holds_dup.set)
+                await asyncio.to_thread(resume.wait, WAIT_S)
+
+        monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
+
+        async def merge() -> int:
+            async with hub.session() as s, s.begin():
+                return (await do_merge(CrmWork(s, utcnow()), main_id, dup_id, None, "manual")).id
+
+        async def undo(merge_id: int) -> None:
+            async with hub.session() as s, s.begin():
+                await do_unmerge(CrmWork(s, utcnow()), merge_id, None)
+
+        merging = asyncio.create_task(merge())
+        await asyncio.wait_for(merge_has_read.wait(), WAIT_S)
+        monkeypatch.setattr(locks, "_begin_immediate", noted_lock)
+        monkeypatch.setattr(locks, "_read_again", held_after_the_dup)
+        sinking = asyncio.create_task(hub.sink.handle([Delivery(streams.CRM, "1-0", event)]))
+        await asyncio.wait_for(sink_locks.wait(), WAIT_S)
+        await asyncio.sleep(0.3)  # the sink waits for the client the merge holds
+        merge_may_write.set()
+        merge_id = await asyncio.wait_for(merging, WAIT_S)
+        await asyncio.wait_for(sink_holds_dup.wait(), WAIT_S)
+        monkeypatch.setattr(locks, "_begin_immediate", real_lock)
+        undoing = asyncio.create_task(undo(merge_id))
+        await asyncio.sleep(0.3)  # the undo holds the main client and waits for the other
+        resume.set()
+        with pytest.raises(Retry):
+            await asyncio.wait_for(sinking, WAIT_S)
+        await asyncio.wait_for(undoing, WAIT_S)  # not failed to break a deadlock
+
+        await hub.sink.handle([Delivery(streams.CRM, "1-0", event)])  # the bus's retry
+        async with hub.session() as s:
+            dialog = await s.get(Dialog, event.dialog_id)
+            owner = await s.get(CrmProfile, dup_id)
+        assert dialog is not None and dialog.client_id == dup_id  # back where it was
+        assert owner is not None and owner.responsible_id == event.to_operator_id
