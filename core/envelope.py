@@ -439,8 +439,21 @@ class PresenceEvent(_Model):
     status: Literal["online", "away", "offline"]
 
 
+class WebhookDeliveryEvent(_Model):
+    """A webhook delivery was logged or tried: an admin's open delivery log shows it at once."""
+
+    type: Literal["event.webhook_delivery"] = "event.webhook_delivery"
+    v: Literal[1] = 1
+    key: str
+    recipients: tuple[int, ...]
+    webhook_id: int
+    delivery: dict[str, Any]
+    """The log's line as ``GET /api/admin/webhooks/{id}/deliveries`` gives it."""
+
+
 ConsoleEvent = Annotated[
-    DialogEvent | MessageEvent | ReminderEvent | PresenceEvent, Field(discriminator="type")
+    DialogEvent | MessageEvent | ReminderEvent | PresenceEvent | WebhookDeliveryEvent,
+    Field(discriminator="type"),
 ]
 """What the console fans out to operator sockets (stream ``events``)."""
 
@@ -565,6 +578,7 @@ Envelope = Annotated[
     | MessageEvent
     | ReminderEvent
     | PresenceEvent
+    | WebhookDeliveryEvent
     | DialogOpenedForCrm
     | DialogClosedForCrm
     | ClientHintsForCrm

@@ -36,6 +36,7 @@ from core.envelope import (
     PresenceChange,
     PresenceEvent,
     ReminderEvent,
+    WebhookDeliveryEvent,
     utcnow,
 )
 from core.outage import REDIS_DOWN
@@ -50,8 +51,8 @@ log = logging.getLogger(__name__)
 MissedSince = Callable[[str], Awaitable[Replay]]
 """Rebuilds from the database what an operator missed since a stream id (``live_replay``)."""
 
-LiveEvent = DialogEvent | MessageEvent | ReminderEvent | PresenceEvent
-LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent)
+LiveEvent = DialogEvent | MessageEvent | ReminderEvent | PresenceEvent | WebhookDeliveryEvent
+LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent, WebhookDeliveryEvent)
 """What the events stream carries to operator sockets."""
 
 QUEUE_LIMIT = 1000
@@ -290,6 +291,12 @@ def event_frame(event: LiveEvent, entry_id: str | None) -> dict[str, Any]:
         frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}
     elif isinstance(event, PresenceEvent):
         frame = {"type": "presence", "operator_id": event.operator_id, "status": event.status}
+    elif isinstance(event, WebhookDeliveryEvent):
+        frame = {
+            "type": "webhook_delivery",
+            "webhook_id": event.webhook_id,
+            "delivery": event.delivery,
+        }
     else:
         frame = {"type": "message", "message": event.message.model_dump(mode="json")}
     if entry_id is not None:

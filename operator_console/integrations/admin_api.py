@@ -19,6 +19,7 @@ from core.db.integrations_schema import ApiToken, Webhook, WebhookAttempt
 from core.envelope import HookEventName, utcnow
 from operator_console.auth import require_role
 from operator_console.bodies import Body, path_row, read_body
+from operator_console.integrations.delivery_log import attempt_json
 from operator_console.integrations.tokens import Scope, new_token, token_digest
 
 DELIVERIES_SHOWN = 100
@@ -88,21 +89,6 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
         "events": hook.events,
         "active": hook.active,
         "created_at": hook.created_at.isoformat(),
-    }
-
-
-def attempt_json(row: WebhookAttempt) -> dict[str, Any]:
-    """One line of the delivery log."""
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "event": row.event,
-        "status": row.status,
-        "attempts": row.attempts,
-        "response_status": row.response_status,
-        "response_body": row.response_body,
-        "created_at": row.created_at.isoformat(),
-        "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
     }
 
 

@@ -23,9 +23,10 @@ from functools import partial
 from typing import Any
 
 import aiohttp
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.backoff import Backoff
@@ -36,6 +37,7 @@ from core.db.integrations_schema import Webhook, WebhookAttempt
 from core.envelope import ENVELOPE, Envelope, IntegrationEvent, WebhookDelivery, utcnow
 from core.integration_events import carried
 from operator_console.integrations.active_hooks import ActiveHooks
+from operator_console.integrations.delivery_log import admin_ids, delivery_event
 from operator_console.integrations.signing import (
     EVENT_HEADER,
     EVENT_ID_HEADER,
@@ -148,16 +150,18 @@ class WebhookSender:
                         )
                     )
                 )
-                for hook_id, event in pairs:
-                    if (hook_id, event.id) not in logged:
-                        session.add(_logged(hook_id, event))
+                new = [_logged(h, e) for h, e in pairs if (h, e.id) not in logged]
+                session.add_all(new)
+                await session.flush()
+                shown = await _shown(session, new)
         except IntegrityError as exc:
             raise Retry("another process logged the same delivery first") from exc
         # Queued even when logged before: a crash between commit and publish is redone here,
         # and the sender skips a delivery that is no longer pending.
-        await self.bus.publish_many(
-            [(streams.WEBHOOK_DELIVERIES, WebhookDelivery(webhook_id=h, event=e)) for h, e in pairs]
-        )
+        queued: list[tuple[str, BaseModel]] = [
+            (streams.WEBHOOK_DELIVERIES, WebhookDelivery(webhook_id=h, event=e)) for h, e in pairs
+        ]
+        await self.bus.publish_many(queued + shown)
 
     async def send(self, batch: Sequence[Delivery[WebhookDelivery]]) -> None:
         """Send a batch at once, and park each delivery to be tried again after its wait."""
@@ -191,6 +195,8 @@ class WebhookSender:
             elif not retry or attempt.attempts >= self.max_tries:
                 attempt.status = "failed"
             tries, final = attempt.attempts, attempt.status
+            shown = await _shown(session, [attempt])
+        await self.bus.publish_many(shown)
         if final == "pending":
             wait = self.backoff.delay(tries)
             log.info("webhook %d answered %s; try %d in %.1f s", delivery.webhook_id, status,
@@ -219,6 +225,16 @@ class WebhookSender:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             # ValueError: a URL the admin saved that the client cannot use (a bad host name).
             return None, f"no answer: {type(exc).__name__}"
+
+
+async def _shown(
+    session: AsyncSession, rows: Sequence[WebhookAttempt]
+) -> list[tuple[str, BaseModel]]:
+    """The live frames of ``rows`` for the admins' open delivery logs (``delivery_log``)."""
+    if not rows:
+        return []
+    admins = await admin_ids(session)
+    return [(streams.EVENTS, delivery_event(row, admins)) for row in rows] if admins else []
 
 
 def _logged(webhook_id: int, event: IntegrationEvent) -> WebhookAttempt:

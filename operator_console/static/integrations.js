@@ -24,6 +24,7 @@ const view = () => $("integrations-screen");
 let data = { tokens: [], webhooks: [] };
 let shownOnce = null; // { label, value }: a new token or secret, until the next render
 let log = null; // { webhook, deliveries }
+const DELIVERIES_SHOWN = 100; // as many as GET …/deliveries gives
 
 /** Wire the Integrations screen to its navigation button. */
 export function initIntegrations() {
@@ -169,6 +170,16 @@ async function openLog(hook) {
   } catch (err) {
     toast(`Could not load deliveries: ${err.reason || err}`);
   }
+}
+
+/** A delivery logged or tried (socket frame `webhook_delivery`): shown at once in the open log of
+ * its webhook, newest first. Only the log is redrawn, so a form being filled in keeps its input. */
+export function applyDeliveryFrame(frame) {
+  const shown = view().querySelector("[data-ol=delivery-log]");
+  if (!log || !shown || log.webhook.id !== frame.webhook_id || !frame.delivery) return;
+  const others = log.deliveries.filter((d) => d.id !== frame.delivery.id);
+  log.deliveries = [frame.delivery, ...others].sort((a, b) => b.id - a.id).slice(0, DELIVERIES_SHOWN);
+  shown.replaceWith(deliveryLog());
 }
 
 function deliveryLog() {

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { addThreadMessage, loadThread, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
+import { applyDeliveryFrame } from "./integrations.js";
 import { applyLoadFrame, resyncLoad } from "./load_screen.js";
 import { notifyFrame } from "./notifications.js";
 import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
@@ -187,6 +188,8 @@ function applyFrame(frame) {
     applyMessageFrame(frame.message);
   } else if (frame.type === "load") {
     applyLoadFrame(frame);
+  } else if (frame.type === "webhook_delivery" && Number.isInteger(frame.webhook_id)) {
+    applyDeliveryFrame(frame);
   } else if (frame.type === "presence" && frame.operator_id === state.me.id) {
     // The router's decision (a grace that ran out, an admin, another tab), not our wish.
     state.me = { ...state.me, status: frame.status };

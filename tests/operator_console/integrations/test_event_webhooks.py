@@ -5,6 +5,7 @@ delivery log shows the tries and the last answer, and no secret reaches the logs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -238,3 +239,56 @@ async def test_the_realtime_api_pushes_events_to_a_token_and_resumes(hub: str) -
             await ws.receive_json(timeout=5)
             again = await ws.receive_json(timeout=10)
         assert again["id"] == second["id"]
+
+
+async def _frames_within(client: OperatorClient, seconds: float) -> list[dict[str, Any]]:
+    """Every frame ``client`` receives in the next ``seconds``."""
+    frames: list[dict[str, Any]] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                frames.append(await client.receive(timeout=seconds))
+    return frames
+
+
+async def test_each_try_reaches_the_admins_open_consoles_as_it_happens(
+    hub: str, peer: WebhookPeer
+) -> None:
+    """The delivery log is live: every change of a delivery (logged, each failed try with its
+    answer, the success) is a socket frame to the admins, and to no one else."""
+    admin = await logged_in(hub, "admin")
+    status, _ = await admin.call(
+        "POST",
+        "/api/admin/operators",
+        {"login": "manager", "name": "Olga", "role": "manager", "password": "pw-manager"},
+    )
+    assert status == 201
+    olga = await logged_in(hub, "manager")
+    hook_id = await _subscribe(admin, peer, ["message.created"])
+    await admin.open_socket()
+    await olga.open_socket()
+    visitor = VisitorClient(hub)
+    seen: list[dict[str, Any]] = []
+    try:
+        await visitor.connect()
+        await visitor.say("Is it live?")
+        while not seen or seen[-1]["status"] != "delivered":
+            frame = await admin.receive_until("webhook_delivery", timeout=20)
+            assert frame["webhook_id"] == hook_id
+            seen.append(frame["delivery"])
+        olga_frames = await _frames_within(olga, 1.0)
+    finally:
+        await visitor.close()
+    try:
+        listed = await _deliveries(admin, hook_id)
+    finally:
+        await admin.close()
+        await olga.close()
+    assert [(r["status"], r["attempts"], r["response_status"]) for r in seen] == [
+        ("pending", 0, None),
+        ("pending", 1, 500),
+        ("pending", 2, 500),
+        ("delivered", 3, 200),
+    ]
+    assert seen[-1] == listed[0]  # the frame is the log's line as the list gives it
+    assert not [f for f in olga_frames if f["type"] == "webhook_delivery"]
