@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import streams
 from core.bus_config import Retry
-from core.db.crm_schema import CrmDialogLink, CrmLead, CrmNote, CrmProfile
+from core.db.crm_schema import CrmDialogLink, CrmLead, CrmMerge, CrmNote, CrmProfile
 from core.db.schema import Dialog, Operator
 from core.delivery import Delivery
 from core.envelope import (
@@ -63,17 +63,22 @@ async def _new_client_opens(hub: CrmHub) -> tuple[int, int, CrmEvent]:
     return known.client_id, new.client_id, opened
 
 
-async def _linked_dialog_closes(hub: CrmHub) -> tuple[int, int, CrmEvent]:
-    """Two clients with a lead each; the second one's dialog is closed, not yet applied."""
+async def _two_clients_with_leads(hub: CrmHub) -> tuple[Dialog, Dialog]:
+    """Two clients with a dialog and a lead each: the first is the one a merge keeps."""
     await hub.say("telegram", "tg-1", "first")
     await hub.say("viber", "vb-1", "second")
     await hub.drain()
-    kept, closing = await _dialogs(hub)
+    kept, other = await _dialogs(hub)
     async with hub.session() as s, s.begin():
-        # Changed last, so the first client is the one a merge keeps.
         profile = await s.get(CrmProfile, kept.client_id)
         assert profile is not None
-        profile.updated_at = utcnow() + timedelta(minutes=1)
+        profile.updated_at = utcnow() + timedelta(minutes=1)  # changed last: kept
+    return kept, other
+
+
+async def _linked_dialog_closes(hub: CrmHub) -> tuple[int, int, CrmEvent]:
+    """Two clients with a lead each; the second one's dialog is closed, not yet applied."""
+    kept, closing = await _two_clients_with_leads(hub)
     await hub.publish(streams.COMMANDS, CloseDialog(dialog_id=closing.id, operator_id=None))
     await hub.route()
     closed = DialogClosedForCrm(dialog_id=closing.id, client_id=closing.client_id)
@@ -83,14 +88,8 @@ async def _linked_dialog_closes(hub: CrmHub) -> tuple[int, int, CrmEvent]:
 async def _dialog_transferred(hub: CrmHub) -> tuple[int, int, CrmEvent]:
     """Two clients with a lead each; the second one's dialog is transferred to another
     operator, the CRM side of it not yet applied."""
-    await hub.say("telegram", "tg-1", "first")
-    await hub.say("viber", "vb-1", "second")
-    await hub.drain()
-    kept, moving = await _dialogs(hub)
+    kept, moving = await _two_clients_with_leads(hub)
     async with hub.session() as s, s.begin():
-        profile = await s.get(CrmProfile, kept.client_id)
-        assert profile is not None
-        profile.updated_at = utcnow() + timedelta(minutes=1)  # the client a merge keeps
         pia = Operator(login="pia", name="Pia", password_hash="x", role="operator")
         s.add(pia)
         await s.flush()
@@ -124,6 +123,51 @@ async def _left_on(session: AsyncSession, client_id: int) -> list[str]:
     return left
 
 
+class HeldMerge:
+    """A merge of two clients held after it has read what they own and before it moves
+    anything, until ``may_write`` is set; ``sink_locks`` is set when a lock of a client begins
+    once ``note_locks`` is called (only the sink locks while the merge is held)."""
+
+    def __init__(self, hub: CrmHub, main_id: int, dup_id: int, patch: pytest.MonkeyPatch):
+        self.hub, self.main_id, self.dup_id, self.patch = hub, main_id, dup_id, patch
+        self.has_read, self.may_write = asyncio.Event(), asyncio.Event()
+        self.sink_locks = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+        patch.setattr("crm_sink.actions.do_apply", self._apply)
+
+    async def _apply(
+        self, session: AsyncSession, state: MergeableClient, donors: Iterable[int] = ()
+    ) -> None:
+        if not self.has_read.is_set():
+            self.has_read.set()
+            await self.may_write.wait()
+        await do_apply(session, state, donors)
+
+    async def start(self) -> asyncio.Task[CrmMerge]:
+        """The merge, once it has read and is held."""
+
+        async def merge() -> CrmMerge:
+            async with self.hub.session() as s, s.begin():
+                work = CrmWork(s, utcnow())
+                return await do_merge(work, self.main_id, self.dup_id, None, "manual")
+
+        merging = asyncio.create_task(merge())
+        await asyncio.wait_for(self.has_read.wait(), WAIT_S)
+        return merging
+
+    def note_locks(self) -> None:
+        real_lock = locks._begin_immediate
+
+        def noted_lock(session: Session) -> bool:
+            # Every lock of a client starts here, the write lock on SQLite or the row locks
+            # after it on PostgreSQL. The sink runs in its writer's thread: the test's loop is
+            # told thread-safely.
+            self.loop.call_soon_threadsafe(self.sink_locks.set)
+            return real_lock(session)
+
+        self.patch.setattr(locks, "_begin_immediate", noted_lock)
+
+
 @pytest.mark.parametrize(
     "setup",
     [_new_client_opens, _linked_dialog_closes, _dialog_transferred],
@@ -134,47 +178,18 @@ async def test_sink_write_during_a_merge_ends_on_the_main_client(
 ) -> None:
     async with crm_hub(db_url, redis_url) as hub:
         main_id, dup_id, event = await setup(hub)
-        merge_has_read = asyncio.Event()
-        merge_may_write = asyncio.Event()
-        sink_waits = asyncio.Event()
-
-        async def apply_when_allowed(
-            session: AsyncSession, state: MergeableClient, donors: Iterable[int] = ()
-        ) -> None:
-            if not merge_has_read.is_set():
-                merge_has_read.set()
-                await merge_may_write.wait()
-            await do_apply(session, state, donors)
-
-        real_lock = locks._begin_immediate
-        loop = asyncio.get_running_loop()
-
-        def noted_lock(session: Session) -> bool:
-            # Every lock of a client starts here, the write lock on SQLite or the row locks
-            # after it on PostgreSQL. Only the sink locks once the merge is held, and it runs
-            # in its writer's thread: the test's loop is told thread-safely.
-            loop.call_soon_threadsafe(sink_waits.set)
-            return real_lock(session)
-
-        monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
-
-        async def merge() -> tuple[int, int]:
-            async with hub.session() as s, s.begin():
-                done = await do_merge(CrmWork(s, utcnow()), main_id, dup_id, None, "manual")
-                return done.main_id, done.dup_id
-
-        merging = asyncio.create_task(merge())
-        await asyncio.wait_for(merge_has_read.wait(), WAIT_S)
-        monkeypatch.setattr(locks, "_begin_immediate", noted_lock)
+        held = HeldMerge(hub, main_id, dup_id, monkeypatch)
+        merging = await held.start()
+        held.note_locks()
         sinking = asyncio.create_task(hub.sink.handle([Delivery(streams.CRM, "1-0", event)]))
-        waiting = asyncio.create_task(sink_waits.wait())
+        waiting = asyncio.create_task(held.sink_locks.wait())
         # The sink either finished on its own (nothing held it) or is at the client's lock.
         await asyncio.wait([sinking, waiting], timeout=WAIT_S, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        merge_may_write.set()
+        held.may_write.set()
         merged, _ = await asyncio.wait_for(asyncio.gather(merging, sinking), WAIT_S)
 
-        assert merged == (main_id, dup_id)
+        assert (merged.main_id, merged.dup_id) == (main_id, dup_id)
         async with hub.session() as s:
             assert await _left_on(s, dup_id) == []
             assert f"dialog {event.dialog_id}" in await _left_on(s, main_id)
@@ -201,54 +216,32 @@ async def test_a_sink_write_that_meets_an_undo_steps_back_instead_of_deadlocking
     async with crm_hub(postgres_url, redis_url) as hub:
         main_id, dup_id, event = await _dialog_transferred(hub)
         assert isinstance(event, DialogTransferredForCrm)
-        merge_has_read, merge_may_write = asyncio.Event(), asyncio.Event()
-        sink_locks, sink_holds_dup = asyncio.Event(), asyncio.Event()
-        resume = threading.Event()
-        loop = asyncio.get_running_loop()
-        real_lock, real_read = locks._begin_immediate, locks._read_again
-
-        async def apply_when_allowed(
-            session: AsyncSession, state: MergeableClient, donors: Iterable[int] = ()
-        ) -> None:
-            if not merge_has_read.is_set():
-                merge_has_read.set()
-                await merge_may_write.wait()
-            await do_apply(session, state, donors)
-
-        def noted_lock(session: Session) -> bool:
-            loop.call_soon_threadsafe(sink_locks.set)  # the sink runs in its writer's thread
-            return real_lock(session)
+        held = HeldMerge(hub, main_id, dup_id, monkeypatch)
+        sink_holds_dup, resume = asyncio.Event(), threading.Event()
+        real_read = locks._read_again
 
         async def held_after_the_dup(
             session: AsyncSession, ids: list[int], *, for_update: bool, nowait: bool = False
         ) -> None:
             await real_read(session, ids, for_update=for_update, nowait=nowait)
             if for_update and ids == [dup_id] and not resume.is_set():
-                loop.call_soon_threadsafe(sink_holds_dup.set)
+                held.loop.call_soon_threadsafe(sink_holds_dup.set)
                 await asyncio.to_thread(resume.wait, WAIT_S)
-
-        monkeypatch.setattr("crm_sink.actions.do_apply", apply_when_allowed)
-
-        async def merge() -> int:
-            async with hub.session() as s, s.begin():
-                return (await do_merge(CrmWork(s, utcnow()), main_id, dup_id, None, "manual")).id
 
         async def undo(merge_id: int) -> None:
             async with hub.session() as s, s.begin():
                 await do_unmerge(CrmWork(s, utcnow()), merge_id, None)
 
-        merging = asyncio.create_task(merge())
-        await asyncio.wait_for(merge_has_read.wait(), WAIT_S)
-        monkeypatch.setattr(locks, "_begin_immediate", noted_lock)
+        merging = await held.start()
+        held.note_locks()
         monkeypatch.setattr(locks, "_read_again", held_after_the_dup)
         sinking = asyncio.create_task(hub.sink.handle([Delivery(streams.CRM, "1-0", event)]))
-        await asyncio.wait_for(sink_locks.wait(), WAIT_S)
+        await asyncio.wait_for(held.sink_locks.wait(), WAIT_S)
         await asyncio.sleep(0.3)  # the sink waits for the client the merge holds
-        merge_may_write.set()
-        merge_id = await asyncio.wait_for(merging, WAIT_S)
+        held.may_write.set()
+        merge = await asyncio.wait_for(merging, WAIT_S)
         await asyncio.wait_for(sink_holds_dup.wait(), WAIT_S)
-        monkeypatch.setattr(locks, "_begin_immediate", real_lock)
-        undoing = asyncio.create_task(undo(merge_id))
+        undoing = asyncio.create_task(undo(merge.id))
         await asyncio.sleep(0.3)  # the undo holds the main client and waits for the other
         resume.set()
         with pytest.raises(Retry):
