@@ -205,10 +205,13 @@ async def test_a_failing_poll_backs_off_logs_one_line_each_time_and_shows_the_er
         )
     times = [t for m, t in peers.telegram.refused if m == "deleteWebhook"]
     first, second = times[1] - times[0], times[2] - times[1]
-    assert 0.8 <= first < 1.8 and 1.8 <= second < 3.5  # 1 s, then 2 s: doubling
+    # The waits the hub chose, 1 s then 2 s, are in its log; the peer saw it wait at least that
+    # long. A busy machine only adds to each interval, so no upper bound is asserted.
+    assert first >= 0.8 and second >= 1.8
     lines = [r for r in caplog.records if "channel %d: polling failed" in r.msg]
     assert len(lines) >= 2 and all(r.exc_info is None for r in lines)
     assert "Unauthorized" in lines[0].getMessage() and "again in 1 s" in lines[0].getMessage()
+    assert "again in 2 s" in lines[1].getMessage()
     health = (await listed(admin, channel_id))["health"]
     assert health["status"] == "error" and "Unauthorized" in health["error"]
     assert health["error_at"]
