@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
-
 __all__ = ["is_generated_name", "normalize_email", "normalize_name", "normalize_phone"]
 
 # RFC 5321 limits; a longer string is not a deliverable address whatever it looks like.
@@ -45,6 +43,9 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str | None:
     if not text:
         return None
     region = default_region.upper() if default_region else None
+    # libphonenumber's tables are imported at the first phone, not at the hub's start.
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

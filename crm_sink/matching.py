@@ -22,8 +22,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
-from rapidfuzz import fuzz
-
 from crm_sink.contacts import normalize_email, normalize_name, normalize_phone
 
 __all__ = [
@@ -232,6 +230,8 @@ def _compare(
         matches.append(FieldMatch("email", "email " + ", ".join(shared_emails), 100))
     other_name = normalize_name(other.name)
     if len(own_name.split()) >= 2 and len(other_name.split()) >= 2:
+        from rapidfuzz import fuzz  # at the first pair of full names, not at the hub's start
+
         ratio = fuzz.token_set_ratio(own_name, other_name)
         if ratio >= name_threshold:
             score = round(ratio)

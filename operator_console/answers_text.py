@@ -11,8 +11,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from core.db.answers_schema import MAX_ANSWER_TEXT, MAX_ANSWER_TITLE
 from crm_sink.contacts import is_generated_name
 
@@ -45,6 +43,8 @@ def fuzzy_score(query: str, title: str, text: str) -> float:
     q = query.casefold().strip()
     if not q:
         return 100.0
+    from rapidfuzz import fuzz  # at the first search, not at the hub's start
+
     by_title = fuzz.partial_ratio(q, title.casefold())
     by_text = fuzz.partial_ratio(q, text.casefold()) * 0.9
     return float(max(by_title, by_text))

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from connectors.webchat.uploads import MAX_FILES
@@ -176,6 +175,9 @@ def check_contact(contact: ContactDetails) -> str | None:
     written with ``+`` and the country code), or None."""
     if not contact.phone:
         return None
+    # libphonenumber's tables are imported at the first form with a phone, not at the start.
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(contact.phone, None)
     except phonenumbers.NumberParseException:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 
-import phonenumbers
 from aiohttp import web
 
 from connectors.webchat.config import CAPABILITIES
@@ -35,12 +34,17 @@ def with_contact(hints: ClientHints | None, contact: ContactDetails) -> ClientHi
         update={
             "name": (signed and base.name) or contact.name or base.name,
             "email": (signed and base.email) or contact.email or base.email,
-            "phone": phonenumbers.format_number(
-                phonenumbers.parse(contact.phone, None), phonenumbers.PhoneNumberFormat.E164
-            )
-            if contact.phone
-            else base.phone,
+            "phone": _e164(contact.phone) if contact.phone else base.phone,
         }
+    )
+
+
+def _e164(phone: str) -> str:
+    """A phone ``check_contact`` accepted, as ``+<country code><number>``."""
+    import phonenumbers  # imported by check_contact already: no start-up cost
+
+    return phonenumbers.format_number(
+        phonenumbers.parse(phone, None), phonenumbers.PhoneNumberFormat.E164
     )
 
 

