@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 
 from core import streams
+from core.db import loaded
 from core.db.counters import count_messages
 from core.db.routing_schema import DialogOffer, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
@@ -71,8 +72,8 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
     here; without it the repeat check is a query of its own.
     """
     session = work.session
-    dialog = await session.get(Dialog, cmd.dialog_id)
-    operator = await session.get(Operator, cmd.operator_id)
+    dialog = await loaded.get(session, Dialog, cmd.dialog_id)
+    operator = await loaded.get(session, Operator, cmd.operator_id)
     if dialog is None or operator is None:
         log.error(
             "reply %s names dialog %d or operator %d that does not exist; dropped",
@@ -81,7 +82,7 @@ async def do_reply(work: Batch, cmd: OperatorReply, stored: StoredReplies | None
             cmd.operator_id,
         )
         return
-    identity = await session.get(ClientIdentity, dialog.identity_id)
+    identity = await loaded.get(session, ClientIdentity, dialog.identity_id)
     assert identity is not None
     seen: ShownMessage | None
     if stored is None:
@@ -174,7 +175,7 @@ def new_reply(work: Batch, dialog: Dialog, operator: Acting, cmd: OperatorReply)
 async def do_close(work: Batch, cmd: CloseDialog) -> None:
     """Close a dialog (by its operator, or the client where the channel allows); the line's
     closing text, the rating request and the statistics outcome come from ``decide_close``."""
-    dialog = await work.session.get(Dialog, cmd.dialog_id)
+    dialog = await loaded.get(work.session, Dialog, cmd.dialog_id)
     if dialog is None:
         log.error("close names dialog %d, which does not exist; dropped", cmd.dialog_id)
         return
@@ -195,7 +196,7 @@ async def rating_controls(work: Batch, dialog: Dialog) -> bool:
 async def do_presence(work: Batch, cmd: PresenceChange) -> None:
     """Record an operator's presence; waiting dialogs go to one who comes online, and the
     offers of one who leaves go on to others."""
-    operator = await work.session.get(Operator, cmd.operator_id)
+    operator = await loaded.get(work.session, Operator, cmd.operator_id)
     if operator is None:
         log.error("presence names operator %d, which does not exist; dropped", cmd.operator_id)
         return
@@ -296,7 +297,9 @@ async def do_intents(
         if isinstance(intent, Remind):
             await work.announce_reminder(intent.dialog_id, intent.stage, intent.waited_minutes)
             continue
-        dialog = changed.get(intent.dialog_id) or await work.session.get(Dialog, intent.dialog_id)
+        dialog = changed.get(intent.dialog_id) or await loaded.get(
+            work.session, Dialog, intent.dialog_id
+        )
         if dialog is None:
             log.error("intent %r names a dialog that does not exist", intent)
             continue
@@ -323,7 +326,7 @@ async def _announce(
     for dialog in changed.values():
         await work.announce_dialog(dialog, lead if lead and lead.dialog_id == dialog.id else None)
     if lead is not None:
-        home = changed.get(lead.dialog_id) or await work.session.get(Dialog, lead.dialog_id)
+        home = changed.get(lead.dialog_id) or await loaded.get(work.session, Dialog, lead.dialog_id)
         assert home is not None
         await work.announce_message(home, lead)
         if echo_to is not None:
@@ -331,7 +334,7 @@ async def _announce(
     for dialog, message in written:
         await work.announce_message(dialog, message)
         if not message.hidden:
-            identity = await work.session.get(ClientIdentity, dialog.identity_id)
+            identity = await loaded.get(work.session, ClientIdentity, dialog.identity_id)
             assert identity is not None
             await work.deliver(dialog, message, identity.external_id)
 
@@ -341,7 +344,7 @@ async def _apply_one(
 ) -> Message | None:
     session = work.session
     if isinstance(intent, Assign):
-        operator = await session.get(Operator, intent.operator_id)
+        operator = await loaded.get(session, Operator, intent.operator_id)
         assert operator is not None
         await session.run_sync(assign, dialog, operator, work.now)
         assigned = f"{dialog.offer_round}:{operator.id}:{work.now.isoformat()}"
@@ -427,7 +430,7 @@ async def _close(work: Batch, dialog: Dialog, intent: Close) -> None:
     dialog.outcome = intent.outcome
     if intent.ask_rating:
         dialog.rating_requested_at = work.now
-    identity = await work.session.get(ClientIdentity, dialog.identity_id)
+    identity = await loaded.get(work.session, ClientIdentity, dialog.identity_id)
     channel = await work.channel(dialog.channel_id)
     assert identity is not None and channel is not None
     work.emit(

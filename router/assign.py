@@ -9,6 +9,7 @@ import logging
 from sqlalchemy import func, select
 
 from core import streams
+from core.db import loaded
 from core.db.figures import prepare_new_dialog
 from core.db.loaded import stored
 from core.db.schema import (
@@ -54,7 +55,7 @@ async def do_open_dialog(
         )
     if msg.thread_dialog_id is not None:
         # A reply the channel tied to a dialog (email threading) joins it while it is open.
-        threaded = await session.get(Dialog, msg.thread_dialog_id)
+        threaded = await loaded.get(session, Dialog, msg.thread_dialog_id)
         if (
             threaded
             and threaded.status in OPEN_STATUSES
@@ -76,7 +77,7 @@ async def do_open_dialog(
             select(func.max(Dialog.id)).where(Dialog.identity_id == identity.id)
         )
     line_id = channel.line_id
-    if msg.line_id is not None and await session.get(Line, msg.line_id) is not None:
+    if msg.line_id is not None and await loaded.get(session, Line, msg.line_id) is not None:
         line_id = msg.line_id  # the channel's routing rules chose another line
     dialog = Dialog(
         line_id=line_id,
@@ -103,10 +104,10 @@ async def _mailed_dialog(work: Batch, msg: InboundMessage) -> Dialog | None:
     tied it to a dialog whose answers went to this address (``connectors.webchat.answer_mail``)."""
     if msg.thread_dialog_id is None or not msg.hints.email:
         return None
-    dialog = await work.session.get(Dialog, msg.thread_dialog_id)
+    dialog = await loaded.get(work.session, Dialog, msg.thread_dialog_id)
     if dialog is None or dialog.status not in OPEN_STATUSES:
         return None
-    client = await work.session.get(Client, dialog.client_id)
+    client = await loaded.get(work.session, Client, dialog.client_id)
     if client is None or (client.email or "").lower() != msg.hints.email.lower():
         return None
     return dialog

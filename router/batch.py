@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
 from core.audience import dialog_audience
+from core.db import loaded
 from core.db.figures import CLOCKS_FROM
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import line_members
@@ -101,7 +102,7 @@ class Batch:
         """A channel by id (None: no such channel)."""
         setup = await self.setup()
         if channel_id not in setup.channels:
-            row = await self.session.get(Channel, channel_id)
+            row = await loaded.get(self.session, Channel, channel_id)
             setup.channels[channel_id] = None if row is None else channel_facts(row)
         return setup.channels[channel_id]
 
@@ -109,7 +110,7 @@ class Batch:
         """A line by id; LookupError when it does not exist."""
         setup = await self.setup()
         if line_id not in setup.lines:
-            row = await self.session.get(Line, line_id)
+            row = await loaded.get(self.session, Line, line_id)
             if row is None:
                 raise LookupError(f"line {line_id} does not exist")
             setup.lines[line_id] = line_facts(row, line_settings(row))
@@ -201,7 +202,7 @@ class Batch:
     async def announce_dialog(self, dialog: Dialog, last: ShownMessage | None = None) -> None:
         """Tell the console a dialog appeared or changed."""
         channel = await self.channel(dialog.channel_id)
-        client = await self.session.get(Client, dialog.client_id)
+        client = await loaded.get(self.session, Client, dialog.client_id)
         assert channel is not None and client is not None
         participants = await self.participants(dialog.id)
         view = dialog_view(
@@ -245,7 +246,7 @@ class Batch:
     async def announce_reminder(self, dialog_id: int, stage: ReminderStage, waited: int) -> None:
         """Remind the dialog's operator (or, while it has none, whoever sees it), or at the
         manager stage the line's managers, that its client still waits for an answer."""
-        dialog = await self.session.get(Dialog, dialog_id)
+        dialog = await loaded.get(self.session, Dialog, dialog_id)
         if dialog is None:
             return
         if stage == "manager":
@@ -256,7 +257,7 @@ class Batch:
             recipients = await self.recipients(dialog)
         if not recipients:
             return
-        client = await self.session.get(Client, dialog.client_id)
+        client = await loaded.get(self.session, Client, dialog.client_id)
         self.emit(
             streams.EVENTS,
             ReminderEvent(

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import streams
+from core.db import loaded
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import (
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 async def _dialog_and_operator(
     work: Batch, dialog_id: int, operator_id: int, what: str
 ) -> tuple[Dialog, Operator] | None:
-    dialog = await work.session.get(Dialog, dialog_id)
-    operator = await work.session.get(Operator, operator_id)
+    dialog = await loaded.get(work.session, Dialog, dialog_id)
+    operator = await loaded.get(work.session, Operator, operator_id)
     if dialog is None or operator is None:
         log.error(
             "%s names dialog %d or operator %d that does not exist; dropped",
@@ -78,7 +79,7 @@ async def take_refusal(
     command arrives, which settles two takes racing for one dialog.
     """
     work = Batch(session, now)
-    dialog = await session.get(Dialog, dialog_id)
+    dialog = await loaded.get(session, Dialog, dialog_id)
     if dialog is None:
         return "closed"
     intents = await _decide_take(work, dialog, operator_id)
@@ -159,7 +160,7 @@ async def _decide_transfer(
     """The transfer's intents and the words naming where it goes; None when the target is
     unknown or missing."""
     if cmd.to_operator_id is not None:
-        target = await work.session.get(Operator, cmd.to_operator_id)
+        target = await loaded.get(work.session, Operator, cmd.to_operator_id)
         if target is None or target.role in READ_ONLY_ROLES:
             log.error(
                 "transfer of dialog %d names operator %d, unknown or an analyst",
@@ -202,7 +203,7 @@ async def do_invite(work: Batch, cmd: InviteColleague) -> None:
     if found is None:
         return
     dialog, operator = found
-    colleague = await work.session.get(Operator, cmd.colleague_id)
+    colleague = await loaded.get(work.session, Operator, cmd.colleague_id)
     if colleague is None or colleague.role in READ_ONLY_ROLES or dialog.status == "closed":
         log.warning(
             "invite into dialog %d refused: closed, or unknown colleague or analyst", dialog.id
@@ -292,7 +293,7 @@ async def do_note(work: Batch, cmd: HiddenNote) -> None:
 
 async def do_rate(work: Batch, cmd: RateDialog) -> None:
     """Store the client's rating of a closed dialog (the first one counts)."""
-    dialog = await work.session.get(Dialog, cmd.dialog_id)
+    dialog = await loaded.get(work.session, Dialog, cmd.dialog_id)
     if dialog is None or dialog.status != "closed" or dialog.rating is not None:
         return
     dialog.rating = cmd.rating
@@ -318,7 +319,7 @@ async def do_timer(work: Batch, fired: TimerFired) -> None:
     if kind == "away":
         await do_away_timer(work, int(payload.get("operator_id") or 0))
         return
-    dialog = await work.session.get(Dialog, int(payload.get("dialog_id") or 0))
+    dialog = await loaded.get(work.session, Dialog, int(payload.get("dialog_id") or 0))
     if dialog is None:
         log.info("timer %s names a dialog that is gone", fired.key)
         return
@@ -360,7 +361,7 @@ async def do_presence_timer(work: Batch, operator_id: int) -> None:
     ends. Going offline takes the same path as the operator choosing it, so their pending
     offers pass on exactly as they would then.
     """
-    operator = await work.session.get(Operator, operator_id)
+    operator = await loaded.get(work.session, Operator, operator_id)
     if operator is None or work.sockets is None:
         return
     live = await work.sockets.live(operator_id, work.now)
@@ -373,7 +374,7 @@ async def do_presence_timer(work: Batch, operator_id: int) -> None:
 async def do_away_timer(work: Batch, operator_id: int) -> None:
     """An operator did nothing in the console for the auto-away time: online becomes away,
     through the same path as choosing it (their pending offers pass on)."""
-    operator = await work.session.get(Operator, operator_id)
+    operator = await loaded.get(work.session, Operator, operator_id)
     if operator is None:
         return
     status = status_after_idle(operator.status)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from core import streams
+from core.db import loaded
 from core.db.counters import count_messages
 from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
@@ -98,7 +99,7 @@ async def _repeated(
     # A repeat within the run: drain stored the first one, so read its row now.
     seen = await run.stored(channel.id, msg.external_message_id)
     assert seen is not None
-    dialog = await work.session.get(Dialog, seen.dialog_id)
+    dialog = await loaded.get(work.session, Dialog, seen.dialog_id)
     assert dialog is not None
     await work.announce_message(dialog, seen)
     if msg.echo:

@@ -149,7 +149,7 @@ class InboundReads:
         key = (msg.channel_id, msg.external_user_id)
         if self.identities.get(key) is None:
             # do_open_dialog made it in this session, so the identity map has it (no SQL).
-            identity = await self.work.session.get(ClientIdentity, dialog.identity_id)
+            identity = await loaded.get(self.work.session, ClientIdentity, dialog.identity_id)
             if identity is not None:
                 self.identities[key] = identity
                 self.dialogs.setdefault(identity.id, [])

@@ -171,7 +171,7 @@ async def snapshot(
     pending = [o for o in offers if o.state == "pending"]
     previous_operator = None
     if dialog.previous_dialog_id is not None:
-        previous = await session.get(Dialog, dialog.previous_dialog_id)
+        previous = await loaded.get(session, Dialog, dialog.previous_dialog_id)
         if previous is not None and previous.line_id == dialog.line_id:
             previous_operator = previous.operator_id
     responsible = None

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import loaded
 from core.db.routing_schema import member_lines
 from core.db.schema import Dialog, Operator
 from core.envelope import ReopenDialog
@@ -48,8 +49,8 @@ async def active_dialog(session: AsyncSession, dialog: Dialog) -> int | None:
 
 async def do_reopen(work: Batch, cmd: ReopenDialog) -> None:
     """An admin, or a manager of the dialog's line, reopens a closed dialog."""
-    dialog = await work.session.get(Dialog, cmd.dialog_id)
-    operator = await work.session.get(Operator, cmd.operator_id)
+    dialog = await loaded.get(work.session, Dialog, cmd.dialog_id)
+    operator = await loaded.get(work.session, Operator, cmd.operator_id)
     if dialog is None or operator is None:
         log.error(
             "reopen names dialog %d or operator %d that does not exist; dropped",
