@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from core import streams
 from core.db import loaded
 from core.db.counters import count_messages
+from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer, member_lines
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
@@ -32,7 +33,7 @@ from core.roles import SUPERVISOR_ROLES
 from core.views import ShownMessage
 from router.audit import do_audit
 from router.batch import Batch
-from router.decide import WAITING_AT_ONCE, decide_take, decide_unavailable, route_waiting
+from router.decide import decide_take, decide_unavailable, route_waiting
 from router.handover import assign
 from router.intents import (
     MOVES_LOAD,
@@ -57,7 +58,7 @@ from router.intents import (
 from router.lifecycle import decide_close, decide_operator_message
 from router.locks import lock_dialogs
 from router.reads import Acting, load_policy, may_work_on, operator_states, snapshot
-from router.statements import MessageRecord
+from router.statements import WAITING, MessageRecord, waiting_dialogs
 
 log = logging.getLogger(__name__)
 
@@ -255,14 +256,11 @@ async def do_route_waiting(work: Batch, line_id: int, why: str) -> None:
     # found them full and is queueing a dialog holds these locks until it commits: read first,
     # its dialog would be missed here, and then wait in the queue while an operator has room.
     states = await operator_states(work, line_id)
-    waiting = (
-        await work.session.scalars(
-            select(Dialog)
-            .where(Dialog.line_id == line_id, Dialog.status == "waiting")
-            .order_by(Dialog.opened_at, Dialog.id)
-            .limit(WAITING_AT_ONCE)
-        )
-    ).all()
+    session = work.session.sync_session
+    waiting = [
+        loaded.adopt(session, WAITING, row)
+        for row in await core_rows(work.session, waiting_dialogs(), {"line_id": line_id})
+    ]
     if not waiting:
         return
     policy = await load_policy(work, line_id)

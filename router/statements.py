@@ -25,6 +25,7 @@ from core.db.loaded import shape
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
+from router.decide import WAITING_AT_ONCE
 from router.snapshots import OPEN_STATUSES
 
 
@@ -153,6 +154,24 @@ def identities_with_dialogs() -> Any:
             ),
         )
         .where(identities.channel_id == channel_id, identities.external_id.in_(ids))
+    )
+
+
+WAITING = shape(Dialog)
+"""The columns of a row of ``waiting_dialogs``."""
+
+
+@cache
+def waiting_dialogs() -> Any:
+    """``WAITING`` columns of the line bound as ``line_id``'s waiting dialogs, the first
+    ``WAITING_AT_ONCE`` in the order they are given out (built once: routing the queue runs
+    after every close and every operator's return)."""
+    c = Dialog.__table__.c
+    return (
+        select(*WAITING.columns)
+        .where(c.line_id == bindparam("line_id"), c.status == "waiting")
+        .order_by(c.opened_at, c.id)
+        .limit(WAITING_AT_ONCE)
     )
 
 
