@@ -18,7 +18,7 @@ from core.db import loaded
 from core.db.counters import count_messages
 from core.db.on_cursor import core_rows
 from core.db.routing_schema import DialogOffer, member_lines
-from core.db.schema import ClientIdentity, Dialog, Message, Operator
+from core.db.schema import Client, ClientIdentity, Dialog, Message, Operator
 from core.envelope import (
     RATING_CONTROL_KINDS,
     CloseDialog,
@@ -29,6 +29,7 @@ from core.envelope import (
     PresenceEvent,
 )
 from core.integration_events import dialog_event
+from core.logs import log_context
 from core.roles import SUPERVISOR_ROLES
 from core.views import ShownMessage
 from router.audit import do_audit
@@ -186,6 +187,18 @@ async def do_close(work: Batch, cmd: CloseDialog) -> None:
     await do_intents(
         work, decide_close(await snapshot(work, dialog), policy, by, rating_controls=controls)
     )
+
+
+async def do_close_run(work: Batch, closes: Sequence[CloseDialog]) -> None:
+    """Close dialogs in order, with their rows, identities and clients read once for the run:
+    three statements in all instead of three a close (the session holds what it read)."""
+    session = work.session
+    dialogs = await loaded.by_ids(session, Dialog, sorted({c.dialog_id for c in closes}))
+    await loaded.by_ids(session, ClientIdentity, sorted({d.identity_id for d in dialogs}))
+    await loaded.by_ids(session, Client, sorted({d.client_id for d in dialogs}))
+    for cmd in closes:
+        with log_context(dialog_id=cmd.dialog_id):
+            await do_close(work, cmd)
 
 
 async def rating_controls(work: Batch, dialog: Dialog) -> bool:

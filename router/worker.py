@@ -62,7 +62,7 @@ from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 from core.presence import ConsoleSockets, LiveSockets
 from core.timers import Arm, Disarm, Timers
 from router import commands
-from router.actions import do_close, do_presence, do_reply
+from router.actions import do_close, do_close_run, do_presence, do_reply
 from router.audit import write_audits
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
@@ -229,7 +229,7 @@ def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[Route
     return sorted(batch, key=lambda d: isinstance(d.payload, DeliveryOutcome | DeliveryReceipt))
 
 
-RUNS = (InboundMessage, OperatorReply, DeliveryOutcome)
+RUNS = (InboundMessage, OperatorReply, DeliveryOutcome, CloseDialog)
 """The inputs whose consecutive entries in a batch are handled as one run, set-wise."""
 
 
@@ -241,6 +241,8 @@ async def do_run(work: Batch, run: Sequence[RouterInput]) -> None:
         await do_inbound_run(work, cast(Sequence[InboundMessage], run))
     elif isinstance(run[0], OperatorReply):
         await do_reply_run(work, cast(Sequence[OperatorReply], run))
+    elif isinstance(run[0], CloseDialog):
+        await do_close_run(work, cast(Sequence[CloseDialog], run))
     else:
         await do_delivery_outcome_run(work, cast(Sequence[DeliveryOutcome], run))
 
