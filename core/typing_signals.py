@@ -14,10 +14,12 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
 
+from core.bus_tail import until_stopped
 from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
@@ -104,8 +106,11 @@ async def _subscribed(
             if confirmed is not None and confirmed.get("type") == "subscribe":
                 outage.over()
                 break
+        # The read blocks until a signal comes, and the hub's stop cancels it: a read with a
+        # timeout woke each listener every second of an idle hub for nothing.
+        next_signal = partial(pubsub.get_message, ignore_subscribe_messages=True, timeout=None)
         while not stopping.is_set():
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            message = await until_stopped(next_signal, stopping)
             if message is None or message.get("type") != "message":
                 continue
             try:
