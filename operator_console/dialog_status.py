@@ -34,8 +34,12 @@ from core.db.schema import Dialog, Operator
 
 SQLITE_TIMEOUT_S = 30.0
 """How long a read waits for a lock, as the engine's own SQLite connections do."""
-READ_POOL = 4
-"""Connections kept for the reads on a database other than SQLite; as many more may open."""
+READ_POOL = 8
+"""Connections for the reads on a database other than SQLite, all kept open: a read waits for
+a free one rather than open another. A pool that opened extra connections in a burst and closed
+them again after it spent a twentieth of the hub's CPU on PostgreSQL connecting (asyncpg's
+attempt at TLS, authentication, preparing the statement again on each new connection) under a
+steady load of replies."""
 
 
 class SeenDialog(NamedTuple):
@@ -76,7 +80,7 @@ class DialogStatusReader:
                     self.engine.url,
                     isolation_level="AUTOCOMMIT",
                     pool_size=READ_POOL,
-                    max_overflow=READ_POOL,
+                    max_overflow=0,
                 )
             return
         held = await aiosqlite.connect(path, timeout=SQLITE_TIMEOUT_S)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Operator
-from operator_console.dialog_status import DialogStatusReader, SeenDialog, _sqlite_file
+from operator_console.dialog_status import READ_POOL, DialogStatusReader, SeenDialog, _sqlite_file
 from tests.support.console_world import add_dialog, make_world
 from tests.support.router_db import seeded_database
 
@@ -110,6 +110,31 @@ async def test_a_read_survives_the_database_dropping_its_connections(postgres_ur
         assert dropped >= 1  # the reader's pooled connection among them
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_bursts_of_reads_reuse_the_pool_without_connecting_again(postgres_url: str) -> None:
+    """Replies come in bursts. More reads at once than the pool holds wait for a free
+    connection; none opens a connection of its own that closes after the burst, so the next
+    burst connects no more (PostgreSQL's pool: SQLite's reads share one held file)."""
+    engine, sessions = await seeded_database(postgres_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    connects: list[object] = []
+    event.listen(reader._reads.sync_engine, "connect", lambda conn, _rec: connects.append(conn))
+    try:
+        world = await make_world(sessions)
+        async with sessions() as session:
+            admin = await session.scalar(select(Operator).where(Operator.login == "admin"))
+        assert admin is not None
+        mine = world.dialogs["olga"]
+        burst = 5 * READ_POOL
+        for _ in range(3):
+            seen = await asyncio.gather(*(reader.status(mine, admin) for _ in range(burst)))
+            assert seen == [SeenDialog(mine, "open")] * burst
+        assert 1 <= len(connects) <= READ_POOL
     finally:
         await reader.close()
         await engine.dispose()
