@@ -5,9 +5,12 @@ autocommit reads."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 from sqlalchemy import event, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Operator
@@ -87,9 +90,17 @@ async def test_only_a_plain_sqlite_file_gets_a_held_connection(sqlite_url: str) 
         await engine.dispose()
 
 
-async def test_a_read_survives_the_database_dropping_its_connections(postgres_url: str) -> None:
-    """Without a ping before each read, a pooled connection the database closed is noticed by
-    the read, which goes again on a new connection (PostgreSQL's: SQLite's is a held file)."""
+class OlgasDialog(NamedTuple):
+    """A reader on a seeded PostgreSQL database, its engine, and a dialog the admin sees."""
+
+    reader: DialogStatusReader
+    engine: AsyncEngine
+    dialog_id: int
+    admin: Operator
+
+
+@asynccontextmanager
+async def olgas_dialog(postgres_url: str) -> AsyncIterator[OlgasDialog]:
     engine, sessions = await seeded_database(postgres_url)
     reader = DialogStatusReader(engine)
     await reader.open()
@@ -98,7 +109,16 @@ async def test_a_read_survives_the_database_dropping_its_connections(postgres_ur
         async with sessions() as session:
             admin = await session.scalar(select(Operator).where(Operator.login == "admin"))
         assert admin is not None
-        mine = world.dialogs["olga"]
+        yield OlgasDialog(reader, engine, world.dialogs["olga"], admin)
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_read_survives_the_database_dropping_its_connections(postgres_url: str) -> None:
+    """Without a ping before each read, a pooled connection the database closed is noticed by
+    the read, which goes again on a new connection (PostgreSQL's: SQLite's is a held file)."""
+    async with olgas_dialog(postgres_url) as (reader, engine, mine, admin):
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
         async with engine.connect() as connection:
             dropped = await connection.scalar(
@@ -110,31 +130,17 @@ async def test_a_read_survives_the_database_dropping_its_connections(postgres_ur
         assert dropped >= 1  # the reader's pooled connection among them
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
-    finally:
-        await reader.close()
-        await engine.dispose()
 
 
 async def test_bursts_of_reads_reuse_the_pool_without_connecting_again(postgres_url: str) -> None:
     """Replies come in bursts. More reads at once than the pool holds wait for a free
     connection; none opens a connection of its own that closes after the burst, so the next
     burst connects no more (PostgreSQL's pool: SQLite's reads share one held file)."""
-    engine, sessions = await seeded_database(postgres_url)
-    reader = DialogStatusReader(engine)
-    await reader.open()
-    connects: list[object] = []
-    event.listen(reader._reads.sync_engine, "connect", lambda conn, _rec: connects.append(conn))
-    try:
-        world = await make_world(sessions)
-        async with sessions() as session:
-            admin = await session.scalar(select(Operator).where(Operator.login == "admin"))
-        assert admin is not None
-        mine = world.dialogs["olga"]
+    async with olgas_dialog(postgres_url) as (reader, _engine, mine, admin):
+        connects: list[object] = []
+        event.listen(reader._reads.sync_engine, "connect", lambda c, _rec: connects.append(c))
         burst = 5 * READ_POOL
         for _ in range(3):
             seen = await asyncio.gather(*(reader.status(mine, admin) for _ in range(burst)))
             assert seen == [SeenDialog(mine, "open")] * burst
         assert 1 <= len(connects) <= READ_POOL
-    finally:
-        await reader.close()
-        await engine.dispose()
