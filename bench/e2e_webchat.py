@@ -4,10 +4,11 @@
 
 One run starts its own Redis on a free loopback port, measures the bare Streams pipeline on
 it, starts the hub (``openlines run``) on that Redis with a fresh SQLite database (or the
-PostgreSQL given by ``--database-url``), drives N visitors and K operators through the real
-sockets and REST API, stops the hub, measures the baseline again, stops Redis, and prints a
-table (and JSON with ``--json``). Everything it starts is stopped on the way out, Ctrl-C
-included. See bench/README.md for what is measured and how to read it.
+PostgreSQL given by ``--database-url``, or one it starts itself with ``--postgres``), drives
+N visitors and K operators through the real sockets and REST API, stops the hub, measures the
+baseline again, stops Redis, and prints a table (and JSON with ``--json``). Everything it
+starts is stopped on the way out, Ctrl-C included. See bench/README.md for what is measured
+and how to read it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
@@ -48,9 +49,13 @@ from bench.procs import (
     free_port,
     self_cpu_seconds,
     start_redis,
+    tree_cpu_seconds,
     wait_redis,
 )
 from bench.webchat_load import run_load
+
+if TYPE_CHECKING:
+    from tests.support.servers import PostgresCluster
 
 CHANNEL = "demo"
 """The web-chat channel and line the hub seeds on first start."""
@@ -145,6 +150,7 @@ async def _e2e(
     redis: Child,
     redis_url: str,
     report: Report,
+    postgres_pid: int | None = None,
 ) -> None:
     staff = [(ADMIN, admin_password)]
     staff += await add_operators(database_url, args.operators - 1, CHANNEL)
@@ -157,6 +163,8 @@ async def _e2e(
             "redis": cpu_seconds(redis.pid),
             "bench": self_cpu_seconds(),
         } | hub.cpu_seconds()
+        if postgres_pid is not None:
+            marks[name]["postgres"] = tree_cpu_seconds(postgres_pid)
         # Redis counts every command by name; zeroed at the start, read at the end, it tells
         # how many round trips of each kind one visitor message cost the hub.
         if name == "start":
@@ -201,10 +209,23 @@ async def _e2e(
         report.cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]}
 
 
+def _start_postgres() -> tuple[PostgresCluster, str]:
+    """A throwaway PostgreSQL cluster, as the tests start one, and an empty database in it."""
+    from tests.support.servers import PostgresCluster
+
+    print("starting PostgreSQL ...", file=sys.stderr, flush=True)
+    cluster = PostgresCluster().start()
+    try:
+        return cluster, asyncio.run(cluster.create_database("bench"))
+    except BaseException:
+        cluster.stop()
+        raise
+
+
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
     names += ["baseline_messages", "baseline_single_messages", "roles", "routers"]
-    names += ["prefill_messages", "prefill_open_dialogs"]
+    names += ["prefill_messages", "prefill_open_dialogs", "postgres"]
     return {k: getattr(args, k) for k in names}
 
 
@@ -239,6 +260,7 @@ def run(args: argparse.Namespace) -> Report:
     tmp = Path(tempfile.mkdtemp(prefix="openlines-bench-"))
     children: list[Child] = []
     profiler: subprocess.Popen[bytes] | None = None
+    cluster: PostgresCluster | None = None
     try:
         binary = find_redis_server(args.redis_server)
         redis_port = free_port()
@@ -247,6 +269,8 @@ def run(args: argparse.Namespace) -> Report:
         wait_redis(redis, redis_port)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'hub' / 'openlines.db'}"
+        if args.postgres:
+            cluster, database_url = _start_postgres()
         report = Report(
             environment=environment(
                 binary,
@@ -276,7 +300,8 @@ def run(args: argparse.Namespace) -> Report:
         )
         if args.barrier:
             barrier(args.barrier)
-        asyncio.run(_e2e(args, database_url, admin_password, hub, redis, redis_url, report))
+        pg_pid = None if cluster is None else cluster.pid
+        asyncio.run(_e2e(args, database_url, admin_password, hub, redis, redis_url, report, pg_pid))
         _stop_profiler(profiler)
         for line in hub.stop(children):
             print(line, file=sys.stderr)
@@ -293,6 +318,8 @@ def run(args: argparse.Namespace) -> Report:
         _stop_profiler(profiler)
         for child in reversed(children):  # the hub before the Redis it uses
             child.stop()
+        if cluster is not None:
+            cluster.stop()
         if args.keep:
             print(f"bench: kept {tmp}", file=sys.stderr)
         else:
