@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.cpu_list import parse_cpus
+
 Role = Literal["all", "router", "connectors", "console", "crm"]
 
 
@@ -98,6 +100,9 @@ class Settings(BaseSettings):
     login_lock_seconds: int = Field(default=900, ge=1)
     """How long a locked login or address is refused (429 with ``Retry-After``)."""
     log_level: str = "INFO"
+    cpus: str = ""
+    """CPUs to keep the hub's process on, as ``1``, ``0,2`` or ``2-3`` (``core.cpus``); empty:
+    wherever the system runs it."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per line with the component, dialog, channel and message ids
     where known, and the request id (``core.logs``)."""
@@ -172,6 +177,12 @@ class Settings(BaseSettings):
         if self.digest_smtp_host and not self.digest_from_address:
             raise ValueError("digest_from_address: needed when digest_smtp_host is set")
         return self
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpu_list(cls, value: str) -> str:
+        parse_cpus(value)  # its ValueError names what is wrong
+        return value.strip()
 
     @field_validator("data_dir")
     @classmethod

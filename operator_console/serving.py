@@ -11,7 +11,9 @@ import sys
 import uvloop
 from aiohttp import web
 
+from config.cpu_list import parse_cpus
 from config.settings import Settings
+from core.cpus import pin_process
 from core.db import DatabaseTooNew
 from operator_console.app import build_app
 from operator_console.keys import FIRST_LOGIN
@@ -43,6 +45,10 @@ async def serve(settings: Settings, role: str) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    if settings.cpus:
+        # Once the app is up: the embedded Redis, a process of its own, stays unpinned, and
+        # every thread started so far is pinned with the loop's.
+        pin_process(parse_cpus(settings.cpus))
     settle_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

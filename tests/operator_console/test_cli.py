@@ -20,8 +20,9 @@ from tests.support.servers import free_port
 pytestmark = pytest.mark.servers  # each test starts a hub process with its own Redis
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def start(data_dir: Path, port: int, **settings: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")}
+    env |= {f"OPENLINES_{name.upper()}": value for name, value in settings.items()}
     # The installed script, as `make run` starts it: unlike `python -m`, it does not put the
     # working directory on sys.path, so a package missing from the install fails here.
     script = Path(sys.executable).with_name("openlines")
@@ -127,3 +128,33 @@ def test_bad_settings_are_named(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def cpus_allowed(pid: int) -> set[str]:
+    """Each thread's ``Cpus_allowed_list`` of process ``pid``."""
+    lists = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                lists.add(line.split(":", 1)[1].strip())
+    return lists
+
+
+def test_the_cpus_setting_keeps_the_hub_and_not_its_redis_on_them(tmp_path: Path) -> None:
+    everywhere = os.sched_getaffinity(0)
+    cpu = max(everywhere)
+    proc = start(tmp_path / "var", free_port(), cpus=str(cpu))
+    try:
+        banner = read_until(proc, "Press Ctrl-C to stop.")
+        # The event loop, the database writers and readers: every thread on that CPU.
+        assert cpus_allowed(proc.pid) == {str(cpu)}
+        redis_port = re.search(r"embedded redis .* on port (\d+)", banner)
+        assert redis_port is not None, banner
+        redis = subprocess.run(
+            ["pgrep", "-f", f"redis-server 127.0.0.1:{redis_port.group(1)}"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert os.sched_getaffinity(int(redis.stdout.split()[0])) == everywhere
+    finally:
+        out = stop(proc)
+    assert proc.returncode == 0, out
