@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from config.cpu_list import parse_cpus
+
 DEFAULTS: dict[str, Any] = {
     "visitors": 50,
     "messages": 20,
@@ -63,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--database-url",
         help="SQLAlchemy URL of an EMPTY database the hub may fill (e.g. "
         "postgresql+asyncpg://user:pw@127.0.0.1:5432/bench); default: a fresh SQLite file",
+    )
+    parser.add_argument(
+        "--hub-cpus",
+        default="",
+        help="the measured hub's cpus setting: the CPUs each of its processes is kept on, "
+        "as 1, 0,2 or 2-3 (default: none, wherever the system runs them)",
     )
     parser.add_argument(
         "--postgres",
@@ -163,6 +171,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--prefill-messages and --prefill-open-dialogs must not be negative")
     if args.prefill_open_dialogs * 10 > args.prefill_messages:
         parser.error("--prefill-open-dialogs needs ten --prefill-messages per dialog")
+    try:
+        parse_cpus(args.hub_cpus)
+    except ValueError as exc:
+        parser.error(f"--hub-cpus: {exc}")
     if args.postgres and args.database_url:
         parser.error("--postgres starts a database of its own: leave out --database-url")
     on_sqlite = not args.postgres and (args.database_url or "sqlite").startswith("sqlite")

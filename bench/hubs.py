@@ -96,6 +96,7 @@ def start(
     database_url: str,
     admin_password: str,
     children: list[Child],
+    cpus: str = "",
 ) -> Hub:
     """Start every process of the layout at once and wait until each answers /healthz.
 
@@ -107,7 +108,15 @@ def start(
     for role, name in roles(layout, routers):
         port = free_port()
         child = start_hub(
-            tmp / "hub", port, redis_url, database_url, admin_password, log_level, role, name
+            tmp / "hub",
+            port,
+            redis_url,
+            database_url,
+            admin_password,
+            log_level,
+            role,
+            name,
+            cpus,
         )
         children.append(child)
         processes.append(HubProcess(role, port, child))

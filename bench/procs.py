@@ -221,10 +221,12 @@ def start_hub(
     log_level: str,
     role: str = "all",
     name: str = "hub",
+    cpus: str = "",
 ) -> Child:
     """``openlines run --role ROLE`` on loopback against our Redis and database, logging to
     ``NAME.log`` in ``data_dir``. Returns at once, like ``start_redis``; ``wait_hub`` waits for
-    it to be ready. Processes of one hub share ``data_dir`` (the visitor-token key is there)."""
+    it to be ready. Processes of one hub share ``data_dir`` (the visitor-token key is there).
+    ``cpus``: the hub's ``cpus`` setting, the CPUs it keeps its process on."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")
     }  # a developer's own settings must not leak into the measured hub
@@ -246,6 +248,7 @@ def start_hub(
         # Every simulated visitor comes from 127.0.0.1: the per-address ceiling (1 000 per
         # window) would cap an open-loop run near 100 msg/s. 0 is "no ceiling".
         OPENLINES_WEBCHAT_MAX_PER_ADDRESS="0",
+        OPENLINES_CPUS=cpus,
     )
     args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]
