@@ -68,9 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--hub-cpus",
-        default="",
-        help="the measured hub's cpus setting: the CPUs each of its processes is kept on, "
-        "as 1, 0,2 or 2-3 (default: none, wherever the system runs them)",
+        action="append",
+        default=[],
+        metavar="[ROLE=]CPUS",
+        help="the measured hub's cpus setting: the CPUs its processes are kept on, as 1, 0,2 "
+        "or 2-3; ROLE=CPUS for the processes of one role (all, console, connectors, crm, "
+        "router), given once per role (default: none, wherever the system runs them)",
     )
     parser.add_argument(
         "--postgres",
@@ -171,13 +174,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--prefill-messages and --prefill-open-dialogs must not be negative")
     if args.prefill_open_dialogs * 10 > args.prefill_messages:
         parser.error("--prefill-open-dialogs needs ten --prefill-messages per dialog")
-    try:
-        parse_cpus(args.hub_cpus)
-    except ValueError as exc:
-        parser.error(f"--hub-cpus: {exc}")
+    args.hub_cpus = _cpus_by_role(parser, args.hub_cpus)
     if args.postgres and args.database_url:
         parser.error("--postgres starts a database of its own: leave out --database-url")
     on_sqlite = not args.postgres and (args.database_url or "sqlite").startswith("sqlite")
     if args.prefill_messages and not on_sqlite:
         parser.error("--prefill-messages fills SQLite only")
     return args
+
+
+HUB_ROLES = ("all", "console", "connectors", "crm", "router")
+
+
+def _cpus_by_role(parser: argparse.ArgumentParser, given: list[str]) -> dict[str, str]:
+    """``--hub-cpus`` as CPU lists by role; ``*`` for the processes of every role."""
+    by_role: dict[str, str] = {}
+    for entry in given:
+        role, _, cpus = entry.rpartition("=")
+        if role and role not in HUB_ROLES:
+            parser.error(f"--hub-cpus: no role {role!r}; roles: {', '.join(HUB_ROLES)}")
+        try:
+            parse_cpus(cpus)
+        except ValueError as exc:
+            parser.error(f"--hub-cpus: {exc}")
+        by_role[role or "*"] = cpus
+    return by_role

@@ -10,6 +10,7 @@ nginx would send them (docs/DEPLOY.md).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +97,12 @@ def start(
     database_url: str,
     admin_password: str,
     children: list[Child],
-    cpus: str = "",
+    cpus: Mapping[str, str] | None = None,
 ) -> Hub:
     """Start every process of the layout at once and wait until each answers /healthz.
 
     Each child is recorded in ``children`` as soon as it exists, so an interrupt during the
-    start still stops it.
+    start still stops it. ``cpus``: each process's ``cpus`` setting by its role, ``*`` for any.
     """
     began = time.perf_counter()
     processes = []
@@ -116,13 +117,18 @@ def start(
             log_level,
             role,
             name,
-            cpus,
+            _cpus_of(role, cpus or {}),
         )
         children.append(child)
         processes.append(HubProcess(role, port, child))
     for process in processes:
         wait_hub(process.child, process.port)
     return Hub(processes, time.perf_counter() - began)
+
+
+def _cpus_of(role: str, cpus: Mapping[str, str]) -> str:
+    """The ``cpus`` setting of a process of ``role``: its role's list, else everyone's."""
+    return cpus.get(role, cpus.get("*", ""))
 
 
 IDLE_S = 5.0
