@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     event,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -191,3 +192,22 @@ def test_a_driver_call_gives_the_sql_and_values_for_a_connection_of_ones_own() -
     # Converted as SQLAlchemy stores them: SQLite keeps timestamps as text.
     assert call.values == ["k1", "k2", "2026-03-01 09:30:00.000000"]
     assert on_cursor.driver_call(aiosqlite.dialect(), BY_KEYS, {"keys": [], "since": START}) is None
+
+
+def test_psycopgs_placeholders_are_numbered_once_and_percent_signs_kept() -> None:
+    numbered = on_cursor._numbered("SELECT %s, '100%%' WHERE a IN (%s, %s) AND b LIKE '%%x'")
+    assert numbered == "SELECT $1, '100%' WHERE a IN ($2, $3) AND b LIKE '%x'"
+
+
+def test_a_literal_percent_sign_and_many_values_read_as_through_the_connection(
+    connection: Connection,
+) -> None:
+    """On PostgreSQL the statement goes out with ``$n`` placeholders: a literal ``%`` stays
+    one, and a list of more values than psycopg keeps its own rewrite of still reads right."""
+    ids = [r.id for r in on_cursor.run(connection, INSERT, [_probe(n) for n in range(80)])]
+    fives = select(C.id).where(C.id.in_(bindparam("ids", expanding=True)))
+    fives = fives.where(C.note.like(literal_column("'%ive'"))).order_by(C.id)
+    params = {"ids": ids}
+    read = [r.id for r in on_cursor.run(connection, fives, params)]
+    assert read == [r["id"] for r in _through_connection(connection, fives, params)]
+    assert len(read) == 16  # every fifth of the 80 has the note "five"
