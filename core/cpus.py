@@ -22,6 +22,9 @@ def pin_process(cpus: frozenset[int], tasks: Path = Path("/proc/self/task")) -> 
     """Keep every thread of this process on ``cpus``; threads started later inherit it from the
     thread that starts them. False, with a warning, when the system refuses (a CPU this
     process may not use); the process then runs where it did."""
+    if not hasattr(os, "sched_setaffinity") or not tasks.is_dir():
+        log.warning("cpus %s: not pinned, this system has no CPU affinity", sorted(cpus))
+        return False
     allowed = os.sched_getaffinity(0)
     if not cpus <= allowed:
         log.warning(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from config.cpu_list import parse_cpus
 from config.settings import Settings
+from core.cpus import pin_process
 from tests.support.fresh_python import run_fresh
 
 pytestmark = pytest.mark.pure
@@ -60,3 +62,9 @@ def test_every_thread_is_kept_on_the_cpus_and_new_ones_follow() -> None:
     assert each == str([str(cpu)])
     # A CPU the process may not use: refused as a whole, nothing half pinned.
     assert refused == "False"
+
+
+def test_a_system_without_cpu_affinity_runs_the_hub_unpinned(tmp_path: Path) -> None:
+    """Where there is no ``/proc/self/task`` (not Linux), the setting is refused with a warning
+    instead of stopping the hub's start."""
+    assert pin_process(frozenset({0}), tasks=tmp_path / "no-such-dir") is False
