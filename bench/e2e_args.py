@@ -107,6 +107,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--duration", type=float, default=20.0, help="open loop: seconds of arrivals (20)"
     )
     parser.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="open loop: N of the --visitors are new and send their first message within one "
+        "second in the middle of the run, on top of --rate; the others open their dialogs "
+        "before the measurement (default 0: every visitor's first message opens a dialog, most "
+        "of them in the first seconds)",
+    )
+    parser.add_argument(
         "--drain",
         type=float,
         default=30.0,
@@ -168,6 +177,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--baseline-messages must be at least 100")
     if args.rate is not None and (args.rate <= 0 or args.duration <= 0):
         parser.error("--rate and --duration must be positive")
+    if args.burst and (args.rate is None or not 0 < args.burst < args.visitors):
+        parser.error("--burst needs --rate, and fewer new visitors than --visitors")
     if args.routers < 1 or (args.routers > 1 and args.roles != "split"):
         parser.error("--routers must be at least 1, and above 1 only with --roles split")
     if min(args.prefill_messages, args.prefill_open_dialogs) < 0:

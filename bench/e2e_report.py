@@ -137,6 +137,11 @@ def table(report: Report) -> str:
                     f", open loop at {report.settings['rate']:g} msg/s"
                     if report.settings.get("rate")
                     else ", closed loop"
+                )
+                + (
+                    f", {report.settings['burst']} of them new in one second mid-run"
+                    if report.settings.get("burst")
+                    else ""
                 ),
             ),
             (

@@ -202,6 +202,7 @@ async def _e2e(
                 args.drain,
                 mark,
                 operator_base=desk,
+                burst=args.burst,
             )
     finally:
         await stats.aclose()
@@ -224,6 +225,7 @@ def _start_postgres() -> tuple[PostgresCluster, str]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
+    names += ["burst"]
     names += ["baseline_messages", "baseline_single_messages", "roles", "routers"]
     names += ["prefill_messages", "prefill_open_dialogs", "postgres", "hub_cpus"]
     return {k: getattr(args, k) for k in names}
@@ -291,6 +293,7 @@ def run(args: argparse.Namespace) -> Report:
             f"{args.messages} messages each"
             if args.rate is None
             else f"open loop at {args.rate:g} msg/s for {args.duration:g} s"
+            + (f", {args.burst} new dialogs in one second" if args.burst else "")
         )
         print(
             f"end to end: {args.visitors} visitors, {shape}, {args.operators} operators, "

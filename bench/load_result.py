@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +51,17 @@ class LoadResult:
         return out
 
 
-def summarise(shared: Shared, visitors: int, messages: int, operators: int) -> LoadResult:
-    """What the tracks of a run add up to."""
+def summarise(
+    shared: Shared,
+    visitors: int,
+    messages: int,
+    operators: int,
+    openings: Collection[str] | None = None,
+) -> LoadResult:
+    """What the tracks of a run add up to. ``openings`` names the messages that opened a dialog;
+    without it, each visitor's first message did."""
     tracks = list(shared.tracks.values())
-    opening = _openings(shared)
+    opening = _openings(shared) if openings is None else [shared.tracks[c] for c in openings]
     opened = {id(t) for t in opening}
     delivered = [t for t in tracks if t.console is not None]
     replied = [t for t in tracks if t.reply_seen is not None]

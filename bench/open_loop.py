@@ -5,6 +5,13 @@ previous one, so a slow hub is sent less and its queueing hides in a lower rate.
 are a Poisson process of ``rate`` messages a second over ``duration`` seconds, each from a
 visitor drawn at random; visitors do not wait for replies. The latencies then say what a
 visitor would see at that rate, queueing included. Operators answer as in the closed loop.
+
+Without a burst, every visitor's first message opens a dialog, so most dialogs open in the first
+seconds of the run: at 200 visitors and 200 messages a second, about 130 in the first second.
+With ``burst`` N, the run is shaped as a busy hub sees it instead: every other visitor opens
+their dialog before the measurement (one message each, answered, not counted), the arrivals
+come from those open dialogs, and in the middle of the run N new visitors send their first
+message within one second, on top of the rate; they keep talking after it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from bench.webchat_load import Shared, Track, Visitor, talking
 
 SEED = 7
 """Arrival times and visitors are drawn from this seed: two runs send the same sequence."""
+
+OPENING_WAVE = 50
+"""Visitors opening their dialogs at once before a run with a burst."""
+WARM_PREFIX = "w"
 
 
 class OpenVisitor(Visitor):
@@ -57,10 +68,13 @@ async def run_open_loop(
     drain_s: float,
     on_phase: Callable[[str], Awaitable[None]] | None = None,
     operator_base: str | None = None,
+    burst: int = 0,
 ) -> LoadResult:
     """Send Poisson arrivals at ``rate`` a second for ``duration_s`` from ``visitors`` visitors,
     then wait up to ``drain_s`` for the last replies.
 
+    With ``burst`` > 0 the last ``burst`` visitors are new ones who all send their first message
+    within one second in the middle of the run; the others opened their dialogs beforehand.
     ``on_phase`` gets "start" before the first arrival and "end" after the drain.
     """
 
@@ -73,21 +87,24 @@ async def run_open_loop(
         crowd,
     ):
         readers = [asyncio.create_task(_listen(v, shared)) for v in crowd]
+        talking_now = [v for v in crowd if isinstance(v, OpenVisitor)]
+        newcomers = talking_now[len(talking_now) - burst :] if burst else []
+        if burst:
+            talking_now = talking_now[: len(talking_now) - burst]
+            await _open_dialogs(talking_now, shared, drain_s)
         if on_phase is not None:
             await on_phase("start")
         try:
+            arrivals = _arrivals(draw, rate, duration_s, len(talking_now), len(newcomers))
             start = time.perf_counter()
-            due = start
-            number = 0
-            while True:
-                due += draw.expovariate(rate)
-                if due - start > duration_s:
-                    break
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                sender = crowd[draw.randrange(len(crowd))]
-                assert isinstance(sender, OpenVisitor)
+            for number, (at, who) in enumerate(arrivals):
+                await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
+                sender = (
+                    talking_now[who]
+                    if who < len(talking_now)
+                    else newcomers[who - len(talking_now)]
+                )
                 await sender.send(f"v{sender.index}-m{number}", shared)
-                number += 1
             await _drain(shared, drain_s)
         finally:
             if on_phase is not None:
@@ -95,8 +112,50 @@ async def run_open_loop(
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+    if burst:
+        for cid in [cid for cid in shared.tracks if cid.startswith(WARM_PREFIX)]:
+            del shared.tracks[cid]
+        first = {f"v{v.index}-" for v in newcomers}
+        openings: list[str] | None = [
+            min((c for c in shared.tracks if c.startswith(prefix)), key=_number) for prefix in first
+        ]
+    else:
+        openings = None
     sent = len(shared.tracks)
-    return summarise(shared, visitors, -(-sent // visitors), len(operators))
+    return summarise(shared, visitors, -(-sent // visitors), len(operators), openings)
+
+
+def _arrivals(
+    draw: random.Random, rate: float, duration_s: float, talking: int, newcomers: int
+) -> list[tuple[float, int]]:
+    """When each message is sent (seconds from the start) and by whom (an index into the
+    talking visitors, then the newcomers). The newcomers' first messages are spread evenly over
+    one second from the middle of the run; after theirs, each newcomer may be drawn too."""
+    middle = duration_s / 2
+    sends = [(middle + (i + 0.5) / newcomers, talking + i) for i in range(newcomers)]
+    at = draw.expovariate(rate)
+    while at <= duration_s:
+        joined = sum(1 for first_at, _ in sends[:newcomers] if first_at < at)
+        sends.append((at, draw.randrange(talking + joined)))
+        at += draw.expovariate(rate)
+    return sorted(sends)
+
+
+def _number(cid: str) -> int:
+    return int(cid.rpartition("-m")[2])
+
+
+async def _open_dialogs(crowd: list[OpenVisitor], shared: Shared, timeout_s: float) -> None:
+    """Open every visitor's dialog with one message, answered, in waves; not measured."""
+    for first in range(0, len(crowd), OPENING_WAVE):
+        wave = crowd[first : first + OPENING_WAVE]
+        for visitor in wave:
+            await visitor.send(f"{WARM_PREFIX}{visitor.index}-m0", shared)
+        deadline = time.perf_counter() + timeout_s
+        while any(shared.tracks[f"{WARM_PREFIX}{v.index}-m0"].reply_seen is None for v in wave):
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"dialogs not answered within {timeout_s:g} s before the run")
+            await asyncio.sleep(0.02)
 
 
 async def _listen(visitor: Visitor, shared: Shared) -> None:
