@@ -17,13 +17,16 @@ from core.db import figures, held, rollup
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long an SQLite connection waits for another's write lock before its statement fails."""
+
 SQLITE_PRAGMAS = (
     # WAL lets console readers go on while the router writes; NORMAL sync is safe in WAL mode
     # (a power cut may lose the last commits, never corrupt the file).
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
 )
 
 

@@ -19,7 +19,8 @@ that met on its lock waited in SQLite's busy handler, which sleeps 1, 2, 5, 10 â
 between tries however soon the lock is free: in a burst of new clients, visitor messages
 waited hundreds of milliseconds behind the sink's leads. On SQLite the process's writers take
 turns at a ``WriteGate`` instead, woken the moment the other commits, and the router's
-batches go before the sink's.
+batches go before the sink's. Across processes, the router's writer takes SQLite's lock in
+steps of its own (``core.db.write_lock``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
+from core.db.write_lock import URGENT, LockWait, begin_with_the_lock
 from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
@@ -105,8 +107,9 @@ class _SyncDriverEngine(AsyncEngine):
         return cls(target)
 
 
-def make_writer_engine(url: str) -> AsyncEngine:
-    """The writer's engine: ``url``'s database through its synchronous driver."""
+def make_writer_engine(url: str, lock_wait: LockWait | None = None) -> AsyncEngine:
+    """The writer's engine: ``url``'s database through its synchronous driver. On SQLite with
+    ``lock_wait``, each transaction begins holding the write lock, tried for as it says."""
     target = sync_url(url)
     if target.startswith("sqlite"):
         engine = create_engine(target, connect_args={"timeout": 30, "check_same_thread": False})
@@ -117,6 +120,9 @@ def make_writer_engine(url: str) -> AsyncEngine:
             for pragma in SQLITE_PRAGMAS:
                 cur.execute(pragma)
             cur.close()
+
+        if lock_wait is not None:
+            begin_with_the_lock(engine, lock_wait)
 
     else:
         # One batch at a time: the writer never needs more than one connection. Positional
@@ -185,7 +191,7 @@ class DbWriter:
     writers of the database that wait with them (``WriteGate``)."""
 
     def __init__(self, url: str, urgent: bool = False) -> None:
-        self.engine = make_writer_engine(url)
+        self.engine = make_writer_engine(url, URGENT if urgent else None)
         self._gate = write_gate(url)
         self._urgent = urgent
         self._turns = asyncio.Lock()

@@ -1,0 +1,84 @@
+"""SQLite's write lock, taken at the start of each writer transaction and waited for in short
+steps.
+
+The writers of one process take turns at their ``WriteGate``; writers in processes of their own
+(``openlines run --role``) meet at SQLite's lock. Two things went wrong there:
+
+* SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 … up to 100 ms between tries, however
+  soon the lock is free. In a burst of new clients the CRM sink's process held the lock for a
+  lead now and then, and each router batch that met it slept past the sink's commit; visitor
+  messages waited 60–100 ms behind 50 new dialogs.
+* The driver begins a transaction at its first write, so a batch read a snapshot first and
+  asked for the lock later. Had another process committed in between, SQLite refuses the
+  write at once (``SQLITE_BUSY_SNAPSHOT``) instead of waiting.
+
+So each transaction of the router's writer begins with ``BEGIN IMMEDIATE``, which takes the
+lock before anything is read, and the wait for it is ours: tries ``first_wait_s`` apart at
+first, doubling up to ``max_wait_s``. The sink's writer keeps SQLite's handler and its long
+sleeps, and takes the lock only where it must (``crm_sink.locks``): its leads may wait, and
+every millisecond it holds the lock is one the router's batches wait.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from core.db.engine import BUSY_TIMEOUT_MS
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """How often a writer tries for the lock while another process holds it."""
+
+    first_wait_s: float
+    max_wait_s: float
+    timeout_s: float = BUSY_TIMEOUT_MS / 1000
+
+
+URGENT = LockWait(first_wait_s=0.0002, max_wait_s=0.001)
+
+
+def begin_with_the_lock(engine: Engine, wait: LockWait) -> None:
+    """Make every transaction on ``engine`` (SQLite, synchronous driver) begin holding the
+    write lock."""
+
+    @event.listens_for(engine, "connect")
+    def _own_transactions(dbapi_conn: Any, _record: Any) -> None:
+        # The driver begins no transaction of its own: the "begin" hook below does.
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        take_write_lock(driver, wait)
+
+
+def take_write_lock(driver: sqlite3.Connection, wait: LockWait) -> None:
+    """``BEGIN IMMEDIATE`` on ``driver``, tried again while another connection holds the lock;
+    ``sqlite3.OperationalError`` (database is locked) after ``wait.timeout_s``."""
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + wait.timeout_s
+        pause = wait.first_wait_s
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, wait.max_wait_s)
+    finally:
+        # Any later statement that meets a lock (a rare one, with the write lock held) waits as
+        # every connection of the hub does.
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
