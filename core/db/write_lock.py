@@ -1,16 +1,17 @@
-"""SQLite's write lock, taken at the start of each writer transaction and waited for in short
-steps.
+"""SQLite's write lock, taken at the start of each of the router's batches and waited for in
+short steps.
 
-The writers of one process take turns at their ``WriteGate``; writers in processes of their own
-(``openlines run --role``) meet at SQLite's lock. Two things went wrong there:
+The writers of one process take turns at their ``WriteGate``, a whole batch at a time. Writers
+in processes of their own (``openlines run --role``) meet only at SQLite's lock, and two things
+went wrong there:
 
+* The driver begins a transaction at a batch's first write. The batch's reads before it ran
+  outside any transaction, so another process could commit between what the router read and
+  what it wrote on that basis: the CRM sink merging the client of a message being stored, an
+  admin taking an operator off the line being routed.
 * SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 … up to 100 ms between tries, however
-  soon the lock is free. In a burst of new clients the CRM sink's process held the lock for a
-  lead now and then, and each router batch that met it slept past the sink's commit; visitor
-  messages waited 60–100 ms behind 50 new dialogs.
-* The driver begins a transaction at its first write, so a batch read a snapshot first and
-  asked for the lock later. Had another process committed in between, SQLite refuses the
-  write at once (``SQLITE_BUSY_SNAPSHOT``) instead of waiting.
+  soon the lock is free. In a burst of new clients the sink's process took the lock for a lead
+  now and then, and a router batch that met it slept on past the sink's commit.
 
 So each transaction of the router's writer begins with ``BEGIN IMMEDIATE``, which takes the
 lock before anything is read, and the wait for it is ours: tries ``first_wait_s`` apart at
