@@ -68,13 +68,19 @@ async def test_the_routers_batch_holds_the_write_lock_before_it_writes(tmp_path:
         other.close()
 
 
-def test_the_lock_is_taken_once_the_other_writer_lets_go(tmp_path: Path) -> None:
+def _lock_held_by_another(tmp_path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """The other process's connection, holding the write lock after writing 'first'; ours."""
     path = _database(tmp_path)
     holder = _other_process(path)
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO notes VALUES ('first')")
     mine = sqlite3.connect(path, isolation_level=None)
     mine.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return holder, mine
+
+
+def test_the_lock_is_taken_once_the_other_writer_lets_go(tmp_path: Path) -> None:
+    holder, mine = _lock_held_by_another(tmp_path)
     tried = threading.Event()
 
     def commit_later() -> None:
@@ -111,10 +117,7 @@ def test_the_lock_is_taken_once_the_other_writer_lets_go(tmp_path: Path) -> None
 
 
 def test_a_writer_that_never_gets_the_lock_fails_and_says_why(tmp_path: Path) -> None:
-    path = _database(tmp_path)
-    holder = _other_process(path)
-    holder.execute("BEGIN IMMEDIATE")
-    mine = sqlite3.connect(path, isolation_level=None)
+    holder, mine = _lock_held_by_another(tmp_path)
     try:
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
             take_write_lock(mine, dataclasses.replace(URGENT, timeout_s=0.05))
