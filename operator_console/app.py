@@ -214,6 +214,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         writer = DbWriter(settings.effective_database_url, urgent=True)
         writers.append(writer)
         router = Router(app[SESSIONS], bus, writer=writer)
+        if role == "all":
+            router.committed = app[HUB].dispatch_committed
         service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)
         app[ROUTER_SERVICE] = service
         jobs.append(("router", service.run))

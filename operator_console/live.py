@@ -5,6 +5,14 @@ operators the producer listed as recipients. Delivery is at least once on the bu
 carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed: the
 browser reconnects and reloads from the database, which is always the truth.
 
+Where the router runs in the same process, it hands the console a batch's events as soon as
+the batch is committed (``OperatorHub.dispatch_committed``), before they are published: the
+operators here see a message without waiting for the round trip through the stream. The stream's
+copy of each such event is then sent only to the sockets that did not get it early (one that
+connected meanwhile); every other console process hears it from the stream as before. The
+router is the only producer of dialog and message events, and one router process commits its
+batches one at a time, so early events keep the order the stream gives them.
+
 Each socket also counts towards its operator's presence (``core.presence``): it is touched in
 Redis on open and on every heartbeat, and released on close; the presence timer is re-armed
 each time, so the router takes the operator offline once the last socket has been gone for the
@@ -15,15 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import BaseModel
 
 from core import frames, streams
 from core.app_keys import SESSIONS
@@ -58,11 +68,25 @@ LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent, WebhookD
 QUEUE_LIMIT = 1000
 HEARTBEAT_S = 20.0
 SEEN_KEYS = 50_000
+EARLY_KEYS = 5_000
+"""Events a socket got at their commit whose stream copy is still to come, at most: the stream
+is read within milliseconds, so only a stalled reader gets near it (its copy is then sent too)."""
 ACTIVITY_FRAME = '{"type":"activity"}'
 """What the browser sends, at most once a minute, while the operator is using the console."""
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
+
+
+class _Copy(enum.Enum):
+    """Which copy of an event is being dispatched."""
+
+    EARLY = "at its commit, from the router of this process"
+    STREAM = "from the stream, the only copy"
+    STREAM_AFTER_EARLY = "from the stream, after the early one"
+
+
+_ABSENT = object()
 
 
 class Connection:
@@ -79,8 +103,22 @@ class Connection:
         self.replayed: set[str] = set()
         """Keys of events this socket got on connect, from the database or the stream: never
         sent again (the stream may hold an event twice after a fault; the key says so)."""
+        self.early: OrderedDict[str, None] = OrderedDict()
+        """Keys of events this socket got from the router of this process at their commit: their
+        copy from the stream is not sent again."""
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
+
+    def got_early(self, key: str) -> None:
+        """Note an event this socket got at its commit, before its copy in the stream."""
+        self.early[key] = None
+        if len(self.early) > EARLY_KEYS:
+            self.early.popitem(last=False)
+
+    def had_early(self, key: str) -> bool:
+        """Whether this socket got the event at its commit; forgotten now, as its stream copy
+        is in."""
+        return self.early.pop(key, _ABSENT) is not _ABSENT
 
     def push(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False when the queue is full (the connection must resync)."""
@@ -129,6 +167,10 @@ class OperatorHub:
         self.timers = Timers(bus.redis)
         self.connections: dict[int, set[Connection]] = defaultdict(set)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._early: OrderedDict[str, None] = OrderedDict()
+        """Keys of events dispatched at their commit whose stream copy has not been read yet."""
+        self._resume: dict[Connection, str] = {}
+        """Sockets whose last event in the read at hand came early, with its entry id."""
         self.last_id: str | None = None
         """The last events entry handled: a restarted ``run`` reads on from it."""
         self.listeners: list[Callable[[LiveEvent], None]] = []
@@ -185,25 +227,60 @@ class OperatorHub:
         """
         if not self._first_time(event.key):
             return 0
-        if isinstance(event, MessageEvent) and event.message.author == "client":
-            waited = (utcnow() - event.message.at).total_seconds()
+        if self._early.pop(event.key, _ABSENT) is not _ABSENT:
+            return self._deliver(event, entry_id, _Copy.STREAM_AFTER_EARLY)
+        return self._deliver(event, entry_id, _Copy.STREAM)
+
+    def dispatch_committed(self, events: Iterable[BaseModel]) -> int:
+        """Push the live events of a batch the router of this process has just committed,
+        before they are published; returns how many frames were queued. Their frames have no
+        ``stream_id`` yet: once the stream's copy is read, a ``resume`` frame tells the socket
+        (``_tell_resume_points``)."""
+        queued = 0
+        for event in events:
+            if not isinstance(event, LIVE_EVENTS):
+                continue
+            if event.key in self._seen or event.key in self._early:
+                continue  # a batch run again after its publish failed: sent already
+            self._early[event.key] = None
+            if len(self._early) > EARLY_KEYS:
+                self._early.popitem(last=False)
+            queued += self._deliver(event, None, _Copy.EARLY)
+        return queued
+
+    def _deliver(self, event: LiveEvent, entry_id: str | None, copy: _Copy) -> int:
+        client_message = isinstance(event, MessageEvent) and event.message.author == "client"
+        if client_message and copy is not _Copy.STREAM_AFTER_EARLY:
+            waited = (utcnow() - cast(MessageEvent, event).message.at).total_seconds()
             self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
         frame = event_frame(event, entry_id)
         if isinstance(event, DialogEvent) and event.leaving:
             # Those who just lost sight of the dialog are told so, to drop it from the list.
             staying = [op for op in event.recipients if op not in event.leaving]
-            gone = self._push_all(event.leaving, {**frame, "gone": True})
-            return gone + self._push_all(staying, frame)
-        return self._push_all(event.recipients, frame, event.key)
+            gone = self._push_all(event.leaving, {**frame, "gone": True}, event.key, copy, False)
+            return gone + self._push_all(staying, frame, event.key, copy)
+        return self._push_all(event.recipients, frame, event.key, copy)
 
     def _push_all(
-        self, recipients: Iterable[int], frame: dict[str, Any], key: str | None = None
+        self,
+        recipients: Iterable[int],
+        frame: dict[str, Any],
+        key: str,
+        copy: _Copy,
+        replayable: bool = True,
     ) -> int:
         queued = 0
         for operator_id in recipients:
             for conn in list(self.connections.get(operator_id, ())):
-                if key is not None and key in conn.replayed:
+                if replayable and key in conn.replayed:
                     continue  # stored before it was announced, and replayed from there
+                if copy is _Copy.EARLY:
+                    conn.got_early(key)
+                elif copy is _Copy.STREAM_AFTER_EARLY and conn.had_early(key):
+                    self._resume[conn] = frame["stream_id"]  # got it at the commit
+                    continue
+                else:
+                    self._resume.pop(conn, None)  # this frame names its own entry
                 if conn.push(frame):
                     queued += 1
                 else:
@@ -222,12 +299,21 @@ class OperatorHub:
             # now reads back from here what is dispatched while its hello is read (``_greet``).
             with contextlib.suppress(*REDIS_DOWN):
                 self.last_id = await newest_id(self.bus.redis, streams.EVENTS)
-        async for entry_id, event in self.bus.tail(streams.EVENTS, after=self.last_id):
-            if isinstance(event, LIVE_EVENTS):
-                self.dispatch(event, entry_id)
-                for listener in self.listeners:
-                    listener(event)
-            self.last_id = entry_id
+        async for entries in self.bus.tail_reads(streams.EVENTS, after=self.last_id):
+            for entry_id, event in entries:
+                if isinstance(event, LIVE_EVENTS):
+                    self.dispatch(event, entry_id)
+                    for listener in self.listeners:
+                        listener(event)
+                self.last_id = entry_id
+            self._tell_resume_points()
+
+    def _tell_resume_points(self) -> None:
+        """Tell each socket whose last event of a read was one it got early where that event
+        is in the stream: a reconnect asks from there (every other frame names its own)."""
+        for conn, entry_id in self._resume.items():
+            conn.push({"type": "resume", "stream_id": entry_id})
+        self._resume.clear()
 
     async def catch_up(
         self, conn: Connection, after: str, missed: MissedSince | None = None

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.exc import DBAPIError
 
 from core import streams
@@ -128,6 +128,10 @@ class Router:
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
+        self.committed: Callable[[list[BaseModel]], object] | None = None
+        """Told of each batch's ``events`` entries once it has committed, before they are
+        published: the console of this process shows them without their round trip through
+        Redis (``OperatorHub.dispatch_committed``)."""
         # Consumers of several streams share this writer; one transaction at a time per process
         # saves them from waiting on each other's row locks, and the batches that wait meanwhile
         # go in together. Across processes, the row locks of router/locks.py keep capacity
@@ -157,6 +161,14 @@ class Router:
                     raise
                 log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
                 await asyncio.sleep(random.uniform(0, 0.05 * attempt))
+        if self.committed is not None:
+            try:
+                self.committed(
+                    [event for stream, event in work.effects if stream == streams.EVENTS]
+                )
+            except Exception:
+                # The stream's copy still reaches the console: late, never lost.
+                log.exception("could not hand a batch's events to this process's console")
         await self._publish(work)
         metrics = self.bus.metrics
         metrics.router_batch_size.observe(len(batch))
