@@ -5,13 +5,14 @@ operators the producer listed as recipients. Delivery is at least once on the bu
 carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed: the
 browser reconnects and reloads from the database, which is always the truth.
 
-Where the router runs in the same process, it hands the console a batch's events as soon as
-the batch is committed (``OperatorHub.dispatch_committed``), before they are published: the
-operators here see a message without waiting for the round trip through the stream. The stream's
-copy of each such event is then sent only to the sockets that did not get it early (one that
-connected meanwhile); every other console process hears it from the stream as before. The
-router is the only producer of dialog and message events, and one router process commits its
-batches one at a time, so early events keep the order the stream gives them.
+Where the router runs in the same process and is not busy, it hands the console a batch's
+events as soon as the batch is committed (``OperatorHub.dispatch_committed``), before they are
+published: the operators here see a message without waiting for the round trip through the
+stream. The stream's copy of each such event is then sent only to the sockets that did not get
+it early (one that connected meanwhile); every other console process hears it from the stream
+as before. The router is the only producer of dialog and message events and commits one batch
+at a time, and its events go early only once this hub has read all it published before them,
+so frames keep the order the stream gives them.
 
 Each socket also counts towards its operator's presence (``core.presence``): it is touched in
 Redis on open and on every heartbeat, and released on close; the presence timer is re-armed
@@ -87,6 +88,25 @@ class _Copy(enum.Enum):
 
 
 _ABSENT = object()
+
+
+class _Frame:
+    """An event's socket frame, built when the first socket needs it: with the early copies
+    given out, the stream's copy may need none."""
+
+    def __init__(self, event: LiveEvent, entry_id: str | None) -> None:
+        self.event = event
+        self.entry_id = entry_id
+        self._plain: dict[str, Any] | None = None
+
+    def plain(self) -> dict[str, Any]:
+        if self._plain is None:
+            self._plain = event_frame(self.event, self.entry_id)
+        return self._plain
+
+    def gone(self) -> dict[str, Any]:
+        """The frame for those who just lost sight of the dialog: it leaves their list."""
+        return {**self.plain(), "gone": True}
 
 
 class Connection:
@@ -231,11 +251,17 @@ class OperatorHub:
             return self._deliver(event, entry_id, _Copy.STREAM_AFTER_EARLY)
         return self._deliver(event, entry_id, _Copy.STREAM)
 
-    def dispatch_committed(self, events: Iterable[BaseModel]) -> int:
+    def dispatch_committed(self, events: Iterable[BaseModel], after: str | None = None) -> int:
         """Push the live events of a batch the router of this process has just committed,
         before they are published; returns how many frames were queued. Their frames have no
         ``stream_id`` yet: once the stream's copy is read, a ``resume`` frame tells the socket
-        (``_tell_resume_points``)."""
+        (``_tell_resume_points``).
+
+        ``after`` is the last entry the router published before these: until this hub has read
+        it, they are left to the stream, so that no frame overtakes an earlier one of the
+        router's still on its way through the stream."""
+        if after is not None and (self.last_id is None or _id_key(self.last_id) < _id_key(after)):
+            return 0
         queued = 0
         for event in events:
             if not isinstance(event, LIVE_EVENTS):
@@ -253,35 +279,32 @@ class OperatorHub:
         if client_message and copy is not _Copy.STREAM_AFTER_EARLY:
             waited = (utcnow() - cast(MessageEvent, event).message.at).total_seconds()
             self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
-        frame = event_frame(event, entry_id)
+        frame = _Frame(event, entry_id)
         if isinstance(event, DialogEvent) and event.leaving:
             # Those who just lost sight of the dialog are told so, to drop it from the list.
             staying = [op for op in event.recipients if op not in event.leaving]
-            gone = self._push_all(event.leaving, {**frame, "gone": True}, event.key, copy, False)
-            return gone + self._push_all(staying, frame, event.key, copy)
-        return self._push_all(event.recipients, frame, event.key, copy)
+            gone = self._push_all(event.leaving, frame, copy, gone=True)
+            return gone + self._push_all(staying, frame, copy)
+        return self._push_all(event.recipients, frame, copy)
 
     def _push_all(
-        self,
-        recipients: Iterable[int],
-        frame: dict[str, Any],
-        key: str,
-        copy: _Copy,
-        replayable: bool = True,
+        self, recipients: Iterable[int], frame: _Frame, copy: _Copy, gone: bool = False
     ) -> int:
         queued = 0
+        key = frame.event.key
         for operator_id in recipients:
             for conn in list(self.connections.get(operator_id, ())):
-                if replayable and key in conn.replayed:
+                if not gone and key in conn.replayed:
                     continue  # stored before it was announced, and replayed from there
                 if copy is _Copy.EARLY:
                     conn.got_early(key)
                 elif copy is _Copy.STREAM_AFTER_EARLY and conn.had_early(key):
-                    self._resume[conn] = frame["stream_id"]  # got it at the commit
+                    assert frame.entry_id is not None
+                    self._resume[conn] = frame.entry_id  # got it at the commit
                     continue
                 else:
                     self._resume.pop(conn, None)  # this frame names its own entry
-                if conn.push(frame):
+                if conn.push(frame.gone() if gone else frame.plain()):
                     queued += 1
                 else:
                     log.warning(

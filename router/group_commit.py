@@ -39,6 +39,10 @@ class GroupCommit(Generic[T]):
         self._lock = asyncio.Lock()
         self._waiting: list[Waiter[T]] = []
 
+    def waiting(self) -> int:
+        """How many batches wait for the turn now."""
+        return len(self._waiting)
+
     async def submit(self, batch: Sequence[T]) -> None:
         """Handle ``batch``, alone or with the others waiting; return once it is done."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

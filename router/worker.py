@@ -128,10 +128,15 @@ class Router:
         self.timers = Timers(bus.redis)
         # Only counted here, never refreshed: the ttl belongs to the consoles that touch sockets.
         self.sockets = ConsoleSockets(bus.redis, timedelta(0))
-        self.committed: Callable[[list[BaseModel]], object] | None = None
-        """Told of each batch's ``events`` entries once it has committed, before they are
-        published: the console of this process shows them without their round trip through
-        Redis (``OperatorHub.dispatch_committed``)."""
+        self.committed: Callable[[list[BaseModel], str | None], object] | None = None
+        """Told of a batch's ``events`` entries once it has committed, before they are
+        published, with the id of the last entry this router published on ``events`` before
+        them: the console of this process shows them without their round trip through Redis
+        (``OperatorHub.dispatch_committed``). Only when no other batch waits for the router's
+        turn: under load the console's work would hold the turn up, and the stream is read
+        often enough anyway."""
+        self.events_published: str | None = None
+        """The id of the last entry this router published on ``events``."""
         # Consumers of several streams share this writer; one transaction at a time per process
         # saves them from waiting on each other's row locks, and the batches that wait meanwhile
         # go in together. Across processes, the row locks of router/locks.py keep capacity
@@ -161,14 +166,11 @@ class Router:
                     raise
                 log.info("batch of %d met a write conflict (%s); again", len(batch), exc.orig)
                 await asyncio.sleep(random.uniform(0, 0.05 * attempt))
-        if self.committed is not None:
-            try:
-                self.committed(
-                    [event for stream, event in work.effects if stream == streams.EVENTS]
-                )
-            except Exception:
-                # The stream's copy still reaches the console: late, never lost.
-                log.exception("could not hand a batch's events to this process's console")
+        if self.committed is not None and not self._group.waiting():
+            # Once the publish is on its way, not before: the batch holds the router's turn
+            # until its publish is answered, and the other readers' entries go first.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._hand_over, work.effects, self.events_published)
         await self._publish(work)
         metrics = self.bus.metrics
         metrics.router_batch_size.observe(len(batch))
@@ -202,6 +204,14 @@ class Router:
             await write_audits(work)
         return work
 
+    def _hand_over(self, effects: Sequence[tuple[str, BaseModel]], after: str | None) -> None:
+        assert self.committed is not None
+        try:
+            self.committed([event for stream, event in effects if stream == streams.EVENTS], after)
+        except Exception:
+            # The stream's copy still reaches the console: late, never lost.
+            log.exception("could not hand a batch's events to this process's console")
+
     async def _publish(self, work: Batch) -> None:
         """Publish the batch's effects and set its timers, in one round trip.
 
@@ -221,9 +231,11 @@ class Router:
         # Last, as before: after the effects.
         queued = bool(changes) and self.timers.queue(pipe, changes)
         replies = await pipe.execute(raise_on_error=False)
-        for reply in replies[: len(work.effects)]:
+        for (stream, _payload), reply in zip(work.effects, replies, strict=False):
             if isinstance(reply, Exception):
                 raise reply
+            if stream == streams.EVENTS:
+                self.events_published = reply.decode() if isinstance(reply, bytes) else reply
         if queued:
             await self.timers.settle(replies[-1], changes)
         elif changes:

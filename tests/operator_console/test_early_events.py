@@ -76,8 +76,7 @@ async def wired(db_url: str, redis_url: str) -> AsyncIterator[Wired]:
     router.committed = hub.dispatch_committed
     try:
         await router.handle([command(PresenceChange(operator_id=admin_id, status="online"))])
-        await client.delete(streams.EVENTS)
-        hub.last_id = "0-0"
+        hub.last_id = router.events_published  # as if the tail had read it
         yield Wired(router, hub, client, admin_id, channel_id)
     finally:
         await client.aclose()
@@ -136,14 +135,21 @@ async def test_a_socket_that_connects_after_the_commit_gets_the_stream_copy(
     assert all(f["type"] != "resume" for f in late), late
 
 
-async def test_frames_keep_the_order_of_the_commits(wired: Wired) -> None:
+async def test_events_after_unread_ones_wait_for_the_stream(wired: Wired) -> None:
     conn = wired.socket()
-    for number in (1, 2, 3):
-        await wired.client_says(number)
+    await wired.client_says(1)
+    assert _messages(_queued(conn)) == ["message 1"]
+    # The first message's entries are not read yet: the next ones must not overtake them.
+    await wired.client_says(2)
+    await wired.client_says(3)
+    assert _queued(conn) == []
     await wired.tail_until_read()
+    from_stream = _queued(conn)
+    assert _messages(from_stream) == ["message 2", "message 3"]
+    assert all("stream_id" in f for f in from_stream), from_stream
+    # Read up to the router's last entry: early again.
     await wired.client_says(4)
-    await wired.tail_until_read()
-    assert _messages(_queued(conn)) == ["message 1", "message 2", "message 3", "message 4"]
+    assert _messages(_queued(conn)) == ["message 4"]
 
 
 async def test_a_batch_handed_over_again_is_not_shown_again(wired: Wired) -> None:
