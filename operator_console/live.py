@@ -31,7 +31,7 @@ import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel
@@ -87,7 +87,19 @@ class _Copy(enum.Enum):
     STREAM_AFTER_EARLY = "from the stream, after the early one"
 
 
-_ABSENT = object()
+def _remember(keys: OrderedDict[str, None], key: str, most: int) -> None:
+    """Add ``key``, forgetting the oldest beyond ``most``."""
+    keys[key] = None
+    if len(keys) > most:
+        keys.popitem(last=False)
+
+
+def _forget(keys: OrderedDict[str, None], key: str) -> bool:
+    """Drop ``key``; whether it was there."""
+    if key not in keys:
+        return False
+    del keys[key]
+    return True
 
 
 class _Frame:
@@ -131,14 +143,12 @@ class Connection:
 
     def got_early(self, key: str) -> None:
         """Note an event this socket got at its commit, before its copy in the stream."""
-        self.early[key] = None
-        if len(self.early) > EARLY_KEYS:
-            self.early.popitem(last=False)
+        _remember(self.early, key, EARLY_KEYS)
 
     def had_early(self, key: str) -> bool:
         """Whether this socket got the event at its commit; forgotten now, as its stream copy
         is in."""
-        return self.early.pop(key, _ABSENT) is not _ABSENT
+        return _forget(self.early, key)
 
     def push(self, frame: dict[str, Any]) -> bool:
         """Queue a frame; False when the queue is full (the connection must resync)."""
@@ -234,9 +244,7 @@ class OperatorHub:
     def _first_time(self, key: str) -> bool:
         if key in self._seen:
             return False
-        self._seen[key] = None
-        if len(self._seen) > SEEN_KEYS:
-            self._seen.popitem(last=False)
+        _remember(self._seen, key, SEEN_KEYS)
         return True
 
     def dispatch(self, event: LiveEvent, entry_id: str | None = None) -> int:
@@ -247,7 +255,7 @@ class OperatorHub:
         """
         if not self._first_time(event.key):
             return 0
-        if self._early.pop(event.key, _ABSENT) is not _ABSENT:
+        if _forget(self._early, event.key):
             return self._deliver(event, entry_id, _Copy.STREAM_AFTER_EARLY)
         return self._deliver(event, entry_id, _Copy.STREAM)
 
@@ -268,16 +276,14 @@ class OperatorHub:
                 continue
             if event.key in self._seen or event.key in self._early:
                 continue  # a batch run again after its publish failed: sent already
-            self._early[event.key] = None
-            if len(self._early) > EARLY_KEYS:
-                self._early.popitem(last=False)
+            _remember(self._early, event.key, EARLY_KEYS)
             queued += self._deliver(event, None, _Copy.EARLY)
         return queued
 
     def _deliver(self, event: LiveEvent, entry_id: str | None, copy: _Copy) -> int:
-        client_message = isinstance(event, MessageEvent) and event.message.author == "client"
-        if client_message and copy is not _Copy.STREAM_AFTER_EARLY:
-            waited = (utcnow() - cast(MessageEvent, event).message.at).total_seconds()
+        first_copy = copy is not _Copy.STREAM_AFTER_EARLY
+        if first_copy and isinstance(event, MessageEvent) and event.message.author == "client":
+            waited = (utcnow() - event.message.at).total_seconds()
             self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
         frame = _Frame(event, entry_id)
         if isinstance(event, DialogEvent) and event.leaving:
@@ -298,7 +304,7 @@ class OperatorHub:
                     continue  # stored before it was announced, and replayed from there
                 if copy is _Copy.EARLY:
                     conn.got_early(key)
-                elif copy is _Copy.STREAM_AFTER_EARLY and conn.had_early(key):
+                elif conn.had_early(key):
                     assert frame.entry_id is not None
                     self._resume[conn] = frame.entry_id  # got it at the commit
                     continue

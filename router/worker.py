@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core import streams
 from core.bus import Bus, Delivery
-from core.bus_tail import Stopping
+from core.bus_tail import Stopping, as_text
 from core.db import SessionMaker
 from core.db.held import hold_entities
 from core.db.rollup import defer_to_commit
@@ -235,7 +235,7 @@ class Router:
             if isinstance(reply, Exception):
                 raise reply
             if stream == streams.EVENTS:
-                self.events_published = reply.decode() if isinstance(reply, bytes) else reply
+                self.events_published = as_text(reply)
         if queued:
             await self.timers.settle(replies[-1], changes)
         elif changes:
