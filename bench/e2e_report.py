@@ -156,6 +156,14 @@ def table(report: Report) -> str:
             ("visitor -> operator", load.visitor_to_operator),
             ("  first message (opens a dialog)", load.opening_to_operator),
             ("  in an open dialog", load.open_dialog_to_operator),
+            *(
+                [
+                    ("  sent in the burst's 2 s", load.in_burst_to_operator),
+                    ("  sent at other times", load.outside_burst_to_operator),
+                ]
+                if load.in_burst_to_operator and load.outside_burst_to_operator
+                else []
+            ),
             ("operator -> visitor", load.operator_to_visitor),
             ("round trip", load.round_trip),
             ("visitor send -> accepted", load.accepted),

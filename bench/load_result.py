@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,10 @@ class LoadResult:
     reply_post: Latency
     errors: dict[str, int]
     error_samples: list[str]
+    in_burst_to_operator: Latency | None = None
+    """Visitor → operator of every message sent in the burst's window (open loop with a burst)."""
+    outside_burst_to_operator: Latency | None = None
+    """Visitor → operator of every message sent before or after that window."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -57,9 +61,11 @@ def summarise(
     messages: int,
     operators: int,
     openings: Collection[str] | None = None,
+    burst_window: tuple[float, float] | None = None,
 ) -> LoadResult:
     """What the tracks of a run add up to. ``openings`` names the messages that opened a dialog;
-    without it, each visitor's first message did."""
+    without it, each visitor's first message did. ``burst_window``: the instants (from, to) of a
+    burst, whose messages are summed up apart from the others'."""
     tracks = list(shared.tracks.values())
     opening = _openings(shared) if openings is None else [shared.tracks[c] for c in openings]
     opened = {id(t) for t in opening}
@@ -71,8 +77,16 @@ def summarise(
     console_instants = [t.console for t in delivered if t.console is not None]
     overall = len(delivered) / (max(console_instants) - first) if console_instants else 0.0
 
-    def gaps(pairs: list[tuple[float | None, float | None]]) -> list[float]:
+    def gaps(pairs: Sequence[tuple[float | None, float | None]]) -> list[float]:
         return [b - a for a, b in pairs if a is not None and b is not None]
+
+    in_burst: Latency | None = None
+    outside_burst: Latency | None = None
+    if burst_window is not None:
+        begin, end = burst_window
+        inside = [(t.sent, t.console) for t in tracks if begin <= t.sent < end]
+        outside = [(t.sent, t.console) for t in tracks if not begin <= t.sent < end]
+        in_burst, outside_burst = Latency.of(gaps(inside)), Latency.of(gaps(outside))
 
     return LoadResult(
         visitors=visitors,
@@ -101,6 +115,8 @@ def summarise(
         reply_post=Latency.of(gaps([(t.reply_sent, t.reply_posted) for t in tracks])),
         errors=dict(shared.errors),
         error_samples=list(shared.error_samples),
+        in_burst_to_operator=in_burst,
+        outside_burst_to_operator=outside_burst,
     )
 
 

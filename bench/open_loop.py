@@ -31,6 +31,9 @@ from bench.webchat_load import Shared, Track, Visitor, talking
 SEED = 7
 """Arrival times and visitors are drawn from this seed: two runs send the same sequence."""
 
+BURST_WINDOW_S = 2.0
+"""The burst's window: its second, and the next, in which the queue it left drains."""
+
 OPENING_WAVE = 50
 """Visitors opening their dialogs at once before a run with a burst."""
 WARM_PREFIX = "w"
@@ -122,7 +125,8 @@ async def run_open_loop(
     else:
         openings = None
     sent = len(shared.tracks)
-    return summarise(shared, visitors, -(-sent // visitors), len(operators), openings)
+    window = (start + duration_s / 2, start + duration_s / 2 + BURST_WINDOW_S) if burst else None
+    return summarise(shared, visitors, -(-sent // visitors), len(operators), openings, window)
 
 
 def _arrivals(

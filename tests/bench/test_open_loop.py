@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from bench.load_result import summarise
 from bench.open_loop import _arrivals
+from bench.webchat_load import Shared, Track
 
 
 def test_a_burst_adds_each_newcomers_first_message_within_one_second_mid_run() -> None:
@@ -28,3 +32,27 @@ def test_without_a_burst_every_arrival_is_drawn_at_the_rate() -> None:
     assert 900 <= len(sends) <= 1_100
     assert {who for _, who in sends} == set(range(10))
     assert all(0 < at <= 20 for at, _ in sends)
+
+
+def test_a_burst_window_sums_up_the_messages_sent_in_it_apart_from_the_others() -> None:
+    shared = Shared()
+    # Sent at 1, 5.5 and 9 s; the window is [5, 7): only the second is in it.
+    for cid, sent, latency in (("v0-m0", 1.0, 0.010), ("v1-m1", 5.5, 0.200), ("v0-m2", 9.0, 0.030)):
+        shared.tracks[cid] = Track(sent=sent, console=sent + latency)
+    result = summarise(shared, visitors=2, messages=2, operators=1, burst_window=(5.0, 7.0))
+    assert result.in_burst_to_operator is not None
+    assert result.outside_burst_to_operator is not None
+    assert result.in_burst_to_operator.count == 1
+    assert result.in_burst_to_operator.max_ms == pytest.approx(200)
+    assert result.outside_burst_to_operator.count == 2
+    assert result.outside_burst_to_operator.max_ms == pytest.approx(30)
+    assert result.visitor_to_operator.count == 3
+
+
+def test_without_a_burst_nothing_is_summed_up_apart() -> None:
+    shared = Shared()
+    shared.tracks["v0-m0"] = Track(sent=1.0, console=1.01)
+    result = summarise(shared, visitors=1, messages=1, operators=1)
+    assert result.in_burst_to_operator is None
+    assert result.outside_burst_to_operator is None
+    assert result.as_dict()["in_burst_to_operator"] is None
