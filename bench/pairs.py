@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import statistics
@@ -37,7 +38,10 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "visitor -> operator p99 ms": ("e2e", "visitor_to_operator", "p99_ms"),
     "first message p99 ms": ("e2e", "opening_to_operator", "p99_ms"),
     "in an open dialog p99 ms": ("e2e", "open_dialog_to_operator", "p99_ms"),
+    "sent in the burst's 2 s p99 ms": ("e2e", "in_burst_to_operator", "p99_ms"),
+    "sent at other times p99 ms": ("e2e", "outside_burst_to_operator", "p99_ms"),
 }
+"""The figures compared; one that no run has (the burst's, without ``--burst``) is left out."""
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -87,6 +91,8 @@ def _round(variants: dict[str, list[str]], turn: int, tmp: Path) -> dict[str, di
 def _summary(runs: list[dict[str, dict[str, Any]]], names: list[str]) -> str:
     lines = []
     for label, path in FIGURES.items():
+        if all(math.isnan(_figure(r[name], path)) for r in runs for name in names):
+            continue
         lines.append(label)
         for name in names:
             values = [_figure(r[name], path) for r in runs]
