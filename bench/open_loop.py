@@ -125,7 +125,8 @@ async def run_open_loop(
     else:
         openings = None
     sent = len(shared.tracks)
-    window = (start + duration_s / 2, start + duration_s / 2 + BURST_WINDOW_S) if burst else None
+    burst_start = start + _burst_at(duration_s)
+    window = (burst_start, burst_start + BURST_WINDOW_S) if burst else None
     return summarise(shared, visitors, -(-sent // visitors), len(operators), openings, window)
 
 
@@ -135,7 +136,7 @@ def _arrivals(
     """When each message is sent (seconds from the start) and by whom (an index into the
     talking visitors, then the newcomers). The newcomers' first messages are spread evenly over
     one second from the middle of the run; after theirs, each newcomer may be drawn too."""
-    middle = duration_s / 2
+    middle = _burst_at(duration_s)
     sends = [(middle + (i + 0.5) / newcomers, talking + i) for i in range(newcomers)]
     at = draw.expovariate(rate)
     while at <= duration_s:
@@ -143,6 +144,11 @@ def _arrivals(
         sends.append((at, draw.randrange(talking + joined)))
         at += draw.expovariate(rate)
     return sorted(sends)
+
+
+def _burst_at(duration_s: float) -> float:
+    """When the burst starts, in seconds from the first arrival: the middle of the run."""
+    return duration_s / 2
 
 
 def _number(cid: str) -> int:
