@@ -85,6 +85,7 @@ from operator_console.seed import do_seed
 from operator_console.socket_budget import SocketBudget, raise_open_file_limit, socket_allowance
 from operator_console.stats import routes as stats_routes
 from operator_console.vendor_files import vendor_routes
+from router.group_commit import Gathering
 from router.worker import Router, RouterService
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,8 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         # on its batches: on SQLite they go before the sink's.
         writer = DbWriter(settings.effective_database_url, urgent=True)
         writers.append(writer)
-        router = Router(app[SESSIONS], bus, writer=writer)
+        gathering = Gathering(settings.router_gather_ms / 1000, settings.router_gather_per_s)
+        router = Router(app[SESSIONS], bus, writer=writer, gathering=gathering)
         if role == "all":
             router.committed = app[HUB].dispatch_committed
         service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)

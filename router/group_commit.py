@@ -12,17 +12,59 @@ published, and raises what its batch alone raised. A group that fails is handled
 batch at a time, so one bad entry fails only the batch that holds it (and its consumer then
 retries that batch entry by entry, as always). A group that failed because Redis was away is
 not split: every batch in it failed for the same reason and stays pending.
+
+At a moderate rate the writer is often free when an entry comes, and each entry would pay a
+transaction of its own: a busy router lets a small group wait a moment for others
+(``Gathering``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 Waiter = tuple[Sequence[T], "asyncio.Future[None]"]
+
+
+@dataclass
+class Gathering:
+    """When a small group waits a moment for more entries before it starts.
+
+    The router's transaction for two inbound messages costs about what it costs for one, and
+    for five about half again (docs/BENCHMARKS.md): what a transaction costs is mostly fixed.
+    At 100–200 visitor messages a second the writer is often free when an entry comes, so each
+    entry paid that fixed cost alone. While entries come faster than ``busy_per_s`` (counted
+    over the last ``horizon_s``, decaying), a group of fewer than ``enough`` entries waits up
+    to ``window_s`` for others; a router that is not busy starts at once, so an idle hub's
+    message waits for nothing."""
+
+    window_s: float = 0.004
+    busy_per_s: float = 300.0
+    enough: int = 8
+    horizon_s: float = 0.05
+    clock: Callable[[], float] = time.monotonic
+    _level: float = field(default=0.0, init=False)
+    _at: float = field(default=0.0, init=False)
+
+    def arrived(self, entries: int) -> None:
+        """Count ``entries`` that came in just now."""
+        now = self.clock()
+        self._level = self._level * math.exp((self._at - now) / self.horizon_s) + entries
+        self._at = now
+
+    def wait_s(self, waiting: int) -> float:
+        """How long a group of ``waiting`` entries waits for more before it starts."""
+        if waiting >= self.enough or self.window_s <= 0:
+            return 0.0
+        level = self._level * math.exp((self._at - self.clock()) / self.horizon_s)
+        return self.window_s if level >= self.busy_per_s * self.horizon_s else 0.0
 
 
 class GroupCommit(Generic[T]):
@@ -32,8 +74,12 @@ class GroupCommit(Generic[T]):
         self,
         handle: Callable[[Sequence[T]], Awaitable[None]],
         shared_failures: tuple[type[BaseException], ...] = (),
+        gathering: Gathering | None = None,
     ) -> None:
         self._handle = handle
+        self._gathering = gathering
+        self._gathered: asyncio.Event | None = None
+        """Set while a group gathers, once it has ``enough`` entries."""
         self._shared_failures = shared_failures
         """Failures that are nobody's entry's fault: a group meeting one is not split."""
         self._lock = asyncio.Lock()
@@ -48,9 +94,16 @@ class GroupCommit(Generic[T]):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         mine: Waiter[T] = (batch, done)
         self._waiting.append(mine)
+        gathering = self._gathering
+        if gathering is not None:
+            gathering.arrived(len(batch))
+            if self._gathered is not None and self._entries() >= gathering.enough:
+                self._gathered.set()
         try:
             async with self._lock:
                 if not done.done():
+                    if gathering is not None:
+                        await self._gather(gathering)
                     group, self._waiting = self._waiting, []
                     await self._run(group, mine)
         except asyncio.CancelledError:
@@ -58,6 +111,22 @@ class GroupCommit(Generic[T]):
             self._waiting = [w for w in self._waiting if w is not mine]
             raise
         await done
+
+    def _entries(self) -> int:
+        return sum(len(batch) for batch, _done in self._waiting)
+
+    async def _gather(self, gathering: Gathering) -> None:
+        """Let other consumers' batches join a small group for a moment (``Gathering``)."""
+        wait = gathering.wait_s(self._entries())
+        if not wait:
+            return
+        self._gathered = asyncio.Event()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._gathered.wait()
+        finally:
+            self._gathered = None
 
     async def _run(self, group: list[Waiter[T]], mine: Waiter[T]) -> None:
         try:

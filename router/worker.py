@@ -66,7 +66,7 @@ from router.actions import do_close, do_close_run, do_presence, do_reply
 from router.audit import write_audits
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
-from router.group_commit import GroupCommit
+from router.group_commit import Gathering, GroupCommit
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
 from router.locks import is_write_conflict
@@ -120,6 +120,7 @@ class Router:
         bus: Bus,
         clock: Callable[[], datetime] = utcnow,
         writer: DbWriter | None = None,
+        gathering: Gathering | None = None,
     ) -> None:
         self.sessions = writer.sessions if writer is not None else sessions
         self.bus = bus
@@ -142,7 +143,7 @@ class Router:
         # go in together. Across processes, the row locks of router/locks.py keep capacity
         # checks and assignments consistent.
         self._group: GroupCommit[Delivery[RouterInput]] = GroupCommit(
-            self._handle_now, shared_failures=REDIS_CLIENT_DOWN
+            self._handle_now, shared_failures=REDIS_CLIENT_DOWN, gathering=gathering
         )
 
     async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:

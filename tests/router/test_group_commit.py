@@ -1,5 +1,5 @@
-"""The router's group commit: batches that wait for the transaction go in together, and a
-failure stays with the batch that caused it."""
+"""The router's group commit: batches that wait for the transaction go in together, a failure
+stays with the batch that caused it, and a busy router lets a small group gather."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from router.group_commit import GroupCommit
+from router.group_commit import Gathering, GroupCommit
 
 
 class Writer:
@@ -112,3 +112,65 @@ async def test_a_stopped_consumer_leaves_the_others_batches_to_be_handled() -> N
         await second
     await asyncio.wait_for(third, 5)
     assert writer.calls == [["a1"], ["b1", "c1"], ["c1"]]
+
+
+class Clock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _busy(window_s: float, clock: Clock) -> Gathering:
+    """A gathering that has just seen 600 entries a second."""
+    gathering = Gathering(window_s=window_s, busy_per_s=300, enough=4, clock=clock)
+    for _ in range(30):
+        gathering.arrived(1)
+        clock.now += 1 / 600
+    return gathering
+
+
+def test_a_busy_router_waits_and_a_quiet_one_does_not() -> None:
+    clock = Clock()
+    quiet = Gathering(window_s=0.004, busy_per_s=300, clock=clock)
+    quiet.arrived(1)
+    assert quiet.wait_s(1) == 0.0
+    busy = _busy(0.004, clock)
+    assert busy.wait_s(1) == 0.004
+    assert busy.wait_s(4) == 0.0  # enough already
+    clock.now += 0.2  # the rate decays: four horizons later it is quiet again
+    assert busy.wait_s(1) == 0.0
+    assert Gathering(window_s=0, clock=clock).wait_s(1) == 0.0
+
+
+async def test_a_busy_router_lets_batches_of_other_streams_join_a_lone_one() -> None:
+    writer = Writer()
+    writer.release.set()
+    group = GroupCommit(writer.handle, gathering=_busy(0.05, Clock()))
+    first = asyncio.create_task(group.submit(["a1"]))
+    await asyncio.sleep(0.01)
+    assert writer.calls == []  # still gathering
+    await asyncio.gather(first, group.submit(["b1"]))
+    assert writer.calls == [["a1", "b1"]]
+
+
+async def test_a_gathering_group_starts_once_it_has_enough() -> None:
+    writer = Writer()
+    writer.release.set()
+    group = GroupCommit(writer.handle, gathering=_busy(30.0, Clock()))
+    first = asyncio.create_task(group.submit(["a1"]))
+    await asyncio.sleep(0)
+    # Far sooner than the 30 s window: the fourth entry starts the group.
+    await asyncio.wait_for(asyncio.gather(first, group.submit(["b1", "c1", "d1"])), 5)
+    assert writer.calls == [["a1", "b1", "c1", "d1"]]
+
+
+async def test_a_quiet_router_does_not_gather() -> None:
+    writer = Writer()
+    writer.release.set()
+    group = GroupCommit(writer.handle, gathering=Gathering(window_s=30.0, clock=Clock()))
+    await asyncio.wait_for(group.submit(["a1"]), 5)
+    assert writer.calls == [["a1"]]
