@@ -69,11 +69,11 @@ class Settings(BaseSettings):
     """How long a consumer's read waits for new entries on a quiet stream, kept under the Redis
     client's socket timeout (``core.redis_connect.quiet_read_ms``). A stop or a handed-back
     stream cancels the read, so this bounds no stop; shorter only wakes an idle hub more."""
-    router_gather_ms: float = Field(default=4.0, ge=0, le=100)
+    router_gather_ms: float = Field(default=0.0, ge=0, le=100)
     """While the router is busy (``router_gather_per_s`` entries a second or more), how long a
-    transaction of fewer than 8 entries waits for others to join it (``router.group_commit``):
-    at 100–200 messages a second it saves 10–20 % of the hub's CPU for a few milliseconds of
-    latency. 0: never wait."""
+    transaction of fewer than 8 entries waits for others to join it (``router.group_commit``).
+    At 200 visitor messages a second, 4 ms saved 6–15 % of the hub's CPU per message and
+    doubled the p50 (docs/BENCHMARKS.md): for a hub short of CPU. 0: never wait."""
     router_gather_per_s: float = Field(default=300.0, gt=0)
     claim_idle_ms: int = Field(default=30_000, ge=100)
     max_deliveries: int = Field(default=5, ge=1)

@@ -214,7 +214,11 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         # on its batches: on SQLite they go before the sink's.
         writer = DbWriter(settings.effective_database_url, urgent=True)
         writers.append(writer)
-        gathering = Gathering(settings.router_gather_ms / 1000, settings.router_gather_per_s)
+        gathering = (
+            Gathering(settings.router_gather_ms / 1000, settings.router_gather_per_s)
+            if settings.router_gather_ms
+            else None
+        )
         router = Router(app[SESSIONS], bus, writer=writer, gathering=gathering)
         if role == "all":
             router.committed = app[HUB].dispatch_committed

@@ -13,9 +13,9 @@ batch at a time, so one bad entry fails only the batch that holds it (and its co
 retries that batch entry by entry, as always). A group that failed because Redis was away is
 not split: every batch in it failed for the same reason and stays pending.
 
-At a moderate rate the writer is often free when an entry comes, and each entry would pay a
-transaction of its own: a busy router lets a small group wait a moment for others
-(``Gathering``).
+At a moderate rate the writer is often free when an entry comes, and each entry pays a
+transaction of its own: a router may let a small group wait a moment for others while it is
+busy (``Gathering``, off by default: it trades latency for CPU).
 """
 
 from __future__ import annotations
