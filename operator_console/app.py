@@ -209,10 +209,11 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
     jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     writers: list[DbWriter] = []
     if role in ("all", "router"):
-        # The router is the only writer of dialogs and messages: its batches go to a thread
-        # with a synchronous driver, one hand-off per batch (core/db/writer.py). Visitors wait
-        # on its batches: on SQLite they go before the sink's.
-        writer = DbWriter(settings.effective_database_url, urgent=True)
+        # The router is the only writer of dialogs and messages: its batches run with a
+        # synchronous driver, on SQLite on this loop whenever they can start at once, else on
+        # the writer's thread (core/db/writer.py). Visitors wait on its batches: on SQLite they
+        # go before the sink's.
+        writer = DbWriter(settings.effective_database_url, urgent=True, inline=True)
         writers.append(writer)
         gathering = (
             Gathering(settings.router_gather_ms / 1000, settings.router_gather_per_s)

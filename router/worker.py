@@ -29,6 +29,7 @@ from typing import cast
 
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from core import streams
 from core.bus import Bus, Delivery
@@ -94,8 +95,9 @@ def router_streams(shards: int) -> list[str]:
 
 
 class _SocketsOnHubLoop:
-    """The console sockets, asked from the writer's thread on the loop that owns the Redis
-    client."""
+    """The console sockets, asked on the loop that owns the Redis client: from the writer's
+    thread through that loop, or directly when the batch runs on it (``DbWriter``'s
+    ``inline``)."""
 
     def __init__(self, sockets: ConsoleSockets, loop: asyncio.AbstractEventLoop) -> None:
         self.sockets = sockets
@@ -103,15 +105,17 @@ class _SocketsOnHubLoop:
 
     async def live(self, operator_id: int, now: datetime) -> int:
         """How many console sockets of the operator are live at ``now``."""
+        if asyncio.get_running_loop() is self.loop:
+            return await self.sockets.live(operator_id, now)
         return await on_loop(self.loop, partial(self.sockets.live, operator_id, now))
 
 
 class Router:
     """Handles batches from the inbound shards, the command stream and the timer stream.
 
-    With a ``writer`` each batch's transaction runs on the writer's thread through its
-    synchronous engine (``sessions`` are then not used for batches); without one, on the
-    caller's loop through ``sessions``.
+    With a ``writer`` each batch's transaction runs through its synchronous engine, on the
+    writer's thread or, for an inline writer on SQLite, on the caller's loop (``sessions`` are
+    then not used for batches); without one, on the caller's loop through ``sessions``.
     """
 
     def __init__(
@@ -185,6 +189,10 @@ class Router:
 
     async def _apply(self, batch: Sequence[Delivery[RouterInput]], sockets: LiveSockets) -> Batch:
         async with self.sessions() as session, session.begin():
+            # The transaction begins here, before the batch does anything: a writer that finds
+            # SQLite's lock held by another process may run the batch again elsewhere
+            # (``DbWriter.run``), and only a batch that has done nothing yet can start over.
+            await session.run_sync(_begin)
             hold_entities(session.sync_session)
             # Written once at the commit: the batch's dialogs move the same few rows.
             defer_to_commit(session.sync_session)
@@ -241,6 +249,10 @@ class Router:
             await self.timers.settle(replies[-1], changes)
         elif changes:
             await self.timers.apply(changes)
+
+
+def _begin(session: Session) -> None:
+    session.connection()
 
 
 def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[RouterInput]]:

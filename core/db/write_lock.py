@@ -18,12 +18,19 @@ lock before anything is read, and the wait for it is ours: tries ``first_wait_s`
 first, doubling up to ``max_wait_s``. The sink's writer keeps SQLite's handler and its long
 sleeps, and takes the lock only where it must (``crm_sink.locks``): its leads may wait, and
 every millisecond it holds the lock is one the router's batches wait.
+
+A batch that runs on the hub's own event loop (``DbWriter``'s ``inline``) must not wait there:
+under ``lock_now_or_never`` the lock is tried once, and ``WriteLockBusy`` says another process
+holds it, before the transaction has done anything.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +50,26 @@ class LockWait:
 
 
 URGENT = LockWait(first_wait_s=0.0002, max_wait_s=0.001)
+
+
+class WriteLockBusy(Exception):
+    """Another connection holds SQLite's write lock, and this transaction may not wait for it
+    (``lock_now_or_never``); it has begun nothing."""
+
+
+_now_or_never: ContextVar[bool] = ContextVar("write_lock_now_or_never", default=False)
+
+
+@contextmanager
+def lock_now_or_never() -> Iterator[None]:
+    """Within: a transaction that begins while the write lock is held elsewhere raises
+    ``WriteLockBusy`` at once instead of waiting. A context variable, so that it holds for the
+    task that set it and for no other task of the loop."""
+    token = _now_or_never.set(True)
+    try:
+        yield
+    finally:
+        _now_or_never.reset(token)
 
 
 def begin_with_the_lock(engine: Engine, wait: LockWait) -> None:
@@ -75,6 +102,8 @@ def take_write_lock(driver: sqlite3.Connection, wait: LockWait) -> None:
             except sqlite3.OperationalError as err:
                 if err.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                     raise
+                if _now_or_never.get():
+                    raise WriteLockBusy("another connection holds SQLite's write lock") from err
                 if time.monotonic() + pause > deadline:
                     raise
             time.sleep(pause)

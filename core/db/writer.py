@@ -21,6 +21,14 @@ waited hundreds of milliseconds behind the sink's leads. On SQLite the process's
 turns at a ``WriteGate`` instead, woken the moment the other commits, and the router's
 batches go before the sink's. Across processes, the router's writer takes SQLite's lock in
 steps of its own (``core.db.write_lock``).
+
+On SQLite the hand-off itself is the larger part of a small batch: the thread has little to do
+while SQLite works (its calls take microseconds), the two threads pass the interpreter lock to
+and fro, and each batch wakes both loops. So an ``inline`` writer runs a batch on the caller's
+own loop whenever nothing would make that loop wait: when the process's turn is free at once
+and no other process holds SQLite's write lock. Otherwise the batch goes to the thread as
+before, which waits in the loop's stead. On PostgreSQL every statement waits for the server,
+so batches always go to the thread.
 """
 
 from __future__ import annotations
@@ -39,7 +47,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
-from core.db.write_lock import URGENT, LockWait, begin_with_the_lock
+from core.db.write_lock import (
+    URGENT,
+    LockWait,
+    WriteLockBusy,
+    begin_with_the_lock,
+    lock_now_or_never,
+)
 from core.db.writer_session import DirectSession
 
 T = TypeVar("T")
@@ -165,6 +179,14 @@ class WriteGate:
                 raise TimeoutError(f"no turn at the database's writers' gate in {timeout_s:g} s")
             self._held = True
 
+    def try_acquire(self, urgent: bool) -> bool:
+        """Take the turn if it is free now and nobody waits before this writer; never wait."""
+        with self._turn:
+            if self._held or (self._urgent_waiting if urgent else self.waiting):
+                return False
+            self._held = True
+            return True
+
     def release(self) -> None:
         with self._turn:
             self._held = False
@@ -188,12 +210,22 @@ class DbWriter:
     """A thread with an event loop of its own that runs the router's batches, one at a time.
 
     ``urgent``: on SQLite, this writer's transactions go before those of the process's other
-    writers of the database that wait with them (``WriteGate``)."""
+    writers of the database that wait with them (``WriteGate``).
 
-    def __init__(self, url: str, urgent: bool = False) -> None:
+    ``inline``: on SQLite, a batch runs on the caller's loop when it can start at once (the
+    module's docstring); only a batch that could block it goes to the thread. For short
+    transactions of a caller that awaits them anyway, as the router's: nothing in them may
+    wait long, since the caller's loop serves nothing else meanwhile."""
+
+    def __init__(self, url: str, urgent: bool = False, inline: bool = False) -> None:
         self.engine = make_writer_engine(url, URGENT if urgent else None)
         self._gate = write_gate(url)
         self._urgent = urgent
+        if inline and not urgent:
+            # Only an urgent writer's transactions take SQLite's lock as they begin, where a
+            # lock held elsewhere is found before anything is done (core.db.write_lock).
+            raise ValueError("an inline writer must be urgent")
+        self._inline = inline and self._gate is not None
         self._turns = asyncio.Lock()
         """This writer's own tasks, one at a time at the gate."""
         # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
@@ -216,7 +248,20 @@ class DbWriter:
 
         ``work`` is one transaction: when it meets a connection the database closed (a
         restart, an idle timeout), that transaction was rolled back with the connection, and
-        ``work()`` runs once more on a new one."""
+        ``work()`` runs once more on a new one.
+
+        An ``inline`` writer runs ``work()`` here, on the caller's loop, when the turn is free;
+        if another process holds SQLite's write lock, ``work()`` meets ``WriteLockBusy`` when
+        its transaction begins, and runs again on the thread. So its transaction must begin
+        before it does anything that must not happen twice."""
+        if self._inline and self._gate is not None and self._gate.try_acquire(self._urgent):
+            try:
+                with lock_now_or_never():
+                    return await work()
+            except WriteLockBusy:
+                pass  # another process is writing: the thread waits for it, not this loop
+            finally:
+                self._gate.release()
         caller = asyncio.get_running_loop()
         done: asyncio.Future[T] = caller.create_future()
         # One task on the writer's loop and one wake-up of each loop: ``run_coroutine_threadsafe``
