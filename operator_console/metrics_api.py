@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.app_keys import REDIS, SESSIONS
 from core.metrics import HubMetrics
 from operator_console import scrape
-from operator_console.keys import METRICS, SETTINGS
+from operator_console.keys import METRICS, ROUTER_SERVICE, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ async def render(app: web.Application) -> bytes:
     except Exception as exc:
         log.warning("metrics: dialog figures unavailable: %s", exc)
     families += scrape.pool_families(sessions.kw["bind"])
+    router = app.get(ROUTER_SERVICE)
+    if router is not None and router.router.writer is not None:
+        families += scrape.writer_families(router.router.writer)
     metrics.scraped.replace(families)
     return generate_latest(metrics.registry)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +22,7 @@ from connectors.registry import KINDS
 from core import streams
 from core.db import SessionMaker
 from core.db.schema import Dialog, Operator
+from core.db.writer import DbWriter
 from core.envelope import utcnow
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,20 @@ def pool_families(engine: AsyncEngine) -> list[Metric]:
         read = getattr(pool, method, None)
         if callable(read):
             family.add_metric([state], float(read()))
+    return [family]
+
+
+def writer_families(writer: DbWriter) -> list[Metric]:
+    """Where the router's transactions ran: on the hub's loop, or handed to the writer's
+    thread because another writer had the turn (or on PostgreSQL, always)."""
+    family = CounterMetricFamily(
+        "openlines_router_transactions",
+        "The router's transactions by where they ran: on the hub's event loop, or on the"
+        " database writer's thread.",
+        labels=["ran_on"],
+    )
+    family.add_metric(["loop"], float(writer.ran_here))
+    family.add_metric(["thread"], float(writer.handed_off))
     return [family]
 
 

@@ -226,6 +226,10 @@ class DbWriter:
             # lock held elsewhere is found before anything is done (core.db.write_lock).
             raise ValueError("an inline writer must be urgent")
         self._inline = inline and self._gate is not None
+        self.ran_here = 0
+        """Batches run on the caller's loop since the start (an inline writer's)."""
+        self.handed_off = 0
+        """Batches handed to the thread since the start."""
         self._turns = asyncio.Lock()
         """This writer's own tasks, one at a time at the gate."""
         # Its driver never awaits: the sessions' calls need no greenlet (core.db.writer_session).
@@ -257,11 +261,14 @@ class DbWriter:
         if self._inline and self._gate is not None and self._gate.try_acquire(self._urgent):
             try:
                 with lock_now_or_never():
-                    return await work()
+                    done_here = await work()
+                self.ran_here += 1
+                return done_here
             except WriteLockBusy:
                 pass  # another process is writing: the thread waits for it, not this loop
             finally:
                 self._gate.release()
+        self.handed_off += 1
         caller = asyncio.get_running_loop()
         done: asyncio.Future[T] = caller.create_future()
         # One task on the writer's loop and one wake-up of each loop: ``run_coroutine_threadsafe``

@@ -157,6 +157,12 @@ async def test_metrics_count_the_conversation_and_read_streams_and_dialogs(hub: 
     assert _value(samples, "openlines_visitor_to_operator_seconds_count") == 1
     assert _value(samples, "openlines_router_batch_size_count") >= 2  # message, reply
     assert _value(samples, "openlines_router_batch_seconds_count") >= 2
+    # On SQLite the router's transactions run on the hub's loop unless the CRM sink's writer
+    # has the turn at that moment; each one counts once, where it ran.
+    on_loop = _value(samples, "openlines_router_transactions_total", ran_on="loop")
+    on_thread = _value(samples, "openlines_router_transactions_total", ran_on="thread")
+    assert on_loop >= 1
+    assert on_loop + on_thread >= _value(samples, "openlines_router_batch_size_count")
     # Both sockets closed again.
     assert _value(samples, "openlines_websocket_connections", kind="visitor") == 0
     assert _value(samples, "openlines_websocket_connections", kind="operator") == 0
