@@ -4,16 +4,17 @@ What an idle hub's latency is made of (docs/BENCHMARKS.md, "Where an idle hub's 
 go"): a visitor message alone costs three router batches of its own, its inbound message, the
 operator's reply and the reply's delivery report, each with the fixed cost of a batch (a
 transaction, the publish; on PostgreSQL the hand-off to the writer's thread) and the
-per-statement cost of the ORM. This drives the hub's own ``Router`` with its database writer, as ``openlines run`` does,
-on a fresh SQLite database and a Redis of its own, through the hub's Redis client on the hub's
-event loop (uvloop), and measures the process's CPU (every thread) around each
-``Router.handle``.
+per-statement cost of the ORM. This drives the hub's own ``Router`` with its database writer,
+as ``openlines run`` does, on a fresh SQLite database and a Redis of its own, through the hub's
+Redis client on the hub's event loop (uvloop), and measures the process's CPU (every thread)
+around each ``Router.handle``.
 
-The baseline, measured in the same run, is an empty batch: an empty transaction (on PostgreSQL
-with the hand-off to the writer's thread) and nothing to publish, the floor under every batch. A new dialog, a first message from a
-client never seen, costs far more than a message in an open one (a client, its identity, the
-dialog, routing it); it is measured too, and so is closing those dialogs again by the
-operator's command, which keeps the admin's load level.
+The baseline, measured in the same run, is an empty batch: an empty transaction (on
+PostgreSQL with the hand-off to the writer's thread) and nothing to publish, the floor under
+every batch. A new dialog, a first message from a client never seen, costs far more than a
+message in an open one (a client, its identity, the dialog, routing it); it is measured too,
+and so is closing those dialogs again by the admin's command, which keeps the admin's load
+level.
 
     python -m bench.router_batches                  # sizes 1 and 20, 200 rounds each
     python -m bench.router_batches --sizes 1 --rounds 500
