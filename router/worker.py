@@ -11,8 +11,9 @@ A batch read from a stream is handled in one transaction (``Router.handle``): co
 inbound messages, operators' replies or delivery outcomes go as one run to the ``do_*_run`` of
 their kind (``router.inbound``, ``router.replies``, ``router.delivery``), everything else to its
 ``do_*``. The effects the batch queued are published, and its timers armed, only after the
-commit. In the hub the transaction runs on the database writer's thread (``core.db.writer``),
-in one hand-off per batch; publishing and timers stay on the hub's loop.
+commit. In the hub the transaction runs through the database writer (``core.db.writer``): on
+SQLite on the hub's loop when nothing else is writing, else on the writer's thread in one
+hand-off per batch; publishing and timers stay on the hub's loop.
 """
 
 from __future__ import annotations

@@ -110,7 +110,8 @@ class _SyncDriverEngine(AsyncEngine):
     """An ``AsyncEngine`` facade over an engine with a synchronous driver.
 
     ``AsyncEngine`` refuses such an engine because on the hub's event loop its statements
-    would block; on the writer's own thread blocking is the point.
+    would block; on the writer's own thread blocking is the point, and an inline writer's
+    batches run on the loop only when they need not wait for anyone.
     """
 
     def __init__(self, sync_engine: Engine) -> None:
