@@ -77,7 +77,8 @@ class GroupCommit(Generic[T]):
         gathering: Gathering | None = None,
     ) -> None:
         self._handle = handle
-        self._gathering = gathering
+        self.gathering = gathering
+        """How a small group waits for more while the consumers are busy; None: never."""
         self._gathered: asyncio.Event | None = None
         """Set while a group gathers, once it has ``enough`` entries."""
         self._shared_failures = shared_failures
@@ -94,7 +95,7 @@ class GroupCommit(Generic[T]):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         mine: Waiter[T] = (batch, done)
         self._waiting.append(mine)
-        gathering = self._gathering
+        gathering = self.gathering
         if gathering is not None:
             gathering.arrived(len(batch))
             if self._gathered is not None and self._entries() >= gathering.enough:

@@ -147,12 +147,15 @@ class Router:
         # saves them from waiting on each other's row locks, and the batches that wait meanwhile
         # go in together. Across processes, the row locks of router/locks.py keep capacity
         # checks and assignments consistent.
-        self.gathering = gathering
-        """How a busy router lets small transactions wait for others (``router_gather_ms``);
-        None: never."""
         self._group: GroupCommit[Delivery[RouterInput]] = GroupCommit(
             self._handle_now, shared_failures=REDIS_CLIENT_DOWN, gathering=gathering
         )
+
+    @property
+    def gathering(self) -> Gathering | None:
+        """How a busy router lets small transactions wait for others (``router_gather_ms``);
+        None: never."""
+        return self._group.gathering
 
     async def handle(self, batch: Sequence[Delivery[RouterInput]]) -> None:
         """Apply a batch in one transaction, with any others waiting for the router

@@ -226,7 +226,9 @@ class DbWriter:
             # Only an urgent writer's transactions take SQLite's lock as they begin, where a
             # lock held elsewhere is found before anything is done (core.db.write_lock).
             raise ValueError("an inline writer must be urgent")
-        self._inline = inline and self._gate is not None
+        self._inline_gate = self._gate if inline else None
+        """The gate whose free turn lets a batch run on the caller's loop: an inline writer's
+        on SQLite; None where every batch goes to the thread."""
         self.ran_here = 0
         """Batches run on the caller's loop since the start (an inline writer's)."""
         self.handed_off = 0
@@ -259,7 +261,8 @@ class DbWriter:
         if another process holds SQLite's write lock, ``work()`` meets ``WriteLockBusy`` when
         its transaction begins, and runs again on the thread. So its transaction must begin
         before it does anything that must not happen twice."""
-        if self._inline and self._gate is not None and self._gate.try_acquire(self._urgent):
+        gate = self._inline_gate
+        if gate is not None and gate.try_acquire(self._urgent):
             try:
                 with lock_now_or_never():
                     done_here = await work()
@@ -268,7 +271,7 @@ class DbWriter:
             except WriteLockBusy:
                 pass  # another process is writing: the thread waits for it, not this loop
             finally:
-                self._gate.release()
+                gate.release()
         self.handed_off += 1
         caller = asyncio.get_running_loop()
         done: asyncio.Future[T] = caller.create_future()
