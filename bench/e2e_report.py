@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.baseline import BaselineResult, Mode
 from bench.load_result import LoadResult
+from bench.router_figures import RouterFigures, summary
 
 GOAL = 0.25
 """The goal: end-to-end visitor messages per second at least this share of the baseline."""
@@ -28,6 +29,10 @@ class Report:
     """CPU seconds per process during the end-to-end phase, and its wall seconds."""
     redis_calls: dict[str, int] = field(default_factory=dict)
     """Redis commands by name during the end-to-end phase (the bench's own few included)."""
+    router: RouterFigures | None = None
+    """The router's transactions during the end-to-end phase (``bench.router_figures``)."""
+    routers: int = 1
+    """Processes that route."""
     startup: dict[str, float] = field(default_factory=dict)
     """Seconds to a healthy /healthz (first start on an empty database, then a warm start),
     and the warm hub's idle resident memory and CPU."""
@@ -63,6 +68,7 @@ class Report:
             "cpu_seconds": self.cpu,
             "loadavg_at_end": os.getloadavg(),
             "redis_calls": self.redis_calls,
+            "router": asdict(self.router) if self.router is not None else None,
             "startup": self.startup,
             "prefill": self.prefill,
             "hub_cpu_ms_per_visitor_message": self.cpu_per_message_ms(),
@@ -207,6 +213,13 @@ def table(report: Report) -> str:
                 (
                     "redis calls per visitor msg",
                     ", ".join(f"{name} {calls / load.sent:.1f}" for name, calls in top),
+                )
+            )
+        if report.router is not None and report.cpu:
+            rows.append(
+                (
+                    "router transactions",
+                    summary(report.router, report.cpu["wall"], report.routers, load.sent),
                 )
             )
         if load.paced:

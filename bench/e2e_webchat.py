@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
-from bench import hubs
+from bench import hubs, router_figures
 from bench.baseline import BaselineResult, run_baseline
 from bench.e2e_args import parse_args
 from bench.e2e_report import Report, finite, table
@@ -52,6 +52,7 @@ from bench.procs import (
     tree_cpu_seconds,
     wait_redis,
 )
+from bench.router_figures import RouterFigures
 from bench.webchat_load import run_load
 
 if TYPE_CHECKING:
@@ -156,8 +157,14 @@ async def _e2e(
     staff += await add_operators(database_url, args.operators - 1, CHANNEL)
     marks: dict[str, dict[str, float]] = {}
     stats = aioredis.from_url(redis_url)
+    routed: dict[str, RouterFigures] = {}
+    report.routers = len(hub.router_bases)
 
     async def mark(name: str) -> None:
+        # The scrape itself costs the hub CPU: read before the start's figures and after the
+        # end's, it stays out of the measurement.
+        if name == "start":
+            routed[name] = await router_figures.read(hub.router_bases)
         marks[name] = {
             "wall": time.perf_counter(),
             "redis": cpu_seconds(redis.pid),
@@ -176,6 +183,7 @@ async def _e2e(
                 for key, value in info.items()
                 if isinstance(value, dict) and "calls" in value
             }
+            routed[name] = await router_figures.read(hub.router_bases)
 
     visitors, desk = hub.visitor_base, hub.operator_base
     try:
@@ -208,6 +216,7 @@ async def _e2e(
         await stats.aclose()
     if "start" in marks and "end" in marks:
         report.cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]}
+        report.router = routed["end"].since(routed["start"])
 
 
 def _start_postgres() -> tuple[PostgresCluster, str]:

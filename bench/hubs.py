@@ -53,6 +53,11 @@ class Hub:
         return f"http://127.0.0.1:{self._serving('console').port}"
 
     @property
+    def router_bases(self) -> list[str]:
+        """The URLs of the processes that route (their ``/metrics`` count the router's work)."""
+        return [f"http://127.0.0.1:{p.port}" for p in self.processes if p.role in ("all", "router")]
+
+    @property
     def router_pid(self) -> int:
         """The first process that routes (the one to profile)."""
         return self._serving("router").child.pid

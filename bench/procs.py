@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.router_figures import METRICS_TOKEN
 from core.redis_server import shipped_redis_binary
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -249,6 +250,8 @@ def start_hub(
         # window) would cap an open-loop run near 100 msg/s. 0 is "no ceiling".
         OPENLINES_WEBCHAT_MAX_PER_ADDRESS="0",
         OPENLINES_CPUS=cpus,
+        # /metrics answers the benchmark's reads of the router's figures (bench.router_figures).
+        OPENLINES_METRICS_TOKEN=METRICS_TOKEN,
     )
     args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]
