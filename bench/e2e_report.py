@@ -31,8 +31,6 @@ class Report:
     """Redis commands by name during the end-to-end phase (the bench's own few included)."""
     router: RouterFigures | None = None
     """The router's transactions during the end-to-end phase (``bench.router_figures``)."""
-    routers: int = 1
-    """Processes that route."""
     startup: dict[str, float] = field(default_factory=dict)
     """Seconds to a healthy /healthz (first start on an empty database, then a warm start),
     and the warm hub's idle resident memory and CPU."""
@@ -80,8 +78,12 @@ class Report:
 def _layout(settings: dict[str, Any]) -> str:
     if settings.get("roles", "one") == "one":
         return "one (openlines run: every role in one process)"
-    routers = settings.get("routers", 1)
-    return f"split: console, connectors, crm and {routers} router process(es)"
+    return f"split: console, connectors, crm and {_routing(settings)} router process(es)"
+
+
+def _routing(settings: dict[str, Any]) -> int:
+    """Processes that route: the one process, or the split's routers."""
+    return 1 if settings.get("roles", "one") == "one" else int(settings.get("routers", 1))
 
 
 def _fmt(value: float, digits: int = 0) -> str:
@@ -219,7 +221,9 @@ def table(report: Report) -> str:
             rows.append(
                 (
                     "router transactions",
-                    summary(report.router, report.cpu["wall"], report.routers, load.sent),
+                    summary(
+                        report.router, report.cpu["wall"], _routing(report.settings), load.sent
+                    ),
                 )
             )
         if load.paced:

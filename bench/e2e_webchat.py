@@ -158,7 +158,6 @@ async def _e2e(
     marks: dict[str, dict[str, float]] = {}
     stats = aioredis.from_url(redis_url)
     routed: dict[str, RouterFigures] = {}
-    report.routers = len(hub.router_bases)
 
     async def mark(name: str) -> None:
         # The scrape itself costs the hub CPU: read before the start's figures and after the

@@ -36,11 +36,14 @@ class Hub:
     processes: list[HubProcess]
     started_s: float
 
+    def _all_serving(self, role: str) -> list[HubProcess]:
+        return [process for process in self.processes if process.role in ("all", role)]
+
     def _serving(self, role: str) -> HubProcess:
-        for process in self.processes:
-            if process.role in ("all", role):
-                return process
-        raise LookupError(f"no process serves {role}")
+        serving = self._all_serving(role)
+        if not serving:
+            raise LookupError(f"no process serves {role}")
+        return serving[0]
 
     @property
     def visitor_base(self) -> str:
@@ -55,7 +58,7 @@ class Hub:
     @property
     def router_bases(self) -> list[str]:
         """The URLs of the processes that route (their ``/metrics`` count the router's work)."""
-        return [f"http://127.0.0.1:{p.port}" for p in self.processes if p.role in ("all", "router")]
+        return [f"http://127.0.0.1:{p.port}" for p in self._all_serving("router")]
 
     @property
     def router_pid(self) -> int:
