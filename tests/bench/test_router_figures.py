@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from aiohttp.test_utils import TestServer
 from prometheus_client import generate_latest
+from pydantic import SecretStr
 
-from bench.router_figures import RouterFigures, parse, summary
+from bench.router_figures import METRICS_TOKEN, RouterFigures, parse, read, summary
+from config.settings import Settings
 from core.metrics import HubMetrics
+from operator_console.app import build_app
+from operator_console.keys import ROUTER_SERVICE
 
 
 def test_the_routers_totals_come_from_its_histograms_in_the_exposition() -> None:
@@ -39,3 +44,21 @@ def test_the_report_line_says_how_busy_the_routers_were() -> None:
         "10, 4.0 inputs each, busy 38% of the time (the mean of 2 processes)"
     )
     assert summary(RouterFigures(), wall_s=2.0, routers=1, sent=20) == "no transactions"
+
+
+async def test_a_running_hub_reports_each_transaction_of_its_router(settings: Settings) -> None:
+    """Read as the benchmark reads it: the hub's own /metrics, behind the benchmark's token."""
+    token = SecretStr(METRICS_TOKEN)
+    hub = TestServer(build_app(settings.model_copy(update={"metrics_token": token})))
+    await hub.start_server()
+    try:
+        base = str(hub.make_url("")).rstrip("/")
+        before = await read([base])
+        await hub.app[ROUTER_SERVICE].router.handle([])
+        await hub.app[ROUTER_SERVICE].router.handle([])
+        run = (await read([base])).since(before)
+        assert run.transactions == 2
+        assert run.inputs == 0
+        assert run.busy_s > 0
+    finally:
+        await hub.close()
