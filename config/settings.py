@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     default waits)."""
     event_webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
     """How long an event webhook's receiver has to answer one POST."""
+    crm_gather_ms: float = Field(default=100.0, ge=0, le=10_000)
+    """After a read that brought CRM events, how long the CRM sink lets more gather before it
+    reads again: leads and transcripts are written this much later, in fewer transactions, and
+    not in the same moment as a burst's new dialogs (``crm_sink.service``). 0: read at once."""
     crm_phone_region: str = ""
     """ISO country (``RU``) to read phones typed without ``+``; empty: only ``+`` numbers."""
     telegram_api_base: str = "https://api.telegram.org"

@@ -253,7 +253,7 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         crm_writer = DbWriter(settings.effective_database_url)
         writers.append(crm_writer)
         sink = CrmSink(app[SESSIONS], bus, adapter, settings.crm_phone_region or None,
-                       writer=crm_writer)  # fmt: skip
+                       writer=crm_writer, gather_s=settings.crm_gather_ms / 1000)  # fmt: skip
         jobs.append(("crm", lambda: sink.run(name)))
     tasks = [asyncio.create_task(_supervised(label, job), name=label) for label, job in jobs]
     app[TASKS] = tasks
