@@ -16,6 +16,7 @@ share one core, and one SQLite writer, when every role runs in one process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -136,7 +137,9 @@ class CrmSink:
         A quiet sink waits for nothing: its read blocks until an event comes."""
         if self._handled:
             self._handled = False
-            await asyncio.sleep(self.gather_s)
+            # Cut short by a stop: up to ``crm_gather_ms`` (10 s at most) would hold it up.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.bus.stopping.wait(), self.gather_s)
 
     async def run(self, name: str) -> None:
         """Consume the ``crm`` stream until the bus closes."""

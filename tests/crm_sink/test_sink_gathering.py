@@ -63,3 +63,19 @@ async def test_events_that_come_while_the_sink_gathers_go_in_one_batch(
             sink.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sink
+
+
+async def test_a_stop_cuts_the_sinks_gathering_short(sqlite_url: str, redis_url: str) -> None:
+    async with crm_hub(sqlite_url, redis_url) as hub:
+        hub.sink.gather_s = 600.0  # a stop that waited the window out would fail the test
+        sink = asyncio.create_task(hub.sink.run("sink"))
+        try:
+            await hub.say("telegram", "ann")
+            await hub.route()
+            await _until_leads(hub, 1)  # handled: the sink now gathers
+            hub.bus.close()
+            await asyncio.wait_for(sink, WAIT_S)
+        finally:
+            sink.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sink
