@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bench.load_result import LoadResult, summarise
-from bench.webchat_load import Shared, Track, Visitor, talking
+from bench.webchat_load import Shared, Track, Visitor, frame_json, talking
 
 SEED = 7
 """Arrival times and visitors are drawn from this seed: two runs send the same sequence."""
@@ -48,7 +47,7 @@ class OpenVisitor(Visitor):
         track = Track(sent=time.perf_counter())
         shared.tracks[cid] = track
         await self.ws.send_str(
-            json.dumps({"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"})
+            frame_json({"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"})
         )
 
     async def listen(self, shared: Shared) -> None:
