@@ -6,7 +6,11 @@ statement is built once per role, with the dialog and the operator as bound para
 SQLite it runs, compiled once (``core.db.on_cursor``), on a connection of its own, held for
 the life of the application: a read through a pooled session costs a greenlet, the ORM's
 execution, a pool check-out and a rollback on return, several times the query itself. SQLite
-in WAL mode answers each such read from the latest commit, as a fresh session would. Other
+in WAL mode answers each such read from the latest commit, as a fresh session would, and
+never waits for a writer: so the read runs on the event loop itself, through the standard
+``sqlite3`` driver, where aiosqlite's hand-off to its thread and back cost several times the
+read. Only when SQLite says busy (a recovery of the log, a migration's lock) does the read go
+to the held aiosqlite connection, which waits off the loop. Other
 databases go through a small pool of their own in autocommit, without the ORM: through the
 engine's pool a read on PostgreSQL cost five round trips (the check-out's ping in a transaction
 of its own, then BEGIN, the read and ROLLBACK); in autocommit and without the ping it costs
@@ -16,7 +20,8 @@ again on a new one. One statement sees the latest commit either way.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -34,6 +39,7 @@ from core.db.schema import Dialog, Operator
 
 SQLITE_TIMEOUT_S = 30.0
 """How long a read waits for a lock, as the engine's own SQLite connections do."""
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 READ_POOL = 8
 """Connections for the reads on a database other than SQLite, all kept open: a read waits for
 a free one rather than open another. A pool that opened extra connections in a burst and closed
@@ -67,6 +73,8 @@ class DialogStatusReader:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._held: aiosqlite.Connection | None = None
+        self._on_loop: sqlite3.Connection | None = None
+        """The held file's connection for reads on the event loop: never waits for a lock."""
         self._reads: AsyncEngine = engine
         """Where a read goes when there is no held connection."""
 
@@ -87,12 +95,17 @@ class DialogStatusReader:
         for pragma in SQLITE_PRAGMAS:
             await held.execute(pragma)
         self._held = held
+        # Autocommit: each read is a transaction of its own, on the latest commit.
+        self._on_loop = sqlite3.connect(path, timeout=0, isolation_level=None)
 
     async def close(self) -> None:
         """Close the held connection or the reads' pool, if any."""
         held, self._held = self._held, None
         if held is not None:
             await held.close()
+        on_loop, self._on_loop = self._on_loop, None
+        if on_loop is not None:
+            on_loop.close()
         reads, self._reads = self._reads, self.engine
         if reads is not self.engine:
             await reads.dispose()
@@ -104,7 +117,10 @@ class DialogStatusReader:
         held = self._held
         call = None if held is None else driver_call(self.engine.dialect, statement, params)
         if held is not None and call is not None:
-            for dialog, status in call.rows(await held.execute_fetchall(call.sql, call.values)):
+            rows = self._read_on_loop(call.sql, call.values)
+            if rows is None:
+                rows = list(await held.execute_fetchall(call.sql, call.values))
+            for dialog, status in call.rows(rows):
                 return SeenDialog(dialog, status)
             return None
         for attempt in range(2):
@@ -119,6 +135,18 @@ class DialogStatusReader:
                 if attempt or not exc.connection_invalidated:
                     raise
         return None if row is None else SeenDialog(row.id, row.status)
+
+    def _read_on_loop(self, sql: str, values: Sequence[Any]) -> list[Any] | None:
+        """The rows of the read, run on the loop; None when SQLite is busy (the caller then
+        waits off the loop)."""
+        if self._on_loop is None:
+            return None
+        try:
+            return self._on_loop.execute(sql, values).fetchall()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in _BUSY:
+                return None
+            raise
 
 
 def _sqlite_file(engine: AsyncEngine) -> str | None:
