@@ -5,10 +5,14 @@ autocommit reads."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import NamedTuple
 
+import pytest
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -144,3 +148,40 @@ async def test_bursts_of_reads_reuse_the_pool_without_connecting_again(postgres_
             seen = await asyncio.gather(*(reader.status(mine, admin) for _ in range(burst)))
             assert seen == [SeenDialog(mine, "open")] * burst
         assert 1 <= len(connects) <= READ_POOL
+
+
+async def test_a_busy_sqlite_read_leaves_the_loop(sqlite_url: str, tmp_path: Path) -> None:
+    """On SQLite the read runs on the event loop and never waits there for a lock: when SQLite
+    says busy, the read goes to the held aiosqlite connection, which waits off the loop.
+
+    In WAL mode a reader is busy only in rare moments (a recovery of the log), so the loop's
+    connection is pointed at a rollback-journal file that another connection holds
+    exclusively; the held connection still reads the hub's database."""
+    engine, sessions = await seeded_database(sqlite_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    locker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    try:
+        world = await make_world(sessions)
+        async with sessions() as session:
+            admin = await session.scalar(select(Operator).where(Operator.login == "admin"))
+        assert admin is not None
+        mine = world.dialogs["olga"]
+        assert reader._read_on_loop("SELECT 1", []) == [(1,)]  # answered on the loop
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            reader._read_on_loop("SELECT * FROM nowhere", [])  # other errors are raised
+
+        locker.execute("CREATE TABLE t (x INTEGER)")
+        locker.execute("BEGIN EXCLUSIVE")
+        locker.execute("INSERT INTO t VALUES (1)")
+        assert reader._on_loop is not None
+        reader._on_loop.close()
+        reader._on_loop = sqlite3.connect(tmp_path / "locked.db", timeout=0)
+        started = time.perf_counter()
+        assert reader._read_on_loop("SELECT x FROM t", []) is None  # busy: not here
+        assert time.perf_counter() - started < 0.5  # and it did not wait on the loop
+        assert await reader.status(mine, admin) == SeenDialog(mine, "open")
+    finally:
+        locker.close()
+        await reader.close()
+        await engine.dispose()
