@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bench.load_result import LoadResult, summarise
-from bench.webchat_load import Shared, Track, Visitor, frame_json, talking
+from bench.webchat_load import Shared, Track, Visitor, talking
+from core import frames
 
 SEED = 7
 """Arrival times and visitors are drawn from this seed: two runs send the same sequence."""
@@ -47,7 +48,7 @@ class OpenVisitor(Visitor):
         track = Track(sent=time.perf_counter())
         shared.tracks[cid] = track
         await self.ws.send_str(
-            frame_json({"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"})
+            frames.dumps({"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"})
         )
 
     async def listen(self, shared: Shared) -> None:

@@ -30,6 +30,7 @@ from bench.load_result import LoadResult, summarise
 # hub's limit (``webchat_max_per_visitor``) to RAISED_RATE_LIMIT, so pacing is a safety net.
 from bench.procs import RAISED_RATE_LIMIT
 from connectors.webchat.rate import WINDOW_S as RATE_WINDOW_S
+from core import frames
 
 RATE_MARGIN_S = 0.05
 REPLY_PREFIX = "r-"
@@ -73,12 +74,6 @@ class Shared:
             self.error_samples.append(f"{code}: {detail}")
 
 
-def frame_json(value: Any) -> str:
-    """JSON text of a frame or a request body, by orjson: the load's own CPU shares the
-    machine with the hub it measures, and ``json.dumps`` was a tenth of it."""
-    return orjson.dumps(value).decode()
-
-
 def _ws_url(base: str, path: str) -> str:
     return base.replace("http", "ws", 1) + path
 
@@ -106,7 +101,7 @@ class Visitor:
         self.ws = await self.http.ws_connect(
             _ws_url(self.base, f"/widget/ws?channel={self.channel}"), compress=0, autoping=True
         )
-        await self.ws.send_str(frame_json({"type": "hello"}))
+        await self.ws.send_str(frames.dumps({"type": "hello"}))
         while True:
             frame = await self._frame(30)
             if frame.get("type") == "welcome":
@@ -129,7 +124,7 @@ class Visitor:
             shared.tracks[cid] = track
             recent.append(track.sent)
             await self.ws.send_str(
-                frame_json(
+                frames.dumps(
                     {"type": "message", "client_msg_id": cid, "text": f"Hello, message {cid}"}
                 )
             )
@@ -206,7 +201,7 @@ class Operator:
             connector=aiohttp.TCPConnector(limit=0),
             # The console refuses state changes that do not come from its own origin.
             headers={"Origin": base},
-            json_serialize=frame_json,
+            json_serialize=frames.dumps,
         )
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.id = 0

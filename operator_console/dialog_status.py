@@ -40,6 +40,7 @@ from core.db.schema import Dialog, Operator
 SQLITE_TIMEOUT_S = 30.0
 """How long a read waits for a lock, as the engine's own SQLite connections do."""
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+"""SQLite's primary codes for a lock held elsewhere: the read on the loop then goes off it."""
 READ_POOL = 8
 """Connections for the reads on a database other than SQLite, all kept open: a read waits for
 a free one rather than open another. A pool that opened extra connections in a burst and closed
