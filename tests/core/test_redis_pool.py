@@ -1,5 +1,6 @@
 """The hub's Redis pool (``core.redis_pool``) on a real server: callers past the pool wait and
-are served, and a server that stops reading is noticed within the socket timeout."""
+are served, a server that stops reading or answering is noticed within the socket timeout, and
+a pipeline's buffered replies are read without a timer each."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
-from redis.exceptions import DataError
+from redis.asyncio.sentinel import SentinelManagedConnection
+from redis.exceptions import DataError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis_connect import DRIVER, connect
@@ -187,3 +189,120 @@ def test_what_hiredis_does_not_pack_goes_the_librarys_way() -> None:
     for refused in refusals:
         with pytest.raises(DataError):
             inline.pack_command("SET", "k", refused)
+
+
+class _CuttingProxy(_FreezingProxy):
+    """A relay that, once ``keep`` is set, passes that many more bytes of the server's replies
+    and then no more: a server that stops half way through a pipeline's replies."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        super().__init__(target)
+        self.keep: int | None = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        for task in (
+            asyncio.create_task(self._pipe(reader, upstream_writer, freezes=False)),
+            asyncio.create_task(self._cut(upstream_reader, writer)),
+        ):
+            self.tasks.add(task)
+
+    async def _cut(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if self.keep is not None:
+                    data, self.keep = data[: self.keep], max(0, self.keep - len(data))
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def _count_timers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every read timer redis-py arms, by its delay."""
+    import redis.asyncio.connection as connection_module
+
+    armed: list[float] = []
+    real = vars(connection_module)["async_timeout"]
+
+    def counted(delay: float | None) -> Any:
+        armed.append(delay or 0.0)
+        return real(delay)
+
+    monkeypatch.setattr(connection_module, "async_timeout", counted)
+    return armed
+
+
+async def test_a_pipelines_replies_after_the_first_are_read_without_a_timer(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = aioredis.Redis.from_pool(_pool(redis_url, 2))
+    try:
+        await client.delete("pipe:n", "pipe:s")
+        armed = _count_timers(monkeypatch)
+        pipe = client.pipeline(transaction=False)
+        for _ in range(20):
+            pipe.incr("pipe:n")
+        pipe.xadd("pipe:s", {"data": "x" * 20_000})
+        pipe.xlen("pipe:s")
+        replies = await pipe.execute()
+        assert replies[:20] == list(range(1, 21))
+        assert replies[21] == 1
+        # One timer for the first read; a reply longer than one read of the socket may need
+        # one more. Not one per reply, as the library arms them.
+        assert 1 <= len(armed) <= 3
+    finally:
+        await client.aclose()
+
+
+async def test_an_error_among_buffered_replies_is_reported_as_the_library_reports_it(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_pool(_pool(redis_url, 2))
+    try:
+        await client.set("pipe:text", "not a stream")
+        pipe = client.pipeline(transaction=False)
+        pipe.incr("pipe:e")
+        pipe.xadd("pipe:text", {"data": "x"})  # WRONGTYPE
+        pipe.get("pipe:text")
+        replies = await pipe.execute(raise_on_error=False)
+        assert isinstance(replies[1], ResponseError) and "WRONGTYPE" in str(replies[1])
+        assert replies[2] == "not a stream"
+        pipe = client.pipeline(transaction=False)
+        pipe.get("pipe:text")
+        pipe.xadd("pipe:text", {"data": "x"})
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+        assert await client.get("pipe:text") == "not a stream"  # the connection still serves
+    finally:
+        await client.aclose()
+
+
+async def test_a_server_that_stops_half_way_through_the_replies_times_out(
+    redis_url: str,
+) -> None:
+    parts = urlsplit(redis_url)
+    relay = _CuttingProxy((parts.hostname or "127.0.0.1", parts.port or 6379))
+    client = aioredis.Redis.from_pool(_pool(await relay.start(), 1, socket_timeout=0.5))
+    try:
+        assert await client.ping()
+        relay.keep = len(b":1\r\n:2\r\n:3\r\n:4")  # three whole replies, a part of the fourth
+        pipe = client.pipeline(transaction=False)
+        for _ in range(5):
+            pipe.incr("pipe:cut")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisTimeoutError, match="reading"):
+            await pipe.execute()
+        assert loop.time() - started < 3
+        assert relay.keep == 0  # the three whole replies came, and were taken from the buffer
+    finally:
+        await client.aclose()
+        await relay.close()
+
+
+def test_sentinels_connections_read_every_reply_the_librarys_way() -> None:
+    plain, sentinels = inline_send(Connection), inline_send(SentinelManagedConnection)
+    assert issubclass(plain, InlineSend) and issubclass(sentinels, InlineSend)
+    assert plain.takes_whole_replies
+    assert not sentinels.takes_whole_replies
