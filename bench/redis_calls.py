@@ -37,16 +37,24 @@ def _library_client(url: str) -> aioredis.Redis:
 
 
 def _calls(client: aioredis.Redis) -> dict[str, Callable[[], Awaitable[object]]]:
-    def pipelined() -> Awaitable[object]:
-        pipe = client.pipeline(transaction=False)
-        pipe.xadd("bench:calls", {"data": PAYLOAD}, maxlen=1000, approximate=True)
-        pipe.xadd("bench:calls", {"data": PAYLOAD}, maxlen=1000, approximate=True)
-        return pipe.execute()
+    def pipelined(size: int) -> Callable[[], Awaitable[object]]:
+        def call() -> Awaitable[object]:
+            pipe = client.pipeline(transaction=False)
+            for _ in range(size):
+                pipe.xadd("bench:calls", {"data": PAYLOAD}, maxlen=1000, approximate=True)
+            return pipe.execute()
+
+        return call
 
     def alone() -> Awaitable[object]:
         return client.xadd("bench:calls", {"data": PAYLOAD}, maxlen=1000, approximate=True)
 
-    return {"XADD": alone, "two XADD in a pipeline": pipelined}
+    # Ten: about a router batch's publish.
+    return {
+        "XADD": alone,
+        "two XADD in a pipeline": pipelined(2),
+        "ten XADD in a pipeline": pipelined(10),
+    }
 
 
 async def _per_call_us(call: Callable[[], Awaitable[object]], calls: int) -> float:
