@@ -38,6 +38,7 @@ from core.bus_config import Permanent as Permanent
 from core.bus_config import Retry as Retry
 from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_other_group
 from core.bus_tail import FIELD, as_text, payload_of
+from core.coalesce import Coalescer
 from core.delivery import Delivery as Delivery
 from core.envelope import Envelope, InboundMessage, encode
 from core.metrics import HubMetrics
@@ -65,6 +66,8 @@ class Bus:
         self.replicated = ReplicaWait(redis, self.config.replica_wait_ms)
         self.stopping: asyncio.Event = bus_tail.Stopping()
         """Set by ``close``: consumers and tails finish the batch in hand and return."""
+        self.coalesced = Coalescer(redis)
+        """Where single commands of many callers share a round trip (``core.coalesce``)."""
 
     def close(self) -> None:
         """Ask every consumer and tail of this bus to stop after the batch in hand.
@@ -76,9 +79,10 @@ class Bus:
         self.stopping.set()
 
     async def publish(self, stream: str, payload: BaseModel) -> str:
-        """Append one payload to a stream; returns the entry id."""
-        entry_id = await self.redis.xadd(
-            stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True
+        """Append one payload to a stream, in a round trip shared with the other commands of
+        this turn of the loop (``core.coalesce``); returns the entry id."""
+        entry_id = await self.coalesced.execute(
+            "XADD", stream, "MAXLEN", "~", self.config.maxlen, "*", FIELD, encode(payload)
         )
         if isinstance(payload, InboundMessage):
             self.metrics.messages_in.labels(str(payload.channel_id)).inc()

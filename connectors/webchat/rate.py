@@ -12,7 +12,9 @@ MULTI/SET/INCR/EXEC transaction per counter was four per counter.
 A message the budget allows is queued by the same script (``queue_if_allowed``): counting and
 queueing are one round trip. That holds where one script may touch the counters and the
 inbound stream (not on a cluster) and no replica has to confirm the entry: with one connected,
-the message is counted first and then queued through ``Bus.publish_replicated``.
+the message is counted first and then queued through ``Bus.publish_replicated``. The script
+shares its round trip with the other commands of the same turn of the loop (``core.coalesce``):
+under load, a dozen visitors' messages go to Redis together.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from core.bus import Bus
 from core.bus_tail import FIELD
@@ -99,11 +102,20 @@ class VisitorRate:
             ceilings.append(self.budget.per_address)
         args: list[str | int] = [self.budget.window_s, bus.config.maxlen, FIELD, encode(message)]
         args += ceilings
-        entry_id = await self._queue_script(keys=[*keys, stream], args=args)
+        entry_id = await self._queue(bus, [*keys, stream], args)
         if entry_id is None:
             return False
         bus.metrics.messages_in.labels(str(channel_id)).inc()
         return True
+
+    async def _queue(self, bus: Bus, keys: list[str], args: list[str | int]) -> object:
+        """The counting and queueing script, in the round trip the other commands of this turn
+        share (``core.coalesce``); loaded first where Redis does not have it (a restart)."""
+        script = self._queue_script
+        try:
+            return await bus.coalesced.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await script(keys=keys, args=args)
 
     async def check_allowed(self, channel_id: int, visitor_id: str, address: str) -> bool:
         """Count one message; False when the visitor or the address is over its budget."""

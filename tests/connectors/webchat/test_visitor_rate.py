@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -122,5 +123,47 @@ async def test_a_message_is_counted_and_queued_in_one_call_and_never_queued_over
         for key in ("rate:webchat:visitor:1:v1", "rate:webchat:ip:203.0.113.9"):
             assert 0 < await client.ttl(key) <= 10
         assert await client.get("rate:webchat:ip:203.0.113.9") == "5"
+    finally:
+        await client.aclose()
+
+
+async def test_messages_of_many_visitors_in_one_turn_share_a_round_trip(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    bus = Bus(client)
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=1, per_address=0))
+
+    def said(n: int, visitor: str) -> InboundMessage:
+        return InboundMessage(channel_id=1, external_user_id=visitor, external_message_id=str(n),
+                              text=f"hi {n}")  # fmt: skip
+
+    try:
+        assert await rate.queue_if_allowed(bus, "in.1", said(0, "v"), "198.51.100.2")  # loads it
+        trips = bus.coalesced.trips
+        queued = await asyncio.gather(
+            *(rate.queue_if_allowed(bus, "in.0", said(n, f"v{n % 4}"), "203.0.113.9")
+              for n in range(8))
+        )  # fmt: skip
+        assert bus.coalesced.trips == trips + 1
+        # Each visitor's first message is queued, the second is over their budget of one.
+        assert queued == [True] * 4 + [False] * 4
+        entries = await stream_entries(client, "in.0")
+        texts = [InboundMessage.model_validate_json(f["data"]).text for _id, f in entries]
+        assert texts == ["hi 0", "hi 1", "hi 2", "hi 3"]
+    finally:
+        await client.aclose()
+
+
+async def test_a_redis_that_forgot_the_script_still_counts_and_queues(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    bus = Bus(client)
+    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=1, per_address=0))
+    hello = InboundMessage(channel_id=1, external_user_id="v", external_message_id="1", text="hi")
+    again = hello.model_copy(update={"external_message_id": "2"})
+    try:
+        await client.script_flush()  # as after a restart without persistence
+        assert await rate.queue_if_allowed(bus, "in.0", hello, "203.0.113.9")
+        await client.script_flush()
+        assert not await rate.queue_if_allowed(bus, "in.0", again, "203.0.113.9")  # counted
+        assert len(await stream_entries(client, "in.0")) == 1
     finally:
         await client.aclose()
