@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, ClassVar
 
 import hiredis
@@ -148,11 +149,11 @@ class InlineSend(AbstractConnection):
     def pack_command(self, *args: Any) -> list[bytes]:
         # What hiredis does not take (a memoryview, or a value the library refuses with its
         # own error) goes the library's way.
-        if self.encoder.encoding.lower().replace("-", "") != "utf8":
+        if not _utf8(self.encoder.encoding):
             return super().pack_command(*args)
         first = args[0]
         # A command of several words ("CLIENT SETNAME") goes as several arguments.
-        if isinstance(first, str):
+        if isinstance(first, str) and " " in first:
             args = (*first.encode().split(), *args[1:])
         elif isinstance(first, bytes) and b" " in first:
             args = (*first.split(), *args[1:])
@@ -192,6 +193,12 @@ class InlineSend(AbstractConnection):
             # A command cut off half way would leave the server reading garbage.
             await self.disconnect(nowait=True)
             raise
+
+
+@cache
+def _utf8(encoding: str) -> bool:
+    """Whether the client's encoding is UTF-8, which is what hiredis packs strings in."""
+    return encoding.lower().replace("-", "") == "utf8"
 
 
 def _raise_lost(reply: Any) -> None:
