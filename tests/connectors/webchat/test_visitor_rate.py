@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from connectors.webchat.rate import MAX_PER_VISITOR, RateBudget, VisitorRate
@@ -13,6 +15,13 @@ from core.envelope import InboundMessage
 from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import VisitorClient
 from tests.support.stream_entries import stream_entries
+
+
+def said(n: int, visitor: str) -> InboundMessage:
+    """Visitor ``visitor``'s message number ``n``."""
+    return InboundMessage(
+        channel_id=1, external_user_id=visitor, external_message_id=str(n), text=f"hi {n}"
+    )
 
 
 async def answer_to(visitor: VisitorClient, client_msg_id: str) -> str:
@@ -101,10 +110,6 @@ async def test_a_message_is_counted_and_queued_in_one_call_and_never_queued_over
     bus = Bus(client, BusConfig(replica_wait_ms=1000))  # no replica connected: nothing to wait for
     rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=2, per_address=4))
 
-    def said(n: int, visitor: str) -> InboundMessage:
-        return InboundMessage(channel_id=1, external_user_id=visitor, external_message_id=str(n),
-                              text=f"hi {n}")  # fmt: skip
-
     try:
         assert await rate.queue_if_allowed(bus, "in.1", said(0, "v0"), "198.51.100.2")  # loads it
         await client.config_resetstat()
@@ -127,43 +132,38 @@ async def test_a_message_is_counted_and_queued_in_one_call_and_never_queued_over
         await client.aclose()
 
 
-async def test_messages_of_many_visitors_in_one_turn_share_a_round_trip(redis_url: str) -> None:
+@pytest.fixture
+async def one_each(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, Bus, VisitorRate]]:
+    """A client, its bus and a budget of one message per visitor, none per address."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    bus = Bus(client)
-    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=1, per_address=0))
-
-    def said(n: int, visitor: str) -> InboundMessage:
-        return InboundMessage(channel_id=1, external_user_id=visitor, external_message_id=str(n),
-                              text=f"hi {n}")  # fmt: skip
-
-    try:
-        assert await rate.queue_if_allowed(bus, "in.1", said(0, "v"), "198.51.100.2")  # loads it
-        trips = bus.coalesced.trips
-        queued = await asyncio.gather(
-            *(rate.queue_if_allowed(bus, "in.0", said(n, f"v{n % 4}"), "203.0.113.9")
-              for n in range(8))
-        )  # fmt: skip
-        assert bus.coalesced.trips == trips + 1
-        # Each visitor's first message is queued, the second is over their budget of one.
-        assert queued == [True] * 4 + [False] * 4
-        entries = await stream_entries(client, "in.0")
-        texts = [InboundMessage.model_validate_json(f["data"]).text for _id, f in entries]
-        assert texts == ["hi 0", "hi 1", "hi 2", "hi 3"]
-    finally:
-        await client.aclose()
+    yield client, Bus(client), VisitorRate(client, RateBudget(10, per_visitor=1, per_address=0))
+    await client.aclose()
 
 
-async def test_a_redis_that_forgot_the_script_still_counts_and_queues(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    bus = Bus(client)
-    rate = VisitorRate(client, RateBudget(window_s=10, per_visitor=1, per_address=0))
-    hello = InboundMessage(channel_id=1, external_user_id="v", external_message_id="1", text="hi")
-    again = hello.model_copy(update={"external_message_id": "2"})
-    try:
-        await client.script_flush()  # as after a restart without persistence
-        assert await rate.queue_if_allowed(bus, "in.0", hello, "203.0.113.9")
-        await client.script_flush()
-        assert not await rate.queue_if_allowed(bus, "in.0", again, "203.0.113.9")  # counted
-        assert len(await stream_entries(client, "in.0")) == 1
-    finally:
-        await client.aclose()
+async def test_messages_of_many_visitors_in_one_turn_share_a_round_trip(
+    one_each: tuple[aioredis.Redis, Bus, VisitorRate],
+) -> None:
+    client, bus, rate = one_each
+    assert await rate.queue_if_allowed(bus, "in.1", said(0, "v"), "198.51.100.2")  # loads it
+    trips = bus.coalesced.trips
+    queued = await asyncio.gather(
+        *(rate.queue_if_allowed(bus, "in.0", said(n, f"v{n % 4}"), "203.0.113.9")
+          for n in range(8))
+    )  # fmt: skip
+    assert bus.coalesced.trips == trips + 1
+    # Each visitor's first message is queued, the second is over their budget of one.
+    assert queued == [True] * 4 + [False] * 4
+    entries = await stream_entries(client, "in.0")
+    texts = [InboundMessage.model_validate_json(f["data"]).text for _id, f in entries]
+    assert texts == ["hi 0", "hi 1", "hi 2", "hi 3"]
+
+
+async def test_a_redis_that_forgot_the_script_still_counts_and_queues(
+    one_each: tuple[aioredis.Redis, Bus, VisitorRate],
+) -> None:
+    client, bus, rate = one_each
+    await client.script_flush()  # as after a restart without persistence
+    assert await rate.queue_if_allowed(bus, "in.0", said(1, "v"), "203.0.113.9")
+    await client.script_flush()
+    assert not await rate.queue_if_allowed(bus, "in.0", said(2, "v"), "203.0.113.9")  # counted
+    assert len(await stream_entries(client, "in.0")) == 1
