@@ -81,9 +81,7 @@ class Bus:
     async def publish(self, stream: str, payload: BaseModel) -> str:
         """Append one payload to a stream, in a round trip shared with the other commands of
         this turn of the loop (``core.coalesce``); returns the entry id."""
-        entry_id = await self.coalesced.execute(
-            "XADD", stream, "MAXLEN", "~", self.config.maxlen, "*", FIELD, encode(payload)
-        )
+        entry_id = await self.coalesced.execute(*self._append(stream, payload))
         if isinstance(payload, InboundMessage):
             self.metrics.messages_in.labels(str(payload.channel_id)).inc()
         return as_text(entry_id)
@@ -110,7 +108,12 @@ class Bus:
     def queue_publish(self, pipe: Pipeline, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Add ``publish_many``'s appends to a pipeline the caller sends with other writes."""
         for stream, payload in items:
-            pipe.xadd(stream, {FIELD: encode(payload)}, maxlen=self.config.maxlen, approximate=True)
+            pipe.execute_command(*self._append(stream, payload))
+
+    def _append(self, stream: str, payload: BaseModel) -> tuple[Any, ...]:
+        """The ``XADD`` of one payload, trimmed near ``maxlen``, as ``execute_command`` takes
+        it (without ``xadd``'s building of its arguments, a microsecond an entry)."""
+        return ("XADD", stream, "MAXLEN", "~", self.config.maxlen, "*", FIELD, encode(payload))
 
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create a consumer group reading from the stream's start, if it is missing."""
