@@ -155,6 +155,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before the talking phase, wait until N runs sharing DIR got there (bench.pairs "
         "uses it so that side-by-side runs talk at the same moments)",
     )
+    parser.add_argument(
+        "--replies",
+        choices=("socket", "post"),
+        default="socket",
+        help="how the operators send their replies: over the operator socket, as the console "
+        "does (default), or with POST /api/dialogs/{id}/messages, as an API client does",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--profile-hub",

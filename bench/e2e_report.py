@@ -150,6 +150,11 @@ def table(report: Report) -> str:
                     f", {report.settings['burst']} of them new in one second mid-run"
                     if report.settings.get("burst")
                     else ""
+                )
+                + (
+                    ", replies by POST"
+                    if report.settings.get("replies") == "post"
+                    else ", replies over the operator socket"
                 ),
             ),
             (
@@ -176,7 +181,7 @@ def table(report: Report) -> str:
             ("round trip", load.round_trip),
             ("visitor send -> accepted", load.accepted),
             ("visitor send -> stored echo", load.stored_echo),
-            ("reply POST -> 202", load.reply_post),
+            ("reply sent -> accepted", load.reply_post),
         ):
             rows.append(
                 (

@@ -198,6 +198,7 @@ async def _e2e(
                 args.max_seconds,
                 on_phase=mark,
                 operator_base=desk,
+                replies=args.replies,
             )
         else:
             report.load = await run_open_loop(
@@ -211,6 +212,7 @@ async def _e2e(
                 mark,
                 operator_base=desk,
                 burst=args.burst,
+                replies=args.replies,
             )
     finally:
         await stats.aclose()
@@ -234,7 +236,7 @@ def _start_postgres() -> tuple[PostgresCluster, str]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
-    names += ["burst"]
+    names += ["burst", "replies"]
     names += ["baseline_messages", "baseline_single_messages", "roles", "routers"]
     names += ["prefill_messages", "prefill_open_dialogs", "postgres", "hub_cpus"]
     return {k: getattr(args, k) for k in names}

@@ -72,6 +72,7 @@ async def run_open_loop(
     on_phase: Callable[[str], Awaitable[None]] | None = None,
     operator_base: str | None = None,
     burst: int = 0,
+    replies: str = "socket",
 ) -> LoadResult:
     """Send Poisson arrivals at ``rate`` a second for ``duration_s`` from ``visitors`` visitors,
     then wait up to ``drain_s`` for the last replies.
@@ -85,7 +86,7 @@ async def run_open_loop(
         return OpenVisitor(index, base, channel, http)
 
     draw = random.Random(SEED)
-    async with talking(base, channel, visitors, operators, visitor, operator_base) as (
+    async with talking(base, channel, visitors, operators, visitor, operator_base, replies) as (
         shared,
         crowd,
     ):

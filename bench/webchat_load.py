@@ -191,8 +191,10 @@ class Visitor:
 class Operator:
     """One console tab: REST API with a session cookie, plus the operator socket."""
 
-    def __init__(self, base: str, login: str, password: str) -> None:
+    def __init__(self, base: str, login: str, password: str, replies: str = "socket") -> None:
         self.base = base
+        self.replies = replies
+        """How replies go: over the operator socket, as the console sends them, or "post"."""
         self.login_name = login
         self.password = password
         # unsafe=True: keep cookies for an IP address host (127.0.0.1).
@@ -207,6 +209,8 @@ class Operator:
         self.id = 0
         self.supervisor = False
         self._replies: set[asyncio.Task[None]] = set()
+        self._answers: dict[str, Track] = {}
+        """Replies sent over the socket, by client_msg_id, until the hub answers."""
 
     async def login(self, timeout_s: float = 30) -> None:
         """Log in, wait until the router has marked us online, and open the socket."""
@@ -246,6 +250,18 @@ class Operator:
                 shared.owners[int(dialog["id"])] = dialog.get("operator_id")
             elif kind == "message":
                 self._on_message(frame["message"], now, shared)
+            elif kind in ("reply_accepted", "reply_refused"):
+                self._on_answer(frame, now, shared)
+
+    def _on_answer(self, frame: dict[str, Any], now: float, shared: Shared) -> None:
+        cid = frame.get("client_msg_id")
+        track = self._answers.pop(cid, None) if isinstance(cid, str) else None
+        if track is None:
+            return
+        if frame["type"] == "reply_accepted":
+            track.reply_posted = now
+        else:
+            shared.error(f"socket_{frame.get('status')}", f"reply {cid}: {frame.get('error')}")
 
     def _on_message(self, message: dict[str, Any], now: float, shared: Shared) -> None:
         if message.get("author") != "client":
@@ -268,6 +284,15 @@ class Operator:
     async def _reply(self, dialog_id: int, cid: str, track: Track, shared: Shared) -> None:
         track.reply_sent = time.perf_counter()
         body = {"text": f"Answer to {cid}", "client_msg_id": REPLY_PREFIX + cid}
+        if self.replies == "socket":
+            assert self.ws is not None
+            self._answers[REPLY_PREFIX + cid] = track
+            frame = {"type": "reply", "dialog_id": dialog_id, **body}
+            try:
+                await self.ws.send_str(orjson.dumps(frame).decode())
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                shared.error("socket_error", f"reply to {cid}: {exc!r}")
+            return
         try:
             async with self.http.post(
                 f"{self.base}/api/dialogs/{dialog_id}/messages", json=body
@@ -297,6 +322,7 @@ async def talking(
     operators: list[tuple[str, str]],
     make_visitor: Callable[[int, aiohttp.ClientSession], Visitor],
     operator_base: str | None = None,
+    replies: str = "socket",
 ) -> AsyncIterator[tuple[Shared, list[Visitor]]]:
     """Log the operators in and have them serve, connect the visitors; close everything after.
 
@@ -304,7 +330,7 @@ async def talking(
     """
     shared = Shared()
     desk = operator_base or base
-    staff = [Operator(desk, login, password) for login, password in operators]
+    staff = [Operator(desk, login, password, replies) for login, password in operators]
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     crowd = [make_visitor(i, http) for i in range(visitors)]
     serving: list[asyncio.Task[None]] = []
@@ -344,6 +370,7 @@ async def run_load(
     total_timeout_s: float,
     on_phase: Callable[[str], Awaitable[None]] | None = None,
     operator_base: str | None = None,
+    replies: str = "socket",
 ) -> LoadResult:
     """Log the operators in, connect the visitors, then let every visitor talk at once.
 
@@ -354,7 +381,7 @@ async def run_load(
     def visitor(index: int, http: aiohttp.ClientSession) -> Visitor:
         return Visitor(index, base, channel, http)
 
-    async with talking(base, channel, visitors, operators, visitor, operator_base) as (
+    async with talking(base, channel, visitors, operators, visitor, operator_base, replies) as (
         shared,
         crowd,
     ):

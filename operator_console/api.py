@@ -209,20 +209,31 @@ async def get_dialog(request: web.Request) -> web.Response:
 async def post_message(request: web.Request) -> web.Response:
     """POST /api/dialogs/{id}/messages."""
     body = await read_body(request, ReplyBody)
-    view = await _visible_status(request)
-    if view.status == "closed":
-        return error(409, "the dialog is closed")
-    await request.app[BUS].publish(
+    await queue_reply(request.app, request[OPERATOR], path_id(request, "dialog_id"), body)
+    return web.json_response({"client_msg_id": body.client_msg_id}, status=202)
+
+
+async def queue_reply(
+    app: web.Application, operator: Operator, dialog_id: int, body: ReplyBody
+) -> None:
+    """Hand ``operator``'s reply to the router, for ``POST /api/dialogs/{id}/messages`` and
+    for the operator socket (``socket_replies``): a 404 when they may not see the dialog, a 409
+    when it is closed, a 400 for a file not uploaded to it. The router checks it again."""
+    seen = await app[DIALOG_STATUS].status(dialog_id, operator)
+    if seen is None:
+        raise http_error(web.HTTPNotFound, "no such dialog")
+    if seen.status == "closed":
+        raise http_error(web.HTTPConflict, "the dialog is closed")
+    await app[BUS].publish(
         streams.COMMANDS,
         OperatorReply(
-            dialog_id=view.id,
-            operator_id=request[OPERATOR].id,
+            dialog_id=seen.id,
+            operator_id=operator.id,
             client_msg_id=body.client_msg_id,
             text=body.text,
-            attachments=check_uploads(request.app[SECRET_KEY], view.id, body.attachments),
+            attachments=check_uploads(app[SECRET_KEY], seen.id, body.attachments),
         ),
     )
-    return web.json_response({"client_msg_id": body.client_msg_id}, status=202)
 
 
 async def close_dialog(request: web.Request) -> web.Response:

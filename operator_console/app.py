@@ -75,10 +75,11 @@ from operator_console.keys import (
     SETTINGS,
 )
 from operator_console.lines_file import do_apply_lines_file
-from operator_console.live import HUB, OperatorHub, operator_socket
+from operator_console.live import HUB, OperatorHub
 from operator_console.load import LOAD_PUSHER, LoadPusher
 from operator_console.load import api as load_api
 from operator_console.login_guard import LoginGuard, LoginLimits
+from operator_console.operator_socket import operator_socket
 from operator_console.redis_down import redis_unavailable
 from operator_console.request_ids import request_ids
 from operator_console.seed import do_seed

@@ -247,6 +247,15 @@ def http_error(kind: type[web.HTTPException], reason: str) -> web.HTTPException:
     return kind(text=json.dumps({"error": reason}), content_type="application/json")
 
 
+def refusal_reason(exc: web.HTTPException) -> str:
+    """The reason an ``http_error`` gives, for an answer that is not an HTTP response."""
+    try:
+        reason = json.loads(exc.text or "")["error"]
+    except (ValueError, KeyError, TypeError):
+        return exc.reason
+    return reason if isinstance(reason, str) else exc.reason
+
+
 def require_role(request: web.Request, *roles: str) -> Operator:
     """The caller, or 403 when their role is not among ``roles``."""
     operator = request[OPERATOR]

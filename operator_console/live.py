@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import functools
 import logging
 import uuid
 from collections import OrderedDict, defaultdict
@@ -33,14 +32,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 from pydantic import BaseModel
 
 from core import frames, streams
-from core.app_keys import SESSIONS
 from core.bus import Bus
 from core.bus_tail import newest_id
-from core.db.schema import Operator
 from core.envelope import (
     DialogEvent,
     MessageEvent,
@@ -53,9 +50,7 @@ from core.envelope import (
 from core.outage import REDIS_DOWN
 from core.presence import ConsoleSockets, arm_auto_away, arm_grace
 from core.timers import Timers
-from operator_console.keys import OPERATOR
-from operator_console.live_replay import Replay, missed_since
-from operator_console.views import operator_json
+from operator_console.live_replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +67,6 @@ SEEN_KEYS = 50_000
 EARLY_KEYS = 5_000
 """Events a socket got at their commit whose stream copy is still to come, at most: the stream
 is read within milliseconds, so only a stalled reader gets near it (its copy is then sent too)."""
-ACTIVITY_FRAME = '{"type":"activity"}'
-"""What the browser sends, at most once a minute, while the operator is using the console."""
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
@@ -429,39 +422,6 @@ def stream_id(text: str) -> str | None:
     return f"{int(ms)}-{int(seq)}"
 
 
-async def _greet(request: web.Request, conn: Connection) -> None:
-    """Queue the hello and, for a socket that names the last event it saw, what it missed."""
-    operator = request[OPERATOR]
-    hub = request.app[HUB]
-    # An event this hub dispatches while the row is read reaches neither the hello (read
-    # before it was written) nor the socket (not registered yet): from ``mark`` on, the
-    # events are queued again from the stream after the hello.
-    mark = hub.last_id
-    # The session cache may hold an old row; the hello shows the presence the router holds now.
-    async with request.app[SESSIONS]() as session:
-        current = await session.get(Operator, operator.id) or operator
-    hello: dict[str, Any] = {"type": "hello", "operator": operator_json(current)}
-    conn.push(hello)
-    after = stream_id(request.query.get("after", ""))
-    hello["resumed"] = False
-    if after:
-        missed = functools.partial(missed_since, request.app[SESSIONS], current)
-        hello["resumed"] = await hub.catch_up(conn, after, missed)
-    elif mark is not None:
-        await hub.queue_dispatched(conn, mark)
-
-
-async def _redis_optional(step: Awaitable[None], what: str, operator_id: int) -> None:
-    """Run a presence step that a Redis outage may cost, without a traceback for it."""
-    try:
-        await step
-    except REDIS_DOWN as exc:
-        log.warning("could not %s operator %d's socket while Redis is away: %s",
-                    what, operator_id, exc)  # fmt: skip
-    except Exception:
-        log.exception("could not %s operator %d's socket", what, operator_id)
-
-
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, _dash, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -473,51 +433,3 @@ def _text(value: str | bytes) -> str:
 
 HUB = web.AppKey("hub", OperatorHub)
 """The console's live fan-out of this process."""
-
-
-async def operator_socket(request: web.Request) -> web.StreamResponse:
-    """GET /api/ws: the operator's live feed (the session middleware has checked the cookie)."""
-    operator = request[OPERATOR]
-    hub = request.app[HUB]
-    ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=4096)
-    await ws.prepare(request)
-    conn = Connection(operator.id, ws, operator.role)
-    try:
-        await _greet(request, conn)
-    except REDIS_DOWN as exc:
-        # The catch-up cannot be read while Redis is away; the browser comes back shortly.
-        log.info("operator %d's socket refused while Redis is away: %s", operator.id, exc)
-        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"redis unavailable")
-        return ws
-    # Registered right after the catch-up with no await between, so the events dispatched from
-    # now on follow those queued by it; the presence this socket brings back then arrives live.
-    hub.connections[operator.id].add(conn)
-    sockets = hub.bus.metrics.websockets.labels("operator")
-    sockets.inc()
-    conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
-    pump: asyncio.Task[None] | None = None
-    try:
-        # Counted before the hello goes out: a client that has its hello is counted live.
-        await _redis_optional(hub.do_socket_open(conn), "count", operator.id)
-        pump = asyncio.create_task(conn.pump())
-        async for msg in ws:
-            # The browser only reports activity (for auto-away); anything else is ignored, and
-            # closing ends the loop.
-            if msg.type == WSMsgType.ERROR:
-                break
-            if msg.type == WSMsgType.TEXT and msg.data == ACTIVITY_FRAME:
-                await _redis_optional(hub.do_activity(conn), "note activity of", operator.id)
-    finally:
-        if pump is not None:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
-        sockets.dec()
-        group = hub.connections.get(operator.id)
-        if group is not None:
-            group.discard(conn)
-            if not group:
-                del hub.connections[operator.id]
-        # Without Redis the socket expires on its own and the heartbeat's timer still fires.
-        await _redis_optional(hub.do_socket_closed(conn), "release", operator.id)
-    return ws

@@ -9,6 +9,7 @@ import { notifyFrame } from "./notifications.js";
 import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
 import { toast } from "./dom.js";
 import { clearRoute } from "./navigation.js";
+import { takeAnswer, useSocket } from "./reply_channel.js";
 import { pendingFor, deliverFrame, setFrameSink, snapshot, state } from "./state.js";
 import { renderMe, setConn } from "./topbar.js";
 
@@ -64,6 +65,7 @@ export const socket = {
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
+      useSocket(null);
       detach(ws, 1000, "logout");
     }
     setConn("offline", "Offline");
@@ -85,6 +87,7 @@ export const socket = {
       return;
     }
     this.ws = ws;
+    useSocket(null);
     this.gotHello = false;
     this.lastEventId = null;
     ws.onmessage = (event) => this.onMessage(ws, event);
@@ -108,6 +111,7 @@ export const socket = {
   onClose(ws) {
     if (ws !== this.ws) return;
     this.ws = null;
+    useSocket(null);
     clearTimeout(this.watchdog);
     if (this.gotHello && Date.now() - this.greetedAt >= STABLE_CONNECTION_MS) this.delay = RECONNECT_MIN_MS;
     this.scheduleReconnect();
@@ -122,6 +126,7 @@ export const socket = {
       if (!this.ws) return;
       const ws = this.ws;
       this.ws = null;
+      useSocket(null);
       detach(ws, 4000, "silent");
       this.scheduleReconnect();
     }, SOCKET_SILENCE_MS);
@@ -152,6 +157,7 @@ export const socket = {
         renderMe();
       }
       setConn("online", "Live");
+      useSocket(this.ws);
       this.lastActivity = 0;
       this.resync();
       return;
@@ -164,6 +170,8 @@ export const socket = {
       this.lastEventId = frame.event_id;
       if (gap && !this.resyncing) this.resync();
     }
+    // Not held with the live frames while a snapshot is read: the reply box waits for it.
+    if (takeAnswer(frame)) return;
     deliverFrame(frame);
   },
 

@@ -9,6 +9,7 @@ import { clearAttachments, readyAttachments } from "./files.js";
 import { newClientMsgId } from "./format.js";
 import { sendsOnCtrlEnter } from "./keyboard.js";
 import { closePicker, followReply, initQuickAnswers, pickerKey } from "./quick_answers.js";
+import { FALL_BACK, sendOverSocket } from "./reply_channel.js";
 import { renderParts } from "./reply_parts.js";
 import { pendingFor, snapshot, state } from "./state.js";
 
@@ -78,7 +79,11 @@ export function sendReply() {
 
 async function postPending(p) {
   try {
-    await api("POST", `/api/dialogs/${p.dialog_id}/messages`, { text: p.text, client_msg_id: p.client_msg_id, attachments: p.attachments || [] });
+    const body = { text: p.text, client_msg_id: p.client_msg_id, attachments: p.attachments || [] };
+    await sendOverSocket({ dialog_id: p.dialog_id, ...body }).catch((err) => {
+      if (err !== FALL_BACK) throw err;
+      return api("POST", `/api/dialogs/${p.dialog_id}/messages`, body);
+    });
     // Accepted by the bus; the bubble stays "Sending…" until the stored copy comes back.
     p.state = "sent";
   } catch (err) {

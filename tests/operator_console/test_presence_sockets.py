@@ -50,7 +50,9 @@ async def test_the_last_socket_in_any_console_process_keeps_the_operator_online(
         hello = await olga.open_socket()
         assert hello["type"] == "hello"
         await olga.wait_status("online")
-        other = await olga.http.ws_connect(f"{second_console.replace('http', 'ws', 1)}/api/ws")
+        other = await olga.http.ws_connect(
+            f"{second_console.replace('http', 'ws', 1)}/api/ws", headers={"Origin": second_console}
+        )
         assert (await other.receive_json(timeout=5))["type"] == "hello"
         assert await count.live(world.ids["olga"], utcnow()) == 2
 
