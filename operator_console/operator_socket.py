@@ -169,7 +169,9 @@ class _Answering:
         except Exception:
             log.exception("could not answer operator %d's frame", self.conn.operator_id)
             frame = {"type": "error", "error": "internal error; the frame was not handled"}
-        self.conn.push(frame)
+        if not self.conn.push(frame):
+            # A client that sends and does not read: closed, as one that falls behind on events.
+            await self.conn.ws.close(code=4008, message=b"resync")
 
     async def stop(self) -> None:
         """Let the frames in flight finish: a reply read before the socket closed still goes
