@@ -11,7 +11,8 @@ never waits for a writer: so the read runs on the event loop itself, through the
 ``sqlite3`` driver, where aiosqlite's hand-off to its thread and back cost several times the
 read. Only when SQLite says busy (a recovery of the log, a migration's lock) does the read go
 to the held aiosqlite connection, which waits off the loop. Other
-databases go through a small pool of their own in autocommit, without the ORM: through the
+databases go through a small pool of their own in autocommit, without the ORM (on PostgreSQL
+through asyncpg, a pool of asyncpg's own: ``dialog_status_pg``): through the
 engine's pool a read on PostgreSQL cost five round trips (the check-out's ping in a transaction
 of its own, then BEGIN, the read and ROLLBACK); in autocommit and without the ping it costs
 one, and a connection the database dropped is noticed by the read itself, which then goes
@@ -36,6 +37,7 @@ from core.audience import visible_dialogs
 from core.db.engine import SQLITE_PRAGMAS
 from core.db.on_cursor import driver_call
 from core.db.schema import Dialog, Operator
+from operator_console.dialog_status_pg import PostgresReads
 
 SQLITE_TIMEOUT_S = 30.0
 """How long a read waits for a lock, as the engine's own SQLite connections do."""
@@ -78,13 +80,16 @@ class DialogStatusReader:
         """The held file's connection for reads on the event loop: never waits for a lock."""
         self._reads: AsyncEngine = engine
         """Where a read goes when there is no held connection."""
+        self._postgres: PostgresReads | None = None
+        """PostgreSQL's reads straight on asyncpg, where the engine's driver is asyncpg."""
 
     async def open(self) -> None:
         """Connect the held SQLite connection when the database is an SQLite file, else make
         the pool of autocommit reads (an in-memory or URI-named SQLite keeps the engine's)."""
         path = _sqlite_file(self.engine)
         if path is None:
-            if self.engine.url.get_backend_name() != "sqlite":
+            self._postgres = await PostgresReads.open(self.engine, READ_POOL)
+            if self._postgres is None and self.engine.url.get_backend_name() != "sqlite":
                 self._reads = create_async_engine(
                     self.engine.url,
                     isolation_level="AUTOCOMMIT",
@@ -110,6 +115,9 @@ class DialogStatusReader:
         reads, self._reads = self._reads, self.engine
         if reads is not self.engine:
             await reads.dispose()
+        postgres, self._postgres = self._postgres, None
+        if postgres is not None:
+            await postgres.close()
 
     async def status(self, dialog_id: int, operator: Operator) -> SeenDialog | None:
         """The dialog's id and status when ``operator`` may see it, else None."""
@@ -124,6 +132,9 @@ class DialogStatusReader:
             for dialog, status in call.rows(rows):
                 return SeenDialog(dialog, status)
             return None
+        if self._postgres is not None:
+            found = await self._postgres.first(statement, params)
+            return None if found is None else SeenDialog(found[0], found[1])
         for attempt in range(2):
             try:
                 async with self._reads.connect() as connection:

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Operator
 from operator_console.dialog_status import READ_POOL, DialogStatusReader, SeenDialog, _sqlite_file
+from operator_console.dialog_status_pg import APPLICATION_NAME
 from tests.support.console_world import add_dialog, make_world
 from tests.support.router_db import seeded_database
 
@@ -29,13 +30,17 @@ async def test_a_dialog_shows_only_to_whom_may_see_it_and_as_it_is_now(db_url: s
     await reader.open()
     try:
         assert (reader._held is not None) == db_url.startswith("sqlite")
-        assert (reader._reads is not engine) == (not db_url.startswith("sqlite"))
-        if not db_url.startswith("sqlite"):
+        assert (reader._postgres is not None) == (not db_url.startswith("sqlite"))
+        if reader._postgres is not None:
             # Autocommit: each read is a transaction of its own (no BEGIN and ROLLBACK around
             # it), so two reads on one connection see two transaction times; the engine's own
             # connection reads both in one transaction.
-            async with reader._reads.connect() as connection:
-                assert len(await _transaction_times(connection)) == 2
+            async with reader._postgres.pool.acquire() as raw:
+                times = set()
+                for _ in range(2):
+                    times.add(await raw.fetchval("SELECT now()"))
+                    await asyncio.sleep(0.01)
+                assert len(times) == 2
             async with engine.connect() as connection:
                 assert len(await _transaction_times(connection)) == 1
         world = await make_world(sessions)
@@ -140,14 +145,23 @@ async def test_bursts_of_reads_reuse_the_pool_without_connecting_again(postgres_
     """Replies come in bursts. More reads at once than the pool holds wait for a free
     connection; none opens a connection of its own that closes after the burst, so the next
     burst connects no more (PostgreSQL's pool: SQLite's reads share one held file)."""
-    async with olgas_dialog(postgres_url) as (reader, _engine, mine, admin):
-        connects: list[object] = []
-        event.listen(reader._reads.sync_engine, "connect", lambda c, _rec: connects.append(c))
+    async with olgas_dialog(postgres_url) as (reader, engine, mine, admin):
         burst = 5 * READ_POOL
+        backends: list[set[tuple[int, object]]] = []
         for _ in range(3):
             seen = await asyncio.gather(*(reader.status(mine, admin) for _ in range(burst)))
             assert seen == [SeenDialog(mine, "open")] * burst
-        assert 1 <= len(connects) <= READ_POOL
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    text(
+                        "SELECT pid, backend_start FROM pg_stat_activity"
+                        " WHERE application_name = :name"
+                    ),
+                    {"name": APPLICATION_NAME},
+                )
+                backends.append({(row.pid, row.backend_start) for row in rows})
+        assert 1 <= len(backends[0]) <= READ_POOL
+        assert backends[1] == backends[0] and backends[2] == backends[0]
 
 
 async def test_a_busy_sqlite_read_leaves_the_loop(sqlite_url: str, tmp_path: Path) -> None:
