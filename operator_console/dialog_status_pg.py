@@ -53,6 +53,7 @@ class PostgresReads:
             max_size=size,
             max_inactive_connection_lifetime=0,
             server_settings={"application_name": APPLICATION_NAME},
+            reset=_nothing_to_reset,
         )
         return cls(pool, engine.dialect)
 
@@ -78,3 +79,9 @@ class PostgresReads:
     async def close(self) -> None:
         """Close the pool's connections."""
         await self.pool.close()
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """A single autocommit read changes no session state, so a connection goes back to the
+    pool as it is: asyncpg's own reset is a query of its own after each read (advisory locks,
+    cursors, listeners, settings), a round trip and as much of the server's work as the read."""
