@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, Request, WebSocketRoute, expect
@@ -69,7 +68,7 @@ async def send(console: Page, text: str) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_a_reply_goes_over_the_socket_and_reaches_the_visitor(
-    hub: str, new_page: NewPage, viewport: dict[str, int], tmp_path: Path
+    hub: str, new_page: NewPage, viewport: dict[str, int]
 ) -> None:
     console = await new_page("console", viewport=viewport)
     frames = reply_frames(console)
@@ -90,8 +89,6 @@ async def test_a_reply_goes_over_the_socket_and_reaches_the_visitor(
         await expect(bubbles.filter(has_text="Yes, in three days.")).to_be_visible()
         assert inside(await box(console.locator('[data-ol="reply"]')), viewport)
         assert await bad_text_nodes(console) == []
-        await console.screenshot(path=str(tmp_path / f"socket-reply-{viewport['width']}.png"))
-        print("screenshot:", tmp_path)
     finally:
         await visitor.close()
 
