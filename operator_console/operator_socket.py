@@ -3,11 +3,11 @@ the browser's activity and replies the other.
 
 A reply sent over the socket is the same as ``POST /api/dialogs/{id}/messages`` (``queue_reply``)
 without a request of its own: no HTTP parsing, no middleware chain, no new connection, so it
-costs the hub less and reaches the router sooner, and one operator's replies keep their order.
-What the middlewares check for a request is checked here for each reply frame: the session
-still lives (a logout elsewhere ends it), the role may change things, and the socket was opened
-from one of our own pages (``refuse_foreign_origin`` at the handshake), so a page of another
-site cannot send through a socket it opened with the operator's cookie. Each reply frame is
+costs the hub less and reaches the router sooner. What the middlewares check for a request is
+checked here for each reply frame: the session still lives (a logout elsewhere ends it), the
+role may change things, and the socket was opened from one of our own pages (``_foreign_origin``
+at the handshake), so a page of another site cannot send through a socket it opened with the
+operator's cookie. Each reply frame is
 answered with ``reply_accepted`` or ``reply_refused`` (the status and reason the POST would
 have given), by its ``client_msg_id``; a browser whose socket drops before the answer posts the
 reply instead, and the router stores a ``client_msg_id`` once.
