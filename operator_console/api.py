@@ -160,10 +160,15 @@ def _visibility(operator: Operator) -> ColumnElement[bool] | None:
 
 
 async def _visible_status(request: web.Request) -> SeenDialog:
+    """``visible_status`` of the dialog in the request's path, for its caller."""
+    return await visible_status(request.app, path_id(request, "dialog_id"), request[OPERATOR])
+
+
+async def visible_status(app: web.Application, dialog_id: int, operator: Operator) -> SeenDialog:
     """A visible dialog's id and status, in one narrow query: what a reply needs to know
-    (the router checks the reply again), without the view ``_visible_dialog`` builds."""
-    dialog_id = path_id(request, "dialog_id")
-    seen = await request.app[DIALOG_STATUS].status(dialog_id, request[OPERATOR])
+    (the router checks the reply again), without the view ``_visible_dialog`` builds; 404
+    when ``operator`` may not see it."""
+    seen = await app[DIALOG_STATUS].status(dialog_id, operator)
     if seen is None:
         raise http_error(web.HTTPNotFound, "no such dialog")
     return seen
@@ -217,11 +222,9 @@ async def queue_reply(
     app: web.Application, operator: Operator, dialog_id: int, body: ReplyBody
 ) -> None:
     """Hand ``operator``'s reply to the router, for ``POST /api/dialogs/{id}/messages`` and
-    for the operator socket (``socket_replies``): a 404 when they may not see the dialog, a 409
-    when it is closed, a 400 for a file not uploaded to it. The router checks it again."""
-    seen = await app[DIALOG_STATUS].status(dialog_id, operator)
-    if seen is None:
-        raise http_error(web.HTTPNotFound, "no such dialog")
+    for the operator socket (``operator_socket``): a 404 when they may not see the dialog, a
+    409 when it is closed, a 400 for a file not uploaded to it. The router checks it again."""
+    seen = await visible_status(app, dialog_id, operator)
     if seen.status == "closed":
         raise http_error(web.HTTPConflict, "the dialog is closed")
     await app[BUS].publish(

@@ -24,9 +24,15 @@ R = TypeVar("R")
 
 def bad_request(exc: ValidationError, where: str = "") -> web.HTTPException:
     """A 400 naming the first field that is wrong, e.g. ``config.group_id: Field required``."""
+    return http_error(web.HTTPBadRequest, field_problem(exc, where))
+
+
+def field_problem(exc: ValidationError, where: str = "", whole: str = "body") -> str:
+    """The first field that is wrong and why, e.g. ``config.group_id: Field required``;
+    ``whole`` names what a problem of no one field is about."""
     first = exc.errors()[0]
     path = ".".join(str(p) for p in (where, *first["loc"]) if p != "")
-    return http_error(web.HTTPBadRequest, f"{path or 'body'}: {first['msg']}")
+    return f"{path or whole}: {first['msg']}"
 
 
 async def read_body(request: web.Request, model: type[B]) -> B:

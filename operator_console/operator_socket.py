@@ -32,6 +32,7 @@ from core.outage import REDIS_DOWN
 from core.roles import READ_ONLY_ROLES
 from operator_console.api import ReplyBody, queue_reply
 from operator_console.auth import COOKIE, SESSION_CACHE, refusal_reason
+from operator_console.bodies import field_problem
 from operator_console.csrf import check_same_origin
 from operator_console.keys import OPERATOR
 from operator_console.live import HEARTBEAT_S, HUB, Connection, OperatorHub, stream_id
@@ -212,9 +213,7 @@ async def answer_frame(request: web.Request, data: str) -> dict[str, Any]:
     try:
         frame = ReplyFrame.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "frame"
-        return _refused(named, 400, f"{where}: {first['msg']}")
+        return _refused(named, 400, field_problem(exc, whole="frame"))
     operator = await _sender(request)
     if isinstance(operator, tuple):
         return _refused(named, *operator)
