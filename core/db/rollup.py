@@ -239,7 +239,7 @@ def defer_to_commit(session: Session) -> None:
 def _write_or_gather(session: Session, sums: Sums, responses: Responses) -> None:
     gathered: tuple[Sums, Responses] | None = session.info.get(GATHERED)
     if gathered is None:
-        _write(session.connection(), sums, responses)
+        write_differences(session.connection(), sums, responses)
         return
     into_sums, into_responses = gathered
     for key, row in sums.items():
@@ -260,7 +260,7 @@ def write_gathered(session: Session) -> None:
     sums, responses = session.info[GATHERED]
     defer_to_commit(session)  # the next transaction of the session gathers afresh
     if sums or responses:
-        _write(session.connection(), sums, responses)
+        write_differences(session.connection(), sums, responses)
 
 
 def drop_gathered(session: Session) -> None:
@@ -310,7 +310,17 @@ def _emptied_statement(table: Table, keys: tuple[str, ...], *extra: str) -> Any:
     return delete(table).where(and_(*where), table.c.dialogs == 0)
 
 
-def _write(connection: Connection, sums: Sums, responses: Responses) -> None:
+def write_differences(connection: Connection, sums: Sums, responses: Responses) -> None:
+    """Add ``sums`` and ``responses`` to the rollup's rows, then delete the rows they empty.
+
+    Each table's rows are written in the order of their keys. Routers in processes of their
+    own (PostgreSQL) write the same few rows (a line's day, per operator), and an upsert locks
+    its rows one after the other until the commit: two routers that took two of them in
+    opposite orders deadlocked, and one batch waited a second (``deadlock_timeout``) to be
+    rolled back and run again. In one order, the second waits only for the first's commit.
+    """
+    sums = dict(sorted(sums.items()))
+    responses = dict(sorted(responses.items()))
     days = [
         {
             **dict(zip(KEY, key, strict=True)),
@@ -359,7 +369,9 @@ def _months(responses: Responses) -> MonthResponses:
 
 
 def _write_months(connection: Connection, months: MonthResponses) -> None:
-    """Add the monthly differences, then delete the rows that dropped to no dialogs."""
+    """Add the monthly differences, then delete the rows that dropped to no dialogs; in the
+    order of their keys, as ``write_differences`` writes."""
+    months = dict(sorted(months.items()))
     rows = [
         {**dict(zip(MONTH_KEY, at, strict=True)), "dialogs": n} for at, n in months.items() if n
     ]
