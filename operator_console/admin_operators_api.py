@@ -22,6 +22,7 @@ from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES, OperatorRole
 from operator_console.auth import hash_password, http_error, require_role
 from operator_console.bodies import Body, path_row
 from operator_console.field_errors import FieldError, field_error_response, read_form_body
+from operator_console.live import HUB
 from operator_console.views import operator_json
 
 DISABLED = "disabled:"
@@ -153,6 +154,7 @@ async def disable_operator(request: web.Request) -> web.Response:
         )
         await session.flush()
         view = admin_operator_json(operator)
+    request.app[HUB].recheck_sessions(view["id"])
     # Through the router, like any presence change: it hands their pending offers on.
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=view["id"], status="offline")

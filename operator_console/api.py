@@ -118,6 +118,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     """POST /api/logout."""
     await do_end_session(request.app[SESSION_CACHE], request.cookies.get(COOKIE, ""))
+    request.app[HUB].recheck_sessions(request[OPERATOR].id)
     await request.app[HUB].sockets.choose(request[OPERATOR].id, None)
     await request.app[BUS].publish(
         streams.COMMANDS, PresenceChange(operator_id=request[OPERATOR].id, status="offline")

@@ -67,6 +67,9 @@ SEEN_KEYS = 50_000
 EARLY_KEYS = 5_000
 """Events a socket got at their commit whose stream copy is still to come, at most: the stream
 is read within milliseconds, so only a stalled reader gets near it (its copy is then sent too)."""
+SESSION_ENDED = 4001
+"""The close code of a socket whose session ended (a logout, its expiry, the operator
+disabled): the browser then asks ``/api/me``, gets 401 and shows the login screen."""
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
@@ -133,6 +136,9 @@ class Connection:
         copy from the stream is not sent again."""
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
+        self.admits: Callable[[], Awaitable[bool]] | None = None
+        """Asked before each frame goes out (the heartbeat's ping too): whether the socket's
+        session still lives. When it does not, the socket is closed (``SESSION_ENDED``)."""
 
     def got_early(self, key: str) -> None:
         """Note an event this socket got at its commit, before its copy in the stream."""
@@ -164,6 +170,10 @@ class Connection:
                     frame = await self.queue.get()
             except TimeoutError:
                 frame = {"type": "ping"}
+            if self.admits is not None and not await self.admits():
+                # Not one more frame to a browser whose operator logged out or was disabled.
+                await self.ws.close(code=SESSION_ENDED, message=b"session ended")
+                return
             if self.on_heartbeat is not None and loop.time() - refreshed >= HEARTBEAT_S:
                 refreshed = loop.time()
                 try:
@@ -198,6 +208,13 @@ class OperatorHub:
         """The last events entry handled: a restarted ``run`` reads on from it."""
         self.listeners: list[Callable[[LiveEvent], None]] = []
         """Told of every event after it is dispatched (the live load notes what changes it)."""
+
+    def recheck_sessions(self, operator_id: int) -> None:
+        """Have the operator's sockets in this process ask at once whether their sessions
+        still live (a ping each, checked as it goes out): after a logout or a disabling
+        here, a socket of the ended session closes now instead of at its next frame."""
+        for conn in list(self.connections.get(operator_id, ())):
+            conn.push({"type": "ping"})
 
     async def do_socket_alive(self, conn: Connection) -> None:
         """Count the socket as live for another ttl, and move the grace past its expiry."""

@@ -111,6 +111,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     sockets = hub.bus.metrics.websockets.labels("operator")
     sockets.inc()
     conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
+    conn.admits = functools.partial(_session_lives, request)
     pump: asyncio.Task[None] | None = None
     answering = _Answering(conn)
     try:
@@ -227,12 +228,28 @@ async def answer_frame(request: web.Request, data: str) -> dict[str, Any]:
     return {"type": "reply_accepted", "client_msg_id": frame.client_msg_id}
 
 
-async def _sender(request: web.Request) -> Operator | tuple[int, str]:
-    """Who sends a reply over this socket now, or the status and reason it is refused with:
-    the session may have ended, or the operator's role changed, since the handshake."""
+async def _session_operator(request: web.Request) -> Operator | None:
+    """The socket's operator as their session shows them now; None once the session ended.
+
+    Read through the session cache, so a check costs a lookup in this process's memory: a
+    logout or a disabling here shows at once, one in another console process within the
+    cache's few seconds (``auth.SessionCache``)."""
     token = request.cookies.get(COOKIE, "")
     operator = await request.app[SESSION_CACHE].operator(token) if token else None
     if operator is None or operator.id != request[OPERATOR].id:
+        return None
+    return operator
+
+
+async def _session_lives(request: web.Request) -> bool:
+    return await _session_operator(request) is not None
+
+
+async def _sender(request: web.Request) -> Operator | tuple[int, str]:
+    """Who sends a reply over this socket now, or the status and reason it is refused with:
+    the session may have ended, or the operator's role changed, since the handshake."""
+    operator = await _session_operator(request)
+    if operator is None:
         return 401, "not logged in"
     if operator.role in READ_ONLY_ROLES:
         return 403, "your role reads statistics and changes nothing"
