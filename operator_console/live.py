@@ -70,6 +70,10 @@ is read within milliseconds, so only a stalled reader gets near it (its copy is 
 SESSION_ENDED = 4001
 """The close code of a socket whose session ended (a logout, its expiry, the operator
 disabled): the browser then asks ``/api/me``, gets 401 and shows the login screen."""
+ADMIT_S = 1.0
+"""How often a busy socket asks whether its session still lives. Each frame would cost a few
+microseconds for an answer that changes once a session; the session cache's own seconds
+(``auth.SessionCache``) are the longer delay for a logout in another process."""
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
@@ -137,8 +141,11 @@ class Connection:
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
         self.admits: Callable[[], Awaitable[bool]] | None = None
-        """Asked before each frame goes out (the heartbeat's ping too): whether the socket's
-        session still lives. When it does not, the socket is closed (``SESSION_ENDED``)."""
+        """Whether the socket's session still lives, asked as a frame goes out (the heartbeat's
+        ping too), at most once per ``ADMIT_S`` unless ``recheck`` is set. When it does not,
+        the socket is closed (``SESSION_ENDED``)."""
+        self.recheck = False
+        """Set when this process ended one of the operator's sessions: the next frame asks."""
 
     def got_early(self, key: str) -> None:
         """Note an event this socket got at its commit, before its copy in the stream."""
@@ -162,6 +169,7 @@ class Connection:
         counted as live once per heartbeat, busy or not."""
         loop = asyncio.get_running_loop()
         refreshed = loop.time()
+        admitted = -ADMIT_S  # the first frame is checked
         while True:
             try:
                 # Not ``wait_for``: it runs the get in a task of its own, two more turns of the
@@ -170,12 +178,15 @@ class Connection:
                     frame = await self.queue.get()
             except TimeoutError:
                 frame = {"type": "ping"}
-            if self.admits is not None and not await self.admits():
-                # Not one more frame to a browser whose operator logged out or was disabled.
-                await self.ws.close(code=SESSION_ENDED, message=b"session ended")
-                return
-            if self.on_heartbeat is not None and loop.time() - refreshed >= HEARTBEAT_S:
-                refreshed = loop.time()
+            now = loop.time()
+            if self.admits is not None and (self.recheck or now - admitted >= ADMIT_S):
+                self.recheck, admitted = False, now
+                if not await self.admits():
+                    # Not one more frame to a browser whose operator logged out or was disabled.
+                    await self.ws.close(code=SESSION_ENDED, message=b"session ended")
+                    return
+            if self.on_heartbeat is not None and now - refreshed >= HEARTBEAT_S:
+                refreshed = now
                 try:
                     await self.on_heartbeat()
                 except Exception:
@@ -214,6 +225,7 @@ class OperatorHub:
         still live (a ping each, checked as it goes out): after a logout or a disabling
         here, a socket of the ended session closes now instead of at its next frame."""
         for conn in list(self.connections.get(operator_id, ())):
+            conn.recheck = True
             conn.push({"type": "ping"})
 
     async def do_socket_alive(self, conn: Connection) -> None:
