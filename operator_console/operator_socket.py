@@ -113,7 +113,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
     conn.admits = functools.partial(_session_lives, request)
     pump: asyncio.Task[None] | None = None
-    answering = _Answering(conn)
+    answering = _Answering(request, conn)
     try:
         # Counted before the hello goes out: a client that has its hello is counted live.
         await _redis_optional(hub.do_socket_open(conn), "count", operator.id)
@@ -128,7 +128,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
             elif msg.data == ACTIVITY_FRAME:
                 await _redis_optional(hub.do_activity(conn), "note activity of", operator.id)
             else:
-                await answering.start(answer_frame(request, msg.data))
+                await answering.start(msg.data)
     finally:
         await answering.stop()
         if pump is not None:
@@ -148,26 +148,50 @@ class _Answering:
     One after another, a socket's replies would each wait for the one before to reach the bus:
     the router would get them one at a time, in transactions of their own. Handled side by side,
     the replies of one read of the socket share a round trip to Redis and a transaction, as
-    replies posted at once do. At most ``MOST`` at a time: a client that sends faster than
-    they are answered is read no further until some are."""
+    replies posted at once do. But the replies of one dialog go to the bus in the order they
+    were sent, each once the one before it is there: on PostgreSQL each reply's visibility
+    read waits for the server, the reads of two quick replies may end in either order, and the
+    client would read "How can I help?" before "Hello". At most ``MOST`` frames at a time: a
+    client that sends faster than they are answered is read no further until some are."""
 
     MOST = 32
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, request: web.Request, conn: Connection) -> None:
+        self.request = request
         self.conn = conn
         self.tasks: set[asyncio.Task[None]] = set()
+        self.last: dict[int, asyncio.Task[None]] = {}
+        """Each dialog's latest reply still being answered."""
 
-    async def start(self, answer: Awaitable[dict[str, Any]]) -> None:
-        """Answer a frame in a task of its own, once fewer than ``MOST`` are in flight."""
+    async def start(self, data: str) -> None:
+        """Answer a frame in a task of its own, once fewer than ``MOST`` are in flight; a
+        reply after the dialog's reply before it."""
         while len(self.tasks) >= self.MOST:
             await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.create_task(self._answer(answer))
+        read = read_frame(data)
+        if isinstance(read, dict):
+            task = asyncio.create_task(self._answer(read))
+        else:
+            before = self.last.get(read.dialog_id)
+            task = asyncio.create_task(self._answer(answer_reply(self.request, read), before))
+            self.last[read.dialog_id] = task
+            task.add_done_callback(functools.partial(self._done, read.dialog_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _answer(self, answer: Awaitable[dict[str, Any]]) -> None:
+    def _done(self, dialog_id: int, task: asyncio.Task[None]) -> None:
+        if self.last.get(dialog_id) is task:
+            del self.last[dialog_id]
+
+    async def _answer(
+        self,
+        answer: Awaitable[dict[str, Any]] | dict[str, Any],
+        before: asyncio.Task[None] | None = None,
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])
         try:
-            frame = await answer
+            frame = answer if isinstance(answer, dict) else await answer
         except Exception:
             log.exception("could not answer operator %d's frame", self.conn.operator_id)
             frame = {"type": "error", "error": "internal error; the frame was not handled"}
@@ -199,9 +223,9 @@ def _foreign_origin(request: web.Request) -> str | None:
     return check_same_origin(request)
 
 
-async def answer_frame(request: web.Request, data: str) -> dict[str, Any]:
-    """The answer to a frame the browser sent other than its activity: a reply's
-    ``reply_accepted`` or ``reply_refused``, or an ``error`` naming what is wrong."""
+def read_frame(data: str) -> ReplyFrame | dict[str, Any]:
+    """A frame the browser sent other than its activity: a valid reply, or the answer that
+    says what is wrong with it (an ``error``, or a ``reply_refused`` naming the field)."""
     try:
         raw = loads_limited(data)
     except InputError as exc:
@@ -209,12 +233,18 @@ async def answer_frame(request: web.Request, data: str) -> dict[str, Any]:
     kind = raw.get("type") if isinstance(raw, dict) else None
     if kind != "reply":
         return {"type": "error", "error": "type: the socket takes activity and reply frames"}
-    cmid = raw.get("client_msg_id")
-    named = cmid if isinstance(cmid, str) else None
     try:
-        frame = ReplyFrame.model_validate(raw)
+        return ReplyFrame.model_validate(raw)
     except ValidationError as exc:
+        cmid = raw.get("client_msg_id")
+        named = cmid if isinstance(cmid, str) else None
         return _refused(named, 400, field_problem(exc, whole="frame"))
+
+
+async def answer_reply(request: web.Request, frame: ReplyFrame) -> dict[str, Any]:
+    """Hand a reply to the router: ``reply_accepted``, or ``reply_refused`` with the status
+    and reason the POST would have given."""
+    named = frame.client_msg_id
     operator = await _sender(request)
     if isinstance(operator, tuple):
         return _refused(named, *operator)

@@ -192,3 +192,42 @@ async def test_only_our_own_pages_open_the_socket(hub: str) -> None:
             assert (await ws.receive_json(timeout=10))["type"] == "hello"
     finally:
         await admin.close()
+
+
+async def test_quick_replies_in_one_dialog_reach_the_client_in_the_order_sent(
+    hub: str, db: SessionMaker
+) -> None:
+    """Twenty replies sent at once: each one's visibility read may end before the one sent
+    before it (on PostgreSQL it waits for the server), but the dialog gets them in order."""
+    admin = await logged_in(hub, "admin")
+    await admin.wait_status("online")
+    await admin.open_socket()
+    visitor = VisitorClient(hub)
+    try:
+        await visitor.connect()
+        await visitor.say("Расскажите подробнее")
+        dialog = (await admin.receive_until("dialog"))["dialog"]
+        sent = [f"part {n:02d}" for n in range(20)]
+        assert admin.ws is not None
+        for n, text in enumerate(sent):
+            await admin.ws.send_str(json.dumps(reply(dialog["id"], f"q-{n}", text)))
+        answers: dict[str, str] = {}  # in whatever order they come
+        async with asyncio.timeout(10):
+            while len(answers) < len(sent):
+                frame = await admin.receive()
+                if frame["type"] in ("reply_accepted", "reply_refused"):
+                    answers[frame["client_msg_id"]] = frame["type"]
+        assert set(answers.values()) == {"reply_accepted"}
+
+        got = [(await visitor.receive_until("message", author="operator"))["text"] for _ in sent]
+        assert got == sent
+        async with db() as session:
+            stored = await session.scalars(
+                select(Message.text)
+                .where(Message.dialog_id == dialog["id"], Message.author == "operator")
+                .order_by(Message.id)
+            )
+            assert list(stored) == sent
+    finally:
+        await visitor.close()
+        await admin.close()
