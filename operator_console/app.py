@@ -25,7 +25,14 @@ from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
 from core.bus import Bus, BusConfig
 from core.consumer_stop import stop_consumers
-from core.db import at_head, check_not_newer, make_engine, make_sessionmaker, upgrade
+from core.db import (
+    at_head,
+    check_not_newer,
+    is_sqlite,
+    make_engine,
+    make_sessionmaker,
+    upgrade,
+)
 from core.db.recount import FigureRecounter
 from core.db.writer import DbWriter
 from core.key_upgrade import do_rename_old_keys
@@ -224,7 +231,14 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         router = Router(app[SESSIONS], bus, writer=writer, gathering=gathering)
         if role == "all":
             router.committed = app[HUB].dispatch_committed
-        service = RouterService(router, bus, settings.inbound_shards, name, settings.lease_ttl_ms)
+        service = RouterService(
+            router,
+            bus,
+            settings.inbound_shards,
+            name,
+            settings.lease_ttl_ms,
+            share_out=not is_sqlite(settings.effective_database_url),
+        )
         app[ROUTER_SERVICE] = service
         jobs.append(("router", service.run))
         timers = Timers(app[REDIS], maxlen=settings.stream_maxlen)

@@ -333,10 +333,23 @@ class RouterService:
     joined since) hands the extra streams back after the batch in hand, so several routers
     really do work side by side. A handed-back stream's lease is released at once, and the
     router taking it over reads the entries left pending first (``_take_over``).
+
+    Unless ``share_out`` is off, as on SQLite: there the routers' transactions take turns at
+    the database's one write lock, and two routers sharing the streams carried less than one
+    (smaller batches, each waiting for the other's commit: docs/BENCHMARKS.md). So there each
+    router takes every stream nobody holds and keeps it; a second one holds none, and stands
+    by to take the streams over once the first one's leases end.
     """
 
     def __init__(
-        self, router: Router, bus: Bus, shards: int, name: str, lease_ttl_ms: int = 15_000
+        self,
+        router: Router,
+        bus: Bus,
+        shards: int,
+        name: str,
+        lease_ttl_ms: int = 15_000,
+        *,
+        share_out: bool = True,
     ) -> None:
         self.router = router
         self.bus = bus
@@ -350,6 +363,7 @@ class RouterService:
         self.stops: dict[str, asyncio.Event] = {}
         """Per held stream: set to have its consumer return after the batch in hand."""
         self.lease_ttl_ms = lease_ttl_ms
+        self.share_out = share_out
 
     async def run(self) -> None:
         """Keep leases and consumers going until the bus closes; then release the leases."""
@@ -395,7 +409,8 @@ class RouterService:
         return [s for s, there in zip(self.leases, found, strict=True) if not there]
 
     async def _tend(self) -> None:
-        share = -(-len(self.leases) // max(await self.members.beat(), 1))
+        routers = await self.members.beat()
+        share = -(-len(self.leases) // max(routers, 1)) if self.share_out else len(self.leases)
         for stream in list(self.tasks):
             task = self.tasks[stream]
             if task.done():
