@@ -103,8 +103,9 @@ async def edit_operator(request: web.Request) -> web.Response:
             raise http_error(web.HTTPConflict, "role: you cannot demote yourself")
         if body.name is not None:
             operator.name = body.name
+        role_changed = body.role is not None and body.role != operator.role
         if body.role is not None:
-            if body.role in READ_ONLY_ROLES and body.role != operator.role:
+            if body.role in READ_ONLY_ROLES and role_changed:
                 await _check_off_every_queue(session, operator.id)
             operator.role = body.role
         if body.password is not None:
@@ -118,6 +119,8 @@ async def edit_operator(request: web.Request) -> web.Response:
             operator.email = body.email or None
         await session.flush()
         view = admin_operator_json(operator)
+    if role_changed:
+        request.app[HUB].recheck_sessions(view["id"])
     return web.json_response({"operator": view})
 
 

@@ -70,6 +70,13 @@ is read within milliseconds, so only a stalled reader gets near it (its copy is 
 SESSION_ENDED = 4001
 """The close code of a socket whose session ended (a logout, its expiry, the operator
 disabled): the browser then asks ``/api/me``, gets 401 and shows the login screen."""
+ROLE_CHANGED = 4003
+"""The close code of a socket whose operator's role changed since it opened: the frames a
+socket gets follow the role it opened with (the live load, webhook deliveries), so the browser
+opens a new one."""
+
+Ending = tuple[int, bytes]
+"""Why a socket must close: its close code and message."""
 ADMIT_S = 1.0
 """How often a busy socket asks whether its session still lives. Each frame would cost a few
 microseconds for an answer that changes once a session; the session cache's own seconds
@@ -140,12 +147,13 @@ class Connection:
         copy from the stream is not sent again."""
         self.on_heartbeat: Callable[[], Awaitable[None]] | None = None
         """Called once per heartbeat period: keeps the socket counted as live."""
-        self.admits: Callable[[], Awaitable[bool]] | None = None
-        """Whether the socket's session still lives, asked as a frame goes out (the heartbeat's
-        ping too), at most once per ``ADMIT_S`` unless ``recheck`` is set. When it does not,
-        the socket is closed (``SESSION_ENDED``)."""
+        self.ending: Callable[[], Awaitable[Ending | None]] | None = None
+        """Why the socket must close now (its session ended, its operator's role changed), or
+        None; asked as a frame goes out (the heartbeat's ping too), at most once per
+        ``ADMIT_S`` unless ``recheck`` is set."""
         self.recheck = False
-        """Set when this process ended one of the operator's sessions: the next frame asks."""
+        """Set when this process ended one of the operator's sessions or changed their role:
+        the next frame asks."""
 
     def got_early(self, key: str) -> None:
         """Note an event this socket got at its commit, before its copy in the stream."""
@@ -179,11 +187,13 @@ class Connection:
             except TimeoutError:
                 frame = {"type": "ping"}
             now = loop.time()
-            if self.admits is not None and (self.recheck or now - admitted >= ADMIT_S):
+            if self.ending is not None and (self.recheck or now - admitted >= ADMIT_S):
                 self.recheck, admitted = False, now
-                if not await self.admits():
-                    # Not one more frame to a browser whose operator logged out or was disabled.
-                    await self.ws.close(code=SESSION_ENDED, message=b"session ended")
+                ending = await self.ending()
+                if ending is not None:
+                    # Not one more frame to a browser whose operator logged out, was disabled
+                    # or now has another role.
+                    await self.ws.close(code=ending[0], message=ending[1])
                     return
             if self.on_heartbeat is not None and now - refreshed >= HEARTBEAT_S:
                 refreshed = now
@@ -221,9 +231,9 @@ class OperatorHub:
         """Told of every event after it is dispatched (the live load notes what changes it)."""
 
     def recheck_sessions(self, operator_id: int) -> None:
-        """Have the operator's sockets in this process ask at once whether their sessions
-        still live (a ping each, checked as it goes out): after a logout or a disabling
-        here, a socket of the ended session closes now instead of at its next frame."""
+        """Have the operator's sockets in this process ask at once whether they may go on (a
+        ping each, checked as it goes out): after a logout, a disabling or a change of role
+        here, a socket that may not closes now instead of at its next frame."""
         for conn in list(self.connections.get(operator_id, ())):
             conn.recheck = True
             conn.push({"type": "ping"})

@@ -35,7 +35,16 @@ from operator_console.auth import COOKIE, SESSION_CACHE, refusal_reason
 from operator_console.bodies import field_problem
 from operator_console.csrf import check_same_origin
 from operator_console.keys import OPERATOR
-from operator_console.live import HEARTBEAT_S, HUB, Connection, OperatorHub, stream_id
+from operator_console.live import (
+    HEARTBEAT_S,
+    HUB,
+    ROLE_CHANGED,
+    SESSION_ENDED,
+    Connection,
+    Ending,
+    OperatorHub,
+    stream_id,
+)
 from operator_console.live_replay import missed_since
 from operator_console.views import operator_json
 
@@ -111,7 +120,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     sockets = hub.bus.metrics.websockets.labels("operator")
     sockets.inc()
     conn.on_heartbeat = lambda: hub.do_socket_alive(conn)
-    conn.admits = functools.partial(_session_lives, request)
+    conn.ending = functools.partial(_ending, request, conn)
     pump: asyncio.Task[None] | None = None
     answering = _Answering(request, conn)
     try:
@@ -271,8 +280,14 @@ async def _session_operator(request: web.Request) -> Operator | None:
     return operator
 
 
-async def _session_lives(request: web.Request) -> bool:
-    return await _session_operator(request) is not None
+async def _ending(request: web.Request, conn: Connection) -> Ending | None:
+    """Why the socket must close now: its session ended, or its operator's role changed."""
+    operator = await _session_operator(request)
+    if operator is None:
+        return SESSION_ENDED, b"session ended"
+    if operator.role != conn.role:
+        return ROLE_CHANGED, b"role changed"
+    return None
 
 
 async def _sender(request: web.Request) -> Operator | tuple[int, str]:

@@ -1,6 +1,7 @@
 """An operator socket never outlives its session: after a logout, the session's expiry or the
 operator being disabled, the socket closes with 4001 before another frame goes out, and the
-browser shows the login screen (``live_socket.js`` asks ``/api/me`` on a close)."""
+browser shows the login screen (``live_socket.js`` asks ``/api/me`` on a close). Nor its
+operator's role: after a change of role it closes with 4003, and the browser opens another."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import aiohttp
 from sqlalchemy import delete
 
 from core.db import SessionMaker
-from core.db.schema import ConsoleSession
-from operator_console.auth import CACHE_SECONDS
-from operator_console.live import SESSION_ENDED
+from core.db.schema import ConsoleSession, Operator
+from operator_console.auth import CACHE_SECONDS, hash_password
+from operator_console.live import ROLE_CHANGED, SESSION_ENDED
 from tests.support.console_world import World, logged_in
 from tests.support.hubclient import OperatorClient, VisitorClient
 
@@ -98,3 +99,33 @@ async def test_a_session_ended_elsewhere_closes_the_socket_before_its_next_event
     finally:
         await visitor.close()
         await olga.close()
+
+
+async def test_a_change_of_role_closes_the_socket_and_the_next_one_has_the_new_role(
+    hub: str, world: World, db: SessionMaker
+) -> None:
+    """The frames a socket gets follow the role it opened with (the live load and webhook
+    deliveries go to supervisors): a demoted admin's socket closes (4003), and the browser's
+    next one is an operator's."""
+    async with db() as session, session.begin():
+        secret = hash_password("pw-ivan")
+        session.add(Operator(login="ivan", name="Ivan", role="admin", password_hash=secret))
+    admin = await logged_in(hub, "admin")
+    ivan = await logged_in(hub, "ivan")
+    try:
+        hello = await ivan.open_socket()
+        assert hello["operator"]["role"] == "admin"
+        ivans_id = hello["operator"]["id"]
+        status, _ = await admin.call(
+            "PATCH", f"/api/admin/operators/{ivans_id}", {"role": "operator"}
+        )
+        assert status == 200
+        code, _before = await closed_with(ivan)
+        assert code == ROLE_CHANGED
+
+        hello = await ivan.open_socket()  # the session lives on: the browser reconnects
+        assert hello["operator"]["role"] == "operator"
+        assert (await ivan.call("GET", "/api/admin/operators"))[0] == 403
+    finally:
+        await admin.close()
+        await ivan.close()
