@@ -14,6 +14,10 @@ one after another vary with the load far more than runs that share the same mome
 starting order turns round by round. Printed per variant: the median over the rounds of the
 hub's CPU per visitor message, of the steady visitor msg/s and of the visitor → operator
 latency, and each figure's median ratio to the first variant's in the same round.
+
+With ``--in-turns`` each round runs the variants one after another instead, in the same
+turning order: what a whole machine carries (msg/s of one process against several) is only
+measured alone, since variants at the same moments share the cores.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import Child, spawn
+
+BENCHMARK = ("-m", "bench.e2e_webchat")
+"""What each run is (after the interpreter): the end-to-end benchmark."""
 
 FIGURES: dict[str, tuple[str, ...]] = {
     "hub CPU ms / visitor msg": ("hub_cpu_ms_per_visitor_message",),
@@ -50,6 +57,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all variants (3)")
     parser.add_argument("--common", default="", help="arguments every variant gets")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument(
+        "--in-turns",
+        action="store_true",
+        help="run a round's variants one after another, each with the machine to itself",
+    )
     args = parser.parse_args(argv)
     if len(args.variants) < 2 or any("=" not in v for v in args.variants):
         parser.error("give two or more variants as NAME=ARGS")
@@ -63,16 +75,31 @@ def _figure(run: dict[str, Any], path: tuple[str, ...]) -> float:
     return float(value) if isinstance(value, int | float) else float("nan")
 
 
-def _round(variants: dict[str, list[str]], turn: int, tmp: Path) -> dict[str, dict[str, Any]]:
-    """All variants at once; returns each one's JSON report (empty if it wrote none)."""
+def _round(
+    variants: dict[str, list[str]], turn: int, tmp: Path, in_turns: bool
+) -> dict[str, dict[str, Any]]:
+    """All variants at once, or one after another; each one's JSON report (empty if it wrote
+    none)."""
     names = list(variants)
     names = names[turn % len(names) :] + names[: turn % len(names)]
+    if not in_turns:
+        return _together(variants, names, turn, tmp)
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        results.update(_together(variants, [name], turn, tmp))
+    return results
+
+
+def _together(
+    variants: dict[str, list[str]], names: list[str], turn: int, tmp: Path
+) -> dict[str, dict[str, Any]]:
+    """The variants ``names`` at the same moments."""
     running: dict[str, tuple[Child, Path]] = {}
     try:
         for name in names:
             out = tmp / f"{name}-{turn}.json"
-            command = [sys.executable, "-m", "bench.e2e_webchat", *variants[name]]
-            command += ["--barrier", f"{tmp / f'round-{turn}'}:{len(names)}"]
+            command = [sys.executable, *BENCHMARK, *variants[name]]
+            command += ["--barrier", f"{tmp / f'round-{turn}-{names[0]}'}:{len(names)}"]
             log = tmp / f"{name}-{turn}.log"
             running[name] = (spawn(name, [*command, "--json", str(out)], log, Path.cwd()), out)
         results = {}
@@ -119,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         for turn in range(args.rounds):
             loads.append(os.getloadavg())
             print(f"round {turn + 1}/{args.rounds}, load {loads[-1][0]:.1f} ...", file=sys.stderr)
-            runs.append(_round(variants, turn, Path(tmp)))
+            runs.append(_round(variants, turn, Path(tmp), args.in_turns))
     print(f"load average (1 min) at each round's start: {', '.join(f'{a:.1f}' for a, *_ in loads)}")
     print(_summary(runs, list(variants)))
     failed = [(n, r[n]["exit_status"]) for r in runs for n in r if r[n]["exit_status"] != 0]
