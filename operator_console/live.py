@@ -180,12 +180,16 @@ class Connection:
         admitted = -ADMIT_S  # the first frame is checked
         while True:
             try:
-                # Not ``wait_for``: it runs the get in a task of its own, two more turns of the
-                # loop between an event and its frame.
-                async with asyncio.timeout(HEARTBEAT_S):
-                    frame = await self.queue.get()
-            except TimeoutError:
-                frame = {"type": "ping"}
+                # A frame already queued needs no timer (a batch's events come several at once).
+                frame = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    # Not ``wait_for``: it runs the get in a task of its own, two more turns of
+                    # the loop between an event and its frame.
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        frame = await self.queue.get()
+                except TimeoutError:
+                    frame = {"type": "ping"}
             now = loop.time()
             if self.ending is not None and (self.recheck or now - admitted >= ADMIT_S):
                 self.recheck, admitted = False, now
