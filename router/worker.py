@@ -336,9 +336,9 @@ class RouterService:
 
     Unless ``share_out`` is off, as on SQLite: there the routers' transactions take turns at
     the database's one write lock, and two routers sharing the streams carried less than one
-    (smaller batches, each waiting for the other's commit: docs/BENCHMARKS.md). So there each
-    router takes every stream nobody holds and keeps it; a second one holds none, and stands
-    by to take the streams over once the first one's leases end.
+    (smaller batches, each waiting for the other's commit: docs/BENCHMARKS.md). So there one
+    router holds every stream, and the others stand by until its leases end
+    (``_may_hold``).
     """
 
     def __init__(
@@ -408,9 +408,31 @@ class RouterService:
         found = await pipe.execute()
         return [s for s, there in zip(self.leases, found, strict=True) if not there]
 
+    async def _may_hold(self) -> bool:
+        """Without sharing out: whether this router may hold streams now.
+
+        While another router holds any, one that holds none stands by. Two that both hold
+        some (they began at once, or one came back from a pause to find part of its streams
+        taken over) settle it: the one with fewer, or with as many and the later name, gives
+        its own back, and the other takes them up as they come free.
+        """
+        names = await self.bus.redis.mget([lease.key for lease in self.leases.values()])
+        others: dict[str, int] = {}
+        for raw in names:
+            holder = as_text(raw) if raw is not None else self.name
+            if holder != self.name:
+                others[holder] = others.get(holder, 0) + 1
+        if not others:
+            return True
+        mine = sum(1 for stream in self.tasks if not self.stops[stream].is_set())
+        return mine > 0 and all((mine, name) > (n, self.name) for name, n in others.items())
+
     async def _tend(self) -> None:
         routers = await self.members.beat()
-        share = -(-len(self.leases) // max(routers, 1)) if self.share_out else len(self.leases)
+        if self.share_out:
+            share = -(-len(self.leases) // max(routers, 1))
+        else:
+            share = len(self.leases) if await self._may_hold() else 0
         for stream in list(self.tasks):
             task = self.tasks[stream]
             if task.done():
@@ -423,7 +445,10 @@ class RouterService:
                 del self.tasks[stream]
         kept = [s for s in self.tasks if not self.stops[s].is_set()]
         for stream in kept[share:]:
-            log.info("handing %s to another router: %d streams each at most", stream, share)
+            if self.share_out:
+                log.info("handing %s to another router: %d streams each at most", stream, share)
+            else:
+                log.info("handing %s to the router that holds more: one holds them all", stream)
             self.stops[stream].set()
         for stream, lease in self.leases.items():
             if len(self.tasks) >= share:

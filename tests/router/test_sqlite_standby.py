@@ -1,5 +1,6 @@
 """On SQLite a second router process stands by: the first holds every router stream and keeps
-them, the second holds none, and takes them all over once the first dies.
+them, the second holds none, not even streams whose leases ran out while the first holds
+others, and takes them all over once the first dies.
 
 SQLite has one write lock, so two routers sharing the streams only took turns at it, in
 smaller batches, and carried less than one (docs/BENCHMARKS.md). The roles run as
@@ -10,6 +11,7 @@ file, as an installation on one machine runs them.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -79,3 +81,36 @@ async def test_a_second_router_on_sqlite_stands_by_and_takes_over(
 
     first.kill()  # no lease released: the second waits for them to expire
     await all_held_by(redis_url, second)
+
+
+async def test_a_standby_router_on_sqlite_takes_no_part_of_a_live_routers_streams(
+    tmp_path: Path, redis_url: str, sqlite_url: str
+) -> None:
+    """The first router is paused and half of its leases are deleted, as if they had run
+    out while the rest still hold: the second one stays on standby (sharing them would only
+    make the two take turns at SQLite's lock), and the first takes its streams up again."""
+    ttl_ms = 6000  # rounds every 2 s
+    hub = Deployment(tmp_path, redis_url, sqlite_url, {**SETTINGS, "lease_ttl_ms": str(ttl_ms)})
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        first = hub.start("router")
+        await hub.ready(first)
+        await all_held_by(redis_url, first)
+        second = hub.start("router")
+        await hub.ready(second)
+
+        first.process.send_signal(signal.SIGSTOP)
+        try:
+            gone = STREAMS[: len(STREAMS) // 2]
+            await client.delete(*["lease:" + streams.stream_lease("router", s) for s in gone])
+            # More than one of the second router's rounds, within the first one's leases.
+            await asyncio.sleep(ttl_ms / 1000 / 2)
+            held = await holders(redis_url)
+            assert held_by(second, held) == [], held
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        await all_held_by(redis_url, first)
+        assert held_by(second, await holders(redis_url)) == []
+    finally:
+        await client.aclose()
+        hub.stop()
