@@ -416,7 +416,11 @@ class RouterService:
         taken over) settle it: the one with fewer, or with as many and the later name, gives
         its own back, and the other takes them up as they come free.
         """
-        names = await self.bus.redis.mget([lease.key for lease in self.leases.values()])
+        # A pipeline, not MGET: on a Redis Cluster the leases' keys lie in different slots.
+        pipe = self.bus.redis.pipeline(transaction=False)
+        for lease in self.leases.values():
+            pipe.get(lease.key)
+        names = await pipe.execute()
         others: dict[str, int] = {}
         for raw in names:
             holder = as_text(raw) if raw is not None else self.name
