@@ -153,6 +153,12 @@ export const socket = {
       this.greetedAt = Date.now();
       this.lastEventId = Number.isInteger(frame.event_id) ? frame.event_id : null;
       if (frame.operator && state.me && frame.operator.id === state.me.id) {
+        if (frame.operator.role && state.me.role && frame.operator.role !== state.me.role) {
+          // An admin changed this operator's role (the hub closed the last socket with 4003):
+          // the screens drawn so far follow the old one, so the page starts again.
+          window.location.reload();
+          return;
+        }
         state.me = { ...state.me, ...frame.operator };
         renderMe();
       }
