@@ -402,11 +402,19 @@ class RouterService:
 
     async def unheld(self) -> list[str]:
         """The router streams whose lease nobody holds right now."""
+        return [stream for stream, holder in (await self._holders()).items() if holder is None]
+
+    async def _holders(self) -> dict[str, str | None]:
+        """Who holds each router stream's lease now (None: nobody)."""
+        # A pipeline, not MGET: on a Redis Cluster the leases' keys lie in different slots.
         pipe = self.bus.redis.pipeline(transaction=False)
         for lease in self.leases.values():
-            pipe.exists(lease.key)
+            pipe.get(lease.key)
         found = await pipe.execute()
-        return [s for s, there in zip(self.leases, found, strict=True) if not there]
+        return {
+            stream: None if raw is None else as_text(raw)
+            for stream, raw in zip(self.leases, found, strict=True)
+        }
 
     async def _may_hold(self) -> bool:
         """Without sharing out: whether this router may hold streams now.
@@ -416,15 +424,9 @@ class RouterService:
         taken over) settle it: the one with fewer, or with as many and the later name, gives
         its own back, and the other takes them up as they come free.
         """
-        # A pipeline, not MGET: on a Redis Cluster the leases' keys lie in different slots.
-        pipe = self.bus.redis.pipeline(transaction=False)
-        for lease in self.leases.values():
-            pipe.get(lease.key)
-        names = await pipe.execute()
         others: dict[str, int] = {}
-        for raw in names:
-            holder = as_text(raw) if raw is not None else self.name
-            if holder != self.name:
+        for holder in (await self._holders()).values():
+            if holder is not None and holder != self.name:
                 others[holder] = others.get(holder, 0) + 1
         if not others:
             return True

@@ -208,9 +208,8 @@ async def test_quick_replies_in_one_dialog_reach_the_client_in_the_order_sent(
         await visitor.say("Расскажите подробнее")
         dialog = (await admin.receive_until("dialog"))["dialog"]
         sent = [f"part {n:02d}" for n in range(20)]
-        assert admin.ws is not None
         for n, text in enumerate(sent):
-            await admin.ws.send_str(json.dumps(reply(dialog["id"], f"q-{n}", text)))
+            await send(admin, reply(dialog["id"], f"q-{n}", text))
         answers: dict[str, str] = {}  # in whatever order they come
         async with asyncio.timeout(10):
             while len(answers) < len(sent):
