@@ -2,8 +2,10 @@
 
 Every console process tails the ``events`` stream and pushes each event to the connected
 operators the producer listed as recipients. Delivery is at least once on the bus, so events
-carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed: the
-browser reconnects and reloads from the database, which is always the truth.
+carry a stable key and a repeat is dropped here. A connection whose queue overflows is closed
+(``RESYNC``): the browser reconnects and reloads from the database, which is always the truth. A
+client that reads nothing at all cannot take even the close, so after ``CLOSE_WAIT_S`` its
+connection is dropped: a stalled tab never holds the others up, nor the hub's memory.
 
 Where the router runs in the same process and is not busy, it hands the console a batch's
 events as soon as the batch is committed (``OperatorHub.dispatch_committed``), before they are
@@ -75,6 +77,18 @@ ROLE_CHANGED = 4003
 socket gets follow the role it opened with (the live load, webhook deliveries), so the browser
 opens a new one."""
 
+RESYNC = 4008
+"""The close code of a socket that fell ``QUEUE_LIMIT`` frames behind: the browser reconnects
+and reloads from the database what it missed."""
+CLOSE_WAIT_S = 5.0
+"""How long a socket's close may wait for its client to read the frames before it and the close
+itself; then the connection is dropped (a client that reads nothing would hold it forever)."""
+CATCH_UP_MOST = QUEUE_LIMIT // 2
+"""Frames a reconnecting socket is sent of what it missed, its hello included, at most: the rest
+of the queue is left for the live frames meanwhile. The console reads its lists from the
+database on every hello, so a longer absence loses nothing there; its hello then says
+``resumed: false``."""
+
 Ending = tuple[int, bytes]
 """Why a socket must close: its close code and message."""
 ADMIT_S = 1.0
@@ -84,6 +98,10 @@ microseconds for an answer that changes once a session; the session cache's own 
 SOCKET_TTL = timedelta(seconds=HEARTBEAT_S * 3)
 """How long a socket counts as live after its last heartbeat: a console process that died is
 noticed within this, plus the grace."""
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
+"""Closes under way (``Connection.close_soon``), held so that none is collected unfinished."""
 
 
 class _Copy(enum.Enum):
@@ -154,6 +172,10 @@ class Connection:
         self.recheck = False
         """Set when this process ended one of the operator's sessions or changed their role:
         the next frame asks."""
+        self.transport: asyncio.Transport | None = None
+        """The socket's connection: dropped when a close cannot get through (``close``)."""
+        self.closing = False
+        """Set once the socket is being closed: nothing more is queued for it."""
 
     def got_early(self, key: str) -> None:
         """Note an event this socket got at its commit, before its copy in the stream."""
@@ -165,12 +187,39 @@ class Connection:
         return _forget(self.early, key)
 
     def push(self, frame: dict[str, Any]) -> bool:
-        """Queue a frame; False when the queue is full (the connection must resync)."""
+        """Queue a frame; False when the socket is closing, or has just fallen too far behind
+        and closes now (``RESYNC``): a frame it missed is read back from the database."""
+        if self.closing:
+            return False
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
+            log.warning("operator %d's socket fell behind; closing it to resync", self.operator_id)
+            self.close_soon(RESYNC, b"resync")
             return False
         return True
+
+    def close_soon(self, code: int, message: bytes) -> None:
+        """Start closing the socket (``close``) in a task of its own; once."""
+        if self.closing:
+            return
+        self.closing = True
+        task = asyncio.get_running_loop().create_task(self.close(code, message))
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    async def close(self, code: int, message: bytes) -> None:
+        """Close the socket with ``code``. The frames already written and the close reach a
+        client that reads them within ``CLOSE_WAIT_S``; one that does not is cut off."""
+        self.closing = True
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.ws.close(code=code, message=message)
+        except TimeoutError:
+            log.warning("operator %d's socket read nothing for %.0f s; dropping the connection",
+                        self.operator_id, CLOSE_WAIT_S)  # fmt: skip
+            if self.transport is not None:
+                self.transport.abort()
 
     async def pump(self) -> None:
         """Send queued frames with their event ids, a ping when idle, and keep the socket
@@ -197,7 +246,7 @@ class Connection:
                 if ending is not None:
                     # Not one more frame to a browser whose operator logged out, was disabled
                     # or now has another role.
-                    await self.ws.close(code=ending[0], message=ending[1])
+                    await self.close(*ending)
                     return
             if self.on_heartbeat is not None and now - refreshed >= HEARTBEAT_S:
                 refreshed = now
@@ -348,13 +397,6 @@ class OperatorHub:
                     self._resume.pop(conn, None)  # this frame names its own entry
                 if conn.push(frame.gone() if gone else frame.plain()):
                     queued += 1
-                else:
-                    log.warning(
-                        "operator %d's socket fell behind; closing it to resync", operator_id
-                    )
-                    asyncio.get_running_loop().create_task(
-                        conn.ws.close(code=4008, message=b"resync")
-                    )
         return queued
 
     async def run(self) -> None:
@@ -388,7 +430,8 @@ class OperatorHub:
         When the stream no longer holds them all (trimmed, or a Redis that lost its data),
         ``missed`` rebuilds them from the database first and the stream supplies only what
         this hub dispatched meanwhile, less the messages already replayed. Returns False when
-        some may be lost (no ``missed`` given): the client then reloads from the database.
+        some may be lost (no ``missed`` given, or more than ``CATCH_UP_MOST`` frames missed):
+        the client then reloads from the database.
 
         The caller registers the connection right after, with no await in between, so the
         events dispatched from then on are the ones after those queued here.
@@ -402,16 +445,17 @@ class OperatorHub:
             if replay.frames and mark is not None:
                 # The replay covers the stream up to ``mark``: a later reconnect asks from there.
                 replay.frames[-1] = {**replay.frames[-1], "stream_id": mark}
-            for frame in replay.frames:
+            fits = replay.frames[: max(CATCH_UP_MOST - conn.queue.qsize(), 0)]
+            for frame in fits:
                 conn.push(frame)
-            conn.replayed, complete = replay.keys, True
+            conn.replayed, complete = replay.keys, len(fits) == len(replay.frames)
             after = mark or after
-        await self.queue_dispatched(conn, after)
-        return complete
+        return await self.queue_dispatched(conn, after) and complete
 
-    async def queue_dispatched(self, conn: Connection, after: str) -> None:
+    async def queue_dispatched(self, conn: Connection, after: str) -> bool:
         """Queue the operator's events this hub dispatched after ``after``, read back from the
-        stream. The caller registers the connection right after, with no await in between."""
+        stream; False when more than ``CATCH_UP_MOST`` frames would wait, and the rest were
+        left out. The caller registers the connection right after, with no await between."""
         while self.last_id is not None and _id_key(self.last_id) > _id_key(after):
             upto = self.last_id
             async for entry_id, event in self.bus.range(streams.EVENTS, after, upto):
@@ -419,18 +463,26 @@ class OperatorHub:
                     continue
                 conn.replayed.add(event.key)
                 frame = event_frame(event, entry_id)
-                if conn.operator_id in event.recipients:
+                mine = conn.operator_id in event.recipients
+                gone = isinstance(event, DialogEvent) and conn.operator_id in event.leaving
+                if (mine or gone) and conn.queue.qsize() >= CATCH_UP_MOST:
+                    return False
+                if mine:
                     conn.push(frame)
-                elif isinstance(event, DialogEvent) and conn.operator_id in event.leaving:
+                elif gone:
                     conn.push({**frame, "gone": True})
             after = upto
+        return True
 
     async def close(self) -> None:
         """Close every operator socket."""
-        for group in list(self.connections.values()):
-            for conn in list(group):
-                with contextlib.suppress(Exception):
-                    await conn.ws.close(code=1001, message=b"server shutting down")
+        closing = [
+            conn.close(1001, b"server shutting down")
+            for group in self.connections.values()
+            for conn in group
+        ]
+        # Side by side: a client that reads nothing holds its own close for ``CLOSE_WAIT_S``.
+        await asyncio.gather(*closing, return_exceptions=True)
 
 
 def event_frame(event: LiveEvent, entry_id: str | None) -> dict[str, Any]:

@@ -107,6 +107,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=FRAME_BYTES)
     await ws.prepare(request)
     conn = Connection(operator.id, ws, operator.role)
+    conn.transport = request.transport
     try:
         await _greet(request, conn)
     except REDIS_DOWN as exc:
@@ -204,9 +205,8 @@ class _Answering:
         except Exception:
             log.exception("could not answer operator %d's frame", self.conn.operator_id)
             frame = {"type": "error", "error": "internal error; the frame was not handled"}
-        if not self.conn.push(frame):
-            # A client that sends and does not read: closed, as one that falls behind on events.
-            await self.conn.ws.close(code=4008, message=b"resync")
+        # A client that sends and does not read falls behind, and is closed, as on events.
+        self.conn.push(frame)
 
     async def stop(self) -> None:
         """Let the frames in flight finish: a reply read before the socket closed still goes

@@ -1,0 +1,202 @@
+"""A console tab that stops reading its socket is closed with 4008 once ``QUEUE_LIMIT`` frames
+wait for it, and never holds up the others: the operator's other tab gets every frame, in
+order, and the stalled tab's next socket reads on (``docs/PROTOCOL.md``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio
+from aiohttp import web
+
+from core import streams
+from core.bus import Bus
+from core.envelope import ReminderEvent
+from operator_console import live
+from operator_console.live import CATCH_UP_MOST, HUB, QUEUE_LIMIT, Connection
+from tests.support.console_world import World, logged_in
+from tests.support.hubclient import OperatorClient
+
+RESYNC = 4008
+CHUNK = 100
+NAME = "Анна " + "Петрова " * 250
+"""A long client name makes each frame about 2 KB, so the socket's buffers fill after a few
+hundred frames rather than thousands."""
+
+
+def reminder(number: int, operator_id: int, dialog_id: int) -> ReminderEvent:
+    return ReminderEvent(
+        key=f"overflow-{number}",
+        recipients=(operator_id,),
+        dialog_id=dialog_id,
+        stage="operator",
+        waited_minutes=number,
+        client_name=NAME,
+    )
+
+
+async def next_reminder(client: OperatorClient) -> int:
+    """The ``waited_minutes`` of the next reminder frame (pings and the like skipped)."""
+    while True:
+        frame = await client.receive()
+        if frame["type"] == "reminder":
+            return int(frame["waited_minutes"])
+
+
+async def until_one_falls_behind(
+    bus: Bus, reading: OperatorClient, tabs: set[Connection], olga: int, dialog: int
+) -> int:
+    """Publish reminders for Olga until one of her tabs falls behind; how many it took.
+
+    The stalled tab reads nothing: its frames fill the socket's buffers, then its queue. The
+    reading tab is read after every chunk, so it never falls behind, and gets every one."""
+    sent = 0
+    while not any(tab.closing for tab in tabs):
+        assert sent < 20 * QUEUE_LIMIT, "the stalled tab was never closed"
+        chunk = [(streams.EVENTS, reminder(n, olga, dialog)) for n in range(sent, sent + CHUNK)]
+        await bus.publish_many(chunk)
+        got = [await next_reminder(reading) for _ in chunk]
+        assert got == list(range(sent, sent + CHUNK))
+        sent += CHUNK
+    assert sent > QUEUE_LIMIT
+    return sent
+
+
+async def test_a_tab_that_stops_reading_is_closed_and_the_other_tab_gets_every_frame(
+    hub: str,
+    world: World,
+    app: web.Application,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="operator_console.live")
+    olga = world.ids["olga"]
+    dialog = world.dialogs["olga"]
+    stalled = await logged_in(hub, "olga")
+    reading = await logged_in(hub, "olga")
+    client = redis.asyncio.Redis.from_url(redis_url)
+    bus = Bus(client)
+    tabs = app[HUB].connections
+    try:
+        await stalled.open_socket()
+        await reading.open_socket()
+        assert len(tabs[olga]) == 2
+
+        sent = await until_one_falls_behind(bus, reading, tabs[olga], olga, dialog)
+
+        # What the stalled browser reads once it looks again: the frames that were in flight,
+        # in order and without a gap, then the close that tells it to reconnect and resync.
+        assert stalled.ws is not None
+        before: list[int] = []
+        async with asyncio.timeout(10):
+            while True:
+                msg = await stalled.ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                frame = msg.json()
+                if frame["type"] == "reminder":
+                    before.append(int(frame["waited_minutes"]))
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        assert stalled.ws.close_code == RESYNC
+        assert before == list(range(len(before)))
+        assert len(before) < sent
+        fell_behind = [r for r in caplog.records if "fell behind" in r.getMessage()]
+        assert len(fell_behind) == 1
+
+        # The reading tab is still open, and the stalled one's next socket works.
+        hello = await stalled.open_socket()
+        assert hello["type"] == "hello"
+        await bus.publish_many([(streams.EVENTS, reminder(sent, olga, dialog))])
+        assert await next_reminder(stalled) == sent
+        assert await next_reminder(reading) == sent
+    finally:
+        await client.aclose()
+        await stalled.close()
+        await reading.close()
+
+
+async def test_a_tab_that_never_reads_again_is_dropped(
+    hub: str,
+    world: World,
+    app: web.Application,
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its frames and its close wait in buffers it never empties: after ``CLOSE_WAIT_S`` the
+    hub drops the connection, and holds nothing more for it."""
+    monkeypatch.setattr(live, "CLOSE_WAIT_S", 1.0)
+    caplog.set_level(logging.WARNING, logger="operator_console.live")
+    olga = world.ids["olga"]
+    dialog = world.dialogs["olga"]
+    stalled = await logged_in(hub, "olga")
+    reading = await logged_in(hub, "olga")
+    client = redis.asyncio.Redis.from_url(redis_url)
+    bus = Bus(client)
+    tabs = app[HUB].connections
+    try:
+        await stalled.open_socket()
+        await reading.open_socket()
+        sent = await until_one_falls_behind(bus, reading, tabs[olga], olga, dialog)
+
+        async with asyncio.timeout(10):
+            while len(tabs[olga]) != 1:
+                await asyncio.sleep(0.05)
+        assert not next(iter(tabs[olga])).closing
+        dropped = [r for r in caplog.records if "read nothing for" in r.getMessage()]
+        assert len(dropped) == 1
+
+        await bus.publish_many([(streams.EVENTS, reminder(sent, olga, dialog))])
+        assert await next_reminder(reading) == sent
+    finally:
+        await client.aclose()
+        await stalled.close()
+        await reading.close()
+
+
+async def test_a_tab_back_after_a_long_absence_gets_the_first_frames_and_reads_live(
+    hub: str, world: World, app: web.Application, redis_url: str
+) -> None:
+    """A tab that missed more than ``CATCH_UP_MOST`` frames gets the oldest of them, that many
+    frames with its hello, and ``resumed: false`` (the console reloads its lists from the
+    database on every hello): the rest of its queue is left for the live frames, and it is not
+    closed."""
+    olga = world.ids["olga"]
+    dialog = world.dialogs["olga"]
+    tab = await logged_in(hub, "olga")
+    client = redis.asyncio.Redis.from_url(redis_url)
+    bus = Bus(client)
+    try:
+        await tab.open_socket()
+        await bus.publish_many([(streams.EVENTS, reminder(0, olga, dialog))])
+        assert await next_reminder(tab) == 0
+        last_seen = tab.frames[-1]["stream_id"]
+        await tab.close()
+
+        missed = 3 * QUEUE_LIMIT
+        await bus.publish_many(
+            [(streams.EVENTS, reminder(n, olga, dialog)) for n in range(1, missed + 1)]
+        )
+        newest: Any = await client.xrevrange(streams.EVENTS, count=1)
+        async with asyncio.timeout(10):  # dispatched by the hub, to nobody
+            while app[HUB].last_id != newest[0][0].decode():
+                await asyncio.sleep(0.05)
+
+        tab = await logged_in(hub, "olga")
+        url = f"{hub.replace('http', 'ws', 1)}/api/ws?after={last_seen}"
+        tab.ws = await tab.http.ws_connect(url)
+        hello = await tab.receive()
+        assert hello["type"] == "hello" and hello["resumed"] is False
+        # The hello and the oldest of what it missed: ``CATCH_UP_MOST`` frames in all.
+        caught_up = [await next_reminder(tab) for _ in range(CATCH_UP_MOST - 1)]
+        assert caught_up == list(range(1, CATCH_UP_MOST))
+
+        await bus.publish_many([(streams.EVENTS, reminder(missed + 1, olga, dialog))])
+        assert await next_reminder(tab) == missed + 1
+    finally:
+        await client.aclose()
+        await tab.close()
