@@ -236,6 +236,7 @@ class WebchatConnector(ContextConnector):
         sockets = self.bus.metrics.websockets.labels("visitor")
         sockets.inc()
         CHANNEL_ID.set(channel.id)  # this request's task: its records name the channel
+        self.delivery.watch(ws, request.transport)
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -259,6 +260,7 @@ class WebchatConnector(ContextConnector):
                     await send_error(ws, "server_error", "this frame could not be handled")
         finally:
             sockets.dec()
+            self.delivery.unwatch(ws)
             if visitor is not None:
                 self.delivery.leave((channel.id, visitor.visitor_id), ws)
                 if (channel.id, visitor.visitor_id) not in self.sockets:

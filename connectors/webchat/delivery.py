@@ -9,11 +9,18 @@ registered before its history was read from the database, so that nothing stored
 missed, and gets those frames after the welcome, less the ones the history already showed. A
 message can also be in the history before its entry reaches the tail (the router stores, then
 publishes; more so while Redis is away), so a socket never gets a message its welcome showed.
+
+Every process pushes the whole stream to its sockets one after another, so a push never waits
+for a visitor to read: a widget that stops reading (or whose network died) would hold up every
+other visitor's answers. A socket that holds more than ``BEHIND_BYTES`` unsent is dropped
+instead; the widget reconnects and reads back what it missed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +31,16 @@ from connectors.filelinks import FileLinks
 from connectors.webchat.render import outbound_frame
 from core import frames
 from core.envelope import Outbound, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+BEHIND_BYTES = 256 * 1024
+"""What a visitor's socket may hold unsent beyond the kernel's buffers when a push comes, at
+most: far more than a burst of answers to a widget that reads. Its connection waits for the
+client only above twice that (its write buffer's high-water mark), which a push below this,
+of one frame (a few KB), never reaches: so a push never waits. The socket's own answers to
+its visitor's frames do wait there, which stops reading from a client that sends and does
+not read."""
 
 SEEN_KEYS = 50_000
 """Outbound keys remembered for dropping repeats: far more than a fault can repeat."""
@@ -42,6 +59,8 @@ class VisitorDelivery:
         self._shown: dict[web.WebSocketResponse, set[int]] = {}
         """The message ids each socket's welcome showed."""
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._transports: dict[web.WebSocketResponse, asyncio.Transport] = {}
+        """Each socket's connection: how much it holds unsent, and dropped when too much."""
 
     def first_time(self, outbound: Outbound) -> bool:
         """False for an entry whose message (or closing) was pushed before."""
@@ -73,6 +92,8 @@ class VisitorDelivery:
             if frame["type"] == "message" and frame["id"] in self._shown.get(ws, ()):
                 reached = True  # the welcome showed it already
                 continue
+            if self._behind(ws):
+                continue
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_json(frame, dumps=frames.dumps)
                 reached = True
@@ -82,6 +103,30 @@ class VisitorDelivery:
         """Register a socket whose welcome is on its way: pushes to it wait for ``welcomed``."""
         self._joining[ws] = []
         self.sockets[key].add(ws)
+
+    def watch(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        """Drop the socket's connection if it falls ``BEHIND_BYTES`` behind (until ``unwatch``)."""
+        if transport is not None:
+            transport.set_write_buffer_limits(high=2 * BEHIND_BYTES)
+            self._transports[ws] = transport
+
+    def unwatch(self, ws: web.WebSocketResponse) -> None:
+        """Forget a closed socket's connection."""
+        self._transports.pop(ws, None)
+
+    def _behind(self, ws: web.WebSocketResponse) -> bool:
+        """Whether the socket holds too much unsent; if so, its connection is dropped."""
+        transport = self._transports.get(ws)
+        if transport is None:
+            return False
+        if transport.is_closing():
+            return True  # dropped already, or closing: its handler forgets it shortly
+        if (unsent := transport.get_write_buffer_size()) <= BEHIND_BYTES:
+            return False
+        log.warning("a visitor's socket holds %d bytes its widget has not read; dropping it",
+                    unsent)  # fmt: skip
+        transport.abort()
+        return True
 
     async def welcomed(self, ws: web.WebSocketResponse, shown: set[int]) -> None:
         """The welcome is out: send the frames held meanwhile, less the messages it showed."""
