@@ -86,7 +86,7 @@ class WebchatConnector(ContextConnector):
         self.delivery = VisitorDelivery(lambda: self.links)
         """Live pushes to the visitors' sockets open on this process."""
         self.sockets = self.delivery.sockets
-        self.signals = VisitorSignals(context, self.sockets)
+        self.signals = VisitorSignals(context, self.delivery)
         """Typing both ways and read receipts."""
         self.enabled = Accounts(self.kind)
         """The enabled chats, reloaded on every change notice: a disabled one loses its sockets."""

@@ -19,7 +19,6 @@ instead; the widget reconnects and reads back what it missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -92,12 +91,20 @@ class VisitorDelivery:
             if frame["type"] == "message" and frame["id"] in self._shown.get(ws, ()):
                 reached = True  # the welcome showed it already
                 continue
-            if self._behind(ws):
-                continue
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json(frame, dumps=frames.dumps)
-                reached = True
+            reached = await self.send(ws, frame) or reached
         return reached
+
+    async def send(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> bool:
+        """Send a frame the visitor did not ask for (an answer, a typing signal) without
+        waiting for them: False when the socket is closed, or dropped as ``BEHIND_BYTES``
+        behind."""
+        if self._behind(ws):
+            return False
+        try:
+            await ws.send_json(frame, dumps=frames.dumps)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
 
     def join(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:
         """Register a socket whose welcome is on its way: pushes to it wait for ``welcomed``."""

@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from aiohttp import web
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.context import ConnectorContext
-from core import frames, streams, typing_signals
+from connectors.webchat.delivery import VisitorDelivery
+from core import streams, typing_signals
 from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Message
@@ -30,16 +30,14 @@ log = logging.getLogger(__name__)
 SEEN_BATCH = 100
 """Most messages one ``read`` frame marks seen (older ones were marked by earlier frames)."""
 
-Sockets = dict[tuple[int, str], set[web.WebSocketResponse]]
-
 
 class VisitorSignals:
     """Typing both ways and read receipts of one web chat connector."""
 
-    def __init__(self, context: ConnectorContext, sockets: Sockets) -> None:
+    def __init__(self, context: ConnectorContext, delivery: VisitorDelivery) -> None:
         self.context = context
-        self.sockets = sockets
-        """The connector's open visitor sockets, shared with it."""
+        self.delivery = delivery
+        """The connector's open visitor sockets, and how a frame is pushed to them."""
         self.throttle = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
 
     @property
@@ -77,11 +75,8 @@ class VisitorSignals:
         """An operator types to a visitor: show it in the visitor's widgets on this process."""
         key = (int(signal.get("channel_id") or 0), str(signal.get("external_user_id") or ""))
         frame = {"type": "typing", "author_name": str(signal.get("name") or "")}
-        for ws in list(self.sockets.get(key, ())):
-            try:
-                await ws.send_json(frame, dumps=frames.dumps)
-            except (ConnectionError, RuntimeError):
-                continue
+        for ws in list(self.delivery.sockets.get(key, ())):
+            await self.delivery.send(ws, frame)
 
     async def delivered(
         self, message_ids: Sequence[int], also: Callable[[Pipeline], object] | None = None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -47,115 +49,109 @@ async def next_reminder(client: OperatorClient) -> int:
             return int(frame["waited_minutes"])
 
 
-async def until_one_falls_behind(
-    bus: Bus, reading: OperatorClient, tabs: set[Connection], olga: int, dialog: int
-) -> int:
-    """Publish reminders for Olga until one of her tabs falls behind; how many it took.
+@dataclass
+class Tabs:
+    """Two console tabs of Olga's, both with their socket open, and the events stream."""
 
-    The stalled tab reads nothing: its frames fill the socket's buffers, then its queue. The
-    reading tab is read after every chunk, so it never falls behind, and gets every one."""
-    sent = 0
-    while not any(tab.closing for tab in tabs):
-        assert sent < 20 * QUEUE_LIMIT, "the stalled tab was never closed"
-        chunk = [(streams.EVENTS, reminder(n, olga, dialog)) for n in range(sent, sent + CHUNK)]
-        await bus.publish_many(chunk)
-        got = [await next_reminder(reading) for _ in chunk]
-        assert got == list(range(sent, sent + CHUNK))
-        sent += CHUNK
-    assert sent > QUEUE_LIMIT
-    return sent
+    stalled: OperatorClient
+    reading: OperatorClient
+    bus: Bus
+    open: set[Connection]
+    """The hub's sockets of Olga's."""
+    olga: int
+    dialog: int
+
+    async def until_one_falls_behind(self) -> int:
+        """Publish reminders for Olga until one of her tabs falls behind; how many it took.
+
+        The stalled tab reads nothing: its frames fill the socket's buffers, then its queue.
+        The reading tab is read after every chunk, so it never falls behind, and gets every
+        one, in order."""
+        sent = 0
+        while not any(tab.closing for tab in self.open):
+            assert sent < 20 * QUEUE_LIMIT, "the stalled tab was never closed"
+            numbers = range(sent, sent + CHUNK)
+            await self.bus.publish_many([self.reminder(n) for n in numbers])
+            got = [await next_reminder(self.reading) for _ in numbers]
+            assert got == list(numbers)
+            sent += CHUNK
+        assert sent > QUEUE_LIMIT
+        return sent
+
+    def reminder(self, number: int) -> tuple[str, ReminderEvent]:
+        return streams.EVENTS, reminder(number, self.olga, self.dialog)
 
 
-async def test_a_tab_that_stops_reading_is_closed_and_the_other_tab_gets_every_frame(
-    hub: str,
-    world: World,
-    app: web.Application,
-    redis_url: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.WARNING, logger="operator_console.live")
-    olga = world.ids["olga"]
-    dialog = world.dialogs["olga"]
+@pytest.fixture
+async def tabs(hub: str, world: World, app: web.Application, redis_url: str) -> AsyncIterator[Tabs]:
     stalled = await logged_in(hub, "olga")
     reading = await logged_in(hub, "olga")
     client = redis.asyncio.Redis.from_url(redis_url)
-    bus = Bus(client)
-    tabs = app[HUB].connections
+    olga = world.ids["olga"]
     try:
         await stalled.open_socket()
         await reading.open_socket()
-        assert len(tabs[olga]) == 2
-
-        sent = await until_one_falls_behind(bus, reading, tabs[olga], olga, dialog)
-
-        # What the stalled browser reads once it looks again: the frames that were in flight,
-        # in order and without a gap, then the close that tells it to reconnect and resync.
-        assert stalled.ws is not None
-        before: list[int] = []
-        async with asyncio.timeout(10):
-            while True:
-                msg = await stalled.ws.receive()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    break
-                frame = msg.json()
-                if frame["type"] == "reminder":
-                    before.append(int(frame["waited_minutes"]))
-        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
-        assert stalled.ws.close_code == RESYNC
-        assert before == list(range(len(before)))
-        assert len(before) < sent
-        fell_behind = [r for r in caplog.records if "fell behind" in r.getMessage()]
-        assert len(fell_behind) == 1
-
-        # The reading tab is still open, and the stalled one's next socket works.
-        hello = await stalled.open_socket()
-        assert hello["type"] == "hello"
-        await bus.publish_many([(streams.EVENTS, reminder(sent, olga, dialog))])
-        assert await next_reminder(stalled) == sent
-        assert await next_reminder(reading) == sent
+        open_tabs = app[HUB].connections[olga]
+        assert len(open_tabs) == 2
+        yield Tabs(stalled, reading, Bus(client), open_tabs, olga, world.dialogs["olga"])
     finally:
         await client.aclose()
         await stalled.close()
         await reading.close()
 
 
+async def test_a_tab_that_stops_reading_is_closed_and_the_other_tab_gets_every_frame(
+    tabs: Tabs, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="operator_console.live")
+    sent = await tabs.until_one_falls_behind()
+
+    # What the stalled browser reads once it looks again: the frames that were in flight, in
+    # order and without a gap, then the close that tells it to reconnect and resync.
+    stalled = tabs.stalled
+    assert stalled.ws is not None
+    before: list[int] = []
+    async with asyncio.timeout(10):
+        while True:
+            msg = await stalled.ws.receive()
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame = msg.json()
+            if frame["type"] == "reminder":
+                before.append(int(frame["waited_minutes"]))
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+    assert stalled.ws.close_code == RESYNC
+    assert before == list(range(len(before)))
+    assert len(before) < sent
+    fell_behind = [r for r in caplog.records if "fell behind" in r.getMessage()]
+    assert len(fell_behind) == 1
+
+    # The reading tab is still open, and the stalled one's next socket works.
+    hello = await stalled.open_socket()
+    assert hello["type"] == "hello"
+    await tabs.bus.publish_many([tabs.reminder(sent)])
+    assert await next_reminder(stalled) == sent
+    assert await next_reminder(tabs.reading) == sent
+
+
 async def test_a_tab_that_never_reads_again_is_dropped(
-    hub: str,
-    world: World,
-    app: web.Application,
-    redis_url: str,
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    tabs: Tabs, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Its frames and its close wait in buffers it never empties: after ``CLOSE_WAIT_S`` the
     hub drops the connection, and holds nothing more for it."""
     monkeypatch.setattr(live, "CLOSE_WAIT_S", 1.0)
     caplog.set_level(logging.WARNING, logger="operator_console.live")
-    olga = world.ids["olga"]
-    dialog = world.dialogs["olga"]
-    stalled = await logged_in(hub, "olga")
-    reading = await logged_in(hub, "olga")
-    client = redis.asyncio.Redis.from_url(redis_url)
-    bus = Bus(client)
-    tabs = app[HUB].connections
-    try:
-        await stalled.open_socket()
-        await reading.open_socket()
-        sent = await until_one_falls_behind(bus, reading, tabs[olga], olga, dialog)
+    sent = await tabs.until_one_falls_behind()
 
-        async with asyncio.timeout(10):
-            while len(tabs[olga]) != 1:
-                await asyncio.sleep(0.05)
-        assert not next(iter(tabs[olga])).closing
-        dropped = [r for r in caplog.records if "read nothing for" in r.getMessage()]
-        assert len(dropped) == 1
+    async with asyncio.timeout(10):
+        while len(tabs.open) != 1:
+            await asyncio.sleep(0.05)
+    assert not next(iter(tabs.open)).closing
+    dropped = [r for r in caplog.records if "read nothing for" in r.getMessage()]
+    assert len(dropped) == 1
 
-        await bus.publish_many([(streams.EVENTS, reminder(sent, olga, dialog))])
-        assert await next_reminder(reading) == sent
-    finally:
-        await client.aclose()
-        await stalled.close()
-        await reading.close()
+    await tabs.bus.publish_many([tabs.reminder(sent)])
+    assert await next_reminder(tabs.reading) == sent
 
 
 async def test_a_tab_back_after_a_long_absence_gets_the_first_frames_and_reads_live(
