@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
@@ -258,6 +258,20 @@ class Router:
             await self.timers.apply(changes)
 
 
+def may_hold(me: str, mine: int, holders: Iterable[str | None]) -> bool:
+    """Whether router ``me``, holding ``mine`` streams, may hold streams while the leases name
+    ``holders`` (None: a free stream), when the routers do not share them out: yes if no other
+    router holds any; else only if it holds more than each of them, or as many and has the
+    earlier name (``RouterService._may_hold``)."""
+    others: dict[str, int] = {}
+    for holder in holders:
+        if holder is not None and holder != me:
+            others[holder] = others.get(holder, 0) + 1
+    if not others:
+        return True
+    return mine > 0 and all((mine, name) > (held, me) for name, held in others.items())
+
+
 def _begin(session: Session) -> None:
     session.connection()
 
@@ -424,14 +438,8 @@ class RouterService:
         taken over) settle it: the one with fewer, or with as many and the later name, gives
         its own back, and the other takes them up as they come free.
         """
-        others: dict[str, int] = {}
-        for holder in (await self._holders()).values():
-            if holder is not None and holder != self.name:
-                others[holder] = others.get(holder, 0) + 1
-        if not others:
-            return True
         mine = sum(1 for stream in self.tasks if not self.stops[stream].is_set())
-        return mine > 0 and all((mine, name) > (n, self.name) for name, n in others.items())
+        return may_hold(self.name, mine, (await self._holders()).values())
 
     async def _tend(self) -> None:
         routers = await self.members.beat()
