@@ -35,14 +35,16 @@ async def hub(start_hub: Any, redis_url: str, tmp_path: Path) -> Hub:
     return hub
 
 
-def answer(message_id: int, number: int, channel_id: int, visitor_id: str) -> OutboundMessage:
+def answer(
+    message_id: int, number: int, channel_id: int, visitor_id: str, long: bool = False
+) -> OutboundMessage:
     return OutboundMessage(
         message_id=message_id,
         dialog_id=1,
         channel_id=channel_id,
         external_user_id=visitor_id,
         author="system",
-        text=f"{number}. {TEXT}",
+        text=f"{number}. {TEXT if long else 'Ответ.'}",
         at=datetime(2030, 1, 7, 12, 0, tzinfo=UTC),
     )
 
@@ -63,12 +65,14 @@ async def test_a_stalled_visitor_socket_does_not_hold_up_the_others(
         out = streams.outbound("webchat")
 
         # The stalled visitor reads nothing from here on. Far more is sent to them than any
-        # socket's buffers hold, each answer beside one to the reading visitor, who reads on.
+        # socket's buffers hold, each long answer beside a short one to the reading visitor,
+        # who reads on (a hundred long answers to them at once, pushed in one turn of this
+        # process's loop, would fill their buffers too).
         got: list[int] = []
         for chunk in range(20):
             numbers = range(100 * chunk, 100 * chunk + 100)
             await bus.publish_many(
-                [(out, answer(2 * n, n, channel_id, stalled_id)) for n in numbers]
+                [(out, answer(2 * n, n, channel_id, stalled_id, long=True)) for n in numbers]
                 + [(out, answer(2 * n + 1, n, channel_id, reading_id)) for n in numbers]
             )
             async with asyncio.timeout(10):
