@@ -11,11 +11,13 @@ PHONE = {"width": 375, "height": 667}
 BAD_TEXT = ("null", "undefined", "[object Object]")
 
 
-async def sign_in(page: Page, hub: str) -> None:
-    """Sign the admin in and wait until live updates arrive."""
+async def sign_in(
+    page: Page, hub: str, login: str = "admin", password: str = ADMIN_PASSWORD
+) -> None:
+    """Sign an operator in (the admin by default) and wait until live updates arrive."""
     await page.goto(f"{hub}/")
-    await page.locator('[data-ol="login"]').fill("admin")
-    await page.locator('[data-ol="password"]').fill(ADMIN_PASSWORD)
+    await page.locator('[data-ol="login"]').fill(login)
+    await page.locator('[data-ol="password"]').fill(password)
     await page.locator('[data-ol="login-submit"]').click()
     await expect(page.locator('[data-ol="conn"]')).to_have_attribute("data-state", "online")
 
