@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
@@ -93,6 +94,20 @@ def client_of(payload: RouterInput) -> str | None:
 def router_streams(shards: int) -> list[str]:
     """Every stream the router consumes."""
     return [streams.inbound(i) for i in range(shards)] + [streams.COMMANDS, streams.TIMERS]
+
+
+def read_size(stream: str, batch_size: int, shards: int) -> int:
+    """How many entries the router's consumer of ``stream`` reads at most in one turn.
+
+    The visitors' messages are spread over ``shards`` inbound streams, while every operator's
+    reply, its delivery report and the visitor's "seen" come on the one commands stream: two
+    or three entries a visitor message there, against a fraction of one on each shard. At
+    ``batch_size`` a read, the commands stream fell behind under load while the router still
+    had time to spare (replies reached visitors three times later than messages reached
+    operators: docs/BENCHMARKS.md). So it reads as much as the shards together; below that
+    load a read takes what waits, and nothing changes.
+    """
+    return batch_size * shards if stream == streams.COMMANDS else batch_size
 
 
 class _SocketsOnHubLoop:
@@ -378,6 +393,7 @@ class RouterService:
         """Per held stream: set to have its consumer return after the batch in hand."""
         self.lease_ttl_ms = lease_ttl_ms
         self.share_out = share_out
+        self.shards = shards
 
     async def run(self) -> None:
         """Keep leases and consumers going until the bus closes; then release the leases."""
@@ -483,7 +499,9 @@ class RouterService:
         them would do the same. Only the lease holder reads the stream, so nobody else is
         working on those entries and they can be taken at idle 0.
         """
-        bus = self.bus.sibling()
+        config = self.bus.config
+        config = replace(config, batch_size=read_size(stream, config.batch_size, self.shards))
+        bus = self.bus.sibling(config)
         bus.stopping = stop  # this stream's consumer alone stops when it is handed back
         consumer = bus.consumer(
             stream,
