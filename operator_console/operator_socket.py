@@ -30,6 +30,7 @@ from core.db.schema import Operator
 from core.limits import MAX_JSON_BYTES, InputError, RowId, loads_limited
 from core.outage import REDIS_DOWN
 from core.roles import READ_ONLY_ROLES
+from core.socket_end import abort_if_unread
 from operator_console.api import ReplyBody, queue_reply
 from operator_console.auth import COOKIE, SESSION_CACHE, refusal_reason
 from operator_console.bodies import field_problem
@@ -147,6 +148,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
                 await pump
         sockets.dec()
         _forget_connection(hub, conn)
+        abort_if_unread(conn.transport, f"operator {operator.id}'s socket")
         # Without Redis the socket expires on its own and the heartbeat's timer still fires.
         await _redis_optional(hub.do_socket_closed(conn), "release", operator.id)
     return ws

@@ -68,10 +68,14 @@ from core.envelope import (
 )
 from core.logs import CHANNEL_ID
 from core.outage import REDIS_CLIENT_DOWN
+from core.socket_end import abort_if_unread
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
+HEARTBEAT_S = 30.0
+"""How often a visitor's socket is pinged; one that has not answered half that later is
+closed (aiohttp's heartbeat)."""
 RATE_LIMITED = ("rate_limited", "too many messages; wait a few seconds")
 
 
@@ -223,8 +227,11 @@ class WebchatConnector(ContextConnector):
         channel = await self._channel(key, enabled_only=False)
         if channel is None:
             raise web.HTTPNotFound(text=f"channel: no web chat with key {key!r}")
-        ws = web.WebSocketResponse(heartbeat=30, compress=False, max_msg_size=MAX_FRAME_BYTES)
+        ws = web.WebSocketResponse(
+            heartbeat=HEARTBEAT_S, compress=False, max_msg_size=MAX_FRAME_BYTES
+        )
         await ws.prepare(request)
+        transport = request.transport
         if not channel.enabled:
             # Upgraded only to say why: a browser never sees the body of a refused handshake.
             await refuse(ws)
@@ -236,7 +243,7 @@ class WebchatConnector(ContextConnector):
         sockets = self.bus.metrics.websockets.labels("visitor")
         sockets.inc()
         CHANNEL_ID.set(channel.id)  # this request's task: its records name the channel
-        self.delivery.watch(ws, request.transport)
+        self.delivery.watch(ws, transport)
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -261,6 +268,7 @@ class WebchatConnector(ContextConnector):
         finally:
             sockets.dec()
             self.delivery.unwatch(ws)
+            abort_if_unread(transport, "a visitor's socket")
             if visitor is not None:
                 self.delivery.leave((channel.id, visitor.visitor_id), ws)
                 if (channel.id, visitor.visitor_id) not in self.sockets:

@@ -21,6 +21,7 @@ from core import streams
 from core.app_keys import BUS
 from core.envelope import HookEventName
 from core.integration_events import HOOK_EVENTS, carried
+from core.socket_end import abort_if_unread
 from operator_console.auth import http_error
 from operator_console.integrations.dispatch import event_body
 from operator_console.integrations.tokens import API_TOKEN, EVENT_SCOPES
@@ -54,6 +55,7 @@ async def integration_socket(request: web.Request) -> web.StreamResponse:
         raise http_error(web.HTTPBadRequest, "after: not a stream id like 1700000000000-0")
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S, max_msg_size=4096)
     await ws.prepare(request)
+    transport = request.transport
     await ws.send_json({"type": "ready", "events": sorted(wanted)})
     pusher = asyncio.create_task(_push(request, ws, wanted, after))
     try:
@@ -64,6 +66,7 @@ async def integration_socket(request: web.Request) -> web.StreamResponse:
         pusher.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await pusher
+        abort_if_unread(transport, "an integration's event socket")
     return ws
 
 

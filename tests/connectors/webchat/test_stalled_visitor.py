@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
+from socket import SO_RCVBUF, SO_SNDBUF, SOL_SOCKET
 from typing import Any
 
 import aiohttp
 import pytest
 import redis.asyncio
+from aiohttp.connector import AddrInfoType
 from sqlalchemy import select
 
+from connectors.webchat.delivery import BEHIND_BYTES
 from core import streams
 from core.app_keys import SESSIONS
 from core.bus import Bus
@@ -94,3 +98,68 @@ async def test_a_stalled_visitor_socket_does_not_hold_up_the_others(
         await client.aclose()
         await stalled.close()
         await reading.close()
+
+
+SMALL_BUFFER = 4096
+
+
+def _small(address: AddrInfoType) -> socket.socket:
+    """A client socket whose kernel takes in little that its program has not read."""
+    family, kind, proto, _name, _address = address
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(SOL_SOCKET, SO_RCVBUF, SMALL_BUFFER)
+    return sock
+
+
+async def test_a_visitor_socket_that_ends_unread_lets_its_connection_go(
+    hub: Hub, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A widget that stops reading, with less unsent than ``BEHIND_BYTES``, is not dropped by a
+    push; its heartbeat goes unanswered and the socket ends. Its connection, closed gently,
+    would then wait for the client to take what it holds, for as long as the client's kernel
+    acknowledges: it is cut off instead (``core.socket_end``)."""
+    monkeypatch.setattr("connectors.webchat.adapter.HEARTBEAT_S", 2.0)
+    monkeypatch.setattr("core.socket_end.LINGER_S", 0.5)
+    assert hub.server.runner is not None and hub.server.runner.server is not None
+    server = hub.server.runner.server
+    before = set(server.connections)
+    stalled = VisitorClient(hub.base)
+    # Small kernel buffers on both ends, so that they fill with a few answers, well before
+    # the first heartbeat.
+    await stalled.http.close()
+    stalled.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=_small))
+    client = redis.asyncio.Redis.from_url(redis_url)
+    bus = Bus(client)
+    try:
+        stalled_id = (await stalled.connect())["visitor_id"]
+        (connection,) = set(server.connections) - before
+        transport = connection.transport
+        assert transport is not None
+        transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, SMALL_BUFFER)
+        async with hub.server.app[SESSIONS]() as session:
+            channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
+        assert channel_id is not None
+
+        # Answers it never reads, a few at a time, until some stay in the hub's own buffer:
+        # then the kernel's buffers on both sides are full, and the hub holds a few answers'
+        # worth, far below the bound at which a push drops the socket.
+        sent = 0
+        async with asyncio.timeout(60):
+            while not transport.get_write_buffer_size():
+                out = streams.outbound("webchat")
+                batch = [
+                    (out, answer(n, n, channel_id, stalled_id, long=True))
+                    for n in range(sent, sent + 10)
+                ]
+                await bus.publish_many(batch)
+                sent += len(batch)
+                await asyncio.sleep(0.05)
+        assert 0 < transport.get_write_buffer_size() < BEHIND_BYTES
+
+        async with asyncio.timeout(15):
+            while connection in server.connections:
+                await asyncio.sleep(0.1)
+        assert transport.is_closing()
+    finally:
+        await client.aclose()
+        await stalled.close()
