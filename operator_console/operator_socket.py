@@ -115,6 +115,7 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
         # The catch-up cannot be read while Redis is away; the browser comes back shortly.
         log.info("operator %d's socket refused while Redis is away: %s", operator.id, exc)
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"redis unavailable")
+        abort_if_unread(conn.transport, f"operator {operator.id}'s socket")
         return ws
     # Registered right after the catch-up with no await between, so the events dispatched from
     # now on follow those queued by it; the presence this socket brings back then arrives live.

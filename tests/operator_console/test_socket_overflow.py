@@ -22,6 +22,7 @@ from operator_console import live
 from operator_console.live import CATCH_UP_MOST, HUB, QUEUE_LIMIT, Connection
 from tests.support.console_world import World, logged_in
 from tests.support.hubclient import OperatorClient
+from tests.support.small_buffers import small_sends, small_session
 
 RESYNC = 4008
 CHUNK = 100
@@ -196,6 +197,49 @@ async def test_a_tab_back_after_a_long_absence_gets_the_first_frames_and_reads_l
 
         await bus.publish_many([(streams.EVENTS, reminder(missed + 1, olga, dialog))])
         assert await next_reminder(tab) == missed + 1
+    finally:
+        await client.aclose()
+        await tab.close()
+
+
+async def test_a_tab_that_stops_answering_lets_its_connection_go(
+    hub: str, world: World, app: web.Application, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tab that stops reading with far fewer than ``QUEUE_LIMIT`` frames waiting is never
+    closed for falling behind; its heartbeat goes unanswered and the socket ends. Its
+    connection still holds frames, and is cut off then (``core.socket_end``)."""
+    monkeypatch.setattr("operator_console.operator_socket.HEARTBEAT_S", 1.0)  # pinged every 2 s
+    monkeypatch.setattr("core.socket_end.LINGER_S", 0.5)
+    olga = world.ids["olga"]
+    tab = OperatorClient(hub)
+    await tab.http.close()
+    tab.http = small_session(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": hub})
+    client = redis.asyncio.Redis.from_url(redis_url)
+    bus = Bus(client)
+    try:
+        await tab.login("olga", "pw-olga")
+        await tab.open_socket()
+        (conn,) = app[HUB].connections[olga]
+        assert conn.transport is not None
+        transport = conn.transport
+        small_sends(transport)
+
+        # Reminders it never reads, a few at a time, until some stay in the hub's own buffer.
+        sent = 0
+        async with asyncio.timeout(60):
+            while not transport.get_write_buffer_size():
+                numbers = range(sent, sent + 10)
+                await bus.publish_many(
+                    [(streams.EVENTS, reminder(n, olga, world.dialogs["olga"])) for n in numbers]
+                )
+                sent = numbers.stop
+                await asyncio.sleep(0.05)
+        assert sent < QUEUE_LIMIT and not conn.closing
+
+        async with asyncio.timeout(15):
+            while conn in app[HUB].connections[olga] or transport.get_write_buffer_size():
+                await asyncio.sleep(0.1)
+        assert transport.is_closing()
     finally:
         await client.aclose()
         await tab.close()

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from socket import SO_RCVBUF, SO_SNDBUF, SOL_SOCKET
 from typing import Any
 
 import aiohttp
 import pytest
 import redis.asyncio
-from aiohttp.connector import AddrInfoType
 from sqlalchemy import select
 
 from connectors.webchat.delivery import BEHIND_BYTES
@@ -27,6 +24,7 @@ from core.db.schema import Channel
 from core.envelope import OutboundMessage
 from tests.support.connector_hub import Hub, make_settings
 from tests.support.hubclient import VisitorClient
+from tests.support.small_buffers import small_sends, small_session
 
 TEXT = "Ответ оператора. " * 200
 """About 6 KB a frame: the stalled socket's buffers fill after some hundreds of them."""
@@ -100,17 +98,6 @@ async def test_a_stalled_visitor_socket_does_not_hold_up_the_others(
         await reading.close()
 
 
-SMALL_BUFFER = 4096
-
-
-def _small(address: AddrInfoType) -> socket.socket:
-    """A client socket whose kernel takes in little that its program has not read."""
-    family, kind, proto, _name, _address = address
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(SOL_SOCKET, SO_RCVBUF, SMALL_BUFFER)
-    return sock
-
-
 async def test_a_visitor_socket_that_ends_unread_lets_its_connection_go(
     hub: Hub, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,7 +114,7 @@ async def test_a_visitor_socket_that_ends_unread_lets_its_connection_go(
     # Small kernel buffers on both ends, so that they fill with a few answers, well before
     # the first heartbeat.
     await stalled.http.close()
-    stalled.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=_small))
+    stalled.http = small_session()
     client = redis.asyncio.Redis.from_url(redis_url)
     bus = Bus(client)
     try:
@@ -135,7 +122,7 @@ async def test_a_visitor_socket_that_ends_unread_lets_its_connection_go(
         (connection,) = set(server.connections) - before
         transport = connection.transport
         assert transport is not None
-        transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, SMALL_BUFFER)
+        small_sends(transport)
         async with hub.server.app[SESSIONS]() as session:
             channel_id = await session.scalar(select(Channel.id).where(Channel.key == "demo"))
         assert channel_id is not None
