@@ -22,7 +22,7 @@ LINGER_S = 5.0
 client that reads, whose buffers drain in milliseconds."""
 
 
-def abort_if_unread(transport: asyncio.BaseTransport | None, what: str) -> None:
+def abort_if_unread(transport: asyncio.Transport | None, what: str) -> None:
     """Abort ``transport`` ``LINGER_S`` from now if it still holds unsent bytes then.
 
     ``what`` names the socket in the log line (``a visitor's socket``)."""
@@ -31,9 +31,7 @@ def abort_if_unread(transport: asyncio.BaseTransport | None, what: str) -> None:
     asyncio.get_running_loop().call_later(LINGER_S, _abort_unread, transport, what)
 
 
-def _abort_unread(transport: asyncio.BaseTransport, what: str) -> None:
-    if not isinstance(transport, asyncio.WriteTransport):
-        return
+def _abort_unread(transport: asyncio.Transport, what: str) -> None:
     unsent = transport.get_write_buffer_size()
     if unsent:
         log.info("%s ended %.0f s ago with %d bytes its client never read; cut off",
