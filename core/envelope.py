@@ -293,6 +293,22 @@ class DeliveryOutcome(_Model):
     """Why it failed, in words shown to the operator."""
 
 
+OUTCOMES_MOST = 500
+"""Most outcomes one ``DeliveryOutcomes`` entry carries."""
+
+
+class DeliveryOutcomes(_Model):
+    """Outcomes a connector learned of together, in one entry of ``cmd``: the router records
+    them in order, as it would the same ``DeliveryOutcome``s one entry each. The web chat
+    reports every operator's message one read of its outbound stream showed in open widgets
+    this way: a third of the router's inputs were those reports, each an entry of its own to
+    append, read, check and acknowledge."""
+
+    type: Literal["delivery.outcomes"] = "delivery.outcomes"
+    v: Literal[1] = 1
+    outcomes: tuple[DeliveryOutcome, ...] = Field(min_length=1, max_length=OUTCOMES_MOST)
+
+
 class DeliveryReceipt(_Model):
     """A platform's report about one of our messages, named by its id on the platform
     (stream ``cmd``); the router applies it like an outcome."""
@@ -561,6 +577,7 @@ RouterInput = Annotated[
     | RoutingCommand
     | TimerFired
     | DeliveryOutcome
+    | DeliveryOutcomes
     | DeliveryReceipt,
     Field(discriminator="type"),
 ]
@@ -588,6 +605,7 @@ Envelope = Annotated[
     | ChannelsChanged
     | DialogTransferredForCrm
     | DeliveryOutcome
+    | DeliveryOutcomes
     | DeliveryReceipt
     | IntegrationEvent
     | WebhookDelivery,

@@ -43,6 +43,7 @@ from core.db.writer import DbWriter, on_loop
 from core.envelope import (
     CloseDialog,
     DeliveryOutcome,
+    DeliveryOutcomes,
     DeliveryReceipt,
     HiddenNote,
     InboundMessage,
@@ -220,8 +221,7 @@ class Router:
             defer_to_commit(session.sync_session)
             work = Batch(session, self.clock(), sockets=sockets, writer=True)
             run: list[RouterInput] = []  # consecutive inputs of one kind that runs set-wise
-            for delivery in _reports_last(batch):
-                payload = delivery.payload
+            for payload in _inputs(batch):
                 if run and type(payload) is not type(run[0]):
                     await do_run(work, run)
                     run = []
@@ -291,6 +291,19 @@ def _begin(session: Session) -> None:
     session.connection()
 
 
+def _inputs(batch: Sequence[Delivery[RouterInput]]) -> list[RouterInput]:
+    """The batch's inputs in the order they are applied (``_reports_last``), each outcome of a
+    ``DeliveryOutcomes`` entry on its own, in its place."""
+    inputs: list[RouterInput] = []
+    for delivery in _reports_last(batch):
+        payload = delivery.payload
+        if isinstance(payload, DeliveryOutcomes):
+            inputs.extend(payload.outcomes)
+        else:
+            inputs.append(payload)
+    return inputs
+
+
 def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[RouterInput]]:
     """The batch with its delivery reports (outcomes and receipts) moved after everything
     else, in their order.
@@ -299,7 +312,11 @@ def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[Route
     published) and changes only that message's delivery status and platform id, which only
     other reports decide on. Moved to the end, a transaction's outcomes make one run instead of
     splitting the replies they came between into runs of one or two."""
-    return sorted(batch, key=lambda d: isinstance(d.payload, DeliveryOutcome | DeliveryReceipt))
+    return sorted(batch, key=lambda d: isinstance(d.payload, REPORTS))
+
+
+REPORTS = (DeliveryOutcome, DeliveryOutcomes, DeliveryReceipt)
+"""The delivery reports among the router's inputs."""
 
 
 RUNS = (InboundMessage, OperatorReply, DeliveryOutcome, CloseDialog)
@@ -332,6 +349,8 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
         await do_presence(work, payload)
     elif isinstance(payload, DeliveryOutcome):
         await do_delivery_outcome(work, payload)
+    elif isinstance(payload, DeliveryOutcomes):
+        await do_delivery_outcome_run(work, payload.outcomes)
     elif isinstance(payload, DeliveryReceipt):
         await do_delivery_receipt(work, payload)
     elif isinstance(payload, TimerFired):

@@ -2,16 +2,18 @@
 operator's message reached their open widget (delivered) and that the widget showed it (seen).
 
 Typing goes through Redis pub/sub (``core.typing_signals``), never stored. Delivery reports go
-on the command stream as ``DeliveryOutcome``s: the router, the only writer of messages, records
-them and tells the operators.
+on the command stream as ``DeliveryOutcome``s, those learned together in one
+``DeliveryOutcomes`` entry: the router, the only writer of messages, records them and tells the
+operators.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
+from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -22,7 +24,7 @@ from core import streams, typing_signals
 from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Message
-from core.envelope import DeliveryOutcome
+from core.envelope import OUTCOMES_MOST, DeliveryOutcome, DeliveryOutcomes, DeliveryStatus
 from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
@@ -89,10 +91,7 @@ class VisitorSignals:
         """
         if not message_ids:
             return
-        reports = [
-            (streams.COMMANDS, DeliveryOutcome(message_id=m, status="delivered"))
-            for m in message_ids
-        ]
+        reports = delivery_reports(message_ids, "delivered")
         outage = Outage(streams.COMMANDS, kind="delivery report")
         while True:
             try:
@@ -133,11 +132,9 @@ class VisitorSignals:
         await self._report_seen(ids)
         return len(ids)
 
-    async def _report_seen(self, ids: Iterable[int]) -> None:
-        for message_id in ids:
-            await self.bus.publish(
-                streams.COMMANDS, DeliveryOutcome(message_id=message_id, status="seen")
-            )
+    async def _report_seen(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self.bus.publish_many(delivery_reports(ids, "seen"))
 
     async def _open_dialog(self, channel_id: int, visitor_id: str) -> int | None:
         async with self.sessions() as session:
@@ -152,3 +149,22 @@ class VisitorSignals:
                 .order_by(Dialog.id.desc())
                 .limit(1)
             )
+
+
+def delivery_reports(
+    message_ids: Sequence[int], status: DeliveryStatus
+) -> list[tuple[str, BaseModel]]:
+    """The entries of ``cmd`` that report these messages' ``status``: as few as
+    ``OUTCOMES_MOST`` allows."""
+    return [
+        (
+            streams.COMMANDS,
+            DeliveryOutcomes(
+                outcomes=tuple(
+                    DeliveryOutcome(message_id=m, status=status)
+                    for m in message_ids[start : start + OUTCOMES_MOST]
+                )
+            ),
+        )
+        for start in range(0, len(message_ids), OUTCOMES_MOST)
+    ]

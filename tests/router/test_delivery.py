@@ -20,6 +20,7 @@ from core.db import SessionMaker
 from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import (
     DeliveryOutcome,
+    DeliveryOutcomes,
     DeliveryReceipt,
     InboundMessage,
     InviteColleague,
@@ -164,3 +165,29 @@ async def test_a_run_of_outcomes_announces_each_change_in_order_for_one_outcomes
     # Read and written set-wise: the run costs what reading one outcome's message costs, plus
     # one UPDATE and the reads of the dialog and of who sees it.
     assert len(seen) == len(alone) + 4, seen.report()
+
+
+async def test_the_outcomes_of_one_entry_are_recorded_in_order_with_the_others(
+    scene: Scene,
+) -> None:
+    """A ``DeliveryOutcomes`` entry counts as its outcomes, each in its place: between entries
+    of single outcomes, and after the batch's other inputs, as single outcomes are."""
+    together = DeliveryOutcomes(
+        outcomes=(
+            DeliveryOutcome(message_id=0, status="delivered"),
+            DeliveryOutcome(message_id=scene.message_id, status="delivered"),
+            DeliveryOutcome(message_id=scene.message_id, status="sent"),  # late: changes nothing
+        )
+    )
+    first = DeliveryOutcome(message_id=scene.message_id, status="sent", external_id="p-77")
+    last = DeliveryOutcome(message_id=scene.message_id, status="seen")
+    with count_queries(scene.engine) as statements:
+        await scene.router.handle([command(first), command(together), command(last)])
+    events = await status_events(scene)
+    assert [e.message.delivery_status for e in events] == ["sent", "delivered", "seen"]
+    assert all(scene.colleague_id in e.recipients for e in events)
+    message = await stored(scene)
+    assert (message.delivery_status, message.external_id) == ("seen", "p-77")
+    # One run with the single outcomes around it: one read of the messages, one write.
+    writes = [s for s in statements if s.lstrip().startswith("UPDATE messages")]
+    assert len(writes) == 1, statements.report()
