@@ -5,13 +5,11 @@ ends, and the connection, which still holds frames the client never took, is cut
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from core import streams
 from core.bus import Bus
@@ -28,29 +26,24 @@ NAME = "Анна " + "Петрова " * 250
 
 
 @pytest.fixture
-def sockets(app: web.Application) -> list[asyncio.Transport]:
-    """The connections of the event sockets the hub answers, with small kernel send buffers:
-    set up before the hub is served, while the application still takes signal handlers."""
-    seen: list[asyncio.Transport] = []
+def sockets() -> list[asyncio.Transport]:
+    """The connections of the event sockets the hub answered."""
+    return []
+
+
+@pytest.fixture
+def app(app: web.Application, sockets: list[asyncio.Transport]) -> web.Application:
+    """The hub's application, its event sockets' connections noted in ``sockets`` with small
+    kernel send buffers: set up before ``hub`` serves it, while it still takes handlers."""
 
     async def small(request: web.Request, _response: web.StreamResponse) -> None:
         transport = request.transport
         if request.path == PATH and isinstance(transport, asyncio.Transport):
             small_sends(transport)
-            seen.append(transport)
+            sockets.append(transport)
 
     app.on_response_prepare.append(small)
-    return seen
-
-
-@pytest.fixture
-async def served(app: web.Application, sockets: list[asyncio.Transport]) -> AsyncIterator[str]:
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    return app
 
 
 def created(number: int) -> IntegrationEvent:
@@ -63,14 +56,14 @@ def created(number: int) -> IntegrationEvent:
 
 
 async def test_an_event_socket_that_stops_reading_is_cut_off(
-    served: str,
+    hub: str,
     sockets: list[asyncio.Transport],
     redis_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("operator_console.integrations.realtime.HEARTBEAT_S", 1.0)
     monkeypatch.setattr("core.socket_end.LINGER_S", 0.5)
-    admin = await logged_in(served, "admin")
+    admin = await logged_in(hub, "admin")
     try:
         _, token = await admin.call(
             "POST", "/api/admin/tokens", {"name": "crm", "scopes": ["clients:manage"]}
@@ -79,7 +72,7 @@ async def test_an_event_socket_that_stops_reading_is_cut_off(
         await admin.close()
     client = redis.asyncio.Redis.from_url(redis_url)
     bus = Bus(client)
-    url = served.replace("http", "ws", 1) + PATH + "?events=client.created"
+    url = hub.replace("http", "ws", 1) + PATH + "?events=client.created"
     auth = {"Authorization": f"Bearer {token['value']}"}
     async with small_session() as http, http.ws_connect(url, headers=auth) as ws:
         try:
