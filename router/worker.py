@@ -338,7 +338,8 @@ async def do_run(work: Batch, run: Sequence[RouterInput]) -> None:
 
 
 async def dispatch(work: Batch, payload: RouterInput) -> None:
-    """Hand one input to the ``do_*`` of its kind."""
+    """Hand one input to the ``do_*`` of its kind (a ``DeliveryOutcomes`` entry comes as its
+    outcomes, ``_inputs``)."""
     if isinstance(payload, InboundMessage):
         await do_inbound_run(work, [payload])
     elif isinstance(payload, OperatorReply):
@@ -349,8 +350,6 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
         await do_presence(work, payload)
     elif isinstance(payload, DeliveryOutcome):
         await do_delivery_outcome(work, payload)
-    elif isinstance(payload, DeliveryOutcomes):
-        await do_delivery_outcome_run(work, payload.outcomes)
     elif isinstance(payload, DeliveryReceipt):
         await do_delivery_receipt(work, payload)
     elif isinstance(payload, TimerFired):
