@@ -3,6 +3,7 @@ the session, one object per row, and their changes written like any loaded entit
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from core.db import SessionMaker, loaded, make_engine, make_sessionmaker
+from core.db.held import hold_entities
 from core.db.schema import ClientIdentity, Dialog
 from core.db.writer import make_writer_engine
 from core.db.writer_session import DirectSession
@@ -99,6 +101,32 @@ async def test_a_held_entity_comes_back_as_it_is(databases: Databases) -> None:
         held.status = "closed"  # pending: the read flushes it first, then finds the same object
         [read] = await loaded.by_ids(s, Dialog, ids)
         assert read is held and read.status == "closed"
+
+
+async def test_a_holding_session_keeps_what_it_adopted(databases: Databases) -> None:
+    ids = await _dialogs(databases, 2)
+    async with databases.writer() as s, s.begin():
+        hold_entities(s.sync_session)
+        await loaded.by_ids(s, Dialog, ids)  # the entities let go at once
+        gc.collect()
+        with count_queries(databases.writer_engine) as seen:
+            found = [await s.get(Dialog, i) for i in ids]
+        assert [d.id for d in found if d is not None] == ids
+        assert not seen, seen.report()
+
+
+async def test_an_adopted_entity_is_expired_by_a_rollback(databases: Databases) -> None:
+    [dialog_id] = await _dialogs(databases, 1)
+    async with databases.writer() as s:
+        async with s.begin():
+            [dialog] = await loaded.by_ids(s, Dialog, [dialog_id])
+            dialog.status = "closed"
+            await s.flush()
+            await s.rollback()
+        # Still the session's, its values read again as stored, like a loaded entity's.
+        assert inspect(dialog).persistent
+        assert await s.get(Dialog, dialog_id) is dialog
+        assert dialog.status == "open"
 
 
 def test_shape_keeps_two_entities_of_one_row_apart() -> None:
