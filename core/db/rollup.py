@@ -146,14 +146,16 @@ _HOUR_ROWS = {hour: tuple(int(h == hour) for h in range(len(HOURS))) for hour in
 
 
 def _key(state: dict[str, Any]) -> Key:
-    in_hours = state["began_in_hours"]
-    return (
-        state["day_of"],
-        state["line_id"],
-        state["channel_id"],
-        state["operator_id"] or NOBODY,
-        UNKNOWN_HOURS if in_hours is None else int(bool(in_hours)),
-    )
+    return _key_of(state["day_of"], state["line_id"], state["channel_id"], state["operator_id"],
+                   state["began_in_hours"])  # fmt: skip
+
+
+def _key_of(
+    day: str, line_id: int, channel_id: int, operator_id: int | None, in_hours: bool | None
+) -> Key:
+    """The rollup row of a dialog opened on ``day`` with these attributes."""
+    return (day, line_id, channel_id, operator_id or NOBODY,
+            UNKNOWN_HOURS if in_hours is None else int(bool(in_hours)))  # fmt: skip
 
 
 def _contribute(state: dict[str, Any], sign: int, sums: Sums, responses: Responses) -> None:
@@ -219,9 +221,13 @@ def add_messages(session: Session, added: Iterable[tuple[Dialog, int]]) -> None:
     messages = SUMMED.index("messages")
     sums: Sums = {}
     for dialog, count in added:
-        state = _state(dialog, old=False)
-        if state["day_of"] is not None:
-            sums.setdefault(_key(state), [0] * len(SUMMED))[messages] += count
+        # Only the key's attributes: the whole contribution read all thirteen, at every
+        # message the router counts.
+        day = dialog.opened_day
+        if day is not None:
+            key = _key_of(day, dialog.line_id, dialog.channel_id, dialog.operator_id,
+                          dialog.began_in_hours)  # fmt: skip
+            sums.setdefault(key, [0] * len(SUMMED))[messages] += count
     _write_or_gather(session, sums, {})
 
 
