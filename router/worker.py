@@ -304,6 +304,10 @@ def _inputs(batch: Sequence[Delivery[RouterInput]]) -> list[RouterInput]:
     return inputs
 
 
+REPORTS = (DeliveryOutcome, DeliveryOutcomes, DeliveryReceipt)
+"""The delivery reports among the router's inputs."""
+
+
 def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[RouterInput]]:
     """The batch with its delivery reports (outcomes and receipts) moved after everything
     else, in their order.
@@ -313,10 +317,6 @@ def _reports_last(batch: Sequence[Delivery[RouterInput]]) -> list[Delivery[Route
     other reports decide on. Moved to the end, a transaction's outcomes make one run instead of
     splitting the replies they came between into runs of one or two."""
     return sorted(batch, key=lambda d: isinstance(d.payload, REPORTS))
-
-
-REPORTS = (DeliveryOutcome, DeliveryOutcomes, DeliveryReceipt)
-"""The delivery reports among the router's inputs."""
 
 
 RUNS = (InboundMessage, OperatorReply, DeliveryOutcome, CloseDialog)

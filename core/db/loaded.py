@@ -70,11 +70,10 @@ def adopt(session: Session, of: Shape, values: Sequence[Any]) -> Any:
     entity.__dict__.update(zip(of.keys, values, strict=True))
     # Attached as the ORM's loader attaches a row it made an entity: the key set, the state
     # placed in the identity map, the session's "loaded as persistent" event fired (a holding
-    # session keeps the entity by it, ``core.db.held``). ``make_transient_to_detached`` and
-    # ``Session.add`` took four times as long for the same state: history reset on an entity
-    # that has none, a cascade walked over no relationships, and the attach events of a
-    # detached entity. The adopted rows of a visitor message's batches were a tenth of the
-    # router's CPU that way.
+    # session keeps the entity by it, ``core.db.held``). ``make_transient_to_detached`` with
+    # ``Session.add`` take four times as long for the same state: they reset a history the
+    # entity has not got, walk a cascade over no relationships and fire a detached entity's
+    # attach events, a tenth of the router's CPU at saturation.
     state = instance_state(entity)
     state.key = key
     state.session_id = session.hash_key

@@ -221,8 +221,8 @@ def add_messages(session: Session, added: Iterable[tuple[Dialog, int]]) -> None:
     messages = SUMMED.index("messages")
     sums: Sums = {}
     for dialog, count in added:
-        # Only the key's attributes: the whole contribution read all thirteen, at every
-        # message the router counts.
+        # The key's five attributes only: a whole contribution (``_state``) reads thirteen,
+        # and this runs for every message the router counts.
         day = dialog.opened_day
         if day is not None:
             key = _key_of(day, dialog.line_id, dialog.channel_id, dialog.operator_id,
