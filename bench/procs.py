@@ -205,6 +205,20 @@ RAISED_RATE_LIMIT = 1_000_000
 """Widget messages per visitor and 10 s that the measured hub allows."""
 
 
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+"""The tree this benchmark comes from, whose code the measured hub runs."""
+
+
+def source_path(inherited: str | None) -> str:
+    """The hub's ``PYTHONPATH``: this benchmark's tree first, then what was ``inherited``.
+
+    The ``openlines`` script imports the hub through the environment's install, and an
+    editable install points at the tree it was made from. Two trees compared with one
+    environment (a worktree beside the main checkout) would otherwise both measure that one
+    tree's hub, while the benchmark's own code came from each."""
+    return os.pathsep.join([str(SOURCE_ROOT), *([inherited] if inherited else [])])
+
+
 def hub_command() -> list[str]:
     """How to run ``openlines``: the console script beside this interpreter, else the module."""
     script = Path(sys.executable).parent / "openlines"
@@ -243,6 +257,7 @@ def start_hub(
         # of whoever runs the benchmark cannot change the hub under test.
         OPENLINES_CONFIG=str(data_dir / "no-such-openlines.toml"),
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=source_path(env.get("PYTHONPATH")),
         # Simulated visitors send faster than a person types; the per-visitor budget would
         # otherwise cap an open-loop run at two messages a second per visitor.
         OPENLINES_WEBCHAT_MAX_PER_VISITOR=str(RAISED_RATE_LIMIT),
