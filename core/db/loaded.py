@@ -9,6 +9,9 @@ session's identity map as persistent, as the loader places one (``adopt``). An e
 session holds already is returned as it is, as an ORM read without ``populate_existing``
 returns it.
 
+``read_again`` reads rows that the session may hold as they were before another transaction's
+commit, and puts the stored values over the held entities, as ``populate_existing`` does.
+
 For entities of columns only, with a one-column primary key: nothing here loads
 relationships.
 
@@ -22,16 +25,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from core.db.on_cursor import core_rows
 
 T = TypeVar("T")
+
+Lock = Literal["wait", "nowait"] | None
+"""Whether ``read_again`` holds the rows it reads, and whether it waits for them."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,45 @@ async def by_ids(session: AsyncSession, entity: type[T], ids: Sequence[int]) -> 
     of = shape(kind)
     sync = session.sync_session
     return [adopt(sync, of, row) for row in rows]
+
+
+@cache
+def _again_by_ids(entity: Any, lock: Lock) -> Any:
+    of = shape(entity)
+    key = of.mapper.primary_key[0]
+    statement = select(*of.columns).where(key.in_(bindparam("ids", expanding=True)))
+    statement = statement.order_by(key)  # rows locked in one order never wait in a cycle
+    if lock is not None:
+        statement = statement.with_for_update(key_share=True, nowait=lock == "nowait")
+    return statement
+
+
+async def read_again(
+    session: AsyncSession, entity: type[T], ids: Sequence[int], lock: Lock = None
+) -> list[T]:
+    """The entities of ``entity`` with these ids as stored now, in id order: one the session
+    holds gets the stored values over its own, as an ORM read with ``populate_existing``
+    gives them; the others are adopted.
+
+    ``lock``: the rows are held until the transaction ends (``FOR NO KEY UPDATE``, on a
+    database that has it), and with ``"nowait"`` a row another transaction holds fails the
+    read at once."""
+    if not ids:
+        return []
+    kind: Any = entity
+    rows = await core_rows(session, _again_by_ids(kind, lock), {"ids": list(ids)})
+    of = shape(kind)
+    sync = session.sync_session
+    found = []
+    for row in rows:
+        held = sync.identity_map.get(of.mapper.identity_key_from_primary_key((row[of.primary],)))
+        if held is None:
+            found.append(adopt(sync, of, row))
+            continue
+        for key, value in zip(of.keys, row, strict=True):
+            set_committed_value(held, key, value)
+        found.append(held)
+    return found
 
 
 async def get(session: AsyncSession, entity: type[T], ident: int) -> T | None:

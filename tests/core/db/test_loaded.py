@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, update
 
 from core.db import SessionMaker, loaded, make_engine, make_sessionmaker
 from core.db.held import hold_entities
@@ -127,6 +127,27 @@ async def test_an_adopted_entity_is_expired_by_a_rollback(databases: Databases) 
         assert inspect(dialog).persistent
         assert await s.get(Dialog, dialog_id) is dialog
         assert dialog.status == "open"
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
+async def test_read_again_gives_a_held_entity_what_is_stored(
+    databases: Databases, writer: bool
+) -> None:
+    ids = await _dialogs(databases, 3)
+    sessions = databases.writer if writer else databases.sessions
+    async with sessions() as s:
+        [held] = await loaded.by_ids(s, Dialog, [ids[1]])
+        async with databases.sessions() as other, other.begin():
+            await other.execute(update(Dialog).where(Dialog.id == ids[1]).values(status="closed"))
+        assert held.status == "open"  # what this session read before the other's commit
+        again = await loaded.read_again(s, Dialog, [ids[2], 9999, ids[1], ids[0]], lock="wait")
+        assert [d.id for d in again] == ids  # in id order, the missing one left out
+        assert again[1] is held and held.status == "closed"
+        assert not s.is_modified(held)  # stored values, not a change to write
+        assert all(inspect(d).persistent for d in again)
+        assert await s.get(Dialog, ids[0]) is again[0]
+        assert await loaded.read_again(s, Dialog, []) == []
+        await s.rollback()
 
 
 def test_shape_keeps_two_entities_of_one_row_apart() -> None:
