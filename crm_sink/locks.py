@@ -87,9 +87,10 @@ async def _read_again(
     clients found without a profile (``store.NO_PROFILE``)."""
     # On the cursor: through the ORM's execution these two reads were nearly half of the time
     # the sink held SQLite's lock for a new dialog, which the router's batches wait out.
-    await loaded.read_again(
-        session, Client, ids, ("nowait" if nowait else "wait") if for_update else None
-    )
+    lock: loaded.Lock = None
+    if for_update:
+        lock = "nowait" if nowait else "wait"
+    await loaded.read_again(session, Client, ids, lock)
     profiles = await loaded.read_again(session, CrmProfile, ids)
     found = {profile.client_id for profile in profiles}
     missing = session.info.setdefault(NO_PROFILE, set())

@@ -107,10 +107,8 @@ async def by_ids(session: AsyncSession, entity: type[T], ids: Sequence[int]) -> 
 
 @cache
 def _again_by_ids(entity: Any, lock: Lock) -> Any:
-    of = shape(entity)
-    key = of.mapper.primary_key[0]
-    statement = select(*of.columns).where(key.in_(bindparam("ids", expanding=True)))
-    statement = statement.order_by(key)  # rows locked in one order never wait in a cycle
+    # In key order: rows locked in one order never wait in a cycle.
+    statement = _by_ids(entity).order_by(shape(entity).mapper.primary_key[0])
     if lock is not None:
         statement = statement.with_for_update(key_share=True, nowait=lock == "nowait")
     return statement
