@@ -40,11 +40,14 @@ from router.lifecycle import decide_operator_message
 from router.reads import Acting, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
+    REPLY_PAIRS_PAGE,
     MessageRecord,
     acting_operators,
     external_ids_of_identities,
     insert_messages,
-    reply_ids_by_client_ids,
+    pair_params,
+    pair_slots,
+    reply_ids_by_pairs,
 )
 
 
@@ -76,7 +79,7 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
         row.id: row.external_id
         for row in await core_rows(session, external_ids_of_identities(), {"ids": identity_ids})
     }
-    stored = await _stored_replies(session, dialog_ids, replies)
+    stored = await _stored_replies(session, replies)
     stretch: list[_Answer] = []
     fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written
     for reply in replies:
@@ -102,20 +105,14 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     del dialogs, operators
 
 
-async def _stored_replies(
-    session: AsyncSession, dialog_ids: list[int], replies: Sequence[OperatorReply]
-) -> StoredReplies:
+async def _stored_replies(session: AsyncSession, replies: Sequence[OperatorReply]) -> StoredReplies:
     """The replies stored already (repeats, which are rare), by (dialog, client message id)."""
-    keys = {(r.dialog_id, r.client_msg_id) for r in replies}
-    # Two lists, not a row-value IN: SQLite answers ``(a, b) IN (VALUES …)`` by scanning every
-    # stored message, while these two are a search of the (dialog, client id) unique index.
-    # The lists' cross product may match a message of another pair, so only the pairs count.
-    candidates = await core_rows(
-        session,
-        reply_ids_by_client_ids(),
-        {"dialog_ids": dialog_ids, "client_msg_ids": sorted({r.client_msg_id for r in replies})},
-    )
-    hits = [row.id for row in candidates if (row.dialog_id, row.client_msg_id) in keys]
+    keys = sorted({(r.dialog_id, r.client_msg_id) for r in replies})
+    hits: list[int] = []
+    for start in range(0, len(keys), REPLY_PAIRS_PAGE):
+        page = keys[start : start + REPLY_PAIRS_PAGE]
+        statement = reply_ids_by_pairs(pair_slots(len(page)))
+        hits.extend(row.id for row in await core_rows(session, statement, pair_params(page)))
     if not hits:
         return {}
     found = await loaded.by_ids(session, Message, hits)

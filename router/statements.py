@@ -28,17 +28,42 @@ from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.decide import WAITING_AT_ONCE
 from router.snapshots import OPEN_STATUSES
 
+REPLY_PAIRS_PAGE = 128
+"""The most (dialog, client message id) pairs ``reply_ids_by_pairs`` asks for at once."""
+
 
 @cache
-def reply_ids_by_client_ids() -> Any:
-    """(id, dialog id, client message id) of the messages of the dialogs bound as
-    ``dialog_ids`` whose client message id is one of ``client_msg_ids`` (the cross product:
-    the caller keeps only its pairs)."""
+def reply_ids_by_pairs(slots: int) -> Any:
+    """(id, dialog id, client message id) of the messages whose (dialog, client message id)
+    is one of ``slots`` pairs, bound as ``dialog_0``, ``client_0``, ``dialog_1`` …
+
+    One search of the (dialog, client id) unique index per pair. Two lists (dialog ids IN …
+    AND client ids IN …) were searched once per combination: 45 replies of 45 dialogs made
+    2 025 searches, ten times the time of the pairs. A row-value IN is no better: SQLite
+    answers ``(a, b) IN (VALUES …)`` by scanning every stored message. ``slots`` is a power of
+    two up to ``REPLY_PAIRS_PAGE`` (``pair_slots``), so that few statements are ever built."""
     c = _messages().c
-    return select(c.id, c.dialog_id, c.client_msg_id).where(
-        c.dialog_id.in_(bindparam("dialog_ids", expanding=True)),
-        c.client_msg_id.in_(bindparam("client_msg_ids", expanding=True)),
-    )
+    pairs = [
+        and_(c.dialog_id == bindparam(f"dialog_{i}"), c.client_msg_id == bindparam(f"client_{i}"))
+        for i in range(slots)
+    ]
+    return select(c.id, c.dialog_id, c.client_msg_id).where(or_(*pairs))
+
+
+def pair_params(pairs: Sequence[tuple[int, str]]) -> dict[str, Any]:
+    """The parameters of ``reply_ids_by_pairs(pair_slots(len(pairs)))`` for ``pairs`` (at
+    least one, at most ``REPLY_PAIRS_PAGE``): the last pair fills the slots left over."""
+    params: dict[str, Any] = {}
+    for i in range(pair_slots(len(pairs))):
+        dialog_id, client_msg_id = pairs[min(i, len(pairs) - 1)]
+        params[f"dialog_{i}"] = dialog_id
+        params[f"client_{i}"] = client_msg_id
+    return params
+
+
+def pair_slots(count: int) -> int:
+    """The power of two at or above ``count`` (1 … ``REPLY_PAIRS_PAGE``)."""
+    return min(1 << max(count - 1, 0).bit_length(), REPLY_PAIRS_PAGE)
 
 
 def _messages() -> Any:

@@ -31,6 +31,7 @@ from core.envelope import (
     decode,
 )
 from operator_console.auth import SessionCache, do_create_session, do_end_session
+from router.statements import REPLY_PAIRS_PAGE, pair_params, pair_slots
 from router.worker import Router
 from tests.support.querycount import count_queries
 from tests.support.router_db import demo_ids, seeded_database
@@ -184,6 +185,34 @@ async def test_a_batch_of_replies_costs_what_one_reply_costs(hub: Hub) -> None:
     assert sorted(t for t in texts if t and t.startswith("batch-")) == sorted(
         f"batch-{i}" for i in ids
     )
+
+
+async def test_replies_past_one_probe_find_each_repeat(hub: Hub) -> None:
+    ids = await held_dialogs(hub, clients=3)
+    count = REPLY_PAIRS_PAGE + 5  # two probes for the stored ones: a full page and a short one
+    batch = [reply(hub, ids[n % 3], f"many-{n}") for n in range(count)]
+    await hub.router.handle(batch[: count - 1])
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle(batch)  # every reply again, the last one new
+    # Two probes and one load of the repeats: nothing else repeats a stored reply's writes.
+    probes = [s for s in seen if "client_msg_id = " in s and "OR" in s]
+    assert len(probes) == 2, seen.report()
+    async with hub.sessions() as session:
+        stored = (await session.scalars(select(Message.client_msg_id))).all()
+        dialogs = (await session.scalars(select(Dialog).order_by(Dialog.id))).all()
+    many = sorted(c for c in stored if c and c.startswith("many-"))
+    assert many == sorted(f"many-{n}" for n in range(count))
+    assert [d.operator_messages for d in dialogs] == [45, 44, 44]
+
+
+def test_a_probe_fills_its_slots_with_its_last_pair() -> None:
+    assert [pair_slots(n) for n in (1, 2, 3, 5, 64, 65, REPLY_PAIRS_PAGE)] == [
+        1, 2, 4, 8, 64, 128, REPLY_PAIRS_PAGE
+    ]  # fmt: skip
+    assert pair_params([(7, "a"), (9, "b"), (9, "c")]) == {
+        "dialog_0": 7, "client_0": "a", "dialog_1": 9, "client_1": "b",
+        "dialog_2": 9, "client_2": "c", "dialog_3": 9, "client_3": "c",
+    }  # fmt: skip
 
 
 async def test_a_run_of_replies_with_a_take_in_it_keeps_its_order(hub: Hub, redis_url: str) -> None:
