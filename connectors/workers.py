@@ -40,6 +40,11 @@ class KindWorkers:
         self._own: Bus | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def running(self) -> bool:
+        """Whether the consumers were started (and not stopped since)."""
+        return self._own is not None
+
     async def want(self, bus: Bus, running: bool) -> None:
         """Start the consumers (on a sibling of ``bus`` with a stop flag of their own), or stop
         them, unless they already are."""

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from connectors.accounts import do_announce_change
+from connectors.workers import KindWorkers
 from core.db.schema import Channel, Line
 from tests.support.admin import ADMIN_PASSWORD
 
@@ -47,9 +48,14 @@ class Hub:
         await do_announce_change(app[BUS], channel_id, kind)
         connector = next(c for c in app[CHANNELS] if c.kind == kind)
         # The first account of a kind imports that kind's library (aiogram alone takes
-        # seconds), which a loaded machine can stretch well past a few seconds.
-        async with asyncio.timeout(30):
-            while channel_id not in connector.accounts.by_id:  # type: ignore[attr-defined]
+        # seconds, 8 s on a loaded machine) after the account is known and before the kind's
+        # consumers start: a test that waited only for the account gave the import's seconds
+        # to its own wait for the first dialog.
+        workers: KindWorkers | None = getattr(connector, "workers", None)
+        async with asyncio.timeout(60):
+            while channel_id not in connector.accounts.by_id or (  # type: ignore[attr-defined]
+                workers is not None and not workers.running
+            ):
                 await asyncio.sleep(0.05)
         return channel_id
 
