@@ -271,6 +271,6 @@ async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[
     return {k: tuple(v) for k, v in joined.items()}
 
 
-def chunks(items: Iterable[T]) -> list[list[T]]:
+def chunks(items: Iterable[T], size: int = CHUNK) -> list[list[T]]:
     values = list(items)
-    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -37,7 +37,7 @@ from router.actions import (
 )
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
-from router.reads import Acting, load_policy, participants_of
+from router.reads import Acting, chunks, load_policy, participants_of
 from router.snapshots import LinePolicy
 from router.statements import (
     REPLY_PAIRS_PAGE,
@@ -109,8 +109,7 @@ async def _stored_replies(session: AsyncSession, replies: Sequence[OperatorReply
     """The replies stored already (repeats, which are rare), by (dialog, client message id)."""
     keys = sorted({(r.dialog_id, r.client_msg_id) for r in replies})
     hits: list[int] = []
-    for start in range(0, len(keys), REPLY_PAIRS_PAGE):
-        page = keys[start : start + REPLY_PAIRS_PAGE]
+    for page in chunks(keys, REPLY_PAIRS_PAGE):
         statement = reply_ids_by_pairs(pair_slots(len(page)))
         hits.extend(row.id for row in await core_rows(session, statement, pair_params(page)))
     if not hits:

@@ -194,7 +194,7 @@ async def test_replies_past_one_probe_find_each_repeat(hub: Hub) -> None:
     await hub.router.handle(batch[: count - 1])
     with count_queries(hub.engine) as seen:
         await hub.router.handle(batch)  # every reply again, the last one new
-    # Two probes and one load of the repeats: nothing else repeats a stored reply's writes.
+    # One probe per page of pairs, not one per reply.
     probes = [s for s in seen if "client_msg_id = " in s and "OR" in s]
     assert len(probes) == 2, seen.report()
     async with hub.sessions() as session:
