@@ -233,6 +233,8 @@ def table(report: Report) -> str:
             )
         if load.paced:
             rows.append(("sends paced by rate limit", str(load.paced)))
+        if load.resyncs:
+            rows.append(("operator sockets reopened", f"{load.resyncs}, closed as behind"))
         if load.errors:
             rows.append(("errors", ", ".join(f"{k}={v}" for k, v in load.errors.items())))
         rows.append(

@@ -30,6 +30,8 @@ class LoadResult:
     steady_stored_per_s: float
     """Stored messages (visitor messages and replies) per second, 10th to 90th percentile."""
     paced: int
+    resyncs: int
+    """How often the console closed an operator's socket that fell behind (it then reopened)."""
     visitor_to_operator: Latency
     opening_to_operator: Latency
     """Visitor → operator of each visitor's first message, the one that opens a dialog."""
@@ -103,6 +105,7 @@ def summarise(
             console_instants + [t.reply_seen for t in replied if t.reply_seen is not None]
         ),
         paced=shared.paced,
+        resyncs=shared.resyncs,
         visitor_to_operator=Latency.of(gaps([(t.sent, t.console) for t in tracks])),
         opening_to_operator=Latency.of(gaps([(t.sent, t.console) for t in opening])),
         open_dialog_to_operator=Latency.of(

@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -31,6 +32,7 @@ from bench.load_result import LoadResult, summarise
 from bench.procs import RAISED_RATE_LIMIT
 from connectors.webchat.rate import WINDOW_S as RATE_WINDOW_S
 from core import frames
+from operator_console.live import RESYNC
 
 RATE_MARGIN_S = 0.05
 REPLY_PREFIX = "r-"
@@ -64,6 +66,9 @@ class Shared:
     """dialog id -> operator id, from the ``dialog`` frames."""
     paced: int = 0
     """How many sends waited for the visitor socket's rate limit."""
+    resyncs: int = 0
+    """How many times the console closed an operator's socket that fell behind, which then
+    reopened after the last event it had."""
     errors: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
 
@@ -211,6 +216,9 @@ class Operator:
         self._replies: set[asyncio.Task[None]] = set()
         self._answers: dict[str, Track] = {}
         """Replies sent over the socket, by client_msg_id, until the hub answers."""
+        self.stream_id: str | None = None
+        """The events-stream id of the last event the socket brought."""
+        self.closing = False
 
     async def login(self, timeout_s: float = 30) -> None:
         """Log in, wait until the router has marked us online, and open the socket."""
@@ -231,19 +239,68 @@ class Operator:
                 if me["operator"]["status"] == "online":
                     break
                 await asyncio.sleep(0.05)
-        self.ws = await self.http.ws_connect(_ws_url(self.base, "/api/ws"), compress=0)
+        await self.connect()
+
+    async def connect(self) -> bool:
+        """Open the operator socket, after the last event this operator had if any (as the
+        console reconnects), and read its ``hello``; whether the hub replays all it missed."""
+        path = "/api/ws"
+        if self.stream_id is not None:
+            path += f"?after={quote(self.stream_id)}"
+        self.ws = await self.http.ws_connect(_ws_url(self.base, path), compress=0)
         hello = await self.ws.receive_json(timeout=30)
         if hello.get("type") != "hello":
             raise RuntimeError(f"operator socket: expected hello, got {hello}")
+        return bool(hello.get("resumed"))
+
+    async def reload(self, shared: Shared) -> None:
+        """Read the open dialogs back, as the console does when a hello says that not all it
+        missed is replayed, and answer the client messages in them still waiting."""
+        async with self.http.get(f"{self.base}/api/dialogs") as answer:
+            dialogs = (await answer.json())["dialogs"]
+        for dialog in dialogs:
+            dialog_id = int(dialog["id"])
+            shared.owners[dialog_id] = dialog.get("operator_id")
+            async with self.http.get(f"{self.base}/api/dialogs/{dialog_id}") as answer:
+                messages = (await answer.json())["messages"]
+            now = time.perf_counter()
+            for message in messages:
+                self._on_message(message, now, shared)
 
     async def serve(self, shared: Shared) -> None:
-        """Read the socket until it closes; answer each client message in our dialogs."""
+        """Read the socket until it closes; answer each client message in our dialogs.
+
+        The console closes a socket whose frames wait unread (``RESYNC``): the benchmark's
+        clients share the machine with the hub, and a supervisor's socket carries every
+        dialog's frames. Such a socket is opened again after its last event, so the hub replays
+        what it missed, as the console does; a run would otherwise wait for replies that no
+        operator was told to write."""
+        while True:
+            await self._read(shared)
+            assert self.ws is not None
+            code = self.ws.close_code
+            if self.closing:
+                return
+            if code != RESYNC:
+                shared.error("operator_closed", f"{self.login_name}'s socket closed: {code}")
+                return
+            shared.resyncs += 1
+            try:
+                if not await self.connect():
+                    await self.reload(shared)
+            except (aiohttp.ClientError, RuntimeError, TimeoutError) as exc:
+                shared.error("operator_closed", f"{self.login_name}'s socket not reopened: {exc!r}")
+                return
+
+    async def _read(self, shared: Shared) -> None:
         assert self.ws is not None
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
             now = time.perf_counter()
             frame = orjson.loads(msg.data)
+            if isinstance(frame.get("stream_id"), str):
+                self.stream_id = frame["stream_id"]
             kind = frame.get("type")
             if kind == "dialog":
                 dialog = frame["dialog"]
@@ -307,6 +364,7 @@ class Operator:
 
     async def close(self) -> None:
         """Finish replies in flight, close the socket and the session."""
+        self.closing = True
         if self._replies:
             await asyncio.wait(set(self._replies), timeout=10)
         if self.ws is not None:
