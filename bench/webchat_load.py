@@ -219,6 +219,7 @@ class Operator:
         self.stream_id: str | None = None
         """The events-stream id of the last event the socket brought."""
         self.closing = False
+        """Set once the benchmark closes the socket itself: its end is no reason to reopen."""
 
     async def login(self, timeout_s: float = 30) -> None:
         """Log in, wait until the router has marked us online, and open the socket."""
@@ -278,9 +279,9 @@ class Operator:
         while True:
             await self._read(shared)
             assert self.ws is not None
-            code = self.ws.close_code
             if self.closing:
                 return
+            code = self.ws.close_code
             if code != RESYNC:
                 shared.error("operator_closed", f"{self.login_name}'s socket closed: {code}")
                 return

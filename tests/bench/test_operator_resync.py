@@ -19,25 +19,14 @@ from core.bus import Bus
 from core.envelope import ReminderEvent
 from operator_console.live import HUB, QUEUE_LIMIT
 from tests.support.admin import ADMIN_PASSWORD
+from tests.support.small_buffers import long_reminder
 
 CHUNK = 100
-NAME = "Анна " + "Петрова " * 250
-"""About 2 KB a frame: the socket's buffers fill after a few hundred frames."""
 
 
 def reminders(start: int, operator_id: int) -> list[tuple[str, ReminderEvent]]:
     return [
-        (
-            streams.EVENTS,
-            ReminderEvent(
-                key=f"behind-{number}",
-                recipients=(operator_id,),
-                dialog_id=1,
-                stage="operator",
-                waited_minutes=number,
-                client_name=NAME,
-            ),
-        )
+        (streams.EVENTS, long_reminder(number, operator_id, dialog_id=1))
         for number in range(start, start + CHUNK)
     ]
 

@@ -22,24 +22,11 @@ from operator_console import live
 from operator_console.live import CATCH_UP_MOST, HUB, QUEUE_LIMIT, Connection
 from tests.support.console_world import World, logged_in
 from tests.support.hubclient import OperatorClient
+from tests.support.small_buffers import long_reminder as reminder
 from tests.support.small_buffers import small_sends, small_session
 
 RESYNC = 4008
 CHUNK = 100
-NAME = "Анна " + "Петрова " * 250
-"""A long client name makes each frame about 2 KB, so the socket's buffers fill after a few
-hundred frames rather than thousands."""
-
-
-def reminder(number: int, operator_id: int, dialog_id: int) -> ReminderEvent:
-    return ReminderEvent(
-        key=f"overflow-{number}",
-        recipients=(operator_id,),
-        dialog_id=dialog_id,
-        stage="operator",
-        waited_minutes=number,
-        client_name=NAME,
-    )
 
 
 async def next_reminder(client: OperatorClient) -> int:

@@ -10,7 +10,13 @@ from typing import Any
 import aiohttp
 from aiohttp.connector import AddrInfoType
 
+from core.envelope import ReminderEvent
+
 SMALL_BUFFER = 4096
+
+LONG_NAME = "Анна " + "Петрова " * 250
+"""A long client name makes each frame about 2 KB, so the socket's buffers fill after a few
+hundred frames rather than thousands."""
 
 
 def _small_socket(address: AddrInfoType) -> socket.socket:
@@ -31,3 +37,16 @@ def small_sends(transport: asyncio.BaseTransport) -> None:
     """Make the kernel hold little of what the hub writes on this connection."""
     sock = transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
+
+
+def long_reminder(number: int, operator_id: int, dialog_id: int) -> ReminderEvent:
+    """A reminder for ``operator_id`` whose frame is about 2 KB (``LONG_NAME``), numbered by
+    its ``waited_minutes``."""
+    return ReminderEvent(
+        key=f"overflow-{number}",
+        recipients=(operator_id,),
+        dialog_id=dialog_id,
+        stage="operator",
+        waited_minutes=number,
+        client_name=LONG_NAME,
+    )
