@@ -55,7 +55,7 @@ class OpenVisitor(Visitor):
         """Note every frame until the socket closes."""
         while True:
             try:
-                frame = await self._frame(3600)
+                frame = await self._frame()
             except ConnectionError:
                 return
             self._note(frame, shared)
