@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import socket
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -227,6 +228,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         refreshed = loop.time()
         admitted = -ADMIT_S  # the first frame is checked
+        corked = False
         while True:
             try:
                 # A frame already queued needs no timer (a batch's events come several at once).
@@ -255,7 +257,30 @@ class Connection:
                 except Exception:
                     log.exception("could not refresh operator %d's socket", self.operator_id)
             self.event_id += 1
+            if not corked and not self.queue.empty():
+                corked = cork(self.transport, True)
             await self.ws.send_json({**frame, "event_id": self.event_id}, dumps=frames.dumps)
+            if corked and self.queue.empty():
+                corked = cork(self.transport, False)
+
+
+def cork(transport: asyncio.BaseTransport | None, on: bool) -> bool:
+    """Hold back (``on``) or let go the frames written to a socket's TCP connection; whether it
+    is held back now.
+
+    A batch's events reach a socket several at once, each its own frame and its own write. Held
+    back, the writes only fill the connection's buffer, and letting go sends them together: a
+    write on loopback otherwise runs the receiving side's TCP as well, and wakes the reader once
+    a frame. Where the option is missing (not TCP, not Linux) frames go one by one as before."""
+    option = getattr(socket, "TCP_CORK", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if option is None or sock is None:
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, option, int(on))
+    except OSError:
+        return False
+    return on
 
 
 class OperatorHub:
