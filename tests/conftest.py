@@ -48,6 +48,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
+from core.bus import Bus
 from core.db import make_engine, upgrade
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
@@ -84,6 +85,16 @@ async def redis_url(redis_server: RedisServer) -> AsyncIterator[str]:
     finally:
         await client.aclose()
     yield redis_server.url
+
+
+@pytest.fixture
+async def bus(redis_url: str) -> AsyncIterator[Bus]:
+    """A bus on that Redis, for a test that publishes to the hub's streams itself."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        yield Bus(client)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,8 @@ operator was asked to write."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
-import redis.asyncio
 from aiohttp import web
 
 from bench.webchat_load import Operator, Shared, Visitor
@@ -29,15 +26,6 @@ def reminders(start: int, operator_id: int) -> list[tuple[str, ReminderEvent]]:
         (streams.EVENTS, long_reminder(number, operator_id, dialog_id=1))
         for number in range(start, start + CHUNK)
     ]
-
-
-@pytest.fixture
-async def bus(redis_url: str) -> AsyncIterator[Bus]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield Bus(client)
-    finally:
-        await client.aclose()
 
 
 async def test_an_operator_closed_as_behind_answers_what_came_meanwhile(

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
 
-import pytest
-import redis.asyncio
 from aiohttp import web
 
 from core import streams
@@ -24,15 +21,6 @@ BURST = 300
 
 def held_back(sock: socket.socket) -> bool:
     return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK))
-
-
-@pytest.fixture
-async def bus(redis_url: str) -> AsyncIterator[Bus]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield Bus(client)
-    finally:
-        await client.aclose()
 
 
 async def test_a_burst_reaches_the_tab_in_order_and_the_connection_is_let_go(
