@@ -12,9 +12,9 @@ from aiohttp import web
 
 from core import streams
 from core.bus import Bus
-from core.envelope import ReminderEvent
 from operator_console.live import HUB, cork
 from tests.support.console_world import World, logged_in
+from tests.support.small_buffers import long_reminder
 
 BURST = 300
 
@@ -33,21 +33,10 @@ async def test_a_burst_reaches_the_tab_in_order_and_the_connection_is_let_go(
         (conn,) = app[HUB].connections[olga]
         assert conn.transport is not None
         server_side = conn.transport.get_extra_info("socket")
-        events = [
-            (
-                streams.EVENTS,
-                ReminderEvent(
-                    key=f"burst-{n}",
-                    recipients=(olga,),
-                    dialog_id=world.dialogs["olga"],
-                    stage="operator",
-                    waited_minutes=n,
-                    client_name="Ivan",
-                ),
-            )
-            for n in range(BURST)
-        ]
-        await bus.publish_many(events)
+        dialog = world.dialogs["olga"]
+        await bus.publish_many(
+            [(streams.EVENTS, long_reminder(n, olga, dialog)) for n in range(BURST)]
+        )
         got: list[int] = []
         event_ids: list[int] = []
         async with asyncio.timeout(20):
