@@ -6,7 +6,7 @@ import { renderConversation } from "./conversation.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
 import { STATUS_LABELS, channelLabel, clientName, listTime, paintAvatar, parseTime, previewText } from "./format.js";
 import { selectDialog } from "./navigation.js";
-import { unreadTitle } from "./notifications.js";
+import { answersIn, unreadTitle } from "./notifications.js";
 import { snapshot, state } from "./state.js";
 
 const OPEN_STATUSES = new Set(["waiting", "open"]);
@@ -39,11 +39,10 @@ export function upsertDialog(incoming) {
 
 /** Whether this operator's list keeps `dialog`. */
 export function mayKeep(dialog) {
-  // Non-admins only see their own dialogs; a frame for a dialog transferred to a colleague
-  // tells us it left our list. Unassigned (waiting) dialogs offered to us stay.
+  // Non-admins only see the dialogs they answer in; a frame for a dialog transferred to a
+  // colleague tells us it left our list. Unassigned (waiting) dialogs offered to us stay.
   if (!state.me || state.me.role === "admin") return true;
-  if ((dialog.participants || []).includes(state.me.id)) return true; // invited or joined
-  return dialog.operator_id === null || dialog.operator_id === undefined || dialog.operator_id === state.me.id;
+  return answersIn(dialog);
 }
 
 /** Reload the list of the current tab from the hub. */

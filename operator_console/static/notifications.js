@@ -1,7 +1,9 @@
 // Notifications: a short tone and a desktop notification for a new dialog, an offer, a message
 // in a dialog that is not open, and a reminder about a client waiting for an answer; the count
 // of dialogs with unread messages in the page title. Each kind can be switched off; the choice
-// is kept in this browser per operator (localStorage).
+// is kept in this browser per operator (localStorage). New dialogs and messages are announced
+// only where this operator answers: a supervisor's list shows every dialog of the hub, and a
+// tone for each of their messages would never stop on a busy hub.
 
 import { $, el, toast } from "./dom.js";
 import { clientName } from "./format.js";
@@ -22,6 +24,16 @@ const announcedWith = new Map(); // dialog id -> message id
 
 function settingsKey() {
   return `openlines.notify.${state.me ? state.me.id : 0}`;
+}
+
+/**
+ * Whether this operator answers in `dialog`: theirs, nobody's yet, or one they were invited
+ * into or joined (not one a supervisor only looks on).
+ */
+export function answersIn(dialog) {
+  if (!dialog || !state.me) return false;
+  if ((dialog.participants || []).includes(state.me.id)) return true;
+  return dialog.operator_id === null || dialog.operator_id === undefined || dialog.operator_id === state.me.id;
 }
 
 /** This operator's notification choices. */
@@ -113,7 +125,7 @@ export function notifyFrame(frame) {
     const wasOffered = Boolean(known && (known.offered_to || []).includes(state.me.id));
     if (offered && !wasOffered) {
       notify("offer", "Dialog offered to you", clientName(incoming), incoming.id);
-    } else if (!known && incoming.status !== "closed") {
+    } else if (!known && incoming.status !== "closed" && answersIn(incoming)) {
       notify("dialog", "New dialog", clientName(incoming), incoming.id);
     }
     if (!known && incoming.last_message) announcedWith.set(incoming.id, incoming.last_message.id);
@@ -122,7 +134,7 @@ export function notifyFrame(frame) {
     const open = m.dialog_id === state.selectedId && document.visibilityState === "visible";
     const fresh = !(state.thread && state.thread.messages.has(m.id)) && announcedWith.get(m.dialog_id) !== m.id;
     announcedWith.delete(m.dialog_id);
-    if (m.author === "client" && !open && fresh && state.dialogs.has(m.dialog_id)) {
+    if (m.author === "client" && !open && fresh && answersIn(state.dialogs.get(m.dialog_id))) {
       notify("message", clientName(state.dialogs.get(m.dialog_id)), String(m.text || "").slice(0, 120), m.dialog_id);
     }
   } else if (frame.type === "reminder") {

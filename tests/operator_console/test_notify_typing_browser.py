@@ -6,13 +6,20 @@ Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set (for looki
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import delete, select
 
+from config.settings import Settings
+from core.db import make_engine, make_sessionmaker
+from core.db.schema import Line, LineOperator, Operator
+from operator_console.auth import hash_password
 from tests.support.browser_fixtures import NewPage
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
+from tests.support.console_world import logged_in
 from tests.support.hubclient import VisitorClient
 from tests.support.widget_page import shot, visitor_writes, widget, widget_page
 
@@ -171,3 +178,84 @@ async def test_the_title_counts_dialogs_with_unread_messages(
     await third.say("Hello again")
     await expect(console.locator('[data-ol="dialog"]', has_text="Hello again")).to_have_count(1)
     assert not any(n.endswith(": Hello again") for n in await notes(console))
+
+
+async def olga_answers_the_demo_line(settings: Settings) -> None:
+    """The demo line's dialogs go to operator olga alone; the admin only supervises."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            line = await s.scalar(select(Line).where(Line.key == "demo"))
+            assert line is not None
+            await s.execute(delete(LineOperator).where(LineOperator.line_id == line.id))
+            olga = Operator(
+                login="olga", name="Olga", role="operator", password_hash=hash_password("pw-olga")
+            )
+            s.add(olga)
+            await s.flush()
+            s.add(LineOperator(line_id=line.id, operator_id=olga.id, position=0))
+    finally:
+        await engine.dispose()
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
+    """Wait until ``check`` holds; fail naming ``what`` when it does not within ``timeout``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not await check():
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"not within {timeout:g} s: {what}") from None
+
+
+async def test_a_supervisor_is_told_only_of_the_dialogs_it_answers_in(
+    hub: str, settings: Settings, new_page: NewPage, others: list[VisitorClient]
+) -> None:
+    await olga_answers_the_demo_line(settings)
+    olga = await logged_in(hub, "olga")
+    admin = await logged_in(hub, "admin")
+    try:
+        await olga.wait_status("online")
+        olga_id = (await olga.call("GET", "/api/me"))[1]["operator"]["id"]
+        admin_id = (await admin.call("GET", "/api/me"))[1]["operator"]["id"]
+        console = await new_page("console", viewport=DESKTOP)
+        await console.add_init_script(FAKE_NOTIFICATIONS)
+        await sign_in(console, hub)
+        client = VisitorClient(hub)
+        others.append(client)
+        await client.connect()
+        await client.say("A question for Olga")
+        # The admin's list shows Olga's dialog and each of its messages as they come...
+        item = console.locator('[data-ol="dialog"]', has_text="A question for Olga")
+        await expect(item).to_have_count(1)
+        dialog_id = int(await item.get_attribute("data-dialog-id") or 0)
+        status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+        assert status == 200 and body["dialog"]["operator_id"] == olga_id, body
+        await client.say("Is anyone there?")
+        await expect(
+            console.locator('[data-ol="dialog"]', has_text="Is anyone there?")
+        ).to_have_count(1)
+        # ... without a tone or a notification: it is Olga's to answer.
+        shown = await notes(console)
+        assert not any(n.endswith(": Is anyone there?") for n in shown), shown
+        assert not any(n.endswith(": A question for Olga") for n in shown), shown
+
+        # Once the admin joins the dialog it answers there too, and hears of its messages.
+        status, body = await admin.call("POST", f"/api/dialogs/{dialog_id}/join")
+        assert status == 202, body
+
+        async def joined() -> bool:
+            dialog = (await admin.call("GET", f"/api/dialogs/{dialog_id}"))[1]["dialog"]
+            return admin_id in dialog["participants"]
+
+        await until(joined, "the admin joined")
+        await client.say("Hello again")
+
+        async def told() -> bool:
+            return any(n.endswith(": Hello again") for n in await notes(console))
+
+        await until(told, "the admin is told of the message")
+        await shot(console, "console-supervisor-joined-1280x800")
+    finally:
+        await olga.close()
+        await admin.close()
