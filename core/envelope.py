@@ -417,7 +417,7 @@ class MessageOrigin(_Model):
 
 
 class MessageEvent(_Model):
-    """A message was stored in a dialog, or its delivery status moved."""
+    """A message was stored in a dialog (its delivery status moving is a ``DeliveryEvent``)."""
 
     type: Literal["event.message"] = "event.message"
     v: Literal[1] = 1
@@ -427,7 +427,41 @@ class MessageEvent(_Model):
     created: MessageOrigin | None = None
     """Set when the event announces a stored message integrations hear of: the integrations
     read their ``message.created`` from this entry (``core.integration_events.carried``).
-    None on a delivery status change and on a hidden note."""
+    None on a hidden note."""
+
+
+class DeliveryChange(_Model):
+    """One message's delivery status as it moved, and who sees its dialog."""
+
+    id: int
+    """The message's id."""
+    dialog_id: int
+    delivery_status: DeliveryStatus
+    delivery_error: str | None = None
+    recipients: tuple[int, ...]
+
+
+class DeliveryEvent(_Model):
+    """The delivery statuses that moved in one batch of the router, in order.
+
+    One event for the batch rather than one per message, and no more of each message than its
+    status: delivery reports come about one per message sent, and as whole messages they were a
+    third of this stream and a frame of the operator's for every reply. Each operator's socket
+    gets one ``delivery`` frame with the changes of the dialogs it sees."""
+
+    type: Literal["event.delivery"] = "event.delivery"
+    v: Literal[1] = 1
+    key: str
+    changes: tuple[DeliveryChange, ...]
+
+    @property
+    def recipients(self) -> tuple[int, ...]:
+        """Everyone told of at least one of the changes."""
+        return tuple(sorted({r for change in self.changes for r in change.recipients}))
+
+    def seen_by(self, operator_id: int) -> tuple[DeliveryChange, ...]:
+        """The changes of the dialogs ``operator_id`` sees."""
+        return tuple(c for c in self.changes if operator_id in c.recipients)
 
 
 class ReminderEvent(_Model):
@@ -468,7 +502,12 @@ class WebhookDeliveryEvent(_Model):
 
 
 ConsoleEvent = Annotated[
-    DialogEvent | MessageEvent | ReminderEvent | PresenceEvent | WebhookDeliveryEvent,
+    DialogEvent
+    | MessageEvent
+    | DeliveryEvent
+    | ReminderEvent
+    | PresenceEvent
+    | WebhookDeliveryEvent,
     Field(discriminator="type"),
 ]
 """What the console fans out to operator sockets (stream ``events``)."""
@@ -593,6 +632,7 @@ Envelope = Annotated[
     | DialogClosedNotice
     | DialogEvent
     | MessageEvent
+    | DeliveryEvent
     | ReminderEvent
     | PresenceEvent
     | WebhookDeliveryEvent

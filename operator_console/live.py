@@ -42,6 +42,7 @@ from core import frames, streams
 from core.bus import Bus
 from core.bus_tail import newest_id
 from core.envelope import (
+    DeliveryEvent,
     DialogEvent,
     MessageEvent,
     PresenceChange,
@@ -60,8 +61,22 @@ log = logging.getLogger(__name__)
 MissedSince = Callable[[str], Awaitable[Replay]]
 """Rebuilds from the database what an operator missed since a stream id (``live_replay``)."""
 
-LiveEvent = DialogEvent | MessageEvent | ReminderEvent | PresenceEvent | WebhookDeliveryEvent
-LIVE_EVENTS = (DialogEvent, MessageEvent, ReminderEvent, PresenceEvent, WebhookDeliveryEvent)
+LiveEvent = (
+    DialogEvent
+    | MessageEvent
+    | DeliveryEvent
+    | ReminderEvent
+    | PresenceEvent
+    | WebhookDeliveryEvent
+)
+LIVE_EVENTS = (
+    DialogEvent,
+    MessageEvent,
+    DeliveryEvent,
+    ReminderEvent,
+    PresenceEvent,
+    WebhookDeliveryEvent,
+)
 """What the events stream carries to operator sockets."""
 
 QUEUE_LIMIT = 1000
@@ -395,6 +410,8 @@ class OperatorHub:
         if first_copy and isinstance(event, MessageEvent) and event.message.author == "client":
             waited = (utcnow() - event.message.at).total_seconds()
             self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
+        if isinstance(event, DeliveryEvent):
+            return self._deliver_statuses(event, entry_id, copy)
         frame = _Frame(event, entry_id)
         if isinstance(event, DialogEvent) and event.leaving:
             # Those who just lost sight of the dialog are told so, to drop it from the list.
@@ -402,6 +419,20 @@ class OperatorHub:
             gone = self._push_all(event.leaving, frame, copy, gone=True)
             return gone + self._push_all(staying, frame, copy)
         return self._push_all(event.recipients, frame, copy)
+
+    def _deliver_statuses(self, event: DeliveryEvent, entry_id: str | None, copy: _Copy) -> int:
+        """Each connected recipient gets the changes of the dialogs it sees; those who see the
+        same changes (a line's supervisors, say) share one frame."""
+        audiences: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for operator_id in event.recipients:
+            if operator_id in self.connections:
+                seen = tuple(i for i, c in enumerate(event.changes) if operator_id in c.recipients)
+                audiences[seen].append(operator_id)
+        queued = 0
+        for seen, operators in audiences.items():
+            part = event.model_copy(update={"changes": tuple(event.changes[i] for i in seen)})
+            queued += self._push_all(operators, _Frame(part, entry_id), copy)
+        return queued
 
     def _push_all(
         self, recipients: Iterable[int], frame: _Frame, copy: _Copy, gone: bool = False
@@ -487,7 +518,7 @@ class OperatorHub:
                 if not isinstance(event, LIVE_EVENTS) or event.key in conn.replayed:
                     continue
                 conn.replayed.add(event.key)
-                frame = event_frame(event, entry_id)
+                frame = event_frame(event, entry_id, conn.operator_id)
                 mine = conn.operator_id in event.recipients
                 gone = isinstance(event, DialogEvent) and conn.operator_id in event.leaving
                 if (mine or gone) and conn.queue.qsize() >= CATCH_UP_MOST:
@@ -510,10 +541,19 @@ class OperatorHub:
         await asyncio.gather(*closing, return_exceptions=True)
 
 
-def event_frame(event: LiveEvent, entry_id: str | None) -> dict[str, Any]:
-    """The socket frame of one event."""
+def event_frame(
+    event: LiveEvent, entry_id: str | None, operator_id: int | None = None
+) -> dict[str, Any]:
+    """The socket frame of one event; of a ``DeliveryEvent``, the changes ``operator_id`` may
+    see (all of them when None: the event given is already one recipient's part)."""
     frame: dict[str, Any]
-    if isinstance(event, DialogEvent):
+    if isinstance(event, DeliveryEvent):
+        changes = event.changes if operator_id is None else event.seen_by(operator_id)
+        frame = {
+            "type": "delivery",
+            "changes": [c.model_dump(mode="json", exclude={"recipients"}) for c in changes],
+        }
+    elif isinstance(event, DialogEvent):
         frame = {"type": "dialog", "dialog": event.dialog.model_dump(mode="json")}
     elif isinstance(event, ReminderEvent):
         frame = {**event.model_dump(mode="json", exclude={"recipients"}), "type": "reminder"}

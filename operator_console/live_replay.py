@@ -38,8 +38,9 @@ class Replay:
 
     frames: list[dict[str, Any]] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
-    """A message's announcement and its delivery status (``router``'s event keys): the same
-    events arriving from the stream later show nothing new and are left out."""
+    """The messages' announcements (``router``'s event keys): the same events arriving from
+    the stream later show nothing new and are left out. A delivery event after them is sent,
+    and shows nothing older than the status these frames carry (a status never moves back)."""
 
 
 def stream_time(entry_id: str) -> datetime:
@@ -80,6 +81,4 @@ async def missed_since(sessions: SessionMaker, operator: Operator, after: str) -
         view_of = message_view(message).model_dump(mode="json")
         replay.frames.append({"type": "message", "message": view_of})
         replay.keys.add(f"message:{message.id}")
-        if message.delivery_status is not None:
-            replay.keys.add(f"message:{message.id}:{message.delivery_status}")
     return replay

@@ -2,8 +2,9 @@
 
 A connector publishes the outcome of each send (``DeliveryOutcome``) and each receipt its
 platform sends back (``DeliveryReceipt``) on the command stream; the router, the only writer of
-messages, records them and tells the operators who see the dialog. A status only moves forward
-(sent, delivered, seen; failed with its reason), so a late or repeated report changes nothing.
+messages, records them and tells the operators who see the dialog, with one ``DeliveryEvent``
+for the changes it records together. A status only moves forward (sent, delivered, seen;
+failed with its reason), so a late or repeated report changes nothing.
 
 Reports are a third of the router's batches (one per message sent), so they are recorded with
 Core statements: the messages read as rows, their new statuses written in one ``executemany``,
@@ -14,10 +15,11 @@ a detached entity costs 30 µs to build, against 0.5 µs for the plain record us
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.util import identity_key
@@ -26,13 +28,12 @@ from core import streams
 from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
 from core.envelope import (
+    DeliveryChange,
+    DeliveryEvent,
     DeliveryOutcome,
     DeliveryReceipt,
     DeliveryStatus,
-    MessageEvent,
-    MessageView,
 )
-from core.views import message_view
 from router.batch import Audienced, Batch
 from router.reads import chunks, participants_of
 from router.statements import MessageRecord
@@ -55,7 +56,7 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
     for chunk in chunks(sorted({o.message_id for o in outcomes})):
         rows = await core_rows(work.session, _messages_by_ids(), {"ids": chunk})
         messages.update((row.id, MessageRecord(**row._asdict())) for row in rows)
-    changed: list[tuple[MessageRecord, MessageView]] = []  # each with its view as it was then
+    changed: list[tuple[MessageRecord, _Moved]] = []  # each with its status as it was then
     for outcome in outcomes:
         message = messages.get(outcome.message_id)
         if message is None:
@@ -63,7 +64,7 @@ async def do_delivery_outcome_run(work: Batch, outcomes: Sequence[DeliveryOutcom
                 "delivery outcome names message %d, which does not exist", outcome.message_id
             )
         elif _change(message, outcome.status, outcome.external_id, outcome.error):
-            changed.append((message, message_view(message)))
+            changed.append((message, _moved(message)))
     await _record(work, changed)
 
 
@@ -78,12 +79,21 @@ async def do_delivery_receipt(work: Batch, receipt: DeliveryReceipt) -> None:
         return
     message = MessageRecord(**found[0]._asdict())
     if _change(message, receipt.status, None, receipt.error):
-        await _record(work, [(message, message_view(message))])
+        await _record(work, [(message, _moved(message))])
 
 
-async def _record(work: Batch, changed: Sequence[tuple[MessageRecord, MessageView]]) -> None:
-    """Write the changed messages' delivery columns and announce each change in order, with
-    the view taken when it was made (one message may change more than once in a run)."""
+_Moved = tuple[int, int, str, str | None]
+"""A message's id, its dialog's, and its delivery status and error just after a change."""
+
+
+def _moved(message: MessageRecord) -> _Moved:
+    assert message.delivery_status is not None  # set by the change just made
+    return message.id, message.dialog_id, message.delivery_status, message.delivery_error
+
+
+async def _record(work: Batch, changed: Sequence[tuple[MessageRecord, _Moved]]) -> None:
+    """Write the changed messages' delivery columns and announce the changes in order, in one
+    event, each as it was when made (one message may change more than once in a run)."""
     if not changed:
         return
     latest = {m.id: m for m, _view in changed}
@@ -117,15 +127,24 @@ async def _record(work: Batch, changed: Sequence[tuple[MessageRecord, MessageVie
         recipients = {i: await work.recipients(d) for i, d in audiences.items()}
     finally:
         work.participants_known = known
-    for _message, view in changed:
-        work.emit(
-            streams.EVENTS,
-            MessageEvent(
-                key=f"message:{view.id}:{view.delivery_status}",
-                recipients=recipients[view.dialog_id],
-                message=view,
-            ),
+    changes = tuple(
+        DeliveryChange(
+            id=message_id,
+            dialog_id=dialog_id,
+            delivery_status=cast(DeliveryStatus, status),
+            delivery_error=error,
+            recipients=recipients[dialog_id],
         )
+        for _message, (message_id, dialog_id, status, error) in changed
+    )
+    work.emit(streams.EVENTS, DeliveryEvent(key=_key(changes), changes=changes))
+
+
+def _key(changes: Sequence[DeliveryChange]) -> str:
+    """The same for the same changes, as when a batch whose publish failed is run again: the
+    console then drops the repeat."""
+    named = ",".join(f"{c.id}:{c.delivery_status}" for c in changes)
+    return "delivery:" + hashlib.blake2b(named.encode(), digest_size=12).hexdigest()
 
 
 def _change(

@@ -80,16 +80,24 @@ async function fetchThread({ scroll } = {}) {
 export function addThreadMessage(message) {
   const thread = state.thread;
   if (!thread || message.dialog_id !== thread.dialogId) return false;
-  const known = thread.messages.get(message.id);
-  if (known) {
-    // The same message again: only a newer delivery status changes it.
-    if ((RECEIPT_RANK[message.delivery_status] || 0) <= (RECEIPT_RANK[known.delivery_status] || 0)) return false;
-    thread.messages.set(message.id, { ...known, delivery_status: message.delivery_status, delivery_error: message.delivery_error });
-    return true;
-  }
+  // The same message again: only a newer delivery status changes it.
+  if (thread.messages.has(message.id)) return moveDeliveryStatus(message);
   thread.messages.set(message.id, message);
   if (message.author === "client") typingUntil.delete(message.dialog_id);
   settlePending(message);
+  return true;
+}
+
+/** A delivery status that moved (a change of the socket's `delivery` frame, or a message seen
+ * again): the open thread's message takes it when it is newer; false when nothing changed. A
+ * message the thread has not loaded yet gets its status from that load. */
+export function moveDeliveryStatus(change) {
+  const thread = state.thread;
+  if (!thread || change.dialog_id !== thread.dialogId) return false;
+  const known = thread.messages.get(change.id);
+  if (!known) return false;
+  if ((RECEIPT_RANK[change.delivery_status] || 0) <= (RECEIPT_RANK[known.delivery_status] || 0)) return false;
+  thread.messages.set(change.id, { ...known, delivery_status: change.delivery_status, delivery_error: change.delivery_error });
   return true;
 }
 

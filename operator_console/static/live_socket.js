@@ -2,7 +2,7 @@
 // and a resync from the database after every (re)connect or gap in event ids.
 
 import { api } from "./api.js";
-import { addThreadMessage, loadThread, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
+import { addThreadMessage, loadThread, moveDeliveryStatus, renderConversation, settlePending, showVisitorTyping } from "./conversation.js";
 import { applyDeliveryFrame } from "./integrations.js";
 import { applyLoadFrame, resyncLoad } from "./load_screen.js";
 import { notifyFrame } from "./notifications.js";
@@ -200,6 +200,8 @@ function applyFrame(frame) {
     applyDialogFrame(frame.dialog, frame.gone === true);
   } else if (frame.type === "message" && frame.message && Number.isInteger(frame.message.id)) {
     applyMessageFrame(frame.message);
+  } else if (frame.type === "delivery" && Array.isArray(frame.changes)) {
+    applyStatusFrame(frame.changes);
   } else if (frame.type === "load") {
     applyLoadFrame(frame);
   } else if (frame.type === "webhook_delivery" && Number.isInteger(frame.webhook_id)) {
@@ -258,6 +260,16 @@ function fetchUnknownDialog(id) {
     .then((data) => { if (mayKeep(data.dialog)) { upsertDialog(data.dialog); renderList(); } })
     .catch(() => {})
     .finally(() => fetchingUnknown.delete(id));
+}
+
+/** Delivery statuses that moved: only the open conversation shows them, and nothing else is
+ * drawn again (a busy hub sends one of these for every few replies). */
+function applyStatusFrame(changes) {
+  let moved = false;
+  for (const change of changes) {
+    if (change && Number.isInteger(change.id)) moved = moveDeliveryStatus(change) || moved;
+  }
+  if (moved) renderConversation({});
 }
 
 function applyMessageFrame(message) {

@@ -19,12 +19,13 @@ from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.schema import Channel, Dialog, Message, Operator
 from core.envelope import (
+    DeliveryChange,
+    DeliveryEvent,
     DeliveryOutcome,
     DeliveryOutcomes,
     DeliveryReceipt,
     InboundMessage,
     InviteColleague,
-    MessageEvent,
     OperatorReply,
     PresenceChange,
     decode,
@@ -88,17 +89,18 @@ async def scene(db_url: str, redis_url: str) -> AsyncIterator[Scene]:
         await engine.dispose()
 
 
-async def status_events(scene: Scene) -> list[MessageEvent]:
-    """The events that announced a delivery status of the reply, in order."""
+async def status_events(scene: Scene) -> list[DeliveryChange]:
+    """The announced delivery statuses of the reply, in order, from the events that carried
+    them."""
     raw = await scene.redis.xrange(streams.EVENTS)
     entries = cast(list[tuple[bytes, dict[bytes, bytes]]], raw)
     events = [decode(data[b"data"]) for _id, data in entries]
     return [
-        e
+        change
         for e in events
-        if isinstance(e, MessageEvent)
-        and e.message.id == scene.message_id
-        and e.message.delivery_status is not None
+        if isinstance(e, DeliveryEvent)
+        for change in e.changes
+        if change.id == scene.message_id
     ]
 
 
@@ -113,7 +115,7 @@ async def test_an_invited_colleague_is_told_the_delivery_status(scene: Scene) ->
     sent = DeliveryOutcome(message_id=scene.message_id, status="sent", external_id="p-77")
     await scene.router.handle([command(sent)])
     [event] = await status_events(scene)
-    assert event.message.delivery_status == "sent"
+    assert event.delivery_status == "sent"
     assert scene.colleague_id in event.recipients
     assert scene.outsider_id not in event.recipients
     message = await stored(scene)
@@ -127,7 +129,7 @@ async def test_a_stale_receipt_does_not_move_a_seen_message_back(scene: Scene) -
     await scene.router.handle([command(sent), command(seen)])
     await scene.router.handle([command(late)])
     assert (await stored(scene)).delivery_status == "seen"
-    statuses = [e.message.delivery_status for e in await status_events(scene)]
+    statuses = [e.delivery_status for e in await status_events(scene)]
     assert statuses == ["sent", "seen"]
     assert all(scene.colleague_id in e.recipients for e in await status_events(scene))
 
@@ -138,7 +140,7 @@ async def test_a_failure_carries_its_reason(scene: Scene) -> None:
     message = await stored(scene)
     assert (message.delivery_status, message.delivery_error) == ("failed", "blocked")
     [event] = await status_events(scene)
-    assert event.message.delivery_error == "blocked"
+    assert event.delivery_error == "blocked"
 
 
 async def test_a_run_of_outcomes_announces_each_change_in_order_for_one_outcomes_statements(
@@ -157,7 +159,7 @@ async def test_a_run_of_outcomes_announces_each_change_in_order_for_one_outcomes
     with count_queries(scene.engine) as seen:
         await scene.router.handle([command(outcome) for outcome in run])
     events = await status_events(scene)
-    assert [e.message.delivery_status for e in events] == ["sent", "delivered", "seen"]
+    assert [e.delivery_status for e in events] == ["sent", "delivered", "seen"]
     assert all(scene.colleague_id in e.recipients for e in events)
     assert all(scene.outsider_id not in e.recipients for e in events)
     message = await stored(scene)
@@ -184,10 +186,62 @@ async def test_the_outcomes_of_one_entry_are_recorded_in_order_with_the_others(
     with count_queries(scene.engine) as statements:
         await scene.router.handle([command(first), command(together), command(last)])
     events = await status_events(scene)
-    assert [e.message.delivery_status for e in events] == ["sent", "delivered", "seen"]
+    assert [e.delivery_status for e in events] == ["sent", "delivered", "seen"]
     assert all(scene.colleague_id in e.recipients for e in events)
     message = await stored(scene)
     assert (message.delivery_status, message.external_id) == ("seen", "p-77")
     # One run with the single outcomes around it: one read of the messages, one write.
     writes = [s for s in statements if s.lstrip().startswith("UPDATE messages")]
     assert len(writes) == 1, statements.report()
+
+
+async def test_the_statuses_of_a_batch_go_in_one_event_each_to_who_sees_its_dialog(
+    scene: Scene,
+) -> None:
+    """A second dialog of the admin's, with nobody invited: the replies' statuses of both
+    dialogs are one event, and the colleague is among the recipients of the first only."""
+    hello = InboundMessage(
+        channel_id=scene.channel_id, external_user_id="other", external_message_id="m-2", text="?"
+    )
+    await scene.router.handle([Delivery(streams.inbound(0), "0-2", hello)])
+    async with scene.sessions() as session:
+        other = await session.scalar(select(Dialog).where(Dialog.id != await first_dialog(scene)))
+    assert other is not None and other.operator_id is not None
+    answer = OperatorReply(
+        dialog_id=other.id, operator_id=other.operator_id, client_msg_id="r2", text="yes"
+    )
+    await scene.router.handle([command(answer)])
+    async with scene.sessions() as session:
+        answer_id = await session.scalar(select(Message.id).where(Message.client_msg_id == "r2"))
+    assert answer_id is not None
+    await scene.redis.delete(streams.EVENTS)
+
+    both = DeliveryOutcomes(
+        outcomes=(
+            DeliveryOutcome(message_id=scene.message_id, status="sent"),
+            DeliveryOutcome(message_id=answer_id, status="failed", error="blocked"),
+        )
+    )
+    await scene.router.handle([command(both)])
+
+    raw = await scene.redis.xrange(streams.EVENTS)
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], raw)
+    [event] = [decode(data[b"data"]) for _id, data in entries]
+    assert isinstance(event, DeliveryEvent)
+    first, second = event.changes
+    assert (first.id, first.delivery_status) == (scene.message_id, "sent")
+    assert (second.id, second.dialog_id) == (answer_id, other.id)
+    assert (second.delivery_status, second.delivery_error) == ("failed", "blocked")
+    assert scene.colleague_id in first.recipients
+    assert scene.colleague_id not in second.recipients
+    assert event.seen_by(scene.colleague_id) == (first,)
+    assert other.operator_id in event.recipients
+
+
+async def first_dialog(scene: Scene) -> int:
+    async with scene.sessions() as session:
+        dialog_id = await session.scalar(
+            select(Message.dialog_id).where(Message.id == scene.message_id)
+        )
+    assert dialog_id is not None
+    return dialog_id

@@ -122,35 +122,49 @@ class OperatorClient:
         return frame
 
     async def receive_until(self, kind: str, timeout: float = 10, **match: Any) -> dict[str, Any]:
+        """Skip frames until one of ``kind`` whose dialog or message (for those kinds) or own
+        fields include ``match``; of ``delivery`` frames, the first matching change is
+        returned."""
         async with asyncio.timeout(timeout):
             while True:
                 frame = await self.receive()
-                body = frame.get(kind, {}) if kind in ("dialog", "message") else frame
-                if frame["type"] == kind and all(body.get(k) == v for k, v in match.items()):
-                    return frame
+                if frame["type"] != kind:
+                    continue
+                for body in _bodies(frame):
+                    if all(body.get(k) == v for k, v in match.items()):
+                        return body if kind == "delivery" else frame
 
     async def receive_each(
         self, kind: str, *matches: dict[str, Any], timeout: float = 10
     ) -> list[dict[str, Any]]:
-        """The first frame of ``kind`` matching each of ``matches``, in whatever order they
-        arrive: unlike ``receive_until`` one after the other, a frame that comes before the one
-        awaited first is kept, not skipped."""
+        """The first frame of ``kind`` matching each of ``matches`` (of ``delivery`` frames, the
+        change), in whatever order they arrive: unlike ``receive_until`` one after the other, a
+        frame that comes before the one awaited first is kept, not skipped."""
         found: list[dict[str, Any] | None] = [None] * len(matches)
         async with asyncio.timeout(timeout):
             while None in found:
                 frame = await self.receive(timeout=timeout)
-                body = frame.get(kind, {}) if kind in ("dialog", "message") else frame
-                for n, match in enumerate(matches):
-                    if (
-                        found[n] is None
-                        and frame["type"] == kind
-                        and all(body.get(k) == v for k, v in match.items())
-                    ):
-                        found[n] = frame
-                        break
+                if frame["type"] != kind:
+                    continue
+                for body in _bodies(frame):
+                    for n, match in enumerate(matches):
+                        if found[n] is None and all(body.get(k) == v for k, v in match.items()):
+                            found[n] = body if kind == "delivery" else frame
+                            break
         return [frame for frame in found if frame is not None]
 
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
         await self.http.close()
+
+
+def _bodies(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a frame's match is tried on: its dialog or message, each change of a ``delivery``
+    frame, or else the frame itself."""
+    kind = frame["type"]
+    if kind in ("dialog", "message"):
+        return [frame.get(kind, {})]
+    if kind == "delivery":
+        return list(frame["changes"])
+    return [frame]

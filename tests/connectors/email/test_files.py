@@ -31,4 +31,4 @@ async def test_reply_files_arrive_as_mime_attachments(
         for part in reply.iter_attachments()
     }
     assert files == {"lid.png": ("image/png", PNG), "prices.pdf": ("application/pdf", PDF)}
-    await admin.receive_until("message", timeout=15, delivery_status="sent")
+    await admin.receive_until("delivery", timeout=15, delivery_status="sent")

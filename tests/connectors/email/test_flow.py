@@ -42,8 +42,10 @@ async def test_mail_reaches_the_operator_and_the_reply_threads_back(
     assert f"[#D{dialog['id']}]" in reply["Subject"]
     body = reply.get_body()
     assert body is not None and "Счёт во вложении." in body.get_content()
-    sent = await admin.receive_until("message", timeout=15, delivery_status="sent")
-    assert sent["message"]["text"] == "Счёт во вложении."
+    stored = await admin.receive_until("message", timeout=15, text="Счёт во вложении.")
+    await admin.receive_until(
+        "delivery", timeout=15, id=stored["message"]["id"], delivery_status="sent"
+    )
 
     # The client answers in their mail program: it threads into the same dialog.
     refs = f"<q1@example.test> {reply['Message-ID']}"
@@ -87,13 +89,13 @@ async def test_a_bounce_and_a_5xx_mark_replies_failed_with_the_reason(
     # The refusal comes from our own SMTP session and the bounce by mail from Postfix, in
     # either order.
     refused, bounced = await admin.receive_each(
-        "message",
+        "delivery",
         {"delivery_status": "failed", "dialog_id": dialogs["someone@elsewhere.test"]},
         # Postfix accepts mail for an unknown local user, then sends a real DSN back to us.
         {"delivery_status": "failed", "dialog_id": dialogs["nobody@example.test"]},
         timeout=30,
     )
-    assert "550" in refused["message"]["delivery_error"]
-    assert "bounced" in bounced["message"]["delivery_error"]
-    assert "User doesn't exist" in bounced["message"]["delivery_error"]
+    assert "550" in refused["delivery_error"]
+    assert "bounced" in bounced["delivery_error"]
+    assert "User doesn't exist" in bounced["delivery_error"]
     assert PASSWORD  # the account logs in with the shared test password

@@ -45,7 +45,10 @@ async def test_the_answer_to_a_visitor_who_left_goes_to_their_email_threaded(
             {"text": text, "client_msg_id": f"r{n + 1}"},
         )
         assert status == 202
-        await admin.receive_until("message", timeout=20, delivery_status="sent", text=text)
+        stored = await admin.receive_until("message", timeout=20, text=text)
+        await admin.receive_until(
+            "delivery", timeout=20, id=stored["message"]["id"], delivery_status="sent"
+        )
     first = await wait_for_mail_with(mailboxes, "Yes, in 3 days.")
     second = await wait_for_mail_with(mailboxes, "<b>Free</b> over 50 €.")
     assert (

@@ -62,7 +62,7 @@ async def test_answer_and_transcript_mails_carry_the_files_and_link_the_large_on
     assert link is not None, text
     async with visitor.http.get(hub.base + link.group(1)[link.group(1).index("/files/") :]) as r:
         assert r.status == 200 and await r.read() == CATALOGUE
-    await admin.receive_until("message", timeout=15, delivery_status="sent")
+    await admin.receive_until("delivery", timeout=15, delivery_status="sent")
 
     await visitor.connect()
     status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/close")

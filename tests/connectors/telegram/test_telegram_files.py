@@ -48,6 +48,8 @@ async def test_operator_upload_goes_out_as_photo_and_document(
     assert [p["text"] for p in peer.sent()] == ["Here you go"]
     assert [uploaded(p, "photo") for p in peer.sent("sendPhoto")] == [PNG]
     assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [PDF]
-    sent = await admin.receive_until("message", delivery_status="sent")
-    assert [a["name"] for a in sent["message"]["attachments"]] == ["lid.png", "prices.pdf"]
+    sent = await admin.receive_until("delivery", delivery_status="sent")
+    _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
+    [stored] = [m for m in body["messages"] if m["id"] == sent["id"]]
+    assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
     await admin.close()

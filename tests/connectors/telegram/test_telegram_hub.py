@@ -43,8 +43,8 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     assert status == 202
     sent = await eventually(lambda: peer.sent())
     assert [(p["chat_id"], p["text"]) for p in sent] == [("4242", long_reply.strip())]
-    status_frame = await admin.receive_until("message", delivery_status="sent")
-    assert status_frame["message"]["client_msg_id"] == "r1"
+    reply = await admin.receive_until("message", client_msg_id="r1")
+    await admin.receive_until("delivery", id=reply["message"]["id"], delivery_status="sent")
 
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     assert [m["author"] for m in body["messages"]] == ["client", "operator"]
@@ -94,7 +94,7 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
         f"/api/dialogs/{dialog['id']}/messages",
         {"text": "after the wait", "client_msg_id": "r1"},
     )
-    await admin.receive_until("message", delivery_status="sent", timeout=15)
+    await admin.receive_until("delivery", delivery_status="sent", timeout=15)
     attempts = [p for name, p in peer.calls if name == "sendMessage"]
     assert [p["text"] for p in attempts] == ["after the wait", "after the wait"]
     assert len(peer.sent()) == 2  # the throttled call and the one that went through
@@ -109,7 +109,7 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
         f"/api/dialogs/{blocked['id']}/messages",
         {"text": "are you there?", "client_msg_id": "r2"},
     )
-    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    failed = await admin.receive_until("delivery", delivery_status="failed")
     assert "blocked" in failed["delivery_error"]
 
 

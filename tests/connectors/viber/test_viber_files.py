@@ -49,5 +49,5 @@ async def test_picture_and_file_messages_carry_fetchable_signed_urls(
             assert body["media"].startswith(f"{hub.base}/files/")
             async with viber_servers.get(body["media"]) as resp:
                 assert resp.status == 200 and await resp.read() == data
-    await admin.receive_until("message", delivery_status="sent")
+    await admin.receive_until("delivery", delivery_status="sent")
     await admin.close()

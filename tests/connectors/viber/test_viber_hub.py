@@ -55,7 +55,7 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
     sent = await eventually(lambda: peer.sent)
     assert sent[0]["receiver"] == "01234567890A=" and sent[0]["text"] == "Yes, 220-240V."
     assert sent[0]["sender"]["name"] == "Kettle shop support"
-    await admin.receive_until("message", delivery_status="sent")
+    await admin.receive_until("delivery", delivery_status="sent")
 
     _s, stored = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     reply = stored["messages"][-1]
@@ -72,8 +72,8 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
                 },
             )
         )[0] == 200
-    seen = await admin.receive_until("message", delivery_status="seen")
-    assert seen["message"]["id"] == reply["id"]
+    seen = await admin.receive_until("delivery", delivery_status="seen")
+    assert seen["id"] == reply["id"]
     _s, stored = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     assert [m["text"] for m in stored["messages"]] == ["Is the kettle 220V?", "Yes, 220-240V."]
 
@@ -102,5 +102,5 @@ async def test_unsubscribed_receiver_is_shown_to_the_operator_and_too_many_is_re
     await admin.call(
         "POST", f"/api/dialogs/{dialog_id}/messages", {"text": "hello?", "client_msg_id": "r1"}
     )
-    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    failed = await admin.receive_until("delivery", delivery_status="failed")
     assert failed["delivery_error"] == "Viber refused: the user is not subscribed to the bot"

@@ -24,8 +24,9 @@ async def reply(admin: OperatorClient, dialog_id: int, text: str, cid: str) -> i
         "POST", f"/api/dialogs/{dialog_id}/messages", {"text": text, "client_msg_id": cid}
     )
     assert status == 202, body
-    frame = await admin.receive_until("message", text=text, delivery_status="sent")
+    frame = await admin.receive_until("message", text=text)
     message_id: int = frame["message"]["id"]
+    await admin.receive_until("delivery", id=message_id, delivery_status="sent")
     return message_id
 
 
@@ -40,11 +41,11 @@ async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
 ) -> None:
     dialog_id = await open_dialog(hub, peer, admin)
     await reply_with_files(admin, dialog_id, "Вот прайс", ("lid.png", PNG), ("prices.pdf", PDF))
-    frame = await admin.receive_until("message", delivery_status="sent")
+    frame = await admin.receive_until("delivery", delivery_status="sent")
 
     [sent] = peer.sent
     assert sent["peer_id"] == str(USER) and sent["message"] == "Вот прайс"
-    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
+    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), frame["id"], 0))
     photo, doc = sent["attachment"].split(",")
     assert photo.startswith(f"photo-{GROUP}_") and doc.startswith(f"doc-{GROUP}_")
     # The bytes themselves reached the upload urls, each through its own route.
@@ -56,7 +57,9 @@ async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
     assert [
         (v["peer_id"], v["type"]) for v in peer.method_calls("docs.getMessagesUploadServer")
     ] == [(str(USER), "doc")]
-    assert [a["name"] for a in frame["message"]["attachments"]] == ["lid.png", "prices.pdf"]
+    _s, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+    [stored] = [m for m in body["messages"] if m["id"] == frame["id"]]
+    assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
 
 
 async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
@@ -66,14 +69,14 @@ async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
     peer.upload_errors = [503]  # the first try fails at the upload
     peer.lost_replies = 1  # the second makes the message but its answer is lost
     await reply_with_files(admin, dialog_id, "", ("prices.pdf", PDF))
-    frame = await admin.receive_until("message", delivery_status="sent")
+    frame = await admin.receive_until("delivery", delivery_status="sent")
 
     attempts = peer.method_calls("messages.send")
     assert len(attempts) == 2
     assert (
         attempts[0]["random_id"]
         == attempts[1]["random_id"]
-        == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
+        == str(random_id(await hub.vk_random_key(), frame["id"], 0))
     )
     assert len(peer.sent) == 1 and peer.sent[0]["message"] == ""
     assert peer.attachments_sent() == [[("prices.pdf", PDF)]]
@@ -86,7 +89,7 @@ async def test_a_refused_upload_marks_the_message_failed_with_vks_reason(
     dialog_id = await open_dialog(hub, peer, admin)
     peer.method_errors["photos.saveMessagesPhoto"] = [100]
     await reply_with_files(admin, dialog_id, "фото", ("lid.png", PNG))
-    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    failed = await admin.receive_until("delivery", delivery_status="failed")
     assert "One of the parameters specified was missing or invalid" in failed["delivery_error"]
     assert peer.sent == []
 
@@ -101,12 +104,12 @@ async def test_message_read_marks_replies_up_to_the_read_one_seen(
     webhook = f"{hub.base}/hooks/vk/club"
 
     assert await peer.callback(webhook, peer.message_read(USER, first_vk)) == (200, "ok")
-    seen = await admin.receive_until("message", delivery_status="seen")
-    assert seen["message"]["id"] == first
+    seen = await admin.receive_until("delivery", delivery_status="seen")
+    assert seen["id"] == first
     assert await statuses(admin, dialog_id, first, second) == ["seen", "sent"]
     assert await peer.callback(webhook, peer.message_read(USER, second_vk)) == (200, "ok")
-    seen = await admin.receive_until("message", delivery_status="seen")
-    assert seen["message"]["id"] == second
+    seen = await admin.receive_until("delivery", delivery_status="seen")
+    assert seen["id"] == second
     # Another user's read touches nothing; an older read never moves a status back.
     await peer.callback(webhook, peer.message_read(USER + 1, second_vk + 10))
     await peer.callback(webhook, peer.message_read(USER, first_vk))
@@ -125,5 +128,5 @@ async def test_message_read_arrives_by_long_poll_too(
     message_id = await reply(admin, dialog_id, "слушаю", "r1")
     [sent] = await eventually(lambda: peer.sent)
     peer.push(peer.message_read(USER, peer.id_of(sent)))
-    seen = await admin.receive_until("message", delivery_status="seen")
-    assert seen["message"]["id"] == message_id
+    seen = await admin.receive_until("delivery", delivery_status="seen")
+    assert seen["id"] == message_id

@@ -42,8 +42,8 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
     await reply(admin, dialog["id"], "Здравствуйте! Чем помочь?", "r1")
     [sent] = await eventually(lambda: peer.sent)
     assert sent["peer_id"] == str(USER) and sent["message"] == "Здравствуйте! Чем помочь?"
-    frame = await admin.receive_until("message", delivery_status="sent")
-    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), frame["message"]["id"], 0))
+    change = await admin.receive_until("delivery", delivery_status="sent")
+    assert sent["random_id"] == str(random_id(await hub.vk_random_key(), change["id"], 0))
     assert sent["v"] == "5.199"
 
     # VK echoes our send as message_reply; it must not come back as a client message.
@@ -113,14 +113,14 @@ async def test_error_6_is_retried_with_the_same_random_id_and_901_is_shown_as_fa
 
     peer.errors = [6]
     await reply(admin, dialog["id"], "after the wait", "r1")
-    await admin.receive_until("message", delivery_status="sent")
+    await admin.receive_until("delivery", delivery_status="sent")
     attempts = peer.method_calls("messages.send")
     assert len(attempts) == 2 and attempts[0]["random_id"] == attempts[1]["random_id"]
     assert len(peer.sent) == 1
 
     peer.errors = [901]
     await reply(admin, dialog["id"], "are you there?", "r2")
-    failed = (await admin.receive_until("message", delivery_status="failed"))["message"]
+    failed = await admin.receive_until("delivery", delivery_status="failed")
     assert "Can't send messages for users without permission" in failed["delivery_error"]
     assert "has not allowed messages" in failed["delivery_error"]
     assert len(peer.sent) == 1

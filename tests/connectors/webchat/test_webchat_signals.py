@@ -100,7 +100,7 @@ async def test_a_reply_is_delivered_then_seen_when_the_widget_shows_it(
     )
     assert status == 202, body
     reply = await visitor.receive_until("message", author="operator")
-    await admin.receive_until("message", id=reply["id"], delivery_status="delivered")
+    await admin.receive_until("delivery", id=reply["id"], delivery_status="delivered")
 
     # Another visitor cannot mark it seen.
     stranger = VisitorClient(hub)
@@ -116,8 +116,7 @@ async def test_a_reply_is_delivered_then_seen_when_the_widget_shows_it(
     ]
 
     await visitor.send_raw(f'{{"type": "read", "up_to": {reply["id"]}}}')
-    seen = await admin.receive_until("message", id=reply["id"], delivery_status="seen")
-    assert seen["message"]["text"] == "Yes."
+    await admin.receive_until("delivery", id=reply["id"], delivery_status="seen")
     status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
     statuses: dict[str, Any] = {m["text"]: m.get("delivery_status") for m in body["messages"]}
     assert statuses["Yes."] == "seen"
@@ -141,7 +140,7 @@ async def test_answers_shown_together_are_each_reported_and_claimed_from_the_mai
     shown = [await visitor.receive_until("message", author="operator") for _ in texts]
     assert sorted(frame["text"] for frame in shown) == texts
     await admin.receive_each(
-        "message", *({"id": f["id"], "delivery_status": "delivered"} for f in shown)
+        "delivery", *({"id": f["id"], "delivery_status": "delivered"} for f in shown)
     )
     redis = Redis.from_url(redis_url)
     try:
