@@ -1,6 +1,6 @@
 // Notifications: a short tone and a desktop notification for a new dialog, an offer, a message
 // in a dialog that is not open, and a reminder about a client waiting for an answer; the count
-// of dialogs with unread messages in the page title. Each kind can be switched off; the choice
+// of the operator's dialogs with unread messages in the page title. Each kind can be switched off; the choice
 // is kept in this browser per operator (localStorage). New dialogs and messages are announced
 // only where this operator answers: a supervisor's list shows every dialog of the hub, and a
 // tone for each of their messages would never stop on a busy hub.
@@ -50,14 +50,18 @@ function saveSetting(name, on) {
   try { localStorage.setItem(settingsKey(), JSON.stringify(next)); } catch (err) { /* private mode */ }
 }
 
-/** How many dialogs have client messages this page has not shown. */
+/**
+ * How many dialogs this operator answers in have client messages this page has not shown. A
+ * supervisor's list marks every dialog's unread messages, but the title, seen from other tabs,
+ * counts only what waits for them: on a busy hub every dialog of the others has some.
+ */
 export function unreadDialogCount() {
   let count = 0;
-  for (const n of state.unread.values()) if (n > 0) count += 1;
+  for (const [id, n] of state.unread) if (n > 0 && answersIn(state.dialogs.get(id))) count += 1;
   return count;
 }
 
-/** The page title: the number of dialogs with unread messages, then the product. */
+/** The page title: the number of the operator's dialogs with unread messages, then the product. */
 export function unreadTitle(base = BASE_TITLE) {
   const count = unreadDialogCount();
   return count ? `(${count}) ${base}` : base;

@@ -235,10 +235,16 @@ async def test_a_supervisor_is_told_only_of_the_dialogs_it_answers_in(
         await expect(
             console.locator('[data-ol="dialog"]', has_text="Is anyone there?")
         ).to_have_count(1)
-        # ... without a tone or a notification: it is Olga's to answer.
+        # ... without a tone or a notification: it is Olga's to answer. The list marks the
+        # unread messages; the title, which counts what waits for the admin, does not.
         shown = await notes(console)
         assert not any(n.endswith(": Is anyone there?") for n in shown), shown
         assert not any(n.endswith(": A question for Olga") for n in shown), shown
+        mark = console.locator(
+            f'[data-ol="dialog"][data-dialog-id="{dialog_id}"] [data-ol="unread"]'
+        )
+        await expect(mark).to_have_text("2")
+        await expect(console).to_have_title("Openlines")
 
         # Once the admin joins the dialog it answers there too, and hears of its messages.
         status, body = await admin.call("POST", f"/api/dialogs/{dialog_id}/join")
@@ -255,6 +261,8 @@ async def test_a_supervisor_is_told_only_of_the_dialogs_it_answers_in(
             return any(n.endswith(": Hello again") for n in await notes(console))
 
         await until(told, "the admin is told of the message")
+        await expect(mark).to_have_text("3")
+        await expect(console).to_have_title("(1) Openlines")
         await shot(console, "console-supervisor-joined-1280x800")
     finally:
         await olga.close()
