@@ -1,9 +1,9 @@
 // Notifications: a short tone and a desktop notification for a new dialog, an offer, a message
 // in a dialog that is not open, and a reminder about a client waiting for an answer; the count
-// of the operator's dialogs with unread messages in the page title. Each kind can be switched off; the choice
-// is kept in this browser per operator (localStorage). New dialogs and messages are announced
-// only where this operator answers: a supervisor's list shows every dialog of the hub, and a
-// tone for each of their messages would never stop on a busy hub.
+// of the operator's dialogs with unread messages in the page title. Each kind can be switched
+// off; the choice is kept in this browser per operator (localStorage). New dialogs and messages
+// are announced only where this operator answers: a supervisor's list shows every dialog of the
+// hub, and a tone for each of their messages would never stop on a busy hub.
 
 import { $, el, toast } from "./dom.js";
 import { clientName } from "./format.js";

@@ -7,17 +7,37 @@ shadow a test's ``peer`` and ``hub`` parameters.
 - ``peer`` (function): a running ``TelegramPeer`` for the test bot (``telegram_peer.TOKEN``).
 - ``hub`` (function): a whole hub whose Telegram connector talks to that peer; needs the
   ``start_hub`` fixture of tests/connectors/conftest.py.
+
+``post_update`` hands such a hub an update as Telegram's webhook call would.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.support.connector_hub import Hub, StartHub, make_settings
-from tests.support.telegram_peer import TOKEN, TelegramPeer
+from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def post_update(
+    hub: Hub, update: dict[str, Any], secret: str = WEBHOOK["webhook_secret"]
+) -> int:
+    """POST ``update`` to the hub's webhook of the ``shop`` bot with ``secret`` in Telegram's
+    header; the status the hub answered."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{hub.base}/hooks/telegram/shop", json=update, headers={SECRET_HEADER: secret}
+        ) as resp,
+    ):
+        return resp.status
 
 
 @pytest.fixture(name="peer")

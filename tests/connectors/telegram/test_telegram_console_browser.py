@@ -4,13 +4,13 @@ failed and why, in that dialog only."""
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.support.browser_fixtures import NewPage
 from tests.support.connector_hub import Hub
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, sign_in
+from tests.support.telegram_fixtures import post_update
 from tests.support.telegram_peer import WEBHOOK, TelegramPeer
 from tests.support.widget_page import shot
 
@@ -22,19 +22,6 @@ pytestmark = [
 
 BLOCKED = 403
 """The chat the local Bot API refuses, as Telegram refuses a user who blocked the bot."""
-
-
-async def client_writes(hub: Hub, peer: TelegramPeer, chat_id: int, text: str) -> None:
-    update = peer.user_message(chat_id, text)
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{hub.base}/hooks/telegram/shop",
-            json=update,
-            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-        ) as resp,
-    ):
-        assert resp.status == 200
 
 
 async def answer(console: Page, question: str, text: str) -> None:
@@ -57,8 +44,8 @@ async def test_a_reply_says_sent_or_why_it_failed(
     await hub.add_channel("telegram", "shop", WEBHOOK)
     console = await new_page("console", viewport=size)
     await sign_in(console, hub.base)
-    await client_writes(hub, peer, 4242, "Where is my order?")
-    await client_writes(hub, peer, BLOCKED, "Cancel it, please")
+    assert await post_update(hub, peer.user_message(4242, "Where is my order?")) == 200
+    assert await post_update(hub, peer.user_message(BLOCKED, "Cancel it, please")) == 200
     dialogs = console.locator('[data-ol="dialog-list"] [data-ol="dialog"]')
     await expect(dialogs).to_have_count(2)
 

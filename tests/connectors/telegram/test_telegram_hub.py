@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 
 from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
+from tests.support.telegram_fixtures import post_update
 from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
-
-SECRET = "X-Telegram-Bot-Api-Secret-Token"
-
-
-async def post_update(hub: Hub, update: dict[str, Any], secret: str) -> int:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{hub.base}/hooks/telegram/shop", json=update, headers={SECRET: secret}) as resp,
-    ):
-        return resp.status
 
 
 async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegram(
@@ -28,8 +18,8 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     await hub.add_channel("telegram", "shop", WEBHOOK)
     update = peer.user_message(4242, "Where is my order?")
     assert await post_update(hub, update, "wrong") == 401
-    assert await post_update(hub, update, "s3cret-1") == 200
-    assert await post_update(hub, update, "s3cret-1") == 200  # Telegram's redelivery
+    assert await post_update(hub, update) == 200
+    assert await post_update(hub, update) == 200  # Telegram's redelivery
 
     dialog = (await admin.receive_until("dialog"))["dialog"]
     assert dialog["channel_kind"] == "telegram" and dialog["client_name"] == "Ivan"
@@ -86,7 +76,7 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
     hub: Hub, peer: TelegramPeer, admin: OperatorClient
 ) -> None:
     await hub.add_channel("telegram", "shop", WEBHOOK)
-    assert await post_update(hub, peer.user_message(4242, "hello"), "s3cret-1") == 200
+    assert await post_update(hub, peer.user_message(4242, "hello")) == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
     peer.throttle["sendMessage"] = [1]
     await admin.call(
@@ -102,7 +92,7 @@ async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
     # Not before the second Telegram asked for, and not parked far beyond it either.
     assert 1.0 <= accepted - throttled < 3.0
 
-    assert await post_update(hub, peer.user_message(403, "then I block you"), "s3cret-1") == 200
+    assert await post_update(hub, peer.user_message(403, "then I block you")) == 200
     blocked = (await admin.receive_until("dialog", status="open"))["dialog"]
     await admin.call(
         "POST",
@@ -117,7 +107,7 @@ async def test_a_20000_character_reply_reaches_telegram_as_five_parts(
     hub: Hub, peer: TelegramPeer, admin: OperatorClient
 ) -> None:
     await hub.add_channel("telegram", "shop", WEBHOOK)
-    assert await post_update(hub, peer.user_message(4242, "Tell me everything"), "s3cret-1") == 200
+    assert await post_update(hub, peer.user_message(4242, "Tell me everything")) == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
     words = (f"word{i:04d} " for i in range(2223))
     reply = "".join(words)[:20_000]
@@ -138,7 +128,7 @@ async def test_a_long_retry_after_parks_the_reply_and_the_dialogs_next_reply_wai
     hub: Hub, peer: TelegramPeer, admin: OperatorClient
 ) -> None:
     await hub.add_channel("telegram", "shop", WEBHOOK)
-    assert await post_update(hub, peer.user_message(4343, "hello"), "s3cret-1") == 200
+    assert await post_update(hub, peer.user_message(4343, "hello")) == 200
     dialog = (await admin.receive_until("dialog"))["dialog"]
     peer.throttle["sendMessage"] = [6]  # longer than the sender waits in place
     for n, text in enumerate(("first", "second")):
