@@ -162,6 +162,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how the operators send their replies: over the operator socket, as the console "
         "does (default), or with POST /api/dialogs/{id}/messages, as an API client does",
     )
+    parser.add_argument(
+        "--console-tab",
+        action="store_true",
+        help="also keep the admin's console open in a headless chromium through the load, and "
+        "report what its tab cost (bench/console_tab.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--profile-hub",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.baseline import BaselineResult, Mode
+from bench.console_tab import TabFigures
 from bench.load_result import LoadResult
 from bench.router_figures import RouterFigures, summary
 
@@ -36,6 +37,8 @@ class Report:
     and the warm hub's idle resident memory and CPU."""
     prefill: dict[str, Any] = field(default_factory=dict)
     """What was written into the database before the warm start (``bench.prefill.Filled``)."""
+    console_tab: TabFigures | None = None
+    """What the admin's console tab cost over the load (``--console-tab``)."""
 
     def cpu_per_message_ms(self) -> float:
         """Hub CPU milliseconds per visitor message delivered, its reply included."""
@@ -69,6 +72,7 @@ class Report:
             "router": asdict(self.router) if self.router is not None else None,
             "startup": self.startup,
             "prefill": self.prefill,
+            "console_tab": self.console_tab.as_dict() if self.console_tab is not None else None,
             "hub_cpu_ms_per_visitor_message": self.cpu_per_message_ms(),
             "ratio_to_batched_baseline": self.ratio(),
             "goal": GOAL,
@@ -231,6 +235,8 @@ def table(report: Report) -> str:
                     ),
                 )
             )
+        if report.console_tab is not None:
+            rows.append(("admin's console tab", _tab(report.console_tab, load.delivered)))
         if load.paced:
             rows.append(("sends paced by rate limit", str(load.paced)))
         if load.resyncs:
@@ -245,6 +251,17 @@ def table(report: Report) -> str:
         )
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+
+
+def _tab(tab: TabFigures, delivered: int) -> str:
+    per_message = 1000 * tab.main_thread_s / delivered if delivered else float("nan")
+    return (
+        f"main thread {_fmt(tab.main_thread_s, 1)} s ({_fmt(per_message, 2)} ms a visitor "
+        f"message; script {_fmt(tab.script_s, 1)} s, style {_fmt(tab.style_s, 1)} s, layout "
+        f"{_fmt(tab.layout_s, 1)} s in {_fmt(tab.layouts)} layouts), chromium's CPU "
+        f"{_fmt(tab.browser_cpu_s, 1)} s; one drawing of the list of {tab.items} dialogs "
+        f"{_fmt(tab.draw_ms, 2)} ms"
+    )
 
 
 def finite(value: Any) -> Any:

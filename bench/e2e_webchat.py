@@ -36,6 +36,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from bench import hubs, router_figures
 from bench.baseline import BaselineResult, run_baseline
+from bench.console_tab import ConsoleTab, figures
 from bench.e2e_args import parse_args
 from bench.e2e_report import Report, finite, table
 from bench.hubs import Hub
@@ -159,12 +160,17 @@ async def _e2e(
     marks: dict[str, dict[str, float]] = {}
     stats = aioredis.from_url(redis_url)
     routed: dict[str, RouterFigures] = {}
+    visitors, desk = hub.visitor_base, hub.operator_base
+    tab = await ConsoleTab.open(desk, ADMIN, admin_password) if args.console_tab else None
+    seen: dict[str, dict[str, float]] = {}
 
     async def mark(name: str) -> None:
         # The scrape itself costs the hub CPU: read before the start's figures and after the
         # end's, it stays out of the measurement.
         if name == "start":
             routed[name] = await router_figures.read(hub.router_bases)
+        if tab is not None:
+            seen[name] = await tab.counters()
         marks[name] = {
             "wall": time.perf_counter(),
             "redis": cpu_seconds(redis.pid),
@@ -185,7 +191,6 @@ async def _e2e(
             }
             routed[name] = await router_figures.read(hub.router_bases)
 
-    visitors, desk = hub.visitor_base, hub.operator_base
     try:
         if args.rate is None:
             report.load = await run_load(
@@ -214,8 +219,13 @@ async def _e2e(
                 burst=args.burst,
                 replies=args.replies,
             )
+        if tab is not None and "end" in seen:
+            report.console_tab = figures(seen["start"], seen["end"])
+            report.console_tab.draw_ms, report.console_tab.items = await tab.draws()
     finally:
         await stats.aclose()
+        if tab is not None:
+            await tab.close()
     if "start" in marks and "end" in marks:
         report.cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]}
         report.router = routed["end"].since(routed["start"])
@@ -236,7 +246,7 @@ def _start_postgres() -> tuple[PostgresCluster, str]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
-    names += ["burst", "replies"]
+    names += ["burst", "replies", "console_tab"]
     names += ["baseline_messages", "baseline_single_messages", "roles", "routers"]
     names += ["prefill_messages", "prefill_open_dialogs", "postgres", "hub_cpus"]
     return {k: getattr(args, k) for k in names}

@@ -1,0 +1,145 @@
+"""A supervisor's console tab beside the benchmark's load (``--console-tab``).
+
+The admin signs in to the console in Debian's chromium (headless, 1280×800) before the visitors
+start, and so sees every dialog of the run open and every message arrive in the list, as a
+supervisor watching a busy line does. Chrome's own counters (``Performance.getMetrics``) say how
+long the tab's main thread worked over the load, and how much of it went to script, style and
+layout; ``SystemInfo.getProcessInfo`` how much CPU all of chromium's processes used. After the
+load, the tab's own module draws the list of every dialog of the run again a number of times:
+what one drawing costs the tab, as each live frame's drawing did when nothing was held back.
+
+The tab adds a browser to the two cores the hub runs on: figures of a run with it compare with
+those of other runs with it only.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from playwright.async_api import Browser, CDPSession, Page, Playwright, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1280, "height": 800}
+COUNTERS = {
+    "TaskDuration": "main_thread_s",
+    "ScriptDuration": "script_s",
+    "LayoutDuration": "layout_s",
+    "RecalcStyleDuration": "style_s",
+    "LayoutCount": "layouts",
+}
+"""Chrome's performance counters read, and the names they get in the report."""
+DRAWS = 40
+"""Drawings of the whole list timed after the load; the median is reported."""
+SIGN_IN_TIMEOUT_MS = 30_000
+
+_DRAW = """async (times) => {
+  const list = await import("/static/dialog_list.js");
+  const took = [];
+  for (let i = 0; i < times; i++) {
+    const start = performance.now();
+    list.renderList();
+    took.push(performance.now() - start);
+  }
+  return [took, document.querySelectorAll('[data-ol="dialog-list"] [data-ol="dialog"]').length];
+}"""
+
+
+@dataclass
+class TabFigures:
+    """What the tab cost over the load."""
+
+    main_thread_s: float
+    script_s: float
+    layout_s: float
+    style_s: float
+    layouts: float
+    browser_cpu_s: float
+    """CPU of all chromium's processes (browser, renderer, audio and the rest)."""
+    draw_ms: float = float("nan")
+    """One drawing of the whole list after the load, the median of ``DRAWS``."""
+    items: int = 0
+    """Dialogs in the list then."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+class ConsoleTab:
+    """The admin's console in a headless chromium; ``open`` it, read ``counters`` at the load's
+    start and end, ``close`` it."""
+
+    def __init__(
+        self,
+        playwright: Playwright,
+        browser: Browser,
+        page: Page,
+        tab: CDPSession,
+        whole: CDPSession,
+    ) -> None:
+        self._playwright = playwright
+        self._browser = browser
+        self.page = page
+        self._tab = tab
+        self._whole = whole
+
+    @classmethod
+    async def open(cls, base: str, login: str, password: str) -> ConsoleTab:
+        """Sign ``login`` in at the console at ``base`` and wait for its live socket."""
+        playwright = await async_playwright().start()
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            await page.goto(f"{base}/")
+            await page.locator('[data-ol="login"]').fill(login)
+            await page.locator('[data-ol="password"]').fill(password)
+            await page.locator('[data-ol="login-submit"]').click()
+            await page.locator('[data-ol="conn"][data-state="online"]').wait_for(
+                timeout=SIGN_IN_TIMEOUT_MS
+            )
+            tab = await page.context.new_cdp_session(page)
+            await tab.send("Performance.enable")
+            whole = await browser.new_browser_cdp_session()
+        except BaseException:
+            await playwright.stop()
+            raise
+        return cls(playwright, browser, page, tab, whole)
+
+    async def counters(self) -> dict[str, float]:
+        """The tab's counters and chromium's CPU seconds so far."""
+        metrics = (await self._tab.send("Performance.getMetrics"))["metrics"]
+        read = {COUNTERS[m["name"]]: float(m["value"]) for m in metrics if m["name"] in COUNTERS}
+        processes = (await self._whole.send("SystemInfo.getProcessInfo"))["processInfo"]
+        read["browser_cpu_s"] = sum(float(p["cpuTime"]) for p in processes)
+        return read
+
+    async def draws(self) -> tuple[float, int]:
+        """The median milliseconds of one drawing of the whole list, and its items."""
+        took, items = await self.page.evaluate(_DRAW, DRAWS)
+        return statistics.median(took), int(items)
+
+    async def close(self) -> None:
+        """Close chromium."""
+        try:
+            await self._browser.close()
+        finally:
+            await self._playwright.stop()
+
+
+def figures(start: dict[str, float], end: dict[str, float]) -> TabFigures:
+    """The counters' growth from ``start`` to ``end``."""
+    grew = {name: end[name] - start[name] for name in start}
+    return TabFigures(
+        main_thread_s=grew["main_thread_s"],
+        script_s=grew["script_s"],
+        layout_s=grew["layout_s"],
+        style_s=grew["style_s"],
+        layouts=grew["layouts"],
+        browser_cpu_s=grew["browser_cpu_s"],
+    )
