@@ -27,8 +27,29 @@ function sameDay(a, b) {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
 }
 
-/** The short time shown in the dialog list: today's time, this week's weekday, or a date. */
+const listTimes = new Map(); // ISO string -> its label, for the minute of listTimesAt
+let listTimesAt = -1;
+
+/**
+ * The short time shown in the dialog list: today's time, this week's weekday, or a date. Kept
+ * for the minute: the list asks for every dialog's at each drawing, and each would otherwise
+ * parse the date again and format it in the browser's locale.
+ */
 export function listTime(iso) {
+  const minute = Math.floor(Date.now() / 60000);
+  if (minute !== listTimesAt) {
+    listTimes.clear();
+    listTimesAt = minute;
+  }
+  let label = listTimes.get(iso);
+  if (label === undefined) {
+    label = formatListTime(iso);
+    listTimes.set(iso, label);
+  }
+  return label;
+}
+
+function formatListTime(iso) {
   const d = parseTime(iso);
   if (!d) return "";
   const now = new Date();

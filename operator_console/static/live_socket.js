@@ -6,7 +6,7 @@ import { addThreadMessage, loadThread, moveDeliveryStatus, renderConversation, s
 import { applyDeliveryFrame } from "./integrations.js";
 import { applyLoadFrame, resyncLoad } from "./load_screen.js";
 import { notifyFrame } from "./notifications.js";
-import { loadDialogs, mayKeep, renderList, upsertDialog } from "./dialog_list.js";
+import { loadDialogs, mayKeep, renderListSoon, upsertDialog } from "./dialog_list.js";
 import { toast } from "./dom.js";
 import { clearRoute } from "./navigation.js";
 import { takeAnswer, useSocket } from "./reply_channel.js";
@@ -226,7 +226,7 @@ function applyDialogFrame(incoming, gone) {
     // console goes back to the list (replying to it would be refused anyway).
     state.dialogs.delete(incoming.id);
     state.unread.delete(incoming.id);
-    renderList();
+    renderListSoon();
     if (incoming.id === state.selectedId) {
       toast(`${incoming.client_name || "The dialog"} went to a colleague`);
       clearRoute();
@@ -246,7 +246,7 @@ function applyDialogFrame(incoming, gone) {
   // Frames about a change (a transfer, an offer passed on) carry no message; a dialog new to
   // this list needs its preview from the database.
   if (!previous && !lm) fetchUnknownDialog(dialog.id);
-  renderList();
+  renderListSoon();
   if (dialog.id === state.selectedId) renderConversation();
 }
 
@@ -257,7 +257,7 @@ function fetchUnknownDialog(id) {
   if (fetchingUnknown.has(id)) return;
   fetchingUnknown.add(id);
   api("GET", `/api/dialogs/${id}`)
-    .then((data) => { if (mayKeep(data.dialog)) { upsertDialog(data.dialog); renderList(); } })
+    .then((data) => { if (mayKeep(data.dialog)) { upsertDialog(data.dialog); renderListSoon(); } })
     .catch(() => {})
     .finally(() => fetchingUnknown.delete(id));
 }
@@ -293,6 +293,6 @@ function applyMessageFrame(message) {
   if (isNewest && message.author === "client" && !readNow) {
     state.unread.set(message.dialog_id, (state.unread.get(message.dialog_id) || 0) + 1);
   }
-  renderList();
+  renderListSoon();
   if (selected) renderConversation({ scroll });
 }
