@@ -14,8 +14,7 @@ those of other runs with it only.
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from playwright.async_api import Browser, CDPSession, Page, Playwright, async_playwright
@@ -33,18 +32,45 @@ COUNTERS = {
 }
 """Chrome's performance counters read, and the names they get in the report."""
 DRAWS = 40
-"""Drawings of the whole list timed after the load; the median is reported."""
+"""Drawings of the whole list timed after the load, for each kind; the medians are reported."""
+MOVED = (1, 20, 100)
+"""Dialogs that get a new message before each drawing of a burst."""
 SIGN_IN_TIMEOUT_MS = 30_000
 
-_DRAW = """async (times) => {
+_DRAW = """async ([times, moved]) => {
   const list = await import("/static/dialog_list.js");
-  const took = [];
+  const { state } = await import("/static/state.js");
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const still = [];
   for (let i = 0; i < times; i++) {
     const start = performance.now();
     list.renderList();
-    took.push(performance.now() - start);
+    still.push(performance.now() - start);
   }
-  return [took, document.querySelectorAll('[data-ol="dialog-list"] [data-ol="dialog"]').length];
+  // A burst: `k` dialogs get a newer message each and move to the top. The drawing's script,
+  // then the style and layout it leaves (forced here, as the next paint would run them).
+  const bursts = {};
+  const dialogs = [...state.dialogs.values()];
+  let next = 1e12;
+  for (const k of moved) {
+    const script = [], layout = [];
+    for (let i = 0; i < times; i++) {
+      for (let j = 0; j < k; j++) {
+        const d = dialogs[(i * k + j) % dialogs.length];
+        const at = new Date(Date.now() + next - 1e12).toISOString();
+        d.last_message = { ...(d.last_message || {}), id: next++, at, author: "client" };
+      }
+      const start = performance.now();
+      list.renderList();
+      const drawn = performance.now();
+      void document.body.offsetHeight;
+      layout.push(performance.now() - drawn);
+      script.push(drawn - start);
+    }
+    bursts[k] = [median(script), median(layout)];
+  }
+  const items = document.querySelectorAll('[data-ol="dialog-list"] [data-ol="dialog"]').length;
+  return [median(still), items, bursts];
 }"""
 
 
@@ -63,6 +89,9 @@ class TabFigures:
     """One drawing of the whole list after the load, the median of ``DRAWS``."""
     items: int = 0
     """Dialogs in the list then."""
+    bursts: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """For each of ``MOVED``: the median milliseconds of the drawing after that many dialogs got
+    a new message, and of the style and layout it left."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -119,10 +148,11 @@ class ConsoleTab:
         read["browser_cpu_s"] = sum(float(p["cpuTime"]) for p in processes)
         return read
 
-    async def draws(self) -> tuple[float, int]:
-        """The median milliseconds of one drawing of the whole list, and its items."""
-        took, items = await self.page.evaluate(_DRAW, DRAWS)
-        return statistics.median(took), int(items)
+    async def draws(self, figures: TabFigures) -> None:
+        """Time the drawings of the list into ``figures``."""
+        still, items, bursts = await self.page.evaluate(_DRAW, [DRAWS, list(MOVED)])
+        figures.draw_ms, figures.items = float(still), int(items)
+        figures.bursts = {int(k): (float(v[0]), float(v[1])) for k, v in bursts.items()}
 
     async def close(self) -> None:
         """Close chromium."""

@@ -260,7 +260,11 @@ def _tab(tab: TabFigures, delivered: int) -> str:
         f"message; script {_fmt(tab.script_s, 1)} s, style {_fmt(tab.style_s, 1)} s, layout "
         f"{_fmt(tab.layout_s, 1)} s in {_fmt(tab.layouts)} layouts), chromium's CPU "
         f"{_fmt(tab.browser_cpu_s, 1)} s; one drawing of the list of {tab.items} dialogs "
-        f"{_fmt(tab.draw_ms, 2)} ms"
+        f"{_fmt(tab.draw_ms, 2)} ms; after k new messages (k: drawing + style and layout) "
+        + ", ".join(
+            f"{k}: {_fmt(script, 2)} + {_fmt(layout, 2)} ms"
+            for k, (script, layout) in tab.bursts.items()
+        )
     )
 
 

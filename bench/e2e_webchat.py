@@ -221,7 +221,7 @@ async def _e2e(
             )
         if tab is not None and "end" in seen:
             report.console_tab = figures(seen["start"], seen["end"])
-            report.console_tab.draw_ms, report.console_tab.items = await tab.draws()
+            await tab.draws(report.console_tab)
     finally:
         await stats.aclose()
         if tab is not None:
