@@ -1,13 +1,15 @@
 """Presence and live lists across two operators' browsers (two Chromium contexts, like two
 people): the selector shows what the server holds, closing a browser takes the operator
 offline after the grace and their offer passes on, a transfer moves the dialog between the two
-lists live, and a new dialog badges the list and the title.
+lists live, a new dialog badges the list and the title, and a burst of messages to many
+dialogs, drawn once when it has arrived, leaves every item right.
 
 Screenshots of each screen go to ``OPENLINES_SHOTS`` when it is set, at 1280×800 and 375×667.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -270,3 +272,37 @@ async def test_a_new_dialog_badges_the_list_and_the_title(
     await expect(again.locator('[data-ol="unread"]')).to_have_text("2")
     await expect(bob).to_have_title("(2) Openlines")
     await shot(bob, "new-dialog-badges")
+
+
+async def test_a_burst_of_messages_leaves_every_item_with_its_last_message_and_count(
+    hub: str,
+    desk: dict[str, int],
+    new_page: NewPage,
+    visitors: Callable[[], Awaitable[VisitorClient]],
+) -> None:
+    # A router batch reaches the console as many frames at once, and the list is drawn once
+    # after them: every item must still end with its dialog's last message and unread count.
+    count = 12
+    bob = await new_page("bob", viewport=DESKTOP)
+    await sign_in(bob, hub, "bob")
+    people = [await visitors() for _ in range(count)]
+    for i, person in enumerate(people):
+        await person.say(f"Question {i}")
+    await expect(items(bob)).to_have_count(count)
+
+    follow_ups = [f"Follow-up {chr(ord('A') + i)}." for i in range(count)]
+    pairs = zip(people, follow_ups, strict=True)
+    await asyncio.gather(*(person.say(text) for person, text in pairs))
+    for text in follow_ups:
+        item = items(bob).filter(has_text=text)
+        await expect(item.locator('[data-ol="preview"]')).to_have_text(text)
+        await expect(item.locator('[data-ol="unread"]')).to_have_text("2")
+    await expect(items(bob)).to_have_count(count)
+    await expect(bob).to_have_title(f"({count}) Openlines")
+
+    await people[3].say("One more from the fourth")
+    top = items(bob).first
+    await expect(top.locator('[data-ol="preview"]')).to_have_text("One more from the fourth")
+    await expect(top.locator('[data-ol="unread"]')).to_have_text("3")
+    await expect(items(bob)).to_have_count(count)
+    await shot(bob, "burst-list")
