@@ -40,7 +40,10 @@ pytestmark = pytest.mark.servers
 
 TOKEN = "scrape-token-5b1e"
 SECRET = "signing-key-never-logged-0c77"
-VISITOR_TEXT = "my card number is 4111 and the plan is hidden"
+VISITOR_TEXT = "my card number is 4111-1111-1111-1111 and the plan is hidden"
+CARD_PART = "4111-1111"
+"""A part of the visitor's text no log may hold either. Not digits alone: a random request id
+in hex holds any four digits now and then."""
 REPLY_TEXT = "our confidential answer 9931"
 
 
@@ -249,7 +252,7 @@ async def test_readyz_is_503_for_a_router_holding_no_lease_while_streams_have_no
 async def test_json_logs_carry_ids_and_never_bodies_or_secrets(hub: Hub) -> None:
     assert hub.log_lines
     records = [json.loads(line) for line in hub.log_lines]  # every line is one JSON object
-    for forbidden in (VISITOR_TEXT, REPLY_TEXT, ADMIN_PASSWORD, SECRET, TOKEN, "4111"):
+    for forbidden in (VISITOR_TEXT, REPLY_TEXT, ADMIN_PASSWORD, SECRET, TOKEN, CARD_PART):
         assert not [line for line in hub.log_lines if forbidden in line], forbidden
     assert {"ts", "level", "logger", "msg"} <= set(records[0])
     components = {r.get("component") for r in records}
