@@ -17,12 +17,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from playwright.async_api import Browser, CDPSession, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    CDPSession,
+    Page,
+    Playwright,
+    ViewportSize,
+    async_playwright,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = ViewportSize(width=1280, height=800)
 COUNTERS = {
     "TaskDuration": "main_thread_s",
     "ScriptDuration": "script_s",
@@ -124,7 +131,7 @@ class ConsoleTab:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
-            page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+            page = await browser.new_page(viewport=VIEWPORT)
             await page.goto(f"{base}/")
             await page.locator('[data-ol="login"]').fill(login)
             await page.locator('[data-ol="password"]').fill(password)
