@@ -36,6 +36,12 @@ from tests.support.vk_peer import TOKEN as VK_TOKEN
 pytestmark = pytest.mark.parametrize("redis_server", ["7"], indirect=True)
 
 TG_SECRET = "X-Telegram-Bot-Api-Secret-Token"
+# A token Telegram revoked after it was saved: every poll is refused.
+REVOKED = {
+    "token": "555555:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+    "mode": "polling",
+    "poll_timeout": 0,
+}
 
 
 @dataclass
@@ -110,6 +116,23 @@ async def eventually_health(admin: OperatorClient, channel_id: int, field: str) 
         while not (health := (await listed(admin, channel_id))["health"])[field]:
             await asyncio.sleep(0.05)
     return health
+
+
+async def channel_id_of(admin: OperatorClient, key: str) -> int | None:
+    _status, body = await admin.call("GET", "/api/admin/channels")
+    return next((int(c["id"]) for c in body["channels"] if c["key"] == key), None)
+
+
+async def channel_in_place(
+    admin: OperatorClient, kind: str, key: str, config: dict[str, Any]
+) -> int:
+    """The id of the channel ``key``, created with ``config`` unless it exists already."""
+    channel_id = await channel_id_of(admin, key)
+    if channel_id is not None:
+        return channel_id
+    status, answer = await create(admin, kind, key, config)
+    assert status == 201, answer
+    return int(answer["channel"]["id"])
 
 
 async def post(hub: Hub, path: str, body: dict[str, Any], headers: dict[str, str]) -> int:
@@ -191,14 +214,8 @@ async def test_a_telegram_token_is_checked_and_the_webhook_registered_with_a_sec
 async def test_a_failing_poll_backs_off_logs_one_line_each_time_and_shows_the_error(
     hub: Hub, peers: Peers, admin: OperatorClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A token Telegram revoked after it was saved: every poll is refused.
-    revoked = {
-        "token": "555555:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
-        "mode": "polling",
-        "poll_timeout": 0,
-    }
     with caplog.at_level(logging.WARNING, logger="connectors.platform"):
-        channel_id = await hub.add_channel("telegram", "revoked", revoked)
+        channel_id = await hub.add_channel("telegram", "revoked", REVOKED)
         await eventually(
             lambda: len([m for m, _t in peers.telegram.refused if m == "deleteWebhook"]) >= 3,
             timeout=15,
@@ -306,10 +323,20 @@ async def shot(page: Page, name: str) -> None:
 async def test_the_channel_page_shows_health_what_to_paste_and_telegrams_last_error(
     hub: Hub, peers: Peers, admin: OperatorClient, new_page: NewPage
 ) -> None:
-    _s, body = await admin.call("GET", "/api/admin/channels")
-    shop = next(c for c in body["channels"] if c["key"] == "shop")
-    await admin.call("POST", f"/api/admin/channels/{shop['id']}/enable")
+    # The channels the tests above set up, made here when this test runs alone.
+    shop = await channel_in_place(admin, "telegram", "shop", {"token": TG_TOKEN})
+    await admin.call("POST", f"/api/admin/channels/{shop}/enable")
     await eventually(lambda: peers.telegram.webhook_url.endswith("/hooks/telegram/shop"))
+    peers.telegram.webhook_error = "Wrong response from the webhook: 502 Bad Gateway"
+    refused = await channel_id_of(admin, "revoked")
+    if refused is None:  # Telegram refuses its token, so it is stored as if saved before
+        refused = await hub.add_channel("telegram", "revoked", REVOKED)
+    await eventually_health(admin, refused, "error")
+    await channel_in_place(admin, "vk", "club", CALLBACK)
+    vshop = await channel_in_place(
+        admin, "viber", "vshop", {"token": VIBER_TOKEN, "sender_name": "Shop"}
+    )
+    await admin.call("POST", f"/api/admin/channels/{vshop}/disable")
 
     page = await new_page("admin", viewport={"width": 1280, "height": 800})
     await open_channels(page, hub)
