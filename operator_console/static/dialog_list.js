@@ -1,16 +1,20 @@
 // The dialog list: Open and Closed tabs, one item per dialog with its preview, channel, line,
-// status and unread count. Items are reused between renders, so scroll and focus survive.
+// status and unread count. Only the items near the viewport are drawn (list_window.js); they
+// are reused between drawings, so scroll and focus survive.
 
 import { api } from "./api.js";
 import { renderConversation } from "./conversation.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
+import { ListWindow } from "./list_window.js";
 import { STATUS_LABELS, channelLabel, clientName, listTime, paintAvatar, parseTime, previewText } from "./format.js";
 import { selectDialog } from "./navigation.js";
 import { answersIn, unreadTitle } from "./notifications.js";
 import { snapshot, state } from "./state.js";
 
 const OPEN_STATUSES = new Set(["waiting", "open"]);
-const listItems = new Map(); // dialog id -> <li>
+const listItems = new Map(); // dialog id -> <li>, drawn or not
+let ordered = []; // the dialogs of the tab, as the list shows them
+let listWindow = null;
 let listGen = 0;
 let latestListLoad = Promise.resolve();
 
@@ -125,28 +129,58 @@ export function renderListSoon() {
 export function renderList() {
   clearTimeout(drawing);
   drawing = 0;
-  const dialogs = visibleDialogs();
-  const nodes = dialogs.map((dialog) => {
-    let item = listItems.get(dialog.id);
-    if (!item) {
-      item = createListItem(dialog.id);
-      listItems.set(dialog.id, item);
-    }
-    fillListItem(item, dialog);
-    return item;
-  });
+  ordered = visibleDialogs();
+  drawWindow();
   for (const [id, item] of listItems) {
     if (!state.dialogs.has(id)) {
       listItems.delete(id);
       item.remove();
     }
   }
-  reconcileChildren($("dialog-list"), nodes);
   let openCount = 0;
   for (const d of state.dialogs.values()) if (OPEN_STATUSES.has(d.status)) openCount += 1;
   $("open-count").textContent = openCount ? String(openCount) : "";
-  renderEmpty(dialogs.length === 0);
+  renderEmpty(ordered.length === 0);
   updateTitle();
+}
+
+/** Draw the items of `ordered` that are in or near the viewport; scrolling draws again. */
+function drawWindow() {
+  const list = $("dialog-list");
+  if (!listWindow) listWindow = new ListWindow(list, drawWindow);
+  const { first, last } = listWindow.range(ordered.length);
+  const setSize = String(ordered.length);
+  const nodes = [];
+  for (let index = first; index < last; index += 1) {
+    const dialog = ordered[index];
+    let item = listItems.get(dialog.id);
+    if (!item) {
+      item = createListItem(dialog.id);
+      listItems.set(dialog.id, item);
+    }
+    fillListItem(item, dialog);
+    // Screen readers count the whole list, not the drawn part.
+    setAttributeIfChanged(item, "aria-setsize", setSize);
+    setAttributeIfChanged(item, "aria-posinset", String(index + 1));
+    nodes.push(item);
+  }
+  reconcileChildren(list, nodes);
+  listWindow.place(first, last, ordered.length);
+}
+
+function setAttributeIfChanged(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
+/** The ids of the tab's dialogs, in the order of the list. */
+export function listedDialogIds() {
+  return ordered.map((dialog) => dialog.id);
+}
+
+/** Scroll the list to the dialog, drawing it if it was out of the window. */
+export function revealDialog(id) {
+  const index = ordered.findIndex((dialog) => dialog.id === id);
+  if (index !== -1 && listWindow) listWindow.reveal(index, () => listItems.get(id));
 }
 
 function renderEmpty(isEmpty) {
@@ -217,5 +251,6 @@ export function updateTitle() {
 export function resetList() {
   listGen += 1;
   listItems.clear();
+  ordered = [];
   $("dialog-list").replaceChildren();
 }

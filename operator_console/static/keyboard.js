@@ -2,6 +2,7 @@
 // what is open, "/" for quick answers, "?" for the list of shortcuts, and the operator's choice
 // of Enter or Ctrl+Enter to send (kept per operator in this browser).
 
+import { listedDialogIds, revealDialog } from "./dialog_list.js";
 import { $, el } from "./dom.js";
 import { goBack, selectDialog } from "./navigation.js";
 import { clearSearch, focusSearch, searchShown } from "./search.js";
@@ -89,13 +90,14 @@ function showSettings(open) {
 
 /** Open the previous (-1) or next (+1) dialog of the list. */
 export function moveSelection(step) {
-  const items = [...document.querySelectorAll('#dialog-list [data-ol="dialog"]')];
-  if (!items.length) return;
-  const at = items.findIndex((item) => Number(item.dataset.dialogId) === state.selectedId);
-  const next = at === -1 ? (step > 0 ? 0 : items.length - 1) : Math.min(Math.max(at + step, 0), items.length - 1);
+  // The list draws only the items near its viewport: step through its order, not its items.
+  const ids = listedDialogIds();
+  if (!ids.length) return;
+  const at = ids.indexOf(state.selectedId);
+  const next = at === -1 ? (step > 0 ? 0 : ids.length - 1) : Math.min(Math.max(at + step, 0), ids.length - 1);
   if (next === at) return;
-  items[next].scrollIntoView({ block: "nearest" });
-  selectDialog(Number(items[next].dataset.dialogId));
+  revealDialog(ids[next]);
+  selectDialog(ids[next]);
 }
 
 // "/" outside a text field: write it into the reply box, where it opens the quick answers.
