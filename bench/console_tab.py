@@ -39,7 +39,7 @@ COUNTERS = {
 }
 """Chrome's performance counters read, and the names they get in the report."""
 DRAWS = 40
-"""Drawings of the whole list timed after the load, for each kind; the medians are reported."""
+"""Drawings of the list timed after the load, for each kind; the medians are reported."""
 MOVED = (1, 20, 100)
 """Dialogs that get a new message before each drawing of a burst."""
 SIGN_IN_TIMEOUT_MS = 30_000
@@ -77,7 +77,7 @@ _DRAW = """async ([times, moved]) => {
     bursts[k] = [median(script), median(layout)];
   }
   const items = document.querySelectorAll('[data-ol="dialog-list"] [data-ol="dialog"]').length;
-  return [median(still), items, bursts];
+  return [median(still), items, state.dialogs.size, bursts];
 }"""
 
 
@@ -93,8 +93,10 @@ class TabFigures:
     browser_cpu_s: float
     """CPU of all chromium's processes (browser, renderer, audio and the rest)."""
     draw_ms: float = float("nan")
-    """One drawing of the whole list after the load, the median of ``DRAWS``."""
+    """One drawing of the list after the load, the median of ``DRAWS``."""
     items: int = 0
+    """Items the list drew: those in and near its viewport."""
+    dialogs: int = 0
     """Dialogs in the list then."""
     bursts: dict[int, tuple[float, float]] = field(default_factory=dict)
     """For each of ``MOVED``: the median milliseconds of the drawing after that many dialogs got
@@ -157,8 +159,8 @@ class ConsoleTab:
 
     async def draws(self, figures: TabFigures) -> None:
         """Time the drawings of the list into ``figures``."""
-        still, items, bursts = await self.page.evaluate(_DRAW, [DRAWS, list(MOVED)])
-        figures.draw_ms, figures.items = float(still), int(items)
+        still, items, dialogs, bursts = await self.page.evaluate(_DRAW, [DRAWS, list(MOVED)])
+        figures.draw_ms, figures.items, figures.dialogs = float(still), int(items), int(dialogs)
         figures.bursts = {int(k): (float(v[0]), float(v[1])) for k, v in bursts.items()}
 
     async def close(self) -> None:

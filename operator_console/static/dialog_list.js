@@ -148,7 +148,13 @@ export function renderList() {
 function drawWindow() {
   const list = $("dialog-list");
   if (!listWindow) listWindow = new ListWindow(list, drawWindow);
-  const { first, last } = listWindow.range(ordered.length);
+  let { first, last } = listWindow.range(ordered.length);
+  // Focus must not fall out of the document when the operator scrolls away from its item.
+  const focused = focusedIndex();
+  if (focused !== -1) {
+    first = Math.min(first, focused);
+    last = Math.max(last, focused + 1);
+  }
   const setSize = String(ordered.length);
   const nodes = [];
   for (let index = first; index < last; index += 1) {
@@ -166,6 +172,14 @@ function drawWindow() {
   }
   reconcileChildren(list, nodes);
   listWindow.place(first, last, ordered.length);
+}
+
+function focusedIndex() {
+  const active = document.activeElement;
+  const item = active && active.closest('#dialog-list [data-ol="dialog"]');
+  if (!item) return -1;
+  const id = Number(item.dataset.dialogId);
+  return ordered.findIndex((dialog) => dialog.id === id);
 }
 
 function setAttributeIfChanged(node, name, value) {

@@ -40,7 +40,8 @@ export class ListWindow {
 
   /** Make room for the items left out; measure the item height the first time items are drawn. */
   place(first, last, count) {
-    if (!this.pitch && last > first) {
+    // A hidden list (a phone showing the conversation) has no height to measure.
+    if (!this.pitch && last > first && this.height > 0) {
       const items = this.list.children;
       const one = items[0].getBoundingClientRect();
       this.pitch = items.length > 1 ? items[1].getBoundingClientRect().top - one.top : one.height;

@@ -139,6 +139,16 @@ async def test_a_list_of_hundreds_draws_its_viewport_and_scrolls_through_them_al
     assert await bad_text_nodes(page) == []
     await shot(page, "long-list-bottom-1280x800")
 
+    # Focus stays on an item while the operator scrolls far away from it.
+    await listed.evaluate("(list) => { list.scrollTop = 0; }")
+    await items(page).nth(2).locator("button").focus()
+    await listed.evaluate("(list) => { list.scrollTop = list.scrollHeight; }")
+    await expect(oldest).to_be_visible()
+    focused = (
+        "() => document.activeElement.closest('[data-ol=dialog]').getAttribute('aria-posinset')"
+    )
+    assert await page.evaluate(focused) == "3"
+
     # A message from far down the list brings its dialog to the top, and the operator sees it
     # there once they scroll back up.
     await listed.evaluate("(list) => { list.scrollTop = 0; }")
