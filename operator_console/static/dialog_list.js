@@ -114,21 +114,26 @@ function visibleDialogs() {
   return out.map((entry) => entry.dialog);
 }
 
+// A busy hub's supervisor gets frames all the time; the list need not follow faster than a
+// person reads it, and each drawing costs the tab a layout and a paint.
+const DRAW_EVERY_MS = 200;
 let drawing = 0;
+let drawnAt = -Infinity;
 
 /**
- * Draw the list once the frames that came together are applied. A router's batch reaches a
- * socket as many frames at once, and a supervisor gets one for every message of every dialog:
- * drawing the whole list for each was half of what a busy hub's supervisor tab did.
+ * Draw the list once the frames that came together are applied: at once when it was not drawn
+ * for DRAW_EVERY_MS, else that long after the last drawing. A router's batch reaches a socket
+ * as many frames at once, and a supervisor gets one for every message of every dialog.
  */
 export function renderListSoon() {
-  if (!drawing) drawing = setTimeout(renderList, 0);
+  if (!drawing) drawing = setTimeout(renderList, Math.max(0, drawnAt + DRAW_EVERY_MS - performance.now()));
 }
 
 /** Draw the list from the state. */
 export function renderList() {
   clearTimeout(drawing);
   drawing = 0;
+  drawnAt = performance.now();
   ordered = visibleDialogs();
   drawWindow();
   for (const [id, item] of listItems) {
