@@ -44,6 +44,27 @@ MOVED = (1, 20, 100)
 """Dialogs that get a new message before each drawing of a burst."""
 SIGN_IN_TIMEOUT_MS = 30_000
 
+# Tasks of the tab's main thread over 50 ms ("long tasks"), which hold up what the operator
+# types or clicks: how many, the time beyond 50 ms of each summed (Total Blocking Time), and the
+# longest since the last read.
+_LONG_TASKS = """(() => {
+  const seen = { count: 0, blocking: 0, longest: 0 };
+  window.__benchLongTasks = seen;
+  new PerformanceObserver((found) => {
+    for (const task of found.getEntries()) {
+      seen.count += 1;
+      seen.blocking += task.duration - 50;
+      seen.longest = Math.max(seen.longest, task.duration);
+    }
+  }).observe({ type: "longtask" });
+})();"""
+_READ_LONG_TASKS = """() => {
+  const seen = window.__benchLongTasks;
+  const read = [seen.count, seen.blocking, seen.longest];
+  seen.longest = 0;
+  return read;
+}"""
+
 _DRAW = """async ([times, moved]) => {
   const list = await import("/static/dialog_list.js");
   const { state } = await import("/static/state.js");
@@ -92,6 +113,11 @@ class TabFigures:
     layouts: float
     browser_cpu_s: float
     """CPU of all chromium's processes (browser, renderer, audio and the rest)."""
+    long_tasks: float = 0
+    """Tasks of the tab's main thread over 50 ms."""
+    blocking_s: float = 0
+    """Their time beyond 50 ms each, summed: how long input would have waited."""
+    longest_ms: float = 0
     draw_ms: float = float("nan")
     """One drawing of the list after the load, the median of ``DRAWS``."""
     items: int = 0
@@ -134,6 +160,7 @@ class ConsoleTab:
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             page = await browser.new_page(viewport=VIEWPORT)
+            await page.add_init_script(_LONG_TASKS)
             await page.goto(f"{base}/")
             await page.locator('[data-ol="login"]').fill(login)
             await page.locator('[data-ol="password"]').fill(password)
@@ -155,6 +182,8 @@ class ConsoleTab:
         read = {COUNTERS[m["name"]]: float(m["value"]) for m in metrics if m["name"] in COUNTERS}
         processes = (await self._whole.send("SystemInfo.getProcessInfo"))["processInfo"]
         read["browser_cpu_s"] = sum(float(p["cpuTime"]) for p in processes)
+        count, blocking, longest = await self.page.evaluate(_READ_LONG_TASKS)
+        read |= {"long_tasks": count, "blocking_s": blocking / 1000, "longest_ms": longest}
         return read
 
     async def draws(self, figures: TabFigures) -> None:
@@ -181,4 +210,7 @@ def figures(start: dict[str, float], end: dict[str, float]) -> TabFigures:
         style_s=grew["style_s"],
         layouts=grew["layouts"],
         browser_cpu_s=grew["browser_cpu_s"],
+        long_tasks=grew["long_tasks"],
+        blocking_s=grew["blocking_s"],
+        longest_ms=end["longest_ms"],
     )

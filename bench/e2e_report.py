@@ -259,8 +259,9 @@ def _tab(tab: TabFigures, delivered: int) -> str:
         f"main thread {_fmt(tab.main_thread_s, 1)} s ({_fmt(per_message, 2)} ms a visitor "
         f"message; script {_fmt(tab.script_s, 1)} s, style {_fmt(tab.style_s, 1)} s, layout "
         f"{_fmt(tab.layout_s, 1)} s in {_fmt(tab.layouts)} layouts), chromium's CPU "
-        f"{_fmt(tab.browser_cpu_s, 1)} s; one drawing of the list ({tab.items} items "
-        f"of {tab.dialogs} dialogs) "
+        f"{_fmt(tab.browser_cpu_s, 1)} s; {_fmt(tab.long_tasks)} long tasks, blocking "
+        f"{_fmt(tab.blocking_s, 1)} s, the longest {_fmt(tab.longest_ms)} ms; one drawing of "
+        f"the list ({tab.items} items of {tab.dialogs} dialogs) "
         f"{_fmt(tab.draw_ms, 2)} ms; after k new messages (k: drawing + style and layout) "
         + ", ".join(
             f"{k}: {_fmt(script, 2)} + {_fmt(layout, 2)} ms"
