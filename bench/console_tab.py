@@ -4,9 +4,10 @@ The admin signs in to the console in Debian's chromium (headless, 1280×800) bef
 start, and so sees every dialog of the run open and every message arrive in the list, as a
 supervisor watching a busy line does. Chrome's own counters (``Performance.getMetrics``) say how
 long the tab's main thread worked over the load, and how much of it went to script, style and
-layout; ``SystemInfo.getProcessInfo`` how much CPU all of chromium's processes used. After the
-load, the tab's own module draws the list of every dialog of the run again a number of times:
-what one drawing costs the tab, as each live frame's drawing did when nothing was held back.
+layout; ``SystemInfo.getProcessInfo`` how much CPU all of chromium's processes used; and a
+``PerformanceObserver`` in the page which of the tab's tasks were long enough to hold up a click
+or a key. After the load, the tab's own module draws the list of every dialog of the run again a
+number of times: what one drawing costs the tab.
 
 The tab adds a browser to the two cores the hub runs on: figures of a run with it compare with
 those of other runs with it only.

@@ -116,7 +116,7 @@ function visibleDialogs() {
 
 // A busy hub's supervisor gets frames all the time; the list need not follow faster than a
 // person reads it, and each drawing costs the tab a layout and a paint.
-const DRAW_EVERY_MS = 200;
+const DRAW_EVERY_MS = 500;
 let drawing = 0;
 let drawnAt = -Infinity;
 
