@@ -242,7 +242,7 @@ function fillListItem(item, dialog) {
     el("span", { class: "dialog-row" },
       el("span", { class: "dialog-name", text: clientName(dialog) }),
       el("time", { class: "dialog-time", text: when })),
-    el("span", { class: "dialog-row" },
+    el("span", { class: "dialog-row dialog-row--preview" },
       el("span", { class: "dialog-preview", dataset: { ol: "preview" }, text: previewText(lm, state.me ? state.me.name || state.me.login : null) }), unreadBadge),
     el("span", { class: "dialog-row dialog-row--meta" },
       el("span", { class: "badge badge--channel", dataset: { kind: String(dialog.channel_kind || "") }, text: channelLabel(dialog.channel_kind) }),

@@ -141,6 +141,8 @@ async def test_a_list_of_hundreds_draws_its_viewport_and_scrolls_through_them_al
 
     # Focus stays on an item while the operator scrolls far away from it.
     await listed.evaluate("(list) => { list.scrollTop = 0; }")
+    await expect(items(page).first).to_have_attribute("aria-posinset", "1")
+    await expect(items(page).nth(2)).to_have_attribute("aria-posinset", "3")
     await items(page).nth(2).locator("button").focus()
     await listed.evaluate("(list) => { list.scrollTop = list.scrollHeight; }")
     await expect(oldest).to_be_visible()
@@ -158,6 +160,9 @@ async def test_a_list_of_hundreds_draws_its_viewport_and_scrolls_through_them_al
     await expect(top.locator('[data-ol="preview"]')).to_have_text("Anyone there?")
     await expect(top).to_have_attribute("aria-posinset", "1")
     await within(top, list_box)
+    # An unread badge leaves the item's height as it was.
+    await expect(top.locator('[data-ol="unread"]')).to_have_text("1")
+    assert round((await box(top))["height"]) == height
 
     # Alt+↓ walks down the order, far past the items drawn at first, keeping the chosen one in
     # view; its conversation opens.
