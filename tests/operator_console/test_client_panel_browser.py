@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from core.db import SessionMaker
 from core.db.crm_schema import CrmLead, CrmRequiredFields
-from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Message, Operator
+from core.db.schema import Channel, Client, ClientIdentity, Line, Operator
 from core.envelope import utcnow
 from crm_sink.completeness import BAD_PHONE
+from tests.support.client_seed import add_open_dialog
 from tests.support.console_page import (
     DESKTOP,
     PHONE,
@@ -60,27 +61,13 @@ async def _seed(db: SessionMaker) -> None:
         )
         s.add(identity)
         await s.flush()
-        dialog = Dialog(
-            line_id=1,
-            channel_id=1,
-            client_id=client.id,
-            identity_id=identity.id,
+        dialog = await add_open_dialog(
+            s,
+            identity,
+            "Is the blue kettle in stock?",
+            at,
             operator_id=admin_id,
-            status="open",
-            opened_at=at,
-            last_message_at=at,
-        )
-        s.add(dialog)
-        await s.flush()
-        s.add(
-            Message(
-                dialog_id=dialog.id,
-                channel_id=1,
-                author="client",
-                author_name=client.name,
-                text="Is the blue kettle in stock?",
-                created_at=at,
-            )
+            author_name=client.name,
         )
         s.add(
             CrmLead(

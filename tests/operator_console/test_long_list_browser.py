@@ -19,9 +19,10 @@ from playwright.async_api import FloatRect, Locator, Page, expect
 from sqlalchemy import select
 
 from core.db import SessionMaker
-from core.db.schema import Client, ClientIdentity, Dialog, Message
+from core.db.schema import Client, ClientIdentity, Dialog
 from core.envelope import utcnow
 from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.client_seed import add_open_dialog
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, sign_in
 from tests.support.hubclient import VisitorClient
 
@@ -61,26 +62,7 @@ async def seed(db: SessionMaker, before: float) -> None:
             identity = ClientIdentity(client_id=client.id, channel_id=1, external_id=f"seed-{n}")
             s.add(identity)
             await s.flush()
-            dialog = Dialog(
-                line_id=1,
-                channel_id=1,
-                client_id=client.id,
-                identity_id=identity.id,
-                status="open",
-                opened_at=at,
-                last_message_at=at,
-            )
-            s.add(dialog)
-            await s.flush()
-            s.add(
-                Message(
-                    dialog_id=dialog.id,
-                    channel_id=1,
-                    author="client",
-                    text=f"Question {n}",
-                    created_at=at,
-                )
-            )
+            await add_open_dialog(s, identity, f"Question {n}", at)
 
 
 def items(page: Page) -> Locator:
