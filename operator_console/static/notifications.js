@@ -19,6 +19,11 @@ const DEFAULTS = { sound: true, desktop: true, dialog: true, offer: true, messag
 const BASE_TITLE = "Openlines";
 
 let audio = null;
+// A burst of messages rings once: tones laid over each other are noise to the operator, and a
+// busy operator's tab spent a sixth of its script making them.
+const CHIME_GAP_S = 1;
+let chimedAt = -Infinity;
+let choices = null; // { key, value }: this operator's choices, read from localStorage once
 // The message a new dialog was announced with: its own message frame follows and is not news.
 const announcedWith = new Map(); // dialog id -> message id
 
@@ -36,19 +41,31 @@ export function answersIn(dialog) {
   return dialog.operator_id === null || dialog.operator_id === undefined || dialog.operator_id === state.me.id;
 }
 
-/** This operator's notification choices. */
+/** This operator's notification choices; every frame asks, so they are read once. */
 export function notifySettings() {
-  try {
-    return { ...DEFAULTS, ...JSON.parse(localStorage.getItem(settingsKey()) || "{}") };
-  } catch (err) {
-    return { ...DEFAULTS };
+  const key = settingsKey();
+  if (!choices || choices.key !== key) {
+    let value;
+    try {
+      value = { ...DEFAULTS, ...JSON.parse(localStorage.getItem(key) || "{}") };
+    } catch (err) {
+      value = { ...DEFAULTS };
+    }
+    choices = { key, value };
   }
+  return choices.value;
 }
 
 function saveSetting(name, on) {
   const next = { ...notifySettings(), [name]: on };
+  choices = { key: settingsKey(), value: next };
   try { localStorage.setItem(settingsKey(), JSON.stringify(next)); } catch (err) { /* private mode */ }
 }
+
+// The operator's other tabs change the same choices.
+window.addEventListener("storage", (event) => {
+  if (choices && event.key === choices.key) choices = null;
+});
 
 /**
  * How many dialogs this operator answers in have client messages this page has not shown. A
@@ -86,10 +103,12 @@ function askPermissionOnce() {
   Notification.requestPermission().catch(() => {});
 }
 
-/** A short two-note chime made on the spot: no audio file is needed. */
+/** A short two-note chime made on the spot (no audio file is needed); once for a burst. */
 export function chime() {
   if (!audio || audio.state !== "running") return false;
   const now = audio.currentTime;
+  if (now - chimedAt < CHIME_GAP_S) return false;
+  chimedAt = now;
   [[880, 0], [1320, 0.12]].forEach(([freq, at]) => {
     const osc = audio.createOscillator();
     const gain = audio.createGain();

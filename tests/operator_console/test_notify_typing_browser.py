@@ -1,5 +1,6 @@
-"""Typing indicators, read receipts and the unread title as people see them: a visitor in the
-widget and an operator in the console, in one real Chromium against a whole hub.
+"""Typing indicators, read receipts, the unread title and the chime as people see and hear them:
+a visitor in the widget and an operator in the console, in one real Chromium against a whole
+hub.
 
 Screenshots of each state go to ``$OPENLINES_SHOTS`` when that is set (for looking at them).
 """
@@ -178,6 +179,49 @@ async def test_the_title_counts_dialogs_with_unread_messages(
     await third.say("Hello again")
     await expect(console.locator('[data-ol="dialog"]', has_text="Hello again")).to_have_count(1)
     assert not any(n.endswith(": Hello again") for n in await notes(console))
+
+
+# Every tone the console makes, counted: a chime is two.
+COUNT_TONES = """
+window.__tones = 0;
+const makeTone = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__tones += 1;
+  return makeTone.call(this);
+};
+"""
+
+
+async def tones_reach(page: Page, count: int) -> None:
+    async with asyncio.timeout(10):
+        while await page.evaluate("window.__tones") < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_burst_of_messages_rings_once(
+    hub: str, new_page: NewPage, others: list[VisitorClient]
+) -> None:
+    console = await new_page("console", viewport=DESKTOP)
+    await console.add_init_script(COUNT_TONES)
+    await sign_in(console, hub)  # its clicks let the page make sounds
+    visitor = VisitorClient(hub)
+    others.append(visitor)
+    await visitor.connect()
+    await visitor.say("Hello")
+    await tones_reach(console, 2)  # the new dialog's chime
+
+    await asyncio.sleep(1.2)
+    for n in range(5):
+        await visitor.say(f"Burst {n}")
+    item = console.locator('[data-ol="dialog"]', has_text="Burst 4")
+    await expect(item.locator('[data-ol="unread"]')).to_have_text("6")
+    await tones_reach(console, 4)
+    await asyncio.sleep(0.3)
+    assert await console.evaluate("window.__tones") == 4  # one chime for the five
+
+    await asyncio.sleep(1.2)
+    await visitor.say("Later")
+    await tones_reach(console, 6)
 
 
 async def olga_answers_the_demo_line(settings: Settings) -> None:
