@@ -36,6 +36,7 @@ export const socket = {
   delay: RECONNECT_MIN_MS,
   timer: null,
   watchdog: null,
+  heardAt: 0,
   lastEventId: null,
   greetedAt: 0,
   resyncing: false,
@@ -60,7 +61,7 @@ export const socket = {
   stop() {
     this.running = false;
     clearTimeout(this.timer);
-    clearTimeout(this.watchdog);
+    this.stopWatchdog();
     this.timer = null;
     if (this.ws) {
       const ws = this.ws;
@@ -112,7 +113,7 @@ export const socket = {
     if (ws !== this.ws) return;
     this.ws = null;
     useSocket(null);
-    clearTimeout(this.watchdog);
+    this.stopWatchdog();
     if (this.gotHello && Date.now() - this.greetedAt >= STABLE_CONNECTION_MS) this.delay = RECONNECT_MIN_MS;
     this.scheduleReconnect();
     // A close or a refused upgrade says nothing about why; asking /api/me tells an ended
@@ -120,16 +121,31 @@ export const socket = {
     api("GET", "/api/me").catch(() => {});
   },
 
+  // Every frame counts as a sign of life. A busy hub sends hundreds a second: each notes the
+  // time, and the one timer, when it fires, looks at how long the socket has really been quiet.
   kick() {
+    this.heardAt = performance.now();
+    if (this.watchdog === null) this.watchdog = setTimeout(() => this.checkSilence(), SOCKET_SILENCE_MS);
+  },
+
+  checkSilence() {
+    this.watchdog = null;
+    if (!this.ws) return;
+    const quiet = performance.now() - this.heardAt;
+    if (quiet < SOCKET_SILENCE_MS) {
+      this.watchdog = setTimeout(() => this.checkSilence(), SOCKET_SILENCE_MS - quiet);
+      return;
+    }
+    const ws = this.ws;
+    this.ws = null;
+    useSocket(null);
+    detach(ws, 4000, "silent");
+    this.scheduleReconnect();
+  },
+
+  stopWatchdog() {
     clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => {
-      if (!this.ws) return;
-      const ws = this.ws;
-      this.ws = null;
-      useSocket(null);
-      detach(ws, 4000, "silent");
-      this.scheduleReconnect();
-    }, SOCKET_SILENCE_MS);
+    this.watchdog = null;
   },
 
   scheduleReconnect() {
