@@ -23,6 +23,8 @@ A database at this version's schema is a copy of one the session migrated once p
 it at the heads and starts without Alembic, as it does on every start but the first.
 - ``settings`` / ``hub`` (function): a whole hub on a loopback port against ``redis_url``
   and ``db_url``.
+- ``visitor`` (function): a web chat ``VisitorClient`` connected to ``hub`` (whichever ``hub``
+  the test's folder or module provides).
 
 A test that takes both a Redis version and a database backend runs on two pairs, Redis 6.2
 with SQLite and Redis 7 with PostgreSQL, rather than on all four combinations: each version
@@ -58,6 +60,7 @@ from tests.support.browser_fixtures import (  # noqa: F401  (fixtures and a hook
     playwright,
     pytest_runtest_makereport,
 )
+from tests.support.hubclient import VisitorClient
 from tests.support.mailpeers import Dovecot, MailPeers, Postfix
 from tests.support.servers import PostgresCluster, RedisServer
 
@@ -220,6 +223,16 @@ async def hub(app: web.Application) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
+    client = VisitorClient(hub)
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 SERVER_FIXTURES = frozenset(

@@ -20,7 +20,7 @@ const BASE_TITLE = "Openlines";
 
 let audio = null;
 // A burst of messages rings once: tones laid over each other are noise to the operator, and a
-// busy operator's tab spent a sixth of its script making them.
+// busy operator's tab spent two fifths of its script making them.
 const CHIME_GAP_S = 1;
 let chimedAt = -Infinity;
 let choices = null; // { key, value }: this operator's choices, read from localStorage once
@@ -57,9 +57,9 @@ export function notifySettings() {
 }
 
 function saveSetting(name, on) {
-  const next = { ...notifySettings(), [name]: on };
-  choices = { key: settingsKey(), value: next };
-  try { localStorage.setItem(settingsKey(), JSON.stringify(next)); } catch (err) { /* private mode */ }
+  const key = settingsKey();
+  choices = { key, value: { ...notifySettings(), [name]: on } };
+  try { localStorage.setItem(key, JSON.stringify(choices.value)); } catch (err) { /* private mode */ }
 }
 
 // The operator's other tabs change the same choices.

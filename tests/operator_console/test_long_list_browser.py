@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,16 +37,6 @@ pytestmark = [
     pytest.mark.parametrize("redis_server", ["7"], indirect=True),
     pytest.mark.timeout(120),
 ]
-
-
-@pytest.fixture
-async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub)
-    await client.connect()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def seed(db: SessionMaker, before: float) -> None:

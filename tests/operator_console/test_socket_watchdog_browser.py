@@ -4,8 +4,6 @@ and opened again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Page, expect
 
@@ -31,14 +29,6 @@ window.WebSocket = class extends Socket {
   }
 };
 """
-
-
-@pytest.fixture
-async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub)
-    await client.connect()
-    yield client
-    await client.close()
 
 
 async def sockets(page: Page) -> int:

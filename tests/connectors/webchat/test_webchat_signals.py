@@ -50,14 +50,6 @@ async def admin(hub: str) -> AsyncIterator[OperatorClient]:
     await client.close()
 
 
-@pytest.fixture
-async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
-    client = VisitorClient(hub)
-    await client.connect()
-    yield client
-    await client.close()
-
-
 async def open_dialog(admin: OperatorClient, visitor: VisitorClient) -> int:
     cid = await visitor.say("Is the kettle in stock?")
     await visitor.receive_until("message", client_msg_id=cid)
