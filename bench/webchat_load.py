@@ -218,6 +218,8 @@ class Operator:
         """Replies sent over the socket, by client_msg_id, until the hub answers."""
         self.stream_id: str | None = None
         """The events-stream id of the last event the socket brought."""
+        self.unread: list[dict[str, Any]] = []
+        """Frames that came with the hello, to follow once the socket is read."""
         self.closing = False
         """Set once the benchmark closes the socket itself: its end is no reason to reopen."""
 
@@ -245,11 +247,12 @@ class Operator:
     async def connect(self) -> bool:
         """Open the operator socket, after the last event this operator had if any (as the
         console reconnects), and read its ``hello``; whether the hub replays all it missed."""
-        path = "/api/ws"
+        path = "/api/ws?batch=1"
         if self.stream_id is not None:
-            path += f"?after={quote(self.stream_id)}"
+            path += f"&after={quote(self.stream_id)}"
         self.ws = await self.http.ws_connect(_ws_url(self.base, path), compress=0)
-        hello = await self.ws.receive_json(timeout=30)
+        [hello, *live] = await self.ws.receive_json(timeout=30)
+        self.unread = live
         if hello.get("type") != "hello":
             raise RuntimeError(f"operator socket: expected hello, got {hello}")
         return bool(hello.get("resumed"))
@@ -295,11 +298,16 @@ class Operator:
 
     async def _read(self, shared: Shared) -> None:
         assert self.ws is not None
+        self._apply(self.unread, time.perf_counter(), shared)
+        self.unread = []
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
-            now = time.perf_counter()
-            frame = orjson.loads(msg.data)
+            self._apply(orjson.loads(msg.data), time.perf_counter(), shared)
+
+    def _apply(self, frames: list[dict[str, Any]], now: float, shared: Shared) -> None:
+        """Follow one message's frames, as the console does."""
+        for frame in frames:
             if isinstance(frame.get("stream_id"), str):
                 self.stream_id = frame["stream_id"]
             kind = frame.get("type")

@@ -107,6 +107,10 @@ database on every hello, so a longer absence loses nothing there; its hello then
 
 Ending = tuple[int, bytes]
 """Why a socket must close: its close code and message."""
+BATCH_MOST = 200
+"""Frames one websocket message carries at most on a socket that takes them in lists
+(``Connection.batched``): a supervisor's socket gets a router batch's frames together, and one
+message each would cost the hub a write and the browser a task per frame."""
 ADMIT_S = 1.0
 """How often a busy socket asks whether its session still lives. Each frame would cost a few
 microseconds for an answer that changes once a session; the session cache's own seconds
@@ -165,11 +169,20 @@ class _Frame:
 class Connection:
     """One operator browser tab."""
 
-    def __init__(self, operator_id: int, ws: web.WebSocketResponse, role: str = "operator") -> None:
+    def __init__(
+        self,
+        operator_id: int,
+        ws: web.WebSocketResponse,
+        role: str = "operator",
+        batched: bool = False,
+    ) -> None:
         self.operator_id = operator_id
         self.role = role
         """The operator's role when the socket opened: who gets the supervisors' frames."""
         self.ws = ws
+        self.batched = batched
+        """Whether each websocket message is a list of the frames queued by then (``?batch=1``)
+        instead of one frame."""
         self.socket_id = uuid.uuid4().hex
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.event_id = 0
@@ -271,12 +284,30 @@ class Connection:
                     await self.on_heartbeat()
                 except Exception:
                     log.exception("could not refresh operator %d's socket", self.operator_id)
-            self.event_id += 1
+            if self.batched:
+                data = frames.dumps(self._numbered([frame, *self._queued(BATCH_MOST - 1)]))
+            else:
+                data = frames.dumps(self._numbered([frame])[0])
             if not corked and not self.queue.empty():
                 corked = cork(self.transport, True)
-            await self.ws.send_json({**frame, "event_id": self.event_id}, dumps=frames.dumps)
+            await self.ws.send_str(data)
             if corked and self.queue.empty():
                 corked = cork(self.transport, False)
+
+    def _queued(self, most: int) -> list[dict[str, Any]]:
+        """Up to ``most`` frames queued by now, without waiting."""
+        taken: list[dict[str, Any]] = []
+        while len(taken) < most and not self.queue.empty():
+            taken.append(self.queue.get_nowait())
+        return taken
+
+    def _numbered(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The frames with their event ids, one more each."""
+        numbered = []
+        for frame in batch:
+            self.event_id += 1
+            numbered.append({**frame, "event_id": self.event_id})
+        return numbered
 
 
 def cork(transport: asyncio.BaseTransport | None, on: bool) -> bool:

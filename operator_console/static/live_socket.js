@@ -77,8 +77,9 @@ export const socket = {
     this.timer = null;
     if (!this.running) return;
     // The last events-stream id seen lets the hub replay what this tab missed while away.
-    const after = this.lastStreamId ? `?after=${encodeURIComponent(this.lastStreamId)}` : "";
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws${after}`;
+    // In lists: a busy hub sends a batch's frames as one message, one task here instead of many.
+    const after = this.lastStreamId ? `&after=${encodeURIComponent(this.lastStreamId)}` : "";
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/ws?batch=1${after}`;
     setConn("offline", "Connecting…");
     let ws;
     try {
@@ -100,13 +101,18 @@ export const socket = {
   onMessage(ws, event) {
     if (ws !== this.ws) return;
     this.kick();
-    let frame;
+    let frames;
     try {
-      frame = JSON.parse(event.data);
+      frames = JSON.parse(event.data);
     } catch (err) {
       return;
     }
-    if (frame && typeof frame === "object") this.onFrame(frame);
+    if (!Array.isArray(frames)) frames = [frames];
+    for (const frame of frames) {
+      // A frame may end this socket (a hello for another role reloads the page).
+      if (ws !== this.ws) return;
+      if (frame && typeof frame === "object") this.onFrame(frame);
+    }
   },
 
   onClose(ws) {

@@ -16,7 +16,7 @@ from core.db.schema import ConsoleSession, Operator
 from operator_console.auth import CACHE_SECONDS, hash_password
 from operator_console.live import ROLE_CHANGED, SESSION_ENDED
 from tests.support.console_world import World, logged_in
-from tests.support.hubclient import OperatorClient, VisitorClient
+from tests.support.hubclient import OperatorClient, VisitorClient, frames_in
 
 
 async def closed_with(client: OperatorClient, timeout: float = 10) -> tuple[int, list[str]]:
@@ -27,7 +27,7 @@ async def closed_with(client: OperatorClient, timeout: float = 10) -> tuple[int,
         while True:
             msg = await client.ws.receive()
             if msg.type == aiohttp.WSMsgType.TEXT:
-                before.append(msg.json()["type"])
+                before += [frame["type"] for frame in frames_in(msg)]
                 continue
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
             return int(client.ws.close_code or msg.data), before

@@ -188,19 +188,22 @@ class ChaosOperator:
             await self.ws.close()
 
     async def _session(self) -> None:
-        after = f"?after={self.last_stream_id}" if self.last_stream_id else ""
-        async with self.http.ws_connect(_ws(self.base, f"/api/ws{after}")) as ws:
+        after = f"&after={self.last_stream_id}" if self.last_stream_id else ""
+        async with self.http.ws_connect(_ws(self.base, f"/api/ws?batch=1{after}")) as ws:
             self.ws = ws
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
-                frame = json.loads(msg.data)
-                if frame.get("type") == "hello":
-                    self.connections += 1
-                if isinstance(frame.get("stream_id"), str):
-                    self.last_stream_id = frame["stream_id"]
-                if frame.get("type") == "message":
-                    self._on_message(frame["message"])
+                for frame in json.loads(msg.data):
+                    self._follow(frame)
+
+    def _follow(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "hello":
+            self.connections += 1
+        if isinstance(frame.get("stream_id"), str):
+            self.last_stream_id = frame["stream_id"]
+        if frame.get("type") == "message":
+            self._on_message(frame["message"])
 
     def _on_message(self, message: dict[str, Any]) -> None:
         if message.get("author") != "client":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -88,6 +89,8 @@ class OperatorClient:
         )
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.frames: list[dict[str, Any]] = []
+        self.unread: deque[dict[str, Any]] = deque()
+        """Frames of a message read already, not yet returned by ``receive``."""
 
     async def login(self, login: str, password: str) -> dict[str, Any]:
         async with self.http.post(
@@ -109,15 +112,22 @@ class OperatorClient:
                 return resp.status, None
             return resp.status, await resp.json()
 
-    async def open_socket(self) -> dict[str, Any]:
-        self.ws = await self.http.ws_connect(f"{self.base.replace('http', 'ws', 1)}/api/ws")
+    async def open_socket(self, batch: bool = True) -> dict[str, Any]:
+        """Open the operator socket and return its hello; with ``batch``, frames come in lists,
+        as the console takes them."""
+        query = "?batch=1" if batch else ""
+        self.ws = await self.http.ws_connect(f"{self.base.replace('http', 'ws', 1)}/api/ws{query}")
+        self.unread.clear()
         return await self.receive()
 
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame, of the list in hand or of the next message."""
         assert self.ws is not None
-        msg = await self.ws.receive(timeout=timeout)
-        assert msg.type == aiohttp.WSMsgType.TEXT, f"socket closed: {msg}"
-        frame: dict[str, Any] = json.loads(msg.data)
+        if not self.unread:
+            msg = await self.ws.receive(timeout=timeout)
+            assert msg.type == aiohttp.WSMsgType.TEXT, f"socket closed: {msg}"
+            self.unread.extend(frames_in(msg))
+        frame = self.unread.popleft()
         self.frames.append(frame)
         return frame
 
@@ -157,6 +167,12 @@ class OperatorClient:
         if self.ws is not None:
             await self.ws.close()
         await self.http.close()
+
+
+def frames_in(msg: aiohttp.WSMessage) -> list[dict[str, Any]]:
+    """The frames of one text message of the operator socket: a list of them, or one."""
+    data = json.loads(msg.data)
+    return data if isinstance(data, list) else [data]
 
 
 def _bodies(frame: dict[str, Any]) -> list[dict[str, Any]]:
