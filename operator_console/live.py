@@ -251,8 +251,9 @@ class Connection:
                 self.transport.abort()
 
     async def pump(self) -> None:
-        """Send queued frames with their event ids, a ping when idle, and keep the socket
-        counted as live once per heartbeat, busy or not."""
+        """Send queued frames with their event ids (on a ``batched`` socket, all queued by then
+        in one message), a ping when idle, and keep the socket counted as live once per
+        heartbeat, busy or not."""
         loop = asyncio.get_running_loop()
         refreshed = loop.time()
         admitted = -ADMIT_S  # the first frame is checked
