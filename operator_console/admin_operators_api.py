@@ -19,7 +19,7 @@ from core.db.routing_schema import OperatorGroupMember
 from core.db.schema import ConsoleSession, LineOperator, Operator
 from core.envelope import PresenceChange
 from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES, OperatorRole
-from operator_console.auth import hash_password, http_error, require_role
+from operator_console.auth import hashed_password, http_error, require_role
 from operator_console.bodies import Body, path_row
 from operator_console.field_errors import FieldError, field_error_response, read_form_body
 from operator_console.live import HUB
@@ -75,6 +75,7 @@ async def create_operator(request: web.Request) -> web.Response:
     """POST /api/admin/operators."""
     require_role(request, "admin")
     body = await read_form_body(request, OperatorBody)
+    password_hash = await hashed_password(body.password)
     async with request.app[SESSIONS]() as session, session.begin():
         if await session.scalar(select(Operator.id).where(Operator.login == body.login)):
             error = FieldError("login", "Another operator uses this login.")
@@ -83,7 +84,7 @@ async def create_operator(request: web.Request) -> web.Response:
             login=body.login,
             name=body.name,
             role=body.role,
-            password_hash=hash_password(body.password),
+            password_hash=password_hash,
             max_open_dialogs=body.max_open_dialogs,
             email=body.email or None,
         )
@@ -97,6 +98,7 @@ async def edit_operator(request: web.Request) -> web.Response:
     """PATCH /api/admin/operators/{id}."""
     me = require_role(request, "admin")
     body = await read_form_body(request, OperatorEditBody)
+    new_hash = await hashed_password(body.password) if body.password is not None else None
     async with request.app[SESSIONS]() as session, session.begin():
         operator = await path_row(session, request, Operator, "operator_id")
         if operator.id == me.id and body.role not in (None, "admin"):
@@ -108,9 +110,9 @@ async def edit_operator(request: web.Request) -> web.Response:
             if body.role in READ_ONLY_ROLES and role_changed:
                 await _check_off_every_queue(session, operator.id)
             operator.role = body.role
-        if body.password is not None:
+        if new_hash is not None:
             prefix = DISABLED if operator.password_hash.startswith(DISABLED) else ""
-            operator.password_hash = prefix + hash_password(body.password)
+            operator.password_hash = prefix + new_hash
         if body.max_open_dialogs is not None:
             operator.max_open_dialogs = body.max_open_dialogs
         elif body.clear_max_open_dialogs:

@@ -28,11 +28,10 @@ from core.views import message_view
 from operator_console.auth import (
     COOKIE,
     SESSION_CACHE,
-    check_password,
-    check_password_of_unknown,
     do_create_session,
     do_end_session,
     http_error,
+    password_matches,
 )
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.dialog_status import DIALOG_STATUS, SeenDialog
@@ -84,10 +83,8 @@ async def login(request: web.Request) -> web.Response:
     sessions = request.app[SESSIONS]
     async with sessions() as session:
         operator = await session.scalar(select(Operator).where(Operator.login == body.login))
-    if operator is None:
-        right = check_password_of_unknown(body.password)
-    else:
-        right = check_password(operator.password_hash, body.password)
+    stored_hash = operator.password_hash if operator is not None else None
+    right = await password_matches(stored_hash, body.password)
     if operator is None or not right:
         await guard.do_record_failure(body.login, ip)
         return error(401, "wrong login or password")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -10,6 +11,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +36,13 @@ READ_ONLY_MAY = frozenset({"/api/logout"})
 """State-changing endpoints a read-only role may still call: ending their own session."""
 
 _hasher = PasswordHasher()
+ARGON2_WORKERS = 2
+ARGON2 = ThreadPoolExecutor(max_workers=ARGON2_WORKERS, thread_name_prefix="argon2")
+"""Where the console hashes and checks passwords. Argon2 takes tens of milliseconds of CPU and
+64 MiB a call, on purpose: on the event loop every login held up each socket and request of
+the process that long. Two at a time (argon2 lets go of the interpreter lock, so they run
+beside the loop): a burst of logins waits its turn here instead of taking the machine's
+memory."""
 
 CACHE_SECONDS = 5.0
 """How long the operator of a console session is kept (see ``SessionCache``)."""
@@ -63,6 +72,20 @@ def check_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def password_matches(stored_hash: str | None, password: str) -> bool:
+    """``check_password`` off the event loop (``ARGON2``); with no hash (an unknown login),
+    the time of a real check and False."""
+    loop = asyncio.get_running_loop()
+    if stored_hash is None:
+        return await loop.run_in_executor(ARGON2, check_password_of_unknown, password)
+    return await loop.run_in_executor(ARGON2, check_password, stored_hash, password)
+
+
+async def hashed_password(password: str) -> str:
+    """``hash_password`` off the event loop (``ARGON2``)."""
+    return await asyncio.get_running_loop().run_in_executor(ARGON2, hash_password, password)
 
 
 def _digest(token: str) -> str:
