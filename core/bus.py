@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
-from core import bus_tail, streams
+from core import bus_tail, published, streams
 from core.bus_ack import AckPolicy
 from core.bus_config import RETRY_BACKOFF as RETRY_BACKOFF
 from core.bus_config import BusConfig as BusConfig
@@ -40,7 +40,7 @@ from core.bus_delayed import DelayedRetries, OrderingKey, deliveries_of, for_oth
 from core.bus_tail import FIELD, as_text, payload_of
 from core.coalesce import Coalescer
 from core.delivery import Delivery as Delivery
-from core.envelope import Envelope, InboundMessage, encode
+from core.envelope import Envelope, InboundMessage
 from core.metrics import HubMetrics
 from core.outage import REDIS_CLIENT_DOWN, REDIS_DOWN, Outage
 from core.replicas import ReplicaWait
@@ -88,7 +88,8 @@ class Bus:
 
     async def publish_replicated(self, stream: str, payload: BaseModel) -> str:
         """Like ``publish``, returning once a replica has the entry too (``core.replicas``)."""
-        entry_id = await self.replicated.xadd(stream, {FIELD: encode(payload)}, self.config.maxlen)
+        text = published.encoded(stream, payload)
+        entry_id = await self.replicated.xadd(stream, {FIELD: text}, self.config.maxlen)
         if isinstance(payload, InboundMessage):
             self.metrics.messages_in.labels(str(payload.channel_id)).inc()
         return entry_id
@@ -113,7 +114,8 @@ class Bus:
     def _append(self, stream: str, payload: BaseModel) -> tuple[Any, ...]:
         """The ``XADD`` of one payload, trimmed near ``maxlen``, as ``execute_command`` takes
         it (without ``xadd``'s building of its arguments, a microsecond an entry)."""
-        return ("XADD", stream, "MAXLEN", "~", self.config.maxlen, "*", FIELD, encode(payload))
+        text = published.encoded(stream, payload)
+        return ("XADD", stream, "MAXLEN", "~", self.config.maxlen, "*", FIELD, text)
 
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create a consumer group reading from the stream's start, if it is missing."""
@@ -154,6 +156,7 @@ class Bus:
     ) -> AsyncIterator[list[tuple[str, Envelope]]]:
         """``tail``, one list of entries per read (``core.bus_tail.tail_reads``)."""
         block = self.config.block_ms if block_ms is None else block_ms
+        published.read_here(stream)
         return bus_tail.tail_reads(self.redis, stream, self.stopping, self.config.batch_size,
                                    block, after)  # fmt: skip
 
@@ -214,6 +217,7 @@ class Consumer(Generic[T]):
         self.acks = AckPolicy(bus.redis, stream, group, bus.config, bus.metrics, self.delayed)
         self._last_claim = 0.0
         self._last_forget = time.monotonic()
+        published.read_here(stream)
 
     async def run(self) -> None:
         """Consume until the bus closes. Entries in flight if the process dies stay pending and
@@ -364,7 +368,7 @@ class Consumer(Generic[T]):
                 continue
             raw[entry_id] = fields
             try:
-                payload = self.adapter.validate_json(payload_of(fields))
+                payload = published.decoded(self.adapter, payload_of(fields))
             except (ValidationError, KeyError, UnicodeDecodeError) as exc:
                 await self.acks.malformed(entry_id, fields, exc)
                 continue

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from core.envelope import ENVELOPE, Envelope
+from core.envelope import Envelope, decode
 from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def tail_reads(
             for raw_id, fields in entries:
                 last = as_text(raw_id)
                 try:
-                    decoded.append((last, ENVELOPE.validate_json(payload_of(fields))))
+                    decoded.append((last, decode(payload_of(fields))))
                 except (ValidationError, KeyError) as exc:
                     log.error("stream %s entry %s is malformed: %s", stream, last, exc)
             if decoded:
@@ -183,7 +183,7 @@ async def entries_between(
         for raw_id, fields in entries:
             after = as_text(raw_id)
             try:
-                yield after, ENVELOPE.validate_json(payload_of(fields))
+                yield after, decode(payload_of(fields))
             except (ValidationError, KeyError) as exc:
                 log.error("stream %s entry %s is malformed: %s", stream, after, exc)
         if len(entries) < page:

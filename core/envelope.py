@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from core import published
+
 MAX_TEXT = 4000
 """Longest message text the hub accepts from any channel, in characters."""
 
@@ -662,5 +664,8 @@ def encode(payload: BaseModel) -> str:
 
 
 def decode(raw: str | bytes) -> Envelope:
-    """Parse a stream entry; raises pydantic.ValidationError on anything malformed."""
-    return ENVELOPE.validate_json(raw)
+    """Parse a stream entry; raises pydantic.ValidationError on anything malformed. A payload
+    this process published lately is taken as it is (``core.published``)."""
+    if isinstance(raw, bytes):
+        return ENVELOPE.validate_json(raw)
+    return published.decoded(ENVELOPE, raw)

@@ -27,9 +27,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from core import published
 from core.bus import Bus
 from core.bus_tail import FIELD
-from core.envelope import InboundMessage, encode
+from core.envelope import InboundMessage
 
 WINDOW_S = 10
 MAX_PER_VISITOR = 20
@@ -100,7 +101,8 @@ class VisitorRate:
         if self.budget.per_address:  # no ceiling per address: nothing to count there
             keys.append(_address_key(address))
             ceilings.append(self.budget.per_address)
-        args: list[str | int] = [self.budget.window_s, bus.config.maxlen, FIELD, encode(message)]
+        text = published.encoded(stream, message)
+        args: list[str | int] = [self.budget.window_s, bus.config.maxlen, FIELD, text]
         args += ceilings
         entry_id = await self._queue(bus, [*keys, stream], args)
         if entry_id is None:
