@@ -11,8 +11,11 @@ Redis; each figure is the median of the rounds' CPU per entry:
   on the hub's client: the floor of a Streams hop in Python;
 * ``publish``: the hub's publish alone, a console event (``MessageEvent``) encoded and appended
   ten to a pipeline (``Bus.queue_publish``), as the router publishes a batch's effects;
-* ``hop``: the same publish and a ``core.bus`` consumer that parses, validates and acks each
-  entry (a handler that does nothing).
+* ``hop``: the same publish and a ``core.bus`` consumer in the same process that takes each
+  entry (the payload it published: ``core.published``) and acks it, with a handler that does
+  nothing;
+* ``parsed``: the same with nothing kept, so that the consumer parses and validates each entry,
+  as a reader in another process (the roles split) does.
 
     .venv/bin/python -m bench.bus_hop [--entries 5000] [--rounds 10]
 """
@@ -33,6 +36,7 @@ from typing import Any
 import uvloop
 from redis.asyncio import Redis
 
+from core import published
 from core.bus import Bus, Delivery
 from core.bus_tail import FIELD
 from core.envelope import ENVELOPE, Envelope, MessageEvent, MessageView, encode
@@ -100,6 +104,15 @@ async def _hop(bus: Bus, stream: str, events: Sequence[MessageEvent]) -> None:
         await consumer.step()
 
 
+async def _parsed(bus: Bus, stream: str, events: Sequence[MessageEvent]) -> None:
+    kept = published.KEPT_MOST
+    published.KEPT_MOST = 0  # each payload is let go as it is published
+    try:
+        await _hop(bus, stream, events)
+    finally:
+        published.KEPT_MOST = kept
+
+
 async def _cpu_us(work: Callable[[], Awaitable[None]], entries: int) -> float:
     started = time.process_time()
     await work()
@@ -115,13 +128,14 @@ async def run(entries: int, rounds: int) -> dict[str, float]:
         await server.start()
         redis = connect(server.url, 16)
         bus = Bus(redis)
-        spent: dict[str, list[float]] = {"bare": [], "publish": [], "hop": []}
+        spent: dict[str, list[float]] = {"bare": [], "publish": [], "hop": [], "parsed": []}
         try:
             for number in range(rounds + 1):
                 ways: dict[str, Callable[[], Awaitable[None]]] = {
                     "bare": partial(_bare, redis, f"bench:bare:{number}", payloads),
                     "publish": partial(_publish, bus, f"bench:publish:{number}", events),
                     "hop": partial(_hop, bus, f"bench:hop:{number}", events),
+                    "parsed": partial(_parsed, bus, f"bench:parsed:{number}", events),
                 }
                 for name, work in ways.items():
                     figure = await _cpu_us(work, entries)
@@ -146,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  bare Streams hop (payload pre-encoded)     {figures['bare']:6.1f}")
     print(f"  the hub's publish of an event, alone      {figures['publish']:6.1f}")
     print(f"  the hub's hop: publish, consume, ack      {figures['hop']:6.1f}")
+    print(f"  the same, each entry parsed               {figures['parsed']:6.1f}")
     return 0
 
 
