@@ -10,6 +10,7 @@ from core.envelope import IntegrationEvent
 from core.integration_events import HOOK_EVENTS
 from operator_console.integrations.signing import EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER
 from operator_console.integrations.tokens import ANY_TOKEN, EVENT_SCOPES, SCOPES, scope_needed
+from operator_console.live import BATCH_MOST
 
 TOKEN_SCHEME = {
     "type": "http",
@@ -45,7 +46,9 @@ def token_security(method: str, path: str, operation: dict[str, Any]) -> None:
             "A websocket (upgrade with an API token). The first frame is "
             '`{"type": "ready", "events": [...]}`; each further frame is one event as '
             "webhooks receive it plus `stream_id`. Reconnect with `after=<stream_id>` of the "
-            "last frame handled to receive what was missed. Events need these scopes: "
+            "last frame handled to receive what was missed. With `batch=1` each websocket "
+            f"message is a JSON array of such frames, in order, up to {BATCH_MOST}: a burst "
+            "in one message. Events need these scopes: "
             + ", ".join(f"{e}: {s}" for e, s in EVENT_SCOPES.items())
         )
         operation["parameters"] = [
@@ -54,6 +57,9 @@ def token_security(method: str, path: str, operation: dict[str, Any]) -> None:
              "description": "Comma-separated event names; default: all the token may hear"},
             {"name": "after", "in": "query", "required": False,
              "schema": {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"}},
+            {"name": "batch", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["0", "1"]},
+             "description": "1: each message is a list of frames"},
         ]  # fmt: skip
 
 

@@ -4,8 +4,10 @@ The token chooses what it may hear (``EVENT_SCOPES``); ``?events=a,b`` narrows t
 Each frame is the event as webhooks receive it plus ``stream_id``, the entry that carried it
 (``core.integration_events.carried``: at most one event per entry); a client that reconnects
 with ``?after=<stream_id>`` of the last frame it handled gets what it missed, as long as the
-stream still holds it (``stream_maxlen``). Integrations are few, so each socket reads the
-stream on its own instead of sharing the operator sockets' fan-out.
+stream still holds it (``stream_maxlen``). With ``?batch=1`` each websocket message is instead
+a JSON array of the frames of one read of the stream, at most ``BATCH_MOST`` (a burst, say a
+router's batch, in one message, as on the operator socket). Integrations are few, so each
+socket reads the stream on its own instead of sharing the operator sockets' fan-out.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.socket_end import abort_if_unread
 from operator_console.auth import http_error
 from operator_console.integrations.dispatch import event_body
 from operator_console.integrations.tokens import API_TOKEN, EVENT_SCOPES
+from operator_console.live import BATCH_MOST
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 30.0
@@ -53,11 +56,14 @@ async def integration_socket(request: web.Request) -> web.StreamResponse:
     after = request.query.get("after") or None
     if after is not None and not STREAM_ID.match(after):
         raise http_error(web.HTTPBadRequest, "after: not a stream id like 1700000000000-0")
+    batch = request.query.get("batch", "0")
+    if batch not in ("0", "1"):
+        raise http_error(web.HTTPBadRequest, "batch: 0 or 1")
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S, max_msg_size=4096)
     await ws.prepare(request)
     transport = request.transport
     await ws.send_json({"type": "ready", "events": sorted(wanted)})
-    pusher = asyncio.create_task(_push(request, ws, wanted, after))
+    pusher = asyncio.create_task(_push(request, ws, wanted, after, batch == "1"))
     try:
         async for msg in ws:  # the client only closes; anything it says is ignored
             if msg.type == WSMsgType.ERROR:
@@ -75,13 +81,25 @@ async def _push(
     ws: web.WebSocketResponse,
     wanted: frozenset[HookEventName],
     after: str | None,
+    batched: bool,
 ) -> None:
-    async for stream_id, entry in request.app[BUS].tail(streams.EVENTS, after=after):
-        event = carried(entry)
-        if event is not None and event.event in wanted:
-            frame = {**event_body(event), "stream_id": stream_id}
-            await ws.send_str(json.dumps(frame, separators=(",", ":")))
+    async for read in request.app[BUS].tail_reads(streams.EVENTS, after=after):
+        frames = []
+        for stream_id, entry in read:
+            event = carried(entry)
+            if event is not None and event.event in wanted:
+                frames.append({**event_body(event), "stream_id": stream_id})
+        if batched:
+            for start in range(0, len(frames), BATCH_MOST):
+                await ws.send_str(_json(frames[start : start + BATCH_MOST]))
+            continue
+        for frame in frames:
+            await ws.send_str(_json(frame))
     await ws.close()
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def routes() -> list[web.AbstractRouteDef]:

@@ -27,7 +27,7 @@ def test_tokens_webhooks_and_the_realtime_api_are_documented(tmp_path: Path) -> 
     assert set(paths["/api/admin/webhooks/{webhook_id}"]) == {"patch", "delete"}
     assert "get" in paths["/api/admin/webhooks/{webhook_id}/deliveries"]
     realtime = paths["/api/integrations/events"]["get"]
-    assert {p["name"] for p in realtime["parameters"]} == {"events", "after"}
+    assert {p["name"] for p in realtime["parameters"]} == {"events", "after", "batch"}
     assert set(document["webhooks"]) == set(HOOK_EVENTS)
     hook = document["webhooks"]["client.merged"]["post"]
     assert "Openlines-Signature" in hook["description"]
