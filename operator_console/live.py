@@ -54,6 +54,7 @@ from core.envelope import (
 from core.outage import REDIS_DOWN
 from core.presence import ConsoleSockets, arm_auto_away, arm_grace
 from core.timers import Timers
+from operator_console.auth import http_error
 from operator_console.live_replay import Replay
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,17 @@ BATCH_MOST = 200
 """Frames one websocket message carries at most on a socket that takes them in lists
 (``Connection.batched``): a supervisor's socket gets a router batch's frames together, and one
 message each would cost the hub a write and the browser a task per frame."""
+
+
+def takes_lists(request: web.Request) -> bool:
+    """Whether a socket's client asked for its frames in lists (``?batch=1``); 400 naming the
+    parameter for anything but 0 or 1."""
+    batch = request.query.get("batch", "0")
+    if batch not in ("0", "1"):
+        raise http_error(web.HTTPBadRequest, "batch: 0 or 1")
+    return batch == "1"
+
+
 ADMIT_S = 1.0
 """How often a busy socket asks whether its session still lives. Each frame would cost a few
 microseconds for an answer that changes once a session; the session cache's own seconds

@@ -32,7 +32,7 @@ from core.outage import REDIS_DOWN
 from core.roles import READ_ONLY_ROLES
 from core.socket_end import abort_if_unread
 from operator_console.api import ReplyBody, queue_reply
-from operator_console.auth import COOKIE, SESSION_CACHE, http_error, refusal_reason
+from operator_console.auth import COOKIE, SESSION_CACHE, refusal_reason
 from operator_console.bodies import field_problem
 from operator_console.csrf import check_same_origin
 from operator_console.keys import OPERATOR
@@ -45,6 +45,7 @@ from operator_console.live import (
     Ending,
     OperatorHub,
     stream_id,
+    takes_lists,
 )
 from operator_console.live_replay import missed_since
 from operator_console.views import operator_json
@@ -105,14 +106,12 @@ async def operator_socket(request: web.Request) -> web.StreamResponse:
     foreign = _foreign_origin(request)
     if foreign is not None:
         return web.json_response({"error": foreign}, status=403)
-    batch = request.query.get("batch", "0")
-    if batch not in ("0", "1"):
-        raise http_error(web.HTTPBadRequest, "batch: 0 or 1")
+    batched = takes_lists(request)
     operator = request[OPERATOR]
     hub = request.app[HUB]
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S * 2, max_msg_size=FRAME_BYTES)
     await ws.prepare(request)
-    conn = Connection(operator.id, ws, operator.role, batched=batch == "1")
+    conn = Connection(operator.id, ws, operator.role, batched=batched)
     conn.transport = request.transport
     try:
         await _greet(request, conn)

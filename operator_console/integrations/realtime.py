@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from core import streams
 from core.app_keys import BUS
 from core.envelope import HookEventName
+from core.frames import dumps
 from core.integration_events import HOOK_EVENTS, carried
 from core.socket_end import abort_if_unread
 from operator_console.auth import http_error
 from operator_console.integrations.dispatch import event_body
 from operator_console.integrations.tokens import API_TOKEN, EVENT_SCOPES
-from operator_console.live import BATCH_MOST
+from operator_console.live import BATCH_MOST, takes_lists
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 30.0
@@ -56,14 +57,12 @@ async def integration_socket(request: web.Request) -> web.StreamResponse:
     after = request.query.get("after") or None
     if after is not None and not STREAM_ID.match(after):
         raise http_error(web.HTTPBadRequest, "after: not a stream id like 1700000000000-0")
-    batch = request.query.get("batch", "0")
-    if batch not in ("0", "1"):
-        raise http_error(web.HTTPBadRequest, "batch: 0 or 1")
+    batched = takes_lists(request)
     ws = web.WebSocketResponse(compress=False, heartbeat=HEARTBEAT_S, max_msg_size=4096)
     await ws.prepare(request)
     transport = request.transport
     await ws.send_json({"type": "ready", "events": sorted(wanted)})
-    pusher = asyncio.create_task(_push(request, ws, wanted, after, batch == "1"))
+    pusher = asyncio.create_task(_push(request, ws, wanted, after, batched))
     try:
         async for msg in ws:  # the client only closes; anything it says is ignored
             if msg.type == WSMsgType.ERROR:
@@ -84,22 +83,18 @@ async def _push(
     batched: bool,
 ) -> None:
     async for read in request.app[BUS].tail_reads(streams.EVENTS, after=after):
-        frames = []
+        frames: list[dict[str, Any]] = []
         for stream_id, entry in read:
             event = carried(entry)
             if event is not None and event.event in wanted:
                 frames.append({**event_body(event), "stream_id": stream_id})
         if batched:
             for start in range(0, len(frames), BATCH_MOST):
-                await ws.send_str(_json(frames[start : start + BATCH_MOST]))
+                await ws.send_str(dumps(frames[start : start + BATCH_MOST]))
             continue
         for frame in frames:
-            await ws.send_str(_json(frame))
+            await ws.send_str(dumps(frame))
     await ws.close()
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def routes() -> list[web.AbstractRouteDef]:
