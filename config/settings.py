@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     """Widget messages one client address may send in 10 s, over all its visitors (each visitor
     has ``webchat_max_per_visitor`` of their own); 0: no ceiling. Behind one NAT or proxy
     address, raise it."""
+    webchat_report_gather_ms: float = Field(default=50.0, ge=0, le=1000)
+    """How long the web chat lets delivery reports (an answer reached the widget, the visitor
+    saw it) gather before they go to the router in one entry
+    (``connectors.webchat.reports``). 0: each read's reports at once."""
     max_open_sockets: int = Field(default=0, ge=0)
     """Websockets this process keeps open at most (503 past it); 0: what the open-file limit
     leaves after the Redis pool and a margin."""

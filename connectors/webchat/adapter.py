@@ -198,8 +198,10 @@ class WebchatConnector(ContextConnector):
             await self.answer_mail.after_push(outbound, reached)
 
     async def _report_shown(self, shown: list[OutboundMessage]) -> None:
-        """Report the answers shown in open widgets as delivered, and claim them so that no
-        process mails them: all of one read's in one round trip."""
+        """Claim the answers shown in open widgets so that no process mails them, at once (all
+        of one read's in one round trip), and report them delivered within a moment."""
+        if not shown:
+            return
 
         def claim(pipe: Pipeline) -> None:
             for answer in shown:
@@ -209,6 +211,7 @@ class WebchatConnector(ContextConnector):
 
     async def close(self) -> None:
         """Close every visitor socket (they reconnect to another process or after restart)."""
+        await self.signals.close()
         await self.answer_mail.close()
         for group in list(self.sockets.values()):
             for ws in list(group):

@@ -2,30 +2,28 @@
 operator's message reached their open widget (delivered) and that the widget showed it (seen).
 
 Typing goes through Redis pub/sub (``core.typing_signals``), never stored. Delivery reports go
-on the command stream as ``DeliveryOutcome``s, those learned together in one
-``DeliveryOutcomes`` entry: the router, the only writer of messages, records them and tells the
-operators.
+on the command stream as ``DeliveryOutcome``s, those of a moment together in one
+``DeliveryOutcomes`` entry (``connectors.webchat.reports``): the router, the only writer of
+messages, records them and tells the operators.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from pydantic import BaseModel
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connectors.context import ConnectorContext
 from connectors.webchat.delivery import VisitorDelivery
-from core import streams, typing_signals
+from connectors.webchat.reports import GatheredReports, Writes
+from core import typing_signals
 from core.bus import Bus
 from core.db import SessionMaker
 from core.db.schema import ClientIdentity, Dialog, Message
-from core.envelope import OUTCOMES_MOST, DeliveryOutcome, DeliveryOutcomes, DeliveryStatus
-from core.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +39,17 @@ class VisitorSignals:
         self.delivery = delivery
         """The connector's open visitor sockets, and how a frame is pushed to them."""
         self.throttle = typing_signals.Throttle(typing_signals.RELAY_GUARD_S)
+
+    @functools.cached_property
+    def reports(self) -> GatheredReports:
+        """Delivery reports, gathered for a moment before they go to the router (made on
+        first use: the bus is the running hub's)."""
+        return GatheredReports(self.bus, self.context.settings.webchat_report_gather_ms / 1000)
+
+    async def close(self) -> None:
+        """Send the reports that wait."""
+        if "reports" in self.__dict__:
+            await self.reports.close()
 
     @property
     def bus(self) -> Bus:
@@ -80,33 +89,10 @@ class VisitorSignals:
         for ws in list(self.delivery.sockets.get(key, ())):
             await self.delivery.send(ws, frame)
 
-    async def delivered(
-        self, message_ids: Sequence[int], also: Callable[[Pipeline], object] | None = None
-    ) -> None:
-        """Operators' messages reached open widgets; ``also`` adds writes that go in the
-        reports' round trip, after them. One round trip for them all.
-
-        Called by the delivery tail, which must not end (and push the messages again) when
-        Redis is away: the reports wait for Redis like the tail itself would.
-        """
-        if not message_ids:
-            return
-        reports = delivery_reports(message_ids, "delivered")
-        outage = Outage(streams.COMMANDS, kind="delivery report")
-        while True:
-            try:
-                pipe = self.bus.redis.pipeline(transaction=False)
-                self.bus.queue_publish(pipe, reports)
-                if also is not None:
-                    also(pipe)
-                await pipe.execute()
-            except REDIS_DOWN as exc:
-                if self.bus.stopping.is_set():
-                    raise
-                await outage.wait(exc, self.bus.stopping)
-            else:
-                outage.over()
-                return
+    async def delivered(self, message_ids: Sequence[int], now: Writes | None = None) -> None:
+        """Operators' messages reached open widgets: reported within a moment
+        (``GatheredReports``); ``now``'s writes are sent at once."""
+        await self.reports.report(message_ids, "delivered", now)
 
     async def seen(self, channel_id: int, visitor_id: str, up_to: int) -> int:
         """The widget shows the visitor's messages up to ``up_to``: mark the operators' ones
@@ -133,8 +119,7 @@ class VisitorSignals:
         return len(ids)
 
     async def _report_seen(self, ids: Sequence[int]) -> None:
-        if ids:
-            await self.bus.publish_many(delivery_reports(ids, "seen"))
+        await self.reports.report(ids, "seen")
 
     async def _open_dialog(self, channel_id: int, visitor_id: str) -> int | None:
         async with self.sessions() as session:
@@ -149,22 +134,3 @@ class VisitorSignals:
                 .order_by(Dialog.id.desc())
                 .limit(1)
             )
-
-
-def delivery_reports(
-    message_ids: Sequence[int], status: DeliveryStatus
-) -> list[tuple[str, BaseModel]]:
-    """The entries of ``cmd`` that report these messages' ``status``: as few as
-    ``OUTCOMES_MOST`` allows."""
-    return [
-        (
-            streams.COMMANDS,
-            DeliveryOutcomes(
-                outcomes=tuple(
-                    DeliveryOutcome(message_id=m, status=status)
-                    for m in message_ids[start : start + OUTCOMES_MOST]
-                )
-            ),
-        )
-        for start in range(0, len(message_ids), OUTCOMES_MOST)
-    ]

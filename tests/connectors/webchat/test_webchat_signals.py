@@ -13,10 +13,9 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from config.settings import Settings
-from connectors.webchat.signals import delivery_reports
 from core import streams
 from core.bus_tail import FIELD
-from core.envelope import OUTCOMES_MOST, DeliveryOutcome, DeliveryOutcomes, decode
+from core.envelope import DeliveryOutcome, DeliveryOutcomes, decode
 from core.typing_signals import Throttle
 from operator_console.app import build_app
 from tests.support.admin import ADMIN_PASSWORD
@@ -142,7 +141,7 @@ async def test_answers_shown_together_are_each_reported_and_claimed_from_the_mai
     finally:
         await redis.aclose()
     assert claims == [b"shown"] * len(texts)
-    # Each read's reports went in one entry of its own, not one entry per answer.
+    # The reports went in gathered entries, not one entry per answer.
     reported = [
         (outcome.message_id, outcome.status)
         for entry in commands
@@ -151,18 +150,6 @@ async def test_answers_shown_together_are_each_reported_and_claimed_from_the_mai
     ]
     assert sorted(reported) == sorted((frame["id"], "delivered") for frame in shown)
     assert not [entry for entry in commands if isinstance(entry, DeliveryOutcome)]
-
-
-def test_reports_go_in_as_few_entries_as_allowed() -> None:
-    ids = list(range(1, OUTCOMES_MOST * 2 + 2))
-    entries = [payload for _stream, payload in delivery_reports(ids, "seen")]
-    assert [len(e.outcomes) for e in entries if isinstance(e, DeliveryOutcomes)] == [
-        OUTCOMES_MOST,
-        OUTCOMES_MOST,
-        1,
-    ]
-    carried = [o for e in entries if isinstance(e, DeliveryOutcomes) for o in e.outcomes]
-    assert [(o.message_id, o.status) for o in carried] == [(i, "seen") for i in ids]
 
 
 def test_the_throttle_lets_one_signal_through_per_interval() -> None:
