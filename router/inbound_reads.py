@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.db import loaded
 from core.db.loaded import adopt
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import core_rows_together
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import InboundMessage
 from core.views import ShownMessage
@@ -33,9 +33,11 @@ from router.reads import (
     OfferFacts,
     chunks,
     load_policy,
-    offers_of,
+    offers_from,
+    offers_reads,
     operator_states,
-    participants_of,
+    participants_from,
+    participants_reads,
 )
 from router.snapshots import OPEN_STATUSES, LinePolicy
 from router.statements import DIALOG, IDENTITY, identities_with_dialogs, message_ids_by_external_ids
@@ -78,23 +80,25 @@ class InboundReads:
         session = self.work.session
         ext_ids = {m.external_message_id for m in group}
         self.messages.update({(channel_id, e): None for e in ext_ids})
-        hits: list[int] = []
-        for chunk in chunks(ext_ids):
-            rows = await core_rows(
-                session, message_ids_by_external_ids(), {"channel_id": channel_id, "ids": chunk}
-            )
-            hits.extend(row.id for row in rows)
+        users = {m.external_user_id for m in group}
+        self.identities.update({(channel_id, u): None for u in users})
+        # The stored messages and the identities, in one round trip where the driver can.
+        stored = [
+            (message_ids_by_external_ids(), {"channel_id": channel_id, "ids": chunk})
+            for chunk in chunks(ext_ids)
+        ]
+        named = [
+            (identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk})
+            for chunk in chunks(users)
+        ]
+        results = await core_rows_together(session, [*stored, *named])
+        hits = [row.id for rows in results[: len(stored)] for row in rows]
         for some in chunks(hits):  # a repeat: rare, so its entity is read only then
             for message in await loaded.by_ids(session, Message, some):
                 self.messages[(channel_id, message.external_id or "")] = message
-        users = {m.external_user_id for m in group}
-        self.identities.update({(channel_id, u): None for u in users})
         split = len(IDENTITY.keys)
         sync = session.sync_session
-        for chunk in chunks(users):
-            found = await core_rows(
-                session, identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk}
-            )
+        for found in results[len(stored) :]:
             for row in found:
                 identity: ClientIdentity = adopt(sync, IDENTITY, row[:split])
                 self.identities[(channel_id, identity.external_id)] = identity
@@ -202,8 +206,11 @@ async def routing_rows(
     """Offers, participants and previous dialogs, set-wise; the waiting dialogs' line members
     are read into the batch's setup in the same pass (``Batch.line_members``)."""
     session = work.session
-    offers = await offers_of(work, [d.id for d in dialogs])
-    joined = await participants_of(work, {d.id for d in dialogs})
+    ids = {d.id for d in dialogs}
+    offer_calls = offers_reads([d.id for d in dialogs])
+    results = await core_rows_together(session, [*offer_calls, *participants_reads(ids)])
+    offers = offers_from(results[: len(offer_calls)])
+    joined = participants_from(ids, results[len(offer_calls) :])
     # Group members too: the same audience as Batch.recipients reads one dialog at a time.
     await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}

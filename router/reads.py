@@ -17,7 +17,7 @@ from sqlalchemy import Integer, Select, bindparam, literal, select, union_all
 from core.db import loaded
 from core.db.crm_schema import CrmLead, CrmProfile
 from core.db.loaded import adopt
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import core_rows, core_rows_together
 from core.db.routing_schema import (
     LineGroup,
     OperatorGroupMember,
@@ -138,8 +138,13 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     on_line: dict[int, int] = {}
     total: dict[int, int] = {}
     load = {"ids": ids}
-    held = await core_rows(session, dialogs_held_by_operators(), {**load, "statuses": ACTIVE})
-    offered = await core_rows(session, exclusive_offers_pending_to_operators(), load)
+    held, offered = await core_rows_together(
+        session,
+        [
+            (dialogs_held_by_operators(), {**load, "statuses": ACTIVE}),
+            (exclusive_offers_pending_to_operators(), load),
+        ],
+    )
     for operator_id, dialog_line, count in [*held, *offered]:
         if operator_id is None:
             continue
@@ -254,18 +259,41 @@ class OfferFacts:
 
 async def offers_of(work: Batch, dialog_ids: Sequence[int]) -> dict[int, list[OfferFacts]]:
     """The offers of each dialog that has any, oldest first."""
+    calls = offers_reads(dialog_ids)
+    return offers_from(await core_rows_together(work.session, calls))
+
+
+def offers_reads(dialog_ids: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads of ``offers_of``, to run with others (``core_rows_together``)."""
+    return [(offers_of_dialogs(), {"ids": chunk}) for chunk in chunks(dialog_ids)]
+
+
+def offers_from(results: Iterable[Sequence[Any]]) -> dict[int, list[OfferFacts]]:
+    """``offers_of`` from the rows of its reads."""
     offers: dict[int, list[OfferFacts]] = defaultdict(list)
-    for chunk in chunks(dialog_ids):
-        for row in await core_rows(work.session, offers_of_dialogs(), {"ids": chunk}):
+    for rows in results:
+        for row in rows:
             offers[row.dialog_id].append(OfferFacts(row.operator_id, row.state, row.exclusive))
     return offers
 
 
 async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[int, ...]]:
     """The participants of each dialog, in the order ``Batch.participants`` gives them."""
+    calls = participants_reads(dialog_ids)
+    return participants_from(dialog_ids, await core_rows_together(work.session, calls))
+
+
+def participants_reads(dialog_ids: set[int]) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads of ``participants_of``, to run with others (``core_rows_together``)."""
+    return [(participants_of_dialogs(), {"ids": chunk}) for chunk in chunks(sorted(dialog_ids))]
+
+
+def participants_from(
+    dialog_ids: set[int], results: Iterable[Sequence[Any]]
+) -> dict[int, tuple[int, ...]]:
+    """``participants_of`` from the rows of its reads."""
     joined: dict[int, list[int]] = {i: [] for i in dialog_ids}
-    for chunk in chunks(sorted(dialog_ids)):
-        rows = await core_rows(work.session, participants_of_dialogs(), {"ids": chunk})
+    for rows in results:
         for dialog_id, operator_id in rows:
             joined[dialog_id].append(operator_id)
     return {k: tuple(v) for k, v in joined.items()}

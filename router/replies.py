@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import loaded
 from core.db.counters import count_messages
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import core_rows_together
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import (
@@ -71,15 +71,21 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
     dialogs = {d.id: d for d in await loaded.by_ids(session, Dialog, dialog_ids)}
     operator_ids = sorted({r.operator_id for r in replies})
-    operators: dict[int, Acting] = {
-        row.id: row for row in await core_rows(session, acting_operators(), {"ids": operator_ids})
-    }
     identity_ids = sorted({d.identity_id for d in dialogs.values()})
-    external_user_ids: dict[int, str] = {
-        row.id: row.external_id
-        for row in await core_rows(session, external_ids_of_identities(), {"ids": identity_ids})
-    }
-    stored = await _stored_replies(session, replies)
+    # The operators, the dialogs' identities and the replies stored already: in one round trip
+    # where the driver can.
+    repeats = _stored_reads(replies)
+    acting, identities, *found = await core_rows_together(
+        session,
+        [
+            (acting_operators(), {"ids": operator_ids}),
+            (external_ids_of_identities(), {"ids": identity_ids}),
+            *repeats,
+        ],
+    )
+    operators: dict[int, Acting] = {row.id: row for row in acting}
+    external_user_ids: dict[int, str] = {row.id: row.external_id for row in identities}
+    stored = await _stored_replies(session, [row.id for rows in found for row in rows])
     stretch: list[_Answer] = []
     fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written
     for reply in replies:
@@ -105,13 +111,18 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
     del dialogs, operators
 
 
-async def _stored_replies(session: AsyncSession, replies: Sequence[OperatorReply]) -> StoredReplies:
-    """The replies stored already (repeats, which are rare), by (dialog, client message id)."""
+def _stored_reads(replies: Sequence[OperatorReply]) -> list[tuple[Any, dict[str, Any]]]:
+    """The reads of the ids of the replies stored already, by (dialog, client message id)."""
     keys = sorted({(r.dialog_id, r.client_msg_id) for r in replies})
-    hits: list[int] = []
-    for page in chunks(keys, REPLY_PAIRS_PAGE):
-        statement = reply_ids_by_pairs(pair_slots(len(page)))
-        hits.extend(row.id for row in await core_rows(session, statement, pair_params(page)))
+    return [
+        (reply_ids_by_pairs(pair_slots(len(page))), pair_params(page))
+        for page in chunks(keys, REPLY_PAIRS_PAGE)
+    ]
+
+
+async def _stored_replies(session: AsyncSession, hits: list[int]) -> StoredReplies:
+    """The replies stored already (repeats, which are rare) of the ids ``_stored_reads``
+    found, by (dialog, client message id)."""
     if not hits:
         return {}
     found = await loaded.by_ids(session, Message, hits)

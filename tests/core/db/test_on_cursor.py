@@ -3,8 +3,9 @@ backends, and step aside wherever they cannot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,3 +212,72 @@ def test_a_literal_percent_sign_and_many_values_read_as_through_the_connection(
     read = [r.id for r in on_cursor.run(connection, fives, params)]
     assert read == [r["id"] for r in _through_connection(connection, fives, params)]
     assert len(read) == 16  # every fifth of the 80 has the note "five"
+
+
+def test_statements_run_together_give_what_each_gives_alone(connection: Connection) -> None:
+    ids = sorted(r.id for r in on_cursor.run(connection, INSERT, [_probe(n) for n in range(6)]))
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (BY_IDS, {"ids": ids[:3]}),
+        (WRITE, {"b_id": ids[5], "b_note": "together"}),
+        (BY_KEYS, {"keys": ["k3", "k4"], "since": START}),
+        (INSERT, _probe(9)),
+        (BY_IDS, {"ids": ids[5:]}),  # after the write before it: sees it
+    ]
+    together = on_cursor.run_together(connection, calls)
+
+    assert [r._asdict() for r in together[0]] == _through_connection(
+        connection, BY_IDS, {"ids": ids[:3]}
+    )
+    assert together[1] == []
+    assert sorted(tuple(r) for r in together[2]) == [(ids[3], "k3"), (ids[4], "k4")]
+    [inserted] = together[3]
+    assert inserted.key == "k9" and inserted.id > ids[-1]
+    [seen] = together[4]
+    assert (seen.id, seen.note) == (ids[5], "together")
+
+
+def test_a_failed_statement_run_together_is_raised_as_sqlalchemys(connection: Connection) -> None:
+    on_cursor.run(connection, INSERT, _probe(1))
+    calls = [(BY_KEYS, {"keys": ["k1"], "since": START}), (INSERT, _probe(1))]
+    with pytest.raises(IntegrityError) as raised, connection.begin_nested():
+        on_cursor.run_together(connection, calls)
+    assert isinstance(raised.value.orig, connection.dialect.loaded_dbapi.IntegrityError)
+    # The transaction goes on after the failed statements.
+    assert [r.key for r in on_cursor.run(connection, BY_KEYS, calls[0][1])] == ["k1"]
+
+
+@pytest.fixture
+def pg_connection(postgres_url: str) -> Iterator[Connection]:
+    """A connection of the writer engine on PostgreSQL (psycopg), in a transaction."""
+    engine = make_writer_engine(postgres_url).sync_engine
+    PROBES.create(engine)
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    finally:
+        PROBES.drop(engine)
+        engine.dispose()
+
+
+def test_on_psycopg_statements_run_together_wait_for_one_answer(
+    pg_connection: Connection, tmp_path: Path
+) -> None:
+    """One synchronisation with the server for the reads together, one each alone."""
+    connection = pg_connection
+    assert connection.dialect.driver == "psycopg"
+    calls = [(BY_KEYS, {"keys": [f"k{n}"], "since": START}) for n in range(3)]
+
+    def syncs(run: Callable[[], object]) -> int:
+        pgconn = connection.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        trace = tmp_path / "trace"
+        with trace.open("w") as out:
+            pgconn.trace(out.fileno())
+            try:
+                run()
+            finally:
+                pgconn.untrace()
+        return sum(1 for line in trace.read_text().splitlines() if "\tSync" in line)
+
+    alone = syncs(lambda: [on_cursor.run(connection, s, p) for s, p in calls])
+    together = syncs(lambda: on_cursor.run_together(connection, calls))
+    assert (alone, together) == (3, 1)
