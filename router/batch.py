@@ -7,7 +7,7 @@ so nothing ever announces a dialog or a message that a rollback took back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -20,7 +20,7 @@ from core import streams
 from core.audience import dialog_audience
 from core.db import loaded
 from core.db.figures import CLOCKS_FROM
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import Call, core_rows, core_rows_together
 from core.db.routing_schema import line_members
 from core.db.schema import Channel, Client, Dialog, Line, Operator
 from core.envelope import (
@@ -45,6 +45,7 @@ from router.setup_cache import (
     channel_facts,
     line_facts,
     line_settings,
+    version_read,
 )
 
 
@@ -92,11 +93,25 @@ class Batch:
         batches while nobody changes it (``router.setup_cache``): its version is read once
         per batch, the first time the batch needs any of it."""
         if self._setup is None:
-            self._setup = await SETUP.current(self.session)
-            # The statistics' figures of the dialogs this batch flushes take their lines'
-            # clocks from this copy, valid in the batch's transaction, instead of a read.
-            self.session.info[CLOCKS_FROM] = self._setup.clock
+            self._take_setup(await SETUP.current(self.session))
+        assert self._setup is not None
         return self._setup
+
+    async def read_with_setup(self, calls: Sequence[Call]) -> list[Sequence[Any]]:
+        """``core_rows_together`` of ``calls``, with the setup's version read among them when
+        the batch has not read it yet: a round trip fewer on PostgreSQL for the batch's first
+        reads, which need the setup next."""
+        if self._setup is not None:
+            return await core_rows_together(self.session, calls)
+        version, *results = await core_rows_together(self.session, [version_read(), *calls])
+        self._take_setup(SETUP.at_version(self.session, version))
+        return results
+
+    def _take_setup(self, setup: SetupCopy) -> None:
+        self._setup = setup
+        # The statistics' figures of the dialogs this batch flushes take their lines' clocks
+        # from this copy, valid in the batch's transaction, instead of a read.
+        self.session.info[CLOCKS_FROM] = setup.clock
 
     async def channel(self, channel_id: int) -> ChannelFacts | None:
         """A channel by id (None: no such channel)."""

@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import select
 
 from core.db import loaded
 from core.db.loaded import adopt
-from core.db.on_cursor import core_rows_together
+from core.db.on_cursor import Call, core_rows_together
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import InboundMessage
 from core.views import ShownMessage
@@ -41,6 +41,8 @@ from router.reads import (
 )
 from router.snapshots import OPEN_STATUSES, LinePolicy
 from router.statements import DIALOG, IDENTITY, identities_with_dialogs, message_ids_by_external_ids
+
+Rows = Sequence[Any]
 
 Key = tuple[int, str]
 """(channel id, external id) of a message or of a client's identity."""
@@ -63,42 +65,60 @@ class InboundReads:
 
     @classmethod
     async def load(cls, work: Batch, msgs: Sequence[InboundMessage]) -> Self:
-        """Read, one statement per kind and channel, what ``msgs`` will look up."""
+        """Read, one statement per kind and channel, what ``msgs`` will look up: with the
+        setup's version, in one round trip where the driver can."""
         run = cls(work)
         by_channel: dict[int, list[InboundMessage]] = defaultdict(list)
         for msg in msgs:
             by_channel[msg.channel_id].append(msg)
-        for channel_id, group in by_channel.items():
+        # Every channel's reads before its row is looked at: a batch's messages of a missing
+        # or disabled channel are rare, and reading them for nothing costs less than a round
+        # trip of its own for the setup.
+        reads = {cid: run._channel_reads(cid, group) for cid, group in by_channel.items()}
+        results = await work.read_with_setup(
+            [c for stored, named in reads.values() for c in (*stored, *named)]
+        )
+        at = 0
+        for channel_id, (stored, named) in reads.items():
+            found = results[at : at + len(stored) + len(named)]
+            at += len(found)
             channel = await work.channel(channel_id)
             if channel is None or not channel.enabled:
                 continue  # do_inbound drops these before any lookup
-            await run._read_channel(channel_id, group)
+            await run._take_channel(channel_id, found[: len(stored)], found[len(stored) :])
         return run
 
-    async def _read_channel(self, channel_id: int, group: Sequence[InboundMessage]) -> None:
-        """The stored messages and the identities that one channel's messages name."""
-        session = self.work.session
+    def _channel_reads(
+        self, channel_id: int, group: Sequence[InboundMessage]
+    ) -> tuple[list[Call], list[Call]]:
+        """The reads of the stored messages and of the identities that one channel's messages
+        name; both are taken as read from here on."""
         ext_ids = {m.external_message_id for m in group}
         self.messages.update({(channel_id, e): None for e in ext_ids})
         users = {m.external_user_id for m in group}
         self.identities.update({(channel_id, u): None for u in users})
-        # The stored messages and the identities, in one round trip where the driver can.
-        stored = [
+        stored: list[Call] = [
             (message_ids_by_external_ids(), {"channel_id": channel_id, "ids": chunk})
             for chunk in chunks(ext_ids)
         ]
-        named = [
+        named: list[Call] = [
             (identities_with_dialogs(), {"channel_id": channel_id, "ids": chunk})
             for chunk in chunks(users)
         ]
-        results = await core_rows_together(session, [*stored, *named])
-        hits = [row.id for rows in results[: len(stored)] for row in rows]
+        return stored, named
+
+    async def _take_channel(
+        self, channel_id: int, stored: Sequence[Rows], named: Sequence[Rows]
+    ) -> None:
+        """The stored messages and the identities that ``_channel_reads`` found."""
+        session = self.work.session
+        hits = [row.id for rows in stored for row in rows]
         for some in chunks(hits):  # a repeat: rare, so its entity is read only then
             for message in await loaded.by_ids(session, Message, some):
                 self.messages[(channel_id, message.external_id or "")] = message
         split = len(IDENTITY.keys)
         sync = session.sync_session
-        for found in results[len(stored) :]:
+        for found in named:
             for row in found:
                 identity: ClientIdentity = adopt(sync, IDENTITY, row[:split])
                 self.identities[(channel_id, identity.external_id)] = identity

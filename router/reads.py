@@ -17,7 +17,7 @@ from sqlalchemy import Integer, Select, bindparam, literal, select, union_all
 from core.db import loaded
 from core.db.crm_schema import CrmLead, CrmProfile
 from core.db.loaded import adopt
-from core.db.on_cursor import core_rows, core_rows_together
+from core.db.on_cursor import Call, core_rows, core_rows_together
 from core.db.routing_schema import (
     LineGroup,
     OperatorGroupMember,
@@ -263,7 +263,7 @@ async def offers_of(work: Batch, dialog_ids: Sequence[int]) -> dict[int, list[Of
     return offers_from(await core_rows_together(work.session, calls))
 
 
-def offers_reads(dialog_ids: Sequence[int]) -> list[tuple[Any, dict[str, Any]]]:
+def offers_reads(dialog_ids: Sequence[int]) -> list[Call]:
     """The reads of ``offers_of``, to run with others (``core_rows_together``)."""
     return [(offers_of_dialogs(), {"ids": chunk}) for chunk in chunks(dialog_ids)]
 
@@ -283,7 +283,7 @@ async def participants_of(work: Batch, dialog_ids: set[int]) -> dict[int, tuple[
     return participants_from(dialog_ids, await core_rows_together(work.session, calls))
 
 
-def participants_reads(dialog_ids: set[int]) -> list[tuple[Any, dict[str, Any]]]:
+def participants_reads(dialog_ids: set[int]) -> list[Call]:
     """The reads of ``participants_of``, to run with others (``core_rows_together``)."""
     return [(participants_of_dialogs(), {"ids": chunk}) for chunk in chunks(sorted(dialog_ids))]
 

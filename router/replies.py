@@ -2,16 +2,16 @@
 
 Each reply needs its dialog, its operator, the client's identity and a check that it is not
 stored already. Read one at a time that is four statements a reply; for a run of consecutive
-replies of a batch they are four statements in all: the dialogs land in the session, whose
-identity map answers the lookups, the operators and identities are read as rows, and the
+replies of a batch they are one statement each in all, read together with the dialogs'
+participants for the events (in one round trip on PostgreSQL): the dialogs land in the session,
+whose identity map answers the lookups, the operators and identities are read as rows, and the
 repeat check reads one map.
 
 The writes are set-wise too. Replies to dialogs their operators hold (nearly all of them) are
 checked in order and stored together: every dialog's counters moved on at once
-(``core.db.counters``: one ``executemany``, one upsert of the daily rollup), one INSERT …
-RETURNING for every message, and one read of the dialogs' participants for the events. A
-reply that takes a waiting dialog first changes who may write in it, so it ends the stretch
-and goes the way of ``do_reply``.
+(``core.db.counters``: one ``executemany``, one upsert of the daily rollup) and one INSERT …
+RETURNING for every message. A reply that takes a waiting dialog first changes who may write
+in it, and perhaps who takes part, so it ends the stretch and goes the way of ``do_reply``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import loaded
 from core.db.counters import count_messages
-from core.db.on_cursor import core_rows_together
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import (
@@ -37,13 +36,20 @@ from router.actions import (
 )
 from router.batch import Batch
 from router.lifecycle import decide_operator_message
-from router.reads import Acting, chunks, load_policy, participants_of
+from router.reads import (
+    Acting,
+    chunks,
+    load_policy,
+    participants_from,
+    participants_of,
+    participants_reads,
+)
 from router.snapshots import LinePolicy
 from router.statements import (
     REPLY_PAIRS_PAGE,
     MessageRecord,
     acting_operators,
-    external_ids_of_identities,
+    external_ids_of_dialogs,
     insert_messages,
     pair_params,
     pair_slots,
@@ -68,23 +74,29 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
         return
     session = work.session
     dialog_ids = sorted({r.dialog_id for r in replies})
-    # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
-    dialogs = {d.id: d for d in await loaded.by_ids(session, Dialog, dialog_ids)}
     operator_ids = sorted({r.operator_id for r in replies})
-    identity_ids = sorted({d.identity_id for d in dialogs.values()})
-    # The operators, the dialogs' identities and the replies stored already: in one round trip
-    # where the driver can.
+    # The dialogs, their identities and participants, the operators, the replies stored
+    # already and the setup's version: in one round trip where the driver can.
     repeats = _stored_reads(replies)
-    acting, identities, *found = await core_rows_together(
-        session,
+    joined = participants_reads(set(dialog_ids))
+    dialog_rows, identities, acting, *found = await work.read_with_setup(
         [
+            loaded.by_ids_read(Dialog, dialog_ids),
+            (external_ids_of_dialogs(), {"ids": dialog_ids}),
             (acting_operators(), {"ids": operator_ids}),
-            (external_ids_of_identities(), {"ids": identity_ids}),
+            *joined,
             *repeats,
-        ],
+        ]
     )
+    # Held until the run ends: the session's identity map keeps unchanged rows only weakly.
+    dialogs = {d.id: d for d in loaded.adopt_rows(session, Dialog, dialog_rows)}
     operators: dict[int, Acting] = {row.id: row for row in acting}
     external_user_ids: dict[int, str] = {row.id: row.external_id for row in identities}
+    # True until a reply goes the way of do_reply, which may change who takes part.
+    participants: dict[int, tuple[int, ...]] | None = participants_from(
+        set(dialog_ids), found[: len(joined)]
+    )
+    found = found[len(joined) :]
     stored = await _stored_replies(session, [row.id for rows in found for row in rows])
     stretch: list[_Answer] = []
     fresh: set[tuple[int, str]] = set()  # stored with the stretch, not yet written
@@ -92,8 +104,8 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
         dialog, operator = dialogs.get(reply.dialog_id), operators.get(reply.operator_id)
         if dialog is None or operator is None or dialog.operator_id is None:
             # Logged and dropped, or a take first: in order after what came before.
-            await _store(work, stretch, stored)
-            stretch, fresh = [], set()
+            await _store(work, stretch, stored, participants)
+            stretch, fresh, participants = [], set(), None
             await do_reply(work, reply, stored)
             continue
         answer = _Answer(dialog, external_user_ids[dialog.identity_id], reply, None)
@@ -107,7 +119,7 @@ async def do_reply_run(work: Batch, replies: Sequence[OperatorReply]) -> None:
         answer.new = new_reply(work, dialog, operator, reply)
         fresh.add(key)
         stretch.append(answer)
-    await _store(work, stretch, stored)
+    await _store(work, stretch, stored, participants)
     del dialogs, operators
 
 
@@ -129,8 +141,14 @@ async def _stored_replies(session: AsyncSession, hits: list[int]) -> StoredRepli
     return {_client_key(m): m for m in found}
 
 
-async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> None:
-    """Store the stretch's new replies in one go, then give each reply its effects in order."""
+async def _store(
+    work: Batch,
+    stretch: list[_Answer],
+    stored: StoredReplies,
+    participants: dict[int, tuple[int, ...]] | None,
+) -> None:
+    """Store the stretch's new replies in one go, then give each reply its effects in order
+    (``participants``: the dialogs', when they are known still; None: read here)."""
     if not stretch:
         return
     session = work.session
@@ -146,7 +164,9 @@ async def _store(work: Batch, stretch: list[_Answer], stored: StoredReplies) -> 
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known
     # Nothing below writes participants, so what is read here stays true.
-    work.participants_known = await participants_of(work, {a.dialog.id for a in stretch})
+    if participants is None:
+        participants = await participants_of(work, {a.dialog.id for a in stretch})
+    work.participants_known = participants
     try:
         for answer in stretch:
             dialog = answer.dialog

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config.lines import LineSettings
 from core.db.figures import LineClock
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import EMPTY, core_rows
 from core.db.routing_schema import SetupVersion
 from core.db.schema import Channel, Line
 from core.dialog_figures import line_zone, settings_schedule
@@ -117,7 +118,11 @@ class SetupCache:
         """The copy valid in ``session``'s transaction: one tiny read of the version."""
         # A Core read, flushed first as the ORM would autoflush, since a pending change of
         # this transaction may move the version.
-        rows = await core_rows(session, _version_statement())
+        return self.at_version(session, await core_rows(session, *version_read()))
+
+    def at_version(self, session: AsyncSession, rows: Sequence[Any]) -> SetupCopy:
+        """The copy valid at the version that ``version_read`` found in ``session``'s
+        transaction: for a caller that ran the read together with reads of its own."""
         version = rows[0][0] if rows else None
         bind = session.bind
         if version is None or bind is None:
@@ -138,6 +143,11 @@ class SetupCache:
 
 SETUP = SetupCache()
 """The process-wide cache."""
+
+
+def version_read() -> tuple[Select[Any], Mapping[str, Any]]:
+    """The version read, as ``core_rows`` and ``core_rows_together`` take it."""
+    return _version_statement(), EMPTY
 
 
 @cache

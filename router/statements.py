@@ -139,10 +139,15 @@ def acting_operators() -> Any:
 
 
 @cache
-def external_ids_of_identities() -> Any:
-    """(id, external id) of the client identities bound as ``ids``."""
-    c = ClientIdentity.__table__.c
-    return select(c.id, c.external_id).where(c.id.in_(bindparam("ids", expanding=True)))
+def external_ids_of_dialogs() -> Any:
+    """(id, external id) of the client identities of the dialogs bound as ``ids``."""
+    i, d = ClientIdentity.__table__.c, Dialog.__table__.c
+    return (
+        select(i.id, i.external_id)
+        .join_from(Dialog.__table__, ClientIdentity.__table__, d.identity_id == i.id)
+        .where(d.id.in_(bindparam("ids", expanding=True)))
+        .distinct()
+    )
 
 
 IDENTITY = shape(ClientIdentity, "i_")

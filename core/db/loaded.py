@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import Call, core_rows
 
 T = TypeVar("T")
 
@@ -98,8 +98,19 @@ async def by_ids(session: AsyncSession, entity: type[T], ids: Sequence[int]) -> 
     """The entities of ``entity`` with these ids, in the session (no order)."""
     if not ids:
         return []
+    return adopt_rows(session, entity, await core_rows(session, *by_ids_read(entity, ids)))
+
+
+def by_ids_read(entity: type[Any], ids: Sequence[int]) -> Call:
+    """The read of ``by_ids``, to run with others (``core_rows_together``); its rows go to
+    ``adopt_rows``."""
     kind: Any = entity  # a class, which the caches take as a key
-    rows = await core_rows(session, _by_ids(kind), {"ids": list(ids)})
+    return _by_ids(kind), {"ids": list(ids)}
+
+
+def adopt_rows(session: AsyncSession, entity: type[T], rows: Sequence[Any]) -> list[T]:
+    """The entities of the rows ``by_ids_read`` found, in the session."""
+    kind: Any = entity
     of = shape(kind)
     sync = session.sync_session
     return [adopt(sync, of, row) for row in rows]

@@ -48,6 +48,9 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 EMPTY: Mapping[str, Any] = {}
 
+Call = tuple[Any, Mapping[str, Any]]
+"""A statement and its bound values, as ``run_together`` takes them."""
+
 _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
 INSERT_PAGE = 200
@@ -171,24 +174,18 @@ def run(connection: Connection, statement: Any, params: Params) -> list[Any]:
         cursor.close()
 
 
-async def core_rows_together(
-    session: AsyncSession, calls: Sequence[tuple[Any, Mapping[str, Any]]]
-) -> list[Sequence[Any]]:
+async def core_rows_together(session: AsyncSession, calls: Sequence[Call]) -> list[Sequence[Any]]:
     """``core_rows`` of each (statement, params) of ``calls``, in one round trip where the
     driver can: statements that do not depend on each other's rows (``run_together``)."""
     return await session.run_sync(_flushed_run_together, calls)
 
 
-def _flushed_run_together(
-    session: Session, calls: Sequence[tuple[Any, Mapping[str, Any]]]
-) -> list[Sequence[Any]]:
+def _flushed_run_together(session: Session, calls: Sequence[Call]) -> list[Sequence[Any]]:
     session.flush()
     return run_together(session.connection(), calls)
 
 
-def run_together(
-    connection: Connection, calls: Sequence[tuple[Any, Mapping[str, Any]]]
-) -> list[Sequence[Any]]:
+def run_together(connection: Connection, calls: Sequence[Call]) -> list[Sequence[Any]]:
     """``run`` of each call, in order. On psycopg the statements go in one pipeline: sent
     together, answered in one round trip. A batch of the router on PostgreSQL waited for the
     server 72 % of its time, nine round trips for one inbound message, and several of its

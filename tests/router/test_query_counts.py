@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -21,6 +23,7 @@ from core.db import SessionMaker
 from core.db.listening import listening
 from core.db.routing_schema import RoutingAudit
 from core.db.schema import Dialog, Message, Operator
+from core.db.writer import DbWriter
 from core.envelope import (
     DeliveryOutcome,
     InboundMessage,
@@ -33,7 +36,7 @@ from core.envelope import (
 from operator_console.auth import SessionCache, do_create_session, do_end_session
 from router.statements import REPLY_PAIRS_PAGE, pair_params, pair_slots
 from router.worker import Router
-from tests.support.querycount import count_queries
+from tests.support.querycount import count_queries, count_round_trips
 from tests.support.router_db import demo_ids, seeded_database
 from tests.support.stream_entries import stream_entries
 
@@ -52,6 +55,20 @@ REPLY_STATEMENTS = 12
 """An operator's reply in a dialog they hold, in the router (one of them the rollup's
 upsert). It was 13 while the reply read a snapshot of the dialog's offers it did not use."""
 
+INBOUND_ROUND_TRIPS = 7
+"""PostgreSQL: a lone batch of a client message to an open dialog, in answers from the server
+(``count_round_trips``): the transaction's ``BEGIN`` (sent with the first reads, not waited
+for), the setup's version with the stored-message check and the identities, the counters, the
+``INSERT``, the offers with the participants, the statistics' rollup, the ``COMMIT``. It was 8
+while the setup's version was read alone."""
+
+REPLY_ROUND_TRIPS = 6
+"""PostgreSQL: a lone operator's reply in a dialog they hold (not its first), in answers from
+the server: the ``BEGIN``, one for the setup's version, the dialog, its identity and
+participants, the operator and the repeat check, then the counters, the ``INSERT``, the
+rollup and the ``COMMIT``. It was 10 while the dialog, the setup's version and the
+participants were read each alone."""
+
 
 @dataclass
 class Hub:
@@ -64,14 +81,30 @@ class Hub:
 
 @pytest.fixture
 async def hub(db_url: str, redis_url: str) -> AsyncIterator[Hub]:
+    async with hub_on(db_url, redis_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def pg_hub(postgres_url: str, redis_url: str) -> AsyncIterator[Hub]:
+    """On PostgreSQL, with the router's writer as the hub runs it (psycopg, on its thread)."""
+    writer = DbWriter(postgres_url)
+    try:
+        async with hub_on(postgres_url, redis_url, writer) as running:
+            yield running
+    finally:
+        writer.close()
+
+
+@asynccontextmanager
+async def hub_on(db_url: str, redis_url: str, writer: DbWriter | None = None) -> AsyncIterator[Hub]:
     engine, sessions = await seeded_database(db_url)
     channel_id, admin_id = await demo_ids(sessions)
     client = redis.asyncio.Redis.from_url(redis_url)
     clock = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # a Monday noon: every schedule is open
+    router = Router(sessions, Bus(client), lambda: clock, writer)
     try:
-        yield Hub(
-            engine, sessions, Router(sessions, Bus(client), lambda: clock), channel_id, admin_id
-        )
+        yield Hub(engine, sessions, router, channel_id, admin_id)
     finally:
         await client.aclose()
         await engine.dispose()
@@ -150,6 +183,26 @@ async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) 
     with count_queries(hub.engine) as seen:
         await hub.router.handle(replies[1:2])
     assert len(seen) <= REPLY_STATEMENTS, seen.report()
+
+
+async def test_lone_batches_on_postgresql_wait_for_few_answers(pg_hub: Hub, tmp_path: Path) -> None:
+    """Reads that need nothing from each other go in one pipeline: the server's answers to a
+    lone client message and to a lone reply (``count_round_trips``)."""
+    hub = pg_hub
+    with count_round_trips(tmp_path / "trace") as round_trips:
+        # Traced from before the first batch, which connects the router's writer.
+        [dialog_id] = await held_dialogs(hub, clients=1)
+        await hub.router.handle([inbound(hub, 0, 1)])  # the setup read, as batches go on
+        await hub.router.handle([reply(hub, dialog_id, "r1")])  # the dialog's first response
+        before = round_trips()
+        await hub.router.handle([inbound(hub, 0, 2)])
+        message = round_trips() - before
+        await hub.router.handle([reply(hub, dialog_id, "r2")])
+        answer = round_trips() - before - message
+    assert (message, answer) == (INBOUND_ROUND_TRIPS, REPLY_ROUND_TRIPS)
+    async with hub.sessions() as session:
+        texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
+    assert texts == ["message 0", "message 1", "hi", "message 2", "hi"]
 
 
 async def test_the_console_reads_a_session_once_until_it_ends(hub: Hub) -> None:

@@ -4,12 +4,14 @@ failing count, not as a slower benchmark weeks later."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
 
 
 class Statements(list[str]):
@@ -38,3 +40,42 @@ def count_queries(engine: AsyncEngine) -> Iterator[Statements]:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def count_round_trips(trace: Path) -> Iterator[Callable[[], int]]:
+    """Count the round trips that psycopg connections checked out inside the block wait for:
+    the answers that end in ``ReadyForQuery``, one for each ``Sync`` and each simple query,
+    however many statements each covers (a pipeline sends several before one ``Sync``).
+    ``trace``: a file for libpq's trace.
+
+    Statement listeners (``count_queries``) would make ``core.db.on_cursor`` leave the
+    pipeline, so this reads libpq's own trace instead and leaves the statements' path as it
+    is."""
+    traced: list[Any] = []
+    with trace.open("w") as out:
+
+        def checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            pgconn = getattr(dbapi_conn, "pgconn", None)  # psycopg's; asyncpg has none
+            if pgconn is not None and pgconn not in traced:
+                pgconn.trace(out.fileno())
+                traced.append(pgconn)
+
+        def sent() -> int:
+            out.flush()
+            return sum(1 for line in trace.read_text().splitlines() if _answered(line))
+
+        event.listen(Pool, "checkout", checkout)
+        try:
+            yield sent
+        finally:
+            event.remove(Pool, "checkout", checkout)
+            for pgconn in traced:
+                pgconn.untrace()
+
+
+def _answered(line: str) -> bool:
+    """A line of libpq's trace for the end of an answer, ``[time]\tB\tlength\tReadyForQuery``:
+    one for each ``Sync`` sent and each simple query (``BEGIN``)."""
+    fields = line.split("\t")
+    return "B" in fields[:2] and "ReadyForQuery" in fields
