@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 
 from core import streams
 from core.db import loaded
-from core.db.counters import count_messages
+from core.db.counters import Counting
 from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
@@ -257,9 +257,8 @@ class InboundRun(InboundReads):
             return
         pending, self.pending = self.pending, []
         work = self.work
-        # One executemany for every dialog's counters.
-        await work.session.run_sync(count_messages, work.now, [p.dialog for p in pending])
-        await self._insert(pending)
+        # One executemany for every dialog's counters, sent with the INSERT.
+        await self._insert(pending, Counting.of(work.now, [p.dialog for p in pending]))
         dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
         # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only
         # weakly, and snapshot's get of a dialog's previous one costs no statement while held.
@@ -281,12 +280,12 @@ class InboundRun(InboundReads):
             del previous
             work.participants_known = None
 
-    async def _insert(self, pending: list[Pending]) -> None:
+    async def _insert(self, pending: list[Pending], counting: Counting) -> None:
         """One INSERT … RETURNING for every waiting message, matched back by its unique
-        (channel, external id). ``remember`` noted each message already: the run's repeats
-        find the same object, which now has its id."""
+        (channel, external id), after ``counting``. ``remember`` noted each message already:
+        the run's repeats find the same object, which now has its id."""
         messages = [p.message for p in pending]
-        await insert_messages(self.work.session, messages, _INSERTED, _channel_key)
+        await insert_messages(self.work.session, messages, _INSERTED, _channel_key, counting)
 
 
 def _channel_key(message: Any) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import loaded
-from core.db.counters import count_messages
+from core.db.counters import Counting
 from core.db.schema import Dialog, Message
 from core.envelope import OperatorReply
 from router.actions import (
@@ -155,11 +155,11 @@ async def _store(
     new = [a.new for a in stretch if a.new is not None]
     if new:
         answered = [a.dialog for a in stretch if a.new is not None]
-        # One executemany, one rollup upsert; the first replies' first response times are
-        # flushed before.
-        await session.run_sync(count_messages, work.now, (), answered)
-        # (dialog, client_msg_id) is unique: it matches the returned ids to the messages.
-        await insert_messages(session, new, NEW_REPLY_COLUMNS, _client_key)
+        # One executemany, sent with the INSERT, and one rollup upsert at the commit; the
+        # first replies' first response times are flushed before. (dialog, client_msg_id) is
+        # unique: it matches the returned ids to the messages.
+        counting = Counting.of(work.now, (), answered)
+        await insert_messages(session, new, NEW_REPLY_COLUMNS, _client_key, counting)
         stored.update((_client_key(m), m) for m in new)
     policies: dict[int, LinePolicy] = {}
     known = work.participants_known

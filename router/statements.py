@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.counters import Counting
 from core.db.loaded import shape
-from core.db.on_cursor import core_rows
+from core.db.on_cursor import core_rows_together
 from core.db.routing_schema import DialogOffer
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.decide import WAITING_AT_ONCE
@@ -105,6 +106,7 @@ async def insert_messages(
     messages: Sequence[MessageRecord],
     columns: Sequence[str],
     key: Callable[[Any], Hashable],
+    before: Counting | None = None,
 ) -> None:
     """Store new messages, each with the ``columns`` its maker set, in one INSERT … RETURNING,
     and give each its id. They stay out of the session, as plain objects.
@@ -113,9 +115,16 @@ async def insert_messages(
     times as much for one row and twice for twenty (docs/BENCHMARKS.md), and building the
     returned entities was most of it, while the caller holds the messages already. Returned
     rows need not come back in the parameters' order, so ``key``, a unique key of a message
-    (as an object or a returned row), matches them."""
+    (as an object or a returned row), matches them.
+
+    ``before``: the dialogs' counters, moved on by a statement sent ahead of the INSERT, in
+    one round trip with it where the driver can."""
     rows = [{column: getattr(m, column) for column in columns} for m in messages]
-    ids = {key(row): row.id for row in await core_rows(session, _insert_messages(), rows)}
+    ahead = [] if before is None or before.call is None else [before.call]
+    *_, inserted = await core_rows_together(session, [*ahead, (_insert_messages(), rows)])
+    if before is not None:
+        await session.run_sync(before.done)
+    ids = {key(row): row.id for row in inserted}
     for message in messages:
         message.id = ids[key(message)]
 

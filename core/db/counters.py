@@ -43,29 +43,55 @@ def count_messages(
 
     The session is flushed first: the rollup rows are the dialogs' as stored, and a pending
     change of a counter would otherwise be written over."""
-    counted: dict[int, _Counted] = {}
-    for dialog in client:
-        counted.setdefault(dialog.id, _Counted(dialog)).client += 1
-    for dialog in operator:
-        counted.setdefault(dialog.id, _Counted(dialog)).operator += 1
+    counting = Counting.of(at, client, operator)
     session.flush()
-    if not counted:
-        return
-    connection = session.connection()
-    on_cursor.run(
-        connection,
-        _add_statement(),
-        [
-            {"b_id": i, "b_client": c.client, "b_operator": c.operator, "b_at": at}
-            for i, c in counted.items()
-        ],
-    )
-    add_messages(session, [(c.dialog, c.client + c.operator) for c in counted.values()])
-    for c in counted.values():
-        dialog = c.dialog
-        set_committed_value(dialog, "client_messages", dialog.client_messages + c.client)
-        set_committed_value(dialog, "operator_messages", dialog.operator_messages + c.operator)
-        set_committed_value(dialog, "last_message_at", at)
+    if counting.call is not None:
+        on_cursor.run(session.connection(), *counting.call)
+    counting.done(session)
+
+
+@dataclass
+class Counting:
+    """``count_messages`` in two steps, for a caller that sends its statement with others
+    (``core.db.on_cursor.run_together``): ``call``, run after a flush of the session, and then
+    ``done``."""
+
+    at: datetime
+    counted: dict[int, _Counted]
+
+    @classmethod
+    def of(
+        cls, at: datetime, client: Iterable[Dialog] = (), operator: Iterable[Dialog] = ()
+    ) -> Counting:
+        counted: dict[int, _Counted] = {}
+        for dialog in client:
+            counted.setdefault(dialog.id, _Counted(dialog)).client += 1
+        for dialog in operator:
+            counted.setdefault(dialog.id, _Counted(dialog)).operator += 1
+        return cls(at, counted)
+
+    @property
+    def call(self) -> on_cursor.Call | None:
+        """The additions to the counters, one ``executemany``; None when nothing is counted."""
+        if not self.counted:
+            return None
+        rows = [
+            {"b_id": i, "b_client": c.client, "b_operator": c.operator, "b_at": self.at}
+            for i, c in self.counted.items()
+        ]
+        return _add_statement(), rows
+
+    def done(self, session: Session) -> None:
+        """The rollup's share of the additions, and the entities' new values as stored."""
+        counted = self.counted.values()
+        if not counted:
+            return
+        add_messages(session, [(c.dialog, c.client + c.operator) for c in counted])
+        for c in counted:
+            dialog = c.dialog
+            set_committed_value(dialog, "client_messages", dialog.client_messages + c.client)
+            set_committed_value(dialog, "operator_messages", dialog.operator_messages + c.operator)
+            set_committed_value(dialog, "last_message_at", self.at)
 
 
 @cache

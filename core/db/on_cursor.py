@@ -48,8 +48,9 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 EMPTY: Mapping[str, Any] = {}
 
-Call = tuple[Any, Mapping[str, Any]]
-"""A statement and its bound values, as ``run_together`` takes them."""
+Call = tuple[Any, Params]
+"""A statement and its bound values (one row's, or many rows'), as ``run_together`` takes
+them."""
 
 _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -148,30 +149,19 @@ def run(connection: Connection, statement: Any, params: Params) -> list[Any]:
     """Run ``statement`` with ``params`` on ``connection``; its rows (named tuples, or
     SQLAlchemy's rows where it went through the connection), or an empty list for a statement
     that returns none."""
-    rows = _listed(params)
     chosen = _chosen(connection, statement, params)
     if chosen is None:
         return _through_sqlalchemy(connection, statement, params)
-    plan, sql = chosen
-    cursor, sent_as = _cursor(connection)
+    steps = _steps(connection, *chosen, params)
     try:
-        if isinstance(params, Mapping):
-            values = _positional(plan, sql, params)
-            return _execute(connection, cursor, plan, sql, sent_as(sql), values)
-        if plan.values is None or plan.row is None:
-            positional = [_positional(plan, sql, p) for p in rows]
-            sent = sent_as(sql)
-            _guard(connection, sql, positional, lambda: cursor.executemany(sent, positional))
-            return []
         found: list[Any] = []
-        for start in range(0, len(rows), INSERT_PAGE):
-            page = rows[start : start + INSERT_PAGE]
-            paged = sql.replace(plan.values, ", ".join([plan.values] * len(page)), 1)
-            values = [v for p in page for v in _positional(plan, paged, p)]
-            found.extend(_execute(connection, cursor, plan, paged, sent_as(paged), values))
+        for step in steps:
+            _guard(connection, step.sql, step.values, step.send)
+            found.extend(step.rows(connection))
         return found
     finally:
-        cursor.close()
+        for step in steps:
+            step.cursor.close()
 
 
 async def core_rows_together(session: AsyncSession, calls: Sequence[Call]) -> list[Sequence[Any]]:
@@ -189,8 +179,9 @@ def run_together(connection: Connection, calls: Sequence[Call]) -> list[Sequence
     """``run`` of each call, in order. On psycopg the statements go in one pipeline: sent
     together, answered in one round trip. A batch of the router on PostgreSQL waited for the
     server 72 % of its time, nine round trips for one inbound message, and several of its
-    reads need nothing from the others (docs/BENCHMARKS.md). Elsewhere (SQLite, a statement
-    this module leaves to SQLAlchemy) one after the other, as ``run`` would."""
+    statements need nothing from the others' rows (docs/BENCHMARKS.md): reads, and writes whose
+    answer is only their row count or their returned rows. Elsewhere (SQLite, a statement this
+    module leaves to SQLAlchemy) one after the other, as ``run`` would."""
     chosen = (
         [_chosen(connection, statement, params) for statement, params in calls]
         if len(calls) > 1 and connection.dialect.driver == "psycopg"
@@ -199,29 +190,77 @@ def run_together(connection: Connection, calls: Sequence[Call]) -> list[Sequence
     if None in chosen:
         return [run(connection, statement, params) for statement, params in calls]
     driver = connection.connection.driver_connection
-    sent: list[tuple[Any, _Plan, str, list[Any]]] = []
+    sent: list[list[_Sent]] = []
 
     def send() -> None:
         with driver.pipeline():  # type: ignore[union-attr]
-            for cursor, _plan, sql, values in sent:
-                cursor.execute(_numbered(sql), values)
+            for one in sent:
+                for step in one:
+                    step.send()
 
     try:
         for (_statement, params), pick in zip(calls, chosen, strict=True):
             assert pick is not None
-            plan, sql = pick
-            values = _positional(plan, sql, params)
-            sent.append((_cursor(connection)[0], plan, sql, values))
+            sent.append(_steps(connection, *pick, params))
+        steps = [step for one in sent for step in one]
         # A failed statement fails the pipeline as it ends: the error names them all.
-        _guard(connection, "; ".join(s for _c, _p, s, _v in sent), [v for *_r, v in sent], send)
+        _guard(connection, "; ".join(s.sql for s in steps), [s.values for s in steps], send)
         # Out of the pipeline, every answer is in: each cursor holds its statement's rows.
-        return [
-            [] if plan.row is None else plan.rows(_guard(connection, sql, values, cursor.fetchall))
-            for cursor, plan, sql, values in sent
-        ]
+        return [[row for step in one for row in step.rows(connection)] for one in sent]
     finally:
-        for cursor, *_rest in sent:
-            cursor.close()
+        for one in sent:
+            for step in one:
+                step.cursor.close()
+
+
+@dataclass
+class _Sent:
+    """One cursor's part of a ``run``: a statement, or an ``executemany`` of it."""
+
+    cursor: Any
+    plan: _Plan
+    sql: str
+    sent: str
+    """``sql`` as the cursor takes it (``_cursor``)."""
+    values: list[Any]
+    """The positional values; a list of them per row for ``many``."""
+    many: bool = False
+
+    def send(self) -> None:
+        if self.many:
+            self.cursor.executemany(self.sent, self.values)
+        else:
+            self.cursor.execute(self.sent, self.values)
+
+    def rows(self, connection: Connection) -> list[Any]:
+        if self.many or self.plan.row is None:
+            return []
+        return self.plan.rows(_guard(connection, self.sql, self.values, self.cursor.fetchall))
+
+
+def _steps(connection: Connection, plan: _Plan, sql: str, params: Params) -> list[_Sent]:
+    """What ``run`` sends for ``params``, each part on a cursor of its own: one statement, an
+    ``executemany`` of a write that returns nothing, or an INSERT's pages of rows."""
+    if isinstance(params, Mapping):
+        return [_sent(connection, plan, sql, _positional(plan, sql, params))]
+    rows = list(params)
+    if plan.values is None or plan.row is None:
+        values = [_positional(plan, sql, p) for p in rows]
+        return [_sent(connection, plan, sql, values, many=True)]
+    steps: list[_Sent] = []
+    for start in range(0, len(rows), INSERT_PAGE):
+        page = rows[start : start + INSERT_PAGE]
+        paged = sql.replace(plan.values, ", ".join([plan.values] * len(page)), 1)
+        values = [v for p in page for v in _positional(plan, paged, p)]
+        steps.append(_sent(connection, plan, paged, values))
+    return steps
+
+
+def _sent(
+    connection: Connection, plan: _Plan, sql: str, values: list[Any], many: bool = False
+) -> _Sent:
+    cursor, sent_as = _cursor(connection)
+    return _Sent(cursor, plan, sql, sent_as(sql), values, many)
 
 
 def cursor_sql(connection: Connection, statement: Any, params: Params) -> str | None:
@@ -308,16 +347,6 @@ def _numbered(sql: str) -> str:
 
 
 _FORMAT_MARKS = re.compile(r"%%|%s")
-
-
-def _execute(
-    connection: Connection, cursor: Any, plan: _Plan, sql: str, sent: str, values: list[Any]
-) -> list[Any]:
-    """Run ``sent`` (``sql`` as the cursor takes it); errors name ``sql``."""
-    _guard(connection, sql, values, lambda: cursor.execute(sent, values))
-    if plan.row is None:
-        return []
-    return plan.rows(_guard(connection, sql, values, cursor.fetchall))
 
 
 def _guard(connection: Connection, sql: str, values: Any, call: Callable[[], Any]) -> Any:

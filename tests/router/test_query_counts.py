@@ -55,19 +55,19 @@ REPLY_STATEMENTS = 12
 """An operator's reply in a dialog they hold, in the router (one of them the rollup's
 upsert). It was 13 while the reply read a snapshot of the dialog's offers it did not use."""
 
-INBOUND_ROUND_TRIPS = 7
+INBOUND_ROUND_TRIPS = 6
 """PostgreSQL: a lone batch of a client message to an open dialog, in answers from the server
 (``count_round_trips``): the transaction's ``BEGIN`` (sent with the first reads, not waited
-for), the setup's version with the stored-message check and the identities, the counters, the
-``INSERT``, the offers with the participants, the statistics' rollup, the ``COMMIT``. It was 8
-while the setup's version was read alone."""
+for), the setup's version with the stored-message check and the identities, the counters with
+the ``INSERT``, the offers with the participants, the statistics' rollup, the ``COMMIT``. It
+was 8 while the setup's version and the counters went each alone."""
 
-REPLY_ROUND_TRIPS = 6
+REPLY_ROUND_TRIPS = 5
 """PostgreSQL: a lone operator's reply in a dialog they hold (not its first), in answers from
 the server: the ``BEGIN``, one for the setup's version, the dialog, its identity and
-participants, the operator and the repeat check, then the counters, the ``INSERT``, the
-rollup and the ``COMMIT``. It was 10 while the dialog, the setup's version and the
-participants were read each alone."""
+participants, the operator and the repeat check, then the counters with the ``INSERT``, the
+rollup and the ``COMMIT``. It was 10 while the dialog, the setup's version, the participants
+and the counters went each alone."""
 
 
 @dataclass

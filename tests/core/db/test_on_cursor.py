@@ -236,6 +236,27 @@ def test_statements_run_together_give_what_each_gives_alone(connection: Connecti
     assert (seen.id, seen.note) == (ids[5], "together")
 
 
+def test_writes_of_many_rows_run_together_give_what_each_gives_alone(
+    connection: Connection,
+) -> None:
+    """An executemany, and an INSERT of more rows than one page holds, among other statements:
+    in order, each with its answer."""
+    ids = sorted(r.id for r in on_cursor.run(connection, INSERT, [_probe(n) for n in range(3)]))
+    notes = [{"b_id": i, "b_note": f"many {i}"} for i in ids[:2]]
+    more = [_probe(n) for n in range(100, 100 + on_cursor.INSERT_PAGE + 3)]
+    calls: list[on_cursor.Call] = [
+        (WRITE, notes),
+        (INSERT, more),
+        (BY_IDS, {"ids": ids}),  # after the executemany before it: sees it
+    ]
+    written, inserted, read = on_cursor.run_together(connection, calls)
+
+    assert written == []
+    assert sorted(r.key for r in inserted) == sorted(p["key"] for p in more)
+    assert len({r.id for r in inserted}) == len(more) and min(r.id for r in inserted) > ids[-1]
+    assert [r.note for r in read] == [f"many {ids[0]}", f"many {ids[1]}", None]
+
+
 def test_a_failed_statement_run_together_is_raised_as_sqlalchemys(connection: Connection) -> None:
     on_cursor.run(connection, INSERT, _probe(1))
     calls = [(BY_KEYS, {"keys": ["k1"], "since": START}), (INSERT, _probe(1))]
@@ -281,3 +302,6 @@ def test_on_psycopg_statements_run_together_wait_for_one_answer(
     alone = syncs(lambda: [on_cursor.run(connection, s, p) for s, p in calls])
     together = syncs(lambda: on_cursor.run_together(connection, calls))
     assert (alone, together) == (3, 1)
+    # A write for many rows goes in the same pipeline, answered with the rest.
+    notes = [{"b_id": n, "b_note": "x"} for n in range(3)]
+    assert syncs(lambda: on_cursor.run_together(connection, [(WRITE, notes), *calls])) == 1
