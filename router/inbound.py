@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from core import streams
 from core.db import loaded
 from core.db.counters import Counting
+from core.db.on_cursor import Call
 from core.db.schema import Client, ClientIdentity, Dialog, Message
 from core.envelope import ClientHintsForCrm, DialogOpenedForCrm, InboundMessage
 from core.integration_events import dialog_event
@@ -28,7 +29,7 @@ from router.actions import do_intents
 from router.assign import do_open_dialog
 from router.batch import Batch
 from router.decide import decide_open
-from router.inbound_reads import InboundReads, routing_rows
+from router.inbound_reads import InboundReads, routing_reads, routing_rows
 from router.lifecycle import decide_client_message, parse_rating
 from router.reads import snapshot
 from router.reminders import arm_reminder
@@ -257,12 +258,14 @@ class InboundRun(InboundReads):
             return
         pending, self.pending = self.pending, []
         work = self.work
-        # One executemany for every dialog's counters, sent with the INSERT.
-        await self._insert(pending, Counting.of(work.now, [p.dialog for p in pending]))
         dialogs = list({p.dialog.id: p.dialog for p in pending}.values())
+        # One executemany for every dialog's counters, the INSERT, then the dialogs' offers and
+        # participants: sent together.
+        counting = Counting.of(work.now, [p.dialog for p in pending])
+        found = await self._insert(pending, counting, routing_reads(dialogs))
         # ``previous`` stays referenced while snapshot runs: the identity map keeps rows only
         # weakly, and snapshot's get of a dialog's previous one costs no statement while held.
-        offers, people, previous = await routing_rows(work, dialogs)
+        offers, people, previous = await routing_rows(work, dialogs, found)
         # Nothing below writes offers or participants, so what was read stays true.
         work.participants_known = people
         try:
@@ -280,12 +283,16 @@ class InboundRun(InboundReads):
             del previous
             work.participants_known = None
 
-    async def _insert(self, pending: list[Pending], counting: Counting) -> None:
+    async def _insert(
+        self, pending: list[Pending], counting: Counting, reads: Sequence[Call]
+    ) -> list[Sequence[Any]]:
         """One INSERT … RETURNING for every waiting message, matched back by its unique
-        (channel, external id), after ``counting``. ``remember`` noted each message already:
-        the run's repeats find the same object, which now has its id."""
+        (channel, external id), after ``counting``; the rows of ``reads``, run after it.
+        ``remember`` noted each message already: the run's repeats find the same object, which
+        now has its id."""
         messages = [p.message for p in pending]
-        await insert_messages(self.work.session, messages, _INSERTED, _channel_key, counting)
+        session = self.work.session
+        return await insert_messages(session, messages, _INSERTED, _channel_key, counting, reads)
 
 
 def _channel_key(message: Any) -> tuple[int, str]:

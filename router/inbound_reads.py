@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.db import loaded
 from core.db.loaded import adopt
-from core.db.on_cursor import Call, core_rows_together
+from core.db.on_cursor import Call
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import InboundMessage
 from core.views import ShownMessage
@@ -220,23 +220,28 @@ class InboundReads:
         return self.policies[line_id]
 
 
+def routing_reads(dialogs: Sequence[Dialog]) -> list[Call]:
+    """The reads of ``routing_rows``' offers and participants, to run with others."""
+    ids = [d.id for d in dialogs]
+    return [*offers_reads(ids), *participants_reads(set(ids))]
+
+
 async def routing_rows(
-    work: Batch, dialogs: Sequence[Dialog]
+    work: Batch, dialogs: Sequence[Dialog], found: Sequence[Sequence[Any]]
 ) -> tuple[dict[int, list[OfferFacts]], dict[int, tuple[int, ...]], dict[int, Dialog]]:
-    """Offers, participants and previous dialogs, set-wise; the waiting dialogs' line members
-    are read into the batch's setup in the same pass (``Batch.line_members``)."""
-    session = work.session
-    ids = {d.id for d in dialogs}
-    offer_calls = offers_reads([d.id for d in dialogs])
-    results = await core_rows_together(session, [*offer_calls, *participants_reads(ids)])
-    offers = offers_from(results[: len(offer_calls)])
-    joined = participants_from(ids, results[len(offer_calls) :])
+    """Offers, participants and previous dialogs, set-wise, with ``found``, the rows of
+    ``routing_reads``; the waiting dialogs' line members are read into the batch's setup in the
+    same pass (``Batch.line_members``)."""
+    ids = [d.id for d in dialogs]
+    offer_reads = len(offers_reads(ids))  # as many as routing_reads sent, first
+    offers = offers_from(found[:offer_reads])
+    joined = participants_from(set(ids), found[offer_reads:])
     # Group members too: the same audience as Batch.recipients reads one dialog at a time.
     await work.line_members(d.line_id for d in dialogs if d.operator_id is None)
     before = {d.previous_dialog_id for d in dialogs if d.previous_dialog_id is not None}
     previous: dict[int, Dialog] = {}
     for chunk in chunks(before):
-        previous.update({d.id: d for d in await loaded.by_ids(session, Dialog, chunk)})
+        previous.update({d.id: d for d in await loaded.by_ids(work.session, Dialog, chunk)})
     return offers, joined, previous
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.counters import Counting
 from core.db.loaded import shape
-from core.db.on_cursor import core_rows_together
+from core.db.on_cursor import Call, core_rows_together
 from core.db.routing_schema import DialogOffer
 from core.db.schema import ClientIdentity, Dialog, Message, Operator
 from router.decide import WAITING_AT_ONCE
@@ -107,7 +107,8 @@ async def insert_messages(
     columns: Sequence[str],
     key: Callable[[Any], Hashable],
     before: Counting | None = None,
-) -> None:
+    reads: Sequence[Call] = (),
+) -> list[Sequence[Any]]:
     """Store new messages, each with the ``columns`` its maker set, in one INSERT … RETURNING,
     and give each its id. They stay out of the session, as plain objects.
 
@@ -117,16 +118,18 @@ async def insert_messages(
     rows need not come back in the parameters' order, so ``key``, a unique key of a message
     (as an object or a returned row), matches them.
 
-    ``before``: the dialogs' counters, moved on by a statement sent ahead of the INSERT, in
-    one round trip with it where the driver can."""
+    ``before``: the dialogs' counters, moved on by a statement sent ahead of the INSERT;
+    ``reads``: statements run after it, whose rows are returned. All in one round trip where
+    the driver can."""
     rows = [{column: getattr(m, column) for column in columns} for m in messages]
     ahead = [] if before is None or before.call is None else [before.call]
-    *_, inserted = await core_rows_together(session, [*ahead, (_insert_messages(), rows)])
+    found = await core_rows_together(session, [*ahead, (_insert_messages(), rows), *reads])
     if before is not None:
         await session.run_sync(before.done)
-    ids = {key(row): row.id for row in inserted}
+    ids = {key(row): row.id for row in found[len(ahead)]}
     for message in messages:
         message.id = ids[key(message)]
+    return found[len(ahead) + 1 :]
 
 
 @cache

@@ -55,12 +55,13 @@ REPLY_STATEMENTS = 12
 """An operator's reply in a dialog they hold, in the router (one of them the rollup's
 upsert). It was 13 while the reply read a snapshot of the dialog's offers it did not use."""
 
-INBOUND_ROUND_TRIPS = 6
+INBOUND_ROUND_TRIPS = 5
 """PostgreSQL: a lone batch of a client message to an open dialog, in answers from the server
 (``count_round_trips``): the transaction's ``BEGIN`` (sent with the first reads, not waited
 for), the setup's version with the stored-message check and the identities, the counters with
-the ``INSERT``, the offers with the participants, the statistics' rollup, the ``COMMIT``. It
-was 8 while the setup's version and the counters went each alone."""
+the ``INSERT`` and the dialog's offers and participants, the statistics' rollup, the
+``COMMIT``. It was 8 while the setup's version, the counters and the reads after the
+``INSERT`` went each alone."""
 
 REPLY_ROUND_TRIPS = 5
 """PostgreSQL: a lone operator's reply in a dialog they hold (not its first), in answers from
