@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from core.db.on_cursor import core_rows
+from core.db.rollup import at_commit
 from core.db.routing_schema import RoutingAudit
 from router.batch import Batch
 from router.intents import Audit
@@ -35,14 +36,16 @@ def do_audit(work: Batch, intent: Audit) -> None:
 
 async def write_audits(work: Batch) -> None:
     """Write the batch's routing steps, in the order they were taken, in one ``executemany``
-    before its commit.
+    at its commit, with the statistics' rollup (``core.db.rollup.at_commit``).
 
     Core, not the unit of work, which cost several times the statement; and once per batch,
     not per step: nothing in the router reads the audit back, and a burst of new dialogs took
     one INSERT each (and a flush of whatever the session held before it)."""
     if work.audits:
         audits, work.audits = work.audits, []
-        await core_rows(work.session, _insert(), audits)
+        call = (_insert(), audits)
+        if not at_commit(work.session.sync_session, call):
+            await core_rows(work.session, *call)
 
 
 @cache

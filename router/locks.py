@@ -33,10 +33,12 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from core.db import loaded
+from core.db.on_cursor import Call
 from core.db.schema import Dialog, Operator
 from router.batch import Batch
 
-__all__ = ["is_write_conflict", "lock_dialogs", "lock_operators"]
+__all__ = ["is_write_conflict", "lock_dialogs", "operators_lock"]
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 """serialization_failure and deadlock_detected: the transaction may simply be run again."""
@@ -47,22 +49,18 @@ def _locks_rows(work: Batch) -> bool:
     return work.writer and work.session.get_bind().dialect.name == "postgresql"
 
 
-async def lock_operators(work: Batch, operator_ids: Iterable[int]) -> None:
-    """Lock the operators' rows until the transaction ends, in id order, and re-read them.
+def operators_lock(work: Batch, operator_ids: Iterable[int]) -> Call | None:
+    """The read that locks the operators' rows until the transaction ends, in id order, and
+    reads them again (``loaded.again_rows``), to run before the reads it guards, with them
+    where the driver can; None where the batch locks nothing.
 
-    Re-reading refreshes presence and the last assignment time of rows loaded before the lock
-    (the session flushes its own changes first, so none of them is lost).
+    Reading again refreshes presence and the last assignment time of rows loaded before the
+    lock (the session flushes its own changes first, so none of them is lost).
     """
     ids = sorted(set(operator_ids))
     if not ids or not _locks_rows(work):
-        return
-    await work.session.execute(
-        select(Operator)
-        .where(Operator.id.in_(ids))
-        .order_by(Operator.id)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE
-        .execution_options(populate_existing=True)
-    )
+        return None
+    return loaded.read_again_call(Operator, ids, "wait")
 
 
 async def lock_dialogs(work: Batch, dialogs: Iterable[Dialog]) -> None:

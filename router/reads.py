@@ -28,7 +28,7 @@ from core.roles import READ_ONLY_ROLES, SUPERVISOR_ROLES
 from router.batch import Batch
 from router.dialog_people import offers_of_dialogs, participants_of_dialogs
 from router.distribution import OperatorState
-from router.locks import lock_operators
+from router.locks import operators_lock
 from router.queue_groups import QueueEntry, QueueMember, expand_queue
 from router.setup_cache import line_settings as line_settings
 from router.snapshots import (
@@ -132,19 +132,24 @@ async def operator_states(work: Batch, line_id: int) -> list[OperatorState]:
     default_max = (await work.line(line_id)).settings.max_per_operator
     members = await line_queue(work, line_id)
     ids = [op.id for _member, op in members]
-    # Held until the commit: the load read below and the assignment written from it are one
-    # step for every router process (router/locks.py).
-    await lock_operators(work, ids)
-    on_line: dict[int, int] = {}
-    total: dict[int, int] = {}
+    # Held until the commit: the load read after it and the assignment written from it are
+    # one step for every router process (router/locks.py). The server runs them in the order
+    # sent, so they go together.
+    lock = operators_lock(work, ids)
+    locking = [] if lock is None else [lock]
     load = {"ids": ids}
-    held, offered = await core_rows_together(
+    *locked, held, offered = await core_rows_together(
         session,
         [
+            *locking,
             (dialogs_held_by_operators(), {**load, "statuses": ACTIVE}),
             (exclusive_offers_pending_to_operators(), load),
         ],
     )
+    for rows in locked:
+        loaded.again_rows(session, Operator, rows)
+    on_line: dict[int, int] = {}
+    total: dict[int, int] = {}
     for operator_id, dialog_line, count in [*held, *offered]:
         if operator_id is None:
             continue

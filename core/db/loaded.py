@@ -137,8 +137,21 @@ async def read_again(
     read at once."""
     if not ids:
         return []
+    return again_rows(
+        session, entity, await core_rows(session, *read_again_call(entity, ids, lock))
+    )
+
+
+def read_again_call(entity: type[Any], ids: Sequence[int], lock: Lock = None) -> Call:
+    """The read of ``read_again``, to run with others (``core_rows_together``); its rows go
+    to ``again_rows``."""
+    kind: Any = entity  # a class, which the caches take as a key
+    return _again_by_ids(kind, lock), {"ids": list(ids)}
+
+
+def again_rows(session: AsyncSession, entity: type[T], rows: Sequence[Any]) -> list[T]:
+    """The entities of the rows ``read_again_call`` found, as ``read_again`` gives them."""
     kind: Any = entity
-    rows = await core_rows(session, _again_by_ids(kind, lock), {"ids": list(ids)})
     of = shape(kind)
     sync = session.sync_session
     found = []

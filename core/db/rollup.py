@@ -256,22 +256,43 @@ def _write_or_gather(session: Session, sums: Sums, responses: Responses) -> None
         into_responses[at] = into_responses.get(at, 0) + n
 
 
+AT_COMMIT = "writes at commit"
+"""``session.info`` key of the writes a deferring session sends with the rollup's."""
+
+
+def at_commit(session: Session, call: on_cursor.Call) -> bool:
+    """Note a write that nothing in the transaction reads back, to be sent with the rollup's
+    differences just before a deferring session commits (``write_gathered``): in one round
+    trip with them where the driver can. False for a session that does not defer: its caller
+    writes now."""
+    if session.info.get(GATHERED) is None:
+        return False
+    session.info.setdefault(AT_COMMIT, []).append(call)
+    return True
+
+
 def write_gathered(session: Session) -> None:
     """The ``before_commit`` hook: a deferring session's last changes flushed, then the
-    differences gathered in the transaction written in it."""
+    writes noted for the commit (``at_commit``) and the differences gathered in the
+    transaction, written in it together."""
     if session.info.get(GATHERED) is None:
         return
     # The commit flushes only after this hook: the rollup must see that flush too.
     session.flush()
     sums, responses = session.info[GATHERED]
+    noted: list[on_cursor.Call] = session.info.pop(AT_COMMIT, [])
     defer_to_commit(session)  # the next transaction of the session gathers afresh
-    if sums or responses:
-        write_differences(session.connection(), sums, responses)
+    connection = session.connection()
+    calls = [*noted, *rollup_writes(connection.dialect.name, sums, responses)]
+    if calls:
+        on_cursor.run_together(connection, calls)
 
 
 def drop_gathered(session: Session) -> None:
-    """The ``after_rollback`` hook: the differences of a rolled back transaction go with it."""
+    """The ``after_rollback`` hook: the differences of a rolled back transaction go with it,
+    and so do its writes noted for the commit."""
     if session.info.get(GATHERED) is not None:
+        session.info.pop(AT_COMMIT, None)
         defer_to_commit(session)
 
 
@@ -286,11 +307,6 @@ def upsert_into(dialect: str, table: Table) -> PgInsert | SqliteInsert:
 
         return pg_insert(table)
     return sqlite_insert(table)
-
-
-def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[Any]) -> None:
-    """Insert ``rows`` or add their counts to the rows already there."""
-    on_cursor.run(connection, _upsert_statement(connection.dialect.name, table, keys), rows)
 
 
 @cache
@@ -317,7 +333,16 @@ def _emptied_statement(table: Table, keys: tuple[str, ...], *extra: str) -> Any:
 
 
 def write_differences(connection: Connection, sums: Sums, responses: Responses) -> None:
-    """Add ``sums`` and ``responses`` to the rollup's rows, then delete the rows they empty.
+    """Add ``sums`` and ``responses`` to the rollup's rows, then delete the rows they empty
+    (``rollup_writes``)."""
+    calls = rollup_writes(connection.dialect.name, sums, responses)
+    if calls:
+        on_cursor.run_together(connection, calls)
+
+
+def rollup_writes(dialect: str, sums: Sums, responses: Responses) -> list[on_cursor.Call]:
+    """The statements that add ``sums`` and ``responses`` to the rollup's rows and delete the
+    rows they empty, in order, for a database of ``dialect``.
 
     Each table's rows are written in the order of their keys. Routers in processes of their
     own (PostgreSQL) write the same few rows (a line's day, per operator), and an upsert locks
@@ -341,26 +366,26 @@ def write_differences(connection: Connection, sums: Sums, responses: Responses) 
         for (key, business, s), n in responses.items()
         if n
     ]
-    days_table, responses_table = DAYS, RESPONSES
+    calls: list[on_cursor.Call] = []
     if days:
-        _upsert(connection, days_table, KEY, days)
+        calls.append((_upsert_statement(dialect, DAYS, KEY), days))
     if answered:
-        _upsert(connection, responses_table, (*KEY, "business", "seconds"), answered)
-    _write_months(connection, _months(responses))
+        keys = (*KEY, "business", "seconds")
+        calls.append((_upsert_statement(dialect, RESPONSES, keys), answered))
+    calls.extend(_month_writes(dialect, _months(responses)))
     # Rows that the last of their dialogs left.
     emptied = [dict(zip(KEY, key, strict=True)) for key, row in sums.items() if row[0] < 0]
     if emptied:
-        connection.execute(
-            _emptied_statement(days_table, KEY),
-            [{"k_" + k: v for k, v in row.items()} for row in emptied],
-        )
+        keyed = [{"k_" + k: v for k, v in row.items()} for row in emptied]
+        calls.append((_emptied_statement(DAYS, KEY), keyed))
     fewer = [
         {**{"k_" + k: v for k, v in zip(KEY, key, strict=True)}, "k_b": b, "k_s": s}
         for (key, b, s), n in responses.items()
         if n < 0
     ]
     if fewer:
-        connection.execute(_emptied_statement(responses_table, KEY, "business", "seconds"), fewer)
+        calls.append((_emptied_statement(RESPONSES, KEY, "business", "seconds"), fewer))
+    return calls
 
 
 def _months(responses: Responses) -> MonthResponses:
@@ -374,22 +399,24 @@ def _months(responses: Responses) -> MonthResponses:
     return out
 
 
-def _write_months(connection: Connection, months: MonthResponses) -> None:
-    """Add the monthly differences, then delete the rows that dropped to no dialogs; in the
-    order of their keys, as ``write_differences`` writes."""
+def _month_writes(dialect: str, months: MonthResponses) -> list[on_cursor.Call]:
+    """The statements that add the monthly differences, then delete the rows that dropped to
+    no dialogs; in the order of their keys, as ``rollup_writes`` writes."""
     months = dict(sorted(months.items()))
     rows = [
         {**dict(zip(MONTH_KEY, at, strict=True)), "dialogs": n} for at, n in months.items() if n
     ]
+    calls: list[on_cursor.Call] = []
     if rows:
-        _upsert(connection, MONTHS, MONTH_KEY, rows)
+        calls.append((_upsert_statement(dialect, MONTHS, MONTH_KEY), rows))
     fewer = [
         {"k_" + k: v for k, v in zip(MONTH_KEY, at, strict=True)}
         for at, n in months.items()
         if n < 0
     ]
     if fewer:
-        connection.execute(_emptied_statement(MONTHS, MONTH_KEY), fewer)
+        calls.append((_emptied_statement(MONTHS, MONTH_KEY), fewer))
+    return calls
 
 
 def _key_columns() -> list[Any]:

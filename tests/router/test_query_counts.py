@@ -70,6 +70,13 @@ participants, the operator and the repeat check, then the counters with the ``IN
 rollup and the ``COMMIT``. It was 10 while the dialog, the setup's version, the participants
 and the counters went each alone."""
 
+NEW_DIALOG_ROUND_TRIPS = 11
+"""PostgreSQL: a lone first message of a new client, routed to an operator at once, in answers
+from the server: the ``BEGIN`` and the first reads as above; the client, its identity, the
+dialog and the message, each ``INSERT`` needing the one before; the line's queue; the
+operators' rows locked with their held dialogs and pending offers; the assignment; the audit
+with the rollup; the ``COMMIT``. It was 13 while the lock and the audit went each alone."""
+
 
 @dataclass
 class Hub:
@@ -187,8 +194,9 @@ async def test_an_operator_reply_costs_a_bounded_number_of_statements(hub: Hub) 
 
 
 async def test_lone_batches_on_postgresql_wait_for_few_answers(pg_hub: Hub, tmp_path: Path) -> None:
-    """Reads that need nothing from each other go in one pipeline: the server's answers to a
-    lone client message and to a lone reply (``count_round_trips``)."""
+    """Statements that need nothing from each other's rows go in one pipeline: the server's
+    answers to a lone client message, a lone reply and a new client's first message
+    (``count_round_trips``)."""
     hub = pg_hub
     with count_round_trips(tmp_path / "trace") as round_trips:
         # Traced from before the first batch, which connects the router's writer.
@@ -200,10 +208,18 @@ async def test_lone_batches_on_postgresql_wait_for_few_answers(pg_hub: Hub, tmp_
         message = round_trips() - before
         await hub.router.handle([reply(hub, dialog_id, "r2")])
         answer = round_trips() - before - message
-    assert (message, answer) == (INBOUND_ROUND_TRIPS, REPLY_ROUND_TRIPS)
+        await hub.router.handle([inbound(hub, 1, 0)])  # a new client
+        opening = round_trips() - before - message - answer
+    assert (message, answer, opening) == (
+        INBOUND_ROUND_TRIPS,
+        REPLY_ROUND_TRIPS,
+        NEW_DIALOG_ROUND_TRIPS,
+    )
     async with hub.sessions() as session:
         texts = (await session.scalars(select(Message.text).order_by(Message.id))).all()
-    assert texts == ["message 0", "message 1", "hi", "message 2", "hi"]
+        held = (await session.scalars(select(Dialog.operator_id).order_by(Dialog.id))).all()
+    assert texts == ["message 0", "message 1", "hi", "message 2", "hi", "message 0"]
+    assert held == [hub.admin_id, hub.admin_id]
 
 
 async def test_the_console_reads_a_session_once_until_it_ends(hub: Hub) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.migrate import alembic_config
-from core.db.rollup import defer_to_commit
+from core.db.rollup import at_commit, defer_to_commit
 from core.db.schema import Channel, Client, ClientIdentity, Dialog, Line, Operator
 from tests.support.rollup_check import checked_rollup, rollup_rows
 
@@ -234,3 +234,35 @@ async def test_a_deferring_session_writes_the_rollup_once_at_its_commit(
             )
     days, _answered, _months = await checked_rollup(engine)
     assert [(d[3], d[6], d[10]) for d in days] == [(p["bob"], 1, 2)]
+
+
+async def test_writes_noted_for_the_commit_go_with_it_or_with_its_rollback(
+    engine: AsyncEngine,
+) -> None:
+    db = make_sessionmaker(engine)
+    p = await _places(db)
+    renamed = update(Client).where(Client.id == bindparam("b_id")).values(name=bindparam("b_name"))
+
+    async def name() -> str | None:
+        async with db() as s:
+            return await s.scalar(select(Client.name).where(Client.id == p["client"]))
+
+    async with db() as s:
+        async with s.begin():
+            assert not at_commit(s.sync_session, (renamed, {}))  # not deferring: write it now
+        defer_to_commit(s.sync_session)
+        async with s.begin():
+            s.add(_dialog(p, MONDAY + timedelta(hours=9), client_messages=1))
+            assert at_commit(s.sync_session, (renamed, {"b_id": p["client"], "b_name": "Ada"}))
+            await s.flush()
+            assert await s.scalar(select(Client.name).where(Client.id == p["client"])) == "Cid"
+        assert await name() == "Ada"
+        days, _answered, _months = await checked_rollup(engine)
+        assert [d[6] for d in days] == [1]  # the rollup went in the same commit
+
+        async with s.begin():
+            at_commit(s.sync_session, (renamed, {"b_id": p["client"], "b_name": "Bea"}))
+            await s.rollback()
+        async with s.begin():
+            pass  # a commit after the rollback writes nothing it noted
+    assert await name() == "Ada"
