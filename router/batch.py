@@ -92,10 +92,11 @@ class Batch:
         """The line setup valid in this batch's transaction, shared with the process's other
         batches while nobody changes it (``router.setup_cache``): its version is read once
         per batch, the first time the batch needs any of it."""
-        if self._setup is None:
-            self._take_setup(await SETUP.current(self.session))
-        assert self._setup is not None
-        return self._setup
+        setup = self._setup
+        if setup is None:
+            setup = await SETUP.current(self.session)
+            self._take_setup(setup)
+        return setup
 
     async def read_with_setup(self, calls: Sequence[Call]) -> list[Sequence[Any]]:
         """``core_rows_together`` of ``calls``, with the setup's version read among them when

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from config.lines import LineSettings
 from core.db.figures import LineClock
-from core.db.on_cursor import EMPTY, core_rows
+from core.db.on_cursor import EMPTY, Call, core_rows
 from core.db.routing_schema import SetupVersion
 from core.db.schema import Channel, Line
 from core.dialog_figures import line_zone, settings_schedule
@@ -145,7 +145,7 @@ SETUP = SetupCache()
 """The process-wide cache."""
 
 
-def version_read() -> tuple[Select[Any], Mapping[str, Any]]:
+def version_read() -> Call:
     """The version read, as ``core_rows`` and ``core_rows_together`` take it."""
     return _version_statement(), EMPTY
 
