@@ -185,6 +185,7 @@ def table(report: Report) -> str:
             ("round trip", load.round_trip),
             ("visitor send -> accepted", load.accepted),
             ("visitor send -> stored echo", load.stored_echo),
+            ("  first message (opens a dialog)", load.opening_echo),
             ("reply sent -> accepted", load.reply_post),
         ):
             rows.append(

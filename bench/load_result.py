@@ -41,6 +41,9 @@ class LoadResult:
     round_trip: Latency
     accepted: Latency
     stored_echo: Latency
+    opening_echo: Latency
+    """Visitor send → stored echo of each visitor's first message: how long the router took
+    to store the message that opens a dialog, apart from the console's part."""
     reply_post: Latency
     errors: dict[str, int]
     error_samples: list[str]
@@ -115,6 +118,7 @@ def summarise(
         round_trip=Latency.of(gaps([(t.sent, t.reply_seen) for t in tracks])),
         accepted=Latency.of(gaps([(t.sent, t.accepted) for t in tracks])),
         stored_echo=Latency.of(gaps([(t.sent, t.echoed) for t in tracks])),
+        opening_echo=Latency.of(gaps([(t.sent, t.echoed) for t in opening])),
         reply_post=Latency.of(gaps([(t.reply_sent, t.reply_posted) for t in tracks])),
         errors=dict(shared.errors),
         error_samples=list(shared.error_samples),

@@ -44,6 +44,7 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "visitor -> operator p50 ms": ("e2e", "visitor_to_operator", "p50_ms"),
     "visitor -> operator p99 ms": ("e2e", "visitor_to_operator", "p99_ms"),
     "first message p99 ms": ("e2e", "opening_to_operator", "p99_ms"),
+    "first message stored echo p99 ms": ("e2e", "opening_echo", "p99_ms"),
     "in an open dialog p99 ms": ("e2e", "open_dialog_to_operator", "p99_ms"),
     "sent in the burst's 2 s p99 ms": ("e2e", "in_burst_to_operator", "p99_ms"),
     "sent at other times p99 ms": ("e2e", "outside_burst_to_operator", "p99_ms"),
