@@ -21,7 +21,7 @@ from core.db.schema import (
 from core.envelope import InboundMessage
 from core.integration_events import integration_event
 from router.batch import Batch
-from router.new_client import do_add_client
+from router.new_client import AddClient
 from router.reads import load_policy
 from router.setup_cache import ChannelFacts
 from router.snapshots import OPEN_STATUSES
@@ -30,9 +30,14 @@ log = logging.getLogger(__name__)
 
 
 async def do_open_dialog(
-    work: Batch, channel: ChannelFacts, msg: InboundMessage, identity: ClientIdentity | None
+    work: Batch,
+    channel: ChannelFacts,
+    msg: InboundMessage,
+    identity: ClientIdentity | None,
+    add_client: AddClient,
 ) -> tuple[Dialog, bool]:
-    """The client's open dialog on this channel, or a new one; True when it is new."""
+    """The client's open dialog on this channel, or a new one; True when it is new. A client
+    never seen is stored by ``add_client``."""
     session = work.session
     threaded = await _mailed_dialog(work, msg) if identity is None else None
     if identity is None and threaded is not None:
@@ -46,9 +51,7 @@ async def do_open_dialog(
         return threaded, False
     created = identity is None
     if identity is None:
-        client, identity = await do_add_client(
-            session, channel.id, msg.external_user_id, msg.client_name, work.now
-        )
+        client, identity = await add_client(channel.id, msg)
         found = {"client_id": client.id, "name": client.name, "channel_id": channel.id}
         work.emit(
             streams.EVENTS, integration_event("client.created", str(client.id), work.now, found)

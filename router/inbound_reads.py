@@ -62,6 +62,11 @@ class InboundReads:
     """Per line: its operators' states, true while the batch's ``load_changes`` is
     ``states_at``."""
     states_at: int = -1
+    newcomers: dict[Key, str] = field(default_factory=dict)
+    """The clients the run meets for the first time, in the order of their first messages,
+    each with the name that message gave: every one of them is stored by the run
+    (``InboundRun.new_client``). Not those whose messages a channel tied to a dialog (email
+    threading), which may belong to a client known already."""
 
     @classmethod
     async def load(cls, work: Batch, msgs: Sequence[InboundMessage]) -> Self:
@@ -79,6 +84,7 @@ class InboundReads:
             [c for stored, named in reads.values() for c in (*stored, *named)]
         )
         at = 0
+        taken = set()
         for channel_id, (stored, named) in reads.items():
             found = results[at : at + len(stored) + len(named)]
             at += len(found)
@@ -86,6 +92,14 @@ class InboundReads:
             if channel is None or not channel.enabled:
                 continue  # do_inbound drops these before any lookup
             await run._take_channel(channel_id, found[: len(stored)], found[len(stored) :])
+            taken.add(channel_id)
+        threaded = {
+            (m.channel_id, m.external_user_id) for m in msgs if m.thread_dialog_id is not None
+        }
+        for msg in msgs:
+            key = (msg.channel_id, msg.external_user_id)
+            if msg.channel_id in taken and run.identities[key] is None and key not in threaded:
+                run.newcomers.setdefault(key, msg.client_name)
         return run
 
     def _channel_reads(

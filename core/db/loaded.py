@@ -22,7 +22,7 @@ cost several times the statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar, cast
@@ -193,17 +193,50 @@ async def stored(session: AsyncSession, entity: T) -> T:
     """
     kind: Any = type(entity)
     of, statement, defaults = _insert_of(kind)
+    [row] = await core_rows(session, statement, _values(of, defaults, entity))
+    _persist(session, of, entity, row)
+    return entity
+
+
+async def stored_all(
+    session: AsyncSession, entities: Sequence[T], key: Callable[[Any], Hashable]
+) -> list[T]:
+    """``stored`` for new entities of one kind, in one INSERT … RETURNING (in pages, as the
+    cursor pages long ones) instead of one each.
+
+    The returned rows come back in no promised order, so ``key`` (of an entity, and of a
+    returned row by its attributes) matches them. Entities of one key must be alike in every
+    column set: any of them may take any of their rows, which are alike but for the id."""
+    if not entities:
+        return []
+    kind: Any = type(entities[0])
+    of, statement, defaults = _insert_of(kind)
+    values = [_values(of, defaults, entity) for entity in entities]
+    if any(v.keys() != values[0].keys() for v in values):
+        raise ValueError(f"{kind.__name__}: the entities set different columns")
+    rows: dict[Hashable, list[Any]] = {}
+    # Last row first, so that alike entities take their rows in the order the database
+    # returned them: in the order of the VALUES, as SQLite and PostgreSQL do in practice.
+    for row in reversed(await core_rows(session, statement, values)):
+        rows.setdefault(key(row), []).append(row)
+    for entity in entities:
+        _persist(session, of, entity, rows[key(entity)].pop())
+    return list(entities)
+
+
+def _values(of: Shape, defaults: dict[str, Any], entity: Any) -> dict[str, Any]:
     given = entity.__dict__
-    values = {
+    return {
         key: given[key] if key in given else defaults[key]
         for key in of.keys
         if key in given or key in defaults
     }
-    [row] = await core_rows(session, statement, values)
-    given.update(zip(of.keys, row, strict=True))
+
+
+def _persist(session: AsyncSession, of: Shape, entity: Any, row: Sequence[Any]) -> None:
+    entity.__dict__.update(zip(of.keys, row, strict=True))
     make_transient_to_detached(entity)  # what was set is now what is stored
     session.sync_session.add(entity)
-    return entity
 
 
 @cache

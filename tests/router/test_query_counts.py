@@ -22,7 +22,7 @@ from core.bus import Bus, Delivery
 from core.db import SessionMaker
 from core.db.listening import listening
 from core.db.routing_schema import RoutingAudit
-from core.db.schema import Dialog, Message, Operator
+from core.db.schema import Client, ClientIdentity, Dialog, Message, Operator
 from core.db.writer import DbWriter
 from core.envelope import (
     DeliveryOutcome,
@@ -33,6 +33,7 @@ from core.envelope import (
     RouterInput,
     decode,
 )
+from core.integration_events import carried
 from operator_console.auth import SessionCache, do_create_session, do_end_session
 from router.statements import REPLY_PAIRS_PAGE, pair_params, pair_slots
 from router.worker import Router
@@ -473,3 +474,72 @@ async def test_a_burst_of_new_dialogs_keeps_the_operators_capacity(hub: Hub) -> 
     assert sorted(rows, key=str) == sorted(
         [(hub.admin_id, "open")] * 2 + [(None, "waiting")] * 3, key=str
     )
+
+
+def says(hub: Hub, visitor: str, n: int, name: str = "") -> Delivery[RouterInput]:
+    msg = InboundMessage(
+        channel_id=hub.channel_id,
+        external_user_id=visitor,
+        external_message_id=f"{visitor}-{n}",
+        client_name=name,
+        text=f"{visitor} says {n}",
+    )
+    return Delivery(streams.inbound(0), f"{n}-0", msg)
+
+
+async def test_a_batch_of_new_visitors_stores_their_clients_in_two_statements(
+    hub: Hub, redis_url: str
+) -> None:
+    online = PresenceChange(operator_id=hub.admin_id, status="online")
+    await hub.router.handle([Delivery(streams.COMMANDS, "p", online), says(hub, "known", 0)])
+    batch = [says(hub, "ann", 1), says(hub, "known", 2), says(hub, "bea", 3, name="Bea"),
+             says(hub, "ann", 4), says(hub, "cid", 5), says(hub, "dan", 6)]  # fmt: skip
+    with count_queries(hub.engine) as seen:
+        await hub.router.handle(batch)
+    flat = [" ".join(s.split()) for s in seen]
+    assert len([s for s in flat if s.startswith("INSERT INTO clients ")]) == 1, seen.report()
+    inserts = [s for s in flat if s.startswith("INSERT INTO client_identities ")]
+    assert len(inserts) == 1, seen.report()
+    async with hub.sessions() as session:
+        rows = (
+            await session.execute(
+                select(ClientIdentity.external_id, Client.id, Client.name)
+                .join(Client, Client.id == ClientIdentity.client_id)
+                .order_by(ClientIdentity.id)
+            )
+        ).all()
+        said = (
+            await session.execute(
+                select(Message.external_id, Dialog.client_id)
+                .join(Dialog, Dialog.id == Message.dialog_id)
+                .order_by(Message.id)
+            )
+        ).all()
+    clients = {visitor: (client_id, name) for visitor, client_id, name in rows}
+    # A client each, in the order they first wrote, with the name their first message gave.
+    assert list(clients) == ["known", "ann", "bea", "cid", "dan"]
+    assert len({client_id for client_id, _name in clients.values()}) == 5
+    assert clients["bea"][1] == "Bea"
+    # Every message in its sender's dialog, in the order sent.
+    sent = [says(hub, "known", 0).payload, *(d.payload for d in batch)]
+    assert said == [
+        (m.external_message_id, clients[m.external_user_id][0])
+        for m in sent
+        if isinstance(m, InboundMessage)
+    ]
+    # Each new client is announced where their first message came, before their dialog.
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = await stream_entries(client, streams.EVENTS)
+    finally:
+        await client.aclose()
+    heard = [carried(decode(fields["data"])) for _id, fields in entries]
+    assert [
+        (hook.event, int(hook.data["client_id"]))
+        for hook in heard
+        if hook is not None and hook.event in ("client.created", "dialog.opened")
+    ] == [
+        (event, clients[visitor][0])
+        for visitor in ("known", "ann", "bea", "cid", "dan")
+        for event in ("client.created", "dialog.opened")
+    ]

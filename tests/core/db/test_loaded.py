@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select, update
 
 from core.db import SessionMaker, loaded, make_engine, make_sessionmaker
 from core.db.held import hold_entities
-from core.db.schema import ClientIdentity, Dialog
+from core.db.schema import Client, ClientIdentity, Dialog
 from core.db.writer import make_writer_engine
 from core.db.writer_session import DirectSession
 from tests.support.client_seed import seed_client
@@ -58,6 +58,14 @@ async def _dialogs(databases: Databases, count: int) -> list[int]:
 
 def _values(entity: Any) -> dict[str, Any]:
     return {a.key: getattr(entity, a.key) for a in inspect(type(entity)).column_attrs}
+
+
+async def _read_as_held(databases: Databases, entities: list[Any]) -> None:
+    """A later read of each entity finds the values it holds."""
+    async with databases.sessions() as s:
+        for entity in entities:
+            found = await s.get(type(entity), entity.id)
+            assert found is not None and _values(found) == _values(entity)
 
 
 @pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
@@ -173,9 +181,38 @@ async def test_a_stored_entity_is_the_one_a_flush_would_store(
         # The columns left unset took their defaults, and are known without a read.
         assert (dialog.status, dialog.client_messages, dialog.operator_id) == ("waiting", 0, None)
         assert await s.get(Dialog, dialog.id) is dialog
-    async with databases.sessions() as s:
-        found = await s.get(Dialog, dialog.id)
-        assert found is not None and _values(found) == _values(dialog)
+    await _read_as_held(databases, [dialog])
+
+
+@pytest.mark.parametrize("writer", [True, False], ids=["writer", "hub"])
+async def test_entities_stored_together_each_get_their_own_row(
+    databases: Databases, writer: bool
+) -> None:
+    seeded = await seed_client(databases.sessions)
+    sessions = databases.writer if writer else databases.sessions
+    names = ["", "Ann", "", "Bea", ""]  # alike ones too: any may take any of their rows
+    with count_queries(databases.writer_engine if writer else databases.engine) as seen:
+        async with sessions() as s, s.begin():
+            clients = [Client(name=n, created_at=OPENED, updated_at=OPENED) for n in names]
+            same = await loaded.stored_all(s, clients, lambda c: c.name)
+            assert same == clients
+            assert all(inspect(c).persistent and not s.is_modified(c) for c in clients)
+            assert [c.name for c in clients] == names
+            ids = [c.id for c in clients]
+            assert len(set(ids)) == len(names) and seeded.client_id not in ids
+            # In the order of the VALUES, as the database hands the ids out.
+            assert ids == sorted(ids)
+            assert [await s.get(Client, i) for i in ids] == clients
+    flat = [" ".join(q.split()) for q in seen]
+    assert len([q for q in flat if q.startswith("INSERT INTO clients")]) == 1, seen.report()
+    await _read_as_held(databases, clients)
+
+
+async def test_entities_stored_together_set_the_same_columns(databases: Databases) -> None:
+    uneven = [Client(name="a", created_at=OPENED, updated_at=OPENED), Client(name="b")]
+    async with databases.writer() as s, s.begin():
+        with pytest.raises(ValueError, match="different columns"):
+            await loaded.stored_all(s, uneven, lambda c: c.name)
 
 
 async def test_a_stored_entity_writes_its_later_changes(databases: Databases) -> None:
