@@ -19,7 +19,7 @@ two per dialog.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -282,10 +282,7 @@ def write_gathered(session: Session) -> None:
     sums, responses = session.info[GATHERED]
     noted: list[on_cursor.Call] = session.info.pop(AT_COMMIT, [])
     defer_to_commit(session)  # the next transaction of the session gathers afresh
-    connection = session.connection()
-    calls = [*noted, *rollup_writes(connection.dialect.name, sums, responses)]
-    if calls:
-        on_cursor.run_together(connection, calls)
+    write_differences(session.connection(), sums, responses, noted)
 
 
 def drop_gathered(session: Session) -> None:
@@ -332,10 +329,15 @@ def _emptied_statement(table: Table, keys: tuple[str, ...], *extra: str) -> Any:
     return delete(table).where(and_(*where), table.c.dialogs == 0)
 
 
-def write_differences(connection: Connection, sums: Sums, responses: Responses) -> None:
+def write_differences(
+    connection: Connection,
+    sums: Sums,
+    responses: Responses,
+    first: Sequence[on_cursor.Call] = (),
+) -> None:
     """Add ``sums`` and ``responses`` to the rollup's rows, then delete the rows they empty
-    (``rollup_writes``)."""
-    calls = rollup_writes(connection.dialect.name, sums, responses)
+    (``rollup_writes``); after the writes ``first``, sent together with them."""
+    calls = [*first, *rollup_writes(connection.dialect.name, sums, responses)]
     if calls:
         on_cursor.run_together(connection, calls)
 
