@@ -280,3 +280,57 @@ async def test_a_batch_on_a_connection_the_database_closed_runs_again_on_a_new_o
     finally:
         writer.close()
         await readers.dispose()
+
+
+def _temp_files_open() -> list[str]:
+    """SQLite's temporary files this process holds open (unlinked, so only /proc shows them)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:
+            continue  # closed since the listing
+        if "etilqs_" in target.name:
+            found.append(str(target))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+async def test_a_large_statement_in_the_writers_transaction_writes_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    # A statement that may fail halfway keeps the stored pages it changes in a statement
+    # journal, and past 64 KiB SQLite spills that journal to a temporary file: a system call
+    # for each page, in each large batch, for a journal that never outlives the transaction.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'big.db'}"
+    readers = make_engine(url)
+    writer = DbWriter(url)
+    try:
+        async with readers.begin() as conn:
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+            await conn.execute(text("CREATE UNIQUE INDEX notes_body ON notes (body)"))
+            # 2 000 rows of 200 bytes: a hundred pages and more, stored before the batch.
+            await conn.execute(
+                text(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 2000) INSERT INTO notes (body) "
+                    "SELECT printf('%d-%.200c', i, 'x') FROM n"
+                )
+            )
+
+        async def batch() -> tuple[list[str], int]:
+            async with writer.sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+                await session.execute(text("UPDATE notes SET body = body || '!' WHERE id <= 2000"))
+                open_now = _temp_files_open()
+                changed = await session.scalar(
+                    text("SELECT count(*) FROM notes WHERE body LIKE '%!'")
+                )
+            return open_now, int(changed or 0)
+
+        open_during, changed = await writer.run(batch)
+        assert changed == 2000
+        assert open_during == []
+    finally:
+        writer.close()
+        await readers.dispose()
