@@ -200,7 +200,7 @@ async def run_size(
         # The hub's own client (its lean pool and inline sends), as ``openlines run`` makes it.
         client = connect(redis_server.url, Settings().redis_max_connections)
         # As ``openlines run`` makes the router's: on SQLite its batches run on this loop.
-        writer = DbWriter(url, urgent=True, inline=True)
+        writer = DbWriter(url, urgent=True, inline=True, checkpoints=True)
         try:
             await upgrade(engine)
             lookups = make_sessionmaker(engine)

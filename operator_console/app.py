@@ -221,7 +221,9 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         # synchronous driver, on SQLite on this loop whenever they can start at once, else on
         # the writer's thread (core/db/writer.py). Visitors wait on its batches: on SQLite they
         # go before the sink's.
-        writer = DbWriter(settings.effective_database_url, urgent=True, inline=True)
+        writer = DbWriter(
+            settings.effective_database_url, urgent=True, inline=True, checkpoints=True
+        )
         writers.append(writer)
         gathering = (
             Gathering(settings.router_gather_ms / 1000, settings.router_gather_per_s)

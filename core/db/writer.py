@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.db.checkpoint import WalCheckpoints
 from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
 from core.db.write_lock import (
     URGENT,
@@ -133,17 +134,23 @@ WRITER_PRAGMAS = (
 """What the writer's SQLite connections set on top of the hub's ``SQLITE_PRAGMAS``."""
 
 
-def make_writer_engine(url: str, lock_wait: LockWait | None = None) -> AsyncEngine:
+def make_writer_engine(
+    url: str, lock_wait: LockWait | None = None, checkpoints_elsewhere: bool = False
+) -> AsyncEngine:
     """The writer's engine: ``url``'s database through its synchronous driver. On SQLite with
-    ``lock_wait``, each transaction begins holding the write lock, tried for as it says."""
+    ``lock_wait``, each transaction begins holding the write lock, tried for as it says; with
+    ``checkpoints_elsewhere`` its commits leave the log's checkpoints to ``WalCheckpoints``."""
     target = sync_url(url)
     if target.startswith("sqlite"):
         engine = create_engine(target, connect_args={"timeout": 30, "check_same_thread": False})
+        pragmas: tuple[str, ...] = (*SQLITE_PRAGMAS, *WRITER_PRAGMAS)
+        if checkpoints_elsewhere:
+            pragmas += ("PRAGMA wal_autocheckpoint=0",)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            for pragma in (*SQLITE_PRAGMAS, *WRITER_PRAGMAS):
+            for pragma in pragmas:
                 cur.execute(pragma)
             cur.close()
 
@@ -209,6 +216,14 @@ _gates: dict[str, WriteGate] = {}
 _gates_lock = threading.Lock()
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of ``url``'s database when it is an SQLite file; None for another."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def write_gate(url: str) -> WriteGate | None:
     """The process's gate for ``url``'s database when it is SQLite; None for another."""
     target = sync_url(url)
@@ -227,10 +242,20 @@ class DbWriter:
     ``inline``: on SQLite, a batch runs on the caller's loop when it can start at once (the
     module's docstring); only a batch that could block it goes to the thread. For short
     transactions of a caller that awaits them anyway, as the router's: nothing in them may
-    wait long, since the caller's loop serves nothing else meanwhile."""
+    wait long, since the caller's loop serves nothing else meanwhile.
 
-    def __init__(self, url: str, urgent: bool = False, inline: bool = False) -> None:
-        self.engine = make_writer_engine(url, URGENT if urgent else None)
+    ``checkpoints``: on SQLite, the log's checkpoints run on a thread of their own after this
+    writer's transactions (``core.db.checkpoint``), not in the transactions themselves. For
+    the writer that carries the hub's writes, the router's."""
+
+    def __init__(
+        self, url: str, urgent: bool = False, inline: bool = False, checkpoints: bool = False
+    ) -> None:
+        path = sqlite_file(url) if checkpoints else None
+        self.checkpoints = WalCheckpoints(path) if path else None
+        self.engine = make_writer_engine(
+            url, URGENT if urgent else None, checkpoints_elsewhere=self.checkpoints is not None
+        )
         self._gate = write_gate(url)
         self._urgent = urgent
         if inline and not urgent:
@@ -278,6 +303,7 @@ class DbWriter:
                 with lock_now_or_never():
                     done_here = await work()
                 self.ran_here += 1
+                self._committed()
                 return done_here
             except WriteLockBusy:
                 pass  # another process is writing: the thread waits for it, not this loop
@@ -291,12 +317,18 @@ class DbWriter:
         running: list[asyncio.Task[T]] = []
         self._loop.call_soon_threadsafe(self._start, work, running, caller, done)
         try:
-            return await done
+            done_there = await done
         except asyncio.CancelledError:
             if not self._loop.is_closed():
                 # Queued after ``_start`` on the writer's loop, so the task is there by then.
                 self._loop.call_soon_threadsafe(lambda: running[0].cancel())
             raise
+        self._committed()
+        return done_there
+
+    def _committed(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.committed()
 
     def _start(
         self,
@@ -334,6 +366,8 @@ class DbWriter:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self.engine.sync_engine.dispose()
+        if self.checkpoints is not None:
+            self.checkpoints.close()
         self._loop.close()
         _short_switches.release()
 
