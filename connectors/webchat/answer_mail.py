@@ -98,8 +98,10 @@ def answer_mail(
     return mail
 
 
-CLAIM_SECONDS = 7 * 86400
-"""How long the claim on one answer's mail is kept: far longer than the tail can repeat it."""
+CLAIM_SECONDS = 86400
+"""How long the claim on one answer's mail is kept: far longer than one process's tail can
+fall behind another's (a Redis outage, a stalled process). Each claim is a key of about 150
+bytes, so Redis holds a day of a hub's answers (13 MB at one answer a second), not a week."""
 
 
 def _claim_key(answer: OutboundMessage) -> str:

@@ -136,11 +136,14 @@ async def test_answers_shown_together_are_each_reported_and_claimed_from_the_mai
     redis = Redis.from_url(redis_url)
     try:
         claims = [await redis.get(f"webchat:answer:{frame['id']}") for frame in shown]
+        kept_s = [await redis.ttl(f"webchat:answer:{frame['id']}") for frame in shown]
         entries: Any = await redis.xrange(streams.COMMANDS)
         commands = [decode(fields[FIELD.encode()]) for _id, fields in entries]
     finally:
         await redis.aclose()
     assert claims == [b"shown"] * len(texts)
+    # A claim outlives any lag between the processes' tails, and no more than a day.
+    assert all(3600 < seconds <= 86400 for seconds in kept_s), kept_s
     # The reports went in gathered entries, not one entry per answer.
     reported = [
         (outcome.message_id, outcome.status)
