@@ -336,7 +336,8 @@ def write_differences(
     first: Sequence[on_cursor.Call] = (),
 ) -> None:
     """Add ``sums`` and ``responses`` to the rollup's rows, then delete the rows they empty
-    (``rollup_writes``); after the writes ``first``, sent together with them."""
+    (``rollup_writes``). The calls ``first`` (the writes noted for the commit) go ahead of
+    these, in the same hand-off to the cursor."""
     calls = [*first, *rollup_writes(connection.dialect.name, sums, responses)]
     if calls:
         on_cursor.run_together(connection, calls)
