@@ -13,6 +13,7 @@ from bench.baseline import BaselineResult, Mode
 from bench.console_tab import TabFigures
 from bench.load_result import LoadResult
 from bench.router_figures import RouterFigures, summary
+from bench.thread_schedule import ThreadSchedule
 
 GOAL = 0.25
 """The goal: end-to-end visitor messages per second at least this share of the baseline."""
@@ -39,6 +40,9 @@ class Report:
     """What was written into the database before the warm start (``bench.prefill.Filled``)."""
     console_tab: TabFigures | None = None
     """What the admin's console tab cost over the load (``--console-tab``)."""
+    router_thread: ThreadSchedule | None = None
+    """How the kernel scheduled the (first) router's main thread during the end-to-end phase;
+    in one process, the hub's event loop, which runs every role."""
 
     def cpu_per_message_ms(self) -> float:
         """Hub CPU milliseconds per visitor message delivered, its reply included."""
@@ -70,6 +74,9 @@ class Report:
             "loadavg_at_end": os.getloadavg(),
             "redis_calls": self.redis_calls,
             "router": asdict(self.router) if self.router is not None else None,
+            "router_main_thread": (
+                asdict(self.router_thread) if self.router_thread is not None else None
+            ),
             "startup": self.startup,
             "prefill": self.prefill,
             "console_tab": self.console_tab.as_dict() if self.console_tab is not None else None,
@@ -234,6 +241,15 @@ def table(report: Report) -> str:
                     summary(
                         report.router, report.cpu["wall"], _routing(report.settings), load.sent
                     ),
+                )
+            )
+        if report.router_thread is not None and report.cpu:
+            rows.append(
+                (
+                    "  the hub's main thread"
+                    if report.settings.get("roles", "one") == "one"
+                    else "  router's main thread",
+                    report.router_thread.line(report.cpu["wall"]),
                 )
             )
         if report.console_tab is not None:

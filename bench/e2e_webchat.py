@@ -55,6 +55,7 @@ from bench.procs import (
     wait_redis,
 )
 from bench.router_figures import RouterFigures
+from bench.thread_schedule import ThreadSchedule, main_thread
 from bench.webchat_load import run_load
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ async def _e2e(
     visitors, desk = hub.visitor_base, hub.operator_base
     tab = await ConsoleTab.open(desk, ADMIN, admin_password) if args.console_tab else None
     seen: dict[str, dict[str, float]] = {}
+    scheduled: dict[str, ThreadSchedule | None] = {}
 
     async def mark(name: str) -> None:
         # The scrape itself costs the hub CPU: read before the start's figures and after the
@@ -176,6 +178,7 @@ async def _e2e(
             "redis": cpu_seconds(redis.pid),
             "bench": self_cpu_seconds(),
         } | hub.cpu_seconds()
+        scheduled[name] = main_thread(hub.router_pid)
         if postgres_pid is not None:
             marks[name]["postgres"] = tree_cpu_seconds(postgres_pid)
         # Redis counts every command by name; zeroed at the start, read at the end, it tells
@@ -229,6 +232,9 @@ async def _e2e(
     if "start" in marks and "end" in marks:
         report.cpu = {k: marks["end"][k] - marks["start"][k] for k in marks["start"]}
         report.router = routed["end"].since(routed["start"])
+        before, after = scheduled["start"], scheduled["end"]
+        if before is not None and after is not None:
+            report.router_thread = after.since(before)
 
 
 def _start_postgres() -> tuple[PostgresCluster, str]:
