@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.app_keys import SESSIONS
 from core.audience import visible_dialogs
-from core.db.engine import SQLITE_PRAGMAS
+from core.db.engine import SQLITE_PRAGMAS, sqlite_file
 from core.db.on_cursor import driver_call
 from core.db.schema import Dialog, Operator
 from operator_console.dialog_status_pg import PostgresReads
@@ -86,7 +86,7 @@ class DialogStatusReader:
     async def open(self) -> None:
         """Connect the held SQLite connection when the database is an SQLite file, else make
         the pool of autocommit reads (an in-memory or URI-named SQLite keeps the engine's)."""
-        path = _sqlite_file(self.engine)
+        path = sqlite_file(self.engine.url)
         if path is None:
             self._postgres = await PostgresReads.open(self.engine, READ_POOL)
             if self._postgres is None and self.engine.url.get_backend_name() != "sqlite":
@@ -159,18 +159,6 @@ class DialogStatusReader:
             if exc.sqlite_errorcode & 0xFF in _BUSY:
                 return None
             raise
-
-
-def _sqlite_file(engine: AsyncEngine) -> str | None:
-    """The file of an SQLite database the held connection can open as the engine does; None
-    for another database, an in-memory one or one named by URI options."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.query:
-        return None
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:"):
-        return None
-    return database
 
 
 DIALOG_STATUS = web.AppKey("dialog_status", DialogStatusReader)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +34,19 @@ SQLITE_PRAGMAS = (
 def is_sqlite(url: str) -> bool:
     """True for an SQLite URL."""
     return url.startswith("sqlite")
+
+
+def sqlite_file(url: str | URL) -> str | None:
+    """The file of ``url``'s database when it is a plain SQLite file, one that ``sqlite3.connect``
+    opens by its name as the engine does; None for another database, an in-memory one or one
+    named by URI options."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query:
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return database
 
 
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:

@@ -47,7 +47,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.checkpoint import WalCheckpoints
-from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker
+from core.db.engine import SQLITE_PRAGMAS, SessionMaker, make_sessionmaker, sqlite_file
 from core.db.write_lock import (
     URGENT,
     LockWait,
@@ -214,14 +214,6 @@ class WriteGate:
 
 _gates: dict[str, WriteGate] = {}
 _gates_lock = threading.Lock()
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file of ``url``'s database when it is an SQLite file; None for another."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return parsed.database
 
 
 def write_gate(url: str) -> WriteGate | None:

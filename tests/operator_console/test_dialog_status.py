@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from core.db.engine import sqlite_file
 from core.db.routing_schema import DialogParticipant
 from core.db.schema import Dialog, Operator
-from operator_console.dialog_status import READ_POOL, DialogStatusReader, SeenDialog, _sqlite_file
+from operator_console.dialog_status import READ_POOL, DialogStatusReader, SeenDialog
 from operator_console.dialog_status_pg import APPLICATION_NAME
 from tests.support.console_world import add_dialog, make_world
 from tests.support.router_db import seeded_database
@@ -95,7 +96,7 @@ async def test_only_a_plain_sqlite_file_gets_a_held_connection(sqlite_url: str) 
     }
     for url, held in urls.items():
         engine = create_async_engine(url)
-        assert _sqlite_file(engine) == held, url
+        assert sqlite_file(engine.url) == held, url
         await engine.dispose()
 
 
