@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="which components this process runs (default: all of them)",
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="console processes sharing the port (with --role console; default 1)",
+    )
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default 8080)")
     run.add_argument("--data-dir", type=Path, help="where SQLite and the embedded Redis keep data")
@@ -114,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command != "run":
         return _tool(args.command, settings, getattr(args, "dir", None))
+    from operator_console.workers import workers_refused
+
+    refused = workers_refused(settings, args.role, args.workers)
+    if refused is not None:
+        print(f"openlines: {refused}", file=sys.stderr)
+        return 2
     if args.role in ("all", "console"):
         try:
             check_vendor_files()
@@ -123,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     with collector_paused():
         from operator_console.serving import run_hub
+    if args.workers > 1:
+        from operator_console.workers import run_workers
+
+        return run_workers(settings, args.workers, run_hub)
     return run_hub(settings, args.role)
 
 

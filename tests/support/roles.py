@@ -88,11 +88,12 @@ class Deployment:
         env.update({f"OPENLINES_{k.upper()}": v for k, v in self.settings.items()})
         return env
 
-    def start(self, role: str) -> RoleProcess:
-        """Start one process of ``role``; returns at once (``ready`` waits for it)."""
+    def start(self, role: str, *options: str) -> RoleProcess:
+        """Start one process of ``role`` (with ``options`` of ``openlines run``); returns at
+        once (``ready`` waits for it)."""
         port = free_port()
         log = self.directory / f"{role}-{len(self.processes)}.log"
-        command = [sys.executable, "-m", "operator_console.cli", "run", "--role", role]
+        command = [sys.executable, "-m", "operator_console.cli", "run", "--role", role, *options]
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [*command, "--host", "127.0.0.1", "--port", str(port)],
