@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,11 +238,13 @@ def start_hub(
     role: str = "all",
     name: str = "hub",
     cpus: str = "",
+    options: Sequence[str] = (),
 ) -> Child:
     """``openlines run --role ROLE`` on loopback against our Redis and database, logging to
     ``NAME.log`` in ``data_dir``. Returns at once, like ``start_redis``; ``wait_hub`` waits for
     it to be ready. Processes of one hub share ``data_dir`` (the visitor-token key is there).
-    ``cpus``: the hub's ``cpus`` setting, the CPUs it keeps its process on."""
+    ``cpus``: the hub's ``cpus`` setting, the CPUs it keeps its process on. ``options``: more
+    options of ``openlines run`` (``--workers N``)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("OPENLINES_")
     }  # a developer's own settings must not leak into the measured hub
@@ -268,7 +271,8 @@ def start_hub(
         # /metrics answers the benchmark's reads of the router's figures (bench.router_figures).
         OPENLINES_METRICS_TOKEN=METRICS_TOKEN,
     )
-    args = [*hub_command(), "run", "--role", role, "--host", "127.0.0.1", "--port", str(port)]
+    args = [*hub_command(), "run", "--role", role, *options]
+    args += ["--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir)]
     return spawn(name, args, data_dir / f"{name}.log", data_dir, env)
 
