@@ -40,9 +40,11 @@ import uvloop
 from bench.prefill import prefill
 from bench.procs import (
     Child,
+    children_of,
     cpu_seconds,
     find_redis_server,
     free_port,
+    listens,
     self_cpu_seconds,
     start_hub,
     start_redis,
@@ -88,20 +90,6 @@ class Run:
             f"{'; by worker ' + spread if spread else ''}), "
             f"bench {100 * self.bench_cpu_s / self.seconds:.0f}%"
         )
-
-
-def processes_of(supervisor: int) -> list[int]:
-    """The supervisor's children (its workers), from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == supervisor:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 async def _client(
@@ -170,8 +158,7 @@ def measure(
                         "console", f"console-{workers}", options=options)  # fmt: skip
     try:
         wait_hub(console, port)
-        time.sleep(0.5)  # the other workers start once the first serves
-        pids = [console.pid, *processes_of(console.pid)]
+        pids = [console.pid, *_workers_listening(console, workers, port)]
         base = f"http://127.0.0.1:{port}"
         cpu: dict[int, float] = {}
         bench_cpu = 0.0
@@ -205,6 +192,21 @@ def measure(
         bench_cpu_s=bench_cpu,
         by_worker=shares,
     )
+
+
+def _workers_listening(console: Child, workers: int, port: int) -> list[int]:
+    """The workers' pids, once every one listens: the first serves before the others start,
+    and a client connected before a worker listens would never be given to it."""
+    if workers == 1:
+        return []
+    deadline = time.monotonic() + 60
+    while True:
+        found = children_of(console.pid)
+        if len(found) == workers and all(listens(pid, port) for pid in found):
+            return found
+        if not console.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not all listen:\n{console.tail()}")
+        time.sleep(0.05)
 
 
 def _prepare(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: str) -> list[int]:

@@ -86,6 +86,57 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / _CLOCK_TICKS
 
 
+def children_of(pid: int) -> list[int]:
+    """The pids of a process's children (a supervisor's workers), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[1] == str(pid):  # field 4: the parent's id
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+_LISTEN, _ESTABLISHED = "0A", "01"
+"""TCP states as /proc/net/tcp writes them."""
+
+
+def _tcp_sockets(pid: int) -> list[tuple[int, int, str]]:
+    """(local port, remote port, state) of each TCP socket process ``pid`` holds."""
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        tables = [Path(f"/proc/{pid}/net/{t}").read_text() for t in ("tcp", "tcp6")]
+    except OSError:  # the process is gone
+        return []
+    found = []
+    for table in tables:
+        for row in table.splitlines()[1:]:
+            fields = row.split()
+            if fields[9] in inodes:
+                local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+                found.append((local, remote, fields[3]))
+    return found
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port``."""
+    return any(local == port and state == _LISTEN for local, _, state in _tcp_sockets(pid))
+
+
+def served_ports(pid: int, port: int) -> set[int]:
+    """The client ports of the connections to ``port`` that process ``pid`` holds."""
+    return {
+        remote
+        for local, remote, state in _tcp_sockets(pid)
+        if local == port and state == _ESTABLISHED
+    }
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat from field 3 (the state) on; None once the process is gone."""
     try:

@@ -13,12 +13,14 @@ import asyncio
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bench.procs import children_of, listens, served_ports
 from operator_console.workers import workers_refused
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient, VisitorClient
@@ -44,44 +46,22 @@ async def deployment(
         hub.stop()
 
 
-def workers_of(supervisor: RoleProcess) -> list[int]:
-    """The pids of the supervisor's children, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == supervisor.pid:
-            found.append(int(entry.name))
-    return sorted(found)
+def workers_of(supervisor: RoleProcess, timeout: float = 30) -> list[int]:
+    """The supervisor's two workers, once each one listens on the console's port (the first
+    serves before the other starts; a worker started again listens a moment after its fork)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = children_of(supervisor.pid)
+        if len(found) == 2 and all(listens(pid, supervisor.port) for pid in found):
+            return found
+        assert supervisor.process.poll() is None, supervisor.tail()
+        assert time.monotonic() < deadline, f"workers {found}:\n{supervisor.tail()}"
+        time.sleep(0.05)
 
 
 def still_running(pids: list[int]) -> list[int]:
     """Those of ``pids`` that are still processes."""
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-
-
-def served_ports(pid: int, port: int) -> set[int]:
-    """The client ports of the established connections to ``port`` that process ``pid`` holds."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = row.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if state == "01" and inode in inodes and int(local.rsplit(":", 1)[1], 16) == port:
-                ports.add(int(remote.rsplit(":", 1)[1], 16))
-    return ports
 
 
 def two_free_ports() -> int:
@@ -175,10 +155,8 @@ async def test_a_dead_worker_is_started_again_and_a_stop_stops_them_all(
         for _ in range(10):
             async with http.get(f"{console.url}/healthz") as answer:
                 assert answer.status == 200
-        async with asyncio.timeout(20):
-            while len(now := workers_of(console)) < 2 or second in now:
-                await asyncio.sleep(0.1)
-        assert first in now, console.tail()
+        now = workers_of(console)
+        assert first in now and second not in now, console.tail()
         assert "exited with -9; starting it again" in console.tail()
     console.process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(console.process.wait, 20) == 0
