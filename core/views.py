@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
-from core.db.schema import Client, Dialog
+from core.db.schema import Dialog
 from core.envelope import Attachment, DialogView, MessageView
 
 Author = Literal["client", "operator", "system"]
@@ -28,6 +28,16 @@ class ChannelOfKind(Protocol):
 
     @property
     def kind(self) -> str: ...
+
+
+class NamedClient(Protocol):
+    """A client as their dialogs show them: a stored row, or the columns of one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str | None: ...
 
 
 class ShownMessage(Protocol):
@@ -89,7 +99,7 @@ def dialog_view(
     dialog: Dialog,
     line: NamedLine,
     channel: ChannelOfKind,
-    client: Client,
+    client: NamedClient,
     last: ShownMessage | None,
     offered_to: tuple[int, ...] = (),
     participants: tuple[int, ...] = (),

@@ -34,14 +34,19 @@ from operator_console.auth import (
     password_matches,
 )
 from operator_console.bodies import Body, path_id, read_body
-from operator_console.dialog_status import DIALOG_STATUS, SeenDialog
+from operator_console.dialog_reads import (
+    LIST_STATUSES,
+    DialogWithMessages,
+    listed,
+    read_dialog,
+    read_list,
+)
+from operator_console.dialog_status import DIALOG_STATUS, NOT_HERE, SeenDialog
 from operator_console.dialog_views import DialogQuery, dialog_query, dialog_views
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
 from operator_console.uploads import MAX_FILES, check_uploads
 from operator_console.views import operator_json
-
-LIST_LIMIT = 500
 
 
 class LoginBody(Body):
@@ -175,16 +180,13 @@ async def visible_status(app: web.Application, dialog_id: int, operator: Operato
 async def list_dialogs(request: web.Request) -> web.Response:
     """GET /api/dialogs."""
     status = request.query.get("status", "open")
-    query = _visible(dialog_query(), request[OPERATOR])
-    if status == "open":
-        query = query.where(Dialog.status.in_(("waiting", "open")))
-    elif status == "closed":
-        query = query.where(Dialog.status == "closed")
-    elif status != "all":
+    if status not in LIST_STATUSES:
         return error(400, "status: one of open, closed, all")
-    query = query.order_by(Dialog.last_message_at.desc()).limit(LIST_LIMIT)
-    async with request.app[SESSIONS]() as session:
-        views = await dialog_views(session, query)
+    operator = request[OPERATOR]
+    views = read_list(request.app[DIALOG_STATUS], status, operator.id, operator.role)
+    if views is NOT_HERE:
+        async with request.app[SESSIONS]() as session:
+            views = await dialog_views(session, listed(_visible(dialog_query(), operator), status))
     return web.json_response({"dialogs": [v.model_dump(mode="json") for v in views]})
 
 
@@ -200,13 +202,21 @@ async def _visible_dialog(request: web.Request, session: AsyncSession) -> Dialog
 
 async def get_dialog(request: web.Request) -> web.Response:
     """GET /api/dialogs/{id}."""
-    async with request.app[SESSIONS]() as session:
-        view = await _visible_dialog(request, session)
-        messages = await session.scalars(
-            select(Message).where(Message.dialog_id == view.id).order_by(Message.id)
-        )
-        payload = [message_view(m).model_dump(mode="json") for m in messages]
-    return web.json_response({"dialog": view.model_dump(mode="json"), "messages": payload})
+    operator = request[OPERATOR]
+    found = read_dialog(
+        request.app[DIALOG_STATUS], path_id(request, "dialog_id"), operator.id, operator.role
+    )
+    if found is NOT_HERE:
+        async with request.app[SESSIONS]() as session:
+            view = await _visible_dialog(request, session)
+            messages = await session.scalars(
+                select(Message).where(Message.dialog_id == view.id).order_by(Message.id)
+            )
+            found = DialogWithMessages(view, [message_view(m) for m in messages])
+    if found is None:
+        raise http_error(web.HTTPNotFound, "no such dialog")
+    payload = [m.model_dump(mode="json") for m in found.messages]
+    return web.json_response({"dialog": found.dialog.model_dump(mode="json"), "messages": payload})
 
 
 async def post_message(request: web.Request) -> web.Response:

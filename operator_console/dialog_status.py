@@ -17,14 +17,18 @@ engine's pool a read on PostgreSQL cost five round trips (the check-out's ping i
 of its own, then BEGIN, the read and ROLLBACK); in autocommit and without the ping it costs
 one, and a connection the database dropped is noticed by the read itself, which then goes
 again on a new one. One statement sees the latest commit either way.
+
+The held SQLite connection also serves the console's dialog reads (``on_loop``,
+``operator_console.dialog_reads``): several statements in one read transaction on the loop.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from enum import Enum
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 from aiohttp import web
@@ -49,6 +53,25 @@ a free one rather than open another. A pool that opened extra connections in a b
 them again after it spent a twentieth of the hub's CPU on PostgreSQL connecting (asyncpg's
 attempt at TLS, authentication, preparing the statement again on each new connection) under a
 steady load of replies."""
+
+
+T = TypeVar("T")
+
+HeldRead = Callable[[Any, Mapping[str, Any]], list[Any]]
+"""Runs a statement with its bound values in ``on_loop``'s read transaction: its rows."""
+
+
+class NotHere(Enum):
+    """What ``on_loop`` gives when it cannot read: the caller reads through its session."""
+
+    NOT_HERE = "not here"
+
+
+NOT_HERE = NotHere.NOT_HERE
+
+
+class _Elsewhere(Exception):
+    """A statement ``on_loop`` cannot run: one ``driver_call`` does not handle."""
 
 
 class SeenDialog(NamedTuple):
@@ -147,6 +170,35 @@ class DialogStatusReader:
                 if attempt or not exc.connection_invalidated:
                     raise
         return None if row is None else SeenDialog(row.id, row.status)
+
+    def on_loop(self, reads: Callable[[HeldRead], T]) -> T | NotHere:
+        """What ``reads`` makes of the rows it reads, all in one read transaction of the held
+        SQLite connection, on the loop; ``NOT_HERE`` where there is no held connection, for a
+        statement ``driver_call`` does not handle, and when SQLite is busy."""
+        connection = self._on_loop
+        if connection is None:
+            return NOT_HERE
+        dialect = self.engine.dialect
+
+        def read(statement: Any, params: Mapping[str, Any]) -> list[Any]:
+            call = driver_call(dialect, statement, params)
+            if call is None:
+                raise _Elsewhere
+            return call.rows(connection.execute(call.sql, call.values).fetchall())
+
+        try:
+            # One snapshot for every statement: a commit between two of them is not seen.
+            connection.execute("BEGIN")
+            try:
+                return reads(read)
+            finally:
+                connection.execute("COMMIT")  # a read: nothing to keep, nothing to undo
+        except _Elsewhere:
+            return NOT_HERE
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in _BUSY:
+                return NOT_HERE
+            raise
 
     def _read_on_loop(self, sql: str, values: Sequence[Any]) -> list[Any] | None:
         """The rows of the read, run on the loop; None when SQLite is busy (the caller then

@@ -1,0 +1,228 @@
+"""The console's most frequent reads, a dialog with its messages and the list of dialogs, read
+in one snapshot on the held SQLite connection, without the ORM.
+
+Through a session a dialog read was five statements of the async ORM, each paying for a
+greenlet, a statement's cache key, an execution context, a hand-off to aiosqlite's thread and
+back, and the entities built from its rows: 4–5 ms of the console's CPU for a dialog of ten
+messages, and more the more requests waited at once (docs/BENCHMARKS.md, "7 December: console
+workers"). Here each statement is built once per role and compiled once
+(``core.db.on_cursor``), and runs on the event loop on the connection the console already
+holds for the replies' reads (``operator_console.dialog_status``): in WAL mode a read never
+waits for the writer. The views are made from the rows by the same ``dialog_view`` and
+``message_view`` the router's events use.
+
+Where there is no such connection (PostgreSQL, an in-memory SQLite) or SQLite is busy, the
+caller reads through its session (``operator_console.dialog_views``), which gives the same
+views (tests/operator_console/test_dialog_reads.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, select
+
+from core.audience import visible_dialogs
+from core.db.routing_schema import DialogOffer, DialogParticipant
+from core.db.schema import Channel, Client, Dialog, Line, Message
+from core.envelope import DialogView, MessageView
+from core.views import dialog_view, message_view
+from operator_console.dialog_status import DialogStatusReader, HeldRead, NotHere
+
+LIST_LIMIT = 500
+"""Dialogs in a list, the most recently active first."""
+
+VIEW_COLUMNS = (
+    Dialog.id,
+    Dialog.operator_id,
+    Dialog.status,
+    Dialog.opened_at,
+    Dialog.closed_at,
+    Dialog.began_in_hours,
+    Dialog.outcome,
+    Dialog.rating,
+    Dialog.rating_comment,
+    Dialog.first_response_at,
+    Line.id.label("line_id"),
+    Line.name.label("line_name"),
+    Channel.kind.label("channel_kind"),
+    Client.id.label("client_id"),
+    Client.name.label("client_name"),
+)
+"""What a dialog's view shows, named as ``dialog_view`` reads it off a dialog."""
+
+MESSAGE_COLUMNS = (
+    Message.id,
+    Message.dialog_id,
+    Message.author,
+    Message.author_name,
+    Message.text,
+    Message.client_msg_id,
+    Message.created_at,
+    Message.attachments,
+    Message.hidden,
+    Message.delivery_status,
+    Message.delivery_error,
+)
+"""What a message's view shows (``core.views.ShownMessage``)."""
+
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+
+ViewSelect = Select[*tuple[Any, ...]]
+
+
+class _Named(NamedTuple):
+    id: int
+    name: str
+
+
+class _Kind(NamedTuple):
+    kind: str
+
+
+class _Client(NamedTuple):
+    id: int
+    name: str | None
+
+
+def _views_of(
+    found: Sequence[Any],
+    last: dict[int, Any],
+    offers: dict[int, tuple[int, ...]],
+    people: dict[int, tuple[int, ...]],
+) -> list[DialogView]:
+    return [
+        dialog_view(
+            row,
+            _Named(row.line_id, row.line_name),
+            _Kind(row.channel_kind),
+            _Client(row.client_id, row.client_name),
+            last.get(row.id),
+            offers.get(row.id, ()),
+            people.get(row.id, ()),
+        )
+        for row in found
+    ]
+
+
+def _dialogs() -> ViewSelect:
+    return (
+        select(*VIEW_COLUMNS)
+        .join(Line, Line.id == Dialog.line_id)
+        .join(Channel, Channel.id == Dialog.channel_id)
+        .join(Client, Client.id == Dialog.client_id)
+    )
+
+
+def _visible(query: ViewSelect, role: str) -> ViewSelect:
+    rule = visible_dialogs(bindparam("operator_id", type_=Integer), role)
+    return query if rule is None else query.where(rule)
+
+
+@cache
+def one_dialog(role: str) -> ViewSelect:
+    """The dialog ``dialog_id`` when operator ``operator_id`` (of ``role``) may see it."""
+    return _visible(_dialogs().where(Dialog.id == bindparam("dialog_id", type_=Integer)), role)
+
+
+LIST_STATUSES = ("open", "closed", "all")
+"""The lists of dialogs: open (waiting or open), closed, and all."""
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+
+def listed(query: S, status: str) -> S:
+    """``query`` narrowed to the list of ``status`` (``LIST_STATUSES``), the most recently
+    active first (the session's reads narrow theirs with this too)."""
+    if status == "open":
+        query = query.where(Dialog.status.in_(("waiting", "open")))
+    elif status == "closed":
+        query = query.where(Dialog.status == "closed")
+    return query.order_by(Dialog.last_message_at.desc(), Dialog.id.desc()).limit(LIST_LIMIT)
+
+
+@cache
+def dialog_list(role: str, status: str) -> ViewSelect:
+    """The list of ``status`` that operator ``operator_id`` (of ``role``) may see."""
+    return listed(_visible(_dialogs(), role), status)
+
+
+MESSAGES = (
+    select(*MESSAGE_COLUMNS)
+    .where(Message.dialog_id == bindparam("dialog_id", type_=Integer))
+    .order_by(Message.id)
+)
+LAST_MESSAGES = select(*MESSAGE_COLUMNS).where(
+    Message.id.in_(
+        select(func.max(Message.id))
+        .where(Message.dialog_id.in_(_IDS), Message.author != "system")
+        .group_by(Message.dialog_id)
+    )
+)
+"""The preview of each dialog: the conversation's last message, not the line's greetings."""
+OFFERS = (
+    select(DialogOffer.dialog_id, DialogOffer.operator_id)
+    .where(DialogOffer.dialog_id.in_(_IDS), DialogOffer.state == "pending")
+    .order_by(DialogOffer.id)
+)
+PARTICIPANTS = (
+    select(DialogParticipant.dialog_id, DialogParticipant.operator_id)
+    .where(DialogParticipant.dialog_id.in_(_IDS))
+    .order_by(DialogParticipant.joined_at, DialogParticipant.operator_id)
+)
+
+
+def _by_dialog(rows: Sequence[Any]) -> dict[int, tuple[int, ...]]:
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for dialog_id, operator_id in rows:
+        grouped[dialog_id].append(operator_id)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+class DialogWithMessages(NamedTuple):
+    """A dialog's view and its messages', oldest first."""
+
+    dialog: DialogView
+    messages: list[MessageView]
+
+
+def read_dialog(
+    reader: DialogStatusReader, dialog_id: int, operator_id: int, role: str
+) -> DialogWithMessages | NotHere | None:
+    """The dialog and its messages: None when it does not exist or ``operator_id`` (of
+    ``role``) may not see it; ``NOT_HERE`` when it cannot be read here."""
+
+    def reads(read: HeldRead) -> DialogWithMessages | None:
+        found = read(one_dialog(role), {"dialog_id": dialog_id, "operator_id": operator_id})
+        if not found:
+            return None
+        ids = {"ids": [dialog_id]}
+        offers, people = _by_dialog(read(OFFERS, ids)), _by_dialog(read(PARTICIPANTS, ids))
+        messages = read(MESSAGES, {"dialog_id": dialog_id})
+        spoken = [m for m in messages if m.author != "system"]
+        last = {dialog_id: spoken[-1]} if spoken else {}
+        views = _views_of(found, last, offers, people)
+        return DialogWithMessages(views[0], [message_view(m) for m in messages])
+
+    return reader.on_loop(reads)
+
+
+def read_list(
+    reader: DialogStatusReader, status: str, operator_id: int, role: str
+) -> list[DialogView] | NotHere:
+    """The dialogs of ``status`` (``dialog_list``) that ``operator_id`` (of ``role``) may see;
+    ``NOT_HERE`` when they cannot be read here."""
+
+    def reads(read: HeldRead) -> list[DialogView]:
+        found = read(dialog_list(role, status), {"operator_id": operator_id})
+        if not found:
+            return []
+        ids = {"ids": [row.id for row in found]}
+        last = {m.dialog_id: m for m in read(LAST_MESSAGES, ids)}
+        offers, people = _by_dialog(read(OFFERS, ids)), _by_dialog(read(PARTICIPANTS, ids))
+        return _views_of(found, last, offers, people)
+
+    return reader.on_loop(reads)

@@ -1,0 +1,244 @@
+"""The console's dialog reads on the held SQLite connection give what the session's reads give:
+the same views of the same dialogs to the same people, for dialogs in every state; and where
+they cannot read (SQLite busy), they say so rather than wait on the loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audience import visible_dialogs
+from core.db import SessionMaker
+from core.db.routing_schema import DialogOffer, DialogParticipant
+from core.db.schema import Dialog, Message, Operator
+from core.envelope import utcnow
+from core.views import message_view
+from operator_console.dialog_reads import (
+    LIST_STATUSES,
+    DialogWithMessages,
+    listed,
+    one_dialog,
+    read_dialog,
+    read_list,
+)
+from operator_console.dialog_status import NOT_HERE, DialogStatusReader, HeldRead
+from operator_console.dialog_views import dialog_query, dialog_views
+from tests.support.console_world import World, add_dialog, make_world
+from tests.support.router_db import seeded_database
+
+
+async def _varied(sessions: SessionMaker, world: World) -> list[int]:
+    """Beside the world's two dialogs: one waiting with offers (one pending, one ended) and a
+    colleague; one with a greeting, a hidden note, an answered message with a file and its
+    delivery; one closed with a rating; one with no message at all."""
+    at = utcnow() - timedelta(minutes=30)
+    waiting, _ = await add_dialog(
+        sessions,
+        world.ids["sales_tg"],
+        world.sales_line,
+        "Eva",
+        ["hello?"],
+        operator_id=None,
+        status="waiting",
+        at=at,
+    )
+    talked, _ = await add_dialog(
+        sessions, 1, world.demo_line, "", ["where is it"], operator_id=world.ids["olga"], at=at
+    )
+    rated, _ = await add_dialog(
+        sessions,
+        1,
+        world.demo_line,
+        "Rita",
+        ["thanks"],
+        operator_id=world.ids["olga"],
+        status="closed",
+        at=at,
+    )
+    silent, _ = await add_dialog(
+        sessions, 1, world.demo_line, "Quiet", [], operator_id=None, status="waiting", at=at
+    )
+    later = at + timedelta(minutes=5)
+    async with sessions() as s, s.begin():
+        s.add_all(
+            [
+                DialogOffer(
+                    dialog_id=waiting,
+                    operator_id=world.ids["petr"],
+                    round=1,
+                    offered_at=at,
+                    answer_by=later,
+                ),
+                DialogOffer(
+                    dialog_id=waiting,
+                    operator_id=world.ids["mara"],
+                    round=1,
+                    offered_at=at,
+                    answer_by=later,
+                    state="declined",
+                ),
+                DialogParticipant(dialog_id=waiting, operator_id=world.ids["olga"]),
+                Message(
+                    dialog_id=talked,
+                    channel_id=1,
+                    author="operator",
+                    operator_id=world.ids["olga"],
+                    author_name="Olga",
+                    text="Here it is",
+                    attachments=[
+                        {
+                            "kind": "image",
+                            "name": "map.png",
+                            "url": "/api/attachments/1",
+                            "mime": "image/png",
+                            "size": 10,
+                        }
+                    ],
+                    delivery_status="delivered",
+                    created_at=later,
+                ),
+                Message(
+                    dialog_id=talked,
+                    channel_id=1,
+                    author="operator",
+                    operator_id=world.ids["olga"],
+                    author_name="Olga",
+                    text="(checked)",
+                    hidden=True,
+                    created_at=later,
+                ),
+                Message(
+                    dialog_id=talked,
+                    channel_id=1,
+                    author="system",
+                    author_name="Demo",
+                    text="We answer within the hour",
+                    created_at=later,
+                ),
+            ]
+        )
+        await s.execute(
+            update(Dialog)
+            .where(Dialog.id == rated)
+            .values(
+                rating=5,
+                rating_comment="Quick",
+                outcome="answered",
+                closed_at=later,
+                first_response_at=later,
+                began_in_hours=False,
+            )
+        )
+    return [waiting, talked, rated, silent]
+
+
+async def _through_session(
+    session: AsyncSession, dialog_id: int, operator: Operator
+) -> DialogWithMessages | None:
+    query = dialog_query().where(Dialog.id == dialog_id)
+    rule = visible_dialogs(operator.id, operator.role)
+    views = await dialog_views(session, query if rule is None else query.where(rule))
+    if not views:
+        return None
+    messages = await session.scalars(
+        select(Message).where(Message.dialog_id == dialog_id).order_by(Message.id)
+    )
+    return DialogWithMessages(views[0], [message_view(m) for m in messages])
+
+
+def _dumped(found: DialogWithMessages | None) -> Any:
+    if found is None:
+        return None
+    return found.dialog.model_dump(mode="json"), [m.model_dump(mode="json") for m in found.messages]
+
+
+async def test_the_held_reads_give_the_sessions_views_to_everyone(sqlite_url: str) -> None:
+    engine, sessions = await seeded_database(sqlite_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        varied = await _varied(sessions, world)
+        async with sessions() as session:
+            people = list(await session.scalars(select(Operator).order_by(Operator.id)))
+        assert {p.role for p in people} == {"admin", "operator", "manager"}
+        seen = 0
+        for operator in people:
+            for dialog_id in [*world.dialogs.values(), *varied, 10**6]:
+                held = read_dialog(reader, dialog_id, operator.id, operator.role)
+                assert held is not NOT_HERE  # read on the held connection, not elsewhere
+                async with sessions() as session:
+                    expected = await _through_session(session, dialog_id, operator)
+                assert _dumped(held) == _dumped(expected), (operator.login, dialog_id)
+                seen += held is not None
+            for status in LIST_STATUSES:
+                listed_here = read_list(reader, status, operator.id, operator.role)
+                assert listed_here is not NOT_HERE
+                query = dialog_query()
+                rule = visible_dialogs(operator.id, operator.role)
+                async with sessions() as session:
+                    views = await dialog_views(
+                        session, listed(query if rule is None else query.where(rule), status)
+                    )
+                assert [v.model_dump(mode="json") for v in listed_here] == [
+                    v.model_dump(mode="json") for v in views
+                ], (operator.login, status)
+        assert 0 < seen < len(people) * 7  # each sees some dialogs, nobody sees all
+        admin = next(p for p in people if p.role == "admin")
+        talked = read_dialog(reader, varied[1], admin.id, admin.role)
+        assert isinstance(talked, DialogWithMessages)
+        # The preview is the conversation's last message, not the line's notice after it.
+        assert talked.dialog.last_message is not None
+        assert talked.dialog.last_message.text == "(checked)"
+        assert [m.author for m in talked.messages] == ["client", "operator", "operator", "system"]
+        assert talked.messages[1].attachments[0].name == "map.png"
+        assert talked.dialog.client_name.startswith("Client #")  # a client with no name
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_busy_database_sends_the_read_elsewhere_at_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """As the replies' read (tests/operator_console/test_dialog_status.py): the loop's
+    connection is pointed at a rollback-journal file that another connection holds
+    exclusively, and the read gives up at once instead of waiting on the loop."""
+    engine, _sessions = await seeded_database(sqlite_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    locker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    try:
+        admin_reads = read_list(reader, "all", 1, "admin")
+        assert admin_reads == []  # the seed has no dialogs, and it was read here
+        locker.execute("CREATE TABLE dialogs (id INTEGER)")
+        locker.execute("BEGIN EXCLUSIVE")
+        locker.execute("INSERT INTO dialogs VALUES (1)")
+        assert reader._on_loop is not None
+        reader._on_loop.close()
+        reader._on_loop = sqlite3.connect(tmp_path / "locked.db", timeout=0, isolation_level=None)
+
+        def count(read: HeldRead) -> list[Any]:
+            return read(select(Dialog.id), {})
+
+        started = time.perf_counter()
+        assert reader.on_loop(count) is NOT_HERE
+        assert time.perf_counter() - started < 0.5
+        assert read_dialog(reader, 1, 1, "admin") is NOT_HERE
+        locker.execute("COMMIT")
+        assert reader.on_loop(count) == [(1,)]  # the lock gone, read here again
+    finally:
+        locker.close()
+        await reader.close()
+        await engine.dispose()
+
+
+def test_each_role_s_statement_is_built_once() -> None:
+    assert one_dialog("operator") is one_dialog("operator")
+    assert one_dialog("operator") is not one_dialog("manager")
