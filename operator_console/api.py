@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import streams
+from core import frames, streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.audience import visible_dialogs
 from core.db.schema import Dialog, Message, Operator
@@ -187,7 +187,9 @@ async def list_dialogs(request: web.Request) -> web.Response:
     if views is NOT_HERE:
         async with request.app[SESSIONS]() as session:
             views = await dialog_views(session, listed(_visible(dialog_query(), operator), status))
-    return web.json_response({"dialogs": [v.model_dump(mode="json") for v in views]})
+    # orjson: json.dumps was an eighth of a dialog read's CPU once the reads were cheap.
+    body = {"dialogs": [v.model_dump(mode="json") for v in views]}
+    return web.json_response(body, dumps=frames.dumps)
 
 
 async def _visible_dialog(request: web.Request, session: AsyncSession) -> DialogView:
@@ -216,7 +218,8 @@ async def get_dialog(request: web.Request) -> web.Response:
     if found is None:
         raise http_error(web.HTTPNotFound, "no such dialog")
     payload = [m.model_dump(mode="json") for m in found.messages]
-    return web.json_response({"dialog": found.dialog.model_dump(mode="json"), "messages": payload})
+    body = {"dialog": found.dialog.model_dump(mode="json"), "messages": payload}
+    return web.json_response(body, dumps=frames.dumps)
 
 
 async def post_message(request: web.Request) -> web.Response:
