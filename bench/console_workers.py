@@ -40,16 +40,15 @@ import uvloop
 from bench.prefill import prefill
 from bench.procs import (
     Child,
-    children_of,
     cpu_seconds,
     find_redis_server,
     free_port,
-    listens,
     self_cpu_seconds,
     start_hub,
     start_redis,
     wait_hub,
     wait_redis,
+    wait_workers,
 )
 
 ADMIN_PASSWORD = "bench-admin-password"
@@ -158,7 +157,7 @@ def measure(
                         "console", f"console-{workers}", options=options)  # fmt: skip
     try:
         wait_hub(console, port)
-        pids = [console.pid, *_workers_listening(console, workers, port)]
+        pids = [console.pid, *(wait_workers(console, workers, port) if workers > 1 else [])]
         base = f"http://127.0.0.1:{port}"
         cpu: dict[int, float] = {}
         bench_cpu = 0.0
@@ -192,21 +191,6 @@ def measure(
         bench_cpu_s=bench_cpu,
         by_worker=shares,
     )
-
-
-def _workers_listening(console: Child, workers: int, port: int) -> list[int]:
-    """The workers' pids, once every one listens: the first serves before the others start,
-    and a client connected before a worker listens would never be given to it."""
-    if workers == 1:
-        return []
-    deadline = time.monotonic() + 60
-    while True:
-        found = children_of(console.pid)
-        if len(found) == workers and all(listens(pid, port) for pid in found):
-            return found
-        if not console.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"{workers} workers did not all listen:\n{console.tail()}")
-        time.sleep(0.05)
 
 
 def _prepare(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: str) -> list[int]:

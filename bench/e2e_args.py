@@ -136,6 +136,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="router processes with --roles split; they share the inbound shards by lease (1)",
     )
     parser.add_argument(
+        "--console-workers",
+        type=int,
+        default=1,
+        help="with --roles split, the console as this many workers on its port "
+        "(openlines run --role console --workers N; default 1)",
+    )
+    parser.add_argument(
         "--prefill-messages",
         type=int,
         default=0,
@@ -194,6 +201,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--burst needs --rate, and fewer new visitors than --visitors")
     if args.routers < 1 or (args.routers > 1 and args.roles != "split"):
         parser.error("--routers must be at least 1, and above 1 only with --roles split")
+    if args.console_workers < 1 or (args.console_workers > 1 and args.roles != "split"):
+        parser.error("--console-workers must be at least 1, and above 1 only with --roles split")
     if min(args.prefill_messages, args.prefill_open_dialogs) < 0:
         parser.error("--prefill-messages and --prefill-open-dialogs must not be negative")
     if args.prefill_open_dialogs * 10 > args.prefill_messages:

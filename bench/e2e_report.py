@@ -89,7 +89,9 @@ class Report:
 def _layout(settings: dict[str, Any]) -> str:
     if settings.get("roles", "one") == "one":
         return "one (openlines run: every role in one process)"
-    return f"split: console, connectors, crm and {_routing(settings)} router process(es)"
+    workers = int(settings.get("console_workers", 1))
+    console = f"console ({workers} workers)" if workers > 1 else "console"
+    return f"split: {console}, connectors, crm and {_routing(settings)} router process(es)"
 
 
 def _routing(settings: dict[str, Any]) -> int:

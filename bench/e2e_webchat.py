@@ -254,6 +254,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
     names += ["burst", "replies", "console_tab"]
     names += ["baseline_messages", "baseline_single_messages", "roles", "routers"]
+    names += ["console_workers"]
     names += ["prefill_messages", "prefill_open_dialogs", "postgres", "hub_cpus"]
     return {k: getattr(args, k) for k in names}
 
@@ -278,7 +279,8 @@ def _start_measured(
         print(f"pre-filling {args.prefill_messages:,} messages ...", file=sys.stderr, flush=True)
         filled = prefill(database_url, args.prefill_messages, args.prefill_open_dialogs, CHANNEL)
         report.prefill = asdict(filled)
-    warm = hubs.start(args.roles, args.routers, args.hub_log_level, *at, cpus=args.hub_cpus)
+    warm = hubs.start(args.roles, args.routers, args.hub_log_level, *at, cpus=args.hub_cpus,
+                      console_workers=args.console_workers)  # fmt: skip
     report.startup["warm_start_s"] = warm.started_s
     report.startup |= hubs.idle(warm)
     return warm

@@ -14,7 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import Child, cpu_seconds, free_port, rss_mib, start_hub, wait_hub
+from bench.procs import (
+    Child,
+    children_of,
+    cpu_seconds,
+    free_port,
+    rss_mib,
+    start_hub,
+    tree_cpu_seconds,
+    wait_hub,
+    wait_workers,
+)
 
 LAYOUTS = ("one", "split")
 SPLIT_ROLES = ("console", "connectors", "crm")
@@ -27,6 +37,12 @@ class HubProcess:
     role: str
     port: int
     child: Child
+    workers: int = 1
+    """Console workers under this process (``openlines run --workers``); 1: none."""
+
+    def pids(self) -> list[int]:
+        """The process and its workers."""
+        return [self.child.pid, *(children_of(self.child.pid) if self.workers > 1 else [])]
 
 
 @dataclass
@@ -67,12 +83,14 @@ class Hub:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds so far of every process by its name, and their sum as ``hub``."""
-        each = {p.child.name: cpu_seconds(p.child.pid) for p in self.processes}
+        # A supervisor's workers are its children: their CPU is counted with its own.
+        each = {p.child.name: (tree_cpu_seconds if p.workers > 1 else cpu_seconds)(p.child.pid)
+                for p in self.processes}  # fmt: skip
         return {"hub": sum(each.values())} | (each if len(each) > 1 else {})
 
     def rss_mib(self) -> float:
         """Resident memory of all the processes together."""
-        return sum(rss_mib(p.child.pid) for p in self.processes)
+        return sum(rss_mib(pid) for p in self.processes for pid in p.pids())
 
     def stop(self, children: list[Child]) -> list[str]:
         """Stop every process (routers last: they finish the batch in hand); returns a line for
@@ -106,16 +124,19 @@ def start(
     admin_password: str,
     children: list[Child],
     cpus: Mapping[str, str] | None = None,
+    console_workers: int = 1,
 ) -> Hub:
     """Start every process of the layout at once and wait until each answers /healthz.
 
     Each child is recorded in ``children`` as soon as it exists, so an interrupt during the
     start still stops it. ``cpus``: each process's ``cpus`` setting by its role, ``*`` for any.
+    ``console_workers``: the split's console as that many workers on its port.
     """
     began = time.perf_counter()
     processes = []
     for role, name in roles(layout, routers):
         port = free_port()
+        workers = console_workers if role == "console" else 1
         child = start_hub(
             tmp / "hub",
             port,
@@ -126,11 +147,14 @@ def start(
             role,
             name,
             _cpus_of(role, cpus or {}),
+            ["--workers", str(workers)] if workers > 1 else [],
         )
         children.append(child)
-        processes.append(HubProcess(role, port, child))
+        processes.append(HubProcess(role, port, child, workers))
     for process in processes:
         wait_hub(process.child, process.port)
+        if process.workers > 1:
+            wait_workers(process.child, process.workers, process.port)
     return Hub(processes, time.perf_counter() - began)
 
 

@@ -123,6 +123,20 @@ def _tcp_sockets(pid: int) -> list[tuple[int, int, str]]:
     return found
 
 
+def wait_workers(supervisor: Child, workers: int, port: int) -> list[int]:
+    """The pids of ``openlines run --workers``'s workers once every one listens on ``port``:
+    the first serves before the others start, and a client that connected before a worker
+    listened would never be given to it. Raises if the supervisor dies or 60 s pass."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = children_of(supervisor.pid)
+        if len(found) == workers and all(listens(pid, port) for pid in found):
+            return found
+        if not supervisor.alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not all listen:\n{supervisor.tail()}")
+        time.sleep(0.05)
+
+
 def listens(pid: int, port: int) -> bool:
     """Whether process ``pid`` holds a socket listening on ``port``."""
     return any(local == port and state == _LISTEN for local, _, state in _tcp_sockets(pid))
