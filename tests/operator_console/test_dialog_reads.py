@@ -65,6 +65,12 @@ async def _varied(sessions: SessionMaker, world: World) -> list[int]:
         sessions, 1, world.demo_line, "Quiet", [], operator_id=None, status="waiting", at=at
     )
     later = at + timedelta(minutes=5)
+
+    def olgas(text: str, **more: Any) -> Message:
+        olga = world.ids["olga"]
+        return Message(dialog_id=talked, channel_id=1, author="operator", author_name="Olga",
+                       operator_id=olga, text=text, created_at=later, **more)  # fmt: skip
+
     async with sessions() as s, s.begin():
         s.add_all(
             [
@@ -84,13 +90,8 @@ async def _varied(sessions: SessionMaker, world: World) -> list[int]:
                     state="declined",
                 ),
                 DialogParticipant(dialog_id=waiting, operator_id=world.ids["olga"]),
-                Message(
-                    dialog_id=talked,
-                    channel_id=1,
-                    author="operator",
-                    operator_id=world.ids["olga"],
-                    author_name="Olga",
-                    text="Here it is",
+                olgas(
+                    "Here it is",
                     attachments=[
                         {
                             "kind": "image",
@@ -101,18 +102,8 @@ async def _varied(sessions: SessionMaker, world: World) -> list[int]:
                         }
                     ],
                     delivery_status="delivered",
-                    created_at=later,
                 ),
-                Message(
-                    dialog_id=talked,
-                    channel_id=1,
-                    author="operator",
-                    operator_id=world.ids["olga"],
-                    author_name="Olga",
-                    text="(checked)",
-                    hidden=True,
-                    created_at=later,
-                ),
+                olgas("(checked)", hidden=True),
                 Message(
                     dialog_id=talked,
                     channel_id=1,
