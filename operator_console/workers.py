@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import NoReturn
 
 from config.settings import Settings
 from core.redis_server import die_with_parent
@@ -140,13 +141,15 @@ class Supervisor:
         log.info("console worker %d of %d started (pid %d)", index + 1, self.count, pid)
         return pid
 
-    def _be_worker(self, index: int, ready_fd: int | None, orphaned: object) -> None:
+    def _be_worker(
+        self, index: int, ready_fd: int | None, orphaned: Callable[[], None] | None
+    ) -> NoReturn:
         """The child's side of the fork: serve, then leave without the parent's cleanup."""
         code = 1
         try:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
-            if callable(orphaned):
+            if orphaned is not None:
                 orphaned()  # a supervisor killed outright takes its workers with it
             worker = Worker(index, self.count, ready_fd)
             code = self.run_hub(worker_settings(self.settings, index), "console", worker)
