@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,18 +123,29 @@ def _tcp_sockets(pid: int) -> list[tuple[int, int, str]]:
     return found
 
 
-def wait_workers(supervisor: Child, workers: int, port: int) -> list[int]:
+def listening_workers(
+    supervisor: int, workers: int, port: int, alive: Callable[[], bool], timeout_s: float
+) -> list[int] | None:
     """The pids of ``openlines run --workers``'s workers once every one listens on ``port``:
-    the first serves before the others start, and a client that connected before a worker
-    listened would never be given to it. Raises if the supervisor dies or 60 s pass."""
-    deadline = time.monotonic() + 60
+    the first serves before the others start, a worker started again listens a moment after
+    its fork, and a client that connected before a worker listened would never be given to
+    it. None once the supervisor is not ``alive`` or ``timeout_s`` have passed."""
+    deadline = time.monotonic() + timeout_s
     while True:
-        found = children_of(supervisor.pid)
+        found = children_of(supervisor)
         if len(found) == workers and all(listens(pid, port) for pid in found):
             return found
-        if not supervisor.alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"{workers} workers did not all listen:\n{supervisor.tail()}")
+        if not alive() or time.monotonic() > deadline:
+            return None
         time.sleep(0.05)
+
+
+def wait_workers(supervisor: Child, workers: int, port: int) -> list[int]:
+    """``listening_workers`` of a child supervisor, within 60 s; raises with its log if not."""
+    found = listening_workers(supervisor.pid, workers, port, supervisor.alive, 60.0)
+    if found is None:
+        raise RuntimeError(f"{workers} workers did not all listen:\n{supervisor.tail()}")
+    return found
 
 
 def listens(pid: int, port: int) -> bool:

@@ -202,6 +202,7 @@ def read_dialog(
         ids = {"ids": [dialog_id]}
         offers, people = _by_dialog(read(OFFERS, ids)), _by_dialog(read(PARTICIPANTS, ids))
         messages = read(MESSAGES, {"dialog_id": dialog_id})
+        # The preview as LAST_MESSAGES picks it, from the messages in hand.
         spoken = [m for m in messages if m.author != "system"]
         last = {dialog_id: spoken[-1]} if spoken else {}
         views = _views_of(found, last, offers, people)

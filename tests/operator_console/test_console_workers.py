@@ -13,14 +13,13 @@ import asyncio
 import os
 import signal
 import socket
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bench.procs import children_of, listens, served_ports
+from bench.procs import listening_workers, served_ports
 from operator_console.workers import workers_refused
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient, VisitorClient
@@ -46,17 +45,13 @@ async def deployment(
         hub.stop()
 
 
-def workers_of(supervisor: RoleProcess, timeout: float = 30) -> list[int]:
-    """The supervisor's two workers, once each one listens on the console's port (the first
-    serves before the other starts; a worker started again listens a moment after its fork)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = children_of(supervisor.pid)
-        if len(found) == 2 and all(listens(pid, supervisor.port) for pid in found):
-            return found
-        assert supervisor.process.poll() is None, supervisor.tail()
-        assert time.monotonic() < deadline, f"workers {found}:\n{supervisor.tail()}"
-        time.sleep(0.05)
+def workers_of(supervisor: RoleProcess) -> list[int]:
+    """The supervisor's two workers, once each one listens on the console's port."""
+    found = listening_workers(
+        supervisor.pid, 2, supervisor.port, lambda: supervisor.process.poll() is None, 30.0
+    )
+    assert found is not None, supervisor.tail()
+    return found
 
 
 def still_running(pids: list[int]) -> list[int]:

@@ -74,20 +74,16 @@ async def _varied(sessions: SessionMaker, world: World) -> list[int]:
     async with sessions() as s, s.begin():
         s.add_all(
             [
-                DialogOffer(
-                    dialog_id=waiting,
-                    operator_id=world.ids["petr"],
-                    round=1,
-                    offered_at=at,
-                    answer_by=later,
-                ),
-                DialogOffer(
-                    dialog_id=waiting,
-                    operator_id=world.ids["mara"],
-                    round=1,
-                    offered_at=at,
-                    answer_by=later,
-                    state="declined",
+                *(
+                    DialogOffer(
+                        dialog_id=waiting,
+                        operator_id=world.ids[login],
+                        round=1,
+                        offered_at=at,
+                        answer_by=later,
+                        state=state,
+                    )
+                    for login, state in (("petr", "pending"), ("mara", "declined"))
                 ),
                 DialogParticipant(dialog_id=waiting, operator_id=world.ids["olga"]),
                 olgas(
