@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from operator_console.workers import workers_refused
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.hubclient import OperatorClient, VisitorClient
 from tests.support.roles import Deployment, RoleProcess
-from tests.support.servers import free_port
+from tests.support.servers import free_port_run
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.servers]
 ON_REDIS_7 = pytest.mark.parametrize("redis_server", ["7"], indirect=True)
@@ -57,18 +56,6 @@ def workers_of(supervisor: RoleProcess) -> list[int]:
 def still_running(pids: list[int]) -> list[int]:
     """Those of ``pids`` that are still processes."""
     return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-
-
-def two_free_ports() -> int:
-    """A port free on loopback, with the next one free too (the workers' metrics ports)."""
-    while True:
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
 
 
 def client_port(operator: OperatorClient) -> int:
@@ -135,7 +122,8 @@ async def test_each_worker_carries_the_live_events_of_its_own_sockets(
 async def test_a_dead_worker_is_started_again_and_a_stop_stops_them_all(
     deployment: Deployment,
 ) -> None:
-    metrics_port = two_free_ports()
+    # Worker k serves its metrics on metrics_port + k.
+    metrics_port = free_port_run(2)
     deployment.settings["metrics_port"] = str(metrics_port)
     console = deployment.start("console", "--workers", "2")
     await deployment.ready(console)

@@ -9,7 +9,6 @@ stopped by ``stop``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +19,13 @@ import redis.asyncio as aioredis
 
 from tests.support.durable_redis import Child, spawn
 from tests.support.sentinel_group import answers, wait_ready
-from tests.support.servers import DEBIAN_REDIS_SERVER, INSTALL_HINT, ServerStartError, free_port
+from tests.support.servers import (
+    DEBIAN_REDIS_SERVER,
+    INSTALL_HINT,
+    ServerStartError,
+    bindable,
+    free_port,
+)
 
 REDIS_CLI = Path("/usr/bin/redis-cli")
 MASTERS = 3
@@ -31,17 +36,8 @@ def _cluster_port() -> int:
     # out is in its ephemeral range, where the other end of any outgoing connection may sit.
     while True:
         port = free_port()
-        if port + 10000 < 65536 and _bindable(port + 10000):
+        if port + 10000 < 65536 and bindable(port + 10000):
             return port
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass

@@ -17,6 +17,7 @@ import ctypes
 import importlib.util
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -63,6 +64,34 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def bindable(port: int) -> bool:
+    """Whether a loopback TCP listener could bind ``port`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are free, all below the kernel's
+    ephemeral range.
+
+    A port from ``free_port`` is in that range, so the ports after it may be taken at any
+    moment as the local end of some outgoing connection (a Redis client's, say) and held for
+    that connection's life. Below the range only listeners bind, and the tests' own listeners
+    take their ports from ``free_port``.
+    """
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    first_ephemeral = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    lowest = min(10000, first_ephemeral // 2)
+    while True:
+        port = random.randrange(lowest, first_ephemeral - count)
+        if all(bindable(port + k) for k in range(count)):
+            return port
 
 
 def redis_binaries() -> dict[str, Path]:
