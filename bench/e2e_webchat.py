@@ -50,6 +50,7 @@ from bench.procs import (
     find_redis_server,
     free_port,
     self_cpu_seconds,
+    start_postgres,
     start_redis,
     tree_cpu_seconds,
     wait_redis,
@@ -237,19 +238,6 @@ async def _e2e(
             report.router_thread = after.since(before)
 
 
-def _start_postgres() -> tuple[PostgresCluster, str]:
-    """A throwaway PostgreSQL cluster, as the tests start one, and an empty database in it."""
-    from tests.support.servers import PostgresCluster
-
-    print("starting PostgreSQL ...", file=sys.stderr, flush=True)
-    cluster = PostgresCluster().start()
-    try:
-        return cluster, asyncio.run(cluster.create_database("bench"))
-    except BaseException:
-        cluster.stop()
-        raise
-
-
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     names = ["visitors", "messages", "operators", "quick", "msg_timeout", "rate", "duration"]
     names += ["burst", "replies", "console_tab"]
@@ -301,7 +289,7 @@ def run(args: argparse.Namespace) -> Report:
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         database_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'hub' / 'openlines.db'}"
         if args.postgres:
-            cluster, database_url = _start_postgres()
+            cluster, database_url = start_postgres()
         report = Report(
             environment=environment(
                 binary,

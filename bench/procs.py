@@ -1,4 +1,4 @@
-"""Child processes of a benchmark run: a Redis server and the hub, on loopback only.
+"""Child processes of a benchmark run: a Redis server, the hub and PostgreSQL, on loopback only.
 
 Every child runs in its own session (so a Ctrl-C in the terminal reaches the benchmark alone,
 which then stops the children in order: hub first, Redis last) and is told by the kernel to die
@@ -8,6 +8,7 @@ running. ``stop`` is idempotent and safe to call from ``finally``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -22,9 +23,13 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.router_figures import METRICS_TOKEN
 from core.redis_server import shipped_redis_binary
+
+if TYPE_CHECKING:
+    from tests.support.servers import PostgresCluster
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -384,3 +389,16 @@ def barrier(spec: str, timeout_s: float = 900.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"bench: the other runs did not reach {directory} in time")
         time.sleep(0.1)
+
+
+def start_postgres() -> tuple[PostgresCluster, str]:
+    """A throwaway PostgreSQL cluster, as the tests start one, and an empty database in it."""
+    from tests.support.servers import PostgresCluster
+
+    print("starting PostgreSQL ...", file=sys.stderr, flush=True)
+    cluster = PostgresCluster().start()
+    try:
+        return cluster, asyncio.run(cluster.create_database("bench"))
+    except BaseException:
+        cluster.stop()
+        raise

@@ -28,3 +28,12 @@ def test_one_round_of_each_layout_reports_what_it_measured(tmp_path: Path) -> No
     shares = runs[2]["by_worker"]
     assert len(shares) == 2 and all(share > 0 for share in shares)
     assert sum(shares) <= 100.0 + 1e-6  # the supervisor's own CPU is the rest
+
+
+def test_a_round_on_postgres_reads_the_filled_dialogs(tmp_path: Path) -> None:
+    out = tmp_path / "runs.json"
+    argv = ["--postgres", "--workers", "1", "--rounds", "1", "--seconds", "1", "--clients", "2"]
+    assert console_workers.main([*argv, "--messages", "500", "--json", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    # Every request a dialog of the fill (the admin's sign-in works, every answer was 200).
+    assert run["requests"] > 0 and run["console_cpu_s"] > 0
