@@ -183,7 +183,7 @@ async def list_dialogs(request: web.Request) -> web.Response:
     if status not in LIST_STATUSES:
         return error(400, "status: one of open, closed, all")
     operator = request[OPERATOR]
-    views = read_list(request.app[DIALOG_STATUS], status, operator.id, operator.role)
+    views = await read_list(request.app[DIALOG_STATUS], status, operator.id, operator.role)
     if views is NOT_HERE:
         async with request.app[SESSIONS]() as session:
             views = await dialog_views(session, listed(_visible(dialog_query(), operator), status))
@@ -205,7 +205,7 @@ async def _visible_dialog(request: web.Request, session: AsyncSession) -> Dialog
 async def get_dialog(request: web.Request) -> web.Response:
     """GET /api/dialogs/{id}."""
     operator = request[OPERATOR]
-    found = read_dialog(
+    found = await read_dialog(
         request.app[DIALOG_STATUS], path_id(request, "dialog_id"), operator.id, operator.role
     )
     if found is NOT_HERE:

@@ -1,5 +1,5 @@
 """The console's most frequent reads, a dialog with its messages and the list of dialogs, read
-in one snapshot on the held SQLite connection, without the ORM.
+in one snapshot on the held SQLite connection (or PostgreSQL's asyncpg pool), without the ORM.
 
 Through a session a dialog read was five statements of the async ORM, each paying for a
 greenlet, a statement's cache key, an execution context, a hand-off to aiosqlite's thread and
@@ -11,9 +11,11 @@ holds for the replies' reads (``operator_console.dialog_status``): in WAL mode a
 waits for the writer. The views are made from the rows by the same ``dialog_view`` and
 ``message_view`` the router's events use.
 
-Where there is no such connection (PostgreSQL, an in-memory SQLite) or SQLite is busy, the
-caller reads through its session (``operator_console.dialog_views``), which gives the same
-views (tests/operator_console/test_dialog_reads.py).
+On PostgreSQL the same statements run on the console's pool of asyncpg connections
+(``operator_console.dialog_status_pg``), in one read-only transaction. Where there is neither (an
+in-memory SQLite, a database other than these two) or SQLite is busy, the caller reads through
+its session (``operator_console.dialog_views``), which gives the same views
+(tests/operator_console/test_dialog_reads.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import Channel, Client, Dialog, Line, Message
 from core.envelope import DialogView, MessageView
 from core.views import dialog_view, message_view
-from operator_console.dialog_status import DialogStatusReader, HeldRead, NotHere
+from operator_console.dialog_status import DialogStatusReader, NotHere
+from operator_console.dialog_status_pg import Read
 
 LIST_LIMIT = 500
 """Dialogs in a list, the most recently active first."""
@@ -189,41 +192,43 @@ class DialogWithMessages(NamedTuple):
     messages: list[MessageView]
 
 
-def read_dialog(
+async def read_dialog(
     reader: DialogStatusReader, dialog_id: int, operator_id: int, role: str
 ) -> DialogWithMessages | NotHere | None:
     """The dialog and its messages: None when it does not exist or ``operator_id`` (of
     ``role``) may not see it; ``NOT_HERE`` when it cannot be read here."""
 
-    def reads(read: HeldRead) -> DialogWithMessages | None:
-        found = read(one_dialog(role), {"dialog_id": dialog_id, "operator_id": operator_id})
+    async def reads(read: Read) -> DialogWithMessages | None:
+        found = await read(one_dialog(role), {"dialog_id": dialog_id, "operator_id": operator_id})
         if not found:
             return None
         ids = {"ids": [dialog_id]}
-        offers, people = _by_dialog(read(OFFERS, ids)), _by_dialog(read(PARTICIPANTS, ids))
-        messages = read(MESSAGES, {"dialog_id": dialog_id})
+        offers = _by_dialog(await read(OFFERS, ids))
+        people = _by_dialog(await read(PARTICIPANTS, ids))
+        messages = await read(MESSAGES, {"dialog_id": dialog_id})
         # The preview as LAST_MESSAGES picks it, from the messages in hand.
         spoken = [m for m in messages if m.author != "system"]
         last = {dialog_id: spoken[-1]} if spoken else {}
         views = _views_of(found, last, offers, people)
         return DialogWithMessages(views[0], [message_view(m) for m in messages])
 
-    return reader.on_loop(reads)
+    return await reader.snapshot(reads)
 
 
-def read_list(
+async def read_list(
     reader: DialogStatusReader, status: str, operator_id: int, role: str
 ) -> list[DialogView] | NotHere:
     """The dialogs of ``status`` (``dialog_list``) that ``operator_id`` (of ``role``) may see;
     ``NOT_HERE`` when they cannot be read here."""
 
-    def reads(read: HeldRead) -> list[DialogView]:
-        found = read(dialog_list(role, status), {"operator_id": operator_id})
+    async def reads(read: Read) -> list[DialogView]:
+        found = await read(dialog_list(role, status), {"operator_id": operator_id})
         if not found:
             return []
         ids = {"ids": [row.id for row in found]}
-        last = {m.dialog_id: m for m in read(LAST_MESSAGES, ids)}
-        offers, people = _by_dialog(read(OFFERS, ids)), _by_dialog(read(PARTICIPANTS, ids))
+        last = {m.dialog_id: m for m in await read(LAST_MESSAGES, ids)}
+        offers = _by_dialog(await read(OFFERS, ids))
+        people = _by_dialog(await read(PARTICIPANTS, ids))
         return _views_of(found, last, offers, people)
 
-    return reader.on_loop(reads)
+    return await reader.snapshot(reads)

@@ -18,14 +18,15 @@ of its own, then BEGIN, the read and ROLLBACK); in autocommit and without the pi
 one, and a connection the database dropped is noticed by the read itself, which then goes
 again on a new one. One statement sees the latest commit either way.
 
-The held SQLite connection also serves the console's dialog reads (``on_loop``,
-``operator_console.dialog_reads``): several statements in one read transaction on the loop.
+The held SQLite connection also serves the console's dialog reads (``snapshot``,
+``operator_console.dialog_reads``): several statements in one read transaction on the loop; on
+PostgreSQL they go to asyncpg's pool, in one read-only transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from enum import Enum
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
@@ -41,7 +42,7 @@ from core.audience import visible_dialogs
 from core.db.engine import SQLITE_PRAGMAS, sqlite_file
 from core.db.on_cursor import driver_call
 from core.db.schema import Dialog, Operator
-from operator_console.dialog_status_pg import PostgresReads
+from operator_console.dialog_status_pg import PostgresReads, Read, Unhandled
 
 SQLITE_TIMEOUT_S = 30.0
 """How long a read waits for a lock, as the engine's own SQLite connections do."""
@@ -57,21 +58,18 @@ steady load of replies."""
 
 T = TypeVar("T")
 
-HeldRead = Callable[[Any, Mapping[str, Any]], list[Any]]
-"""Runs a statement with its bound values in ``on_loop``'s read transaction: its rows."""
+Reads = Callable[[Read], Coroutine[Any, Any, T]]
+"""What a ``snapshot`` runs: it reads statements' rows with the ``Read`` it is given, and makes
+something of them."""
 
 
 class NotHere(Enum):
-    """What ``on_loop`` gives when it cannot read: the caller reads through its session."""
+    """What ``snapshot`` gives when it cannot read: the caller reads through its session."""
 
     NOT_HERE = "not here"
 
 
 NOT_HERE = NotHere.NOT_HERE
-
-
-class _Elsewhere(Exception):
-    """A statement ``on_loop`` cannot run: one ``driver_call`` does not handle."""
 
 
 class SeenDialog(NamedTuple):
@@ -171,30 +169,37 @@ class DialogStatusReader:
                     raise
         return None if row is None else SeenDialog(row.id, row.status)
 
-    def on_loop(self, reads: Callable[[HeldRead], T]) -> T | NotHere:
-        """What ``reads`` makes of the rows it reads, all in one read transaction of the held
-        SQLite connection, on the loop; ``NOT_HERE`` where there is no held connection, for a
-        statement ``driver_call`` does not handle, and when SQLite is busy."""
+    async def snapshot(self, reads: Reads[T]) -> T | NotHere:
+        """What ``reads`` makes of the rows it reads, all in one read transaction: on the held
+        SQLite connection, on the loop, or on PostgreSQL's pool of asyncpg. ``NOT_HERE`` where
+        there is neither, for a statement ``driver_call`` does not handle, and when SQLite is
+        busy."""
+        try:
+            if self._postgres is not None:
+                return await self._postgres.snapshot(reads)
+            return self._on_loop_snapshot(reads)
+        except Unhandled:
+            return NOT_HERE
+
+    def _on_loop_snapshot(self, reads: Reads[T]) -> T | NotHere:
         connection = self._on_loop
         if connection is None:
             return NOT_HERE
         dialect = self.engine.dialect
 
-        def read(statement: Any, params: Mapping[str, Any]) -> list[Any]:
+        async def read(statement: Any, params: Mapping[str, Any]) -> list[Any]:
             call = driver_call(dialect, statement, params)
             if call is None:
-                raise _Elsewhere
+                raise Unhandled
             return call.rows(connection.execute(call.sql, call.values).fetchall())
 
         try:
             # One snapshot for every statement: a commit between two of them is not seen.
             connection.execute("BEGIN")
             try:
-                return reads(read)
+                return _at_once(reads(read))
             finally:
                 connection.execute("COMMIT")  # a read: nothing to keep, nothing to undo
-        except _Elsewhere:
-            return NOT_HERE
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF in _BUSY:
                 return NOT_HERE
@@ -211,6 +216,19 @@ class DialogStatusReader:
             if exc.sqlite_errorcode & 0xFF in _BUSY:
                 return None
             raise
+
+
+def _at_once(reading: Coroutine[Any, Any, T]) -> T:
+    """What ``reading`` gives, run to its end here and now. On the held connection its reads
+    never wait, and must not: between two of them another task could begin a read transaction
+    of its own on the same connection."""
+    try:
+        reading.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    reading.close()
+    raise RuntimeError("a read on the held SQLite connection waited")
 
 
 DIALOG_STATUS = web.AppKey("dialog_status", DialogStatusReader)

@@ -4,15 +4,23 @@ Through SQLAlchemy's async engine, even in autocommit and without the ORM, the r
 hub 176 µs of CPU (a greenlet, the connection's checkout and the result's machinery around
 asyncpg's own work); on a pool of asyncpg's, with the statement compiled once per role and
 prepared by asyncpg on each connection, it costs 80 µs. Every operator reply makes one.
+
+The console's dialog reads (``operator_console.dialog_reads``) run here too, several statements
+in one read-only snapshot (``snapshot``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import asyncpg
+import orjson
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db.on_cursor import driver_call, numbered
 
 APPLICATION_NAME = "openlines-dialog-status"
 """How these connections show in ``pg_stat_activity``."""
@@ -26,6 +34,21 @@ DROPPED = (
 )
 """What a read on a connection the server or the network dropped raises: the pool then
 replaces the connection, and the read goes again on another one."""
+
+AS_PSYCOPG = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
+"""What a snapshot's statements are compiled for (``core.db.on_cursor``, which runs the router's
+statements on psycopg's cursor), then numbered for asyncpg: the same SQL, and the converters of
+the columns, which leave JSON to the driver as asyncpg's codecs here do (``_json_codecs``)."""
+
+T = TypeVar("T")
+
+Read = Callable[[Any, Mapping[str, Any]], Awaitable[list[Any]]]
+"""Runs a statement with its bound values in a snapshot's transaction: its rows, as named
+tuples of its columns."""
+
+
+class Unhandled(Exception):
+    """A statement a snapshot cannot run: one ``driver_call`` does not handle."""
 
 
 class PostgresReads:
@@ -54,6 +77,7 @@ class PostgresReads:
             max_inactive_connection_lifetime=0,
             server_settings={"application_name": APPLICATION_NAME},
             reset=_nothing_to_reset,
+            init=_json_codecs,
         )
         return cls(pool, engine.dialect)
 
@@ -68,6 +92,28 @@ class PostgresReads:
             # Noticed by the read itself rather than by a ping before each: once per outage.
             return await self.pool.fetchrow(sql, *values)
 
+    async def snapshot(self, reads: Callable[[Read], Coroutine[Any, Any, T]]) -> T:
+        """What ``reads`` makes of the rows it reads, all in one read-only transaction that
+        sees one snapshot (``REPEATABLE READ``): a commit between two of its statements is not
+        seen, as on SQLite. ``Unhandled`` for a statement ``driver_call`` does not handle."""
+        try:
+            return await self._snapshot(reads)
+        except DROPPED:
+            # As ``first``: the reads change nothing, so they can go again on another one.
+            return await self._snapshot(reads)
+
+    async def _snapshot(self, reads: Callable[[Read], Coroutine[Any, Any, T]]) -> T:
+        async with self.pool.acquire() as connection:
+
+            async def read(statement: Any, params: Mapping[str, Any]) -> list[Any]:
+                call = driver_call(AS_PSYCOPG, statement, params)
+                if call is None:
+                    raise Unhandled
+                return call.rows(await connection.fetch(numbered(call.sql), *call.values))
+
+            async with connection.transaction(isolation="repeatable_read", readonly=True):
+                return await reads(read)
+
     def _sql(self, statement: Any) -> tuple[str, tuple[str, ...]]:
         found = self._compiled.get(id(statement))
         if found is None:
@@ -79,6 +125,18 @@ class PostgresReads:
     async def close(self) -> None:
         """Close the pool's connections."""
         await self.pool.close()
+
+
+async def _json_codecs(connection: asyncpg.Connection) -> None:
+    """JSON columns read as Python values, as psycopg reads them: asyncpg's own are text."""
+    for kind in ("json", "jsonb"):
+        await connection.set_type_codec(
+            kind, schema="pg_catalog", encoder=_json_text, decoder=orjson.loads
+        )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:

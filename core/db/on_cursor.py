@@ -109,7 +109,7 @@ class _Plan:
             self.by_lengths[lengths] = sql
         return sql
 
-    def rows(self, raw: Iterable[Sequence[Any]]) -> list[Any]:
+    def rows(self, raw: Iterable[Iterable[Any]]) -> list[Any]:
         """The driver's rows as named tuples, each column converted."""
         make = self.row._make
         if not any(self.results):
@@ -280,7 +280,7 @@ class DriverCall:
     values: list[Any]
     plan: _Plan
 
-    def rows(self, raw: Iterable[Sequence[Any]]) -> list[Any]:
+    def rows(self, raw: Iterable[Iterable[Any]]) -> list[Any]:
         """The driver's rows of this call as ``run`` gives them."""
         return self.plan.rows(raw)
 
@@ -326,12 +326,12 @@ def _cursor(connection: Connection) -> tuple[Any, Callable[[str], str]]:
     psycopg rewrites ``%s`` into PostgreSQL's ``$n`` at each execution, and keeps the rewrite
     only of statements with at most 50 parameters: the set-wise statements of a batch of
     twenty messages have more, and were rewritten every time (3–4 % of the hub's CPU on
-    PostgreSQL). Rewritten here once per text (``_numbered``), they go out as they are."""
+    PostgreSQL). Rewritten here once per text (``numbered``), they go out as they are."""
     driver = connection.connection.driver_connection
     if connection.dialect.driver == "psycopg":
         from psycopg import RawCursor
 
-        return RawCursor(driver), _numbered  # type: ignore[arg-type]
+        return RawCursor(driver), numbered  # type: ignore[arg-type]
     return driver.cursor(), _as_is  # type: ignore[union-attr]
 
 
@@ -340,8 +340,9 @@ def _as_is(sql: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _numbered(sql: str) -> str:
-    """A ``%s`` statement with ``$1``, ``$2``… and each ``%%`` back to ``%``."""
+def numbered(sql: str) -> str:
+    """A ``%s`` statement with ``$1``, ``$2``… and each ``%%`` back to ``%``: as PostgreSQL
+    takes it, through psycopg's raw cursor or asyncpg."""
     count = itertools.count(1)
     return _FORMAT_MARKS.sub(lambda m: "%" if m.group() == "%%" else f"${next(count)}", sql)
 

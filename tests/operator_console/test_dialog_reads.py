@@ -1,16 +1,19 @@
-"""The console's dialog reads on the held SQLite connection give what the session's reads give:
-the same views of the same dialogs to the same people, for dialogs in every state; and where
-they cannot read (SQLite busy), they say so rather than wait on the loop."""
+"""The console's dialog reads on the held SQLite connection, and on PostgreSQL's asyncpg pool,
+give what the session's reads give: the same views of the same dialogs to the same people, for
+dialogs in every state; and where they cannot read (SQLite busy), they say so rather than wait
+on the loop."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audience import visible_dialogs
@@ -27,10 +30,11 @@ from operator_console.dialog_reads import (
     read_dialog,
     read_list,
 )
-from operator_console.dialog_status import NOT_HERE, DialogStatusReader, HeldRead
+from operator_console.dialog_status import NOT_HERE, DialogStatusReader, NotHere
+from operator_console.dialog_status_pg import Read
 from operator_console.dialog_views import dialog_query, dialog_views
 from tests.support.console_world import World, add_dialog, make_world
-from tests.support.router_db import seeded_database
+from tests.support.router_db import drop_other_connections, seeded_database
 
 
 async def _varied(sessions: SessionMaker, world: World) -> list[int]:
@@ -139,14 +143,16 @@ async def _through_session(
     return DialogWithMessages(views[0], [message_view(m) for m in messages])
 
 
-def _dumped(found: DialogWithMessages | None) -> Any:
+def _dumped(found: DialogWithMessages | NotHere | None) -> Any:
+    assert found is not NOT_HERE  # read without the session, not through it
     if found is None:
         return None
+    assert isinstance(found, DialogWithMessages)
     return found.dialog.model_dump(mode="json"), [m.model_dump(mode="json") for m in found.messages]
 
 
-async def test_the_held_reads_give_the_sessions_views_to_everyone(sqlite_url: str) -> None:
-    engine, sessions = await seeded_database(sqlite_url)
+async def test_the_held_reads_give_the_sessions_views_to_everyone(db_url: str) -> None:
+    engine, sessions = await seeded_database(db_url)
     reader = DialogStatusReader(engine)
     await reader.open()
     try:
@@ -158,14 +164,14 @@ async def test_the_held_reads_give_the_sessions_views_to_everyone(sqlite_url: st
         seen = 0
         for operator in people:
             for dialog_id in [*world.dialogs.values(), *varied, 10**6]:
-                held = read_dialog(reader, dialog_id, operator.id, operator.role)
-                assert held is not NOT_HERE  # read on the held connection, not elsewhere
+                held = await read_dialog(reader, dialog_id, operator.id, operator.role)
+                assert held is not NOT_HERE  # read without the session, not through it
                 async with sessions() as session:
                     expected = await _through_session(session, dialog_id, operator)
                 assert _dumped(held) == _dumped(expected), (operator.login, dialog_id)
                 seen += held is not None
             for status in LIST_STATUSES:
-                listed_here = read_list(reader, status, operator.id, operator.role)
+                listed_here = await read_list(reader, status, operator.id, operator.role)
                 assert listed_here is not NOT_HERE
                 query = dialog_query()
                 rule = visible_dialogs(operator.id, operator.role)
@@ -178,7 +184,7 @@ async def test_the_held_reads_give_the_sessions_views_to_everyone(sqlite_url: st
                 ], (operator.login, status)
         assert 0 < seen < len(people) * 7  # each sees some dialogs, nobody sees all
         admin = next(p for p in people if p.role == "admin")
-        talked = read_dialog(reader, varied[1], admin.id, admin.role)
+        talked = await read_dialog(reader, varied[1], admin.id, admin.role)
         assert isinstance(talked, DialogWithMessages)
         # The preview is the conversation's last message, not the line's notice after it.
         assert talked.dialog.last_message is not None
@@ -202,7 +208,7 @@ async def test_a_busy_database_sends_the_read_elsewhere_at_once(
     await reader.open()
     locker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
     try:
-        admin_reads = read_list(reader, "all", 1, "admin")
+        admin_reads = await read_list(reader, "all", 1, "admin")
         assert admin_reads == []  # the seed has no dialogs, and it was read here
         locker.execute("CREATE TABLE dialogs (id INTEGER)")
         locker.execute("BEGIN EXCLUSIVE")
@@ -211,15 +217,15 @@ async def test_a_busy_database_sends_the_read_elsewhere_at_once(
         reader._on_loop.close()
         reader._on_loop = sqlite3.connect(tmp_path / "locked.db", timeout=0, isolation_level=None)
 
-        def count(read: HeldRead) -> list[Any]:
-            return read(select(Dialog.id), {})
+        async def count(read: Read) -> list[Any]:
+            return await read(select(Dialog.id), {})
 
         started = time.perf_counter()
-        assert reader.on_loop(count) is NOT_HERE
+        assert await reader.snapshot(count) is NOT_HERE
         assert time.perf_counter() - started < 0.5
-        assert read_dialog(reader, 1, 1, "admin") is NOT_HERE
+        assert await read_dialog(reader, 1, 1, "admin") is NOT_HERE
         locker.execute("COMMIT")
-        assert reader.on_loop(count) == [(1,)]  # the lock gone, read here again
+        assert await reader.snapshot(count) == [(1,)]  # the lock gone, read here again
     finally:
         locker.close()
         await reader.close()
@@ -229,3 +235,82 @@ async def test_a_busy_database_sends_the_read_elsewhere_at_once(
 def test_each_role_s_statement_is_built_once() -> None:
     assert one_dialog("operator") is one_dialog("operator")
     assert one_dialog("operator") is not one_dialog("manager")
+
+
+def _a_word(dialog_id: int) -> Message:
+    return Message(
+        dialog_id=dialog_id, channel_id=1, author="client", text="one more", created_at=utcnow()
+    )
+
+
+async def test_a_postgres_snapshot_does_not_see_a_commit_made_during_it(postgres_url: str) -> None:
+    """Its statements run in one REPEATABLE READ transaction: a message committed between two
+    of them is in neither, and in the next read."""
+    engine, sessions = await seeded_database(postgres_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        olgas = world.dialogs["olga"]
+        count = select(func.count(Message.id)).where(Message.dialog_id == olgas)
+
+        async def with_a_commit_between(read: Read) -> tuple[Any, Any]:
+            before = await read(count, {})
+            async with sessions() as session, session.begin():
+                session.add(_a_word(olgas))
+            return before, await read(count, {})
+
+        seen = await reader.snapshot(with_a_commit_between)
+        assert seen is not NOT_HERE
+        before, after = seen
+        assert before == after
+        found = await read_dialog(reader, olgas, world.ids["olga"], "operator")
+        assert isinstance(found, DialogWithMessages)
+        assert len(found.messages) == before[0][0] + 1
+        assert found.messages[-1].text == "one more"
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_postgres_read_survives_the_database_dropping_its_connections(
+    postgres_url: str,
+) -> None:
+    engine, sessions = await seeded_database(postgres_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        expected = _dumped(await read_dialog(reader, world.dialogs["olga"], 1, "admin"))
+        assert await drop_other_connections(engine) >= 1  # the reads' pooled one among them
+        assert _dumped(await read_dialog(reader, world.dialogs["olga"], 1, "admin")) == expected
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_held_sqlite_reads_that_would_wait_are_refused(sqlite_url: str) -> None:
+    """On the loop nothing may come between a snapshot's statements: reads that await
+    something else are stopped, and the held connection is left out of its transaction."""
+    engine, sessions = await seeded_database(sqlite_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        count = select(func.count(Message.id))
+
+        async def waiting(read: Read) -> list[Any]:
+            await read(count, {})
+            await asyncio.sleep(0)
+            return await read(count, {})
+
+        with pytest.raises(RuntimeError, match="waited"):
+            await reader.snapshot(waiting)
+        async with sessions() as session, session.begin():
+            session.add(_a_word(world.dialogs["olga"]))
+        found = await read_dialog(reader, world.dialogs["olga"], 1, "admin")
+        assert isinstance(found, DialogWithMessages)
+        assert found.messages[-1].text == "one more"  # a new snapshot, not the stopped one's
+    finally:
+        await reader.close()
+        await engine.dispose()

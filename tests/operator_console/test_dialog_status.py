@@ -22,7 +22,7 @@ from core.db.schema import Dialog, Operator
 from operator_console.dialog_status import READ_POOL, DialogStatusReader, SeenDialog
 from operator_console.dialog_status_pg import APPLICATION_NAME
 from tests.support.console_world import add_dialog, make_world
-from tests.support.router_db import seeded_database
+from tests.support.router_db import drop_other_connections, seeded_database
 
 
 async def test_a_dialog_shows_only_to_whom_may_see_it_and_as_it_is_now(db_url: str) -> None:
@@ -130,14 +130,7 @@ async def test_a_read_survives_the_database_dropping_its_connections(postgres_ur
     the read, which goes again on a new connection (PostgreSQL's: SQLite's is a held file)."""
     async with olgas_dialog(postgres_url) as (reader, engine, mine, admin):
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
-        async with engine.connect() as connection:
-            dropped = await connection.scalar(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        assert dropped >= 1  # the reader's pooled connection among them
+        assert await drop_other_connections(engine) >= 1  # the reader's pooled one among them
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
         assert await reader.status(mine, admin) == SeenDialog(mine, "open")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import streams
@@ -23,6 +23,19 @@ async def seeded_database(db_url: str) -> tuple[AsyncEngine, SessionMaker]:
     sessions = make_sessionmaker(engine)
     await do_seed(sessions, "admin", ADMIN_PASSWORD)
     return engine, sessions
+
+
+async def drop_other_connections(engine: AsyncEngine) -> int:
+    """End every other connection to ``engine``'s PostgreSQL database, as a restart of the
+    server would: how many there were."""
+    async with engine.connect() as connection:
+        dropped = await connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    return int(dropped or 0)
 
 
 async def demo_ids(sessions: SessionMaker) -> tuple[int, int]:

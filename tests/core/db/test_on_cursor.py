@@ -196,7 +196,7 @@ def test_a_driver_call_gives_the_sql_and_values_for_a_connection_of_ones_own() -
 
 
 def test_psycopgs_placeholders_are_numbered_once_and_percent_signs_kept() -> None:
-    numbered = on_cursor._numbered("SELECT %s, '100%%' WHERE a IN (%s, %s) AND b LIKE '%%x'")
+    numbered = on_cursor.numbered("SELECT %s, '100%%' WHERE a IN (%s, %s) AND b LIKE '%%x'")
     assert numbered == "SELECT $1, '100%' WHERE a IN ($2, $3) AND b LIKE '%x'"
 
 

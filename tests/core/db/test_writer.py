@@ -15,6 +15,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 
 from core.db import make_engine
 from core.db.writer import SWITCH_INTERVAL_S, DbWriter, WriteGate, sync_url, write_gate
+from tests.support.router_db import drop_other_connections
 
 
 def test_the_writer_uses_the_synchronous_driver_of_the_hubs_database() -> None:
@@ -263,14 +264,7 @@ async def test_a_batch_on_a_connection_the_database_closed_runs_again_on_a_new_o
         assert await writer.run(batch) == 1
         pool: Any = writer.engine.sync_engine.pool
         assert pool.checkedin() == 1, "pooled for the next batch"
-        async with readers.connect() as conn:
-            dropped = await conn.scalar(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        assert dropped >= 1
+        assert await drop_other_connections(readers) >= 1
         attempts.clear()
         assert await writer.run(batch) == 2, "the batch was stored once"
         assert len(attempts) == 2, "its first attempt met the closed connection"
