@@ -12,11 +12,11 @@ in one read-only snapshot (``snapshot``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 import asyncpg
 import orjson
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,10 +35,18 @@ DROPPED = (
 """What a read on a connection the server or the network dropped raises: the pool then
 replaces the connection, and the read goes again on another one."""
 
-AS_PSYCOPG = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
-"""What a snapshot's statements are compiled for (``core.db.on_cursor``, which runs the router's
-statements on psycopg's cursor), then numbered for asyncpg: the same SQL, and the converters of
-the columns, which leave JSON to the driver as asyncpg's codecs here do (``_json_codecs``)."""
+
+@cache
+def as_psycopg() -> Dialect:
+    """What a snapshot's statements are compiled for (``core.db.on_cursor``, which runs the
+    router's statements on psycopg's cursor), then numbered for asyncpg: the same SQL, and the
+    converters of the columns, which leave JSON to the driver as asyncpg's codecs here do
+    (``_json_codecs``). Made at the first read: a hub on SQLite loads no PostgreSQL dialect."""
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    dialect: Dialect = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
+    return dialect
+
 
 T = TypeVar("T")
 
@@ -106,7 +114,7 @@ class PostgresReads:
         async with self.pool.acquire() as connection:
 
             async def read(statement: Any, params: Mapping[str, Any]) -> list[Any]:
-                call = driver_call(AS_PSYCOPG, statement, params)
+                call = driver_call(as_psycopg(), statement, params)
                 if call is None:
                     raise Unhandled
                 return call.rows(await connection.fetch(numbered(call.sql), *call.values))
