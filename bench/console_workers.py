@@ -54,6 +54,7 @@ from bench.procs import (
     start_hub,
     start_postgres,
     start_redis,
+    tree_cpu_seconds,
     wait_hub,
     wait_redis,
     wait_workers,
@@ -80,6 +81,8 @@ class Run:
     bench_cpu_s: float
     by_worker: list[float] = field(default_factory=list)
     """Each worker's share of the console's CPU, in % (with one worker: empty)."""
+    database_cpu_s: float = 0.0
+    """PostgreSQL's CPU, all its processes (0 on SQLite, which is in the console's)."""
 
     @property
     def per_second(self) -> float:
@@ -100,7 +103,13 @@ class Run:
             f"({100 * self.console_cpu_s / self.seconds:.0f}% of a core"
             f"{'; by worker ' + spread if spread else ''}), "
             f"bench {100 * self.bench_cpu_s / self.seconds:.0f}%"
+            + (f", PostgreSQL {self.database_ms:4.2f} ms CPU/req" if self.database_cpu_s else "")
         )
+
+    @property
+    def database_ms(self) -> float:
+        """PostgreSQL's CPU per request, in ms."""
+        return 1000 * self.database_cpu_s / max(self.requests, 1)
 
 
 async def _client(
@@ -161,8 +170,10 @@ def measure(
     redis_url: str,
     database_url: str,
     dialog_ids: list[int],
+    database_pid: int | None = None,
 ) -> Run:
-    """Start the console with ``workers``, drive it, stop it."""
+    """Start the console with ``workers``, drive it, stop it. ``database_pid``: PostgreSQL's
+    server, whose CPU is measured too."""
     port = free_port()
     options = ["--workers", str(workers)] if workers > 1 else []
     console = start_hub(tmp / "hub", port, redis_url, database_url, ADMIN_PASSWORD, "warning",
@@ -181,12 +192,17 @@ def measure(
             )
             await asyncio.sleep(WARM_UP_S)
             cpu.update({pid: cpu_seconds(pid) for pid in pids})
+            if database_pid is not None:
+                cpu[database_pid] = tree_cpu_seconds(database_pid)
             bench_cpu = self_cpu_seconds()
             return await task
 
         latencies, measured_from = uvloop.run(timed())
         ended = time.perf_counter()
         used = {pid: cpu_seconds(pid) - cpu[pid] for pid in pids}
+        database = 0.0
+        if database_pid is not None:
+            database = tree_cpu_seconds(database_pid) - cpu[database_pid]
         bench_cpu = self_cpu_seconds() - bench_cpu
     finally:
         console.stop()
@@ -202,6 +218,7 @@ def measure(
         console_cpu_s=total,
         bench_cpu_s=bench_cpu,
         by_worker=shares,
+        database_cpu_s=database,
     )
 
 
@@ -288,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                 # moments fall on each alike.
                 shift = turn % len(args.workers)
                 for workers in args.workers[shift:] + args.workers[:shift]:
-                    run = measure(args, workers, tmp, redis_url, database_url, dialog_ids)
+                    run = measure(args, workers, tmp, redis_url, database_url, dialog_ids,
+                                  None if cluster is None else cluster.pid)  # fmt: skip
                     runs.append(run)
                     print(f"round {turn + 1}: {run.line()}", flush=True)
         finally:

@@ -37,3 +37,4 @@ def test_a_round_on_postgres_reads_the_filled_dialogs(tmp_path: Path) -> None:
     (run,) = json.loads(out.read_text())["runs"]
     # Every request a dialog of the fill (the admin's sign-in works, every answer was 200).
     assert run["requests"] > 0 and run["console_cpu_s"] > 0
+    assert run["database_cpu_s"] > 0  # PostgreSQL's own processes, measured beside
