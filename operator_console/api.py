@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import streams
 from core.app_keys import BUS, SECRET_KEY, SESSIONS
 from core.audience import visible_dialogs
-from core.db.schema import Dialog, Message, Operator
+from core.db.schema import Dialog, Operator
 from core.envelope import (
     MAX_REPLY_TEXT,
     CloseDialog,
@@ -24,7 +24,6 @@ from core.envelope import (
 )
 from core.presence import arm_grace
 from core.uploads import UploadedFile
-from core.views import message_view
 from operator_console.auth import (
     COOKIE,
     SESSION_CACHE,
@@ -36,14 +35,18 @@ from operator_console.auth import (
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.dialog_reads import (
     LIST_STATUSES,
-    DialogWithMessages,
     list_json,
     listed,
     read_dialog,
     read_list,
 )
 from operator_console.dialog_status import DIALOG_STATUS, NOT_HERE, SeenDialog
-from operator_console.dialog_views import DialogQuery, dialog_query, dialog_views
+from operator_console.dialog_views import (
+    DialogQuery,
+    dialog_query,
+    dialog_views,
+    dialog_with_messages,
+)
 from operator_console.keys import LOGIN_GUARD, OPERATOR, SETTINGS
 from operator_console.live import HUB
 from operator_console.uploads import MAX_FILES, check_uploads
@@ -208,12 +211,9 @@ async def get_dialog(request: web.Request) -> web.Response:
         request.app[DIALOG_STATUS], path_id(request, "dialog_id"), operator.id, operator.role
     )
     if found is NOT_HERE:
+        query = dialog_query().where(Dialog.id == path_id(request, "dialog_id"))
         async with request.app[SESSIONS]() as session:
-            view = await _visible_dialog(request, session)
-            messages = await session.scalars(
-                select(Message).where(Message.dialog_id == view.id).order_by(Message.id)
-            )
-            found = DialogWithMessages(view, [message_view(m) for m in messages])
+            found = await dialog_with_messages(session, _visible(query, operator))
     if found is None:
         raise http_error(web.HTTPNotFound, "no such dialog")
     return web.Response(body=found.json(), content_type="application/json")

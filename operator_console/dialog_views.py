@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.schema import Channel, Client, Dialog, Line, Message
 from core.envelope import DialogView
-from core.views import dialog_view
+from core.views import dialog_view, message_view
+from operator_console.dialog_reads import DialogWithMessages, newest_limit, newest_page
 from operator_console.routing_views import routing_extras
 
 DialogQuery = Select[Dialog, Line, Channel, Client]
@@ -44,3 +45,20 @@ async def dialog_views(session: AsyncSession, query: DialogQuery) -> list[Dialog
         dialog_view(d, line, ch, cl, last.get(d.id), offers.get(d.id, ()), people.get(d.id, ()))
         for d, line, ch, cl in rows
     ]
+
+
+async def dialog_with_messages(
+    session: AsyncSession, query: DialogQuery
+) -> DialogWithMessages | None:
+    """The first dialog ``query`` finds, with its newest messages; None when it finds none."""
+    views = await dialog_views(session, query)
+    if not views:
+        return None
+    newest = await session.scalars(
+        select(Message)
+        .where(Message.dialog_id == views[0].id)
+        .order_by(Message.id.desc())
+        .limit(newest_limit())
+    )
+    messages, earlier = newest_page(list(newest))
+    return DialogWithMessages(views[0], [message_view(m) for m in messages], earlier)

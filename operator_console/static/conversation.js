@@ -20,6 +20,8 @@ const RECEIPT_LABELS = { sent: "Sent", delivered: "Delivered", seen: "Seen", fai
 const TYPING_SHOWN_MS = 5000;
 const TYPING_EVERY_MS = 2000;
 const typingUntil = new Map(); // dialog id -> when its "typing" line goes away
+// A dialog opens at its newest page of messages (the hub's); earlier ones come a page at a time.
+const EARLIER_PAGE = 100;
 let typingTimer = null;
 let typingSent = { dialogId: null, at: 0 };
 
@@ -65,7 +67,16 @@ async function fetchThread({ scroll } = {}) {
     const data = await api("GET", `/api/dialogs/${thread.dialogId}`);
     if (gen !== state.threadGen) return;
     upsertDialog(data.dialog);
-    for (const m of data.messages || []) addThreadMessage(m);
+    const page = data.messages || [];
+    if (!thread.loaded) {
+      thread.earlier = Boolean(data.earlier);
+    } else if (data.earlier && page.length && page[0].id > newestId(thread)) {
+      // Reloaded after the socket was away while more than a page came: what came between the
+      // messages shown and this page is unknown, so the thread starts again from this page.
+      thread.messages.clear();
+      thread.earlier = true;
+    }
+    for (const m of page) addThreadMessage(m);
     thread.loaded = true;
     thread.error = null;
   } catch (err) {
@@ -74,6 +85,42 @@ async function fetchThread({ scroll } = {}) {
   }
   renderList();
   renderConversation({ scroll });
+}
+
+function newestId(thread) {
+  let newest = 0;
+  for (const id of thread.messages.keys()) if (id > newest) newest = id;
+  return newest;
+}
+
+function oldestId(thread) {
+  let oldest = Infinity;
+  for (const id of thread.messages.keys()) if (id < oldest) oldest = id;
+  return oldest;
+}
+
+/** Load the page of messages before the oldest one shown, keeping in view what was. */
+export async function loadEarlier() {
+  const thread = state.thread;
+  if (!thread || !thread.earlier || thread.loadingEarlier) return;
+  const gen = state.threadGen;
+  thread.loadingEarlier = true;
+  thread.earlierError = null;
+  renderConversation({ scroll: "keep" });
+  try {
+    // One more than a page: whether there are more still.
+    const path = `/api/dialogs/${thread.dialogId}/messages?before=${oldestId(thread)}&limit=${EARLIER_PAGE + 1}`;
+    const got = (await api("GET", path)).messages || [];
+    if (gen !== state.threadGen) return;
+    thread.earlier = got.length > EARLIER_PAGE;
+    for (const m of got.slice(-EARLIER_PAGE)) addThreadMessage(m);
+  } catch (err) {
+    if (gen !== state.threadGen) return;
+    thread.earlierError = err.reason || String(err);
+  } finally {
+    thread.loadingEarlier = false;
+  }
+  renderConversation({ scroll: "keep" });
 }
 
 /** Add a stored message to the open thread; false when it is not of it or known already. */
@@ -190,6 +237,20 @@ function messageKey(message) {
   return message.client_msg_id ? `c:${message.client_msg_id}` : `m:${message.id}`;
 }
 
+function earlierNode(thread) {
+  if (!thread || !thread.loaded || !thread.earlier) return null;
+  const create = () => el("div", { class: "thread-earlier" },
+    el("button", { type: "button", class: "link-button", dataset: { ol: "earlier" }, onclick: () => loadEarlier() }));
+  return keyed("state:earlier", create, (node) => {
+    const button = node.firstChild;
+    // Busy rather than disabled: a disabled button would drop the keyboard's focus.
+    button.setAttribute("aria-busy", thread.loadingEarlier ? "true" : "false");
+    button.textContent = thread.loadingEarlier ? "Loading earlier messages…"
+      : thread.earlierError ? `Earlier messages did not load (${thread.earlierError}). Try again`
+        : "Show earlier messages";
+  });
+}
+
 function threadState(thread) {
   if (thread && thread.error) {
     return keyed("state:error", () => el("div", { class: "thread-state thread-state--error" }), (n) => { n.textContent = thread.error; });
@@ -203,7 +264,8 @@ function threadState(thread) {
 function renderMessages(thread, scroll) {
   const box = $("messages");
   const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-  const nodes = [threadState(thread)].filter(Boolean);
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const nodes = [earlierNode(thread), threadState(thread)].filter(Boolean);
   const messages = thread ? [...thread.messages.values()].sort((a, b) => a.id - b.id) : [];
   const pending = thread ? [...(pendingFor(thread.dialogId) || new Map()).values()] : [];
   let lastDay = null;
@@ -229,7 +291,9 @@ function renderMessages(thread, scroll) {
   const live = new Set(nodes);
   for (const [key, node] of messageNodes) if (!live.has(node)) messageNodes.delete(key);
   reconcileChildren(box, nodes);
-  if (scroll === "bottom" || nearBottom) box.scrollTop = box.scrollHeight;
+  // "keep": earlier messages went in above; what was in view stays where it was.
+  if (scroll === "keep") box.scrollTop = box.scrollHeight - fromBottom;
+  else if (scroll === "bottom" || nearBottom) box.scrollTop = box.scrollHeight;
 }
 
 function keyed(key, create, update) {

@@ -22,7 +22,7 @@ from core.db import SessionMaker
 from core.db.routing_schema import DialogOffer, DialogParticipant
 from core.db.schema import Dialog, Message, Operator
 from core.envelope import utcnow
-from core.views import message_view
+from operator_console import dialog_reads
 from operator_console.dialog_reads import (
     LIST_STATUSES,
     DialogWithMessages,
@@ -34,7 +34,7 @@ from operator_console.dialog_reads import (
 )
 from operator_console.dialog_status import NOT_HERE, DialogStatusReader, NotHere
 from operator_console.dialog_status_pg import Read
-from operator_console.dialog_views import dialog_query, dialog_views
+from operator_console.dialog_views import dialog_query, dialog_views, dialog_with_messages
 from tests.support.console_world import World, add_dialog, make_world
 from tests.support.router_db import drop_other_connections, seeded_database
 
@@ -136,13 +136,7 @@ async def _through_session(
 ) -> DialogWithMessages | None:
     query = dialog_query().where(Dialog.id == dialog_id)
     rule = visible_dialogs(operator.id, operator.role)
-    views = await dialog_views(session, query if rule is None else query.where(rule))
-    if not views:
-        return None
-    messages = await session.scalars(
-        select(Message).where(Message.dialog_id == dialog_id).order_by(Message.id)
-    )
-    return DialogWithMessages(views[0], [message_view(m) for m in messages])
+    return await dialog_with_messages(session, query if rule is None else query.where(rule))
 
 
 def _dumped(found: DialogWithMessages | NotHere | None) -> Any:
@@ -150,7 +144,8 @@ def _dumped(found: DialogWithMessages | NotHere | None) -> Any:
     if found is None:
         return None
     assert isinstance(found, DialogWithMessages)
-    return found.dialog.model_dump(mode="json"), [m.model_dump(mode="json") for m in found.messages]
+    messages = [m.model_dump(mode="json") for m in found.messages]
+    return found.dialog.model_dump(mode="json"), messages, found.earlier
 
 
 async def test_the_held_reads_give_the_sessions_views_to_everyone(db_url: str) -> None:
@@ -173,8 +168,9 @@ async def test_the_held_reads_give_the_sessions_views_to_everyone(db_url: str) -
                 assert _dumped(held) == _dumped(expected), (operator.login, dialog_id)
                 if isinstance(held, DialogWithMessages):
                     # The answer's JSON, serialized in one call, says what the views say.
-                    dialog, messages = _dumped(held)
-                    assert orjson.loads(held.json()) == {"dialog": dialog, "messages": messages}
+                    dialog, messages, _ = _dumped(held)
+                    answer = {"dialog": dialog, "messages": messages, "earlier": held.earlier}
+                    assert orjson.loads(held.json()) == answer
                 seen += held is not None
             for status in LIST_STATUSES:
                 listed_here = await read_list(reader, status, operator.id, operator.role)
@@ -317,6 +313,55 @@ async def test_held_sqlite_reads_that_would_wait_are_refused(sqlite_url: str) ->
         found = await read_dialog(reader, world.dialogs["olga"], 1, "admin")
         assert isinstance(found, DialogWithMessages)
         assert found.messages[-1].text == "one more"  # a new snapshot, not the stopped one's
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def test_a_dialog_reads_its_newest_page_and_says_there_is_more(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three messages a page: a dialog of five gives its newest three and ``earlier``; one of
+    three gives all and no ``earlier``. Where the page holds only the line's notices, the
+    preview is still the conversation's last message, from before the page. Both reads, the
+    session's and the one without it, say the same."""
+    monkeypatch.setattr(dialog_reads, "THREAD_PAGE", 3)
+    engine, sessions = await seeded_database(db_url)
+    reader = DialogStatusReader(engine)
+    await reader.open()
+    try:
+        world = await make_world(sessions)
+        at = utcnow() - timedelta(hours=2)
+
+        def dialog(name: str, texts: list[str]) -> Any:
+            return add_dialog(sessions, 1, world.demo_line, name, texts, operator_id=None, at=at)
+
+        five, _ = await dialog("Five", [f"m{n}" for n in range(5)])
+        three, _ = await dialog("Three", ["a", "b", "c"])
+        notices, _ = await dialog("Notices", ["spoken"])
+        async with sessions() as session, session.begin():
+            for n in range(3):
+                notice = f"notice {n}"
+                session.add(Message(dialog_id=notices, channel_id=1, author="system", text=notice))
+        admin = Operator(id=1, login="admin", role="admin")
+        async with sessions() as session:
+            for dialog_id in (five, three, notices):
+                expected = await _through_session(session, dialog_id, admin)
+                held = await read_dialog(reader, dialog_id, 1, "admin")
+                assert _dumped(held) == _dumped(expected), dialog_id
+        pages = {}
+        for dialog_id in (five, three, notices):
+            found = await read_dialog(reader, dialog_id, 1, "admin")
+            assert isinstance(found, DialogWithMessages)
+            pages[dialog_id] = found
+        assert [m.text for m in pages[five].messages] == ["m2", "m3", "m4"]
+        assert pages[five].earlier and orjson.loads(pages[five].json())["earlier"] is True
+        assert [m.text for m in pages[three].messages] == ["a", "b", "c"]
+        assert not pages[three].earlier
+        assert [m.author for m in pages[notices].messages] == ["system"] * 3
+        assert pages[notices].earlier
+        last = pages[notices].dialog.last_message
+        assert last is not None and last.text == "spoken"
     finally:
         await reader.close()
         await engine.dispose()
