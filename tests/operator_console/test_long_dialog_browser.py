@@ -9,10 +9,7 @@ Screenshots go to ``OPENLINES_SHOTS`` when it is set, at 1280×800 and 375×667.
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Locator, Page, expect
@@ -22,11 +19,11 @@ from core.db import SessionMaker
 from core.db.schema import Dialog, Message
 from core.envelope import utcnow
 from operator_console.dialog_reads import THREAD_PAGE
-from tests.support.browser_fixtures import ON_SQLITE
+from tests.support.browser_fixtures import ON_SQLITE, NewPage
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, sign_in
 from tests.support.hubclient import VisitorClient
+from tests.support.widget_page import shot
 
-NewPage = Callable[..., Awaitable[Page]]
 SEEDED = 230
 """Messages added after the visitor's first: more than two pages of the console's."""
 
@@ -76,12 +73,6 @@ def messages(page: Page) -> Locator:
 
 def message(page: Page, text: str) -> Locator:
     return messages(page).filter(has_text=text).first
-
-
-async def shot(page: Page, name: str) -> None:
-    folder = os.environ.get("OPENLINES_SHOTS")
-    if folder:
-        await page.screenshot(path=Path(folder) / f"{name}.png")
 
 
 async def open_dialog(page: Page, dialog_id: int) -> None:
