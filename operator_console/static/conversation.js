@@ -46,7 +46,9 @@ export function openDialog(id) {
     return;
   }
   state.unread.delete(id);
-  state.thread = { dialogId: id, messages: new Map(), loaded: false, error: null };
+  // gaps: ids of messages after which the thread may lack some (a search hit's neighbours
+  // before the newest page); each shows a control that loads what is missing there.
+  state.thread = { dialogId: id, messages: new Map(), loaded: false, error: null, gaps: new Set() };
   resetMessages();
   renderList();
   renderConversation();
@@ -74,6 +76,7 @@ async function fetchThread({ scroll } = {}) {
       // Reloaded after the socket was away while more than a page came: what came between the
       // messages shown and this page is unknown, so the thread starts again from this page.
       thread.messages.clear();
+      thread.gaps.clear();
       thread.earlier = true;
     }
     for (const m of page) addThreadMessage(m);
@@ -121,6 +124,51 @@ export async function loadEarlier() {
     thread.loadingEarlier = false;
   }
   renderConversation({ scroll: "keep" });
+}
+
+/**
+ * Messages around a search hit (`/messages?around=hitId&limit=limit`, oldest first), which may
+ * lie before everything shown: then a gap control below them loads the ones in between, and
+ * whether there are earlier ones is told by how many came before the hit.
+ */
+export function addThreadAround(messages, hitId, limit) {
+  const thread = state.thread;
+  if (!thread || !messages.length) return;
+  const shownFrom = oldestId(thread);
+  const newest = messages[messages.length - 1].id;
+  for (const m of messages) addThreadMessage(m);
+  if (newest >= shownFrom) return;
+  if (thread.earlier) thread.gaps.add(newest);
+  // The endpoint gives the hit and half a page before it when there are that many.
+  thread.earlier = messages.filter((m) => m.id <= hitId).length > Math.floor(limit / 2);
+}
+
+/** Load what is missing after message `afterId`, up to the next one shown. */
+async function loadGap(afterId) {
+  const thread = state.thread;
+  if (!thread || thread.loadingGap) return;
+  const gen = state.threadGen;
+  thread.loadingGap = afterId;
+  thread.gapError = null;
+  renderConversation({ scroll: "stay" });
+  try {
+    const path = `/api/dialogs/${thread.dialogId}/messages?after=${afterId}&limit=${EARLIER_PAGE}`;
+    const got = (await api("GET", path)).messages || [];
+    if (gen !== state.threadGen) return;
+    let next = Infinity;
+    for (const id of thread.messages.keys()) if (id > afterId && id < next) next = id;
+    const missing = got.filter((m) => m.id < next);
+    thread.gaps.delete(afterId);
+    for (const m of missing) addThreadMessage(m);
+    // A whole page and still short of the next one shown: the rest of the gap follows it.
+    if (missing.length === EARLIER_PAGE) thread.gaps.add(missing[missing.length - 1].id);
+  } catch (err) {
+    if (gen !== state.threadGen) return;
+    thread.gapError = err.reason || String(err);
+  } finally {
+    thread.loadingGap = null;
+  }
+  renderConversation({ scroll: "stay" });
 }
 
 /** Add a stored message to the open thread; false when it is not of it or known already. */
@@ -251,6 +299,19 @@ function earlierNode(thread) {
   });
 }
 
+function gapNode(thread, afterId) {
+  const create = () => el("div", { class: "thread-earlier thread-gap" },
+    el("button", { type: "button", class: "link-button", dataset: { ol: "gap" }, onclick: () => loadGap(afterId) }));
+  return keyed(`gap:${afterId}`, create, (node) => {
+    const button = node.firstChild;
+    const loading = thread.loadingGap === afterId;
+    button.setAttribute("aria-busy", loading ? "true" : "false");
+    button.textContent = loading ? "Loading messages…"
+      : thread.gapError ? `Messages did not load (${thread.gapError}). Try again`
+        : "Show more messages";
+  });
+}
+
 function threadState(thread) {
   if (thread && thread.error) {
     return keyed("state:error", () => el("div", { class: "thread-state thread-state--error" }), (n) => { n.textContent = thread.error; });
@@ -283,7 +344,13 @@ function renderMessages(thread, scroll) {
     nodes.push(isPending ? pendingNode(item, grouped) : messageNode(item, grouped));
     previous = item;
   };
-  for (const m of messages) push(m, false);
+  for (const m of messages) {
+    push(m, false);
+    if (thread.gaps.has(m.id)) {
+      nodes.push(gapNode(thread, m.id));
+      previous = null;
+    }
+  }
   for (const p of pending) push(p, true);
   if (thread && thread.loaded && messages.length === 0 && pending.length === 0) {
     nodes.push(keyed("state:empty", () => el("div", { class: "thread-state", text: "No messages in this dialog yet." })));
@@ -292,7 +359,9 @@ function renderMessages(thread, scroll) {
   for (const [key, node] of messageNodes) if (!live.has(node)) messageNodes.delete(key);
   reconcileChildren(box, nodes);
   // "keep": earlier messages went in above; what was in view stays where it was.
+  // "stay": messages went in below the gap the operator is at; what is above stays put.
   if (scroll === "keep") box.scrollTop = box.scrollHeight - fromBottom;
+  else if (scroll === "stay") return;
   else if (scroll === "bottom" || nearBottom) box.scrollTop = box.scrollHeight;
 }
 

@@ -3,7 +3,7 @@
 // message found, highlighted. Contract: docs/PROTOCOL.md, section "Search".
 
 import { api } from "./api.js";
-import { addThreadMessage, renderConversation } from "./conversation.js";
+import { addThreadAround, renderConversation } from "./conversation.js";
 import { $, el, fill } from "./dom.js";
 import { STATUS_LABELS, channelLabel, listTime } from "./format.js";
 import { selectDialog, showPane } from "./navigation.js";
@@ -11,6 +11,7 @@ import { state } from "./state.js";
 
 const TYPING_DELAY_MS = 300;
 const THREAD_WAIT_MS = 10000;
+const AROUND = 50; // a hit's neighbours: it and about half of them on either side
 const FILTERS = ["line", "channel", "operator", "status", "from", "to"];
 
 const ui = {};
@@ -137,9 +138,9 @@ export async function openAtMessage(dialogId, messageId) {
   if (!(await threadReady(dialogId))) return;
   const gen = state.threadGen;
   try {
-    const data = await api("GET", `/api/dialogs/${dialogId}/messages?around=${messageId}`);
+    const data = await api("GET", `/api/dialogs/${dialogId}/messages?around=${messageId}&limit=${AROUND}`);
     if (gen !== state.threadGen) return;
-    for (const m of data.messages || []) addThreadMessage(m);
+    addThreadAround(data.messages || [], messageId, AROUND);
   } catch (err) {
     // The newest page is shown; the message found may still be in it.
   }

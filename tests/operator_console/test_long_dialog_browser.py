@@ -24,7 +24,7 @@ from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, sign
 from tests.support.hubclient import VisitorClient
 from tests.support.widget_page import shot
 
-SEEDED = 230
+SEEDED = 280
 """Messages added after the visitor's first: more than two pages of the console's."""
 
 pytestmark = [
@@ -37,7 +37,7 @@ pytestmark = [
 
 async def long_dialog(db: SessionMaker, visitor: VisitorClient) -> tuple[int, int]:
     """The visitor's dialog, with SEEDED more messages after the visitor's, client and operator
-    in turn, a second apart: "Message 0" to "Message 229". Its id, and how many messages it
+    in turn, a second apart: "Message 0" to "Message 279". Its id, and how many messages it
     has."""
     await visitor.say("Where is my order?")
     async with asyncio.timeout(10):
@@ -72,7 +72,8 @@ def messages(page: Page) -> Locator:
 
 
 def message(page: Page, text: str) -> Locator:
-    return messages(page).filter(has_text=text).first
+    """The message whose text is ``text``: not one whose text and time together contain it."""
+    return messages(page).filter(has=page.get_by_text(text, exact=True))
 
 
 async def open_dialog(page: Page, dialog_id: int) -> None:
@@ -195,3 +196,45 @@ async def test_more_than_a_page_missed_while_away_starts_the_thread_again_withou
     await expect(messages(page)).to_have_count(2 * THREAD_PAGE)
     for text in ("Later 0", "Later 49", f"Message {SEEDED - 1}", f"Message {SEEDED - 50}"):
         assert await message(page, text).count() == 1, text
+
+
+async def test_a_search_hit_before_the_newest_page_shows_with_the_way_to_the_rest(
+    hub: str, db: SessionMaker, new_page: NewPage, visitor: VisitorClient
+) -> None:
+    """The hit is the dialog's first message, far before the newest page: it shows with its
+    neighbours, nothing claims there is anything earlier, and "Show more messages" under them
+    fills the gap up to the newest page a page at a time, until it closes."""
+    dialog_id, total = await long_dialog(db, visitor)
+    page = await new_page("admin", viewport=DESKTOP)
+    await sign_in(page, hub)
+    await page.keyboard.press("Control+k")
+    await page.keyboard.type("order")
+    await page.keyboard.press("Enter")
+    hit = page.locator('[data-ol="search-hit"]')
+    await expect(hit).to_have_count(1)
+    await hit.click()
+    first = message(page, "Where is my order?")
+    await expect(first).to_have_attribute("data-found", "true")
+    await expect(first).to_be_in_viewport()
+    assert dialog_id == int(await page.evaluate("() => location.hash.split('/')[2]"))
+    await expect(page.locator('[data-ol="earlier"]')).to_have_count(0)
+    gap = page.locator('[data-ol="gap"]')
+    await expect(gap).to_have_text("Show more messages")
+    # The gap sits between the hit's neighbours and the newest page. The console asks for 50
+    # around the hit; with nothing before it, that is the hit and the 49 after it.
+    above = await box(message(page, "Message 48"))
+    below = await box(message(page, f"Message {SEEDED - THREAD_PAGE}"))
+    control = await box(gap)
+    assert above["y"] + above["height"] <= control["y"], (above, control)
+    assert control["y"] + control["height"] <= below["y"], (control, below)
+    assert await message(page, "Message 49").count() == 0
+    await gap.scroll_into_view_if_needed()
+    await expect(gap).to_be_in_viewport()
+    await shot(page, "long-dialog-gap-1280x800")
+
+    await gap.click()
+    await expect(message(page, "Message 49")).to_have_count(1)
+    await expect(gap).to_have_count(1)  # a page came, and more are still missing
+    await gap.click()
+    await expect(messages(page)).to_have_count(total)
+    await expect(gap).to_have_count(0)
