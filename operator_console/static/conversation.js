@@ -48,7 +48,11 @@ export function openDialog(id) {
   state.unread.delete(id);
   // gaps: ids of messages after which the thread may lack some (a search hit's neighbours
   // before the newest page); each shows a control that loads what is missing there.
-  state.thread = { dialogId: id, messages: new Map(), loaded: false, error: null, gaps: new Set() };
+  // loading and pageErrors: by the key of each page being loaded (`loadPage`).
+  state.thread = {
+    dialogId: id, messages: new Map(), loaded: false, error: null,
+    gaps: new Set(), loading: new Set(), pageErrors: new Map(),
+  };
   resetMessages();
   renderList();
   renderConversation();
@@ -103,27 +107,39 @@ function oldestId(thread) {
 }
 
 /** Load the page of messages before the oldest one shown, keeping in view what was. */
-export async function loadEarlier() {
+export function loadEarlier() {
   const thread = state.thread;
-  if (!thread || !thread.earlier || thread.loadingEarlier) return;
-  const gen = state.threadGen;
-  thread.loadingEarlier = true;
-  thread.earlierError = null;
-  renderConversation({ scroll: "keep" });
-  try {
-    // One more than a page: whether there are more still.
-    const path = `/api/dialogs/${thread.dialogId}/messages?before=${oldestId(thread)}&limit=${EARLIER_PAGE + 1}`;
-    const got = (await api("GET", path)).messages || [];
-    if (gen !== state.threadGen) return;
+  if (!thread || !thread.earlier) return;
+  // One more than a page: whether there are more still.
+  const path = `/api/dialogs/${thread.dialogId}/messages?before=${oldestId(thread)}&limit=${EARLIER_PAGE + 1}`;
+  return loadPage("earlier", path, "keep", (got) => {
     thread.earlier = got.length > EARLIER_PAGE;
     for (const m of got.slice(-EARLIER_PAGE)) addThreadMessage(m);
+  });
+}
+
+/**
+ * Fetch a page of the open thread's messages from `path` and `add` them. While it loads, its
+ * control (`key`) says so; a failure is shown on the control, which then tries again.
+ */
+async function loadPage(key, path, scroll, add) {
+  const thread = state.thread;
+  if (!thread || thread.loading.has(key)) return;
+  const gen = state.threadGen;
+  thread.loading.add(key);
+  thread.pageErrors.delete(key);
+  renderConversation({ scroll });
+  try {
+    const got = (await api("GET", path)).messages || [];
+    if (gen !== state.threadGen) return;
+    add(got);
   } catch (err) {
     if (gen !== state.threadGen) return;
-    thread.earlierError = err.reason || String(err);
+    thread.pageErrors.set(key, err.reason || String(err));
   } finally {
-    thread.loadingEarlier = false;
+    thread.loading.delete(key);
   }
-  renderConversation({ scroll: "keep" });
+  renderConversation({ scroll });
 }
 
 /**
@@ -144,17 +160,12 @@ export function addThreadAround(messages, hitId, limit) {
 }
 
 /** Load what is missing after message `afterId`, up to the next one shown. */
-async function loadGap(afterId) {
+function loadGap(afterId) {
   const thread = state.thread;
-  if (!thread || thread.loadingGap) return;
-  const gen = state.threadGen;
-  thread.loadingGap = afterId;
-  thread.gapError = null;
-  renderConversation({ scroll: "stay" });
-  try {
-    const path = `/api/dialogs/${thread.dialogId}/messages?after=${afterId}&limit=${EARLIER_PAGE}`;
-    const got = (await api("GET", path)).messages || [];
-    if (gen !== state.threadGen) return;
+  if (!thread) return;
+  const path = `/api/dialogs/${thread.dialogId}/messages?after=${afterId}&limit=${EARLIER_PAGE}`;
+  // "stay": the messages go in below the gap the operator is at; what is above stays put.
+  return loadPage(`gap:${afterId}`, path, "stay", (got) => {
     let next = Infinity;
     for (const id of thread.messages.keys()) if (id > afterId && id < next) next = id;
     const missing = got.filter((m) => m.id < next);
@@ -162,13 +173,7 @@ async function loadGap(afterId) {
     for (const m of missing) addThreadMessage(m);
     // A whole page and still short of the next one shown: the rest of the gap follows it.
     if (missing.length === EARLIER_PAGE) thread.gaps.add(missing[missing.length - 1].id);
-  } catch (err) {
-    if (gen !== state.threadGen) return;
-    thread.gapError = err.reason || String(err);
-  } finally {
-    thread.loadingGap = null;
-  }
-  renderConversation({ scroll: "stay" });
+  });
 }
 
 /** Add a stored message to the open thread; false when it is not of it or known already. */
@@ -287,28 +292,26 @@ function messageKey(message) {
 
 function earlierNode(thread) {
   if (!thread || !thread.loaded || !thread.earlier) return null;
-  const create = () => el("div", { class: "thread-earlier" },
-    el("button", { type: "button", class: "link-button", dataset: { ol: "earlier" }, onclick: () => loadEarlier() }));
-  return keyed("state:earlier", create, (node) => {
-    const button = node.firstChild;
-    // Busy rather than disabled: a disabled button would drop the keyboard's focus.
-    button.setAttribute("aria-busy", thread.loadingEarlier ? "true" : "false");
-    button.textContent = thread.loadingEarlier ? "Loading earlier messages…"
-      : thread.earlierError ? `Earlier messages did not load (${thread.earlierError}). Try again`
-        : "Show earlier messages";
-  });
+  return pageControl(thread, "earlier", "earlier", loadEarlier,
+    { idle: "Show earlier messages", busy: "Loading earlier messages…", failed: "Earlier messages did not load" });
 }
 
 function gapNode(thread, afterId) {
-  const create = () => el("div", { class: "thread-earlier thread-gap" },
-    el("button", { type: "button", class: "link-button", dataset: { ol: "gap" }, onclick: () => loadGap(afterId) }));
-  return keyed(`gap:${afterId}`, create, (node) => {
+  return pageControl(thread, `gap:${afterId}`, "gap", () => loadGap(afterId),
+    { idle: "Show more messages", busy: "Loading messages…", failed: "Messages did not load" });
+}
+
+/** The control (`data-ol` `ol`) that loads the page `key` (`loadPage`) when clicked. */
+function pageControl(thread, key, ol, load, labels) {
+  const create = () => el("div", { class: "thread-more" },
+    el("button", { type: "button", class: "link-button", dataset: { ol }, onclick: () => load() }));
+  return keyed(`more:${key}`, create, (node) => {
     const button = node.firstChild;
-    const loading = thread.loadingGap === afterId;
+    const loading = thread.loading.has(key);
+    const failed = thread.pageErrors.get(key);
+    // Busy rather than disabled: a disabled button would drop the keyboard's focus.
     button.setAttribute("aria-busy", loading ? "true" : "false");
-    button.textContent = loading ? "Loading messages…"
-      : thread.gapError ? `Messages did not load (${thread.gapError}). Try again`
-        : "Show more messages";
+    button.textContent = loading ? labels.busy : failed ? `${labels.failed} (${failed}). Try again` : labels.idle;
   });
 }
 
@@ -359,7 +362,6 @@ function renderMessages(thread, scroll) {
   for (const [key, node] of messageNodes) if (!live.has(node)) messageNodes.delete(key);
   reconcileChildren(box, nodes);
   // "keep": earlier messages went in above; what was in view stays where it was.
-  // "stay": messages went in below the gap the operator is at; what is above stays put.
   if (scroll === "keep") box.scrollTop = box.scrollHeight - fromBottom;
   else if (scroll === "stay") return;
   else if (scroll === "bottom" || nearBottom) box.scrollTop = box.scrollHeight;
