@@ -311,6 +311,7 @@ function pageControl(thread, key, ol, load, labels) {
     const failed = thread.pageErrors.get(key);
     // Busy rather than disabled: a disabled button would drop the keyboard's focus.
     button.setAttribute("aria-busy", loading ? "true" : "false");
+    button.dataset.failed = failed && !loading ? "true" : "false";
     button.textContent = loading ? labels.busy : failed ? `${labels.failed} (${failed}). Try again` : labels.idle;
   });
 }

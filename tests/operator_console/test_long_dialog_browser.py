@@ -9,10 +9,11 @@ Screenshots go to ``OPENLINES_SHOTS`` when it is set, at 1280×800 and 375×667.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Route, expect
 from sqlalchemy import select
 
 from core.db import SessionMaker
@@ -20,7 +21,14 @@ from core.db.schema import Dialog, Message
 from core.envelope import utcnow
 from operator_console.dialog_reads import THREAD_PAGE
 from tests.support.browser_fixtures import ON_SQLITE, NewPage
-from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, sign_in
+from tests.support.console_page import (
+    DESKTOP,
+    PHONE,
+    bad_text_nodes,
+    box,
+    low_contrast_text,
+    sign_in,
+)
 from tests.support.hubclient import VisitorClient
 from tests.support.widget_page import shot
 
@@ -103,6 +111,7 @@ async def test_a_long_dialog_opens_at_its_newest_page_and_shows_earlier_ones_in_
     earlier = page.locator('[data-ol="earlier"]')
     await to_top(page)
     await expect(earlier).to_have_text("Show earlier messages")
+    await expect(earlier).to_have_attribute("data-failed", "false")
     button = await box(earlier)
     assert button["y"] >= thread_box["y"] and button["height"] >= 24, (button, thread_box)
     assert await bad_text_nodes(page) == []
@@ -238,3 +247,33 @@ async def test_a_search_hit_before_the_newest_page_shows_with_the_way_to_the_res
     await gap.click()
     await expect(messages(page)).to_have_count(total)
     await expect(gap).to_have_count(0)
+
+
+async def test_a_page_that_fails_to_load_says_so_on_its_control_and_loads_on_the_next_try(
+    hub: str, db: SessionMaker, new_page: NewPage, visitor: VisitorClient
+) -> None:
+    dialog_id, _total = await long_dialog(db, visitor)
+    page = await new_page("admin", viewport=DESKTOP)
+    await sign_in(page, hub)
+    await open_dialog(page, dialog_id)
+    refused = "the database is restarting"
+    before = re.compile(r"/messages\?before=")
+
+    async def refuse_once(route: Route) -> None:
+        await route.fulfill(status=503, json={"error": refused})
+        await page.unroute(before, refuse_once)
+
+    await page.route(before, refuse_once)
+    await to_top(page)
+    earlier = page.locator('[data-ol="earlier"]')
+    await earlier.click()
+    await expect(earlier).to_have_text(f"Earlier messages did not load ({refused}). Try again")
+    assert await messages(page).count() == THREAD_PAGE
+    await expect(earlier).to_have_attribute("data-failed", "true")  # drawn as an error
+    assert await bad_text_nodes(page) == []
+    assert await low_contrast_text(page) == []
+    await shot(page, "long-dialog-page-failed-1280x800")
+    await earlier.click()
+    await expect(messages(page)).to_have_count(2 * THREAD_PAGE)
+    await expect(earlier).to_have_text("Show earlier messages")
+    await expect(earlier).to_have_attribute("data-failed", "false")
