@@ -198,6 +198,22 @@ async def test_admin_screens_keep_the_top_bar_and_never_print_null(
     await expect(page.locator('[data-ol="dialog-list"]')).to_be_visible()
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_an_empty_list_says_so_under_its_tabs(
+    hub: str, new_page: NewPage, viewport: dict[str, int]
+) -> None:
+    page = await new_page("desktop", viewport=viewport)
+    await sign_in(page, hub)
+    empty = page.locator("#list-empty")
+    await expect(empty).to_have_text("No open dialogs. New conversations will appear here.")
+    tabs = await box(page.locator('[data-ol="tab-open"]'))
+    said = await box(empty)
+    # Where the eye goes after the tabs, not at the foot of the empty column.
+    assert 0 <= said["y"] - (tabs["y"] + tabs["height"]) <= 24, (tabs, said)
+    assert said["x"] >= 0 and said["x"] + said["width"] <= viewport["width"]
+    assert await low_contrast_text(page) == []
+
+
 async def test_attach_button_is_an_inline_svg_icon(
     hub: str, new_page: NewPage, visitor: VisitorClient
 ) -> None:
