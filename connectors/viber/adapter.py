@@ -13,6 +13,7 @@ from aiohttp import web
 
 from connectors.accounts import ChannelAccount
 from connectors.filelinks import FileLinks
+from connectors.linked_files import keep_linked
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, describe
 from connectors.viber.parse import (
@@ -26,9 +27,7 @@ from connectors.viber.parse import (
 from connectors.viber.render import TEXT_LIMIT, render, sender
 from connectors.webhook_body import read_payload
 from connectors.webhooks import WebhookError
-from core.bus import Retry
 from core.envelope import (
-    Attachment,
     DialogClosedNotice,
     InboundMessage,
     OutboundMessage,
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 MAX_CALLBACK_BYTES = 256 * 1024
-MAX_DOWNLOAD = 50 * 1024 * 1024
 TOO_MANY_REQUESTS = 12
 UNREACHABLE = {5: "the user is not registered on Viber", 6: "the user is not subscribed to the bot"}
 THROTTLE_WAIT_S = 60.0
@@ -111,26 +109,9 @@ class ViberConnector(PlatformConnector):
             return []
         if isinstance(parsed, ViberReceipt):
             return [Receipt(account.id, parsed.message_token, parsed.status, parsed.error)]
-        attachments: list[Attachment] = []
-        text = parsed.text
-        for ref in parsed.media:
-            if ref.size > MAX_DOWNLOAD:
-                text = (text + f"\n[{ref.name}: too big to keep]").strip()
-                continue
-            try:
-                async with self.http.get(ref.url) as resp:
-                    if resp.status >= 500:
-                        raise Retry(f"media download answered {resp.status}")
-                    if resp.status != 200:
-                        text = (text + f"\n[{ref.name}: could not be downloaded]").strip()
-                        continue
-                    data = await resp.read()
-                    mime = resp.headers.get("Content-Type", "")
-            except aiohttp.ClientError as exc:
-                raise Retry(f"media download failed: {exc}") from exc
-            attachments.append(
-                await self.files.save(account.id, data, kind=ref.kind, name=ref.name, mime=mime)
-            )
+        text, attachments = await keep_linked(
+            self.http, self.files, account.id, parsed.media, parsed.text, "viber"
+        )
         return [
             InboundMessage(
                 channel_id=account.id,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.linked_files import LinkedFile
 from connectors.outbound import Status
 from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
@@ -35,16 +36,6 @@ def signature_ok(token: str, body: bytes, signature: str) -> bool:
 
 
 @dataclass(frozen=True)
-class MediaRef:
-    """A file a user sent; Viber gives a download URL."""
-
-    url: str
-    kind: Literal["image", "file", "voice", "sticker", "video"]
-    name: str
-    size: int = 0
-
-
-@dataclass(frozen=True)
 class ViberInbound:
     """A user's message."""
 
@@ -52,7 +43,7 @@ class ViberInbound:
     message_id: str
     text: str
     name: str
-    media: tuple[MediaRef, ...]
+    media: tuple[LinkedFile, ...]
     hints: ClientHints
 
 
@@ -117,18 +108,18 @@ def parse_callback(body: Any) -> ViberInbound | ViberReceipt | Ignored:
     name = str(sender.get("name") or "")[:255]
     kind = message.get("type")
     text = str(message.get("text") or "")
-    media: list[MediaRef] = []
+    media: list[LinkedFile] = []
     hints = ClientHints(name=name)
     url = str(message.get("media") or "")
     if kind == "picture" and url:
-        media.append(MediaRef(url, "image", "picture.jpg", int(message.get("size") or 0)))
+        media.append(LinkedFile(url, "image", "picture.jpg", int(message.get("size") or 0)))
     elif kind == "video" and url:
-        media.append(MediaRef(url, "video", "video.mp4", int(message.get("size") or 0)))
+        media.append(LinkedFile(url, "video", "video.mp4", int(message.get("size") or 0)))
     elif kind == "file" and url:
         file_name = str(message.get("file_name") or "file")
-        media.append(MediaRef(url, "file", file_name, int(message.get("size") or 0)))
+        media.append(LinkedFile(url, "file", file_name, int(message.get("size") or 0)))
     elif kind == "sticker" and url:
-        media.append(MediaRef(url, "sticker", "sticker.png"))
+        media.append(LinkedFile(url, "sticker", "sticker.png"))
     elif kind == "contact":
         contact = message.get("contact") or {}
         phone = str(contact.get("phone_number") or "")[:64] or None

@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from connectors.accounts import ChannelAccount
+from connectors.linked_files import keep_linked
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
 from connectors.vk.parse import (
@@ -33,7 +34,6 @@ from connectors.vk.parse import (
 )
 from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, as_photo, random_id, render
 from connectors.webhook_body import read_payload
-from core.bus import Retry
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import (
     Attachment,
@@ -48,7 +48,6 @@ from core.limits import signature_matches
 log = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 512 * 1024
-MAX_DOWNLOAD = 50 * 1024 * 1024
 QUEUED_TYPES = frozenset({"message_new", "message_read"})
 """Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
 UNSEEN = ("sent", "delivered")
@@ -202,29 +201,9 @@ class VkConnector(PlatformConnector):
             return []
         if isinstance(parsed, VkRead):
             return list(await self._read_receipts(account, parsed))
-        attachments: list[Attachment] = []
-        text = parsed.text
-        for ref in parsed.files:
-            if ref.size > MAX_DOWNLOAD:
-                text = (text + f"\n[{ref.name}: too big to keep]").strip()
-                continue
-            try:
-                async with self.http.get(ref.url) as resp:
-                    if resp.status >= 500:
-                        raise Retry(f"VK file download answered {resp.status}")
-                    if resp.status != 200:
-                        text = (text + f"\n[{ref.name}: could not be downloaded]").strip()
-                        continue
-                    data = await resp.content.read(MAX_DOWNLOAD + 1)
-                    mime = resp.headers.get("Content-Type", "")
-            except aiohttp.ClientError as exc:
-                raise Retry(f"VK file download failed: {exc}") from exc
-            if len(data) > MAX_DOWNLOAD:
-                text = (text + f"\n[{ref.name}: too big to keep]").strip()
-                continue
-            attachments.append(
-                await self.files.save(account.id, data, kind=ref.kind, name=ref.name, mime=mime)
-            )
+        text, attachments = await keep_linked(
+            self.http, self.files, account.id, parsed.files, parsed.text, "VK"
+        )
         return [
             InboundMessage(
                 channel_id=account.id,

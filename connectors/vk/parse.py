@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.linked_files import LinkedFile
 from connectors.webhook_body import WebhookHead
 from core.envelope import MAX_TEXT, ClientHints
 from core.limits import Id
@@ -49,23 +50,13 @@ class VkConfig(BaseModel):
 
 
 @dataclass(frozen=True)
-class FileRef:
-    """A file a user sent, at a public VK CDN url."""
-
-    url: str
-    kind: Literal["image", "file", "voice", "sticker", "video"]
-    name: str
-    size: int = 0
-
-
-@dataclass(frozen=True)
 class VkInbound:
     """A user's message, before its files are downloaded."""
 
     peer_id: int
     message_id: str
     text: str
-    files: tuple[FileRef, ...]
+    files: tuple[LinkedFile, ...]
     hints: ClientHints
     sent_at: datetime
 
@@ -127,7 +118,7 @@ def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
     if message.get("out") == 1 or from_id <= 0 or from_id == -group_id:
         return Ignored("not sent by a user")
     text = str(message.get("text") or "")
-    files: list[FileRef] = []
+    files: list[LinkedFile] = []
     for item in message.get("attachments") or []:
         ref, note = _attachment(item)
         if ref is not None:
@@ -172,7 +163,7 @@ def _read(obj: Any) -> VkRead | Ignored:
     return VkRead(peer_id, read_id)
 
 
-def _attachment(item: Any) -> tuple[FileRef | None, str]:
+def _attachment(item: Any) -> tuple[LinkedFile | None, str]:
     """A file to download, or a note for the text when the attachment cannot be kept."""
     if not isinstance(item, dict):
         return None, ""
@@ -182,16 +173,16 @@ def _attachment(item: Any) -> tuple[FileRef | None, str]:
         return None, kind
     if kind == "photo":
         url = _largest(data.get("sizes") or [])
-        return (FileRef(url, "image", "photo.jpg"), "") if url else (None, "photo")
+        return (LinkedFile(url, "image", "photo.jpg"), "") if url else (None, "photo")
     if kind == "doc" and data.get("url"):
         title = str(data.get("title") or "file")
-        return FileRef(str(data["url"]), "file", title, int(data.get("size") or 0)), ""
+        return LinkedFile(str(data["url"]), "file", title, int(data.get("size") or 0)), ""
     if kind == "audio_message":
         link = str(data.get("link_ogg") or data.get("link_mp3") or "")
-        return (FileRef(link, "voice", "voice.ogg"), "") if link else (None, "voice message")
+        return (LinkedFile(link, "voice", "voice.ogg"), "") if link else (None, "voice message")
     if kind == "sticker":
         url = _largest(data.get("images") or [])
-        return (FileRef(url, "sticker", "sticker.png"), "") if url else (None, "sticker")
+        return (LinkedFile(url, "sticker", "sticker.png"), "") if url else (None, "sticker")
     # Videos, wall posts, links and the like are only links to VK pages, not files to keep.
     return None, kind
 

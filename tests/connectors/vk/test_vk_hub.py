@@ -75,7 +75,9 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
 async def test_long_poll_survives_failed_answers_and_downloads_the_largest_photo(
     hub: Hub, peer: VkPeer, admin: OperatorClient
 ) -> None:
-    peer.files["big.jpg"] = b"\xff\xd8 big jpeg"
+    # A megabyte arrives in many reads of the socket, and is kept whole.
+    big = b"\xff\xd8" + bytes(range(256)) * 4096
+    peer.files["big.jpg"] = big
     peer.files["small.jpg"] = b"\xff\xd8 small"
     peer.lp_failures = [1, 2, 3]
     photo = {
@@ -97,7 +99,7 @@ async def test_long_poll_survives_failed_answers_and_downloads_the_largest_photo
     [attachment] = message["attachments"]
     assert attachment["kind"] == "image"
     async with admin.http.get(f"{hub.base}{attachment['url']}") as resp:
-        assert await resp.read() == b"\xff\xd8 big jpeg"
+        assert await resp.read() == big
     # failed=2 and failed=3 made vk_api fetch a new key: three getLongPollServer calls in all.
     assert len(peer.method_calls("groups.getLongPollServer")) == 3
     peer.push(peer.message_new(USER, 2, "и ручка тоже"))

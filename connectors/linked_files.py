@@ -1,0 +1,87 @@
+"""Files a user sent that the platform hands over as links (Viber's media, VK's photos,
+documents and voice messages): fetched as the update is read and kept with the hub's
+attachments.
+
+A file that cannot be kept (too big, or refused by the platform's server) becomes a note in
+the message's text, so the operator knows something was sent. A server error or a failed
+connection raises ``Retry``: the update is read again later, with every file it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiohttp
+
+from connectors.attachments import AttachmentStore, Kind
+from core.bus import Retry
+from core.envelope import Attachment
+
+MAX_BYTES = 50 * 1024 * 1024
+"""The largest file kept. Both platforms cap what a user may send near this."""
+
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LinkedFile:
+    """A file a user sent, at an address of the platform's."""
+
+    url: str
+    kind: Kind
+    name: str
+    size: int = 0
+    """As the platform states it, 0 when it does not: the body is counted as it comes anyway."""
+
+
+@dataclass(frozen=True)
+class _Body:
+    data: bytes
+    mime: str
+
+
+async def keep_linked(
+    http: aiohttp.ClientSession,
+    store: AttachmentStore,
+    channel_id: int,
+    files: Iterable[LinkedFile],
+    text: str,
+    platform: str,
+) -> tuple[str, list[Attachment]]:
+    """Fetch and store ``files``; the message's text with a note for each file that could not
+    be kept, and the attachments of those that were. ``platform`` names it in a retry's
+    reason."""
+    attachments: list[Attachment] = []
+    for file in files:
+        body = await _fetch(http, file, platform)
+        if isinstance(body, str):
+            text = (text + f"\n[{file.name}: {body}]").strip()
+            continue
+        attachments.append(
+            await store.save(channel_id, body.data, kind=file.kind, name=file.name, mime=body.mime)
+        )
+    return text, attachments
+
+
+async def _fetch(http: aiohttp.ClientSession, file: LinkedFile, platform: str) -> _Body | str:
+    """The file's bytes and type, or why it is not kept."""
+    if file.size > MAX_BYTES:
+        return "too big to keep"
+    try:
+        async with http.get(file.url) as resp:
+            if resp.status >= 500:
+                raise Retry(f"{platform} file download answered {resp.status}")
+            if resp.status != 200:
+                return "could not be downloaded"
+            # A stated size may be missing or wrong: the body itself is never read past the cap.
+            if (resp.content_length or 0) > MAX_BYTES:
+                return "too big to keep"
+            data = bytearray()
+            async for chunk in resp.content.iter_chunked(CHUNK):
+                data += chunk
+                if len(data) > MAX_BYTES:
+                    return "too big to keep"
+            return _Body(bytes(data), resp.headers.get("Content-Type", ""))
+    except aiohttp.ClientError as exc:
+        raise Retry(f"{platform} file download failed: {exc}") from exc
