@@ -22,6 +22,24 @@ class WebhookHead(BaseModel):
 
 H = TypeVar("H", bound=WebhookHead)
 
+CHUNK = 64 * 1024
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however many reads of the socket it arrives in; a 413 past ``limit``.
+
+    ``request.content.read(n)`` is not that: it returns what has arrived so far, which over a
+    real network is the first segments of any update longer than one."""
+    stated = request.content_length or 0
+    if stated > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, stated)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, len(body))
+    return bytes(body)
+
 
 def read_payload(raw: bytes, head: type[H]) -> tuple[dict[str, Any], H]:
     """The body as a JSON object and its checked head, or a 400 that says what is wrong."""

@@ -17,7 +17,7 @@ from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
 from connectors.telegram.parse import Ignored, UpdateHead, parse_update
 from connectors.telegram.render import TelegramCall, render
-from connectors.webhook_body import read_payload
+from connectors.webhook_body import read_body, read_payload
 from connectors.webhooks import WebhookError
 from core.bus import Retry
 from core.envelope import (
@@ -97,9 +97,7 @@ class TelegramConnector(PlatformConnector):
         given = request.headers.get(SECRET_HEADER, "")
         if not expected or not signature_matches(expected, given):
             raise web.HTTPUnauthorized(text="Unauthorized")
-        raw = await request.content.read(MAX_UPDATE_BYTES + 1)
-        if len(raw) > MAX_UPDATE_BYTES:
-            raise web.HTTPRequestEntityTooLarge(MAX_UPDATE_BYTES, len(raw))
+        raw = await read_body(request, MAX_UPDATE_BYTES)
         body, head = read_payload(raw, UpdateHead)
         await self.queue_update(account, str(head.update_id), body)
         return web.Response(text="ok")

@@ -25,7 +25,7 @@ from connectors.viber.parse import (
     signature_ok,
 )
 from connectors.viber.render import TEXT_LIMIT, render, sender
-from connectors.webhook_body import read_payload
+from connectors.webhook_body import read_body, read_payload
 from connectors.webhooks import WebhookError
 from core.envelope import (
     DialogClosedNotice,
@@ -73,9 +73,7 @@ class ViberConnector(PlatformConnector):
     async def webhook(self, request: web.Request) -> web.Response:
         """Check the signature over the raw body, queue, answer at once (403 when forged)."""
         account = self.account_for(request)
-        raw = await request.content.read(MAX_CALLBACK_BYTES + 1)
-        if len(raw) > MAX_CALLBACK_BYTES:
-            raise web.HTTPRequestEntityTooLarge(MAX_CALLBACK_BYTES, len(raw))
+        raw = await read_body(request, MAX_CALLBACK_BYTES)
         signature = request.headers.get(SIGNATURE_HEADER, "") or request.query.get("sig", "")
         if not signature_ok(account.setting("token"), raw, signature):
             raise web.HTTPForbidden(text="bad X-Viber-Content-Signature")

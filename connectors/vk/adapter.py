@@ -33,7 +33,7 @@ from connectors.vk.parse import (
     parse_event,
 )
 from connectors.vk.render import GOODBYE_PART, TEXT_LIMIT, VkSend, as_photo, random_id, render
-from connectors.webhook_body import read_payload
+from connectors.webhook_body import read_body, read_payload
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import (
     Attachment,
@@ -141,9 +141,7 @@ class VkConnector(PlatformConnector):
         account = self.account_for(request)
         if account.setting("mode", "callback") != "callback":
             raise web.HTTPNotFound(text="this community uses long polling")
-        raw = await request.content.read(MAX_EVENT_BYTES + 1)
-        if len(raw) > MAX_EVENT_BYTES:
-            raise web.HTTPRequestEntityTooLarge(MAX_EVENT_BYTES, len(raw))
+        raw = await read_body(request, MAX_EVENT_BYTES)
         # VK's secret is a field of the JSON: the body is parsed (within limits) to find it.
         body, head = read_payload(raw, EventHead)
         if str(head.group_id) != account.setting("group_id"):

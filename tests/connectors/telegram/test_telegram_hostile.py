@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import strategies as st
 
@@ -65,6 +67,22 @@ async def test_update_id_1e400_is_a_400_naming_update_id(webhook: str) -> None:
     assert await post_raw(webhook, '{"update_id": 1e400}', SIGNED) == 400
     assert await post_raw(webhook, json.dumps({"update_id": 2**63}), SIGNED) == 400
     assert await post_raw(webhook, nested(100_000), SIGNED) == 400
+
+
+async def test_a_body_over_a_megabyte_is_a_413_stated_or_streamed(webhook: str) -> None:
+    big = json.dumps({"update_id": 1, "pad": "x" * (1024 * 1024)}).encode()
+    assert await post_raw(webhook, big, SIGNED) == 413
+
+    async def streamed() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start : start + 64 * 1024]
+
+    # Without a Content-Length (chunked), the count of what arrived stops it.
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(webhook, data=streamed(), headers=SIGNED) as resp,
+    ):
+        assert resp.status == 413
 
 
 async def test_non_ascii_secret_header_is_a_mismatch(webhook: str) -> None:

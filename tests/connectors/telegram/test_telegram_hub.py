@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
 from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
-from tests.support.telegram_fixtures import post_update
+from tests.support.slow_post import post_in_pieces
+from tests.support.telegram_fixtures import SECRET_HEADER, post_update
 from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
 
 
@@ -41,6 +43,19 @@ async def test_webhook_message_reaches_the_operator_and_the_reply_reaches_telegr
     assert body["messages"][1]["delivery_status"] == "sent"
     await asyncio.sleep(0.3)
     assert len(peer.sent()) == 1  # never sent twice
+
+
+async def test_an_update_that_arrives_in_pieces_is_read_whole(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    text = " ".join(["Где мой заказ?"] * 250)  # 3 749 characters, 20 KB of JSON
+    raw = json.dumps(peer.user_message(4242, text)).encode()
+    headers = {SECRET_HEADER: WEBHOOK["webhook_secret"], "Content-Type": "application/json"}
+    url = f"{hub.base}/hooks/telegram/shop"
+    assert await post_in_pieces(url, raw, headers) == (200, "ok")
+    message = (await admin.receive_until("message", author="client"))["message"]
+    assert message["text"] == text
 
 
 async def test_polling_confirms_offsets_and_a_photo_is_downloaded(

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
+from tests.support.slow_post import post_in_pieces
 from tests.support.viber_peer import TOKEN, ViberPeer
 
 CONFIG = {"token": TOKEN, "sender_name": "Kettle shop support", "greeting": "Hi! Ask away."}
@@ -76,6 +77,19 @@ async def test_signed_message_reaches_operator_reply_reaches_viber_with_receipts
     assert seen["id"] == reply["id"]
     _s, stored = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
     assert [m["text"] for m in stored["messages"]] == ["Is the kettle 220V?", "Yes, 220-240V."]
+
+
+async def test_a_callback_that_arrives_in_pieces_is_read_whole(
+    hub: Hub, peer: ViberPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("viber", "vb", CONFIG)
+    text = " ".join(["Is the kettle 220V?"] * 150)
+    raw = json.dumps(message(4912661846655238145, text)).encode()
+    headers = {"X-Viber-Content-Signature": peer.sign(raw), "Content-Type": "application/json"}
+    status, _ = await post_in_pieces(f"{hub.base}/hooks/viber/vb", raw, headers, pieces=6)
+    assert status == 200
+    got = (await admin.receive_until("message", author="client"))["message"]
+    assert got["text"] == text
 
 
 async def test_unsubscribed_receiver_is_shown_to_the_operator_and_too_many_is_retried(

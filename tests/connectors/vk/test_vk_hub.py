@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from connectors.vk.render import random_id
 from tests.support.connector_hub import Hub, eventually
 from tests.support.hubclient import OperatorClient
+from tests.support.slow_post import post_in_pieces
 from tests.support.vk_peer import CALLBACK, GROUP, LONGPOLL, USER, VkPeer
 
 
@@ -70,6 +73,18 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
         ("operator", "Здравствуйте! Чем помочь?"),
         ("client", "спасибо"),
     ]
+
+
+async def test_an_event_that_arrives_in_pieces_is_read_whole(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("vk", "club", CALLBACK)
+    text = " ".join(["Есть ли чайник в наличии?"] * 150)  # 20 KB of JSON
+    raw = json.dumps(peer.message_new(USER, 1, text)).encode()
+    url = f"{hub.base}/hooks/vk/club"
+    assert await post_in_pieces(url, raw, {"Content-Type": "application/json"}) == (200, "ok")
+    message = (await admin.receive_until("message", author="client"))["message"]
+    assert message["text"] == text
 
 
 async def test_long_poll_survives_failed_answers_and_downloads_the_largest_photo(
