@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +37,13 @@ class _TomlWithoutLines(TomlConfigSettingsSource):
         return data
 
 
+LOCAL_PROXIES: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.1/32"),
+    IPv6Network("::1/128"),
+)
+"""A proxy on the hub's own machine, as the deployment guide sets nginx up."""
+
+
 class Settings(BaseSettings):
     """Everything a process of Openlines needs to start.
 
@@ -51,6 +59,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = ""
     """The address browsers use to reach the hub; printed on start. Empty: http://host:port."""
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=lambda: list(LOCAL_PROXIES))
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` the hub believes (``operator_console.proxies``): the per-address
+    budgets and logs see the client behind them. Default: a proxy on this machine. ``[]``:
+    believe no one."""
     data_dir: Path = Path("var")
     redis_url: str = ""
     """An external Redis (``redis://…``), a Sentinel-managed one

@@ -87,6 +87,7 @@ from operator_console.load import LOAD_PUSHER, LoadPusher
 from operator_console.load import api as load_api
 from operator_console.login_guard import LoginGuard, LoginLimits
 from operator_console.operator_socket import operator_socket
+from operator_console.proxies import TRUSTED_PROXIES, behind_proxies
 from operator_console.redis_down import redis_unavailable
 from operator_console.request_ids import request_ids
 from operator_console.seed import do_seed
@@ -314,6 +315,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     )
     app = web.Application(
         middlewares=[
+            behind_proxies,
             request_ids,
             budget.middleware,
             redis_unavailable,
@@ -325,6 +327,7 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
     )
     app[SETTINGS] = settings
     app[ROLE] = role
+    app[TRUSTED_PROXIES] = tuple(settings.trusted_proxies)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_database)
     if role in ("all", "console"):

@@ -36,10 +36,14 @@ async def start_hub(settings: Settings) -> AsyncIterator[StartHub]:
         await server.close()
 
 
-async def attempt(hub: str, login: str, password: str) -> tuple[int, str | None]:
-    """One login: its status and its ``Retry-After``."""
+async def attempt(
+    hub: str, login: str, password: str, behind: str | None = None
+) -> tuple[int, str | None]:
+    """One login (from ``behind``, as a proxy on this machine names it): its status and its
+    ``Retry-After``."""
+    headers = {"Origin": hub} | ({"X-Forwarded-For": behind} if behind else {})
     async with (
-        aiohttp.ClientSession(headers={"Origin": hub}) as http,
+        aiohttp.ClientSession(headers=headers) as http,
         http.post(f"{hub}/api/login", json={"login": login, "password": password}) as resp,
     ):
         return resp.status, resp.headers.get("Retry-After")
@@ -72,6 +76,30 @@ async def test_many_logins_from_one_address_lock_the_address(
         assert (await attempt(hub, login, "wrong"))[0] == 401
     status, retry_after = await attempt(hub, "olga", "pw-olga")
     assert status == 429 and retry_after is not None and int(retry_after) > 50
+
+
+async def test_behind_a_proxy_each_client_address_has_its_own_lock(
+    start_hub: StartHub, world: World
+) -> None:
+    hub = await start_hub(login_max_failures_per_ip=2, login_lock_seconds=60)
+    for login in ("ghost-1", "ghost-2"):
+        assert (await attempt(hub, login, "wrong", behind="203.0.113.9"))[0] == 401
+    assert (await attempt(hub, "olga", "pw-olga", behind="203.0.113.9"))[0] == 429
+    # The proxy's own address, and every other client behind it, can still sign in.
+    assert (await attempt(hub, "olga", "pw-olga", behind="198.51.100.7"))[0] == 200
+    # A client cannot borrow another's address by writing the header itself: the proxy
+    # appends the address it saw, and that one is the client.
+    assert (await attempt(hub, "olga", "pw-olga", behind="198.51.100.7, 203.0.113.9"))[0] == 429
+
+
+async def test_with_no_trusted_proxy_the_header_is_not_believed(
+    start_hub: StartHub, world: World
+) -> None:
+    hub = await start_hub(login_max_failures_per_ip=2, login_lock_seconds=60, trusted_proxies=[])
+    for client in ("203.0.113.9", "198.51.100.7"):
+        assert (await attempt(hub, "ghost", "wrong", behind=client))[0] == 401
+    # Both failures were counted against the one real address.
+    assert (await attempt(hub, "olga", "pw-olga", behind="192.0.2.1"))[0] == 429
 
 
 async def test_an_unknown_login_takes_as_long_as_a_known_one(

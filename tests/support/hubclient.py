@@ -28,11 +28,12 @@ class VisitorClient:
         token: str | None = None,
         after: int | None = None,
         identity: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Open the socket, say hello (with the site's signed ``identity``, if given), and
-        return the welcome frame."""
+        """Open the socket (with ``headers``, as a proxy would add them), say hello (with the
+        site's signed ``identity``, if given), and return the welcome frame."""
         ws_url = self.base.replace("http", "ws", 1) + f"/widget/ws?channel={self.channel}"
-        self.ws = await self.http.ws_connect(ws_url)
+        self.ws = await self.http.ws_connect(ws_url, headers=headers)
         hello: dict[str, Any] = {"type": "hello"}
         if token or self.token:
             hello["token"] = token or self.token

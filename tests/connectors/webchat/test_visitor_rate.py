@@ -71,6 +71,27 @@ async def test_many_visitors_from_one_address_meet_its_ceiling(redis_url: str) -
         await client.aclose()
 
 
+async def test_behind_a_proxy_the_address_budget_is_the_clients_own(
+    start_hub: StartHub, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, webchat_max_per_address=2))
+    office = {"X-Forwarded-For": "203.0.113.7"}
+    visitors = [VisitorClient(hub.base) for _ in range(3)]
+    try:
+        first, second, elsewhere = visitors
+        await first.connect(headers=office)
+        await second.connect(headers=office)
+        await elsewhere.connect(headers={"X-Forwarded-For": "198.51.100.2"})
+        assert await answer_to(first, await first.say("one")) == "accepted"
+        assert await answer_to(second, await second.say("two")) == "accepted"
+        assert await answer_to(second, await second.say("three")) == "rate_limited"
+        # The proxy's address is not the office's: a visitor elsewhere still has a budget.
+        assert await answer_to(elsewhere, await elsewhere.say("hello")) == "accepted"
+    finally:
+        for visitor in visitors:
+            await visitor.close()
+
+
 async def test_the_per_visitor_budget_is_a_setting(
     start_hub: StartHub, redis_url: str, tmp_path: Path
 ) -> None:
