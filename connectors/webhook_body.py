@@ -25,19 +25,21 @@ H = TypeVar("H", bound=WebhookHead)
 CHUNK = 64 * 1024
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, however many reads of the socket it arrives in; a 413 past ``limit``.
+async def read_body(request: web.Request, limit: int, reason: str | None = None) -> bytes:
+    """The whole body, however many reads of the socket it arrives in; a 413 past ``limit``
+    (with ``reason`` as its text, if given).
 
     ``request.content.read(n)`` is not that: it returns what has arrived so far, which over a
     real network is the first segments of any update longer than one."""
+    said = {"text": reason} if reason else {}  # else aiohttp's own, with both sizes
     stated = request.content_length or 0
     if stated > limit:
-        raise web.HTTPRequestEntityTooLarge(limit, stated)
+        raise web.HTTPRequestEntityTooLarge(limit, stated, **said)
     body = bytearray()
     async for chunk in request.content.iter_chunked(CHUNK):
         body += chunk
         if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(limit, len(body))
+            raise web.HTTPRequestEntityTooLarge(limit, len(body), **said)
     return bytes(body)
 
 

@@ -22,6 +22,7 @@ from connectors.attachments import AttachmentStore
 from connectors.filetypes import Refused, clean_name, sniff
 from connectors.webchat.config import WebchatConfig, type_allowed
 from connectors.webchat.token import Visitor, check_token
+from connectors.webhook_body import read_body
 from core.db.schema import Channel
 from core.envelope import Attachment
 from core.limits import signature_matches
@@ -93,18 +94,7 @@ async def _read_limited(request: web.Request, limit_mb: int, name: str) -> bytes
     if limit_mb == 0:
         raise _refuse(web.HTTPForbidden, "this chat does not take files")
     limit = limit_mb * 1024 * 1024
-    too_large = web.HTTPRequestEntityTooLarge(
-        max_size=limit,
-        actual_size=request.content_length or limit + 1,
-        text=f"{name}: larger than {limit_mb} MB",
-    )
-    if (request.content_length or 0) > limit:
-        raise too_large
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        data += chunk
-        if len(data) > limit:
-            raise too_large
+    data = await read_body(request, limit, reason=f"{name}: larger than {limit_mb} MB")
     if not data:
         raise _refuse(web.HTTPBadRequest, f"{name}: the file is empty")
     return bytes(data)
