@@ -20,6 +20,7 @@ import aiohttp
 
 from core.backoff import Backoff
 from core.bus import Permanent, Retry
+from core.http_answer import answer_head
 from core.limits import signature_matches
 from crm_sink.pushes import ExternalRefs, LeadPush, Push
 
@@ -96,7 +97,7 @@ class WebhookAdapter:
         }
         try:
             async with self._http.post(self.url, data=body, headers=headers) as response:
-                return response.status, (await response.text())[:200]
+                return response.status, await answer_head(response, 200)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("CRM webhook %s: %s", self.url, exc)
             return 0, f"{type(exc).__name__}: {exc}"

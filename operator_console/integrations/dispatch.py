@@ -35,6 +35,7 @@ from core.bus_tail import until_stopped
 from core.db import SessionMaker
 from core.db.integrations_schema import Webhook, WebhookAttempt
 from core.envelope import ENVELOPE, Envelope, IntegrationEvent, WebhookDelivery, utcnow
+from core.http_answer import answer_head
 from core.integration_events import carried
 from operator_console.integrations.active_hooks import ActiveHooks
 from operator_console.integrations.delivery_log import admin_ids, delivery_event
@@ -221,7 +222,7 @@ class WebhookSender:
         }
         try:
             async with self._http.post(url, data=body, headers=headers) as resp:
-                return resp.status, await resp.text(errors="replace")
+                return resp.status, await answer_head(resp, RESPONSE_KEPT)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             # ValueError: a URL the admin saved that the client cannot use (a bad host name).
             return None, f"no answer: {type(exc).__name__}"

@@ -4,6 +4,7 @@ first tries of each event when told to, and records what it accepted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -22,9 +23,13 @@ from operator_console.integrations.signing import (
 class WebhookPeer:
     """Answers 500 to the first ``fail_first`` tries of each event id, then 200."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, flood_bytes: int = 0) -> None:
         self.secret = ""
         self.fail_first = fail_first
+        self.flood_bytes = flood_bytes
+        """When set, a 200 whose body streams this many bytes of "x", without a length."""
+        self.flooded = 0
+        """How many of them were written before the hub went away."""
         self.tries: Counter[str] = Counter()
         self.accepted: dict[str, dict[str, Any]] = {}
         self.bad_signatures = 0
@@ -38,7 +43,7 @@ class WebhookPeer:
         """Where the hub should POST."""
         return str(self.server.make_url("/hook"))
 
-    async def _receive(self, request: web.Request) -> web.Response:
+    async def _receive(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not check_signature(self.secret, header, body, time.time()):
@@ -51,7 +56,20 @@ class WebhookPeer:
         if self.tries[event["id"]] <= self.fail_first:
             return web.Response(status=500, text="receiver down for a moment")
         self.accepted[event["id"]] = event
+        if self.flood_bytes:
+            return await self._flood(request)
         return web.Response(status=200, text="thanks")
+
+    async def _flood(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        block = b"x" * 65536
+        with contextlib.suppress(ConnectionError):
+            while self.flooded < self.flood_bytes:
+                await response.write(block)
+                self.flooded += len(block)
+            await response.write_eof()
+        return response
 
     async def wait_for(self, kind: str, timeout: float = 15) -> dict[str, Any]:
         """The first accepted event of ``kind``, waiting for it."""

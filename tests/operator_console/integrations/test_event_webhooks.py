@@ -166,9 +166,9 @@ def _entry_order(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: str) -> None:
-    receiver = WebhookPeer()
-    receiver.secret = "not-the-hub-secret"  # every signature the hub makes fails here
+async def _first_delivery(hub: str, receiver: WebhookPeer) -> dict[str, Any]:
+    """The delivery log's row of a visitor's first message, ``client.created``, to
+    ``receiver``, once it is no longer pending; the webhook is deleted after, with its log."""
     await receiver.server.start_server()
     admin = await logged_in(hub, "admin")
     visitor = VisitorClient(hub)
@@ -176,9 +176,10 @@ async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: 
         status, body = await admin.call(
             "POST",
             "/api/admin/webhooks",
-            {"name": "wrong key", "url": receiver.url, "events": ["client.created"]},
+            {"name": "receiver", "url": receiver.url, "events": ["client.created"]},
         )
         assert status == 201, body
+        receiver.secret = receiver.secret or body["secret"]
         await visitor.connect()
         await visitor.say("hello")
         async with asyncio.timeout(15):
@@ -193,13 +194,25 @@ async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: 
         await visitor.close()
         await admin.close()
         await receiver.server.close()
-    assert (rows[0]["event"], rows[0]["status"], rows[0]["attempts"]) == (
-        "client.created",
-        "failed",
-        1,
-    )
-    assert (rows[0]["response_status"], rows[0]["response_body"]) == (401, "bad signature")
+    return rows[0]
+
+
+async def test_a_receiver_that_refuses_is_not_retried_and_the_log_says_why(hub: str) -> None:
+    receiver = WebhookPeer()
+    receiver.secret = "not-the-hub-secret"  # every signature the hub makes fails here
+    row = await _first_delivery(hub, receiver)
+    assert (row["event"], row["status"], row["attempts"]) == ("client.created", "failed", 1)
+    assert (row["response_status"], row["response_body"]) == (401, "bad signature")
     assert receiver.bad_signatures == 1
+
+
+async def test_a_flood_of_an_answer_is_kept_in_part_and_never_read_whole(hub: str) -> None:
+    receiver = WebhookPeer(flood_bytes=256 * 1024 * 1024)
+    row = await _first_delivery(hub, receiver)
+    assert (row["status"], row["response_status"]) == ("delivered", 200)
+    assert row["response_body"] == "x" * 1000
+    # The hub stopped reading at what it keeps; the receiver's writes then failed.
+    assert receiver.flooded < 64 * 1024 * 1024
 
 
 async def test_the_realtime_api_pushes_events_to_a_token_and_resumes(hub: str) -> None:
