@@ -127,6 +127,14 @@ class EmailConnector(AccountConnector):
         except MailParseError as exc:
             log.warning("email channel %d: unreadable message skipped: %s", account.id, exc)
             return
+        except Exception:
+            # Parsing is the same every time: read again, this mail would fail again and hold
+            # every later mail of its folder behind it.
+            log.exception(
+                "email channel %d: a message the parser failed on was skipped (%d bytes, %s)",
+                account.id, len(raw), _first_line(raw, b"message-id:") or "no Message-ID",
+            )  # fmt: skip
+            return
         if mail.bounce is not None:
             await self._bounce(account, mail)
             return
@@ -212,3 +220,11 @@ def _external_id(message_id: str) -> str:
     if len(message_id) <= 255:
         return message_id
     return f"<{hashlib.sha256(message_id.encode()).hexdigest()}.@openlines>"
+
+
+def _first_line(raw: bytes, prefix: bytes) -> str:
+    """The first header line of ``raw`` that starts with ``prefix`` (any case), for a log."""
+    for line in raw.split(b"\n\n", 1)[0].splitlines():
+        if line.lower().startswith(prefix):
+            return line.decode("ascii", errors="replace").strip()[:200]
+    return ""

@@ -9,11 +9,14 @@ falling back to windows-1251, which is what undeclared Cyrillic mail almost alwa
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
+from typing import TypeVar
 
 from connectors.email.htmltext import html_to_text
 from connectors.email.quotes import trim_quotes
@@ -81,6 +84,10 @@ class ParsedMail:
         return parse_id(match.group(1)) if match else None
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 class MailParseError(ValueError):
     """The bytes are not a message we can take (the reason names what is wrong)."""
 
@@ -113,7 +120,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
         )
         if "@" in a
     )
-    bounce = _bounce(msg)
+    unread: list[str] = []
+    bounce = _salvaged(_bounce, msg, None, "the delivery report", unread)
+    text = trim_quotes(_salvaged(_body_text, msg, "", "the text", unread))
+    no_files: tuple[MailFile, ...] = ()
+    attachments = _salvaged(_attachments, msg, no_files, "the attachments", unread)
+    # The operator learns that the client wrote, and that a part of it is missing.
+    text = "\n\n".join([text, *(f"[{what} of this mail could not be read]" for what in unread)])
     auto = _header(msg, "Auto-Submitted").lower()
     return ParsedMail(
         message_id=message_id,
@@ -121,8 +134,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
         sender_name=name.strip(),
         recipients=tuple(dict.fromkeys(recipients)),
         subject=" ".join(_header(msg, "Subject").split()),
-        text=trim_quotes(_body_text(msg)),
-        attachments=_attachments(msg),
+        text=text.strip(),
+        attachments=attachments,
         in_reply_to=message_ids(_header(msg, "In-Reply-To")),
         references=message_ids(_header(msg, "References")),
         auto_submitted=bool(auto) and auto != "no",
@@ -130,12 +143,26 @@ def parse_mail(raw: bytes) -> ParsedMail:
     )
 
 
+def _salvaged(read: Callable[[EmailMessage], T], msg: EmailMessage, empty: T, what: str,
+              unread: list[str]) -> T:  # fmt: skip
+    """``read(msg)``, or ``empty`` (and ``what`` noted in ``unread``) when the standard library
+    fails on a broken part: the rest of the mail, its sender above all, is still worth having."""
+    try:
+        return read(msg)
+    except Exception as exc:  # its MIME and header parsers raise assorted errors (see _header)
+        log.warning("mail %s: %s could not be read: %r", _header(msg, "Message-ID"), what, exc)
+        unread.append(what)
+        return empty
+
+
 def _header(msg: Message, name: str) -> str:
     # policy.default decodes RFC 2047; a header too broken to decode is kept as raw text
-    # rather than losing the whole message.
+    # rather than losing the whole message. The standard library's header parser fails on
+    # some broken headers with errors of its own making (an AttributeError for a group whose
+    # name holds an encoded word), hence the breadth.
     try:
         value = msg.get(name)
-    except (ValueError, LookupError, IndexError):
+    except (ValueError, LookupError, IndexError, AttributeError, TypeError):
         value = None
         for key, raw in msg.raw_items():
             if key.lower() == name.lower():
@@ -148,7 +175,7 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     if declared:
         try:
             return data.decode(declared)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown, undecodable, or a name with a NUL in it
             pass
     try:
         return data.decode("ascii" if declared is None else "utf-8")

@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from connectors.email.config import EmailAccount, LineStyle, RoutingRule
 from connectors.email.htmltext import html_to_text
@@ -19,6 +20,7 @@ from connectors.email.render import (
     render_reply,
     reply_subject,
 )
+from tests.support.fuzzing import examples
 
 FIXTURES = Path(__file__).resolve().parents[3] / "connectors" / "email" / "fixtures"
 
@@ -93,6 +95,79 @@ def test_trim_quotes_keeps_everything_when_the_mail_is_only_a_quote() -> None:
 def test_mail_without_a_sender_is_refused_with_a_reason() -> None:
     with pytest.raises(MailParseError, match="From"):
         parse_mail(b"Subject: x\r\n\r\nbody\r\n")
+
+
+BROKEN_MAIL = b"""From: =?utf-8?q?=D0=98=D0=B2=D0=B0=D0=BD?= <ivan@example.com>
+To: a,.b: =?koi8-r?b?8NLJ18XU?=
+Subject: order
+Message-ID: <broken@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b1"
+
+--b1
+Content-Type: text/plain; charset="utf\x00-8"
+
+Where is my order?
+--b1
+Content-Type: application/pdf
+Content-Disposition: attachment; filename*=\x00UTF-8''%D0%B0.pdf
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQK
+--b1--
+"""
+
+
+def test_headers_and_charsets_the_standard_library_fails_on_are_read_around() -> None:
+    # A group in To: with an encoded word (an AttributeError inside the header parser) and a
+    # charset with a NUL in it (a ValueError) each raised: the mail was read again at every
+    # reconnect, and every later mail of its folder waited behind it.
+    mail = parse_mail(BROKEN_MAIL)
+    assert (mail.sender, mail.sender_name, mail.message_id) == (
+        "ivan@example.com",
+        "Иван",
+        "<broken@example.com>",
+    )
+    assert mail.text == "Where is my order?"
+    assert [(f.name, f.mime) for f in mail.attachments] == [("attachment", "application/pdf")]
+
+
+def test_a_part_that_cannot_be_read_is_named_in_the_text_and_the_sender_kept() -> None:
+    # A NUL in the text part's own file name fails the library wherever it looks at the part.
+    raw = BROKEN_MAIL.replace(
+        b'charset="utf\x00-8"\n',
+        b"charset=utf-8\nContent-Disposition: inline; filename*=\x00UTF-8''%D0%B0.txt\n",
+    )
+    mail = parse_mail(raw)
+    assert mail.sender == "ivan@example.com"
+    assert mail.text == (
+        "[the text of this mail could not be read]\n\n"
+        "[the attachments of this mail could not be read]"
+    )
+    assert mail.attachments == ()
+
+
+# What hostile and broken mail puts where a parser does not expect it.
+PIECES = st.sampled_from(
+    [b"=?", b"?=", b"<", b">", b'"', b";", b"@", b"\\", b"(", b")", b",", b":", b"\r", b"\x00",
+     b"\xff", b"=?x-unknown?q?a?=", b'charset="x-nope"', b"--", b'boundary=""', b"base64",
+     b"filename*=", b"''", b"%ZZ", b"=?utf-8?b?====?=", b"\n\n", b"a,.b: "]
+)  # fmt: skip
+EDITS = st.lists(st.tuples(st.floats(0, 1), PIECES | st.binary(max_size=4)), min_size=1, max_size=6)
+
+
+def test_mangled_mail_is_read_or_refused_with_a_reason_never_crashed_on() -> None:
+    mails = [fixture(name) for name in sorted(p.name for p in FIXTURES.iterdir())]
+    for n, edits in enumerate(examples(EDITS, 1500)):
+        raw = bytearray(mails[n % len(mails)])
+        for where, piece in edits:
+            at = int(where * len(raw))
+            raw[at:at] = piece
+        try:
+            mail = parse_mail(bytes(raw))
+        except MailParseError:
+            continue
+        assert "@" in mail.sender
 
 
 def test_reply_threads_with_headers_signature_and_subject_tag() -> None:
