@@ -23,6 +23,8 @@ from connectors.email.quotes import trim_quotes
 from core.limits import parse_id
 
 MAX_ATTACHMENTS = 20
+MAX_ADDRESS = 254
+"""The longest address SMTP can carry (RFC 5321, 4.5.3.1.3); a sender is a client's key."""
 SUBJECT_TAG = re.compile(r"\[#D(\d{1,12})\]")
 """The dialog tag our replies carry in their subject, e.g. ``Re: Order [#D123]``."""
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -111,6 +113,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     name, address = parseaddr(_header(msg, "From"))
     if "@" not in address:
         raise MailParseError(f"From: no address in {_header(msg, 'From')!r}")
+    if len(address) > MAX_ADDRESS:
+        raise MailParseError(
+            f"From: an address of {len(address)} characters (at most {MAX_ADDRESS})"
+        )
     ids = message_ids(_header(msg, "Message-ID"))
     message_id = ids[0] if ids else f"<{hashlib.sha256(raw).hexdigest()}.@openlines>"
     recipients = tuple(

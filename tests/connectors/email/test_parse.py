@@ -95,6 +95,10 @@ def test_trim_quotes_keeps_everything_when_the_mail_is_only_a_quote() -> None:
 def test_mail_without_a_sender_is_refused_with_a_reason() -> None:
     with pytest.raises(MailParseError, match="From"):
         parse_mail(b"Subject: x\r\n\r\nbody\r\n")
+    # No client's key can be that long: before, the envelope refused it at every reread.
+    long_sender = b"From: <" + b"a" * 300 + b"@example.com>\r\nSubject: x\r\n\r\nbody\r\n"
+    with pytest.raises(MailParseError, match="From: an address of 312 characters"):
+        parse_mail(long_sender)
 
 
 BROKEN_MAIL = b"""From: =?utf-8?q?=D0=98=D0=B2=D0=B0=D0=BD?= <ivan@example.com>
