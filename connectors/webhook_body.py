@@ -1,4 +1,5 @@
-"""The one way a webhook turns a platform's raw body into JSON: bounded, and checked by a model.
+"""The one way a webhook turns a platform's raw body into JSON: read whole and bounded
+(``read_body``, which the widget's uploads use too), then checked by a model.
 
 The model names only the fields the webhook itself reads (the rest is parsed later, by the
 channel's ``parse``); a body that does not fit is a 400 naming the field, never a 500.
