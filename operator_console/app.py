@@ -40,6 +40,7 @@ from core.logs import COMPONENT
 from core.metrics import HubMetrics
 from core.outage import REDIS_DOWN
 from core.redis_connect import connect, is_cluster, load_cluster_map, quiet_read_ms
+from core.redis_eviction import eviction_risk
 from core.redis_server import EmbeddedRedis
 from core.timers import Timers
 from crm_sink import CrmSink, make_adapter
@@ -129,6 +130,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         await load_cluster_map(client)
     else:
         await _rename_old_keys(client)
+        if embedded is None and (risk := await eviction_risk(client)) is not None:
+            log.error("%s", risk)
     app[REDIS] = client
     app[METRICS] = HubMetrics()
     app[BUS] = Bus(
