@@ -19,12 +19,18 @@ from collections.abc import Awaitable, Callable
 import aioimaplib
 
 from connectors.email.config import EmailAccount
+from connectors.email.parse import too_large
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 60.0
 BACKOFF_MAX_S = 60.0
 _UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d{1,18})")
+MAX_MAIL_BYTES = 50 * 1024 * 1024
+"""The largest mail fetched whole; a larger one reaches the operator as its headers and a note
+(``too_large``), so that it neither holds the folder behind a fetch that times out nor fills
+the hub's memory."""
 MAX_UID = 2**32 - 1
 # A polite LOGOUT gets this long; then the socket is closed regardless, so that a stopped
 # watcher never leaves a session open on the server.
@@ -87,8 +93,27 @@ class MailboxClient:
 
     async def fetch(self, uid: int) -> bytes | None:
         """The raw message of one UID (without setting \\Seen), None if it vanished."""
+        return await self._literal(uid, "BODY.PEEK[]")
+
+    async def fetch_header(self, uid: int) -> bytes | None:
+        """The header block of one UID, None if it vanished."""
+        return await self._literal(uid, "BODY.PEEK[HEADER]")
+
+    async def size(self, uid: int) -> int | None:
+        """The size of one UID's message in bytes, None if it vanished or was not said."""
         response = await asyncio.wait_for(
-            self._client().uid("fetch", str(uid), "(UID BODY.PEEK[])"), FETCH_TIMEOUT_S
+            self._client().uid("fetch", str(uid), "(UID RFC822.SIZE)"), FETCH_TIMEOUT_S
+        )
+        _ok(response, "UID FETCH")
+        for line in _lines(response):
+            uid_match, size = _UID.search(line), _SIZE.search(line)
+            if size is not None and (uid_match is None or int(uid_match.group(1)) == uid):
+                return int(size.group(1))
+        return None
+
+    async def _literal(self, uid: int, item: str) -> bytes | None:
+        response = await asyncio.wait_for(
+            self._client().uid("fetch", str(uid), f"(UID {item})"), FETCH_TIMEOUT_S
         )
         _ok(response, "UID FETCH")
         lines = response.lines
@@ -156,7 +181,12 @@ async def sync_folder(
         await save(uidvalidity, 0)
     count = 0
     for uid in await client.uids_after(last):
-        raw = await client.fetch(uid)
+        size = await client.size(uid)
+        if size is not None and size > MAX_MAIL_BYTES:
+            head = await client.fetch_header(uid)
+            raw = too_large(head, size) if head is not None else None
+        else:
+            raw = await client.fetch(uid)
         if raw is not None:
             await ingest(raw)
             count += 1

@@ -300,3 +300,31 @@ def _returned_ids(part: Message) -> list[str]:
         return []
     headers = message_from_bytes(payload, policy=policy.default)
     return list(message_ids(headers.get("Message-ID")))
+
+
+_KEPT_HEADERS = frozenset(
+    b"from to cc subject message-id in-reply-to references date auto-submitted "
+    b"delivered-to x-original-to".split()
+)
+
+
+def too_large(header_block: bytes, size: int) -> bytes:
+    """A mail too large to fetch, as what the hub can still tell: its sender, subject and
+    threading headers, and a note for the operator in place of its body and files."""
+    kept: list[bytes] = []
+    keeping = False
+    for line in header_block.splitlines():
+        if line[:1] in (b" ", b"\t"):  # a folded continuation of the header before
+            if keeping:
+                kept.append(line)
+            continue
+        keeping = line.split(b":", 1)[0].strip().lower() in _KEPT_HEADERS
+        if keeping:
+            kept.append(line)
+    note = (
+        f"[This mail is {size / 1024 / 1024:.0f} MB, more than the hub fetches: "
+        "its text and files are in the mailbox.]"
+    )
+    body = [b"MIME-Version: 1.0", b"Content-Type: text/plain; charset=utf-8",
+            b"Content-Transfer-Encoding: 8bit", b"", note.encode()]  # fmt: skip
+    return b"\r\n".join([*kept, *body]) + b"\r\n"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.email import store
+from connectors.email import imap, store
 from connectors.email.config import EmailAccount
 from connectors.email.imap import MailboxClient, sync_folder, watch_folder
 from connectors.email.parse import parse_mail
@@ -107,6 +107,38 @@ async def test_nothing_is_read_twice_and_mail_from_downtime_is_backfilled(
     ]  # fmt: skip
     state = await reader.load()
     assert state is not None and state[1] >= 3
+
+
+async def test_a_mail_too_large_to_fetch_arrives_as_its_headers_and_a_note(
+    reader: Reader, mailboxes: MailPeers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imap, "MAX_MAIL_BYTES", 1024 * 1024)
+    big = EmailMessage()
+    big["From"] = "Клиент <client@example.test>"
+    big["To"] = SUPPORT
+    big["Subject"] = "Сканы договора"
+    big["Message-ID"] = "<big@example.test>"
+    big.set_content("Договор во вложении.")
+    big.add_attachment(bytes(3 * 1024 * 1024), maintype="application", subtype="pdf",
+                       filename="scan.pdf")  # fmt: skip
+    mailboxes.deliver(big.as_bytes())
+    mailboxes.deliver(mail(1))
+    handed: list[bytes] = []
+
+    async def ingest(raw: bytes) -> None:
+        handed.append(raw)
+
+    reader.ingest = ingest  # type: ignore[method-assign]
+    assert await reader.sync() == 2
+    stub, small = (parse_mail(raw) for raw in handed)
+    assert len(handed[0]) < 2048  # the 4 MB body was never fetched
+    assert (stub.sender, stub.subject, stub.message_id) == (
+        "client@example.test", "Сканы договора", "<big@example.test>"
+    )  # fmt: skip
+    assert stub.text == (
+        "[This mail is 4 MB, more than the hub fetches: its text and files are in the mailbox.]"
+    )
+    assert stub.attachments == () and small.message_id == "<m1.hello@example.test>"
 
 
 async def test_a_new_uidvalidity_rereads_the_folder(reader: Reader, mailboxes: MailPeers) -> None:
