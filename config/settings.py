@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     """Widget messages one client address may send in 10 s, over all its visitors (each visitor
     has ``webchat_max_per_visitor`` of their own); 0: no ceiling. Behind one NAT or proxy
     address, raise it."""
+    webchat_upload_files_per_visitor: int = Field(default=60, ge=0)
+    """Files one widget visitor may upload in an hour; 0: no ceiling."""
+    webchat_upload_mb_per_address: int = Field(default=1000, ge=0)
+    """Megabytes the widget's visitors at one client address may upload in an hour, over all
+    of them: what a script minting visitor tokens could write to the disk; 0: no ceiling."""
     webchat_report_gather_ms: float = Field(default=50.0, ge=0, le=1000)
     """How long the web chat lets delivery reports (an answer reached the widget, the visitor
     saw it) gather before they go to the router in one entry

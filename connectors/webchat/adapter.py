@@ -50,6 +50,7 @@ from connectors.webchat.presence import VisitorPresence
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
 from connectors.webchat.token import Visitor, check_token, issue_token
+from connectors.webchat.upload_rate import UploadBudget, UploadRate
 from connectors.webchat.uploads import limits_of, upload_route
 from connectors.webchat.visitor_frames import (
     client_msg_id,
@@ -117,6 +118,16 @@ class WebchatConnector(ContextConnector):
         )
         return VisitorRate(self.bus.redis, budget)
 
+    @functools.cached_property
+    def upload_rate(self) -> UploadRate:
+        """The visitors' upload budget, shared by every process through Redis."""
+        settings = self.context.settings
+        budget = UploadBudget(
+            files_per_visitor=settings.webchat_upload_files_per_visitor,
+            mb_per_address=settings.webchat_upload_mb_per_address,
+        )
+        return UploadRate(self.bus.redis, budget)
+
     @property
     def secret(self) -> bytes:
         return self.context.secret
@@ -131,7 +142,9 @@ class WebchatConnector(ContextConnector):
         """The widget's socket, script and pages."""
         return [
             web.get("/widget/ws", self.visitor_socket),
-            upload_route(lambda: self.secret, lambda: self.files, self._channel),
+            upload_route(
+                lambda: self.secret, lambda: self.files, self._channel, lambda: self.upload_rate
+            ),
             *pages.routes(lambda: self.sessions, self._channel),
         ]
 

@@ -22,6 +22,7 @@ from connectors.attachments import AttachmentStore
 from connectors.filetypes import Refused, clean_name, sniff
 from connectors.webchat.config import WebchatConfig, type_allowed
 from connectors.webchat.token import Visitor, check_token
+from connectors.webchat.upload_rate import UploadRate
 from connectors.webhook_body import read_body
 from core.db.schema import Channel
 from core.envelope import Attachment
@@ -61,9 +62,12 @@ def limits_of(channel: Channel) -> WebchatConfig:
 
 
 def upload_route(
-    secret: Callable[[], bytes], store: Callable[[], AttachmentStore], channel_by_key: ChannelByKey
+    secret: Callable[[], bytes],
+    store: Callable[[], AttachmentStore],
+    channel_by_key: ChannelByKey,
+    rate: Callable[[], UploadRate],
 ) -> web.AbstractRouteDef:
-    """The upload endpoint; ``secret`` and ``store`` are asked for at each request."""
+    """The upload endpoint; ``secret``, ``store`` and ``rate`` are asked for at each request."""
 
     async def visitor_upload(request: web.Request) -> web.Response:
         """Store one file of a visitor: 201 with the attachment and its token, else 4xx."""
@@ -76,6 +80,13 @@ def upload_route(
         limits = limits_of(channel)
         name = clean_name(unquote(request.headers.get("X-File-Name", "file")))
         data = await _read_limited(request, limits.upload_max_mb, name)
+        address = request.remote or "unknown"
+        wait = await rate().wait_s(channel.id, visitor.visitor_id, address, len(data))
+        if wait:
+            raise web.HTTPTooManyRequests(
+                text=f"{name}: too many files from here for now; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         try:
             found = sniff(name, data[:64])
         except Refused as exc:

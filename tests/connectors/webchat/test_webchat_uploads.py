@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from config.settings import Settings
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Channel
+from operator_console.app import build_app
 from tests.support.browser_fixtures import ON_SQLITE
 from tests.support.hubclient import VisitorClient
 
@@ -57,9 +59,19 @@ async def visitor(hub: str) -> AsyncIterator[VisitorClient]:
 
 
 async def upload(
-    visitor: VisitorClient, data: bytes, name: str, token: str | None = None
+    visitor: VisitorClient,
+    data: bytes,
+    name: str,
+    token: str | None = None,
+    via: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    headers = {"X-Openlines-Token": token or visitor.token or "", "X-File-Name": name}
+    """Upload as ``visitor`` (through a proxy that adds ``via``): the status, and the
+    attachment or the reason."""
+    headers = {
+        "X-Openlines-Token": token or visitor.token or "",
+        "X-File-Name": name,
+        **(via or {}),
+    }
     async with visitor.http.post(
         f"{visitor.base}/widget/upload?channel=demo", data=data, headers=headers
     ) as resp:
@@ -132,3 +144,53 @@ async def test_limits_are_the_chats_settings_and_the_file_is_checked(
         assert "uploads" not in await fresh.connect()  # the widget hides its file button
     finally:
         await fresh.close()
+
+
+@pytest.fixture
+async def tight_hub(settings: Settings) -> AsyncIterator[str]:
+    """The hub with an upload budget of 3 files a visitor and 1 MB an address an hour."""
+    tight = {"webchat_upload_files_per_visitor": 3, "webchat_upload_mb_per_address": 1}
+    server = TestServer(build_app(settings.model_copy(update=tight)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+def stored_files(settings: Settings) -> int:
+    return sum(1 for path in (settings.data_dir / "attachments").rglob("*") if path.is_file())
+
+
+async def test_uploads_have_a_budget_per_visitor_and_per_address(
+    tight_hub: str, settings: Settings
+) -> None:
+    first, second, elsewhere = (VisitorClient(tight_hub) for _ in range(3))
+    office = {"X-Forwarded-For": "203.0.113.7"}
+    try:
+        for visitor in (first, second, elsewhere):
+            await visitor.connect()
+        codes = [
+            (await upload(first, png(10 + n, 10), f"{n}.png", via=office))[0] for n in range(3)
+        ]
+        assert codes == [201, 201, 201]
+        before = stored_files(settings)
+        code, reason = await upload(first, png(20, 20), "4.png", via=office)
+        assert code == 429 and "4.png: too many files from here" in reason
+        assert stored_files(settings) == before  # refused before it reached the disk
+        # A new visitor at the same address has files left, but the address's megabyte not.
+        pdf = b"%PDF-1.4 " + bytes(600 * 1024)
+        assert (await upload(second, pdf, "a.pdf", via=office))[0] == 201
+        code, reason = await upload(second, pdf + b"x", "b.pdf", via=office)
+        assert code == 429 and "try again in" in reason
+        headers = {"X-Openlines-Token": second.token or "", "X-File-Name": "c.pdf", **office}
+        async with second.http.post(
+            f"{tight_hub}/widget/upload?channel=demo", data=pdf, headers=headers
+        ) as resp:
+            assert resp.status == 429 and 3500 < int(resp.headers["Retry-After"]) <= 3600
+        # Another address has its own megabyte.
+        via = {"X-Forwarded-For": "198.51.100.2"}
+        assert (await upload(elsewhere, pdf, "a.pdf", via=via))[0] == 201
+    finally:
+        for visitor in (first, second, elsewhere):
+            await visitor.close()
