@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from core.app_keys import REDIS, SESSIONS
+from operator_console.page_policy import page_headers
 from operator_console.static_files import StaticFiles
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,7 +44,7 @@ def routes() -> list[web.AbstractRouteDef]:
 
     async def index(request: web.Request) -> web.Response:
         """GET /: the console."""
-        return await files.respond(request, "index.html")
+        return await files.respond(request, "index.html", page_headers(request))
 
     return [
         web.get("/", index),

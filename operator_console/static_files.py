@@ -98,8 +98,11 @@ class StaticFiles:
         self._cache[path] = asset
         return asset
 
-    async def respond(self, request: web.Request, name: str) -> web.Response:
-        """The answer to a GET or HEAD of file ``name``: 200, 304 or 404."""
+    async def respond(
+        self, request: web.Request, name: str, extra: dict[str, str] | None = None
+    ) -> web.Response:
+        """The answer to a GET or HEAD of file ``name``: 200, 304 or 404, with the ``extra``
+        headers."""
         asset = await self.asset(name)
         if asset is None:
             raise web.HTTPNotFound()
@@ -107,6 +110,7 @@ class StaticFiles:
         use_gzip = asset.gzipped is not None and accepted
         etag = f'"{asset.digest}-gzip"' if use_gzip else f'"{asset.digest}"'
         headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+        headers |= extra or {}
         if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
             return web.Response(status=304, headers=headers)
         headers["Content-Type"] = asset.content_type

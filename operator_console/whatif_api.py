@@ -25,6 +25,7 @@ from operator_console.admin_lines_api import check_line
 from operator_console.auth import http_error, require_role
 from operator_console.bodies import Body, path_id, read_body
 from operator_console.line_queue import do_replace_queue
+from operator_console.page_policy import page_headers
 from operator_console.pages import STATIC
 from operator_console.static_files import StaticFiles
 from operator_console.whatif_runs import do_start_run, read_run, run_tasks
@@ -185,7 +186,7 @@ def install(app: web.Application) -> None:
 
     async def page(request: web.Request) -> web.Response:
         """GET /whatif: the what-if page (its data comes from the endpoints)."""
-        return await files.respond(request, "whatif.html")
+        return await files.respond(request, "whatif.html", page_headers(request))
 
     app.cleanup_ctx.append(run_tasks)
     app.router.add_routes(

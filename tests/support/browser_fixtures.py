@@ -91,10 +91,12 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
 async def new_page(
     browser: Browser, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[NewPage]:
-    """Factory of pages, each in its own context; screenshots and logs on failure."""
+    """Factory of pages, each in its own context; screenshots and logs on failure. Whatever
+    a page's content security policy refused fails the test: the console must work under it."""
     contexts: list[BrowserContext] = []
     pages: list[tuple[str, Page]] = []
     log: list[str] = []
+    refused: list[str] = []
 
     async def make(name: str, **context_options: Any) -> Page:
         context = await browser.new_context(**context_options)
@@ -105,6 +107,10 @@ async def new_page(
 
         def on_console(message: ConsoleMessage) -> None:
             log.append(f"[{name}] console.{message.type}: {message.text}")
+            # A refused frame-ancestors is another site framing the console: not the console.
+            text = message.text
+            if "Content Security Policy" in text and "frame-ancestors" not in text:
+                refused.append(f"[{name}] {text}")
 
         def on_error(error: Exception) -> None:
             log.append(f"[{name}] pageerror: {error}")
@@ -134,3 +140,4 @@ async def new_page(
             print("browser log:\n" + ("\n".join(log) or "(empty)"))
         for context in contexts:
             await context.close()
+    assert not refused, refused
