@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 from functools import partial
 
 from aiohttp import web
@@ -224,7 +225,7 @@ def _external_id(message_id: str) -> str:
 
 def _first_line(raw: bytes, prefix: bytes) -> str:
     """The first header line of ``raw`` that starts with ``prefix`` (any case), for a log."""
-    for line in raw.split(b"\n\n", 1)[0].splitlines():
+    for line in re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0].splitlines():
         if line.lower().startswith(prefix):
             return line.decode("ascii", errors="replace").strip()[:200]
     return ""

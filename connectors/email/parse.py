@@ -22,6 +22,9 @@ from connectors.email.htmltext import html_to_text
 from connectors.email.quotes import trim_quotes
 from core.limits import parse_id
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 MAX_ATTACHMENTS = 20
 MAX_ADDRESS = 254
 """The longest address SMTP can carry (RFC 5321, 4.5.3.1.3); a sender is a client's key."""
@@ -84,10 +87,6 @@ class ParsedMail:
         match = SUBJECT_TAG.search(self.subject)
         # A tag with an id no row can have (past 64 bits) names no dialog.
         return parse_id(match.group(1)) if match else None
-
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class MailParseError(ValueError):
