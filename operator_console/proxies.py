@@ -36,9 +36,12 @@ def _address(text: str) -> Address | None:
     elif text.count(":") == 1:  # v4:port
         text = text.split(":", 1)[0]
     try:
-        return ip_address(text)
+        address = ip_address(text)
     except ValueError:
         return None
+    # A dual-stack socket names an IPv4 peer as ::ffff:a.b.c.d: it is that IPv4 address.
+    mapped = address.ipv4_mapped if isinstance(address, IPv6Address) else None
+    return mapped or address
 
 
 def client_address(

@@ -35,6 +35,8 @@ def test_ports_brackets_and_garbage() -> None:
     assert walk("203.0.113.9:51000") == "203.0.113.9"
     assert walk("[2001:db8::1]:443") == "2001:db8::1"
     assert walk("2001:db8::1") == "2001:db8::1"
+    assert walk("::ffff:203.0.113.9") == "203.0.113.9"
+    assert walk("203.0.113.9, ::ffff:127.0.0.1") == "203.0.113.9"  # a trusted hop, mapped
     # A hop that is no address ends the walk at the last address known.
     assert walk("unknown") == "127.0.0.1"
     assert walk("203.0.113.9, unknown") == "127.0.0.1"
