@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import aioimaplib
 
 from connectors.email.config import EmailAccount
+from connectors.email.imap_names import imap_mailbox
 from connectors.email.parse import too_large
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class MailboxClient:
 
     async def select(self, mailbox: str) -> int:
         """Open a folder; returns its UIDVALIDITY."""
-        response = await self._client().select(mailbox)
+        response = await self._client().select(imap_mailbox(mailbox))
         _ok(response, f"SELECT {mailbox}")
         match = re.search(rb"UIDVALIDITY (\d+)", b" ".join(_lines(response)))
         if match is None:

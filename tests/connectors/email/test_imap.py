@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.email import imap, store
 from connectors.email.config import EmailAccount
 from connectors.email.imap import MailboxClient, sync_folder, watch_folder
+from connectors.email.imap_names import imap_mailbox, modified_utf7
 from connectors.email.parse import parse_mail
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line
@@ -185,3 +186,24 @@ async def test_idle_wakes_the_watcher_long_before_the_poll_interval(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert reader.seen == ["<m7.idle@example.test>"]
+
+
+@pytest.mark.parametrize("folder", ["Support Team", "Поддержка клиентов"])
+async def test_a_folder_named_with_spaces_or_in_cyrillic_is_read(
+    reader: Reader, mailboxes: MailPeers, folder: str
+) -> None:
+    mailboxes.doveadm("mailbox", "create", "-u", SUPPORT, folder)
+    try:
+        await _save_to(mailboxes, folder, mail(1, "folder"))
+        assert await reader.sync(folder) == 1
+        assert reader.seen == ["<m1.folder@example.test>"]
+    finally:
+        mailboxes.doveadm("mailbox", "delete", "-u", SUPPORT, folder)
+
+
+def test_folder_names_go_out_in_modified_utf7_and_quoted() -> None:
+    # RFC 3501's own example, 5.1.3.
+    assert modified_utf7("~peter/mail/台北/日本語") == "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+    assert imap_mailbox("Входящие") == '"&BBIERQQ+BDQETwRJBDgENQ-"'
+    assert imap_mailbox("R&D Team") == '"R&-D Team"'
+    assert imap_mailbox('say "hi" \\') == '"say \\"hi\\" \\\\"'
