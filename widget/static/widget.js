@@ -133,8 +133,17 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
   const host = document.createElement('div');
   host.setAttribute('data-openlines-widget', '');
   const root = host.attachShadow({ mode: 'open' });
+  // A constructed style sheet is not an inline <style>: a site whose content security policy
+  // refuses inline styles still shows the chat styled. Browsers without one get the element.
+  let styleTag = `<style>${STYLE}</style>`;
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLE);
+    root.adoptedStyleSheets = [sheet];
+    styleTag = '';
+  }
   // Only constant markup goes through innerHTML; every text from people is set as textContent.
-  root.innerHTML = `<style>${STYLE}</style><div class="r${PAGE ? ' pg' : ''}">` +
+  root.innerHTML = `${styleTag}<div class="r${PAGE ? ' pg' : ''}">` +
     (PAGE ? '' : `<button class="l" type="button" data-ol="launcher" aria-label="Open chat" aria-expanded="false">${ICON_CHAT}${ICON_CLOSE}<span class="u" data-ol="unread" hidden></span></button>`) +
     `<section class="p" data-ol="panel" role="dialog"${PAGE ? '' : ' hidden'}>` +
     '<div class="hd"><div><div class="t" data-ol="title"></div><div class="s" data-ol="status" data-state="connecting" aria-live="polite"></div></div>' +
@@ -146,7 +155,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     `<textarea data-ol="input" rows="1" maxlength="${MAX_LEN}" placeholder="Write a message…" aria-label="Message"></textarea>` +
     `<button class="sb" type="button" data-ol="send" aria-label="Send" disabled>${ICON_SEND}</button></div></section></div>`;
   const $ = (hook) => root.querySelector(`[data-ol="${hook}"]`);
-  const wrap = root.firstElementChild.nextElementSibling;
+  const wrap = root.querySelector('.r');
   const [launcher, badge, panel, statusLine, log, typingLine, input, sendButton] =
     ['launcher', 'unread', 'panel', 'status', 'log', 'typing', 'input', 'send'].map($);
   $('title').textContent = TITLE;
