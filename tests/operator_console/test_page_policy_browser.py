@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, expect
 
 from tests.support.browser_fixtures import NewPage
 from tests.support.console_page import DESKTOP, sign_in
 from tests.support.hubclient import VisitorClient
+from tests.support.other_site import other_site
 
 pytestmark = [
     pytest.mark.e2e,
@@ -67,28 +66,18 @@ async def test_every_screen_works_with_nothing_refused(
 
 
 @pytest.fixture
-async def other_site(hub: str) -> AsyncIterator[str]:
+async def framing_site(hub: str) -> AsyncIterator[str]:
     """A page on another origin that frames the console."""
-
-    async def framing(_request: web.Request) -> web.Response:
-        html = f'<!doctype html><iframe id="console" src="{hub}/" width="800" height="600">'
-        return web.Response(text=html, content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", framing)
-    server = TestServer(app, host="localhost")
-    await server.start_server()
-    try:
-        yield str(server.make_url("/"))
-    finally:
-        await server.close()
+    html = f'<!doctype html><iframe id="console" src="{hub}/" width="800" height="600">'
+    async with other_site(html) as url:
+        yield url
 
 
 async def test_another_site_cannot_frame_the_console(
-    hub: str, new_page: NewPage, other_site: str
+    hub: str, new_page: NewPage, framing_site: str
 ) -> None:
     page = await new_page("admin", viewport=DESKTOP)
-    await page.goto(other_site)
+    await page.goto(framing_site)
     await page.wait_for_load_state("networkidle")
     # The browser put its own error page in the frame, not the console.
     [frame] = [f for f in page.frames if f != page.main_frame]

@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
 from tests.support.browser_fixtures import NewPage
 from tests.support.console_page import PHONE, box
+from tests.support.other_site import other_site
 from tests.support.widget_page import part, shot, visitor_writes
 
 pytestmark = [
@@ -32,24 +31,13 @@ async def strict_site(hub: str) -> AsyncIterator[str]:
         f"connect-src 'self' {hub} ws://{hub_host}; img-src 'self' {hub} data:"
     )
 
-    async def shop(_request: web.Request) -> web.Response:
-        html = (
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Strict shop</title>"
-            f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>'
-            "</head><body><h1>Strict shop</h1></body></html>"
-        )
-        return web.Response(
-            text=html, content_type="text/html", headers={"Content-Security-Policy": policy}
-        )
-
-    app = web.Application()
-    app.router.add_get("/", shop)
-    server = TestServer(app, host="localhost")
-    await server.start_server()
-    try:
-        yield str(server.make_url("/"))
-    finally:
-        await server.close()
+    html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Strict shop</title>"
+        f'<script src="{hub}/widget/widget.js" data-channel="demo" async></script>'
+        "</head><body><h1>Strict shop</h1></body></html>"
+    )
+    async with other_site(html, {"Content-Security-Policy": policy}) as url:
+        yield url
 
 
 async def test_a_strict_site_shows_the_chat_styled_and_it_talks(
