@@ -208,15 +208,15 @@ class DialogWithMessages(NamedTuple):
         return answer.model_dump_json().encode()
 
 
+NEWEST_READ = THREAD_PAGE + 1
+"""How many of a dialog's newest messages to read for ``newest_page``: one more than a page
+tells whether there are earlier ones."""
+
+
 def newest_page(newest_first: Sequence[M]) -> tuple[list[M], bool]:
-    """Of a dialog's newest ``THREAD_PAGE + 1`` messages, newest first (``newest_limit``): the
-    page, oldest first, and whether there are earlier ones."""
+    """Of a dialog's newest ``NEWEST_READ`` messages, newest first: the page, oldest first, and
+    whether there are earlier ones."""
     return list(reversed(newest_first[:THREAD_PAGE])), len(newest_first) > THREAD_PAGE
-
-
-def newest_limit() -> int:
-    """How many of a dialog's newest messages to read for ``newest_page``."""
-    return THREAD_PAGE + 1
 
 
 # The answers are serialized by pydantic in one call each, straight to JSON: dumping each view
@@ -252,7 +252,7 @@ async def read_dialog(
         ids = {"ids": [dialog_id]}
         offers = _by_dialog(await read(OFFERS, ids))
         people = _by_dialog(await read(PARTICIPANTS, ids))
-        newest = {"dialog_id": dialog_id, "limit": newest_limit()}
+        newest = {"dialog_id": dialog_id, "limit": NEWEST_READ}
         messages, earlier = newest_page(await read(NEWEST_MESSAGES, newest))
         # The preview as LAST_MESSAGES picks it: from the messages in hand, unless none of them
         # is the conversation's (a page of the line's notices) and there are earlier ones.

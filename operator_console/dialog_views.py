@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.schema import Channel, Client, Dialog, Line, Message
 from core.envelope import DialogView
 from core.views import dialog_view, message_view
-from operator_console.dialog_reads import DialogWithMessages, newest_limit, newest_page
+from operator_console.dialog_reads import NEWEST_READ, DialogWithMessages, newest_page
 from operator_console.routing_views import routing_extras
 
 DialogQuery = Select[Dialog, Line, Channel, Client]
@@ -58,7 +58,7 @@ async def dialog_with_messages(
         select(Message)
         .where(Message.dialog_id == views[0].id)
         .order_by(Message.id.desc())
-        .limit(newest_limit())
+        .limit(NEWEST_READ)
     )
     messages, earlier = newest_page(list(newest))
     return DialogWithMessages(views[0], [message_view(m) for m in messages], earlier)
