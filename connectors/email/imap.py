@@ -63,7 +63,10 @@ class MailboxClient:
         else:
             self.imap = aioimaplib.IMAP4(host=a.imap_host, port=a.imap_port, timeout=30)
         await self.imap.wait_hello_from_server()
-        _ok(await self.imap.login(a.login, a.password.get_secret_value()), "LOGIN")
+        # aioimaplib quotes the password but sends the login as it is, so a login with a
+        # space, a quote or a backslash ("CORP\\desk") would not parse as one argument.
+        login = aioimaplib.quoted(a.login)
+        _ok(await self.imap.login(login, a.password.get_secret_value()), "LOGIN")
 
     def _client(self) -> aioimaplib.IMAP4:
         if self.imap is None:

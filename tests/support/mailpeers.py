@@ -32,6 +32,12 @@ CLIENT = f"client@{DOMAIN}"
 OTHER = f"sales@{DOMAIN}"
 BUSY = f"busy@{DOMAIN}"
 USERS = (SUPPORT, CLIENT, OTHER)
+# Users that exist only to log in, with logins and passwords as real servers have them: a
+# Windows domain login, and passwords with spaces, quotes, backslashes and letters outside ASCII.
+ODD_LOGINS = {
+    "CORP\\desk": 'pa ss"wo\\rd',
+    "desk (sales)": "пароль",
+}
 
 _NOBODY = 65534
 
@@ -62,7 +68,13 @@ class Dovecot(_ChildServer):
         for sub in ("run", "state", "mail"):
             (directory / sub).mkdir()
         os.chown(directory / "mail", _NOBODY, _NOBODY)
-        users = "".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in USERS)
+        logins = {u: PASSWORD for u in USERS} | ODD_LOGINS
+        # Dovecot looks a login up in lower case (auth_username_format = %Lu), and with its
+        # backslashes escaped, as it expands every variable it looks up.
+        users = "".join(
+            f"{u.lower().replace(chr(92), chr(92) * 2)}:{{PLAIN}}{p}::::::\n"
+            for u, p in logins.items()
+        )
         (directory / "users").write_text(users)
 
     def _command(self, directory: Path, port: int) -> list[str]:
@@ -80,6 +92,8 @@ info_log_path = {d}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Any character may be in a login; the default set has no backslash and no space.
+auth_username_chars =
 mail_location = maildir:{d}/mail/%u/Maildir
 first_valid_uid = 1
 passdb {{

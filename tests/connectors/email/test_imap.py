@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.email import imap, store
@@ -17,7 +18,7 @@ from connectors.email.imap_names import imap_mailbox, modified_utf7
 from connectors.email.parse import parse_mail
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line
-from tests.support.mailpeers import SUPPORT, MailPeers
+from tests.support.mailpeers import ODD_LOGINS, SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -156,9 +157,9 @@ async def test_a_new_uidvalidity_rereads_the_folder(reader: Reader, mailboxes: M
     mailboxes.doveadm("mailbox", "delete", "-u", SUPPORT, "Tickets")
 
 
-async def _save_to(peers: MailPeers, mailbox: str, raw: bytes) -> None:
+async def _save_to(peers: MailPeers, mailbox: str, raw: bytes, user: str = SUPPORT) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *peers.dovecot.doveadm("save", "-u", SUPPORT, "-m", mailbox),
+        *peers.dovecot.doveadm("save", "-u", user, "-m", mailbox),
         stdin=asyncio.subprocess.PIPE,
     )
     await proc.communicate(raw)
@@ -199,6 +200,27 @@ async def test_a_folder_named_with_spaces_or_in_cyrillic_is_read(
         assert reader.seen == ["<m1.folder@example.test>"]
     finally:
         mailboxes.doveadm("mailbox", "delete", "-u", SUPPORT, folder)
+
+
+@pytest.mark.parametrize("login", list(ODD_LOGINS))
+async def test_a_login_and_password_reach_the_server_as_typed(
+    reader: Reader, mailboxes: MailPeers, login: str
+) -> None:
+    # A Windows domain login with its backslash, a login with spaces and parentheses, and
+    # passwords with quotes, backslashes and Cyrillic letters.
+    reader.account = reader.account.model_copy(
+        update={"login": login, "password": SecretStr(ODD_LOGINS[login])}
+    )
+    mailboxes.doveadm("expunge", "-u", login.lower(), "mailbox", "*", "all")
+    await _save_to(mailboxes, "INBOX", mail(1, "login"), user=login.lower())
+    assert await reader.sync() == 1
+    assert reader.seen == ["<m1.login@example.test>"]
+
+
+async def test_a_wrong_password_is_named_as_the_login_refused(reader: Reader) -> None:
+    reader.account = reader.account.model_copy(update={"password": SecretStr("wrong")})
+    with pytest.raises(imap.ImapError, match="LOGIN"):
+        await reader.sync()
 
 
 def test_folder_names_go_out_in_modified_utf7_and_quoted() -> None:
