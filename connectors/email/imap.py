@@ -25,6 +25,11 @@ from connectors.email.parse import too_large
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 60.0
+SLOWEST_LINK_BYTES_S = 50 * 1024
+"""A whole mail is waited for as long as this rate needs for its size, on top of
+``FETCH_TIMEOUT_S``: 17 minutes for 50 MB. A fixed bound would fail a large mail on a slow link
+at every reconnect, and hold the folder behind it. A stalled link still fails within
+aioimaplib's 30 s without data."""
 BACKOFF_MAX_S = 60.0
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d{1,18})")
@@ -95,13 +100,17 @@ class MailboxClient:
         # UIDs are 32-bit (RFC 3501); a bigger one from a broken server is skipped.
         return sorted(uid for uid in found if last_uid < uid <= MAX_UID)
 
-    async def fetch(self, uid: int) -> bytes | None:
-        """The raw message of one UID (without setting \\Seen), None if it vanished."""
-        return await self._literal(uid, "BODY.PEEK[]")
+    async def fetch(self, uid: int, size: int | None = None) -> bytes | None:
+        """The raw message of one UID (without setting \\Seen), None if it vanished; ``size``
+        is what the server said it is, if it said."""
+        expected = MAX_MAIL_BYTES if size is None else size
+        return await self._literal(
+            uid, "BODY.PEEK[]", FETCH_TIMEOUT_S + expected / SLOWEST_LINK_BYTES_S
+        )
 
     async def fetch_header(self, uid: int) -> bytes | None:
         """The header block of one UID, None if it vanished."""
-        return await self._literal(uid, "BODY.PEEK[HEADER]")
+        return await self._literal(uid, "BODY.PEEK[HEADER]", FETCH_TIMEOUT_S)
 
     async def size(self, uid: int) -> int | None:
         """The size of one UID's message in bytes, None if it vanished or was not said."""
@@ -115,9 +124,9 @@ class MailboxClient:
                 return int(size.group(1))
         return None
 
-    async def _literal(self, uid: int, item: str) -> bytes | None:
+    async def _literal(self, uid: int, item: str, seconds: float) -> bytes | None:
         response = await asyncio.wait_for(
-            self._client().uid("fetch", str(uid), f"(UID {item})"), FETCH_TIMEOUT_S
+            self._client().uid("fetch", str(uid), f"(UID {item})"), seconds
         )
         _ok(response, "UID FETCH")
         lines = response.lines
@@ -190,7 +199,7 @@ async def sync_folder(
             head = await client.fetch_header(uid)
             raw = too_large(head, size) if head is not None else None
         else:
-            raw = await client.fetch(uid)
+            raw = await client.fetch(uid, size)
         if raw is not None:
             await ingest(raw)
             count += 1

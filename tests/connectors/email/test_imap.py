@@ -19,6 +19,7 @@ from connectors.email.parse import parse_mail
 from core.db import SessionMaker, make_engine, make_sessionmaker, upgrade
 from core.db.schema import Channel, Line
 from tests.support.mailpeers import ODD_LOGINS, SUPPORT, MailPeers
+from tests.support.slow_link import slow_link
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -200,6 +201,26 @@ async def test_a_folder_named_with_spaces_or_in_cyrillic_is_read(
         assert reader.seen == ["<m1.folder@example.test>"]
     finally:
         mailboxes.doveadm("mailbox", "delete", "-u", SUPPORT, folder)
+
+
+async def test_a_large_mail_on_a_slow_link_is_waited_for_by_its_size(
+    reader: Reader, mailboxes: MailPeers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 600 KB at 256 KB/s takes over 2 s, four times the fixed part of the wait: a fixed bound
+    # failed such a mail at every reconnect, and the mails after it waited forever.
+    monkeypatch.setattr(imap, "FETCH_TIMEOUT_S", 0.5)
+    big = EmailMessage()
+    big["From"], big["To"], big["Subject"] = "client@example.test", SUPPORT, "scan"
+    big["Message-ID"] = "<big.slow@example.test>"
+    big.set_content("line of a long report\n" * 28_000)
+    mailboxes.deliver(big.as_bytes())
+    mailboxes.deliver(mail(2, "after"))
+    async with slow_link("127.0.0.1", mailboxes.imap_port, 256 * 1024) as port:
+        reader.account = reader.account.model_copy(update={"imap_port": port})
+        started = asyncio.get_running_loop().time()
+        assert await reader.sync() == 2
+        assert asyncio.get_running_loop().time() - started > 2.0  # the link was slow
+    assert reader.seen == ["<big.slow@example.test>", "<m2.after@example.test>"]
 
 
 @pytest.mark.parametrize("login", list(ODD_LOGINS))
