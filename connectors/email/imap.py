@@ -21,15 +21,11 @@ import aioimaplib
 from connectors.email.config import EmailAccount
 from connectors.email.imap_names import imap_mailbox
 from connectors.email.parse import too_large
+from connectors.email.slow_links import transfer_s
 
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 60.0
-SLOWEST_LINK_BYTES_S = 50 * 1024
-"""A whole mail is waited for as long as this rate needs for its size, on top of
-``FETCH_TIMEOUT_S``: 17 minutes for 50 MB. A fixed bound would fail a large mail on a slow link
-at every reconnect, and hold the folder behind it. A stalled link still fails within
-aioimaplib's 30 s without data."""
 BACKOFF_MAX_S = 60.0
 _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d{1,18})")
@@ -103,10 +99,10 @@ class MailboxClient:
     async def fetch(self, uid: int, size: int | None = None) -> bytes | None:
         """The raw message of one UID (without setting \\Seen), None if it vanished; ``size``
         is what the server said it is, if it said."""
+        # A fixed bound would fail a large mail on a slow link at every reconnect, and hold
+        # the folder behind it; a stalled link still fails within aioimaplib's 30 s without data.
         expected = MAX_MAIL_BYTES if size is None else size
-        return await self._literal(
-            uid, "BODY.PEEK[]", FETCH_TIMEOUT_S + expected / SLOWEST_LINK_BYTES_S
-        )
+        return await self._literal(uid, "BODY.PEEK[]", FETCH_TIMEOUT_S + transfer_s(expected))
 
     async def fetch_header(self, uid: int) -> bytes | None:
         """The header block of one UID, None if it vanished."""

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from connectors.email.config import EmailAccount, TlsMode
+from connectors.email.slow_links import transfer_s
 from connectors.outbound import SendError, SendLater
 
 SMTP_TIMEOUT_S = 30.0
@@ -46,6 +47,9 @@ class SmtpServer:
 
     async def submit(self, mail: EmailMessage) -> None:
         """Hand one message to the server; raises ``aiosmtplib.SMTPException`` or ``OSError``."""
+        # The server answers DATA once the whole mail is in: a reply with 10 MB of files takes
+        # minutes on a slow uplink, and a fixed bound would fail it at every retry.
+        seconds = SMTP_TIMEOUT_S + transfer_s(_wire_size(mail))
         await aiosmtplib.send(
             mail,
             hostname=self.host,
@@ -57,8 +61,14 @@ class SmtpServer:
             password=self.password if self.login else None,
             # The default asks the resolver for our FQDN, which can stall for seconds.
             local_hostname=self.from_address.rsplit("@", 1)[-1],
-            timeout=SMTP_TIMEOUT_S,
+            timeout=seconds,
         )
+
+
+def _wire_size(mail: EmailMessage) -> int:
+    """About the mail's size as sent: its parts as they are encoded, without flattening it."""
+    parts = (part.get_payload() for part in mail.walk() if not part.is_multipart())
+    return sum(len(payload) for payload in parts if isinstance(payload, str | bytes))
 
 
 def _classify(code: int, text: str) -> Exception:

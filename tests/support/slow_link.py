@@ -1,6 +1,6 @@
-"""A TCP link with a slow way down: a proxy on loopback that passes what a client sends to the
-server at once, and what the server answers at ``bytes_per_s``, as a slow mobile or
-long-distance link does. For tests of what takes longer than loopback makes it look."""
+"""A slow TCP link: a proxy on loopback that passes bytes to the server at ``up`` and back to
+the client at ``down`` bytes a second (at once when None), as a slow mobile or long-distance
+link does. For tests of what takes longer than loopback makes it look."""
 
 from __future__ import annotations
 
@@ -27,14 +27,16 @@ async def _pass(
 
 
 @contextlib.asynccontextmanager
-async def slow_link(host: str, port: int, bytes_per_s: float) -> AsyncIterator[int]:
+async def slow_link(
+    host: str, port: int, *, down: float | None = None, up: float | None = None
+) -> AsyncIterator[int]:
     """Listen on a free loopback port (yielded) and link every connection to host:port."""
     links: set[asyncio.Task[None]] = set()
 
     async def link(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
         server_in, server_out = await asyncio.open_connection(host, port)
         await asyncio.gather(
-            _pass(client_in, server_out, None), _pass(server_in, client_out, bytes_per_s)
+            _pass(client_in, server_out, up), _pass(server_in, client_out, down)
         )
 
     async def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

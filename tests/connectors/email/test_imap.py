@@ -215,7 +215,7 @@ async def test_a_large_mail_on_a_slow_link_is_waited_for_by_its_size(
     big.set_content("line of a long report\n" * 28_000)
     mailboxes.deliver(big.as_bytes())
     mailboxes.deliver(mail(2, "after"))
-    async with slow_link("127.0.0.1", mailboxes.imap_port, 256 * 1024) as port:
+    async with slow_link("127.0.0.1", mailboxes.imap_port, down=256 * 1024) as port:
         reader.account = reader.account.model_copy(update={"imap_port": port})
         started = asyncio.get_running_loop().time()
         assert await reader.sync() == 2
