@@ -35,9 +35,7 @@ async def slow_link(
 
     async def link(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
         server_in, server_out = await asyncio.open_connection(host, port)
-        await asyncio.gather(
-            _pass(client_in, server_out, up), _pass(server_in, client_out, down)
-        )
+        await asyncio.gather(_pass(client_in, server_out, up), _pass(server_in, client_out, down))
 
     async def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
