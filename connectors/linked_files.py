@@ -1,6 +1,6 @@
-"""Files a user sent that the platform hands over as links (Viber's media, VK's photos,
-documents and voice messages): fetched as the update is read and kept with the hub's
-attachments.
+"""Files a user sent that the platform hands over as links (Telegram's files after
+``getFile``, Viber's media, VK's photos, documents and voice messages): fetched as the update
+is read and kept with the hub's attachments.
 
 A file that cannot be kept (too big, or refused by the platform's server) becomes a note in
 the message's text, so the operator knows something was sent. A server error or a failed
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from connectors.attachments import AttachmentStore, Kind
+from connectors.slow_links import transfer_s
 from core.bus import Retry
 from core.envelope import Attachment
 
@@ -22,6 +23,8 @@ MAX_BYTES = 50 * 1024 * 1024
 """The largest file kept. Both platforms cap what a user may send near this."""
 
 CHUNK = 64 * 1024
+WAIT_S = 30.0
+"""The fixed part of a download's time, and how long a server may send nothing."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class LinkedFile:
     name: str
     size: int = 0
     """As the platform states it, 0 when it does not: the body is counted as it comes anyway."""
+    mime: str = ""
+    """As the platform states it; when it does not, the file server's Content-Type."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,13 @@ async def _fetch(http: aiohttp.ClientSession, file: LinkedFile, platform: str) -
     """The file's bytes and type, or why it is not kept."""
     if file.size > MAX_BYTES:
         return "too big to keep"
+    # The session's bound suits API calls; a 50 MB video on a slow link needs minutes, and a
+    # download cut short would be retried with the whole update, and cut short again.
+    timeout = aiohttp.ClientTimeout(
+        total=WAIT_S + transfer_s(file.size or MAX_BYTES), sock_connect=WAIT_S, sock_read=WAIT_S
+    )
     try:
-        async with http.get(file.url) as resp:
+        async with http.get(file.url, timeout=timeout) as resp:
             if resp.status >= 500:
                 raise Retry(f"{platform} file download answered {resp.status}")
             if resp.status != 200:
@@ -82,6 +92,8 @@ async def _fetch(http: aiohttp.ClientSession, file: LinkedFile, platform: str) -
                 data += chunk
                 if len(data) > MAX_BYTES:
                     return "too big to keep"
-            return _Body(bytes(data), resp.headers.get("Content-Type", ""))
-    except aiohttp.ClientError as exc:
-        raise Retry(f"{platform} file download failed: {exc}") from exc
+            return _Body(bytes(data), file.mime or resp.headers.get("Content-Type", ""))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # A Telegram file's address holds the bot's token: the reason, which is logged, does not.
+        reason = repr(exc).replace(file.url, "<the file's address>")
+        raise Retry(f"{platform} file download failed: {reason}") from exc

@@ -21,7 +21,7 @@ import aioimaplib
 from connectors.email.config import EmailAccount
 from connectors.email.imap_names import imap_mailbox
 from connectors.email.parse import too_large
-from connectors.email.slow_links import transfer_s
+from connectors.slow_links import transfer_s
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from connectors.email.config import EmailAccount, TlsMode
-from connectors.email.slow_links import transfer_s
 from connectors.outbound import SendError, SendLater
+from connectors.slow_links import transfer_s
 
 SMTP_TIMEOUT_S = 30.0
 

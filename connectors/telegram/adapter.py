@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
 from connectors.accounts import ChannelAccount
+from connectors.linked_files import LinkedFile, keep_linked
 from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
 from connectors.telegram.parse import Ignored, UpdateHead, parse_update
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
 
 # aiogram takes seconds and over a hundred MiB to import: it is imported by the first use of a
 # Telegram account (its bot, its updates, its sends), so a hub without one never pays for it.
@@ -178,28 +180,32 @@ class TelegramConnector(PlatformConnector):
         if isinstance(parsed, Ignored):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
             return []
-        attachments: list[Attachment] = []
         text = parsed.text
+        wanted: list[LinkedFile] = []
+        bot = self.bot(account)
         for ref in parsed.files:
             if ref.size > MAX_DOWNLOAD:
                 text = (text + f"\n[{ref.name}: over the 20 MB a bot may download]").strip()
                 continue
             try:
-                bot = self.bot(account)
                 file = await bot.get_file(ref.file_id)
-                if file.file_path is None:
-                    raise TelegramBadRequest(method=None, message="no file_path")  # type: ignore[arg-type]
-                data = await bot.download_file(file.file_path)
             except TelegramBadRequest as exc:
                 text = (text + f"\n[{ref.name}: could not be downloaded: {exc.message}]").strip()
                 continue
             except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
-                raise Retry(f"download of {ref.file_id} failed: {exc}") from exc
-            assert data is not None
-            attachments.append(
-                await self.files.save(
-                    account.id, data.read(), kind=ref.kind, name=ref.name, mime=ref.mime
-                )
+                raise Retry(f"getFile of {ref.file_id} failed: {exc}") from exc
+            if file.file_path is None:
+                text = (text + f"\n[{ref.name}: could not be downloaded]").strip()
+                continue
+            url = bot.session.api.file_url(bot.token, file.file_path)
+            wanted.append(LinkedFile(url, ref.kind, ref.name, ref.size, ref.mime))
+        attachments: list[Attachment] = []
+        if wanted:
+            # The file itself is read like every platform's linked file: its time grows with
+            # its size, a refusal is a note and a server error or a stalled link a retry.
+            http = await cast("AiohttpSession", bot.session).create_session()
+            text, attachments = await keep_linked(
+                http, self.files, account.id, wanted, text, "Telegram"
             )
         return [
             InboundMessage(

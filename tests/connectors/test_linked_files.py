@@ -4,6 +4,7 @@ states, a note in the text for a file that cannot be kept, and a retry for a ser
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,6 +42,18 @@ class Files:
         await response.write_eof()
         return response
 
+    async def slow(self, request: web.Request) -> web.StreamResponse:
+        """The 1 MiB file at about 512 KB/s, or nothing at all after its first piece."""
+        response = web.StreamResponse()
+        response.content_type = "video/mp4"
+        response.content_length = len(BIG)
+        await response.prepare(request)
+        for start in range(0, len(BIG), 64 * 1024):
+            await response.write(BIG[start : start + 64 * 1024])
+            await asyncio.sleep(60 if request.match_info["how"] == "stalled" else 0.125)
+        await response.write_eof()
+        return response
+
     async def status(self, request: web.Request) -> web.Response:
         return web.Response(status=int(request.match_info["code"]), text="no")
 
@@ -52,6 +65,7 @@ async def files() -> AsyncIterator[tuple[str, Files]]:
     app.router.add_get("/whole.jpg", served.whole)
     app.router.add_get("/endless.pdf", served.endless)
     app.router.add_get("/status/{code}", served.status)
+    app.router.add_get("/{how}.mp4", served.slow)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -82,6 +96,26 @@ async def test_a_file_in_many_pieces_is_kept_whole_with_its_type(
     )
     stored = await store.read(kept.url)
     assert stored is not None and stored[0] == BIG
+
+
+async def test_a_slow_download_is_waited_for_by_its_size_and_a_stalled_one_retried(
+    files: tuple[str, Files], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, _ = files
+    store = AttachmentStore(tmp_path)
+    # The adapters' sessions bound an API call; this one as tightly as the test's pace needs.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as http:
+        video = [LinkedFile(f"{base}/slow.mp4", "video", "trip.mp4", size=len(BIG))]
+        started = asyncio.get_running_loop().time()
+        _, [kept] = await keep_linked(http, store, CHANNEL, video, "", "viber")
+        assert asyncio.get_running_loop().time() - started > 1.5  # it did come slowly
+        stored = await store.read(kept.url)
+        assert stored is not None and stored[0] == BIG
+        # A server that stops sending is given up within the wait for silence, for a retry.
+        monkeypatch.setattr(linked_files, "WAIT_S", 0.5)
+        stalled = [LinkedFile(f"{base}/stalled.mp4", "video", "trip.mp4", size=len(BIG))]
+        with pytest.raises(Retry, match=r"viber file download failed: .*Timeout"):
+            await keep_linked(http, store, CHANNEL, stalled, "", "viber")
 
 
 async def test_a_body_past_the_cap_is_a_note_whatever_size_was_stated(

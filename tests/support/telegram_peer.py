@@ -31,6 +31,8 @@ class TelegramPeer:
     token: str
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    """File paths that getFile names but the file server answers 404 for (expired)."""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     call_times: list[float] = field(default_factory=list)
     """When each of ``calls`` arrived (``time.monotonic()``), in the same order."""
@@ -236,6 +238,6 @@ class TelegramPeer:
         if request.match_info["token"] != self.token:
             raise web.HTTPUnauthorized()
         for path, data in self.files.values():
-            if path == request.match_info["path"]:
+            if path == request.match_info["path"] and path not in self.gone:
                 return web.Response(body=data)
         raise web.HTTPNotFound()

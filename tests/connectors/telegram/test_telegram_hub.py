@@ -87,6 +87,29 @@ async def test_polling_confirms_offsets_and_a_photo_is_downloaded(
         assert r.status == 401
 
 
+async def test_a_file_the_server_no_longer_has_is_a_note_beside_the_files_that_came(
+    hub: Hub, peer: TelegramPeer, admin: OperatorClient
+) -> None:
+    # getFile names both, but the file server has lost the document: the message arrives at
+    # once with the photo and a note, instead of being retried until it is dead-lettered.
+    peer.add_file("DOC-1", b"%PDF-1.7 report", "documents/file_2.pdf")
+    peer.gone.add("documents/file_2.pdf")
+    peer.add_file("PHOTO-2", b"\x89PNG the lid", "photos/file_3.jpg")
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    doc = {"file_id": "DOC-1", "file_unique_id": "d", "file_name": "report.pdf"}
+    doc["mime_type"] = "application/pdf"
+    assert await post_update(hub, peer.user_message(777, caption="see", document=doc)) == 200
+    message = (await admin.receive_until("message", author="client"))["message"]
+    assert message["text"] == "see\n[report.pdf: could not be downloaded]"
+    photo = [{"file_id": "PHOTO-2", "file_unique_id": "p", "width": 800, "height": 600}]
+    assert await post_update(hub, peer.user_message(777, photo=photo)) == 200
+    message = (await admin.receive_until("message", author="client", text=""))["message"]
+    [attachment] = message["attachments"]
+    assert (attachment["kind"], attachment["mime"]) == ("image", "image/jpeg")
+    async with admin.http.get(f"{hub.base}{attachment['url']}") as resp:
+        assert resp.status == 200 and await resp.read() == b"\x89PNG the lid"
+
+
 async def test_429_retry_after_is_honoured_and_a_block_is_shown_to_the_operator(
     hub: Hub, peer: TelegramPeer, admin: OperatorClient
 ) -> None:
