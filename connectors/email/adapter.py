@@ -196,12 +196,20 @@ class EmailConnector(AccountConnector):
         ctx = await store.reply_context(self.sessions, message)
         if ctx is None:
             raise SendError("the dialog no longer exists")
+        automatic = message.author == "system"
+        if automatic and ctx.answers_automatic:
+            # Two automatic senders answering each other never stop (RFC 3834, section 2).
+            raise SendError(
+                "not mailed: the client's last mail was sent automatically (an out-of-office, "
+                "a list), and an automatic answer to it could start a mail loop"
+            )
         domain = settings.from_address.rsplit("@", 1)[-1]
         mid = our_message_id(message.message_id, message.channel_id, message.at, domain)
         files = [await self._mail_file(att) for att in message.attachments]
         mail = render_reply(
-            settings, ctx, message.text, message.author_name, mid, message.at, files
-        )
+            settings, ctx, message.text, message.author_name, mid, message.at, files,
+            automatic=automatic,
+        )  # fmt: skip
         await send_mail(settings, mail)
         return Sent(external_id=mid)
 

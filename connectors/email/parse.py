@@ -71,7 +71,9 @@ class ParsedMail:
     attachments: tuple[MailFile, ...] = ()
     in_reply_to: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
-    auto_submitted: bool = False
+    automatic: bool = False
+    """Sent by the sender's software, not by a person: an out-of-office, another help desk's
+    acknowledgement, a list's or a bulk mail (RFC 3834). No automatic reply answers it."""
     bounce: Bounce | None = None
 
     def thread_ids(self) -> tuple[str, ...]:
@@ -132,7 +134,6 @@ def parse_mail(raw: bytes) -> ParsedMail:
     attachments = _salvaged(_attachments, msg, no_files, "the attachments", unread)
     # The operator learns that the client wrote, and that a part of it is missing.
     text = "\n\n".join([text, *(f"[{what} of this mail could not be read]" for what in unread)])
-    auto = _header(msg, "Auto-Submitted").lower()
     return ParsedMail(
         message_id=message_id,
         sender=normalise_address(address),
@@ -143,9 +144,18 @@ def parse_mail(raw: bytes) -> ParsedMail:
         attachments=attachments,
         in_reply_to=message_ids(_header(msg, "In-Reply-To")),
         references=message_ids(_header(msg, "References")),
-        auto_submitted=bool(auto) and auto != "no",
+        automatic=_automatic(msg),
         bounce=bounce,
     )
+
+
+def _automatic(msg: EmailMessage) -> bool:
+    # RFC 3834: anything but "no" in Auto-Submitted; Precedence and List-Id are what older
+    # responders and every mailing list still send instead.
+    auto = _header(msg, "Auto-Submitted").split(";", 1)[0].strip().lower()
+    precedence = _header(msg, "Precedence").strip().lower()
+    listed = bool(_header(msg, "List-Id"))
+    return auto not in ("", "no") or precedence in ("bulk", "junk", "list") or listed
 
 
 def _salvaged(read: Callable[[EmailMessage], T], msg: EmailMessage, empty: T, what: str,
@@ -302,8 +312,8 @@ def _returned_ids(part: Message) -> list[str]:
 
 
 _KEPT_HEADERS = frozenset(
-    b"from to cc subject message-id in-reply-to references date auto-submitted "
-    b"delivered-to x-original-to".split()
+    b"from to cc subject message-id in-reply-to references date auto-submitted precedence "
+    b"list-id delivered-to x-original-to".split()
 )
 
 

@@ -33,6 +33,8 @@ class ReplyContext:
     """The subject of the client's mail ("" if the dialog has none)."""
     in_reply_to: str | None
     references: tuple[str, ...]
+    answers_automatic: bool = False
+    """The client's last mail was sent by their software (``ParsedMail.automatic``)."""
 
 
 def our_message_id(message_id: int, channel_id: int, created: datetime, domain: str) -> str:
@@ -71,8 +73,11 @@ def render_reply(
     message_id: str,
     at: datetime,
     files: Sequence[MailFile] = (),
+    *,
+    automatic: bool = False,
 ) -> EmailMessage:
-    """The mail for one operator reply, with the operator's files as MIME attachments."""
+    """The mail for one operator reply, with the operator's files as MIME attachments; an
+    ``automatic`` one (the line's greeting, its other auto-replies) is marked as such."""
     style = account.style(ctx.line_id)
     body = fill(
         style.reply_template,
@@ -100,7 +105,13 @@ def render_reply(
         if len(refs) > MAX_REFERENCES:
             refs = refs[:1] + refs[-(MAX_REFERENCES - 1) :]
         msg["References"] = " ".join(refs)
-    msg["Auto-Submitted"] = "no"
+    if automatic:
+        # RFC 3834, so the client's out-of-office does not answer it; the second header is
+        # the one Exchange and Outlook read for the same.
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+    else:
+        msg["Auto-Submitted"] = "no"
     msg["X-Openlines-Dialog"] = str(ctx.dialog_id)
     msg.set_content(body.strip() + "\n")
     for file in files:

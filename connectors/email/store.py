@@ -142,7 +142,7 @@ async def do_remember_inbound(
                 EmailMail(
                     channel_id=channel_id, rfc_message_id=external_id, direction="in",
                     subject=mail.subject[:2000], references=" ".join(mail.references)[:8000],
-                    status="seen", created_at=utcnow(),
+                    status="seen", automatic=mail.automatic, created_at=utcnow(),
                 )
             )  # fmt: skip
 
@@ -171,7 +171,7 @@ async def reply_context(sessions: SessionMaker, out: OutboundMessage) -> ReplyCo
         ).all()
         client_ids = [ext for ext, author in rows if author == "client" and ext]
         last_in = client_ids[-1] if client_ids else None
-        subject, chain = "", ""
+        subject, chain, automatic = "", "", False
         if last_in is not None:
             row = await session.scalar(
                 select(EmailMail).where(
@@ -179,7 +179,7 @@ async def reply_context(sessions: SessionMaker, out: OutboundMessage) -> ReplyCo
                 )
             )
             if row is not None:
-                subject, chain = row.subject, row.references
+                subject, chain, automatic = row.subject, row.references, row.automatic
     return ReplyContext(
         dialog_id=dialog.id,
         line_id=dialog.line_id,
@@ -188,4 +188,5 @@ async def reply_context(sessions: SessionMaker, out: OutboundMessage) -> ReplyCo
         subject=subject,
         in_reply_to=last_in if last_in and not last_in.endswith(".@openlines>") else None,
         references=(chain, *(ext for ext, _a in rows if ext and not ext.endswith(".@openlines>"))),
+        answers_automatic=automatic,
     )

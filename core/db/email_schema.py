@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.schema import BIG_ID, Base
@@ -56,6 +66,8 @@ class EmailMail(Base):
     dialog_id: Mapped[int | None] = mapped_column(ForeignKey("dialogs.id"), default=None)
     status: Mapped[str] = mapped_column(String(16), default="seen")
     """Inbound: ``seen``. Outbound: ``sending``, ``sent`` or ``failed``."""
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Inbound: sent by the client's software (an out-of-office, a list), not by a person."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,17 +4,21 @@ bounces and 5xx refusals are shown to the operator."""
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from connectors.email import adapter
 from connectors.email.parse import ParsedMail, parse_mail
+from core.app_keys import SESSIONS
+from core.db.schema import Line
 from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient
 from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
-from tests.support.mailpeers import CLIENT, PASSWORD, SUPPORT, MailPeers
+from tests.support.mailpeers import CLIENT, OTHER, PASSWORD, SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -86,6 +90,68 @@ async def test_a_mail_the_parser_fails_on_is_skipped_and_the_next_one_arrives(
     assert "Где мой заказ?" in message["text"]
     skipped = [r for r in caplog.records if "the parser failed on was skipped" in r.getMessage()]
     assert len(skipped) == 1 and "<bug@example.test>" in skipped[0].getMessage()
+
+
+async def test_automatic_mail_gets_no_automatic_answer_and_ours_are_marked(
+    hub: Hub,
+    admin: OperatorClient,
+    mailboxes: MailPeers,
+    account_config: dict[str, Any],
+) -> None:
+    # Another help desk's acknowledgement, answered by our greeting, answered by their
+    # acknowledgement...: RFC 3834 breaks the loop on both sides.
+    async with hub.server.app[SESSIONS]() as s, s.begin():
+        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
+        assert line is not None
+        line.settings = {**line.settings, "auto_replies": {"greeting": "We got your mail."}}
+    await add_mailbox(hub.server.app, account_config)
+    mailboxes.deliver(
+        client_mail("Automatic reply: order", "I am away until Monday.", "<ooo@example.test>",
+                    Auto_Submitted="auto-replied")
+    )  # fmt: skip
+    person = EmailMessage()
+    person["From"], person["To"], person["Subject"] = OTHER, SUPPORT, "Where is my order?"
+    person["Message-ID"] = "<person@example.test>"
+    person.set_content("It has not come.")
+    mailboxes.deliver(person.as_bytes(), sender=OTHER)
+    opened = await admin.receive_each(
+        "dialog", {"client_name": "Клиент"}, {"client_name": OTHER}, timeout=20
+    )
+    away, asking = (d["dialog"]["id"] for d in opened)
+    # The socket's frames of the first dialog's greeting may come before the second dialog's:
+    # its delivery is read from the dialog itself.
+    not_mailed = await _greeting_delivery(admin, away, "failed")
+    assert "sent automatically" in (not_mailed["delivery_error"] or "")
+    await _greeting_delivery(admin, asking, "sent")
+    greeting = await wait_for_mail(mailboxes, OTHER)
+    assert greeting["Auto-Submitted"] == "auto-replied"
+    assert greeting["X-Auto-Response-Suppress"] == "All"
+    body = greeting.get_body()
+    assert body is not None and "We got your mail." in body.get_content()
+
+    # A person's answer to the automatic mail is theirs to send, and it is not automatic.
+    answer_body = {"text": "We will write on Monday.", "client_msg_id": "m1"}
+    status, _ = await admin.call("POST", f"/api/dialogs/{away}/messages", answer_body)
+    assert status == 202
+    answer = await wait_for_mail(mailboxes, CLIENT)
+    assert answer["Auto-Submitted"] == "no"
+    body = answer.get_body()
+    assert body is not None and "We will write on Monday." in body.get_content()
+    # The greeting never went to the away client: their one mail is the operator's.
+    found = mailboxes.doveadm("search", "-u", CLIENT, "mailbox", "INBOX", "all").split()
+    assert len(found) == 2  # doveadm prints the mailbox GUID and the UID of each mail
+
+
+async def _greeting_delivery(
+    admin: OperatorClient, dialog_id: int, status: str, timeout: float = 20
+) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            _, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+            for message in body["messages"]:
+                if message["author"] == "system" and message["delivery_status"] == status:
+                    return dict(message)
+            await asyncio.sleep(0.1)
 
 
 async def test_a_bounce_and_a_5xx_mark_replies_failed_with_the_reason(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -73,12 +74,35 @@ def test_html_only_mail_with_undeclared_cp1251_becomes_safe_text() -> None:
 
 def test_postfix_dsn_is_a_bounce_naming_the_original_message() -> None:
     mail = parse_mail(fixture("postfix_dsn_bounce.eml"))
-    assert mail.bounce is not None and mail.auto_submitted
+    assert mail.bounce is not None and mail.automatic
     assert mail.bounce.original_ids == ("<orig-1@example.test>",)
     assert mail.bounce.recipient == "nobody@example.test"
     assert mail.bounce.status == "5.1.1"
     assert "User doesn't exist" in mail.bounce.reason
     assert mail.attachments == ()
+
+
+@pytest.mark.parametrize(
+    ("headers", "automatic"),
+    [
+        ({}, False),
+        ({"Auto-Submitted": "no"}, False),
+        ({"Auto-Submitted": "auto-replied"}, True),  # an out-of-office (RFC 3834)
+        ({"Auto-Submitted": "Auto-Generated; owner-email=desk@shop.test"}, True),
+        ({"Precedence": "bulk"}, True),  # older responders and newsletters
+        ({"Precedence": "first-class"}, False),
+        ({"List-Id": "Kettle owners <kettles.lists.example.test>"}, True),
+    ],
+)
+def test_mail_sent_by_software_is_told_from_mail_sent_by_a_person(
+    headers: dict[str, str], automatic: bool
+) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "client@example.test", "support@example.test", "x"
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content("text")
+    assert parse_mail(msg.as_bytes()).automatic is automatic
 
 
 def test_html_to_text_drops_scripts_and_quotes() -> None:
