@@ -62,7 +62,7 @@ class ParsedMail:
     message_id: str
     """The Message-ID with its angle brackets, or a stable ``<sha256.@openlines>`` if absent."""
     sender: str
-    """The sender's address, lower-cased."""
+    """The client's address, lower-cased: Reply-To's when the mail names one, else From's."""
     sender_name: str
     recipients: tuple[str, ...]
     subject: str
@@ -118,6 +118,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
         raise MailParseError(
             f"From: an address of {len(address)} characters (at most {MAX_ADDRESS})"
         )
+    # RFC 5322, 3.6.2: replies go to Reply-To. A site's contact form mails from its own
+    # address (often this very mailbox) with the visitor in Reply-To: the visitor is the client.
+    name, address = _reply_to(msg) or (name, address)
     ids = message_ids(_header(msg, "Message-ID"))
     message_id = ids[0] if ids else f"<{hashlib.sha256(raw).hexdigest()}.@openlines>"
     recipients = tuple(
@@ -147,6 +150,14 @@ def parse_mail(raw: bytes) -> ParsedMail:
         automatic=_automatic(msg),
         bounce=bounce,
     )
+
+
+def _reply_to(msg: EmailMessage) -> tuple[str, str] | None:
+    """The first usable (name, address) of Reply-To, None when it names none."""
+    for name, address in getaddresses([_header(msg, "Reply-To")]):
+        if "@" in address and len(address) <= MAX_ADDRESS:
+            return name, address
+    return None
 
 
 def _automatic(msg: EmailMessage) -> bool:

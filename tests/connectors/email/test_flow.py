@@ -142,6 +142,32 @@ async def test_automatic_mail_gets_no_automatic_answer_and_ours_are_marked(
     assert len(found) == 2  # doveadm prints the mailbox GUID and the UID of each mail
 
 
+async def test_a_site_form_mailed_from_our_own_address_is_the_visitors_dialog(
+    hub: Hub,
+    admin: OperatorClient,
+    mailboxes: MailPeers,
+    account_config: dict[str, Any],
+) -> None:
+    # The shop's contact form sends from the support address itself, the visitor in Reply-To:
+    # it is not our own mail, and the answer goes to the visitor.
+    await add_mailbox(hub.server.app, account_config)
+    form = EmailMessage()
+    form["From"], form["To"], form["Subject"] = f"Shop site <{SUPPORT}>", SUPPORT, "Call back"
+    form["Reply-To"] = f"Иван Петров <{CLIENT}>"
+    form["Message-ID"] = "<form1@example.test>"
+    form.set_content("Please call me back about the kettle.")
+    mailboxes.deliver(form.as_bytes(), sender=SUPPORT)
+    dialog = (await admin.receive_until("dialog", timeout=20))["dialog"]
+    assert dialog["client_name"] == "Иван Петров"
+    answer_body = {"text": "We will call at noon.", "client_msg_id": "f1"}
+    status, _ = await admin.call("POST", f"/api/dialogs/{dialog['id']}/messages", answer_body)
+    assert status == 202
+    answer = await wait_for_mail(mailboxes, CLIENT)
+    assert answer["In-Reply-To"] == "<form1@example.test>"
+    body = answer.get_body()
+    assert body is not None and "We will call at noon." in body.get_content()
+
+
 async def _greeting_delivery(
     admin: OperatorClient, dialog_id: int, status: str, timeout: float = 20
 ) -> dict[str, Any]:

@@ -105,6 +105,27 @@ def test_mail_sent_by_software_is_told_from_mail_sent_by_a_person(
     assert parse_mail(msg.as_bytes()).automatic is automatic
 
 
+@pytest.mark.parametrize(
+    ("reply_to", "sender", "name"),
+    [
+        # A site's contact form: the mail is the form's, the client is in Reply-To.
+        ("Иван Петров <Ivan@Example.test>", "ivan@example.test", "Иван Петров"),
+        ("ivan@example.test", "ivan@example.test", ""),
+        # Nothing usable in it: the author is the client.
+        ("undisclosed-recipients:;", "forms@shop.test", "Shop site"),
+        (None, "forms@shop.test", "Shop site"),
+    ],
+)
+def test_the_client_is_whom_replies_go_to(reply_to: str | None, sender: str, name: str) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Shop site <forms@shop.test>", "support@x.test", "Form"
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    msg.set_content("Call me back, please.")
+    mail = parse_mail(msg.as_bytes())
+    assert (mail.sender, mail.sender_name) == (sender, name)
+
+
 def test_html_to_text_drops_scripts_and_quotes() -> None:
     html = "<p>Hi<script>evil()</script></p><blockquote>old</blockquote><p>a &lt; b</p>"
     assert html_to_text(html) == "Hi\n\na < b"
