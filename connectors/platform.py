@@ -37,6 +37,7 @@ from connectors.workers import Job, KindWorkers
 from core import streams
 from core.backoff import Backoff
 from core.bus import Bus, Delivery
+from core.cancelling import cancel_and_wait
 from core.envelope import (
     DialogClosedNotice,
     InboundMessage,
@@ -224,9 +225,7 @@ class PlatformConnector(AccountConnector, ABC):
     async def _stop_pollers(self, ids: Sequence[int]) -> None:
         for account_id in ids:
             _account, task = self._pollers.pop(account_id)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
 
     async def _supervise(self, account: ChannelAccount, poll_round: Poller) -> None:
         """Repeat ``poll_round`` until the bus stops: one log line per failure, a wait that

@@ -10,7 +10,6 @@ a 4xx is retried and a 5xx is shown to the operator.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import re
@@ -36,6 +35,7 @@ from connectors.outbound import OutboundSender, SendError, Sent, report_outcome
 from connectors.workers import Job, KindWorkers
 from core import streams
 from core.bus import Bus
+from core.cancelling import cancel_and_wait
 from core.envelope import (
     MAX_TEXT,
     Attachment,
@@ -117,9 +117,7 @@ class EmailConnector(AccountConnector):
             entry = self._watchers.pop(key, None)
             if entry is None:
                 continue
-            entry[1].cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await entry[1]
+            await cancel_and_wait(entry[1])
 
     async def ingest(self, account: ChannelAccount, settings: EmailAccount, raw: bytes) -> None:
         """Turn one fetched message into an inbound envelope, a bounce, or nothing."""
