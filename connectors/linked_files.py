@@ -20,7 +20,8 @@ from core.bus import Retry
 from core.envelope import Attachment
 
 MAX_BYTES = 50 * 1024 * 1024
-"""The largest file kept. Both platforms cap what a user may send near this."""
+"""The largest file kept. Viber and VK cap what a user may send near this; a bot may download
+no more than 20 MB from Telegram (``connectors.telegram.adapter.MAX_DOWNLOAD``)."""
 
 CHUNK = 64 * 1024
 WAIT_S = 30.0
