@@ -198,8 +198,8 @@ class EmailConnector(AccountConnector):
         if automatic and ctx.answers_automatic:
             # Two automatic senders answering each other never stop (RFC 3834, section 2).
             raise SendError(
-                "not mailed: the client's last mail was sent automatically (an out-of-office, "
-                "a list), and an automatic answer to it could start a mail loop"
+                "the client's last mail was sent automatically (an out-of-office, a list), "
+                "and an automatic answer to it could start a mail loop"
             )
         domain = settings.from_address.rsplit("@", 1)[-1]
         mid = our_message_id(message.message_id, message.channel_id, message.at, domain)

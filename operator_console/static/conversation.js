@@ -405,9 +405,12 @@ function messageNode(message, grouped) {
 }
 
 // Whether the channel took an operator's message, delivered it, showed it, or failed (and why).
+// Of the line's own auto-replies only a failure is shown: the operator then knows the client
+// never got the greeting, and why; "Sent" under every greeting would only be noise.
 function receiptNode(message) {
   const status = message.delivery_status;
-  if (message.author !== "operator" || message.hidden || !RECEIPT_LABELS[status]) return null;
+  if (message.hidden || !RECEIPT_LABELS[status]) return null;
+  if (message.author !== "operator" && !(message.author === "system" && status === "failed")) return null;
   const text = status === "failed" ? `Failed: ${message.delivery_error || "not delivered"}` : RECEIPT_LABELS[status];
   return el("div", { class: `msg-receipt msg-receipt--${status}`, dataset: { ol: "receipt", status }, text });
 }
