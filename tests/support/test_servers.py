@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.db import at_head
 from core.db.schema import Line
-from tests.support.servers import PostgresCluster, RedisServer
+from tests.support.mailpeers import Postfix
+from tests.support.servers import PostgresCluster, RedisServer, free_port
 
 pytestmark = pytest.mark.servers  # starts and stops servers of its own
 
@@ -156,6 +157,19 @@ def test_stop_ends_the_server_and_removes_its_directory() -> None:
     assert not _answers(port)
     assert not directory.exists()
     server.stop()  # a second stop is harmless
+
+
+def test_a_stopped_postfix_leaves_no_master_running() -> None:
+    # Its master makes a session of its own, out of reach of the command that started it.
+    postfix = Postfix(lmtp_port=free_port()).start()
+    assert postfix.directory is not None
+    master = Path(f"/proc/{(postfix.directory / 'spool/pid/master.pid').read_text().split()[0]}")
+    assert master.exists()
+    postfix.stop()
+    deadline = time.monotonic() + 10
+    while master.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not master.exists()
 
 
 # The code the child runs: start both kinds of server, say where they are, then hang.
