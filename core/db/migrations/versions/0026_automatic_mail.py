@@ -27,5 +27,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("email_mail") as batch:
-        batch.drop_column("automatic")
+    # SQLite drops a column in place since 3.35; a batch would copy the table.
+    op.drop_column("email_mail", "automatic")
