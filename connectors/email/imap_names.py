@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 
+import aioimaplib
+
 
 def modified_utf7(name: str) -> str:
     """``name`` in IMAP's modified UTF-7: printable ASCII as itself ("&" as "&-"), every run of
@@ -34,5 +36,4 @@ def modified_utf7(name: str) -> str:
 
 def imap_mailbox(name: str) -> str:
     """``name`` ready for a command: modified UTF-7, quoted, its quotes and backslashes escaped."""
-    encoded = modified_utf7(name).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{encoded}"'
+    return str(aioimaplib.quoted(modified_utf7(name)))

@@ -36,6 +36,14 @@ async def add_mailbox(app: web.Application, config: dict[str, Any]) -> int:
     return channel_id
 
 
+async def set_greeting(app: web.Application, greeting: str) -> None:
+    """Give the line that mailboxes join (the first) a greeting auto-reply."""
+    async with app[SESSIONS]() as s, s.begin():
+        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
+        assert line is not None
+        line.settings = {**line.settings, "auto_replies": {"greeting": greeting}}
+
+
 async def write_leaving_email(
     admin: OperatorClient,
     visitor: VisitorClient,

@@ -8,14 +8,11 @@ from typing import Any
 
 import pytest
 from playwright.async_api import expect
-from sqlalchemy import select
 
-from core.app_keys import SESSIONS
-from core.db.schema import Line
 from tests.support.browser_fixtures import NewPage
 from tests.support.connector_hub import Hub
 from tests.support.console_page import DESKTOP, PHONE, bad_text_nodes, box, inside, sign_in
-from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
+from tests.support.mailflow import add_mailbox, client_mail, set_greeting, wait_for_mail
 from tests.support.mailpeers import OTHER, SUPPORT, MailPeers
 from tests.support.widget_page import shot
 
@@ -36,10 +33,7 @@ async def test_a_greeting_not_mailed_to_an_out_of_office_says_so_and_why(
     new_page: NewPage,
     size: dict[str, int],
 ) -> None:
-    async with hub.server.app[SESSIONS]() as s, s.begin():
-        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
-        assert line is not None
-        line.settings = {**line.settings, "auto_replies": {"greeting": GREETING}}
+    await set_greeting(hub.server.app, GREETING)
     await add_mailbox(hub.server.app, account_config)
     console = await new_page("console", viewport=size)
     await sign_in(console, hub.base)

@@ -9,15 +9,12 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from connectors.email import adapter
 from connectors.email.parse import ParsedMail, parse_mail
-from core.app_keys import SESSIONS
-from core.db.schema import Line
 from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient
-from tests.support.mailflow import add_mailbox, client_mail, wait_for_mail
+from tests.support.mailflow import add_mailbox, client_mail, set_greeting, wait_for_mail
 from tests.support.mailpeers import CLIENT, OTHER, PASSWORD, SUPPORT, MailPeers
 
 pytestmark = pytest.mark.timeout(90)
@@ -100,10 +97,7 @@ async def test_automatic_mail_gets_no_automatic_answer_and_ours_are_marked(
 ) -> None:
     # Another help desk's acknowledgement, answered by our greeting, answered by their
     # acknowledgement...: RFC 3834 breaks the loop on both sides.
-    async with hub.server.app[SESSIONS]() as s, s.begin():
-        line = await s.scalar(select(Line).order_by(Line.id).limit(1))
-        assert line is not None
-        line.settings = {**line.settings, "auto_replies": {"greeting": "We got your mail."}}
+    await set_greeting(hub.server.app, "We got your mail.")
     await add_mailbox(hub.server.app, account_config)
     mailboxes.deliver(
         client_mail("Automatic reply: order", "I am away until Monday.", "<ooo@example.test>",
