@@ -20,6 +20,7 @@ from config.lines import load_lines_file
 from config.settings import Settings, config_path
 from connectors.context import ConnectorContext
 from connectors.registry import KINDS
+from connectors.webchat.cross_origin import allow_any_site
 from core import streams
 from core.app_keys import BUS, REDIS, SECRET_KEY, SESSIONS
 from core.backoff import Backoff
@@ -372,4 +373,5 @@ def build_app(settings: Settings, role: str = "all") -> web.Application:
         app[CHANNELS] = [kind.make(context) for kind in KINDS.values()]
         for connector in app[CHANNELS]:
             app.router.add_routes(connector.routes())
+        allow_any_site(app)
     return app

@@ -194,3 +194,34 @@ async def test_uploads_have_a_budget_per_visitor_and_per_address(
     finally:
         for visitor in (first, second, elsewhere):
             await visitor.close()
+
+
+async def test_pages_of_any_origin_may_upload_and_read_the_answer(
+    visitor: VisitorClient,
+) -> None:
+    """The widget runs on the customer's site: the browser asks first (a preflight, for the
+    widget's own headers) and lets the page read the answer only when the hub allows it."""
+    site = "https://shop.example"
+    preflight = {
+        "Origin": site,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-openlines-token, x-file-name",
+    }
+    url = f"{visitor.base}/widget/upload?channel=demo"
+    async with visitor.http.options(url, headers=preflight) as resp:
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == site
+        allowed = resp.headers["Access-Control-Allow-Headers"].lower()
+        assert {"x-openlines-token", "x-file-name"} <= set(allowed.replace(" ", "").split(","))
+        assert "POST" in resp.headers["Access-Control-Allow-Methods"]
+    await visitor.connect()
+    # A refusal as well as a stored file: the widget shows the refusal's reason.
+    for token, status in ((None, 201), ("forged", 403)):
+        headers = {"Origin": site, "X-Openlines-Token": token or visitor.token or "",
+                   "X-File-Name": "a.png"}  # fmt: skip
+        async with visitor.http.post(url, data=PNG, headers=headers) as resp:
+            assert resp.status == status
+            assert resp.headers["Access-Control-Allow-Origin"] == site
+    # The console's API stays closed to other origins.
+    async with visitor.http.options(f"{visitor.base}/api/me", headers=preflight) as resp:
+        assert "Access-Control-Allow-Origin" not in resp.headers
