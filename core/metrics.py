@@ -64,7 +64,8 @@ class HubMetrics:
         )
         self.websockets = Gauge(
             "openlines_websocket_connections",
-            "Open websockets of this process: operator consoles and web chat visitors.",
+            "Open websockets of this process: operator consoles and web chat visitors (kind "
+            "visitor_poll: the widget's long-poll links).",
             ["kind"],
             registry=registry,
         )

@@ -3,7 +3,8 @@
 Every socket is a file descriptor. A process out of descriptors fails everywhere at once (the
 accept loop, the database, Redis), so the hub raises its soft limit to the hard one at start,
 and refuses new websockets with 503 while the live ones come close to what is left after the
-descriptors its own pools need.
+descriptors its own pools need. The widget's long polls hold a connection each as a socket does
+(``connectors.webchat.polling``), so they count too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ UNLIMITED_FILES = 1 << 20
 SPARE_FILES = 64
 """Descriptors kept for the database, log files and plain HTTP requests."""
 RETRY_AFTER_S = 5
+LONG_POLLS = "/widget/poll/"
+"""Where a ``GET`` is held open until there is something to answer."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -64,8 +67,12 @@ class SocketBudget:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """503 for a websocket upgrade when the budget is spent; counts the ones let in."""
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        """503 for a websocket upgrade or a long poll when the budget is spent; counts the ones
+        let in."""
+        held = request.headers.get("Upgrade", "").lower() == "websocket" or (
+            request.method == "GET" and request.path.startswith(LONG_POLLS)
+        )
+        if not held:
             return await handler(request)
         if self.open >= self.limit:
             self._log_refusal()

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -32,6 +33,7 @@ from connectors.webchat.availability import line_answering
 from connectors.webchat.closing import do_rate, do_transcript
 from connectors.webchat.delivery import VisitorDelivery
 from connectors.webchat.history import missed_messages, pending_rating
+from connectors.webchat.link import MAX_FRAME_BYTES, VisitorLink
 from connectors.webchat.parse import (
     IDENTITY_ERROR,
     FrameError,
@@ -46,6 +48,7 @@ from connectors.webchat.parse import (
     parse_frame,
     parse_identity,
 )
+from connectors.webchat.polling import PollLink, PollLinks
 from connectors.webchat.presence import VisitorPresence
 from connectors.webchat.rate import RateBudget, VisitorRate
 from connectors.webchat.signals import VisitorSignals
@@ -73,7 +76,6 @@ from core.socket_end import abort_if_unread
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 64 * 1024
 HEARTBEAT_S = 30.0
 """How often a visitor's socket is pinged; one that has not answered half that later is
 closed (aiohttp's heartbeat)."""
@@ -103,6 +105,9 @@ class WebchatConnector(ContextConnector):
         """Which visitors have a widget open on this process, as the other processes see it."""
         self.answer_mail = AnswerMailer(context, self.presence)
         """Answers to visitors who left the page go to the email they left."""
+        self.polls = PollLinks(lambda key: self._channel(key, enabled_only=False),
+                               self._serve_poll)  # fmt: skip
+        """The widgets of this process that talk over long polls, their sockets refused."""
 
     async def load_accounts(self) -> None:
         """Read the web chats from the database now (see connectors.base.LoadsAccounts)."""
@@ -142,6 +147,7 @@ class WebchatConnector(ContextConnector):
         """The widget's socket, script and pages."""
         return [
             web.get("/widget/ws", self.visitor_socket),
+            *self.polls.routes(),
             upload_route(
                 lambda: self.secret, lambda: self.files, self._channel, lambda: self.upload_rate
             ),
@@ -154,6 +160,7 @@ class WebchatConnector(ContextConnector):
             asyncio.create_task(self.enabled.watch(self.bus, self.sessions, self._drop_disabled)),
             asyncio.create_task(self.signals.run()),
             asyncio.create_task(self.presence.run(lambda: list(self.sockets))),
+            asyncio.create_task(self.polls.run()),
         ]
         try:
             stream = streams.outbound(self.kind)
@@ -226,6 +233,7 @@ class WebchatConnector(ContextConnector):
         """Close every visitor socket (they reconnect to another process or after restart)."""
         await self.signals.close()
         await self.answer_mail.close()
+        await self.polls.close()
         for group in list(self.sockets.values()):
             for ws in list(group):
                 with contextlib.suppress(Exception):
@@ -248,52 +256,64 @@ class WebchatConnector(ContextConnector):
         )
         await ws.prepare(request)
         transport = request.transport
-        if not channel.enabled:
-            # Upgraded only to say why: a browser never sees the body of a refused handshake.
-            await refuse(ws)
-            return ws
-        visitor: Visitor | None = None
-        hints: ClientHints | None = None
-        """Who the site says this socket's visitor is, once its signature checked out."""
-        address = request.remote or "unknown"
-        sockets = self.bus.metrics.websockets.labels("visitor")
-        sockets.inc()
-        CHANNEL_ID.set(channel.id)  # this request's task: its records name the channel
         self.delivery.watch(ws, transport)
         try:
-            async for frame in ws:
-                if frame.type != WSMsgType.TEXT:
-                    if frame.type == WSMsgType.BINARY:
-                        await send_error(ws, "bad_frame", "frames are JSON text")
-                    continue
+            await self._serve(ws, channel, request.remote or "unknown", _texts(ws))
+        finally:
+            self.delivery.unwatch(ws)
+            abort_if_unread(transport, "a visitor's socket")
+        return ws
+
+    async def _serve_poll(self, link: PollLink, channel: Channel, address: str) -> None:
+        """One visitor's long-poll link (``connectors.webchat.polling``): a socket's loop."""
+        await self._serve(link, channel, address, link.incoming(), kind="visitor_poll")
+
+    async def _serve(
+        self,
+        link: VisitorLink,
+        channel: Channel,
+        address: str,
+        texts: AsyncIterator[str],
+        kind: str = "visitor",
+    ) -> None:
+        """Handle a visitor link's frames until it closes."""
+        if not channel.enabled:
+            # Opened only to say why: a browser never sees the body of a refused handshake.
+            await refuse(link)
+            return
+        visitor: Visitor | None = None
+        hints: ClientHints | None = None
+        """Who the site says this link's visitor is, once its signature checked out."""
+        links = self.bus.metrics.websockets.labels(kind)
+        links.inc()
+        CHANNEL_ID.set(channel.id)  # this task's records name the channel
+        try:
+            async for data in texts:
                 try:
                     visitor, hints = await self._on_frame(
-                        ws, channel, frame.data, visitor, hints, address
+                        link, channel, data, visitor, hints, address
                     )
                 except REDIS_CLIENT_DOWN:
                     # Redis is away: the widget sends the frame again (its outbox does), and
-                    # the socket stays for what the delivery tail pushes once Redis is back.
-                    await send_error(ws, "unavailable", "the chat is busy; retrying",
-                                 client_msg_id(frame.data))  # fmt: skip
+                    # the link stays for what the delivery tail pushes once Redis is back.
+                    await send_error(link, "unavailable", "the chat is busy; retrying",
+                                     client_msg_id(data))  # fmt: skip
                 except (RedisError, OSError, ConnectionError):
                     raise
                 except Exception:
-                    # A bug must cost one frame, not the visitor's socket.
+                    # A bug must cost one frame, not the visitor's link.
                     log.exception("web chat frame failed on channel %s", channel.id)
-                    await send_error(ws, "server_error", "this frame could not be handled")
+                    await send_error(link, "server_error", "this frame could not be handled")
         finally:
-            sockets.dec()
-            self.delivery.unwatch(ws)
-            abort_if_unread(transport, "a visitor's socket")
+            links.dec()
             if visitor is not None:
-                self.delivery.leave((channel.id, visitor.visitor_id), ws)
+                self.delivery.leave((channel.id, visitor.visitor_id), link)
                 if (channel.id, visitor.visitor_id) not in self.sockets:
                     await self.presence.do_leave((channel.id, visitor.visitor_id))
-        return ws
 
     async def _on_frame(
         self,
-        ws: web.WebSocketResponse,
+        ws: VisitorLink,
         channel: Channel,
         data: str,
         visitor: Visitor | None,
@@ -334,7 +354,7 @@ class WebchatConnector(ContextConnector):
         return visitor, hints
 
     async def _hello(
-        self, ws: web.WebSocketResponse, channel: Channel, hello: Hello, current: Visitor | None
+        self, ws: VisitorLink, channel: Channel, hello: Hello, current: Visitor | None
     ) -> Visitor | None:
         if current is not None:
             await send_error(ws, "bad_frame", "hello was already sent")
@@ -390,7 +410,7 @@ class WebchatConnector(ContextConnector):
         return visitor
 
     async def _identify(
-        self, ws: web.WebSocketResponse, channel: Channel, raw: Any, current: ClientHints | None
+        self, ws: VisitorLink, channel: Channel, raw: Any, current: ClientHints | None
     ) -> ClientHints | None:
         """The socket's hints after the site's identity is checked: the new ones when it is
         valid, else ``current`` with a ``bad_identity`` error (the chat goes on without it)."""
@@ -414,7 +434,7 @@ class WebchatConnector(ContextConnector):
 
     async def _accept(
         self,
-        ws: web.WebSocketResponse,
+        ws: VisitorLink,
         channel: Channel,
         visitor: Visitor,
         text: VisitorText,
@@ -448,6 +468,15 @@ class WebchatConnector(ContextConnector):
         await ws.send_json(
             {"type": "accepted", "client_msg_id": text.client_msg_id}, dumps=frames.dumps
         )
+
+
+async def _texts(ws: web.WebSocketResponse) -> AsyncIterator[str]:
+    """A socket's text frames; a binary one is answered with an error."""
+    async for frame in ws:
+        if frame.type == WSMsgType.TEXT:
+            yield frame.data
+        elif frame.type == WSMsgType.BINARY:
+            await send_error(ws, "bad_frame", "frames are JSON text")
 
 
 @functools.cache

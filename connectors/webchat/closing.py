@@ -6,11 +6,11 @@ dialog id alone must not let anyone rate or read any dialog.
 
 from __future__ import annotations
 
-from aiohttp import web
 from sqlalchemy import select
 
 from config.settings import Settings
 from connectors.email.mail_files import MailFiles
+from connectors.webchat.link import VisitorLink
 from connectors.webchat.parse import Rate, Transcript
 from connectors.webchat.transcript import do_send_transcript
 from connectors.webchat.visitor_frames import send_error
@@ -22,7 +22,7 @@ from core.envelope import RateDialog
 
 
 async def do_rate(
-    ws: web.WebSocketResponse,
+    ws: VisitorLink,
     sessions: SessionMaker,
     bus: Bus,
     visitor: tuple[int, str],
@@ -53,7 +53,7 @@ async def do_rate(
 
 
 async def do_transcript(
-    ws: web.WebSocketResponse,
+    ws: VisitorLink,
     sessions: SessionMaker,
     settings: Settings,
     files: MailFiles,

@@ -1,11 +1,12 @@
 """The widget's HTTP endpoints answer pages of any origin (CORS).
 
 The widget runs on the customer's site, whose origin is never the hub's, and talks to the hub
-over its socket and over plain HTTP (uploads). A browser lets a page read an answer from
-another origin, and send a request with the widget's own headers at all, only when the server
-allows it. Any origin may: these requests carry the visitor's token in a header, never a
-cookie, so a foreign page gains nothing a visitor's own widget does not already have. Refusals
-(4xx) carry the allowance too, so the widget can show their reason.
+over its socket and over plain HTTP (uploads, and long polls where a network refuses the
+socket). A browser lets a page read an answer from another origin, and send a request with the
+widget's own headers at all, only when the server allows it. Any origin may: these requests
+carry the visitor's token in a header, never a cookie, so a foreign page gains nothing a
+visitor's own widget does not already have. Refusals (4xx) carry the allowance too, so the
+widget can show their reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
-CROSS_ORIGIN_PATHS = frozenset({"/widget/upload"})
+CROSS_ORIGIN_PATHS = frozenset(
+    {"/widget/upload", "/widget/poll", "/widget/poll/{link}", "/widget/poll/{link}/close"}
+)
 """The widget's HTTP endpoints; its socket needs no allowance, its pages no other origin."""
 
 ALLOWED_HEADERS = ("Content-Type", "X-Openlines-Token", "X-File-Name")

@@ -24,9 +24,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
 from connectors.filelinks import FileLinks
+from connectors.webchat.link import VisitorLink
 from connectors.webchat.render import outbound_frame
 from core import frames
 from core.envelope import Outbound, OutboundMessage
@@ -44,7 +43,7 @@ not read."""
 SEEN_KEYS = 50_000
 """Outbound keys remembered for dropping repeats: far more than a fault can repeat."""
 
-Sockets = dict[tuple[int, str], set[web.WebSocketResponse]]
+Sockets = dict[tuple[int, str], set[VisitorLink]]
 
 
 class VisitorDelivery:
@@ -54,11 +53,11 @@ class VisitorDelivery:
         self.sockets: Sockets = defaultdict(set)
         """Open sockets by (channel id, visitor id)."""
         self.links = links
-        self._joining: dict[web.WebSocketResponse, list[dict[str, Any]]] = {}
-        self._shown: dict[web.WebSocketResponse, set[int]] = {}
+        self._joining: dict[VisitorLink, list[dict[str, Any]]] = {}
+        self._shown: dict[VisitorLink, set[int]] = {}
         """The message ids each socket's welcome showed."""
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._transports: dict[web.WebSocketResponse, asyncio.Transport] = {}
+        self._transports: dict[VisitorLink, asyncio.Transport] = {}
         """Each socket's connection: how much it holds unsent, and dropped when too much."""
 
     def first_time(self, outbound: Outbound) -> bool:
@@ -94,7 +93,7 @@ class VisitorDelivery:
             reached = await self.send(ws, frame) or reached
         return reached
 
-    async def send(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> bool:
+    async def send(self, ws: VisitorLink, frame: dict[str, Any]) -> bool:
         """Send a frame the visitor did not ask for (an answer, a typing signal) without
         waiting for them: False when the socket is closed, or dropped as ``BEHIND_BYTES``
         behind."""
@@ -106,22 +105,22 @@ class VisitorDelivery:
             return False
         return True
 
-    def join(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:
+    def join(self, key: tuple[int, str], ws: VisitorLink) -> None:
         """Register a socket whose welcome is on its way: pushes to it wait for ``welcomed``."""
         self._joining[ws] = []
         self.sockets[key].add(ws)
 
-    def watch(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+    def watch(self, ws: VisitorLink, transport: asyncio.Transport | None) -> None:
         """Drop the socket's connection if it falls ``BEHIND_BYTES`` behind (until ``unwatch``)."""
         if transport is not None:
             transport.set_write_buffer_limits(high=2 * BEHIND_BYTES)
             self._transports[ws] = transport
 
-    def unwatch(self, ws: web.WebSocketResponse) -> None:
+    def unwatch(self, ws: VisitorLink) -> None:
         """Forget a closed socket's connection."""
         self._transports.pop(ws, None)
 
-    def _behind(self, ws: web.WebSocketResponse) -> bool:
+    def _behind(self, ws: VisitorLink) -> bool:
         """Whether the socket holds too much unsent; if so, its connection is dropped."""
         transport = self._transports.get(ws)
         if transport is None:
@@ -135,7 +134,7 @@ class VisitorDelivery:
         transport.abort()
         return True
 
-    async def welcomed(self, ws: web.WebSocketResponse, shown: set[int]) -> None:
+    async def welcomed(self, ws: VisitorLink, shown: set[int]) -> None:
         """The welcome is out: send the frames held meanwhile, less the messages it showed."""
         if shown:
             self._shown[ws] = shown
@@ -147,7 +146,7 @@ class VisitorDelivery:
             await ws.send_json(frame, dumps=frames.dumps)
         self._joining.pop(ws, None)
 
-    def leave(self, key: tuple[int, str], ws: web.WebSocketResponse) -> None:
+    def leave(self, key: tuple[int, str], ws: VisitorLink) -> None:
         """Forget a closed socket."""
         self._joining.pop(ws, None)
         self._shown.pop(ws, None)

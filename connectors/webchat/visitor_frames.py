@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
-from aiohttp import web
-
 from connectors.webchat.config import CAPABILITIES
+from connectors.webchat.link import VisitorLink
 from connectors.webchat.parse import (
     ContactDetails,
     FrameError,
@@ -48,7 +47,7 @@ def _e164(phone: str) -> str:
     )
 
 
-async def refuse(ws: web.WebSocketResponse) -> None:
+async def refuse(ws: VisitorLink) -> None:
     """Tell the widget its chat is disabled, then close with ``DISABLED_CLOSE``."""
     await send_error(ws, "chat_disabled", DISABLED_REASON)
     with contextlib.suppress(ConnectionError, RuntimeError):
@@ -62,7 +61,7 @@ def client_msg_id(data: str) -> str | None:
 
 
 async def send_error(
-    ws: web.WebSocketResponse, code: str, reason: str, client_msg_id: str | None = None
+    ws: VisitorLink, code: str, reason: str, client_msg_id: str | None = None
 ) -> None:
     frame = {"type": "error", "code": code, "reason": reason}
     if client_msg_id is not None:

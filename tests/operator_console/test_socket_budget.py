@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from config.settings import Settings
 from operator_console.app import build_app
 from tests.support.hubclient import VisitorClient
+from tests.support.poll_client import PollVisitor
 
 
 @pytest.fixture
@@ -58,6 +59,28 @@ async def test_sockets_past_the_budget_get_503_and_one_log_line(
     assert newcomer.welcome["type"] == "welcome"
     for visitor in [*visitors[1:], newcomer]:
         await visitor.close()
+
+
+async def test_held_long_polls_count_as_sockets(small_hub: str) -> None:
+    """A widget's waiting poll holds a connection as its socket would."""
+    visitors = [VisitorClient(small_hub) for _ in range(2)]
+    for visitor in visitors:
+        await visitor.connect()
+    polling = PollVisitor(small_hub)
+    try:
+        await polling.connect()  # its poll took the third place while it waited for the welcome
+        waiting = asyncio.create_task(polling.poll())  # and holds it now
+        await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as http:
+            ws_url = small_hub.replace("http", "ws", 1) + "/widget/ws?channel=demo"
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(ws_url)
+            assert refused.value.status == 503
+        waiting.cancel()
+    finally:
+        await polling.close()
+        for visitor in visitors:
+            await visitor.close()
 
 
 async def _let_in(hub: str, within_s: float = 5.0) -> VisitorClient:

@@ -4,12 +4,16 @@ console. They speak the wire protocol of docs/PROTOCOL.md, nothing else."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+
+from tests.support.admin import ADMIN_PASSWORD
 
 
 class VisitorClient:
@@ -34,6 +38,17 @@ class VisitorClient:
         site's signed ``identity``, if given), and return the welcome frame."""
         ws_url = self.base.replace("http", "ws", 1) + f"/widget/ws?channel={self.channel}"
         self.ws = await self.http.ws_connect(ws_url, headers=headers)
+        await self.ws.send_json(self.hello(token, after, identity))
+        frame = await self.receive()
+        if frame["type"] == "welcome":
+            self.token = frame["token"]
+            self.welcome = frame
+        return frame
+
+    def hello(
+        self, token: str | None, after: int | None, identity: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The hello frame: with the token of an earlier connection unless given another."""
         hello: dict[str, Any] = {"type": "hello"}
         if token or self.token:
             hello["token"] = token or self.token
@@ -41,12 +56,7 @@ class VisitorClient:
             hello["after"] = after
         if identity is not None:
             hello["identity"] = identity
-        await self.ws.send_json(hello)
-        frame = await self.receive()
-        if frame["type"] == "welcome":
-            self.token = frame["token"]
-            self.welcome = frame
-        return frame
+        return hello
 
     async def say(self, text: str, client_msg_id: str | None = None) -> str:
         """Send a message; returns its client_msg_id."""
@@ -185,3 +195,16 @@ def _bodies(frame: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "delivery":
         return list(frame["changes"])
     return [frame]
+
+
+@contextlib.asynccontextmanager
+async def admin_on_socket(base: str) -> AsyncIterator[OperatorClient]:
+    """The first admin signed in, online, with the operator socket open."""
+    client = OperatorClient(base)
+    try:
+        await client.login("admin", ADMIN_PASSWORD)
+        await client.wait_status("online")
+        await client.open_socket()
+        yield client
+    finally:
+        await client.close()

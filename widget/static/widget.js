@@ -13,6 +13,7 @@
   const src = new URL(script.src, document.baseURI);
   // Keep any path prefix, so a hub behind a reverse proxy at /something/ still works.
   const base = src.pathname.replace(/\/widget\/widget\.js$/, '');
+  const HUB = `${src.protocol}//${src.host}${base}`;
   const WS_URL = `${src.protocol === 'https:' ? 'wss' : 'ws'}://${src.host}${base}` +
     `/widget/ws?channel=${encodeURIComponent(KEY)}`;
   const [TOKEN_KEY, OUTBOX_KEY, OPEN_KEY] =
@@ -431,7 +432,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
       if (!f || typeof f.url !== 'string' || !f.url.startsWith('/files/')) continue;
       const name = typeof f.name === 'string' && f.name ? f.name : 'file';
       const a = document.createElement('a');
-      a.href = `${src.protocol}//${src.host}${base}${f.url}`;
+      a.href = `${HUB}${f.url}`;
       a.target = '_blank';
       a.rel = 'noopener noreferrer';
       if (f.kind === 'image') {
@@ -504,14 +505,31 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     if (welcomed && sendFrame({ type: 'message', client_msg_id, text })) inflight.push(client_msg_id);
   }
 
+  // Where a network refuses websockets (some corporate proxies and antivirus shields do), the
+  // chat goes over long polls (docs/PROTOCOL.md, "Web chat over long polls"): after two
+  // sockets in a row that never opened, and for an hour in this tab once a socket tried
+  // beside a working poll link failed too.
+  const POLL_KEY = `openlines.poll.${KEY}`;
+  const POLL_FOR_MS = 3600000;
+  const OPEN_WITHIN_MS = 10000; // a socket a proxy holds half-open has failed after this
+  let socketFailures = 0;
+  let openTimer = 0;
+
   function connect() {
     clearTimeout(reconnectTimer);
     if (ws) return;
     welcomed = false;
     inflight = [];
     setStatus('connecting');
-    try { ws = new WebSocket(WS_URL); } catch { scheduleReconnect(); return; }
+    const polled = socketFailures >= 2 || Number(session.get(POLL_KEY)) > Date.now();
+    try { ws = polled ? pollSocket() : new WebSocket(WS_URL); } catch { scheduleReconnect(); return; }
+    const link = ws;
+    let opened = false;
+    clearTimeout(openTimer);
+    openTimer = setTimeout(() => { if (!opened && link.onclose) link.onclose(); }, OPEN_WITHIN_MS);
     ws.onopen = () => {
+      opened = true;
+      clearTimeout(openTimer);
       lastFrameAt = Date.now();
       const hello = { type: 'hello' };
       if (token) hello.token = token;
@@ -527,7 +545,97 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
       try { frame = JSON.parse(e.data); } catch { return; }
       if (frame && typeof frame.type === 'string') handle(frame);
     };
-    ws.onclose = dropped;
+    ws.onclose = () => {
+      clearTimeout(openTimer);
+      if (!polled) socketFailures = opened ? 0 : socketFailures + 1;
+      dropped();
+    };
+  }
+
+  // A poll link works after sockets failed: try one socket beside it. Sockets that failed
+  // while the hub restarted work again, and the chat goes back to one; only where the poll
+  // link works and sockets do not does the widget stay on polls.
+  function probeSocket() {
+    if (Number(session.get(POLL_KEY)) > Date.now()) return; // refused before, in this tab
+    let probe;
+    try { probe = new WebSocket(WS_URL); } catch { return; }
+    let worked = false;
+    const timer = setTimeout(() => probe.close(), OPEN_WITHIN_MS);
+    probe.onopen = () => {
+      worked = true;
+      probe.close();
+      socketFailures = 0;
+      if (ws && ws.polled) { skipBackoff = true; dropped(); }
+    };
+    probe.onclose = () => {
+      clearTimeout(timer);
+      if (!worked) session.set(POLL_KEY, String(Date.now() + POLL_FOR_MS));
+    };
+  }
+
+  // The long-poll link, with a WebSocket's face (readyState, send, close, on*), so the rest
+  // of the widget does not know which one it has. Every request is one a browser sends from
+  // any page without asking first; the link's name in its URLs stands for the socket.
+  function pollSocket() {
+    const url = `${HUB}/widget/poll`;
+    const sock = { readyState: 0, onopen: null, onmessage: null, onclose: null, polled: true };
+    const stop = new AbortController();
+    let link = '';
+    let after = 0;
+    let queue = [];
+    let posting = false;
+    const bye = () => { if (link && navigator.sendBeacon) navigator.sendBeacon(`${url}/${link}/close`); };
+    const end = () => {
+      if (sock.readyState === 3) return;
+      sock.readyState = 3;
+      stop.abort();
+      window.removeEventListener('pagehide', bye);
+      if (sock.onclose) sock.onclose();
+    };
+    sock.close = () => { if (sock.readyState === 1) bye(); end(); };
+    sock.send = (text) => { queue.push(text); flush(); };
+    async function flush() {
+      if (posting || !queue.length || sock.readyState !== 1) return;
+      posting = true;
+      const sent = queue;
+      queue = [];
+      try {
+        const r = await fetch(`${url}/${link}`, { method: 'POST', body: sent.join('\n'), signal: stop.signal });
+        if (r.status === 429) { // the hub has frames of ours waiting still: send these again
+          queue = sent.concat(queue);
+          await new Promise((done) => { setTimeout(done, 1000); });
+        } else if (!r.ok) end();
+      } catch { end(); }
+      posting = false;
+      flush();
+    }
+    async function poll() {
+      while (sock.readyState === 1) {
+        let lines;
+        let head;
+        try {
+          const r = await fetch(`${url}/${link}?after=${after}`, { signal: stop.signal, cache: 'no-store' });
+          if (!r.ok) { end(); return; }
+          lines = (await r.text()).split('\n');
+          head = JSON.parse(lines[0]);
+        } catch { end(); return; }
+        after = head.last;
+        for (const data of lines.slice(1)) if (sock.readyState === 1 && sock.onmessage) sock.onmessage({ data });
+        if (head.closed) { end(); return; }
+      }
+    }
+    fetch(`${url}?channel=${encodeURIComponent(KEY)}`, { method: 'POST', signal: stop.signal })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`poll link: ${r.status}`))))
+      .then((opened) => {
+        if (sock.readyState !== 0) return;
+        link = opened.link;
+        sock.readyState = 1;
+        window.addEventListener('pagehide', bye);
+        if (sock.onopen) sock.onopen();
+        poll();
+      })
+      .catch(end);
+    return sock;
   }
 
   // One path for a closed socket and for one that went silent, which browsers notice late.
@@ -563,6 +671,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
       case 'welcome':
         welcomed = true;
         attempt = 0;
+        if (ws && ws.polled) probeSocket();
         if (typeof f.token === 'string' && f.token) local.set(TOKEN_KEY, token = f.token);
         setStatus(f.online ? 'online' : 'offline');
         setTabs(Array.isArray(f.forms) ? f.forms : []);
@@ -708,7 +817,7 @@ progress{display:block;width:160px;height:6px;margin-top:6px;accent-color:#fff}
     log.append(el);
     toBottom();
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `${src.protocol}//${src.host}${base}/widget/upload?channel=${encodeURIComponent(KEY)}`);
+    xhr.open('POST', `${HUB}/widget/upload?channel=${encodeURIComponent(KEY)}`);
     xhr.setRequestHeader('X-Openlines-Token', token);
     xhr.setRequestHeader('X-File-Name', encodeURIComponent(file.name));
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
