@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from connectors.accounts import ChannelAccount
 from connectors.linked_files import LinkedFile, keep_linked
 from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
+from connectors.slow_links import transfer_s
 from connectors.telegram.parse import Ignored, UpdateHead, parse_update
 from connectors.telegram.render import TelegramCall, render
 from connectors.webhook_body import read_body, read_payload
@@ -31,6 +33,11 @@ from core.envelope import (
 from core.limits import signature_matches
 
 log = logging.getLogger(__name__)
+
+API_WAIT_S = 60.0
+"""How long a Bot API call may take (aiogram's own bound); a call that uploads a file gets its
+transfer time on top (``connectors.slow_links``), or a large file on a slow uplink would fail at
+every retry."""
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -77,7 +84,7 @@ class TelegramConnector(PlatformConnector):
         from aiogram.client.telegram import TelegramAPIServer
 
         api = TelegramAPIServer.from_base(self.context.settings.telegram_api_base)
-        return Bot(token, session=AiohttpSession(api=api))
+        return Bot(token, session=AiohttpSession(api=api, timeout=API_WAIT_S))
 
     async def accounts_changed(self) -> None:
         for account_id in [i for i in self._bots if i not in self.accounts.by_id]:
@@ -262,9 +269,10 @@ class TelegramConnector(PlatformConnector):
             if stored is None:
                 raise SendError(f"attachment {call.name} is no longer stored")
             upload = BufferedInputFile(stored[0], filename=call.name)
+            wait = math.ceil(API_WAIT_S + transfer_s(len(stored[0])))
             if call.method == "sendPhoto":
-                return (await bot.send_photo(chat_id, upload)).message_id
-            return (await bot.send_document(chat_id, upload)).message_id
+                return (await bot.send_photo(chat_id, upload, request_timeout=wait)).message_id
+            return (await bot.send_document(chat_id, upload, request_timeout=wait)).message_id
         except TelegramRetryAfter as exc:
             raise SendLater(
                 f"Telegram: too many requests ({exc.message})", after=exc.retry_after

@@ -24,6 +24,7 @@ from connectors.accounts import ChannelAccount
 from connectors.linked_files import keep_linked
 from connectors.outbound import Receipt, SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
+from connectors.slow_links import transfer_s
 from connectors.vk.parse import (
     API_VERSION,
     EventHead,
@@ -48,6 +49,8 @@ from core.limits import signature_matches
 log = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 512 * 1024
+HTTP_WAIT_S = 60.0
+"""How long a request of the file session may take, a file's transfer time aside."""
 QUEUED_TYPES = frozenset({"message_new", "message_read"})
 """Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
 UNSEEN = ("sent", "delivered")
@@ -118,9 +121,9 @@ class VkConnector(PlatformConnector):
 
     @property
     def http(self) -> aiohttp.ClientSession:
-        """Downloads of users' files."""
+        """Downloads of users' files and uploads of operators' files."""
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_WAIT_S))
         return self._http
 
     async def accounts_changed(self) -> None:
@@ -328,7 +331,10 @@ class VkConnector(PlatformConnector):
         form = aiohttp.FormData()
         form.add_field(field, data, filename=name, content_type=mime or "application/octet-stream")
         try:
-            async with self.http.post(url, data=form) as resp:
+            # Its transfer time on top of the wait: a large file on a slow uplink would
+            # otherwise fail at every retry.
+            upload = aiohttp.ClientTimeout(total=HTTP_WAIT_S + transfer_s(len(data)))
+            async with self.http.post(url, data=form, timeout=upload) as resp:
                 if resp.status >= 500 or resp.status == 429:
                     raise SendLater(f"VK upload answered HTTP {resp.status}")
                 if resp.status != 200:

@@ -87,6 +87,9 @@ class VkPeer:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7001))
     _keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _event_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    upload_base: str = ""
+    """Where the upload urls point, when not here: VK's upload servers are hosts of their
+    own, on their own links."""
     key: str = ""
     acked: int = 0
     """Events before this index were received; a new key or ts starts here (no loss)."""
@@ -103,7 +106,7 @@ class VkPeer:
         return [values for method, values in self.calls if method == name]
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=200 * 1024 * 1024)  # VK takes documents of 200 MB
         app.router.add_post("/method/{name}", self._method)
         app.router.add_get("/lp", self._check)
         app.router.add_get("/files/{name}", self._file)
@@ -221,7 +224,7 @@ class VkPeer:
                 {
                     "response": {
                         "album_id": -64,
-                        "upload_url": self.url("/upload/photo"),
+                        "upload_url": (self.upload_base or self.base) + "/upload/photo",
                         "user_id": 0,
                         "group_id": self.group_id,
                     }
@@ -230,7 +233,8 @@ class VkPeer:
         if name == "docs.getMessagesUploadServer":
             if values.get("type", "doc") != "doc" or "peer_id" not in values:
                 return self._error(100)
-            return web.json_response({"response": {"upload_url": self.url("/upload/doc")}})
+            upload_url = (self.upload_base or self.base) + "/upload/doc"
+            return web.json_response({"response": {"upload_url": upload_url}})
         if name == "photos.saveMessagesPhoto":
             return self._save("photo", values.get("photo", ""), values)
         if name == "docs.save":

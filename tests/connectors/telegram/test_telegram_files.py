@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 
+from connectors.telegram import adapter as telegram_adapter
 from tests.support.admin import ADMIN_PASSWORD
 from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
 from tests.support.hubclient import OperatorClient
 from tests.support.operator_files import PDF, PNG, reply_with_files
+from tests.support.slow_link import slow_link
 from tests.support.telegram_peer import WEBHOOK, TelegramPeer
 
 
@@ -53,3 +57,42 @@ async def test_operator_upload_goes_out_as_photo_and_document(
     [stored] = [m for m in body["messages"] if m["id"] == sent["id"]]
     assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
     await admin.close()
+
+
+async def test_a_large_file_on_a_slow_uplink_is_given_its_transfer_time(
+    start_hub: StartHub,
+    peer: TelegramPeer,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call is bounded (aiogram's 60 s, here half a second, as the test's pace needs), but
+    an upload gets its size's transfer time on top, or it would fail at every retry."""
+    monkeypatch.setattr(telegram_adapter, "API_WAIT_S", 0.5)
+    big = PDF + bytes(1 << 20)  # two seconds at the link's 512 KB/s
+    port = urlsplit(peer.base).port
+    assert port is not None
+    async with slow_link("127.0.0.1", port, up=512 * 1024) as slow_port:
+        settings = make_settings(
+            redis_url, tmp_path, telegram_api_base=f"http://127.0.0.1:{slow_port}"
+        )
+        hub: Hub = await start_hub(settings)
+        await hub.add_channel("telegram", "shop", WEBHOOK)
+        admin = OperatorClient(hub.base)
+        await admin.login("admin", ADMIN_PASSWORD)
+        await admin.open_socket()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{hub.base}/hooks/telegram/shop",
+                json=peer.user_message(78, "the catalogue, please"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
+            ) as resp,
+        ):
+            assert resp.status == 200
+        dialog = (await admin.receive_until("dialog"))["dialog"]
+        await reply_with_files(admin, dialog["id"], "", ("catalogue.pdf", big))
+        sent = await admin.receive_until("delivery", timeout=20)
+        assert sent["delivery_status"] == "sent", sent
+        assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [big]
+        await admin.close()

@@ -3,10 +3,17 @@ seen: a whole hub against the fake VK server that the real vk_api library talks 
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from connectors.vk import adapter as vk_adapter
 from connectors.vk.render import random_id
-from tests.support.connector_hub import Hub, eventually
-from tests.support.hubclient import OperatorClient
+from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
+from tests.support.hubclient import OperatorClient, admin_on_socket
 from tests.support.operator_files import PDF, PNG, reply_with_files
+from tests.support.slow_link import slow_link
 from tests.support.vk_peer import CALLBACK, GROUP, LONGPOLL, USER, VkPeer
 
 
@@ -60,6 +67,30 @@ async def test_an_image_and_a_pdf_go_out_in_one_send_with_the_text(
     _s, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
     [stored] = [m for m in body["messages"] if m["id"] == frame["id"]]
     assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
+
+
+async def test_a_large_file_on_a_slow_uplink_is_given_its_transfer_time(
+    start_hub: StartHub,
+    peer: VkPeer,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file session bounds a request (60 s, here half a second, as the test's pace needs),
+    but an upload gets its size's transfer time on top, or it would fail at every retry."""
+    monkeypatch.setattr(vk_adapter, "HTTP_WAIT_S", 0.5)
+    big = PDF + bytes(1 << 20)  # two seconds at the link's 512 KB/s
+    port = urlsplit(peer.base).port
+    assert port is not None
+    async with slow_link("127.0.0.1", port, up=512 * 1024) as slow_port:
+        peer.upload_base = f"http://127.0.0.1:{slow_port}"
+        hub: Hub = await start_hub(make_settings(redis_url, tmp_path, vk_api_base=peer.base))
+        async with admin_on_socket(hub.base) as admin:
+            dialog_id = await open_dialog(hub, peer, admin)
+            await reply_with_files(admin, dialog_id, "Каталог", ("catalogue.pdf", big))
+            sent = await admin.receive_until("delivery", timeout=20)
+            assert sent["delivery_status"] == "sent", sent
+            assert [u[3] for u in peer.uploads] == [big]
 
 
 async def test_a_retry_after_a_failed_upload_and_a_lost_answer_sends_once(
