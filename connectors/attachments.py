@@ -5,6 +5,11 @@ its content type and name. Content addressing makes a re-delivered update store 
 and the url never reveals a platform's own file link (which can carry the bot token). Only
 logged-in operators who may see a dialog of that channel can fetch a file, through
 ``GET /api/attachments/<channel id>/<sha256>`` (``operator_console.attachments_api``).
+
+A web chat visitor uploads a file before the message that carries it, and may never send that
+message: such an upload waits beside a ``.pending`` marker, which the message's acceptance
+removes, and is deleted a day later if none did. Without that, a script could fill the disk
+with uploads that no message ever names, within the upload budget of its addresses.
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from core.envelope import Attachment
 
+log = logging.getLogger(__name__)
+
 URL_PREFIX = "/api/attachments/"
+PENDING = ".pending"
+"""The suffix of the marker beside a file that waits for a message to carry it."""
 _URL = re.compile(r"^/api/attachments/(\d{1,18})/([0-9a-f]{64})$")
 
 Kind = Literal["image", "file", "voice", "sticker", "video"]
@@ -55,19 +67,35 @@ class AttachmentStore:
         self.root = data_dir / "attachments"
 
     async def save(
-        self, channel_id: int, data: bytes, *, kind: Kind, name: str = "", mime: str = ""
+        self,
+        channel_id: int,
+        data: bytes,
+        *,
+        kind: Kind,
+        name: str = "",
+        mime: str = "",
+        pending: bool = False,
     ) -> Attachment:
-        """Store a file (off the event loop) and return the attachment that points to it."""
+        """Store a file (off the event loop) and return the attachment that points to it.
+
+        A ``pending`` file (a visitor's upload) is kept only until ``sweep_pending`` finds it
+        unclaimed: a message must carry it first (``claim``). Content already stored for a
+        message stays whatever a new upload of it does."""
         sha = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._write, channel_id, sha, data, mime, name)
+        await asyncio.to_thread(self._write, channel_id, sha, data, mime, name, pending)
         return Attachment(
             kind=kind, url=attachment_url(channel_id, sha), name=name, mime=mime, size=len(data)
         )
 
-    def _write(self, channel_id: int, sha: str, data: bytes, mime: str, name: str) -> None:
+    def _write(
+        self, channel_id: int, sha: str, data: bytes, mime: str, name: str, pending: bool
+    ) -> None:
         folder = self.root / str(channel_id)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / sha
+        marker = folder / f"{sha}{PENDING}"
+        if pending and (not target.exists() or marker.exists()):
+            marker.touch()  # before the file: a sweep never finds the file without it
         if not target.exists():
             # Write then rename: a reader never sees half a file, and two writers of the same
             # content race harmlessly.
@@ -90,6 +118,39 @@ class AttachmentStore:
             data = json.loads(meta.read_text())
             mime, name = str(data.get("mime") or mime), str(data.get("name") or "")
         return StoredFile(channel_id, sha256, path, mime, name)
+
+    async def claim(self, attachments: Iterable[Attachment]) -> list[str]:
+        """Keep these files for good, as a message now carries them; the names of those no
+        longer stored (swept, or never here)."""
+        return await asyncio.to_thread(self._claim, list(attachments))
+
+    def _claim(self, attachments: list[Attachment]) -> list[str]:
+        gone = []
+        for att in attachments:
+            parsed = parse_url(att.url)
+            stored = self.find(*parsed) if parsed else None
+            if stored is None:
+                gone.append(att.name or att.kind)
+                continue
+            stored.path.with_name(f"{stored.sha256}{PENDING}").unlink(missing_ok=True)
+        return gone
+
+    def sweep_pending(self, older_than_s: float, now: float | None = None) -> int:
+        """Delete the pending files no message claimed within ``older_than_s`` seconds of
+        their upload; how many. Blocking: run it in a thread."""
+        cutoff = (time.time() if now is None else now) - older_than_s
+        swept = 0
+        for marker in self.root.glob(f"*/*{PENDING}"):
+            try:
+                if marker.stat().st_mtime > cutoff:
+                    continue
+                sha = marker.name.removesuffix(PENDING)
+                for path in (marker.with_name(sha), marker.with_name(f"{sha}.json"), marker):
+                    path.unlink(missing_ok=True)
+                swept += 1
+            except OSError as exc:
+                log.warning("could not sweep the upload %s: %s", marker.name, exc)
+        return swept
 
     async def read(self, url: str) -> tuple[bytes, StoredFile] | None:
         """The bytes of a stored attachment by its url (for sending it to a platform)."""

@@ -80,6 +80,10 @@ HEARTBEAT_S = 30.0
 """How often a visitor's socket is pinged; one that has not answered half that later is
 closed (aiohttp's heartbeat)."""
 RATE_LIMITED = ("rate_limited", "too many messages; wait a few seconds")
+UPLOAD_KEPT_S = 24 * 3600.0
+"""How long a visitor's upload waits for a message to carry it before it is deleted."""
+UPLOAD_SWEEP_S = 3600.0
+"""How often such uploads are looked for."""
 
 
 class WebchatConnector(ContextConnector):
@@ -161,6 +165,7 @@ class WebchatConnector(ContextConnector):
             asyncio.create_task(self.signals.run()),
             asyncio.create_task(self.presence.run(lambda: list(self.sockets))),
             asyncio.create_task(self.polls.run()),
+            asyncio.create_task(self._sweep_uploads()),
         ]
         try:
             stream = streams.outbound(self.kind)
@@ -180,6 +185,14 @@ class WebchatConnector(ContextConnector):
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await watcher
+
+    async def _sweep_uploads(self) -> None:
+        """Delete the visitors' uploads that no message carried within ``UPLOAD_KEPT_S``."""
+        while True:
+            swept = await asyncio.to_thread(self.files.sweep_pending, UPLOAD_KEPT_S)
+            if swept:
+                log.info("deleted %d visitors' uploads that no message carried", swept)
+            await asyncio.sleep(UPLOAD_SWEEP_S)
 
     async def _drop_disabled(self) -> None:
         """Refuse the open sockets of chats an admin disabled (or deleted) since they opened."""
@@ -451,6 +464,12 @@ class WebchatConnector(ContextConnector):
             else:
                 await send_error(ws, *RATE_LIMITED, text.client_msg_id)
             return
+        if envelope.attachments:
+            gone = await self.files.claim(envelope.attachments)
+            if gone:
+                reason = f"attachments: {', '.join(gone)} no longer stored; send it again"
+                await send_error(ws, "bad_frame", reason, text.client_msg_id)
+                return
         shard = streams.shard_of(channel.id, visitor.visitor_id, self.shards)
         try:
             # "accepted" is a promise: once a replica exists, it has the message too.

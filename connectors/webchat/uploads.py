@@ -94,7 +94,9 @@ def upload_route(
         if not type_allowed(found.mime, limits.upload_types):
             raise _refuse(web.HTTPUnsupportedMediaType, f"{name}: this chat does not take "
                           f"{found.mime} files")  # fmt: skip
-        att = await store().save(channel.id, data, kind=found.kind, name=name, mime=found.mime)
+        att = await store().save(
+            channel.id, data, kind=found.kind, name=name, mime=found.mime, pending=True
+        )
         token = upload_token(secret(), visitor, att)
         return web.json_response(att.model_dump() | {"token": token}, status=201)
 

@@ -3,8 +3,11 @@ limits and what the file really is; a message carries only its own visitor's upl
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import struct
+import time
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +17,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from config.settings import Settings
+from connectors.attachments import AttachmentStore
+from connectors.webchat import adapter as webchat_adapter
 from core.db import make_engine, make_sessionmaker
 from core.db.schema import Channel
 from operator_console.app import build_app
@@ -225,3 +230,65 @@ async def test_pages_of_any_origin_may_upload_and_read_the_answer(
     # The console's API stays closed to other origins.
     async with visitor.http.options(f"{visitor.base}/api/me", headers=preflight) as resp:
         assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_an_upload_no_message_carries_is_deleted_after_a_day(
+    settings: Settings, visitor: VisitorClient
+) -> None:
+    """Else a script could fill the disk with uploads within its addresses' budget."""
+    await visitor.connect()
+    _c, kept = await upload(visitor, PNG, "sent.png")
+    _c, dropped = await upload(visitor, png(2, 2), "abandoned.png")
+    await visitor.send_raw(json.dumps(
+        {"type": "message", "client_msg_id": "k1", "text": "", "attachments": [kept]}
+    ))  # fmt: skip
+    await visitor.receive_until("message", client_msg_id="k1")
+
+    store = AttachmentStore(settings.data_dir)
+    folder = store.root / "1"  # the demo chat's
+    day_ago = time.time() - 25 * 3600
+    for marker in folder.glob("*.pending"):
+        os.utime(marker, (day_ago, day_ago))
+    assert [p.name for p in folder.glob("*.pending")] == [f"{_sha(dropped)}.pending"]
+    assert store.sweep_pending(24 * 3600) == 1
+    assert not (folder / _sha(dropped)).exists() and (folder / _sha(kept)).exists()
+    assert not list(folder.glob("*.pending"))
+
+    # A message that names the deleted upload is refused, saying which file to send again.
+    await visitor.send_raw(json.dumps(
+        {"type": "message", "client_msg_id": "k2", "text": "", "attachments": [dropped]}
+    ))  # fmt: skip
+    refused = await visitor.receive_until("error", client_msg_id="k2")
+    assert refused["code"] == "bad_frame"
+    assert refused["reason"] == "attachments: abandoned.png no longer stored; send it again"
+    # Uploaded again, the same content is new again and goes through.
+    _c, again = await upload(visitor, png(2, 2), "abandoned.png")
+    await visitor.send_raw(json.dumps(
+        {"type": "message", "client_msg_id": "k3", "text": "", "attachments": [again]}
+    ))  # fmt: skip
+    await visitor.receive_until("message", client_msg_id="k3")
+    assert (folder / _sha(again)).exists() and not list(folder.glob("*.pending"))
+
+
+def _sha(attachment: dict[str, Any]) -> str:
+    return str(attachment["url"]).rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def quick_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploads kept a second, looked for every fifth of one (before the hub starts)."""
+    monkeypatch.setattr(webchat_adapter, "UPLOAD_KEPT_S", 1.0)
+    monkeypatch.setattr(webchat_adapter, "UPLOAD_SWEEP_S", 0.2)
+
+
+async def test_the_hub_sweeps_unclaimed_uploads_by_itself(
+    quick_sweep: None, settings: Settings, visitor: VisitorClient
+) -> None:
+    await visitor.connect()
+    _c, dropped = await upload(visitor, PNG, "abandoned.png")
+    stored = AttachmentStore(settings.data_dir).root / "1" / _sha(dropped)
+    assert stored.exists()
+    async with asyncio.timeout(10):
+        while stored.exists():
+            await asyncio.sleep(0.1)
+    assert not stored.with_name(f"{stored.name}.json").exists()
