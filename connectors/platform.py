@@ -39,6 +39,7 @@ from core.backoff import Backoff
 from core.bus import Bus, Delivery
 from core.cancelling import cancel_and_wait
 from core.envelope import (
+    ClientEdit,
     DialogClosedNotice,
     InboundMessage,
     OutboundMessage,
@@ -65,7 +66,7 @@ POLL_BACKOFF = Backoff(first_s=1.0, factor=2.0, max_s=60.0)
 """Waits between failed polls of one account: 1, 2, 4 … up to a minute."""
 
 UPDATE: TypeAdapter[PlatformUpdate] = TypeAdapter(PlatformUpdate)
-Ingested = InboundMessage | Receipt
+Ingested = InboundMessage | ClientEdit | Receipt
 Poller = Callable[[], Awaitable[None]]
 """One round of polling (one long poll); it raises when the platform fails."""
 

@@ -90,6 +90,20 @@ class InboundMessage(_Model):
     tabs), so the router delivers this message to the client too."""
 
 
+class ClientEdit(_Model):
+    """A client changed the text of a message they sent (a platform that allows it reports
+    the new text). It goes on the client's inbound shard, after the message it changes."""
+
+    type: Literal["inbound.edit"] = "inbound.edit"
+    v: Literal[1] = 1
+    channel_id: int
+    external_user_id: str = Field(min_length=1, max_length=255)
+    external_message_id: str = Field(min_length=1, max_length=255)
+    """The platform's id of the message changed, as its ``InboundMessage`` carried it."""
+    text: str = Field(default="", max_length=MAX_TEXT)
+    edited_at: datetime = Field(default_factory=utcnow)
+
+
 class OperatorReply(_Model):
     """An operator's answer in a dialog, sent from the console."""
 
@@ -323,6 +337,13 @@ class DeliveryReceipt(_Model):
     error: str | None = None
 
 
+class TextEdit(_Model):
+    """An earlier text of a message its client changed, and when it was replaced."""
+
+    text: str
+    replaced_at: datetime
+
+
 class MessageView(_Model):
     """A stored message as the console shows it."""
 
@@ -337,6 +358,8 @@ class MessageView(_Model):
     hidden: bool = False
     delivery_status: str | None = None
     delivery_error: str | None = None
+    edits: tuple[TextEdit, ...] = ()
+    """The earlier texts of a message its client changed, oldest first."""
 
 
 class DialogView(_Model):
@@ -612,6 +635,7 @@ class ChannelsChanged(_Model):
 
 RouterInput = Annotated[
     InboundMessage
+    | ClientEdit
     | OperatorReply
     | CloseDialog
     | PresenceChange
@@ -627,6 +651,7 @@ timers."""
 
 Envelope = Annotated[
     InboundMessage
+    | ClientEdit
     | OperatorReply
     | CloseDialog
     | PresenceChange

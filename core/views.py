@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
 from core.db.schema import Dialog
-from core.envelope import Attachment, DialogView, MessageView
+from core.envelope import Attachment, DialogView, MessageView, TextEdit
 
 Author = Literal["client", "operator", "system"]
 Status = Literal["waiting", "open", "closed"]
@@ -77,6 +77,9 @@ class ShownMessage(Protocol):
     @property
     def delivery_error(self) -> str | None: ...
 
+    @property
+    def edits(self) -> list[dict[str, Any]] | None: ...
+
 
 def message_view(message: ShownMessage) -> MessageView:
     """The console's view of a stored message."""
@@ -92,6 +95,7 @@ def message_view(message: ShownMessage) -> MessageView:
         hidden=message.hidden,
         delivery_status=message.delivery_status,
         delivery_error=message.delivery_error,
+        edits=tuple(TextEdit.model_validate(e) for e in message.edits or ()),
     )
 
 

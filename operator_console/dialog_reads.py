@@ -74,6 +74,7 @@ MESSAGE_COLUMNS = (
     Message.hidden,
     Message.delivery_status,
     Message.delivery_error,
+    Message.edits,
 )
 """What a message's view shows (``core.views.ShownMessage``)."""
 

@@ -451,7 +451,12 @@ class OperatorHub:
 
     def _deliver(self, event: LiveEvent, entry_id: str | None, copy: _Copy) -> int:
         first_copy = copy is not _Copy.STREAM_AFTER_EARLY
-        if first_copy and isinstance(event, MessageEvent) and event.message.author == "client":
+        if (
+            first_copy
+            and isinstance(event, MessageEvent)
+            and event.message.author == "client"
+            and not event.message.edits  # an edit: the message reached the console before
+        ):
             waited = (utcnow() - event.message.at).total_seconds()
             self.bus.metrics.visitor_to_operator.observe(max(waited, 0.0))
         if isinstance(event, DeliveryEvent):

@@ -99,6 +99,7 @@ class MessageRecord:
     id: int = 0
     delivery_status: str | None = None
     delivery_error: str | None = None
+    edits: list[dict[str, Any]] | None = None
 
 
 async def insert_messages(

@@ -41,6 +41,7 @@ from core.db.held import hold_entities
 from core.db.rollup import defer_to_commit
 from core.db.writer import DbWriter, on_loop
 from core.envelope import (
+    ClientEdit,
     CloseDialog,
     DeliveryOutcome,
     DeliveryOutcomes,
@@ -70,6 +71,7 @@ from router.actions import do_close, do_close_run, do_presence, do_reply
 from router.audit import write_audits
 from router.batch import Batch
 from router.delivery import do_delivery_outcome, do_delivery_outcome_run, do_delivery_receipt
+from router.edits import do_client_edit
 from router.group_commit import Gathering, GroupCommit
 from router.inbound import do_inbound_run
 from router.intents import SetTimer
@@ -342,6 +344,8 @@ async def dispatch(work: Batch, payload: RouterInput) -> None:
     outcomes, ``_inputs``)."""
     if isinstance(payload, InboundMessage):
         await do_inbound_run(work, [payload])
+    elif isinstance(payload, ClientEdit):
+        await do_client_edit(work, payload)
     elif isinstance(payload, OperatorReply):
         await do_reply(work, payload)
     elif isinstance(payload, CloseDialog):

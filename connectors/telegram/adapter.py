@@ -18,13 +18,14 @@ from connectors.linked_files import LinkedFile, keep_linked
 from connectors.outbound import SendError, SendLater, Sent
 from connectors.platform import Ingested, PlatformConnector, Poller
 from connectors.slow_links import transfer_s
-from connectors.telegram.parse import Ignored, UpdateHead, parse_update
+from connectors.telegram.parse import Ignored, TelegramEdit, UpdateHead, parse_update
 from connectors.telegram.render import TelegramCall, render
 from connectors.webhook_body import read_body, read_payload
 from connectors.webhooks import WebhookError
 from core.bus import Retry
 from core.envelope import (
     Attachment,
+    ClientEdit,
     DialogClosedNotice,
     InboundMessage,
     OutboundMessage,
@@ -187,6 +188,15 @@ class TelegramConnector(PlatformConnector):
         if isinstance(parsed, Ignored):
             log.info("telegram update %s ignored: %s", update.update_id, parsed.reason)
             return []
+        if isinstance(parsed, TelegramEdit):
+            edit = ClientEdit(
+                channel_id=account.id,
+                external_user_id=str(parsed.chat_id),
+                external_message_id=parsed.message_id,
+                text=parsed.text,
+                edited_at=parsed.edited_at,
+            )
+            return [edit]
         text = parsed.text
         wanted: list[LinkedFile] = []
         bot = self.bot(account)

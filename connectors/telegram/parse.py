@@ -70,14 +70,25 @@ class TelegramInbound:
 
 
 @dataclass(frozen=True)
+class TelegramEdit:
+    """A client changed the text (or caption) of a message they sent."""
+
+    chat_id: int
+    message_id: str
+    text: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An update we take no action on, and why."""
 
     reason: str
 
 
-def parse_update(body: Any) -> TelegramInbound | Ignored:
-    """Parse one update object; anything but a new message is ignored with a reason."""
+def parse_update(body: Any) -> TelegramInbound | TelegramEdit | Ignored:
+    """Parse one update object; anything but a new or edited message is ignored with a
+    reason."""
     # aiogram's types take seconds to import: only a hub with a Telegram channel pays for them.
     from aiogram.types import Update
 
@@ -85,9 +96,20 @@ def parse_update(body: Any) -> TelegramInbound | Ignored:
         update = Update.model_validate(body)
     except ValidationError as exc:
         return Ignored(f"malformed update: {exc.errors()[0]['msg']}")
+    edited = update.edited_message
+    if edited is not None:
+        if edited.from_user is not None and edited.from_user.is_bot:
+            return Ignored("edited by a bot")
+        text = edited.text or edited.caption or ""
+        return TelegramEdit(
+            chat_id=edited.chat.id,
+            message_id=f"{edited.chat.id}:{edited.message_id}",
+            text=text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…",
+            edited_at=_utc(edited.edit_date),
+        )
     message = update.message
     if message is None:
-        return Ignored("not a new message")
+        return Ignored("not a new or edited message")
     if message.from_user is not None and message.from_user.is_bot:
         return Ignored("sent by a bot")
     return _message(message)
@@ -167,5 +189,14 @@ def _message(message: Message) -> TelegramInbound:
         name=name,
         files=tuple(files),
         hints=hints,
-        sent_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        sent_at=_utc(message.date),
     )
+
+
+def _utc(moment: datetime | int | None) -> datetime:
+    """A moment of an update (aiogram gives dates; an edit's may be missing) in UTC."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC)
+    if isinstance(moment, int):
+        return datetime.fromtimestamp(moment, UTC)
+    return datetime.now(UTC)

@@ -29,6 +29,7 @@ from connectors.vk.parse import (
     API_VERSION,
     EventHead,
     Ignored,
+    VkEdit,
     VkRead,
     event_key,
     parse_event,
@@ -38,6 +39,7 @@ from connectors.webhook_body import read_body, read_payload
 from core.db.schema import ClientIdentity, Dialog, Message
 from core.envelope import (
     Attachment,
+    ClientEdit,
     DialogClosedNotice,
     InboundMessage,
     OutboundMessage,
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 MAX_EVENT_BYTES = 512 * 1024
 HTTP_WAIT_S = 60.0
 """How long a request of the file session may take, a file's transfer time aside."""
-QUEUED_TYPES = frozenset({"message_new", "message_read"})
+QUEUED_TYPES = frozenset({"message_new", "message_edit", "message_read"})
 """Events worth the consumer's time; ``message_reply`` (our own sends echoed) is not one."""
 UNSEEN = ("sent", "delivered")
 """Delivery statuses a ``message_read`` moves to ``seen``."""
@@ -202,6 +204,15 @@ class VkConnector(PlatformConnector):
             return []
         if isinstance(parsed, VkRead):
             return list(await self._read_receipts(account, parsed))
+        if isinstance(parsed, VkEdit):
+            edit = ClientEdit(
+                channel_id=account.id,
+                external_user_id=str(parsed.peer_id),
+                external_message_id=parsed.message_id,
+                text=parsed.text,
+                edited_at=parsed.edited_at,
+            )
+            return [edit]
         text, attachments = await keep_linked(
             self.http, self.files, account.id, parsed.files, parsed.text, "VK"
         )

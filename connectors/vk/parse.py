@@ -71,6 +71,16 @@ class VkRead:
 
 
 @dataclass(frozen=True)
+class VkEdit:
+    """A ``message_edit`` event: a user changed the text of a message they sent."""
+
+    peer_id: int
+    message_id: str
+    text: str
+    edited_at: datetime
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An event that needs no action, and why."""
 
@@ -94,9 +104,9 @@ def event_key(body: dict[str, Any]) -> str:
     return f"sha:{digest}"
 
 
-def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
-    """Parse one event of community ``group_id``: a user's new message, or a user having read
-    our messages."""
+def parse_event(body: Any, group_id: int) -> VkInbound | VkEdit | VkRead | Ignored:
+    """Parse one event of community ``group_id``: a user's new or edited message, or a user
+    having read our messages."""
     if not isinstance(body, dict):
         return Ignored("not a JSON object")
     kind = body.get("type")
@@ -104,12 +114,13 @@ def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
         return _read(body.get("object"))
     if kind == "message_reply":
         return Ignored("our own reply echoed back")  # never ingest what we sent
-    if kind != "message_new":
+    if kind not in ("message_new", "message_edit"):
         return Ignored(f"event {kind!r} needs no message")
     obj = body.get("object")
-    message = obj.get("message") if isinstance(obj, dict) else None
+    # message_new wraps the message with the client's capabilities; message_edit does not.
+    message = obj.get("message", obj) if isinstance(obj, dict) else None
     if not isinstance(message, dict):
-        return Ignored("message_new without object.message")
+        return Ignored(f"{kind} without its message")
     try:
         peer_id, from_id = int(message["peer_id"]), int(message.get("from_id", 0))
         local_id = int(message["conversation_message_id"])
@@ -117,6 +128,27 @@ def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
         return Ignored("message without peer_id or conversation_message_id")
     if message.get("out") == 1 or from_id <= 0 or from_id == -group_id:
         return Ignored("not sent by a user")
+    # conversation_message_id is unique within a conversation; a bot's global id is 0 in group
+    # chats, so it cannot be the key.
+    message_id = f"{peer_id}:{local_id}"
+    text, files = _content(message)
+    if kind == "message_edit":
+        return VkEdit(peer_id, message_id, text, _moment(message.get("update_time")))
+    if not text and not files:
+        return Ignored("empty message")
+    return VkInbound(
+        peer_id=peer_id,
+        message_id=message_id,
+        text=text,
+        files=tuple(files),
+        hints=ClientHints(),
+        sent_at=_moment(message.get("date")),
+    )
+
+
+def _content(message: dict[str, Any]) -> tuple[str, list[LinkedFile]]:
+    """A message's text, with notes for what it carries that the hub cannot keep and for a
+    place it shares, and its files."""
     text = str(message.get("text") or "")
     files: list[LinkedFile] = []
     for item in message.get("attachments") or []:
@@ -134,20 +166,15 @@ def parse_event(body: Any, group_id: int) -> VkInbound | VkRead | Ignored:
         text = f"{text}\n{where}{f' ({title})' if title else ''}".strip()
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
-    if not text and not files:
-        return Ignored("empty message")
-    date = message.get("date")
-    sent_at = datetime.fromtimestamp(int(date), UTC) if date else datetime.now(UTC)
-    return VkInbound(
-        peer_id=peer_id,
-        # conversation_message_id is unique within a conversation; a bot's global id is 0 in
-        # group chats, so it cannot be the key.
-        message_id=f"{peer_id}:{local_id}",
-        text=text,
-        files=tuple(files),
-        hints=ClientHints(),
-        sent_at=sent_at,
-    )
+    return text, files
+
+
+def _moment(stamp: Any) -> datetime:
+    """A moment VK gives in Unix seconds, in UTC; now when it gives none."""
+    try:
+        return datetime.fromtimestamp(int(stamp), UTC) if stamp else datetime.now(UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.now(UTC)
 
 
 def _read(obj: Any) -> VkRead | Ignored:

@@ -288,6 +288,9 @@ class Message(Base):
     """For our own messages: sent, delivered, seen or failed, as the platform reports."""
     delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edits: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    """The earlier texts of a message its client changed, oldest first, each with the moment
+    it was replaced (``core.envelope.TextEdit``); NULL for one never changed."""
 
 
 class ConsoleSession(Base):

@@ -180,8 +180,15 @@ function loadGap(afterId) {
 export function addThreadMessage(message) {
   const thread = state.thread;
   if (!thread || message.dialog_id !== thread.dialogId) return false;
-  // The same message again: only a newer delivery status changes it.
-  if (thread.messages.has(message.id)) return moveDeliveryStatus(message);
+  // The same message again: a newer delivery status changes it, and so does a client's edit.
+  const known = thread.messages.get(message.id);
+  if (known) {
+    if ((message.edits || []).length > (known.edits || []).length) {
+      thread.messages.set(message.id, { ...known, text: message.text, edits: message.edits });
+      return true;
+    }
+    return moveDeliveryStatus(message);
+  }
   thread.messages.set(message.id, message);
   if (message.author === "client") typingUntil.delete(message.dialog_id);
   settlePending(message);
@@ -396,12 +403,31 @@ function messageNode(message, grouped) {
     delete node.dataset.pending;
     node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}${message.hidden ? " msg--hidden" : ""}`;
     node.dataset.hidden = message.hidden ? "true" : "false";
-    if (unchanged(node, `${message.id}|${grouped}|${message.delivery_status}|${message.delivery_error}`)) return;
+    const edits = Array.isArray(message.edits) ? message.edits : [];
+    if (unchanged(node, `${message.id}|${grouped}|${message.delivery_status}|${message.delivery_error}|${edits.length}`)) return;
     const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
     bubble.append(...attachmentNodes(message.attachments));
-    if (at) bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: timeFmt.format(at) }));
-    fill(node, parts, receiptNode(message));
+    if (at) {
+      const stamp = timeFmt.format(at) + (edits.length ? " · edited" : "");
+      bubble.append(el("time", { class: "msg-time", datetime: message.at, title: fullFmt.format(at), text: stamp }));
+    }
+    fill(node, parts, editsNode(edits), receiptNode(message));
   });
+}
+
+// A client who changed a message: the operator reads the text meant now, and can still see
+// what it said before, which is what an earlier answer may have answered.
+function editsNode(edits) {
+  if (!edits.length) return null;
+  const label = edits.length === 1 ? "Earlier text" : `Earlier texts (${edits.length})`;
+  const items = edits.map((e) => {
+    const when = parseTime(e.replaced_at);
+    return el("li", { class: "msg-edit" },
+      el("span", { class: "msg-edit-text", text: String(e.text ?? "") || "(no text)" }),
+      when ? el("time", { class: "msg-edit-time", datetime: e.replaced_at, text: `replaced ${fullFmt.format(when)}` }) : null);
+  });
+  return el("details", { class: "msg-edits", dataset: { ol: "edits" } },
+    el("summary", { text: label }), el("ol", { class: "msg-edit-list" }, ...items));
 }
 
 // Whether the channel took an operator's message, delivered it, showed it, or failed (and why).

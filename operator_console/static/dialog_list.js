@@ -224,7 +224,7 @@ function fillListItem(item, dialog) {
   const when = listTime((lm && lm.at) || dialog.opened_at);
   // Every live frame re-renders the list; only items whose visible content changed are rebuilt.
   const signature = JSON.stringify([dialog.status, unread, selected, dialog.client_name, dialog.channel_kind,
-    dialog.line_name, lm ? lm.id : null, when]);
+    dialog.line_name, lm ? lm.id : null, lm ? (lm.edits || []).length : 0, when]);
   if (unchanged(item, signature)) return;
   item.dataset.status = dialog.status;
   item.dataset.unread = String(unread);

@@ -300,6 +300,8 @@ function applyMessageFrame(message) {
   // The preview shows the conversation: the line's greeting after the client's question is
   // not what the operator needs to see in the list.
   if (dialog && isNewest && message.author !== "system") dialog.last_message = message;
+  // A client's edit of the message the list previews: the preview shows the new text.
+  else if (dialog && dialog.last_message && dialog.last_message.id === message.id) dialog.last_message = message;
   if (!dialog) fetchUnknownDialog(message.dialog_id);
   let scroll;
   const selected = message.dialog_id === state.selectedId;

@@ -155,7 +155,9 @@ export function notifyFrame(frame) {
   } else if (frame.type === "message" && frame.message) {
     const m = frame.message;
     const open = m.dialog_id === state.selectedId && document.visibilityState === "visible";
-    const fresh = !(state.thread && state.thread.messages.has(m.id)) && announcedWith.get(m.dialog_id) !== m.id;
+    // A client's edit is the same message again: announced when it came.
+    const edit = Array.isArray(m.edits) && m.edits.length > 0;
+    const fresh = !edit && !(state.thread && state.thread.messages.has(m.id)) && announcedWith.get(m.dialog_id) !== m.id;
     announcedWith.delete(m.dialog_id);
     if (m.author === "client" && !open && fresh && answersIn(state.dialogs.get(m.dialog_id))) {
       notify("message", clientName(state.dialogs.get(m.dialog_id)), String(m.text || "").slice(0, 120), m.dialog_id);

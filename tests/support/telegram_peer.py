@@ -83,6 +83,15 @@ class TelegramPeer:
         self._new.set()
         return update
 
+    def user_edit(self, sent: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user changes the text of the message of update ``sent``: the update the Bot
+        API would deliver (``edited_message``, with ``edit_date``)."""
+        message = {**sent["message"], "text": text, "edit_date": int(time.time())}
+        update = {"update_id": next(self._update_ids), "edited_message": message}
+        self.updates.append(update)
+        self._new.set()
+        return update
+
     def add_file(self, file_id: str, data: bytes, path: str) -> None:
         self.files[file_id] = (path, data)
 

@@ -175,6 +175,19 @@ class VkPeer:
             if values.get("attachment")
         ]
 
+    def message_edit(self, sent: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user changes the text of the message of event ``sent``: a message_edit event,
+        whose object is the message itself (message_new wraps it)."""
+        message = {**sent["object"]["message"], "text": text, "update_time": 1732330077}
+        return {
+            "group_id": self.group_id,
+            "type": "message_edit",
+            "v": "5.199",
+            "event_id": f"ev{next(self._event_ids):06d}e{message['conversation_message_id']}",
+            "secret": self.secret,
+            "object": message,
+        }
+
     def push(self, event: dict[str, Any]) -> None:
         """Make an event available to long polling."""
         self._events.append(event)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.telegram.parse import Ignored, TelegramConfig, TelegramInbound, parse_update
+from connectors.telegram.parse import (
+    Ignored,
+    TelegramConfig,
+    TelegramEdit,
+    TelegramInbound,
+    parse_update,
+)
 from connectors.textsplit import split_text
 
 FIXTURES = Path(__file__).parents[3] / "connectors" / "telegram" / "fixtures"
@@ -55,8 +62,25 @@ def test_location_is_text() -> None:
     assert parsed("location").text == "Location: 55.755826, 37.617300"
 
 
-def test_edits_and_garbage_are_ignored_with_a_reason() -> None:
-    assert isinstance(parse_update(load("edited")), Ignored)
+def test_an_edit_names_the_message_and_its_new_text() -> None:
+    edit = parse_update(load("edited"))
+    assert edit == TelegramEdit(
+        chat_id=1111111,
+        message_id="1111111:1365",  # as the message itself was named
+        text="Edited text",
+        edited_at=datetime(2015, 9, 7, 17, 23, 20, tzinfo=UTC),  # edit_date, not date
+    )
+    caption = load("edited")
+    del caption["edited_message"]["text"]
+    caption["edited_message"]["caption"] = "A new caption"
+    assert isinstance(edit := parse_update(caption), TelegramEdit)
+    assert edit.text == "A new caption"
+    by_bot = load("edited")
+    by_bot["edited_message"]["from"]["is_bot"] = True
+    assert parse_update(by_bot) == Ignored("edited by a bot")
+
+
+def test_garbage_is_ignored_with_a_reason() -> None:
     bad = parse_update({"update_id": "x"})
     assert isinstance(bad, Ignored) and "malformed" in bad.reason
 

@@ -75,6 +75,27 @@ async def test_callback_message_reaches_the_operator_and_the_reply_reaches_vk(
     ]
 
 
+async def test_a_users_edit_reaches_the_operator_by_callback_and_long_poll(
+    hub: Hub, peer: VkPeer, admin: OperatorClient
+) -> None:
+    await hub.add_channel("vk", "club", CALLBACK)
+    webhook = f"{hub.base}/hooks/vk/club"
+    sent = peer.message_new(USER, 1, "Нужно 3 крышки")
+    assert await peer.callback(webhook, sent) == (200, "ok")
+    stored = (await admin.receive_until("message", author="client"))["message"]
+    assert await peer.callback(webhook, peer.message_edit(sent, "Нужно 5 крышек")) == (200, "ok")
+    edited = (await admin.receive_until("message", id=stored["id"]))["message"]
+    assert edited["text"] == "Нужно 5 крышек"
+    assert [e["text"] for e in edited["edits"]] == ["Нужно 3 крышки"]
+
+    await hub.add_channel("vk", "lp", LONGPOLL)
+    peer.push(other := peer.message_new(USER + 1, 1, "Где заказ?"))
+    first = (await admin.receive_until("message", text="Где заказ?"))["message"]
+    peer.push(peer.message_edit(other, "Где заказ №7?"))
+    again = (await admin.receive_until("message", id=first["id"]))["message"]
+    assert again["text"] == "Где заказ №7?" and again["edits"][0]["text"] == "Где заказ?"
+
+
 async def test_an_event_that_arrives_in_pieces_is_read_whole(
     hub: Hub, peer: VkPeer, admin: OperatorClient
 ) -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from connectors.vk.parse import Ignored, VkConfig, VkInbound, VkRead, event_key, parse_event
+from connectors.vk.parse import (
+    Ignored,
+    VkConfig,
+    VkEdit,
+    VkInbound,
+    VkRead,
+    event_key,
+    parse_event,
+)
 from connectors.vk.render import TEXT_LIMIT, as_photo, random_id, render
 from core.envelope import Attachment, OutboundMessage
 
@@ -179,3 +187,20 @@ def test_message_read_names_the_user_and_the_last_read_id() -> None:
     assert parse_event(body, GROUP) == VkRead(51234567, 7002)
     body["object"] = {"peer_id": 51234567}
     assert isinstance(parse_event(body, GROUP), Ignored)
+
+
+def test_an_edit_names_the_message_as_it_was_keyed_and_its_new_text() -> None:
+    edit = parse_event(fixture("message_edit"), GROUP)
+    assert edit == VkEdit(
+        peer_id=51234567,
+        message_id=inbound("message_new_text").message_id,
+        text="Здравствуйте! Где мой заказ №2291?",
+        edited_at=datetime.fromtimestamp(1732330077, UTC),
+    )
+    # The community's own messages edited (an operator's, in VK's own interface) are not ours.
+    ours = fixture("message_edit")
+    ours["object"]["from_id"] = -GROUP
+    assert parse_event(ours, GROUP) == Ignored("not sent by a user")
+    broken = fixture("message_edit")
+    del broken["object"]["conversation_message_id"]
+    assert isinstance(parse_event(broken, GROUP), Ignored)

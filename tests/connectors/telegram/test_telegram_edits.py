@@ -1,0 +1,62 @@
+"""A Telegram client edits a message they sent: the operator sees the new text, marked as
+changed, with the earlier one kept; an edit of a message the hub never stored changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.hubclient import OperatorClient, admin_on_socket
+from tests.support.telegram_fixtures import post_update
+from tests.support.telegram_peer import WEBHOOK, TelegramPeer
+
+
+async def messages_of(admin: OperatorClient, dialog_id: int) -> list[dict[str, Any]]:
+    status, body = await admin.call("GET", f"/api/dialogs/{dialog_id}")
+    assert status == 200, body
+    return [m for m in body["messages"] if m["author"] == "client"]
+
+
+async def test_an_edit_changes_the_text_and_keeps_the_earlier_one(
+    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    async with admin_on_socket(hub.base) as admin:
+        first = peer.user_message(77, "Price for 3 kettles?")
+        assert await post_update(hub, first) == 200
+        dialog = (await admin.receive_until("dialog"))["dialog"]
+        stored = (await admin.receive_until("message", text="Price for 3 kettles?"))["message"]
+        assert stored["edits"] == []
+
+        assert await post_update(hub, peer.user_edit(first, "Price for 5 kettles?")) == 200
+        edited = (await admin.receive_until("message", id=stored["id"]))["message"]
+        assert edited["text"] == "Price for 5 kettles?"
+        assert [e["text"] for e in edited["edits"]] == ["Price for 3 kettles?"]
+        # Edited twice: both earlier texts, oldest first; the dialog still has one message.
+        assert await post_update(hub, peer.user_edit(first, "Price for 6 kettles?")) == 200
+        again = (await admin.receive_until("message", id=stored["id"]))["message"]
+        assert [e["text"] for e in again["edits"]] == [
+            "Price for 3 kettles?",
+            "Price for 5 kettles?",
+        ]
+        [shown] = await messages_of(admin, dialog["id"])
+        assert shown["id"] == stored["id"] and shown["text"] == "Price for 6 kettles?"
+        assert [e["text"] for e in shown["edits"]] == [
+            "Price for 3 kettles?",
+            "Price for 5 kettles?",
+        ]
+        assert shown["edits"][0]["replaced_at"] <= shown["edits"][1]["replaced_at"]
+
+        # A message the hub never stored, and the same text again: nothing changes.
+        unknown = peer.user_message(77, "never seen")
+        peer.updates.remove(unknown)
+        assert await post_update(hub, peer.user_edit(unknown, "edited")) == 200
+        assert await post_update(hub, peer.user_edit(first, "Price for 6 kettles?")) == 200
+        assert await post_update(hub, peer.user_message(77, "And a lid?")) == 200
+        await admin.receive_until("message", text="And a lid?")
+        texts = [m["text"] for m in await messages_of(admin, dialog["id"])]
+        assert texts == ["Price for 6 kettles?", "And a lid?"]
+        [kept, _lid] = await messages_of(admin, dialog["id"])
+        assert len(kept["edits"]) == 2
