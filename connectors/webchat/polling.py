@@ -96,15 +96,17 @@ class PollLink:
         if self.closed:
             raise ConnectionResetError("the visitor's link is closed")
         text = dumps(data)
+        if self._unread_bytes + len(text) > BEHIND_BYTES:
+            # As a socket that far behind: the frame is not taken, and the widget reads back
+            # what it missed when it returns.
+            log.warning("a visitor's poll link holds %d bytes unread; closing it",
+                        self._unread_bytes)  # fmt: skip
+            await self.close(code=WSCloseCode.GOING_AWAY, message=b"too far behind")
+            raise ConnectionResetError("the visitor's link fell too far behind")
         self._last += 1
         self._outbox.append((self._last, text))
         self._unread_bytes += len(text)
         self._more.set()
-        if self._unread_bytes > BEHIND_BYTES:
-            # As a socket that far behind: the widget reads back what it missed on its return.
-            log.warning("a visitor's poll link holds %d bytes unread; closing it",
-                        self._unread_bytes)  # fmt: skip
-            await self.close(code=WSCloseCode.GOING_AWAY, message=b"too far behind")
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"") -> bool:
         """Close the link: its frames end, and its next poll says so (see ``VisitorLink``)."""
