@@ -389,6 +389,7 @@ class DialogView(_Model):
 
 HookEventName = Literal[
     "message.created",
+    "message.updated",
     "dialog.opened",
     "dialog.assigned",
     "dialog.transferred",
@@ -453,6 +454,9 @@ class MessageEvent(_Model):
     """Set when the event announces a stored message integrations hear of: the integrations
     read their ``message.created`` from this entry (``core.integration_events.carried``).
     None on a hidden note."""
+    updated: MessageOrigin | None = None
+    """Set when the event announces a client's edit of a stored message: the integrations read
+    their ``message.updated`` from this entry."""
 
 
 class DeliveryChange(_Model):

@@ -6,7 +6,8 @@ what happened (a uuid5 of a key naming it), so a batch handled twice announces t
 a receiver that drops ids it has seen gets every happening once.
 
 One entry of ``events`` serves the console and the integrations where it can: a stored
-message's ``MessageEvent`` implies its ``message.created``, and a dialog's ``DialogEvent``
+message's ``MessageEvent`` implies its ``message.created`` (or, for a client's edit, its
+``message.updated``), and a dialog's ``DialogEvent``
 carries the integration event emitted just before it (``router.batch``). ``carried`` reads the
 integration event out of any entry; an entry holds at most one, so a stream id names it.
 """
@@ -28,7 +29,14 @@ from core.envelope import (
     MessageView,
 )
 
-__all__ = ["HOOK_EVENTS", "carried", "dialog_event", "integration_event", "message_created"]
+__all__ = [
+    "HOOK_EVENTS",
+    "carried",
+    "dialog_event",
+    "integration_event",
+    "message_created",
+    "message_updated",
+]
 
 HOOK_EVENTS: tuple[HookEventName, ...] = get_args(HookEventName)
 """Every event name, in the order the documentation lists them."""
@@ -83,6 +91,25 @@ def message_created(message: MessageView, origin: MessageOrigin) -> IntegrationE
     )
 
 
+def message_updated(message: MessageView, origin: MessageOrigin) -> IntegrationEvent:
+    """``message.updated`` of a client's message they edited: its new text and the one it
+    replaced, one event per version."""
+    replaced = message.edits[-1]
+    return integration_event(
+        "message.updated",
+        f"{message.id}:{len(message.edits)}",
+        replaced.replaced_at,
+        {
+            "message_id": message.id,
+            "dialog_id": message.dialog_id,
+            "client_id": origin.client_id,
+            "channel_id": origin.channel_id,
+            "text": message.text,
+            "previous_text": replaced.text,
+        },
+    )
+
+
 def carried(entry: Envelope) -> IntegrationEvent | None:
     """The integration event an entry of ``events`` carries, if any: the entry itself, the
     one riding on a dialog event, or the ``message.created`` a message event announces."""
@@ -92,4 +119,6 @@ def carried(entry: Envelope) -> IntegrationEvent | None:
         return entry.hook
     if isinstance(entry, MessageEvent) and entry.created is not None:
         return message_created(entry.message, entry.created)
+    if isinstance(entry, MessageEvent) and entry.updated is not None and entry.message.edits:
+        return message_updated(entry.message, entry.updated)
     return None

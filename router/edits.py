@@ -24,7 +24,7 @@ from core import streams
 from core.db import loaded
 from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
-from core.envelope import ClientEdit, MessageEvent
+from core.envelope import ClientEdit, MessageEvent, MessageOrigin
 from core.views import message_view
 from router.batch import Batch
 from router.statements import MessageRecord
@@ -68,6 +68,8 @@ async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
             key=f"message:{changed.id}:edit:{len(changed.edits)}",
             recipients=await work.recipients(dialog),
             message=message_view(changed),
+            # Integrations read their message.updated from this same entry.
+            updated=MessageOrigin(client_id=dialog.client_id, channel_id=dialog.channel_id),
         ),
     )
 

@@ -58,6 +58,7 @@ ROUTE_SCOPES: tuple[tuple[frozenset[str], re.Pattern[str], Scope | str], ...] = 
 
 EVENT_SCOPES: dict[HookEventName, Scope] = {
     "message.created": "dialogs:read",
+    "message.updated": "dialogs:read",
     "dialog.opened": "dialogs:read",
     "dialog.assigned": "dialogs:read",
     "dialog.transferred": "dialogs:read",

@@ -16,7 +16,7 @@ const SCOPES = {
   "stats:read": "Read statistics",
 };
 const EVENTS = [
-  "message.created", "dialog.opened", "dialog.assigned", "dialog.transferred", "dialog.closed",
+  "message.created", "message.updated", "dialog.opened", "dialog.assigned", "dialog.transferred", "dialog.closed",
   "client.created", "client.merged", "client.unmerged", "rating.received",
 ];
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import OperatorClient, admin_on_socket
 from tests.support.telegram_fixtures import post_update
@@ -60,3 +62,33 @@ async def test_an_edit_changes_the_text_and_keeps_the_earlier_one(
         assert texts == ["Price for 6 kettles?", "And a lid?"]
         [kept, _lid] = await messages_of(admin, dialog["id"])
         assert len(kept["edits"]) == 2
+
+
+async def test_integrations_hear_each_edit_once(
+    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
+) -> None:
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    async with admin_on_socket(hub.base) as admin:
+        status, token = await admin.call(
+            "POST", "/api/admin/tokens", {"name": "crm", "scopes": ["dialogs:read"]}
+        )
+        assert status == 201, token
+        first = peer.user_message(77, "Price for 3 kettles?")
+        assert await post_update(hub, first) == 200
+        dialog = (await admin.receive_until("dialog"))["dialog"]
+    url = hub.base.replace("http", "ws", 1) + "/api/integrations/events?events=message.updated"
+    auth = {"Authorization": f"Bearer {token['value']}"}
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=auth) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        assert await post_update(hub, peer.user_edit(first, "Price for 5 kettles?")) == 200
+        assert await post_update(hub, peer.user_edit(first, "Price for 5 kettles?")) == 200
+        assert await post_update(hub, peer.user_edit(first, "Price for 6 kettles?")) == 200
+        heard = [await ws.receive_json(timeout=10) for _ in range(2)]
+    assert [e["type"] for e in heard] == ["message.updated", "message.updated"]
+    assert [(e["data"]["previous_text"], e["data"]["text"]) for e in heard] == [
+        ("Price for 3 kettles?", "Price for 5 kettles?"),
+        ("Price for 5 kettles?", "Price for 6 kettles?"),
+    ]
+    assert {e["data"]["dialog_id"] for e in heard} == {dialog["id"]}
+    assert heard[0]["id"] != heard[1]["id"]
