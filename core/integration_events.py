@@ -14,6 +14,7 @@ integration event out of any entry; an entry holds at most one, so a stream id n
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any, get_args
@@ -33,6 +34,7 @@ __all__ = [
     "HOOK_EVENTS",
     "carried",
     "dialog_event",
+    "edit_key",
     "integration_event",
     "message_created",
     "message_updated",
@@ -97,7 +99,7 @@ def message_updated(message: MessageView, origin: MessageOrigin) -> IntegrationE
     replaced = message.edits[-1]
     return integration_event(
         "message.updated",
-        f"{message.id}:{len(message.edits)}",
+        edit_key(message),
         replaced.replaced_at,
         {
             "message_id": message.id,
@@ -108,6 +110,13 @@ def message_updated(message: MessageView, origin: MessageOrigin) -> IntegrationE
             "previous_text": replaced.text,
         },
     )
+
+
+def edit_key(message: MessageView) -> str:
+    """What names one edit of a message: the same for the same edit handled again, another for
+    the next one (its text, and the moment the text before it was replaced)."""
+    digest = hashlib.blake2b(message.text.encode(), digest_size=8).hexdigest()
+    return f"{message.id}:{message.edits[-1].replaced_at.isoformat()}:{digest}"
 
 
 def carried(entry: Envelope) -> IntegrationEvent | None:

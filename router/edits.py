@@ -25,11 +25,16 @@ from core.db import loaded
 from core.db.on_cursor import core_rows
 from core.db.schema import Dialog, Message
 from core.envelope import ClientEdit, MessageEvent, MessageOrigin
+from core.integration_events import edit_key
 from core.views import message_view
 from router.batch import Batch
 from router.statements import MessageRecord
 
 log = logging.getLogger(__name__)
+
+EDITS_KEPT = 20
+"""Earlier texts kept on a message, the latest: a client who edits a message a thousand times
+must not make every read of the dialog carry a thousand texts."""
 
 
 async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
@@ -48,7 +53,8 @@ async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
     if message.author != "client" or message.text == edit.text:
         return
     earlier = {"text": message.text, "replaced_at": edit.edited_at.isoformat()}
-    changed = replace(message, text=edit.text, edits=[*(message.edits or ()), earlier])
+    kept = [*(message.edits or ()), earlier][-EDITS_KEPT:]
+    changed = replace(message, text=edit.text, edits=kept)
     await core_rows(
         work.session,
         _write_text(),
@@ -60,14 +66,14 @@ async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
     dialog = await loaded.get(work.session, Dialog, changed.dialog_id)
     if dialog is None:
         return
-    assert changed.edits is not None
+    view = message_view(changed)
     work.emit(
         streams.EVENTS,
         MessageEvent(
-            # One key per version: a batch run again repeats it, and the console drops it.
-            key=f"message:{changed.id}:edit:{len(changed.edits)}",
+            # One key per edit: a batch run again repeats it, and the console drops it.
+            key=f"message:edit:{edit_key(view)}",
             recipients=await work.recipients(dialog),
-            message=message_view(changed),
+            message=view,
             # Integrations read their message.updated from this same entry.
             updated=MessageOrigin(client_id=dialog.client_id, channel_id=dialog.channel_id),
         ),

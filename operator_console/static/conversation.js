@@ -6,7 +6,7 @@ import { showClientCard } from "./client_panel.js";
 import { renderList, upsertDialog } from "./dialog_list.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
 import { attachmentNodes, showChips } from "./files.js";
-import { STATUS_LABELS, channelLabel, clientName, dayKey, dayLabel, fullFmt, paintAvatar, parseTime, timeFmt } from "./format.js";
+import { STATUS_LABELS, channelLabel, clientName, dayKey, dayLabel, editStamp, fullFmt, paintAvatar, parseTime, timeFmt } from "./format.js";
 import { discardPending, hideSendError, replyReset, retryPending } from "./reply_box.js";
 import { renderRouting } from "./routing.js";
 import { pendingFor, snapshot, state } from "./state.js";
@@ -183,7 +183,8 @@ export function addThreadMessage(message) {
   // The same message again: a newer delivery status changes it, and so does a client's edit.
   const known = thread.messages.get(message.id);
   if (known) {
-    if ((message.edits || []).length > (known.edits || []).length) {
+    // The stamps start with when the text was replaced, so a later edit sorts after.
+    if (editStamp(message) > editStamp(known)) {
       thread.messages.set(message.id, { ...known, text: message.text, edits: message.edits });
       return true;
     }
@@ -404,7 +405,7 @@ function messageNode(message, grouped) {
     node.className = `msg msg--${author}${grouped ? " msg--grouped" : ""}${message.hidden ? " msg--hidden" : ""}`;
     node.dataset.hidden = message.hidden ? "true" : "false";
     const edits = Array.isArray(message.edits) ? message.edits : [];
-    if (unchanged(node, `${message.id}|${grouped}|${message.delivery_status}|${message.delivery_error}|${edits.length}`)) return;
+    if (unchanged(node, `${message.id}|${grouped}|${message.delivery_status}|${message.delivery_error}|${editStamp(message)}`)) return;
     const { parts, bubble } = bubbleParts(author, message.author_name, String(message.text ?? ""), grouped);
     bubble.append(...attachmentNodes(message.attachments));
     if (at) {

@@ -6,7 +6,7 @@ import { api } from "./api.js";
 import { renderConversation } from "./conversation.js";
 import { $, el, fill, reconcileChildren, unchanged } from "./dom.js";
 import { ListWindow } from "./list_window.js";
-import { STATUS_LABELS, channelLabel, clientName, listTime, paintAvatar, parseTime, previewText } from "./format.js";
+import { STATUS_LABELS, channelLabel, clientName, editStamp, listTime, paintAvatar, parseTime, previewText } from "./format.js";
 import { selectDialog } from "./navigation.js";
 import { answersIn, unreadTitle } from "./notifications.js";
 import { snapshot, state } from "./state.js";
@@ -224,7 +224,7 @@ function fillListItem(item, dialog) {
   const when = listTime((lm && lm.at) || dialog.opened_at);
   // Every live frame re-renders the list; only items whose visible content changed are rebuilt.
   const signature = JSON.stringify([dialog.status, unread, selected, dialog.client_name, dialog.channel_kind,
-    dialog.line_name, lm ? lm.id : null, lm ? (lm.edits || []).length : 0, when]);
+    dialog.line_name, lm ? lm.id : null, lm ? editStamp(lm) : "", when]);
   if (unchanged(item, signature)) return;
   item.dataset.status = dialog.status;
   item.dataset.unread = String(unread);

@@ -119,6 +119,13 @@ export function previewText(message, myName = null) {
 // crypto.randomUUID only exists in secure contexts; a console reached over plain http on a LAN
 // address still needs idempotency keys that fit the protocol's [A-Za-z0-9_-]{1,64}.
 /** A fresh idempotency key for a reply. */
+/** Which version of a client's message this is: "" for one never edited, else when its
+ * latest earlier text was replaced and the text now. */
+export function editStamp(message) {
+  const edits = Array.isArray(message.edits) ? message.edits : [];
+  return edits.length ? `${edits[edits.length - 1].replaced_at}|${message.text}` : "";
+}
+
 export function newClientMsgId() {
   if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
   const bytes = new Uint8Array(16);

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from router import edits as router_edits
 from tests.support.connector_hub import Hub, StartHub, make_settings
 from tests.support.hubclient import OperatorClient, admin_on_socket
 from tests.support.telegram_fixtures import post_update
@@ -92,3 +94,27 @@ async def test_integrations_hear_each_edit_once(
     ]
     assert {e["data"]["dialog_id"] for e in heard} == {dialog["id"]}
     assert heard[0]["id"] != heard[1]["id"]
+
+
+async def test_only_the_latest_earlier_texts_are_kept(
+    start_hub: StartHub,
+    peer: TelegramPeer,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client who edits a message over and over does not make every read carry it all."""
+    monkeypatch.setattr(router_edits, "EDITS_KEPT", 2)
+    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    async with admin_on_socket(hub.base) as admin:
+        first = peer.user_message(77, "v0")
+        assert await post_update(hub, first) == 200
+        dialog = (await admin.receive_until("dialog"))["dialog"]
+        for version in range(1, 5):
+            assert await post_update(hub, peer.user_edit(first, f"v{version}")) == 200
+            # Each edit reaches the console, the ones past the cap too.
+            await admin.receive_until("message", text=f"v{version}")
+        [shown] = await messages_of(admin, dialog["id"])
+        assert shown["text"] == "v4"
+        assert [e["text"] for e in shown["edits"]] == ["v2", "v3"]
