@@ -128,11 +128,11 @@ class AttachmentStore:
         gone = []
         for att in attachments:
             parsed = parse_url(att.url)
-            stored = self.find(*parsed) if parsed else None
-            if stored is None:
+            path = self.root / str(parsed[0]) / parsed[1] if parsed else None
+            if path is None or not path.is_file():
                 gone.append(att.name or att.kind)
                 continue
-            stored.path.with_name(f"{stored.sha256}{PENDING}").unlink(missing_ok=True)
+            path.with_name(f"{path.name}{PENDING}").unlink(missing_ok=True)
         return gone
 
     def sweep_pending(self, older_than_s: float, now: float | None = None) -> int:

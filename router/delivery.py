@@ -72,7 +72,7 @@ async def do_delivery_receipt(work: Batch, receipt: DeliveryReceipt) -> None:
     """Apply a platform's receipt to the message it names; one we never sent is ignored."""
     found = await core_rows(
         work.session,
-        _message_by_external_id(),
+        message_by_external_id(),
         {"channel_id": receipt.channel_id, "external_id": receipt.external_id},
     )
     if not found:
@@ -175,7 +175,9 @@ def _messages_by_ids() -> Any:
 
 
 @cache
-def _message_by_external_id() -> Any:
+def message_by_external_id() -> Any:
+    """A message, whole, by its channel and its id on the platform (``channel_id``,
+    ``external_id``): what a receipt or a client's edit names."""
     c = _messages().c
     return select(_messages()).where(
         c.channel_id == bindparam("channel_id"), c.external_id == bindparam("external_id")

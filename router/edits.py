@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.util import identity_key
 
 from core import streams
@@ -28,6 +28,7 @@ from core.envelope import ClientEdit, MessageEvent, MessageOrigin
 from core.integration_events import edit_key
 from core.views import message_view
 from router.batch import Batch
+from router.delivery import message_by_external_id
 from router.statements import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
     who see the dialog."""
     found = await core_rows(
         work.session,
-        _message_by_external_id(),
+        message_by_external_id(),
         {"channel_id": edit.channel_id, "external_id": edit.external_message_id},
     )
     if not found:
@@ -82,14 +83,6 @@ async def do_client_edit(work: Batch, edit: ClientEdit) -> None:
 
 def _messages() -> Any:
     return Message.__table__
-
-
-@cache
-def _message_by_external_id() -> Any:
-    c = _messages().c
-    return select(_messages()).where(
-        c.channel_id == bindparam("channel_id"), c.external_id == bindparam("external_id")
-    )
 
 
 @cache

@@ -8,7 +8,8 @@ shadow a test's ``peer`` and ``hub`` parameters.
 - ``hub`` (function): a whole hub whose Telegram connector talks to that peer; needs the
   ``start_hub`` fixture of tests/connectors/conftest.py.
 
-``post_update`` hands such a hub an update as Telegram's webhook call would.
+``post_update`` hands such a hub an update as Telegram's webhook call would;
+``client_opens_dialog`` adds the ``shop`` bot and has a client write to it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import aiohttp
 import pytest
 
 from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.hubclient import OperatorClient
 from tests.support.telegram_peer import TOKEN, WEBHOOK, TelegramPeer
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -38,6 +40,18 @@ async def post_update(
         ) as resp,
     ):
         return resp.status
+
+
+async def client_opens_dialog(
+    hub: Hub, peer: TelegramPeer, operator: OperatorClient, chat_id: int, text: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Add the ``shop`` bot to ``hub`` and post a client's first message to it; the dialog
+    ``operator``'s socket announced, and the update (which ``peer.user_edit`` can change)."""
+    await hub.add_channel("telegram", "shop", WEBHOOK)
+    update = peer.user_message(chat_id, text)
+    assert await post_update(hub, update) == 200
+    dialog: dict[str, Any] = (await operator.receive_until("dialog"))["dialog"]
+    return dialog, update
 
 
 @pytest.fixture(name="peer")

@@ -3,17 +3,16 @@ changed, with the earlier one kept; an edit of a message the hub never stored ch
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from router import edits as router_edits
-from tests.support.connector_hub import Hub, StartHub, make_settings
+from tests.support.connector_hub import Hub
 from tests.support.hubclient import OperatorClient, admin_on_socket
-from tests.support.telegram_fixtures import post_update
-from tests.support.telegram_peer import WEBHOOK, TelegramPeer
+from tests.support.telegram_fixtures import client_opens_dialog, post_update
+from tests.support.telegram_peer import TelegramPeer
 
 
 async def messages_of(admin: OperatorClient, dialog_id: int) -> list[dict[str, Any]]:
@@ -23,14 +22,10 @@ async def messages_of(admin: OperatorClient, dialog_id: int) -> list[dict[str, A
 
 
 async def test_an_edit_changes_the_text_and_keeps_the_earlier_one(
-    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
+    hub: Hub, peer: TelegramPeer
 ) -> None:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
-    await hub.add_channel("telegram", "shop", WEBHOOK)
     async with admin_on_socket(hub.base) as admin:
-        first = peer.user_message(77, "Price for 3 kettles?")
-        assert await post_update(hub, first) == 200
-        dialog = (await admin.receive_until("dialog"))["dialog"]
+        dialog, first = await client_opens_dialog(hub, peer, admin, 77, "Price for 3 kettles?")
         stored = (await admin.receive_until("message", text="Price for 3 kettles?"))["message"]
         assert stored["edits"] == []
 
@@ -66,19 +61,13 @@ async def test_an_edit_changes_the_text_and_keeps_the_earlier_one(
         assert len(kept["edits"]) == 2
 
 
-async def test_integrations_hear_each_edit_once(
-    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
-) -> None:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
-    await hub.add_channel("telegram", "shop", WEBHOOK)
+async def test_integrations_hear_each_edit_once(hub: Hub, peer: TelegramPeer) -> None:
     async with admin_on_socket(hub.base) as admin:
         status, token = await admin.call(
             "POST", "/api/admin/tokens", {"name": "crm", "scopes": ["dialogs:read"]}
         )
         assert status == 201, token
-        first = peer.user_message(77, "Price for 3 kettles?")
-        assert await post_update(hub, first) == 200
-        dialog = (await admin.receive_until("dialog"))["dialog"]
+        dialog, first = await client_opens_dialog(hub, peer, admin, 77, "Price for 3 kettles?")
     url = hub.base.replace("http", "ws", 1) + "/api/integrations/events?events=message.updated"
     auth = {"Authorization": f"Bearer {token['value']}"}
     async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=auth) as ws:
@@ -97,20 +86,12 @@ async def test_integrations_hear_each_edit_once(
 
 
 async def test_only_the_latest_earlier_texts_are_kept(
-    start_hub: StartHub,
-    peer: TelegramPeer,
-    redis_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    hub: Hub, peer: TelegramPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client who edits a message over and over does not make every read carry it all."""
     monkeypatch.setattr(router_edits, "EDITS_KEPT", 2)
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
-    await hub.add_channel("telegram", "shop", WEBHOOK)
     async with admin_on_socket(hub.base) as admin:
-        first = peer.user_message(77, "v0")
-        assert await post_update(hub, first) == 200
-        dialog = (await admin.receive_until("dialog"))["dialog"]
+        dialog, first = await client_opens_dialog(hub, peer, admin, 77, "v0")
         for version in range(1, 5):
             assert await post_update(hub, peer.user_edit(first, f"v{version}")) == 200
             # Each edit reaches the console, the ones past the cap too.

@@ -6,16 +6,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 
 from connectors.telegram import adapter as telegram_adapter
-from tests.support.admin import ADMIN_PASSWORD
 from tests.support.connector_hub import Hub, StartHub, eventually, make_settings
-from tests.support.hubclient import OperatorClient
+from tests.support.hubclient import admin_on_socket
 from tests.support.operator_files import PDF, PNG, reply_with_files
 from tests.support.slow_link import slow_link
-from tests.support.telegram_peer import WEBHOOK, TelegramPeer
+from tests.support.telegram_fixtures import client_opens_dialog
+from tests.support.telegram_peer import TelegramPeer
 
 
 def uploaded(params: dict[str, Any], field: str) -> bytes:
@@ -26,37 +25,20 @@ def uploaded(params: dict[str, Any], field: str) -> bytes:
     return data
 
 
-async def test_operator_upload_goes_out_as_photo_and_document(
-    start_hub: StartHub, peer: TelegramPeer, redis_url: str, tmp_path: Path
-) -> None:
-    hub: Hub = await start_hub(make_settings(redis_url, tmp_path, telegram_api_base=peer.base))
-    await hub.add_channel("telegram", "shop", WEBHOOK)
-    admin = OperatorClient(hub.base)
-    await admin.login("admin", ADMIN_PASSWORD)
-    await admin.open_socket()
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{hub.base}/hooks/telegram/shop",
-            json=peer.user_message(77, "prices?"),
-            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-        ) as resp,
-    ):
-        assert resp.status == 200
-    dialog = (await admin.receive_until("dialog"))["dialog"]
-
-    await reply_with_files(
-        admin, dialog["id"], "Here you go", ("lid.png", PNG), ("prices.pdf", PDF)
-    )
-    await eventually(lambda: peer.sent("sendDocument"))
-    assert [p["text"] for p in peer.sent()] == ["Here you go"]
-    assert [uploaded(p, "photo") for p in peer.sent("sendPhoto")] == [PNG]
-    assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [PDF]
-    sent = await admin.receive_until("delivery", delivery_status="sent")
-    _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
-    [stored] = [m for m in body["messages"] if m["id"] == sent["id"]]
-    assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
-    await admin.close()
+async def test_operator_upload_goes_out_as_photo_and_document(hub: Hub, peer: TelegramPeer) -> None:
+    async with admin_on_socket(hub.base) as admin:
+        dialog, _update = await client_opens_dialog(hub, peer, admin, 77, "prices?")
+        await reply_with_files(
+            admin, dialog["id"], "Here you go", ("lid.png", PNG), ("prices.pdf", PDF)
+        )
+        await eventually(lambda: peer.sent("sendDocument"))
+        assert [p["text"] for p in peer.sent()] == ["Here you go"]
+        assert [uploaded(p, "photo") for p in peer.sent("sendPhoto")] == [PNG]
+        assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [PDF]
+        sent = await admin.receive_until("delivery", delivery_status="sent")
+        _s, body = await admin.call("GET", f"/api/dialogs/{dialog['id']}")
+        [stored] = [m for m in body["messages"] if m["id"] == sent["id"]]
+        assert [a["name"] for a in stored["attachments"]] == ["lid.png", "prices.pdf"]
 
 
 async def test_a_large_file_on_a_slow_uplink_is_given_its_transfer_time(
@@ -77,22 +59,11 @@ async def test_a_large_file_on_a_slow_uplink_is_given_its_transfer_time(
             redis_url, tmp_path, telegram_api_base=f"http://127.0.0.1:{slow_port}"
         )
         hub: Hub = await start_hub(settings)
-        await hub.add_channel("telegram", "shop", WEBHOOK)
-        admin = OperatorClient(hub.base)
-        await admin.login("admin", ADMIN_PASSWORD)
-        await admin.open_socket()
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"{hub.base}/hooks/telegram/shop",
-                json=peer.user_message(78, "the catalogue, please"),
-                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-1"},
-            ) as resp,
-        ):
-            assert resp.status == 200
-        dialog = (await admin.receive_until("dialog"))["dialog"]
-        await reply_with_files(admin, dialog["id"], "", ("catalogue.pdf", big))
-        sent = await admin.receive_until("delivery", timeout=20)
-        assert sent["delivery_status"] == "sent", sent
-        assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [big]
-        await admin.close()
+        async with admin_on_socket(hub.base) as admin:
+            dialog, _update = await client_opens_dialog(
+                hub, peer, admin, 78, "the catalogue, please"
+            )
+            await reply_with_files(admin, dialog["id"], "", ("catalogue.pdf", big))
+            sent = await admin.receive_until("delivery", timeout=20)
+            assert sent["delivery_status"] == "sent", sent
+            assert [uploaded(p, "document") for p in peer.sent("sendDocument")] == [big]
